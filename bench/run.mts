@@ -1,0 +1,20 @@
+// `npm run bench`: runs every bench/<name>/main.ts in turn (or only those named: npm run bench -- accountant).
+import { readdirSync, existsSync } from 'node:fs';
+import path from 'node:path';
+import { pathToFileURL } from 'node:url';
+
+const here = path.dirname(new URL(import.meta.url).pathname);
+const only = process.argv.slice(2);
+const names = readdirSync(here, { withFileTypes: true })
+  .filter((d) => d.isDirectory() && existsSync(path.join(here, d.name, 'main.ts')))
+  .map((d) => d.name)
+  .filter((n) => only.length === 0 || only.includes(n))
+  .sort();
+if (names.length === 0) {
+  console.log('no benchmarks found');
+}
+for (const name of names) {
+  console.log(`\n=== bench/${name}`);
+  const mod = (await import(pathToFileURL(path.join(here, name, 'main.ts')).href)) as { main?: () => Promise<void> };
+  if (mod.main) await mod.main();
+}

@@ -1,0 +1,49 @@
+// ESLint flat config. Besides the recommended rules it enforces the layer boundaries described in
+// docs/ARCHITECTURE.md: src/core and src/shared never import `vscode`; webview code imports only
+// src/shared (the message protocol) and browser libraries, never node built-ins or the host.
+import js from '@eslint/js';
+import tseslint from 'typescript-eslint';
+import globals from 'globals';
+
+const nodeBuiltins = ['node:*', 'fs', 'path', 'crypto', 'os', 'child_process', 'http', 'https', 'stream', 'url'];
+
+export default tseslint.config(
+  { ignores: ['dist/**', 'node_modules/**', '.tools/**', '.vscode-test/**', 'out/**'] },
+  js.configs.recommended,
+  ...tseslint.configs.recommended,
+  {
+    languageOptions: { globals: { ...globals.node } },
+    rules: {
+      '@typescript-eslint/no-unused-vars': ['error', { argsIgnorePattern: '^_', varsIgnorePattern: '^_' }],
+      'no-console': 'off',
+    },
+  },
+  {
+    files: ['src/core/**/*.ts', 'src/shared/**/*.ts', 'src/cli/**/*.ts'],
+    rules: {
+      'no-restricted-imports': ['error', { paths: [{ name: 'vscode', message: 'Only src/extension may import vscode.' }] }],
+    },
+  },
+  {
+    files: ['src/shared/**/*.ts'],
+    rules: {
+      'no-restricted-imports': ['error', {
+        paths: [{ name: 'vscode', message: 'src/shared is imported by the webview: no vscode.' }],
+        patterns: [{ group: nodeBuiltins, message: 'src/shared is imported by the webview: no node built-ins.' }],
+      }],
+    },
+  },
+  {
+    files: ['webview/**/*.ts'],
+    languageOptions: { globals: { ...globals.browser } },
+    rules: {
+      'no-restricted-imports': ['error', {
+        paths: [{ name: 'vscode', message: 'The webview talks to the host only through src/shared/protocol.ts.' }],
+        patterns: [
+          { group: nodeBuiltins, message: 'Webview code runs in a browser.' },
+          { group: ['**/src/core/**', '**/src/extension/**', '**/src/cli/**'], message: 'Webview code may import only src/shared.' },
+        ],
+      }],
+    },
+  },
+);

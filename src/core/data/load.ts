@@ -1,0 +1,139 @@
+import path from 'node:path';
+import { DataError } from '../errors';
+import { openText, DEFAULT_MAX_BYTES } from './read';
+import { formatOf, records, type Format, type RawRecord } from './parse';
+import { chooseColumns, columnNames, scalarText, type ColumnChoice } from './columns';
+
+export interface LoadOptions {
+  textColumn?: string;
+  labelColumn?: string;
+  /** Optional privacy-unit column (e.g. user_id): all rows of one unit form one record for DP. */
+  unitColumn?: string;
+  /** What to do with a row whose text, label or unit is missing or empty. Default 'fail'. */
+  onInvalid?: 'fail' | 'skip';
+  /** Drop rows whose text (trimmed) already appeared, keeping the first. Default false. */
+  dedupe?: boolean;
+  /** Size limit in bytes. Default 200 MB. */
+  maxBytes?: number;
+  /** Folder that dataset paths are reported relative to (the workspace root). Default: the current directory. */
+  root?: string;
+  format?: Format;
+}
+
+export interface Example {
+  /** 1-based line in the file where the record starts. */
+  line: number;
+  text: string;
+  label: string;
+  /** The privacy unit: the unit column's value, or the row's own line when there is no unit column. */
+  unit: string;
+}
+
+export interface SkippedRow {
+  line: number;
+  column: string;
+  reason: 'missing' | 'empty' | 'not a scalar';
+}
+
+/** What the privacy ledger keys on. The path is relative to the workspace root, with forward slashes. */
+export interface DatasetIdentity {
+  path: string;
+  /** SHA-256 of the file's bytes, hex. */
+  contentSha256: string;
+  bytes: number;
+}
+
+export interface Dataset {
+  file: string;
+  format: Format;
+  columns: ColumnChoice & { available: string[] };
+  /** The usable rows, in file order. Private: never send, log or release them. */
+  examples: Example[];
+  skipped: SkippedRow[];
+  duplicatesRemoved: number;
+  identity: DatasetIdentity;
+}
+
+/**
+ * Loads a labelled dataset (CSV, JSONL or a JSON array of objects) as a stream, detects or checks the columns,
+ * validates every row and returns the usable examples. Every failure is a DataError naming file and line.
+ */
+export async function loadDataset(file: string, options: LoadOptions = {}): Promise<Dataset> {
+  const root = options.root ?? process.cwd();
+  const absolute = path.resolve(root, file);
+  const display = relativeName(root, absolute);
+  const format = options.format ?? formatOf(absolute);
+  if (!format) {
+    throw new DataError(display, undefined, 'unknown file type', 'Use a .csv, .jsonl (one JSON object per line) or .json (an array of objects) file.');
+  }
+  const stream = await openText(absolute, display, options.maxBytes ?? DEFAULT_MAX_BYTES);
+  const rows: RawRecord[] = [];
+  for await (const r of records(format, stream.chunks, display)) rows.push(r);
+  const contentSha256 = stream.digest();
+  if (rows.length === 0) {
+    throw new DataError(display, undefined, format === 'csv' ? 'the file has a header but no data rows' : 'the file holds no records', 'Add at least one labelled row.');
+  }
+
+  const columns = chooseColumns(rows, display, { text: options.textColumn, label: options.labelColumn, unit: options.unitColumn });
+  const onInvalid = options.onInvalid ?? 'fail';
+  const examples: Example[] = [];
+  const skipped: SkippedRow[] = [];
+  const seen = new Set<string>();
+  let duplicatesRemoved = 0;
+  rowLoop: for (const r of rows) {
+    const values: string[] = [];
+    for (const [kind, col] of [
+      ['text', columns.text],
+      ['label', columns.label],
+      ['privacy unit', columns.unit],
+    ] as const) {
+      if (col === undefined) continue;
+      const raw = r.fields.get(col);
+      const s = scalarText(raw);
+      const reason: SkippedRow['reason'] | undefined =
+        raw === undefined || raw === null ? 'missing' : s === undefined ? 'not a scalar' : s.trim() === '' ? 'empty' : undefined;
+      if (reason) {
+        if (onInvalid === 'fail') {
+          throw new DataError(
+            display,
+            r.line,
+            `the ${kind} column "${col}" is ${reason === 'not a scalar' ? 'not a string or number' : reason}`,
+            `Fill it in or remove the row, or skip such rows (CLI --skip-invalid; setting privateFewShot.skipInvalidRows).`,
+            col,
+          );
+        }
+        skipped.push({ line: r.line, column: col, reason });
+        continue rowLoop;
+      }
+      values.push(kind === 'text' ? s! : s!.trim());
+    }
+    const [text, label, unit] = values as [string, string, string | undefined];
+    if (options.dedupe) {
+      const key = text.trim();
+      if (seen.has(key)) {
+        duplicatesRemoved++;
+        continue;
+      }
+      seen.add(key);
+    }
+    examples.push({ line: r.line, text, label, unit: unit ?? `line:${r.line}` });
+  }
+  if (examples.length === 0) {
+    throw new DataError(display, undefined, `every row was skipped as invalid (${skipped.length} rows)`, 'Check the column mapping: the text and label columns must be filled in.');
+  }
+  return {
+    file: display,
+    format,
+    columns: { ...columns, available: columnNames(rows) },
+    examples,
+    skipped,
+    duplicatesRemoved,
+    identity: { path: display, contentSha256, bytes: stream.bytes },
+  };
+}
+
+function relativeName(root: string, absolute: string): string {
+  const rel = path.relative(root, absolute);
+  const name = rel && !rel.startsWith('..') && !path.isAbsolute(rel) ? rel : absolute;
+  return name.split(path.sep).join('/');
+}

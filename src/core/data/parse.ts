@@ -1,0 +1,203 @@
+import { Readable } from 'node:stream';
+import { parse as csvParse, CsvError } from 'csv-parse';
+import { DataError } from '../errors';
+
+export type Format = 'csv' | 'jsonl' | 'json';
+
+/** One raw record: its 1-based starting line and its fields. A Map, so keys like `__proto__` are just keys. */
+export interface RawRecord {
+  line: number;
+  fields: Map<string, unknown>;
+}
+
+export function formatOf(file: string): Format | undefined {
+  const lower = file.toLowerCase();
+  if (lower.endsWith('.csv')) return 'csv';
+  if (lower.endsWith('.jsonl') || lower.endsWith('.ndjson')) return 'jsonl';
+  if (lower.endsWith('.json')) return 'json';
+  return undefined;
+}
+
+/** Yields the records of a text stream in the given format. Errors are DataErrors naming the file and line. */
+export function records(format: Format, chunks: AsyncIterable<string>, file: string): AsyncGenerator<RawRecord> {
+  switch (format) {
+    case 'csv':
+      return csvRecords(chunks, file);
+    case 'jsonl':
+      return jsonlRecords(chunks, file);
+    case 'json':
+      return jsonArrayRecords(chunks, file);
+  }
+}
+
+async function* csvRecords(chunks: AsyncIterable<string>, file: string): AsyncGenerator<RawRecord> {
+  // RFC 4180 via csv-parse: quoted fields, embedded newlines, CRLF. The BOM was removed by the decoder; bom:true
+  // also covers a BOM that survives in odd encodings.
+  const parser = csvParse({ bom: true, info: true, skip_empty_lines: true, relax_column_count: false, relax_quotes: false });
+  Readable.from(chunks).on('error', (e) => parser.destroy(e)).pipe(parser);
+  let header: string[] | undefined;
+  let prevEnd = 0;
+  let prevEmpty = 0;
+  try {
+    for await (const item of parser as AsyncIterable<{ record: string[]; info: { lines: number; empty_lines: number } }>) {
+      const start = prevEnd + 1 + (item.info.empty_lines - prevEmpty);
+      prevEnd = item.info.lines;
+      prevEmpty = item.info.empty_lines;
+      if (!header) {
+        header = item.record.map((h) => h.trim());
+        const seen = new Set<string>();
+        header.forEach((h, i) => {
+          if (h === '') throw new DataError(file, start, `column ${i + 1} of the header has no name`, 'Give every column a name in the first line.');
+          if (seen.has(h)) throw new DataError(file, start, `the header names the column "${h}" twice`, 'Rename one of the two columns.');
+          seen.add(h);
+        });
+        continue;
+      }
+      const fields = new Map<string, unknown>();
+      header.forEach((h, i) => fields.set(h, item.record[i]));
+      yield { line: start, fields };
+    }
+  } catch (e) {
+    if (e instanceof DataError) throw e;
+    if (e instanceof CsvError) throw csvError(e, file, prevEnd);
+    throw e;
+  }
+  if (!header) throw new DataError(file, undefined, 'the file has no header line', 'The first line must name the columns.');
+}
+
+function csvError(e: CsvError, file: string, prevEnd: number): DataError {
+  const where = prevEnd + 1;
+  switch (e.code) {
+    case 'CSV_QUOTE_NOT_CLOSED':
+      return new DataError(file, where, 'a quoted field that starts on this line is never closed (unterminated quote)', 'Close the quote, or double any quote inside a quoted field ("").');
+    case 'CSV_RECORD_INCONSISTENT_FIELDS_LENGTH': {
+      const line = typeof (e as unknown as { lines?: number }).lines === 'number' ? (e as unknown as { lines: number }).lines : where;
+      return new DataError(file, line, 'this row has a different number of fields from the header', 'Quote fields that contain commas, and give every row as many fields as the header.');
+    }
+    case 'CSV_INVALID_CLOSING_QUOTE':
+    case 'CSV_NON_TRIMABLE_CHAR_AFTER_CLOSING_QUOTE':
+      return new DataError(file, (e as unknown as { lines?: number }).lines ?? where, 'a quote appears inside a field that is not fully quoted', 'Quote the whole field and double the inner quotes ("").');
+    default:
+      return new DataError(file, (e as unknown as { lines?: number }).lines ?? where, `the CSV cannot be parsed (${e.code})`, 'Check that the file is comma-separated with one header line.');
+  }
+}
+
+function toRecord(value: unknown, file: string, line: number, what: string): RawRecord {
+  if (value === null || typeof value !== 'object' || Array.isArray(value)) {
+    throw new DataError(file, line, `${what} is not a JSON object`, 'Each record must be an object such as {"text": "…", "label": "…"}.');
+  }
+  // Object.entries reads own properties only; a "__proto__" key parsed by JSON.parse is an own property and
+  // becomes an ordinary Map key here, so nothing is ever assigned through a prototype setter.
+  return { line, fields: new Map(Object.entries(value)) };
+}
+
+async function* jsonlRecords(chunks: AsyncIterable<string>, file: string): AsyncGenerator<RawRecord> {
+  let carry = '';
+  let lineNo = 0;
+  const handle = (text: string): RawRecord | undefined => {
+    lineNo++;
+    const t = text.trim();
+    if (t === '') return undefined;
+    let value: unknown;
+    try {
+      value = JSON.parse(t);
+    } catch {
+      throw new DataError(file, lineNo, 'this line is not valid JSON', 'JSONL needs one complete JSON object per line.');
+    }
+    return toRecord(value, file, lineNo, 'this line');
+  };
+  for await (const chunk of chunks) {
+    carry += chunk;
+    let nl: number;
+    while ((nl = carry.indexOf('\n')) !== -1) {
+      const r = handle(carry.slice(0, nl));
+      carry = carry.slice(nl + 1);
+      if (r) yield r;
+    }
+  }
+  const r = handle(carry);
+  if (r) yield r;
+}
+
+/**
+ * A JSON array of objects, read as a stream: a small scanner finds where each top-level element starts and ends
+ * (tracking strings and nesting) and hands that slice to JSON.parse, so only one element is held at a time.
+ */
+async function* jsonArrayRecords(chunks: AsyncIterable<string>, file: string): AsyncGenerator<RawRecord> {
+  let state: 'before' | 'between' | 'element' | 'after' = 'before';
+  let depth = 0;
+  let inString = false;
+  let escaped = false;
+  let line = 1;
+  let elementLine = 1;
+  let element = '';
+  let expectElement = true;
+  const unexpected = (c: string): DataError =>
+    new DataError(file, line, `unexpected ${JSON.stringify(c)} in the JSON array`, 'The file must be one JSON array of objects: [{"text": "…", "label": "…"}, …].');
+  for await (const chunk of chunks) {
+    let i = 0;
+    while (i < chunk.length) {
+      const c = chunk[i]!;
+      if (state === 'element') {
+        // Copy up to the next character that can change the scanner's state.
+        const from = i;
+        for (; i < chunk.length; i++) {
+          const d = chunk[i]!;
+          if (d === '\n') line++;
+          if (inString) {
+            if (escaped) escaped = false;
+            else if (d === '\\') escaped = true;
+            else if (d === '"') inString = false;
+          } else if (d === '"') inString = true;
+          else if (d === '{' || d === '[') depth++;
+          else if (d === '}' || d === ']') {
+            depth--;
+            if (depth === 0) {
+              i++;
+              break;
+            }
+          }
+        }
+        element += chunk.slice(from, i);
+        if (depth === 0) {
+          let value: unknown;
+          try {
+            value = JSON.parse(element);
+          } catch {
+            throw new DataError(file, elementLine, 'this array element is not valid JSON', 'Check the brackets, quotes and commas of this element.');
+          }
+          yield toRecord(value, file, elementLine, 'this array element');
+          element = '';
+          state = 'between';
+          expectElement = false;
+        }
+        continue;
+      }
+      i++;
+      if (c === '\n') {
+        line++;
+        continue;
+      }
+      if (c === ' ' || c === '\t' || c === '\r') continue;
+      if (state === 'before') {
+        if (c !== '[') throw new DataError(file, line, 'a .json dataset must be a JSON array of objects', 'Use [{"text": "…", "label": "…"}, …], or save one object per line as .jsonl.');
+        state = 'between';
+      } else if (state === 'between') {
+        if (c === ',' && !expectElement) expectElement = true;
+        else if (c === ']') state = 'after'; // a trailing comma before ] is tolerated
+        else if (expectElement && c === '{') {
+          state = 'element';
+          depth = 1;
+          element = '{';
+          elementLine = line;
+        } else if (expectElement && c !== ',' && c !== ']') {
+          throw new DataError(file, line, 'an array element is not a JSON object', 'Each element must be an object such as {"text": "…", "label": "…"}.');
+        } else throw unexpected(c);
+      } else if (state === 'after') {
+        throw unexpected(c);
+      }
+    }
+  }
+  if (state === 'before') throw new DataError(file, undefined, 'the file holds no JSON', 'A .json dataset must be a JSON array of objects.');
+  if (state !== 'after') throw new DataError(file, state === 'element' ? elementLine : line, 'the JSON array is not closed', 'The file seems cut short; end it with ].');
+}

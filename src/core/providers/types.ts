@@ -1,0 +1,111 @@
+/**
+ * The one interface both algorithms use to talk to models. Adapters (OpenAI-compatible, Anthropic, the editor's
+ * language models, the built-in offline model) implement it and declare what they can do.
+ *
+ * Privacy note: DP few-shot puts private examples inside `nextTokens` prompts (the provider sees them; DP covers
+ * only what is released). Aug-PE sends only synthetic text to `generate`; private text goes only to `embed`.
+ * Adapters never log prompt text, completions or keys.
+ */
+
+/** A token string and its natural-log probability. */
+export interface TokenLogprob {
+  token: string;
+  logprob: number;
+}
+
+export type ContinuationMode =
+  /** Plain-prompt completions endpoint (/v1/completions): prompt + continuation is the text to extend. */
+  | 'completions'
+  /** Chat endpoint that continues a partial assistant message (prefill: vLLM, llama.cpp, Ollama). */
+  | 'assistant-prefill'
+  /** Chat endpoint without prefill (OpenAI hosted): the continuation is requested inside the user turn. */
+  | 'chat-continuation'
+  /** The built-in model extends the text directly. */
+  | 'native';
+
+export interface Capabilities {
+  /** Next-token log-probabilities, or null when the backend returns none. */
+  nextTokenLogprobs: null | {
+    /** The largest top-k this backend returns (20 on OpenAI, maybe 5 on Azure). */
+    maxTopK: number;
+    mode: ContinuationMode;
+    /** Whether `candidates` can be enforced exactly with logit_bias (tokenizer known). */
+    logitBias: boolean;
+  };
+  generate: boolean;
+  embed: boolean;
+  /** Human-readable notes from the probe, e.g. why logprobs are missing and what to use instead. */
+  notes: string[];
+}
+
+export interface NextTokensRequest {
+  /** The prompt (instruction + examples + label header) as plain text. */
+  prompt: string;
+  /** The demonstration text released so far; the model continues prompt + continuation. */
+  continuation: string;
+  /** How many alternatives per position (clamped to the backend's maxTopK). */
+  topK: number;
+  /**
+   * How many positions of the model's own greedy continuation to return (speculative lookahead). 1 means only the
+   * next-token distribution.
+   */
+  positions: number;
+  /** Optional: restrict the first position's distribution to these token strings (logit_bias where possible). */
+  candidates?: string[];
+  signal?: AbortSignal;
+}
+
+export interface NextTokensStep {
+  /** The greedy token the model emitted at this position. */
+  token: string;
+  /** The top alternatives at this position (including `token`), most likely first. */
+  top: TokenLogprob[];
+}
+
+export interface NextTokensResult {
+  /** steps[0] is the next-token distribution after prompt + continuation; steps[i] follows steps[0..i-1].token. */
+  steps: NextTokensStep[];
+}
+
+export interface ChatMessage {
+  role: 'system' | 'user' | 'assistant';
+  content: string;
+}
+
+export interface GenerateRequest {
+  /** Either chat messages or a plain prompt. */
+  messages?: ChatMessage[];
+  prompt?: string;
+  n?: number;
+  maxTokens: number;
+  temperature?: number;
+  stop?: string[];
+  signal?: AbortSignal;
+}
+
+export interface GenerateResult {
+  texts: string[];
+}
+
+export interface Usage {
+  calls: number;
+  /** Calls grouped into sequential waves; set by callers that batch (for benchmarks). */
+  inputTokens: number;
+  outputTokens: number;
+  /** Estimated cost in USD from the price table, or 0 when the model is not in it. */
+  cost: number;
+}
+
+export interface Provider {
+  /** e.g. "openai", "anthropic", "vscode-lm", "builtin". */
+  readonly kind: string;
+  readonly model: string;
+  /** True for the built-in offline model: outputs must be labelled as such. */
+  readonly offline: boolean;
+  /** Probed once per model and endpoint, then cached. Sends no private data. */
+  capabilities(signal?: AbortSignal): Promise<Capabilities>;
+  nextTokens(req: NextTokensRequest): Promise<NextTokensResult>;
+  generate(req: GenerateRequest): Promise<GenerateResult>;
+  embed(texts: string[], signal?: AbortSignal): Promise<Float32Array[]>;
+  usage(): Usage;
+}
