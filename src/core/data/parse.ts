@@ -31,17 +31,39 @@ export function records(format: Format, chunks: AsyncIterable<string>, file: str
 }
 
 async function* csvRecords(chunks: AsyncIterable<string>, file: string): AsyncGenerator<RawRecord> {
-  // RFC 4180 via csv-parse: quoted fields, embedded newlines, CRLF. The BOM was removed by the decoder; bom:true
-  // also covers a BOM that survives in odd encodings.
-  const parser = csvParse({ bom: true, info: true, skip_empty_lines: true, relax_column_count: false, relax_quotes: false });
-  Readable.from(chunks).on('error', (e) => parser.destroy(e)).pipe(parser);
+  // RFC 4180 via csv-parse: quoted fields, embedded newlines, CRLF (and LF; mixed files too). The BOM was removed
+  // by the decoder; bom:true also covers one that survives. csv-parse's own line counter counts a CRLF inside a
+  // quoted field twice, so start lines are computed here from the byte offsets of the newlines.
+  const newlines: number[] = [];
+  let offset = 0;
+  async function* bytes(): AsyncGenerator<Buffer> {
+    for await (const chunk of chunks) {
+      const buf = Buffer.from(chunk, 'utf8');
+      for (let i = buf.indexOf(0x0a); i !== -1; i = buf.indexOf(0x0a, i + 1)) newlines.push(offset + i);
+      offset += buf.length;
+      yield buf;
+    }
+  }
+  /** 1-based line of byte position `pos`. */
+  const lineAt = (pos: number): number => {
+    let lo = 0;
+    let hi = newlines.length;
+    while (lo < hi) {
+      const mid = (lo + hi) >>> 1;
+      if (newlines[mid]! < pos) lo = mid + 1;
+      else hi = mid;
+    }
+    return lo + 1;
+  };
+  const parser = csvParse({ bom: true, info: true, skip_empty_lines: true, relax_column_count: false, relax_quotes: false, record_delimiter: ['\r\n', '\n'] });
+  Readable.from(bytes()).on('error', (e) => parser.destroy(e)).pipe(parser);
   let header: string[] | undefined;
-  let prevEnd = 0;
+  let prevBytes = 0; // end of the previous record, after its delimiter
   let prevEmpty = 0;
   try {
-    for await (const item of parser as AsyncIterable<{ record: string[]; info: { lines: number; empty_lines: number } }>) {
-      const start = prevEnd + 1 + (item.info.empty_lines - prevEmpty);
-      prevEnd = item.info.lines;
+    for await (const item of parser as AsyncIterable<{ record: string[]; info: { bytes: number; empty_lines: number } }>) {
+      const start = lineAt(prevBytes) + (item.info.empty_lines - prevEmpty);
+      prevBytes = item.info.bytes;
       prevEmpty = item.info.empty_lines;
       if (!header) {
         header = item.record.map((h) => h.trim());
@@ -59,26 +81,26 @@ async function* csvRecords(chunks: AsyncIterable<string>, file: string): AsyncGe
     }
   } catch (e) {
     if (e instanceof DataError) throw e;
-    if (e instanceof CsvError) throw csvError(e, file, prevEnd);
+    if (e instanceof CsvError) {
+      const info = e as unknown as { empty_lines?: number };
+      throw csvError(e, file, lineAt(prevBytes) + Math.max(0, (info.empty_lines ?? prevEmpty) - prevEmpty));
+    }
     throw e;
   }
   if (!header) throw new DataError(file, undefined, 'the file has no header line', 'The first line must name the columns.');
 }
 
-function csvError(e: CsvError, file: string, prevEnd: number): DataError {
-  const where = prevEnd + 1;
+function csvError(e: CsvError, file: string, line: number): DataError {
   switch (e.code) {
     case 'CSV_QUOTE_NOT_CLOSED':
-      return new DataError(file, where, 'a quoted field that starts on this line is never closed (unterminated quote)', 'Close the quote, or double any quote inside a quoted field ("").');
-    case 'CSV_RECORD_INCONSISTENT_FIELDS_LENGTH': {
-      const line = typeof (e as unknown as { lines?: number }).lines === 'number' ? (e as unknown as { lines: number }).lines : where;
+      return new DataError(file, line, 'a quoted field that starts on this line is never closed (unterminated quote)', 'Close the quote, or double any quote inside a quoted field ("").');
+    case 'CSV_RECORD_INCONSISTENT_FIELDS_LENGTH':
       return new DataError(file, line, 'this row has a different number of fields from the header', 'Quote fields that contain commas, and give every row as many fields as the header.');
-    }
     case 'CSV_INVALID_CLOSING_QUOTE':
     case 'CSV_NON_TRIMABLE_CHAR_AFTER_CLOSING_QUOTE':
-      return new DataError(file, (e as unknown as { lines?: number }).lines ?? where, 'a quote appears inside a field that is not fully quoted', 'Quote the whole field and double the inner quotes ("").');
+      return new DataError(file, line, 'a quote appears inside a field that is not fully quoted', 'Quote the whole field and double the inner quotes ("").');
     default:
-      return new DataError(file, (e as unknown as { lines?: number }).lines ?? where, `the CSV cannot be parsed (${e.code})`, 'Check that the file is comma-separated with one header line.');
+      return new DataError(file, line, `the CSV cannot be parsed (${e.code})`, 'Check that the file is comma-separated with one header line.');
   }
 }
 
