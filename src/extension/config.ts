@@ -1,0 +1,26 @@
+import * as vscode from 'vscode';
+
+/** Typed access to the extension's settings (pattern from rust-analyzer's editors/code/src/config.ts). */
+export class Config {
+  static readonly section = 'privateFewShot';
+
+  private get cfg(): vscode.WorkspaceConfiguration {
+    return vscode.workspace.getConfiguration(Config.section);
+  }
+
+  /** Dataset files larger than this are refused (MB). */
+  get maxDatasetBytes(): number {
+    const mb = this.cfg.get<number>('data.maxSizeMB', 200);
+    return Math.max(1, mb) * 1024 * 1024;
+  }
+
+  /** Skip rows with an empty text or label (and report them) instead of failing. */
+  get skipInvalidRows(): boolean {
+    return this.cfg.get<boolean>('data.skipInvalidRows', false);
+  }
+
+  /** Drop rows whose text repeats an earlier row. */
+  get dedupe(): boolean {
+    return this.cfg.get<boolean>('data.dedupe', false);
+  }
+}

@@ -1,0 +1,63 @@
+import * as vscode from 'vscode';
+import { loadDataset, summarize } from '../core/data';
+import { DataError, UserError } from '../core/errors';
+import { Config } from './config';
+import { InspectPanel } from './panels/inspectPanel';
+
+const DATASET_FILTERS = { 'Labelled datasets': ['csv', 'jsonl', 'ndjson', 'json'] };
+
+export function activate(context: vscode.ExtensionContext): void {
+  // Logs never include dataset rows, prompts or keys: only file names, counts of problems and timings.
+  const log = vscode.window.createOutputChannel('Private Few-Shot', { log: true });
+  const config = new Config();
+  context.subscriptions.push(log);
+
+  const load = async (panel: InspectPanel): Promise<void> => {
+    const file = panel.file;
+    const folder = vscode.workspace.getWorkspaceFolder(file);
+    const root = folder?.uri.fsPath ?? vscode.Uri.joinPath(file, '..').fsPath;
+    const name = vscode.workspace.asRelativePath(file, false);
+    panel.post({ type: 'loading', file: name });
+    const started = Date.now();
+    try {
+      const ds = await loadDataset(file.fsPath, {
+        root,
+        maxBytes: config.maxDatasetBytes,
+        onInvalid: config.skipInvalidRows ? 'skip' : 'fail',
+        dedupe: config.dedupe,
+      });
+      panel.post({ type: 'summary', summary: summarize(ds) });
+      log.info(`Inspected ${name} in ${Date.now() - started} ms.`);
+    } catch (e) {
+      if (e instanceof UserError) {
+        const line = e instanceof DataError ? e.line : undefined;
+        panel.post({ type: 'error', file: name, message: e.message, hint: e.hint, line });
+        log.warn(`Could not load ${name}: ${e.message}`);
+      } else {
+        panel.post({ type: 'error', file: name, message: `Unexpected error: ${(e as Error).message}` });
+        log.error(e as Error);
+      }
+    }
+  };
+
+  context.subscriptions.push(
+    vscode.commands.registerCommand('privateFewShot.inspectDataset', async (uri?: vscode.Uri) => {
+      let file = uri instanceof vscode.Uri ? uri : undefined;
+      if (!file) {
+        const active = vscode.window.activeTextEditor?.document.uri;
+        const picked = await vscode.window.showOpenDialog({
+          canSelectMany: false,
+          filters: DATASET_FILTERS,
+          defaultUri: active ?? vscode.workspace.workspaceFolders?.[0]?.uri,
+          openLabel: 'Inspect dataset',
+        });
+        file = picked?.[0];
+      }
+      if (!file) return;
+      const panel = InspectPanel.show(context.extensionUri, file, log, (p) => void load(p));
+      await load(panel);
+    }),
+  );
+}
+
+export function deactivate(): void {}

@@ -1,0 +1,85 @@
+import * as vscode from 'vscode';
+import { parseWebviewMessage, type HostMessage } from '../../shared/protocol';
+import { renderWebviewHtml } from './html';
+
+/**
+ * The dataset summary panel. One panel per dataset file; the host keeps the latest state and re-sends it after
+ * every `ready` (the webview is not retained when hidden, so it reloads and asks again).
+ */
+export class InspectPanel {
+  static readonly viewType = 'privateFewShot.inspect';
+  private static readonly panels = new Map<string, InspectPanel>();
+
+  private state: HostMessage | undefined;
+  private readonly disposables: vscode.Disposable[] = [];
+
+  static show(extensionUri: vscode.Uri, file: vscode.Uri, log: vscode.LogOutputChannel, onRefresh: (panel: InspectPanel) => void): InspectPanel {
+    const key = file.toString();
+    const existing = InspectPanel.panels.get(key);
+    if (existing) {
+      existing.panel.reveal();
+      return existing;
+    }
+    const panel = vscode.window.createWebviewPanel(InspectPanel.viewType, `Dataset: ${file.path.split('/').pop()}`, vscode.ViewColumn.Active, {
+      enableScripts: true,
+      localResourceRoots: [vscode.Uri.joinPath(extensionUri, 'dist'), vscode.Uri.joinPath(extensionUri, 'media')],
+    });
+    const p = new InspectPanel(panel, extensionUri, file, log, onRefresh);
+    InspectPanel.panels.set(key, p);
+    return p;
+  }
+
+  private constructor(
+    readonly panel: vscode.WebviewPanel,
+    extensionUri: vscode.Uri,
+    readonly file: vscode.Uri,
+    private readonly log: vscode.LogOutputChannel,
+    onRefresh: (panel: InspectPanel) => void,
+  ) {
+    const webview = panel.webview;
+    const asset = (...p: string[]) => webview.asWebviewUri(vscode.Uri.joinPath(extensionUri, ...p)).toString();
+    webview.html = renderWebviewHtml({
+      cspSource: webview.cspSource,
+      scriptUri: asset('dist', 'webview.js'),
+      styleUri: asset('dist', 'webview.css'),
+      codiconUri: asset('dist', 'codicon.css'),
+      title: 'Private Few-Shot: dataset',
+    });
+    webview.onDidReceiveMessage(
+      (raw: unknown) => {
+        const msg = parseWebviewMessage(raw);
+        if (!msg) {
+          this.log.warn('Ignored a malformed message from the webview.');
+          return;
+        }
+        switch (msg.type) {
+          case 'ready':
+            if (this.state) void webview.postMessage(this.state);
+            break;
+          case 'refresh':
+            onRefresh(this);
+            break;
+          case 'openSource':
+            void vscode.window.showTextDocument(file, {
+              selection: msg.line ? new vscode.Range(msg.line - 1, 0, msg.line - 1, 0) : undefined,
+            });
+            break;
+        }
+      },
+      undefined,
+      this.disposables,
+    );
+    panel.onDidDispose(() => this.dispose(), undefined, this.disposables);
+  }
+
+  /** Records the state and sends it if the webview is listening (it will ask again with `ready` otherwise). */
+  post(message: HostMessage): void {
+    this.state = message;
+    void this.panel.webview.postMessage(message);
+  }
+
+  private dispose(): void {
+    InspectPanel.panels.delete(this.file.toString());
+    for (const d of this.disposables.splice(0)) d.dispose();
+  }
+}

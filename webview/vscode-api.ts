@@ -1,0 +1,21 @@
+// The webview side of the message protocol: typed send, validated receive.
+import { parseHostMessage, type HostMessage, type WebviewMessage } from '../src/shared/protocol';
+
+interface VsCodeApi {
+  postMessage(message: unknown): void;
+}
+declare function acquireVsCodeApi(): VsCodeApi;
+
+const api = acquireVsCodeApi();
+
+export function send(message: WebviewMessage): void {
+  api.postMessage(message);
+}
+
+export function onMessage(handler: (message: HostMessage) => void): void {
+  window.addEventListener('message', (event: MessageEvent) => {
+    const msg = parseHostMessage(event.data);
+    if (msg) handler(msg);
+    else console.warn('Private Few-Shot: ignored a malformed message from the host');
+  });
+}
