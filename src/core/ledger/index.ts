@@ -1,0 +1,28 @@
+export {
+  Ledger,
+  BudgetExceededError,
+  DEFAULT_TOTAL_EPSILON,
+  defaultDelta,
+  type LedgerOptions,
+  type LedgerDataset,
+  type Partition,
+  type Charge,
+  type RunPlan,
+  type Usage,
+  type Closed,
+  type Reservation,
+  type BudgetStatus,
+  type BudgetTotal,
+  type RunView,
+  type ChargeView,
+  type PlanCheck,
+  type Suggestion,
+} from './ledger';
+export type { LedgerAccountant, MechanismSpec, AccountantName } from './accountant';
+export { SpentCalculator, type PoolCharge, type Spent } from './compose';
+export { parseLedger, labelPartition, sha256Hex, GENESIS, type LedgerLine, type StoredCharge, type DatasetRef } from './format';
+export { matchingLines } from './identity';
+export { LedgerStore, LEDGER_DIR, LEDGER_FILE, HEAD_FILE, type LockOptions } from './store';
+
+/** SHA-256 (hex) of a released artifact, for settle(). */
+export { sha256Hex as releaseHash } from './format';

@@ -1,0 +1,524 @@
+/**
+ * The per-dataset privacy-budget ledger: total, spent, remaining, and the run lifecycle
+ * reserve → (settle | abort). See docs/LEDGER.md for the rules in prose.
+ *
+ * Every public method reads and verifies the whole ledger under the cross-process lock, so two processes (the CLI
+ * and an editor window) always see each other's runs; the check and the append of a reservation happen under one
+ * lock, so two runs can never both fit into the same remaining budget.
+ */
+import { randomBytes } from 'node:crypto';
+import type { DatasetIdentity } from '../data';
+import { UsageError, UserError } from '../errors';
+import { TOOL_VERSION } from '../version';
+import type { LedgerAccountant, MechanismSpec } from './accountant';
+import { SpentCalculator, type PoolCharge, type Spent } from './compose';
+import { LEDGER_FORMAT, LEDGER_VERSION, labelPartition, type BudgetLine, type ClosedLine, type DatasetRef, type LedgerLine, type LineBody, type ParsedLedger, type ReservedLine, type StoredCharge } from './format';
+import { matchingLines, toRef } from './identity';
+import { LedgerStore, type LockOptions } from './store';
+
+/** Default total ε for a dataset (the paper's headline setting for both algorithms). */
+export const DEFAULT_TOTAL_EPSILON = 4;
+
+/**
+ * Default δ = 1/(n·ln n) with n records or privacy units: below 1/n, as DP requires (the Aug-PE / pe convention,
+ * Xie et al. 2024 and microsoft/DPSDA examples). For n < 3, 1/(n ln n) ≥ 1/n, so there is no sensible default.
+ */
+export function defaultDelta(units: number): number {
+  if (!Number.isInteger(units) || units < 3) {
+    throw new UserError(`a dataset of ${units} record(s) is too small for a default δ = 1/(n·ln n) below 1/n`, 'Add records, or set δ explicitly (CLI: private-fewshot budget <dataset> --delta D).');
+  }
+  return 1 / (units * Math.log(units));
+}
+
+/** `*` charges every record; `label:<name>` charges the pool of records with that label. */
+export type Partition = '*' | `label:${string}`;
+
+export interface Charge {
+  partition: Partition;
+  mechanism: MechanismSpec;
+}
+
+export interface RunPlan {
+  /** e.g. 'dp-few-shot' or 'aug-pe'. */
+  algorithm: string;
+  charges: Charge[];
+  /** Free text for people (no private data). */
+  note?: string;
+}
+
+/** The dataset as the ledger needs it: its identity and its number of records or privacy units. */
+export interface LedgerDataset {
+  identity: DatasetIdentity;
+  units: number;
+}
+
+/** A stored charge plus, when the caller passed the dataset's labels and one hashes to this pool, the label (local display only). */
+export type ChargeView = StoredCharge & { label?: string };
+
+export interface RunView {
+  id: string;
+  algorithm: string;
+  time: string;
+  status: 'reserved' | 'settled' | 'aborted';
+  dataset: DatasetRef;
+  delta: number;
+  /** What counts: the closing line's charges, or the reservation's while it is open. */
+  charges: ChargeView[];
+  /** What was reserved. */
+  planned: ChargeView[];
+  released?: string;
+  epsilonRun?: number;
+  reason?: string;
+  note?: string;
+  /** Ledger line numbers: the reservation and, when closed, the closing line. */
+  lines: number[];
+}
+
+export interface BudgetTotal {
+  epsilon: number;
+  delta: number;
+  /** 'default' before any run (not yet written), 'pinned-default' once written at the first run, 'user' when set. */
+  source: 'default' | 'pinned-default' | 'user';
+  /** The ledger line that set it. */
+  line?: number;
+}
+
+export interface BudgetStatus {
+  file: string;
+  dataset: DatasetIdentity;
+  units: number;
+  total: BudgetTotal;
+  spent: number;
+  /** total − spent; negative when over. */
+  remaining: number;
+  /** The pool that reaches `spent` (a stored partition), and its label when known. */
+  worst: { partition: string; label?: string } | null;
+  runs: RunView[];
+  /** Every path and content hash whose entries were counted (see identity.ts). */
+  matched: { paths: string[]; hashes: string[] };
+}
+
+export interface PlanCheck {
+  fits: boolean;
+  total: BudgetTotal;
+  spentBefore: number;
+  spentAfter: number;
+  /** ε of the planned run alone. */
+  epsilonRun: number;
+  /** By how much spentAfter passes the total (0 when it fits). */
+  over: number;
+  suggestion?: Suggestion;
+}
+
+export interface Suggestion {
+  /** A noise multiplier that would fit with the planned steps (σ of each charge, in plan order), rounded up. */
+  sigmas?: number[];
+  /** A step budget that would fit with the planned σ (steps of each charge, in plan order). */
+  steps?: number[];
+}
+
+/** A refused reservation: the run would pass the dataset's total. */
+export class BudgetExceededError extends UserError {
+  constructor(readonly check: PlanCheck, datasetPath: string, plan: RunPlan) {
+    const f = (x: number) => fmt(x);
+    const s = check.suggestion ?? {};
+    const options: string[] = [];
+    const sigmas = distinct(plan.charges.map((c) => c.mechanism.sigma));
+    if (s.sigmas) {
+      const after = distinct(s.sigmas);
+      options.push(sigmas.length === 1 && after.length === 1 ? `noise σ ≥ ${after[0]} (planned ${sigmas[0]})` : `noise σ of ${s.sigmas.join(', ')} (planned ${plan.charges.map((c) => c.mechanism.sigma).join(', ')})`);
+    }
+    if (s.steps) {
+      const planned = plan.charges.map((c) => c.mechanism.steps);
+      options.push(distinct(planned).length === 1 ? `at most ${s.steps[0]} steps (planned ${planned[0]})` : `at most ${s.steps.join(', ')} steps (planned ${planned.join(', ')})`);
+    }
+    const exhausted = isExhausted(check.spentBefore, check.total.epsilon);
+    super(
+      `this run would bring the spent privacy budget of ${datasetPath} to ε = ${f(check.spentAfter)}, over its total ε = ${f(check.total.epsilon)} by ${f(check.over)} (spent so far ${f(check.spentBefore)}, remaining ${f(Math.max(0, check.total.epsilon - check.spentBefore))}; this run alone ε = ${f(check.epsilonRun)} at δ = ${check.total.delta.toPrecision(3)}); nothing was reserved`,
+      exhausted
+        ? `The budget is used up. Raise the total only if you accept the larger privacy loss: private-fewshot budget ${datasetPath} --set-total EPS.`
+        : options.length
+          ? `To fit, use ${options.join(', or ')}; or raise the total: private-fewshot budget ${datasetPath} --set-total EPS.`
+          : `No smaller run of this shape fits. Raise the total only if you accept the larger privacy loss: private-fewshot budget ${datasetPath} --set-total EPS.`,
+    );
+    this.name = 'BudgetExceededError';
+  }
+}
+
+export interface LedgerOptions {
+  /** Binds the ε computations; see accountant.ts. */
+  accountant: LedgerAccountant;
+  lock?: LockOptions;
+  /** Clock for line times (tests). */
+  now?: () => Date;
+}
+
+export interface Usage {
+  /** What the run actually used (never fewer steps than ran). Default: the reservation's charges. */
+  used?: Charge[];
+  /** SHA-256 (hex) of what was released. */
+  released?: string;
+}
+
+export interface Closed {
+  id: string;
+  line: number;
+  /** True when the recorded use is larger than the reservation in some pool (it is recorded anyway). */
+  exceededReservation: boolean;
+}
+
+export interface Reservation {
+  id: string;
+  line: number;
+  epsilonRun: number;
+  spentAfter: number;
+  total: BudgetTotal;
+  settle(usage: Usage & { released: string }): Promise<Closed>;
+  abort(usage?: Usage & { reason?: string }): Promise<Closed>;
+}
+
+export class Ledger {
+  readonly store: LedgerStore;
+  private readonly calc: SpentCalculator;
+  private readonly now: () => Date;
+
+  constructor(
+    readonly workspaceRoot: string,
+    private readonly options: LedgerOptions,
+  ) {
+    this.store = new LedgerStore(workspaceRoot, options.lock);
+    this.calc = new SpentCalculator(options.accountant);
+    this.now = options.now ?? (() => new Date());
+  }
+
+  get file(): string {
+    return this.store.file;
+  }
+
+  /** Total, spent, remaining and the runs of a dataset. Pass `labels` to show label names locally. */
+  status(ds: LedgerDataset, opts: { labels?: string[] } = {}): Promise<BudgetStatus> {
+    return this.store.withLock(false, ({ parsed }) => this.statusOf(parsed, ds, opts.labels));
+  }
+
+  /** Sets the total ε and/or δ (a new budget line; earlier ones stay). δ must be below 1/n. */
+  setTotal(ds: LedgerDataset, total: { epsilon?: number; delta?: number }): Promise<BudgetStatus> {
+    if (total.epsilon !== undefined && !(Number.isFinite(total.epsilon) && total.epsilon > 0)) throw new UsageError(`the total ε must be a positive number; got ${total.epsilon}`);
+    if (total.delta !== undefined && !(Number.isFinite(total.delta) && total.delta > 0 && total.delta < 1 / ds.units)) {
+      throw new UsageError(`δ must be in (0, 1/n) = (0, ${(1 / ds.units).toPrecision(3)}) for ${ds.units} records; got ${total.delta}`, `DP needs δ well below 1/n; the default is 1/(n·ln n) = ${defaultDelta(ds.units).toPrecision(3)}.`);
+    }
+    return this.store.withLock(true, ({ parsed, append }) => {
+      const bodies: LineBody[] = [];
+      this.ensureHeader(parsed, bodies);
+      const current = this.totalOf(parsed, ds);
+      bodies.push(this.budgetBody(ds, total.epsilon ?? current.epsilon, total.delta ?? current.delta, 'user'));
+      append(bodies);
+      return this.statusOf(parsed, ds);
+    });
+  }
+
+  /** What reserving `plan` would do, without writing anything. */
+  check(ds: LedgerDataset, plan: RunPlan): Promise<PlanCheck> {
+    const charges = validatePlan(plan);
+    return this.store.withLock(false, ({ parsed }) => this.checkOf(parsed, ds, plan, charges, parsed.header?.labelSalt ?? randomBytes(16).toString('hex')));
+  }
+
+  /**
+   * Reserves `plan` before any private data is touched. Refuses (BudgetExceededError) when the spent budget with the
+   * plan would pass the total, saying by how much and which σ or step budget would fit. The first run of a dataset
+   * also pins its default total (ε = 4, δ = 1/(n ln n)) as a budget line, so later edits to the file (and to n) do
+   * not move δ.
+   */
+  reserve(ds: LedgerDataset, plan: RunPlan): Promise<Reservation> {
+    const charges = validatePlan(plan);
+    return this.store.withLock(true, ({ parsed, append }) => {
+      const bodies: LineBody[] = [];
+      const salt = this.ensureHeader(parsed, bodies);
+      const check = this.checkOf(parsed, ds, plan, charges, salt);
+      if (!check.fits) throw new BudgetExceededError(check, ds.identity.path, plan);
+      if (check.total.source === 'default') bodies.push(this.budgetBody(ds, check.total.epsilon, check.total.delta, 'default'));
+      const id = `r-${randomBytes(8).toString('hex')}`;
+      const reserved: Omit<ReservedLine, 'seq' | 'prev' | 'hash'> = {
+        time: this.now().toISOString(),
+        tool: TOOL_VERSION,
+        type: 'run',
+        status: 'reserved',
+        id,
+        dataset: toRef(ds.identity),
+        algorithm: plan.algorithm,
+        delta: check.total.delta,
+        charges: charges.map((c) => stored(c, salt)),
+        epsilonRun: check.epsilonRun,
+        epsilonAfter: check.spentAfter,
+        accountant: this.options.accountant.name,
+        ...(plan.note ? { note: plan.note } : {}),
+      };
+      bodies.push(reserved);
+      const written = append(bodies);
+      const total: BudgetTotal = check.total.source === 'default' ? { ...check.total, source: 'pinned-default', line: written[written.length - 2]!.seq } : check.total;
+      return {
+        id,
+        line: written[written.length - 1]!.seq,
+        epsilonRun: check.epsilonRun,
+        spentAfter: check.spentAfter,
+        total,
+        settle: (usage) => this.settle(id, usage),
+        abort: (usage) => this.abort(id, usage),
+      };
+    });
+  }
+
+  /** Closes a reservation with what the run actually used and the hash of what it released. */
+  settle(id: string, usage: Usage & { released: string }): Promise<Closed> {
+    if (!/^[0-9a-f]{64}$/.test(usage.released ?? '')) throw new UsageError(`settle needs the SHA-256 (64 lowercase hex digits) of what was released; got ${JSON.stringify(usage.released)}`);
+    return this.close(id, 'settled', usage);
+  }
+
+  /** Closes a reservation of a run that stopped early. Without `used`, it stays charged at its planned size. */
+  abort(id: string, usage: Usage & { reason?: string } = {}): Promise<Closed> {
+    if (usage.released !== undefined && !/^[0-9a-f]{64}$/.test(usage.released)) throw new UsageError(`released must be a SHA-256 (64 lowercase hex digits); got ${JSON.stringify(usage.released)}`);
+    return this.close(id, 'aborted', usage);
+  }
+
+  private close(id: string, status: 'settled' | 'aborted', usage: Usage & { reason?: string }): Promise<Closed> {
+    const used = usage.used ? validateCharges(usage.used, true) : undefined;
+    return this.store.withLock(true, ({ parsed, append }) => {
+      const res = parsed.lines.find((l): l is ReservedLine => l.type === 'run' && l.status === 'reserved' && l.id === id);
+      if (!res) throw new UserError(`no reservation ${id} in ${this.file}`, 'Settle or abort only a reservation made by reserve() in this workspace.');
+      const done = parsed.lines.find((l): l is ClosedLine => l.type === 'run' && l.status !== 'reserved' && l.id === id);
+      if (done) throw new UserError(`reservation ${id} was already ${done.status} (line ${done.seq} of ${this.file})`);
+      const salt = parsed.header!.labelSalt;
+      const charges = used ? used.map((c) => stored(c, salt)) : res.charges;
+      const body: Omit<ClosedLine, 'seq' | 'prev' | 'hash'> = {
+        time: this.now().toISOString(),
+        tool: TOOL_VERSION,
+        type: 'run',
+        status,
+        id,
+        charges,
+        ...(usage.released ? { released: usage.released } : {}),
+        ...(usage.reason ? { reason: usage.reason } : {}),
+      };
+      const [line] = append([body]);
+      return { id, line: line!.seq, exceededReservation: exceeds(charges, res.charges) };
+    });
+  }
+
+  // ---- internals -------------------------------------------------------------------------------------------
+
+  private ensureHeader(parsed: ParsedLedger, bodies: LineBody[]): string {
+    if (parsed.header) return parsed.header.labelSalt;
+    const labelSalt = randomBytes(16).toString('hex');
+    bodies.push({ time: this.now().toISOString(), tool: TOOL_VERSION, type: 'ledger', format: LEDGER_FORMAT, version: LEDGER_VERSION, labelSalt });
+    return labelSalt;
+  }
+
+  private budgetBody(ds: LedgerDataset, epsilon: number, delta: number, source: 'default' | 'user'): Omit<BudgetLine, 'seq' | 'prev' | 'hash'> {
+    return { time: this.now().toISOString(), tool: TOOL_VERSION, type: 'budget', dataset: toRef(ds.identity), epsilon, delta, source, units: ds.units };
+  }
+
+  private totalOf(parsed: ParsedLedger, ds: LedgerDataset, seqs = matchingLines(parsed.lines, ds.identity).seqs): BudgetTotal {
+    let latest: BudgetLine | undefined;
+    for (const l of parsed.lines) if (l.type === 'budget' && seqs.has(l.seq)) latest = l;
+    if (!latest) return { epsilon: DEFAULT_TOTAL_EPSILON, delta: defaultDelta(ds.units), source: 'default' };
+    return { epsilon: latest.epsilon, delta: latest.delta, source: latest.source === 'user' ? 'user' : 'pinned-default', line: latest.seq };
+  }
+
+  /** The runs of a dataset (reservations in its identity component and their closing lines). */
+  private runsOf(parsed: ParsedLedger, seqs: Set<number>): { reserved: ReservedLine; closed?: ClosedLine }[] {
+    const runs = new Map<string, { reserved: ReservedLine; closed?: ClosedLine }>();
+    const all = new Map<string, ReservedLine>();
+    for (const l of parsed.lines) {
+      if (l.type !== 'run') continue;
+      if (l.status === 'reserved') {
+        if (all.has(l.id)) throw new UserError(`${this.file}:${l.seq}: reservation ${l.id} appears twice`, 'The ledger was edited; restore it from a backup.');
+        all.set(l.id, l);
+        if (seqs.has(l.seq)) runs.set(l.id, { reserved: l });
+        continue;
+      }
+      const res = all.get(l.id);
+      if (!res) throw new UserError(`${this.file}:${l.seq}: closes reservation ${l.id}, which no earlier line reserved`, 'The ledger was edited; restore it from a backup.');
+      const run = runs.get(l.id);
+      if (run?.closed) throw new UserError(`${this.file}:${l.seq}: reservation ${l.id} is closed twice (first at line ${run.closed.seq})`, 'The ledger was edited; restore it from a backup.');
+      if (run) run.closed = l;
+    }
+    return [...runs.values()];
+  }
+
+  private existingCharges(runs: { reserved: ReservedLine; closed?: ClosedLine }[]): PoolCharge[] {
+    const out: PoolCharge[] = [];
+    for (const r of runs) for (const c of (r.closed ?? r.reserved).charges) out.push({ partition: c.partition, mechanism: spec(c) });
+    return out;
+  }
+
+  private statusOf(parsed: ParsedLedger, ds: LedgerDataset, labels?: string[]): BudgetStatus {
+    const match = matchingLines(parsed.lines, ds.identity);
+    const total = this.totalOf(parsed, ds, match.seqs);
+    const runs = this.runsOf(parsed, match.seqs);
+    const spent = this.calc.spent(this.existingCharges(runs), total.delta);
+    const names = new Map<string, string>();
+    if (labels && parsed.header) for (const l of labels) names.set(labelPartition(l, parsed.header.labelSalt), l);
+    const view = (c: StoredCharge): ChargeView => (names.has(c.partition) ? { ...c, label: names.get(c.partition)! } : { ...c });
+    return {
+      file: this.file,
+      dataset: ds.identity,
+      units: ds.units,
+      total,
+      spent: spent.epsilon,
+      remaining: total.epsilon - spent.epsilon,
+      worst: spent.worst === null ? null : names.has(spent.worst) ? { partition: spent.worst, label: names.get(spent.worst)! } : { partition: spent.worst },
+      runs: runs.map(({ reserved: r, closed: c }) => ({
+        id: r.id,
+        algorithm: r.algorithm,
+        time: r.time,
+        status: c ? c.status : 'reserved',
+        dataset: r.dataset,
+        delta: r.delta,
+        charges: (c ?? r).charges.map(view),
+        planned: r.charges.map(view),
+        ...(c?.released ? { released: c.released } : {}),
+        ...(r.epsilonRun !== undefined ? { epsilonRun: r.epsilonRun } : {}),
+        ...(c?.reason ? { reason: c.reason } : {}),
+        ...(r.note ? { note: r.note } : {}),
+        lines: c ? [r.seq, c.seq] : [r.seq],
+      })),
+      matched: { paths: [...match.paths], hashes: [...match.hashes] },
+    };
+  }
+
+  private checkOf(parsed: ParsedLedger, ds: LedgerDataset, plan: RunPlan, charges: Charge[], salt: string): PlanCheck {
+    const match = matchingLines(parsed.lines, ds.identity);
+    const total = this.totalOf(parsed, ds, match.seqs);
+    const existing = this.existingCharges(this.runsOf(parsed, match.seqs));
+    const delta = total.delta;
+    const planCharges = (cs: Charge[]): PoolCharge[] => cs.map((c) => ({ partition: c.partition === '*' ? '*' : labelPartition(c.partition.slice('label:'.length), salt), mechanism: c.mechanism }));
+    const spentWith = (cs: Charge[]): Spent => this.calc.spent([...existing, ...planCharges(cs)], delta);
+    const before = this.calc.spent(existing, delta).epsilon;
+    const after = spentWith(charges).epsilon;
+    const epsilonRun = this.calc.spent(planCharges(charges), delta).epsilon;
+    const fits = after <= total.epsilon;
+    const result: PlanCheck = { fits, total, spentBefore: before, spentAfter: after, epsilonRun, over: fits ? 0 : after - total.epsilon };
+    if (!fits && !isExhausted(before, total.epsilon)) result.suggestion = this.suggest(charges, (cs) => spentWith(cs).epsilon <= total.epsilon, total.epsilon - before, delta);
+    return result;
+  }
+
+  /** Searches for the smallest σ scale and the largest step budget that fit. Used only when refusing. */
+  private suggest(charges: Charge[], fits: (cs: Charge[]) => boolean, remaining: number, delta: number): Suggestion {
+    const out: Suggestion = {};
+    const active = charges.filter((c) => c.mechanism.steps > 0);
+    const main = [...active].sort((a, b) => b.mechanism.steps - a.mechanism.steps)[0];
+    if (!main) return out;
+
+    // σ: scale every charge's σ by c ≥ 1. Start from calibrateSigma on the remaining budget for the largest charge
+    // (a guess only: composition is not additive in ε), then bracket and bisect on the exact composition.
+    const scaled = (c: number) => charges.map((ch) => ({ ...ch, mechanism: { ...ch.mechanism, sigma: roundUp(ch.mechanism.sigma * c) } }));
+    let lo = 1;
+    let hi: number | undefined;
+    try {
+      const m = main.mechanism;
+      const guess = this.options.accountant.calibrateSigma({ epsilon: remaining, delta }, m.kind === 'poisson-gaussian' ? { kind: m.kind, samplingRate: m.samplingRate, steps: m.steps } : { kind: m.kind, steps: m.steps }) / m.sigma;
+      if (Number.isFinite(guess) && guess > 1) hi = guess;
+    } catch {
+      hi = undefined;
+    }
+    if (hi === undefined || !fits(scaled(hi))) {
+      if (hi !== undefined) lo = hi;
+      hi = Math.max(2, lo * 2);
+      while (!fits(scaled(hi)) && hi < 1e4) {
+        lo = hi;
+        hi *= 2;
+      }
+    }
+    if (fits(scaled(hi))) {
+      for (let i = 0; i < 14 && hi / lo > 1.001; i++) {
+        const mid = Math.sqrt(lo * hi);
+        if (fits(scaled(mid))) hi = mid;
+        else lo = mid;
+      }
+      out.sigmas = scaled(hi).map((c) => c.mechanism.sigma);
+    }
+
+    // Steps: scale every charge's steps by T'/T (rounding down); binary search the largest T' that fits.
+    const T = main.mechanism.steps;
+    const withSteps = (t: number) => charges.map((ch) => ({ ...ch, mechanism: { ...ch.mechanism, steps: Math.floor((ch.mechanism.steps * t) / T) } }));
+    let good = 0;
+    let bad = T;
+    while (bad - good > 1) {
+      const mid = Math.floor((good + bad) / 2);
+      if (fits(withSteps(mid))) good = mid;
+      else bad = mid;
+    }
+    if (good >= 1) out.steps = withSteps(good).map((c) => c.mechanism.steps);
+    return out;
+  }
+}
+
+/** Checks a plan's charges; returns them typed. Errors are UsageErrors naming the charge. */
+function validatePlan(plan: RunPlan): Charge[] {
+  if (!plan || typeof plan.algorithm !== 'string' || plan.algorithm === '') throw new UsageError('a run plan needs an algorithm name');
+  return validateCharges(plan.charges, false);
+}
+
+/** Checks charges (a plan's, or a run's actual use, which may be empty when nothing ran). */
+function validateCharges(charges: Charge[], allowEmpty: boolean): Charge[] {
+  if (!Array.isArray(charges) || (!allowEmpty && charges.length === 0)) throw new UsageError('a run plan needs at least one charge (partition and mechanism)');
+  charges.forEach((c, i) => {
+    const where = `charge ${i + 1}`;
+    if (c.partition !== '*' && !(typeof c.partition === 'string' && c.partition.startsWith('label:') && c.partition.length > 'label:'.length)) {
+      throw new UsageError(`${where}: partition must be "*" or "label:<name>"; got ${JSON.stringify(c.partition)}`);
+    }
+    const m = c.mechanism as MechanismSpec | undefined;
+    if (!m || (m.kind !== 'poisson-gaussian' && m.kind !== 'gaussian')) throw new UsageError(`${where}: mechanism kind must be "poisson-gaussian" or "gaussian"`);
+    if (!(Number.isFinite(m.sigma) && m.sigma > 0)) throw new UsageError(`${where}: σ must be a positive number; got ${m.sigma}`);
+    if (!(Number.isInteger(m.steps) && m.steps >= 0)) throw new UsageError(`${where}: steps must be a whole number ≥ 0; got ${m.steps}`);
+    if (m.kind === 'poisson-gaussian' && !(Number.isFinite(m.samplingRate) && m.samplingRate > 0 && m.samplingRate <= 1)) {
+      throw new UsageError(`${where}: the sampling rate q must be in (0, 1]; got ${m.samplingRate}`);
+    }
+  });
+  return charges;
+}
+
+function stored(c: Charge, salt: string): StoredCharge {
+  const partition = c.partition === '*' ? '*' : labelPartition(c.partition.slice('label:'.length), salt);
+  const m = c.mechanism;
+  return m.kind === 'poisson-gaussian'
+    ? { partition, kind: m.kind, sigma: m.sigma, samplingRate: m.samplingRate, steps: m.steps }
+    : { partition, kind: m.kind, sigma: m.sigma, steps: m.steps, mu: Math.sqrt(m.steps) / m.sigma };
+}
+
+function spec(c: StoredCharge): MechanismSpec {
+  return c.kind === 'poisson-gaussian' ? { kind: c.kind, sigma: c.sigma, samplingRate: c.samplingRate, steps: c.steps } : { kind: c.kind, sigma: c.sigma, steps: c.steps };
+}
+
+/** True when `used` has, in some partition, a mechanism with more steps than `planned` reserved for it. */
+function exceeds(used: StoredCharge[], planned: StoredCharge[]): boolean {
+  const key = (c: StoredCharge) => `${c.partition}|${c.kind}|${c.sigma}|${c.kind === 'poisson-gaussian' ? c.samplingRate : ''}`;
+  const sum = (cs: StoredCharge[]) => {
+    const m = new Map<string, number>();
+    for (const c of cs) m.set(key(c), (m.get(key(c)) ?? 0) + c.steps);
+    return m;
+  };
+  const p = sum(planned);
+  for (const [k, steps] of sum(used)) if (steps > 0 && steps > (p.get(k) ?? 0)) return true;
+  return false;
+}
+
+/** Rounds up to 3 significant digits (a suggested σ must never be below what fits). */
+function roundUp(x: number): number {
+  const e = 10 ** (Math.floor(Math.log10(x)) - 2);
+  return Number((Math.ceil(x / e - 1e-9) * e).toPrecision(3));
+}
+
+/** Nothing left to spend (up to float noise from composing the same charges in another order). */
+function isExhausted(spent: number, total: number): boolean {
+  return total - spent <= 1e-9 * total;
+}
+
+function distinct<T>(xs: T[]): T[] {
+  return [...new Set(xs)];
+}
+
+function fmt(x: number): string {
+  return Number.isFinite(x) ? String(Number(x.toPrecision(4))) : String(x);
+}
+
+export type { LedgerLine };

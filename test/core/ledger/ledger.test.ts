@@ -1,0 +1,316 @@
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { existsSync, readFileSync, writeFileSync, mkdirSync, utimesSync } from 'node:fs';
+import path from 'node:path';
+import { Ledger, BudgetExceededError, DEFAULT_TOTAL_EPSILON, defaultDelta, releaseHash, type LedgerDataset, type RunPlan, type MechanismSpec } from '../../../src/core/ledger';
+import { DataError, UsageError, UserError } from '../../../src/core/errors';
+import { tempDir } from '../../support/tmp';
+import { gdpAccountant, gdpEpsilon, mu } from './gdp-accountant';
+
+const root = tempDir('pfs-ledger-');
+let n = 0;
+function workspace(): string {
+  const dir = path.join(root, `ws${++n}`);
+  mkdirSync(dir);
+  return dir;
+}
+function dataset(p = 'data/train.csv', content = p, units = 1000): LedgerDataset {
+  return { identity: { path: p, contentSha256: releaseHash(content), bytes: content.length }, units };
+}
+const g = (sigma: number, steps: number): MechanismSpec => ({ kind: 'gaussian', sigma, steps });
+const pg = (sigma: number, samplingRate: number, steps: number): MechanismSpec => ({ kind: 'poisson-gaussian', sigma, samplingRate, steps });
+const plan = (...charges: RunPlan['charges']): RunPlan => ({ algorithm: 'test', charges });
+const released = releaseHash('released demos');
+const close = (a: number, b: number, tol = 1e-9) => assert.ok(Math.abs(a - b) <= tol * Math.max(1, Math.abs(b)), `${a} != ${b}`);
+
+test('a fresh dataset has the default total ε = 4, δ = 1/(n ln n), nothing spent, and no file is created', async () => {
+  const ws = workspace();
+  const ledger = new Ledger(ws, { accountant: gdpAccountant() });
+  const s = await ledger.status(dataset());
+  assert.equal(s.total.epsilon, DEFAULT_TOTAL_EPSILON);
+  close(s.total.delta, 1 / (1000 * Math.log(1000)));
+  assert.equal(s.total.source, 'default');
+  assert.equal(s.spent, 0);
+  assert.equal(s.remaining, 4);
+  assert.deepEqual(s.runs, []);
+  assert.equal(existsSync(path.join(ws, '.private-fewshot')), false);
+  assert.throws(() => defaultDelta(2), UserError);
+  assert.ok(defaultDelta(3) < 1 / 3);
+});
+
+test('reserve pins the default total, records the run, and settle replaces the plan by the real usage', async () => {
+  const ws = workspace();
+  const ledger = new Ledger(ws, { accountant: gdpAccountant() });
+  const ds = dataset();
+  const delta = defaultDelta(1000);
+  const r = await ledger.reserve(ds, plan({ partition: '*', mechanism: g(10, 10) }));
+  assert.equal(r.total.source, 'pinned-default');
+  close(r.epsilonRun, gdpEpsilon(Math.sqrt(10) / 10, delta));
+  let s = await ledger.status(ds);
+  assert.equal(s.runs.length, 1);
+  assert.equal(s.runs[0]!.status, 'reserved');
+  close(s.spent, gdpEpsilon(Math.sqrt(10) / 10, delta));
+
+  // The run stopped after 4 steps: settle records 4, and spent drops to the 4-step composition.
+  const closed = await r.settle({ used: [{ partition: '*', mechanism: g(10, 4) }], released });
+  assert.equal(closed.exceededReservation, false);
+  s = await ledger.status(ds);
+  assert.equal(s.runs[0]!.status, 'settled');
+  assert.equal(s.runs[0]!.released, released);
+  assert.equal(s.runs[0]!.charges[0]!.steps, 4);
+  assert.equal(s.runs[0]!.planned[0]!.steps, 10);
+  close(s.spent, gdpEpsilon(2 / 10, delta));
+  close(s.remaining, 4 - s.spent);
+
+  // The file: header, pinned budget, reserved, settled — each line JSON carrying seq, prev, time, tool version.
+  const lines = readFileSync(ledger.file, 'utf8').trim().split('\n').map((l) => JSON.parse(l));
+  assert.deepEqual(lines.map((l) => [l.type, l.status]), [['ledger', undefined], ['budget', undefined], ['run', 'reserved'], ['run', 'settled']]);
+  assert.deepEqual(lines.map((l) => l.seq), [1, 2, 3, 4]);
+  for (let i = 1; i < lines.length; i++) assert.equal(lines[i].prev, lines[i - 1].hash);
+  assert.equal(lines[2].charges[0].mu, Math.sqrt(10) / 10);
+  assert.equal(lines[2].delta, delta);
+  assert.match(lines[2].tool, /^\d+\.\d+\.\d+/);
+  assert.equal(lines[1].source, 'default');
+
+  await assert.rejects(r.settle({ released }), /already settled \(line 4/);
+  await assert.rejects(ledger.settle('r-0123456789abcdef', { released }), /no reservation r-0123456789abcdef/);
+  await assert.rejects(async () => ledger.settle(r.id, { released: 'not-a-hash' }), UsageError);
+});
+
+test('an abort without usage stays charged at the planned size; with usage, at what ran; usage above the plan is recorded and flagged', async () => {
+  const ws = workspace();
+  const ledger = new Ledger(ws, { accountant: gdpAccountant() });
+  const ds = dataset();
+  const delta = defaultDelta(1000);
+  const a = await ledger.reserve(ds, plan({ partition: '*', mechanism: g(8, 16) }));
+  await a.abort({ reason: 'cancelled' });
+  let s = await ledger.status(ds);
+  assert.equal(s.runs[0]!.status, 'aborted');
+  assert.equal(s.runs[0]!.reason, 'cancelled');
+  close(s.spent, gdpEpsilon(4 / 8, delta));
+
+  const b = await ledger.reserve(ds, plan({ partition: '*', mechanism: g(8, 16) }));
+  await b.abort({ used: [{ partition: '*', mechanism: g(8, 9) }] });
+  s = await ledger.status(ds);
+  close(s.spent, gdpEpsilon(mu([g(8, 16), g(8, 9)]), delta));
+
+  const c = await ledger.reserve(ds, plan({ partition: '*', mechanism: g(8, 1) }));
+  const over = await c.settle({ used: [{ partition: '*', mechanism: g(8, 3) }], released });
+  assert.equal(over.exceededReservation, true);
+  s = await ledger.status(ds);
+  close(s.spent, gdpEpsilon(mu([g(8, 16), g(8, 9), g(8, 3)]), delta));
+});
+
+test('partitions: label pools compose in parallel, one pool in sequence, and * with every pool', async () => {
+  const ws = workspace();
+  const ledger = new Ledger(ws, { accountant: gdpAccountant() });
+  const ds = dataset();
+  const delta = defaultDelta(1000);
+  const eps = (...specs: MechanismSpec[]) => gdpEpsilon(mu(specs), delta);
+
+  // Two different labels: parallel — spent is the larger pool, not the sum.
+  await ledger.reserve(ds, plan({ partition: 'label:card_arrival', mechanism: g(2, 1) }, { partition: 'label:lost_card', mechanism: g(3, 1) }));
+  let s = await ledger.status(ds, { labels: ['card_arrival', 'lost_card'] });
+  close(s.spent, eps(g(2, 1)));
+  assert.equal(s.worst?.label, 'card_arrival');
+  assert.ok(s.spent < eps(g(2, 1), g(3, 1)));
+
+  // The same label again: sequential on that pool.
+  await ledger.reserve(ds, plan({ partition: 'label:lost_card', mechanism: g(2, 1) }));
+  s = await ledger.status(ds, { labels: ['card_arrival', 'lost_card'] });
+  close(s.spent, eps(g(3, 1), g(2, 1)));
+  assert.equal(s.worst?.label, 'lost_card');
+
+  // A whole-dataset run composes with each pool: the worst pool is lost_card + *.
+  await ledger.reserve(ds, plan({ partition: '*', mechanism: g(4, 2) }));
+  s = await ledger.status(ds);
+  close(s.spent, eps(g(3, 1), g(2, 1), g(4, 2)));
+
+  // With only * runs, spent is their composition.
+  const ws2 = workspace();
+  const l2 = new Ledger(ws2, { accountant: gdpAccountant() });
+  await l2.reserve(ds, plan({ partition: '*', mechanism: g(4, 2) }));
+  await l2.reserve(ds, plan({ partition: '*', mechanism: pg(6, 0.01, 3) }));
+  close((await l2.status(ds)).spent, eps(g(4, 2), g(6, 3)));
+});
+
+test('label names never reach the file: pools are stored as salted HMACs, different per ledger', async () => {
+  const label = 'Refund_not_showing_up';
+  const files: string[] = [];
+  for (let i = 0; i < 2; i++) {
+    const ledger = new Ledger(workspace(), { accountant: gdpAccountant() });
+    await ledger.reserve(dataset(), plan({ partition: `label:${label}`, mechanism: g(2, 1) }));
+    files.push(readFileSync(ledger.file, 'utf8'));
+  }
+  const pools = files.map((f) => JSON.parse(f.trim().split('\n')[2]!).charges[0].partition as string);
+  for (const f of files) assert.ok(!f.includes(label) && !f.toLowerCase().includes('refund'));
+  assert.match(pools[0]!, /^label-hash:[0-9a-f]{32}$/);
+  assert.notEqual(pools[0], pools[1]);
+});
+
+test('a refused overspend says by how much and which σ or step budget fits — and those suggestions really fit', async () => {
+  const ws = workspace();
+  const ledger = new Ledger(ws, { accountant: gdpAccountant() });
+  const ds = dataset();
+  await ledger.setTotal(ds, { epsilon: 2 });
+  await ledger.reserve(ds, plan({ partition: '*', mechanism: g(10, 4) }));
+  const before = (await ledger.status(ds)).spent;
+  const lines = readFileSync(ledger.file, 'utf8');
+
+  const big = plan({ partition: '*', mechanism: g(2, 40) });
+  const err = await ledger.reserve(ds, big).then(
+    () => assert.fail('should refuse'),
+    (e: unknown) => e,
+  );
+  assert.ok(err instanceof BudgetExceededError && err instanceof UserError);
+  const check = err.check;
+  assert.equal(check.fits, false);
+  close(check.spentBefore, before);
+  close(check.over, check.spentAfter - 2);
+  assert.ok(check.over > 0);
+  assert.match(err.message, new RegExp(`over its total ε = 2 by ${String(Number(check.over.toPrecision(4))).replace('.', '\\.')}`));
+  assert.match(err.describe(), /noise σ ≥ [\d.]+ \(planned 2\)/);
+  assert.match(err.describe(), /at most \d+ steps \(planned 40\)/);
+  assert.equal(readFileSync(ledger.file, 'utf8'), lines, 'a refusal writes nothing');
+
+  const sigma = check.suggestion!.sigmas![0]!;
+  const steps = check.suggestion!.steps![0]!;
+  // Tight: slightly less noise, or one more step, would not fit.
+  assert.equal((await ledger.check(ds, plan({ partition: '*', mechanism: g(sigma / 1.02, 40) }))).fits, false);
+  assert.equal((await ledger.check(ds, plan({ partition: '*', mechanism: g(2, steps + 1) }))).fits, false);
+  assert.equal((await ledger.check(ds, plan({ partition: '*', mechanism: g(2, steps) }))).fits, true);
+  // And it fits for real.
+  const ok = await ledger.reserve(ds, plan({ partition: '*', mechanism: g(sigma, 40) }));
+  assert.ok(ok.spentAfter <= 2);
+
+  // Once the budget is used up, the refusal says so.
+  await ledger.setTotal(ds, { epsilon: ok.spentAfter });
+  await assert.rejects(ledger.reserve(ds, plan({ partition: '*', mechanism: g(50, 1) })), (e: BudgetExceededError) => /budget is used up/.test(e.describe()) && e.check.suggestion === undefined);
+});
+
+test('setTotal writes a user budget line; δ must stay below 1/n', async () => {
+  const ws = workspace();
+  const ledger = new Ledger(ws, { accountant: gdpAccountant() });
+  const ds = dataset();
+  const s = await ledger.setTotal(ds, { epsilon: 1.5, delta: 1e-5 });
+  assert.deepEqual([s.total.epsilon, s.total.delta, s.total.source, s.total.line], [1.5, 1e-5, 'user', 2]);
+  const t = await ledger.setTotal(ds, { epsilon: 3 });
+  assert.deepEqual([t.total.epsilon, t.total.delta], [3, 1e-5]);
+  assert.throws(() => ledger.setTotal(ds, { delta: 1 / 1000 }), /δ must be in \(0, 1\/n\)/);
+  assert.throws(() => ledger.setTotal(ds, { epsilon: -1 }), UsageError);
+});
+
+test('identity: an edited file keeps its budget, a copy or rename shares it, an unrelated file does not', async () => {
+  const ws = workspace();
+  const ledger = new Ledger(ws, { accountant: gdpAccountant() });
+  const original = dataset('data/a.csv', 'v1');
+  await ledger.reserve(original, plan({ partition: '*', mechanism: g(2, 2) }));
+  const spent = (await ledger.status(original)).spent;
+  assert.ok(spent > 0);
+
+  const edited = dataset('data/a.csv', 'v2');
+  const copied = dataset('backup/a-copy.csv', 'v1');
+  const unrelated = dataset('data/b.csv', 'other');
+  close((await ledger.status(edited)).spent, spent);
+  close((await ledger.status(copied)).spent, spent);
+  assert.equal((await ledger.status(unrelated)).spent, 0);
+
+  // A run on the copy, then the copy is edited: the edited copy still carries the original's run (transitively).
+  await ledger.reserve(copied, plan({ partition: '*', mechanism: g(2, 2) }));
+  const editedCopy = dataset('backup/a-copy.csv', 'v3');
+  const s = await ledger.status(editedCopy);
+  assert.equal(s.runs.length, 2);
+  assert.deepEqual(new Set(s.matched.paths), new Set(['backup/a-copy.csv', 'data/a.csv']));
+  // The original now sees the copy's run too (the copy's data are the same records).
+  assert.equal((await ledger.status(original)).runs.length, 2);
+});
+
+async function damagedLedger(): Promise<{ ledger: Ledger; ds: LedgerDataset; lines: string[] }> {
+  const ledger = new Ledger(workspace(), { accountant: gdpAccountant() });
+  const ds = dataset();
+  for (let i = 0; i < 3; i++) {
+    const r = await ledger.reserve(ds, plan({ partition: '*', mechanism: g(10, 1) }));
+    await r.settle({ released });
+  }
+  return { ledger, ds, lines: readFileSync(ledger.file, 'utf8').split('\n').slice(0, -1) };
+}
+
+function expectDataError(e: unknown, file: string, line: number | undefined, re: RegExp): true {
+  assert.ok(e instanceof DataError, String(e));
+  assert.equal(e.file, file);
+  assert.equal(e.line, line);
+  assert.match(e.message, re);
+  assert.match(e.hint ?? '', /never reset/);
+  return true;
+}
+
+test('a tampered line is reported with its line number, never silently reset', async () => {
+  const { ledger, ds, lines } = await damagedLedger();
+  // Lower the steps of the run on line 5 (edit without fixing the hash).
+  lines[4] = lines[4]!.replace('"steps":1', '"steps":0');
+  writeFileSync(ledger.file, `${lines.join('\n')}\n`);
+  await assert.rejects(ledger.status(ds), (e) => expectDataError(e, ledger.file, 5, /does not match its own hash: it was edited/));
+  await assert.rejects(ledger.reserve(ds, plan({ partition: '*', mechanism: g(10, 1) })), DataError);
+
+  // Same edit with the line's own hash recomputed: the next line's link breaks.
+  const fresh = await damagedLedger();
+  const obj = JSON.parse(fresh.lines[4]!);
+  delete obj.hash;
+  obj.charges[0].steps = 0;
+  const body = JSON.stringify(obj);
+  fresh.lines[4] = `${body.slice(0, -1)},"hash":"${releaseHash(body)}"}`;
+  writeFileSync(fresh.ledger.file, `${fresh.lines.join('\n')}\n`);
+  await assert.rejects(fresh.ledger.status(fresh.ds), (e) => expectDataError(e, fresh.ledger.file, 6, /does not follow line 5 \(hash chain broken\)/));
+
+  // Invalid JSON in the middle.
+  const broken = await damagedLedger();
+  broken.lines[3] = '{"seq":4,';
+  writeFileSync(broken.ledger.file, `${broken.lines.join('\n')}\n`);
+  await assert.rejects(broken.ledger.status(broken.ds), (e) => expectDataError(e, broken.ledger.file, 4, /no hash at its end/));
+});
+
+test('a deleted line is reported: in the middle by the chain, at the end by the head file, a deleted ledger by the head', async () => {
+  const mid = await damagedLedger();
+  writeFileSync(mid.ledger.file, `${mid.lines.filter((_, i) => i !== 3).join('\n')}\n`);
+  await assert.rejects(mid.ledger.status(mid.ds), (e) => expectDataError(e, mid.ledger.file, 4, /expected entry 4 but found entry 5: entry 4 was deleted/));
+
+  const end = await damagedLedger();
+  writeFileSync(end.ledger.file, `${end.lines.slice(0, -2).join('\n')}\n`);
+  await assert.rejects(end.ledger.status(end.ds), (e) => expectDataError(e, end.ledger.file, 7, /ends at entry 6, but entry 8 was written: entries 7–8 were deleted/));
+
+  const gone = await damagedLedger();
+  const { rmSync } = await import('node:fs');
+  rmSync(gone.ledger.file);
+  await assert.rejects(gone.ledger.reserve(gone.ds, plan({ partition: '*', mechanism: g(10, 1) })), (e) => expectDataError(e, gone.ledger.file, undefined, /ledger file is missing.*it was deleted/));
+
+  const headless = await damagedLedger();
+  rmSync(headless.ledger.store.headFile);
+  await assert.rejects(headless.ledger.status(headless.ds), (e) => expectDataError(e, headless.ledger.store.headFile, undefined, /head file is missing/));
+});
+
+test('a lock left behind by a dead process is taken over once stale; a live one makes others wait', async () => {
+  const ws = workspace();
+  const ledger = new Ledger(ws, { accountant: gdpAccountant(), lock: { staleMs: 2000, waitMs: 300 } });
+  const ds = dataset();
+  await ledger.reserve(ds, plan({ partition: '*', mechanism: g(10, 1) }));
+  const lock = path.join(ws, '.private-fewshot', 'ledger.lock');
+  mkdirSync(lock);
+  // Fresh lock (held by someone alive): we give up after waitMs with a clear message.
+  await assert.rejects(ledger.status(ds), /locked by another process/);
+  // Old lock (its owner stopped refreshing it): taken over.
+  const old = new Date(Date.now() - 60_000);
+  utimesSync(lock, old, old);
+  const s = await ledger.status(ds);
+  assert.equal(s.runs.length, 1);
+  assert.equal(existsSync(lock), false);
+});
+
+test('calls in one process are serialised and see each other', async () => {
+  const ledger = new Ledger(workspace(), { accountant: gdpAccountant() });
+  const ds = dataset();
+  await ledger.setTotal(ds, { epsilon: gdpEpsilon(Math.sqrt(5) / 10, defaultDelta(1000)) * 1.0000001 });
+  // 12 concurrent attempts at 1 step each; exactly 5 fit.
+  const results = await Promise.allSettled(Array.from({ length: 12 }, () => ledger.reserve(ds, plan({ partition: '*', mechanism: g(10, 1) }))));
+  assert.equal(results.filter((r) => r.status === 'fulfilled').length, 5);
+  assert.ok(results.filter((r) => r.status === 'rejected').every((r) => (r as PromiseRejectedResult).reason instanceof BudgetExceededError));
+});
