@@ -36,6 +36,10 @@ export interface Capabilities {
   embed: boolean;
   /** Human-readable notes from the probe, e.g. why logprobs are missing and what to use instead. */
   notes: string[];
+  /** Optional: the server software the probe recognised ("openai", "azure", "vllm", "llama.cpp", "ollama", …). */
+  server?: string;
+  /** Optional: the embedding dimension seen by the probe, when `embed` is true. */
+  embedDimensions?: number;
 }
 
 export interface NextTokensRequest {
@@ -50,7 +54,11 @@ export interface NextTokensRequest {
    * next-token distribution.
    */
   positions: number;
-  /** Optional: restrict the first position's distribution to these token strings (logit_bias where possible). */
+  /**
+   * Optional: restrict the first position's distribution to these token strings. With `logitBias` the adapter
+   * enforces it through logit_bias; otherwise steps[0].top keeps only the candidates found in the returned top-k
+   * (a missing candidate is simply absent; callers treat it as below the smallest returned logprob).
+   */
   candidates?: string[];
   signal?: AbortSignal;
 }
@@ -88,12 +96,16 @@ export interface GenerateResult {
 }
 
 export interface Usage {
+  /** Successful API calls (capability probes included). */
   calls: number;
-  /** Calls grouped into sequential waves; set by callers that batch (for benchmarks). */
   inputTokens: number;
   outputTokens: number;
   /** Estimated cost in USD from the price table, or 0 when the model is not in it. */
   cost: number;
+  /** Optional: attempts that failed and were retried (429, 5xx, timeouts, dropped connections). */
+  retries?: number;
+  /** Optional: true when some token counts were estimated because the server reported no usage. */
+  estimated?: boolean;
 }
 
 export interface Provider {

@@ -1,0 +1,58 @@
+import { AnthropicProvider } from './anthropic';
+import { checkConfig, type ProviderConfig } from './config';
+import { ProviderError } from './errors';
+import { OpenAICompatibleProvider } from './openai';
+import type { Provider } from './types';
+
+export type * from './types';
+export { type ProviderConfig, type ProviderKind, PROVIDER_KINDS, DEFAULTS, checkConfig, isHostedOpenAI } from './config';
+export { ProviderError, isAbortError, type ProviderErrorCode } from './errors';
+export { apiKeyFromEnv, keyHint, KEY_ENV_VARS } from './keys';
+export { DEFAULT_PRICES, loadPriceTable, priceFor, type Price, type PriceTable } from './usage';
+export { defaultProbeCache, type ProbeCache } from './probe';
+export { NO_LOGPROBS_FIX } from './classify';
+export { OpenAICompatibleProvider } from './openai';
+export { AnthropicProvider } from './anthropic';
+
+/**
+ * The one way to get a Provider. `openai` covers every OpenAI-compatible server (OpenAI, vLLM, llama.cpp, Ollama,
+ * LM Studio: set `baseURL`), `azure` the Azure OpenAI service, `anthropic` the Messages API, `builtin` the offline
+ * model. Validates the config (UsageError naming the field) but sends nothing: the first request or
+ * `capabilities()` talks to the server.
+ */
+export function createProvider(config: ProviderConfig): Provider {
+  checkConfig(config);
+  switch (config.kind) {
+    case 'openai':
+    case 'azure':
+      return new OpenAICompatibleProvider(config);
+    case 'anthropic':
+      return new AnthropicProvider(config);
+    case 'builtin':
+      return loadBuiltin();
+  }
+}
+
+interface BuiltinModule {
+  createBuiltinProvider?: () => Provider;
+}
+
+/**
+ * The built-in offline model lives in ./builtin (its own module, written separately). It is required lazily so the
+ * remote adapters load, bundle and test on their own; a build without it reports a clear error.
+ */
+function loadBuiltin(): Provider {
+  let mod: BuiltinModule;
+  try {
+    // eslint-disable-next-line @typescript-eslint/no-require-imports
+    mod = require('./builtin') as BuiltinModule;
+  } catch (e) {
+    const code = (e as { code?: unknown }).code;
+    if (code !== 'MODULE_NOT_FOUND' && code !== 'ERR_MODULE_NOT_FOUND') throw e;
+    mod = {};
+  }
+  if (typeof mod.createBuiltinProvider !== 'function') {
+    throw new ProviderError('config', 'the built-in offline model is not available in this build', 'Use an OpenAI-compatible or Anthropic provider instead.', { provider: 'builtin' });
+  }
+  return mod.createBuiltinProvider();
+}

@@ -1,0 +1,507 @@
+import OpenAI, { AzureOpenAI } from 'openai';
+import { UsageError } from '../errors';
+import { classifyError, noLogprobsError, NO_LOGPROBS_FIX, type ClassifyContext } from './classify';
+import { checkConfig, DEFAULTS, isHostedOpenAI, type ProviderConfig } from './config';
+import { decodeEmbedding } from './embeddings';
+import { ProviderError } from './errors';
+import { keyHint } from './keys';
+import { parseChoiceLogprobs, restrictTop } from './logprobs';
+import { cachedProbe, defaultProbeCache, PROBE, probeKey, raceAbort, type ProbeCache } from './probe';
+import { DEFAULT_RETRY } from './retry';
+import { RequestRunner } from './runner';
+import type { Capabilities, ChatMessage, ContinuationMode, GenerateRequest, GenerateResult, NextTokensRequest, NextTokensResult, NextTokensStep, Provider, Usage } from './types';
+import { estimateTokens, UsageMeter } from './usage';
+
+/**
+ * OpenAI-compatible adapter (openai-node SDK): OpenAI, Azure OpenAI, vLLM, llama.cpp server, Ollama, LM Studio.
+ * Differences between these servers are handled by probing behaviour, not by trusting names; see
+ * /work/shared/data/api-shapes/README.md for the shapes and src/core/providers/logprobs.ts for the parsing.
+ */
+
+/** System instruction for "chat continuation" (hosted chat models without assistant prefill). */
+export const CONTINUE_SYSTEM =
+  'Continue the text the user sends from exactly where it stops, as if you were its author. Reply with the continuation only: do not repeat the text, and add no quotes, preamble or commentary.';
+
+type Endpoint = 'chat' | 'completions' | 'embeddings';
+type Json = Record<string, unknown>;
+
+interface ChatBodyOptions {
+  messages: ChatMessage[];
+  maxTokens: number;
+  temperature?: number;
+  topP?: number;
+  n?: number;
+  stop?: string[];
+  topLogprobs?: number;
+}
+
+export class OpenAICompatibleProvider implements Provider {
+  readonly kind: 'openai' | 'azure';
+  readonly model: string;
+  readonly offline = false;
+  readonly baseURL: string;
+  /** api.openai.com or Azure: no prefill, no vLLM extension fields. */
+  readonly hosted: boolean;
+  private readonly client: OpenAI;
+  private readonly runner: RequestRunner;
+  private readonly meter: UsageMeter;
+  private readonly ctx: ClassifyContext;
+  private readonly embeddingModel: string;
+  private embeddingEncoding: 'float' | 'base64';
+  private readonly embedBatchSize: number;
+  private readonly cache: ProbeCache;
+  /** Adaptations learnt from the server's answers. */
+  private maxTokensParam: 'max_tokens' | 'max_completion_tokens';
+  private sendTemperature = true;
+  private maxN: number | undefined;
+
+  constructor(private readonly config: ProviderConfig) {
+    checkConfig(config);
+    if (config.kind !== 'openai' && config.kind !== 'azure') throw new UsageError(`OpenAICompatibleProvider cannot serve kind "${config.kind}"`);
+    this.kind = config.kind;
+    this.model = config.model!.trim();
+    this.embeddingModel = config.embeddingModel?.trim() || this.model;
+    this.baseURL = (config.baseURL ?? DEFAULTS.openaiBaseURL).replace(/\/+$/, '');
+    this.hosted = this.kind === 'azure' || isHostedOpenAI(this.baseURL);
+    this.maxTokensParam = this.hosted ? 'max_completion_tokens' : 'max_tokens';
+    this.embeddingEncoding = config.embeddingEncoding ?? (this.hosted ? 'base64' : 'float');
+    this.embedBatchSize = config.embedBatchSize ?? DEFAULTS.embedBatchSize;
+    this.cache = config.probeCache ?? defaultProbeCache();
+    const host = new URL(this.baseURL).host;
+    const apiKey = config.apiKey?.trim() || undefined;
+    this.ctx = { kind: this.kind, host, model: this.model, secrets: [apiKey] };
+    if (!apiKey && this.hosted) {
+      throw new ProviderError('auth', `${this.kind} (${host}) needs an API key and none was given`, keyHint(this.kind), { provider: this.kind });
+    }
+    const timeout = (config.timeoutMs ?? DEFAULTS.timeoutMs) + 5_000; // backstop; the runner's own timeout fires first
+    // maxRetries 0: the runner's retry policy is the only one. logLevel off: OPENAI_LOG=debug must not print prompts.
+    const common = { maxRetries: 0, timeout, logLevel: 'off' as const };
+    if (this.kind === 'azure' && !/\/openai\/v1$/.test(this.baseURL)) {
+      this.client = new AzureOpenAI({ ...common, endpoint: this.baseURL, apiKey, deployment: this.model, apiVersion: config.apiVersion ?? DEFAULTS.azureApiVersion });
+    } else {
+      // Local servers accept any key; the SDK insists on one, so send a placeholder rather than reading env vars.
+      this.client = new OpenAI({ ...common, baseURL: this.baseURL, apiKey: apiKey ?? 'no-key', ...(this.kind === 'azure' ? { defaultHeaders: { 'api-key': apiKey } } : {}) });
+    }
+    this.meter = new UsageMeter(config.prices);
+    this.runner = new RequestRunner({
+      provider: this.kind,
+      concurrency: config.concurrency ?? DEFAULTS.concurrency,
+      timeoutMs: config.timeoutMs ?? DEFAULTS.timeoutMs,
+      retry: { ...DEFAULT_RETRY, ...config.retry },
+      signal: config.signal,
+      classify: (e, texts) => classifyError(e, this.ctx, texts),
+      onRetry: () => this.meter.recordRetry(),
+    });
+  }
+
+  usage(): Usage {
+    return this.meter.snapshot();
+  }
+
+  capabilities(signal?: AbortSignal): Promise<Capabilities> {
+    const key = probeKey(this.kind, this.baseURL, this.model, this.embeddingModel);
+    return raceAbort(
+      cachedProbe(this.cache, key, () => this.probe()),
+      signal,
+    );
+  }
+
+  // ---------------------------------------------------------------------------------------------------------------
+  // nextTokens
+
+  async nextTokens(req: NextTokensRequest): Promise<NextTokensResult> {
+    if (!Number.isInteger(req.positions) || req.positions < 1) throw new RangeError(`positions must be a whole number ≥ 1, got ${req.positions}`);
+    if (!Number.isInteger(req.topK) || req.topK < 1) throw new RangeError(`topK must be a whole number ≥ 1, got ${req.topK}`);
+    const caps = await this.capabilities(req.signal);
+    const lp = caps.nextTokenLogprobs;
+    if (!lp) throw noLogprobsError(this.ctx, caps.notes.find((n) => /logprob/i.test(n)));
+    const k = Math.min(req.topK, lp.maxTopK);
+    const texts = [req.prompt, req.continuation];
+    let steps: NextTokensStep[] | null;
+    if (lp.mode === 'completions') {
+      const res = await this.post('completions', this.completionsBody(req.prompt + req.continuation, req.positions, k), { signal: req.signal, texts, what: 'next tokens' });
+      steps = parseChoiceLogprobs(firstChoice(res, this.ctx).logprobs);
+    } else {
+      const body = this.chatBody({ messages: continuationMessages(lp.mode, req.prompt, req.continuation), maxTokens: req.positions, temperature: 0, topP: 1, topLogprobs: k });
+      const res = await this.post('chat', body, { signal: req.signal, texts, what: 'next tokens' });
+      steps = parseChoiceLogprobs(firstChoice(res, this.ctx).logprobs);
+    }
+    if (steps === null) throw noLogprobsError(this.ctx, `the server sent no logprobs for this request (mode ${lp.mode})`);
+    steps = steps.slice(0, req.positions).map((s) => ({ token: s.token, top: s.top.slice(0, k) }));
+    if (req.candidates && steps[0]) steps[0] = { token: steps[0].token, top: restrictTop(steps[0].top, req.candidates) };
+    return { steps };
+  }
+
+  private completionsBody(prompt: string, maxTokens: number, logprobs: number | undefined, extra: { temperature?: number; n?: number; stop?: string[] } = {}): Json {
+    return {
+      model: this.model,
+      prompt,
+      max_tokens: maxTokens,
+      temperature: extra.temperature ?? 0,
+      ...(extra.temperature === undefined ? { top_p: 1 } : {}),
+      n: extra.n ?? 1,
+      ...(logprobs !== undefined ? { logprobs } : {}),
+      ...(extra.stop?.length ? { stop: extra.stop } : {}),
+      stream: false,
+    };
+  }
+
+  private chatBody(o: ChatBodyOptions): Json {
+    const last = o.messages[o.messages.length - 1];
+    // vLLM continues a trailing assistant message only when told to; llama.cpp and Ollama do it by themselves and
+    // ignore these fields. OpenAI/Azure reject unknown fields, and take no prefill anyway.
+    const prefill = !this.hosted && last?.role === 'assistant' ? { continue_final_message: true, add_generation_prompt: false } : {};
+    return {
+      model: this.model,
+      messages: o.messages.map((m) => ({ role: m.role, content: m.content })),
+      [this.maxTokensParam]: o.maxTokens,
+      ...(o.temperature !== undefined && this.sendTemperature ? { temperature: o.temperature } : {}),
+      ...(o.topP !== undefined && this.sendTemperature ? { top_p: o.topP } : {}),
+      ...(o.n !== undefined && o.n !== 1 ? { n: o.n } : {}),
+      ...(o.stop?.length ? { stop: o.stop } : {}),
+      ...(o.topLogprobs !== undefined ? { logprobs: true, top_logprobs: o.topLogprobs } : {}),
+      ...prefill,
+      stream: false,
+    };
+  }
+
+  // ---------------------------------------------------------------------------------------------------------------
+  // generate
+
+  async generate(req: GenerateRequest): Promise<GenerateResult> {
+    const n = req.n ?? 1;
+    if (!Number.isInteger(n) || n < 1) throw new RangeError(`n must be a whole number ≥ 1, got ${n}`);
+    if (!Number.isInteger(req.maxTokens) || req.maxTokens < 1) throw new RangeError(`maxTokens must be a whole number ≥ 1, got ${req.maxTokens}`);
+    if ((req.messages === undefined) === (req.prompt === undefined)) throw new UsageError('generate needs either messages or a prompt (not both)');
+    let useCompletions = false;
+    if (req.prompt !== undefined) {
+      const caps = await this.capabilities(req.signal);
+      useCompletions = caps.nextTokenLogprobs?.mode === 'completions';
+    }
+    const texts: string[] = [];
+    for (let adaptations = 0; texts.length < n; ) {
+      const want = n - texts.length;
+      if (this.maxN !== undefined && want > this.maxN) {
+        const calls = Math.ceil(want / this.maxN);
+        const parts = await Promise.all(Array.from({ length: calls }, (_, i) => this.generateOnce(req, Math.min(this.maxN!, want - i * this.maxN!), useCompletions)));
+        for (const p of parts) texts.push(...p);
+        if (parts.some((p) => p.length === 0)) throw this.malformed('returned no choices');
+        continue;
+      }
+      try {
+        const got = await this.generateOnce(req, want, useCompletions);
+        if (got.length === 0) throw this.malformed('returned no choices');
+        if (got.length < want) this.maxN = got.length; // the server ignores n (Ollama): ask for the rest separately
+        texts.push(...got);
+      } catch (e) {
+        if (adaptations++ < 3 && e instanceof ProviderError && e.code === 'bad-request' && this.adapt(e, want)) continue;
+        throw e;
+      }
+    }
+    return { texts: texts.slice(0, n) };
+  }
+
+  /** Learns from a 400 about a parameter this server does not take; true when a retry with the change makes sense. */
+  private adapt(e: ProviderError, n: number): boolean {
+    const m = e.message;
+    if (n > 1 && (/\bn\b'?\s*(must|should|is)|only one completion choice|'n'/i.test(m))) {
+      this.maxN = 1;
+      return true;
+    }
+    if (this.maxTokensParam === 'max_tokens' && /max_tokens/.test(m) && /max_completion_tokens/.test(m)) {
+      this.maxTokensParam = 'max_completion_tokens';
+      return true;
+    }
+    if (this.maxTokensParam === 'max_completion_tokens' && /max_completion_tokens/.test(m) && /unsupported|unrecognized|unknown|not supported/i.test(m)) {
+      this.maxTokensParam = 'max_tokens';
+      return true;
+    }
+    if (this.sendTemperature && /temperature|top_p/.test(m) && /unsupported|not supported|only the default/i.test(m)) {
+      // Reasoning models accept only their default sampling settings.
+      this.sendTemperature = false;
+      return true;
+    }
+    return false;
+  }
+
+  private async generateOnce(req: GenerateRequest, n: number, useCompletions: boolean): Promise<string[]> {
+    const texts = req.messages ? req.messages.map((m) => m.content) : [req.prompt!];
+    let res: Json;
+    if (useCompletions) {
+      res = await this.post('completions', this.completionsBody(req.prompt!, req.maxTokens, undefined, { temperature: req.temperature ?? 1, n, stop: req.stop }), { signal: req.signal, texts, what: 'generate' });
+    } else {
+      const messages = req.messages ?? [{ role: 'user' as const, content: req.prompt! }];
+      res = await this.post('chat', this.chatBody({ messages, maxTokens: req.maxTokens, temperature: req.temperature, n, stop: req.stop }), { signal: req.signal, texts, what: 'generate' });
+    }
+    const choices = res.choices as unknown[];
+    return choices.map((c) => {
+      const o = (c ?? {}) as { text?: unknown; message?: { content?: unknown } };
+      const t = useCompletions ? o.text : o.message?.content;
+      if (t === null || t === undefined) return '';
+      if (typeof t !== 'string') throw this.malformed('returned a choice without text');
+      return t;
+    });
+  }
+
+  // ---------------------------------------------------------------------------------------------------------------
+  // embed
+
+  async embed(texts: string[], signal?: AbortSignal): Promise<Float32Array[]> {
+    if (texts.length === 0) return [];
+    const batches: string[][] = [];
+    for (let i = 0; i < texts.length; i += this.embedBatchSize) batches.push(texts.slice(i, i + this.embedBatchSize));
+    const parts = await Promise.all(batches.map((b) => this.embedBatch(b, signal)));
+    return parts.flat();
+  }
+
+  private async embedBatch(input: string[], signal?: AbortSignal, what = 'embed'): Promise<Float32Array[]> {
+    let res: Json;
+    try {
+      res = await this.post('embeddings', { model: this.embeddingModel, input, encoding_format: this.embeddingEncoding }, { signal, texts: input, what, model: this.embeddingModel });
+    } catch (e) {
+      if (e instanceof ProviderError && e.code === 'bad-request') {
+        throw new ProviderError('no-embeddings', `${e.message}`, `Aug-PE needs an embedding model: set one (e.g. text-embedding-3-small, nomic-embed-text for Ollama) or use the built-in embedder.`, e.details);
+      }
+      throw e;
+    }
+    const data = res.data;
+    if (!Array.isArray(data) || data.length !== input.length) throw this.malformed(`returned ${Array.isArray(data) ? data.length : 'no'} embeddings for ${input.length} texts`);
+    const out: (Float32Array | undefined)[] = new Array(input.length);
+    data.forEach((item: unknown, i) => {
+      const o = (item ?? {}) as { index?: unknown; embedding?: unknown };
+      const idx = typeof o.index === 'number' ? o.index : i;
+      const v = decodeEmbedding(o.embedding);
+      if (!v || idx < 0 || idx >= input.length || out[idx]) throw this.malformed('returned an embedding that is neither a float array nor base64 float32');
+      out[idx] = v;
+    });
+    const dim = out[0]!.length;
+    if (out.some((v) => v!.length !== dim)) throw this.malformed('returned embeddings of different lengths');
+    return out as Float32Array[];
+  }
+
+  // ---------------------------------------------------------------------------------------------------------------
+  // transport
+
+  /** One API call through the runner (limit, timeout, retries, cancellation), with shape check and usage. */
+  private async post(endpoint: Endpoint, body: Json, o: { signal?: AbortSignal; texts: readonly string[]; what: string; model?: string }): Promise<Json> {
+    const res = await this.runner.run(
+      o.what,
+      async (signal) => {
+        const opts = { signal };
+        const raw: unknown =
+          endpoint === 'chat'
+            ? await this.client.chat.completions.create(body as never, opts)
+            : endpoint === 'completions'
+              ? await this.client.completions.create(body as never, opts)
+              : await this.client.embeddings.create(body as never, opts);
+        if (typeof raw !== 'object' || raw === null || Array.isArray(raw)) throw this.malformed(`answered ${endpoint} with something that is not a JSON object`);
+        const json = raw as Json;
+        if (json.error !== undefined && json.error !== null) {
+          // Some servers send errors with status 200 (and streaming-style error objects).
+          const m = typeof json.error === 'string' ? json.error : String((json.error as { message?: unknown }).message ?? 'unknown error');
+          throw classifyError({ status: 400, error: json.error, message: m }, this.ctx, o.texts)!;
+        }
+        const list = endpoint === 'embeddings' ? json.data : json.choices;
+        if (!Array.isArray(list)) throw this.malformed(`answered ${endpoint} without ${endpoint === 'embeddings' ? 'data' : 'choices'}`);
+        return json;
+      },
+      { signal: o.signal, texts: o.texts },
+    );
+    this.recordUsage(endpoint, res, body, o.model ?? this.model);
+    return res;
+  }
+
+  private recordUsage(endpoint: Endpoint, res: Json, body: Json, model: string): void {
+    const u = (res.usage ?? {}) as { prompt_tokens?: unknown; completion_tokens?: unknown };
+    const answered = typeof res.model === 'string' && res.model ? res.model : model;
+    let input = typeof u.prompt_tokens === 'number' ? u.prompt_tokens : undefined;
+    let output = typeof u.completion_tokens === 'number' ? u.completion_tokens : endpoint === 'embeddings' && input !== undefined ? 0 : undefined;
+    const estimated = input === undefined || output === undefined;
+    if (input === undefined) {
+      const src = body.messages ?? body.prompt ?? body.input;
+      input = estimateTokens(JSON.stringify(src ?? ''));
+    }
+    if (output === undefined) {
+      output = 0;
+      for (const c of (res.choices ?? []) as { text?: unknown; message?: { content?: unknown }; logprobs?: unknown }[]) {
+        const steps = parseChoiceLogprobs(c?.logprobs);
+        const text = typeof c?.text === 'string' ? c.text : typeof c?.message?.content === 'string' ? c.message.content : '';
+        output += steps ? steps.length : estimateTokens(text);
+      }
+    }
+    this.meter.record(answered, input, output, estimated);
+  }
+
+  private malformed(what: string): ProviderError {
+    return new ProviderError('malformed-response', `${this.kind} (${this.ctx.host}) ${what}`, 'The server does not speak the OpenAI API as expected. Check the base URL and the server version.', {
+      provider: this.kind,
+      retryable: false,
+    });
+  }
+
+  // ---------------------------------------------------------------------------------------------------------------
+  // capability probe
+
+  private async probe(): Promise<Capabilities> {
+    const notes: string[] = [];
+    let server: string | undefined = this.kind === 'azure' ? 'azure' : this.hosted ? 'openai' : undefined;
+    const forced = this.config.nextTokensMode;
+    const seen = (raw: Json) => {
+      server ??= detectServer(raw);
+    };
+    const probeOpts = { texts: [], what: 'capability probe' } as const;
+    const fatal = (e: unknown) => !(e instanceof ProviderError) || !['bad-request', 'model-not-found', 'no-logprobs', 'malformed-response', 'context-too-long'].includes(e.code);
+
+    // 1. /v1/completions with logprobs: the natural way to continue a prefix on vLLM and llama.cpp.
+    let completions: { maxTopK: number } | undefined;
+    let completionsWork = false;
+    const tryCompletions = forced ? forced === 'completions' : !this.hosted || /instruct|davinci|babbage/i.test(this.model);
+    if (tryCompletions) {
+      let ask = this.hosted ? 5 : 20;
+      for (let attempt = 0; attempt < 2; attempt++) {
+        try {
+          const res = await this.post('completions', this.completionsBody(PROBE.prompt, 2, ask), probeOpts);
+          seen(res);
+          completionsWork = true;
+          const steps = parseChoiceLogprobs(firstChoice(res, this.ctx).logprobs);
+          const width = steps?.length ? Math.max(...steps.map((s) => s.top.length)) : 0;
+          if (width >= 1) completions = { maxTopK: Math.min(ask, width) };
+          else notes.push(`/v1/completions answers but returns no logprobs${server === 'ollama' ? ' (Ollama drops them there)' : ''}; next tokens come from the chat endpoint instead.`);
+          break;
+        } catch (e) {
+          if (fatal(e)) throw e;
+          const cap = logprobCap(e as ProviderError);
+          if (cap !== undefined && cap < ask && attempt === 0) {
+            ask = cap;
+            continue;
+          }
+          notes.push(`/v1/completions is not usable here (${(e as ProviderError).message}).`);
+          break;
+        }
+      }
+    }
+
+    // 2. Chat with logprobs (prefill on local servers, continuation in the user turn on hosted models).
+    let chatMode: Exclude<ContinuationMode, 'native' | 'completions'> = forced === 'chat-continuation' || (forced !== 'assistant-prefill' && this.hosted) ? 'chat-continuation' : 'assistant-prefill';
+    let chat: { maxTopK: number } | undefined;
+    let generate = completionsWork;
+    let ask: number | undefined = 20; // OpenAI's documented maximum; servers with a lower cap say so in a 400
+    let noLogprobsMessage: string | undefined;
+    for (let attempt = 0; attempt < 5; attempt++) {
+      const messages = continuationMessages(chatMode, chatMode === 'assistant-prefill' ? PROBE.user : PROBE.prompt, chatMode === 'assistant-prefill' ? PROBE.prefix : '');
+      try {
+        const res = await this.post('chat', this.chatBody({ messages, maxTokens: 2, temperature: 0, topP: 1, topLogprobs: ask }), probeOpts);
+        seen(res);
+        generate = true;
+        if (ask !== undefined) {
+          const steps = parseChoiceLogprobs(firstChoice(res, this.ctx).logprobs);
+          const width = steps?.length ? Math.max(...steps.map((s) => s.top.length)) : 0;
+          if (width >= 1) chat = { maxTopK: Math.min(ask, width) };
+          else noLogprobsMessage = 'the chat endpoint answers without logprobs';
+        }
+        break;
+      } catch (e) {
+        if (fatal(e)) throw e;
+        const pe = e as ProviderError;
+        const cap = logprobCap(pe);
+        if (ask !== undefined && cap !== undefined && cap < ask) {
+          ask = cap;
+          continue;
+        }
+        if (ask !== undefined && pe.code === 'no-logprobs') {
+          noLogprobsMessage = pe.message;
+          ask = undefined; // does generation work without logprobs?
+          continue;
+        }
+        if (pe.code === 'bad-request' && this.adapt(pe, 1)) continue;
+        if (chatMode === 'assistant-prefill' && !forced && pe.code === 'bad-request') {
+          notes.push(`The server rejected a continued assistant message (${pe.message}); using chat continuation instead.`);
+          chatMode = 'chat-continuation';
+          continue;
+        }
+        if (completionsWork) {
+          notes.push(`The chat endpoint is not usable here (${pe.message}); generation uses /v1/completions.`);
+          break;
+        }
+        throw e;
+      }
+    }
+
+    let nextTokenLogprobs: Capabilities['nextTokenLogprobs'] = null;
+    if (completions && forced !== 'assistant-prefill' && forced !== 'chat-continuation') {
+      nextTokenLogprobs = { maxTopK: completions.maxTopK, mode: 'completions', logitBias: false };
+    } else if (chat) {
+      nextTokenLogprobs = { maxTopK: chat.maxTopK, mode: chatMode, logitBias: false };
+      if (chatMode === 'chat-continuation') {
+        notes.push('This model takes no assistant prefill, so DP few-shot asks for the continuation inside the user turn ("chat continuation"). The DP guarantee does not depend on it; fidelity is higher with a local vLLM/Ollama/llama.cpp model.');
+      }
+    } else {
+      notes.push(`No next-token logprobs${noLogprobsMessage ? ` (${noLogprobsMessage})` : ''}. ${NO_LOGPROBS_FIX}`);
+    }
+    if (nextTokenLogprobs && nextTokenLogprobs.maxTopK < 20) {
+      notes.push(`The server returns at most ${nextTokenLogprobs.maxTopK} alternatives per position; requests for more are clamped.`);
+    }
+    if (nextTokenLogprobs) notes.push('logit_bias is not used (the tokenizer is unknown); candidate restriction filters the returned top-k.');
+
+    // 3. Embeddings.
+    let embed = false;
+    let embedDimensions: number | undefined;
+    for (let attempt = 0; attempt < 2; attempt++) {
+      try {
+        const v = await this.embedBatch([PROBE.embed], undefined, 'capability probe');
+        embed = true;
+        embedDimensions = v[0]!.length;
+        break;
+      } catch (e) {
+        if (fatal(e) && !(e instanceof ProviderError && e.code === 'no-embeddings')) throw e;
+        if (attempt === 0 && this.embeddingEncoding === 'base64' && this.config.embeddingEncoding === undefined && e instanceof ProviderError && /encoding|base64/i.test(e.message)) {
+          this.embeddingEncoding = 'float';
+          continue;
+        }
+        notes.push(
+          `"${this.embeddingModel}" does not embed (${(e as ProviderError).message}). For Aug-PE set an embedding model (e.g. text-embedding-3-small; nomic-embed-text on Ollama) or use the built-in embedder.`,
+        );
+        break;
+      }
+    }
+    return { nextTokenLogprobs, generate, embed, notes, ...(server ? { server } : {}), ...(embedDimensions ? { embedDimensions } : {}) };
+  }
+}
+
+/** The messages that make a chat model continue `prompt + continuation`. */
+export function continuationMessages(mode: ContinuationMode, prompt: string, continuation: string): ChatMessage[] {
+  if (mode === 'assistant-prefill') {
+    return continuation ? [{ role: 'user', content: prompt }, { role: 'assistant', content: continuation }] : [{ role: 'user', content: prompt }];
+  }
+  return [
+    { role: 'system', content: CONTINUE_SYSTEM },
+    { role: 'user', content: prompt + continuation },
+  ];
+}
+
+function firstChoice(res: Json, ctx: ClassifyContext): { logprobs?: unknown; text?: unknown } {
+  const c = (res.choices as unknown[])[0];
+  if (typeof c !== 'object' || c === null) {
+    throw new ProviderError('malformed-response', `${ctx.kind} (${ctx.host}) returned no choices`, 'Check the base URL and the server version.', { provider: ctx.kind });
+  }
+  return c as { logprobs?: unknown };
+}
+
+/** The top_logprobs / logprobs cap a 400 states ("must be less than or equal to 5", "max allowed: 20", "between 0 and 20"). */
+export function logprobCap(e: ProviderError): number | undefined {
+  if (!/logprob/i.test(e.message)) return undefined;
+  const m = /(?:less than or equal to|<=|max(?:imum)?(?: value)?(?: allowed)?(?: is)?:?|between 0 and|up to)\s*(\d+)/i.exec(e.message);
+  if (!m) return undefined;
+  const n = Number(m[1]);
+  return Number.isInteger(n) && n >= 1 ? n : undefined;
+}
+
+/** Recognises the server software from response details (see api-shapes/README.md). */
+export function detectServer(raw: Json): string | undefined {
+  if ('timings' in raw) return 'llama.cpp';
+  if (raw.system_fingerprint === 'fp_ollama') return 'ollama';
+  if ('prompt_filter_results' in raw) return 'azure';
+  const c = Array.isArray(raw.choices) ? (raw.choices[0] as Json | undefined) : undefined;
+  if ('kv_transfer_params' in raw || (c && ('stop_reason' in c || 'prompt_logprobs' in c))) return 'vllm';
+  return undefined;
+}
