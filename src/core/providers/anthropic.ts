@@ -40,6 +40,7 @@ export class AnthropicProvider implements Provider {
     this.meter = new UsageMeter(config.prices);
     this.runner = new RequestRunner({
       provider: 'anthropic',
+      label: `${this.ctx.kind} (${this.ctx.host})`,
       concurrency: config.concurrency ?? DEFAULTS.concurrency,
       timeoutMs: config.timeoutMs ?? DEFAULTS.timeoutMs,
       retry: { ...DEFAULT_RETRY, ...config.retry },

@@ -34,6 +34,12 @@ export interface ProviderConfig {
   retry?: Partial<RetryPolicy>;
   /** Price table for the cost estimate (default: prices.json; see loadPriceTable for user overrides). */
   prices?: PriceTable;
+  /**
+   * Treat the endpoint as OpenAI's hosted API (no assistant prefill, no vLLM extension fields, legacy completions
+   * only for instruct models). Default: true exactly when the base URL's host is api.openai.com. Set it for a proxy
+   * in front of OpenAI.
+   */
+  openaiHosted?: boolean;
   /** Force the way `nextTokens` continues text instead of probing for the best one. */
   nextTokensMode?: Exclude<ContinuationMode, 'native'>;
   /**

@@ -62,7 +62,7 @@ export class OpenAICompatibleProvider implements Provider {
     this.model = config.model!.trim();
     this.embeddingModel = config.embeddingModel?.trim() || this.model;
     this.baseURL = (config.baseURL ?? DEFAULTS.openaiBaseURL).replace(/\/+$/, '');
-    this.hosted = this.kind === 'azure' || isHostedOpenAI(this.baseURL);
+    this.hosted = this.kind === 'azure' || (config.openaiHosted ?? isHostedOpenAI(this.baseURL));
     this.maxTokensParam = this.hosted ? 'max_completion_tokens' : 'max_tokens';
     this.embeddingEncoding = config.embeddingEncoding ?? (this.hosted ? 'base64' : 'float');
     this.embedBatchSize = config.embedBatchSize ?? DEFAULTS.embedBatchSize;
@@ -85,6 +85,7 @@ export class OpenAICompatibleProvider implements Provider {
     this.meter = new UsageMeter(config.prices);
     this.runner = new RequestRunner({
       provider: this.kind,
+      label: `${this.ctx.kind} (${this.ctx.host})`,
       concurrency: config.concurrency ?? DEFAULTS.concurrency,
       timeoutMs: config.timeoutMs ?? DEFAULTS.timeoutMs,
       retry: { ...DEFAULT_RETRY, ...config.retry },

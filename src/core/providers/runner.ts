@@ -3,8 +3,10 @@ import { Limiter } from './limiter';
 import { retryDelay, type RetryPolicy } from './retry';
 
 export interface RunnerOptions {
-  /** Provider kind, for messages. */
+  /** Provider kind (error details). */
   provider: string;
+  /** How messages name the endpoint, e.g. "openai (127.0.0.1:8000)". Default: the provider kind. */
+  label?: string;
   concurrency: number;
   /** Per-attempt timeout. */
   timeoutMs: number;
@@ -63,7 +65,7 @@ export class RequestRunner {
         if (timer.signal.aborted) {
           err = new ProviderError(
             'timeout',
-            `${this.o.provider}: no answer within ${formatMs(this.o.timeoutMs)} (${what})`,
+            `${this.o.label ?? this.o.provider}: no answer within ${formatMs(this.o.timeoutMs)} (${what})`,
             'The server may be overloaded or still loading the model. Try again later, lower the concurrency, or raise the request timeout.',
             { provider: this.o.provider, retryable: true },
           );
