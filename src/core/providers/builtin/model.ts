@@ -1,0 +1,342 @@
+/**
+ * The built-in offline language model: an interpolated modified Kneser–Ney n-gram model (kneser-ney.ts) over the
+ * merged counts of two corpora,
+ *
+ *   c(h, w) = c_background(h_segment, w) + β_h · c_prompt(h, w)      at every order,
+ *
+ * where the background is the small public corpus in corpus.ts and the prompt is the request's own text (its
+ * instruction and in-context examples). The prompt is weighted strongly: β_h is 10 (so its counts are discounted
+ * lightly), raised where needed so that at a context both corpora have seen the prompt holds at least 80% of c(h)
+ * (not at the unigram level, which would otherwise swamp every context the prompt has not seen). Where the prompt
+ * has seen the context its continuations dominate, so examples of one label pull the next token toward their words;
+ * where it has not, the background predicts. The background counts are looked up with the current segment only (the text after
+ * the last newline or opening quote, BOS-padded), because they were counted on standalone sentences; the prompt
+ * counts with the full text.
+ *
+ * The vocabulary V is the background's tokens, the prompt's tokens and the end-of-text token. The recursion's base
+ * distribution is (1 − ε) · unigram_background + ε/|V| (ε = 0.02) rather than the textbook uniform, which keeps the
+ * smoothing mass on common tokens instead of rare words: with a corpus this small that matters. The distribution is
+ * then restricted to tokens that keep the text's tokenization stable (tokenizer.canFollow) and renormalised.
+ *
+ * Partial last token (token healing): when the text ends in a word or a run of spaces that is not itself a token of
+ * the vocabulary but begins one or more of them (" ca" → " card", " call"; "my " → " my" + " card"), the model backs
+ * up one token and predicts only the tokens that extend it; it returns the remainders ("rd", "ll"; "card"), so that
+ * text + returned token is the text the model means. A word the vocabulary knows is taken as complete (" car" is
+ * followed by " park", never by "d").
+ *
+ * Everything is deterministic: no randomness here, ties are broken by token string.
+ */
+import { BACKGROUND_CORPUS } from './corpus';
+import { MergedKneserNey, NgramCounts, type Source } from './kneser-ney';
+import { END_OF_TEXT, canFollow, startsAlnum, tokenClass, tokenize } from './tokenizer';
+
+export const BUILTIN_MODEL_ID = 'builtin-ngram-v1';
+
+export interface ModelOptions {
+  /** n-gram order (2–6). Default 4. */
+  order?: number;
+  /** β, the weight of the prompt's counts against the background's (≥ 0). Default 10. */
+  promptWeight?: number;
+  /**
+   * The least share of the merged count the prompt holds at a context (of length ≥ 1) that both corpora have seen
+   * (0–1, exclusive of 1). Default 0.8.
+   */
+  promptShare?: number;
+  /** How many prompts keep their fitted counts in memory. Default 64. */
+  cacheSize?: number;
+}
+
+/** The background model and its vocabulary, built once per order and shared by every prompt. */
+interface Background {
+  tokens: string[];
+  index: Map<string, number>;
+  counts: NgramCounts;
+  /** The smoothing model, with discounts estimated on the background counts. */
+  model: MergedKneserNey;
+  /** Token counts of the corpus (end-of-text included), and their sum. */
+  unigram: Map<number, number>;
+  tokenTotal: number;
+}
+
+/** ε: the share of the base distribution spread uniformly over the vocabulary. */
+const BASE_FLOOR = 0.02;
+
+const backgrounds = new Map<number, Background>();
+
+function background(order: number): Background {
+  let bg = backgrounds.get(order);
+  if (!bg) {
+    const tokens: string[] = [END_OF_TEXT];
+    const index = new Map<string, number>([[END_OF_TEXT, 0]]);
+    const seqs = BACKGROUND_CORPUS.map((s) => {
+      const ids = tokenize(s).map((t) => {
+        let id = index.get(t);
+        if (id === undefined) {
+          id = tokens.length;
+          tokens.push(t);
+          index.set(t, id);
+        }
+        return id;
+      });
+      ids.push(0);
+      return ids;
+    });
+    const counts = NgramCounts.fromSequences(seqs, order);
+    const unigram = counts.tokenCounts();
+    let tokenTotal = 0;
+    for (const c of unigram.values()) tokenTotal += c;
+    bg = { tokens, index, counts, model: new MergedKneserNey(order, counts.discounts()), unigram, tokenTotal };
+    backgrounds.set(order, bg);
+  }
+  return bg;
+}
+
+/** What the model knows about one prompt: its vocabulary and its fitted n-gram model. */
+export class PromptState {
+  /** Every token the model predicts over: background tokens first (same ids), then the prompt's new tokens. */
+  readonly tokens: string[];
+  readonly promptCounts: NgramCounts;
+  /** The base distribution over `tokens`, and its value for a token outside them. */
+  readonly base: Float64Array;
+  readonly baseUnseen: number;
+  /** The unigram level of the recursion (it does not depend on the context), and its value for an unseen token. */
+  readonly level0: Float64Array;
+  readonly level0Unseen: number;
+  /** 1 where the token starts with a letter or digit (cannot follow a word). */
+  readonly alnumStart: Uint8Array;
+  private readonly extra = new Map<string, number>();
+
+  constructor(
+    readonly bg: Background,
+    prompt: string,
+    order: number,
+    readonly promptWeight: number,
+    readonly promptShare: number,
+  ) {
+    this.tokens = bg.tokens.slice();
+    const ids = tokenize(prompt).map((t) => this.intern(t));
+    this.promptCounts = NgramCounts.fromSequences([ids], order);
+    this.alnumStart = Uint8Array.from(this.tokens, (t) => (startsAlnum(t) ? 1 : 0));
+    const n = this.tokens.length;
+    this.baseUnseen = BASE_FLOOR / n;
+    this.base = new Float64Array(n).fill(this.baseUnseen);
+    for (const [w, c] of bg.unigram) this.base[w]! += ((1 - BASE_FLOOR) * c) / bg.tokenTotal;
+    this.level0 = Float64Array.from(this.base);
+    this.level0Unseen = bg.model.apply(this.sources([], 0), this.level0, this.baseUnseen, 0, 0);
+  }
+
+  /** The two corpora for a context: the background on the current segment, the prompt on the whole text. */
+  sources(ids: readonly number[], segmentStart: number): Source[] {
+    const order = this.bg.model.order;
+    return [
+      { counts: this.bg.counts, history: ids.slice(Math.max(segmentStart, ids.length - (order - 1))), weight: 1 },
+      { counts: this.promptCounts, history: ids, weight: this.promptWeight, minShare: this.promptShare },
+    ];
+  }
+
+  private intern(t: string): number {
+    const known = this.id(t);
+    if (known !== undefined) return known;
+    const id = this.tokens.length;
+    this.tokens.push(t);
+    this.extra.set(t, id);
+    return id;
+  }
+
+  /** The id of a vocabulary token, or undefined when the model has never seen it. */
+  id(t: string): number | undefined {
+    return this.bg.index.get(t) ?? this.extra.get(t);
+  }
+}
+
+/** A text as the model sees it: token ids (−2 for tokens outside the vocabulary) plus the token strings. */
+export interface Context {
+  ids: number[];
+  /** The last token's string (undefined for an empty text). */
+  last: string | undefined;
+  /** Index just after the last segment boundary (newline or opening quote), for the background model. */
+  segmentStart: number;
+}
+
+const UNKNOWN = -2;
+
+function isSegmentBoundary(token: string, prev: string | undefined): boolean {
+  if (token === '\n' || token === '\r' || token === ' "') return true;
+  return token === '"' && (prev === undefined || prev === '\n' || prev === '\r');
+}
+
+export function contextOf(state: PromptState, tokens: readonly string[]): Context {
+  const ids: number[] = [];
+  let segmentStart = 0;
+  for (let i = 0; i < tokens.length; i++) {
+    const t = tokens[i]!;
+    ids.push(state.id(t) ?? UNKNOWN);
+    if (isSegmentBoundary(t, tokens[i - 1])) segmentStart = i + 1;
+  }
+  return { ids, last: tokens[tokens.length - 1], segmentStart };
+}
+
+/** Appends one vocabulary token to a context (the token must satisfy canFollow). */
+export function extendContext(state: PromptState, ctx: Context, token: string): Context {
+  const ids = ctx.ids.concat(state.id(token) ?? UNKNOWN);
+  const segmentStart = isSegmentBoundary(token, ctx.last) ? ids.length : ctx.segmentStart;
+  return { ids, last: token, segmentStart };
+}
+
+export interface Distribution {
+  /** Probabilities over state.tokens (sums to 1 over the tokens allowed after the context). */
+  probs: Float64Array;
+  /** The raw mixture probability of a token the model has never seen (before the renormalisation). */
+  unseen: number;
+  /** The sum the raw mixture had over the allowed tokens (probs = raw / mass). */
+  mass: number;
+}
+
+export class NgramLanguageModel {
+  readonly order: number;
+  readonly promptWeight: number;
+  readonly promptShare: number;
+  private readonly cacheSize: number;
+  private readonly cache = new Map<string, PromptState>();
+
+  constructor(options: ModelOptions = {}) {
+    this.order = options.order ?? 4;
+    this.promptWeight = options.promptWeight ?? 10;
+    this.promptShare = options.promptShare ?? 0.8;
+    this.cacheSize = options.cacheSize ?? 64;
+    if (!Number.isInteger(this.order) || this.order < 2 || this.order > 6) throw new RangeError(`order must be an integer in 2..6, got ${this.order}`);
+    if (!(this.promptWeight >= 0 && Number.isFinite(this.promptWeight))) throw new RangeError(`promptWeight must be a finite number ≥ 0, got ${this.promptWeight}`);
+    if (!(this.promptShare >= 0 && this.promptShare < 1)) throw new RangeError(`promptShare must be in [0, 1), got ${this.promptShare}`);
+    if (!Number.isInteger(this.cacheSize) || this.cacheSize < 1) throw new RangeError(`cacheSize must be a positive integer, got ${this.cacheSize}`);
+  }
+
+  /** The fitted state for a prompt, from an LRU cache keyed by the prompt string. */
+  state(prompt: string): PromptState {
+    const hit = this.cache.get(prompt);
+    if (hit) {
+      this.cache.delete(prompt);
+      this.cache.set(prompt, hit);
+      return hit;
+    }
+    const st = new PromptState(background(this.order), prompt, this.order, this.promptWeight, this.promptShare);
+    this.cache.set(prompt, st);
+    if (this.cache.size > this.cacheSize) {
+      const oldest = this.cache.keys().next().value;
+      if (oldest !== undefined) this.cache.delete(oldest);
+    }
+    return st;
+  }
+
+  /**
+   * The model's distribution over state.tokens (sums to 1 over the whole vocabulary), and the probability of a token
+   * outside the vocabulary.
+   */
+  rawDistribution(state: PromptState, ctx: Context): { probs: Float64Array; unseen: number } {
+    const probs = Float64Array.from(state.level0);
+    const unseen = state.bg.model.apply(state.sources(ctx.ids, ctx.segmentStart), probs, state.level0Unseen, 1, this.order - 1);
+    return { probs, unseen };
+  }
+
+  /** The probability of one token (the pointwise form of rawDistribution; undefined id = outside the vocabulary). */
+  rawProb(state: PromptState, ctx: Context, id: number | undefined): number {
+    const base = id === undefined ? state.baseUnseen : state.base[id]!;
+    return state.bg.model.prob(state.sources(ctx.ids, ctx.segmentStart), id ?? UNKNOWN, base);
+  }
+
+  /** The next-token distribution after `ctx`, restricted to tokens that may follow its last token. */
+  distribution(state: PromptState, ctx: Context): Distribution {
+    const { probs, unseen } = this.rawDistribution(state, ctx);
+    this.restrict(state, ctx.last, probs);
+    let mass = 0;
+    for (let i = 0; i < probs.length; i++) mass += probs[i]!;
+    for (let i = 0; i < probs.length; i++) probs[i] = probs[i]! / mass;
+    return { probs, unseen, mass };
+  }
+
+  /** Zeroes the tokens that would merge with `last` when the text is tokenized again. */
+  restrict(state: PromptState, last: string | undefined, probs: Float64Array): void {
+    if (last === undefined) return;
+    const cls = tokenClass(last);
+    if (cls === 'word') {
+      for (let i = 0; i < probs.length; i++) if (state.alnumStart[i]) probs[i] = 0;
+    } else if (cls === 'space') {
+      for (let i = 0; i < probs.length; i++) if (!canFollow(last, state.tokens[i]!)) probs[i] = 0;
+    }
+  }
+}
+
+/** A text split for prediction: the context to predict from and, when the last token is partial, that prefix. */
+export interface Prepared {
+  state: PromptState;
+  ctx: Context;
+  /** The partial last token that the next token must extend ("" when the text ends on a token boundary). */
+  partial: string;
+}
+
+/**
+ * Tokenizes prompt + continuation and decides whether the last token is partial (see the module comment).
+ */
+export function prepare(lm: NgramLanguageModel, prompt: string, continuation: string): Prepared {
+  const state = lm.state(prompt);
+  const tokens = tokenize(prompt + continuation);
+  const last = tokens[tokens.length - 1];
+  if (last !== undefined && state.id(last) === undefined) {
+    const cls = tokenClass(last);
+    const prev = tokens[tokens.length - 2];
+    const extends_ = (t: string): boolean => t.length > last.length && t.startsWith(last) && canFollow(prev, t);
+    if ((cls === 'word' || cls === 'space') && state.tokens.some(extends_)) {
+      return { state, ctx: contextOf(state, tokens.slice(0, -1)), partial: last };
+    }
+  }
+  return { state, ctx: contextOf(state, tokens), partial: '' };
+}
+
+export interface Scored {
+  /** The token string as returned to callers (the vocabulary token minus a partial prefix). */
+  token: string;
+  /** The vocabulary token. */
+  full: string;
+  prob: number;
+}
+
+/** True when a ranks below b: lower probability, or equal probability and a later token string. */
+function ranksBelow(state: PromptState, a: number, pa: number, b: number, pb: number): boolean {
+  return pa < pb || (pa === pb && state.tokens[a]! > state.tokens[b]!);
+}
+
+/**
+ * The k most likely tokens, most likely first (ties by token string), with `strip` (a partial token) removed from
+ * the front of each token string. Tokens with probability 0 are never listed.
+ */
+export function topK(state: PromptState, probs: Float64Array, k: number, strip = ''): Scored[] {
+  const ids: number[] = [];
+  for (let i = 0; i < probs.length; i++) {
+    const p = probs[i]!;
+    if (!(p > 0)) continue;
+    if (ids.length === k && !ranksBelow(state, ids[k - 1]!, probs[ids[k - 1]!]!, i, p)) continue;
+    let j = ids.length;
+    while (j > 0 && ranksBelow(state, ids[j - 1]!, probs[ids[j - 1]!]!, i, p)) j--;
+    ids.splice(j, 0, i);
+    if (ids.length > k) ids.pop();
+  }
+  return ids.map((i) => ({ token: state.tokens[i]!.slice(strip.length), full: state.tokens[i]!, prob: probs[i]! }));
+}
+
+/**
+ * The next-token distribution after a prepared text: over the vocabulary, or when the last token is partial over the
+ * tokens that extend it (renormalised). Returns probabilities aligned with state.tokens (zeros where disallowed).
+ */
+export function nextDistribution(lm: NgramLanguageModel, p: Prepared): Float64Array {
+  if (!p.partial) return lm.distribution(p.state, p.ctx).probs;
+  const { probs } = lm.rawDistribution(p.state, p.ctx);
+  lm.restrict(p.state, p.ctx.last, probs);
+  let mass = 0;
+  for (let i = 0; i < probs.length; i++) {
+    const t = p.state.tokens[i]!;
+    if (!(t.length > p.partial.length && t.startsWith(p.partial))) probs[i] = 0;
+    mass += probs[i]!;
+  }
+  if (!(mass > 0)) throw new Error('no allowed token extends the partial last token');
+  for (let i = 0; i < probs.length; i++) probs[i] = probs[i]! / mass;
+  return probs;
+}
