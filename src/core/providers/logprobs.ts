@@ -106,3 +106,22 @@ export function restrictTop(top: readonly TokenLogprob[], candidates: readonly s
   const set = new Set(candidates);
   return top.filter((t) => set.has(t.token));
 }
+
+/**
+ * How many alternatives the server put on the wire at its widest position (absent values included): what the
+ * capability probe measures, so that a cap (Azure's 5) shows while a model with few likely tokens does not.
+ */
+export function rawTopWidth(logprobs: unknown): number {
+  if (typeof logprobs !== 'object' || logprobs === null) return 0;
+  const o = logprobs as { content?: unknown; top_logprobs?: unknown };
+  let w = 0;
+  if (Array.isArray(o.content)) {
+    for (const e of o.content) {
+      const t = (e as { top_logprobs?: unknown } | null)?.top_logprobs;
+      if (Array.isArray(t)) w = Math.max(w, t.length);
+    }
+  } else if (Array.isArray(o.top_logprobs)) {
+    for (const d of o.top_logprobs) if (typeof d === 'object' && d !== null) w = Math.max(w, Object.keys(d).length);
+  }
+  return w;
+}

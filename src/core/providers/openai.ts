@@ -5,7 +5,7 @@ import { checkConfig, DEFAULTS, isHostedOpenAI, type ProviderConfig } from './co
 import { decodeEmbedding } from './embeddings';
 import { ProviderError } from './errors';
 import { keyHint } from './keys';
-import { parseChoiceLogprobs, restrictTop } from './logprobs';
+import { parseChoiceLogprobs, rawTopWidth, restrictTop } from './logprobs';
 import { cachedProbe, defaultProbeCache, PROBE, probeKey, raceAbort, type ProbeCache } from './probe';
 import { DEFAULT_RETRY } from './retry';
 import { RequestRunner } from './runner';
@@ -364,8 +364,8 @@ export class OpenAICompatibleProvider implements Provider {
           const res = await this.post('completions', this.completionsBody(PROBE.prompt, 2, ask), probeOpts);
           seen(res);
           completionsWork = true;
-          const steps = parseChoiceLogprobs(firstChoice(res, this.ctx).logprobs);
-          const width = steps?.length ? Math.max(...steps.map((s) => s.top.length)) : 0;
+          const lp = firstChoice(res, this.ctx).logprobs;
+          const width = parseChoiceLogprobs(lp)?.length ? rawTopWidth(lp) : 0;
           if (width >= 1) completions = { maxTopK: Math.min(ask, width) };
           else notes.push(`/v1/completions answers but returns no logprobs${server === 'ollama' ? ' (Ollama drops them there)' : ''}; next tokens come from the chat endpoint instead.`);
           break;
@@ -395,8 +395,8 @@ export class OpenAICompatibleProvider implements Provider {
         seen(res);
         generate = true;
         if (ask !== undefined) {
-          const steps = parseChoiceLogprobs(firstChoice(res, this.ctx).logprobs);
-          const width = steps?.length ? Math.max(...steps.map((s) => s.top.length)) : 0;
+          const lp = firstChoice(res, this.ctx).logprobs;
+          const width = parseChoiceLogprobs(lp)?.length ? rawTopWidth(lp) : 0;
           if (width >= 1) chat = { maxTopK: Math.min(ask, width) };
           else noLogprobsMessage = 'the chat endpoint answers without logprobs';
         }
