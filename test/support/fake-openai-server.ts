@@ -590,7 +590,6 @@ export async function startFakeServer(initial: FakeServerOptions = {}): Promise<
     return { object: 'list', data, model: b.model, usage: { prompt_tokens: tokens, total_tokens: tokens } };
   }
 
-  // eslint-disable-next-line @typescript-eslint/no-explicit-any
   function anthropic(rec: RecordedRequest): unknown {
     const aerr = (status: number, type: string, message: string) => new HttpError(status, { type: 'error', error: { type, message }, request_id: `req_${++idSeq}` });
     if (opts.apiKey && rec.headers['x-api-key'] !== opts.apiKey) throw aerr(401, 'authentication_error', 'invalid x-api-key');
