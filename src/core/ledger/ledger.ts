@@ -196,8 +196,10 @@ export class Ledger {
   }
 
   /** Total, spent, remaining and the runs of a dataset. Pass `labels` to show label names locally. */
-  status(ds: LedgerDataset, opts: { labels?: string[] } = {}): Promise<BudgetStatus> {
-    return this.store.withLock(false, ({ parsed }) => this.statusOf(parsed, ds, opts.labels));
+  async status(ds: LedgerDataset, opts: { labels?: string[] } = {}): Promise<BudgetStatus> {
+    // Read and verify under the lock; compose after releasing it (nothing is written, so a snapshot suffices).
+    const parsed = await this.store.withLock(false, (s) => s.parsed);
+    return this.statusOf(parsed, ds, opts.labels);
   }
 
   /** Sets the total ε and/or δ (a new budget line; earlier ones stay). δ must be below 1/n. */
@@ -217,9 +219,10 @@ export class Ledger {
   }
 
   /** What reserving `plan` would do, without writing anything. */
-  check(ds: LedgerDataset, plan: RunPlan): Promise<PlanCheck> {
+  async check(ds: LedgerDataset, plan: RunPlan): Promise<PlanCheck> {
     const charges = validatePlan(plan);
-    return this.store.withLock(false, ({ parsed }) => this.checkOf(parsed, ds, plan, charges, parsed.header?.labelSalt ?? randomBytes(16).toString('hex')));
+    const parsed = await this.store.withLock(false, (s) => s.parsed);
+    return this.checkOf(parsed, ds, plan, charges, parsed.header?.labelSalt ?? randomBytes(16).toString('hex'));
   }
 
   /**
