@@ -592,7 +592,8 @@ export async function startFakeServer(initial: FakeServerOptions = {}): Promise<
 
   function anthropic(rec: RecordedRequest): unknown {
     const aerr = (status: number, type: string, message: string) => new HttpError(status, { type: 'error', error: { type, message }, request_id: `req_${++idSeq}` });
-    if (opts.apiKey && rec.headers['x-api-key'] !== opts.apiKey) throw aerr(401, 'authentication_error', 'invalid x-api-key');
+    // The API documents x-api-key; @anthropic-ai/sdk 1.14 sends the key as "Authorization: Bearer". Accept both.
+    if (opts.apiKey && rec.headers['x-api-key'] !== opts.apiKey && rec.headers.authorization !== `Bearer ${opts.apiKey}`) throw aerr(401, 'authentication_error', 'invalid x-api-key');
     if (!rec.headers['anthropic-version']) throw aerr(400, 'invalid_request_error', 'anthropic-version: header is required');
     const b = rec.body;
     if (typeof b?.max_tokens !== 'number') throw aerr(400, 'invalid_request_error', 'max_tokens: Field required');

@@ -1,6 +1,6 @@
 import { AnthropicProvider } from './anthropic';
+import { createBuiltinProvider } from './builtin';
 import { checkConfig, type ProviderConfig } from './config';
-import { ProviderError } from './errors';
 import { OpenAICompatibleProvider } from './openai';
 import type { Provider } from './types';
 
@@ -29,30 +29,6 @@ export function createProvider(config: ProviderConfig): Provider {
     case 'anthropic':
       return new AnthropicProvider(config);
     case 'builtin':
-      return loadBuiltin();
+      return createBuiltinProvider({ model: config.model });
   }
-}
-
-interface BuiltinModule {
-  createBuiltinProvider?: () => Provider;
-}
-
-/**
- * The built-in offline model lives in ./builtin (its own module, written separately). It is required lazily so the
- * remote adapters load, bundle and test on their own; a build without it reports a clear error.
- */
-function loadBuiltin(): Provider {
-  let mod: BuiltinModule;
-  try {
-    // eslint-disable-next-line @typescript-eslint/no-require-imports
-    mod = require('./builtin') as BuiltinModule;
-  } catch (e) {
-    const code = (e as { code?: unknown }).code;
-    if (code !== 'MODULE_NOT_FOUND' && code !== 'ERR_MODULE_NOT_FOUND') throw e;
-    mod = {};
-  }
-  if (typeof mod.createBuiltinProvider !== 'function') {
-    throw new ProviderError('config', 'the built-in offline model is not available in this build', 'Use an OpenAI-compatible or Anthropic provider instead.', { provider: 'builtin' });
-  }
-  return mod.createBuiltinProvider();
 }
