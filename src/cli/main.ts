@@ -2,8 +2,9 @@ import { UserError, UsageError } from '../core/errors';
 import { TOOL_VERSION } from '../core/version';
 import { parse, type Command, type Io } from './args';
 import { inspect } from './commands/inspect';
+import { doctor } from './commands/doctor';
 
-const commands: Command[] = [inspect];
+const commands: Command[] = [inspect, doctor];
 
 function help(): string {
   return [
