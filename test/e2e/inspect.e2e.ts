@@ -1,0 +1,217 @@
+/**
+ * The Inspect Dataset panel in a real VS Code (code-server 4.139.1 = VS Code 1.139.1, Debian Chromium, offline).
+ * Run with `bash scripts/e2e.sh` (installs, builds, then `node --import tsx --test test/e2e/*.e2e.ts`).
+ * One server and one browser page for the whole file: a start costs ~5 s.
+ */
+import { after, before, describe, it } from 'node:test';
+import assert from 'node:assert/strict';
+import { copyFileSync, mkdirSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import type { Browser, FrameLocator, Page } from 'playwright-core';
+import { ARTIFACTS, ROOT, collectConsole, isCspViolation, launchBrowser, screenshot, startCodeServer, type CodeServer, type LoggedMessage } from './harness';
+
+const SAMPLE = 'banking77-sample.csv';
+const BROKEN = 'broken.csv';
+/** Line 3 opens a quoted field that is never closed. */
+const BROKEN_CSV = 'text,category\nWhere is my card?,card_arrival\n"My card has not arrived, card_arrival\nIs there a fee for top ups?,top_up_by_card_charge\n';
+
+const SETTINGS = {
+  'workbench.colorTheme': 'Default Dark Modern',
+  'workbench.startupEditor': 'none',
+  'workbench.secondarySideBar.defaultVisibility': 'hidden',
+  'chat.disableAIFeatures': true,
+  'workbench.tips.enabled': false,
+  'extensions.ignoreRecommendations': true,
+  'telemetry.telemetryLevel': 'off',
+  'update.mode': 'none',
+};
+
+describe('Inspect Dataset in a real VS Code (code-server + Chromium)', { timeout: 150_000 }, () => {
+  let server: CodeServer | undefined;
+  let browser: Browser | undefined;
+  let page: Page;
+  let logs: LoggedMessage[];
+
+  /** Runs a test body; on failure saves a screenshot and the server log into test/e2e/artifacts/ for diagnosis. */
+  async function withDiagnostics(name: string, body: () => Promise<void>): Promise<void> {
+    try {
+      await body();
+    } catch (e) {
+      await screenshot(page, `failure-${name}`).catch(() => undefined);
+      mkdirSync(ARTIFACTS, { recursive: true });
+      writeFileSync(join(ARTIFACTS, `failure-${name}.log`), `${server?.output() ?? ''}\n--- console ---\n${logs.map((m) => `${m.type} ${m.text} (${m.url})`).join('\n')}\n`);
+      throw e;
+    }
+  }
+
+  /** The content frame of the one visible webview. */
+  function visibleWebview(): FrameLocator {
+    return page.locator('iframe.webview.ready').filter({ visible: true }).contentFrame().locator('#active-frame').contentFrame();
+  }
+
+  /**
+   * Right-clicks a file in the explorer and picks "Inspect Dataset…". Menu contributions appear only once the
+   * extension host has registered the extension, a few seconds after the workbench shows, so it retries.
+   */
+  async function inspectFromExplorer(file: string): Promise<void> {
+    const row = page.locator(`.explorer-folders-view .monaco-list-row[aria-label="${file}"]`);
+    const item = page.getByRole('menuitem', { name: 'Inspect Dataset…' });
+    const deadline = Date.now() + 30_000;
+    for (;;) {
+      await row.click({ button: 'right' });
+      try {
+        await item.waitFor({ state: 'visible', timeout: 1_500 });
+        break;
+      } catch (e) {
+        await page.keyboard.press('Escape');
+        if (Date.now() > deadline) throw e;
+      }
+    }
+    await item.click();
+    // A click that lands while the menu is still laying out can be swallowed; Enter on the focused item is the fallback.
+    const menu = page.locator('.context-view .monaco-menu');
+    try {
+      await menu.waitFor({ state: 'hidden', timeout: 2_000 });
+    } catch {
+      await item.hover();
+      await page.keyboard.press('Enter');
+      await menu.waitFor({ state: 'hidden', timeout: 5_000 });
+    }
+  }
+
+  before(async () => {
+    const [s, b] = await Promise.all([
+      startCodeServer((ws) => {
+        copyFileSync(join(ROOT, 'examples', SAMPLE), join(ws, SAMPLE));
+        writeFileSync(join(ws, BROKEN), BROKEN_CSV);
+      }, SETTINGS),
+      launchBrowser(),
+    ]);
+    server = s;
+    browser = b;
+    page = await browser.newPage({ viewport: { width: 1280, height: 800 } });
+    logs = collectConsole(page);
+    await page.goto(`${server.url}/?folder=${encodeURIComponent(server.workspace)}`);
+    await page.locator('.monaco-workbench').waitFor({ timeout: 60_000 });
+    await page.locator(`.explorer-folders-view .monaco-list-row[aria-label="${SAMPLE}"]`).waitFor({ timeout: 30_000 });
+  });
+
+  after(async () => {
+    await browser?.close();
+    await server?.stop();
+  });
+
+  it('shows 2000 rows and 77 labels for the Banking77 sample, opened from the explorer context menu', () =>
+    withDiagnostics('summary', async () => {
+      await inspectFromExplorer(SAMPLE);
+      const wv = visibleWebview();
+      await wv.getByRole('heading', { name: 'Labels (77)' }).waitFor({ timeout: 30_000 });
+      await assert.doesNotReject(wv.locator('h1', { hasText: SAMPLE }).waitFor({ timeout: 1_000 }));
+      const rows = wv.locator('.stat', { has: wv.locator('.stat-label', { hasText: /^rows$/ }) }).locator('.stat-value');
+      assert.equal(await rows.textContent(), '2000');
+      const labels = wv.locator('.stat', { has: wv.locator('.stat-label', { hasText: /^labels$/ }) }).locator('.stat-value');
+      assert.equal(await labels.textContent(), '77');
+      assert.equal(await wv.locator('vscode-table-body > vscode-table-row').count(), 77);
+      // The editor tab carries the file name.
+      assert.match((await page.locator('.tabs-container .tab.active').getAttribute('aria-label')) ?? '', /Dataset: banking77-sample\.csv/);
+    }));
+
+  it('renders themed, with upgraded web components, the codicon font and no CSP violation', () =>
+    withDiagnostics('render', async () => {
+      const wv = visibleWebview();
+      await wv.getByRole('heading', { name: 'Labels (77)' }).waitFor({ timeout: 10_000 });
+      // No named functions inside evaluate(): tsx would wrap them in a `__name` helper the browser does not have.
+      const facts = await wv.locator('body').evaluate(async (body) => {
+        await document.fonts.ready;
+        const root = getComputedStyle(document.documentElement);
+        // Normalise CSS colours through the engine (CSSOM writes are allowed under the CSP).
+        const [editorBackgroundNormalised, foregroundNormalised] = ['--vscode-editor-background', '--vscode-foreground'].map((v) => {
+          const probe = document.createElement('span');
+          probe.style.color = root.getPropertyValue(v).trim();
+          body.append(probe);
+          const out = getComputedStyle(probe).color;
+          probe.remove();
+          return out;
+        });
+        const table = document.querySelector('vscode-table');
+        return {
+          editorBackground: root.getPropertyValue('--vscode-editor-background').trim(),
+          bodyBackground: getComputedStyle(body).backgroundColor,
+          editorBackgroundNormalised,
+          bodyColor: getComputedStyle(body).color,
+          foregroundNormalised,
+          themeKind: body.dataset.vscodeThemeKind ?? '',
+          defined: ['vscode-table', 'vscode-table-row', 'vscode-button', 'vscode-badge', 'vscode-icon', 'vscode-divider'].filter((t) => customElements.get(t)),
+          tableShadow: !!table?.shadowRoot && table.shadowRoot.childNodes.length > 0,
+          tableHeight: table?.getBoundingClientRect().height ?? 0,
+          codiconLoaded: [...document.fonts].some((f) => /codicon/i.test(f.family) && f.status === 'loaded'),
+          bars: [...document.querySelectorAll<HTMLElement>('.bar')].map((b) => b.getBoundingClientRect().width),
+        };
+      });
+      // Themed: VS Code injected its variables and the stylesheet applied them (dark theme from the settings).
+      assert.notEqual(facts.editorBackground, '', 'VS Code theme variables are missing in the webview');
+      assert.equal(facts.bodyBackground, facts.editorBackgroundNormalised);
+      assert.equal(facts.bodyColor, facts.foregroundNormalised);
+      assert.equal(facts.themeKind, 'vscode-dark');
+      // @vscode-elements components are defined and rendered their shadow DOM under the strict CSP.
+      assert.deepEqual(facts.defined, ['vscode-table', 'vscode-table-row', 'vscode-button', 'vscode-badge', 'vscode-icon', 'vscode-divider']);
+      assert.ok(facts.tableShadow, 'vscode-table has no shadow DOM');
+      assert.ok(facts.tableHeight > 77 * 10, `the table is only ${facts.tableHeight}px high for 77 rows`);
+      assert.ok(facts.codiconLoaded, 'the codicon font did not load');
+      // The bars' widths are set through the CSSOM (--w): the biggest label fills its cell, the others are smaller.
+      assert.equal(facts.bars.length, 77);
+      const widest = Math.max(...facts.bars);
+      assert.ok(widest > 50, `widest bar is ${widest}px`);
+      assert.ok(Math.min(...facts.bars) < widest, 'all bars have the same width');
+
+      const shot = await screenshot(page, 'inspect-banking77');
+      assert.ok(shot.endsWith('.png'));
+
+      // Chromium reports CSP violations without a source URL, so any violation on the page fails the test.
+      const violations = logs.filter(isCspViolation);
+      assert.deepEqual(violations.map((m) => m.text), [], 'CSP violations were logged');
+    }));
+
+  it('the CSP check can see a violation in the webview (control for the previous test)', () =>
+    withDiagnostics('csp-control', async () => {
+      const wv = visibleWebview();
+      const csp = (await wv.locator('meta[http-equiv="Content-Security-Policy"]').getAttribute('content')) ?? '';
+      const nonce = /'nonce-([^']+)'/.exec(csp)?.[1];
+      assert.ok(nonce, `no nonce in the webview CSP: ${csp}`);
+      const before = logs.length;
+      // An inline style attribute is forbidden by `style-src <cspSource> 'nonce-…'`: Chromium must refuse it and log.
+      await wv.locator('body').evaluate((body) => {
+        const probe = document.createElement('div');
+        probe.innerHTML = '<span style="color: red">csp probe</span>';
+        body.append(probe);
+      });
+      await assert.doesNotReject(async () => {
+        const deadline = Date.now() + 5_000;
+        // Attributed to our document by its per-render nonce, which Chromium quotes in the message.
+        while (!logs.slice(before).some((m) => isCspViolation(m) && m.text.includes(nonce))) {
+          if (Date.now() > deadline) throw new Error(`no CSP violation was logged by the webview; new messages: ${JSON.stringify(logs.slice(before))}`);
+          await new Promise((r) => setTimeout(r, 100));
+        }
+      });
+    }));
+
+  it('shows an unterminated quote with its line number, and "Go to line" opens the file at that line', () =>
+    withDiagnostics('error', async () => {
+      await inspectFromExplorer(BROKEN);
+      const wv = visibleWebview();
+      const alert = wv.getByRole('alert');
+      await alert.getByRole('heading', { name: /Could not load the dataset/ }).waitFor({ timeout: 30_000 });
+      const message = (await alert.locator('.message').textContent()) ?? '';
+      assert.match(message, /broken\.csv:3\b/, `the message does not name the file and line 3: ${message}`);
+      assert.match(message, /unterminated quote/);
+      assert.match((await alert.locator('.hint').textContent()) ?? '', /Close the quote/);
+      await screenshot(page, 'inspect-error');
+
+      await alert.locator('vscode-button', { hasText: 'Go to line 3' }).click();
+      const tab = page.locator('.tabs-container .tab.active');
+      await page.waitForFunction(() => /broken\.csv/.test(document.querySelector('.tabs-container .tab.active')?.getAttribute('aria-label') ?? '') && !/Dataset:/.test(document.querySelector('.tabs-container .tab.active')?.getAttribute('aria-label') ?? ''), undefined, { timeout: 15_000 });
+      assert.match((await tab.getAttribute('aria-label')) ?? '', /broken\.csv/);
+      const cursor = page.locator('[id="status.editor.selection"]');
+      await cursor.getByText(/Ln 3, Col 1/).waitFor({ timeout: 10_000 });
+    }));
+});
