@@ -141,25 +141,40 @@ export function splitBlanks(masked: string): Part[] {
   return parts;
 }
 
-/** The masked sample of a fill-in-the-blanks prompt (see the module comment), or undefined when there is none. */
-export function findMaskedSample(prompt: string): string | undefined {
-  const lines = prompt.split(/\r?\n/);
+/** Where the masked sample of a fill-in-the-blanks prompt is (see the module comment), or undefined. */
+export interface MaskedSample {
+  text: string;
+  /** Offset of the sample in the prompt: the text before it is the left context of its first blank. */
+  start: number;
+}
+
+export function findMaskedSample(prompt: string): MaskedSample | undefined {
+  const lines: { text: string; start: number }[] = [];
+  const re = /[^\n]*/g;
+  for (let m = re.exec(prompt); m; m = re.exec(prompt)) {
+    lines.push({ text: m[0].endsWith('\r') ? m[0].slice(0, -1) : m[0], start: m.index });
+    if (re.lastIndex >= prompt.length) break;
+    re.lastIndex++; // skip the newline
+  }
   const hasBlank = (s: string): boolean => splitBlanks(s).some((p) => p.kind === 'blank');
   for (let i = lines.length - 1; i >= 0; i--) {
-    const m = /^\s*input\s*:\s?(.*)$/i.exec(lines[i]!);
-    if (m && hasBlank(m[1]!)) return m[1]!;
+    const m = /^(\s*input\s*:\s?)(.*)$/i.exec(lines[i]!.text);
+    if (m && hasBlank(m[2]!)) return { text: m[2]!, start: lines[i]!.start + m[1]!.length };
   }
-  for (let i = lines.length - 1; i >= 0; i--) if (hasBlank(lines[i]!)) return lines[i]!;
+  for (let i = lines.length - 1; i >= 0; i--) if (hasBlank(lines[i]!.text)) return lines[i]!;
   return undefined;
 }
 
 /** Candidates considered for one blank. */
 const FILL_CANDIDATES = 50;
 
-/** Fills the blanks of `masked`, conditioning on `prompt` (which contains it). */
-export async function fillBlanks(lm: NgramLanguageModel, prompt: string, masked: string, opts: SampleOptions, rand: Random): Promise<Generated> {
-  const parts = splitBlanks(masked);
-  const sep = prompt === '' || prompt.endsWith('\n') ? '' : '\n';
+/**
+ * Fills the blanks of the masked sample, with the model fitted on the whole prompt and each blank predicted from the
+ * prompt text before the sample plus the sample filled so far (so "Input: My _" is read as it appears in the prompt).
+ */
+export async function fillBlanks(lm: NgramLanguageModel, prompt: string, masked: MaskedSample, opts: SampleOptions, rand: Random): Promise<Generated> {
+  const parts = splitBlanks(masked.text);
+  const before = prompt.slice(0, masked.start);
   const state = lm.state(prompt);
   let out = '';
   let produced = 0;
@@ -174,7 +189,7 @@ export async function fillBlanks(lm: NgramLanguageModel, prompt: string, masked:
       // A blank after a space takes a token that brings its own leading space.
       const needSpace = out.endsWith(' ');
       const left = needSpace ? out.slice(0, -1) : out;
-      const prep = prepare(lm, prompt, sep + left);
+      const prep = prepare(lm, prompt, left, before);
       const probs = nextDistribution(lm, prep);
       for (let i = 0; i < probs.length; i++) {
         const full = state.tokens[i]!;

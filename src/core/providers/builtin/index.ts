@@ -3,6 +3,7 @@
  * (model.ts) and a hashed n-gram embedder (embed.ts). No network, no key, no cost. It is for trying the tool, not
  * for results of production quality; everything it produces is marked `offline: true`.
  */
+import { setImmediate as yieldToEventLoop } from 'node:timers/promises';
 import { UsageError } from '../../errors';
 import type {
   Capabilities,
@@ -74,12 +75,13 @@ export function createBuiltinProvider(options: BuiltinProviderOptions = {}): Pro
     model,
     offline: true,
 
-    capabilities(signal?: AbortSignal): Promise<Capabilities> {
+    // Every method is async so that a bad request or an aborted signal rejects the promise instead of throwing.
+    async capabilities(signal?: AbortSignal): Promise<Capabilities> {
       signal?.throwIfAborted();
-      return Promise.resolve({ ...capabilities, notes: [...capabilities.notes] });
+      return { ...capabilities, notes: [...capabilities.notes] };
     },
 
-    nextTokens(req: NextTokensRequest): Promise<NextTokensResult> {
+    async nextTokens(req: NextTokensRequest): Promise<NextTokensResult> {
       req.signal?.throwIfAborted();
       checkInt('topK', req.topK, 1);
       checkInt('positions', req.positions, 1);
@@ -105,7 +107,7 @@ export function createBuiltinProvider(options: BuiltinProviderOptions = {}): Pro
       usage.calls++;
       usage.inputTokens += tokenize(req.prompt + req.continuation).length;
       usage.outputTokens += steps.length;
-      return Promise.resolve({ steps });
+      return { steps };
     },
 
     async generate(req: GenerateRequest): Promise<GenerateResult> {
@@ -125,6 +127,11 @@ export function createBuiltinProvider(options: BuiltinProviderOptions = {}): Pro
       const texts: string[] = [];
       let produced = 0;
       for (let i = 0; i < n; i++) {
+        if (i > 0) {
+          // Let an abort from elsewhere land between completions.
+          await yieldToEventLoop();
+          req.signal?.throwIfAborted();
+        }
         const rand = seededRandom('builtin-generate', BUILTIN_MODEL_ID, seed, prompt, prefill, temperature, req.maxTokens, stop, i);
         const g = masked !== undefined ? await fillBlanks(lm, prompt, masked, opts, rand) : await sampleText(lm, prompt, prefill, opts, rand);
         texts.push(g.text);
@@ -136,12 +143,12 @@ export function createBuiltinProvider(options: BuiltinProviderOptions = {}): Pro
       return { texts };
     },
 
-    embed(texts: string[], signal?: AbortSignal): Promise<Float32Array[]> {
+    async embed(texts: string[], signal?: AbortSignal): Promise<Float32Array[]> {
       signal?.throwIfAborted();
       const out = texts.map((t) => embedText(t, dimension));
       usage.calls++;
       for (const t of texts) usage.inputTokens += words(t).length;
-      return Promise.resolve(out);
+      return out;
     },
 
     usage(): Usage {

@@ -27,7 +27,7 @@
  * Everything is deterministic: no randomness here, ties are broken by token string.
  */
 import { BACKGROUND_CORPUS } from './corpus';
-import { MergedKneserNey, NgramCounts, type Source } from './kneser-ney';
+import { MergedKneserNey, NgramCounts, type Discounts, type Source } from './kneser-ney';
 import { END_OF_TEXT, canFollow, startsAlnum, tokenClass, tokenize } from './tokenizer';
 
 export const BUILTIN_MODEL_ID = 'builtin-ngram-v1';
@@ -58,6 +58,14 @@ interface Background {
   tokenTotal: number;
 }
 
+/**
+ * The discounts are the modified KN estimates (Chen & Goodman 1998, eq. 26) on the background corpus, times this
+ * factor. On a corpus this small the estimates are close to 1 for singletons, which sends nearly all the mass to the
+ * unigram level (greedy text from an empty prompt is then "The."); halving them keeps the corpus's own phrases.
+ * Chosen by reading generated text, not by perplexity: this model is for trying the tool.
+ */
+const DISCOUNT_SCALE = 0.5;
+
 /** ε: the share of the base distribution spread uniformly over the vocabulary. */
 const BASE_FLOOR = 0.02;
 
@@ -85,7 +93,7 @@ function background(order: number): Background {
     const unigram = counts.tokenCounts();
     let tokenTotal = 0;
     for (const c of unigram.values()) tokenTotal += c;
-    bg = { tokens, index, counts, model: new MergedKneserNey(order, counts.discounts()), unigram, tokenTotal };
+    bg = { tokens, index, counts, model: new MergedKneserNey(order, counts.discounts().map((d) => d.map((x) => x * DISCOUNT_SCALE) as unknown as Discounts)), unigram, tokenTotal };
     backgrounds.set(order, bg);
   }
   return bg;
@@ -239,8 +247,9 @@ export class NgramLanguageModel {
 
   /** The probability of one token (the pointwise form of rawDistribution; undefined id = outside the vocabulary). */
   rawProb(state: PromptState, ctx: Context, id: number | undefined): number {
-    const base = id === undefined ? state.baseUnseen : state.base[id]!;
-    return state.bg.model.prob(state.sources(ctx.ids, ctx.segmentStart), id ?? UNKNOWN, base);
+    // Start from the cached unigram level (the context-free part of the recursion).
+    const level0 = id === undefined ? state.level0Unseen : state.level0[id]!;
+    return state.bg.model.prob(state.sources(ctx.ids, ctx.segmentStart), id ?? UNKNOWN, level0, 1);
   }
 
   /** The next-token distribution after `ctx`, restricted to tokens that may follow its last token. */
@@ -274,11 +283,12 @@ export interface Prepared {
 }
 
 /**
- * Tokenizes prompt + continuation and decides whether the last token is partial (see the module comment).
+ * Tokenizes prompt + continuation and decides whether the last token is partial (see the module comment). The model
+ * is fitted on `prompt`; the text it continues is `context` (default: the prompt itself) + continuation.
  */
-export function prepare(lm: NgramLanguageModel, prompt: string, continuation: string): Prepared {
+export function prepare(lm: NgramLanguageModel, prompt: string, continuation: string, context: string = prompt): Prepared {
   const state = lm.state(prompt);
-  const tokens = tokenize(prompt + continuation);
+  const tokens = tokenize(context + continuation);
   const last = tokens[tokens.length - 1];
   if (last !== undefined && state.id(last) === undefined) {
     const cls = tokenClass(last);
