@@ -79,6 +79,8 @@ export interface FakeServerOptions {
   capBehaviour?: 'reject' | 'truncate';
   /** Shortens top lists (vLLM may return fewer than asked): how many alternatives position `i` gets. */
   topListLength?: (requested: number, position: number) => number;
+  /** Logprobs at the sampling temperature (log-softmax of logits/T; one-hot at T = 0), as some servers do. */
+  temperatureScaledLogprobs?: boolean;
   /** Emulate a reasoning model: 400 "Unsupported parameter: 'logprobs'" and no temperature other than 1. */
   noLogprobs?: boolean;
   /** Context window in tokens (prompt + max tokens); above it the flavour's context-length error. */
@@ -167,7 +169,7 @@ export function chatContext(messages: { role: string; content: unknown }[], cont
   return ctx;
 }
 
-interface Step {
+export interface Step {
   token: string;
   logprob: number;
   top: TokenLp[];
@@ -205,6 +207,21 @@ export function rollout(model: FakeModel, context: string, maxTokens: number, op
     }
   }
   return { steps, text, finish: 'length' };
+}
+
+/** Re-expresses the steps' logprobs at temperature `t` (what temperature-scaling servers report). */
+export function scaleSteps(steps: Step[], t: number): Step[] {
+  const scale = (top: TokenLp[]) => {
+    if (t <= 0) return top.map((x, i) => ({ token: x.token, logprob: i === 0 ? 0 : -Infinity }));
+    const z = top.map((x) => x.logprob / t);
+    const m = Math.max(...z);
+    const lse = m + Math.log(z.reduce((a, v) => a + Math.exp(v - m), 0));
+    return top.map((x, i) => ({ token: x.token, logprob: z[i]! - lse }));
+  };
+  return steps.map((st) => {
+    const top = scale(st.top);
+    return { token: st.token, logprob: top.find((x) => x.token === st.token)?.logprob ?? -Infinity, top };
+  });
 }
 
 /** The deterministic embedding the fake returns: hashed character trigrams, L2-normalised. */
@@ -489,6 +506,7 @@ export async function startFakeServer(initial: FakeServerOptions = {}): Promise<
     let completionTokens = 0;
     for (let i = 0; i < n; i++) {
       const r = rollout(model(), ctx, maxTokens, { temperature: b.temperature ?? 1, seed: `${seq}|${i}`, stop: b.stop ? [].concat(b.stop) : undefined });
+      if (opts.temperatureScaledLogprobs) r.steps = scaleSteps(r.steps, b.temperature ?? 1);
       completionTokens += r.steps.length;
       const message: Record<string, unknown> = { role: 'assistant', content: r.text };
       if (f === 'openai') Object.assign(message, { refusal: null, annotations: [] });
@@ -531,6 +549,7 @@ export async function startFakeServer(initial: FakeServerOptions = {}): Promise<
     let completionTokens = 0;
     for (let i = 0; i < n; i++) {
       const r = rollout(model(), b.prompt, maxTokens, { temperature: b.temperature ?? 1, seed: `${seq}|${i}`, stop: b.stop ? [].concat(b.stop) : undefined });
+      if (opts.temperatureScaledLogprobs) r.steps = scaleSteps(r.steps, b.temperature ?? 1);
       completionTokens += r.steps.length;
       const choice: Record<string, unknown> = { text: r.text, index: i };
       if (wantLp && f === 'llamacpp') choice.logprobs = { content: contentEntries(r.steps, k) };

@@ -120,10 +120,10 @@ export class OpenAICompatibleProvider implements Provider {
     const texts = [req.prompt, req.continuation];
     let steps: NextTokensStep[] | null;
     if (lp.mode === 'completions') {
-      const res = await this.post('completions', this.completionsBody(req.prompt + req.continuation, req.positions, k), { signal: req.signal, texts, what: 'next tokens' });
+      const res = await this.post('completions', this.completionsBody(req.prompt + req.continuation, req.positions, k, { temperature: lp.logprobTemperature ?? 0 }), { signal: req.signal, texts, what: 'next tokens' });
       steps = parseChoiceLogprobs(firstChoice(res, this.ctx).logprobs);
     } else {
-      const body = this.chatBody({ messages: continuationMessages(lp.mode, req.prompt, req.continuation), maxTokens: req.positions, temperature: 0, topP: 1, topLogprobs: k });
+      const body = this.chatBody({ messages: continuationMessages(lp.mode, req.prompt, req.continuation), maxTokens: req.positions, temperature: lp.logprobTemperature ?? 0, topP: 1, topLogprobs: k });
       const res = await this.post('chat', body, { signal: req.signal, texts, what: 'next tokens' });
       steps = parseChoiceLogprobs(firstChoice(res, this.ctx).logprobs);
     }
@@ -139,7 +139,7 @@ export class OpenAICompatibleProvider implements Provider {
       prompt,
       max_tokens: maxTokens,
       temperature: extra.temperature ?? 0,
-      ...(extra.temperature === undefined ? { top_p: 1 } : {}),
+      top_p: 1,
       n: extra.n ?? 1,
       ...(logprobs !== undefined ? { logprobs } : {}),
       ...(extra.stop?.length ? { stop: extra.stop } : {}),
@@ -354,7 +354,7 @@ export class OpenAICompatibleProvider implements Provider {
     const fatal = (e: unknown) => !(e instanceof ProviderError) || !['bad-request', 'model-not-found', 'no-logprobs', 'malformed-response', 'context-too-long'].includes(e.code);
 
     // 1. /v1/completions with logprobs: the natural way to continue a prefix on vLLM and llama.cpp.
-    let completions: { maxTopK: number } | undefined;
+    let completions: { maxTopK: number; steps: NextTokensStep[] } | undefined;
     let completionsWork = false;
     const tryCompletions = forced ? forced === 'completions' : !this.hosted || /instruct|davinci|babbage/i.test(this.model);
     if (tryCompletions) {
@@ -366,7 +366,7 @@ export class OpenAICompatibleProvider implements Provider {
           completionsWork = true;
           const lp = firstChoice(res, this.ctx).logprobs;
           const width = parseChoiceLogprobs(lp)?.length ? rawTopWidth(lp) : 0;
-          if (width >= 1) completions = { maxTopK: Math.min(ask, width) };
+          if (width >= 1) completions = { maxTopK: Math.min(ask, width), steps: parseChoiceLogprobs(lp)! };
           else notes.push(`/v1/completions answers but returns no logprobs${server === 'ollama' ? ' (Ollama drops them there)' : ''}; next tokens come from the chat endpoint instead.`);
           break;
         } catch (e) {
@@ -384,7 +384,7 @@ export class OpenAICompatibleProvider implements Provider {
 
     // 2. Chat with logprobs (prefill on local servers, continuation in the user turn on hosted models).
     let chatMode: Exclude<ContinuationMode, 'native' | 'completions'> = forced === 'chat-continuation' || (forced !== 'assistant-prefill' && this.hosted) ? 'chat-continuation' : 'assistant-prefill';
-    let chat: { maxTopK: number } | undefined;
+    let chat: { maxTopK: number; steps: NextTokensStep[]; messages: ChatMessage[] } | undefined;
     let generate = completionsWork;
     let ask: number | undefined = 20; // OpenAI's documented maximum; servers with a lower cap say so in a 400
     let noLogprobsMessage: string | undefined;
@@ -397,7 +397,7 @@ export class OpenAICompatibleProvider implements Provider {
         if (ask !== undefined) {
           const lp = firstChoice(res, this.ctx).logprobs;
           const width = parseChoiceLogprobs(lp)?.length ? rawTopWidth(lp) : 0;
-          if (width >= 1) chat = { maxTopK: Math.min(ask, width) };
+          if (width >= 1) chat = { maxTopK: Math.min(ask, width), steps: parseChoiceLogprobs(lp)!, messages };
           else noLogprobsMessage = 'the chat endpoint answers without logprobs';
         }
         break;
@@ -438,6 +438,24 @@ export class OpenAICompatibleProvider implements Provider {
       }
     } else {
       notes.push(`No next-token logprobs${noLogprobsMessage ? ` (${noLogprobsMessage})` : ''}. ${NO_LOGPROBS_FIX}`);
+    }
+    // Some servers compute logprobs at the sampling temperature: at 0 they answer a one-hot distribution. If the probe
+    // saw that, check at temperature 1 and, when real alternatives appear there, ask for logprobs at temperature 1.
+    const probed = nextTokenLogprobs?.mode === 'completions' ? completions : chat;
+    if (nextTokenLogprobs && probed && probed.steps.every(isOneHot)) {
+      try {
+        const res =
+          nextTokenLogprobs.mode === 'completions'
+            ? await this.post('completions', this.completionsBody(PROBE.prompt, 2, nextTokenLogprobs.maxTopK, { temperature: 1 }), probeOpts)
+            : await this.post('chat', this.chatBody({ messages: chat!.messages, maxTokens: 2, temperature: 1, topP: 1, topLogprobs: nextTokenLogprobs.maxTopK }), probeOpts);
+        const steps = parseChoiceLogprobs(firstChoice(res, this.ctx).logprobs);
+        if (steps?.length && !steps.every(isOneHot)) {
+          nextTokenLogprobs.logprobTemperature = 1;
+          notes.push('This server scales logprobs by the sampling temperature (at 0 it returns a one-hot distribution), so next tokens are requested at temperature 1: the distributions are the model\'s, and the lookahead tokens are samples rather than greedy.');
+        }
+      } catch (e) {
+        if (fatal(e)) throw e;
+      }
     }
     if (nextTokenLogprobs && nextTokenLogprobs.maxTopK < 20) {
       notes.push(`The server returns at most ${nextTokenLogprobs.maxTopK} alternatives per position; requests for more are clamped.`);
@@ -505,4 +523,10 @@ export function detectServer(raw: Json): string | undefined {
   const c = Array.isArray(raw.choices) ? (raw.choices[0] as Json | undefined) : undefined;
   if ('kv_transfer_params' in raw || (c && ('stop_reason' in c || 'prompt_logprobs' in c))) return 'vllm';
   return undefined;
+}
+
+/** A position whose distribution is all on one token: logprob ≈ 0 and no alternative above -100 (real models at
+ * temperature 0 still report alternatives; temperature-scaled logprobs at 0 do not). */
+function isOneHot(s: NextTokensStep): boolean {
+  return s.top[0]!.logprob > -1e-6 && (s.top.length === 1 || s.top[1]!.logprob < -100);
 }

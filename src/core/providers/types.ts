@@ -31,6 +31,12 @@ export interface Capabilities {
     mode: ContinuationMode;
     /** Whether `candidates` can be enforced exactly with logit_bias (tokenizer known). */
     logitBias: boolean;
+    /**
+     * Optional, adapter-internal: the sampling temperature sent with logprob requests. Absent means 0 (greedy). It is
+     * 1 for servers that scale logprobs by the sampling temperature (at 0 they would return a one-hot distribution);
+     * then the lookahead tokens are samples, not greedy, but the distributions are the model's.
+     */
+    logprobTemperature?: number;
   };
   generate: boolean;
   embed: boolean;

@@ -475,3 +475,22 @@ describe('embeddings', () => {
     assert.equal(withEmb.embedDimensions, 16);
   });
 });
+
+describe('servers that scale logprobs by temperature', () => {
+  test('one-hot logprobs at temperature 0 are detected; next tokens are then asked at temperature 1 and are the model distribution', async () => {
+    const s = await server({ flavour: 'vllm', temperatureScaledLogprobs: true });
+    const p = provider(s);
+    const caps = await p.capabilities();
+    assert.equal(caps.nextTokenLogprobs?.logprobTemperature, 1);
+    assert.ok(caps.notes.some((n) => /scales logprobs by the sampling temperature/.test(n)));
+    s.reset();
+    const r = await p.nextTokens({ prompt: PROMPT, continuation: '', topK: 5, positions: 1 });
+    assert.equal(s.requests[0]!.body.temperature, 1);
+    const want = expected(PROMPT, 1, 5)[0]!.top;
+    assert.deepEqual(r.steps[0]!.top.map((t) => t.token), want.map((t) => t.token));
+    r.steps[0]!.top.forEach((t, i) => assert.ok(Math.abs(t.logprob - want[i]!.logprob) < 1e-12));
+    // A normal server keeps temperature 0.
+    const plain = await server({ flavour: 'vllm' });
+    assert.equal((await provider(plain).capabilities()).nextTokenLogprobs?.logprobTemperature, undefined);
+  });
+});
