@@ -32,11 +32,17 @@ export interface DecodeOptions {
   /** K: size of the public candidate set. */
   topK: number;
   /**
-   * Speculative lookahead: each request returns this many positions of its prompt's own greedy continuation, and
-   * the prompts of this many future steps (whose Poisson samples are drawn ahead from the same stream, in the same
-   * order) are queried in the same wave. 1 = one token at a time. The released text is identical for every value.
+   * Speculative lookahead: each request returns this many positions of its prompt's own greedy continuation; a
+   * later step whose prompt text and released prefix follow that path reuses them. 1 = one token at a time. The
+   * released text is identical for every value.
    */
   lookahead: number;
+  /**
+   * How many future steps' prompts (their Poisson samples drawn ahead from the same stream, in the same order) to
+   * query in the same wave, at the current prefix. Fewer round trips, more requests: worth it when requests are
+   * cheap or batched. Default 0. Never more than lookahead − 1 (a prompt for step t+k needs k+1 positions).
+   */
+  prefetch?: number;
   /** Randomness for the Poisson samples and prompt assignment (its own stream). */
   sampling: Bits32;
   /** Draws one N(0, std²) value from the noise stream. */
@@ -105,6 +111,7 @@ export async function decodeDemonstration(o: DecodeOptions): Promise<DecodeResul
   const pub = publicPrompt(o.format, o.label);
   const cache = new Speculation();
   const lookahead = Math.max(1, Math.floor(o.lookahead));
+  const prefetch = Math.min(lookahead - 1, Math.max(0, Math.floor(o.prefetch ?? 0)));
   const samples: string[][] = []; // prompt texts per step, drawn in step order
   const promptsAt = (step: number): string[] => {
     while (samples.length <= step) {
@@ -120,10 +127,10 @@ export async function decodeDemonstration(o: DecodeOptions): Promise<DecodeResul
     const needed = new Set([pub, ...promptsAt(t)]);
     const missing = [...needed].filter((p) => !cache.lookup(p, text));
     if (missing.length) {
-      // One wave: everything this step lacks, plus (when speculating) the prompts of the next steps, all at the
-      // current continuation, each returning `lookahead` positions of its greedy path.
+      // One wave: everything this step lacks, plus (with prefetch) the prompts of the next steps, all at the current
+      // continuation, each returning `lookahead` positions of its greedy path.
       const wave = new Set(missing);
-      for (let s = t + 1; s < Math.min(o.maxTokens, t + lookahead); s++) for (const p of promptsAt(s)) if (!cache.lookup(p, text)) wave.add(p);
+      for (let s = t + 1; s <= Math.min(o.maxTokens - 1, t + prefetch); s++) for (const p of promptsAt(s)) if (!cache.lookup(p, text)) wave.add(p);
       const prompts = [...wave];
       o.stats.roundTrips++;
       o.stats.calls += prompts.length;

@@ -15,7 +15,7 @@ const pool: PoolUnit[] = [
   'my new card still has not arrived',
 ].map((t, i) => ({ id: `u${i}`, texts: [t] }));
 
-async function run(lookahead: number, seed: string, sigma = 0.5) {
+async function run(lookahead: number, seed: string, sigma = 0.5, prefetch = 0) {
   const provider = new BigramProvider([' the', ' a', ' card', ' my', '\n']);
   const stats: DecodeStats = { calls: 0, roundTrips: 0, tokens: 0, reused: 0 };
   const r = await decodeDemonstration({
@@ -29,6 +29,7 @@ async function run(lookahead: number, seed: string, sigma = 0.5) {
     maxTokens: 24,
     topK: 10,
     lookahead,
+    prefetch,
     sampling: testRng(`${seed}:sample`),
     noise: testNormal(testRng(`${seed}:noise`)),
     stats,
@@ -41,11 +42,12 @@ test('speculative lookahead releases exactly the same text as one-token-at-a-tim
   for (let seed = 0; seed < 12; seed++) {
     const plain = await run(1, `s${seed}`);
     assert.ok(plain.steps > 0);
-    for (const lookahead of [2, 4, 8]) {
-      const spec = await run(lookahead, `s${seed}`);
-      assert.equal(spec.text, plain.text, `seed ${seed}, lookahead ${lookahead}`);
+    for (const [lookahead, prefetch] of [[2, 0], [4, 0], [2, 1], [4, 3], [8, 7]] as const) {
+      const spec = await run(lookahead, `s${seed}`, 0.5, prefetch);
+      assert.equal(spec.text, plain.text, `seed ${seed}, lookahead ${lookahead}, prefetch ${prefetch}`);
       assert.equal(spec.steps, plain.steps);
       assert.equal(spec.stats.tokens, plain.stats.tokens);
+      if (prefetch === 0) assert.ok(spec.stats.calls <= plain.stats.calls, 'lookahead without prefetch never adds requests');
       if (spec.stats.roundTrips < plain.stats.roundTrips) fewerRoundTrips++;
     }
     assert.equal(plain.stats.roundTrips, plain.steps, 'plain decoding makes one wave per token');
