@@ -92,6 +92,9 @@ export async function startCodeServer(setupWorkspace: (dir: string) => void, use
     '--disable-workspace-trust', '--disable-getting-started-override', '--user-data-dir', dirs['user-data']!,
     '--extensions-dir', dirs.extensions!, workspace];
   const child: ChildProcess = spawn(join(NODE24_BIN, 'node'), args, { env, stdio: ['ignore', 'pipe', 'pipe'] });
+  // If the test runner dies without reaching stop(), do not leave a server behind.
+  const killOnExit = () => child.kill('SIGKILL');
+  process.once('exit', killOnExit);
   let out = '';
   const url = await new Promise<string>((ok, fail) => {
     const timer = setTimeout(() => fail(new Error(`code-server did not start within 30 s:\n${out}`)), 30_000);
@@ -109,6 +112,11 @@ export async function startCodeServer(setupWorkspace: (dir: string) => void, use
       clearTimeout(timer);
       fail(new Error(`code-server exited with ${code}:\n${out}`));
     });
+  }).catch((e: unknown) => {
+    child.kill('SIGKILL');
+    process.off('exit', killOnExit);
+    rmSync(tmp, { recursive: true, force: true });
+    throw e;
   });
   return {
     url,
@@ -123,6 +131,7 @@ export async function startCodeServer(setupWorkspace: (dir: string) => void, use
         await exited;
         clearTimeout(t);
       }
+      process.off('exit', killOnExit);
       rmSync(tmp, { recursive: true, force: true });
     },
   };

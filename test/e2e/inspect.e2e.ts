@@ -15,6 +15,8 @@ const BROKEN = 'broken.csv';
 /** Line 3 opens a quoted field that is never closed. */
 const BROKEN_CSV = 'text,category\nWhere is my card?,card_arrival\n"My card has not arrived, card_arrival\nIs there a fee for top ups?,top_up_by_card_charge\n';
 
+const FIXED_CSV = 'text,category\nWhere is my card?,card_arrival\n"My card has not arrived",card_arrival\nIs there a fee for top ups?,top_up_by_card_charge\n';
+
 const SETTINGS = {
   'workbench.colorTheme': 'Default Dark Modern',
   'workbench.startupEditor': 'none',
@@ -31,6 +33,8 @@ describe('Inspect Dataset in a real VS Code (code-server + Chromium)', { timeout
   let browser: Browser | undefined;
   let page: Page;
   let logs: LoggedMessage[];
+  /** The violations the CSP control test provokes on purpose; any other one fails the last test. */
+  const controlViolations = new Set<LoggedMessage>();
 
   /** Runs a test body; on failure saves a screenshot and the server log into test/e2e/artifacts/ for diagnosis. */
   async function withDiagnostics(name: string, body: () => Promise<void>): Promise<void> {
@@ -193,6 +197,8 @@ describe('Inspect Dataset in a real VS Code (code-server + Chromium)', { timeout
           await new Promise((r) => setTimeout(r, 100));
         }
       });
+      await new Promise((r) => setTimeout(r, 300));
+      for (const m of logs.slice(before)) if (isCspViolation(m)) controlViolations.add(m);
     }));
 
   it('shows an unterminated quote with its line number, and "Go to line" opens the file at that line', () =>
@@ -214,4 +220,44 @@ describe('Inspect Dataset in a real VS Code (code-server + Chromium)', { timeout
       const cursor = page.locator('[id="status.editor.selection"]');
       await cursor.getByText(/Ln 3, Col 1/).waitFor({ timeout: 10_000 });
     }));
+
+  it('after the file is fixed, "Try again" on the restored panel shows its summary', () =>
+    withDiagnostics('retry', async () => {
+      writeFileSync(join(server!.workspace, BROKEN), FIXED_CSV);
+      // The panel was hidden by the editor: showing it again reloads the webview, which asks the host for its state.
+      await page.locator('.tabs-container .tab', { hasText: `Dataset: ${BROKEN}` }).click();
+      const wv = visibleWebview();
+      const alert = wv.getByRole('alert');
+      await alert.getByRole('heading', { name: /Could not load the dataset/ }).waitFor({ timeout: 15_000 });
+      await alert.locator('vscode-button', { hasText: 'Try again' }).click();
+      await wv.getByRole('heading', { name: 'Labels (2)' }).waitFor({ timeout: 15_000 });
+      const rows = wv.locator('.stat', { has: wv.locator('.stat-label', { hasText: /^rows$/ }) }).locator('.stat-value');
+      assert.equal(await rows.textContent(), '3');
+      assert.equal(await wv.getByRole('alert').count(), 0);
+    }));
+
+  it('the command palette route picks the file in VS Code\'s own file dialog', () =>
+    withDiagnostics('palette', async () => {
+      await page.keyboard.press('F1');
+      const input = page.locator('.quick-input-widget input');
+      await input.fill('>Private Few-Shot: Inspect Dataset');
+      await page.locator('.quick-input-list .monaco-list-row', { hasText: 'Inspect Dataset…' }).first().click();
+      // In a browser VS Code shows its simple file dialog: a quick input holding a path.
+      // It opens at the workspace folder (no active text editor) and its accept button carries our openLabel.
+      await page.locator('.quick-input-widget').getByText('Inspect dataset', { exact: true }).waitFor({ timeout: 10_000 });
+      await page.waitForFunction((dir) => document.querySelector<HTMLInputElement>('.quick-input-widget input')?.value === dir, `${server!.workspace}/`, { timeout: 10_000 });
+      await input.fill(join(server!.workspace, SAMPLE));
+      await page.keyboard.press('Enter');
+      await page.waitForFunction((name) => document.querySelector('.tabs-container .tab.active')?.getAttribute('aria-label')?.includes(name), `Dataset: ${SAMPLE}`, { timeout: 15_000 });
+      const wv = visibleWebview();
+      await wv.getByRole('heading', { name: 'Labels (77)' }).waitFor({ timeout: 15_000 });
+      // The panel for the same file is reused, not duplicated.
+      assert.equal(await page.locator('.tabs-container .tab', { hasText: `Dataset: ${SAMPLE}` }).count(), 1);
+    }));
+
+  it('no panel shown during the run (summary, error, retried summary) logged a CSP violation', () => {
+    const others = logs.filter((m) => isCspViolation(m) && !controlViolations.has(m));
+    assert.deepEqual(others.map((m) => m.text), []);
+    assert.ok(controlViolations.size > 0, 'the control violation was not recorded');
+  });
 });
