@@ -17,7 +17,7 @@ import { setImmediate as yieldToEventLoop } from 'node:timers/promises';
 import type { ChatMessage } from '../types';
 import { extendContext, nextDistribution, prepare, topK, type NgramLanguageModel, type Prepared, type Scored } from './model';
 import type { Random } from './rng';
-import { END_OF_TEXT, tokenClass, tokenize } from './tokenizer';
+import { END_OF_TEXT, tokenize } from './tokenizer';
 
 export interface SampleOptions {
   maxTokens: number;
@@ -166,7 +166,7 @@ export function findMaskedSample(prompt: string): MaskedSample | undefined {
 }
 
 /** Candidates considered for one blank. */
-const FILL_CANDIDATES = 50;
+const FILL_CANDIDATES = 30;
 
 /**
  * Fills the blanks of the masked sample, with the model fitted on the whole prompt and each blank predicted from the
@@ -191,11 +191,10 @@ export async function fillBlanks(lm: NgramLanguageModel, prompt: string, masked:
       const left = needSpace ? out.slice(0, -1) : out;
       const prep = prepare(lm, prompt, left, before);
       const probs = nextDistribution(lm, prep);
+      const excluded = state.notFillable();
       for (let i = 0; i < probs.length; i++) {
-        const full = state.tokens[i]!;
-        const piece = full.slice(prep.partial.length);
-        const cls = tokenClass(full);
-        if (cls === 'special' || cls === 'newline' || cls === 'space' || full.includes('_') || (needSpace && !piece.startsWith(' '))) probs[i] = 0;
+        if (probs[i] === 0) continue;
+        if (excluded[i] || (needSpace && state.tokens[i]![prep.partial.length] !== ' ')) probs[i] = 0;
       }
       let cands = topK(state, probs, FILL_CANDIDATES, prep.partial);
       if (cands.length === 0) cands = topK(state, nextDistribution(lm, prep), FILL_CANDIDATES, prep.partial);

@@ -195,20 +195,22 @@ export class MergedKneserNey {
     for (const { s, weight } of parts) total += weight * s.total;
     if (parts.length === 0 || !(total > 0)) return undefined;
     const d = this.discounts[k]!;
-    let mass: number;
-    if (parts.length === 1 && parts[0]!.weight === 1) {
-      const s = parts[0]!.s;
-      mass = Math.min(1, d[0]) * s.n1 + Math.min(2, d[1]) * s.n2 + d[2] * s.n3;
-    } else {
-      // Counts-of-counts of the merged counts: every word of every part, counted once.
-      const seen = new Set<number>();
-      mass = 0;
-      for (const { s } of parts) {
-        for (const w of s.next.keys()) {
-          if (seen.has(w)) continue;
-          seen.add(w);
-          mass += discount(d, mergedCount(parts, w));
-        }
+    // Σ_w D(c(h, w)) over the merged counts. A part with weight 1 has it from its counts-of-counts; only the words
+    // of the other parts change it, so the large background context is never walked here.
+    const main = parts.findIndex((p) => p.weight === 1);
+    let mass = 0;
+    if (main >= 0) {
+      const m = parts[main]!.s;
+      mass = Math.min(1, d[0]) * m.n1 + Math.min(2, d[1]) * m.n2 + d[2] * m.n3;
+    }
+    const seen = parts.length > 1 || main < 0 ? new Set<number>() : undefined;
+    for (let j = 0; seen && j < parts.length; j++) {
+      if (j === main) continue;
+      for (const w of parts[j]!.s.next.keys()) {
+        if (seen.has(w)) continue;
+        seen.add(w);
+        const alone = main >= 0 ? (parts[main]!.s.next.get(w) ?? 0) : 0;
+        mass += discount(d, mergedCount(parts, w)) - discount(d, alone);
       }
     }
     // γ(h) = (D1 N1(h•) + D2 N2(h•) + D3+ N3+(h•)) / c(h)  (Chen & Goodman 1998, eq. 19)
@@ -251,11 +253,12 @@ export class MergedKneserNey {
           if (w >= 0 && w < n) p[w]! += (c - discount(d, c)) / m.total;
         }
       } else {
-        const seen = new Set<number>();
-        for (const { s } of m.parts) {
-          for (const w of s.next.keys()) {
-            if (seen.has(w)) continue;
-            seen.add(w);
+        // Each word once: the words of the first part, then those of later parts that no earlier part has.
+        for (let j = 0; j < m.parts.length; j++) {
+          for (const w of m.parts[j]!.s.next.keys()) {
+            let earlier = false;
+            for (let i = 0; i < j && !earlier; i++) earlier = m.parts[i]!.s.next.has(w);
+            if (earlier) continue;
             const c = mergedCount(m.parts, w);
             if (w >= 0 && w < n) p[w]! += (c - discount(d, c)) / m.total;
           }

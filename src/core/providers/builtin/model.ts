@@ -9,9 +9,10 @@
  * lightly), raised where needed so that at a context both corpora have seen the prompt holds at least 80% of c(h)
  * (not at the unigram level, which would otherwise swamp every context the prompt has not seen). Where the prompt
  * has seen the context its continuations dominate, so examples of one label pull the next token toward their words;
- * where it has not, the background predicts. The background counts are looked up with the current segment only (the text after
- * the last newline or opening quote, BOS-padded), because they were counted on standalone sentences; the prompt
- * counts with the full text.
+ * where it has not, the background predicts. The background counts are looked up with the current segment only (the
+ * text after the last newline, opening quote or colon, BOS-padded, first word without its leading space), because
+ * they were counted on standalone sentences; the prompt counts with the full text. The discounts are the background's
+ * modified KN estimates, halved (see DISCOUNT_SCALE).
  *
  * The vocabulary V is the background's tokens, the prompt's tokens and the end-of-text token. The recursion's base
  * distribution is (1 − ε) · unigram_background + ε/|V| (ε = 0.02) rather than the textbook uniform, which keeps the
@@ -53,6 +54,8 @@ interface Background {
   counts: NgramCounts;
   /** The smoothing model, with discounts estimated on the background counts. */
   model: MergedKneserNey;
+  /** 1 where the token starts with a letter or digit. */
+  alnumStart: Uint8Array;
   /** Token counts of the corpus (end-of-text included), and their sum. */
   unigram: Map<number, number>;
   tokenTotal: number;
@@ -93,7 +96,8 @@ function background(order: number): Background {
     const unigram = counts.tokenCounts();
     let tokenTotal = 0;
     for (const c of unigram.values()) tokenTotal += c;
-    bg = { tokens, index, counts, model: new MergedKneserNey(order, counts.discounts().map((d) => d.map((x) => x * DISCOUNT_SCALE) as unknown as Discounts)), unigram, tokenTotal };
+    const alnumStart = Uint8Array.from(tokens, (t) => (startsAlnum(t) ? 1 : 0));
+    bg = { tokens, index, counts, alnumStart, model: new MergedKneserNey(order, counts.discounts().map((d) => d.map((x) => x * DISCOUNT_SCALE) as unknown as Discounts)), unigram, tokenTotal };
     backgrounds.set(order, bg);
   }
   return bg;
@@ -113,18 +117,30 @@ export class PromptState {
   /** 1 where the token starts with a letter or digit (cannot follow a word). */
   readonly alnumStart: Uint8Array;
   private readonly extra = new Map<string, number>();
+  private fillMask: Uint8Array | undefined;
+
+  /** 1 for tokens a blank may not be filled with: end-of-text, newlines, runs of spaces, and blanks themselves. */
+  notFillable(): Uint8Array {
+    this.fillMask ??= Uint8Array.from(this.tokens, (t) => {
+      const cls = tokenClass(t);
+      return cls === 'special' || cls === 'newline' || cls === 'space' || t.includes('_') ? 1 : 0;
+    });
+    return this.fillMask;
+  }
 
   constructor(
     readonly bg: Background,
     prompt: string,
-    order: number,
+    readonly order: number,
     readonly promptWeight: number,
     readonly promptShare: number,
   ) {
     this.tokens = bg.tokens.slice();
     const ids = tokenize(prompt).map((t) => this.intern(t));
     this.promptCounts = NgramCounts.fromSequences([ids], order);
-    this.alnumStart = Uint8Array.from(this.tokens, (t) => (startsAlnum(t) ? 1 : 0));
+    this.alnumStart = new Uint8Array(this.tokens.length);
+    this.alnumStart.set(bg.alnumStart);
+    for (let i = bg.tokens.length; i < this.tokens.length; i++) this.alnumStart[i] = startsAlnum(this.tokens[i]!) ? 1 : 0;
     const n = this.tokens.length;
     this.baseUnseen = BASE_FLOOR / n;
     this.base = new Float64Array(n).fill(this.baseUnseen);
@@ -133,11 +149,21 @@ export class PromptState {
     this.level0Unseen = bg.model.apply(this.sources([], 0), this.level0, this.baseUnseen, 0, 0);
   }
 
-  /** The two corpora for a context: the background on the current segment, the prompt on the whole text. */
+  /**
+   * The two corpora for a context: the prompt on the whole text; the background on the current segment only, read
+   * as a standalone text (BOS-padded, and a leading space on its first word dropped: " The" after "Input:" is looked
+   * up as "The", the way the background's sentences begin).
+   */
   sources(ids: readonly number[], segmentStart: number): Source[] {
-    const order = this.bg.model.order;
+    const from = Math.max(0, segmentStart, ids.length - (this.order - 1));
+    let bgHistory = ids.slice(from);
+    if (segmentStart >= 0 && segmentStart === from && bgHistory.length > 0) {
+      const first = this.tokens[bgHistory[0]!];
+      const bare = first !== undefined && first.startsWith(' ') ? this.id(first.slice(1)) : undefined;
+      if (bare !== undefined) bgHistory = [bare, ...bgHistory.slice(1)];
+    }
     return [
-      { counts: this.bg.counts, history: ids.slice(Math.max(segmentStart, ids.length - (order - 1))), weight: 1 },
+      { counts: this.bg.counts, history: bgHistory, weight: 1 },
       { counts: this.promptCounts, history: ids, weight: this.promptWeight, minShare: this.promptShare },
     ];
   }
@@ -157,38 +183,48 @@ export class PromptState {
   }
 }
 
-/** A text as the model sees it: token ids (−2 for tokens outside the vocabulary) plus the token strings. */
+/**
+ * The end of a text as the model sees it: the ids of its last order−1 tokens (−2 for tokens outside the vocabulary;
+ * nothing earlier matters to an n-gram model) and its last token string.
+ */
 export interface Context {
   ids: number[];
   /** The last token's string (undefined for an empty text). */
   last: string | undefined;
-  /** Index just after the last segment boundary (newline or opening quote), for the background model. */
+  /**
+   * Index in `ids` of the first token of the current segment (the text after the last newline, opening quote or
+   * colon), for the background counts; negative when the segment began before the kept ids.
+   */
   segmentStart: number;
 }
 
 const UNKNOWN = -2;
 
 function isSegmentBoundary(token: string, prev: string | undefined): boolean {
-  if (token === '\n' || token === '\r' || token === ' "') return true;
+  if (token === '\n' || token === '\r' || token === ' "' || token === ':') return true;
   return token === '"' && (prev === undefined || prev === '\n' || prev === '\r');
 }
 
-export function contextOf(state: PromptState, tokens: readonly string[]): Context {
-  const ids: number[] = [];
-  let segmentStart = 0;
-  for (let i = 0; i < tokens.length; i++) {
-    const t = tokens[i]!;
-    ids.push(state.id(t) ?? UNKNOWN);
-    if (isSegmentBoundary(t, tokens[i - 1])) segmentStart = i + 1;
-  }
-  return { ids, last: tokens[tokens.length - 1], segmentStart };
+function trim(ctx: Context, keep: number): Context {
+  const drop = ctx.ids.length - keep;
+  if (drop <= 0) return ctx;
+  return { ids: ctx.ids.slice(drop), last: ctx.last, segmentStart: ctx.segmentStart - drop };
 }
 
-/** Appends one vocabulary token to a context (the token must satisfy canFollow). */
+export function contextOf(state: PromptState, tokens: readonly string[]): Context {
+  const keep = state.order - 1;
+  const from = Math.max(0, tokens.length - keep);
+  let segmentStart = 0;
+  for (let i = 0; i < tokens.length; i++) if (isSegmentBoundary(tokens[i]!, tokens[i - 1])) segmentStart = i + 1;
+  const ids = tokens.slice(from).map((t) => state.id(t) ?? UNKNOWN);
+  return { ids, last: tokens[tokens.length - 1], segmentStart: segmentStart - from };
+}
+
+/** Appends one token to a context (the token must satisfy canFollow with the last one). */
 export function extendContext(state: PromptState, ctx: Context, token: string): Context {
   const ids = ctx.ids.concat(state.id(token) ?? UNKNOWN);
   const segmentStart = isSegmentBoundary(token, ctx.last) ? ids.length : ctx.segmentStart;
-  return { ids, last: token, segmentStart };
+  return trim({ ids, last: token, segmentStart }, state.order - 1);
 }
 
 export interface Distribution {
