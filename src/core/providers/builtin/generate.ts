@@ -101,7 +101,7 @@ export async function sampleText(lm: NgramLanguageModel, prompt: string, prefix:
       text = text.slice(0, stopAt);
       break;
     }
-    prep = { state: prep.state, ctx: extendContext(prep.state, prep.ctx, choice.full), partial: '' };
+    prep = { state: prep.state, ctx: extendContext(prep.state, prep.ctx, choice.full), partial: '', tokenCount: prep.tokenCount + 1 };
   }
   return { text, tokens: produced };
 }

@@ -68,6 +68,8 @@ export function createBuiltinProvider(options: BuiltinProviderOptions = {}): Pro
     generate: true,
     embed: true,
     notes: BUILTIN_NOTES,
+    server: 'builtin',
+    embedDimensions: dimension,
   };
 
   return {
@@ -87,6 +89,7 @@ export function createBuiltinProvider(options: BuiltinProviderOptions = {}): Pro
       checkInt('positions', req.positions, 1);
       const k = Math.min(req.topK, BUILTIN_MAX_TOP_K);
       let prep: Prepared = prepare(lm, req.prompt, req.continuation);
+      const inputTokens = prep.tokenCount;
       const steps: NextTokensStep[] = [];
       for (let pos = 0; pos < req.positions; pos++) {
         if (pos > 0) req.signal?.throwIfAborted();
@@ -102,10 +105,10 @@ export function createBuiltinProvider(options: BuiltinProviderOptions = {}): Pro
         steps.push({ token: top[0]!.token, top });
         // Nothing meaningful follows the end of the text: stop the lookahead there.
         if (greedyFull === END_OF_TEXT) break;
-        prep = { state: prep.state, ctx: extendContext(prep.state, prep.ctx, greedyFull), partial: '' };
+        prep = { state: prep.state, ctx: extendContext(prep.state, prep.ctx, greedyFull), partial: '', tokenCount: prep.tokenCount + 1 };
       }
       usage.calls++;
-      usage.inputTokens += tokenize(req.prompt + req.continuation).length;
+      usage.inputTokens += inputTokens;
       usage.outputTokens += steps.length;
       return { steps };
     },

@@ -316,6 +316,8 @@ export interface Prepared {
   ctx: Context;
   /** The partial last token that the next token must extend ("" when the text ends on a token boundary). */
   partial: string;
+  /** How many tokens the text has (the partial one included). */
+  tokenCount: number;
 }
 
 /**
@@ -331,10 +333,10 @@ export function prepare(lm: NgramLanguageModel, prompt: string, continuation: st
     const prev = tokens[tokens.length - 2];
     const extends_ = (t: string): boolean => t.length > last.length && t.startsWith(last) && canFollow(prev, t);
     if ((cls === 'word' || cls === 'space') && state.tokens.some(extends_)) {
-      return { state, ctx: contextOf(state, tokens.slice(0, -1)), partial: last };
+      return { state, ctx: contextOf(state, tokens.slice(0, -1)), partial: last, tokenCount: tokens.length };
     }
   }
-  return { state, ctx: contextOf(state, tokens), partial: '' };
+  return { state, ctx: contextOf(state, tokens), partial: '', tokenCount: tokens.length };
 }
 
 export interface Scored {

@@ -296,6 +296,7 @@ test('capabilities, identity and exact usage', async () => {
   assert.deepEqual(caps.nextTokenLogprobs, { maxTopK: 50, mode: 'native', logitBias: true });
   assert.equal(caps.generate, true);
   assert.equal(caps.embed, true);
+  assert.equal(caps.embedDimensions, 512);
   assert.ok(caps.notes.some((n) => /not for production/i.test(n)));
   assert.deepEqual(p.usage(), { calls: 0, inputTokens: 0, outputTokens: 0, cost: 0 });
 
