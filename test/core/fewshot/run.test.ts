@@ -1,0 +1,101 @@
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { readFileSync } from 'node:fs';
+import { loadDataset, summarize, type Dataset } from '../../../src/core/data';
+import { planFewShot } from '../../../src/core/fewshot/plan';
+import { runFewShot } from '../../../src/core/fewshot/run';
+import { Ledger, type LedgerAccountant } from '../../../src/core/ledger';
+import { calibrateSigma, epsilonFor, seededRandom } from '../../../src/core/privacy';
+import { createBuiltinProvider } from '../../../src/core/providers/builtin';
+import { tempDir, writeFile } from '../../support/tmp';
+import { repoRoot } from '../../support/cli';
+
+const accountant: LedgerAccountant = {
+  name: 'pld',
+  epsilonFor: (specs, delta) => epsilonFor(specs, delta, 'pld'),
+  calibrateSigma: (target, shape) => calibrateSigma(target, shape, 'pld'),
+};
+const seeded = (seed: string) => (stream: string) => seededRandom(`${seed}/${stream}`);
+
+async function setup(): Promise<{ root: string; ds: Dataset; units: number; ledger: Ledger }> {
+  const root = tempDir('pfs-run-');
+  writeFile(root, 'data.csv', readFileSync(`${repoRoot}/examples/banking77-sample.csv`));
+  const ds = await loadDataset('data.csv', { root });
+  return { root, ds, units: summarize(ds).units, ledger: new Ledger(root, { accountant }) };
+}
+
+test('end to end with the built-in model: demonstrations, checkpoint, report, and the ledger charged exactly the plan', async () => {
+  const { ds, units, ledger } = await setup();
+  const before = await ledger.status({ identity: ds.identity, units });
+  const plan = planFewShot(ds, { labels: ['card_arrival', 'exchange_rate'], shots: 2, epsilon: 3, delta: before.total.delta, maxTokens: 12, prompts: 4 });
+  assert.equal(before.spent, 0);
+  const progress: string[] = [];
+  const r = await runFewShot({ dataset: ds, plan, provider: createBuiltinProvider(), ledger, units, random: seeded('e2e'), onProgress: (p) => progress.push(`${p.label}:${p.shot}:${p.done}`) });
+  assert.equal(r.status, 'completed');
+  assert.equal(r.demonstrations.length, 4);
+  assert.deepEqual(r.demonstrations.map((d) => d.label), ['card_arrival', 'card_arrival', 'exchange_rate', 'exchange_rate']);
+  assert.ok(r.demonstrations.every((d) => typeof d.text === 'string'));
+  assert.ok(progress.includes('card_arrival:1:true') && progress.includes('exchange_rate:1:true'));
+  const after = await ledger.status({ identity: ds.identity, units });
+  // Parallel pools: spent = max over pools of that pool's composition, which is the planned ε of the run.
+  const expected = Math.max(...plan.ledgerPlan.charges.map((c) => epsilonFor([c.mechanism], after.total.delta)));
+  assert.ok(Math.abs(after.spent - expected) < 1e-9, `spent ${after.spent} vs planned ${expected}`);
+  assert.ok(Math.abs(after.spent - plan.epsilonRun) < 1e-9);
+  assert.equal(after.runs.length, 1);
+  assert.equal(after.runs[0]!.status, 'settled');
+  const lines = readFileSync(r.checkpoint, 'utf8').trim().split('\n').map((l) => JSON.parse(l));
+  assert.equal(lines.filter((l) => l.type === 'demonstration').length, 4);
+  assert.equal(lines.at(-1).type, 'settled');
+  assert.equal(r.report.provider.offline, true);
+  assert.equal(r.report.parameters.prompts, 4);
+  assert.ok(r.report.usage.calls > 0 && r.report.usage.tokensReleased > 0);
+});
+
+test('speculative and one-token-at-a-time decoding give identical demonstrations with the built-in model', async () => {
+  const outputs: string[][] = [];
+  for (const [lookahead, prefetch] of [[1, 0], [4, 3], [6, 0]] as const) {
+    const { ds, units, ledger } = await setup();
+    const plan = planFewShot(ds, { labels: ['card_arrival', 'top_up_failed'], shots: 2, epsilon: 3, delta: 1e-5, maxTokens: 16, prompts: 6 });
+    const r = await runFewShot({ dataset: ds, plan, provider: createBuiltinProvider(), ledger, units, lookahead, prefetch, random: seeded('equivalence') });
+    outputs.push(r.demonstrations.map((d) => `${d.label}|${d.text}`));
+    if (lookahead > 1 && prefetch > 0) assert.ok(r.report.usage.roundTrips < 2 * 2 * 16, 'prefetch saves round trips');
+  }
+  assert.deepEqual(outputs[1], outputs[0]);
+  assert.deepEqual(outputs[2], outputs[0]);
+});
+
+test('cancel stops the run, keeps finished demonstrations and charges only the started ones', async () => {
+  const { ds, units, ledger } = await setup();
+  const plan = planFewShot(ds, { labels: ['card_arrival'], shots: 5, epsilon: 2, delta: 1e-5, maxTokens: 10, prompts: 4 });
+  const controller = new AbortController();
+  const r = await runFewShot({
+    dataset: ds,
+    plan,
+    provider: createBuiltinProvider(),
+    ledger,
+    units,
+    random: seeded('cancel'),
+    signal: controller.signal,
+    onProgress: (p) => {
+      if (p.shot === 1 && p.done) controller.abort();
+    },
+  });
+  assert.equal(r.status, 'cancelled');
+  assert.equal(r.demonstrations.length, 2);
+  const status = await ledger.status({ identity: ds.identity, units });
+  const run = status.runs[0]!;
+  assert.equal(run.charges[0]!.steps, 2 * 10, 'two started demonstrations × T_max');
+  assert.equal(run.planned[0]!.steps, 5 * 10);
+  const lp = plan.labels[0]!;
+  const expected = epsilonFor([{ kind: 'poisson-gaussian', sigma: lp.sigma, samplingRate: lp.samplingRate, steps: 20 }], status.total.delta);
+  assert.ok(Math.abs(status.spent - expected) < 1e-9);
+  assert.ok(status.spent < plan.epsilonRun);
+});
+
+test('a refused run sends nothing to the model', async () => {
+  const { ds, units, ledger } = await setup();
+  const plan = planFewShot(ds, { labels: ['card_arrival'], shots: 1, epsilon: 5, delta: 1e-5, maxTokens: 8, prompts: 4 });
+  const provider = createBuiltinProvider();
+  await assert.rejects(runFewShot({ dataset: ds, plan, provider, ledger, units, random: seeded('refuse') }), { name: 'BudgetExceededError' });
+  assert.equal(provider.usage().calls, 0);
+});
