@@ -5,7 +5,7 @@
  * Route 1 (UI tests), which is also code-server's own e2e pattern (coder/code-server test/e2e/models/CodeServer.ts).
  */
 import { spawn, type ChildProcess } from 'node:child_process';
-import { cpSync, existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { cpSync, existsSync, mkdirSync, mkdtempSync, readFileSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { chromium, type Browser, type ConsoleMessage, type FrameLocator, type Page } from 'playwright-core';
@@ -47,6 +47,37 @@ export function installExtension(extensionsDir: string): { id: string; dir: stri
   }];
   writeFileSync(join(extensionsDir, 'extensions.json'), JSON.stringify(manifest));
   return { id, dir };
+}
+
+/** The processes below `root` (Linux /proc), so helpers code-server forks (file watcher, extension host) can be ended by id. */
+function descendants(root: number): number[] {
+  const children = new Map<number, number[]>();
+  for (const d of readdirSync('/proc')) {
+    if (!/^\d+$/.test(d)) continue;
+    try {
+      const stat = readFileSync(`/proc/${d}/stat`, 'utf8');
+      const ppid = Number(stat.slice(stat.lastIndexOf(')') + 2).split(' ')[1]);
+      children.set(ppid, [...(children.get(ppid) ?? []), Number(d)]);
+    } catch {
+      // The process ended while we looked.
+    }
+  }
+  const out: number[] = [];
+  for (let queue = [root]; queue.length; ) {
+    const next = children.get(queue.shift()!) ?? [];
+    out.push(...next);
+    queue.push(...next);
+  }
+  return out;
+}
+
+/** Ends a leftover helper if it still runs code-server's code (guards against a reused pid). */
+function endIfCodeServer(pid: number): void {
+  try {
+    if (readFileSync(`/proc/${pid}/cmdline`, 'utf8').includes(CODE_SERVER)) process.kill(pid, 'SIGKILL');
+  } catch {
+    // Already gone.
+  }
 }
 
 export interface CodeServer {
@@ -124,6 +155,7 @@ export async function startCodeServer(setupWorkspace: (dir: string) => void, use
     workspace,
     output: () => out,
     async stop() {
+      const helpers = child.pid ? descendants(child.pid) : [];
       if (child.exitCode === null && child.signalCode === null) {
         const exited = new Promise((r) => child.once('exit', r));
         child.kill('SIGTERM');
@@ -131,6 +163,8 @@ export async function startCodeServer(setupWorkspace: (dir: string) => void, use
         await exited;
         clearTimeout(t);
       }
+      // code-server's file watcher outlives a SIGTERM of the server for ~30 s; end it (and any other helper) now.
+      for (const pid of helpers) endIfCodeServer(pid);
       process.off('exit', killOnExit);
       rmSync(tmp, { recursive: true, force: true });
     },
