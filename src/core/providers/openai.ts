@@ -128,7 +128,13 @@ export class OpenAICompatibleProvider implements Provider {
       steps = parseChoiceLogprobs(firstChoice(res, this.ctx).logprobs);
     }
     if (steps === null) throw noLogprobsError(this.ctx, `the server sent no logprobs for this request (mode ${lp.mode})`);
-    steps = steps.slice(0, req.positions).map((s) => ({ token: s.token, top: s.top.slice(0, k) }));
+    // Keep k alternatives, plus the emitted token when it falls outside them (only possible when sampling at
+    // logprobTemperature 1), so that `top` always includes `token`.
+    steps = steps.slice(0, req.positions).map((s) => {
+      const top = s.top.slice(0, k);
+      const own = s.top.find((t) => t.token === s.token);
+      return { token: s.token, top: own && !top.includes(own) ? [...top, own] : top };
+    });
     if (req.candidates && steps[0]) steps[0] = { token: steps[0].token, top: restrictTop(steps[0].top, req.candidates) };
     return { steps };
   }

@@ -492,6 +492,13 @@ describe('servers that scale logprobs by temperature', () => {
     const want = expected(PROMPT, 1, 5)[0]!.top;
     assert.deepEqual(r.steps[0]!.top.map((t) => t.token), want.map((t) => t.token));
     r.steps[0]!.top.forEach((t, i) => assert.ok(Math.abs(t.logprob - want[i]!.logprob) < 1e-12));
+    // Sampled lookahead tokens can fall outside the top-k; `top` still includes them.
+    const r2 = await p.nextTokens({ prompt: PROMPT, continuation: '', topK: 1, positions: 6 });
+    for (const st of r2.steps) {
+      assert.ok(st.top.some((t) => t.token === st.token));
+      assert.ok(st.top.length <= 2);
+    }
+    assert.ok(r2.steps.some((st) => st.top.length === 2), 'at least one sample outside the top-1 (deterministic fake sampling)');
     // A normal server keeps temperature 0.
     const plain = await server({ flavour: 'vllm' });
     assert.equal((await provider(plain).capabilities()).nextTokenLogprobs?.logprobTemperature, undefined);
