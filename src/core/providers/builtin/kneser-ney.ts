@@ -122,6 +122,27 @@ export class NgramCounts {
     return this.levels[k]!.get(key);
   }
 
+  /**
+   * The statistics of the sequence-start contexts (all BOS, lengths 1..order−1) with every next token renamed by
+   * `rename` (counts of tokens renamed alike are added).
+   */
+  startStatsRenamed(rename: (id: number) => number): ContextStats[] {
+    const out: ContextStats[] = [];
+    for (let k = 1; k < this.order; k++) {
+      const s = this.stats([], k);
+      const next = new Map<number, number>();
+      if (s) for (const [w, c] of s.next) next.set(rename(w), (next.get(rename(w)) ?? 0) + c);
+      const r: ContextStats = { total: s?.total ?? 0, n1: 0, n2: 0, n3: 0, next };
+      for (const c of next.values()) {
+        if (c === 1) r.n1++;
+        else if (c === 2) r.n2++;
+        else r.n3++;
+      }
+      out.push(r);
+    }
+    return out;
+  }
+
   /** Modified KN discounts of each order, estimated from this corpus's counts-of-counts. */
   discounts(): Discounts[] {
     return this.levels.map((level) => {
@@ -149,6 +170,8 @@ export interface Source {
    * this share (0–1) of the merged count c(h).
    */
   minShare?: number;
+  /** Optional: statistics to use instead of the lookup of `history`, per context length (undefined: look up). */
+  override?: (k: number) => ContextStats | undefined;
 }
 
 /** The merged statistics of one context: Σ β_s c_s, with the counts-of-counts of the merged counts. */
@@ -172,7 +195,9 @@ export class MergedKneserNey {
 
   private merged(sources: readonly Source[], k: number): Merged | undefined {
     const parts: { s: ContextStats; weight: number }[] = [];
-    const found: (ContextStats | undefined)[] = sources.map((src) => (src.weight > 0 ? src.counts.stats(src.history, k) : undefined));
+    const found: (ContextStats | undefined)[] = sources.map((src) =>
+      src.weight > 0 ? (src.override?.(k) ?? src.counts.stats(src.history, k)) : undefined,
+    );
     let total = 0;
     for (let i = 0; i < sources.length; i++) {
       const s = found[i];

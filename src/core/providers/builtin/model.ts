@@ -10,8 +10,9 @@
  * (not at the unigram level, which would otherwise swamp every context the prompt has not seen). Where the prompt
  * has seen the context its continuations dominate, so examples of one label pull the next token toward their words;
  * where it has not, the background predicts. The background counts are looked up with the current segment only (the
- * text after the last newline, opening quote or colon, BOS-padded, first word without its leading space), because
- * they were counted on standalone sentences; the prompt counts with the full text. The discounts are the background's
+ * text after the last newline, opening quote or colon, BOS-padded, first word without its leading space; right after
+ * a colon the sentence-start statistics predict spaced words, " The" rather than "The"), because they were counted
+ * on standalone sentences; the prompt counts with the full text. The discounts are the background's
  * modified KN estimates, halved (see DISCOUNT_SCALE).
  *
  * The vocabulary V is the background's tokens, the prompt's tokens and the end-of-text token. The recursion's base
@@ -28,7 +29,7 @@
  * Everything is deterministic: no randomness here, ties are broken by token string.
  */
 import { BACKGROUND_CORPUS } from './corpus';
-import { MergedKneserNey, NgramCounts, type Discounts, type Source } from './kneser-ney';
+import { MergedKneserNey, NgramCounts, type ContextStats, type Discounts, type Source } from './kneser-ney';
 import { END_OF_TEXT, canFollow, startsAlnum, tokenClass, tokenize } from './tokenizer';
 
 export const BUILTIN_MODEL_ID = 'builtin-ngram-v1';
@@ -52,6 +53,8 @@ interface Background {
   tokens: string[];
   index: Map<string, number>;
   counts: NgramCounts;
+  /** Sentence-start statistics (context lengths 1..order−1) with spaced first words, for segments after a colon. */
+  afterColon: ContextStats[];
   /** The smoothing model, with discounts estimated on the background counts. */
   model: MergedKneserNey;
   /** 1 where the token starts with a letter or digit. */
@@ -93,11 +96,26 @@ function background(order: number): Background {
       return ids;
     });
     const counts = NgramCounts.fromSequences(seqs, order);
+    // After a colon ("Text:", "Input:") a segment's first word carries a space: the sentence-start statistics with
+    // every word given its leading space (those variants join the vocabulary).
+    const spaced = (id: number): number => {
+      const t = tokens[id]!;
+      if (!startsAlnum(t)) return id;
+      const v = ` ${t}`;
+      let sid = index.get(v);
+      if (sid === undefined) {
+        sid = tokens.length;
+        tokens.push(v);
+        index.set(v, sid);
+      }
+      return sid;
+    };
+    const afterColon = counts.startStatsRenamed(spaced);
     const unigram = counts.tokenCounts();
     let tokenTotal = 0;
     for (const c of unigram.values()) tokenTotal += c;
     const alnumStart = Uint8Array.from(tokens, (t) => (startsAlnum(t) ? 1 : 0));
-    bg = { tokens, index, counts, alnumStart, model: new MergedKneserNey(order, counts.discounts().map((d) => d.map((x) => x * DISCOUNT_SCALE) as unknown as Discounts)), unigram, tokenTotal };
+    bg = { tokens, index, counts, afterColon, alnumStart, model: new MergedKneserNey(order, counts.discounts().map((d) => d.map((x) => x * DISCOUNT_SCALE) as unknown as Discounts)), unigram, tokenTotal };
     backgrounds.set(order, bg);
   }
   return bg;
@@ -162,8 +180,11 @@ export class PromptState {
       const bare = first !== undefined && first.startsWith(' ') ? this.id(first.slice(1)) : undefined;
       if (bare !== undefined) bgHistory = [bare, ...bgHistory.slice(1)];
     }
+    // Nothing of a segment that began at a colon yet: predict its first word with a leading space.
+    const colonStart = bgHistory.length === 0 && segmentStart >= 1 && this.tokens[ids[segmentStart - 1]!] === ':';
+    const afterColon = this.bg.afterColon;
     return [
-      { counts: this.bg.counts, history: bgHistory, weight: 1 },
+      { counts: this.bg.counts, history: bgHistory, weight: 1, ...(colonStart ? { override: (k: number) => (k > 0 ? afterColon[k - 1] : undefined) } : {}) },
       { counts: this.promptCounts, history: ids, weight: this.promptWeight, minShare: this.promptShare },
     ];
   }

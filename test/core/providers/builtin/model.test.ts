@@ -141,6 +141,21 @@ test('after an example ends, the closing quote and then a newline are likely, as
   assert.ok(plain.get(END_OF_TEXT) > 0.5, `P(eot) = ${plain.get(END_OF_TEXT)}`);
 });
 
+test('after a colon header ("Text:") the first word comes with its leading space, from the examples or the corpus', async () => {
+  const p = createBuiltinProvider();
+  const colonPrompt = (examples: string[]) =>
+    `Given a label, write a short text.\n\n${examples.map((e) => `Label: card\nText: ${e}\n`).join('\n')}\nLabel: card\nText:`;
+  // Zero-shot (no examples): the corpus's sentence starts, spaced.
+  const zero = await p.nextTokens({ prompt: colonPrompt([]), continuation: '', topK: 10, positions: 6 });
+  for (const t of zero.steps[0]!.top) assert.match(t.token, /^ \S/, 'space-led after the colon');
+  assert.match(zero.steps.map((s) => s.token).join(''), /^ [A-Z][a-z]* [a-z]+/, 'then an ordinary sentence');
+  // With examples, their first words lead, and an example ends with a newline.
+  const few = await p.nextTokens({ prompt: colonPrompt(CARD), continuation: '', topK: 5, positions: 12 });
+  assert.ok([' My', ' I', ' Why', ' Can', ' The'].includes(few.steps[0]!.token), few.steps[0]!.token);
+  const text = few.steps.map((s) => s.token).join('');
+  assert.ok(CARD.some((e) => text.startsWith(` ${e}\n`)), JSON.stringify(text));
+});
+
 test('speculative lookahead equals step-by-step calls that append the greedy token', async () => {
   const p = createBuiltinProvider();
   const cases: [string, string, string[] | undefined][] = [
