@@ -79,6 +79,8 @@ export interface FakeServerOptions {
   capBehaviour?: 'reject' | 'truncate';
   /** Shortens top lists (vLLM may return fewer than asked): how many alternatives position `i` gets. */
   topListLength?: (requested: number, position: number) => number;
+  /** Accept logprob parameters but never return logprobs (LM Studio always; Ollama before 0.12.11). */
+  ignoreLogprobs?: boolean;
   /** Logprobs at the sampling temperature (log-softmax of logits/T; one-hot at T = 0), as some servers do. */
   temperatureScaledLogprobs?: boolean;
   /** Emulate a reasoning model: 400 "Unsupported parameter: 'logprobs'" and no temperature other than 1. */
@@ -498,7 +500,7 @@ export async function startFakeServer(initial: FakeServerOptions = {}): Promise<
     const ctx = chatContext(b.messages, continueFinal);
     const maxTokens = b.max_completion_tokens ?? b.max_tokens ?? 16;
     checkContext(tokenize(ctx).length, maxTokens);
-    const wantLp = b.logprobs === true && f !== 'lmstudio';
+    const wantLp = b.logprobs === true && f !== 'lmstudio' && !opts.ignoreLogprobs;
     const k = wantLp ? topCount(b.top_logprobs ?? (f === 'llamacpp' ? 20 : 0), 'chat') : 0;
     const n = f === 'ollama' ? 1 : (b.n ?? 1);
     const seq = ++idSeq;
@@ -541,7 +543,7 @@ export async function startFakeServer(initial: FakeServerOptions = {}): Promise<
     if (f === 'llamacpp' && (b.n ?? 1) !== 1) throw err(400, 'Only one completion choice is allowed');
     const maxTokens = b.max_tokens ?? 16;
     checkContext(tokenize(b.prompt).length, maxTokens);
-    const wantLp = typeof b.logprobs === 'number' && f !== 'ollama' && f !== 'lmstudio';
+    const wantLp = typeof b.logprobs === 'number' && f !== 'ollama' && f !== 'lmstudio' && !opts.ignoreLogprobs;
     const k = wantLp ? topCount(b.logprobs, 'completions') : 0;
     const n = f === 'ollama' ? 1 : (b.n ?? 1);
     const seq = ++idSeq;

@@ -444,6 +444,7 @@ export class OpenAICompatibleProvider implements Provider {
       }
     } else {
       notes.push(`No next-token logprobs${noLogprobsMessage ? ` (${noLogprobsMessage})` : ''}. ${NO_LOGPROBS_FIX}`);
+      if (server === 'ollama') notes.push('Ollama returns logprobs from version 0.12.11 on (not on Ollama Cloud models): update Ollama, or use a local model.');
     }
     // Some servers compute logprobs at the sampling temperature: at 0 they answer a one-hot distribution. If the probe
     // saw that, check at temperature 1 and, when real alternatives appear there, ask for logprobs at temperature 1.

@@ -504,3 +504,13 @@ describe('servers that scale logprobs by temperature', () => {
     assert.equal((await provider(plain).capabilities()).nextTokenLogprobs?.logprobTemperature, undefined);
   });
 });
+
+test('an Ollama older than 0.12.11 (logprobs silently ignored): the probe names the version to update to', async () => {
+  const s = await server({ flavour: 'ollama', ignoreLogprobs: true });
+  const caps = await provider(s).capabilities();
+  assert.equal(caps.nextTokenLogprobs, null);
+  assert.equal(caps.server, 'ollama');
+  assert.ok(caps.notes.some((n) => /0\.12\.11/.test(n)), caps.notes.join('\n'));
+  const lm = await server({ flavour: 'lmstudio' });
+  assert.ok(!(await provider(lm).capabilities()).notes.some((n) => /0\.12\.11/.test(n)));
+});
