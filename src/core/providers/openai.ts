@@ -77,7 +77,9 @@ export class OpenAICompatibleProvider implements Provider {
     // maxRetries 0: the runner's retry policy is the only one. logLevel off: OPENAI_LOG=debug must not print prompts.
     const common = { maxRetries: 0, timeout, logLevel: 'off' as const };
     if (this.kind === 'azure' && !/\/openai\/v1$/.test(this.baseURL)) {
-      this.client = new AzureOpenAI({ ...common, endpoint: this.baseURL, apiKey, deployment: this.model, apiVersion: config.apiVersion ?? DEFAULTS.azureApiVersion });
+      // No `deployment` option: the SDK then takes the deployment from each body's `model`, so embeddings can go to
+      // a different deployment (embeddingModel) than chat.
+      this.client = new AzureOpenAI({ ...common, endpoint: this.baseURL, apiKey, apiVersion: config.apiVersion ?? DEFAULTS.azureApiVersion });
     } else {
       // Local servers accept any key; the SDK insists on one, so send a placeholder rather than reading env vars.
       this.client = new OpenAI({ ...common, baseURL: this.baseURL, apiKey: apiKey ?? 'no-key', ...(this.kind === 'azure' ? { defaultHeaders: { 'api-key': apiKey } } : {}) });

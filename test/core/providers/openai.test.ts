@@ -161,6 +161,14 @@ describe('next tokens on each server', () => {
     assert.ok(Math.abs(p2.usage().cost - (u.prompt_tokens * price.input + u.completion_tokens * price.output) / 1e6) < 1e-15);
   });
 
+  test('Azure embeddings go to the embedding deployment, chat to the chat deployment', async () => {
+    const s = await server({ flavour: 'azure', apiKey: 'k-123456789' });
+    const p = createProvider({ kind: 'azure', model: 'chat-dep', embeddingModel: 'emb-dep', baseURL: s.baseURL, apiKey: 'k-123456789', probeCache: new Map(), retry: noWait });
+    await p.embed(['a', 'b']);
+    await p.generate({ messages: [{ role: 'user', content: 'hi' }], maxTokens: 2 });
+    assert.deepEqual(s.requests.map((r) => r.path), ['/openai/deployments/emb-dep/embeddings', '/openai/deployments/chat-dep/chat/completions']);
+  });
+
   test('Azure deployments that accept 20 but return 5: the probe measures the real width', async () => {
     const s = await server({ flavour: 'azure', apiKey: 'k-123456789', capBehaviour: 'truncate' });
     const p = createProvider({ kind: 'azure', model: 'd', baseURL: s.baseURL, apiKey: 'k-123456789', probeCache: new Map(), retry: noWait });
