@@ -45,7 +45,7 @@ export function flattenMessages(messages: readonly ChatMessage[]): { prompt: str
 
 /**
  * Picks an index from `weights` (non-negative, need not sum to 1) at temperature `t`: weights^(1/t), renormalised.
- * t = 0 takes the largest weight (ties: the first index in `order`, which callers sort by token string).
+ * t = 0 takes the largest weight (ties: the lowest index; callers order candidates deterministically).
  */
 export function pick(weights: readonly number[], t: number, rand: Random): number {
   let best = 0;

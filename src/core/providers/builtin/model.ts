@@ -136,6 +136,17 @@ export class PromptState {
   readonly alnumStart: Uint8Array;
   private readonly extra = new Map<string, number>();
   private fillMask: Uint8Array | undefined;
+  private readonly followMasks = new Map<string, Uint8Array>();
+
+  /** 1 for the tokens that may follow `prev` (canFollow), cached per token: used after runs of spaces (rare, slow). */
+  followMask(prev: string): Uint8Array {
+    let m = this.followMasks.get(prev);
+    if (!m) {
+      m = Uint8Array.from(this.tokens, (t) => (canFollow(prev, t) ? 1 : 0));
+      this.followMasks.set(prev, m);
+    }
+    return m;
+  }
 
   /** 1 for tokens a blank may not be filled with: end-of-text, newlines, runs of spaces, and blanks themselves. */
   notFillable(): Uint8Array {
@@ -326,7 +337,8 @@ export class NgramLanguageModel {
     if (cls === 'word') {
       for (let i = 0; i < probs.length; i++) if (state.alnumStart[i]) probs[i] = 0;
     } else if (cls === 'space') {
-      for (let i = 0; i < probs.length; i++) if (!canFollow(last, state.tokens[i]!)) probs[i] = 0;
+      const mask = state.followMask(last);
+      for (let i = 0; i < probs.length; i++) if (!mask[i]) probs[i] = 0;
     }
   }
 }
