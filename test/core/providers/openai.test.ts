@@ -169,6 +169,16 @@ describe('next tokens on each server', () => {
     assert.deepEqual(s.requests.map((r) => r.path), ['/openai/deployments/emb-dep/embeddings', '/openai/deployments/chat-dep/chat/completions']);
   });
 
+  test('Azure v1 API (…/openai/v1): plain OpenAI paths with the api-key header', async () => {
+    const s = await server({ flavour: 'azure', apiKey: 'k-123456789' });
+    const p = createProvider({ kind: 'azure', model: 'dep', baseURL: `${s.origin}/openai/v1`, apiKey: 'k-123456789', probeCache: new Map(), retry: noWait });
+    const g = await p.generate({ messages: [{ role: 'user', content: 'hi' }], maxTokens: 2 });
+    assert.equal(g.texts.length, 1);
+    assert.equal(s.requests[0]!.path, '/openai/v1/chat/completions');
+    assert.equal(s.requests[0]!.headers['api-key'], 'k-123456789');
+    assert.equal(s.requests[0]!.body.model, 'dep');
+  });
+
   test('Azure deployments that accept 20 but return 5: the probe measures the real width', async () => {
     const s = await server({ flavour: 'azure', apiKey: 'k-123456789', capBehaviour: 'truncate' });
     const p = createProvider({ kind: 'azure', model: 'd', baseURL: s.baseURL, apiKey: 'k-123456789', probeCache: new Map(), retry: noWait });
