@@ -5,6 +5,8 @@ import { NgramLanguageModel, nextDistribution, prepare } from '../../../../src/c
 import { END_OF_TEXT, tokenize } from '../../../../src/core/providers/builtin/tokenizer';
 import { UsageError } from '../../../../src/core/errors';
 import type { Provider } from '../../../../src/core/providers/types';
+import { seededRandom } from '../../../../src/core/providers/builtin/rng';
+import { BACKGROUND_CORPUS } from '../../../../src/core/providers/builtin/corpus';
 
 // Test-authored examples (not from the banking77 data).
 const CARD = [
@@ -180,6 +182,24 @@ test('speculative lookahead equals step-by-step calls that append the greedy tok
     // The emitted tokens keep the text's tokenization: prompt tokens + continuation tokens + emitted tokens.
     const emitted = spec.steps.map((s) => s.token).filter((t) => t !== END_OF_TEXT);
     assert.equal(tokenize(pr + cont + emitted.join('')).join(''), pr + cont + emitted.join(''));
+  }
+});
+
+test('speculative lookahead equals step-by-step calls on random cuts of corpus text (mid-word and mid-space too)', async () => {
+  const p = createBuiltinProvider();
+  const rand = seededRandom('spec-cuts');
+  const source = [...CARD, ...TRAVEL, ...BACKGROUND_CORPUS.slice(0, 40)];
+  for (let n = 0; n < 30; n++) {
+    const text = source[Math.floor(rand() * source.length)]!;
+    const cut = text.slice(0, Math.floor(rand() * (text.length + 1)));
+    const pr = n % 2 ? cardPrompt : travelPrompt;
+    const spec = await p.nextTokens({ prompt: pr, continuation: cut, topK: 3, positions: 6 });
+    let cont = cut;
+    for (const step of spec.steps) {
+      const one = await p.nextTokens({ prompt: pr, continuation: cont, topK: 3, positions: 1 });
+      assert.deepEqual(one.steps[0], step, JSON.stringify(cut));
+      cont += step.token;
+    }
   }
 });
 
