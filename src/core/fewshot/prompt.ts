@@ -25,7 +25,7 @@ function oneLine(text: string): string {
 export function buildPrompt(format: PromptFormat, label: string, examples: readonly string[]): string {
   const parts = [format.instruction, ''];
   for (const text of examples) {
-    parts.push(format.example.replaceAll('{label}', label).replaceAll('{text}', ` ${oneLine(text)}`).replace(/\n$/, ''));
+    parts.push(format.example.replaceAll('{label}', label).replaceAll('{text}', oneLine(text)).replace(/\n$/, ''));
     parts.push('');
   }
   parts.push(format.header.replaceAll('{label}', label));
