@@ -301,8 +301,8 @@ describe('failures', () => {
   });
 
   test('a slow response times out and is retried; a server that never answers in time ends in a timeout error', async () => {
-    const s = await server({ flavour: 'vllm', fault: firstN(1, { kind: 'slow', ms: 2000 }) });
-    const p = provider(s, { timeoutMs: 150 });
+    const s = await server({ flavour: 'vllm', fault: firstN(1, { kind: 'slow', ms: 5000 }) });
+    const p = provider(s, { timeoutMs: 800 });
     const g = await p.generate({ messages: chat, maxTokens: 2 });
     assert.equal(g.texts.length, 1);
     assert.equal(s.requests.length, 2);
@@ -407,7 +407,7 @@ describe('cancellation, concurrency, usage', () => {
   });
 
   test('the concurrency limit holds on the wire', async () => {
-    const s = await server({ flavour: 'vllm', latencyMs: 30 });
+    const s = await server({ flavour: 'vllm', latencyMs: 80 });
     const p = provider(s, { concurrency: 3, embedBatchSize: 1 });
     await p.embed(Array.from({ length: 10 }, (_, i) => `text ${i}`));
     assert.equal(s.requests.length, 10);
