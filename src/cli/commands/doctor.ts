@@ -152,6 +152,7 @@ function format(r: DoctorReport): string {
   ];
   if (c.notes.length) lines.push('notes', ...c.notes.map((n) => `  - ${n}`));
   const u = r.usage;
-  lines.push(`probe      ${u.calls} call(s), ${u.inputTokens} input + ${u.outputTokens} output tokens${u.cost > 0 ? `, about $${u.cost.toFixed(6)}` : ''}; only fixed public text was sent`);
+  if (r.offline) lines.push('probe      local: nothing left this machine');
+  else lines.push(`probe      ${u.calls} call(s), ${u.inputTokens} input + ${u.outputTokens} output tokens${u.cost > 0 ? `, about $${u.cost.toFixed(6)}` : ''}; only fixed public text was sent`);
   return lines.join('\n');
 }
