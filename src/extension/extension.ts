@@ -3,6 +3,8 @@ import { loadDataset, summarize } from '../core/data';
 import { DataError, UserError } from '../core/errors';
 import { Config } from './config';
 import { InspectPanel } from './panels/inspectPanel';
+import { promptForApiKey, providerFromSettings } from './providers/settings';
+import { verdicts } from '../core/providers/verdicts';
 
 const DATASET_FILTERS = { 'Labelled datasets': ['csv', 'jsonl', 'ndjson', 'json'] };
 
@@ -56,6 +58,24 @@ export function activate(context: vscode.ExtensionContext): void {
       if (!file) return;
       const panel = InspectPanel.show(context.extensionUri, file, log, (p) => void load(p));
       await load(panel);
+    }),
+    vscode.commands.registerCommand('privateFewShot.setApiKey', async () => {
+      const kind = (await vscode.window.showQuickPick(['openai', 'azure', 'anthropic'], { title: 'Private Few-Shot: which provider is the key for?' })) as 'openai' | 'azure' | 'anthropic' | undefined;
+      if (!kind) return;
+      if (await promptForApiKey(context, kind)) void vscode.window.showInformationMessage(`Private Few-Shot: the ${kind} key is stored in SecretStorage.`);
+    }),
+    vscode.commands.registerCommand('privateFewShot.checkEndpoint', async () => {
+      try {
+        const provider = await providerFromSettings(context);
+        const caps = await vscode.window.withProgress({ location: vscode.ProgressLocation.Notification, title: 'Private Few-Shot: probing the model endpoint…' }, () => provider.capabilities());
+        const v = verdicts(caps, provider.offline);
+        log.info(`Endpoint check ${provider.kind}/${provider.model}: DP few-shot ${v.dpFewShot.ok ? 'ok' : 'no'}, Aug-PE ${v.augPe.ok ? 'ok' : 'no'}.`);
+        void vscode.window.showInformationMessage(`${provider.kind}/${provider.model} — DP few-shot: ${v.dpFewShot.detail}. Aug-PE: ${v.augPe.detail}.`, { modal: false });
+      } catch (e) {
+        const msg = e instanceof UserError ? e.describe() : (e as Error).message;
+        log.warn(`Endpoint check failed: ${msg}`);
+        void vscode.window.showErrorMessage(`Private Few-Shot: ${msg}`);
+      }
     }),
   );
 }

@@ -3,7 +3,6 @@ import {
   apiKeyFromEnv,
   createProvider,
   DEFAULTS,
-  NO_LOGPROBS_FIX,
   PROVIDER_KINDS,
   ProviderError,
   type Capabilities,
@@ -11,6 +10,7 @@ import {
   type ProviderKind,
   type Usage,
 } from '../../core/providers';
+import { CONTINUATION_MODES as MODES, verdicts, type AlgorithmVerdicts } from '../../core/providers/verdicts';
 import { numberFlag, stringFlag, type Command } from '../args';
 
 export interface DoctorReport {
@@ -23,20 +23,12 @@ export interface DoctorReport {
   keySource: string | null;
   offline: boolean;
   capabilities: Capabilities;
-  algorithms: {
-    dpFewShot: { ok: boolean; detail: string };
-    augPe: { ok: boolean; generate: boolean; embed: boolean; detail: string };
-  };
+  algorithms: AlgorithmVerdicts;
   /** What the probe itself used (it sends only fixed public text). */
   usage: Usage;
 }
 
-const MODES: Record<string, string> = {
-  completions: 'via /v1/completions',
-  'assistant-prefill': 'via chat, continuing a partial assistant message',
-  'chat-continuation': 'via chat, continuation asked inside the user turn (lower fidelity than prefill)',
-  native: 'computed directly by the model',
-};
+
 
 export const doctor: Command = {
   name: 'doctor',
@@ -115,25 +107,6 @@ Exit codes: 0 the endpoint answered (even if an algorithm cannot use it), 1 the 
   },
 };
 
-export function verdicts(caps: Capabilities, offline: boolean): DoctorReport['algorithms'] {
-  const lp = caps.nextTokenLogprobs;
-  const suffix = offline ? ' (offline model: for trying the tool, not production quality)' : '';
-  const dpFewShot = lp
-    ? { ok: true, detail: `works: top-${lp.maxTopK} next-token logprobs ${MODES[lp.mode] ?? lp.mode}${suffix}` }
-    : { ok: false, detail: `does not work: this model returns no next-token logprobs. ${NO_LOGPROBS_FIX}` };
-  let augPe: DoctorReport['algorithms']['augPe'];
-  if (caps.generate && caps.embed) augPe = { ok: true, generate: true, embed: true, detail: `works: generation and embeddings on this endpoint${suffix}` };
-  else if (caps.generate)
-    augPe = {
-      ok: true,
-      generate: true,
-      embed: false,
-      detail: 'works for generation; the embeddings must come from another embedder (--embedding-model, another endpoint, or the built-in embedder)',
-    };
-  else if (caps.embed) augPe = { ok: false, generate: false, embed: true, detail: 'can serve only as the embedder; generation needs another model' };
-  else augPe = { ok: false, generate: false, embed: false, detail: 'does not work: no generation and no embeddings' };
-  return { dpFewShot, augPe };
-}
 
 function format(r: DoctorReport): string {
   const c = r.capabilities;
