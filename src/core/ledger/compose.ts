@@ -14,8 +14,12 @@
  * - A pool whose merged charges are a sub-multiset of another pool's cannot have a larger ε (adding mechanisms never
  *   lowers ε; the other pool's value is an upper bound on it), so it is not computed. The result is still an upper
  *   bound on the true spent ε.
- * Results are cached by the pool's merged contents and δ, so unchanged pools are not recomputed.
+ * Results are cached in memory by the pool's merged contents and δ, so unchanged pools are not recomputed, and
+ * may be read from values recorded in the hash-chained ledger itself (see `recordKey`): a value computed by the
+ * same tool version and accountant for exactly the same composition and δ.
  */
+import { createHash } from 'node:crypto';
+import { TOOL_VERSION } from '../version';
 import type { LedgerAccountant, MechanismSpec } from './accountant';
 
 export interface PoolCharge {
@@ -29,8 +33,10 @@ export interface Spent {
   worst: string | null;
   /** Label pools seen. */
   pools: number;
-  /** Accountant calls made (not served from the cache). */
+  /** Accountant calls made (not served from the cache or the recorded values). */
   computed: number;
+  /** The pool values this result rests on, by record key (what a write records in the ledger). */
+  values: Map<string, number>;
 }
 
 type Merged = Map<string, MechanismSpec>;
@@ -63,25 +69,45 @@ function dominatedBy(small: Merged, big: Merged): boolean {
   return true;
 }
 
+/** Recorded pool values: record key → ε. */
+export type Recorded = ReadonlyMap<string, number>;
+
 export class SpentCalculator {
   private readonly cache = new Map<string, number>();
 
-  constructor(readonly accountant: LedgerAccountant) {}
+  constructor(
+    readonly accountant: LedgerAccountant,
+    private readonly version: string = TOOL_VERSION,
+  ) {}
 
-  /** ε of one pool's composition (0 when empty), cached. */
-  poolEpsilon(merged: Merged, delta: number): { epsilon: number; computed: boolean } {
+  /**
+   * The key under which a pool's ε is recorded: 96 bits of SHA-256 over the accountant, the tool version, δ and
+   * the merged composition. Any change to any of them (a new step, another δ, an upgraded tool) is a new key.
+   */
+  recordKey(merged: Merged, delta: number): string {
+    return createHash('sha256').update(`${this.accountant.name}|${this.version}|${delta}|${poolKey(merged)}`).digest('hex').slice(0, 24);
+  }
+
+  /** ε of one pool's composition (0 when empty): from memory, the recorded values, or the accountant. */
+  poolEpsilon(merged: Merged, delta: number, recorded?: Recorded): { epsilon: number; computed: boolean; key?: string } {
     if (merged.size === 0) return { epsilon: 0, computed: false };
-    const key = `${delta}#${poolKey(merged)}`;
-    const hit = this.cache.get(key);
-    if (hit !== undefined) return { epsilon: hit, computed: false };
+    const key = this.recordKey(merged, delta);
+    const hit = this.cache.get(key) ?? recorded?.get(key);
+    if (hit !== undefined) return { epsilon: hit, computed: false, key };
     const eps = this.accountant.epsilonFor([...merged.values()], delta);
     if (!(eps >= 0)) throw new Error(`accountant returned ε = ${eps}`);
     if (this.cache.size > 10_000) this.cache.clear();
     this.cache.set(key, eps);
-    return { epsilon: eps, computed: true };
+    return { epsilon: eps, computed: true, key };
   }
 
-  spent(charges: PoolCharge[], delta: number): Spent {
+  spent(charges: PoolCharge[], delta: number, recorded?: Recorded): Spent {
+    const values = new Map<string, number>();
+    const pool = (m: Merged) => {
+      const r = this.poolEpsilon(m, delta, recorded);
+      if (r.key !== undefined) values.set(r.key, r.epsilon);
+      return r;
+    };
     const star: Merged = new Map();
     const pools = new Map<string, Merged>();
     for (const c of charges) {
@@ -93,8 +119,8 @@ export class SpentCalculator {
       }
     }
     if (pools.size === 0) {
-      const r = this.poolEpsilon(star, delta);
-      return { epsilon: r.epsilon, worst: star.size ? '*' : null, pools: 0, computed: r.computed ? 1 : 0 };
+      const r = pool(star);
+      return { epsilon: r.epsilon, worst: star.size ? '*' : null, pools: 0, computed: r.computed ? 1 : 0, values };
     }
     // Each pool composed with the whole-dataset charges; identical pools collapse to one key.
     const candidates = new Map<string, { partition: string; merged: Merged; weight: number }>();
@@ -117,13 +143,13 @@ export class SpentCalculator {
     let worst: string | null = null;
     let computed = 0;
     for (const c of kept) {
-      const r = this.poolEpsilon(c.merged, delta);
+      const r = pool(c.merged);
       if (r.computed) computed++;
       if (worst === null || r.epsilon > best) {
         best = r.epsilon;
         worst = c.merged.size ? c.partition : worst;
       }
     }
-    return { epsilon: best, worst, pools: pools.size, computed };
+    return { epsilon: best, worst, pools: pools.size, computed, values };
   }
 }

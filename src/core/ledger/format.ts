@@ -65,6 +65,13 @@ const common = {
   hash: hex64,
 };
 
+/**
+ * Pool values computed while writing the line: record key (compose.ts `recordKey`: accountant, tool version, δ and
+ * the pool's exact composition) → ε. A cache that lives inside the hash chain, so it is as tamper-evident as the
+ * runs; spent is recomputed whenever no recorded value has the current key.
+ */
+const recordedEps = z.record(z.string().regex(/^[0-9a-f]{24}$/), z.number().finite().nonnegative()).optional();
+
 const headerSchema = z.object({
   ...common,
   type: z.literal('ledger'),
@@ -84,6 +91,7 @@ const budgetSchema = z.object({
   source: z.enum(['default', 'user']),
   /** Records or privacy units when the line was written (what the default δ was computed from). */
   units: z.number().int().positive().optional(),
+  eps: recordedEps,
 });
 
 const reservedSchema = z.object({
@@ -102,6 +110,7 @@ const reservedSchema = z.object({
   epsilonAfter: z.number().nonnegative().optional(),
   accountant: z.string().optional(),
   note: z.string().optional(),
+  eps: recordedEps,
 });
 
 const closedSchema = z.object({
@@ -115,6 +124,7 @@ const closedSchema = z.object({
   /** SHA-256 of what was released (required when settled; optional when aborted). */
   released: hex64.optional(),
   reason: z.string().optional(),
+  eps: recordedEps,
 });
 
 export type HeaderLine = z.infer<typeof headerSchema>;

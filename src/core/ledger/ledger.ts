@@ -11,7 +11,7 @@ import type { DatasetIdentity } from '../data';
 import { UsageError, UserError } from '../errors';
 import { TOOL_VERSION } from '../version';
 import type { LedgerAccountant, MechanismSpec } from './accountant';
-import { SpentCalculator, type PoolCharge, type Spent } from './compose';
+import { SpentCalculator, type PoolCharge, type Recorded, type Spent } from './compose';
 import { LEDGER_FORMAT, LEDGER_VERSION, labelPartition, type BudgetLine, type ClosedLine, type DatasetRef, type LedgerLine, type LineBody, type ParsedLedger, type ReservedLine, type StoredCharge } from './format';
 import { matchingLines, toRef } from './identity';
 import { LedgerStore, type LockOptions } from './store';
@@ -211,8 +211,13 @@ export class Ledger {
     return this.store.withLock(true, ({ parsed, append }) => {
       const bodies: LineBody[] = [];
       this.ensureHeader(parsed, bodies);
-      const current = this.totalOf(parsed, ds);
-      bodies.push(this.budgetBody(ds, total.epsilon ?? current.epsilon, total.delta ?? current.delta, 'user'));
+      const match = matchingLines(parsed.lines, ds.identity);
+      const current = this.totalOf(parsed, ds, match.seqs);
+      const delta = total.delta ?? current.delta;
+      // Compose at the new δ now, so the line can record the pool values later reads will need.
+      const recorded = recordedOf(parsed);
+      const spent = this.calc.spent(this.existingCharges(this.runsOf(parsed, match.seqs)), delta, recorded);
+      bodies.push({ ...this.budgetBody(ds, total.epsilon ?? current.epsilon, delta, 'user'), ...unrecorded(spent.values, recorded) });
       append(bodies);
       return this.statusOf(parsed, ds);
     });
@@ -222,7 +227,7 @@ export class Ledger {
   async check(ds: LedgerDataset, plan: RunPlan): Promise<PlanCheck> {
     const charges = validatePlan(plan);
     const parsed = await this.store.withLock(false, (s) => s.parsed);
-    return this.checkOf(parsed, ds, plan, charges, parsed.header?.labelSalt ?? randomBytes(16).toString('hex'));
+    return this.checkOf(parsed, ds, plan, charges, parsed.header?.labelSalt ?? randomBytes(16).toString('hex')).check;
   }
 
   /**
@@ -236,7 +241,7 @@ export class Ledger {
     return this.store.withLock(true, ({ parsed, append }) => {
       const bodies: LineBody[] = [];
       const salt = this.ensureHeader(parsed, bodies);
-      const check = this.checkOf(parsed, ds, plan, charges, salt);
+      const { check, values, recorded } = this.checkOf(parsed, ds, plan, charges, salt);
       if (!check.fits) throw new BudgetExceededError(check, ds.identity.path, plan);
       if (check.total.source === 'default') bodies.push(this.budgetBody(ds, check.total.epsilon, check.total.delta, 'default'));
       const id = `r-${randomBytes(8).toString('hex')}`;
@@ -254,6 +259,7 @@ export class Ledger {
         epsilonAfter: check.spentAfter,
         accountant: this.options.accountant.name,
         ...(plan.note ? { note: plan.note } : {}),
+        ...unrecorded(values, recorded),
       };
       bodies.push(reserved);
       const written = append(bodies);
@@ -291,6 +297,7 @@ export class Ledger {
       if (done) throw new UserError(`reservation ${id} was already ${done.status} (line ${done.seq} of ${this.file})`);
       const salt = parsed.header!.labelSalt;
       const charges = used ? used.map((c) => stored(c, salt)) : res.charges;
+      const eps = this.valuesAfterClose(parsed, res, charges);
       const body: Omit<ClosedLine, 'seq' | 'prev' | 'hash'> = {
         time: this.now().toISOString(),
         tool: TOOL_VERSION,
@@ -300,6 +307,7 @@ export class Ledger {
         charges,
         ...(usage.released ? { released: usage.released } : {}),
         ...(usage.reason ? { reason: usage.reason } : {}),
+        ...eps,
       };
       const [line] = append([body]);
       return { id, line: line!.seq, exceededReservation: exceeds(charges, res.charges) };
@@ -357,7 +365,7 @@ export class Ledger {
     const match = matchingLines(parsed.lines, ds.identity);
     const total = this.totalOf(parsed, ds, match.seqs);
     const runs = this.runsOf(parsed, match.seqs);
-    const spent = this.calc.spent(this.existingCharges(runs), total.delta);
+    const spent = this.calc.spent(this.existingCharges(runs), total.delta, recordedOf(parsed));
     const names = new Map<string, string>();
     if (labels && parsed.header) for (const l of labels) names.set(labelPartition(l, parsed.header.labelSalt), l);
     const view = (c: StoredCharge): ChargeView => (names.has(c.partition) ? { ...c, label: names.get(c.partition)! } : { ...c });
@@ -388,20 +396,41 @@ export class Ledger {
     };
   }
 
-  private checkOf(parsed: ParsedLedger, ds: LedgerDataset, plan: RunPlan, charges: Charge[], salt: string): PlanCheck {
+  private checkOf(parsed: ParsedLedger, ds: LedgerDataset, plan: RunPlan, charges: Charge[], salt: string): { check: PlanCheck; values: Map<string, number>; recorded: Recorded } {
     const match = matchingLines(parsed.lines, ds.identity);
     const total = this.totalOf(parsed, ds, match.seqs);
     const existing = this.existingCharges(this.runsOf(parsed, match.seqs));
     const delta = total.delta;
+    const recorded = recordedOf(parsed);
     const planCharges = (cs: Charge[]): PoolCharge[] => cs.map((c) => ({ partition: c.partition === '*' ? '*' : labelPartition(c.partition.slice('label:'.length), salt), mechanism: c.mechanism }));
-    const spentWith = (cs: Charge[]): Spent => this.calc.spent([...existing, ...planCharges(cs)], delta);
-    const before = this.calc.spent(existing, delta).epsilon;
-    const after = spentWith(charges).epsilon;
-    const epsilonRun = this.calc.spent(planCharges(charges), delta).epsilon;
+    const spentWith = (cs: Charge[]): Spent => this.calc.spent([...existing, ...planCharges(cs)], delta, recorded);
+    const before = this.calc.spent(existing, delta, recorded).epsilon;
+    const afterSpent = spentWith(charges);
+    const after = afterSpent.epsilon;
+    const epsilonRun = this.calc.spent(planCharges(charges), delta, recorded).epsilon;
     const fits = after <= total.epsilon;
-    const result: PlanCheck = { fits, total, spentBefore: before, spentAfter: after, epsilonRun, over: fits ? 0 : after - total.epsilon };
-    if (!fits && !isExhausted(before, total.epsilon)) result.suggestion = this.suggest(charges, (cs) => spentWith(cs).epsilon <= total.epsilon, total.epsilon - before, delta);
-    return result;
+    const check: PlanCheck = { fits, total, spentBefore: before, spentAfter: after, epsilonRun, over: fits ? 0 : after - total.epsilon };
+    if (!fits && !isExhausted(before, total.epsilon)) check.suggestion = this.suggest(charges, (cs) => spentWith(cs).epsilon <= total.epsilon, total.epsilon - before, delta);
+    return { check, values: afterSpent.values, recorded };
+  }
+
+  /**
+   * The pool values of the reservation's dataset once `res` is closed with `charges`, to record on the closing
+   * line. Unchanged usage hits the values recorded at reserve time; changed usage recomputes the pools it touches.
+   */
+  private valuesAfterClose(parsed: ParsedLedger, res: ReservedLine, charges: StoredCharge[]): { eps?: Record<string, number> } {
+    const identity = { path: res.dataset.path, contentSha256: res.dataset.sha256, bytes: res.dataset.bytes };
+    const match = matchingLines(parsed.lines, identity);
+    let latest: BudgetLine | undefined;
+    for (const l of parsed.lines) if (l.type === 'budget' && match.seqs.has(l.seq)) latest = l;
+    if (!latest) return {};
+    const all: PoolCharge[] = [];
+    for (const r of this.runsOf(parsed, match.seqs)) {
+      const cs = r.reserved.id === res.id ? charges : (r.closed ?? r.reserved).charges;
+      for (const c of cs) all.push({ partition: c.partition, mechanism: spec(c) });
+    }
+    const recorded = recordedOf(parsed);
+    return unrecorded(this.calc.spent(all, latest.delta, recorded).values, recorded);
   }
 
   /** Searches for the smallest σ scale and the largest step budget that fit. Used only when refusing. */
@@ -453,6 +482,28 @@ export class Ledger {
     if (good >= 1) out.steps = withSteps(good).map((c) => c.mechanism.steps);
     return out;
   }
+}
+
+/** Every pool value recorded on the ledger's lines (see compose.ts recordKey). Rebuilt per read: lines are few. */
+function recordedOf(parsed: ParsedLedger): Recorded {
+  const m = new Map<string, number>();
+  for (const l of parsed.lines) {
+    if (!('eps' in l) || !l.eps) continue;
+    for (const [k, v] of Object.entries(l.eps)) m.set(k, Math.max(v, m.get(k) ?? 0));
+  }
+  return m;
+}
+
+/** The values not yet recorded, as the `eps` member of a line (omitted when none; finite values only). */
+function unrecorded(values: Map<string, number>, recorded: Recorded): { eps?: Record<string, number> } {
+  const eps: Record<string, number> = {};
+  let n = 0;
+  for (const [k, v] of values) {
+    if (recorded.get(k) === v || !Number.isFinite(v)) continue;
+    eps[k] = v;
+    n++;
+  }
+  return n ? { eps } : {};
 }
 
 /** Checks a plan's charges; returns them typed. Errors are UsageErrors naming the charge. */

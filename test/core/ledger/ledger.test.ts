@@ -314,3 +314,36 @@ test('calls in one process are serialised and see each other', async () => {
   assert.equal(results.filter((r) => r.status === 'fulfilled').length, 5);
   assert.ok(results.filter((r) => r.status === 'rejected').every((r) => (r as PromiseRejectedResult).reason instanceof BudgetExceededError));
 });
+
+test('pool values computed by writes are recorded in the chain, so a cold read needs no accountant call', async () => {
+  const ws = workspace();
+  const ds = dataset();
+  const writer = new Ledger(ws, { accountant: gdpAccountant() });
+  const a = await writer.reserve(ds, plan({ partition: 'label:x', mechanism: g(3, 2) }, { partition: 'label:y', mechanism: g(4, 2) }));
+  await a.settle({ released, used: [{ partition: 'label:x', mechanism: g(3, 1) }, { partition: 'label:y', mechanism: g(4, 2) }] });
+  const b = await writer.reserve(ds, plan({ partition: '*', mechanism: g(9, 3) }));
+  await b.abort({ used: [{ partition: '*', mechanism: g(9, 2) }] });
+
+  const acc = gdpAccountant();
+  const reader = new Ledger(ws, { accountant: acc });
+  const s = await reader.status(ds);
+  assert.equal(acc.calls, 0, 'every pool value came from the ledger');
+  close(s.spent, gdpEpsilon(mu([g(4, 2), g(9, 2)]), defaultDelta(1000)));
+
+  // A new δ: setTotal composes at it and records; the next cold read again needs nothing.
+  await writer.setTotal(ds, { delta: 1e-6 });
+  const acc2 = gdpAccountant();
+  const s2 = await new Ledger(ws, { accountant: acc2 }).status(ds);
+  assert.equal(acc2.calls, 0);
+  close(s2.spent, gdpEpsilon(mu([g(4, 2), g(9, 2)]), 1e-6));
+
+  // Another accountant (or tool version) never reuses them.
+  const other = { ...gdpAccountant(), name: 'other' };
+  let calls = 0;
+  other.epsilonFor = (specs, delta) => (calls++, gdpEpsilon(mu(specs), delta));
+  await new Ledger(ws, { accountant: other }).status(ds);
+  assert.ok(calls > 0);
+  // The recorded values sit on the lines that computed them, keyed, never as label text.
+  const lines = readFileSync(writer.file, 'utf8').trim().split('\n').map((l) => JSON.parse(l));
+  assert.ok(lines.filter((l) => l.eps).every((l) => Object.keys(l.eps).every((k) => /^[0-9a-f]{24}$/.test(k))));
+});
