@@ -2,9 +2,10 @@ import { UserError, UsageError } from '../core/errors';
 import { TOOL_VERSION } from '../core/version';
 import { parse, type Command, type Io } from './args';
 import { inspect } from './commands/inspect';
+import { budget } from './commands/budget';
 import { doctor } from './commands/doctor';
 
-const commands: Command[] = [inspect, doctor];
+const commands: Command[] = [inspect, doctor, budget];
 
 function help(): string {
   return [

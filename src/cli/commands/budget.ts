@@ -1,0 +1,93 @@
+import path from 'node:path';
+import { loadDataset, summarize } from '../../core/data';
+import { UsageError } from '../../core/errors';
+import { Ledger, defaultAccountant, type BudgetStatus, type ChargeView } from '../../core/ledger';
+import { numberFlag, stringFlag, type Command } from '../args';
+
+export const budget: Command = {
+  name: 'budget',
+  summary: 'Show (or set) the privacy budget of a dataset: total, spent, remaining and the runs charged to it.',
+  usage: `private-fewshot budget <dataset> [--set-total EPS] [--delta D] [--json] [--workspace DIR]
+
+  <dataset>          the .csv, .jsonl or .json file the runs used
+  --set-total EPS    set the dataset's total ε (a new ledger line; the default is 4)
+  --delta D          set the dataset's δ, below 1/n (default 1/(n·ln n), n = records or privacy units)
+  --json             print one JSON object on stdout (it holds label names: local only)
+  --workspace DIR    the workspace whose .private-fewshot/ledger.jsonl to use (default: the current directory)
+  --text-column C, --label-column C, --unit-column C, --skip-invalid
+                     how to read the dataset, as for \`inspect\` (n counts privacy units when --unit-column is set)
+
+A run is charged to this dataset when it recorded the same path or the same content hash (see docs/LEDGER.md).`,
+  options: {
+    'set-total': { type: 'string' },
+    delta: { type: 'string' },
+    json: { type: 'boolean' },
+    workspace: { type: 'string' },
+    'text-column': { type: 'string' },
+    'label-column': { type: 'string' },
+    'unit-column': { type: 'string' },
+    'skip-invalid': { type: 'boolean' },
+  },
+  async run(values, positionals, io) {
+    if (positionals.length !== 1) throw new UsageError('budget needs exactly one dataset file', 'Example: private-fewshot budget examples/banking77-sample.csv');
+    const epsilon = numberFlag(values, 'set-total', { min: Number.MIN_VALUE });
+    const delta = numberFlag(values, 'delta', { min: Number.MIN_VALUE, max: 1 });
+    const root = path.resolve(io.cwd, stringFlag(values, 'workspace') ?? '.');
+    const ds = await loadDataset(path.resolve(io.cwd, positionals[0]!), {
+      root,
+      textColumn: stringFlag(values, 'text-column'),
+      labelColumn: stringFlag(values, 'label-column'),
+      unitColumn: stringFlag(values, 'unit-column'),
+      onInvalid: values['skip-invalid'] ? 'skip' : 'fail',
+    });
+    const summary = summarize(ds);
+    const target = { identity: ds.identity, units: summary.units };
+    const ledger = new Ledger(root, { accountant: defaultAccountant() });
+    if (epsilon !== undefined || delta !== undefined) await ledger.setTotal(target, { epsilon, delta });
+    const status = await ledger.status(target, { labels: summary.labels.map((l) => l.label) });
+    io.out(values.json ? JSON.stringify(status) : formatStatus(status, root));
+    return 0;
+  },
+};
+
+const num = (x: number) => (x === 0 ? '0' : Math.abs(x) >= 1e-3 && Math.abs(x) < 1e4 ? String(Number(x.toPrecision(4))) : x.toExponential(2));
+
+function pool(c: { partition: string; label?: string }): string {
+  if (c.partition === '*') return 'whole dataset';
+  return c.label !== undefined ? `label ${JSON.stringify(c.label)}` : `label ${c.partition.slice('label-hash:'.length, 'label-hash:'.length + 8)}… (not in this file)`;
+}
+
+function charge(c: ChargeView): string {
+  const m = c.kind === 'poisson-gaussian' ? `Poisson-subsampled Gaussian σ ${num(c.sigma)}, q ${num(c.samplingRate)}, ${c.steps} steps` : `Gaussian σ ${num(c.sigma)}, ${c.steps} steps (μ ${num(Math.sqrt(c.steps) / c.sigma)})`;
+  return `${pool(c)}: ${m}`;
+}
+
+export function formatStatus(s: BudgetStatus, root: string): string {
+  const lines: string[] = [];
+  const where = path.relative(root, s.file) || s.file;
+  lines.push(`Privacy budget of ${s.dataset.path} (${s.units} records or privacy units; ledger ${where})`);
+  const source = s.total.source === 'user' ? `set at ledger line ${s.total.line}` : s.total.source === 'pinned-default' ? `default, pinned at ledger line ${s.total.line}` : 'default: ε 4, δ = 1/(n·ln n); pinned at the first run';
+  lines.push(`  total:      ε ${num(s.total.epsilon)} at δ ${num(s.total.delta)} (${source})`);
+  lines.push(`  spent:      ε ${num(s.spent)}${s.worst ? ` (worst pool: ${pool(s.worst)})` : ''}`);
+  lines.push(`  remaining:  ε ${num(Math.max(0, s.remaining))}${s.remaining < 0 ? ` — OVER the total by ${num(-s.remaining)}` : ''}`);
+  const others = s.matched.paths.filter((p) => p !== s.dataset.path);
+  if (others.length) lines.push(`  also counts runs recorded for: ${others.join(', ')} (same or related content)`);
+  if (s.runs.length === 0) {
+    lines.push('  runs:       none yet');
+    return lines.join('\n');
+  }
+  lines.push(`  runs (${s.runs.length}):`);
+  for (const r of s.runs) {
+    const eps = r.epsilonRun !== undefined ? `, ε ${num(r.epsilonRun)} alone as planned` : '';
+    const state = r.status === 'reserved' ? 'reserved (open or crashed: charged as planned)' : r.status;
+    lines.push(`    ${r.time}  ${r.algorithm}  ${state}${eps}  [line ${r.lines.join(', ')}; ${r.id}]`);
+    if (r.dataset.path !== s.dataset.path) lines.push(`      recorded for ${r.dataset.path}`);
+    for (const c of r.charges) lines.push(`      ${charge(c)}`);
+    if (r.status !== 'reserved' && JSON.stringify(r.charges) !== JSON.stringify(r.planned)) {
+      for (const c of r.planned) lines.push(`      planned: ${charge(c)}`);
+    }
+    if (r.released) lines.push(`      released: sha256 ${r.released.slice(0, 16)}…`);
+    if (r.reason) lines.push(`      reason: ${r.reason}`);
+  }
+  return lines.join('\n');
+}
