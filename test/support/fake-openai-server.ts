@@ -534,7 +534,13 @@ export async function startFakeServer(initial: FakeServerOptions = {}): Promise<
   // eslint-disable-next-line @typescript-eslint/no-explicit-any
   function completions(b: any): unknown {
     const f = flavour();
-    if (typeof b !== 'object' || b === null || typeof b.prompt !== 'string') throw err(400, "Missing required parameter: 'prompt'.", { param: 'prompt' });
+    if (typeof b !== 'object' || b === null || (typeof b.prompt !== 'string' && !Array.isArray(b.prompt))) throw err(400, "Missing required parameter: 'prompt'.", { param: 'prompt' });
+    // A list of prompts in one request (OpenAI legacy completions and vLLM accept it; choice index = prompt × n + i).
+    // llama.cpp's OpenAI-compatible route and Ollama take one string only.
+    if (Array.isArray(b.prompt) && (f === 'ollama' || f === 'llamacpp' || f === 'lmstudio' || !b.prompt.every((x: unknown) => typeof x === 'string') || b.prompt.length === 0)) {
+      throw err(400, 'prompt currently only accepts a string', { param: 'prompt' });
+    }
+    const prompts: string[] = Array.isArray(b.prompt) ? b.prompt : [b.prompt];
     checkModel(b.model);
     if ((f === 'openai' || f === 'azure') && !/instruct|davinci|babbage/.test(String(b.model))) {
       throw err(404, 'This is a chat model and not supported in the v1/completions endpoint. Did you mean to use v1/chat/completions?', { param: 'model' });
@@ -542,21 +548,22 @@ export async function startFakeServer(initial: FakeServerOptions = {}): Promise<
     if (b.echo && f === 'llamacpp') throw err(400, 'Only no echo is supported');
     if (f === 'llamacpp' && (b.n ?? 1) !== 1) throw err(400, 'Only one completion choice is allowed');
     const maxTokens = b.max_tokens ?? 16;
-    checkContext(tokenize(b.prompt).length, maxTokens);
+    for (const prompt of prompts) checkContext(tokenize(prompt).length, maxTokens);
     const wantLp = typeof b.logprobs === 'number' && f !== 'ollama' && f !== 'lmstudio' && !opts.ignoreLogprobs;
     const k = wantLp ? topCount(b.logprobs, 'completions') : 0;
     const n = f === 'ollama' ? 1 : (b.n ?? 1);
     const seq = ++idSeq;
     const choices = [];
     let completionTokens = 0;
-    for (let i = 0; i < n; i++) {
-      const r = rollout(model(), b.prompt, maxTokens, { temperature: b.temperature ?? 1, seed: `${seq}|${i}`, stop: b.stop ? [].concat(b.stop) : undefined });
+    for (let pi = 0; pi < prompts.length; pi++) for (let i = 0; i < n; i++) {
+      const prompt = prompts[pi]!;
+      const r = rollout(model(), prompt, maxTokens, { temperature: b.temperature ?? 1, seed: `${seq}|${pi}|${i}`, stop: b.stop ? [].concat(b.stop) : undefined });
       if (opts.temperatureScaledLogprobs) r.steps = scaleSteps(r.steps, b.temperature ?? 1);
       completionTokens += r.steps.length;
-      const choice: Record<string, unknown> = { text: r.text, index: i };
+      const choice: Record<string, unknown> = { text: r.text, index: pi * n + i };
       if (wantLp && f === 'llamacpp') choice.logprobs = { content: contentEntries(r.steps, k) };
       else if (wantLp) {
-        let offset = f === 'vllm' ? 0 : b.prompt.length;
+        let offset = f === 'vllm' ? 0 : prompt.length;
         const text_offset: number[] = [];
         for (const s of r.steps) {
           text_offset.push(offset);
@@ -583,7 +590,7 @@ export async function startFakeServer(initial: FakeServerOptions = {}): Promise<
       if (f === 'vllm') Object.assign(choice, { stop_reason: null, prompt_logprobs: null, prompt_token_ids: null, token_ids: null });
       choices.push(choice);
     }
-    const promptTokens = tokenize(b.prompt).length;
+    const promptTokens = prompts.reduce((a, x) => a + tokenize(x).length, 0);
     const out = baseEnvelope('text_completion', b.model ?? 'fake-model');
     out.choices = choices;
     out.usage = { prompt_tokens: promptTokens, completion_tokens: completionTokens, total_tokens: promptTokens + completionTokens };

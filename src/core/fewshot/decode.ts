@@ -5,8 +5,8 @@ import type { Bits32 } from './random';
 import { samplePrompts, type PoolUnit } from './sample';
 
 export interface DecodeStats {
-  /** Model requests sent. */
-  calls: number;
+  /** Prompt distributions requested from the model (several may share one HTTP request when batched). */
+  queries: number;
   /** Sequential waves of requests (all requests of a wave run in parallel). */
   roundTrips: number;
   /** Tokens released. */
@@ -133,10 +133,9 @@ export async function decodeDemonstration(o: DecodeOptions): Promise<DecodeResul
       for (let s = t + 1; s <= Math.min(o.maxTokens - 1, t + prefetch); s++) for (const p of promptsAt(s)) if (!cache.lookup(p, text)) wave.add(p);
       const prompts = [...wave];
       o.stats.roundTrips++;
-      o.stats.calls += prompts.length;
-      const results = await Promise.all(
-        prompts.map((prompt) => o.provider.nextTokens({ prompt, continuation: text, topK: o.topK, positions: lookahead, signal: o.signal })),
-      );
+      o.stats.queries += prompts.length;
+      const reqs = prompts.map((prompt) => ({ prompt, continuation: text, topK: o.topK, positions: lookahead, signal: o.signal }));
+      const results = o.provider.nextTokensBatch ? await o.provider.nextTokensBatch(reqs) : await Promise.all(reqs.map((r) => o.provider.nextTokens(r)));
       prompts.forEach((p, i) => cache.add(p, text, results[i]!.steps));
     }
     o.stats.reused += needed.size - missing.length;

@@ -20,6 +20,7 @@ export interface FewShotProgress {
   text: string;
   tokens: number;
   done: boolean;
+  /** HTTP requests to the model so far. */
   calls: number;
   roundTrips: number;
   inputTokens: number;
@@ -39,7 +40,10 @@ export interface FewShotRunOptions {
   topK?: number;
   /** Speculative lookahead (default 4); the output is identical for every value. */
   lookahead?: number;
-  /** Future steps queried ahead (default: lookahead − 1 for the offline model, whose calls are free; else 0). */
+  /**
+   * Future steps queried ahead (default: lookahead − 1 when requests are cheap — the offline model — or batched into
+   * one HTTP request per wave; else 0, since it multiplies requests).
+   */
   prefetch?: number;
   /**
    * Randomness for a named stream. Production: a cryptographic source for every stream (the default). Tests inject
@@ -70,7 +74,8 @@ export interface FewShotReport {
   provider: { kind: string; model: string; offline: boolean };
   privacy: { epsilon: number; delta: number; accountant: 'pld'; epsilonCharged: number; unit: string };
   parameters: { labels: string[]; shots: number; prompts: number; examplesPerPrompt: number; maxTokens: number; topK: number; lookahead: number };
-  usage: { calls: number; roundTrips: number; reused: number; inputTokens: number; outputTokens: number; cost: number; tokensReleased: number };
+  /** calls: HTTP requests; queries: prompt distributions asked for (batched requests carry several). */
+  usage: { calls: number; queries: number; roundTrips: number; reused: number; inputTokens: number; outputTokens: number; cost: number; tokensReleased: number };
   durationMs: number;
 }
 
@@ -104,12 +109,12 @@ export async function runFewShot(o: FewShotRunOptions): Promise<FewShotResult> {
   const checkpoint = path.join(checkpointDir, `${reservation.id}.jsonl`);
   await appendFile(checkpoint, JSON.stringify({ type: 'run', id: reservation.id, time: new Date(started).toISOString(), labels: settings.labels, shots: settings.shots }) + '\n');
 
-  const stats: DecodeStats = { calls: 0, roundTrips: 0, tokens: 0, reused: 0 };
+  const stats: DecodeStats = { queries: 0, roundTrips: 0, tokens: 0, reused: 0 };
   const startedShots = new Map<string, number>(settings.labels.map((l) => [l, 0]));
   const results = new Map<string, Demonstration[]>(settings.labels.map((l) => [l, []]));
   const progress = (label: string, shot: number, text: string, tokens: number, done: boolean) => {
     const u = o.provider.usage();
-    o.onProgress?.({ label, shot, text, tokens, done, calls: stats.calls, roundTrips: stats.roundTrips, inputTokens: u.inputTokens, outputTokens: u.outputTokens, cost: u.cost });
+    o.onProgress?.({ label, shot, text, tokens, done, calls: u.calls, roundTrips: stats.roundTrips, inputTokens: u.inputTokens, outputTokens: u.outputTokens, cost: u.cost });
   };
 
   let failure: Error | undefined;
@@ -132,7 +137,7 @@ export async function runFewShot(o: FewShotRunOptions): Promise<FewShotResult> {
             maxTokens: settings.maxTokens,
             topK,
             lookahead,
-            prefetch: o.prefetch ?? (o.provider.offline ? lookahead - 1 : 0),
+            prefetch: o.prefetch ?? (o.provider.offline || (o.provider.nextTokensBatch && caps.nextTokenLogprobs!.mode === 'completions') ? lookahead - 1 : 0),
             sampling: random(`sample:${lp.label}:${shot}`),
             noise: (std) => gaussianNoise(noiseRng, std),
             signal: o.signal,
@@ -169,7 +174,7 @@ export async function runFewShot(o: FewShotRunOptions): Promise<FewShotResult> {
     provider: { kind: o.provider.kind, model: o.provider.model, offline: o.provider.offline },
     privacy: { epsilon: settings.epsilon, delta: settings.delta, accountant: 'pld', epsilonCharged: reservation.epsilonRun, unit: o.dataset.columns.unit ?? 'row' },
     parameters: { labels: settings.labels, shots: settings.shots, prompts: settings.prompts, examplesPerPrompt: settings.examplesPerPrompt, maxTokens: settings.maxTokens, topK, lookahead },
-    usage: { calls: stats.calls, roundTrips: stats.roundTrips, reused: stats.reused, inputTokens: u.inputTokens, outputTokens: u.outputTokens, cost: u.cost, tokensReleased: stats.tokens },
+    usage: { calls: u.calls, queries: stats.queries, roundTrips: stats.roundTrips, reused: stats.reused, inputTokens: u.inputTokens, outputTokens: u.outputTokens, cost: u.cost, tokensReleased: stats.tokens },
     durationMs: now() - started,
   };
   return {

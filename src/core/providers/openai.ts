@@ -141,6 +141,56 @@ export class OpenAICompatibleProvider implements Provider {
     return { steps };
   }
 
+  /** Prompts per batched /v1/completions request. */
+  static readonly BATCH_LIMIT = 64;
+  private batchRejected = false;
+
+  /**
+   * Batches next-token requests into /v1/completions calls with a list of prompts (choice index = prompt index),
+   * where the backend returns logprobs there (completions mode). Falls back to one request each when the mode is not
+   * completions or the server refuses a list (remembered for the provider's lifetime).
+   */
+  async nextTokensBatch(reqs: NextTokensRequest[]): Promise<NextTokensResult[]> {
+    if (reqs.length === 0) return [];
+    const signal = reqs[0]!.signal;
+    const caps = await this.capabilities(signal);
+    const lp = caps.nextTokenLogprobs;
+    const uniform = reqs.every((r) => r.positions === reqs[0]!.positions && r.topK === reqs[0]!.topK && r.signal === signal && !r.candidates);
+    if (!lp || lp.mode !== 'completions' || this.batchRejected || reqs.length === 1 || !uniform) return Promise.all(reqs.map((r) => this.nextTokens(r)));
+    const { positions, topK } = reqs[0]!;
+    if (!Number.isInteger(positions) || positions < 1) throw new RangeError(`positions must be a whole number ≥ 1, got ${positions}`);
+    const k = Math.min(topK, lp.maxTopK);
+    const out: NextTokensResult[] = [];
+    for (let from = 0; from < reqs.length; from += OpenAICompatibleProvider.BATCH_LIMIT) {
+      const chunk = reqs.slice(from, from + OpenAICompatibleProvider.BATCH_LIMIT);
+      let res: Json;
+      try {
+        res = await this.post('completions', { ...this.completionsBody('', positions, k, { temperature: lp.logprobTemperature ?? 0 }), prompt: chunk.map((r) => r.prompt + r.continuation) }, { signal, texts: chunk.flatMap((r) => [r.prompt, r.continuation]), what: 'next tokens' });
+      } catch (e) {
+        if (e instanceof ProviderError && e.code === 'bad-request' && from === 0) {
+          this.batchRejected = true;
+          return Promise.all(reqs.map((r) => this.nextTokens(r)));
+        }
+        throw e;
+      }
+      const choices = Array.isArray(res.choices) ? (res.choices as { index?: unknown; logprobs?: unknown }[]) : [];
+      for (let i = 0; i < chunk.length; i++) {
+        const c = choices.find((x) => x?.index === i) ?? (choices.length === chunk.length ? choices[i] : undefined);
+        if (!c) throw this.malformed(`answered a list of ${chunk.length} prompts with ${choices.length} choices`);
+        const steps = parseChoiceLogprobs(c.logprobs);
+        if (steps === null) throw noLogprobsError(this.ctx, 'the server sent no logprobs for a batched request');
+        out.push({
+          steps: steps.slice(0, positions).map((s) => {
+            const top = s.top.slice(0, k);
+            const own = s.top.find((t) => t.token === s.token);
+            return { token: s.token, top: own && !top.includes(own) ? [...top, own] : top };
+          }),
+        });
+      }
+    }
+    return out;
+  }
+
   private completionsBody(prompt: string, maxTokens: number, logprobs: number | undefined, extra: { temperature?: number; n?: number; stop?: string[] } = {}): Json {
     return {
       model: this.model,

@@ -123,6 +123,12 @@ export interface Provider {
   /** Probed once per model and endpoint, then cached. Sends no private data. */
   capabilities(signal?: AbortSignal): Promise<Capabilities>;
   nextTokens(req: NextTokensRequest): Promise<NextTokensResult>;
+  /**
+   * Optional: several nextTokens requests in as few HTTP requests as the backend allows (a list of prompts in one
+   * /v1/completions request on OpenAI legacy completions and vLLM). Same results, in order, as calling nextTokens on
+   * each. Adapters that cannot batch simply do not implement it.
+   */
+  nextTokensBatch?(reqs: NextTokensRequest[]): Promise<NextTokensResult[]>;
   generate(req: GenerateRequest): Promise<GenerateResult>;
   embed(texts: string[], signal?: AbortSignal): Promise<Float32Array[]>;
   usage(): Usage;

@@ -49,7 +49,7 @@ async function generate(ds: Dataset, o: { prompts: number; examplesPerPrompt: nu
   const plan = planFewShot(ds, { labels: LABELS, shots: SHOTS, epsilon: 4, delta: 1e-5, maxTokens: T_MAX, prompts: o.prompts, examplesPerPrompt: o.examplesPerPrompt });
   const { pools } = buildPools(ds, LABELS);
   const provider = createBuiltinProvider();
-  const stats: DecodeStats = { calls: 0, roundTrips: 0, tokens: 0, reused: 0 };
+  const stats: DecodeStats = { queries: 0, roundTrips: 0, tokens: 0, reused: 0 };
   const texts: string[] = [];
   for (const lp of plan.labels) {
     for (let shot = 0; shot < (o.shots ?? SHOTS); shot++) {

@@ -17,7 +17,7 @@ const pool: PoolUnit[] = [
 
 async function run(lookahead: number, seed: string, sigma = 0.5, prefetch = 0) {
   const provider = new BigramProvider([' the', ' a', ' card', ' my', '\n']);
-  const stats: DecodeStats = { calls: 0, roundTrips: 0, tokens: 0, reused: 0 };
+  const stats: DecodeStats = { queries: 0, roundTrips: 0, tokens: 0, reused: 0 };
   const r = await decodeDemonstration({
     provider,
     format: DEFAULT_FORMAT,
@@ -47,7 +47,7 @@ test('speculative lookahead releases exactly the same text as one-token-at-a-tim
       assert.equal(spec.text, plain.text, `seed ${seed}, lookahead ${lookahead}, prefetch ${prefetch}`);
       assert.equal(spec.steps, plain.steps);
       assert.equal(spec.stats.tokens, plain.stats.tokens);
-      if (prefetch === 0) assert.ok(spec.stats.calls <= plain.stats.calls, 'lookahead without prefetch never adds requests');
+      if (prefetch === 0) assert.ok(spec.stats.queries <= plain.stats.queries, 'lookahead without prefetch never adds requests');
       if (spec.stats.roundTrips < plain.stats.roundTrips) fewerRoundTrips++;
     }
     assert.equal(plain.stats.roundTrips, plain.steps, 'plain decoding makes one wave per token');
@@ -64,7 +64,7 @@ test('with little noise the demonstration follows the private examples', async (
 });
 
 test('a demonstration ends at the first newline token and reports the steps that ran', async () => {
-  const stats: DecodeStats = { calls: 0, roundTrips: 0, tokens: 0, reused: 0 };
+  const stats: DecodeStats = { queries: 0, roundTrips: 0, tokens: 0, reused: 0 };
   const r = await decodeDemonstration({
     provider: new BigramProvider([' hello', '\n']),
     format: DEFAULT_FORMAT,
@@ -102,7 +102,7 @@ test('cancellation stops the decoder', async () => {
       sampling: testRng(1),
       noise: () => 0,
       signal: controller.signal,
-      stats: { calls: 0, roundTrips: 0, tokens: 0, reused: 0 },
+      stats: { queries: 0, roundTrips: 0, tokens: 0, reused: 0 },
     }),
     { name: 'AbortError' },
   );
