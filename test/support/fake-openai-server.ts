@@ -557,7 +557,7 @@ export async function startFakeServer(initial: FakeServerOptions = {}): Promise<
     let completionTokens = 0;
     for (let pi = 0; pi < prompts.length; pi++) for (let i = 0; i < n; i++) {
       const prompt = prompts[pi]!;
-      const r = rollout(model(), prompt, maxTokens, { temperature: b.temperature ?? 1, seed: `${seq}|${pi}|${i}`, stop: b.stop ? [].concat(b.stop) : undefined });
+      const r = rollout(model(), prompt, maxTokens, { temperature: b.temperature ?? 1, seed: pi === 0 ? `${seq}|${i}` : `${seq}|${pi}|${i}`, stop: b.stop ? [].concat(b.stop) : undefined });
       if (opts.temperatureScaledLogprobs) r.steps = scaleSteps(r.steps, b.temperature ?? 1);
       completionTokens += r.steps.length;
       const choice: Record<string, unknown> = { text: r.text, index: pi * n + i };
