@@ -28,7 +28,7 @@ export type { AccountantName, MechanismSpec } from './types';
 export { ACCOUNTANTS, MAX_STEPS, validateSpec, validateSpecs } from './types';
 export { gaussianDelta, gaussianEpsilon, gaussianMuFor, gdpMu } from './gaussian';
 export { DEFAULT_RDP_ORDERS, rdpOfSpecs, rdpToDelta, rdpToEpsilon, rdpPoissonGaussian } from './rdp';
-export { composePld, clearPldCaches, pldCacheStats, PldAccount } from './pld';
+export { composePld, clearPldCaches, clearPldCaches as clearPrivacyCaches, pldCacheStats, PldAccount } from './pld';
 export {
   type RandomSource,
   cryptoRandom,

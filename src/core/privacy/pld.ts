@@ -18,9 +18,16 @@
  * upper bound. Unlike rounding each loss up to the grid, which biases the mean by ~h/2 per step, connect-the-dots
  * keeps E[1] and E[e^{−L}] of every point mass, so T steps drift by O(T·h²), not O(T·h).
  *
- * Composition: every distinct (σ, q) is one group whose per-step PLD is built once; identical entries are merged
- * (T summed); all plain-Gaussian entries merge exactly into one Gaussian PLD with μ² = Σ T/σ². The groups are
- * composed in the Fourier domain on one common grid: Σ_g T_g·log FFT(p_g), one exponential and one inverse FFT.
+ * Composition, in two levels. Identical entries are merged first (T summed per distinct (σ, q)), and all
+ * plain-Gaussian entries merge exactly into one Gaussian with μ² = Σ T/σ².
+ *   Level 1: each group's per-step PLD is self-composed T times by FFT (log-spectrum × T, one exponential, one
+ *   inverse FFT) on a grid fine enough for that group: the per-step discretisation error compounds over T steps,
+ *   so the grid follows the per-step loss spread (chooseStepH).
+ *   Level 2: each group's composed curve, and the Gaussian's exact curve, is discretised again by connect-the-dots
+ *   on one coarser common grid (still a dominating pair: the composed discrete curve is itself convex in e^ε), and
+ *   the few factors are multiplied in the Fourier domain. With G factors the coarse grid adds only ~G·h²/6 to the
+ *   loss variance, so it can be far coarser than level 1, which keeps the FFT small however many groups there are.
+ * A single group (the common case of one run) stops after level 1.
  * Cyclic wrap-around is controlled by Chernoff bounds computed from the discrete pmfs: the window holds all but
  * `TAIL` of the composed mass on each side; the mass above the window is added to δ in full (rigorous), the mass
  * below it wraps to the top of the window where it can only increase δ.
@@ -32,6 +39,7 @@
  */
 import { gaussianDelta } from './gaussian';
 import { fft, nextPow2 } from './fft';
+import { clearRdpCache } from './rdp';
 import { normalCdf } from './special';
 
 /** One direction of one step's discrete PLD: mass pmf[k] at loss (offset + k)·h, plus `infMass` at +∞. */
@@ -52,6 +60,10 @@ interface Curve {
   upper: number;
   /** P(L ≤ t), used to cut the lower tail when `lower` is −∞. */
   cdf(t: number): number;
+  /** lim δ(ε) as ε → −∞: the total mass (1 for a probability pair; composed discrete curves can exceed it by round-off). */
+  total?: number;
+  /** A loss value inside the bulk of the distribution, where the searches for the grid ends start (default 0). */
+  center?: number;
 }
 
 /** Chernoff level of the composed window: at most this much mass lies beyond each end (added to δ or wrapped up). */
@@ -64,9 +76,14 @@ const MAX_N = 1 << 21;
 const MAX_STEP_POINTS = 1 << 22;
 /** Grid spacing bounds (powers of two so cached pieces are reused across calls). */
 const H_MAX = 2 ** -10;
+const H_MAX_COARSE = 2 ** -8;
 const H_MIN = 2 ** -24;
-/** Accuracy knob of the grid rule: the discretisation adds at most (η·σ_total)² to the composed loss variance. */
-const ETA = 0.03;
+/**
+ * Accuracy knob of the grid rules: connect-the-dots splits each point mass between its two grid neighbours, adding
+ * at most h²/4 (≈ h²/6 on average) of variance per discretised factor; the grids keep that below ~η² of the loss
+ * variance it is compared with.
+ */
+const ETA = 0.05;
 
 // ---------------------------------------------------------------------------------------------------------------
 // Curves
@@ -117,6 +134,7 @@ export function gaussianCurve(mu: number): Curve {
     upper: Infinity,
     delta: (eps) => gaussianDelta(eps, mu),
     cdf: (t) => normalCdf((t - (mu * mu) / 2) / mu),
+    center: (mu * mu) / 2,
   };
 }
 
@@ -125,25 +143,41 @@ export function gaussianCurve(mu: number): Curve {
 
 /** The discrete connect-the-dots PLD of `curve` on the grid h, or undefined when it would exceed MAX_STEP_POINTS. */
 export function discretize(curve: Curve, h: number): DiscretePld | undefined {
+  if (!(h > 0)) throw new RangeError('discretize: h must be positive');
   let iLo: number;
   if (Number.isFinite(curve.lower)) {
     iLo = Math.floor(curve.lower / h);
   } else {
     // Cut where the lower-tail mass is below STEP_TAIL; that mass is moved up to the first grid point (pessimistic).
-    let t = -1;
-    while (curve.cdf(t) > STEP_TAIL) t *= 2;
-    iLo = Math.floor(t / h);
+    // Walk down from the centre in doubling steps, then bisect to grid precision.
+    let hiT = Math.min(curve.center ?? 0, curve.upper);
+    let step = h;
+    let loT = hiT - step;
+    while (curve.cdf(loT) > STEP_TAIL) {
+      hiT = loT;
+      step *= 2;
+      loT = hiT - step;
+      if (step > 1e6) return undefined;
+    }
+    while (hiT - loT > h) {
+      const mid = 0.5 * (loT + hiT);
+      if (curve.cdf(mid) > STEP_TAIL) hiT = mid;
+      else loT = mid;
+    }
+    iLo = Math.floor(loT / h);
   }
   let iHi: number;
   if (Number.isFinite(curve.upper)) {
     iHi = Math.ceil(curve.upper / h);
   } else {
-    let lo = Math.max(0, iLo * h);
-    let hi = lo + 1;
+    let lo = Math.max(curve.center ?? 0, iLo * h);
+    let step = h;
+    let hi = lo + step;
     while (curve.delta(hi) > STEP_TAIL) {
       lo = hi;
-      hi = 2 * hi + 1;
-      if (hi > 1e6) return undefined;
+      step *= 2;
+      hi = lo + step;
+      if (step > 1e6) return undefined;
     }
     while (hi - lo > h) {
       const mid = 0.5 * (lo + hi);
@@ -158,7 +192,7 @@ export function discretize(curve: Curve, h: number): DiscretePld | undefined {
   const d = new Float64Array(n);
   for (let k = 0; k < n; k++) d[k] = curve.delta((iLo + k) * h);
   // Masses from the slopes of the interpolated curve in x = e^ε (kink at x_k carries mass x_k·(right − left slope)):
-  //   m_0 = (D_1 − D_0)/(e^h − 1) + (1 − D_0)                  (left slope from the dot (0, 1))
+  //   m_0 = (D_1 − D_0)/(e^h − 1) + (M − D_0)                  (left slope from the dot (0, M), M the total mass)
   //   m_k = [(D_{k+1} − D_k) − e^h (D_k − D_{k−1})]/(e^h − 1)
   //   m_top = −e^h (D_top − D_{top−1})/(e^h − 1),  infinity mass = D_top (the curve is flat beyond the grid).
   // They sum to 1 exactly (telescoping). The second differences carry rounding noise (~1e−16·D/h per point), which
@@ -169,7 +203,7 @@ export function discretize(curve: Curve, h: number): DiscretePld | undefined {
   const eh = Math.exp(h);
   const em1 = Math.expm1(h);
   const pmf = new Float64Array(n);
-  pmf[0] = (d[1]! - d[0]!) / em1 + (1 - d[0]!);
+  pmf[0] = (d[1]! - d[0]!) / em1 + ((curve.total ?? 1) - d[0]!);
   for (let k = 1; k < n - 1; k++) pmf[k] = (d[k + 1]! - d[k]! - eh * (d[k]! - d[k - 1]!)) / em1;
   pmf[n - 1] = (-eh * (d[n - 1]! - d[n - 2]!)) / em1;
   let debt = 0;
@@ -187,57 +221,18 @@ export function discretize(curve: Curve, h: number): DiscretePld | undefined {
 }
 
 // ---------------------------------------------------------------------------------------------------------------
-// Grid choice
+// Groups, factors and caches
 
-/** Variance of one step's privacy loss (both directions, the larger), by quadrature; only used to pick the grid. */
-export function stepLossVariance(sigma: number, q: number): number {
-  if (q >= 1) return 1 / (sigma * sigma);
-  const m = 4000;
-  const lo = -12 * sigma;
-  const hi = 1 + 12 * sigma;
-  const dx = (hi - lo) / m;
-  const logQ = Math.log(q);
-  const ratio = (1 - q) / q;
-  let s0 = 0, s1 = 0, s2 = 0, a0 = 0, a1 = 0, a2 = 0;
-  for (let i = 0; i <= m; i++) {
-    const x = lo + i * dx;
-    const y = (2 * x - 1) / (2 * sigma * sigma);
-    const l = y > 30 ? logQ + y + Math.log1p(ratio * Math.exp(-y)) : Math.log1p(q * Math.expm1(y));
-    const f0 = Math.exp(-0.5 * (x / sigma) ** 2);
-    const f1 = Math.exp(-0.5 * ((x - 1) / sigma) ** 2);
-    const wr = (q * f1 + (1 - q) * f0) * (i === 0 || i === m ? 0.5 : 1);
-    const wa = f0 * (i === 0 || i === m ? 0.5 : 1);
-    s0 += wr; s1 += wr * l; s2 += wr * l * l;
-    a0 += wa; a1 -= wa * l; a2 += wa * l * l;
-  }
-  const vr = s2 / s0 - (s1 / s0) ** 2;
-  const va = a2 / a0 - (a1 / a0) ** 2;
-  return Math.max(vr, va, 0);
-}
-
-const varianceCache = new Map<string, number>();
-function cachedVariance(sigma: number, q: number): number {
-  const key = `${sigma}|${q}`;
-  let v = varianceCache.get(key);
-  if (v === undefined) {
-    v = stepLossVariance(sigma, q);
-    if (varianceCache.size > 10000) varianceCache.clear();
-    varianceCache.set(key, v);
-  }
-  return v;
-}
-
-// ---------------------------------------------------------------------------------------------------------------
-// Groups and caches
-
-/** One distinct mechanism of an account: (σ, q) with T steps, or the merged Gaussian (q = 1, σ = 1/μ, T = 1). */
+/** One distinct mechanism of an account: (σ, q) for `steps` steps; q = 1 is a plain Gaussian with μ = 1/σ per step. */
 export interface Group {
   sigma: number;
   q: number;
   steps: number;
 }
 
-interface StepPld {
+/** A discrete PLD pair (remove and add directions) on one grid, with what composition needs to know about it. */
+interface Pair {
+  h: number;
   rem: DiscretePld;
   add: DiscretePld;
   /** Centre shift (grid points) used when folding each pmf into the FFT buffer, to keep the phases small. */
@@ -245,8 +240,14 @@ interface StepPld {
   shiftAdd: number;
   /** Cached log-MGFs ln Σ p_k e^{λ t_k}, keyed by `${dir}${λ}`. */
   cgf: Map<string, number>;
-  moments: { rem: [number, number]; add: [number, number] };
   bytes: number;
+}
+
+/** A factor of a composition: `pair` applied `times` times; `key` identifies the pair for the spectrum cache. */
+interface Factor {
+  key: string;
+  pair: Pair;
+  times: number;
 }
 
 class Lru<V extends { bytes: number }> {
@@ -287,7 +288,6 @@ class Lru<V extends { bytes: number }> {
   }
 }
 
-const stepCache = new Lru<StepPld>(192 * 2 ** 20);
 interface Spectrum {
   /** Half-spectrum log FFT of the folded remove and add pmfs: ln|A|, arg A, ln|B|, arg B for k = 0..N/2. */
   lar: Float64Array;
@@ -296,65 +296,76 @@ interface Spectrum {
   lbi: Float64Array;
   bytes: number;
 }
-const spectrumCache = new Lru<Spectrum>(128 * 2 ** 20);
-const accountCache = new Lru<PldAccount>(96 * 2 ** 20);
 
-/** Drops every memoised PLD, spectrum and composed account (for tests and memory pressure). */
+/** Per-step pairs (level 1 inputs) and coarse pairs of composed groups (level 2 inputs). */
+const pairCache = new Lru<Pair>(192 * 2 ** 20);
+/** Log-spectra of pairs at a given FFT size. */
+const spectrumCache = new Lru<Spectrum>(128 * 2 ** 20);
+/** Composed results: level-1 groups and whole accounts. */
+const composedCache = new Lru<ComposedPair>(128 * 2 ** 20);
+
+/** Drops every memoised PLD, spectrum and composed account (for tests, benchmarks and memory pressure). */
 export function clearPldCaches(): void {
-  stepCache.clear();
+  clearRdpCache();
+  pairCache.clear();
   spectrumCache.clear();
-  accountCache.clear();
+  composedCache.clear();
   varianceCache.clear();
 }
 
-export function pldCacheStats(): { steps: number; spectra: number; accounts: number; bytes: number } {
-  return { steps: stepCache.size, spectra: spectrumCache.size, accounts: accountCache.size, bytes: stepCache.sizeBytes + spectrumCache.sizeBytes + accountCache.sizeBytes };
+export function pldCacheStats(): { pairs: number; spectra: number; composed: number; bytes: number } {
+  return {
+    pairs: pairCache.size,
+    spectra: spectrumCache.size,
+    composed: composedCache.size,
+    bytes: pairCache.sizeBytes + spectrumCache.sizeBytes + composedCache.sizeBytes,
+  };
 }
 
-function moments(p: DiscretePld): [number, number] {
-  let m0 = 0, m1 = 0, m2 = 0;
+function meanIndex(p: DiscretePld): number {
+  let m0 = 0;
+  let m1 = 0;
   for (let k = 0; k < p.pmf.length; k++) {
-    const w = p.pmf[k]!;
-    m0 += w;
-    m1 += w * k;
-    m2 += w * k * k;
+    m0 += p.pmf[k]!;
+    m1 += p.pmf[k]! * k;
   }
-  if (!(m0 > 0)) return [0, 0];
-  const meanIdx = m1 / m0;
-  return [(p.offset + meanIdx) * p.h, Math.max(0, m2 / m0 - meanIdx * meanIdx) * p.h * p.h];
+  return m0 > 0 ? m1 / m0 : 0;
 }
 
-export function stepPld(g: Group, h: number): StepPld | undefined {
-  const key = `${g.sigma}|${g.q}|${h}`;
-  const hit = stepCache.get(key);
-  if (hit) return hit;
-  let rem: DiscretePld | undefined;
-  let add: DiscretePld | undefined;
-  if (g.q >= 1) {
-    rem = discretize(gaussianCurve(1 / g.sigma), h);
-    add = rem;
-  } else {
-    rem = discretize(removeCurve(g.sigma, g.q), h);
-    add = rem && discretize(addCurve(g.sigma, g.q), h);
-  }
-  if (!rem || !add) return undefined;
-  const mr = moments(rem);
-  const ma = moments(add);
-  const s: StepPld = {
+function makePair(rem: DiscretePld, add: DiscretePld, h: number): Pair {
+  return {
+    h,
     rem,
     add,
-    shiftRem: Math.round(mr[0] / h) - rem.offset,
-    shiftAdd: Math.round(ma[0] / h) - add.offset,
+    shiftRem: Math.round(meanIndex(rem)),
+    shiftAdd: Math.round(meanIndex(add)),
     cgf: new Map(),
-    moments: { rem: mr, add: ma },
-    bytes: 8 * (rem.pmf.length + (add === rem ? 0 : add.pmf.length)) + 256,
+    bytes: 8 * (rem.pmf.length + (add === rem ? 0 : add.pmf.length)) + 512,
   };
-  stepCache.set(key, s);
-  return s;
 }
 
-/** ln Σ_k p_k e^{λ t_k} over the finite part (−∞ when it has no mass). Memoised per step PLD. */
-function cgf(s: StepPld, dir: 'rem' | 'add', lambda: number): number {
+/** The per-step pair of a group on grid h (memoised), or undefined when it would not fit. */
+function stepPair(sigma: number, q: number, h: number): { key: string; pair: Pair } | undefined {
+  const key = `s|${sigma}|${q}|${h}`;
+  const hit = pairCache.get(key);
+  if (hit) return { key, pair: hit };
+  let rem: DiscretePld | undefined;
+  let add: DiscretePld | undefined;
+  if (q >= 1) {
+    rem = discretize(gaussianCurve(1 / sigma), h);
+    add = rem;
+  } else {
+    rem = discretize(removeCurve(sigma, q), h);
+    add = rem && discretize(addCurve(sigma, q), h);
+  }
+  if (!rem || !add) return undefined;
+  const pair = makePair(rem, add, h);
+  pairCache.set(key, pair);
+  return { key, pair };
+}
+
+/** ln Σ_k p_k e^{λ t_k} over the finite part (−∞ when it has no mass). Memoised per pair. */
+function cgf(s: Pair, dir: 'rem' | 'add', lambda: number): number {
   const key = `${dir}${lambda}`;
   const hit = s.cgf.get(key);
   if (hit !== undefined) return hit;
@@ -385,18 +396,26 @@ function cgf(s: StepPld, dir: 'rem' | 'add', lambda: number): number {
 }
 
 // ---------------------------------------------------------------------------------------------------------------
-// Composed account
+// Composed results
 
 /** One composed direction on its window: mass c[i] at loss (start + i)·h, plus the mass counted in full. */
 interface Composed {
   h: number;
   start: number;
-  /** S1[i] = Σ_{j ≥ i} c_j (suffix sums). */
+  /** S1[i] = Σ_{j ≥ i} c_j (suffix sums; FFT round-off below 0 is raised to 0). */
   s1: Float64Array;
   /** G[i] = Σ_{j ≥ i} c_j e^{(start+i)h − (start+j)h}. */
   g: Float64Array;
   /** Infinity mass plus the Chernoff bound on the mass above the window: added to every δ. */
   extra: number;
+}
+
+interface ComposedPair {
+  rem: Composed;
+  add: Composed;
+  h: number;
+  size: number;
+  bytes: number;
 }
 
 function buildComposed(c: Float64Array, h: number, start: number, extra: number): Composed {
@@ -405,24 +424,25 @@ function buildComposed(c: Float64Array, h: number, start: number, extra: number)
   const gg = new Float64Array(n + 1);
   const eh = Math.exp(-h);
   for (let i = n - 1; i >= 0; i--) {
-    const ci = c[i]! > 0 ? c[i]! : 0; // FFT round-off below 0 is raised to 0
+    const ci = c[i]! > 0 ? c[i]! : 0;
     s1[i] = s1[i + 1]! + ci;
     gg[i] = ci + eh * gg[i + 1]!;
   }
   return { h, start, s1, g: gg, extra };
 }
 
-/** δ(ε) of one composed direction: extra + Σ_{t_j > ε} c_j (1 − e^{ε − t_j}). */
-function composedDelta(c: Composed, eps: number): number {
+/** δ(ε) of one composed direction without clamping: extra + Σ_{t_j > ε} c_j (1 − e^{ε − t_j}). */
+function composedDeltaRaw(c: Composed, eps: number): number {
   const n = c.s1.length - 1;
-  const pos = eps / c.h - c.start; // fractional window index of ε
-  // First index strictly above ε.
-  let i = Math.floor(pos) + 1;
+  let i = Math.floor(eps / c.h - c.start) + 1; // first index strictly above ε
   if (i < 0) i = 0;
-  if (i >= n) return Math.min(1, c.extra);
+  if (i >= n) return c.extra;
   // Σ_{j ≥ i} c_j e^{ε − t_j} = e^{ε − t_i}·G[i]
-  const d = c.extra + c.s1[i]! - Math.exp(eps - (c.start + i) * c.h) * c.g[i]!;
-  return Math.min(1, Math.max(0, d));
+  return c.extra + c.s1[i]! - Math.exp(eps - (c.start + i) * c.h) * c.g[i]!;
+}
+
+function composedDelta(c: Composed, eps: number): number {
+  return Math.min(1, Math.max(0, composedDeltaRaw(c, eps)));
 }
 
 /** Smallest ε ≥ 0 with δ(ε) ≤ delta for one composed direction (exact inversion on the piecewise curve). */
@@ -439,8 +459,7 @@ function composedEpsilon(c: Composed, delta: number): number {
   let hi = n - 1;
   if (dAt(hi) > delta) return Infinity;
   if (dAt(lo) <= delta) {
-    // The crossing is in [0, t_lo].
-    hi = lo;
+    hi = lo; // the crossing is in [0, t_lo]
   } else {
     while (hi - lo > 1) {
       const mid = (lo + hi) >> 1;
@@ -459,44 +478,120 @@ function composedEpsilon(c: Composed, delta: number): number {
   return composedDelta(c, e) > delta ? tHi : e;
 }
 
+/** The privacy curve of a composed direction, as input for the level-2 discretisation. */
+function composedCurve(c: Composed): Curve {
+  const n = c.s1.length - 1;
+  return {
+    lower: c.start * c.h,
+    upper: (c.start + n - 1) * c.h,
+    delta: (eps) => composedDeltaRaw(c, eps),
+    cdf: () => 0,
+    total: c.s1[0]! + c.extra,
+  };
+}
+
 /** A composed account: δ(ε) and ε(δ) queries are cheap once it is built. */
 export class PldAccount {
-  constructor(
-    private readonly rem: Composed,
-    private readonly add: Composed,
-    /** Grid spacing used. */
-    readonly h: number,
-    /** FFT size used. */
-    readonly size: number,
-    readonly bytes: number,
-  ) {}
+  constructor(private readonly composed: ComposedPair) {}
+
+  /** Grid spacing of the final composition. */
+  get h(): number {
+    return this.composed.h;
+  }
+
+  /** FFT size of the final composition. */
+  get size(): number {
+    return this.composed.size;
+  }
 
   /** Upper bound on δ at ε (max over the remove and add directions). */
   delta(epsilon: number): number {
-    return Math.max(composedDelta(this.rem, epsilon), composedDelta(this.add, epsilon));
+    return Math.max(composedDelta(this.composed.rem, epsilon), composedDelta(this.composed.add, epsilon));
   }
 
-  /** Upper bound on the smallest ε with δ(ε) ≤ delta. */
+  /** Upper bound on the smallest ε ≥ 0 with δ(ε) ≤ delta. */
   epsilon(delta: number): number {
-    return Math.max(composedEpsilon(this.rem, delta), composedEpsilon(this.add, delta));
+    return Math.max(composedEpsilon(this.composed.rem, delta), composedEpsilon(this.composed.add, delta));
   }
 }
 
-/** Chooses the grid spacing for a set of groups (see ETA). */
-export function chooseH(groups: readonly Group[]): number {
-  let v = 0;
-  let t = 0;
-  for (const g of groups) {
-    v += g.steps * cachedVariance(g.sigma, g.q);
-    t += g.steps;
+// ---------------------------------------------------------------------------------------------------------------
+// Grid choice
+
+/** Variance of one step's privacy loss (both directions, the larger), by quadrature; only used to pick grids. */
+export function stepLossVariance(sigma: number, q: number): number {
+  if (q >= 1) return 1 / (sigma * sigma);
+  const m = 4000;
+  const lo = -12 * sigma;
+  const hi = 1 + 12 * sigma;
+  const dx = (hi - lo) / m;
+  const logQ = Math.log(q);
+  const ratio = (1 - q) / q;
+  let s0 = 0, s1 = 0, s2 = 0, a0 = 0, a1 = 0, a2 = 0;
+  for (let i = 0; i <= m; i++) {
+    const x = lo + i * dx;
+    const y = (2 * x - 1) / (2 * sigma * sigma);
+    const l = y > 30 ? logQ + y + Math.log1p(ratio * Math.exp(-y)) : Math.log1p(q * Math.expm1(y));
+    const f0 = Math.exp(-0.5 * (x / sigma) ** 2);
+    const f1 = Math.exp(-0.5 * ((x - 1) / sigma) ** 2);
+    const end = i === 0 || i === m ? 0.5 : 1;
+    const wr = (q * f1 + (1 - q) * f0) * end;
+    const wa = f0 * end;
+    s0 += wr; s1 += wr * l; s2 += wr * l * l;
+    a0 += wa; a1 -= wa * l; a2 += wa * l * l;
   }
-  if (!(t > 0) || !(v > 0)) return H_MAX;
-  const raw = 2 * ETA * Math.sqrt(v / t);
-  const h = 2 ** Math.floor(Math.log2(raw));
-  return Math.min(H_MAX, Math.max(H_MIN, h));
+  const vr = s2 / s0 - (s1 / s0) ** 2;
+  const va = a2 / a0 - (a1 / a0) ** 2;
+  return Math.max(vr, va, 0);
 }
 
-/** λ grid for the Chernoff bounds: 2^(k/2) for k = −8…40 (memoised per step PLD, so shared across calls). */
+const varianceCache = new Map<string, number>();
+function cachedVariance(sigma: number, q: number): number {
+  const key = `${sigma}|${q}`;
+  let v = varianceCache.get(key);
+  if (v === undefined) {
+    v = stepLossVariance(sigma, q);
+    if (varianceCache.size > 10000) varianceCache.clear();
+    varianceCache.set(key, v);
+  }
+  return v;
+}
+
+function pow2Floor(x: number, min: number, max: number): number {
+  if (!(x > 0) || !Number.isFinite(x)) return max;
+  return Math.min(max, Math.max(min, 2 ** Math.floor(Math.log2(x))));
+}
+
+/**
+ * Level-1 grid of a group: T steps each add ≤ h²/6 (on average) of variance against T·v of true variance, so
+ * h = 2η·sqrt(v) (a power of two) keeps the relative inflation near η². It depends only on (σ, q), so the per-step
+ * PLD is shared by every account that contains the group.
+ */
+export function chooseStepH(sigma: number, q: number): number {
+  return pow2Floor(2 * ETA * Math.sqrt(cachedVariance(sigma, q)), H_MIN, H_MAX);
+}
+
+/**
+ * Level-1 grid of a group inside a larger account: the group's T steps may add up to η²·max(V_g, V/F) of variance
+ * (V the account's total loss variance, F its number of factors), so a group that is a small part of the account is
+ * not resolved more finely than the account needs.
+ */
+function chooseGroupH(g: Group, totalVariance: number, factors: number): number {
+  const vg = g.steps * cachedVariance(g.sigma, g.q);
+  const allowance = Math.max(vg, totalVariance / Math.max(1, factors));
+  return pow2Floor(2 * ETA * Math.sqrt(allowance / g.steps), H_MIN, H_MAX);
+}
+
+/** Level-2 grid: F factors each add ≤ h²/4 against the total variance V. */
+function chooseCoarseH(totalVariance: number, factors: number, finest: number): number {
+  const h = pow2Floor(2 * ETA * Math.sqrt(totalVariance / Math.max(1, factors)), H_MIN, H_MAX_COARSE);
+  return Math.max(h, Math.min(finest, H_MAX_COARSE));
+}
+
+// ---------------------------------------------------------------------------------------------------------------
+// Composition in the Fourier domain
+
+/** λ grid for the Chernoff bounds: 2^(k/2) for k = −8…40 (memoised per pair, so shared across calls). */
 const LAMBDA_MIN_K = -8;
 const LAMBDA_MAX_K = 40;
 
@@ -510,22 +605,21 @@ interface Window {
 
 /**
  * The composed window of one direction. Chernoff: P(S ≥ u) ≤ exp(K(λ) − λu) and P(S ≤ l) ≤ exp(K(−λ) + λl) with
- * K = Σ_g T_g ln Σ_k p_gk e^{λ t_k} the exact log-MGF of the discrete composed pmf. The best λ is found by walking
+ * K = Σ_f T_f ln Σ_k p_fk e^{λ t_k} the exact log-MGF of the discrete composed pmf. The best λ is found by walking
  * the λ grid while the bound improves (the exponent is convex in λ).
  */
-export function chooseWindow(steps: StepPld[], groups: readonly Group[], dir: 'rem' | 'add', h: number): Window {
+function chooseWindow(factors: readonly Factor[], dir: 'rem' | 'add', h: number): Window {
   let hardLow = 0;
   let hardHigh = 0;
-  steps.forEach((s, i) => {
-    const T = groups[i]!.steps;
-    const p = dir === 'rem' ? s.rem : s.add;
-    hardLow += T * p.offset;
-    hardHigh += T * (p.offset + p.pmf.length - 1);
-  });
+  for (const f of factors) {
+    const p = dir === 'rem' ? f.pair.rem : f.pair.add;
+    hardLow += f.times * p.offset;
+    hardHigh += f.times * (p.offset + p.pmf.length - 1);
+  }
   const logInv = Math.log(1 / TAIL);
   const totalCgf = (lambda: number) => {
     let k = 0;
-    steps.forEach((s, i) => (k += groups[i]!.steps * cgf(s, dir, lambda)));
+    for (const f of factors) k += f.times * cgf(f.pair, dir, lambda);
     return k;
   };
   const walk = (sign: 1 | -1) => {
@@ -564,18 +658,19 @@ export function chooseWindow(steps: StepPld[], groups: readonly Group[], dir: 'r
 }
 
 /** Smallest window length (a power of two) whose upper Chernoff tail is ≤ TAIL. */
-export function windowLength(w: Window): number {
+function windowLength(w: Window): number {
   const need = Math.max(2, w.hardHigh - w.start + 1);
   let n = 2;
   while (n < need && w.upperBound(n) > TAIL) n *= 2;
   return Math.min(n, nextPow2(need));
 }
 
-/** Half-spectrum log FFT of one group's folded remove/add pmfs at size n (memoised). */
-function spectrum(s: StepPld, key: string, n: number): Spectrum {
-  const k = `${key}|${n}`;
+/** Half-spectrum log FFT of one pair's folded remove/add pmfs at size n (memoised). */
+function spectrum(f: Factor, n: number): Spectrum {
+  const k = `${f.key}|${n}`;
   const hit = spectrumCache.get(k);
   if (hit) return hit;
+  const s = f.pair;
   const re = new Float64Array(n);
   const im = new Float64Array(n);
   const fold = (p: DiscretePld, shift: number, into: Float64Array) => {
@@ -610,58 +705,15 @@ function spectrum(s: StepPld, key: string, n: number): Spectrum {
   return out;
 }
 
+const TWO_PI = 2 * Math.PI;
 function reduceAngle(a: number): number {
-  const twoPi = 2 * Math.PI;
-  return a - twoPi * Math.round(a / twoPi);
+  return a - TWO_PI * Math.round(a / TWO_PI);
 }
 
-/** Normalised groups in a canonical order with a cache key. */
-function canonical(groups: readonly Group[]): { groups: Group[]; key: string } {
-  const merged = new Map<string, Group>();
-  for (const g of groups) {
-    if (!(g.steps > 0) || g.q === 0) continue;
-    const k = `${g.sigma}|${g.q}`;
-    const m = merged.get(k);
-    if (m) m.steps += g.steps;
-    else merged.set(k, { ...g });
-  }
-  const out = [...merged.values()].sort((a, b) => a.sigma - b.sigma || a.q - b.q);
-  return { groups: out, key: out.map((g) => `${g.sigma}|${g.q}|${g.steps}`).join(';') };
-}
-
-/**
- * Composes the groups into a PLD account (memoised by the groups and the grid). `h` overrides the grid rule (tests
- * use it to check convergence); the answer is an upper bound for every h, tighter as h shrinks.
- */
-export function composePld(input: readonly Group[], opts: { h?: number } = {}): PldAccount | undefined {
-  for (const g of input) {
-    if (!Number.isInteger(g.steps) || g.steps < 0 || !(g.sigma > 0) || !(g.q >= 0 && g.q <= 1)) throw new RangeError(`composePld: bad group ${JSON.stringify(g)}`);
-  }
-  const { groups, key } = canonical(input);
-  if (groups.length === 0) return undefined;
-  let h = opts.h ?? chooseH(groups);
-  for (let attempt = 0; attempt < 12; attempt++, h *= 2) {
-    const cacheKey = `${key}@${h}`;
-    const hit = accountCache.get(cacheKey);
-    if (hit) return hit;
-    const acc = composeAt(groups, h);
-    if (acc) {
-      accountCache.set(cacheKey, acc);
-      return acc;
-    }
-  }
-  throw new Error('PLD composition does not fit in memory even on a coarse grid');
-}
-
-function composeAt(groups: readonly Group[], h: number): PldAccount | undefined {
-  const steps: StepPld[] = [];
-  for (const g of groups) {
-    const s = stepPld(g, h);
-    if (!s) return undefined;
-    steps.push(s);
-  }
-  const wr = chooseWindow(steps, groups, 'rem', h);
-  const wa = chooseWindow(steps, groups, 'add', h);
+/** Composes the factors (each applied `times` times) on grid h; undefined when the FFT would exceed MAX_N. */
+function composeFactors(factors: readonly Factor[], h: number): ComposedPair | undefined {
+  const wr = chooseWindow(factors, 'rem', h);
+  const wa = chooseWindow(factors, 'add', h);
   const n = Math.max(windowLength(wr), windowLength(wa), 2);
   if (n > MAX_N) return undefined;
   const half = n / 2 + 1;
@@ -673,27 +725,33 @@ function composeAt(groups: readonly Group[], h: number): PldAccount | undefined 
   let originAdd = 0;
   let logNoInfRem = 0;
   let logNoInfAdd = 0;
-  groups.forEach((g, gi) => {
-    const s = steps[gi]!;
-    const T = g.steps;
-    const sp = spectrum(s, `${g.sigma}|${g.q}|${h}`, n);
+  for (const f of factors) {
+    const s = f.pair;
+    const T = f.times;
+    const sp = spectrum(f, n);
+    // A frequency whose accumulated magnitude has underflowed stays 0 whatever the other factors do.
     for (let j = 0; j < half; j++) {
-      sar[j]! += T * sp.lar[j]!;
-      sai[j] = reduceAngle(sai[j]! + reduceAngle(T * sp.lai[j]!));
-      sbr[j]! += T * sp.lbr[j]!;
-      sbi[j] = reduceAngle(sbi[j]! + reduceAngle(T * sp.lbi[j]!));
+      if (sar[j]! > -800) {
+        sar[j]! += T * sp.lar[j]!;
+        sai[j] = reduceAngle(sai[j]! + reduceAngle(T * sp.lai[j]!));
+      }
+      if (sbr[j]! > -800) {
+        sbr[j]! += T * sp.lbr[j]!;
+        sbi[j] = reduceAngle(sbi[j]! + reduceAngle(T * sp.lbi[j]!));
+      }
     }
     originRem += T * (s.rem.offset + s.shiftRem);
     originAdd += T * (s.add.offset + s.shiftAdd);
     logNoInfRem += T * Math.log1p(-s.rem.infMass);
     logNoInfAdd += T * Math.log1p(-s.add.infMass);
-  });
+  }
   // Back to the loss domain: Z = A + iB over the full spectrum (A, B Hermitian), one inverse FFT gives both.
   const re = new Float64Array(n);
   const im = new Float64Array(n);
   for (let j = 0; j < half; j++) {
-    const ma = Math.exp(sar[j]!);
-    const mb = Math.exp(sbr[j]!);
+    const ma = sar[j]! > -745 ? Math.exp(sar[j]!) : 0;
+    const mb = sbr[j]! > -745 ? Math.exp(sbr[j]!) : 0;
+    if (ma === 0 && mb === 0) continue;
     const ar = ma * Math.cos(sai[j]!);
     const ai = ma * Math.sin(sai[j]!);
     const br = mb * Math.cos(sbi[j]!);
@@ -715,10 +773,110 @@ function composeAt(groups: readonly Group[], h: number): PldAccount | undefined 
       if (r < 0) r += n;
       c[i] = buf[r]!;
     }
-    const inf = -Math.expm1(logNoInf);
-    return buildComposed(c, h, w.start, inf + w.upperBound(n));
+    return buildComposed(c, h, w.start, -Math.expm1(logNoInf) + w.upperBound(n));
   };
   const rem = extract(re, wr, originRem, logNoInfRem);
   const add = extract(im, wa, originAdd, logNoInfAdd);
-  return new PldAccount(rem, add, h, n, 32 * (n + 1) + 256);
+  return { rem, add, h, size: n, bytes: 32 * (n + 1) + 256 };
+}
+
+/** Level 1: T-fold self-composition of one group's per-step PLD (memoised). Coarsens the grid if it does not fit. */
+function composeGroup(g: Group, hOverride?: number): { key: string; composed: ComposedPair } {
+  let h = hOverride ?? chooseStepH(g.sigma, g.q);
+  for (let attempt = 0; attempt < 16; attempt++, h *= 2) {
+    const key = `g|${g.sigma}|${g.q}|${g.steps}|${h}`;
+    const hit = composedCache.get(key);
+    if (hit) return { key, composed: hit };
+    const sp = stepPair(g.sigma, g.q, h);
+    if (!sp) continue;
+    const composed = composeFactors([{ key: sp.key, pair: sp.pair, times: g.steps }], h);
+    if (!composed) continue;
+    composedCache.set(key, composed);
+    return { key, composed };
+  }
+  throw new Error('PLD composition does not fit in memory even on a coarse grid');
+}
+
+/** Level 2 factor: a composed group re-discretised on the coarse grid (memoised). */
+function coarseFactor(groupKey: string, composed: ComposedPair, hc: number): Factor | undefined {
+  const key = `c|${groupKey}|${hc}`;
+  const hit = pairCache.get(key);
+  if (hit) return { key, pair: hit, times: 1 };
+  const rem = discretize(composedCurve(composed.rem), hc);
+  const add = rem && discretize(composedCurve(composed.add), hc);
+  if (!rem || !add) return undefined;
+  const pair = makePair(rem, add, hc);
+  pairCache.set(key, pair);
+  return { key, pair, times: 1 };
+}
+
+/** Normalised groups in a canonical order (identical (σ, q) merged) with a cache key. */
+function canonical(groups: readonly Group[]): { groups: Group[]; key: string } {
+  const merged = new Map<string, Group>();
+  for (const g of groups) {
+    if (!(g.steps > 0) || g.q === 0) continue;
+    const k = `${g.sigma}|${g.q}`;
+    const m = merged.get(k);
+    if (m) m.steps += g.steps;
+    else merged.set(k, { ...g });
+  }
+  const out = [...merged.values()].sort((a, b) => a.sigma - b.sigma || a.q - b.q);
+  return { groups: out, key: out.map((g) => `${g.sigma}|${g.q}|${g.steps}`).join(';') };
+}
+
+/**
+ * Composes the groups into a PLD account (memoised). A group with q = 1 is a plain Gaussian (one per account is
+ * expected: the merged Gaussian entries). `h` overrides the level-1 grid and `coarseH` the level-2 grid (tests use
+ * them to check convergence); the answer is an upper bound for every grid, tighter as the grids shrink.
+ */
+export function composePld(input: readonly Group[], opts: { h?: number; coarseH?: number } = {}): PldAccount | undefined {
+  for (const g of input) {
+    if (!Number.isInteger(g.steps) || g.steps < 0 || !(g.sigma > 0) || !(g.q >= 0 && g.q <= 1)) throw new RangeError(`composePld: bad group ${JSON.stringify(g)}`);
+  }
+  const { groups, key } = canonical(input);
+  if (groups.length === 0) return undefined;
+  const accountKey = `a|${key}|${opts.h ?? ''}|${opts.coarseH ?? ''}`;
+  const hit = composedCache.get(accountKey);
+  if (hit) return new PldAccount(hit);
+  let result: ComposedPair;
+  if (groups.length === 1) {
+    result = composeGroup(groups[0]!, opts.h).composed;
+  } else {
+    // Level 1 for every group (a single-step group, such as the merged Gaussian, is discretised directly at level 2).
+    let totalVariance = 0;
+    for (const g of groups) totalVariance += g.steps * cachedVariance(g.sigma, g.q);
+    let finest = H_MAX_COARSE;
+    const parts: ({ kind: 'composed'; key: string; composed: ComposedPair } | { kind: 'step'; g: Group })[] = [];
+    for (const g of groups) {
+      if (g.steps === 1) {
+        parts.push({ kind: 'step', g });
+      } else {
+        const c = composeGroup(g, opts.h ?? chooseGroupH(g, totalVariance, groups.length));
+        finest = Math.min(finest, c.composed.h);
+        parts.push({ kind: 'composed', key: c.key, composed: c.composed });
+      }
+    }
+    let hc = opts.coarseH ?? chooseCoarseH(totalVariance, groups.length, finest);
+    let out: ComposedPair | undefined;
+    for (let attempt = 0; attempt < 16 && !out; attempt++, hc *= 2) {
+      const factors: Factor[] = [];
+      let ok = true;
+      for (const p of parts) {
+        const f = p.kind === 'composed' ? coarseFactor(p.key, p.composed, hc) : (() => {
+          const sp = stepPair(p.g.sigma, p.g.q, hc);
+          return sp && { key: sp.key, pair: sp.pair, times: 1 };
+        })();
+        if (!f) {
+          ok = false;
+          break;
+        }
+        factors.push(f);
+      }
+      if (ok) out = composeFactors(factors, hc);
+    }
+    if (!out) throw new Error('PLD composition does not fit in memory even on a coarse grid');
+    result = out;
+  }
+  composedCache.set(accountKey, result);
+  return new PldAccount(result);
 }

@@ -80,6 +80,11 @@ export function rdpPoissonGaussian(q: number, sigma: number, alpha: number): num
 
 const rdpCache = new Map<string, Float64Array>();
 
+/** Drops the memoised per-(σ, q) RDP curves. */
+export function clearRdpCache(): void {
+  rdpCache.clear();
+}
+
 /** Per-step RDP curve of one (σ, q) over `orders` (memoised for the default orders). */
 export function rdpCurve(q: number, sigma: number, orders: readonly number[] = DEFAULT_RDP_ORDERS): Float64Array {
   const key = orders === DEFAULT_RDP_ORDERS ? `${q}|${sigma}` : undefined;
