@@ -1,6 +1,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { readFileSync } from 'node:fs';
+import { existsSync, readFileSync } from 'node:fs';
+import { spawnSync } from 'node:child_process';
 import { parse as parseSync } from 'csv-parse/sync';
 import { runCli, spawnCli, repoRoot } from '../support/cli';
 import { tempDir, writeFile } from '../support/tmp';
@@ -63,4 +64,13 @@ test('inspect with --skip-invalid, --unit-column and --dedupe', async () => {
   assert.equal(s.skipped.count, 1);
   assert.equal(s.skipped.first[0].line, 4);
   assert.equal(s.duplicatesRemoved, 1);
+});
+
+test('the bundled CLI (dist/cli.js, built by npm run build) prints the same summary', { skip: !existsSync(`${repoRoot}/dist/cli.js`) && 'run npm run build first' }, async () => {
+  const r = spawnSync(process.execPath, [`${repoRoot}/dist/cli.js`, 'inspect', 'examples/banking77-sample.csv', '--json'], { cwd: repoRoot, encoding: 'utf8' });
+  assert.equal(r.status, 0, r.stderr);
+  const bundled = JSON.parse(r.stdout);
+  const inProcess = JSON.parse((await runCli(['inspect', 'examples/banking77-sample.csv', '--json'])).stdout);
+  assert.deepEqual(bundled, inProcess);
+  assert.equal(bundled.rows, 2000);
 });
