@@ -4,8 +4,9 @@ import { parse, type Command, type Io } from './args';
 import { inspect } from './commands/inspect';
 import { budget } from './commands/budget';
 import { doctor } from './commands/doctor';
+import { demos } from './commands/demos';
 
-const commands: Command[] = [inspect, doctor, budget];
+const commands: Command[] = [inspect, demos, doctor, budget];
 
 function help(): string {
   return [

@@ -1,0 +1,218 @@
+import { writeFile } from 'node:fs/promises';
+import path from 'node:path';
+import { loadDataset, summarize } from '../../core/data';
+import { UsageError } from '../../core/errors';
+import { checkTemplate, EXPORT_FORMATS, exportDemonstrations, type ExportFormat } from '../../core/fewshot/export';
+import { FEWSHOT_DEFAULTS, planFewShot, type FewShotPlan } from '../../core/fewshot/plan';
+import { runFewShot } from '../../core/fewshot/run';
+import { Ledger, defaultAccountant } from '../../core/ledger';
+import { createProvider, DEFAULT_PRICES, priceFor } from '../../core/providers';
+import { estimateTokens } from '../../core/providers/usage';
+import { numberFlag, stringFlag, type Command } from '../args';
+import { providerConfigFromFlags, providerOptions, providerUsage } from '../provider-flags';
+
+export const demos: Command = {
+  name: 'demos',
+  summary: 'Write few-shot demonstrations with a differential-privacy guarantee (Tang et al. 2024) and charge the ledger.',
+  usage: `private-fewshot demos <dataset> (--labels a,b,c | --all-labels) --shots N --epsilon E [options]
+
+  <dataset>                 a .csv, .jsonl or .json file (columns detected, or --text-column/--label-column/--unit-column)
+  --labels a,b,c            the labels to write demonstrations for (treated as public)
+  --all-labels              take every label from the data (you acknowledge that the label set is then public)
+  --shots N                 demonstrations per label
+  --epsilon E               the ε this run may spend
+  --delta D                 δ (default: the dataset's ledger δ, 1/(n·ln n) unless set with \`budget --delta\`)
+  --prompts M               prompts per token (default ${FEWSHOT_DEFAULTS.prompts})
+  --examples-per-prompt N   expected private examples per prompt (default ${FEWSHOT_DEFAULTS.examplesPerPrompt}; q = M·N/|pool|)
+  --max-tokens T            token budget per demonstration (default ${FEWSHOT_DEFAULTS.maxTokens}); charged in full
+  --lookahead L             speculative tokens per request (default ${FEWSHOT_DEFAULTS.lookahead}); same output, fewer round trips
+${providerUsage}
+  --format F                json | jsonl | chat | text (default text)
+  --template T              for text: e.g. "Text: {text}\\nLabel: {label}"
+  --out FILE                write the demonstrations there (default: stdout)
+  --dry-run                 print the plan (σ, q, calls, cost, budget after) and touch nothing
+  --json                    print one JSON object: demonstrations, privacy, budget, usage
+  --workspace DIR           where .private-fewshot/ lives (default: the current directory)
+  --skip-invalid, --dedupe  as for \`inspect\``,
+  options: {
+    labels: { type: 'string' },
+    'all-labels': { type: 'boolean' },
+    shots: { type: 'string' },
+    epsilon: { type: 'string' },
+    delta: { type: 'string' },
+    prompts: { type: 'string' },
+    'examples-per-prompt': { type: 'string' },
+    'max-tokens': { type: 'string' },
+    lookahead: { type: 'string' },
+    format: { type: 'string' },
+    template: { type: 'string' },
+    out: { type: 'string' },
+    'dry-run': { type: 'boolean' },
+    json: { type: 'boolean' },
+    workspace: { type: 'string' },
+    'text-column': { type: 'string' },
+    'label-column': { type: 'string' },
+    'unit-column': { type: 'string' },
+    'skip-invalid': { type: 'boolean' },
+    dedupe: { type: 'boolean' },
+    ...providerOptions,
+  },
+  async run(values, positionals, io) {
+    if (positionals.length !== 1) throw new UsageError('demos needs exactly one dataset file', 'Example: private-fewshot demos examples/banking77-sample.csv --labels card_arrival --shots 2 --epsilon 4');
+    const labelsFlag = stringFlag(values, 'labels');
+    if (!labelsFlag === !values['all-labels']) throw new UsageError('give either --labels a,b,c or --all-labels', '--all-labels reads the label set from the data; pass it only if that set may be public.');
+    const shots = numberFlag(values, 'shots', { min: 1, integer: true });
+    const epsilon = numberFlag(values, 'epsilon', { min: Number.MIN_VALUE });
+    if (shots === undefined) throw new UsageError('--shots is required');
+    if (epsilon === undefined) throw new UsageError('--epsilon is required');
+    const format = (stringFlag(values, 'format') ?? 'text') as ExportFormat;
+    if (!EXPORT_FORMATS.includes(format)) throw new UsageError(`--format must be one of ${EXPORT_FORMATS.join(', ')}; got "${format}"`);
+    const template = stringFlag(values, 'template');
+    if (template !== undefined) checkTemplate(template.replace(/\\n/g, '\n'));
+    const providerConfig = providerConfigFromFlags(values, io.env, 'builtin');
+
+    const root = path.resolve(io.cwd, stringFlag(values, 'workspace') ?? '.');
+    const ds = await loadDataset(path.resolve(io.cwd, positionals[0]!), {
+      root,
+      textColumn: stringFlag(values, 'text-column'),
+      labelColumn: stringFlag(values, 'label-column'),
+      unitColumn: stringFlag(values, 'unit-column'),
+      onInvalid: values['skip-invalid'] ? 'skip' : 'fail',
+      dedupe: values.dedupe === true,
+    });
+    const summary = summarize(ds);
+    const labels = labelsFlag ? labelsFlag.split(',').map((l) => l.trim()).filter(Boolean) : summary.labels.map((l) => l.label);
+    const ledger = new Ledger(root, { accountant: defaultAccountant() });
+    const target = { identity: ds.identity, units: summary.units };
+    const status = await ledger.status(target);
+    const delta = numberFlag(values, 'delta', { min: Number.MIN_VALUE, max: 1 }) ?? status.total.delta;
+    const plan = planFewShot(ds, {
+      labels,
+      shots,
+      epsilon,
+      delta,
+      prompts: numberFlag(values, 'prompts', { min: 1, max: 1000, integer: true }),
+      examplesPerPrompt: numberFlag(values, 'examples-per-prompt', { min: Number.MIN_VALUE, max: 1000 }),
+      maxTokens: numberFlag(values, 'max-tokens', { min: 1, max: 4096, integer: true }),
+    });
+    const lookahead = numberFlag(values, 'lookahead', { min: 1, max: 64, integer: true }) ?? FEWSHOT_DEFAULTS.lookahead;
+    const check = await ledger.check(target, plan.ledgerPlan);
+    const provider = createProvider(providerConfig);
+    const offline = provider.offline;
+    const estimate = estimateRun(plan, ds.examples.length ? averageLength(ds.examples.map((e) => e.text)) : 0, provider.model, lookahead, offline);
+
+    if (values['dry-run']) {
+      const out = { dryRun: true, plan: planView(plan), budget: { total: check.total.epsilon, delta: check.total.delta, spent: check.spentBefore, spentAfter: check.spentAfter, remainingAfter: check.total.epsilon - check.spentAfter, fits: check.fits, over: check.over, suggestion: check.suggestion ?? null }, estimate, provider: { kind: provider.kind, model: provider.model, offline }, warnings: plan.warnings };
+      io.out(values.json ? JSON.stringify(out) : formatPlan(out));
+      return 0;
+    }
+    if (offline) io.err(`note: using the built-in offline model (${provider.model}): for trying the tool, not production quality. Pass --provider openai --model … for a real model.`);
+    for (const w of plan.warnings) io.err(`warning: ${w}`);
+
+    const controller = new AbortController();
+    const onSigint = () => controller.abort();
+    process.once('SIGINT', onSigint);
+    let lastLine = 0;
+    let result;
+    try {
+      result = await runFewShot({
+        dataset: ds,
+        plan,
+        provider,
+        ledger,
+        units: summary.units,
+        lookahead,
+        signal: controller.signal,
+        onProgress: (p) => {
+          if (values.json || Date.now() - lastLine < 1000) return;
+          lastLine = Date.now();
+          io.err(`… ${p.label} #${p.shot + 1}: ${p.tokens} tokens, ${p.calls} calls, ${p.roundTrips} round trips`);
+        },
+      });
+    } finally {
+      process.removeListener('SIGINT', onSigint);
+    }
+    const after = await ledger.status(target);
+    const template2 = template?.replace(/\\n/g, '\n');
+    const rendered = exportDemonstrations(result.demonstrations, { format, template: template2, report: result.report, offlineModel: offline ? provider.model : undefined });
+    const outFile = stringFlag(values, 'out');
+    if (outFile) await writeFile(path.resolve(io.cwd, outFile), rendered);
+    if (values.json) {
+      io.out(
+        JSON.stringify({
+          status: result.status,
+          demonstrations: result.demonstrations,
+          privacy: {
+            epsilon: result.reservation.epsilonRun,
+            delta: plan.settings.delta,
+            sigma: plan.labels.map((l) => l.sigma),
+            samplingRate: plan.labels.map((l) => l.samplingRate),
+            steps: plan.labels[0]!.steps,
+            accountant: plan.accountant,
+          },
+          budget: { total: after.total.epsilon, spent: after.spent, remaining: after.remaining },
+          usage: { ...result.report.usage },
+          provider: result.report.provider,
+          checkpoint: path.relative(root, result.checkpoint),
+        }),
+      );
+    } else {
+      if (!outFile) io.out(rendered.trimEnd());
+      io.err(`${result.status}: ${result.demonstrations.length} demonstration(s); ε charged ${result.reservation.epsilonRun.toFixed(3)}; budget spent ${after.spent.toFixed(3)} of ${after.total.epsilon}, remaining ${Math.max(0, after.remaining).toFixed(3)}.`);
+      io.err(`usage: ${result.report.usage.calls} calls in ${result.report.usage.roundTrips} round trips, ${result.report.usage.inputTokens} input and ${result.report.usage.outputTokens} output tokens, $${result.report.usage.cost.toFixed(4)}${outFile ? `; written to ${outFile}` : ''}`);
+    }
+    if (result.status === 'failed') {
+      io.err(`error: the run stopped early: ${result.error?.message ?? 'unknown error'}. What was written is kept in ${path.relative(root, result.checkpoint)} and charged.`);
+      return 1;
+    }
+    return result.status === 'cancelled' ? 1 : 0;
+  },
+};
+
+function averageLength(texts: string[]): number {
+  return texts.reduce((a, t) => a + t.length, 0) / texts.length;
+}
+
+/** Upper-bound estimates (one token at a time, no reuse): what the plan may cost. */
+function estimateRun(plan: FewShotPlan, avgChars: number, model: string, lookahead: number, offline: boolean) {
+  const s = plan.settings;
+  const steps = s.labels.length * s.shots * s.maxTokens;
+  const calls = steps * (s.prompts + 1);
+  const promptTokens = estimateTokens('x'.repeat(Math.round(120 + s.examplesPerPrompt * (avgChars + 20))));
+  const inputTokens = calls * promptTokens;
+  const outputTokens = calls * lookahead;
+  const price = priceFor(model, DEFAULT_PRICES);
+  const cost = offline ? 0 : price ? (inputTokens * price.input + outputTokens * price.output) / 1e6 : null;
+  const secondsPerRoundTrip = offline ? 0.01 : 0.5;
+  return { maxCalls: calls, maxRoundTrips: s.shots * s.maxTokens, inputTokens, outputTokens, costUSD: cost, seconds: Math.ceil(s.shots * s.maxTokens * secondsPerRoundTrip) };
+}
+
+function planView(plan: FewShotPlan) {
+  return {
+    epsilon: plan.settings.epsilon,
+    epsilonRun: plan.epsilonRun,
+    delta: plan.settings.delta,
+    accountant: plan.accountant,
+    prompts: plan.settings.prompts,
+    examplesPerPrompt: plan.settings.examplesPerPrompt,
+    maxTokens: plan.settings.maxTokens,
+    shots: plan.settings.shots,
+    sequential: plan.sequential,
+    labels: plan.labels.map((l) => ({ label: l.label, poolUnits: l.poolUnits, samplingRate: l.samplingRate, sigma: l.sigma, steps: l.steps, noiseStd: l.noiseStd, expectedPromptSize: (l.samplingRate * l.poolUnits) / plan.settings.prompts })),
+  };
+}
+
+function formatPlan(o: { plan: ReturnType<typeof planView>; budget: { total: number; delta: number; spent: number; spentAfter: number; remainingAfter: number; fits: boolean; over: number }; estimate: ReturnType<typeof estimateRun>; provider: { kind: string; model: string; offline: boolean }; warnings: string[] }): string {
+  const f = (x: number) => Number(x.toPrecision(4));
+  const lines = [
+    `Plan (dry run: nothing was spent or sent)`,
+    `  ε ${o.plan.epsilon} at δ ${o.plan.delta.toExponential(2)} with the PLD accountant; this run alone ε = ${f(o.plan.epsilonRun)}`,
+    `  M = ${o.plan.prompts} prompts, N = ${o.plan.examplesPerPrompt} expected examples per prompt, T_max = ${o.plan.maxTokens}, ${o.plan.shots} shot(s) per label${o.plan.sequential ? ' (labels compose in sequence)' : ' (labels compose in parallel)'}`,
+    ...o.plan.labels.map((l) => `  ${l.label}: pool ${l.poolUnits} (local only), q = ${f(l.samplingRate)}, σ = ${f(l.sigma)}, noise std ${f(l.noiseStd)}, expected prompt size ${f(l.expectedPromptSize)}, ${l.steps} steps`),
+    `  model: ${o.provider.kind}/${o.provider.model}${o.provider.offline ? ' (built-in offline model: for trying the tool)' : ''}`,
+    `  at most ${o.estimate.maxCalls} calls in ${o.estimate.maxRoundTrips} round trips per label, ≈${o.estimate.inputTokens} input and ${o.estimate.outputTokens} output tokens, cost ${o.estimate.costUSD === null ? 'unknown (model not in the price table)' : `≤ $${o.estimate.costUSD.toFixed(2)}`}, ≤ ${o.estimate.seconds} s`,
+    `  budget: total ε ${o.budget.total}, spent ${f(o.budget.spent)}, after this run ${f(o.budget.spentAfter)}, remaining ${f(Math.max(0, o.budget.remainingAfter))}${o.budget.fits ? '' : ` — REFUSED: over by ${f(o.budget.over)}`}`,
+    ...o.warnings.map((w) => `warning: ${w}`),
+  ];
+  return lines.join('\n');
+}
