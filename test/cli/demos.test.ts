@@ -1,0 +1,73 @@
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { copyFileSync, existsSync, readFileSync } from 'node:fs';
+import path from 'node:path';
+import { runCli, repoRoot } from '../support/cli';
+import { tempDir } from '../support/tmp';
+
+function workspace(): string {
+  const dir = tempDir('pfs-demos-');
+  copyFileSync(path.join(repoRoot, 'examples/banking77-sample.csv'), path.join(dir, 'data.csv'));
+  return dir;
+}
+const small = ['--prompts', '3', '--max-tokens', '6'];
+
+test('demos --dry-run prints the plan and touches nothing', async () => {
+  const ws = workspace();
+  const r = await runCli(['demos', 'data.csv', '--labels', 'card_arrival,exchange_rate', '--shots', '2', '--epsilon', '2', '--dry-run', '--json', ...small], { cwd: ws });
+  assert.equal(r.code, 0, r.stderr);
+  const o = JSON.parse(r.stdout);
+  assert.equal(o.dryRun, true);
+  assert.equal(o.plan.labels.length, 2);
+  assert.ok(o.plan.labels.every((l: { sigma: number; samplingRate: number; steps: number }) => l.sigma > 0 && l.samplingRate > 0 && l.steps === 12));
+  assert.equal(o.budget.spent, 0);
+  assert.ok(o.budget.fits);
+  assert.equal(o.estimate.maxCalls, 2 * 2 * 6 * 4);
+  assert.equal(o.provider.offline, true);
+  assert.equal(existsSync(path.join(ws, '.private-fewshot')), false, 'no ledger written');
+});
+
+test('demos writes demonstrations, charges the ledger, and a second run that would overspend is refused', async () => {
+  const ws = workspace();
+  const r = await runCli(['demos', 'data.csv', '--labels', 'card_arrival', '--shots', '2', '--epsilon', '3', '--json', '--format', 'jsonl', '--out', 'demos.jsonl', ...small], { cwd: ws });
+  assert.equal(r.code, 0, r.stderr);
+  const o = JSON.parse(r.stdout);
+  assert.equal(o.status, 'completed');
+  assert.equal(o.demonstrations.length, 2);
+  assert.ok(o.privacy.epsilon <= 3 && o.privacy.epsilon > 2.9);
+  assert.equal(o.privacy.accountant, 'pld');
+  assert.ok(Math.abs(o.budget.spent - o.privacy.epsilon) < 1e-9);
+  assert.equal(o.budget.total, 4);
+  assert.ok(o.usage.calls > 0 && o.usage.roundTrips > 0);
+  const lines = readFileSync(path.join(ws, 'demos.jsonl'), 'utf8').trim().split('\n').map((l) => JSON.parse(l));
+  assert.equal(lines.length, 2);
+  assert.ok(lines.every((l) => l.label === 'card_arrival' && l.offline === true));
+  assert.ok(existsSync(path.join(ws, '.private-fewshot/ledger.jsonl')));
+
+  const again = await runCli(['demos', 'data.csv', '--labels', 'card_arrival', '--shots', '2', '--epsilon', '3', ...small], { cwd: ws });
+  assert.equal(again.code, 1);
+  assert.match(again.stderr, /over its total ε = 4/);
+  assert.match(again.stderr, /nothing was reserved/);
+  // Another label's pool is disjoint: it still fits.
+  const other = await runCli(['demos', 'data.csv', '--labels', 'exchange_rate', '--shots', '1', '--epsilon', '3', '--format', 'text', '--template', 'Q: {text}\\nA: {label}', ...small], { cwd: ws });
+  assert.equal(other.code, 0, other.stderr);
+  assert.match(other.stdout, /A: exchange_rate/);
+  assert.match(other.stdout, /built-in offline model/);
+});
+
+test('demos usage errors exit 2 with a clear message', async () => {
+  const ws = workspace();
+  const both = await runCli(['demos', 'data.csv', '--labels', 'a', '--all-labels', '--shots', '1', '--epsilon', '1'], { cwd: ws });
+  assert.equal(both.code, 2);
+  assert.match(both.stderr, /either --labels a,b,c or --all-labels/);
+  const neither = await runCli(['demos', 'data.csv', '--shots', '1', '--epsilon', '1'], { cwd: ws });
+  assert.equal(neither.code, 2);
+  const format = await runCli(['demos', 'data.csv', '--labels', 'card_arrival', '--shots', '1', '--epsilon', '1', '--format', 'xml'], { cwd: ws });
+  assert.equal(format.code, 2);
+  assert.match(format.stderr, /--format must be one of/);
+  const template = await runCli(['demos', 'data.csv', '--labels', 'card_arrival', '--shots', '1', '--epsilon', '1', '--template', '{txt}'], { cwd: ws });
+  assert.equal(template.code, 2);
+  const unknown = await runCli(['demos', 'data.csv', '--labels', 'no_such_label', '--shots', '1', '--epsilon', '1', '--dry-run'], { cwd: ws });
+  assert.equal(unknown.code, 1);
+  assert.match(unknown.stderr, /no rows have the label/);
+});
