@@ -5,8 +5,9 @@ import { inspect } from './commands/inspect';
 import { budget } from './commands/budget';
 import { doctor } from './commands/doctor';
 import { demos } from './commands/demos';
+import { privacyQueryCommands } from './commands/privacy-queries';
 
-const commands: Command[] = [inspect, demos, doctor, budget];
+const commands: Command[] = [inspect, demos, doctor, budget, ...privacyQueryCommands];
 
 function help(): string {
   return [
