@@ -203,10 +203,16 @@ export class Ledger {
   }
 
   /** Sets the total ε and/or δ (a new budget line; earlier ones stay). δ must be below 1/n. */
-  setTotal(ds: LedgerDataset, total: { epsilon?: number; delta?: number }): Promise<BudgetStatus> {
+  async setTotal(ds: LedgerDataset, total: { epsilon?: number; delta?: number }): Promise<BudgetStatus> {
     if (total.epsilon !== undefined && !(Number.isFinite(total.epsilon) && total.epsilon > 0)) throw new UsageError(`the total ε must be a positive number; got ${total.epsilon}`);
     if (total.delta !== undefined && !(Number.isFinite(total.delta) && total.delta > 0 && total.delta < 1 / ds.units)) {
       throw new UsageError(`δ must be in (0, 1/n) = (0, ${(1 / ds.units).toPrecision(3)}) for ${ds.units} records; got ${total.delta}`, `DP needs δ well below 1/n; the default is 1/(n·ln n) = ${defaultDelta(ds.units).toPrecision(3)}.`);
+    }
+    if (total.delta !== undefined) {
+      // Compose at the new δ outside the lock first (fills the cache; see reserve).
+      const snapshot = await this.store.withLock(false, (s) => s.parsed);
+      const m = matchingLines(snapshot.lines, ds.identity);
+      this.calc.spent(this.existingCharges(this.runsOf(snapshot, m.seqs)), total.delta, recordedOf(snapshot));
     }
     return this.store.withLock(true, ({ parsed, append }) => {
       const bodies: LineBody[] = [];
@@ -236,8 +242,12 @@ export class Ledger {
    * also pins its default total (ε = 4, δ = 1/(n ln n)) as a budget line, so later edits to the file (and to n) do
    * not move δ.
    */
-  reserve(ds: LedgerDataset, plan: RunPlan): Promise<Reservation> {
+  async reserve(ds: LedgerDataset, plan: RunPlan): Promise<Reservation> {
     const charges = validatePlan(plan);
+    // Compose once outside the lock to fill the cache (the slow part), so the authoritative check under the lock is
+    // quick and the lock is never held for long (others would otherwise take it for stale).
+    const snapshot = await this.store.withLock(false, (s) => s.parsed);
+    if (snapshot.header) this.checkOf(snapshot, ds, plan, charges, snapshot.header.labelSalt, false);
     return this.store.withLock(true, ({ parsed, append }) => {
       const bodies: LineBody[] = [];
       const salt = this.ensureHeader(parsed, bodies);
@@ -396,7 +406,7 @@ export class Ledger {
     };
   }
 
-  private checkOf(parsed: ParsedLedger, ds: LedgerDataset, plan: RunPlan, charges: Charge[], salt: string): { check: PlanCheck; values: Map<string, number>; recorded: Recorded } {
+  private checkOf(parsed: ParsedLedger, ds: LedgerDataset, plan: RunPlan, charges: Charge[], salt: string, suggest = true): { check: PlanCheck; values: Map<string, number>; recorded: Recorded } {
     const match = matchingLines(parsed.lines, ds.identity);
     const total = this.totalOf(parsed, ds, match.seqs);
     const existing = this.existingCharges(this.runsOf(parsed, match.seqs));
@@ -410,7 +420,7 @@ export class Ledger {
     const epsilonRun = this.calc.spent(planCharges(charges), delta, recorded).epsilon;
     const fits = after <= total.epsilon;
     const check: PlanCheck = { fits, total, spentBefore: before, spentAfter: after, epsilonRun, over: fits ? 0 : after - total.epsilon };
-    if (!fits && !isExhausted(before, total.epsilon)) check.suggestion = this.suggest(charges, (cs) => spentWith(cs).epsilon <= total.epsilon, total.epsilon - before, delta);
+    if (suggest && !fits && !isExhausted(before, total.epsilon)) check.suggestion = this.suggest(charges, (cs) => spentWith(cs).epsilon <= total.epsilon, total.epsilon - before, delta);
     return { check, values: afterSpent.values, recorded };
   }
 

@@ -11,7 +11,7 @@
  *   created (at seq 0) before the ledger itself, so a crash between the two writes never looks like tampering: the
  *   ledger may run ahead of the head (a crash after the append), never behind it.
  */
-import { mkdirSync, existsSync, readFileSync, openSync, writeSync, fsyncSync, closeSync, renameSync } from 'node:fs';
+import { mkdirSync, existsSync, readFileSync, openSync, writeSync, fsyncSync, fstatSync, closeSync, renameSync } from 'node:fs';
 import path from 'node:path';
 import lockfile from 'proper-lockfile';
 import { DataError, UserError } from '../errors';
@@ -42,6 +42,8 @@ export class LedgerStore {
   readonly headFile: string;
   private readonly lockPath: string;
   private queue: Promise<unknown> = Promise.resolve();
+  /** The ledger's size as read (plus our appends), to detect a write by another process before appending. */
+  private readonly expectedSize = new WeakMap<ParsedLedger, number>();
 
   constructor(
     workspaceRoot: string,
@@ -115,7 +117,9 @@ export class LedgerStore {
       if (head && head.seq > 0) throw new DataError(this.file, undefined, `the ledger file is missing, but its head file records ${head.seq} entries: it was deleted`, hint);
       return emptyLedger();
     }
-    const parsed = parseLedger(readFileSync(this.file, 'utf8'), this.file);
+    const bytes = readFileSync(this.file);
+    const parsed = parseLedger(bytes.toString('utf8'), this.file);
+    this.expectedSize.set(parsed, bytes.length);
     if (!head) {
       if (parsed.last.seq > 0) throw new DataError(this.headFile, undefined, `the head file is missing, so deleted entries at the end of ${LEDGER_FILE} could go unnoticed`, hint);
       return parsed;
@@ -170,13 +174,21 @@ export class LedgerStore {
       written.push({ seq, prev: hash, ...body, hash: enc.hash } as LedgerLine);
       hash = enc.hash;
     }
+    const buf = Buffer.from(`${texts.join('\n')}\n`, 'utf8');
     const fd = openSync(this.file, 'a', 0o600);
     try {
-      writeAll(fd, Buffer.from(`${texts.join('\n')}\n`, 'utf8'));
+      // Under the lock nobody else appends. If the file grew anyway, our lock was taken over (we were blocked past
+      // the stale time): appending now would fork the chain, so stop.
+      const size = fstatSync(fd).size;
+      if (size !== (this.expectedSize.get(parsed) ?? 0)) {
+        throw new UserError(`${this.file} changed while this process held its lock (the lock went stale and was taken over); nothing was written`, 'Try again.');
+      }
+      writeAll(fd, buf);
       fsyncSync(fd);
     } finally {
       closeSync(fd);
     }
+    this.expectedSize.set(parsed, (this.expectedSize.get(parsed) ?? 0) + buf.length);
     this.writeHead(seq, hash);
     parsed.lines.push(...written);
     if (!parsed.header && written[0]?.type === 'ledger') parsed.header = written[0];

@@ -196,8 +196,8 @@ test('setTotal writes a user budget line; δ must stay below 1/n', async () => {
   assert.deepEqual([s.total.epsilon, s.total.delta, s.total.source, s.total.line], [1.5, 1e-5, 'user', 2]);
   const t = await ledger.setTotal(ds, { epsilon: 3 });
   assert.deepEqual([t.total.epsilon, t.total.delta], [3, 1e-5]);
-  assert.throws(() => ledger.setTotal(ds, { delta: 1 / 1000 }), /δ must be in \(0, 1\/n\)/);
-  assert.throws(() => ledger.setTotal(ds, { epsilon: -1 }), UsageError);
+  await assert.rejects(ledger.setTotal(ds, { delta: 1 / 1000 }), /δ must be in \(0, 1\/n\)/);
+  await assert.rejects(ledger.setTotal(ds, { epsilon: -1 }), UsageError);
 });
 
 test('identity: an edited file keeps its budget, a copy or rename shares it, an unrelated file does not', async () => {
@@ -346,4 +346,20 @@ test('pool values computed by writes are recorded in the chain, so a cold read n
   // The recorded values sit on the lines that computed them, keyed, never as label text.
   const lines = readFileSync(writer.file, 'utf8').trim().split('\n').map((l) => JSON.parse(l));
   assert.ok(lines.filter((l) => l.eps).every((l) => Object.keys(l.eps).every((k) => /^[0-9a-f]{24}$/.test(k))));
+});
+
+test('an append refuses to fork the chain when the file grew under a lock that went stale', async () => {
+  const ledger = new Ledger(workspace(), { accountant: gdpAccountant() });
+  const ds = dataset();
+  await ledger.reserve(ds, plan({ partition: '*', mechanism: g(10, 1) }));
+  const before = readFileSync(ledger.file, 'utf8');
+  await assert.rejects(
+    ledger.store.withLock(true, ({ append }) => {
+      // Another writer that (wrongly) took our lock over appends first.
+      writeFileSync(ledger.file, `${before}{"seq":4}\n`);
+      append([{ time: 't', tool: 'x', type: 'budget', dataset: { path: 'a', sha256: releaseHash('a'), bytes: 1 }, epsilon: 1, delta: 1e-6, source: 'user' }]);
+    }),
+    /changed while this process held its lock/,
+  );
+  assert.equal(readFileSync(ledger.file, 'utf8'), `${before}{"seq":4}\n`);
 });
