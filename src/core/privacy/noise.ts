@@ -146,7 +146,7 @@ function discreteLaplace(rng: RandomSource, t: number): number {
 }
 
 /** Exact discrete Gaussian N_Z(0, s²) with s = sn/sd (BigInt rational), as a Number (CKS 2020, Algorithm 3). */
-function discreteGaussian(rng: RandomSource, sn: bigint, sd: bigint): number {
+export function discreteGaussian(rng: RandomSource, sn: bigint, sd: bigint): number {
   const s2n = sn * sn;
   const s2d = sd * sd;
   const t = Number(sn / sd) + 1; // ⌊s⌋ + 1

@@ -509,6 +509,11 @@ export class PldAccount {
     return Math.max(composedDelta(this.composed.rem, epsilon), composedDelta(this.composed.add, epsilon));
   }
 
+  /** δ(ε) of each direction separately (the answer is their max; for these mechanisms `remove` is usually the larger). */
+  deltaByDirection(epsilon: number): { remove: number; add: number } {
+    return { remove: composedDelta(this.composed.rem, epsilon), add: composedDelta(this.composed.add, epsilon) };
+  }
+
   /** Upper bound on the smallest ε ≥ 0 with δ(ε) ≤ delta. */
   epsilon(delta: number): number {
     return Math.max(composedEpsilon(this.composed.rem, delta), composedEpsilon(this.composed.add, delta));
