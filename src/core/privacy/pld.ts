@@ -310,7 +310,7 @@ export function clearPldCaches(): void {
   pairCache.clear();
   spectrumCache.clear();
   composedCache.clear();
-  varianceCache.clear();
+  momentCache.clear();
 }
 
 export function pldCacheStats(): { pairs: number; spectra: number; composed: number; bytes: number } {
@@ -523,9 +523,12 @@ export class PldAccount {
 // ---------------------------------------------------------------------------------------------------------------
 // Grid choice
 
-/** Variance of one step's privacy loss (both directions, the larger), by quadrature; only used to pick grids. */
-export function stepLossVariance(sigma: number, q: number): number {
-  if (q >= 1) return 1 / (sigma * sigma);
+/**
+ * Mean (remove direction, i.e. KL(P‖Q) ≥ 0) and variance (the larger of both directions) of one step's privacy loss,
+ * by quadrature. Only used to pick grids, never for the bound itself.
+ */
+export function stepLossMoments(sigma: number, q: number): { mean: number; variance: number } {
+  if (q >= 1) return { mean: 1 / (2 * sigma * sigma), variance: 1 / (sigma * sigma) };
   const m = 4000;
   const lo = -12 * sigma;
   const hi = 1 + 12 * sigma;
@@ -547,17 +550,17 @@ export function stepLossVariance(sigma: number, q: number): number {
   }
   const vr = s2 / s0 - (s1 / s0) ** 2;
   const va = a2 / a0 - (a1 / a0) ** 2;
-  return Math.max(vr, va, 0);
+  return { mean: Math.max(0, s1 / s0), variance: Math.max(vr, va, 0) };
 }
 
-const varianceCache = new Map<string, number>();
-function cachedVariance(sigma: number, q: number): number {
+const momentCache = new Map<string, { mean: number; variance: number }>();
+function moments(sigma: number, q: number): { mean: number; variance: number } {
   const key = `${sigma}|${q}`;
-  let v = varianceCache.get(key);
+  let v = momentCache.get(key);
   if (v === undefined) {
-    v = stepLossVariance(sigma, q);
-    if (varianceCache.size > 10000) varianceCache.clear();
-    varianceCache.set(key, v);
+    v = stepLossMoments(sigma, q);
+    if (momentCache.size > 10000) momentCache.clear();
+    momentCache.set(key, v);
   }
   return v;
 }
@@ -567,13 +570,34 @@ function pow2Floor(x: number, min: number, max: number): number {
   return Math.min(max, Math.max(min, 2 ** Math.floor(Math.log2(x))));
 }
 
+/** Loss scale of an account: total mean plus one standard deviation (what ε is measured against). */
+function lossScale(groups: readonly Group[]): { scale: number; variance: number } {
+  let mean = 0;
+  let variance = 0;
+  for (const g of groups) {
+    const m = moments(g.sigma, g.q);
+    mean += g.steps * m.mean;
+    variance += g.steps * m.variance;
+  }
+  return { scale: mean + Math.sqrt(variance), variance };
+}
+
 /**
- * Level-1 grid of a group: T steps each add ≤ h²/6 (on average) of variance against T·v of true variance, so
- * h = 2η·sqrt(v) (a power of two) keeps the relative inflation near η². It depends only on (σ, q), so the per-step
- * PLD is shared by every account that contains the group.
+ * Largest grid for an account of the given loss scale: 2^−10 (2^−8 on the coarse level), or scale/2000 when the
+ * losses are large, so an account with ε in the hundreds does not need millions of grid points (the grid error of ε
+ * is at most one spacing, and usually far less).
  */
-export function chooseStepH(sigma: number, q: number): number {
-  return pow2Floor(2 * ETA * Math.sqrt(cachedVariance(sigma, q)), H_MIN, H_MAX);
+function hCap(scale: number, base: number): number {
+  return Math.max(base, pow2Floor(scale / 2000, H_MIN, 1));
+}
+
+/**
+ * Level-1 grid of a group on its own: T steps each add ≤ h²/6 (on average) of variance against T·v of true variance,
+ * so h = 2η·sqrt(v) (a power of two) keeps the relative inflation near η². It depends only on (σ, q, T).
+ */
+export function chooseStepH(sigma: number, q: number, steps = 1): number {
+  const cap = hCap(lossScale([{ sigma, q, steps }]).scale, H_MAX);
+  return pow2Floor(2 * ETA * Math.sqrt(moments(sigma, q).variance), H_MIN, cap);
 }
 
 /**
@@ -581,16 +605,17 @@ export function chooseStepH(sigma: number, q: number): number {
  * (V the account's total loss variance, F its number of factors), so a group that is a small part of the account is
  * not resolved more finely than the account needs.
  */
-function chooseGroupH(g: Group, totalVariance: number, factors: number): number {
-  const vg = g.steps * cachedVariance(g.sigma, g.q);
-  const allowance = Math.max(vg, totalVariance / Math.max(1, factors));
-  return pow2Floor(2 * ETA * Math.sqrt(allowance / g.steps), H_MIN, H_MAX);
+function chooseGroupH(g: Group, total: { scale: number; variance: number }, factors: number): number {
+  const vg = g.steps * moments(g.sigma, g.q).variance;
+  const allowance = Math.max(vg, total.variance / Math.max(1, factors));
+  return pow2Floor(2 * ETA * Math.sqrt(allowance / g.steps), H_MIN, hCap(total.scale, H_MAX));
 }
 
 /** Level-2 grid: F factors each add ≤ h²/4 against the total variance V. */
-function chooseCoarseH(totalVariance: number, factors: number, finest: number): number {
-  const h = pow2Floor(2 * ETA * Math.sqrt(totalVariance / Math.max(1, factors)), H_MIN, H_MAX_COARSE);
-  return Math.max(h, Math.min(finest, H_MAX_COARSE));
+function chooseCoarseH(total: { scale: number; variance: number }, factors: number, finest: number): number {
+  const cap = hCap(total.scale, H_MAX_COARSE);
+  const h = pow2Floor(2 * ETA * Math.sqrt(total.variance / Math.max(1, factors)), H_MIN, cap);
+  return Math.max(h, Math.min(finest, cap));
 }
 
 // ---------------------------------------------------------------------------------------------------------------
@@ -787,7 +812,7 @@ function composeFactors(factors: readonly Factor[], h: number): ComposedPair | u
 
 /** Level 1: T-fold self-composition of one group's per-step PLD (memoised). Coarsens the grid if it does not fit. */
 function composeGroup(g: Group, hOverride?: number): { key: string; composed: ComposedPair } {
-  let h = hOverride ?? chooseStepH(g.sigma, g.q);
+  let h = hOverride ?? chooseStepH(g.sigma, g.q, g.steps);
   for (let attempt = 0; attempt < 16; attempt++, h *= 2) {
     const key = `g|${g.sigma}|${g.q}|${g.steps}|${h}`;
     const hit = composedCache.get(key);
@@ -848,20 +873,19 @@ export function composePld(input: readonly Group[], opts: { h?: number; coarseH?
     result = composeGroup(groups[0]!, opts.h).composed;
   } else {
     // Level 1 for every group (a single-step group, such as the merged Gaussian, is discretised directly at level 2).
-    let totalVariance = 0;
-    for (const g of groups) totalVariance += g.steps * cachedVariance(g.sigma, g.q);
-    let finest = H_MAX_COARSE;
+    const total = lossScale(groups);
+    let finest = hCap(total.scale, H_MAX_COARSE);
     const parts: ({ kind: 'composed'; key: string; composed: ComposedPair } | { kind: 'step'; g: Group })[] = [];
     for (const g of groups) {
       if (g.steps === 1) {
         parts.push({ kind: 'step', g });
       } else {
-        const c = composeGroup(g, opts.h ?? chooseGroupH(g, totalVariance, groups.length));
+        const c = composeGroup(g, opts.h ?? chooseGroupH(g, total, groups.length));
         finest = Math.min(finest, c.composed.h);
         parts.push({ kind: 'composed', key: c.key, composed: c.composed });
       }
     }
-    let hc = opts.coarseH ?? chooseCoarseH(totalVariance, groups.length, finest);
+    let hc = opts.coarseH ?? chooseCoarseH(total, groups.length, finest);
     let out: ComposedPair | undefined;
     for (let attempt = 0; attempt < 16 && !out; attempt++, hc *= 2) {
       const factors: Factor[] = [];
