@@ -101,7 +101,11 @@ export class SpentCalculator {
     return { epsilon: eps, computed: true, key };
   }
 
-  spent(charges: PoolCharge[], delta: number, recorded?: Recorded): Spent {
+  /**
+   * Spent ε of `charges` at `delta`. With `stopAbove`, returns as soon as one pool is above it (pools whose value is
+   * known are checked first): the result is then only a witness that spent > stopAbove, for yes/no fit checks.
+   */
+  spent(charges: PoolCharge[], delta: number, recorded?: Recorded, opts: { stopAbove?: number } = {}): Spent {
     const values = new Map<string, number>();
     const pool = (m: Merged) => {
       const r = this.poolEpsilon(m, delta, recorded);
@@ -139,6 +143,13 @@ export class SpentCalculator {
     const kept: typeof sorted = [];
     for (const c of sorted) if (!kept.some((k) => dominatedBy(c.merged, k.merged))) kept.push(c);
 
+    if (opts.stopAbove !== undefined) {
+      const known = (c: (typeof kept)[number]) => {
+        const k = this.recordKey(c.merged, delta);
+        return this.cache.has(k) || recorded?.has(k) === true;
+      };
+      kept.sort((a, b) => Number(known(b)) - Number(known(a)));
+    }
     let best = 0;
     let worst: string | null = null;
     let computed = 0;
@@ -149,6 +160,7 @@ export class SpentCalculator {
         best = r.epsilon;
         worst = c.merged.size ? c.partition : worst;
       }
+      if (opts.stopAbove !== undefined && best > opts.stopAbove) break;
     }
     return { epsilon: best, worst, pools: pools.size, computed, values };
   }

@@ -16,6 +16,9 @@ import { LEDGER_FORMAT, LEDGER_VERSION, labelPartition, type BudgetLine, type Cl
 import { matchingLines, toRef } from './identity';
 import { LedgerStore, type LockOptions } from './store';
 
+/** Time each refusal search (σ, steps) may spend refining its answer. */
+const SUGGEST_MS = 4000;
+
 /** Default total ε for a dataset (the paper's headline setting for both algorithms). */
 export const DEFAULT_TOTAL_EPSILON = 4;
 
@@ -420,7 +423,12 @@ export class Ledger {
     const epsilonRun = this.calc.spent(planCharges(charges), delta, recorded).epsilon;
     const fits = after <= total.epsilon;
     const check: PlanCheck = { fits, total, spentBefore: before, spentAfter: after, epsilonRun, over: fits ? 0 : after - total.epsilon };
-    if (suggest && !fits && !isExhausted(before, total.epsilon)) check.suggestion = this.suggest(charges, (cs) => spentWith(cs).epsilon <= total.epsilon, total.epsilon - before, delta);
+    if (suggest && !fits && !isExhausted(before, total.epsilon)) check.suggestion = this.suggest(
+        charges,
+        (cs) => this.calc.spent([...existing, ...planCharges(cs)], delta, recorded, { stopAbove: total.epsilon }).epsilon <= total.epsilon,
+        total.epsilon - before,
+        delta,
+      );
     return { check, values: afterSpent.values, recorded };
   }
 
@@ -443,7 +451,11 @@ export class Ledger {
     return unrecorded(this.calc.spent(all, latest.delta, recorded).values, recorded);
   }
 
-  /** Searches for the smallest σ scale and the largest step budget that fit. Used only when refusing. */
+  /**
+   * Searches for the smallest σ scale and the largest step budget that fit. Used only when refusing. Every answer is
+   * checked against the exact composition; each search stops refining after SUGGEST_MS (a plan on `*` recomposes
+   * every label pool per try), so a suggestion always fits but may be a little conservative on a very large ledger.
+   */
   private suggest(charges: Charge[], fits: (cs: Charge[]) => boolean, remaining: number, delta: number): Suggestion {
     const out: Suggestion = {};
     const active = charges.filter((c) => c.mechanism.steps > 0);
@@ -471,7 +483,8 @@ export class Ledger {
       }
     }
     if (fits(scaled(hi))) {
-      for (let i = 0; i < 14 && hi / lo > 1.001; i++) {
+      const deadline = Date.now() + SUGGEST_MS;
+      for (let i = 0; i < 14 && hi / lo > 1.002 && Date.now() < deadline; i++) {
         const mid = Math.sqrt(lo * hi);
         if (fits(scaled(mid))) hi = mid;
         else lo = mid;
@@ -484,7 +497,8 @@ export class Ledger {
     const withSteps = (t: number) => charges.map((ch) => ({ ...ch, mechanism: { ...ch.mechanism, steps: Math.floor((ch.mechanism.steps * t) / T) } }));
     let good = 0;
     let bad = T;
-    while (bad - good > 1) {
+    const deadline = Date.now() + SUGGEST_MS;
+    while (bad - good > 1 && Date.now() < deadline) {
       const mid = Math.floor((good + bad) / 2);
       if (fits(withSteps(mid))) good = mid;
       else bad = mid;
