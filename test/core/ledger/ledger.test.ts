@@ -2,7 +2,8 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { existsSync, readFileSync, writeFileSync, mkdirSync, utimesSync } from 'node:fs';
 import path from 'node:path';
-import { Ledger, BudgetExceededError, DEFAULT_TOTAL_EPSILON, defaultDelta, releaseHash, type LedgerDataset, type RunPlan, type MechanismSpec } from '../../../src/core/ledger';
+import { Ledger, BudgetExceededError, DEFAULT_TOTAL_EPSILON, defaultAccountant, defaultDelta, releaseHash, type LedgerDataset, type RunPlan, type MechanismSpec } from '../../../src/core/ledger';
+import { epsilonFor } from '../../../src/core/privacy';
 import { DataError, UsageError, UserError } from '../../../src/core/errors';
 import { tempDir } from '../../support/tmp';
 import { gdpAccountant, gdpEpsilon, mu } from './gdp-accountant';
@@ -362,4 +363,26 @@ test('an append refuses to fork the chain when the file grew under a lock that w
     /changed while this process held its lock/,
   );
   assert.equal(readFileSync(ledger.file, 'utf8'), `${before}{"seq":4}\n`);
+});
+
+test('with the production PLD accountant: a refused Poisson-subsampled plan, and its σ and step suggestions fit', async () => {
+  const ledger = new Ledger(workspace(), { accountant: defaultAccountant() });
+  const ds = dataset('data/mit.csv', 'mit', 1561);
+  const big = plan({ partition: 'label:a', mechanism: pg(0.6, 80 / 1561, 160) }, { partition: 'label:b', mechanism: pg(0.6, 80 / 1561, 80) });
+  const err = await ledger.reserve(ds, big).then(
+    () => assert.fail('should refuse'),
+    (e: unknown) => e as BudgetExceededError,
+  );
+  assert.ok(err instanceof BudgetExceededError, String(err));
+  const { sigmas, steps } = err.check.suggestion!;
+  assert.ok(sigmas && steps, err.describe());
+  assert.equal(sigmas[0], sigmas[1]);
+  assert.ok(sigmas[0]! > 0.6);
+  assert.deepEqual(steps, [steps[0], Math.floor(steps[0]! / 2)]);
+  const withSigma = await ledger.check(ds, plan({ partition: 'label:a', mechanism: pg(sigmas[0]!, 80 / 1561, 160) }, { partition: 'label:b', mechanism: pg(sigmas[0]!, 80 / 1561, 80) }));
+  assert.ok(withSigma.fits && withSigma.spentAfter <= 4);
+  const r = await ledger.reserve(ds, plan({ partition: 'label:a', mechanism: pg(0.6, 80 / 1561, steps[0]!) }, { partition: 'label:b', mechanism: pg(0.6, 80 / 1561, steps[1]!) }));
+  assert.ok(r.spentAfter <= 4);
+  // Parallel pools: spent is pool a's ε alone.
+  close(r.spentAfter, epsilonFor([pg(0.6, 80 / 1561, steps[0]!)], defaultDelta(1561)));
 });
