@@ -301,8 +301,12 @@ export class Ledger {
     return this.close(id, 'aborted', usage);
   }
 
-  private close(id: string, status: 'settled' | 'aborted', usage: Usage & { reason?: string }): Promise<Closed> {
+  private async close(id: string, status: 'settled' | 'aborted', usage: Usage & { reason?: string }): Promise<Closed> {
     const used = usage.used ? validateCharges(usage.used, true) : undefined;
+    // Warm the cache outside the lock when the usage differs from the plan (see reserve).
+    const snapshot = await this.store.withLock(false, (s) => s.parsed);
+    const planned = snapshot.lines.find((l): l is ReservedLine => l.type === 'run' && l.status === 'reserved' && l.id === id);
+    if (planned && used && snapshot.header) this.valuesAfterClose(snapshot, planned, used.map((c) => stored(c, snapshot.header!.labelSalt)));
     return this.store.withLock(true, ({ parsed, append }) => {
       const res = parsed.lines.find((l): l is ReservedLine => l.type === 'run' && l.status === 'reserved' && l.id === id);
       if (!res) throw new UserError(`no reservation ${id} in ${this.file}`, 'Settle or abort only a reservation made by reserve() in this workspace.');
