@@ -251,11 +251,11 @@ export class Ledger {
     // quick and the lock is never held for long (others would otherwise take it for stale).
     const snapshot = await this.store.withLock(false, (s) => s.parsed);
     if (snapshot.header) this.checkOf(snapshot, ds, plan, charges, snapshot.header.labelSalt, false);
-    return this.store.withLock(true, ({ parsed, append }) => {
+    const result = await this.store.withLock(true, ({ parsed, append }): Reservation | { refused: ParsedLedger; salt: string } => {
       const bodies: LineBody[] = [];
       const salt = this.ensureHeader(parsed, bodies);
-      const { check, values, recorded } = this.checkOf(parsed, ds, plan, charges, salt);
-      if (!check.fits) throw new BudgetExceededError(check, ds.identity.path, plan);
+      const { check, values, recorded } = this.checkOf(parsed, ds, plan, charges, salt, false);
+      if (!check.fits) return { refused: parsed, salt };
       if (check.total.source === 'default') bodies.push(this.budgetBody(ds, check.total.epsilon, check.total.delta, 'default'));
       const id = `r-${randomBytes(8).toString('hex')}`;
       const reserved: Omit<ReservedLine, 'seq' | 'prev' | 'hash'> = {
@@ -287,6 +287,11 @@ export class Ledger {
         abort: (usage) => this.abort(id, usage),
       };
     });
+    if ('refused' in result) {
+      // Work out what would fit after releasing the lock (it may take a few seconds), on the state that refused.
+      throw new BudgetExceededError(this.checkOf(result.refused, ds, plan, charges, result.salt).check, ds.identity.path, plan);
+    }
+    return result;
   }
 
   /** Closes a reservation with what the run actually used and the hash of what it released. */
