@@ -298,11 +298,11 @@ interface Spectrum {
 }
 
 /** Per-step pairs (level 1 inputs) and coarse pairs of composed groups (level 2 inputs). */
-const pairCache = new Lru<Pair>(192 * 2 ** 20);
-/** Log-spectra of pairs at a given FFT size. */
-const spectrumCache = new Lru<Spectrum>(128 * 2 ** 20);
+const pairCache = new Lru<Pair>(64 * 2 ** 20);
+/** Half-spectra of level-2 pairs at a given FFT size (memory caps: ~210 MB in all, LRU). */
+const spectrumCache = new Lru<Spectrum>(96 * 2 ** 20);
 /** Composed results: level-1 groups and whole accounts. */
-const composedCache = new Lru<ComposedPair>(128 * 2 ** 20);
+const composedCache = new Lru<ComposedPair>(48 * 2 ** 20);
 
 /** Drops every memoised PLD, spectrum and composed account (for tests, benchmarks and memory pressure). */
 export function clearPldCaches(): void {
@@ -882,6 +882,12 @@ function composeGroup(g: Group, hOverride?: number): { key: string; composed: Co
   throw new Error('PLD composition does not fit in memory even on a coarse grid');
 }
 
+function cachedCoarseFactor(groupKey: string, hc: number): Factor | undefined {
+  const key = `c|${groupKey}|${hc}`;
+  const hit = pairCache.get(key);
+  return hit && { key, pair: hit, times: 1 };
+}
+
 /** Level 2 factor: a composed group re-discretised on the coarse grid (memoised). */
 function coarseFactor(groupKey: string, composed: ComposedPair, hc: number): Factor | undefined {
   const key = `c|${groupKey}|${hc}`;
@@ -928,28 +934,31 @@ export function composePld(input: readonly Group[], opts: { h?: number; coarseH?
     result = composeGroup(groups[0]!, opts.h).composed;
   } else {
     // Level 1 for every group (a single-step group, such as the merged Gaussian, is discretised directly at level 2).
+    // Level-1 results are computed lazily: when a group's coarse pair is already cached (the common case while a
+    // ledger grows by one entry at a time), its self-composition is not needed again.
     const total = lossScale(groups);
-    let finest = hCap(total.scale, H_MAX);
-    const parts: ({ kind: 'composed'; key: string; composed: ComposedPair } | { kind: 'step'; g: Group })[] = [];
-    for (const g of groups) {
-      if (g.steps === 1) {
-        parts.push({ kind: 'step', g });
-      } else {
-        const c = composeGroup(g, opts.h ?? chooseGroupH(g, total, groups.length));
-        finest = Math.min(finest, c.composed.h);
-        parts.push({ kind: 'composed', key: c.key, composed: c.composed });
-      }
-    }
+    const plans = groups.map((g) => {
+      const h = opts.h ?? chooseGroupH(g, total, groups.length);
+      return { g, h };
+    });
+    const finest = Math.min(hCap(total.scale, H_MAX), ...plans.filter((p) => p.g.steps > 1).map((p) => p.h));
     let hc = opts.coarseH ?? chooseCoarseH(total, groups.length, finest);
     let out: ComposedPair | undefined;
     for (let attempt = 0; attempt < 16 && !out; attempt++, hc *= 2) {
       const factors: Factor[] = [];
       let ok = true;
-      for (const p of parts) {
-        const f = p.kind === 'composed' ? coarseFactor(p.key, p.composed, hc) : (() => {
-          const sp = stepPair(p.g.sigma, p.g.q, hc);
-          return sp && { key: sp.key, pair: sp.pair, times: 1 };
-        })();
+      for (const { g, h } of plans) {
+        let f: Factor | undefined;
+        if (g.steps === 1) {
+          const sp = stepPair(g.sigma, g.q, hc);
+          f = sp && { key: sp.key, pair: sp.pair, times: 1 };
+        } else {
+          f = cachedCoarseFactor(`g|${g.sigma}|${g.q}|${g.steps}|${h}`, hc);
+          if (!f) {
+            const c = composeGroup(g, h);
+            f = coarseFactor(c.key, c.composed, hc);
+          }
+        }
         if (!f) {
           ok = false;
           break;
