@@ -126,7 +126,7 @@ export interface CalibrateOptions {
   existing?: MechanismSpec[];
   /**
    * Relative tolerance on σ: the answer σ meets the target and σ / (1 + relTol) does not (as computed by the
-   * accountant). Default 1e-3 for pld and rdp, 1e-9 for the analytic Gaussian cases.
+   * accountant). Default 1e-3 for pld and rdp; the analytic Gaussian cases are solved to ~1e-12 (relTol is not used there).
    */
   relTol?: number;
 }
