@@ -88,6 +88,11 @@ const ETA = 0.05;
 // ---------------------------------------------------------------------------------------------------------------
 // Curves
 
+/**
+ * Remove pair (q·N(1,σ²) + (1−q)·N(0,σ²) vs N(0,σ²)): δ(ε) = q·δ_G(ln(1 + (e^ε − 1)/q)) for ε > ln(1−q), else 1 − e^ε.
+ * Source: H_{e^ε}(P‖Q) = P(L > ε) − e^ε·Q(L > ε) with the loss CDF of algorithms.md §1.8; the same identity as the
+ * tight amplification-by-subsampling bound (Balle, Barthe, Gaboardi, NeurIPS 2018, Thm 10 for Poisson sampling).
+ */
 export function removeCurve(sigma: number, q: number): Curve {
   const mu = 1 / sigma;
   const lower = Math.log1p(-q);
@@ -107,6 +112,10 @@ export function removeCurve(sigma: number, q: number): Curve {
   };
 }
 
+/**
+ * Add pair (N(0,σ²) vs q·N(1,σ²) + (1−q)·N(0,σ²)): δ(ε) = (1 − (1−q)e^ε)·δ_G(−ln(1 + (e^{−ε} − 1)/q)) for
+ * ε < −ln(1−q), else 0. Source: same derivation with the roles swapped; equals 1 − e^ε + e^ε·δ_remove(−ε) (tested).
+ */
 export function addCurve(sigma: number, q: number): Curve {
   const mu = 1 / sigma;
   const upper = -Math.log1p(-q);
@@ -128,6 +137,7 @@ export function addCurve(sigma: number, q: number): Curve {
   };
 }
 
+/** Gaussian pair N(μ,1) vs N(0,1): δ(ε) of Balle & Wang (2018, Thm 8); the loss is N(μ²/2, μ²). */
 export function gaussianCurve(mu: number): Curve {
   return {
     lower: -Infinity,
