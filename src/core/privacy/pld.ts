@@ -91,7 +91,7 @@ const ETA = 0.05;
 /**
  * Remove pair (q·N(1,σ²) + (1−q)·N(0,σ²) vs N(0,σ²)): δ(ε) = q·δ_G(ln(1 + (e^ε − 1)/q)) for ε > ln(1−q), else 1 − e^ε.
  * Source: H_{e^ε}(P‖Q) = P(L > ε) − e^ε·Q(L > ε) with the loss CDF of algorithms.md §1.8; the same identity as the
- * tight amplification-by-subsampling bound (Balle, Barthe, Gaboardi, NeurIPS 2018, Thm 10 for Poisson sampling).
+ * amplification-by-Poisson-subsampling bound of Balle, Barthe, Gaboardi (NeurIPS 2018), tight for the Gaussian.
  */
 export function removeCurve(sigma: number, q: number): Curve {
   const mu = 1 / sigma;
