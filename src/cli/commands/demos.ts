@@ -25,7 +25,7 @@ export const demos: Command = {
   --prompts M               prompts per token (default ${FEWSHOT_DEFAULTS.prompts})
   --examples-per-prompt N   expected private examples per prompt (default ${FEWSHOT_DEFAULTS.examplesPerPrompt}; q = M·N/|pool|)
   --max-tokens T            token budget per demonstration (default ${FEWSHOT_DEFAULTS.maxTokens}); charged in full
-  --lookahead L             speculative tokens per request (default ${FEWSHOT_DEFAULTS.lookahead}); same output, fewer round trips
+  --lookahead L             tokens of speculation per request (default 1; ${FEWSHOT_DEFAULTS.lookahead} for builtin); same output
 ${providerUsage}
   --format F                json | jsonl | chat | text (default text)
   --template T              for text: e.g. "Text: {text}\\nLabel: {label}"
@@ -95,10 +95,11 @@ ${providerUsage}
       examplesPerPrompt: numberFlag(values, 'examples-per-prompt', { min: Number.MIN_VALUE, max: 1000 }),
       maxTokens: numberFlag(values, 'max-tokens', { min: 1, max: 4096, integer: true }),
     });
-    const lookahead = numberFlag(values, 'lookahead', { min: 1, max: 64, integer: true }) ?? FEWSHOT_DEFAULTS.lookahead;
+    const lookaheadFlag = numberFlag(values, 'lookahead', { min: 1, max: 64, integer: true });
     const check = await ledger.check(target, plan.ledgerPlan);
     const provider = createProvider(providerConfig);
     const offline = provider.offline;
+    const lookahead = lookaheadFlag ?? (offline ? FEWSHOT_DEFAULTS.lookahead : 1);
     const estimate = estimateRun(plan, ds.examples.length ? averageLength(ds.examples.map((e) => e.text)) : 0, provider.model, lookahead, offline);
 
     if (values['dry-run']) {

@@ -8,6 +8,7 @@ export const FEWSHOT_DEFAULTS = {
   prompts: 10,
   examplesPerPrompt: 2,
   maxTokens: 64,
+  /** Lookahead for the offline model (free requests, with prefetch); network models default to 1. */
   lookahead: 4,
 } as const;
 
