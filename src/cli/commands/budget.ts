@@ -1,8 +1,9 @@
 import path from 'node:path';
-import { loadDataset, summarize } from '../../core/data';
+import { summarize } from '../../core/data';
 import { UsageError } from '../../core/errors';
 import { Ledger, defaultAccountant, type BudgetStatus, type ChargeView } from '../../core/ledger';
 import { numberFlag, stringFlag, type Command } from '../args';
+import { datasetOptions, loadDatasetFromFlags } from '../dataset-flags';
 
 export const budget: Command = {
   name: 'budget',
@@ -14,7 +15,7 @@ export const budget: Command = {
   --delta D          set the dataset's δ, below 1/n (default 1/(n·ln n), n = records or privacy units)
   --json             print one JSON object on stdout (it holds label names: local only)
   --workspace DIR    the workspace whose .private-fewshot/ledger.jsonl to use (default: the current directory)
-  --text-column C, --label-column C, --unit-column C, --skip-invalid
+  --text-column C, --label-column C, --unit-column C, --skip-invalid, --dedupe, --max-bytes N
                      how to read the dataset, as for \`inspect\` (n counts privacy units when --unit-column is set)
 
 A run is charged to this dataset when it recorded the same path or the same content hash (see docs/LEDGER.md).`,
@@ -23,23 +24,14 @@ A run is charged to this dataset when it recorded the same path or the same cont
     delta: { type: 'string' },
     json: { type: 'boolean' },
     workspace: { type: 'string' },
-    'text-column': { type: 'string' },
-    'label-column': { type: 'string' },
-    'unit-column': { type: 'string' },
-    'skip-invalid': { type: 'boolean' },
+    ...datasetOptions,
   },
   async run(values, positionals, io) {
     if (positionals.length !== 1) throw new UsageError('budget needs exactly one dataset file', 'Example: private-fewshot budget examples/banking77-sample.csv');
     const epsilon = numberFlag(values, 'set-total', { min: Number.MIN_VALUE });
     const delta = numberFlag(values, 'delta', { min: Number.MIN_VALUE, max: 1 });
     const root = path.resolve(io.cwd, stringFlag(values, 'workspace') ?? '.');
-    const ds = await loadDataset(path.resolve(io.cwd, positionals[0]!), {
-      root,
-      textColumn: stringFlag(values, 'text-column'),
-      labelColumn: stringFlag(values, 'label-column'),
-      unitColumn: stringFlag(values, 'unit-column'),
-      onInvalid: values['skip-invalid'] ? 'skip' : 'fail',
-    });
+    const ds = await loadDatasetFromFlags(positionals[0]!, values, io.cwd, root);
     const summary = summarize(ds);
     const target = { identity: ds.identity, units: summary.units };
     const ledger = new Ledger(root, { accountant: defaultAccountant() });

@@ -1,6 +1,6 @@
 import { writeFile } from 'node:fs/promises';
 import path from 'node:path';
-import { loadDataset, summarize } from '../../core/data';
+import { summarize } from '../../core/data';
 import { UsageError } from '../../core/errors';
 import { checkTemplate, EXPORT_FORMATS, exportDemonstrations, type ExportFormat } from '../../core/fewshot/export';
 import { FEWSHOT_DEFAULTS, planFewShot, type FewShotPlan } from '../../core/fewshot/plan';
@@ -9,6 +9,7 @@ import { Ledger, defaultAccountant } from '../../core/ledger';
 import { createProvider, DEFAULT_PRICES, priceFor } from '../../core/providers';
 import { estimateTokens } from '../../core/providers/usage';
 import { numberFlag, stringFlag, type Command } from '../args';
+import { datasetOptions, loadDatasetFromFlags } from '../dataset-flags';
 import { providerConfigFromFlags, providerOptions, providerUsage } from '../provider-flags';
 
 export const demos: Command = {
@@ -33,7 +34,7 @@ ${providerUsage}
   --dry-run                 print the plan (σ, q, calls, cost, budget after) and touch nothing
   --json                    print one JSON object: demonstrations, privacy, budget, usage
   --workspace DIR           where .private-fewshot/ lives (default: the current directory)
-  --skip-invalid, --dedupe  as for \`inspect\``,
+  --skip-invalid, --dedupe, --max-bytes N   as for \`inspect\``,
   options: {
     labels: { type: 'string' },
     'all-labels': { type: 'boolean' },
@@ -50,11 +51,7 @@ ${providerUsage}
     'dry-run': { type: 'boolean' },
     json: { type: 'boolean' },
     workspace: { type: 'string' },
-    'text-column': { type: 'string' },
-    'label-column': { type: 'string' },
-    'unit-column': { type: 'string' },
-    'skip-invalid': { type: 'boolean' },
-    dedupe: { type: 'boolean' },
+    ...datasetOptions,
     ...providerOptions,
   },
   async run(values, positionals, io) {
@@ -72,14 +69,7 @@ ${providerUsage}
     const providerConfig = providerConfigFromFlags(values, io.env, 'builtin');
 
     const root = path.resolve(io.cwd, stringFlag(values, 'workspace') ?? '.');
-    const ds = await loadDataset(path.resolve(io.cwd, positionals[0]!), {
-      root,
-      textColumn: stringFlag(values, 'text-column'),
-      labelColumn: stringFlag(values, 'label-column'),
-      unitColumn: stringFlag(values, 'unit-column'),
-      onInvalid: values['skip-invalid'] ? 'skip' : 'fail',
-      dedupe: values.dedupe === true,
-    });
+    const ds = await loadDatasetFromFlags(positionals[0]!, values, io.cwd, root);
     const summary = summarize(ds);
     const labels = labelsFlag ? labelsFlag.split(',').map((l) => l.trim()).filter(Boolean) : summary.labels.map((l) => l.label);
     const ledger = new Ledger(root, { accountant: defaultAccountant() });

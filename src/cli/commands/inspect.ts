@@ -1,6 +1,7 @@
-import { loadDataset, summarize, type DatasetSummary } from '../../core/data';
+import { summarize, type DatasetSummary } from '../../core/data';
 import { UsageError } from '../../core/errors';
-import { numberFlag, stringFlag, type Command } from '../args';
+import type { Command } from '../args';
+import { datasetOptions, datasetUsage, loadDatasetFromFlags } from '../dataset-flags';
 
 export const inspect: Command = {
   name: 'inspect',
@@ -8,33 +9,15 @@ export const inspect: Command = {
   usage: `private-fewshot inspect <file> [--text-column C] [--label-column C] [--unit-column C] [--skip-invalid] [--dedupe] [--max-bytes N] [--json]
 
   <file>             a .csv, .jsonl or .json (array of objects) file
-  --text-column C    the column with the text (default: detected, the string column with the longest mean length)
-  --label-column C   the column with the label (default: detected, a column with few distinct values)
-  --unit-column C    privacy-unit column such as user_id: all rows of one unit are one record (user-level DP)
-  --skip-invalid     skip rows whose text, label or unit is empty, and report them (default: fail on the first)
-  --dedupe           drop rows whose text repeats an earlier row's text
-  --max-bytes N      refuse files larger than N bytes (default 209715200, 200 MB)
+${datasetUsage}
   --json             print one JSON object on stdout`,
   options: {
-    'text-column': { type: 'string' },
-    'label-column': { type: 'string' },
-    'unit-column': { type: 'string' },
-    'skip-invalid': { type: 'boolean' },
-    dedupe: { type: 'boolean' },
-    'max-bytes': { type: 'string' },
+    ...datasetOptions,
     json: { type: 'boolean' },
   },
   async run(values, positionals, io) {
     if (positionals.length !== 1) throw new UsageError('inspect needs exactly one dataset file', 'Example: private-fewshot inspect examples/banking77-sample.csv');
-    const ds = await loadDataset(positionals[0]!, {
-      root: io.cwd,
-      textColumn: stringFlag(values, 'text-column'),
-      labelColumn: stringFlag(values, 'label-column'),
-      unitColumn: stringFlag(values, 'unit-column'),
-      onInvalid: values['skip-invalid'] ? 'skip' : 'fail',
-      dedupe: values.dedupe === true,
-      maxBytes: numberFlag(values, 'max-bytes', { min: 1, integer: true }),
-    });
+    const ds = await loadDatasetFromFlags(positionals[0]!, values, io.cwd);
     const summary = summarize(ds);
     io.out(values.json ? JSON.stringify(summary) : formatSummary(summary));
     return 0;
