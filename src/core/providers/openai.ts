@@ -130,13 +130,7 @@ export class OpenAICompatibleProvider implements Provider {
       steps = parseChoiceLogprobs(firstChoice(res, this.ctx).logprobs);
     }
     if (steps === null) throw noLogprobsError(this.ctx, `the server sent no logprobs for this request (mode ${lp.mode})`);
-    // Keep k alternatives, plus the emitted token when it falls outside them (only possible when sampling at
-    // logprobTemperature 1), so that `top` always includes `token`.
-    steps = steps.slice(0, req.positions).map((s) => {
-      const top = s.top.slice(0, k);
-      const own = s.top.find((t) => t.token === s.token);
-      return { token: s.token, top: own && !top.includes(own) ? [...top, own] : top };
-    });
+    steps = trimSteps(steps, req.positions, k);
     if (req.candidates && steps[0]) steps[0] = { token: steps[0].token, top: restrictTop(steps[0].top, req.candidates) };
     return { steps };
   }
@@ -179,13 +173,7 @@ export class OpenAICompatibleProvider implements Provider {
         if (!c) throw this.malformed(`answered a list of ${chunk.length} prompts with ${choices.length} choices`);
         const steps = parseChoiceLogprobs(c.logprobs);
         if (steps === null) throw noLogprobsError(this.ctx, 'the server sent no logprobs for a batched request');
-        out.push({
-          steps: steps.slice(0, positions).map((s) => {
-            const top = s.top.slice(0, k);
-            const own = s.top.find((t) => t.token === s.token);
-            return { token: s.token, top: own && !top.includes(own) ? [...top, own] : top };
-          }),
-        });
+        out.push({ steps: trimSteps(steps, positions, k) });
       }
     }
     return out;
@@ -555,6 +543,18 @@ export function continuationMessages(mode: ContinuationMode, prompt: string, con
     { role: 'system', content: CONTINUE_SYSTEM },
     { role: 'user', content: prompt + continuation },
   ];
+}
+
+/**
+ * Keeps `positions` steps with k alternatives each, plus the emitted token when it falls outside them (only possible
+ * when sampling at logprobTemperature 1), so that `top` always includes `token`.
+ */
+function trimSteps(steps: NextTokensStep[], positions: number, k: number): NextTokensStep[] {
+  return steps.slice(0, positions).map((s) => {
+    const top = s.top.slice(0, k);
+    const own = s.top.find((t) => t.token === s.token);
+    return { token: s.token, top: own && !top.includes(own) ? [...top, own] : top };
+  });
 }
 
 function firstChoice(res: Json, ctx: ClassifyContext): { logprobs?: unknown; text?: unknown } {
