@@ -53,26 +53,25 @@ test('Clopper–Pearson helper matches known values', () => {
   assert.ok(Math.abs(ci.lower - 0.3983) < 5e-4 && Math.abs(ci.upper - 0.6017) < 5e-4, JSON.stringify(ci));
 });
 
-test('empirical audit: the per-token aggregator leaks no more than the accountant says', (t) => {
-  const o = { m: 10, q: 0.5, sigma: 4, noiseScale: 1, seed: 'audit' };
+/** Runs both sides and returns the hit counts, the empirical lower bound on ε and the accountant's ε (δ = 1e-5). */
+function audit(o: { m: number; q: number; sigma: number; noiseScale: number; seed: string }, t: { diagnostic(m: string): void }) {
   const delta = 1e-5;
   const kD = runSide(false, o);
-  const kD2 = runSide(true, { ...o, seed: 'audit-2' });
+  const kD2 = runSide(true, { ...o, seed: `${o.seed}-2` });
   const lower = empiricalEpsilonLowerBound(kD, kD2, delta);
   const accountant = epsilonFor([{ kind: 'poisson-gaussian', sigma: o.sigma, samplingRate: o.q, steps: 1 }], delta);
   t.diagnostic(`hits D=${kD} D'=${kD2}; empirical ε ≥ ${lower.toFixed(4)}; accountant ε = ${accountant.toFixed(4)}`);
+  return { kD, kD2, lower, accountant };
+}
+
+test('empirical audit: the per-token aggregator leaks no more than the accountant says', (t) => {
+  const { kD, kD2, lower, accountant } = audit({ m: 10, q: 0.5, sigma: 4, noiseScale: 1, seed: 'audit' }, t);
   assert.ok(kD2 > kD, `the crafted record must push A (${kD2} vs ${kD})`);
   assert.ok(lower > 0, `the audit detects the leak at all (lower bound ${lower})`);
   assert.ok(lower <= accountant, `empirical ε lower bound ${lower.toFixed(4)} exceeds the accountant's ε ${accountant.toFixed(4)}`);
 });
 
 test('the audit has teeth: an aggregator with half the noise is caught', (t) => {
-  const o = { m: 10, q: 0.5, sigma: 4, noiseScale: 0.5, seed: 'teeth' };
-  const delta = 1e-5;
-  const kD = runSide(false, o);
-  const kD2 = runSide(true, { ...o, seed: 'teeth-2' });
-  const lower = empiricalEpsilonLowerBound(kD, kD2, delta);
-  const accountant = epsilonFor([{ kind: 'poisson-gaussian', sigma: o.sigma, samplingRate: o.q, steps: 1 }], delta);
-  t.diagnostic(`hits D=${kD} D'=${kD2}; empirical ε ≥ ${lower.toFixed(4)}; accountant ε = ${accountant.toFixed(4)}`);
+  const { lower, accountant } = audit({ m: 10, q: 0.5, sigma: 4, noiseScale: 0.5, seed: 'teeth' }, t);
   assert.ok(lower > accountant, `under-noised aggregator: lower bound ${lower.toFixed(4)} should exceed ${accountant.toFixed(4)}`);
 });
