@@ -3,7 +3,8 @@ import path from 'node:path';
 import { summarize } from '../../core/data';
 import { UsageError } from '../../core/errors';
 import { checkTemplate, EXPORT_FORMATS, exportDemonstrations, type ExportFormat } from '../../core/fewshot/export';
-import { FEWSHOT_DEFAULTS, planFewShot, type FewShotPlan } from '../../core/fewshot/plan';
+import { FEWSHOT_DEFAULTS, type FewShotPlan } from '../../core/fewshot/plan';
+import { prepareFewShot } from '../../core/fewshot/prepare';
 import { runFewShot } from '../../core/fewshot/run';
 import { Ledger, defaultAccountant } from '../../core/ledger';
 import { createProvider, DEFAULT_PRICES, priceFor } from '../../core/providers';
@@ -73,20 +74,16 @@ ${providerUsage}
     const summary = summarize(ds);
     const labels = labelsFlag ? labelsFlag.split(',').map((l) => l.trim()).filter(Boolean) : summary.labels.map((l) => l.label);
     const ledger = new Ledger(root, { accountant: defaultAccountant() });
-    const target = { identity: ds.identity, units: summary.units };
-    const status = await ledger.status(target);
-    const delta = numberFlag(values, 'delta', { min: Number.MIN_VALUE, max: 1 }) ?? status.total.delta;
-    const plan = planFewShot(ds, {
+    const { target, plan, check } = await prepareFewShot(ds, ledger, {
       labels,
       shots,
       epsilon,
-      delta,
+      delta: numberFlag(values, 'delta', { min: Number.MIN_VALUE, max: 1 }),
       prompts: numberFlag(values, 'prompts', { min: 1, max: 1000, integer: true }),
       examplesPerPrompt: numberFlag(values, 'examples-per-prompt', { min: Number.MIN_VALUE, max: 1000 }),
       maxTokens: numberFlag(values, 'max-tokens', { min: 1, max: 4096, integer: true }),
-    });
+    }, summary);
     const lookaheadFlag = numberFlag(values, 'lookahead', { min: 1, max: 64, integer: true });
-    const check = await ledger.check(target, plan.ledgerPlan);
     const provider = createProvider(providerConfig);
     const offline = provider.offline;
     const lookahead = lookaheadFlag ?? (offline ? FEWSHOT_DEFAULTS.lookahead : 1);
