@@ -13,6 +13,7 @@ import '@vscode-elements/elements/dist/vscode-table-cell/index.js';
 import './styles.css';
 import type { DatasetSummaryMessage, HostMessage } from '../src/shared/protocol';
 import { h } from './dom';
+import { renderGenerate } from './generate';
 import { onMessage, send } from './vscode-api';
 
 const app = document.getElementById('app')!;
@@ -38,6 +39,9 @@ function render(msg: HostMessage): void {
     case 'summary':
       app.replaceChildren(summaryView(msg.summary));
       break;
+    default:
+      // The Generate panel's messages (the same bundle serves both panels).
+      renderGenerate(app, msg);
   }
 }
 

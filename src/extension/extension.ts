@@ -2,7 +2,10 @@ import * as vscode from 'vscode';
 import { loadDataset, summarize } from '../core/data';
 import { DataError, UserError } from '../core/errors';
 import { Config } from './config';
+import { budgetOf, GeneratePanel, ledgerRootFor, trackTextEditors } from './panels/generatePanel';
 import { InspectPanel } from './panels/inspectPanel';
+import { BudgetStatusBar } from './statusBar';
+import { defaultAccountant, Ledger } from '../core/ledger';
 import { promptForApiKey, providerFromSettings } from './providers/settings';
 import { verdicts } from '../core/providers/verdicts';
 
@@ -12,7 +15,9 @@ export function activate(context: vscode.ExtensionContext): void {
   // Logs never include dataset rows, prompts or keys: only file names, counts of problems and timings.
   const log = vscode.window.createOutputChannel('Private Few-Shot', { log: true });
   const config = new Config();
-  context.subscriptions.push(log);
+  const statusBar = new BudgetStatusBar();
+  context.subscriptions.push(log, statusBar, trackTextEditors());
+  const generateDeps = { extensionUri: context.extensionUri, context, log, config, onBudget: (u: Parameters<BudgetStatusBar['update']>[0]) => statusBar.update(u) };
 
   const load = async (panel: InspectPanel): Promise<void> => {
     const file = panel.file;
@@ -28,8 +33,11 @@ export function activate(context: vscode.ExtensionContext): void {
         onInvalid: config.skipInvalidRows ? 'skip' : 'fail',
         dedupe: config.dedupe,
       });
-      panel.post({ type: 'summary', summary: summarize(ds) });
+      const summary = summarize(ds);
+      panel.post({ type: 'summary', summary });
       log.info(`Inspected ${name} in ${Date.now() - started} ms.`);
+      const status = await new Ledger(ledgerRootFor(file), { accountant: defaultAccountant() }).status({ identity: ds.identity, units: summary.units });
+      statusBar.update({ file, name, budget: budgetOf(status) });
     } catch (e) {
       if (e instanceof UserError) {
         const line = e instanceof DataError ? e.line : undefined;
@@ -58,6 +66,19 @@ export function activate(context: vscode.ExtensionContext): void {
       if (!file) return;
       const panel = InspectPanel.show(context.extensionUri, file, log, (p) => void load(p));
       await load(panel);
+    }),
+    vscode.commands.registerCommand('privateFewShot.generateDemonstrations', async (uri?: vscode.Uri) => {
+      let file = uri instanceof vscode.Uri ? uri : undefined;
+      if (!file) {
+        const picked = await vscode.window.showOpenDialog({
+          canSelectMany: false,
+          filters: DATASET_FILTERS,
+          defaultUri: vscode.window.activeTextEditor?.document.uri ?? vscode.workspace.workspaceFolders?.[0]?.uri,
+          openLabel: 'Generate demonstrations',
+        });
+        file = picked?.[0];
+      }
+      if (file) GeneratePanel.show(generateDeps, file);
     }),
     vscode.commands.registerCommand('privateFewShot.setApiKey', async () => {
       const kind = (await vscode.window.showQuickPick(['openai', 'azure', 'anthropic'], { title: 'Private Few-Shot: which provider is the key for?' })) as 'openai' | 'azure' | 'anthropic' | undefined;

@@ -38,11 +38,61 @@ export const datasetSummarySchema = z.object({
 });
 export type DatasetSummaryMessage = z.infer<typeof datasetSummarySchema>;
 
+/** The budget of one dataset as the ledger sees it (ε figures; δ of the total). */
+export const budgetSchema = z.object({ total: z.number(), delta: z.number(), spent: z.number(), remaining: z.number() });
+export type BudgetMessage = z.infer<typeof budgetSchema>;
+
+/** Settings of a DP few-shot run chosen in the Generate form. `allLabels` is the explicit acknowledgement that
+ * the file's label set becomes public (as the CLI's --all-labels); without it `labels` must name the labels. */
+export const generateSettingsSchema = z.object({
+  labels: z.array(z.string()),
+  allLabels: z.boolean(),
+  shots: z.int().check(z.positive()),
+  epsilon: z.number().check(z.positive()),
+  prompts: z.int().check(z.positive()),
+  maxTokens: z.int().check(z.positive()),
+});
+export type GenerateSettings = z.infer<typeof generateSettingsSchema>;
+
+const problemSchema = z.object({ message: z.string(), hint: z.optional(z.string()) });
+
 /** Host → webview. */
 export const hostMessageSchema = z.discriminatedUnion('type', [
   z.object({ type: z.literal('loading'), file: z.string() }),
   z.object({ type: z.literal('summary'), summary: datasetSummarySchema }),
   z.object({ type: z.literal('error'), file: z.string(), message: z.string(), hint: z.optional(z.string()), line: z.optional(z.int()) }),
+  // The Generate panel. Label names are private-derived and travel only for local display in the form.
+  z.object({
+    type: z.literal('generateInit'),
+    file: z.string(),
+    labels: z.array(z.string()),
+    provider: z.object({ kind: z.string(), model: z.string(), offline: z.boolean() }),
+    budget: budgetSchema,
+    defaults: z.object({ shots: count, epsilon: z.number(), prompts: count, maxTokens: count }),
+  }),
+  z.object({
+    type: z.literal('plan'),
+    epsilonRun: z.number(),
+    delta: z.number(),
+    labels: z.array(z.object({ label: z.string(), sigma: z.number(), samplingRate: z.number(), steps: count })),
+    budget: budgetSchema,
+    remainingAfter: z.number(),
+    fits: z.boolean(),
+    over: z.number(),
+    refusal: z.optional(z.string()),
+    warnings: z.array(z.string()),
+  }),
+  z.object({ type: z.literal('progress'), label: z.string(), shot: count, tokens: count, calls: count, text: z.string() }),
+  z.object({
+    type: z.literal('result'),
+    status: z.enum(['completed', 'cancelled', 'failed']),
+    demonstrations: z.array(z.object({ label: z.string(), text: z.string() })),
+    epsilonCharged: z.number(),
+    budget: budgetSchema,
+    message: z.optional(z.string()),
+  }),
+  z.object({ type: z.literal('generateError'), ...problemSchema.shape }),
+  z.object({ type: z.literal('notice'), message: z.string() }),
 ]);
 export type HostMessage = z.infer<typeof hostMessageSchema>;
 
@@ -51,6 +101,13 @@ export const webviewMessageSchema = z.discriminatedUnion('type', [
   z.object({ type: z.literal('ready') }),
   z.object({ type: z.literal('refresh') }),
   z.object({ type: z.literal('openSource'), line: z.optional(z.int().check(z.positive())) }),
+  // The Generate panel.
+  z.object({ type: z.literal('preview'), settings: generateSettingsSchema }),
+  z.object({ type: z.literal('generate'), settings: generateSettingsSchema }),
+  z.object({ type: z.literal('cancel') }),
+  z.object({ type: z.literal('insert') }),
+  z.object({ type: z.literal('export') }),
+  z.object({ type: z.literal('copy') }),
 ]);
 export type WebviewMessage = z.infer<typeof webviewMessageSchema>;
 

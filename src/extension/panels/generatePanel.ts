@@ -1,0 +1,336 @@
+import * as vscode from 'vscode';
+import { loadDataset, summarize, type Dataset, type DatasetSummary } from '../../core/data';
+import { UserError } from '../../core/errors';
+import { DEFAULT_TEMPLATE, exportDemonstrations, type Demonstration, type ExportFormat } from '../../core/fewshot/export';
+import { FEWSHOT_DEFAULTS } from '../../core/fewshot/plan';
+import { prepareFewShot, type PreparedFewShot } from '../../core/fewshot/prepare';
+import { runFewShot, type FewShotReport } from '../../core/fewshot/run';
+import { BudgetExceededError, Ledger, defaultAccountant, type BudgetStatus } from '../../core/ledger';
+import { parseWebviewMessage, type BudgetMessage, type GenerateSettings, type HostMessage } from '../../shared/protocol';
+import type { Config } from '../config';
+import { providerFromSettings } from '../providers/settings';
+import { renderWebviewHtml } from './html';
+
+/** What the status bar shows: the budget of the last dataset inspected or generated for. */
+export interface BudgetUpdate {
+  file: vscode.Uri;
+  name: string;
+  budget: BudgetMessage;
+}
+
+export interface GenerateDeps {
+  extensionUri: vscode.Uri;
+  context: vscode.ExtensionContext;
+  log: vscode.LogOutputChannel;
+  config: Config;
+  onBudget: (update: BudgetUpdate) => void;
+}
+
+/** Where the ledger lives for a file: its workspace folder, else the file's folder (as for Inspect). */
+export function ledgerRootFor(file: vscode.Uri): string {
+  return vscode.workspace.getWorkspaceFolder(file)?.uri.fsPath ?? vscode.Uri.joinPath(file, '..').fsPath;
+}
+
+export function budgetOf(status: BudgetStatus): BudgetMessage {
+  return { total: status.total.epsilon, delta: status.total.delta, spent: status.spent, remaining: status.remaining };
+}
+
+/** The last text editor the user had focus in (a focused webview panel has no active text editor). */
+let lastTextEditor: vscode.TextEditor | undefined;
+export function trackTextEditors(): vscode.Disposable {
+  lastTextEditor = vscode.window.activeTextEditor;
+  return vscode.window.onDidChangeActiveTextEditor((e) => {
+    if (e) lastTextEditor = e;
+  });
+}
+
+interface Loaded {
+  ds: Dataset;
+  summary: DatasetSummary;
+  ledger: Ledger;
+}
+
+/**
+ * The Generate panel for DP few-shot demonstrations (Tang et al. 2024). One per dataset file. The host does all the
+ * work (load, plan, ledger, model calls); the webview gets the label names for the form (local display), the plan's
+ * figures and the released demonstrations (DP output). Never rows, prompts or keys.
+ */
+export class GeneratePanel {
+  static readonly viewType = 'privateFewShot.generate';
+  private static readonly panels = new Map<string, GeneratePanel>();
+
+  /** Messages replayed after every `ready` (the webview reloads when hidden): init, then the latest plan/result. */
+  private init: HostMessage | undefined;
+  private latest: HostMessage | undefined;
+  private loaded: Loaded | undefined;
+  private running: AbortController | undefined;
+  private result: { demonstrations: Demonstration[]; report: FewShotReport; offlineModel?: string } | undefined;
+  private readonly disposables: vscode.Disposable[] = [];
+  private readonly name: string;
+
+  static show(deps: GenerateDeps, file: vscode.Uri): GeneratePanel {
+    const key = file.toString();
+    const existing = GeneratePanel.panels.get(key);
+    if (existing) {
+      existing.panel.reveal();
+      return existing;
+    }
+    const panel = vscode.window.createWebviewPanel(GeneratePanel.viewType, `Generate: ${file.path.split('/').pop()}`, vscode.ViewColumn.Active, {
+      enableScripts: true,
+      localResourceRoots: [vscode.Uri.joinPath(deps.extensionUri, 'dist'), vscode.Uri.joinPath(deps.extensionUri, 'media')],
+    });
+    const p = new GeneratePanel(panel, deps, file);
+    GeneratePanel.panels.set(key, p);
+    void p.load();
+    return p;
+  }
+
+  private constructor(
+    readonly panel: vscode.WebviewPanel,
+    private readonly deps: GenerateDeps,
+    readonly file: vscode.Uri,
+  ) {
+    this.name = vscode.workspace.asRelativePath(file, false);
+    const webview = panel.webview;
+    const asset = (...p: string[]) => webview.asWebviewUri(vscode.Uri.joinPath(deps.extensionUri, ...p)).toString();
+    webview.html = renderWebviewHtml({
+      cspSource: webview.cspSource,
+      scriptUri: asset('dist', 'webview.js'),
+      styleUri: asset('dist', 'webview.css'),
+      codiconUri: asset('dist', 'codicon.css'),
+      title: 'Private Few-Shot: generate demonstrations',
+    });
+    webview.onDidReceiveMessage((raw: unknown) => void this.onMessage(raw), undefined, this.disposables);
+    panel.onDidDispose(() => this.dispose(), undefined, this.disposables);
+  }
+
+  private post(message: HostMessage, keep: 'init' | 'latest' | false = false): void {
+    if (keep === 'init') this.init = message;
+    if (keep === 'latest') this.latest = message;
+    void this.panel.webview.postMessage(message);
+  }
+
+  private async onMessage(raw: unknown): Promise<void> {
+    const msg = parseWebviewMessage(raw);
+    if (!msg) {
+      this.deps.log.warn('Ignored a malformed message from the Generate webview.');
+      return;
+    }
+    try {
+      switch (msg.type) {
+        case 'ready':
+          if (this.init) void this.panel.webview.postMessage(this.init);
+          if (this.latest) void this.panel.webview.postMessage(this.latest);
+          break;
+        case 'refresh':
+          await this.load();
+          break;
+        case 'preview':
+          await this.preview(msg.settings);
+          break;
+        case 'generate':
+          await this.generate(msg.settings);
+          break;
+        case 'cancel':
+          this.running?.abort();
+          break;
+        case 'insert':
+          await this.insert();
+          break;
+        case 'export':
+          await this.export();
+          break;
+        case 'copy':
+          if (this.result) {
+            await vscode.env.clipboard.writeText(this.text());
+            this.post({ type: 'notice', message: `Copied ${this.result.demonstrations.length} demonstration(s).` });
+          }
+          break;
+        case 'openSource':
+          break;
+      }
+    } catch (e) {
+      this.fail(e);
+    }
+  }
+
+  private fail(e: unknown): void {
+    if (e instanceof UserError) {
+      this.post({ type: 'generateError', message: e.message, hint: e.hint }, 'latest');
+      this.deps.log.warn(`Generate (${this.name}): ${e.message}`);
+    } else {
+      this.post({ type: 'generateError', message: `Unexpected error: ${(e as Error).message}` }, 'latest');
+      this.deps.log.error(e as Error);
+    }
+  }
+
+  /** Loads the dataset, the ledger status and the provider, and sends the form's initial state. */
+  async load(): Promise<void> {
+    this.post({ type: 'loading', file: this.name }, 'init');
+    this.latest = undefined;
+    try {
+      const root = ledgerRootFor(this.file);
+      const { config } = this.deps;
+      const ds = await loadDataset(this.file.fsPath, { root, maxBytes: config.maxDatasetBytes, onInvalid: config.skipInvalidRows ? 'skip' : 'fail', dedupe: config.dedupe });
+      const summary = summarize(ds);
+      const ledger = new Ledger(root, { accountant: defaultAccountant() });
+      this.loaded = { ds, summary, ledger };
+      const status = await ledger.status({ identity: ds.identity, units: summary.units });
+      const provider = await providerFromSettings(this.deps.context);
+      this.post({
+        type: 'generateInit',
+        file: this.name,
+        labels: summary.labels.map((l) => l.label),
+        provider: { kind: provider.kind, model: provider.model, offline: provider.offline },
+        budget: budgetOf(status),
+        defaults: { shots: 2, epsilon: 1, prompts: FEWSHOT_DEFAULTS.prompts, maxTokens: FEWSHOT_DEFAULTS.maxTokens },
+      }, 'init');
+      this.deps.onBudget({ file: this.file, name: this.name, budget: budgetOf(status) });
+    } catch (e) {
+      if (e instanceof UserError) {
+        this.post({ type: 'error', file: this.name, message: e.message, hint: e.hint }, 'init');
+        this.deps.log.warn(`Could not load ${this.name}: ${e.message}`);
+      } else {
+        this.post({ type: 'error', file: this.name, message: `Unexpected error: ${(e as Error).message}` }, 'init');
+        this.deps.log.error(e as Error);
+      }
+    }
+  }
+
+  /** Labels of the run. Every label of the file only with the explicit acknowledgement (as the CLI's --all-labels). */
+  private labelsFor(s: GenerateSettings, summary: DatasetSummary): string[] {
+    const all = summary.labels.map((l) => l.label);
+    if (s.allLabels) return all;
+    const known = new Set(all);
+    const labels = [...new Set(s.labels)].filter((l) => known.has(l));
+    if (labels.length === 0) throw new UserError('no labels are selected', 'Tick the labels to write demonstrations for.');
+    if (labels.length === all.length && all.length > 1) {
+      throw new UserError('every label of the file is selected, which makes the file\'s label set public', 'Tick "Use all labels in the file" to accept that, or leave some labels out.');
+    }
+    return labels;
+  }
+
+  private async prepare(s: GenerateSettings): Promise<{ prepared: PreparedFewShot; loaded: Loaded }> {
+    const loaded = this.loaded;
+    if (!loaded) throw new UserError('the dataset is not loaded', 'Reload the panel.');
+    const prepared = await prepareFewShot(loaded.ds, loaded.ledger, {
+      labels: this.labelsFor(s, loaded.summary),
+      shots: s.shots,
+      epsilon: s.epsilon,
+      prompts: s.prompts,
+      maxTokens: s.maxTokens,
+    }, loaded.summary);
+    return { prepared, loaded };
+  }
+
+  /** Plans and checks the budget; touches nothing. */
+  private async preview(s: GenerateSettings): Promise<void> {
+    const { prepared } = await this.prepare(s);
+    const { plan, check, status } = prepared;
+    const refusal = check.fits ? undefined : new BudgetExceededError(check, this.name, plan.ledgerPlan);
+    this.post({
+      type: 'plan',
+      epsilonRun: plan.epsilonRun,
+      delta: plan.settings.delta,
+      labels: plan.labels.map((l) => ({ label: l.label, sigma: l.sigma, samplingRate: l.samplingRate, steps: l.steps })),
+      budget: budgetOf(status),
+      remainingAfter: check.total.epsilon - check.spentAfter,
+      fits: check.fits,
+      over: check.over,
+      refusal: refusal ? `${refusal.message}. ${refusal.hint ?? ''}`.trim() : undefined,
+      warnings: plan.warnings,
+    }, 'latest');
+  }
+
+  private async generate(s: GenerateSettings): Promise<void> {
+    if (this.running) throw new UserError('a run is already going for this dataset', 'Wait for it, or cancel it.');
+    const { prepared, loaded } = await this.prepare(s);
+    const { plan, check, target } = prepared;
+    if (!check.fits) throw new BudgetExceededError(check, this.name, plan.ledgerPlan);
+    const provider = await providerFromSettings(this.deps.context);
+    const controller = new AbortController();
+    this.running = controller;
+    const started = Date.now();
+    this.deps.log.info(`Generating ${plan.settings.labels.length} label(s) × ${plan.settings.shots} shot(s) for ${this.name} with ${provider.kind}/${provider.model}.`);
+    try {
+      let lastPost = 0;
+      const result = await vscode.window.withProgress(
+        { location: vscode.ProgressLocation.Notification, title: `Private Few-Shot: generating demonstrations for ${this.name}`, cancellable: true },
+        async (progress, token) => {
+          token.onCancellationRequested(() => controller.abort());
+          return runFewShot({
+            dataset: loaded.ds,
+            plan,
+            provider,
+            ledger: loaded.ledger,
+            units: target.units,
+            lookahead: provider.offline ? FEWSHOT_DEFAULTS.lookahead : 1,
+            signal: controller.signal,
+            onProgress: (p) => {
+              const now = Date.now();
+              if (!p.done && now - lastPost < 100) return;
+              lastPost = now;
+              progress.report({ message: `${p.label} #${p.shot + 1}: ${p.tokens} tokens, ${p.calls} calls` });
+              // The demonstration so far is DP output (safe to show).
+              this.post({ type: 'progress', label: p.label, shot: p.shot, tokens: p.tokens, calls: p.calls, text: p.text });
+            },
+          });
+        },
+      );
+      const after = await loaded.ledger.status(target);
+      this.result = { demonstrations: result.demonstrations, report: result.report, offlineModel: provider.offline ? provider.model : undefined };
+      const message = result.status === 'failed'
+        ? `The run stopped early: ${result.error?.message ?? 'unknown error'}. What was written is kept and charged.`
+        : result.status === 'cancelled' ? 'Cancelled: the demonstrations written so far are kept and charged.' : undefined;
+      this.post({ type: 'result', status: result.status, demonstrations: result.demonstrations, epsilonCharged: result.reservation.epsilonRun, budget: budgetOf(after), message }, 'latest');
+      this.deps.onBudget({ file: this.file, name: this.name, budget: budgetOf(after) });
+      this.deps.log.info(`Generate ${this.name}: ${result.status}, ${result.demonstrations.length} demonstration(s), ε charged ${result.reservation.epsilonRun.toFixed(3)}, ${result.report.usage.calls} calls, ${Date.now() - started} ms.`);
+    } finally {
+      this.running = undefined;
+    }
+  }
+
+  private text(): string {
+    const r = this.result!;
+    return exportDemonstrations(r.demonstrations, { format: 'text', template: DEFAULT_TEMPLATE, offlineModel: r.offlineModel });
+  }
+
+  /** Inserts the text export at the cursor of the last active text editor, else into a new untitled document. */
+  private async insert(): Promise<void> {
+    if (!this.result) return;
+    const text = this.text();
+    const editor = lastTextEditor && !lastTextEditor.document.isClosed ? lastTextEditor : undefined;
+    if (!editor) {
+      const doc = await vscode.workspace.openTextDocument({ content: text, language: 'plaintext' });
+      await vscode.window.showTextDocument(doc);
+      return;
+    }
+    const edit = new vscode.WorkspaceEdit();
+    edit.insert(editor.document.uri, editor.selection.active, text);
+    if (!(await vscode.workspace.applyEdit(edit))) throw new UserError(`could not insert into ${editor.document.fileName}`, 'Is the editor read-only? Use Copy instead.');
+    await vscode.window.showTextDocument(editor.document, { viewColumn: editor.viewColumn });
+  }
+
+  private async export(): Promise<void> {
+    const r = this.result;
+    if (!r) return;
+    const target = await vscode.window.showSaveDialog({
+      title: 'Export demonstrations',
+      saveLabel: 'Export',
+      defaultUri: vscode.Uri.joinPath(this.file, '..', 'demonstrations.jsonl'),
+      filters: { 'JSON Lines': ['jsonl'], JSON: ['json'], Text: ['txt'] },
+    });
+    if (!target) return;
+    const ext = target.path.split('.').pop()?.toLowerCase();
+    const format: ExportFormat = ext === 'json' ? 'json' : ext === 'jsonl' ? 'jsonl' : 'text';
+    const body = exportDemonstrations(r.demonstrations, { format, template: DEFAULT_TEMPLATE, report: r.report, offlineModel: r.offlineModel });
+    await vscode.workspace.fs.writeFile(target, new TextEncoder().encode(body));
+    this.post({ type: 'notice', message: `Exported ${r.demonstrations.length} demonstration(s) as ${format} to ${vscode.workspace.asRelativePath(target, false)}.` });
+  }
+
+  private dispose(): void {
+    this.running?.abort();
+    GeneratePanel.panels.delete(this.file.toString());
+    for (const d of this.disposables.splice(0)) d.dispose();
+  }
+}
