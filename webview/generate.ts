@@ -30,19 +30,20 @@ function numberField(id: string, label: string, value: number, attrs: Record<str
 function initView(app: HTMLElement, m: InitMessage): void {
   const boxes = m.labels.map((label) => h('input', { type: 'checkbox', value: label }) as HTMLInputElement);
   const all = h('input', { type: 'checkbox', id: 'all-labels' }) as HTMLInputElement;
-  const selectAll = h('vscode-button', { secondary: true, disabled: true }, 'Select all');
+  const selectAll = h('vscode-button', { id: 'select-all', secondary: true, disabled: true }, 'Select all');
   const shots = numberField('shots', 'Shots per label', m.defaults.shots, { min: '1', step: '1' });
   const epsilon = numberField('epsilon', 'ε for this run', m.defaults.epsilon, { min: '0.01', step: 'any' });
   const prompts = numberField('prompts', 'Prompts M', m.defaults.prompts, { min: '1', step: '1' });
   const maxTokens = numberField('max-tokens', 'Max tokens T_max', m.defaults.maxTokens, { min: '1', step: '1' });
-  const previewBtn = h('vscode-button', { secondary: true }, 'Preview plan');
-  const generateBtn = h('vscode-button', {}, 'Generate');
-  const cancelBtn = h('vscode-button', { secondary: true, hidden: true }, 'Cancel');
+  const previewBtn = h('vscode-button', { id: 'preview', secondary: true }, 'Preview plan');
+  const generateBtn = h('vscode-button', { id: 'generate' }, 'Generate');
+  const cancelBtn = h('vscode-button', { id: 'cancel', secondary: true, hidden: true }, 'Cancel');
 
   all.addEventListener('change', () => {
     selectAll.toggleAttribute('disabled', !all.checked);
+    // Ticking selects every label; withdrawing the acknowledgement withdraws that selection too.
     for (const b of boxes) {
-      if (all.checked) b.checked = true;
+      b.checked = all.checked;
       b.disabled = all.checked;
     }
   });
@@ -142,9 +143,9 @@ function resultView(m: Extract<HostMessage, { type: 'result' }>): HTMLElement {
     m.message ? h('p', { class: 'warning' }, m.message) : null,
     h('p', {}, `ε charged ${f(m.epsilonCharged)}; remaining budget `, h('strong', { 'data-testid': 'remaining-now' }, f(Math.max(0, m.budget.remaining))), ` of ${f(m.budget.total)}.`),
     h('div', { class: 'actions' },
-      h('vscode-button', { onclick: () => send({ type: 'insert' }) }, h('vscode-icon', { name: 'insert', slot: 'content-before' }), 'Insert at cursor'),
-      h('vscode-button', { secondary: true, onclick: () => send({ type: 'export' }) }, h('vscode-icon', { name: 'save', slot: 'content-before' }), 'Export…'),
-      h('vscode-button', { secondary: true, onclick: () => send({ type: 'copy' }) }, h('vscode-icon', { name: 'copy', slot: 'content-before' }), 'Copy'),
+      h('vscode-button', { id: 'insert', onclick: () => send({ type: 'insert' }) }, h('vscode-icon', { name: 'insert', slot: 'content-before' }), 'Insert at cursor'),
+      h('vscode-button', { id: 'export', secondary: true, onclick: () => send({ type: 'export' }) }, h('vscode-icon', { name: 'save', slot: 'content-before' }), 'Export…'),
+      h('vscode-button', { id: 'copy', secondary: true, onclick: () => send({ type: 'copy' }) }, h('vscode-icon', { name: 'copy', slot: 'content-before' }), 'Copy'),
     ),
     h('ol', { class: 'demos' }, ...m.demonstrations.map((d) => h('li', { class: 'demo' }, h('div', { class: 'demo-label' }, d.label), h('div', { class: 'demo-text' }, d.text)))),
   );
@@ -159,6 +160,7 @@ export function renderGenerate(app: HTMLElement, msg: GenerateHostMessage): void
     case 'plan':
       outputEl?.replaceChildren(planView(msg));
       budgetEl?.replaceChildren(budgetView(msg.budget));
+      outputEl?.scrollIntoView({ block: 'nearest' });
       break;
     case 'progress':
       outputEl?.replaceChildren(h('p', { class: 'progress' }, h('vscode-icon', { name: 'loading', spin: true }),
@@ -168,6 +170,7 @@ export function renderGenerate(app: HTMLElement, msg: GenerateHostMessage): void
       form?.setBusy(false);
       outputEl?.replaceChildren(resultView(msg));
       budgetEl?.replaceChildren(budgetView(msg.budget));
+      outputEl?.scrollIntoView({ block: 'start' });
       break;
     case 'generateError':
       form?.setBusy(false);
