@@ -21,3 +21,39 @@ test('malformed or unknown messages are rejected on both sides', () => {
   assert.equal(parseHostMessage({ type: 'error', file: 'x' }), undefined);
   assert.equal(parseHostMessage({ type: 'error', file: 'x', message: 'm', line: 4 })?.type, 'error');
 });
+
+test('Generate panel: webview → host run settings are validated (whole positive counts, positive ε, explicit allLabels)', () => {
+  const settings = { labels: ['card_arrival'], allLabels: false, shots: 1, epsilon: 0.5, prompts: 2, maxTokens: 4 };
+  assert.deepEqual(parseWebviewMessage({ type: 'preview', settings }), { type: 'preview', settings });
+  assert.equal(parseWebviewMessage({ type: 'generate', settings })?.type, 'generate');
+  for (const t of ['cancel', 'insert', 'export', 'copy']) assert.equal(parseWebviewMessage({ type: t })?.type, t);
+  const bad: unknown[] = [
+    { ...settings, shots: 0 },
+    { ...settings, shots: 1.5 },
+    { ...settings, epsilon: 0 },
+    { ...settings, epsilon: -1 },
+    { ...settings, prompts: -2 },
+    { ...settings, maxTokens: '4' },
+    { labels: settings.labels, shots: 1, epsilon: 1, prompts: 2, maxTokens: 4 },
+    { ...settings, labels: 'card_arrival' },
+  ];
+  for (const s of bad) assert.equal(parseWebviewMessage({ type: 'generate', settings: s }), undefined, JSON.stringify(s));
+  assert.equal(parseWebviewMessage({ type: 'generate' }), undefined);
+});
+
+test('Generate panel: host → webview init, plan, progress and result messages', () => {
+  const budget = { total: 4, delta: 6.6e-5, spent: 1, remaining: 3 };
+  const init = { type: 'generateInit', file: 'data.csv', labels: ['a', 'b'], provider: { kind: 'builtin', model: 'builtin-ngram-v1', offline: true }, budget, defaults: { shots: 2, epsilon: 1, prompts: 10, maxTokens: 64 } };
+  assert.deepEqual(parseHostMessage(init), init);
+  const plan = { type: 'plan', epsilonRun: 0.99, delta: 6.6e-5, labels: [{ label: 'a', sigma: 1.2, samplingRate: 0.1, steps: 4 }], budget, remainingAfter: 2, fits: true, over: 0, warnings: [] };
+  assert.deepEqual(parseHostMessage(plan), plan);
+  assert.equal(parseHostMessage({ ...plan, refusal: 'over by 1' })?.type, 'plan');
+  assert.equal(parseHostMessage({ type: 'progress', label: 'a', shot: 0, tokens: 3, calls: 12, text: 'so far' })?.type, 'progress');
+  const result = { type: 'result', status: 'completed', demonstrations: [{ label: 'a', text: 't' }], epsilonCharged: 0.99, budget };
+  assert.deepEqual(parseHostMessage(result), result);
+  assert.equal(parseHostMessage({ ...result, status: 'done' }), undefined);
+  assert.equal(parseHostMessage({ ...init, budget: { total: 4 } }), undefined);
+  assert.equal(parseHostMessage({ ...init, provider: { kind: 'builtin', model: 'x' } }), undefined);
+  assert.equal(parseHostMessage({ type: 'generateError', message: 'm', hint: 'h' })?.type, 'generateError');
+  assert.equal(parseHostMessage({ type: 'generateError' }), undefined);
+});

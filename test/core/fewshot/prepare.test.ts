@@ -1,0 +1,50 @@
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { existsSync, readFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { loadDataset } from '../../../src/core/data';
+import { prepareFewShot } from '../../../src/core/fewshot/prepare';
+import { LEDGER_DIR, LEDGER_FILE, Ledger, defaultDelta, type LedgerAccountant } from '../../../src/core/ledger';
+import { calibrateSigma, epsilonFor } from '../../../src/core/privacy';
+import { tempDir, writeFile } from '../../support/tmp';
+import { repoRoot } from '../../support/cli';
+
+const accountant: LedgerAccountant = {
+  name: 'pld',
+  epsilonFor: (specs, delta) => epsilonFor(specs, delta, 'pld'),
+  calibrateSigma: (target, shape) => calibrateSigma(target, shape, 'pld'),
+};
+
+async function setup() {
+  const root = tempDir('pfs-prepare-');
+  writeFile(root, 'data.csv', readFileSync(`${repoRoot}/examples/banking77-sample.csv`));
+  const ds = await loadDataset('data.csv', { root });
+  return { root, ds, ledger: new Ledger(root, { accountant }) };
+}
+
+const settings = { labels: ['card_arrival', 'exchange_rate'], shots: 1, epsilon: 1, prompts: 2, maxTokens: 4 };
+
+test('prepareFewShot takes δ from the ledger, plans, checks the budget and writes nothing', async () => {
+  const { root, ds, ledger } = await setup();
+  const p = await prepareFewShot(ds, ledger, settings);
+  assert.equal(p.target.units, 2000);
+  assert.equal(p.status.total.delta, defaultDelta(2000));
+  assert.equal(p.plan.settings.delta, defaultDelta(2000));
+  assert.deepEqual(p.plan.labels.map((l) => l.label), settings.labels);
+  assert.equal(p.check.fits, true);
+  assert.equal(p.check.spentBefore, 0);
+  assert.ok(Math.abs(p.check.epsilonRun - p.plan.epsilonRun) < 1e-9);
+  assert.ok(p.plan.epsilonRun <= 1 && p.plan.epsilonRun > 0.9, `ε of the run ${p.plan.epsilonRun}`);
+  // A preview touches nothing: no ledger file appears.
+  assert.equal(existsSync(join(root, LEDGER_DIR, LEDGER_FILE)), false);
+  assert.equal((await ledger.status(p.target)).spent, 0);
+});
+
+test('prepareFewShot: an explicit δ wins, and a run over the total is reported as not fitting', async () => {
+  const { ds, ledger } = await setup();
+  const explicit = await prepareFewShot(ds, ledger, { ...settings, delta: 1e-6 });
+  assert.equal(explicit.plan.settings.delta, 1e-6);
+  const over = await prepareFewShot(ds, ledger, { ...settings, epsilon: 5 });
+  assert.equal(over.check.fits, false);
+  assert.ok(over.check.over > 0.9, `over by ${over.check.over}`);
+});
