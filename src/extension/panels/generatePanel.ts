@@ -1,6 +1,6 @@
 import * as vscode from 'vscode';
 import { loadDataset, summarize, type Dataset, type DatasetSummary } from '../../core/data';
-import { UserError } from '../../core/errors';
+import { DataError, UserError } from '../../core/errors';
 import { DEFAULT_TEMPLATE, exportDemonstrations, type Demonstration, type ExportFormat } from '../../core/fewshot/export';
 import { FEWSHOT_DEFAULTS } from '../../core/fewshot/plan';
 import { prepareFewShot, type PreparedFewShot } from '../../core/fewshot/prepare';
@@ -147,6 +147,7 @@ export class GeneratePanel {
           }
           break;
         case 'openSource':
+          await vscode.window.showTextDocument(this.file, { selection: msg.line ? new vscode.Range(msg.line - 1, 0, msg.line - 1, 0) : undefined });
           break;
       }
     } catch (e) {
@@ -188,7 +189,7 @@ export class GeneratePanel {
       this.deps.onBudget({ file: this.file, name: this.name, budget: budgetOf(status) });
     } catch (e) {
       if (e instanceof UserError) {
-        this.post({ type: 'error', file: this.name, message: e.message, hint: e.hint }, 'init');
+        this.post({ type: 'error', file: this.name, message: e.message, hint: e.hint, line: e instanceof DataError ? e.line : undefined }, 'init');
         this.deps.log.warn(`Could not load ${this.name}: ${e.message}`);
       } else {
         this.post({ type: 'error', file: this.name, message: `Unexpected error: ${(e as Error).message}` }, 'init');
@@ -204,7 +205,7 @@ export class GeneratePanel {
     const known = new Set(all);
     const labels = [...new Set(s.labels)].filter((l) => known.has(l));
     if (labels.length === 0) throw new UserError('no labels are selected', 'Tick the labels to write demonstrations for.');
-    if (labels.length === all.length && all.length > 1) {
+    if (labels.length === all.length) {
       throw new UserError('every label of the file is selected, which makes the file\'s label set public', 'Tick "Use all labels in the file" to accept that, or leave some labels out.');
     }
     return labels;
