@@ -1,8 +1,8 @@
 // The Generate view: a form for a DP few-shot run, the plan preview, progress and the released demonstrations.
 // Everything is rendered as text nodes (see dom.ts).
-import type { BudgetMessage, GenerateSettings, HostMessage } from '../src/shared/protocol';
+import { generateSettingsSchema, type BudgetMessage, type GenerateSettings, type HostMessage } from '../src/shared/protocol';
 import { h } from './dom';
-import { send } from './vscode-api';
+import { getState, send, setState } from './vscode-api';
 
 type InitMessage = Extract<HostMessage, { type: 'generateInit' }>;
 type GenerateHostMessage = Extract<HostMessage, { type: 'generateInit' | 'plan' | 'progress' | 'result' | 'generateError' | 'notice' }>;
@@ -59,6 +59,26 @@ function initView(app: HTMLElement, m: InitMessage): void {
     prompts: Math.round(prompts.input.valueAsNumber),
     maxTokens: Math.round(maxTokens.input.valueAsNumber),
   });
+  // Restore the form after a reload (hidden panels are not retained); the state is validated like a message.
+  const saved = getState() as { file?: unknown; settings?: unknown } | undefined;
+  const restored = saved?.file === m.file ? generateSettingsSchema.safeParse(saved.settings) : undefined;
+  if (restored?.success) {
+    const r = restored.data;
+    all.checked = r.allLabels;
+    selectAll.toggleAttribute('disabled', !r.allLabels);
+    for (const b of boxes) {
+      b.checked = r.allLabels || r.labels.includes(b.value);
+      b.disabled = r.allLabels;
+    }
+    shots.input.value = String(r.shots);
+    epsilon.input.value = String(r.epsilon);
+    prompts.input.value = String(r.prompts);
+    maxTokens.input.value = String(r.maxTokens);
+  }
+  const save = () => {
+    const s = readSettings();
+    if (generateSettingsSchema.safeParse(s).success) setState({ file: m.file, settings: s });
+  };
   const valid = (s: GenerateSettings): boolean => {
     const ok = [s.shots, s.epsilon, s.prompts, s.maxTokens].every((x) => Number.isFinite(x) && x > 0);
     if (!ok) showProblem('Every number must be positive.', 'Shots, prompts and T_max are whole numbers ≥ 1; ε > 0.');
@@ -76,6 +96,9 @@ function initView(app: HTMLElement, m: InitMessage): void {
     send({ type: 'generate', settings: s });
   });
   cancelBtn.addEventListener('click', () => send({ type: 'cancel' }));
+  for (const el of [all, selectAll, ...boxes, shots.input, epsilon.input, prompts.input, maxTokens.input]) {
+    for (const ev of ['change', 'input', 'click']) el.addEventListener(ev, save);
+  }
   form = {
     readSettings,
     setBusy: (busy) => {
@@ -141,7 +164,8 @@ function resultView(m: Extract<HostMessage, { type: 'result' }>): HTMLElement {
   return h('section', { class: 'result' },
     h('h2', {}, `Demonstrations (${m.demonstrations.length}) — ${m.status}`),
     m.message ? h('p', { class: 'warning' }, m.message) : null,
-    h('p', {}, `ε charged ${f(m.epsilonCharged)}; remaining budget `, h('strong', { 'data-testid': 'remaining-now' }, f(Math.max(0, m.budget.remaining))), ` of ${f(m.budget.total)}.`),
+    h('p', {}, `Budget used by this run: ε `, h('strong', { 'data-testid': 'budget-used' }, f(m.budgetUsed)),
+      m.status === 'completed' ? '' : ` (planned up to ${f(m.epsilonPlanned)}; only the started demonstrations are charged)`, `; remaining budget `, h('strong', { 'data-testid': 'remaining-now' }, f(Math.max(0, m.budget.remaining))), ` of ${f(m.budget.total)}.`),
     h('div', { class: 'actions' },
       h('vscode-button', { id: 'insert', onclick: () => send({ type: 'insert' }) }, h('vscode-icon', { name: 'insert', slot: 'content-before' }), 'Insert at cursor'),
       h('vscode-button', { id: 'export', secondary: true, onclick: () => send({ type: 'export' }) }, h('vscode-icon', { name: 'save', slot: 'content-before' }), 'Export…'),

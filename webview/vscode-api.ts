@@ -3,6 +3,8 @@ import { parseHostMessage, type HostMessage, type WebviewMessage } from '../src/
 
 interface VsCodeApi {
   postMessage(message: unknown): void;
+  getState(): unknown;
+  setState(state: unknown): void;
 }
 declare function acquireVsCodeApi(): VsCodeApi;
 
@@ -18,4 +20,13 @@ export function onMessage(handler: (message: HostMessage) => void): void {
     if (msg) handler(msg);
     else console.warn('Private Few-Shot: ignored a malformed message from the host');
   });
+}
+
+/** The webview's own UI state, kept by VS Code while the panel lives (it survives the reload when hidden). */
+export function getState(): unknown {
+  return api.getState();
+}
+
+export function setState(state: unknown): void {
+  api.setState(state);
 }

@@ -87,7 +87,10 @@ export const hostMessageSchema = z.discriminatedUnion('type', [
     type: z.literal('result'),
     status: z.enum(['completed', 'cancelled', 'failed']),
     demonstrations: z.array(z.object({ label: z.string(), text: z.string() })),
-    epsilonCharged: z.number(),
+    /** ε of the run as planned and reserved (a completed run is charged this). */
+    epsilonPlanned: z.number(),
+    /** How much the dataset's spent budget rose (a cancelled run settles only its started demonstrations). */
+    budgetUsed: z.number(),
     budget: budgetSchema,
     message: z.optional(z.string()),
   }),

@@ -165,6 +165,8 @@ describe('Generate DP Demonstrations in a real VS Code (code-server + Chromium)'
       assert.deepEqual((await wv.locator('.result .demo-label').allTextContents()).sort(), [...LABELS].sort());
       const remaining = await number(wv, '[data-testid=remaining-now]');
       assert.ok(remaining < 4 && remaining > 2.9, `remaining after the run: ${remaining}`);
+      const used = await number(wv, '[data-testid=budget-used]');
+      assert.ok(Math.abs(4 - used - remaining) < 1e-3, `used ${used} + remaining ${remaining} ≠ 4`);
       assert.equal(await number(wv, '[data-testid=budget-remaining]'), remaining);
       await page.locator('.statusbar-item', { hasText: `ε ${remaining.toFixed(2)} left` }).waitFor({ timeout: 10_000 });
       // The ledger on disk was charged (the panel did not just display a number).
@@ -187,6 +189,41 @@ describe('Generate DP Demonstrations in a real VS Code (code-server + Chromium)'
       const first = texts[0]!.trim().slice(0, 20);
       if (first) assert.ok(shown.includes(first), `the first demonstration's text is not in the editor: ${shown}`);
       await screenshot(page, 'generate-inserted');
+    }));
+
+  it('back on the panel (reloaded while hidden): the form and the last result are restored', () =>
+    withDiagnostics('restore', async () => {
+      await page.locator('.tabs-container .tab', { hasText: `Generate: ${SAMPLE}` }).click();
+      const wv = visibleWebview();
+      await wv.locator('.result .demo').first().waitFor({ timeout: 15_000 });
+      assert.equal(await wv.locator('.result .demo').count(), 2);
+      assert.deepEqual((await wv.locator('.labels input:checked').evaluateAll((els) => els.map((e) => (e as HTMLInputElement).value))).sort(), [...LABELS].sort());
+      assert.equal(await wv.locator('#shots').inputValue(), '1');
+      assert.equal(await wv.locator('#max-tokens').inputValue(), '4');
+      assert.equal(await wv.locator('#prompts').inputValue(), '2');
+    }));
+
+  it('Cancel stops a long run: the written part is kept and the started demonstrations are charged', () =>
+    withDiagnostics('cancel', async () => {
+      const wv = visibleWebview();
+      const before = await number(wv, '[data-testid=budget-remaining]');
+      await wv.locator('#shots').fill('50');
+      await wv.locator('#max-tokens').fill('512');
+      await wv.locator('#prompts').fill('10');
+      await wv.locator('#epsilon').fill('0.5');
+      await wv.locator('#generate').click();
+      await wv.locator('.progress').waitFor({ timeout: 30_000 });
+      await wv.locator('#cancel').click();
+      await wv.locator('.result').waitFor({ timeout: 30_000 });
+      assert.match((await wv.locator('.result h2').textContent()) ?? '', /cancelled/);
+      const remaining = await number(wv, '[data-testid=remaining-now]');
+      assert.ok(remaining < before, `remaining ${remaining} not below ${before}`);
+      // Settled for the started demonstrations only: less than the 0.5 reserved for 50 shots of each label.
+      const used = await number(wv, '[data-testid=budget-used]');
+      assert.ok(used > 0 && used < 0.5, `budget used by the cancelled run: ${used}`);
+      assert.ok(Math.abs(before - used - remaining) < 1e-3, `${before} − ${used} ≠ ${remaining}`);
+      assert.ok(await wv.locator('.result .demo').count() < 100);
+      await screenshot(page, 'generate-cancelled');
     }));
 
   it('logged no CSP violation', () => {

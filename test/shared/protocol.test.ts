@@ -49,7 +49,7 @@ test('Generate panel: host → webview init, plan, progress and result messages'
   assert.deepEqual(parseHostMessage(plan), plan);
   assert.equal(parseHostMessage({ ...plan, refusal: 'over by 1' })?.type, 'plan');
   assert.equal(parseHostMessage({ type: 'progress', label: 'a', shot: 0, tokens: 3, calls: 12, text: 'so far' })?.type, 'progress');
-  const result = { type: 'result', status: 'completed', demonstrations: [{ label: 'a', text: 't' }], epsilonCharged: 0.99, budget };
+  const result = { type: 'result', status: 'completed', demonstrations: [{ label: 'a', text: 't' }], epsilonPlanned: 0.99, budgetUsed: 0.99, budget };
   assert.deepEqual(parseHostMessage(result), result);
   assert.equal(parseHostMessage({ ...result, status: 'done' }), undefined);
   assert.equal(parseHostMessage({ ...init, budget: { total: 4 } }), undefined);

@@ -246,7 +246,7 @@ export class GeneratePanel {
   private async generate(s: GenerateSettings): Promise<void> {
     if (this.running) throw new UserError('a run is already going for this dataset', 'Wait for it, or cancel it.');
     const { prepared, loaded } = await this.prepare(s);
-    const { plan, check, target } = prepared;
+    const { plan, check, target, status: before } = prepared;
     if (!check.fits) throw new BudgetExceededError(check, this.name, plan.ledgerPlan);
     const provider = await providerFromSettings(this.deps.context);
     const controller = new AbortController();
@@ -283,9 +283,9 @@ export class GeneratePanel {
       const message = result.status === 'failed'
         ? `The run stopped early: ${result.error?.message ?? 'unknown error'}. What was written is kept and charged.`
         : result.status === 'cancelled' ? 'Cancelled: the demonstrations written so far are kept and charged.' : undefined;
-      this.post({ type: 'result', status: result.status, demonstrations: result.demonstrations, epsilonCharged: result.reservation.epsilonRun, budget: budgetOf(after), message }, 'latest');
+      this.post({ type: 'result', status: result.status, demonstrations: result.demonstrations, epsilonPlanned: result.reservation.epsilonRun, budgetUsed: Math.max(0, after.spent - before.spent), budget: budgetOf(after), message }, 'latest');
       this.deps.onBudget({ file: this.file, name: this.name, budget: budgetOf(after) });
-      this.deps.log.info(`Generate ${this.name}: ${result.status}, ${result.demonstrations.length} demonstration(s), ε charged ${result.reservation.epsilonRun.toFixed(3)}, ${result.report.usage.calls} calls, ${Date.now() - started} ms.`);
+      this.deps.log.info(`Generate ${this.name}: ${result.status}, ${result.demonstrations.length} demonstration(s), ε planned ${result.reservation.epsilonRun.toFixed(3)}, budget used ${(after.spent - before.spent).toFixed(3)}, ${result.report.usage.calls} calls, ${Date.now() - started} ms.`);
     } finally {
       this.running = undefined;
     }
