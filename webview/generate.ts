@@ -125,7 +125,7 @@ function initView(app: HTMLElement, m: InitMessage): void {
     h('p', { class: 'private-note' }, h('vscode-icon', { name: 'lock' }), ' The labels you tick are treated as public: they appear in the prompts and the output.'),
     h('label', { class: 'check ack' }, all, ' Use all labels in the file (I accept that the label set becomes public)'),
     h('div', { class: 'actions' }, selectAll),
-    h('div', { class: 'labels' }, ...boxes.map((b) => h('label', { class: 'check' }, b, ' ', b.value))),
+    h('div', { class: 'labels' }, ...boxes.map((b) => h('label', { class: 'label-option', title: b.value }, b, ' ', b.value))),
     h('div', { class: 'fields' }, shots.el, epsilon.el, prompts.el, maxTokens.el),
     h('div', { class: 'actions' }, previewBtn, generateBtn, cancelBtn),
     noticeEl,

@@ -122,6 +122,7 @@ describe('Generate DP Demonstrations in a real VS Code (code-server + Chromium)'
       assert.match((await wv.locator('.provider').textContent()) ?? '', /builtin\//);
       assert.equal(await number(wv, '[data-testid=budget-total]'), 4);
       assert.equal(await number(wv, '[data-testid=budget-remaining]'), 4);
+      await page.locator('.statusbar-item', { hasText: 'ε 4.00 left' }).waitFor({ timeout: 10_000 });
       // "Select all" stays disabled until the label set is explicitly accepted as public.
       assert.equal(await wv.locator('#select-all').getAttribute('disabled'), '');
       await wv.locator('#all-labels').check();
@@ -193,7 +194,10 @@ describe('Generate DP Demonstrations in a real VS Code (code-server + Chromium)'
 
   it('back on the panel (reloaded while hidden): the form and the last result are restored', () =>
     withDiagnostics('restore', async () => {
-      await page.locator('.tabs-container .tab', { hasText: `Generate: ${SAMPLE}` }).click();
+      // The status-bar budget opens (here: reveals) the Generate panel of its dataset.
+      await page.locator('.statusbar-item', { hasText: /ε \d\.\d\d left/ }).click();
+      await page.waitForFunction((name) => document.querySelector('.tabs-container .tab.active')?.getAttribute('aria-label')?.includes(name), `Generate: ${SAMPLE}`, { timeout: 15_000 });
+      assert.equal(await page.locator('.tabs-container .tab', { hasText: `Generate: ${SAMPLE}` }).count(), 1);
       const wv = visibleWebview();
       await wv.locator('.result .demo').first().waitFor({ timeout: 15_000 });
       assert.equal(await wv.locator('.result .demo').count(), 2);
@@ -201,6 +205,22 @@ describe('Generate DP Demonstrations in a real VS Code (code-server + Chromium)'
       assert.equal(await wv.locator('#shots').inputValue(), '1');
       assert.equal(await wv.locator('#max-tokens').inputValue(), '4');
       assert.equal(await wv.locator('#prompts').inputValue(), '2');
+    }));
+
+  it('Export… writes JSON Lines to the path accepted in VS Code\'s save dialog', () =>
+    withDiagnostics('export', async () => {
+      const wv = visibleWebview();
+      await wv.locator('#export').click();
+      const input = page.locator('.quick-input-widget input');
+      await page.locator('.quick-input-widget').getByText('Export demonstrations', { exact: true }).waitFor({ timeout: 10_000 });
+      // The dialog proposes demonstrations.jsonl next to the dataset; accept it.
+      const target = join(server!.workspace, 'demonstrations.jsonl');
+      await page.waitForFunction((t) => document.querySelector<HTMLInputElement>('.quick-input-widget input')?.value === t, target, { timeout: 10_000 });
+      await input.press('Enter');
+      await wv.locator('.notice', { hasText: 'Exported 2 demonstration(s) as jsonl' }).waitFor({ timeout: 15_000 });
+      const rows = readFileSync(target, 'utf8').trim().split('\n').map((l) => JSON.parse(l) as { label: string; text: string; offline?: boolean });
+      assert.deepEqual(rows.map((r) => r.label).sort(), [...LABELS].sort());
+      assert.ok(rows.every((r) => r.offline === true && typeof r.text === 'string'));
     }));
 
   it('Cancel stops a long run: the written part is kept and the started demonstrations are charged', () =>
