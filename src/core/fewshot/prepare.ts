@@ -1,4 +1,5 @@
 import { summarize, type Dataset, type DatasetSummary } from '../data';
+import { UsageError } from '../errors';
 import type { BudgetStatus, Ledger, LedgerDataset, PlanCheck } from '../ledger';
 import { planFewShot, type FewShotPlan, type FewShotSettings } from './plan';
 
@@ -26,4 +27,20 @@ export async function prepareFewShot(ds: Dataset, ledger: Ledger, settings: Prep
   const plan = planFewShot(ds, { ...settings, delta: settings.delta ?? status.total.delta });
   const check = await ledger.check(target, plan.ledgerPlan);
   return { summary, target, status, plan, check };
+}
+
+/**
+ * The labels of an editor run. Every label of the file only with the explicit acknowledgement that the label set
+ * becomes public (the CLI's --all-labels): ticking each one by hand would reveal the same set without it. Names
+ * not in the file are dropped (the form offers only the file's labels).
+ */
+export function chooseLabels(fileLabels: readonly string[], requested: readonly string[], allLabels: boolean): string[] {
+  if (allLabels) return [...fileLabels];
+  const known = new Set(fileLabels);
+  const labels = [...new Set(requested)].filter((l) => known.has(l));
+  if (labels.length === 0) throw new UsageError('no labels are selected', 'Tick the labels to write demonstrations for.');
+  if (labels.length === fileLabels.length) {
+    throw new UsageError("every label of the file is selected, which makes the file's label set public", 'Tick "Use all labels in the file" to accept that, or leave some labels out.');
+  }
+  return labels;
 }

@@ -3,7 +3,7 @@ import { loadDataset, summarize, type Dataset, type DatasetSummary } from '../..
 import { DataError, UserError } from '../../core/errors';
 import { DEFAULT_TEMPLATE, exportDemonstrations, type Demonstration, type ExportFormat } from '../../core/fewshot/export';
 import { FEWSHOT_DEFAULTS } from '../../core/fewshot/plan';
-import { prepareFewShot, type PreparedFewShot } from '../../core/fewshot/prepare';
+import { chooseLabels, prepareFewShot, type PreparedFewShot } from '../../core/fewshot/prepare';
 import { runFewShot, type FewShotReport } from '../../core/fewshot/run';
 import { BudgetExceededError, Ledger, defaultAccountant, type BudgetStatus } from '../../core/ledger';
 import { parseWebviewMessage, type BudgetMessage, type GenerateSettings, type HostMessage } from '../../shared/protocol';
@@ -198,24 +198,11 @@ export class GeneratePanel {
     }
   }
 
-  /** Labels of the run. Every label of the file only with the explicit acknowledgement (as the CLI's --all-labels). */
-  private labelsFor(s: GenerateSettings, summary: DatasetSummary): string[] {
-    const all = summary.labels.map((l) => l.label);
-    if (s.allLabels) return all;
-    const known = new Set(all);
-    const labels = [...new Set(s.labels)].filter((l) => known.has(l));
-    if (labels.length === 0) throw new UserError('no labels are selected', 'Tick the labels to write demonstrations for.');
-    if (labels.length === all.length) {
-      throw new UserError('every label of the file is selected, which makes the file\'s label set public', 'Tick "Use all labels in the file" to accept that, or leave some labels out.');
-    }
-    return labels;
-  }
-
   private async prepare(s: GenerateSettings): Promise<{ prepared: PreparedFewShot; loaded: Loaded }> {
     const loaded = this.loaded;
     if (!loaded) throw new UserError('the dataset is not loaded', 'Reload the panel.');
     const prepared = await prepareFewShot(loaded.ds, loaded.ledger, {
-      labels: this.labelsFor(s, loaded.summary),
+      labels: chooseLabels(loaded.summary.labels.map((l) => l.label), s.labels, s.allLabels),
       shots: s.shots,
       epsilon: s.epsilon,
       prompts: s.prompts,

@@ -3,7 +3,8 @@ import assert from 'node:assert/strict';
 import { existsSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { loadDataset } from '../../../src/core/data';
-import { prepareFewShot } from '../../../src/core/fewshot/prepare';
+import { chooseLabels, prepareFewShot } from '../../../src/core/fewshot/prepare';
+import { UsageError } from '../../../src/core/errors';
 import { LEDGER_DIR, LEDGER_FILE, Ledger, defaultDelta, type LedgerAccountant } from '../../../src/core/ledger';
 import { calibrateSigma, epsilonFor } from '../../../src/core/privacy';
 import { tempDir, writeFile } from '../../support/tmp';
@@ -47,4 +48,14 @@ test('prepareFewShot: an explicit δ wins, and a run over the total is reported 
   const over = await prepareFewShot(ds, ledger, { ...settings, epsilon: 5 });
   assert.equal(over.check.fits, false);
   assert.ok(over.check.over > 0.9, `over by ${over.check.over}`);
+});
+
+test('chooseLabels: every label of the file only with the acknowledgement; unknown names dropped; none refused', () => {
+  const file = ['a', 'b', 'c'];
+  assert.deepEqual(chooseLabels(file, [], true), file);
+  assert.deepEqual(chooseLabels(file, ['c', 'a', 'c', 'zzz'], false), ['c', 'a']);
+  assert.throws(() => chooseLabels(file, ['a', 'b', 'c'], false), (e: unknown) => e instanceof UsageError && /label set public/.test(e.message) && /Use all labels/.test(e.hint ?? ''));
+  assert.throws(() => chooseLabels(['only'], ['only'], false), UsageError);
+  assert.throws(() => chooseLabels(file, ['zzz'], false), /no labels are selected/);
+  assert.deepEqual(chooseLabels(['only'], ['only'], true), ['only']);
 });
