@@ -36,8 +36,11 @@ export function activate(context: vscode.ExtensionContext): void {
       const summary = summarize(ds);
       panel.post({ type: 'summary', summary });
       log.info(`Inspected ${name} in ${Date.now() - started} ms.`);
-      const status = await new Ledger(ledgerRootFor(file), { accountant: defaultAccountant() }).status({ identity: ds.identity, units: summary.units });
-      statusBar.update({ file, name, budget: budgetOf(status) });
+      // The status-bar budget; a ledger problem must not hide the summary (Generate reports it in full).
+      void new Ledger(ledgerRootFor(file), { accountant: defaultAccountant() }).status({ identity: ds.identity, units: summary.units }).then(
+        (status) => statusBar.update({ file, name, budget: budgetOf(status) }),
+        (e: unknown) => log.warn(`Could not read the privacy budget of ${name}: ${(e as Error).message}`),
+      );
     } catch (e) {
       if (e instanceof UserError) {
         const line = e instanceof DataError ? e.line : undefined;

@@ -310,7 +310,18 @@ export class GeneratePanel {
     });
     if (!target) return;
     const ext = target.path.split('.').pop()?.toLowerCase();
-    const format: ExportFormat = ext === 'json' ? 'json' : ext === 'jsonl' ? 'jsonl' : 'text';
+    let format: ExportFormat = ext === 'json' ? 'json' : ext === 'jsonl' ? 'jsonl' : 'text';
+    if (format === 'json') {
+      const pick = await vscode.window.showQuickPick(
+        [
+          { label: 'Demonstrations and run report', description: '{ demonstrations, report }', format: 'json' as const },
+          { label: 'Chat messages', description: 'OpenAI messages: user = text, assistant = label', format: 'chat' as const },
+        ],
+        { title: 'Export as which JSON?' },
+      );
+      if (!pick) return;
+      format = pick.format;
+    }
     const body = exportDemonstrations(r.demonstrations, { format, template: DEFAULT_TEMPLATE, report: r.report, offlineModel: r.offlineModel });
     await vscode.workspace.fs.writeFile(target, new TextEncoder().encode(body));
     this.post({ type: 'notice', message: `Exported ${r.demonstrations.length} demonstration(s) as ${format} to ${vscode.workspace.asRelativePath(target, false)}.` });
