@@ -2,7 +2,7 @@ import * as vscode from 'vscode';
 import { loadDataset, summarize } from '../core/data';
 import { DataError, UserError } from '../core/errors';
 import { Config } from './config';
-import { budgetOf, GeneratePanel, ledgerRootFor, trackTextEditors } from './panels/generatePanel';
+import { budgetOf, GeneratePanel, ledgerRootFor, trackTextEditors, type BudgetUpdate } from './panels/generatePanel';
 import { InspectPanel } from './panels/inspectPanel';
 import { BudgetStatusBar } from './statusBar';
 import { defaultAccountant, Ledger } from '../core/ledger';
@@ -15,9 +15,25 @@ export function activate(context: vscode.ExtensionContext): void {
   // Logs never include dataset rows, prompts or keys: only file names, counts of problems and timings.
   const log = vscode.window.createOutputChannel('Private Few-Shot', { log: true });
   const config = new Config();
-  const statusBar = new BudgetStatusBar();
+  const statusBar = new BudgetStatusBar((message) => log.warn(message));
   context.subscriptions.push(log, statusBar, trackTextEditors());
-  const generateDeps = { extensionUri: context.extensionUri, context, log, config, onBudget: (u: Parameters<BudgetStatusBar['update']>[0]) => statusBar.update(u) };
+  /** Re-reads a dataset's budget (for ledger writes made outside the editor, e.g. by the CLI). */
+  const budgetFor = async (file: vscode.Uri): Promise<BudgetUpdate> => {
+    const folder = vscode.workspace.getWorkspaceFolder(file);
+    const ds = await loadDataset(file.fsPath, {
+      root: folder?.uri.fsPath ?? vscode.Uri.joinPath(file, '..').fsPath,
+      maxBytes: config.maxDatasetBytes,
+      onInvalid: config.skipInvalidRows ? 'skip' : 'fail',
+      dedupe: config.dedupe,
+    });
+    const status = await new Ledger(ledgerRootFor(file), { accountant: defaultAccountant() }).status({ identity: ds.identity, units: summarize(ds).units });
+    return { file, name: vscode.workspace.asRelativePath(file, false), budget: budgetOf(status) };
+  };
+  const showBudget = (u: BudgetUpdate) => {
+    statusBar.update(u);
+    statusBar.follow(() => budgetFor(u.file));
+  };
+  const generateDeps = { extensionUri: context.extensionUri, context, log, config, onBudget: showBudget };
 
   const load = async (panel: InspectPanel): Promise<void> => {
     const file = panel.file;
@@ -38,7 +54,7 @@ export function activate(context: vscode.ExtensionContext): void {
       log.info(`Inspected ${name} in ${Date.now() - started} ms.`);
       // The status-bar budget; a ledger problem must not hide the summary (Generate reports it in full).
       void new Ledger(ledgerRootFor(file), { accountant: defaultAccountant() }).status({ identity: ds.identity, units: summary.units }).then(
-        (status) => statusBar.update({ file, name, budget: budgetOf(status) }),
+        (status) => showBudget({ file, name, budget: budgetOf(status) }),
         (e: unknown) => log.warn(`Could not read the privacy budget of ${name}: ${(e as Error).message}`),
       );
     } catch (e) {

@@ -1,12 +1,41 @@
 import * as vscode from 'vscode';
 import type { BudgetUpdate } from './panels/generatePanel';
 
-/** The remaining privacy budget (ε) of the last dataset inspected or generated for; a click opens its Generate panel. */
+/**
+ * The remaining privacy budget (ε) of the last dataset inspected or generated for; a click opens its Generate panel.
+ * It also follows ledger writes made outside the editor (the CLI, another window): a watcher on
+ * .private-fewshot/ledger.jsonl re-reads the budget of the shown dataset.
+ */
 export class BudgetStatusBar implements vscode.Disposable {
   private readonly item = vscode.window.createStatusBarItem('privateFewShot.budget', vscode.StatusBarAlignment.Right, 100);
+  private readonly watcher = vscode.workspace.createFileSystemWatcher('**/.private-fewshot/ledger.jsonl');
+  private refresh: (() => Promise<BudgetUpdate>) | undefined;
+  private timer: NodeJS.Timeout | undefined;
 
-  constructor() {
+  constructor(private readonly onError: (message: string) => void = () => {}) {
     this.item.name = 'Private Few-Shot: privacy budget';
+    const changed = () => this.scheduleRefresh();
+    this.watcher.onDidChange(changed);
+    this.watcher.onDidCreate(changed);
+  }
+
+  /** How to re-read the shown dataset's budget when its ledger changes on disk. */
+  follow(refresh: () => Promise<BudgetUpdate>): void {
+    this.refresh = refresh;
+  }
+
+  private scheduleRefresh(): void {
+    if (!this.refresh) return;
+    clearTimeout(this.timer);
+    const refresh = this.refresh;
+    this.timer = setTimeout(() => {
+      refresh().then(
+        (u) => {
+          if (this.refresh === refresh) this.update(u);
+        },
+        (e: unknown) => this.onError(`Could not re-read the privacy budget: ${(e as Error).message}`),
+      );
+    }, 300);
   }
 
   update(u: BudgetUpdate): void {
@@ -20,6 +49,8 @@ export class BudgetStatusBar implements vscode.Disposable {
   }
 
   dispose(): void {
+    clearTimeout(this.timer);
+    this.watcher.dispose();
     this.item.dispose();
   }
 }

@@ -6,6 +6,7 @@ import { after, before, describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import { copyFileSync, mkdirSync, readFileSync, readdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
+import { spawnSync } from 'node:child_process';
 import type { Browser, FrameLocator, Page } from 'playwright-core';
 import { ARTIFACTS, ROOT, collectConsole, isCspViolation, launchBrowser, screenshot, startCodeServer, type CodeServer, type LoggedMessage } from './harness';
 
@@ -244,6 +245,16 @@ describe('Generate DP Demonstrations in a real VS Code (code-server + Chromium)'
       assert.ok(Math.abs(before - used - remaining) < 1e-3, `${before} − ${used} ≠ ${remaining}`);
       assert.ok(await wv.locator('.result .demo').count() < 100);
       await screenshot(page, 'generate-cancelled');
+    }));
+
+  it('the status bar follows ledger writes made outside the editor (the CLI raises the total by 2)', () =>
+    withDiagnostics('cli-write', async () => {
+      const bar = page.locator('.statusbar-item', { hasText: /ε \d+\.\d\d left/ });
+      const before = Number(/ε (\d+\.\d\d) left/.exec((await bar.textContent()) ?? '')?.[1]);
+      assert.ok(Number.isFinite(before), 'the status bar shows a budget');
+      const r = spawnSync(process.execPath, [join(ROOT, 'dist', 'cli.js'), 'budget', join(server!.workspace, SAMPLE), '--workspace', server!.workspace, '--set-total', '6'], { encoding: 'utf8' });
+      assert.equal(r.status, 0, r.stderr);
+      await page.locator('.statusbar-item', { hasText: `ε ${(before + 2).toFixed(2)} left` }).waitFor({ timeout: 15_000 });
     }));
 
   it('logged no CSP violation', () => {
