@@ -1,4 +1,5 @@
 import * as vscode from 'vscode';
+import { loadDataset, type Dataset } from '../core/data';
 
 /** Typed access to the extension's settings (pattern from rust-analyzer's editors/code/src/config.ts). */
 export class Config {
@@ -22,5 +23,10 @@ export class Config {
   /** Drop rows whose text repeats an earlier row. */
   get dedupe(): boolean {
     return this.cfg.get<boolean>('data.dedupe', false);
+  }
+
+  /** Loads a dataset as the settings say (size limit, invalid rows, de-duplication), paths relative to `root`. */
+  loadDataset(file: vscode.Uri, root: string): Promise<Dataset> {
+    return loadDataset(file.fsPath, { root, maxBytes: this.maxDatasetBytes, onInvalid: this.skipInvalidRows ? 'skip' : 'fail', dedupe: this.dedupe });
   }
 }

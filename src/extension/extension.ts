@@ -1,5 +1,5 @@
 import * as vscode from 'vscode';
-import { loadDataset, summarize } from '../core/data';
+import { summarize } from '../core/data';
 import { DataError, UserError } from '../core/errors';
 import { Config } from './config';
 import { budgetOf, GeneratePanel, ledgerRootFor, trackTextEditors, type BudgetUpdate } from './panels/generatePanel';
@@ -19,14 +19,9 @@ export function activate(context: vscode.ExtensionContext): void {
   context.subscriptions.push(log, statusBar, trackTextEditors());
   /** Re-reads a dataset's budget (for ledger writes made outside the editor, e.g. by the CLI). */
   const budgetFor = async (file: vscode.Uri): Promise<BudgetUpdate> => {
-    const folder = vscode.workspace.getWorkspaceFolder(file);
-    const ds = await loadDataset(file.fsPath, {
-      root: folder?.uri.fsPath ?? vscode.Uri.joinPath(file, '..').fsPath,
-      maxBytes: config.maxDatasetBytes,
-      onInvalid: config.skipInvalidRows ? 'skip' : 'fail',
-      dedupe: config.dedupe,
-    });
-    const status = await new Ledger(ledgerRootFor(file), { accountant: defaultAccountant() }).status({ identity: ds.identity, units: summarize(ds).units });
+    const root = ledgerRootFor(file);
+    const ds = await config.loadDataset(file, root);
+    const status = await new Ledger(root, { accountant: defaultAccountant() }).status({ identity: ds.identity, units: summarize(ds).units });
     return { file, name: vscode.workspace.asRelativePath(file, false), budget: budgetOf(status) };
   };
   const showBudget = (u: BudgetUpdate) => {
@@ -37,23 +32,17 @@ export function activate(context: vscode.ExtensionContext): void {
 
   const load = async (panel: InspectPanel): Promise<void> => {
     const file = panel.file;
-    const folder = vscode.workspace.getWorkspaceFolder(file);
-    const root = folder?.uri.fsPath ?? vscode.Uri.joinPath(file, '..').fsPath;
+    const root = ledgerRootFor(file);
     const name = vscode.workspace.asRelativePath(file, false);
     panel.post({ type: 'loading', file: name });
     const started = Date.now();
     try {
-      const ds = await loadDataset(file.fsPath, {
-        root,
-        maxBytes: config.maxDatasetBytes,
-        onInvalid: config.skipInvalidRows ? 'skip' : 'fail',
-        dedupe: config.dedupe,
-      });
+      const ds = await config.loadDataset(file, root);
       const summary = summarize(ds);
       panel.post({ type: 'summary', summary });
       log.info(`Inspected ${name} in ${Date.now() - started} ms.`);
       // The status-bar budget; a ledger problem must not hide the summary (Generate reports it in full).
-      void new Ledger(ledgerRootFor(file), { accountant: defaultAccountant() }).status({ identity: ds.identity, units: summary.units }).then(
+      void new Ledger(root, { accountant: defaultAccountant() }).status({ identity: ds.identity, units: summary.units }).then(
         (status) => showBudget({ file, name, budget: budgetOf(status) }),
         (e: unknown) => log.warn(`Could not read the privacy budget of ${name}: ${(e as Error).message}`),
       );

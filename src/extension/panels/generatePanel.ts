@@ -1,5 +1,5 @@
 import * as vscode from 'vscode';
-import { loadDataset, summarize, type Dataset, type DatasetSummary } from '../../core/data';
+import { summarize, type Dataset, type DatasetSummary } from '../../core/data';
 import { DataError, UserError } from '../../core/errors';
 import { DEFAULT_TEMPLATE, exportDemonstrations, type Demonstration, type ExportFormat } from '../../core/fewshot/export';
 import { FEWSHOT_DEFAULTS } from '../../core/fewshot/plan';
@@ -171,8 +171,7 @@ export class GeneratePanel {
     this.latest = undefined;
     try {
       const root = ledgerRootFor(this.file);
-      const { config } = this.deps;
-      const ds = await loadDataset(this.file.fsPath, { root, maxBytes: config.maxDatasetBytes, onInvalid: config.skipInvalidRows ? 'skip' : 'fail', dedupe: config.dedupe });
+      const ds = await this.deps.config.loadDataset(this.file, root);
       const summary = summarize(ds);
       const ledger = new Ledger(root, { accountant: defaultAccountant() });
       this.loaded = { ds, summary, ledger };
