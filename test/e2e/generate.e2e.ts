@@ -4,11 +4,11 @@
  */
 import { after, before, describe, it } from 'node:test';
 import assert from 'node:assert/strict';
-import { copyFileSync, mkdirSync, readFileSync, readdirSync, writeFileSync } from 'node:fs';
+import { copyFileSync, readFileSync, readdirSync } from 'node:fs';
 import { join } from 'node:path';
 import { spawnSync } from 'node:child_process';
 import type { Browser, FrameLocator, Page } from 'playwright-core';
-import { ARTIFACTS, ROOT, collectConsole, isCspViolation, launchBrowser, screenshot, startCodeServer, type CodeServer, type LoggedMessage } from './harness';
+import { ARTIFACTS, ROOT, WORKBENCH_SETTINGS, webview, withDiagnostics as diagnose, collectConsole, isCspViolation, launchBrowser, screenshot, startCodeServer, type CodeServer, type LoggedMessage } from './harness';
 
 const SAMPLE = 'banking77-sample.csv';
 const LABELS = ['card_arrival', 'top_up_by_card_charge'];
@@ -16,14 +16,7 @@ const LABELS = ['card_arrival', 'top_up_by_card_charge'];
 const MARKER = 'DEMOS-START';
 
 const SETTINGS = {
-  'workbench.colorTheme': 'Default Dark Modern',
-  'workbench.startupEditor': 'none',
-  'workbench.secondarySideBar.defaultVisibility': 'hidden',
-  'chat.disableAIFeatures': true,
-  'workbench.tips.enabled': false,
-  'extensions.ignoreRecommendations': true,
-  'telemetry.telemetryLevel': 'off',
-  'update.mode': 'none',
+  ...WORKBENCH_SETTINGS,
   'files.hotExit': 'off',
 };
 
@@ -33,20 +26,9 @@ describe('Generate DP Demonstrations in a real VS Code (code-server + Chromium)'
   let page: Page;
   let logs: LoggedMessage[];
 
-  async function withDiagnostics(name: string, body: () => Promise<void>): Promise<void> {
-    try {
-      await body();
-    } catch (e) {
-      await screenshot(page, `failure-generate-${name}`).catch(() => undefined);
-      mkdirSync(ARTIFACTS, { recursive: true });
-      writeFileSync(join(ARTIFACTS, `failure-generate-${name}.log`), `${server?.output() ?? ''}\n--- console ---\n${logs.map((m) => `${m.type} ${m.text} (${m.url})`).join('\n')}\n`);
-      throw e;
-    }
-  }
+  const withDiagnostics = (name: string, body: () => Promise<void>) => diagnose(`generate-${name}`, { page, server, logs }, body);
 
-  function visibleWebview(): FrameLocator {
-    return page.locator('iframe.webview.ready').filter({ visible: true }).contentFrame().locator('#active-frame').contentFrame();
-  }
+  const visibleWebview = (): FrameLocator => webview(page);
 
   /** Right-clicks a file in the explorer and picks `command` (menus appear once the extension registered; retried). */
   async function fromExplorer(file: string, command: string): Promise<void> {

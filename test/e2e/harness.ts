@@ -198,9 +198,36 @@ export function isCspViolation(m: LoggedMessage): boolean {
   return /Content[ -]Security[ -]Policy/i.test(m.text) || /Refused to (load|apply|execute|connect|frame)/i.test(m.text);
 }
 
-/** The content frame of the visible webview (the outer iframe hosts VS Code's pre/index.html; ours is #active-frame). */
+/**
+ * The content frame of the one visible webview (the outer iframe hosts VS Code's pre/index.html; ours is
+ * #active-frame). Hidden panels keep their iframes, hence the visibility filter.
+ */
 export function webview(page: Page): FrameLocator {
-  return page.frameLocator('iframe.webview.ready').frameLocator('#active-frame');
+  return page.locator('iframe.webview.ready').filter({ visible: true }).contentFrame().locator('#active-frame').contentFrame();
+}
+
+/** User settings for a quiet, dark, offline workbench. */
+export const WORKBENCH_SETTINGS = {
+  'workbench.colorTheme': 'Default Dark Modern',
+  'workbench.startupEditor': 'none',
+  'workbench.secondarySideBar.defaultVisibility': 'hidden',
+  'chat.disableAIFeatures': true,
+  'workbench.tips.enabled': false,
+  'extensions.ignoreRecommendations': true,
+  'telemetry.telemetryLevel': 'off',
+  'update.mode': 'none',
+};
+
+/** Runs a test body; on failure saves a screenshot and the server and console logs into test/e2e/artifacts/. */
+export async function withDiagnostics(name: string, ctx: { page: Page; server?: CodeServer; logs: LoggedMessage[] }, body: () => Promise<void>): Promise<void> {
+  try {
+    await body();
+  } catch (e) {
+    await screenshot(ctx.page, `failure-${name}`).catch(() => undefined);
+    mkdirSync(ARTIFACTS, { recursive: true });
+    writeFileSync(join(ARTIFACTS, `failure-${name}.log`), `${ctx.server?.output() ?? ''}\n--- console ---\n${ctx.logs.map((m) => `${m.type} ${m.text} (${m.url})`).join('\n')}\n`);
+    throw e;
+  }
 }
 
 export async function screenshot(page: Page, name: string): Promise<string> {

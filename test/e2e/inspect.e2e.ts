@@ -5,10 +5,10 @@
  */
 import { after, before, describe, it } from 'node:test';
 import assert from 'node:assert/strict';
-import { copyFileSync, mkdirSync, writeFileSync } from 'node:fs';
+import { copyFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import type { Browser, FrameLocator, Page } from 'playwright-core';
-import { ARTIFACTS, ROOT, collectConsole, isCspViolation, launchBrowser, screenshot, startCodeServer, type CodeServer, type LoggedMessage } from './harness';
+import { ROOT, WORKBENCH_SETTINGS, webview, withDiagnostics as diagnose, collectConsole, isCspViolation, launchBrowser, screenshot, startCodeServer, type CodeServer, type LoggedMessage } from './harness';
 
 const SAMPLE = 'banking77-sample.csv';
 const BROKEN = 'broken.csv';
@@ -18,14 +18,7 @@ const BROKEN_CSV = 'text,category\nWhere is my card?,card_arrival\n"My card has 
 const FIXED_CSV = 'text,category\nWhere is my card?,card_arrival\n"My card has not arrived",card_arrival\nIs there a fee for top ups?,top_up_by_card_charge\n';
 
 const SETTINGS = {
-  'workbench.colorTheme': 'Default Dark Modern',
-  'workbench.startupEditor': 'none',
-  'workbench.secondarySideBar.defaultVisibility': 'hidden',
-  'chat.disableAIFeatures': true,
-  'workbench.tips.enabled': false,
-  'extensions.ignoreRecommendations': true,
-  'telemetry.telemetryLevel': 'off',
-  'update.mode': 'none',
+  ...WORKBENCH_SETTINGS,
 };
 
 describe('Inspect Dataset in a real VS Code (code-server + Chromium)', { timeout: 150_000 }, () => {
@@ -36,22 +29,9 @@ describe('Inspect Dataset in a real VS Code (code-server + Chromium)', { timeout
   /** The violations the CSP control test provokes on purpose; any other one fails the last test. */
   const controlViolations = new Set<LoggedMessage>();
 
-  /** Runs a test body; on failure saves a screenshot and the server log into test/e2e/artifacts/ for diagnosis. */
-  async function withDiagnostics(name: string, body: () => Promise<void>): Promise<void> {
-    try {
-      await body();
-    } catch (e) {
-      await screenshot(page, `failure-${name}`).catch(() => undefined);
-      mkdirSync(ARTIFACTS, { recursive: true });
-      writeFileSync(join(ARTIFACTS, `failure-${name}.log`), `${server?.output() ?? ''}\n--- console ---\n${logs.map((m) => `${m.type} ${m.text} (${m.url})`).join('\n')}\n`);
-      throw e;
-    }
-  }
+  const withDiagnostics = (name: string, body: () => Promise<void>) => diagnose(name, { page, server, logs }, body);
 
-  /** The content frame of the one visible webview. */
-  function visibleWebview(): FrameLocator {
-    return page.locator('iframe.webview.ready').filter({ visible: true }).contentFrame().locator('#active-frame').contentFrame();
-  }
+  const visibleWebview = (): FrameLocator => webview(page);
 
   /**
    * Right-clicks a file in the explorer and picks "Inspect Dataset…". Menu contributions appear only once the
