@@ -25,7 +25,7 @@ async function startServer(): Promise<{ baseURL: string; stop: () => void }> {
   return { baseURL: (JSON.parse(line) as { baseURL: string }).baseURL, stop: () => child.kill('SIGTERM') };
 }
 
-async function runOnce(baseURL: string, lookahead: number, batch: boolean, prefetch: number) {
+async function runOnce(baseURL: string, lookahead: number, batch: boolean, prefetch: number, shotConcurrency: number) {
   const root = mkdtempSync(path.join(tmpdir(), 'pfs-bench-'));
   try {
     copyFileSync(path.join(__dirname, '../../examples/banking77-sample.csv'), path.join(root, 'data.csv'));
@@ -40,10 +40,10 @@ async function runOnce(baseURL: string, lookahead: number, batch: boolean, prefe
     await provider.capabilities(); // the probe is not part of the measured run
     const probeCalls = provider.usage().calls;
     const started = performance.now();
-    const r = await runFewShot({ dataset: ds, plan, provider, ledger, units, lookahead, prefetch });
+    const r = await runFewShot({ dataset: ds, plan, provider, ledger, units, lookahead, prefetch, shotConcurrency });
     const wall = performance.now() - started;
     const u = r.report.usage;
-    return { lookahead, batch, prefetch, tokens: u.tokensReleased, calls: u.calls - probeCalls, queries: u.queries, roundTrips: u.roundTrips, chain: u.longestChain, inputTokens: u.inputTokens, outputTokens: u.outputTokens, wallMs: wall, demos: r.demonstrations.length };
+    return { tokens: u.tokensReleased, calls: u.calls - probeCalls, queries: u.queries, roundTrips: u.roundTrips, waves: u.waves, inputTokens: u.inputTokens, outputTokens: u.outputTokens, wallMs: wall, demos: r.demonstrations.length };
   } finally {
     rmSync(root, { recursive: true, force: true });
   }
@@ -53,16 +53,25 @@ export async function main(): Promise<void> {
   const server = await startServer();
   try {
     console.log(`fake vLLM server at ${server.baseURL}, ${LATENCY_MS} ms per request; ${LABELS.length} labels × 4 shots × T_max 64, M = ${M}`);
-    console.log('config                         tokens   calls  round trips  prompt tok  output tok   wall s  | reference calls  ref round trips | calls ×  rt ×  wall/(longest chain×lat)');
-    for (const [lookahead, batch, prefetch] of [[1, false, 0], [1, true, 0], [4, true, 0], [4, true, 3]] as const) {
-      const r = await runOnce(server.baseURL, lookahead, batch, prefetch);
+    console.log('round trips = the critical path: the most request waves one chain of demonstrations waited for in sequence');
+    console.log('(labels always run concurrently; "shots ∥" = a label\'s shots too). waves = request waves summed over chains.');
+    console.log('reference (Tang et al. code, cost model of the issue): (M+1) calls and one round trip per released token.\n');
+    console.log('config                                   tokens   calls   waves  round trips  prompt tok  output tok  wall s | ref calls  ref rt | calls ×   rt ×  wall/(rt×lat)');
+    const configs = [
+      { lookahead: 1, batch: false, prefetch: 0, shots: 1 },
+      { lookahead: 1, batch: true, prefetch: 0, shots: 1 },
+      { lookahead: 1, batch: false, prefetch: 0, shots: 4 },
+      { lookahead: 1, batch: true, prefetch: 0, shots: 4 },
+      { lookahead: 4, batch: true, prefetch: 3, shots: 4 },
+    ];
+    for (const c of configs) {
+      const r = await runOnce(server.baseURL, c.lookahead, c.batch, c.prefetch, c.shots);
       const refCalls = r.tokens * (M + 1);
       const refRoundTrips = r.tokens;
-      // Labels run in parallel: the critical path is the longest label's chain of round trips.
-      const chain = r.chain;
-      const name = `lookahead ${lookahead}${batch ? ', batched' : ''}${prefetch ? `, prefetch ${prefetch}` : ''}`.padEnd(30);
+      const name = `lookahead ${c.lookahead}${c.batch ? ', batched' : ''}${c.prefetch ? `, prefetch ${c.prefetch}` : ''}${c.shots > 1 ? ', shots ∥' : ', shots in turn'}`.padEnd(40);
+      const n = (x: number, w: number) => String(x).padStart(w);
       console.log(
-        `${name} ${String(r.tokens).padStart(6)} ${String(r.calls).padStart(7)} ${String(r.roundTrips).padStart(12)} ${String(r.inputTokens).padStart(11)} ${String(r.outputTokens).padStart(11)} ${(r.wallMs / 1000).toFixed(1).padStart(8)}  | ${String(refCalls).padStart(15)} ${String(refRoundTrips).padStart(16)} | ${(refCalls / r.calls).toFixed(1).padStart(7)} ${(refRoundTrips / r.roundTrips).toFixed(1).padStart(5)}  ${(r.wallMs / (chain * LATENCY_MS)).toFixed(2)}`,
+        `${name} ${n(r.tokens, 6)} ${n(r.calls, 7)} ${n(r.waves, 7)} ${n(r.roundTrips, 12)} ${n(r.inputTokens, 11)} ${n(r.outputTokens, 11)} ${(r.wallMs / 1000).toFixed(1).padStart(7)} | ${n(refCalls, 9)} ${n(refRoundTrips, 7)} | ${(refCalls / r.calls).toFixed(1).padStart(7)} ${(refRoundTrips / r.roundTrips).toFixed(1).padStart(6)}  ${(r.wallMs / (r.roundTrips * LATENCY_MS)).toFixed(2)}`,
       );
     }
   } finally {

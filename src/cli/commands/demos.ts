@@ -28,6 +28,8 @@ export const demos: Command = {
   --examples-per-prompt N   expected private examples per prompt (default ${FEWSHOT_DEFAULTS.examplesPerPrompt}; q = M·N/|pool|)
   --max-tokens T            token budget per demonstration (default ${FEWSHOT_DEFAULTS.maxTokens}); charged in full
   --lookahead L             tokens of speculation per request (default 1; ${FEWSHOT_DEFAULTS.lookahead} for builtin); same output
+  --shot-concurrency C      a label's demonstrations written at once (default: all); same output and ε, but a
+                            cancel charges every started demonstration in full, so 1 keeps a cancel cheap
 ${providerUsage}
   --format F                json | jsonl | chat | text (default text)
   --template T              for text: e.g. "Text: {text}\\nLabel: {label}"
@@ -46,6 +48,7 @@ ${providerUsage}
     'examples-per-prompt': { type: 'string' },
     'max-tokens': { type: 'string' },
     lookahead: { type: 'string' },
+    'shot-concurrency': { type: 'string' },
     format: { type: 'string' },
     template: { type: 'string' },
     out: { type: 'string' },
@@ -87,7 +90,8 @@ ${providerUsage}
     const provider = createProvider(providerConfig);
     const offline = provider.offline;
     const lookahead = lookaheadFlag ?? (offline ? FEWSHOT_DEFAULTS.lookahead : 1);
-    const estimate = estimateRun(plan, ds.examples.length ? averageLength(ds.examples.map((e) => e.text)) : 0, provider.model, lookahead, offline);
+    const shotConcurrency = Math.min(plan.settings.shots, numberFlag(values, 'shot-concurrency', { min: 1, max: 1000, integer: true }) ?? plan.settings.shots);
+    const estimate = estimateRun(plan, ds.examples.length ? averageLength(ds.examples.map((e) => e.text)) : 0, provider.model, lookahead, offline, shotConcurrency);
 
     if (values['dry-run']) {
       const out = { dryRun: true, plan: planView(plan), budget: { total: check.total.epsilon, delta: check.total.delta, spent: check.spentBefore, spentAfter: check.spentAfter, remainingAfter: check.total.epsilon - check.spentAfter, fits: check.fits, over: check.over, suggestion: check.suggestion ?? null }, estimate, provider: { kind: provider.kind, model: provider.model, offline }, warnings: plan.warnings };
@@ -110,6 +114,7 @@ ${providerUsage}
         ledger,
         units: summary.units,
         lookahead,
+        shotConcurrency,
         signal: controller.signal,
         onProgress: (p) => {
           if (values.json || Date.now() - lastLine < 1000) return;
@@ -161,8 +166,11 @@ function averageLength(texts: string[]): number {
   return texts.reduce((a, t) => a + t.length, 0) / texts.length;
 }
 
-/** Upper-bound estimates (one token at a time, no reuse): what the plan may cost. */
-function estimateRun(plan: FewShotPlan, avgChars: number, model: string, lookahead: number, offline: boolean) {
+/**
+ * Upper-bound estimates (one token at a time, no reuse): what the plan may cost. Round trips are the critical path:
+ * labels run in parallel and a label's shots `shotConcurrency` at a time, one wave of requests per token.
+ */
+function estimateRun(plan: FewShotPlan, avgChars: number, model: string, lookahead: number, offline: boolean, shotConcurrency: number) {
   const s = plan.settings;
   const steps = s.labels.length * s.shots * s.maxTokens;
   const calls = steps * (s.prompts + 1);
@@ -172,7 +180,8 @@ function estimateRun(plan: FewShotPlan, avgChars: number, model: string, lookahe
   const price = priceFor(model, DEFAULT_PRICES);
   const cost = offline ? 0 : price ? (inputTokens * price.input + outputTokens * price.output) / 1e6 : null;
   const secondsPerRoundTrip = offline ? 0.01 : 0.5;
-  return { maxCalls: calls, maxRoundTrips: s.shots * s.maxTokens, inputTokens, outputTokens, costUSD: cost, seconds: Math.ceil(s.shots * s.maxTokens * secondsPerRoundTrip) };
+  const roundTrips = Math.ceil(s.shots / shotConcurrency) * s.maxTokens;
+  return { maxCalls: calls, maxRoundTrips: roundTrips, inputTokens, outputTokens, costUSD: cost, seconds: Math.ceil(roundTrips * secondsPerRoundTrip) };
 }
 
 function planView(plan: FewShotPlan) {
@@ -198,7 +207,7 @@ function formatPlan(o: { plan: ReturnType<typeof planView>; budget: { total: num
     `  M = ${o.plan.prompts} prompts, N = ${o.plan.examplesPerPrompt} expected examples per prompt, T_max = ${o.plan.maxTokens}, ${o.plan.shots} shot(s) per label${o.plan.sequential ? ' (labels compose in sequence)' : ' (labels compose in parallel)'}`,
     ...o.plan.labels.map((l) => `  ${l.label}: pool ${l.poolUnits} (local only), q = ${f(l.samplingRate)}, σ = ${f(l.sigma)}, noise std ${f(l.noiseStd)}, expected prompt size ${f(l.expectedPromptSize)}, ${l.steps} steps`),
     `  model: ${o.provider.kind}/${o.provider.model}${o.provider.offline ? ' (built-in offline model: for trying the tool)' : ''}`,
-    `  at most ${o.estimate.maxCalls} calls in ${o.estimate.maxRoundTrips} round trips per label, ≈${o.estimate.inputTokens} input and ${o.estimate.outputTokens} output tokens, cost ${o.estimate.costUSD === null ? 'unknown (model not in the price table)' : `≤ $${o.estimate.costUSD.toFixed(2)}`}, ≤ ${o.estimate.seconds} s`,
+    `  at most ${o.estimate.maxCalls} calls in ${o.estimate.maxRoundTrips} round trips (labels and shots run concurrently), ≈${o.estimate.inputTokens} input and ${o.estimate.outputTokens} output tokens, cost ${o.estimate.costUSD === null ? 'unknown (model not in the price table)' : `≤ $${o.estimate.costUSD.toFixed(2)}`}, ≤ ${o.estimate.seconds} s`,
     `  budget: total ε ${o.budget.total}, spent ${f(o.budget.spent)}, after this run ${f(o.budget.spentAfter)}, remaining ${f(Math.max(0, o.budget.remainingAfter))}${o.budget.fits ? '' : ` — REFUSED: over by ${f(o.budget.over)}`}`,
     ...o.warnings.map((w) => `warning: ${w}`),
   ];

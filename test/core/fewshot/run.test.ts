@@ -75,6 +75,7 @@ test('cancel stops the run, keeps finished demonstrations and charges only the s
     ledger,
     units,
     random: seeded('cancel'),
+    shotConcurrency: 1,
     signal: controller.signal,
     onProgress: (p) => {
       if (p.shot === 1 && p.done) controller.abort();
@@ -90,6 +91,45 @@ test('cancel stops the run, keeps finished demonstrations and charges only the s
   const expected = epsilonFor([{ kind: 'poisson-gaussian', sigma: lp.sigma, samplingRate: lp.samplingRate, steps: 20 }], status.total.delta);
   assert.ok(Math.abs(status.spent - expected) < 1e-9);
   assert.ok(status.spent < plan.epsilonRun);
+});
+
+test("a label's shots written concurrently: same demonstrations and ε, the critical path is the longest demonstration", async () => {
+  const runs: { shotConcurrency: number; r: Awaited<ReturnType<typeof runFewShot>>; steps: { label: string; steps: number }[]; spent: number }[] = [];
+  for (const shotConcurrency of [1, 2, 3]) {
+    const { ds, units, ledger } = await setup();
+    const plan = planFewShot(ds, { labels: ['card_arrival', 'top_up_failed'], shots: 3, epsilon: 3, delta: 1e-5, maxTokens: 12, prompts: 4 });
+    const r = await runFewShot({ dataset: ds, plan, provider: createBuiltinProvider(), ledger, units, lookahead: 1, prefetch: 0, shotConcurrency, random: seeded('concurrent') });
+    const steps = readFileSync(r.checkpoint, 'utf8').trim().split('\n').map((l) => JSON.parse(l)).filter((l) => l.type === 'demonstration') as { label: string; steps: number }[];
+    runs.push({ shotConcurrency, r, steps, spent: (await ledger.status({ identity: ds.identity, units })).spent });
+  }
+  const [seq, two, all] = runs;
+  assert.deepEqual(two!.r.demonstrations, seq!.r.demonstrations, 'the output does not depend on the order');
+  assert.deepEqual(all!.r.demonstrations, seq!.r.demonstrations);
+  assert.equal(all!.spent, seq!.spent, 'the charge does not depend on the order');
+  // One wave per token (lookahead 1, no prefetch), so a chain's round trips are the steps of its demonstrations.
+  const stepsOf = (x: (typeof runs)[number], label: string) => x.steps.filter((l) => l.label === label).map((l) => l.steps);
+  const labels = ['card_arrival', 'top_up_failed'];
+  assert.equal(seq!.r.report.usage.roundTrips, Math.max(...labels.map((l) => stepsOf(seq!, l).reduce((a, b) => a + b, 0))));
+  assert.equal(all!.r.report.usage.roundTrips, Math.max(...labels.flatMap((l) => stepsOf(all!, l))));
+  assert.equal(all!.r.report.usage.waves, seq!.r.report.usage.waves, 'the same waves, spread over more chains');
+  assert.equal(all!.r.report.usage.chains, 6);
+  assert.equal(seq!.r.report.usage.chains, 2);
+  assert.ok(all!.r.report.usage.roundTrips < seq!.r.report.usage.roundTrips);
+});
+
+test('a cancel with every shot in flight charges every started demonstration', async () => {
+  const { ds, units, ledger } = await setup();
+  const plan = planFewShot(ds, { labels: ['card_arrival'], shots: 3, epsilon: 2, delta: 1e-5, maxTokens: 10, prompts: 4 });
+  const controller = new AbortController();
+  const r = await runFewShot({
+    dataset: ds, plan, provider: createBuiltinProvider(), ledger, units, random: seeded('cancel-all'), signal: controller.signal,
+    onProgress: (p) => {
+      if (p.tokens >= 2) controller.abort();
+    },
+  });
+  assert.equal(r.status, 'cancelled');
+  const run = (await ledger.status({ identity: ds.identity, units })).runs[0]!;
+  assert.equal(run.charges[0]!.steps, 3 * 10, 'three started demonstrations × T_max');
 });
 
 test('a refused run sends nothing to the model', async () => {
