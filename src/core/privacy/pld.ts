@@ -151,6 +151,29 @@ export function gaussianCurve(mu: number): Curve {
 // ---------------------------------------------------------------------------------------------------------------
 // Discretisation
 
+/**
+ * Walks from `start` in direction `dir` in doubling steps until `heavy` is false, then bisects to grid precision h.
+ * Returns the outer (light) end: a point within h of a heavy one, so cutting there drops at most the tail bound.
+ * Undefined when the walk runs past 1e6.
+ */
+function tailCut(start: number, h: number, dir: 1 | -1, heavy: (x: number) => boolean): number | undefined {
+  let inner = start;
+  let step = h;
+  let outer = inner + dir * step;
+  while (heavy(outer)) {
+    inner = outer;
+    step *= 2;
+    outer = inner + dir * step;
+    if (step > 1e6) return undefined;
+  }
+  while (Math.abs(outer - inner) > h) {
+    const mid = 0.5 * (inner + outer);
+    if (heavy(mid)) inner = mid;
+    else outer = mid;
+  }
+  return outer;
+}
+
 /** The discrete connect-the-dots PLD of `curve` on the grid h, or undefined when it would exceed MAX_STEP_POINTS. */
 export function discretize(curve: Curve, h: number): DiscretePld | undefined {
   if (!(h > 0)) throw new RangeError('discretize: h must be positive');
@@ -159,41 +182,17 @@ export function discretize(curve: Curve, h: number): DiscretePld | undefined {
     iLo = Math.floor(curve.lower / h);
   } else {
     // Cut where the lower-tail mass is below STEP_TAIL; that mass is moved up to the first grid point (pessimistic).
-    // Walk down from the centre in doubling steps, then bisect to grid precision.
-    let hiT = Math.min(curve.center ?? 0, curve.upper);
-    let step = h;
-    let loT = hiT - step;
-    while (curve.cdf(loT) > STEP_TAIL) {
-      hiT = loT;
-      step *= 2;
-      loT = hiT - step;
-      if (step > 1e6) return undefined;
-    }
-    while (hiT - loT > h) {
-      const mid = 0.5 * (loT + hiT);
-      if (curve.cdf(mid) > STEP_TAIL) hiT = mid;
-      else loT = mid;
-    }
+    const loT = tailCut(Math.min(curve.center ?? 0, curve.upper), h, -1, (x) => curve.cdf(x) > STEP_TAIL);
+    if (loT === undefined) return undefined;
     iLo = Math.floor(loT / h);
   }
   let iHi: number;
   if (Number.isFinite(curve.upper)) {
     iHi = Math.ceil(curve.upper / h);
   } else {
-    let lo = Math.max(curve.center ?? 0, iLo * h);
-    let step = h;
-    let hi = lo + step;
-    while (curve.delta(hi) > STEP_TAIL) {
-      lo = hi;
-      step *= 2;
-      hi = lo + step;
-      if (step > 1e6) return undefined;
-    }
-    while (hi - lo > h) {
-      const mid = 0.5 * (lo + hi);
-      if (curve.delta(mid) > STEP_TAIL) lo = mid;
-      else hi = mid;
-    }
+    // Cut where the remaining δ above is below STEP_TAIL; that mass goes to the infinity atom (pessimistic).
+    const hi = tailCut(Math.max(curve.center ?? 0, iLo * h), h, 1, (x) => curve.delta(x) > STEP_TAIL);
+    if (hi === undefined) return undefined;
     iHi = Math.ceil(hi / h);
   }
   if (iHi < iLo + 1) iHi = iLo + 1;

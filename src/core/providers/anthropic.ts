@@ -1,12 +1,11 @@
 import Anthropic from '@anthropic-ai/sdk';
 import { UsageError } from '../errors';
-import { classifyError, NO_LOGPROBS_FIX, type ClassifyContext } from './classify';
+import { NO_LOGPROBS_FIX, type ClassifyContext } from './classify';
 import { checkConfig, DEFAULTS, type ProviderConfig } from './config';
 import { ProviderError } from './errors';
 import { keyHint } from './keys';
 import { cachedProbe, defaultProbeCache, PROBE, probeKey, raceAbort, type ProbeCache } from './probe';
-import { DEFAULT_RETRY } from './retry';
-import { RequestRunner } from './runner';
+import { remoteRunner, type RequestRunner } from './runner';
 import type { Capabilities, GenerateRequest, GenerateResult, NextTokensResult, Provider, Usage } from './types';
 import { UsageMeter } from './usage';
 
@@ -38,16 +37,7 @@ export class AnthropicProvider implements Provider {
     // maxRetries 0: the shared runner retries. logLevel off: ANTHROPIC_LOG=debug must not print prompts.
     this.client = new Anthropic({ apiKey, baseURL: this.baseURL, maxRetries: 0, timeout: (config.timeoutMs ?? DEFAULTS.timeoutMs) + 5_000, logLevel: 'off' });
     this.meter = new UsageMeter(config.prices);
-    this.runner = new RequestRunner({
-      provider: 'anthropic',
-      label: `${this.ctx.kind} (${this.ctx.host})`,
-      concurrency: config.concurrency ?? DEFAULTS.concurrency,
-      timeoutMs: config.timeoutMs ?? DEFAULTS.timeoutMs,
-      retry: { ...DEFAULT_RETRY, ...config.retry },
-      signal: config.signal,
-      classify: (e, texts) => classifyError(e, this.ctx, texts),
-      onRetry: () => this.meter.recordRetry(),
-    });
+    this.runner = remoteRunner(config, this.ctx, this.meter);
   }
 
   usage(): Usage {

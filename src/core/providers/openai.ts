@@ -7,8 +7,7 @@ import { ProviderError } from './errors';
 import { keyHint } from './keys';
 import { parseChoiceLogprobs, rawTopWidth, restrictTop } from './logprobs';
 import { cachedProbe, defaultProbeCache, PROBE, probeKey, raceAbort, type ProbeCache } from './probe';
-import { DEFAULT_RETRY } from './retry';
-import { RequestRunner } from './runner';
+import { remoteRunner, type RequestRunner } from './runner';
 import type { Capabilities, ChatMessage, ContinuationMode, GenerateRequest, GenerateResult, NextTokensRequest, NextTokensResult, NextTokensStep, Provider, Usage } from './types';
 import { estimateTokens, UsageMeter } from './usage';
 
@@ -85,16 +84,7 @@ export class OpenAICompatibleProvider implements Provider {
       this.client = new OpenAI({ ...common, baseURL: this.baseURL, apiKey: apiKey ?? 'no-key', ...(this.kind === 'azure' ? { defaultHeaders: { 'api-key': apiKey } } : {}) });
     }
     this.meter = new UsageMeter(config.prices);
-    this.runner = new RequestRunner({
-      provider: this.kind,
-      label: `${this.ctx.kind} (${this.ctx.host})`,
-      concurrency: config.concurrency ?? DEFAULTS.concurrency,
-      timeoutMs: config.timeoutMs ?? DEFAULTS.timeoutMs,
-      retry: { ...DEFAULT_RETRY, ...config.retry },
-      signal: config.signal,
-      classify: (e, texts) => classifyError(e, this.ctx, texts),
-      onRetry: () => this.meter.recordRetry(),
-    });
+    this.runner = remoteRunner(config, this.ctx, this.meter);
   }
 
   usage(): Usage {

@@ -1,6 +1,9 @@
+import { classifyError, type ClassifyContext } from './classify';
+import { DEFAULTS, type ProviderConfig } from './config';
 import { abortReason, ProviderError } from './errors';
 import { Limiter } from './limiter';
-import { retryDelay, type RetryPolicy } from './retry';
+import { DEFAULT_RETRY, retryDelay, type RetryPolicy } from './retry';
+import type { UsageMeter } from './usage';
 
 export interface RunnerOptions {
   /** Provider kind (error details). */
@@ -95,4 +98,18 @@ function withAttempts(e: ProviderError, attempts: number): ProviderError {
 
 export function formatMs(ms: number): string {
   return ms >= 1000 ? `${Math.round(ms / 100) / 10} s` : `${Math.round(ms)} ms`;
+}
+
+/** The runner every remote adapter builds the same way: config limits, shared error classification, retries metered. */
+export function remoteRunner(config: Pick<ProviderConfig, 'concurrency' | 'timeoutMs' | 'retry' | 'signal'>, ctx: ClassifyContext, meter: UsageMeter): RequestRunner {
+  return new RequestRunner({
+    provider: ctx.kind,
+    label: `${ctx.kind} (${ctx.host})`,
+    concurrency: config.concurrency ?? DEFAULTS.concurrency,
+    timeoutMs: config.timeoutMs ?? DEFAULTS.timeoutMs,
+    retry: { ...DEFAULT_RETRY, ...config.retry },
+    signal: config.signal,
+    classify: (e, texts) => classifyError(e, ctx, texts),
+    onRetry: () => meter.recordRetry(),
+  });
 }
