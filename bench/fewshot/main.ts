@@ -11,6 +11,7 @@ import { planFewShot } from '../../src/core/fewshot/plan';
 import { runFewShot } from '../../src/core/fewshot/run';
 import { Ledger, defaultAccountant } from '../../src/core/ledger';
 import { createProvider } from '../../src/core/providers';
+import { defaultConcurrency } from '../../src/core/providers/config';
 
 const LATENCY_MS = 100;
 const LABELS = ['card_payment_fee_charged', 'direct_debit_payment_not_recognised', 'balance_not_updated_after_cheque_or_cash_deposit', 'wrong_amount_of_cash_received'];
@@ -35,7 +36,7 @@ async function runOnce(baseURL: string, lookahead: number, batch: boolean, prefe
     await ledger.setTotal({ identity: ds.identity, units }, { epsilon: 100 });
     const status = await ledger.status({ identity: ds.identity, units });
     const plan = planFewShot(ds, { labels: LABELS, shots: 4, epsilon: 8, delta: status.total.delta, maxTokens: 64, prompts: M });
-    const provider = createProvider({ kind: 'openai', model: 'fake', baseURL, concurrency: 64, probeCache: new Map() });
+    const provider = createProvider({ kind: 'openai', model: 'fake', baseURL, probeCache: new Map() });
     if (!batch) (provider as { nextTokensBatch?: unknown }).nextTokensBatch = undefined;
     await provider.capabilities(); // the probe is not part of the measured run
     const probeCalls = provider.usage().calls;
@@ -52,7 +53,7 @@ async function runOnce(baseURL: string, lookahead: number, batch: boolean, prefe
 export async function main(): Promise<void> {
   const server = await startServer();
   try {
-    console.log(`fake vLLM server at ${server.baseURL}, ${LATENCY_MS} ms per request; ${LABELS.length} labels × 4 shots × T_max 64, M = ${M}`);
+    console.log(`fake vLLM server at ${server.baseURL}, ${LATENCY_MS} ms per request; ${LABELS.length} labels × 4 shots × T_max 64, M = ${M}; client concurrency: the default for a local server (${defaultConcurrency(server.baseURL)})`);
     console.log('round trips = the critical path: the most request waves one chain of demonstrations waited for in sequence');
     console.log('(labels always run concurrently; "shots ∥" = a label\'s shots too). waves = request waves summed over chains.');
     console.log('reference (Tang et al. code, cost model of the issue): (M+1) calls and one round trip per released token.\n');

@@ -16,7 +16,7 @@ export const providerUsage = `  --provider P       builtin (the offline model, d
   --model M          the model id (Azure: the deployment). Not needed for builtin
   --base-url URL     e.g. http://127.0.0.1:8000/v1 (vLLM), http://127.0.0.1:11434/v1 (Ollama)
   --timeout-ms N     per-request timeout (default 60000)
-  --concurrency N    requests in flight at once (default 4)
+  --concurrency N    requests in flight at once (default 4; 16 for a server on this machine)
   Keys come from PRIVATE_FEWSHOT_API_KEY, OPENAI_API_KEY or ANTHROPIC_API_KEY, never from flags.`;
 
 /** Builds a ProviderConfig from flags and the environment (keys only from the environment). */

@@ -26,7 +26,7 @@ export interface ProviderConfig {
   embeddingModel?: string;
   /** Azure classic API version (default 2024-10-21). */
   apiVersion?: string;
-  /** Requests in flight at once for this provider (default 4). */
+  /** Requests in flight at once for this provider (default 4; 16 for a server on this machine — see defaultConcurrency). */
   concurrency?: number;
   /** Per-attempt request timeout in ms (default 60 000). */
   timeoutMs?: number;
@@ -57,6 +57,7 @@ export interface ProviderConfig {
 
 export const DEFAULTS = {
   concurrency: 4,
+  localConcurrency: 16,
   timeoutMs: 60_000,
   embedBatchSize: 128,
   azureApiVersion: '2024-10-21',
@@ -88,6 +89,22 @@ export function checkConfig(c: ProviderConfig): void {
   positiveInt('concurrency', c.concurrency);
   positiveInt('timeoutMs', c.timeoutMs);
   positiveInt('embedBatchSize', c.embedBatchSize);
+}
+
+/**
+ * Requests in flight by default: 4 for a remote API (rate limits are per key), 16 for a server on this machine
+ * (vLLM batches concurrent requests; llama.cpp and Ollama queue what exceeds their slots), so that DP few-shot's
+ * concurrent demonstrations do not wait on the client's limit.
+ */
+export function defaultConcurrency(baseURL: string | undefined): number {
+  if (!baseURL) return DEFAULTS.concurrency;
+  try {
+    const host = new URL(baseURL).hostname;
+    const loopback = host === 'localhost' || host === '[::1]' || /^127\.\d+\.\d+\.\d+$/.test(host);
+    return loopback ? DEFAULTS.localConcurrency : DEFAULTS.concurrency;
+  } catch {
+    return DEFAULTS.concurrency;
+  }
 }
 
 /** True when the base URL is OpenAI's hosted API (no prefill, top_logprobs ≤ 20, legacy completions only for instruct models). */

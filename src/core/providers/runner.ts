@@ -1,5 +1,5 @@
 import { classifyError, type ClassifyContext } from './classify';
-import { DEFAULTS, type ProviderConfig } from './config';
+import { DEFAULTS, defaultConcurrency, type ProviderConfig } from './config';
 import { abortReason, ProviderError } from './errors';
 import { Limiter } from './limiter';
 import { DEFAULT_RETRY, retryDelay, type RetryPolicy } from './retry';
@@ -101,11 +101,11 @@ export function formatMs(ms: number): string {
 }
 
 /** The runner every remote adapter builds the same way: config limits, shared error classification, retries metered. */
-export function remoteRunner(config: Pick<ProviderConfig, 'concurrency' | 'timeoutMs' | 'retry' | 'signal'>, ctx: ClassifyContext, meter: UsageMeter): RequestRunner {
+export function remoteRunner(config: Pick<ProviderConfig, 'baseURL' | 'concurrency' | 'timeoutMs' | 'retry' | 'signal'>, ctx: ClassifyContext, meter: UsageMeter): RequestRunner {
   return new RequestRunner({
     provider: ctx.kind,
     label: `${ctx.kind} (${ctx.host})`,
-    concurrency: config.concurrency ?? DEFAULTS.concurrency,
+    concurrency: config.concurrency ?? defaultConcurrency(config.baseURL),
     timeoutMs: config.timeoutMs ?? DEFAULTS.timeoutMs,
     retry: { ...DEFAULT_RETRY, ...config.retry },
     signal: config.signal,

@@ -3,6 +3,7 @@ import assert from 'node:assert/strict';
 import { createProvider, ProviderError, type Capabilities, type ProviderConfig } from '../../../src/core/providers';
 import { CONTINUE_SYSTEM, OpenAICompatibleProvider } from '../../../src/core/providers/openai';
 import { probeKey } from '../../../src/core/providers/probe';
+import { defaultConcurrency } from '../../../src/core/providers/config';
 import { DEFAULT_PRICES } from '../../../src/core/providers/usage';
 import { bigramModel, chatContext, fakeEmbedding, firstN, rollout, startFakeServer, tokenize, type FakeServer, type FakeServerOptions } from '../../support/fake-openai-server';
 
@@ -412,6 +413,19 @@ describe('cancellation, concurrency, usage', () => {
     await p.embed(Array.from({ length: 10 }, (_, i) => `text ${i}`));
     assert.equal(s.requests.length, 10);
     assert.equal(s.maxInFlight, 3);
+  });
+
+  test('without a concurrency setting, a server on this machine gets 16 requests at once (a remote API 4)', async () => {
+    const s = await server({ flavour: 'vllm', latencyMs: 80 });
+    const p = provider(s, { embedBatchSize: 1 });
+    await p.embed(Array.from({ length: 40 }, (_, i) => `text ${i}`));
+    assert.equal(s.requests.length, 40);
+    assert.equal(s.maxInFlight, 16);
+    assert.equal(defaultConcurrency('https://api.openai.com/v1'), 4);
+    assert.equal(defaultConcurrency('https://example.com:8000/v1'), 4);
+    assert.equal(defaultConcurrency('http://localhost:11434/v1'), 16);
+    assert.equal(defaultConcurrency('http://[::1]:8080/v1'), 16);
+    assert.equal(defaultConcurrency('http://127.0.0.1.example.com/v1'), 4);
   });
 
   test('usage counts are exactly what the server reported, probes included; cost uses the price table', async () => {
