@@ -1,11 +1,11 @@
 // The Generate view: a form for a DP few-shot run, the plan preview, progress and the released demonstrations.
 // Everything is rendered as text nodes (see dom.ts).
-import { generateSettingsSchema, type BudgetMessage, type GenerateSettings, type HostMessage } from '../src/shared/protocol';
+import { generateSettingsSchema, type BudgetMessage, type GenerateSettings, type HostMessage, type ProgressRow, type ProgressTotals } from '../src/shared/protocol';
 import { h } from './dom';
 import { getState, send, setState } from './vscode-api';
 
 type InitMessage = Extract<HostMessage, { type: 'generateInit' }>;
-type GenerateHostMessage = Extract<HostMessage, { type: 'generateInit' | 'plan' | 'progress' | 'result' | 'generateError' | 'notice' }>;
+type GenerateHostMessage = Extract<HostMessage, { type: 'generateInit' | 'plan' | 'progress' | 'result' | 'generateError' | 'notice' | 'budget' }>;
 
 const f = (x: number) => String(Number(x.toPrecision(4)));
 
@@ -13,6 +13,12 @@ let form: { readSettings: () => GenerateSettings; setBusy: (busy: boolean) => vo
 let budgetEl: HTMLElement | undefined;
 let outputEl: HTMLElement | undefined;
 let noticeEl: HTMLElement | undefined;
+let progressEl: HTMLElement | undefined;
+
+/** A button that opens "Set Privacy Budget…" for this dataset (the host asks for the value and confirms). */
+function setBudgetButton(id: string, secondary = true): HTMLElement {
+  return h('vscode-button', { id, secondary, onclick: () => send({ type: 'setBudget' }) }, h('vscode-icon', { name: 'shield', slot: 'content-before' }), 'Set Privacy Budget…');
+}
 
 function budgetView(b: BudgetMessage): HTMLElement {
   return h('div', { class: 'stats budget' },
@@ -92,7 +98,9 @@ function initView(app: HTMLElement, m: InitMessage): void {
     const s = readSettings();
     if (!valid(s)) return;
     form?.setBusy(true);
-    outputEl?.replaceChildren(h('p', { class: 'muted' }, h('vscode-icon', { name: 'loading', spin: true }), ' Generating…'));
+    outputEl?.replaceChildren(h('p', { class: 'muted' }, h('vscode-icon', { name: 'loading', spin: true }), ' Reserving the budget…'));
+    progressEl?.replaceChildren();
+    progress = undefined;
     send({ type: 'generate', settings: s });
   });
   cancelBtn.addEventListener('click', () => send({ type: 'cancel' }));
@@ -111,6 +119,8 @@ function initView(app: HTMLElement, m: InitMessage): void {
   budgetEl = h('div', {}, budgetView(m.budget));
   outputEl = h('section', { class: 'output', 'aria-live': 'polite' });
   noticeEl = h('p', { class: 'muted notice' });
+  progressEl = h('section', { class: 'run' });
+  progress = undefined;
   app.replaceChildren(
     h('header', {}, h('h1', {}, h('vscode-icon', { name: 'sparkle' }), ' Generate DP demonstrations: ', m.file)),
     h('p', { class: 'provider' }, `Model: ${m.provider.kind}/${m.provider.model}`),
@@ -119,7 +129,7 @@ function initView(app: HTMLElement, m: InitMessage): void {
         ' The built-in offline model is for trying the tool, not production quality. Choose a real model in the settings (Private Few-Shot › Provider).')]
       : []),
     h('h2', {}, 'Privacy budget of this dataset'),
-    budgetEl,
+    h('div', { class: 'budget-row' }, budgetEl, setBudgetButton('set-budget')),
     h('vscode-divider', {}),
     h('h2', {}, `Labels (${m.labels.length})`),
     h('p', { class: 'private-note' }, h('vscode-icon', { name: 'lock' }), ' The labels you tick are treated as public: they appear in the prompts and the output.'),
@@ -130,15 +140,17 @@ function initView(app: HTMLElement, m: InitMessage): void {
     h('div', { class: 'actions' }, previewBtn, generateBtn, cancelBtn),
     noticeEl,
     outputEl,
+    progressEl,
   );
 }
 
-function showProblem(message: string, hint?: string): void {
+function showProblem(message: string, hint?: string, action?: 'setBudget'): void {
   outputEl?.replaceChildren(
     h('section', { class: 'error', role: 'alert' },
       h('h2', {}, h('vscode-icon', { name: 'error' }), ' Cannot generate'),
       h('p', { class: 'message' }, message),
       hint ? h('p', { class: 'hint' }, hint) : null,
+      action === 'setBudget' ? h('div', { class: 'actions' }, setBudgetButton('error-set-budget')) : null,
     ),
   );
 }
@@ -157,6 +169,7 @@ function planView(m: Extract<HostMessage, { type: 'plan' }>): HTMLElement {
     ),
     ...m.warnings.map((w) => h('p', { class: 'warning' }, h('vscode-icon', { name: 'warning' }), ' ', w)),
     m.refusal ? h('p', { class: 'error refusal', role: 'alert' }, h('vscode-icon', { name: 'error' }), ' Refused: ', m.refusal) : null,
+    m.refusal ? h('div', { class: 'actions' }, setBudgetButton('refusal-set-budget')) : null,
   );
 }
 
@@ -187,21 +200,116 @@ export function renderGenerate(app: HTMLElement, msg: GenerateHostMessage): void
       outputEl?.scrollIntoView({ block: 'nearest' });
       break;
     case 'progress':
-      outputEl?.replaceChildren(h('p', { class: 'progress' }, h('vscode-icon', { name: 'loading', spin: true }),
-        ` ${msg.label} #${msg.shot + 1}: ${msg.tokens} tokens, ${msg.calls} calls`), h('p', { class: 'demo-text muted' }, msg.text));
+      renderProgress(msg);
+      break;
+    case 'budget':
+      budgetEl?.replaceChildren(budgetView(msg.budget));
       break;
     case 'result':
       form?.setBusy(false);
+      progress?.finish();
       outputEl?.replaceChildren(resultView(msg));
       budgetEl?.replaceChildren(budgetView(msg.budget));
       outputEl?.scrollIntoView({ block: 'start' });
       break;
     case 'generateError':
       form?.setBusy(false);
-      showProblem(msg.message, msg.hint);
+      showProblem(msg.message, msg.hint, msg.action);
+      if (progress?.rows.size === 0) progressEl?.replaceChildren();
+      else progress?.finish();
       break;
     case 'notice':
       noticeEl?.replaceChildren(msg.message);
       break;
   }
+}
+
+/**
+ * The run's progress: totals, and one row per demonstration started (label, shot, tokens, the text so far as text).
+ * Rows are kept by (label, shot) and updated in place, so concurrent demonstrations do not flicker; after the run
+ * the rows stay, folded, under the result.
+ */
+interface ProgressView {
+  rows: Map<string, { el: HTMLElement; icon: HTMLElement; tokens: HTMLElement; text: HTMLElement }>;
+  list: HTMLElement;
+  totals: HTMLElement;
+  summary: HTMLElement;
+  details: HTMLDetailsElement;
+  finish: () => void;
+}
+let progress: ProgressView | undefined;
+
+const rowKey = (label: string, shot: number) => `${label}\u0000${shot}`;
+const rowOrder = (a: HTMLElement, b: { label: string; shot: number }) =>
+  (a.dataset.label ?? '').localeCompare(b.label) || Number(a.dataset.shot) - b.shot;
+
+function totalsView(t: ProgressTotals, running: boolean): HTMLElement[] {
+  const n = (id: string, x: number) => h('strong', { 'data-testid': id }, x.toLocaleString('en-US'));
+  return [
+    n('progress-done', t.done), ` of ${t.planned} demonstrations done`,
+    running ? [', ', n('progress-in-flight', t.started - t.done), ' in flight'] : [],
+    ' · ', n('progress-calls', t.calls), ' model calls · ', n('progress-round-trips', t.roundTrips), ' round trips',
+    t.inputTokens || t.outputTokens ? ` · ${t.inputTokens.toLocaleString('en-US')} prompt and ${t.outputTokens.toLocaleString('en-US')} completion tokens` : '',
+  ].flat().map((x) => (typeof x === 'string' ? h('span', {}, x) : x));
+}
+
+function newProgressView(): ProgressView {
+  const list = h('div', { class: 'progress-rows' });
+  const totals = h('p', { class: 'progress-totals' });
+  const summary = h('summary', {}, 'Progress');
+  const details = h('details', { class: 'progress', open: true }, summary, totals, list) as HTMLDetailsElement;
+  progressEl?.replaceChildren(details);
+  const view: ProgressView = {
+    rows: new Map(),
+    list,
+    totals,
+    summary,
+    details,
+    finish: () => {
+      details.open = false;
+      for (const r of view.rows.values()) {
+        if (r.el.dataset.state === 'running') {
+          r.el.dataset.state = 'stopped';
+          r.icon.setAttribute('name', 'circle-slash');
+          r.icon.removeAttribute('spin');
+        }
+      }
+    },
+  };
+  return view;
+}
+
+function upsertRow(view: ProgressView, r: ProgressRow): void {
+  const k = rowKey(r.label, r.shot);
+  let row = view.rows.get(k);
+  if (!row) {
+    const icon = h('vscode-icon', { name: 'loading', spin: true, class: 'progress-icon' });
+    const tokens = h('span', { class: 'progress-tokens num' });
+    const text = h('div', { class: 'progress-text' });
+    const el = h('div', { class: 'progress-row', 'data-label': r.label, 'data-shot': r.shot },
+      icon, h('span', { class: 'progress-label', title: r.label }, r.label), h('span', { class: 'progress-shot' }, `#${r.shot + 1}`), tokens, text);
+    row = { el, icon, tokens, text };
+    view.rows.set(k, row);
+    const next = [...view.list.children].find((c) => rowOrder(c as HTMLElement, r) > 0);
+    view.list.insertBefore(el, next ?? null);
+  }
+  row.el.dataset.state = r.done ? 'done' : 'running';
+  row.icon.setAttribute('name', r.done ? 'pass' : 'loading');
+  row.icon.toggleAttribute('spin', !r.done);
+  row.tokens.textContent = `${r.tokens} tokens`;
+  // The demonstration so far is DP output; still text only.
+  row.text.textContent = r.text;
+}
+
+function renderProgress(m: Extract<HostMessage, { type: 'progress' }>): void {
+  if (m.reset || !progress) {
+    progress = newProgressView();
+    // A run in flight replaces the plan on display; the final state of a finished run sits under its result.
+    if (m.running) outputEl?.replaceChildren();
+  }
+  for (const r of m.rows) upsertRow(progress, r);
+  progress.totals.replaceChildren(...totalsView(m.totals, m.running));
+  progress.summary.textContent = m.running ? 'Progress' : `Run details: ${m.totals.done} of ${m.totals.planned} demonstrations`;
+  if (m.running) form?.setBusy(true);
+  else progress.finish();
 }

@@ -8,6 +8,7 @@ import { BudgetStatusBar } from './statusBar';
 import { defaultAccountant, Ledger } from '../core/ledger';
 import { promptForApiKey, providerFromSettings } from './providers/settings';
 import { verdicts } from '../core/providers/verdicts';
+import { datasetArgument, setBudget } from './setBudget';
 
 const DATASET_FILTERS = { 'Labelled datasets': ['csv', 'jsonl', 'ndjson', 'json'] };
 
@@ -15,7 +16,8 @@ export function activate(context: vscode.ExtensionContext): void {
   // Logs never include dataset rows, prompts or keys: only file names, counts of problems and timings.
   const log = vscode.window.createOutputChannel('Private Few-Shot', { log: true });
   const config = new Config();
-  const statusBar = new BudgetStatusBar((message) => log.warn(message));
+  // A budget re-read after a ledger write made outside the editor also reaches that dataset's Generate panel.
+  const statusBar = new BudgetStatusBar((message) => log.warn(message), (u) => GeneratePanel.budgetChanged(u.file, u.budget));
   context.subscriptions.push(log, statusBar, trackTextEditors());
   /** Re-reads a dataset's budget (for ledger writes made outside the editor, e.g. by the CLI). */
   const budgetFor = async (file: vscode.Uri): Promise<BudgetUpdate> => {
@@ -29,6 +31,15 @@ export function activate(context: vscode.ExtensionContext): void {
     statusBar.follow(() => budgetFor(u.file));
   };
   const generateDeps = { extensionUri: context.extensionUri, context, log, config, onBudget: showBudget };
+  const setBudgetDeps = {
+    config,
+    log,
+    lastDataset: () => statusBar.dataset,
+    onChanged: (u: BudgetUpdate) => {
+      showBudget(u);
+      GeneratePanel.budgetChanged(u.file, u.budget);
+    },
+  };
 
   const load = async (panel: InspectPanel): Promise<void> => {
     const file = panel.file;
@@ -75,8 +86,8 @@ export function activate(context: vscode.ExtensionContext): void {
       const panel = InspectPanel.show(context.extensionUri, file, log, (p) => void load(p));
       await load(panel);
     }),
-    vscode.commands.registerCommand('privateFewShot.generateDemonstrations', async (uri?: vscode.Uri) => {
-      let file = uri instanceof vscode.Uri ? uri : undefined;
+    vscode.commands.registerCommand('privateFewShot.generateDemonstrations', async (uri?: unknown) => {
+      let file = datasetArgument(uri);
       if (!file) {
         const picked = await vscode.window.showOpenDialog({
           canSelectMany: false,
@@ -88,6 +99,7 @@ export function activate(context: vscode.ExtensionContext): void {
       }
       if (file) GeneratePanel.show(generateDeps, file);
     }),
+    vscode.commands.registerCommand('privateFewShot.setBudget', (target?: unknown) => setBudget(setBudgetDeps, target)),
     vscode.commands.registerCommand('privateFewShot.setApiKey', async () => {
       const kind = (await vscode.window.showQuickPick(['openai', 'azure', 'anthropic'], { title: 'Private Few-Shot: which provider is the key for?' })) as 'openai' | 'azure' | 'anthropic' | undefined;
       if (!kind) return;

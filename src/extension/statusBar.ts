@@ -12,7 +12,13 @@ export class BudgetStatusBar implements vscode.Disposable {
   private refresh: (() => Promise<BudgetUpdate>) | undefined;
   private timer: NodeJS.Timeout | undefined;
 
-  constructor(private readonly onError: (message: string) => void = () => {}) {
+  /** The dataset shown. */
+  dataset: vscode.Uri | undefined;
+
+  constructor(
+    private readonly onError: (message: string) => void = () => {},
+    private readonly onRefreshed: (u: BudgetUpdate) => void = () => {},
+  ) {
     this.item.name = 'Private Few-Shot: privacy budget';
     const changed = () => this.scheduleRefresh();
     this.watcher.onDidChange(changed);
@@ -31,7 +37,9 @@ export class BudgetStatusBar implements vscode.Disposable {
     this.timer = setTimeout(() => {
       refresh().then(
         (u) => {
-          if (this.refresh === refresh) this.update(u);
+          if (this.refresh !== refresh) return;
+          this.update(u);
+          this.onRefreshed(u);
         },
         (e: unknown) => this.onError(`Could not re-read the privacy budget: ${(e as Error).message}`),
       );
@@ -42,7 +50,16 @@ export class BudgetStatusBar implements vscode.Disposable {
     const f = (x: number) => Number(x.toFixed(3)).toString();
     const remaining = Math.max(0, u.budget.remaining);
     this.item.text = `$(shield) ε ${remaining.toFixed(2)} left`;
-    this.item.tooltip = `Privacy budget of ${u.name}: total ε ${f(u.budget.total)} (δ ${u.budget.delta.toPrecision(3)}), spent ${f(u.budget.spent)}, remaining ${f(remaining)}. Click to generate demonstrations.`;
+    // Command links take the dataset as a URI string (setBudget accepts one); only these two commands may run.
+    const arg = encodeURIComponent(JSON.stringify([u.file.toString()]));
+    const tooltip = new vscode.MarkdownString(
+      `Privacy budget of ${escapeMarkdown(u.name)}: total ε ${f(u.budget.total)} (δ ${u.budget.delta.toPrecision(3)}), spent ${f(u.budget.spent)}, remaining ${f(remaining)}.\n\n` +
+        `[$(sparkle) Generate…](command:privateFewShot.generateDemonstrations?${arg} "Open the Generate panel") · [$(shield) Set Privacy Budget…](command:privateFewShot.setBudget?${arg} "Change the total ε")`,
+      true,
+    );
+    tooltip.isTrusted = { enabledCommands: ['privateFewShot.generateDemonstrations', 'privateFewShot.setBudget'] };
+    this.item.tooltip = tooltip;
+    this.dataset = u.file;
     this.item.command = { title: 'Generate DP Demonstrations…', command: 'privateFewShot.generateDemonstrations', arguments: [u.file] };
     this.item.backgroundColor = remaining <= 0 ? new vscode.ThemeColor('statusBarItem.warningBackground') : undefined;
     this.item.show();
@@ -53,4 +70,9 @@ export class BudgetStatusBar implements vscode.Disposable {
     this.watcher.dispose();
     this.item.dispose();
   }
+}
+
+/** Escapes Markdown syntax in a file name shown in the tooltip. */
+function escapeMarkdown(text: string): string {
+  return text.replace(/[\\`*_{}[\]()#+\-.!|<>~$]/g, '\\$&');
 }

@@ -54,6 +54,22 @@ export const generateSettingsSchema = z.object({
 });
 export type GenerateSettings = z.infer<typeof generateSettingsSchema>;
 
+/** One demonstration of a run: its label and 0-based shot, tokens so far and the text so far (DP output). */
+export const progressRowSchema = z.object({ label: z.string(), shot: count, tokens: count, done: z.boolean(), text: z.string() });
+export type ProgressRow = z.infer<typeof progressRowSchema>;
+
+/** A run's totals: demonstrations planned/started/done, HTTP calls, round trips on the critical path, tokens. */
+export const progressTotalsSchema = z.object({
+  planned: count,
+  started: count,
+  done: count,
+  calls: count,
+  roundTrips: count,
+  inputTokens: count,
+  outputTokens: count,
+});
+export type ProgressTotals = z.infer<typeof progressTotalsSchema>;
+
 const problemSchema = z.object({ message: z.string(), hint: z.optional(z.string()) });
 
 /** Host → webview. */
@@ -82,7 +98,15 @@ export const hostMessageSchema = z.discriminatedUnion('type', [
     refusal: z.optional(z.string()),
     warnings: z.array(z.string()),
   }),
-  z.object({ type: z.literal('progress'), label: z.string(), shot: count, tokens: count, calls: count, text: z.string() }),
+  // Run progress: one row per demonstration started (in flight or done). `rows` holds the rows that changed since
+  // the last progress message; `reset` says they are the whole set (a new run, or a reloaded webview).
+  z.object({
+    type: z.literal('progress'),
+    running: z.boolean(),
+    reset: z.boolean(),
+    rows: z.array(progressRowSchema),
+    totals: progressTotalsSchema,
+  }),
   z.object({
     type: z.literal('result'),
     status: z.enum(['completed', 'cancelled', 'failed']),
@@ -94,8 +118,11 @@ export const hostMessageSchema = z.discriminatedUnion('type', [
     budget: budgetSchema,
     message: z.optional(z.string()),
   }),
-  z.object({ type: z.literal('generateError'), ...problemSchema.shape }),
+  // `action: 'setBudget'` when raising the dataset's total would fix it (a refused run): the view offers the button.
+  z.object({ type: z.literal('generateError'), ...problemSchema.shape, action: z.optional(z.literal('setBudget')) }),
   z.object({ type: z.literal('notice'), message: z.string() }),
+  // The dataset's budget changed (set from the editor, or a ledger write by the CLI or another window).
+  z.object({ type: z.literal('budget'), budget: budgetSchema }),
 ]);
 export type HostMessage = z.infer<typeof hostMessageSchema>;
 
@@ -111,6 +138,8 @@ export const webviewMessageSchema = z.discriminatedUnion('type', [
   z.object({ type: z.literal('insert') }),
   z.object({ type: z.literal('export') }),
   z.object({ type: z.literal('copy') }),
+  // Opens "Set Privacy Budget…" for the panel's dataset (the host asks for the value and the confirmation).
+  z.object({ type: z.literal('setBudget') }),
 ]);
 export type WebviewMessage = z.infer<typeof webviewMessageSchema>;
 

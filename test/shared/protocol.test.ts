@@ -26,7 +26,9 @@ test('Generate panel: webview → host run settings are validated (whole positiv
   const settings = { labels: ['card_arrival'], allLabels: false, shots: 1, epsilon: 0.5, prompts: 2, maxTokens: 4 };
   assert.deepEqual(parseWebviewMessage({ type: 'preview', settings }), { type: 'preview', settings });
   assert.equal(parseWebviewMessage({ type: 'generate', settings })?.type, 'generate');
-  for (const t of ['cancel', 'insert', 'export', 'copy']) assert.equal(parseWebviewMessage({ type: t })?.type, t);
+  for (const t of ['cancel', 'insert', 'export', 'copy', 'setBudget']) assert.equal(parseWebviewMessage({ type: t })?.type, t);
+  // setBudget carries nothing: the host decides which dataset (its panel's) and asks for the value itself.
+  assert.deepEqual(parseWebviewMessage({ type: 'setBudget', epsilon: 100 }), { type: 'setBudget' });
   const bad: unknown[] = [
     { ...settings, shots: 0 },
     { ...settings, shots: 1.5 },
@@ -48,7 +50,15 @@ test('Generate panel: host → webview init, plan, progress and result messages'
   const plan = { type: 'plan', epsilonRun: 0.99, delta: 6.6e-5, labels: [{ label: 'a', sigma: 1.2, samplingRate: 0.1, steps: 4 }], budget, remainingAfter: 2, fits: true, over: 0, warnings: [] };
   assert.deepEqual(parseHostMessage(plan), plan);
   assert.equal(parseHostMessage({ ...plan, refusal: 'over by 1' })?.type, 'plan');
-  assert.equal(parseHostMessage({ type: 'progress', label: 'a', shot: 0, tokens: 3, calls: 12, text: 'so far' })?.type, 'progress');
+  const totals = { planned: 4, started: 2, done: 1, calls: 12, roundTrips: 6, inputTokens: 100, outputTokens: 0 };
+  const progress = { type: 'progress', running: true, reset: false, rows: [{ label: 'a', shot: 0, tokens: 3, done: false, text: 'so far' }, { label: 'b', shot: 1, tokens: 4, done: true, text: 'done' }], totals };
+  assert.deepEqual(parseHostMessage(progress), progress);
+  assert.equal(parseHostMessage({ type: 'progress', label: 'a', shot: 0, tokens: 3, calls: 12, text: 'so far' }), undefined, 'the one-line form is gone');
+  assert.equal(parseHostMessage({ ...progress, rows: [{ label: 'a', shot: -1, tokens: 3, done: false, text: '' }] }), undefined);
+  assert.equal(parseHostMessage({ ...progress, totals: { ...totals, roundTrips: undefined } }), undefined);
+  assert.equal(parseHostMessage({ ...progress, running: undefined }), undefined);
+  assert.deepEqual(parseHostMessage({ type: 'budget', budget }), { type: 'budget', budget });
+  assert.equal(parseHostMessage({ type: 'budget', budget: { total: 4 } }), undefined);
   const result = { type: 'result', status: 'completed', demonstrations: [{ label: 'a', text: 't' }], epsilonPlanned: 0.99, budgetUsed: 0.99, budget };
   assert.deepEqual(parseHostMessage(result), result);
   assert.equal(parseHostMessage({ ...result, status: 'done' }), undefined);
@@ -56,4 +66,6 @@ test('Generate panel: host → webview init, plan, progress and result messages'
   assert.equal(parseHostMessage({ ...init, provider: { kind: 'builtin', model: 'x' } }), undefined);
   assert.equal(parseHostMessage({ type: 'generateError', message: 'm', hint: 'h' })?.type, 'generateError');
   assert.equal(parseHostMessage({ type: 'generateError' }), undefined);
+  assert.equal(parseHostMessage({ type: 'generateError', message: 'm', action: 'setBudget' })?.type, 'generateError');
+  assert.equal(parseHostMessage({ type: 'generateError', message: 'm', action: 'runShell' }), undefined);
 });

@@ -6,10 +6,14 @@ import { FEWSHOT_DEFAULTS } from '../../core/fewshot/plan';
 import { chooseLabels, prepareFewShot, type PreparedFewShot } from '../../core/fewshot/prepare';
 import { runFewShot, type FewShotReport } from '../../core/fewshot/run';
 import { BudgetExceededError, Ledger, defaultAccountant, type BudgetStatus } from '../../core/ledger';
-import { parseWebviewMessage, type BudgetMessage, type GenerateSettings, type HostMessage } from '../../shared/protocol';
+import { parseWebviewMessage, type BudgetMessage, type GenerateSettings, type HostMessage, type ProgressRow, type ProgressTotals } from '../../shared/protocol';
 import type { Config } from '../config';
 import { providerFromSettings } from '../providers/settings';
+import { yieldingProvider } from '../providers/yielding';
+import { editorHint } from '../budget';
 import { renderWebviewHtml } from './html';
+import { panelIcon } from './icons';
+import { RunProgress, Throttle } from './progress';
 
 /** What the status bar shows: the budget of the last dataset inspected or generated for. */
 export interface BudgetUpdate {
@@ -65,6 +69,12 @@ export class GeneratePanel {
   private loaded: Loaded | undefined;
   private running: AbortController | undefined;
   private result: { demonstrations: Demonstration[]; report: FewShotReport; offlineModel?: string } | undefined;
+  /** The rows of the current or last run (replayed to a reloaded webview). */
+  private progress: RunProgress | undefined;
+  /** The settings of the plan on display, re-previewed when the budget changes under it. */
+  private previewed: GenerateSettings | undefined;
+  /** The dataset's budget as last read (sent after every replay, so a stale plan or result cannot overwrite it). */
+  private budget: BudgetMessage | undefined;
   private readonly disposables: vscode.Disposable[] = [];
   private readonly name: string;
 
@@ -79,6 +89,7 @@ export class GeneratePanel {
       enableScripts: true,
       localResourceRoots: [vscode.Uri.joinPath(deps.extensionUri, 'dist'), vscode.Uri.joinPath(deps.extensionUri, 'media')],
     });
+    panel.iconPath = panelIcon(deps.extensionUri, 'generate');
     const p = new GeneratePanel(panel, deps, file);
     GeneratePanel.panels.set(key, p);
     void p.load();
@@ -104,6 +115,26 @@ export class GeneratePanel {
     panel.onDidDispose(() => this.dispose(), undefined, this.disposables);
   }
 
+  /** The budget of `file` changed (set from the editor, or written by the CLI): update its panel, if one is open. */
+  static budgetChanged(file: vscode.Uri, budget: BudgetMessage): void {
+    GeneratePanel.panels.get(file.toString())?.onBudgetChanged(budget);
+  }
+
+  private onBudgetChanged(budget: BudgetMessage): void {
+    // The ledger watcher re-reads after our own writes too: only a real change is news.
+    if (this.budget && JSON.stringify(this.budget) === JSON.stringify(budget)) return;
+    this.budget = budget;
+    this.post({ type: 'budget', budget });
+    // A plan on display was checked against the old budget: check it again (a preview spends nothing), unless
+    // something else (a run, an error) has replaced it by the time the check is done.
+    const shown = this.latest;
+    if (shown?.type === 'plan' && this.previewed && !this.running) {
+      void this.preview(this.previewed, () => this.latest === shown).catch((e: unknown) => {
+        if (this.latest === shown) this.fail(e);
+      });
+    }
+  }
+
   private post(message: HostMessage, keep: 'init' | 'latest' | false = false): void {
     if (keep === 'init') this.init = message;
     if (keep === 'latest') this.latest = message;
@@ -121,6 +152,11 @@ export class GeneratePanel {
         case 'ready':
           if (this.init) void this.panel.webview.postMessage(this.init);
           if (this.latest) void this.panel.webview.postMessage(this.latest);
+          if (this.progress) this.postProgress(this.progress.snapshot());
+          if (this.budget && this.init?.type === 'generateInit') void this.panel.webview.postMessage({ type: 'budget', budget: this.budget } satisfies HostMessage);
+          break;
+        case 'setBudget':
+          await vscode.commands.executeCommand('privateFewShot.setBudget', this.file);
           break;
         case 'refresh':
           await this.load();
@@ -156,7 +192,10 @@ export class GeneratePanel {
   }
 
   private fail(e: unknown): void {
-    if (e instanceof UserError) {
+    if (e instanceof BudgetExceededError) {
+      this.post({ type: 'generateError', message: e.message, hint: e.hint && editorHint(editorHint(e.hint, this.name), this.loaded?.ds.identity.path ?? this.name), action: 'setBudget' }, 'latest');
+      this.deps.log.warn(`Generate (${this.name}): refused by the budget.`);
+    } else if (e instanceof UserError) {
       this.post({ type: 'generateError', message: e.message, hint: e.hint }, 'latest');
       this.deps.log.warn(`Generate (${this.name}): ${e.message}`);
     } else {
@@ -176,6 +215,7 @@ export class GeneratePanel {
       const ledger = new Ledger(root, { accountant: defaultAccountant() });
       this.loaded = { ds, summary, ledger };
       const status = await ledger.status({ identity: ds.identity, units: summary.units });
+      this.budget = budgetOf(status);
       const provider = await providerFromSettings(this.deps.context);
       this.post({
         type: 'generateInit',
@@ -210,11 +250,14 @@ export class GeneratePanel {
     return { prepared, loaded };
   }
 
-  /** Plans and checks the budget; touches nothing. */
-  private async preview(s: GenerateSettings): Promise<void> {
+  /** Plans and checks the budget; touches nothing. `wanted` can withdraw the result before it is shown. */
+  private async preview(s: GenerateSettings, wanted: () => boolean = () => true): Promise<void> {
     const { prepared } = await this.prepare(s);
+    if (!wanted()) return;
     const { plan, check, status } = prepared;
     const refusal = check.fits ? undefined : new BudgetExceededError(check, this.name, plan.ledgerPlan);
+    this.previewed = s;
+    this.budget = budgetOf(status);
     this.post({
       type: 'plan',
       epsilonRun: plan.epsilonRun,
@@ -224,27 +267,45 @@ export class GeneratePanel {
       remainingAfter: check.total.epsilon - check.spentAfter,
       fits: check.fits,
       over: check.over,
-      refusal: refusal ? `${refusal.message}. ${refusal.hint ?? ''}`.trim() : undefined,
+      refusal: refusal ? `${refusal.message}. ${editorHint(refusal.hint ?? '', this.name)}`.trim() : undefined,
       warnings: plan.warnings,
     }, 'latest');
   }
 
   private async generate(s: GenerateSettings): Promise<void> {
     if (this.running) throw new UserError('a run is already going for this dataset', 'Wait for it, or cancel it.');
+    this.progress = undefined;
     const { prepared, loaded } = await this.prepare(s);
     const { plan, check, target, status: before } = prepared;
     if (!check.fits) throw new BudgetExceededError(check, this.name, plan.ledgerPlan);
-    const provider = await providerFromSettings(this.deps.context);
+    const configured = await providerFromSettings(this.deps.context);
+    // The built-in model computes in the extension host: let it yield between calls so Cancel is handled at once.
+    const provider = configured.offline ? yieldingProvider(configured) : configured;
     const controller = new AbortController();
     this.running = controller;
     const started = Date.now();
     this.deps.log.info(`Generating ${plan.settings.labels.length} label(s) × ${plan.settings.shots} shot(s) for ${this.name} with ${provider.kind}/${provider.model}.`);
+    // One row per demonstration; posts at most every 100 ms, and a trailing post carries the last state (a
+    // demonstration that finished inside a quiet interval still reaches the view before the result).
+    const board = new RunProgress(plan.settings.labels.length * plan.settings.shots);
+    this.progress = board;
+    let report: ((message: string) => void) | undefined;
+    const throttle = new Throttle(100, () => {
+      const running = this.running === controller;
+      // The last post goes out even when no row changed: it tells the view that the run is over.
+      if (running && !board.pending) return;
+      const batch = board.take();
+      const t = batch.totals;
+      report?.(`${t.done} of ${t.planned} done, ${t.started - t.done} in flight, ${t.calls} calls`);
+      this.postProgress(batch, running);
+    });
+    throttle.flushNow();
     try {
-      let lastPost = 0;
       const result = await vscode.window.withProgress(
         { location: vscode.ProgressLocation.Notification, title: `Private Few-Shot: generating demonstrations for ${this.name}`, cancellable: true },
         async (progress, token) => {
           token.onCancellationRequested(() => controller.abort());
+          report = (message) => progress.report({ message });
           return runFewShot({
             dataset: loaded.ds,
             plan,
@@ -252,19 +313,23 @@ export class GeneratePanel {
             ledger: loaded.ledger,
             units: target.units,
             lookahead: provider.offline ? FEWSHOT_DEFAULTS.lookahead : 1,
+            // The built-in model computes in this process, so writing a label's shots at once buys no time, and a
+            // cancel would charge every started shot (all of them). Network models: all at once (the core default).
+            shotConcurrency: provider.offline ? 1 : undefined,
             signal: controller.signal,
             onProgress: (p) => {
-              const now = Date.now();
-              if (!p.done && now - lastPost < 100) return;
-              lastPost = now;
-              progress.report({ message: `${p.label} #${p.shot + 1}: ${p.tokens} tokens, ${p.calls} calls` });
               // The demonstration so far is DP output (safe to show).
-              this.post({ type: 'progress', label: p.label, shot: p.shot, tokens: p.tokens, calls: p.calls, text: p.text });
+              board.update(p);
+              throttle.poke();
             },
           });
         },
       );
+      report = undefined;
+      this.running = undefined;
+      throttle.flushNow();
       const after = await loaded.ledger.status(target);
+      this.budget = budgetOf(after);
       this.result = { demonstrations: result.demonstrations, report: result.report, offlineModel: provider.offline ? provider.model : undefined };
       const message = result.status === 'failed'
         ? `The run stopped early: ${result.error?.message ?? 'unknown error'}. What was written is kept and charged.`
@@ -273,8 +338,14 @@ export class GeneratePanel {
       this.deps.onBudget({ file: this.file, name: this.name, budget: budgetOf(after) });
       this.deps.log.info(`Generate ${this.name}: ${result.status}, ${result.demonstrations.length} demonstration(s), ε planned ${result.reservation.epsilonRun.toFixed(3)}, budget used ${(after.spent - before.spent).toFixed(3)}, ${result.report.usage.calls} calls, ${Date.now() - started} ms.`);
     } finally {
+      throttle.cancel();
       this.running = undefined;
     }
+  }
+
+  /** Sends a batch of progress rows; `running` false marks the final state (the view stops showing a run in flight). */
+  private postProgress(batch: { reset: boolean; rows: ProgressRow[]; totals: ProgressTotals }, running = this.running !== undefined): void {
+    this.post({ type: 'progress', running, ...batch });
   }
 
   private text(): string {

@@ -1,5 +1,6 @@
 import * as vscode from 'vscode';
 import { parseWebviewMessage, type HostMessage } from '../../shared/protocol';
+import { panelIcon } from './icons';
 import { renderWebviewHtml } from './html';
 
 /**
@@ -24,6 +25,7 @@ export class InspectPanel {
       enableScripts: true,
       localResourceRoots: [vscode.Uri.joinPath(extensionUri, 'dist'), vscode.Uri.joinPath(extensionUri, 'media')],
     });
+    panel.iconPath = panelIcon(extensionUri, 'inspect');
     const p = new InspectPanel(panel, extensionUri, file, log, onRefresh);
     InspectPanel.panels.set(key, p);
     return p;
