@@ -7,8 +7,8 @@ import assert from 'node:assert/strict';
 import { copyFileSync, readFileSync, readdirSync } from 'node:fs';
 import { join } from 'node:path';
 import { spawnSync } from 'node:child_process';
-import type { Browser, FrameLocator, Page } from 'playwright-core';
-import { ARTIFACTS, ROOT, WORKBENCH_SETTINGS, webview, withDiagnostics as diagnose, collectConsole, isCspViolation, launchBrowser, screenshot, startCodeServer, type CodeServer, type LoggedMessage } from './harness';
+import type { Browser, FrameLocator, Locator, Page } from 'playwright-core';
+import { ARTIFACTS, ROOT, WORKBENCH_SETTINGS, webview, withDiagnostics as diagnose, collectConsole, isCspViolation, launchBrowser, screenshot, startCodeServer, fromExplorer as explorerMenu, numberIn, activeTabIcon, type CodeServer, type LoggedMessage } from './harness';
 
 const SAMPLE = 'banking77-sample.csv';
 const LABELS = ['card_arrival', 'top_up_by_card_charge'];
@@ -30,37 +30,44 @@ describe('Generate DP Demonstrations in a real VS Code (code-server + Chromium)'
 
   const visibleWebview = (): FrameLocator => webview(page);
 
-  /** Right-clicks a file in the explorer and picks `command` (menus appear once the extension registered; retried). */
-  async function fromExplorer(file: string, command: string): Promise<void> {
-    const row = page.locator(`.explorer-folders-view .monaco-list-row[aria-label="${file}"]`);
-    const item = page.getByRole('menuitem', { name: command });
-    const deadline = Date.now() + 30_000;
-    for (;;) {
-      await row.click({ button: 'right' });
-      try {
-        await item.waitFor({ state: 'visible', timeout: 1_500 });
-        break;
-      } catch (e) {
-        await page.keyboard.press('Escape');
-        if (Date.now() > deadline) throw e;
-      }
-    }
-    await item.click();
-    const menu = page.locator('.context-view .monaco-menu');
-    try {
-      await menu.waitFor({ state: 'hidden', timeout: 2_000 });
-    } catch {
-      await item.hover();
-      await page.keyboard.press('Enter');
-      await menu.waitFor({ state: 'hidden', timeout: 5_000 });
-    }
+  const fromExplorer = (file: string, command: string) => explorerMenu(page, file, command);
+  const number = (wv: FrameLocator, selector: string) => numberIn(wv, selector);
+
+  /** The dataset's budget lines in the ledger on disk (the source of truth the panel must agree with). */
+  function budgetLines(): { epsilon: number; source: string }[] {
+    return readFileSync(join(server!.workspace, '.private-fewshot', 'ledger.jsonl'), 'utf8').trim().split('\n')
+      .map((l) => JSON.parse(l) as { type: string; epsilon: number; source: string })
+      .filter((l) => l.type === 'budget');
+  }
+  const ledgerLength = () => readFileSync(join(server!.workspace, '.private-fewshot', 'ledger.jsonl'), 'utf8').trim().split('\n').length;
+
+  /** The quick input of "Set Privacy Budget…", once it shows the dataset's budget. */
+  async function budgetBox(): Promise<{ input: Locator; message: Locator }> {
+    const widget = page.locator('.quick-input-widget');
+    await widget.getByText(`Privacy budget of ${SAMPLE}`, { exact: true }).waitFor({ timeout: 15_000 });
+    return { input: widget.locator('input'), message: widget.locator('.quick-input-message') };
   }
 
-  async function number(wv: FrameLocator, selector: string): Promise<number> {
-    const t = (await wv.locator(selector).first().textContent()) ?? '';
-    const x = Number(t);
-    assert.ok(Number.isFinite(x), `${selector} is not a number: "${t}"`);
-    return x;
+  /** The modal dialog the workbench shows for `showWarningMessage(…, { modal: true })`. */
+  const dialog = () => page.locator('.monaco-dialog-box');
+
+  /** The progress rows of the panel (they stay, folded, under the result). */
+  const progressRows = (wv: FrameLocator) =>
+    wv.locator('.progress-row').evaluateAll((els) => els.map((e) => ({
+      label: (e as HTMLElement).dataset.label ?? '',
+      shot: Number((e as HTMLElement).dataset.shot),
+      state: (e as HTMLElement).dataset.state ?? '',
+      tokens: Number(/\d+/.exec(e.querySelector('.progress-tokens')?.textContent ?? '')?.[0]),
+      text: e.querySelector('.progress-text')?.textContent ?? '',
+    })));
+
+  /** Polls `check` until it holds (for state inside a webview, which page.waitForFunction cannot see). */
+  async function until(what: string, check: () => Promise<boolean>, timeoutMs = 30_000): Promise<void> {
+    const deadline = Date.now() + timeoutMs;
+    while (!(await check())) {
+      if (Date.now() > deadline) throw new Error(`timed out waiting until ${what}`);
+      await new Promise((r) => setTimeout(r, 100));
+    }
   }
 
   before(async () => {
@@ -71,6 +78,8 @@ describe('Generate DP Demonstrations in a real VS Code (code-server + Chromium)'
     server = s;
     browser = b;
     page = await browser.newPage({ viewport: { width: 1280, height: 900 } });
+    // Copy is checked by reading the page's clipboard (VS Code in a browser writes it with navigator.clipboard).
+    await page.context().grantPermissions(['clipboard-read', 'clipboard-write'], { origin: server.url });
     logs = collectConsole(page);
     await page.goto(`${server.url}/?folder=${encodeURIComponent(server.workspace)}`);
     await page.locator('.monaco-workbench').waitFor({ timeout: 60_000 });
@@ -106,6 +115,12 @@ describe('Generate DP Demonstrations in a real VS Code (code-server + Chromium)'
       assert.equal(await number(wv, '[data-testid=budget-total]'), 4);
       assert.equal(await number(wv, '[data-testid=budget-remaining]'), 4);
       await page.locator('.statusbar-item', { hasText: 'ε 4.00 left' }).waitFor({ timeout: 10_000 });
+      await wv.locator('#set-budget').waitFor({ timeout: 5_000 });
+      // The tab carries the panel's icon (iconPath), the dark variant in this dark theme, and the image loads.
+      const icon = await activeTabIcon(page);
+      assert.match(decodeURIComponent(icon), /\/media\/icons\/generate-dark\.svg/);
+      const svg = await page.evaluate((u) => fetch(u).then((r) => (r.ok ? r.text() : `HTTP ${r.status}`)), icon);
+      assert.match(svg, /^<svg [^>]*fill="#C5C5C5"/);
       // "Select all" stays disabled until the label set is explicitly accepted as public.
       assert.equal(await wv.locator('#select-all').getAttribute('disabled'), '');
       await wv.locator('#all-labels').check();
@@ -126,7 +141,12 @@ describe('Generate DP Demonstrations in a real VS Code (code-server + Chromium)'
       await wv.locator('#epsilon').fill('10');
       await wv.locator('#preview').click();
       await wv.locator('.refusal').waitFor({ timeout: 30_000 });
-      assert.match((await wv.locator('.refusal').textContent()) ?? '', /over its total ε = 4/);
+      const refusal = (await wv.locator('.refusal').textContent()) ?? '';
+      assert.match(refusal, /over its total ε = 4/);
+      // In the editor the refusal points at the Set Privacy Budget… button next to it, not at the CLI.
+      assert.match(refusal, /Set Privacy Budget…/);
+      assert.doesNotMatch(refusal, /--set-total/);
+      await wv.locator('#refusal-set-budget').waitFor({ timeout: 5_000 });
 
       await wv.locator('#epsilon').fill('1');
       await wv.locator('#preview').click();
@@ -140,13 +160,14 @@ describe('Generate DP Demonstrations in a real VS Code (code-server + Chromium)'
       assert.equal(await number(wv, '[data-testid=budget-remaining]'), 4);
     }));
 
-  it('generates 2 demonstrations and charges the budget (4 → about 3), shown in the panel and the status bar', () =>
+  it('generates 2 × 2 demonstrations and charges the budget (4 → about 3), shown in the panel and the status bar', () =>
     withDiagnostics('generate', async () => {
       const wv = visibleWebview();
+      await wv.locator('#shots').fill('2');
       await wv.locator('#generate').click();
       await wv.locator('.result').waitFor({ timeout: 90_000 });
-      assert.equal(await wv.locator('.result .demo').count(), 2);
-      assert.deepEqual((await wv.locator('.result .demo-label').allTextContents()).sort(), [...LABELS].sort());
+      assert.equal(await wv.locator('.result .demo').count(), 4);
+      assert.deepEqual((await wv.locator('.result .demo-label').allTextContents()).sort(), [...LABELS, ...LABELS].sort());
       const remaining = await number(wv, '[data-testid=remaining-now]');
       assert.ok(remaining < 4 && remaining > 2.9, `remaining after the run: ${remaining}`);
       const used = await number(wv, '[data-testid=budget-used]');
@@ -157,6 +178,24 @@ describe('Generate DP Demonstrations in a real VS Code (code-server + Chromium)'
       const ledgerDir = join(server!.workspace, '.private-fewshot');
       assert.ok(readdirSync(ledgerDir).length > 0);
       await screenshot(page, 'generate-banking77');
+    }));
+
+  it('progress kept one row per demonstration, and each row\'s final state (done, text) reached the view', () =>
+    withDiagnostics('progress', async () => {
+      const wv = visibleWebview();
+      const rows = await progressRows(wv);
+      assert.equal(rows.length, 4, JSON.stringify(rows));
+      assert.deepEqual(rows.map((r) => `${r.label}#${r.shot}`).sort(), LABELS.flatMap((l) => [`${l}#0`, `${l}#1`]).sort());
+      assert.ok(rows.every((r) => r.state === 'done' && r.tokens > 0), JSON.stringify(rows));
+      // The last text of every row is the released demonstration (a label's results are in shot order).
+      const demos = await wv.locator('.result .demo').evaluateAll((els) => els.map((e) => ({ label: e.querySelector('.demo-label')?.textContent ?? '', text: e.querySelector('.demo-text')?.textContent ?? '' })));
+      for (const l of LABELS) {
+        assert.deepEqual(rows.filter((r) => r.label === l).sort((a, b) => a.shot - b.shot).map((r) => r.text), demos.filter((d) => d.label === l).map((d) => d.text), l);
+      }
+      assert.equal(await number(wv, '[data-testid=progress-done]'), 4);
+      assert.ok(await number(wv, '[data-testid=progress-calls]') > 0);
+      assert.ok(await number(wv, '[data-testid=progress-round-trips]') > 0);
+      assert.equal(await wv.locator('[data-testid=progress-in-flight]').count(), 0, 'a finished run shows nothing in flight');
     }));
 
   it('inserts the demonstrations at the cursor of the untitled editor', () =>
@@ -183,9 +222,11 @@ describe('Generate DP Demonstrations in a real VS Code (code-server + Chromium)'
       assert.equal(await page.locator('.tabs-container .tab', { hasText: `Generate: ${SAMPLE}` }).count(), 1);
       const wv = visibleWebview();
       await wv.locator('.result .demo').first().waitFor({ timeout: 15_000 });
-      assert.equal(await wv.locator('.result .demo').count(), 2);
+      assert.equal(await wv.locator('.result .demo').count(), 4);
+      // The run's rows come back with it.
+      await until('the progress rows are restored', async () => (await wv.locator('.progress-row[data-state=done]').count()) === 4, 15_000);
       assert.deepEqual((await wv.locator('.labels input:checked').evaluateAll((els) => els.map((e) => (e as HTMLInputElement).value))).sort(), [...LABELS].sort());
-      assert.equal(await wv.locator('#shots').inputValue(), '1');
+      assert.equal(await wv.locator('#shots').inputValue(), '2');
       assert.equal(await wv.locator('#max-tokens').inputValue(), '4');
       assert.equal(await wv.locator('#prompts').inputValue(), '2');
     }));
@@ -200,10 +241,32 @@ describe('Generate DP Demonstrations in a real VS Code (code-server + Chromium)'
       const target = join(server!.workspace, 'demonstrations.jsonl');
       await page.waitForFunction((t) => document.querySelector<HTMLInputElement>('.quick-input-widget input')?.value === t, target, { timeout: 10_000 });
       await input.press('Enter');
-      await wv.locator('.notice', { hasText: 'Exported 2 demonstration(s) as jsonl' }).waitFor({ timeout: 15_000 });
+      await wv.locator('.notice', { hasText: 'Exported 4 demonstration(s) as jsonl' }).waitFor({ timeout: 15_000 });
       const rows = readFileSync(target, 'utf8').trim().split('\n').map((l) => JSON.parse(l) as { label: string; text: string; offline?: boolean });
-      assert.deepEqual(rows.map((r) => r.label).sort(), [...LABELS].sort());
+      assert.deepEqual(rows.map((r) => r.label).sort(), [...LABELS, ...LABELS].sort());
       assert.ok(rows.every((r) => r.offline === true && typeof r.text === 'string'));
+    }));
+
+  it('Copy puts the demonstrations on the clipboard (read back from the browser)', () =>
+    withDiagnostics('copy', async () => {
+      const wv = visibleWebview();
+      const demos = readFileSync(join(server!.workspace, 'demonstrations.jsonl'), 'utf8').trim().split('\n').map((l) => JSON.parse(l) as { label: string; text: string });
+      // A sentinel first, so a Copy that wrote nothing cannot pass on an earlier clipboard.
+      const sentinel = `sentinel-${Date.now()}`;
+      await page.evaluate((t) => navigator.clipboard.writeText(t), sentinel);
+      assert.equal(await page.evaluate(() => navigator.clipboard.readText()), sentinel);
+      await wv.locator('#copy').click();
+      await wv.locator('.notice', { hasText: 'Copied 4 demonstration(s).' }).waitFor({ timeout: 15_000 });
+      const copied = (await page.evaluate(() => navigator.clipboard.readText())).replace(/\r\n/g, '\n');
+      assert.notEqual(copied, sentinel);
+      // The text export: every demonstration's label line and text, in the panel's order.
+      let at = 0;
+      for (const d of demos) {
+        const label = copied.indexOf(`Label: ${d.label}`, at);
+        assert.ok(label >= 0, `"Label: ${d.label}" missing after offset ${at}: ${copied}`);
+        if (d.text.trim()) assert.ok(copied.includes(d.text.trim()), `text of a ${d.label} demonstration missing: ${copied}`);
+        at = label + 1;
+      }
     }));
 
   it('Cancel stops a long run: the written part is kept and the started demonstrations are charged', () =>
@@ -215,10 +278,19 @@ describe('Generate DP Demonstrations in a real VS Code (code-server + Chromium)'
       await wv.locator('#prompts').fill('10');
       await wv.locator('#epsilon').fill('0.5');
       await wv.locator('#generate').click();
-      await wv.locator('.progress').waitFor({ timeout: 30_000 });
+      // Both labels' demonstrations are in flight at once, each in its own row with its own token count.
+      await until('two demonstrations are in flight', async () => (await wv.locator('.progress-row[data-state=running]').count()) >= 2);
+      await until('the totals count model calls', async () => (await number(wv, '[data-testid=progress-calls]')) > 0);
+      assert.equal(await number(wv, '[data-testid=progress-in-flight]'), await wv.locator('.progress-row[data-state=running]').count());
+      const inFlight = (await progressRows(wv)).filter((r) => r.state === 'running');
+      assert.deepEqual([...new Set(inFlight.map((r) => r.label))].sort(), [...LABELS].sort());
+      await screenshot(page, 'generate-progress');
       await wv.locator('#cancel').click();
       await wv.locator('.result').waitFor({ timeout: 30_000 });
       assert.match((await wv.locator('.result h2').textContent()) ?? '', /cancelled/);
+      // What was in flight at the cancel is marked stopped; nothing is left spinning.
+      assert.equal(await wv.locator('.progress-row[data-state=running]').count(), 0);
+      assert.ok(await wv.locator('.progress-row[data-state=stopped]').count() >= 1);
       const remaining = await number(wv, '[data-testid=remaining-now]');
       assert.ok(remaining < before, `remaining ${remaining} not below ${before}`);
       // Settled for the started demonstrations only: less than the 0.5 reserved for 50 shots of each label.
@@ -237,6 +309,111 @@ describe('Generate DP Demonstrations in a real VS Code (code-server + Chromium)'
       const r = spawnSync(process.execPath, [join(ROOT, 'dist', 'cli.js'), 'budget', join(server!.workspace, SAMPLE), '--workspace', server!.workspace, '--set-total', '6'], { encoding: 'utf8' });
       assert.equal(r.status, 0, r.stderr);
       await page.locator('.statusbar-item', { hasText: `ε ${(before + 2).toFixed(2)} left` }).waitFor({ timeout: 15_000 });
+      // The open Generate panel follows too.
+      await visibleWebview().locator('[data-testid=budget-total]', { hasText: /^6$/ }).waitFor({ timeout: 15_000 });
+    }));
+
+  it('Set Privacy Budget… (panel button) shows the budget, refuses garbage and a total below spent; cancelling the raise writes nothing', () =>
+    withDiagnostics('budget-refuse', async () => {
+      const wv = visibleWebview();
+      const spent = await number(wv, '[data-testid=budget-spent]');
+      const remaining = await number(wv, '[data-testid=budget-remaining]');
+      assert.ok(spent > 1, `spent ${spent}`);
+      const lines = ledgerLength();
+      await wv.locator('#set-budget').click();
+      const { input, message } = await budgetBox();
+      const box = (await page.locator('.quick-input-widget').textContent()) ?? '';
+      assert.ok(box.includes(`Total ε 6 at δ `) && box.includes(`spent ${spent}; remaining ${remaining}`), box);
+      assert.equal(await input.inputValue(), '6');
+      await input.fill('abc');
+      await message.filter({ hasText: 'must be a positive finite number' }).waitFor({ timeout: 5_000 });
+      const below = (spent / 2).toFixed(2);
+      await input.fill(below);
+      await message.filter({ hasText: `already spent ε = ${spent}, so its total cannot be lower` }).waitFor({ timeout: 5_000 });
+      await input.press('Enter');
+      // Refused: the box stays open with its message, and nothing was written.
+      assert.ok(await message.filter({ hasText: 'already spent' }).isVisible());
+      assert.equal(await input.inputValue(), below);
+      // Raising asks first; Cancel leaves everything as it was.
+      await input.fill('9');
+      await input.press('Enter');
+      await dialog().waitFor({ timeout: 10_000 });
+      const text = (await dialog().textContent()) ?? '';
+      assert.match(text, /Raise the privacy budget of banking77-sample\.csv from ε = 6 to ε = 9\?/);
+      assert.match(text, /The dataset's guarantee becomes ε = 9 for all releases, past and future/);
+      await dialog().getByRole('button', { name: 'Cancel' }).click();
+      await dialog().waitFor({ state: 'hidden', timeout: 5_000 });
+      assert.equal(ledgerLength(), lines);
+      assert.equal(budgetLines().at(-1)!.epsilon, 6);
+      assert.equal(await number(wv, '[data-testid=budget-total]'), 6);
+    }));
+
+  it('raising from a refused plan: after the confirmation the ledger says 12, and the panel, the plan and the status bar follow', () =>
+    withDiagnostics('budget-raise', async () => {
+      const wv = visibleWebview();
+      await wv.locator('#shots').fill('1');
+      await wv.locator('#max-tokens').fill('4');
+      await wv.locator('#prompts').fill('2');
+      await wv.locator('#epsilon').fill('7');
+      await wv.locator('#preview').click();
+      await wv.locator('.refusal').waitFor({ timeout: 30_000 });
+      await wv.locator('#refusal-set-budget').click();
+      const { input } = await budgetBox();
+      await input.fill('12');
+      await input.press('Enter');
+      await dialog().waitFor({ timeout: 10_000 });
+      await dialog().getByRole('button', { name: 'Raise to ε = 12' }).click();
+      await wv.locator('[data-testid=budget-total]', { hasText: /^12$/ }).waitFor({ timeout: 15_000 });
+      const last = budgetLines().at(-1)!;
+      assert.equal(last.epsilon, 12);
+      assert.equal(last.source, 'user');
+      // The plan on display was checked again against the new total: it fits now.
+      await wv.locator('.plan').filter({ hasNot: wv.locator('.refusal') }).waitFor({ timeout: 30_000 });
+      const spent = await number(wv, '[data-testid=budget-spent]');
+      const bar = page.locator('.statusbar-item', { hasText: /ε \d+\.\d\d left/ });
+      await until('the status bar shows the raised budget', async () => {
+        const shown = Number(/ε (\d+\.\d\d) left/.exec((await bar.textContent()) ?? '')?.[1]);
+        return Math.abs(shown - (12 - spent)) < 0.006;
+      }, 15_000);
+    }));
+
+  it('lowering from the explorer menu needs no confirmation; a run over the new total is refused with the Set Privacy Budget… button', () =>
+    withDiagnostics('budget-lower', async () => {
+      const wv = visibleWebview();
+      await fromExplorer(SAMPLE, 'Set Privacy Budget…');
+      const { input } = await budgetBox();
+      assert.equal(await input.inputValue(), '12');
+      await input.fill('5');
+      await input.press('Enter');
+      await wv.locator('[data-testid=budget-total]', { hasText: /^5$/ }).waitFor({ timeout: 15_000 });
+      assert.equal(await dialog().count(), 0);
+      assert.equal(budgetLines().at(-1)!.epsilon, 5);
+      // The ε 7 plan on display no longer fits; Generate is refused before anything is reserved.
+      await wv.locator('.refusal').waitFor({ timeout: 30_000 });
+      const lines = ledgerLength();
+      await wv.locator('#generate').click();
+      await wv.locator('#error-set-budget').waitFor({ timeout: 30_000 });
+      const hint = (await wv.locator('.error .hint').textContent()) ?? '';
+      assert.match(hint, /Set Privacy Budget…/);
+      assert.doesNotMatch(hint, /--set-total/);
+      assert.equal(ledgerLength(), lines);
+    }));
+
+  it('the palette route asks for the file (the status bar\'s dataset first); Escape in the box writes nothing', () =>
+    withDiagnostics('budget-palette', async () => {
+      const lines = ledgerLength();
+      await page.keyboard.press('F1');
+      const input = page.locator('.quick-input-widget input');
+      await input.fill('>Private Few-Shot: Set Privacy Budget');
+      await page.locator('.quick-input-list .monaco-list-row', { hasText: 'Set Privacy Budget…' }).first().click();
+      await page.locator('.quick-input-widget').getByText('Set privacy budget', { exact: true }).waitFor({ timeout: 10_000 });
+      await page.waitForFunction((f) => document.querySelector<HTMLInputElement>('.quick-input-widget input')?.value === f, join(server!.workspace, SAMPLE), { timeout: 10_000 });
+      await page.keyboard.press('Enter');
+      const box = await budgetBox();
+      assert.equal(await box.input.inputValue(), '5');
+      await page.keyboard.press('Escape');
+      await page.locator('.quick-input-widget').waitFor({ state: 'hidden', timeout: 5_000 });
+      assert.equal(ledgerLength(), lines);
     }));
 
   it('logged no CSP violation', () => {

@@ -236,3 +236,50 @@ export async function screenshot(page: Page, name: string): Promise<string> {
   await page.screenshot({ path: file });
   return file;
 }
+
+/**
+ * Right-clicks `file` in the explorer and picks `command`. Menu contributions appear a few seconds after the
+ * workbench (once the extension host registered the extension), so the right-click is retried.
+ */
+export async function fromExplorer(page: Page, file: string, command: string): Promise<void> {
+  const row = page.locator(`.explorer-folders-view .monaco-list-row[aria-label="${file}"]`);
+  const item = page.getByRole('menuitem', { name: command });
+  const deadline = Date.now() + 30_000;
+  for (;;) {
+    await row.click({ button: 'right' });
+    try {
+      await item.waitFor({ state: 'visible', timeout: 1_500 });
+      break;
+    } catch (e) {
+      await page.keyboard.press('Escape');
+      if (Date.now() > deadline) throw e;
+    }
+  }
+  await item.click();
+  const menu = page.locator('.context-view .monaco-menu');
+  try {
+    await menu.waitFor({ state: 'hidden', timeout: 2_000 });
+  } catch {
+    await item.hover();
+    await page.keyboard.press('Enter');
+    await menu.waitFor({ state: 'hidden', timeout: 5_000 });
+  }
+}
+
+/** The number shown by the first element matching `selector` (fails when it is not one). */
+export async function numberIn(frame: FrameLocator, selector: string): Promise<number> {
+  const t = (await frame.locator(selector).first().textContent()) ?? '';
+  const x = Number(t.replace(/,/g, ''));
+  if (t.trim() === '' || !Number.isFinite(x)) throw new Error(`${selector} is not a number: "${t}"`);
+  return x;
+}
+
+/** The tab icon of the active editor tab: the URL of its image (webview panels set it with `iconPath`). */
+export async function activeTabIcon(page: Page): Promise<string> {
+  const icon = page.locator('.tabs-container .tab.active .monaco-icon-label-iconpath');
+  await icon.waitFor({ timeout: 10_000 });
+  const bg = await icon.evaluate((el) => getComputedStyle(el).backgroundImage);
+  const url = /url\("?([^")]+)"?\)/.exec(bg)?.[1];
+  if (!url) throw new Error(`the active tab has no icon image: ${bg}`);
+  return url;
+}

@@ -8,7 +8,7 @@ import assert from 'node:assert/strict';
 import { copyFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import type { Browser, FrameLocator, Page } from 'playwright-core';
-import { ROOT, WORKBENCH_SETTINGS, webview, withDiagnostics as diagnose, collectConsole, isCspViolation, launchBrowser, screenshot, startCodeServer, type CodeServer, type LoggedMessage } from './harness';
+import { ROOT, WORKBENCH_SETTINGS, activeTabIcon, webview, withDiagnostics as diagnose, collectConsole, isCspViolation, launchBrowser, screenshot, startCodeServer, type CodeServer, type LoggedMessage } from './harness';
 
 const SAMPLE = 'banking77-sample.csv';
 const BROKEN = 'broken.csv';
@@ -98,6 +98,8 @@ describe('Inspect Dataset in a real VS Code (code-server + Chromium)', { timeout
       assert.equal(await wv.locator('vscode-table-body > vscode-table-row').count(), 77);
       // The editor tab carries the file name.
       assert.match((await page.locator('.tabs-container .tab.active').getAttribute('aria-label')) ?? '', /Dataset: banking77-sample\.csv/);
+      // …and the panel's icon (iconPath: the dark variant in this dark theme).
+      assert.match(decodeURIComponent(await activeTabIcon(page)), /\/media\/icons\/inspect-dark\.svg/);
     }));
 
   it('renders themed, with upgraded web components, the codicon font and no CSP violation', () =>
