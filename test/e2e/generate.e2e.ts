@@ -416,6 +416,21 @@ describe('Generate DP Demonstrations in a real VS Code (code-server + Chromium)'
       assert.equal(ledgerLength(), lines);
     }));
 
+  it('the status-bar budget\'s tooltip links to Set Privacy Budget… for its dataset', () =>
+    withDiagnostics('budget-tooltip', async () => {
+      const lines = ledgerLength();
+      await page.locator('.statusbar-item', { hasText: /ε \d+\.\d\d left/ }).hover();
+      const link = page.locator('.monaco-hover a', { hasText: 'Set Privacy Budget…' });
+      await link.waitFor({ timeout: 10_000 });
+      assert.match((await page.locator('.monaco-hover', { hasText: 'Set Privacy Budget…' }).last().textContent()) ?? '', /Privacy budget of banking77-sample\.csv: total ε 5 /);
+      await link.click();
+      const box = await budgetBox();
+      assert.equal(await box.input.inputValue(), '5');
+      await page.keyboard.press('Escape');
+      await page.locator('.quick-input-widget').waitFor({ state: 'hidden', timeout: 5_000 });
+      assert.equal(ledgerLength(), lines);
+    }));
+
   it('logged no CSP violation', () => {
     assert.deepEqual(logs.filter(isCspViolation).map((m) => m.text), []);
     // The screenshots exist (looked at by hand).
