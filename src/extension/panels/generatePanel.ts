@@ -274,6 +274,10 @@ export class GeneratePanel {
 
   private async generate(s: GenerateSettings): Promise<void> {
     if (this.running) throw new UserError('a run is already going for this dataset', 'Wait for it, or cancel it.');
+    // package.json declares limited support for untrusted workspaces: inspecting and planning only.
+    if (!vscode.workspace.isTrusted) {
+      throw new UserError('runs need a trusted workspace: a run sends private rows to the model and writes the ledger in .private-fewshot/', 'Trust this workspace (command "Workspaces: Manage Workspace Trust"), then Generate again. The plan preview works without trust.');
+    }
     this.progress = undefined;
     const { prepared, loaded } = await this.prepare(s);
     const { plan, check, target, status: before } = prepared;
