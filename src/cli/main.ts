@@ -5,9 +5,10 @@ import { inspect } from './commands/inspect';
 import { budget } from './commands/budget';
 import { doctor } from './commands/doctor';
 import { demos } from './commands/demos';
+import { synth } from './commands/synth';
 import { privacyQueryCommands } from './commands/privacy-queries';
 
-const commands: Command[] = [inspect, demos, doctor, budget, ...privacyQueryCommands];
+const commands: Command[] = [inspect, demos, synth, doctor, budget, ...privacyQueryCommands];
 
 function help(): string {
   return [
