@@ -136,7 +136,8 @@ ${providerUsage}
           status: result.status,
           demonstrations: result.demonstrations,
           privacy: {
-            epsilon: result.reservation.epsilonRun,
+            epsilon: result.epsilonCharged,
+            epsilonPlanned: result.reservation.epsilonRun,
             delta: plan.settings.delta,
             sigma: plan.labels.map((l) => l.sigma),
             samplingRate: plan.labels.map((l) => l.samplingRate),
@@ -151,7 +152,7 @@ ${providerUsage}
       );
     } else {
       if (!outFile) io.out(rendered.trimEnd());
-      io.err(`${result.status}: ${result.demonstrations.length} demonstration(s); ε charged ${result.reservation.epsilonRun.toFixed(3)}; budget spent ${after.spent.toFixed(3)} of ${after.total.epsilon}, remaining ${Math.max(0, after.remaining).toFixed(3)}.`);
+      io.err(`${result.status}: ${result.demonstrations.length} demonstration(s); ε charged ${result.epsilonCharged.toFixed(3)}${result.status === 'completed' ? '' : ` of ${result.reservation.epsilonRun.toFixed(3)} planned`}; budget spent ${after.spent.toFixed(3)} of ${after.total.epsilon}, remaining ${Math.max(0, after.remaining).toFixed(3)}.`);
       io.err(`usage: ${result.report.usage.calls} calls in ${result.report.usage.roundTrips} round trips, ${result.report.usage.inputTokens} input and ${result.report.usage.outputTokens} output tokens, $${result.report.usage.cost.toFixed(4)}${outFile ? `; written to ${outFile}` : ''}`);
     }
     if (result.status === 'failed') {

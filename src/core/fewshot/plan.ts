@@ -136,9 +136,7 @@ export function planFewShot(ds: Dataset, s: FewShotSettings): FewShotPlan {
     }
   }
   const charges: Charge[] = labels.map((l) => ({ partition: l.partition, mechanism: { kind: 'poisson-gaussian', sigma: l.sigma, samplingRate: l.samplingRate, steps: l.steps } }));
-  const epsilonRun = unitsSpanLabels
-    ? epsilonFor(charges.map((c) => c.mechanism), delta, 'pld')
-    : Math.max(...charges.map((c) => epsilonFor([c.mechanism], delta, 'pld')));
+  const epsilonRun = runEpsilon(charges, delta, unitsSpanLabels);
   return {
     settings,
     labels,
@@ -166,4 +164,14 @@ function calibrateJoint(eps: (sigma: number) => number, target: number): number 
     else lo = mid;
   }
   return hi;
+}
+
+/**
+ * The ε of one run's charges alone: label pools are disjoint, so they compose in parallel (the largest pool's ε;
+ * McSherry 2009, parallel composition); when privacy units span labels everything composes in sequence (PLD).
+ */
+export function runEpsilon(charges: readonly Charge[], delta: number, sequential: boolean): number {
+  const used = charges.filter((c) => c.mechanism.steps > 0);
+  if (used.length === 0) return 0;
+  return sequential ? epsilonFor(used.map((c) => c.mechanism), delta, 'pld') : Math.max(...used.map((c) => epsilonFor([c.mechanism], delta, 'pld')));
 }

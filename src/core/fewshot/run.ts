@@ -9,7 +9,7 @@ import type { Provider } from '../providers/types';
 import { TOOL_VERSION } from '../version';
 import { decodeDemonstration, type DecodeStats } from './decode';
 import type { Demonstration } from './export';
-import { buildPools, FEWSHOT_DEFAULTS, type FewShotPlan } from './plan';
+import { buildPools, FEWSHOT_DEFAULTS, runEpsilon, type FewShotPlan } from './plan';
 import { DEFAULT_FORMAT, type PromptFormat } from './prompt';
 
 export interface FewShotProgress {
@@ -73,6 +73,8 @@ export interface FewShotResult {
   status: 'completed' | 'cancelled' | 'failed';
   error?: Error;
   reservation: { id: string; epsilonRun: number; spentAfter: number };
+  /** The ε this run was charged when it settled (the planned ε, or less after a cancel or failure). */
+  epsilonCharged: number;
   report: FewShotReport;
   checkpoint: string;
 }
@@ -194,6 +196,7 @@ export async function runFewShot(o: FewShotRunOptions): Promise<FewShotResult> {
   }));
   const released = createHash('sha256').update(JSON.stringify(demonstrations)).digest('hex');
   await reservation.settle({ used, released });
+  const epsilonCharged = runEpsilon(used, settings.delta, o.plan.sequential);
   await appendFile(checkpoint, JSON.stringify({ type: 'settled', status, released }) + '\n');
 
   const u = o.provider.usage();
@@ -202,7 +205,7 @@ export async function runFewShot(o: FewShotRunOptions): Promise<FewShotResult> {
     algorithm: 'dp-few-shot',
     dataset: { path: o.dataset.identity.path, contentSha256: o.dataset.identity.contentSha256 },
     provider: { kind: o.provider.kind, model: o.provider.model, offline: o.provider.offline },
-    privacy: { epsilon: settings.epsilon, delta: settings.delta, accountant: 'pld', epsilonCharged: reservation.epsilonRun, unit: o.dataset.columns.unit ?? 'row' },
+    privacy: { epsilon: settings.epsilon, delta: settings.delta, accountant: 'pld', epsilonCharged, unit: o.dataset.columns.unit ?? 'row' },
     parameters: { labels: settings.labels, shots: settings.shots, prompts: settings.prompts, examplesPerPrompt: settings.examplesPerPrompt, maxTokens: settings.maxTokens, topK, lookahead, shotConcurrency: concurrency },
     usage: {
       calls: u.calls,
@@ -223,6 +226,7 @@ export async function runFewShot(o: FewShotRunOptions): Promise<FewShotResult> {
     status,
     ...(failure && !cancelled ? { error: failure } : {}),
     reservation: { id: reservation.id, epsilonRun: reservation.epsilonRun, spentAfter: reservation.spentAfter },
+    epsilonCharged,
     report,
     checkpoint,
   };

@@ -41,6 +41,7 @@ test('end to end with the built-in model: demonstrations, checkpoint, report, an
   const expected = Math.max(...plan.ledgerPlan.charges.map((c) => epsilonFor([c.mechanism], after.total.delta)));
   assert.ok(Math.abs(after.spent - expected) < 1e-9, `spent ${after.spent} vs planned ${expected}`);
   assert.ok(Math.abs(after.spent - plan.epsilonRun) < 1e-9);
+  assert.ok(Math.abs(r.epsilonCharged - plan.epsilonRun) < 1e-9);
   assert.equal(after.runs.length, 1);
   assert.equal(after.runs[0]!.status, 'settled');
   const lines = readFileSync(r.checkpoint, 'utf8').trim().split('\n').map((l) => JSON.parse(l));
@@ -91,6 +92,11 @@ test('cancel stops the run, keeps finished demonstrations and charges only the s
   const expected = epsilonFor([{ kind: 'poisson-gaussian', sigma: lp.sigma, samplingRate: lp.samplingRate, steps: 20 }], status.total.delta);
   assert.ok(Math.abs(status.spent - expected) < 1e-9);
   assert.ok(status.spent < plan.epsilonRun);
+  // The result states the charge at the run's own δ (the plan's), like the planned ε it is compared with.
+  const atRunDelta = epsilonFor([{ kind: 'poisson-gaussian', sigma: lp.sigma, samplingRate: lp.samplingRate, steps: 20 }], plan.settings.delta);
+  assert.ok(Math.abs(r.epsilonCharged - atRunDelta) < 1e-9, 'the result reports what was charged, not the plan');
+  assert.ok(r.epsilonCharged < plan.epsilonRun);
+  assert.equal(r.report.privacy.epsilonCharged, r.epsilonCharged);
 });
 
 test("a label's shots written concurrently: same demonstrations and ε, the critical path is the longest demonstration", async () => {
