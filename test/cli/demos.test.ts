@@ -1,6 +1,6 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { copyFileSync, existsSync, readFileSync } from 'node:fs';
+import { copyFileSync, existsSync, readFileSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { runCli, repoRoot } from '../support/cli';
 import { tempDir } from '../support/tmp';
@@ -70,4 +70,13 @@ test('demos usage errors exit 2 with a clear message', async () => {
   const unknown = await runCli(['demos', 'data.csv', '--labels', 'no_such_label', '--shots', '1', '--epsilon', '1', '--dry-run'], { cwd: ws });
   assert.equal(unknown.code, 1);
   assert.match(unknown.stderr, /no rows have the label/);
+});
+
+test('demos --all-labels takes the labels by name, not by how often they occur', async () => {
+  const ws = tempDir('pfs-demos-order-');
+  const rows = [...Array(6).fill('zeta'), ...Array(2).fill('alpha'), ...Array(4).fill('mid')].map((l, i) => `message number ${i} about ${l},${l}`);
+  writeFileSync(path.join(ws, 'data.csv'), `text,label\n${rows.join('\n')}\n`);
+  const r = await runCli(['demos', 'data.csv', '--all-labels', '--shots', '1', '--epsilon', '8', '--dry-run', '--json', ...small], { cwd: ws });
+  assert.equal(r.code, 0, r.stderr);
+  assert.deepEqual(JSON.parse(r.stdout).plan.labels.map((l: { label: string }) => l.label), ['alpha', 'mid', 'zeta']);
 });

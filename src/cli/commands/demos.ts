@@ -4,7 +4,7 @@ import { summarize } from '../../core/data';
 import { UsageError } from '../../core/errors';
 import { checkTemplate, EXPORT_FORMATS, exportDemonstrations, type ExportFormat } from '../../core/fewshot/export';
 import { FEWSHOT_DEFAULTS, type FewShotPlan } from '../../core/fewshot/plan';
-import { prepareFewShot } from '../../core/fewshot/prepare';
+import { chooseLabels, prepareFewShot } from '../../core/fewshot/prepare';
 import { runFewShot } from '../../core/fewshot/run';
 import { Ledger, defaultAccountant } from '../../core/ledger';
 import { createProvider, DEFAULT_PRICES, priceFor } from '../../core/providers';
@@ -75,7 +75,7 @@ ${providerUsage}
     const root = path.resolve(io.cwd, stringFlag(values, 'workspace') ?? '.');
     const ds = await loadDatasetFromFlags(positionals[0]!, values, io.cwd, root);
     const summary = summarize(ds);
-    const labels = labelsFlag ? labelsFlag.split(',').map((l) => l.trim()).filter(Boolean) : summary.labels.map((l) => l.label);
+    const labels = labelsFlag ? labelsFlag.split(',').map((l) => l.trim()).filter(Boolean) : chooseLabels(summary.labels.map((l) => l.label), [], true);
     const ledger = new Ledger(root, { accountant: defaultAccountant() });
     const { target, plan, check } = await prepareFewShot(ds, ledger, {
       labels,

@@ -32,10 +32,12 @@ export async function prepareFewShot(ds: Dataset, ledger: Ledger, settings: Prep
 /**
  * The labels of an editor run. Every label of the file only with the explicit acknowledgement that the label set
  * becomes public (the CLI's --all-labels): ticking each one by hand would reveal the same set without it. Names
- * not in the file are dropped (the form offers only the file's labels).
+ * not in the file are dropped (the form offers only the file's labels). All labels come back sorted by name:
+ * the file's summary lists them by count, and the run's output follows this order, so keeping it would publish the
+ * labels' frequency ranking, which the acknowledgement does not cover.
  */
 export function chooseLabels(fileLabels: readonly string[], requested: readonly string[], allLabels: boolean): string[] {
-  if (allLabels) return [...fileLabels];
+  if (allLabels) return [...fileLabels].sort();
   const known = new Set(fileLabels);
   const labels = [...new Set(requested)].filter((l) => known.has(l));
   if (labels.length === 0) throw new UsageError('no labels are selected', 'Tick the labels to write demonstrations for.');

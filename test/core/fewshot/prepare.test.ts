@@ -53,6 +53,8 @@ test('prepareFewShot: an explicit δ wins, and a run over the total is reported 
 test('chooseLabels: every label of the file only with the acknowledgement; unknown names dropped; none refused', () => {
   const file = ['a', 'b', 'c'];
   assert.deepEqual(chooseLabels(file, [], true), file);
+  // The file's summary lists labels by count; all labels come back by name, so the output order hides the ranking.
+  assert.deepEqual(chooseLabels(['common', 'mid', 'rare', 'Zed', 'b'], [], true), ['Zed', 'b', 'common', 'mid', 'rare']);
   assert.deepEqual(chooseLabels(file, ['c', 'a', 'c', 'zzz'], false), ['c', 'a']);
   assert.throws(() => chooseLabels(file, ['a', 'b', 'c'], false), (e: unknown) => e instanceof UsageError && /label set public/.test(e.message) && /Use all labels/.test(e.hint ?? ''));
   assert.throws(() => chooseLabels(['only'], ['only'], false), UsageError);
