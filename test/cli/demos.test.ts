@@ -1,5 +1,6 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
+import { spawn } from 'node:child_process';
 import { copyFileSync, existsSync, readFileSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { runCli, repoRoot } from '../support/cli';
@@ -79,4 +80,21 @@ test('demos --all-labels takes the labels by name, not by how often they occur',
   const r = await runCli(['demos', 'data.csv', '--all-labels', '--shots', '1', '--epsilon', '8', '--dry-run', '--json', ...small], { cwd: ws });
   assert.equal(r.code, 0, r.stderr);
   assert.deepEqual(JSON.parse(r.stdout).plan.labels.map((l: { label: string }) => l.label), ['alpha', 'mid', 'zeta']);
+});
+
+test('demos stops at Ctrl-C (SIGINT) in a real process, keeps what was written and settles the ledger', async () => {
+  const ws = workspace();
+  const child = spawn(process.execPath, ['--import', 'tsx', path.join(repoRoot, 'src/cli/main.ts'), 'demos', path.join(ws, 'data.csv'), '--workspace', ws, '--labels', 'card_arrival,exchange_rate', '--shots', '20', '--epsilon', '4', '--max-tokens', '64'], { cwd: repoRoot });
+  let stderr = '';
+  child.stderr.on('data', (d: Buffer) => {
+    stderr += d.toString();
+    if (stderr.includes('… ') && !child.killed) child.kill('SIGINT'); // the first progress line: tokens are flowing
+  });
+  const code = await new Promise<number | null>((resolve) => child.on('exit', resolve));
+  assert.equal(code, 1, stderr);
+  const m = /cancelled: (\d+) demonstration\(s\)/.exec(stderr);
+  assert.ok(m, stderr);
+  assert.ok(Number(m[1]) < 40, `stopped with ${m[1]} of 40 demonstrations written`);
+  const ledger = readFileSync(path.join(ws, '.private-fewshot/ledger.jsonl'), 'utf8').trim().split('\n').map((l) => JSON.parse(l));
+  assert.equal(ledger.at(-1).status, 'settled', 'the reservation is closed, not left open');
 });

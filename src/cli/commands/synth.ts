@@ -6,7 +6,6 @@ import { AUGPE_DEFAULTS, METRICS, VARIATION_KINDS, prepareAugPe, runAugPe, type 
 import { checkTemplate, exportDemonstrations } from '../../core/fewshot/export';
 import { Ledger, defaultAccountant } from '../../core/ledger';
 import { createProvider } from '../../core/providers';
-import { createBuiltinProvider } from '../../core/providers/builtin';
 import { numberFlag, stringFlag, type Command } from '../args';
 import { datasetOptions, loadDatasetFromFlags } from '../dataset-flags';
 import { providerConfigFromFlags, providerOptions, providerUsage } from '../provider-flags';
@@ -122,7 +121,7 @@ ${providerUsage}
       summary,
     );
     const provider = createProvider(providerConfig);
-    const embedder = embedderFlag === 'builtin' ? (provider.kind === 'builtin' ? provider : createBuiltinProvider()) : provider;
+    const embedder = embedderFlag === 'builtin' ? (provider.kind === 'builtin' ? provider : createProvider({ kind: 'builtin' })) : provider;
     const out0 = {
       plan: planView(plan),
       budget: { total: check.total.epsilon, delta: check.total.delta, spent: check.spentBefore, spentAfter: check.spentAfter, remainingAfter: check.total.epsilon - check.spentAfter, fits: check.fits, over: check.over, suggestion: check.suggestion ?? null },

@@ -3,6 +3,7 @@ import { createBuiltinProvider } from './builtin';
 import { checkConfig, type ProviderConfig } from './config';
 import { OpenAICompatibleProvider } from './openai';
 import type { Provider } from './types';
+import { yieldingProvider } from './yielding';
 
 export type * from './types';
 export { type ProviderConfig, type ProviderKind, PROVIDER_KINDS, DEFAULTS, checkConfig, isHostedOpenAI } from './config';
@@ -29,6 +30,7 @@ export function createProvider(config: ProviderConfig): Provider {
     case 'anthropic':
       return new AnthropicProvider(config);
     case 'builtin':
-      return createBuiltinProvider({ model: config.model });
+      // In-process and synchronous: yield to the event loop before each call, so Cancel and SIGINT are handled.
+      return yieldingProvider(createBuiltinProvider({ model: config.model }));
   }
 }

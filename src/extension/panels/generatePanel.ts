@@ -9,7 +9,6 @@ import { BudgetExceededError, Ledger, defaultAccountant, type BudgetStatus } fro
 import { parseWebviewMessage, type BudgetMessage, type GenerateSettings, type HostMessage, type ProgressRow, type ProgressTotals } from '../../shared/protocol';
 import type { Config } from '../config';
 import { providerFromSettings } from '../providers/settings';
-import { yieldingProvider } from '../providers/yielding';
 import { editorHint } from '../budget';
 import { renderWebviewHtml } from './html';
 import { panelIcon } from './icons';
@@ -282,9 +281,8 @@ export class GeneratePanel {
     const { prepared, loaded } = await this.prepare(s);
     const { plan, check, target, status: before } = prepared;
     if (!check.fits) throw new BudgetExceededError(check, this.name, plan.ledgerPlan);
-    const configured = await providerFromSettings(this.deps.context);
-    // The built-in model computes in the extension host: let it yield between calls so Cancel is handled at once.
-    const provider = configured.offline ? yieldingProvider(configured) : configured;
+    // The built-in model yields to the event loop between calls (createProvider wraps it), so Cancel is handled at once.
+    const provider = await providerFromSettings(this.deps.context);
     const controller = new AbortController();
     this.running = controller;
     const started = Date.now();

@@ -28,3 +28,16 @@ test('createProvider rejects incomplete or unsafe configs with a usage error nam
   ];
   for (const [cfg, re] of bad) assert.throws(() => createProvider(cfg), (e: unknown) => e instanceof UsageError && re.test(e.message), JSON.stringify(cfg));
 });
+
+test('the built-in provider from createProvider lets the event loop run before each call (Cancel, SIGINT, timers)', async () => {
+  const provider = createProvider({ kind: 'builtin' });
+  let ran = false;
+  setImmediate(() => (ran = true));
+  await provider.nextTokens({ prompt: 'my card was declined. my card', continuation: '', topK: 3, positions: 1 });
+  assert.equal(ran, true, 'a macrotask queued before the call ran before the call resolved');
+  ran = false;
+  setImmediate(() => (ran = true));
+  await provider.embed(['my card']);
+  assert.equal(ran, true);
+  await assert.rejects(provider.nextTokens({ prompt: 'x', continuation: '', topK: 3, positions: 1, signal: AbortSignal.abort() }));
+});

@@ -1,7 +1,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { yieldingProvider } from '../../src/extension/providers/yielding';
-import type { NextTokensRequest, NextTokensResult, Provider } from '../../src/core/providers/types';
+import { yieldingProvider } from '../../../src/core/providers/yielding';
+import type { NextTokensRequest, NextTokensResult, Provider } from '../../../src/core/providers/types';
 
 /** An in-process provider like the built-in model: computes synchronously, resolves as a microtask. */
 function syncProvider(withBatch: boolean): Provider & { seen: string[] } {

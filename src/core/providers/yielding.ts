@@ -1,5 +1,4 @@
-// No vscode import: unit-tested in plain Node.
-import type { Provider } from '../../core/providers/types';
+import type { Provider } from './types';
 
 /** Resolves on a later turn of the event loop (after pending I/O callbacks), not in the current microtask queue. */
 const nextTurn = () => new Promise<void>((resolve) => setImmediate(resolve));
@@ -7,8 +6,8 @@ const nextTurn = () => new Promise<void>((resolve) => setImmediate(resolve));
 /**
  * Wraps an in-process provider (the built-in model) so that every model call first yields to the event loop.
  * Its calls compute synchronously and resolve as microtasks, so a run awaiting one call after another never lets
- * the extension host handle anything else: the panel's Cancel message, progress timers, other extensions (VS Code
- * reports the host as unresponsive). Yielding once per call (one wave of a token step) keeps Cancel prompt. The
+ * the process handle anything else: the editor panel's Cancel message, the CLI's SIGINT, progress timers, other
+ * extensions (VS Code reports the host as unresponsive). Yielding once per call (one wave of a token step) keeps Cancel prompt. The
  * results are the inner provider's, unchanged.
  */
 export function yieldingProvider(inner: Provider): Provider {
