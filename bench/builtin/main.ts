@@ -1,8 +1,12 @@
 // Built-in offline model: next-token latency after the prompt's counts are built (target: well under a few ms on a
-// prompt of ~10 short examples), the cost of fitting a new prompt, generation and embedding throughput.
+// prompt of ~10 short examples), the cost of fitting a new prompt, generation and embedding throughput; then the label
+// fidelity of DP few-shot demonstrations with and without the topic component (fidelity.ts). Set
+// BENCH_BUILTIN_SHOTS to change the demonstrations per label of the fidelity part (default 12; 0 skips it).
 import { performance } from 'node:perf_hooks';
 import { createBuiltinProvider } from '../../src/core/providers/builtin';
 import { BACKGROUND_CORPUS } from '../../src/core/providers/builtin/corpus';
+import { TOPIC_WEIGHT } from '../../src/core/providers/builtin/model';
+import { describe, loadSample, measureFidelity, type FidelityOptions } from './fidelity';
 
 const EXAMPLES = [
   'My parcel has not arrived yet.',
@@ -63,4 +67,33 @@ export async function main(): Promise<void> {
   for (let r = 0; r < 5; r++) await p.embed(texts);
   const perText = (performance.now() - te) / (5 * texts.length);
   console.log(`embed (dim 512): ${(perText * 1000).toFixed(1)} µs per short text, ${Math.round(1000 / perText)} texts/s`);
+
+  const shots = Number(process.env.BENCH_BUILTIN_SHOTS ?? 12);
+  if (shots > 0) await fidelity(shots);
+}
+
+/**
+ * Label fidelity (see fidelity.ts) on 6 labels of the Banking77 sample, T_max 24, M 10, N 2, seeded: the topic
+ * component off (topicWeight 0, i.e. builtin-ngram-v1) and on. "noise only" (σ = 10⁶: the private vote has no
+ * influence, the text is drawn from the public candidates) and "no noise" (σ = 0, not private) bracket what the
+ * private vote adds.
+ */
+async function fidelity(shots: number): Promise<void> {
+  const dataset = await loadSample();
+  console.log(`\nlabel fidelity of DP few-shot demonstrations, 6 labels × ${shots} shots, T_max 24, M 10, N 2 (chance for nearest centroid: 0.167)`);
+  const rows: [string, Partial<FidelityOptions> & { epsilon: number }][] = [
+    ['noise only, K 50', { epsilon: 8, sigma: 1e6 }],
+    ['ε = 4, K 50', { epsilon: 4 }],
+    ['ε = 8, K 50', { epsilon: 8 }],
+    ['ε = 16, K 50', { epsilon: 16 }],
+    ['no noise, K 50', { epsilon: 8, sigma: 0 }],
+    ['ε = 8, K 20', { epsilon: 8, topK: 20 }],
+  ];
+  for (const [name, o] of rows) {
+    for (const topicWeight of [0, TOPIC_WEIGHT]) {
+      const t0 = performance.now();
+      const f = await measureFidelity({ dataset, shots, maxTokens: 24, seed: 'bench', ...o, model: { topicWeight } });
+      console.log(`${name.padEnd(17)} topic ${topicWeight.toFixed(2)}: ${describe(f)} [${((performance.now() - t0) / 1000).toFixed(1)} s]`);
+    }
+  }
 }

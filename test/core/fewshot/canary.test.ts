@@ -20,7 +20,10 @@ import { repoRoot } from '../../support/cli';
  * made of tokens the public model never proposes (a random code) could not leak even without noise, and the test
  * would have no teeth. These are unusual phrases made of common words that do enter the candidate sets of the
  * built-in model (found by search); no two consecutive words of them occur in its background corpus or in
- * Banking77, so the background model alone does not write them.
+ * Banking77, so the background model alone does not write them. The candidate sets are the public top-50 (K = 50, the
+ * built-in model's largest top-k and what runFewShot uses with it): since builtin-ngram-v2 the public prompt's label
+ * words (card, arrival, arrived, …) hold several of the top slots, and at K = 20 they pushed the secrets' last word
+ * (" this") out of the candidates, so the teeth check could no longer reproduce them.
  */
 const SECRETS = ['the style this', 'the evening this', 'the problem this', 'the quiet lantern', 'the amber valley'];
 const LABELS = ['card_arrival', 'lost_or_stolen_card', 'top_up_failed', 'exchange_rate', 'pin_blocked'];
@@ -63,7 +66,7 @@ async function generate(ds: Dataset, o: { prompts: number; examplesPerPrompt: nu
         samplingRate: lp.samplingRate,
         sigma: o.sigma ?? lp.sigma,
         maxTokens: T_MAX,
-        topK: 20,
+        topK: 50,
         lookahead: 1,
         sampling: seededRandom(`${o.seed}/sample/${lp.label}/${shot}`),
         noise: (std) => (std === 0 ? 0 : gaussianNoise(noise, std)),

@@ -30,7 +30,7 @@ export { embedText } from './embed';
 export const BUILTIN_MAX_TOP_K = 50;
 
 export interface BuiltinProviderOptions extends ModelOptions {
-  /** Model name; only the built-in model exists ("builtin-ngram-v1"; "builtin" or empty are accepted too). */
+  /** Model name; only the built-in model exists (BUILTIN_MODEL_ID; "builtin" or empty are accepted too). */
   model?: string;
   /** Embedding dimension. Default 512. */
   embedDimension?: number;
@@ -39,7 +39,7 @@ export interface BuiltinProviderOptions extends ModelOptions {
 }
 
 export const BUILTIN_NOTES = [
-  'Built-in offline model (builtin-ngram-v1): an n-gram model fitted on each prompt plus a small public corpus, with a hashed n-gram embedder. It runs with no network and no key.',
+  `Built-in offline model (${BUILTIN_MODEL_ID}): an n-gram model fitted on each prompt plus a small public corpus, mixed with the prompt's topic (its label names and examples), with a hashed n-gram embedder. It runs with no network and no key.`,
   'It is for trying the tool, not for production quality: use a real model (OpenAI-compatible or Anthropic) for demonstrations or synthetic data you intend to keep.',
 ];
 
@@ -56,7 +56,7 @@ export function createBuiltinProvider(options: BuiltinProviderOptions = {}): Pro
   try {
     lm = new NgramLanguageModel(options);
   } catch (e) {
-    throw new UsageError(`invalid built-in model option: ${(e as Error).message}`, 'Use the defaults (order 4, prompt weight 10).');
+    throw new UsageError(`invalid built-in model option: ${(e as Error).message}`, 'Use the defaults (order 4, prompt weight 10, topic weight 0.1).');
   }
   const dimension = options.embedDimension ?? DEFAULT_EMBED_DIMENSION;
   checkInt('embedDimension', dimension, 8);

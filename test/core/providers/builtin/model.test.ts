@@ -357,3 +357,85 @@ test('invalid requests and options are usage errors', async () => {
   await assert.rejects(p.generate({ maxTokens: 3 }), UsageError);
   await assert.rejects(p.generate({ prompt: 'x', maxTokens: 3, temperature: -1 }), UsageError);
 });
+
+// The DP few-shot prompts (src/core/fewshot/prompt.ts DEFAULT_FORMAT), written out here.
+const INSTRUCTION = 'Given a label, write a short text of that kind, in the style of the examples.';
+const zeroShot = (label: string) => `${INSTRUCTION}\n\nLabel: ${label}\nText:`;
+const fewShot = (label: string, examples: string[]) => `${INSTRUCTION}\n\n${examples.map((e) => `Label: ${label}\nText: ${e}\n\n`).join('')}Label: ${label}\nText:`;
+
+test('topic: the label name of a zero-shot prompt reaches its top-50 where the n-gram model alone never proposes it', async () => {
+  const withTopic = createBuiltinProvider();
+  const without = createBuiltinProvider({ topicWeight: 0 });
+  const top = async (p: Provider, pr: string, cont: string) => (await p.nextTokens({ prompt: pr, continuation: cont, topK: 50, positions: 1 })).steps[0]!.top.map((t) => t.token);
+  for (const [label, words] of [
+    ['card_arrival', [' card', ' arrival', ' arrived']],
+    ['cardArrival', [' card', ' arrival', ' arrived']],
+    ['pin-blocked', [' pin', ' blocked']],
+  ] as const) {
+    for (const cont of [' I have not received my', ' Where is the', ' Can I']) {
+      const a = await top(withTopic, zeroShot(label), cont);
+      const b = await top(without, zeroShot(label), cont);
+      for (const w of words) {
+        assert.ok(a.includes(w), `${label} ${JSON.stringify(cont)}: ${w} in the top-50 with the topic`);
+        assert.ok(!b.includes(w), `${label} ${JSON.stringify(cont)}: ${w} not in the top-50 without it`);
+      }
+    }
+  }
+  // Another label's words get nothing from this prompt's topic.
+  assert.ok(!(await top(withTopic, zeroShot('pin_blocked'), ' I have not received my')).includes(' card'));
+});
+
+test('topic: distributions still sum to 1, agree pointwise, and a prompt without fields is unchanged', () => {
+  const lm = new NgramLanguageModel();
+  const off = new NgramLanguageModel({ topicWeight: 0 });
+  for (const [pr, cont] of [
+    [zeroShot('lost_or_stolen_card'), ''],
+    [zeroShot('lost_or_stolen_card'), ' Someone stole my'],
+    [fewShot('card_arrival', ['Where is my new card?', "I haven't received my card."]), ' I'],
+    [fewShot('card_arrival', ['Where is my new card?']), ' Where is my ne'], // partial last token
+  ] as const) {
+    const { probs, prep } = fullDistribution(lm, pr, cont);
+    assert.ok(prep.state.topicWeight > 0);
+    assert.ok(Math.abs(probs.reduce((a, x) => a + x, 0) - 1) < 1e-9, JSON.stringify(cont));
+    const raw = lm.rawDistribution(prep.state, prep.ctx);
+    assert.ok(Math.abs(raw.probs.reduce((a, x) => a + x, 0) - 1) < 1e-9, 'the raw mixture sums to 1 over the vocabulary');
+    for (let id = 0; id < raw.probs.length; id += 5) assert.ok(Math.abs(lm.rawProb(prep.state, prep.ctx, id) - raw.probs[id]!) < 1e-12);
+    for (const [id] of prep.state.topic) assert.ok(Math.abs(lm.rawProb(prep.state, prep.ctx, id) - raw.probs[id]!) < 1e-12);
+    assert.ok(Math.abs(lm.rawProb(prep.state, prep.ctx, undefined) - raw.unseen) < 1e-15);
+  }
+  for (const [pr, cont] of [
+    ['', 'The weather'],
+    ['Notes from the trip. We walked to the river.\n', 'We'],
+  ] as const) {
+    const a = fullDistribution(lm, pr, cont);
+    const b = fullDistribution(off, pr, cont);
+    assert.equal(a.prep.state.topicWeight, 0);
+    assert.deepEqual([...a.probs], [...b.probs]);
+  }
+});
+
+test('topic: in a private prompt the examples\' words gain mass, so its vote leans to them', () => {
+  const lm = new NgramLanguageModel();
+  const off = new NgramLanguageModel({ topicWeight: 0 });
+  const pr = fewShot('card_arrival', ['Can I track the delivery of my card?', 'Is there a tracking number for the card?']);
+  // A context the examples never had: the n-gram model alone gives their words almost nothing.
+  const a = fullDistribution(lm, pr, ' I would like to');
+  const b = fullDistribution(off, pr, ' I would like to');
+  assert.ok(a.get(' track') > 10 * b.get(' track'), `${a.get(' track')} vs ${b.get(' track')}`);
+  assert.ok(a.get(' card') > 10 * b.get(' card'));
+});
+
+test('topic: a public prompt\'s answer does not depend on which private prompts the model served before', async () => {
+  const fresh = createBuiltinProvider();
+  const used = createBuiltinProvider({ cacheSize: 2 });
+  for (const e of CARD) await used.nextTokens({ prompt: fewShot('card_arrival', [e, ...TRAVEL]), continuation: ' My', topK: 50, positions: 2 });
+  const req = { prompt: zeroShot('card_arrival'), continuation: ' My', topK: 50, positions: 4 };
+  assert.deepEqual(await used.nextTokens(req), await fresh.nextTokens(req));
+});
+
+test('topic weight is validated', () => {
+  assert.throws(() => createBuiltinProvider({ topicWeight: 1 }), UsageError);
+  assert.throws(() => createBuiltinProvider({ topicWeight: -0.1 }), UsageError);
+  assert.throws(() => createBuiltinProvider({ topicWeight: Number.NaN }), UsageError);
+  assert.equal(new NgramLanguageModel({ topicWeight: 0 }).topicWeight, 0);
+});
