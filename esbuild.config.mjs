@@ -1,5 +1,5 @@
-// Three bundles: the extension host (CJS, node22, vscode external), the webview (browser ESM + CSS),
-// and the CLI (CJS with a shebang). `node esbuild.config.mjs [--production] [--watch]`.
+// Four bundles: the extension host (CJS, node22, vscode external), its Aug-PE worker thread (CJS, node22), the
+// webview (browser ESM + CSS), and the CLI (CJS with a shebang). `node esbuild.config.mjs [--production] [--watch]`.
 import * as esbuild from 'esbuild';
 import { copyFileSync, mkdirSync, chmodSync } from 'node:fs';
 
@@ -9,6 +9,7 @@ const common = { bundle: true, minify: production, sourcemap: !production, sourc
 
 const builds = [
   { ...common, entryPoints: ['src/extension/extension.ts'], outfile: 'dist/extension.js', platform: 'node', format: 'cjs', target: 'node22', external: ['vscode'] },
+  { ...common, entryPoints: ['src/extension/panels/synthWorker.ts'], outfile: 'dist/augpe-worker.js', platform: 'node', format: 'cjs', target: 'node22' },
   { ...common, entryPoints: ['src/cli/main.ts'], outfile: 'dist/cli.js', platform: 'node', format: 'cjs', target: 'node22', banner: { js: '#!/usr/bin/env node' } },
   { ...common, entryPoints: { webview: 'webview/main.ts' }, outdir: 'dist', platform: 'browser', format: 'esm', target: 'es2022' },
 ];

@@ -1,13 +1,12 @@
 // The Generate view: a form for a DP few-shot run, the plan preview, progress and the released demonstrations.
 // Everything is rendered as text nodes (see dom.ts).
-import { generateSettingsSchema, type BudgetMessage, type GenerateSettings, type HostMessage, type ProgressRow, type ProgressTotals } from '../src/shared/protocol';
+import { generateSettingsSchema, type GenerateSettings, type HostMessage, type ProgressRow, type ProgressTotals } from '../src/shared/protocol';
+import { budgetView, f, labelPicker, numberField, setBudgetButton } from './common';
 import { h } from './dom';
 import { getState, send, setState } from './vscode-api';
 
 type InitMessage = Extract<HostMessage, { type: 'generateInit' }>;
 type GenerateHostMessage = Extract<HostMessage, { type: 'generateInit' | 'plan' | 'progress' | 'result' | 'generateError' | 'notice' | 'budget' }>;
-
-const f = (x: number) => String(Number(x.toPrecision(4)));
 
 let form: { readSettings: () => GenerateSettings; setBusy: (busy: boolean) => void } | undefined;
 let budgetEl: HTMLElement | undefined;
@@ -15,28 +14,8 @@ let outputEl: HTMLElement | undefined;
 let noticeEl: HTMLElement | undefined;
 let progressEl: HTMLElement | undefined;
 
-/** A button that opens "Set Privacy Budget…" for this dataset (the host asks for the value and confirms). */
-function setBudgetButton(id: string, secondary = true): HTMLElement {
-  return h('vscode-button', { id, secondary, onclick: () => send({ type: 'setBudget' }) }, h('vscode-icon', { name: 'shield', slot: 'content-before' }), 'Set Privacy Budget…');
-}
-
-function budgetView(b: BudgetMessage): HTMLElement {
-  return h('div', { class: 'stats budget' },
-    h('div', { class: 'stat' }, h('div', { class: 'stat-value', 'data-testid': 'budget-total' }, f(b.total)), h('div', { class: 'stat-label' }, 'total ε')),
-    h('div', { class: 'stat' }, h('div', { class: 'stat-value', 'data-testid': 'budget-spent' }, f(b.spent)), h('div', { class: 'stat-label' }, 'spent')),
-    h('div', { class: 'stat' }, h('div', { class: 'stat-value', 'data-testid': 'budget-remaining' }, f(Math.max(0, b.remaining))), h('div', { class: 'stat-label' }, 'remaining')),
-  );
-}
-
-function numberField(id: string, label: string, value: number, attrs: Record<string, string>): { el: HTMLElement; input: HTMLInputElement } {
-  const input = h('input', { id, type: 'number', value: String(value), required: true, ...attrs }) as HTMLInputElement;
-  return { el: h('label', { class: 'field', for: id }, h('span', {}, label), input), input };
-}
-
 function initView(app: HTMLElement, m: InitMessage): void {
-  const boxes = m.labels.map((label) => h('input', { type: 'checkbox', value: label }) as HTMLInputElement);
-  const all = h('input', { type: 'checkbox', id: 'all-labels' }) as HTMLInputElement;
-  const selectAll = h('vscode-button', { id: 'select-all', secondary: true, disabled: true }, 'Select all');
+  const picker = labelPicker(m.labels);
   const shots = numberField('shots', 'Shots per label', m.defaults.shots, { min: '1', step: '1' });
   const epsilon = numberField('epsilon', 'ε for this run', m.defaults.epsilon, { min: '0.01', step: 'any' });
   const prompts = numberField('prompts', 'Prompts M', m.defaults.prompts, { min: '1', step: '1' });
@@ -45,21 +24,8 @@ function initView(app: HTMLElement, m: InitMessage): void {
   const generateBtn = h('vscode-button', { id: 'generate' }, 'Generate');
   const cancelBtn = h('vscode-button', { id: 'cancel', secondary: true, hidden: true }, 'Cancel');
 
-  all.addEventListener('change', () => {
-    selectAll.toggleAttribute('disabled', !all.checked);
-    // Ticking selects every label; withdrawing the acknowledgement withdraws that selection too.
-    for (const b of boxes) {
-      b.checked = all.checked;
-      b.disabled = all.checked;
-    }
-  });
-  selectAll.addEventListener('click', () => {
-    if (!all.checked) return;
-    for (const b of boxes) b.checked = true;
-  });
   const readSettings = (): GenerateSettings => ({
-    labels: boxes.filter((b) => b.checked).map((b) => b.value),
-    allLabels: all.checked,
+    ...picker.read(),
     shots: Math.round(shots.input.valueAsNumber),
     epsilon: epsilon.input.valueAsNumber,
     prompts: Math.round(prompts.input.valueAsNumber),
@@ -70,12 +36,7 @@ function initView(app: HTMLElement, m: InitMessage): void {
   const restored = saved?.file === m.file ? generateSettingsSchema.safeParse(saved.settings) : undefined;
   if (restored?.success) {
     const r = restored.data;
-    all.checked = r.allLabels;
-    selectAll.toggleAttribute('disabled', !r.allLabels);
-    for (const b of boxes) {
-      b.checked = r.allLabels || r.labels.includes(b.value);
-      b.disabled = r.allLabels;
-    }
+    picker.restore(r);
     shots.input.value = String(r.shots);
     epsilon.input.value = String(r.epsilon);
     prompts.input.value = String(r.prompts);
@@ -104,7 +65,7 @@ function initView(app: HTMLElement, m: InitMessage): void {
     send({ type: 'generate', settings: s });
   });
   cancelBtn.addEventListener('click', () => send({ type: 'cancel' }));
-  for (const el of [all, selectAll, ...boxes, shots.input, epsilon.input, prompts.input, maxTokens.input]) {
+  for (const el of [picker.all, picker.selectAll, ...picker.boxes, shots.input, epsilon.input, prompts.input, maxTokens.input]) {
     for (const ev of ['change', 'input', 'click']) el.addEventListener(ev, save);
   }
   form = {
@@ -133,9 +94,7 @@ function initView(app: HTMLElement, m: InitMessage): void {
     h('vscode-divider', {}),
     h('h2', {}, `Labels (${m.labels.length})`),
     h('p', { class: 'private-note' }, h('vscode-icon', { name: 'lock' }), ' The labels you tick are treated as public: they appear in the prompts and the output.'),
-    h('label', { class: 'check ack' }, all, ' Use all labels in the file (I accept that the label set becomes public)'),
-    h('div', { class: 'actions' }, selectAll),
-    h('div', { class: 'labels' }, ...boxes.map((b) => h('label', { class: 'label-option', title: b.value }, b, ' ', b.value))),
+    ...picker.elements,
     h('div', { class: 'fields' }, shots.el, epsilon.el, prompts.el, maxTokens.el),
     h('div', { class: 'actions' }, previewBtn, generateBtn, cancelBtn),
     noticeEl,

@@ -14,9 +14,12 @@ import './styles.css';
 import type { DatasetSummaryMessage, HostMessage } from '../src/shared/protocol';
 import { h } from './dom';
 import { renderGenerate } from './generate';
+import { renderSynth } from './synth';
 import { onMessage, send } from './vscode-api';
 
 const app = document.getElementById('app')!;
+/** Which run view this webview shows (set by its init message): it receives the messages both views share. */
+let view: 'generate' | 'synth' = 'generate';
 
 function render(msg: HostMessage): void {
   switch (msg.type) {
@@ -39,9 +42,21 @@ function render(msg: HostMessage): void {
     case 'summary':
       app.replaceChildren(summaryView(msg.summary));
       break;
-    default:
-      // The Generate panel's messages (the same bundle serves both panels).
+    case 'generateInit':
+      view = 'generate';
       renderGenerate(app, msg);
+      break;
+    case 'synthInit':
+    case 'synthPlan':
+    case 'synthProgress':
+    case 'synthResult':
+      view = 'synth';
+      renderSynth(app, msg);
+      break;
+    default:
+      // The run panels' messages (the same bundle serves every panel); budget, notice and errors go to the open view.
+      if (view === 'synth') renderSynth(app, msg);
+      else renderGenerate(app, msg);
   }
 }
 

@@ -4,6 +4,7 @@ import { DataError, UserError } from '../core/errors';
 import { Config } from './config';
 import { budgetOf, GeneratePanel, ledgerRootFor, trackTextEditors, type BudgetUpdate } from './panels/generatePanel';
 import { InspectPanel } from './panels/inspectPanel';
+import { SynthPanel } from './panels/synthPanel';
 import { BudgetStatusBar } from './statusBar';
 import { defaultAccountant, Ledger } from '../core/ledger';
 import { promptForApiKey, providerFromSettings } from './providers/settings';
@@ -17,7 +18,11 @@ export function activate(context: vscode.ExtensionContext): void {
   const log = vscode.window.createOutputChannel('Private Few-Shot', { log: true });
   const config = new Config();
   // A budget re-read after a ledger write made outside the editor also reaches that dataset's Generate panel.
-  const statusBar = new BudgetStatusBar((message) => log.warn(message), (u) => GeneratePanel.budgetChanged(u.file, u.budget));
+  const budgetChanged = (u: BudgetUpdate) => {
+    GeneratePanel.budgetChanged(u.file, u.budget);
+    SynthPanel.budgetChanged(u.file, u.budget);
+  };
+  const statusBar = new BudgetStatusBar((message) => log.warn(message), budgetChanged);
   context.subscriptions.push(log, statusBar, trackTextEditors());
   /** Re-reads a dataset's budget (for ledger writes made outside the editor, e.g. by the CLI). */
   const budgetFor = async (file: vscode.Uri): Promise<BudgetUpdate> => {
@@ -37,7 +42,7 @@ export function activate(context: vscode.ExtensionContext): void {
     lastDataset: () => statusBar.dataset,
     onChanged: (u: BudgetUpdate) => {
       showBudget(u);
-      GeneratePanel.budgetChanged(u.file, u.budget);
+      budgetChanged(u);
     },
   };
 
@@ -98,6 +103,19 @@ export function activate(context: vscode.ExtensionContext): void {
         file = picked?.[0];
       }
       if (file) GeneratePanel.show(generateDeps, file);
+    }),
+    vscode.commands.registerCommand('privateFewShot.synthesizeRecords', async (uri?: unknown) => {
+      let file = datasetArgument(uri);
+      if (!file) {
+        const picked = await vscode.window.showOpenDialog({
+          canSelectMany: false,
+          filters: DATASET_FILTERS,
+          defaultUri: vscode.window.activeTextEditor?.document.uri ?? vscode.workspace.workspaceFolders?.[0]?.uri,
+          openLabel: 'Generate synthetic records',
+        });
+        file = picked?.[0];
+      }
+      if (file) SynthPanel.show(generateDeps, file);
     }),
     vscode.commands.registerCommand('privateFewShot.setBudget', (target?: unknown) => setBudget(setBudgetDeps, target)),
     vscode.commands.registerCommand('privateFewShot.setApiKey', async () => {

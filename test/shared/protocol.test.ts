@@ -69,3 +69,60 @@ test('Generate panel: host → webview init, plan, progress and result messages'
   assert.equal(parseHostMessage({ type: 'generateError', message: 'm', action: 'setBudget' })?.type, 'generateError');
   assert.equal(parseHostMessage({ type: 'generateError', message: 'm', action: 'runShell' }), undefined);
 });
+
+test('Synthesize panel: webview → host settings are validated (whole counts within the CLI limits, positive ε, a known embedder)', () => {
+  const settings = { labels: ['card_arrival'], allLabels: false, count: 4, epsilon: 1, iterations: 2, variations: 3, embedder: 'builtin' };
+  assert.deepEqual(parseWebviewMessage({ type: 'synthPreview', settings }), { type: 'synthPreview', settings });
+  assert.deepEqual(parseWebviewMessage({ type: 'synthRun', settings: { ...settings, embedder: 'same' } }), { type: 'synthRun', settings: { ...settings, embedder: 'same' } });
+  const bad: unknown[] = [
+    { ...settings, count: 0 },
+    { ...settings, count: 2.5 },
+    { ...settings, count: 1_000_001 },
+    { ...settings, epsilon: 0 },
+    { ...settings, iterations: 0 },
+    { ...settings, iterations: 1001 },
+    { ...settings, variations: 0 },
+    { ...settings, variations: 101 },
+    { ...settings, embedder: 'openai' },
+    { ...settings, allLabels: undefined },
+    { ...settings, labels: 'card_arrival' },
+  ];
+  for (const s of bad) {
+    assert.equal(parseWebviewMessage({ type: 'synthRun', settings: s }), undefined, JSON.stringify(s));
+    assert.equal(parseWebviewMessage({ type: 'synthPreview', settings: s }), undefined, JSON.stringify(s));
+  }
+  // The Generate panel's settings are not Aug-PE settings.
+  assert.equal(parseWebviewMessage({ type: 'synthRun', settings: { labels: ['a'], allLabels: false, shots: 1, epsilon: 1, prompts: 2, maxTokens: 4 } }), undefined);
+});
+
+test('Synthesize panel: host → webview init, plan, progress and result messages', () => {
+  const budget = { total: 4, delta: 6.6e-5, spent: 1, remaining: 3 };
+  const model = { kind: 'builtin', model: 'builtin-ngram-v1', offline: true };
+  const init = { type: 'synthInit', file: 'data.csv', labels: ['a', 'b'], provider: model, providerEmbeds: true, budget, defaults: { count: 10, epsilon: 1, iterations: 10, variations: 3, embedder: 'same' } };
+  assert.deepEqual(parseHostMessage(init), init);
+  assert.equal(parseHostMessage({ ...init, defaults: { ...init.defaults, embedder: 'cloud' } }), undefined);
+  assert.equal(parseHostMessage({ ...init, providerEmbeds: undefined }), undefined);
+  const plan = {
+    type: 'synthPlan', epsilonRun: 0.99, delta: 6.6e-5, sigma: 2.1, mu: 0.67, iterations: 2, variations: 3,
+    labels: [{ label: 'a', count: 2, population: 8, rows: 26, units: 26 }], wholeDataset: false,
+    estimate: { completions: 14, syntheticEmbeddings: 14, privateEmbeddings: 26 }, generator: model, embedder: model,
+    budget, remainingAfter: 2, fits: true, over: 0, warnings: ['w'],
+  };
+  assert.deepEqual(parseHostMessage(plan), plan);
+  assert.equal(parseHostMessage({ ...plan, refusal: 'over by 1' })?.type, 'synthPlan');
+  assert.equal(parseHostMessage({ ...plan, labels: [{ label: 'a', count: -1, population: 8, rows: 26, units: 26 }] }), undefined);
+  const progress = {
+    type: 'synthProgress', running: true, phase: 'histogram', iteration: 1, iterations: 2, histograms: 1, completions: 16, calls: 9, inputTokens: 100, outputTokens: 50, cost: 0,
+    labels: [{ label: 'a', count: 2, stage: 'voting', iteration: 1 }],
+  };
+  assert.deepEqual(parseHostMessage(progress), progress);
+  assert.equal(parseHostMessage({ ...progress, phase: 'sleeping' }), undefined);
+  assert.equal(parseHostMessage({ ...progress, labels: [{ label: 'a', count: 2, stage: 'dancing', iteration: 1 }] }), undefined);
+  assert.equal(parseHostMessage({ ...progress, histograms: 0.5 }), undefined);
+  const result = { type: 'synthResult', status: 'cancelled', records: [{ label: 'a', text: 't' }], epsilonPlanned: 0.99, epsilonCharged: 0.6, histograms: 1, iterations: 2, budgetUsed: 0.6, budget, message: 'm' };
+  assert.deepEqual(parseHostMessage(result), result);
+  assert.equal(parseHostMessage({ ...result, status: 'done' }), undefined);
+  assert.equal(parseHostMessage({ ...result, records: [{ label: 'a' }] }), undefined);
+  // The Generate panel's messages are unchanged by the additions.
+  assert.equal(parseHostMessage({ type: 'result', status: 'completed', demonstrations: [], epsilonPlanned: 1, budgetUsed: 1, budget })?.type, 'result');
+});

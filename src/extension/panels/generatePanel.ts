@@ -47,6 +47,20 @@ export function trackTextEditors(): vscode.Disposable {
   });
 }
 
+/** Inserts `text` at the cursor of the last active text editor, else into a new untitled document (both panels). */
+export async function insertAtCursor(text: string): Promise<void> {
+  const editor = lastTextEditor && !lastTextEditor.document.isClosed ? lastTextEditor : undefined;
+  if (!editor) {
+    const doc = await vscode.workspace.openTextDocument({ content: text, language: 'plaintext' });
+    await vscode.window.showTextDocument(doc);
+    return;
+  }
+  const edit = new vscode.WorkspaceEdit();
+  edit.insert(editor.document.uri, editor.selection.active, text);
+  if (!(await vscode.workspace.applyEdit(edit))) throw new UserError(`could not insert into ${editor.document.fileName}`, 'Is the editor read-only? Use Copy instead.');
+  await vscode.window.showTextDocument(editor.document, { viewColumn: editor.viewColumn });
+}
+
 interface Loaded {
   ds: Dataset;
   summary: DatasetSummary;
@@ -357,18 +371,7 @@ export class GeneratePanel {
 
   /** Inserts the text export at the cursor of the last active text editor, else into a new untitled document. */
   private async insert(): Promise<void> {
-    if (!this.result) return;
-    const text = this.text();
-    const editor = lastTextEditor && !lastTextEditor.document.isClosed ? lastTextEditor : undefined;
-    if (!editor) {
-      const doc = await vscode.workspace.openTextDocument({ content: text, language: 'plaintext' });
-      await vscode.window.showTextDocument(doc);
-      return;
-    }
-    const edit = new vscode.WorkspaceEdit();
-    edit.insert(editor.document.uri, editor.selection.active, text);
-    if (!(await vscode.workspace.applyEdit(edit))) throw new UserError(`could not insert into ${editor.document.fileName}`, 'Is the editor read-only? Use Copy instead.');
-    await vscode.window.showTextDocument(editor.document, { viewColumn: editor.viewColumn });
+    if (this.result) await insertAtCursor(this.text());
   }
 
   private async export(): Promise<void> {

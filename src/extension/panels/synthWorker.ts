@@ -1,0 +1,63 @@
+// The Aug-PE worker thread (bundled as dist/augpe-worker.js; no vscode here: a worker cannot reach the editor API).
+// It runs runAugPe with its own ledger handle and providers, reports progress, and answers a cancel message by
+// aborting the run (which settles the histograms that ran). The host side is synthRun.ts.
+import { parentPort, workerData } from 'node:worker_threads';
+import { runAugPe } from '../../core/augpe';
+import { BudgetExceededError, Ledger, defaultAccountant } from '../../core/ledger';
+import { createProvider } from '../../core/providers';
+import { createBuiltinProvider } from '../../core/providers/builtin';
+import type { Usage } from '../../core/providers/types';
+import { hostProvider, oneAtATime, serializeError, WorkerRunError, type FromWorker, type HostCall, type ToWorker, type WorkerInput, type WorkerResult } from './synthRun';
+
+const port = parentPort;
+if (!port) throw new Error('synthWorker.ts runs only as a worker thread');
+const input = workerData as WorkerInput;
+const controller = new AbortController();
+const post = (m: FromWorker) => port.postMessage(m);
+
+let nextId = 0;
+const waiting = new Map<number, { resolve: (r: { value: unknown; usage: Usage }) => void; reject: (e: Error) => void }>();
+const callHost = (call: HostCall) =>
+  new Promise<{ value: unknown; usage: Usage }>((resolve, reject) => {
+    const id = ++nextId;
+    waiting.set(id, { resolve, reject });
+    post({ type: 'call', id, call });
+  });
+
+port.on('message', (m: ToWorker) => {
+  if (m.type === 'cancel') {
+    controller.abort();
+    return;
+  }
+  const w = waiting.get(m.id);
+  if (!w) return;
+  waiting.delete(m.id);
+  if (m.ok) w.resolve({ value: m.value, usage: m.usage });
+  else w.reject(new WorkerRunError(m.error));
+});
+
+async function main(): Promise<WorkerResult> {
+  const g = input.generator;
+  // The built-in model and embedder compute synchronously in this thread: one call per turn of the event loop, so
+  // the cancel message is read between two calls (see oneAtATime).
+  const configured = 'config' in g ? createProvider(g.config) : hostProvider(g.host, callHost);
+  const generator = configured.offline ? oneAtATime(configured) : configured;
+  const embedder = input.embedder === 'builtin' && configured.kind !== 'builtin' ? oneAtATime(createBuiltinProvider()) : generator;
+  const result = await runAugPe({
+    dataset: input.dataset,
+    plan: input.plan,
+    provider: generator,
+    embedder,
+    ledger: new Ledger(input.root, { accountant: defaultAccountant() }),
+    units: input.units,
+    signal: controller.signal,
+    onProgress: (progress) => post({ type: 'progress', progress }),
+  });
+  const { error, ...rest } = result;
+  return { ...rest, ...(error ? { error: serializeError(error) } : {}) };
+}
+
+main().then(
+  (result) => post({ type: 'result', result }),
+  (e: unknown) => post({ type: 'error', error: serializeError(e, (x) => x instanceof BudgetExceededError) }),
+);
