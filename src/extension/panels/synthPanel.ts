@@ -48,6 +48,7 @@ export class SynthPanel {
   private budget: BudgetMessage | undefined;
   private readonly disposables: vscode.Disposable[] = [];
   private readonly name: string;
+  private disposed = false;
 
   static show(deps: GenerateDeps, file: vscode.Uri): SynthPanel {
     const key = file.toString();
@@ -107,7 +108,8 @@ export class SynthPanel {
   private post(message: HostMessage, keep: 'init' | 'latest' | false = false): void {
     if (keep === 'init') this.init = message;
     if (keep === 'latest') this.latest = message;
-    void this.panel.webview.postMessage(message);
+    // A run outlives its panel when the panel is closed mid-run (the close cancels it; the result still settles).
+    if (!this.disposed) void this.panel.webview.postMessage(message);
   }
 
   private async onMessage(raw: unknown): Promise<void> {
@@ -392,6 +394,7 @@ export class SynthPanel {
   }
 
   private dispose(): void {
+    this.disposed = true;
     this.running?.abort();
     SynthPanel.panels.delete(this.file.toString());
     for (const d of this.disposables.splice(0)) d.dispose();
