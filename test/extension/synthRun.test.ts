@@ -1,7 +1,6 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { readFileSync } from 'node:fs';
-import { MessageChannel } from 'node:worker_threads';
 import path from 'node:path';
 import { build } from 'esbuild';
 import { planAugPe } from '../../src/core/augpe';
@@ -11,7 +10,7 @@ import { Ledger, defaultAccountant } from '../../src/core/ledger';
 import { epsilonFor } from '../../src/core/privacy';
 import { createBuiltinProvider } from '../../src/core/providers/builtin';
 import type { GenerateRequest, Provider } from '../../src/core/providers/types';
-import { oneAtATime, runInWorker, SynthProgressBoard, WorkerRunError, type WorkerInput } from '../../src/extension/panels/synthRun';
+import { runInWorker, SynthProgressBoard, WorkerRunError, type WorkerInput } from '../../src/extension/panels/synthRun';
 import { parseHostMessage } from '../../src/shared/protocol';
 import { repoRoot } from '../support/cli';
 import { tempDir, writeFile } from '../support/tmp';
@@ -182,52 +181,3 @@ test('errors from the worker come back as user errors (here: a generator that ca
   assert.equal((await ledger.status(target)).spent, 0);
 });
 
-/** A synchronous in-process provider (like the built-in model) that counts the generate calls it computed. */
-function syncProvider() {
-  const state = { computed: 0, onCall: () => {} };
-  const provider: Provider = {
-    kind: 'builtin',
-    model: 'sync',
-    offline: true,
-    capabilities: async () => ({ nextTokenLogprobs: null, generate: true, embed: true, notes: [] }),
-    nextTokens: () => Promise.reject(new Error('not used')),
-    generate: async (r) => {
-      r.signal?.throwIfAborted();
-      state.computed++;
-      state.onCall();
-      return { texts: ['x'] };
-    },
-    embed: async (texts) => texts.map(() => new Float32Array(2)),
-    usage: () => ({ calls: state.computed, inputTokens: 0, outputTokens: 0, cost: 0 }),
-  };
-  return { provider, state };
-}
-
-/** Starts 20 calls at once; the first one posts a cancel through a message port (as the host does). Returns how many ran. */
-async function cancelDuringWave(wrap: (p: Provider) => Provider): Promise<{ computed: number; rejected: number }> {
-  const { provider, state } = syncProvider();
-  const controller = new AbortController();
-  const { port1, port2 } = new MessageChannel();
-  port2.on('message', () => controller.abort());
-  state.onCall = () => {
-    if (state.computed === 1) port1.postMessage('cancel');
-  };
-  const p = wrap(provider);
-  const results = await Promise.allSettled(Array.from({ length: 20 }, () => p.generate({ prompt: 'p', maxTokens: 4, signal: controller.signal })));
-  port1.close();
-  return { computed: state.computed, rejected: results.filter((r) => r.status === 'rejected').length };
-}
-
-test('oneAtATime: a cancel message posted during a wave of concurrent calls stops the rest of the wave', async () => {
-  const serial = await cancelDuringWave(oneAtATime);
-  assert.ok(serial.computed < 20, `computed ${serial.computed} of 20`);
-  assert.equal(serial.rejected, 20 - serial.computed);
-  // Teeth: yielding once per call (setImmediate before each) lets every call of the wave run before the message is read.
-  const yieldOnce = (inner: Provider): Provider => ({ ...inner, generate: (r) => new Promise<void>((ok) => setImmediate(ok)).then(() => inner.generate(r)) });
-  const yielding = await cancelDuringWave(yieldOnce);
-  assert.equal(yielding.computed, 20);
-  // Results pass through unchanged.
-  const { provider } = syncProvider();
-  assert.deepEqual(await oneAtATime(provider).generate({ prompt: 'p', maxTokens: 1 }), { texts: ['x'] });
-  assert.equal((await oneAtATime(provider).embed(['a', 'b'])).length, 2);
-});

@@ -164,36 +164,6 @@ export function hostProvider(info: { kind: string; model: string; offline: boole
   };
 }
 
-/**
- * Runs an in-process (synchronous) provider's calls one at a time, each on its own turn of the event loop, so that
- * a message waiting in the worker's port (Cancel) is read between two calls. Yielding once per call is not enough
- * when a run starts many calls at once (Aug-PE sends a label's variations with Promise.all): every yielded call
- * resumes in the same check phase of the loop, and the message would wait for the whole wave (measured: 4 s in the
- * e2e cancel). One thread computes them anyway, so throughput is unchanged. Results are the inner provider's.
- */
-export function oneAtATime(inner: Provider): Provider {
-  let gate: Promise<unknown> = Promise.resolve();
-  const run = <T>(signal: AbortSignal | undefined, call: () => Promise<T>): Promise<T> => {
-    // The turn starts after the previous call settled, on a later iteration of the loop (past its poll phase).
-    const result = gate.then(() => new Promise<void>((resolve) => setImmediate(resolve))).then(() => {
-      signal?.throwIfAborted();
-      return call();
-    });
-    gate = result.catch(() => undefined);
-    return result;
-  };
-  return {
-    kind: inner.kind,
-    model: inner.model,
-    offline: inner.offline,
-    capabilities: (signal) => inner.capabilities(signal),
-    nextTokens: (req) => run(req.signal, () => inner.nextTokens(req)),
-    generate: (req) => run(req.signal, () => inner.generate(req)),
-    embed: (texts, signal) => run(signal, () => inner.embed(texts, signal)),
-    usage: () => inner.usage(),
-  };
-}
-
 // ---------------------------------------------------------------------------------------------------------------
 // Progress: one row per label, and the run's totals.
 

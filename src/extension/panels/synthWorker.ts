@@ -5,9 +5,8 @@ import { parentPort, workerData } from 'node:worker_threads';
 import { runAugPe } from '../../core/augpe';
 import { BudgetExceededError, Ledger, defaultAccountant } from '../../core/ledger';
 import { createProvider } from '../../core/providers';
-import { createBuiltinProvider } from '../../core/providers/builtin';
 import type { Usage } from '../../core/providers/types';
-import { hostProvider, oneAtATime, serializeError, WorkerRunError, type FromWorker, type HostCall, type ToWorker, type WorkerInput, type WorkerResult } from './synthRun';
+import { hostProvider, serializeError, WorkerRunError, type FromWorker, type HostCall, type ToWorker, type WorkerInput, type WorkerResult } from './synthRun';
 
 const port = parentPort;
 if (!port) throw new Error('synthWorker.ts runs only as a worker thread');
@@ -38,11 +37,10 @@ port.on('message', (m: ToWorker) => {
 
 async function main(): Promise<WorkerResult> {
   const g = input.generator;
-  // The built-in model and embedder compute synchronously in this thread: one call per turn of the event loop, so
-  // the cancel message is read between two calls (see oneAtATime).
-  const configured = 'config' in g ? createProvider(g.config) : hostProvider(g.host, callHost);
-  const generator = configured.offline ? oneAtATime(configured) : configured;
-  const embedder = input.embedder === 'builtin' && configured.kind !== 'builtin' ? oneAtATime(createBuiltinProvider()) : generator;
+  // The built-in model and embedder compute synchronously in this thread; createProvider runs their calls one per
+  // turn of the event loop (core/providers/yielding.ts), so the cancel message is read between two calls.
+  const generator = 'config' in g ? createProvider(g.config) : hostProvider(g.host, callHost);
+  const embedder = input.embedder === 'builtin' && generator.kind !== 'builtin' ? createProvider({ kind: 'builtin' }) : generator;
   const result = await runAugPe({
     dataset: input.dataset,
     plan: input.plan,

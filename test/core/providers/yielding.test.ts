@@ -1,5 +1,6 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
+import { MessageChannel } from 'node:worker_threads';
 import { yieldingProvider } from '../../../src/core/providers/yielding';
 import type { NextTokensRequest, NextTokensResult, Provider } from '../../../src/core/providers/types';
 
@@ -65,4 +66,31 @@ test('a cancel handled during the yield stops the call before the model runs', a
   await assert.rejects(p.nextTokens(req('late', controller.signal)), { name: 'AbortError' });
   await assert.rejects(p.nextTokensBatch!([req('late', controller.signal)]), { name: 'AbortError' });
   assert.deepEqual(inner.seen, []);
+});
+
+test('a wave of concurrent calls runs one call per turn, so a cancel message posted during the wave stops the rest', async () => {
+  /** Starts 20 calls at once; the first one posts a cancel through a message port (as the editor host does). */
+  const cancelDuringWave = async (wrap: (p: Provider) => Provider) => {
+    const inner = syncProvider(false);
+    const controller = new AbortController();
+    const { port1, port2 } = new MessageChannel();
+    port2.on('message', () => controller.abort());
+    const base = inner.nextTokens;
+    inner.nextTokens = async (r) => {
+      r.signal?.throwIfAborted();
+      const out = await base(r);
+      if (inner.seen.length === 1) port1.postMessage('cancel');
+      return out;
+    };
+    const p = wrap(inner);
+    const results = await Promise.allSettled(Array.from({ length: 20 }, () => p.nextTokens(req('p', controller.signal))));
+    port1.close();
+    return { computed: inner.seen.length, rejected: results.filter((r) => r.status === 'rejected').length };
+  };
+  const serial = await cancelDuringWave(yieldingProvider);
+  assert.ok(serial.computed < 20, `computed ${serial.computed} of 20`);
+  assert.equal(serial.rejected, 20 - serial.computed);
+  // Teeth: yielding once per call (setImmediate before each) lets every call of the wave run before the message is read.
+  const yieldOnce = (p: Provider): Provider => ({ ...p, nextTokens: (r) => new Promise<void>((ok) => setImmediate(ok)).then(() => p.nextTokens(r)) });
+  assert.equal((await cancelDuringWave(yieldOnce)).computed, 20);
 });
