@@ -19,8 +19,11 @@ import { repoRoot } from '../../support/cli';
  * Why these secrets: the mechanism can only release tokens from the public zero-shot prompt's top-K, so a secret
  * made of tokens the public model never proposes (a random code) could not leak even without noise, and the test
  * would have no teeth. These are unusual phrases made of common words that do enter the candidate sets of the
- * built-in model (found by search); no two consecutive words of them occur in its background corpus or in
- * Banking77, so the background model alone does not write them. The candidate sets are the public top-50 (K = 50, the
+ * built-in model (found by search). None of the phrases occurs in its background corpus or in Banking77, but two of
+ * their word pairs do ("the evening" in the corpus; "the problem" in both), so "the evening this" and "the problem
+ * this" can also come out by chance: the background model wrote "the problem this" with no secret planted, at
+ * K = 20, on another seed. A hit at ε = 4 is therefore a signal to investigate (rerun without the planted records),
+ * not proof of a leak; a miss is what the guarantee predicts. Stronger canaries need a stronger offline model. The candidate sets are the public top-50 (K = 50, the
  * built-in model's largest top-k and what runFewShot uses with it): since builtin-ngram-v2 the public prompt's label
  * words (card, arrival, arrived, …) hold several of the top slots, and at K = 20 they pushed the secrets' last word
  * (" this") out of the candidates, so the teeth check could no longer reproduce them.
