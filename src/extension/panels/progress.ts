@@ -1,20 +1,11 @@
 // Pure logic of the Generate panel's run progress (no vscode import, so it is unit-tested in plain Node): one row
 // per demonstration started, run totals, and a throttle that limits posts to the webview without losing the last
 // state of any demonstration.
+import type { FewShotProgress } from '../../core/fewshot/run';
 import type { ProgressRow, ProgressTotals } from '../../shared/protocol';
 
-/** What runFewShot reports on every token and at the end of every demonstration (a subset of FewShotProgress). */
-export interface ProgressEvent {
-  label: string;
-  shot: number;
-  text: string;
-  tokens: number;
-  done: boolean;
-  calls: number;
-  roundTrips: number;
-  inputTokens: number;
-  outputTokens: number;
-}
+/** What runFewShot reports on every token and at the end of every demonstration (the view needs all but the cost). */
+export type ProgressEvent = Omit<FewShotProgress, 'cost'>;
 
 export interface ProgressBatch {
   reset: boolean;
