@@ -9,9 +9,8 @@ import { BudgetStatusBar } from './statusBar';
 import { defaultAccountant, Ledger } from '../core/ledger';
 import { promptForApiKey, providerFromSettings } from './providers/settings';
 import { verdicts } from '../core/providers/verdicts';
-import { datasetArgument, setBudget } from './setBudget';
+import { datasetArgument, pickDataset, setBudget } from './setBudget';
 
-const DATASET_FILTERS = { 'Labelled datasets': ['csv', 'jsonl', 'ndjson', 'json'] };
 
 export function activate(context: vscode.ExtensionContext): void {
   // Logs never include dataset rows, prompts or keys: only file names, counts of problems and timings.
@@ -76,45 +75,17 @@ export function activate(context: vscode.ExtensionContext): void {
 
   context.subscriptions.push(
     vscode.commands.registerCommand('privateFewShot.inspectDataset', async (uri?: vscode.Uri) => {
-      let file = uri instanceof vscode.Uri ? uri : undefined;
-      if (!file) {
-        const active = vscode.window.activeTextEditor?.document.uri;
-        const picked = await vscode.window.showOpenDialog({
-          canSelectMany: false,
-          filters: DATASET_FILTERS,
-          defaultUri: active ?? vscode.workspace.workspaceFolders?.[0]?.uri,
-          openLabel: 'Inspect dataset',
-        });
-        file = picked?.[0];
-      }
+      const file = await pickDataset(uri instanceof vscode.Uri ? uri : undefined, 'Inspect dataset');
       if (!file) return;
       const panel = InspectPanel.show(context.extensionUri, file, log, (p) => void load(p));
       await load(panel);
     }),
     vscode.commands.registerCommand('privateFewShot.generateDemonstrations', async (uri?: unknown) => {
-      let file = datasetArgument(uri);
-      if (!file) {
-        const picked = await vscode.window.showOpenDialog({
-          canSelectMany: false,
-          filters: DATASET_FILTERS,
-          defaultUri: vscode.window.activeTextEditor?.document.uri ?? vscode.workspace.workspaceFolders?.[0]?.uri,
-          openLabel: 'Generate demonstrations',
-        });
-        file = picked?.[0];
-      }
+      const file = await pickDataset(datasetArgument(uri), 'Generate demonstrations');
       if (file) GeneratePanel.show(generateDeps, file);
     }),
     vscode.commands.registerCommand('privateFewShot.synthesizeRecords', async (uri?: unknown) => {
-      let file = datasetArgument(uri);
-      if (!file) {
-        const picked = await vscode.window.showOpenDialog({
-          canSelectMany: false,
-          filters: DATASET_FILTERS,
-          defaultUri: vscode.window.activeTextEditor?.document.uri ?? vscode.workspace.workspaceFolders?.[0]?.uri,
-          openLabel: 'Generate synthetic records',
-        });
-        file = picked?.[0];
-      }
+      const file = await pickDataset(datasetArgument(uri), 'Generate synthetic records');
       if (file) SynthPanel.show(generateDeps, file);
     }),
     vscode.commands.registerCommand('privateFewShot.setBudget', (target?: unknown) => setBudget(setBudgetDeps, target)),

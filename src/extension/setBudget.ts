@@ -16,6 +16,24 @@ export interface SetBudgetDeps {
 }
 
 /** A command's dataset argument: a Uri (menus, panels) or a URI string (command links in the status-bar tooltip). */
+const DATASET_FILTERS = { 'Labelled datasets': ['csv', 'jsonl', 'ndjson', 'json'] };
+
+/**
+ * The dataset a command works on: `given` when the command was invoked on a file, otherwise the one the user picks
+ * in the file dialog (opened at `preferred`, the active editor's file or the first workspace folder). Undefined when
+ * the user cancels.
+ */
+export async function pickDataset(given: vscode.Uri | undefined, openLabel: string, preferred?: vscode.Uri): Promise<vscode.Uri | undefined> {
+  if (given) return given;
+  const picked = await vscode.window.showOpenDialog({
+    canSelectMany: false,
+    filters: DATASET_FILTERS,
+    defaultUri: preferred ?? vscode.window.activeTextEditor?.document.uri ?? vscode.workspace.workspaceFolders?.[0]?.uri,
+    openLabel,
+  });
+  return picked?.[0];
+}
+
 export function datasetArgument(target: unknown): vscode.Uri | undefined {
   if (target instanceof vscode.Uri) return target;
   if (typeof target !== 'string' || !target) return undefined;
@@ -33,16 +51,7 @@ export function datasetArgument(target: unknown): vscode.Uri | undefined {
  * `target` is the dataset: a Uri (explorer menu, Generate panel) or a URI string (status-bar tooltip link).
  */
 export async function setBudget(deps: SetBudgetDeps, target?: unknown): Promise<void> {
-  let file = datasetArgument(target);
-  if (!file) {
-    const picked = await vscode.window.showOpenDialog({
-      canSelectMany: false,
-      filters: { 'Labelled datasets': ['csv', 'jsonl', 'ndjson', 'json'] },
-      defaultUri: deps.lastDataset() ?? vscode.window.activeTextEditor?.document.uri ?? vscode.workspace.workspaceFolders?.[0]?.uri,
-      openLabel: 'Set privacy budget',
-    });
-    file = picked?.[0];
-  }
+  const file = await pickDataset(datasetArgument(target), 'Set privacy budget', deps.lastDataset());
   if (!file) return;
   const name = vscode.workspace.asRelativePath(file, false);
   // The ledger is a file in the workspace: like runs, changing it needs a trusted workspace.
