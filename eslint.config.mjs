@@ -4,6 +4,8 @@
 import js from '@eslint/js';
 import tseslint from 'typescript-eslint';
 import globals from 'globals';
+import stylistic from '@stylistic/eslint-plugin';
+import prettier from 'eslint-config-prettier';
 
 const nodeBuiltins = ['node:*', 'fs', 'path', 'crypto', 'os', 'child_process', 'http', 'https', 'stream', 'url'];
 
@@ -11,9 +13,24 @@ export default tseslint.config(
   { ignores: ['dist/**', 'node_modules/**', '.tools/**', '.vscode-test/**', 'out/**'] },
   js.configs.recommended,
   ...tseslint.configs.recommended,
+  // Formatting is Prettier's (npm run format); ESLint's own formatting rules are turned off.
+  prettier,
   {
     languageOptions: { globals: { ...globals.node } },
+    plugins: { '@stylistic': stylistic },
     rules: {
+      // Prettier formats at 120 columns (.prettierrc.json); this catches what it cannot wrap (comments, code
+      // Prettier left long), leaving long string and template literals alone so messages stay greppable.
+      '@stylistic/max-len': [
+        'error',
+        {
+          code: 120,
+          ignoreStrings: true,
+          ignoreTemplateLiterals: true,
+          ignoreRegExpLiterals: true,
+          ignoreUrls: true,
+        },
+      ],
       '@typescript-eslint/no-unused-vars': ['error', { argsIgnorePattern: '^_', varsIgnorePattern: '^_' }],
       'no-console': 'off',
     },
@@ -21,29 +38,41 @@ export default tseslint.config(
   {
     files: ['src/core/**/*.ts', 'src/shared/**/*.ts', 'src/cli/**/*.ts'],
     rules: {
-      'no-restricted-imports': ['error', { paths: [{ name: 'vscode', message: 'Only src/extension may import vscode.' }] }],
+      'no-restricted-imports': [
+        'error',
+        { paths: [{ name: 'vscode', message: 'Only src/extension may import vscode.' }] },
+      ],
     },
   },
   {
     files: ['src/shared/**/*.ts'],
     rules: {
-      'no-restricted-imports': ['error', {
-        paths: [{ name: 'vscode', message: 'src/shared is imported by the webview: no vscode.' }],
-        patterns: [{ group: nodeBuiltins, message: 'src/shared is imported by the webview: no node built-ins.' }],
-      }],
+      'no-restricted-imports': [
+        'error',
+        {
+          paths: [{ name: 'vscode', message: 'src/shared is imported by the webview: no vscode.' }],
+          patterns: [{ group: nodeBuiltins, message: 'src/shared is imported by the webview: no node built-ins.' }],
+        },
+      ],
     },
   },
   {
     files: ['webview/**/*.ts'],
     languageOptions: { globals: { ...globals.browser } },
     rules: {
-      'no-restricted-imports': ['error', {
-        paths: [{ name: 'vscode', message: 'The webview talks to the host only through src/shared/protocol.ts.' }],
-        patterns: [
-          { group: nodeBuiltins, message: 'Webview code runs in a browser.' },
-          { group: ['**/src/core/**', '**/src/extension/**', '**/src/cli/**'], message: 'Webview code may import only src/shared.' },
-        ],
-      }],
+      'no-restricted-imports': [
+        'error',
+        {
+          paths: [{ name: 'vscode', message: 'The webview talks to the host only through src/shared/protocol.ts.' }],
+          patterns: [
+            { group: nodeBuiltins, message: 'Webview code runs in a browser.' },
+            {
+              group: ['**/src/core/**', '**/src/extension/**', '**/src/cli/**'],
+              message: 'Webview code may import only src/shared.',
+            },
+          ],
+        },
+      ],
     },
   },
 );

@@ -8,18 +8,45 @@ export const f = (x: number): string => String(Number(x.toPrecision(4)));
 
 /** A button that opens "Set Privacy Budget…" for this dataset (the host asks for the value and confirms). */
 export function setBudgetButton(id: string, secondary = true): HTMLElement {
-  return h('vscode-button', { id, secondary, onclick: () => send({ type: 'setBudget' }) }, h('vscode-icon', { name: 'shield', slot: 'content-before' }), 'Set Privacy Budget…');
-}
-
-export function budgetView(b: BudgetMessage): HTMLElement {
-  return h('div', { class: 'stats budget' },
-    h('div', { class: 'stat' }, h('div', { class: 'stat-value', 'data-testid': 'budget-total' }, f(b.total)), h('div', { class: 'stat-label' }, 'total ε')),
-    h('div', { class: 'stat' }, h('div', { class: 'stat-value', 'data-testid': 'budget-spent' }, f(b.spent)), h('div', { class: 'stat-label' }, 'spent')),
-    h('div', { class: 'stat' }, h('div', { class: 'stat-value', 'data-testid': 'budget-remaining' }, f(Math.max(0, b.remaining))), h('div', { class: 'stat-label' }, 'remaining')),
+  return h(
+    'vscode-button',
+    { id, secondary, onclick: () => send({ type: 'setBudget' }) },
+    h('vscode-icon', { name: 'shield', slot: 'content-before' }),
+    'Set Privacy Budget…',
   );
 }
 
-export function numberField(id: string, label: string, value: number, attrs: Record<string, string>): { el: HTMLElement; input: HTMLInputElement } {
+export function budgetView(b: BudgetMessage): HTMLElement {
+  return h(
+    'div',
+    { class: 'stats budget' },
+    h(
+      'div',
+      { class: 'stat' },
+      h('div', { class: 'stat-value', 'data-testid': 'budget-total' }, f(b.total)),
+      h('div', { class: 'stat-label' }, 'total ε'),
+    ),
+    h(
+      'div',
+      { class: 'stat' },
+      h('div', { class: 'stat-value', 'data-testid': 'budget-spent' }, f(b.spent)),
+      h('div', { class: 'stat-label' }, 'spent'),
+    ),
+    h(
+      'div',
+      { class: 'stat' },
+      h('div', { class: 'stat-value', 'data-testid': 'budget-remaining' }, f(Math.max(0, b.remaining))),
+      h('div', { class: 'stat-label' }, 'remaining'),
+    ),
+  );
+}
+
+export function numberField(
+  id: string,
+  label: string,
+  value: number,
+  attrs: Record<string, string>,
+): { el: HTMLElement; input: HTMLInputElement } {
   const input = h('input', { id, type: 'number', value: String(value), required: true, ...attrs }) as HTMLInputElement;
   return { el: h('label', { class: 'field', for: id }, h('span', {}, label), input), input };
 }
@@ -58,9 +85,18 @@ export function labelPicker(labels: readonly string[]): {
     selectAll,
     boxes,
     elements: [
-      h('label', { class: 'check ack' }, all, ' Use all labels in the file (I accept that the label set becomes public)'),
+      h(
+        'label',
+        { class: 'check ack' },
+        all,
+        ' Use all labels in the file (I accept that the label set becomes public)',
+      ),
       h('div', { class: 'actions' }, selectAll),
-      h('div', { class: 'labels' }, ...boxes.map((b) => h('label', { class: 'label-option', title: b.value }, b, ' ', b.value))),
+      h(
+        'div',
+        { class: 'labels' },
+        ...boxes.map((b) => h('label', { class: 'label-option', title: b.value }, b, ' ', b.value)),
+      ),
     ],
     read: () => ({ labels: boxes.filter((b) => b.checked).map((b) => b.value), allLabels: all.checked }),
     restore: (s) => {

@@ -1,7 +1,11 @@
 // A tiny element builder. Strings become text nodes (never HTML), so private text cannot inject markup.
 type Child = Node | string | number | null | undefined | false;
 
-export function h<K extends string>(tag: K, props: Record<string, string | boolean | number | ((e: Event) => void)> = {}, ...children: Child[]): HTMLElement {
+export function h<K extends string>(
+  tag: K,
+  props: Record<string, string | boolean | number | ((e: Event) => void)> = {},
+  ...children: Child[]
+): HTMLElement {
   const el = document.createElement(tag);
   for (const [k, v] of Object.entries(props)) {
     if (typeof v === 'function') el.addEventListener(k.replace(/^on/, '').toLowerCase(), v as EventListener);

@@ -1,12 +1,21 @@
 // The Generate view: a form for a DP few-shot run, the plan preview, progress and the released demonstrations.
 // Everything is rendered as text nodes (see dom.ts).
-import { generateSettingsSchema, type GenerateSettings, type HostMessage, type ProgressRow, type ProgressTotals } from '../src/shared/protocol';
+import {
+  generateSettingsSchema,
+  type GenerateSettings,
+  type HostMessage,
+  type ProgressRow,
+  type ProgressTotals,
+} from '../src/shared/protocol';
 import { budgetView, f, labelPicker, numberField, setBudgetButton } from './common';
 import { h } from './dom';
 import { getState, send, setState } from './vscode-api';
 
 type InitMessage = Extract<HostMessage, { type: 'generateInit' }>;
-type GenerateHostMessage = Extract<HostMessage, { type: 'generateInit' | 'plan' | 'progress' | 'result' | 'generateError' | 'notice' | 'budget' }>;
+type GenerateHostMessage = Extract<
+  HostMessage,
+  { type: 'generateInit' | 'plan' | 'progress' | 'result' | 'generateError' | 'notice' | 'budget' }
+>;
 
 let form: { readSettings: () => GenerateSettings; setBusy: (busy: boolean) => void } | undefined;
 let budgetEl: HTMLElement | undefined;
@@ -59,13 +68,23 @@ function initView(app: HTMLElement, m: InitMessage): void {
     const s = readSettings();
     if (!valid(s)) return;
     form?.setBusy(true);
-    outputEl?.replaceChildren(h('p', { class: 'muted' }, h('vscode-icon', { name: 'loading', spin: true }), ' Reserving the budget…'));
+    outputEl?.replaceChildren(
+      h('p', { class: 'muted' }, h('vscode-icon', { name: 'loading', spin: true }), ' Reserving the budget…'),
+    );
     progressEl?.replaceChildren();
     progress = undefined;
     send({ type: 'generate', settings: s });
   });
   cancelBtn.addEventListener('click', () => send({ type: 'cancel' }));
-  for (const el of [picker.all, picker.selectAll, ...picker.boxes, shots.input, epsilon.input, prompts.input, maxTokens.input]) {
+  for (const el of [
+    picker.all,
+    picker.selectAll,
+    ...picker.boxes,
+    shots.input,
+    epsilon.input,
+    prompts.input,
+    maxTokens.input,
+  ]) {
     for (const ev of ['change', 'input', 'click']) el.addEventListener(ev, save);
   }
   form = {
@@ -86,14 +105,25 @@ function initView(app: HTMLElement, m: InitMessage): void {
     h('header', {}, h('h1', {}, h('vscode-icon', { name: 'sparkle' }), ' Generate DP demonstrations: ', m.file)),
     h('p', { class: 'provider' }, `Model: ${m.provider.kind}/${m.provider.model}`),
     ...(m.provider.offline
-      ? [h('p', { class: 'warning builtin-notice', role: 'note' }, h('vscode-icon', { name: 'info' }),
-        ' The built-in offline model is for trying the tool, not production quality. Choose a real model in the settings (Private Few-Shot › Provider).')]
+      ? [
+          h(
+            'p',
+            { class: 'warning builtin-notice', role: 'note' },
+            h('vscode-icon', { name: 'info' }),
+            ' The built-in offline model is for trying the tool, not production quality. Choose a real model in the settings (Private Few-Shot › Provider).',
+          ),
+        ]
       : []),
     h('h2', {}, 'Privacy budget of this dataset'),
     h('div', { class: 'budget-row' }, budgetEl, setBudgetButton('set-budget')),
     h('vscode-divider', {}),
     h('h2', {}, `Labels (${m.labels.length})`),
-    h('p', { class: 'private-note' }, h('vscode-icon', { name: 'lock' }), ' The labels you tick are treated as public: they appear in the prompts and the output.'),
+    h(
+      'p',
+      { class: 'private-note' },
+      h('vscode-icon', { name: 'lock' }),
+      ' The labels you tick are treated as public: they appear in the prompts and the output.',
+    ),
     ...picker.elements,
     h('div', { class: 'fields' }, shots.el, epsilon.el, prompts.el, maxTokens.el),
     h('div', { class: 'actions' }, previewBtn, generateBtn, cancelBtn),
@@ -105,7 +135,9 @@ function initView(app: HTMLElement, m: InitMessage): void {
 
 function showProblem(message: string, hint?: string, action?: 'setBudget'): void {
   outputEl?.replaceChildren(
-    h('section', { class: 'error', role: 'alert' },
+    h(
+      'section',
+      { class: 'error', role: 'alert' },
       h('h2', {}, h('vscode-icon', { name: 'error' }), ' Cannot generate'),
       h('p', { class: 'message' }, message),
       hint ? h('p', { class: 'hint' }, hint) : null,
@@ -115,35 +147,101 @@ function showProblem(message: string, hint?: string, action?: 'setBudget'): void
 }
 
 function planView(m: Extract<HostMessage, { type: 'plan' }>): HTMLElement {
-  return h('section', { class: 'plan' },
+  return h(
+    'section',
+    { class: 'plan' },
     h('h2', {}, 'Plan (nothing spent or sent)'),
-    h('p', {}, `This run: ε = ${f(m.epsilonRun)} at δ = ${m.delta.toExponential(2)}. Budget: spent ${f(m.budget.spent)} of ${f(m.budget.total)}; remaining after this run `,
-      h('strong', { 'data-testid': 'remaining-after' }, f(Math.max(0, m.remainingAfter))), '.'),
-    h('vscode-table', { zebra: true, 'bordered-columns': true, columns: JSON.stringify(['50%', '25%', '25%']) },
-      h('vscode-table-header', { slot: 'header' },
-        h('vscode-table-header-cell', {}, 'Label'), h('vscode-table-header-cell', {}, 'σ'), h('vscode-table-header-cell', {}, 'steps')),
-      h('vscode-table-body', { slot: 'body' },
-        ...m.labels.map((l) => h('vscode-table-row', {}, h('vscode-table-cell', {}, l.label), h('vscode-table-cell', { class: 'num sigma' }, f(l.sigma)), h('vscode-table-cell', { class: 'num' }, l.steps))),
+    h(
+      'p',
+      {},
+      `This run: ε = ${f(m.epsilonRun)} at δ = ${m.delta.toExponential(2)}. Budget: spent ${f(m.budget.spent)} of ${f(m.budget.total)}; remaining after this run `,
+      h('strong', { 'data-testid': 'remaining-after' }, f(Math.max(0, m.remainingAfter))),
+      '.',
+    ),
+    h(
+      'vscode-table',
+      { zebra: true, 'bordered-columns': true, columns: JSON.stringify(['50%', '25%', '25%']) },
+      h(
+        'vscode-table-header',
+        { slot: 'header' },
+        h('vscode-table-header-cell', {}, 'Label'),
+        h('vscode-table-header-cell', {}, 'σ'),
+        h('vscode-table-header-cell', {}, 'steps'),
+      ),
+      h(
+        'vscode-table-body',
+        { slot: 'body' },
+        ...m.labels.map((l) =>
+          h(
+            'vscode-table-row',
+            {},
+            h('vscode-table-cell', {}, l.label),
+            h('vscode-table-cell', { class: 'num sigma' }, f(l.sigma)),
+            h('vscode-table-cell', { class: 'num' }, l.steps),
+          ),
+        ),
       ),
     ),
     ...m.warnings.map((w) => h('p', { class: 'warning' }, h('vscode-icon', { name: 'warning' }), ' ', w)),
-    m.refusal ? h('p', { class: 'error refusal', role: 'alert' }, h('vscode-icon', { name: 'error' }), ' Refused: ', m.refusal) : null,
+    m.refusal
+      ? h('p', { class: 'error refusal', role: 'alert' }, h('vscode-icon', { name: 'error' }), ' Refused: ', m.refusal)
+      : null,
     m.refusal ? h('div', { class: 'actions' }, setBudgetButton('refusal-set-budget')) : null,
   );
 }
 
 function resultView(m: Extract<HostMessage, { type: 'result' }>): HTMLElement {
-  return h('section', { class: 'result' },
+  return h(
+    'section',
+    { class: 'result' },
     h('h2', {}, `Demonstrations (${m.demonstrations.length}) — ${m.status}`),
     m.message ? h('p', { class: 'warning' }, m.message) : null,
-    h('p', {}, `Budget used by this run: ε `, h('strong', { 'data-testid': 'budget-used' }, f(m.budgetUsed)),
-      m.status === 'completed' ? '' : ` (planned up to ${f(m.epsilonPlanned)}; only the started demonstrations are charged)`, `; remaining budget `, h('strong', { 'data-testid': 'remaining-now' }, f(Math.max(0, m.budget.remaining))), ` of ${f(m.budget.total)}.`),
-    h('div', { class: 'actions' },
-      h('vscode-button', { id: 'insert', onclick: () => send({ type: 'insert' }) }, h('vscode-icon', { name: 'insert', slot: 'content-before' }), 'Insert at cursor'),
-      h('vscode-button', { id: 'export', secondary: true, onclick: () => send({ type: 'export' }) }, h('vscode-icon', { name: 'save', slot: 'content-before' }), 'Export…'),
-      h('vscode-button', { id: 'copy', secondary: true, onclick: () => send({ type: 'copy' }) }, h('vscode-icon', { name: 'copy', slot: 'content-before' }), 'Copy'),
+    h(
+      'p',
+      {},
+      `Budget used by this run: ε `,
+      h('strong', { 'data-testid': 'budget-used' }, f(m.budgetUsed)),
+      m.status === 'completed'
+        ? ''
+        : ` (planned up to ${f(m.epsilonPlanned)}; only the started demonstrations are charged)`,
+      `; remaining budget `,
+      h('strong', { 'data-testid': 'remaining-now' }, f(Math.max(0, m.budget.remaining))),
+      ` of ${f(m.budget.total)}.`,
     ),
-    h('ol', { class: 'demos' }, ...m.demonstrations.map((d) => h('li', { class: 'demo' }, h('div', { class: 'demo-label' }, d.label), h('div', { class: 'demo-text' }, d.text)))),
+    h(
+      'div',
+      { class: 'actions' },
+      h(
+        'vscode-button',
+        { id: 'insert', onclick: () => send({ type: 'insert' }) },
+        h('vscode-icon', { name: 'insert', slot: 'content-before' }),
+        'Insert at cursor',
+      ),
+      h(
+        'vscode-button',
+        { id: 'export', secondary: true, onclick: () => send({ type: 'export' }) },
+        h('vscode-icon', { name: 'save', slot: 'content-before' }),
+        'Export…',
+      ),
+      h(
+        'vscode-button',
+        { id: 'copy', secondary: true, onclick: () => send({ type: 'copy' }) },
+        h('vscode-icon', { name: 'copy', slot: 'content-before' }),
+        'Copy',
+      ),
+    ),
+    h(
+      'ol',
+      { class: 'demos' },
+      ...m.demonstrations.map((d) =>
+        h(
+          'li',
+          { class: 'demo' },
+          h('div', { class: 'demo-label' }, d.label),
+          h('div', { class: 'demo-text' }, d.text),
+        ),
+      ),
+    ),
   );
 }
 
@@ -205,11 +303,20 @@ const rowOrder = (a: HTMLElement, b: { label: string; shot: number }) =>
 function totalsView(t: ProgressTotals, running: boolean): HTMLElement[] {
   const n = (id: string, x: number) => h('strong', { 'data-testid': id }, x.toLocaleString('en-US'));
   return [
-    n('progress-done', t.done), ` of ${t.planned} demonstrations done`,
+    n('progress-done', t.done),
+    ` of ${t.planned} demonstrations done`,
     running ? [', ', n('progress-in-flight', t.started - t.done), ' in flight'] : [],
-    ' · ', n('progress-calls', t.calls), ' model calls · ', n('progress-round-trips', t.roundTrips), ' round trips',
-    t.inputTokens || t.outputTokens ? ` · ${t.inputTokens.toLocaleString('en-US')} prompt and ${t.outputTokens.toLocaleString('en-US')} completion tokens` : '',
-  ].flat().map((x) => (typeof x === 'string' ? h('span', {}, x) : x));
+    ' · ',
+    n('progress-calls', t.calls),
+    ' model calls · ',
+    n('progress-round-trips', t.roundTrips),
+    ' round trips',
+    t.inputTokens || t.outputTokens
+      ? ` · ${t.inputTokens.toLocaleString('en-US')} prompt and ${t.outputTokens.toLocaleString('en-US')} completion tokens`
+      : '',
+  ]
+    .flat()
+    .map((x) => (typeof x === 'string' ? h('span', {}, x) : x));
 }
 
 function newProgressView(): ProgressView {
@@ -245,8 +352,15 @@ function upsertRow(view: ProgressView, r: ProgressRow): void {
     const icon = h('vscode-icon', { name: 'loading', spin: true, class: 'progress-icon' });
     const tokens = h('span', { class: 'progress-tokens num' });
     const text = h('div', { class: 'progress-text' });
-    const el = h('div', { class: 'progress-row', 'data-label': r.label, 'data-shot': r.shot },
-      icon, h('span', { class: 'progress-label', title: r.label }, r.label), h('span', { class: 'progress-shot' }, `#${r.shot + 1}`), tokens, text);
+    const el = h(
+      'div',
+      { class: 'progress-row', 'data-label': r.label, 'data-shot': r.shot },
+      icon,
+      h('span', { class: 'progress-label', title: r.label }, r.label),
+      h('span', { class: 'progress-shot' }, `#${r.shot + 1}`),
+      tokens,
+      text,
+    );
     row = { el, icon, tokens, text };
     view.rows.set(k, row);
     const next = [...view.list.children].find((c) => rowOrder(c as HTMLElement, r) > 0);
@@ -268,7 +382,9 @@ function renderProgress(m: Extract<HostMessage, { type: 'progress' }>): void {
   }
   for (const r of m.rows) upsertRow(progress, r);
   progress.totals.replaceChildren(...totalsView(m.totals, m.running));
-  progress.summary.textContent = m.running ? 'Progress' : `Run details: ${m.totals.done} of ${m.totals.planned} demonstrations`;
+  progress.summary.textContent = m.running
+    ? 'Progress'
+    : `Run details: ${m.totals.done} of ${m.totals.planned} demonstrations`;
   if (m.running) form?.setBusy(true);
   else progress.finish();
 }

@@ -24,16 +24,28 @@ let view: 'generate' | 'synth' = 'generate';
 function render(msg: HostMessage): void {
   switch (msg.type) {
     case 'loading':
-      app.replaceChildren(h('p', { class: 'muted' }, h('vscode-icon', { name: 'loading', spin: true }), ` Loading ${msg.file}…`));
+      app.replaceChildren(
+        h('p', { class: 'muted' }, h('vscode-icon', { name: 'loading', spin: true }), ` Loading ${msg.file}…`),
+      );
       break;
     case 'error':
       app.replaceChildren(
-        h('section', { class: 'error', role: 'alert' },
+        h(
+          'section',
+          { class: 'error', role: 'alert' },
           h('h2', {}, h('vscode-icon', { name: 'error' }), ' Could not load the dataset'),
           h('p', { class: 'message' }, msg.message),
           msg.hint ? h('p', { class: 'hint' }, msg.hint) : null,
-          h('div', { class: 'actions' },
-            msg.line ? h('vscode-button', { secondary: true, onclick: () => send({ type: 'openSource', line: msg.line }) }, `Go to line ${msg.line}`) : null,
+          h(
+            'div',
+            { class: 'actions' },
+            msg.line
+              ? h(
+                  'vscode-button',
+                  { secondary: true, onclick: () => send({ type: 'openSource', line: msg.line }) },
+                  `Go to line ${msg.line}`,
+                )
+              : null,
             h('vscode-button', { onclick: () => send({ type: 'refresh' }) }, 'Try again'),
           ),
         ),
@@ -61,7 +73,12 @@ function render(msg: HostMessage): void {
 }
 
 function stat(label: string, value: string | number, title?: string): HTMLElement {
-  return h('div', { class: 'stat', ...(title ? { title } : {}) }, h('div', { class: 'stat-value' }, String(value)), h('div', { class: 'stat-label' }, label));
+  return h(
+    'div',
+    { class: 'stat', ...(title ? { title } : {}) },
+    h('div', { class: 'stat-value' }, String(value)),
+    h('div', { class: 'stat-label' }, label),
+  );
 }
 
 /** A proportional bar. Its width is set through the CSSOM: the CSP forbids inline style attributes. */
@@ -74,43 +91,105 @@ function bar(fraction: number, title: string): HTMLElement {
 function summaryView(s: DatasetSummaryMessage): HTMLElement {
   const detected = (b: boolean) => (b ? ' (detected)' : '');
   const maxCount = Math.max(1, ...s.labels.map((l) => l.count));
-  return h('div', {},
-    h('header', {},
+  return h(
+    'div',
+    {},
+    h(
+      'header',
+      {},
       h('h1', {}, h('vscode-icon', { name: 'table' }), ' ', s.file, ' ', h('vscode-badge', {}, s.format.toUpperCase())),
-      h('vscode-button', { secondary: true, onclick: () => send({ type: 'refresh' }) }, h('vscode-icon', { name: 'refresh', slot: 'content-before' }), 'Reload'),
+      h(
+        'vscode-button',
+        { secondary: true, onclick: () => send({ type: 'refresh' }) },
+        h('vscode-icon', { name: 'refresh', slot: 'content-before' }),
+        'Reload',
+      ),
     ),
-    h('p', { class: 'private-note' }, h('vscode-icon', { name: 'lock' }),
-      ' These statistics describe private data. They are shown only here, on this machine, and never sent to a model or written into a release.'),
-    h('div', { class: 'stats' },
+    h(
+      'p',
+      { class: 'private-note' },
+      h('vscode-icon', { name: 'lock' }),
+      ' These statistics describe private data. They are shown only here, on this machine, and never sent to a model or written into a release.',
+    ),
+    h(
+      'div',
+      { class: 'stats' },
       stat('rows', s.rows),
-      stat(s.columns.unit ? `privacy units (${s.columns.unit})` : 'privacy units (one per row)', s.units, s.columns.unit ? `largest unit: ${s.largestUnit} rows` : undefined),
+      stat(
+        s.columns.unit ? `privacy units (${s.columns.unit})` : 'privacy units (one per row)',
+        s.units,
+        s.columns.unit ? `largest unit: ${s.largestUnit} rows` : undefined,
+      ),
       stat('labels', s.labels.length),
       stat('duplicate texts', s.duplicateTexts),
       stat('median length', `${s.textLength.median} chars`),
     ),
-    h('dl', { class: 'columns' },
-      h('dt', {}, 'Text column'), h('dd', {}, s.columns.text + detected(s.columns.detected.text)),
-      h('dt', {}, 'Label column'), h('dd', {}, s.columns.label + detected(s.columns.detected.label)),
-      h('dt', {}, 'Privacy unit'), h('dd', {}, s.columns.unit ?? 'each row'),
-      h('dt', {}, 'All columns'), h('dd', {}, s.columns.available.join(', ')),
-      h('dt', {}, 'Text length'), h('dd', {}, `min ${s.textLength.min} · median ${s.textLength.median} · mean ${s.textLength.mean} · p95 ${s.textLength.p95} · max ${s.textLength.max} characters`),
-      h('dt', {}, 'Identity'), h('dd', { class: 'mono', title: s.identity.contentSha256 }, `sha256 ${s.identity.contentSha256.slice(0, 16)}… · ${s.identity.bytes.toLocaleString()} bytes`),
+    h(
+      'dl',
+      { class: 'columns' },
+      h('dt', {}, 'Text column'),
+      h('dd', {}, s.columns.text + detected(s.columns.detected.text)),
+      h('dt', {}, 'Label column'),
+      h('dd', {}, s.columns.label + detected(s.columns.detected.label)),
+      h('dt', {}, 'Privacy unit'),
+      h('dd', {}, s.columns.unit ?? 'each row'),
+      h('dt', {}, 'All columns'),
+      h('dd', {}, s.columns.available.join(', ')),
+      h('dt', {}, 'Text length'),
+      h(
+        'dd',
+        {},
+        `min ${s.textLength.min} · median ${s.textLength.median} · mean ${s.textLength.mean} · p95 ${s.textLength.p95} · max ${s.textLength.max} characters`,
+      ),
+      h('dt', {}, 'Identity'),
+      h(
+        'dd',
+        { class: 'mono', title: s.identity.contentSha256 },
+        `sha256 ${s.identity.contentSha256.slice(0, 16)}… · ${s.identity.bytes.toLocaleString()} bytes`,
+      ),
     ),
     ...s.warnings.map((w) => h('p', { class: 'warning' }, h('vscode-icon', { name: 'warning' }), ' ', w)),
     s.skipped.count
-      ? h('p', { class: 'muted' }, `Skipped rows: `, ...s.skipped.first.flatMap((r, i) => [i ? ', ' : '', h('a', { href: '#', onclick: (e: Event) => { e.preventDefault(); send({ type: 'openSource', line: r.line }); } }, `line ${r.line}`), ` (${r.column} ${r.reason})`]))
+      ? h(
+          'p',
+          { class: 'muted' },
+          `Skipped rows: `,
+          ...s.skipped.first.flatMap((r, i) => [
+            i ? ', ' : '',
+            h(
+              'a',
+              {
+                href: '#',
+                onclick: (e: Event) => {
+                  e.preventDefault();
+                  send({ type: 'openSource', line: r.line });
+                },
+              },
+              `line ${r.line}`,
+            ),
+            ` (${r.column} ${r.reason})`,
+          ]),
+        )
       : null,
     h('vscode-divider', {}),
     h('h2', {}, `Labels (${s.labels.length})`),
-    h('vscode-table', { zebra: true, 'bordered-columns': true, columns: JSON.stringify(['60%', '15%', '25%']) },
-      h('vscode-table-header', { slot: 'header' },
+    h(
+      'vscode-table',
+      { zebra: true, 'bordered-columns': true, columns: JSON.stringify(['60%', '15%', '25%']) },
+      h(
+        'vscode-table-header',
+        { slot: 'header' },
         h('vscode-table-header-cell', {}, 'Label'),
         h('vscode-table-header-cell', {}, 'Rows'),
         h('vscode-table-header-cell', {}, 'Share'),
       ),
-      h('vscode-table-body', { slot: 'body' },
+      h(
+        'vscode-table-body',
+        { slot: 'body' },
         ...s.labels.map((l) =>
-          h('vscode-table-row', {},
+          h(
+            'vscode-table-row',
+            {},
             h('vscode-table-cell', {}, l.label),
             h('vscode-table-cell', { class: 'num' }, l.count),
             h('vscode-table-cell', {}, bar(l.count / maxCount, `${((100 * l.count) / s.rows).toFixed(1)}% of rows`)),

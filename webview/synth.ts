@@ -23,11 +23,30 @@ function initView(app: HTMLElement, m: InitMessage): void {
   const picker = labelPicker(m.labels);
   const count = numberField('count', 'Records in total', m.defaults.count, { min: '1', max: '1000000', step: '1' });
   const epsilon = numberField('epsilon', 'ε for this run', m.defaults.epsilon, { min: '0.01', step: 'any' });
-  const iterations = numberField('iterations', 'Iterations T', m.defaults.iterations, { min: '1', max: '1000', step: '1' });
-  const variations = numberField('variations', 'Variations per record (L − 1)', m.defaults.variations, { min: '1', max: '100', step: '1' });
+  const iterations = numberField('iterations', 'Iterations T', m.defaults.iterations, {
+    min: '1',
+    max: '1000',
+    step: '1',
+  });
+  const variations = numberField('variations', 'Variations per record (L − 1)', m.defaults.variations, {
+    min: '1',
+    max: '100',
+    step: '1',
+  });
   const builtinProvider = m.provider.kind === 'builtin';
-  const same = h('input', { type: 'radio', name: 'embedder', id: 'embedder-same', value: 'same', disabled: !m.providerEmbeds }) as HTMLInputElement;
-  const builtin = h('input', { type: 'radio', name: 'embedder', id: 'embedder-builtin', value: 'builtin' }) as HTMLInputElement;
+  const same = h('input', {
+    type: 'radio',
+    name: 'embedder',
+    id: 'embedder-same',
+    value: 'same',
+    disabled: !m.providerEmbeds,
+  }) as HTMLInputElement;
+  const builtin = h('input', {
+    type: 'radio',
+    name: 'embedder',
+    id: 'embedder-builtin',
+    value: 'builtin',
+  }) as HTMLInputElement;
   (m.defaults.embedder === 'same' && m.providerEmbeds ? same : builtin).checked = true;
   const previewBtn = h('vscode-button', { id: 'preview', secondary: true }, 'Preview plan');
   const runBtn = h('vscode-button', { id: 'synthesize' }, 'Generate records');
@@ -43,7 +62,8 @@ function initView(app: HTMLElement, m: InitMessage): void {
   });
   // Restore the form after a reload (hidden panels are not retained); the state is validated like a message.
   const saved = getState() as { view?: unknown; file?: unknown; settings?: unknown } | undefined;
-  const restored = saved?.view === 'synth' && saved.file === m.file ? synthSettingsSchema.safeParse(saved.settings) : undefined;
+  const restored =
+    saved?.view === 'synth' && saved.file === m.file ? synthSettingsSchema.safeParse(saved.settings) : undefined;
   if (restored?.success) {
     const r = restored.data;
     picker.restore(r);
@@ -59,7 +79,11 @@ function initView(app: HTMLElement, m: InitMessage): void {
   };
   const valid = (s: SynthSettings): boolean => {
     const ok = synthSettingsSchema.safeParse(s).success;
-    if (!ok) showProblem('Every number must be positive.', 'Records, T and variations are whole numbers ≥ 1 (T ≤ 1000, variations ≤ 100); ε > 0.');
+    if (!ok)
+      showProblem(
+        'Every number must be positive.',
+        'Records, T and variations are whole numbers ≥ 1 (T ≤ 1000, variations ≤ 100); ε > 0.',
+      );
     return ok;
   };
   previewBtn.addEventListener('click', () => {
@@ -70,12 +94,24 @@ function initView(app: HTMLElement, m: InitMessage): void {
     const s = readSettings();
     if (!valid(s)) return;
     form?.setBusy(true);
-    outputEl?.replaceChildren(h('p', { class: 'muted' }, h('vscode-icon', { name: 'loading', spin: true }), ' Reserving the budget…'));
+    outputEl?.replaceChildren(
+      h('p', { class: 'muted' }, h('vscode-icon', { name: 'loading', spin: true }), ' Reserving the budget…'),
+    );
     progressEl?.replaceChildren();
     send({ type: 'synthRun', settings: s });
   });
   cancelBtn.addEventListener('click', () => send({ type: 'cancel' }));
-  for (const el of [picker.all, picker.selectAll, ...picker.boxes, count.input, epsilon.input, iterations.input, variations.input, same, builtin]) {
+  for (const el of [
+    picker.all,
+    picker.selectAll,
+    ...picker.boxes,
+    count.input,
+    epsilon.input,
+    iterations.input,
+    variations.input,
+    same,
+    builtin,
+  ]) {
     for (const ev of ['change', 'input', 'click']) el.addEventListener(ev, save);
   }
   form = {
@@ -91,28 +127,56 @@ function initView(app: HTMLElement, m: InitMessage): void {
   noticeEl = h('p', { class: 'muted notice' });
   progressEl = h('section', { class: 'run' });
   const sameText = builtinProvider
-    ? 'The built-in model\'s embeddings: private rows stay on this machine'
-    : m.providerEmbeds ? `${model(m.provider)}'s embeddings: private rows are sent to it` : `${model(m.provider)} offers no embeddings`;
+    ? "The built-in model's embeddings: private rows stay on this machine"
+    : m.providerEmbeds
+      ? `${model(m.provider)}'s embeddings: private rows are sent to it`
+      : `${model(m.provider)} offers no embeddings`;
   app.replaceChildren(
-    h('header', {}, h('h1', {}, h('vscode-icon', { name: 'beaker' }), ' Generate synthetic records (Aug-PE): ', m.file)),
+    h(
+      'header',
+      {},
+      h('h1', {}, h('vscode-icon', { name: 'beaker' }), ' Generate synthetic records (Aug-PE): ', m.file),
+    ),
     h('p', { class: 'provider' }, `Generator: ${model(m.provider)}`),
     ...(m.provider.offline
-      ? [h('p', { class: 'warning builtin-notice', role: 'note' }, h('vscode-icon', { name: 'info' }),
-        ' The built-in offline model is for trying the tool, not production quality. Choose a real model in the settings (Private Few-Shot › Provider).')]
+      ? [
+          h(
+            'p',
+            { class: 'warning builtin-notice', role: 'note' },
+            h('vscode-icon', { name: 'info' }),
+            ' The built-in offline model is for trying the tool, not production quality. Choose a real model in the settings (Private Few-Shot › Provider).',
+          ),
+        ]
       : []),
-    h('p', { class: 'private-note' }, h('vscode-icon', { name: 'lock' }),
-      ' The generator sees only the label names and its own synthetic text. Private rows go only to the embedder; their votes for the nearest candidates are released with Gaussian noise.'),
+    h(
+      'p',
+      { class: 'private-note' },
+      h('vscode-icon', { name: 'lock' }),
+      ' The generator sees only the label names and its own synthetic text. Private rows go only to the embedder; their votes for the nearest candidates are released with Gaussian noise.',
+    ),
     h('h2', {}, 'Privacy budget of this dataset'),
     h('div', { class: 'budget-row' }, budgetEl, setBudgetButton('set-budget')),
     h('vscode-divider', {}),
     h('h2', {}, `Labels (${m.labels.length})`),
-    h('p', { class: 'private-note' }, h('vscode-icon', { name: 'lock' }), ' The labels you tick are treated as public: they appear in the prompts and the output.'),
+    h(
+      'p',
+      { class: 'private-note' },
+      h('vscode-icon', { name: 'lock' }),
+      ' The labels you tick are treated as public: they appear in the prompts and the output.',
+    ),
     ...picker.elements,
     h('div', { class: 'fields' }, count.el, epsilon.el, iterations.el, variations.el),
-    h('fieldset', { class: 'embedder' },
+    h(
+      'fieldset',
+      { class: 'embedder' },
       h('legend', {}, 'Embedder (the only part that sees private rows)'),
       h('label', { class: 'check', for: 'embedder-same' }, same, ' ', sameText),
-      h('label', { class: 'check', for: 'embedder-builtin' }, builtin, ' Built-in embedder: keep private rows on this machine'),
+      h(
+        'label',
+        { class: 'check', for: 'embedder-builtin' },
+        builtin,
+        ' Built-in embedder: keep private rows on this machine',
+      ),
     ),
     h('div', { class: 'actions' }, previewBtn, runBtn, cancelBtn),
     noticeEl,
@@ -123,7 +187,9 @@ function initView(app: HTMLElement, m: InitMessage): void {
 
 function showProblem(message: string, hint?: string, action?: 'setBudget'): void {
   outputEl?.replaceChildren(
-    h('section', { class: 'error', role: 'alert' },
+    h(
+      'section',
+      { class: 'error', role: 'alert' },
       h('h2', {}, h('vscode-icon', { name: 'error' }), ' Cannot generate records'),
       h('p', { class: 'message' }, message),
       hint ? h('p', { class: 'hint' }, hint) : null,
@@ -133,43 +199,133 @@ function showProblem(message: string, hint?: string, action?: 'setBudget'): void
 }
 
 /** A figure with its exact value in `data-value` (the view rounds; tests and screen readers get the full number). */
-const figure = (id: string, x: number, text = f(x)) => h('strong', { 'data-testid': id, 'data-value': String(x) }, text);
+const figure = (id: string, x: number, text = f(x)) =>
+  h('strong', { 'data-testid': id, 'data-value': String(x) }, text);
 
 function planView(m: PlanMessage): HTMLElement {
   const where = (e: Model) => (e.offline ? 'private rows stay on this machine' : 'private rows are sent to it');
-  return h('section', { class: 'plan' },
+  return h(
+    'section',
+    { class: 'plan' },
     h('h2', {}, 'Plan (nothing spent or sent)'),
-    h('p', {}, 'This run: ε = ', figure('epsilon-run', m.epsilonRun), ` at δ = ${m.delta.toExponential(2)}, from `, figure('iterations', m.iterations, String(m.iterations)),
-      ' noisy histograms of noise σ = ', figure('sigma', m.sigma), ' (μ = ', figure('mu', m.mu), ' GDP). Budget: spent ', f(m.budget.spent), ' of ', f(m.budget.total), '; remaining after this run ',
-      figure('remaining-after', Math.max(0, m.remainingAfter)), '.'),
-    h('p', { class: 'muted' }, `Generator ${model(m.generator)}; embedder `, h('span', { 'data-testid': 'plan-embedder' }, model(m.embedder)), ` (${where(m.embedder)}). About ${m.estimate.completions.toLocaleString('en-US')} completions, ${m.estimate.syntheticEmbeddings.toLocaleString('en-US')} synthetic and ${m.estimate.privateEmbeddings.toLocaleString('en-US')} private embeddings.`),
-    m.wholeDataset ? h('p', { class: 'muted' }, 'Privacy units span labels: the run is charged to the whole dataset.') : null,
-    h('vscode-table', { zebra: true, 'bordered-columns': true, columns: JSON.stringify(['40%', '15%', '25%', '20%']) },
-      h('vscode-table-header', { slot: 'header' },
-        h('vscode-table-header-cell', {}, 'Label'), h('vscode-table-header-cell', {}, 'records'), h('vscode-table-header-cell', {}, 'candidates per iteration'), h('vscode-table-header-cell', {}, 'private rows (local)')),
-      h('vscode-table-body', { slot: 'body' },
-        ...m.labels.map((l) => h('vscode-table-row', {}, h('vscode-table-cell', {}, l.label), h('vscode-table-cell', { class: 'num count' }, l.count), h('vscode-table-cell', { class: 'num' }, l.population), h('vscode-table-cell', { class: 'num' }, l.rows))),
+    h(
+      'p',
+      {},
+      'This run: ε = ',
+      figure('epsilon-run', m.epsilonRun),
+      ` at δ = ${m.delta.toExponential(2)}, from `,
+      figure('iterations', m.iterations, String(m.iterations)),
+      ' noisy histograms of noise σ = ',
+      figure('sigma', m.sigma),
+      ' (μ = ',
+      figure('mu', m.mu),
+      ' GDP). Budget: spent ',
+      f(m.budget.spent),
+      ' of ',
+      f(m.budget.total),
+      '; remaining after this run ',
+      figure('remaining-after', Math.max(0, m.remainingAfter)),
+      '.',
+    ),
+    h(
+      'p',
+      { class: 'muted' },
+      `Generator ${model(m.generator)}; embedder `,
+      h('span', { 'data-testid': 'plan-embedder' }, model(m.embedder)),
+      ` (${where(m.embedder)}). About ${m.estimate.completions.toLocaleString('en-US')} completions, ${m.estimate.syntheticEmbeddings.toLocaleString('en-US')} synthetic and ${m.estimate.privateEmbeddings.toLocaleString('en-US')} private embeddings.`,
+    ),
+    m.wholeDataset
+      ? h('p', { class: 'muted' }, 'Privacy units span labels: the run is charged to the whole dataset.')
+      : null,
+    h(
+      'vscode-table',
+      { zebra: true, 'bordered-columns': true, columns: JSON.stringify(['40%', '15%', '25%', '20%']) },
+      h(
+        'vscode-table-header',
+        { slot: 'header' },
+        h('vscode-table-header-cell', {}, 'Label'),
+        h('vscode-table-header-cell', {}, 'records'),
+        h('vscode-table-header-cell', {}, 'candidates per iteration'),
+        h('vscode-table-header-cell', {}, 'private rows (local)'),
+      ),
+      h(
+        'vscode-table-body',
+        { slot: 'body' },
+        ...m.labels.map((l) =>
+          h(
+            'vscode-table-row',
+            {},
+            h('vscode-table-cell', {}, l.label),
+            h('vscode-table-cell', { class: 'num count' }, l.count),
+            h('vscode-table-cell', { class: 'num' }, l.population),
+            h('vscode-table-cell', { class: 'num' }, l.rows),
+          ),
+        ),
       ),
     ),
     ...m.warnings.map((w) => h('p', { class: 'warning' }, h('vscode-icon', { name: 'warning' }), ' ', w)),
-    m.refusal ? h('p', { class: 'error refusal', role: 'alert' }, h('vscode-icon', { name: 'error' }), ' Refused: ', m.refusal) : null,
+    m.refusal
+      ? h('p', { class: 'error refusal', role: 'alert' }, h('vscode-icon', { name: 'error' }), ' Refused: ', m.refusal)
+      : null,
     m.refusal ? h('div', { class: 'actions' }, setBudgetButton('refusal-set-budget')) : null,
   );
 }
 
 function resultView(m: ResultMessage): HTMLElement {
-  return h('section', { class: 'result' },
+  return h(
+    'section',
+    { class: 'result' },
     h('h2', {}, `Synthetic records (${m.records.length}) — ${m.status}`),
     m.message ? h('p', { class: 'warning' }, m.message) : null,
-    h('p', {}, 'ε charged ', figure('epsilon-charged', m.epsilonCharged), ' for ', figure('histograms', m.histograms, String(m.histograms)), ` of ${m.iterations} histogram(s)`,
-      m.status === 'completed' ? '' : ` (planned ${f(m.epsilonPlanned)})`, '; the dataset\'s spent budget rose by ', figure('budget-used', m.budgetUsed),
-      '; remaining ', figure('remaining-now', Math.max(0, m.budget.remaining)), ` of ${f(m.budget.total)}.`),
-    h('div', { class: 'actions' },
-      h('vscode-button', { id: 'insert', onclick: () => send({ type: 'insert' }) }, h('vscode-icon', { name: 'insert', slot: 'content-before' }), 'Insert at cursor'),
-      h('vscode-button', { id: 'export', secondary: true, onclick: () => send({ type: 'export' }) }, h('vscode-icon', { name: 'save', slot: 'content-before' }), 'Export…'),
-      h('vscode-button', { id: 'copy', secondary: true, onclick: () => send({ type: 'copy' }) }, h('vscode-icon', { name: 'copy', slot: 'content-before' }), 'Copy'),
+    h(
+      'p',
+      {},
+      'ε charged ',
+      figure('epsilon-charged', m.epsilonCharged),
+      ' for ',
+      figure('histograms', m.histograms, String(m.histograms)),
+      ` of ${m.iterations} histogram(s)`,
+      m.status === 'completed' ? '' : ` (planned ${f(m.epsilonPlanned)})`,
+      "; the dataset's spent budget rose by ",
+      figure('budget-used', m.budgetUsed),
+      '; remaining ',
+      figure('remaining-now', Math.max(0, m.budget.remaining)),
+      ` of ${f(m.budget.total)}.`,
     ),
-    h('ol', { class: 'records' }, ...m.records.map((r) => h('li', { class: 'record' }, h('div', { class: 'record-label' }, r.label), h('div', { class: 'record-text' }, r.text)))),
+    h(
+      'div',
+      { class: 'actions' },
+      h(
+        'vscode-button',
+        { id: 'insert', onclick: () => send({ type: 'insert' }) },
+        h('vscode-icon', { name: 'insert', slot: 'content-before' }),
+        'Insert at cursor',
+      ),
+      h(
+        'vscode-button',
+        { id: 'export', secondary: true, onclick: () => send({ type: 'export' }) },
+        h('vscode-icon', { name: 'save', slot: 'content-before' }),
+        'Export…',
+      ),
+      h(
+        'vscode-button',
+        { id: 'copy', secondary: true, onclick: () => send({ type: 'copy' }) },
+        h('vscode-icon', { name: 'copy', slot: 'content-before' }),
+        'Copy',
+      ),
+    ),
+    h(
+      'ol',
+      { class: 'records' },
+      ...m.records.map((r) =>
+        h(
+          'li',
+          { class: 'record' },
+          h('div', { class: 'record-label' }, r.label),
+          h('div', { class: 'record-text' }, r.text),
+        ),
+      ),
+    ),
   );
 }
 
@@ -185,7 +341,15 @@ const STAGE_TEXT: Record<SynthLabelRow['stage'], (r: SynthLabelRow, T: number) =
   stopped: (r, T) => `stopped in iteration ${r.iteration} of ${T}`,
 };
 const STAGE_ICON: Record<SynthLabelRow['stage'], string> = {
-  waiting: 'circle-outline', embedding: 'loading', writing: 'loading', written: 'loading', voting: 'loading', varying: 'loading', varied: 'loading', done: 'pass', stopped: 'circle-slash',
+  waiting: 'circle-outline',
+  embedding: 'loading',
+  writing: 'loading',
+  written: 'loading',
+  voting: 'loading',
+  varying: 'loading',
+  varied: 'loading',
+  done: 'pass',
+  stopped: 'circle-slash',
 };
 
 /** The run's progress: totals and one row per label, replaced as a whole (a few rows; the state is small). */
@@ -197,21 +361,50 @@ function renderProgress(m: ProgressMessage): void {
     outputEl?.replaceChildren();
   }
   const n = (id: string, x: number) => h('strong', { 'data-testid': id }, x.toLocaleString('en-US'));
-  const totals = h('p', { class: 'progress-totals' },
-    'Iteration ', n('progress-iteration', m.iteration), ` of ${m.iterations} · `, n('progress-histograms', m.histograms), ' histogram(s) · ',
-    n('progress-completions', m.completions), ' completions · ', n('progress-calls', m.calls), ' model calls',
-    m.inputTokens || m.outputTokens ? ` · ${m.inputTokens.toLocaleString('en-US')} prompt and ${m.outputTokens.toLocaleString('en-US')} completion tokens` : '',
-    ' · cost $', h('span', { 'data-testid': 'progress-cost' }, m.cost.toFixed(4)));
-  const rows = h('div', { class: 'progress-rows' }, ...m.labels.map((r) => {
-    const busy = STAGE_ICON[r.stage] === 'loading';
-    return h('div', { class: 'synth-row', 'data-label': r.label, 'data-stage': r.stage, 'data-iteration': r.iteration },
-      h('vscode-icon', { name: busy && !m.running ? 'circle-slash' : STAGE_ICON[r.stage], spin: busy && m.running, class: 'progress-icon' }),
-      h('span', { class: 'progress-label', title: r.label }, r.label),
-      h('span', { class: 'progress-count num' }, `${r.count} record(s)`),
-      h('span', { class: 'synth-stage' }, STAGE_TEXT[r.stage](r, m.iterations)));
-  }));
-  const details = h('details', { class: 'progress', open: m.running },
-    h('summary', {}, m.running ? 'Progress' : `Run details: ${m.histograms} of ${m.iterations} histogram(s)`), totals, rows);
+  const totals = h(
+    'p',
+    { class: 'progress-totals' },
+    'Iteration ',
+    n('progress-iteration', m.iteration),
+    ` of ${m.iterations} · `,
+    n('progress-histograms', m.histograms),
+    ' histogram(s) · ',
+    n('progress-completions', m.completions),
+    ' completions · ',
+    n('progress-calls', m.calls),
+    ' model calls',
+    m.inputTokens || m.outputTokens
+      ? ` · ${m.inputTokens.toLocaleString('en-US')} prompt and ${m.outputTokens.toLocaleString('en-US')} completion tokens`
+      : '',
+    ' · cost $',
+    h('span', { 'data-testid': 'progress-cost' }, m.cost.toFixed(4)),
+  );
+  const rows = h(
+    'div',
+    { class: 'progress-rows' },
+    ...m.labels.map((r) => {
+      const busy = STAGE_ICON[r.stage] === 'loading';
+      return h(
+        'div',
+        { class: 'synth-row', 'data-label': r.label, 'data-stage': r.stage, 'data-iteration': r.iteration },
+        h('vscode-icon', {
+          name: busy && !m.running ? 'circle-slash' : STAGE_ICON[r.stage],
+          spin: busy && m.running,
+          class: 'progress-icon',
+        }),
+        h('span', { class: 'progress-label', title: r.label }, r.label),
+        h('span', { class: 'progress-count num' }, `${r.count} record(s)`),
+        h('span', { class: 'synth-stage' }, STAGE_TEXT[r.stage](r, m.iterations)),
+      );
+    }),
+  );
+  const details = h(
+    'details',
+    { class: 'progress', open: m.running },
+    h('summary', {}, m.running ? 'Progress' : `Run details: ${m.histograms} of ${m.iterations} histogram(s)`),
+    totals,
+    rows,
+  );
   progressEl.replaceChildren(details);
 }
 

@@ -41,8 +41,19 @@ function realisticLedger(n: number): MechanismSpec[] {
   const out: MechanismSpec[] = [];
   for (let i = 0; i < n; i++) {
     const pick = <T>(xs: T[]) => xs[Math.floor(uniform(rng) * xs.length)]!;
-    if (uniform(rng) < 0.3) out.push({ kind: 'gaussian', sigma: 20 + Math.floor(uniform(rng) * 40), steps: 1 + Math.floor(uniform(rng) * 10) });
-    else out.push({ kind: 'poisson-gaussian', sigma: pick(sigmas), samplingRate: pick(rates), steps: 10 + Math.floor(uniform(rng) * 200) });
+    if (uniform(rng) < 0.3)
+      out.push({
+        kind: 'gaussian',
+        sigma: 20 + Math.floor(uniform(rng) * 40),
+        steps: 1 + Math.floor(uniform(rng) * 10),
+      });
+    else
+      out.push({
+        kind: 'poisson-gaussian',
+        sigma: pick(sigmas),
+        samplingRate: pick(rates),
+        steps: 10 + Math.floor(uniform(rng) * 200),
+      });
   }
   return out;
 }
@@ -52,8 +63,15 @@ function distinctLedger(n: number): MechanismSpec[] {
   const rng = seededRandom('bench-distinct');
   const out: MechanismSpec[] = [];
   for (let i = 0; i < n; i++) {
-    if (uniform(rng) < 0.3) out.push({ kind: 'gaussian', sigma: 20 + 40 * uniform(rng), steps: 1 + Math.floor(uniform(rng) * 10) });
-    else out.push({ kind: 'poisson-gaussian', sigma: 2 + 10 * uniform(rng), samplingRate: 0.001 + 0.009 * uniform(rng), steps: 10 + Math.floor(uniform(rng) * 200) });
+    if (uniform(rng) < 0.3)
+      out.push({ kind: 'gaussian', sigma: 20 + 40 * uniform(rng), steps: 1 + Math.floor(uniform(rng) * 10) });
+    else
+      out.push({
+        kind: 'poisson-gaussian',
+        sigma: 2 + 10 * uniform(rng),
+        samplingRate: 0.001 + 0.009 * uniform(rng),
+        steps: 10 + Math.floor(uniform(rng) * 200),
+      });
   }
   return out;
 }
@@ -64,7 +82,9 @@ export async function main(): Promise<void> {
   const pld = measure(5, clearPldCaches, () => epsilonFor(one, 1e-5, 'pld'));
   const rdp = measure(5, clearPldCaches, () => epsilonFor(one, 1e-5, 'rdp'));
   console.log('q = 0.01, σ = 1, T = 10,000, δ = 1e-5');
-  console.log(`  PLD  ε = ${pld.value.toFixed(4)}  ${fmt(pld.ms)} ms (median of 5, cold caches; runs ${pld.all.map((x) => x.toFixed(0)).join(', ')})`);
+  console.log(
+    `  PLD  ε = ${pld.value.toFixed(4)}  ${fmt(pld.ms)} ms (median of 5, cold caches; runs ${pld.all.map((x) => x.toFixed(0)).join(', ')})`,
+  );
   console.log(`  RDP  ε = ${rdp.value.toFixed(4)}  ${fmt(rdp.ms)} ms (median of 5, cold caches)`);
 
   for (const [name, ledger] of [
@@ -76,11 +96,23 @@ export async function main(): Promise<void> {
     const cold = measure(3, clearPldCaches, () => epsilonFor(ledger, delta, 'pld'));
     // Warm: the ledger with one more entry appended (a new run being planned), caches kept from the previous call.
     let k = 0;
-    const warm = measure(5, () => {}, () => {
-      k++;
-      return epsilonFor([...ledger, { kind: 'poisson-gaussian', sigma: 3 + k / 100, samplingRate: 0.004, steps: 100 }], delta, 'pld');
-    });
-    console.log(`${name}: ${n.groups.length} distinct subsampled groups + merged Gaussian μ = ${Math.sqrt(n.gaussianMu2).toFixed(3)}`);
-    console.log(`  PLD  ε = ${cold.value.toFixed(4)} at δ = ${delta}  cold ${fmt(cold.ms)} ms, warm (one new entry) ${fmt(warm.ms)} ms`);
+    const warm = measure(
+      5,
+      () => {},
+      () => {
+        k++;
+        return epsilonFor(
+          [...ledger, { kind: 'poisson-gaussian', sigma: 3 + k / 100, samplingRate: 0.004, steps: 100 }],
+          delta,
+          'pld',
+        );
+      },
+    );
+    console.log(
+      `${name}: ${n.groups.length} distinct subsampled groups + merged Gaussian μ = ${Math.sqrt(n.gaussianMu2).toFixed(3)}`,
+    );
+    console.log(
+      `  PLD  ε = ${cold.value.toFixed(4)} at δ = ${delta}  cold ${fmt(cold.ms)} ms, warm (one new entry) ${fmt(warm.ms)} ms`,
+    );
   }
 }

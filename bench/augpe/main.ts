@@ -9,7 +9,13 @@ import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { loadDataset, summarize, type Dataset } from '../../src/core/data';
 import { planAugPe, runAugPe } from '../../src/core/augpe';
-import { privatizeHistogram, rankSelect, voteHistograms, type Matrix, type Metric } from '../../src/core/augpe/histogram';
+import {
+  privatizeHistogram,
+  rankSelect,
+  voteHistograms,
+  type Matrix,
+  type Metric,
+} from '../../src/core/augpe/histogram';
 import { Ledger, defaultAccountant } from '../../src/core/ledger';
 import { cryptoRandom, seededRandom } from '../../src/core/privacy';
 import { createBuiltinProvider, embedText } from '../../src/core/providers/builtin';
@@ -33,7 +39,11 @@ function histogramBench(): void {
   const priv = randomMatrix(n, dim, 'private');
   const cands = randomMatrix(m, dim, 'candidates');
   const units = Array.from({ length: n }, (_, i) => `r${i}`);
-  const configs: [Metric, number][] = [['l2', 1], ['l2', 4], ['cosine', 1]];
+  const configs: [Metric, number][] = [
+    ['l2', 1],
+    ['l2', 4],
+    ['cosine', 1],
+  ];
   for (const [metric, k] of configs) {
     const vote: number[] = [];
     const cpu: number[] = [];
@@ -50,7 +60,9 @@ function histogramBench(): void {
       vote.push(t1 - t0);
       noise.push(t2 - t1);
     }
-    console.log(`histogram ${n} × ${m} × ${dim}, ${metric}, k ${k}: votes ${Math.min(...vote).toFixed(0)} ms wall (${Math.min(...cpu).toFixed(0)} ms CPU), noise + selection ${Math.min(...noise).toFixed(1)} ms (best of 2)`);
+    console.log(
+      `histogram ${n} × ${m} × ${dim}, ${metric}, k ${k}: votes ${Math.min(...vote).toFixed(0)} ms wall (${Math.min(...cpu).toFixed(0)} ms CPU), noise + selection ${Math.min(...noise).toFixed(1)} ms (best of 2)`,
+    );
   }
 }
 
@@ -72,13 +84,22 @@ async function fullRun(): Promise<void> {
     const plan = planAugPe(ds, { labels, count: 40, epsilon: 4, delta });
     const marks: { phase: string; iteration: number; at: number }[] = [];
     const t0 = performance.now();
-    const r = await runAugPe({ dataset: ds, plan, provider: createBuiltinProvider(), ledger, units, onProgress: (p) => marks.push({ phase: p.phase, iteration: p.iteration, at: performance.now() }) });
+    const r = await runAugPe({
+      dataset: ds,
+      plan,
+      provider: createBuiltinProvider(),
+      ledger,
+      units,
+      onProgress: (p) => marks.push({ phase: p.phase, iteration: p.iteration, at: performance.now() }),
+    });
     const wall = performance.now() - t0;
     const histAt = marks.filter((x) => x.phase === 'histogram').map((x) => x.at);
     const perIter = histAt.slice(1).map((x, i) => x - histAt[i]!);
     const initial = (histAt[0] ?? wall) - (marks.find((x) => x.phase === 'initial')?.at ?? t0);
     const u = r.report.usage;
-    console.log(`full offline run (4 labels, 40 records, T ${plan.settings.iterations}, L ${plan.settings.variations + 1}, σ ${plan.sigma.toFixed(3)}): ${r.status} in ${(wall / 1000).toFixed(1)} s; initial population ${(initial / 1000).toFixed(1)} s; per iteration median ${(median(perIter) / 1000).toFixed(2)} s; ${u.completions} completions in ${u.generateRequests} requests, ${u.syntheticEmbedded} synthetic embeddings`);
+    console.log(
+      `full offline run (4 labels, 40 records, T ${plan.settings.iterations}, L ${plan.settings.variations + 1}, σ ${plan.sigma.toFixed(3)}): ${r.status} in ${(wall / 1000).toFixed(1)} s; initial population ${(initial / 1000).toFixed(1)} s; per iteration median ${(median(perIter) / 1000).toFixed(2)} s; ${u.completions} completions in ${u.generateRequests} requests, ${u.syntheticEmbedded} synthetic embeddings`,
+    );
   } finally {
     rmSync(root, { recursive: true, force: true });
   }
@@ -92,15 +113,26 @@ async function quality(seeds: number): Promise<void> {
     try {
       const delta = (await ledger.status({ identity: ds.identity, units })).total.delta;
       const plan = planAugPe(ds, { labels, count: 8, epsilon: 3, delta, iterations: 3 });
-      const r = await runAugPe({ dataset: ds, plan, provider: createBuiltinProvider(), ledger, units, random: (stream) => seededRandom(`quality-${s}/${stream}`) });
-      const lines = readFileSync(r.checkpoint, 'utf8').trim().split('\n').map((l) => JSON.parse(l));
+      const r = await runAugPe({
+        dataset: ds,
+        plan,
+        provider: createBuiltinProvider(),
+        ledger,
+        units,
+        random: (stream) => seededRandom(`quality-${s}/${stream}`),
+      });
+      const lines = readFileSync(r.checkpoint, 'utf8')
+        .trim()
+        .split('\n')
+        .map((l) => JSON.parse(l));
       gains.push(
         labels.map((label) => {
           const priv = ds.examples.filter((e) => e.label === label).map((e) => embedText(e.text));
           const c = new Float64Array(priv[0]!.length);
           for (const p of priv) for (let i = 0; i < c.length; i++) c[i]! += p[i]!;
           const norm = Math.hypot(...c);
-          const sim = (ts: string[]) => ts.reduce((a, t) => a + embedText(t).reduce((x, v, i) => x + v * c[i]!, 0) / norm, 0) / ts.length;
+          const sim = (ts: string[]) =>
+            ts.reduce((a, t) => a + embedText(t).reduce((x, v, i) => x + v * c[i]!, 0) / norm, 0) / ts.length;
           const init = sim(lines.find((l) => l.type === 'initial' && l.label === label).candidates);
           const last = lines.filter((l) => l.type === 'selected' && l.label === label).at(-1);
           return sim(last.records.map((x: { text: string }) => x.text)) - init;
@@ -113,10 +145,14 @@ async function quality(seeds: number): Promise<void> {
   const mean = (xs: number[]) => xs.reduce((a, b) => a + b, 0) / xs.length;
   labels.forEach((l, i) => {
     const g = gains.map((x) => x[i]!);
-    console.log(`quality ${l}: released − initial similarity to the private centroid: mean ${mean(g).toFixed(3)}, min ${Math.min(...g).toFixed(3)}, positive in ${g.filter((x) => x > 0).length}/${g.length} seeds`);
+    console.log(
+      `quality ${l}: released − initial similarity to the private centroid: mean ${mean(g).toFixed(3)}, min ${Math.min(...g).toFixed(3)}, positive in ${g.filter((x) => x > 0).length}/${g.length} seeds`,
+    );
   });
   const pooled = gains.map((x) => mean(x));
-  console.log(`quality pooled over both labels: mean ${mean(pooled).toFixed(3)}, min ${Math.min(...pooled).toFixed(3)}, positive in ${pooled.filter((x) => x > 0).length}/${pooled.length} seeds`);
+  console.log(
+    `quality pooled over both labels: mean ${mean(pooled).toFixed(3)}, min ${Math.min(...pooled).toFixed(3)}, positive in ${pooled.filter((x) => x > 0).length}/${pooled.length} seeds`,
+  );
 }
 
 export async function main(): Promise<void> {

@@ -23,7 +23,14 @@ import { words } from '../../src/core/providers/builtin/embed';
 export const SAMPLE = path.resolve(__dirname, '../../examples/banking77-sample.csv');
 
 /** Labels of different topics in the Banking77 sample; their names are the only public hint about them. */
-export const FIDELITY_LABELS = ['card_arrival', 'lost_or_stolen_card', 'exchange_rate', 'top_up_failed', 'pin_blocked', 'cash_withdrawal_charge'];
+export const FIDELITY_LABELS = [
+  'card_arrival',
+  'lost_or_stolen_card',
+  'exchange_rate',
+  'top_up_failed',
+  'pin_blocked',
+  'cash_withdrawal_charge',
+];
 
 export interface FidelityOptions {
   dataset: Dataset;

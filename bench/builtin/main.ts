@@ -47,26 +47,43 @@ export async function main(): Promise<void> {
   const pr = prompt(EXAMPLES);
   const t0 = performance.now();
   await p.nextTokens({ prompt: pr, continuation: '', topK: 20, positions: 1 });
-  console.log(`first call (background corpus fitted, ${BACKGROUND_CORPUS.length} sentences, + prompt): ${(performance.now() - t0).toFixed(1)} ms`);
+  console.log(
+    `first call (background corpus fitted, ${BACKGROUND_CORPUS.length} sentences, + prompt): ${(performance.now() - t0).toFixed(1)} ms`,
+  );
 
   const conts = ['', 'My', 'My parcel', 'The courier left', 'Can I change the', 'Why is my order still'];
-  for (let w = 0; w < 50; w++) await p.nextTokens({ prompt: pr, continuation: conts[w % conts.length]!, topK: 20, positions: 1 });
-  console.log(`nextTokens, cached 10-example prompt, positions=1, topK=20: ${stats(await time(600, (i) => p.nextTokens({ prompt: pr, continuation: conts[i % conts.length]!, topK: 20, positions: 1 })))}`);
-  console.log(`nextTokens, cached prompt, positions=8 (speculative), topK=20: ${stats(await time(200, (i) => p.nextTokens({ prompt: pr, continuation: conts[i % conts.length]!, topK: 20, positions: 8 })))}`);
+  for (let w = 0; w < 50; w++)
+    await p.nextTokens({ prompt: pr, continuation: conts[w % conts.length]!, topK: 20, positions: 1 });
+  console.log(
+    `nextTokens, cached 10-example prompt, positions=1, topK=20: ${stats(await time(600, (i) => p.nextTokens({ prompt: pr, continuation: conts[i % conts.length]!, topK: 20, positions: 1 })))}`,
+  );
+  console.log(
+    `nextTokens, cached prompt, positions=8 (speculative), topK=20: ${stats(await time(200, (i) => p.nextTokens({ prompt: pr, continuation: conts[i % conts.length]!, topK: 20, positions: 8 })))}`,
+  );
   // DP few-shot resamples its prompts at every token: each call fits a new prompt (cache miss).
-  console.log(`nextTokens, new 2-example prompt every call (fit + predict): ${stats(await time(400, (i) => p.nextTokens({ prompt: prompt([EXAMPLES[i % 10]!, EXAMPLES[(i * 7 + 3) % 10]!], ` #${i}`), continuation: 'My', topK: 20, positions: 1 })))}`);
-  console.log(`nextTokens, new 10-example prompt every call (fit + predict): ${stats(await time(200, (i) => p.nextTokens({ prompt: prompt(EXAMPLES, ` #${i}`), continuation: 'My', topK: 20, positions: 1 })))}`);
+  console.log(
+    `nextTokens, new 2-example prompt every call (fit + predict): ${stats(await time(400, (i) => p.nextTokens({ prompt: prompt([EXAMPLES[i % 10]!, EXAMPLES[(i * 7 + 3) % 10]!], ` #${i}`), continuation: 'My', topK: 20, positions: 1 })))}`,
+  );
+  console.log(
+    `nextTokens, new 10-example prompt every call (fit + predict): ${stats(await time(200, (i) => p.nextTokens({ prompt: prompt(EXAMPLES, ` #${i}`), continuation: 'My', topK: 20, positions: 1 })))}`,
+  );
 
-  const gen = await time(20, (i) => p.generate({ prompt: pr, maxTokens: 30, n: 4, temperature: 1, stop: ['\n'], ...(i >= 0 ? {} : {}) }));
+  const gen = await time(20, (i) =>
+    p.generate({ prompt: pr, maxTokens: 30, n: 4, temperature: 1, stop: ['\n'], ...(i >= 0 ? {} : {}) }),
+  );
   console.log(`generate, n=4, maxTokens=30, temperature 1: ${stats(gen)}`);
   const fillPrompt = `${EXAMPLES.map((e) => `Example: ${e}`).join('\n')}\nInput: The _ left the _ at the _ door and _ rang _ bell.\nFill-in-Blanks and your answer MUST be exactly 13 words:`;
-  console.log(`generate fill-in-the-blanks (5 blanks), n=4: ${stats(await time(20, () => p.generate({ prompt: fillPrompt, maxTokens: 40, n: 4, temperature: 1 })))}`);
+  console.log(
+    `generate fill-in-the-blanks (5 blanks), n=4: ${stats(await time(20, () => p.generate({ prompt: fillPrompt, maxTokens: 40, n: 4, temperature: 1 })))}`,
+  );
 
   const texts = BACKGROUND_CORPUS.slice();
   const te = performance.now();
   for (let r = 0; r < 5; r++) await p.embed(texts);
   const perText = (performance.now() - te) / (5 * texts.length);
-  console.log(`embed (dim 512): ${(perText * 1000).toFixed(1)} µs per short text, ${Math.round(1000 / perText)} texts/s`);
+  console.log(
+    `embed (dim 512): ${(perText * 1000).toFixed(1)} µs per short text, ${Math.round(1000 / perText)} texts/s`,
+  );
 
   const shots = Number(process.env.BENCH_BUILTIN_SHOTS ?? 12);
   if (shots > 0) await fidelity(shots);
@@ -80,7 +97,9 @@ export async function main(): Promise<void> {
  */
 async function fidelity(shots: number): Promise<void> {
   const dataset = await loadSample();
-  console.log(`\nlabel fidelity of DP few-shot demonstrations, 6 labels × ${shots} shots, T_max 24, M 10, N 2 (chance for nearest centroid: 0.167)`);
+  console.log(
+    `\nlabel fidelity of DP few-shot demonstrations, 6 labels × ${shots} shots, T_max 24, M 10, N 2 (chance for nearest centroid: 0.167)`,
+  );
   const rows: [string, Partial<FidelityOptions> & { epsilon: number }][] = [
     ['noise only, K 50', { epsilon: 8, sigma: 1e6 }],
     ['ε = 4, K 50', { epsilon: 4 }],
@@ -93,7 +112,9 @@ async function fidelity(shots: number): Promise<void> {
     for (const topicWeight of [0, TOPIC_WEIGHT]) {
       const t0 = performance.now();
       const f = await measureFidelity({ dataset, shots, maxTokens: 24, seed: 'bench', ...o, model: { topicWeight } });
-      console.log(`${name.padEnd(17)} topic ${topicWeight.toFixed(2)}: ${describe(f)} [${((performance.now() - t0) / 1000).toFixed(1)} s]`);
+      console.log(
+        `${name.padEnd(17)} topic ${topicWeight.toFixed(2)}: ${describe(f)} [${((performance.now() - t0) / 1000).toFixed(1)} s]`,
+      );
     }
   }
 }

@@ -3,7 +3,14 @@
 import { mkdtempSync, rmSync, statSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
-import { Ledger, defaultAccountant, labelPartition, releaseHash, type LedgerDataset, type StoredCharge } from '../../src/core/ledger';
+import {
+  Ledger,
+  defaultAccountant,
+  labelPartition,
+  releaseHash,
+  type LedgerDataset,
+  type StoredCharge,
+} from '../../src/core/ledger';
 import { TOOL_VERSION } from '../../src/core/version';
 
 /** Deterministic pseudo-random numbers (mulberry32): the fixture is the same on every run. */
@@ -39,17 +46,41 @@ async function buildFixture(ledger: Ledger, ds: LedgerDataset): Promise<void> {
         const mn = pick([20, 40, 80]);
         const tokens = pick([15, 20, 50, 100]) * pick([1, 2, 4]);
         const labels = new Set(Array.from({ length: 1 + Math.floor(rand() * 4) }, () => Math.floor(rand() * LABELS)));
-        charges = [...labels].map((l) => ({ partition: labelPartition(`label_${l}`, salt), kind: 'poisson-gaussian', sigma, samplingRate: Math.min(1, mn / poolSize[l]!), steps: tokens }));
+        charges = [...labels].map((l) => ({
+          partition: labelPartition(`label_${l}`, salt),
+          kind: 'poisson-gaussian',
+          sigma,
+          samplingRate: Math.min(1, mn / poolSize[l]!),
+          steps: tokens,
+        }));
       } else {
         const sigma = pick([5, 8, 11.6, 15.4, 20]);
         const steps = pick([5, 10, 20]);
         charges = [{ partition: '*', kind: 'gaussian', sigma, steps, mu: Math.sqrt(steps) / sigma }];
       }
-      bodies.push({ time, tool: TOOL_VERSION, type: 'run', status: 'reserved', id, dataset, algorithm: charges[0]!.kind === 'gaussian' ? 'aug-pe' : 'dp-few-shot', delta: 1e-6, charges });
+      bodies.push({
+        time,
+        tool: TOOL_VERSION,
+        type: 'run',
+        status: 'reserved',
+        id,
+        dataset,
+        algorithm: charges[0]!.kind === 'gaussian' ? 'aug-pe' : 'dp-few-shot',
+        delta: 1e-6,
+        charges,
+      });
       const fate = rand();
       if (fate < 0.85) {
         const used = charges.map((c) => ({ ...c, steps: Math.max(1, Math.floor(c.steps * (0.5 + rand() / 2))) }));
-        bodies.push({ time, tool: TOOL_VERSION, type: 'run', status: 'settled', id, charges: used, released: releaseHash(id) });
+        bodies.push({
+          time,
+          tool: TOOL_VERSION,
+          type: 'run',
+          status: 'settled',
+          id,
+          charges: used,
+          released: releaseHash(id),
+        });
       } else if (fate < 0.95) {
         bodies.push({ time, tool: TOOL_VERSION, type: 'run', status: 'aborted', id, charges, reason: 'cancelled' });
       } // else: left open (a crash), charged as planned
@@ -66,7 +97,10 @@ function median(xs: number[]): number {
 export async function main(): Promise<void> {
   const ws = mkdtempSync(path.join(tmpdir(), 'pfs-bench-ledger-'));
   try {
-    const ds: LedgerDataset = { identity: { path: 'data/train.csv', contentSha256: releaseHash('bench'), bytes: 5 }, units: 100_000 };
+    const ds: LedgerDataset = {
+      identity: { path: 'data/train.csv', contentSha256: releaseHash('bench'), bytes: 5 },
+      units: 100_000,
+    };
     const builder = new Ledger(ws, { accountant: defaultAccountant() });
     await buildFixture(builder, ds);
     // The first composition of everything (no value recorded yet): accountant-bound. setTotal records the values.
@@ -95,12 +129,24 @@ export async function main(): Promise<void> {
     const warm: number[] = [];
     for (let i = 0; i < 5; i++) {
       const t0 = performance.now();
-      await ledger.check(ds, { algorithm: 'dp-few-shot', charges: [{ partition: 'label:label_3', mechanism: { kind: 'poisson-gaussian', sigma: 0.5 + i / 100, samplingRate: 0.05, steps: 100 } }] });
+      await ledger.check(ds, {
+        algorithm: 'dp-few-shot',
+        charges: [
+          {
+            partition: 'label:label_3',
+            mechanism: { kind: 'poisson-gaussian', sigma: 0.5 + i / 100, samplingRate: 0.05, steps: 100 },
+          },
+        ],
+      });
       warm.push(performance.now() - t0);
     }
-    console.log(`ledger: ${RUNS} runs (${LABELS} label pools + whole-dataset runs), ${(size / 1024).toFixed(0)} KiB; spent ε = ${spent.toFixed(3)} at δ = 1e-6, remaining ${remaining.toFixed(1)} of 1e6`);
+    console.log(
+      `ledger: ${RUNS} runs (${LABELS} label pools + whole-dataset runs), ${(size / 1024).toFixed(0)} KiB; spent ε = ${spent.toFixed(3)} at δ = 1e-6, remaining ${remaining.toFixed(1)} of 1e6`,
+    );
     console.log(`  first composition of all pools (nothing recorded, PLD per pool): ${(first / 1000).toFixed(1)} s`);
-    console.log(`  remaining budget, cold (read + verify chain + compose): median ${median(cold).toFixed(1)} ms (runs: ${cold.map((t) => t.toFixed(0)).join(', ')}) — goal < 200 ms`);
+    console.log(
+      `  remaining budget, cold (read + verify chain + compose): median ${median(cold).toFixed(1)} ms (runs: ${cold.map((t) => t.toFixed(0)).join(', ')}) — goal < 200 ms`,
+    );
     console.log(`  check of an edited plan, warm ledger:                 median ${median(warm).toFixed(1)} ms`);
   } finally {
     rmSync(ws, { recursive: true, force: true });

@@ -21,22 +21,39 @@ export interface Io {
 
 export function parse(cmd: Command, argv: string[]) {
   try {
-    return parseArgs({ args: argv, options: { ...cmd.options, help: { type: 'boolean', short: 'h' } }, allowPositionals: true, strict: true });
+    return parseArgs({
+      args: argv,
+      options: { ...cmd.options, help: { type: 'boolean', short: 'h' } },
+      allowPositionals: true,
+      strict: true,
+    });
   } catch (e) {
     throw new UsageError(`${cmd.name}: ${(e as Error).message}`, `Run: private-fewshot ${cmd.name} --help`);
   }
 }
 
 /** A flag whose value must be a finite number in [min, max]. */
-export function numberFlag(values: Record<string, unknown>, name: string, opts: { min?: number; max?: number; integer?: boolean } = {}): number | undefined {
+export function numberFlag(
+  values: Record<string, unknown>,
+  name: string,
+  opts: { min?: number; max?: number; integer?: boolean } = {},
+): number | undefined {
   const raw = values[name];
   if (raw === undefined) return undefined;
   const x = Number(raw);
   const bad =
-    typeof raw !== 'string' || raw.trim() === '' || !Number.isFinite(x) || (opts.integer && !Number.isInteger(x)) || (opts.min !== undefined && x < opts.min) || (opts.max !== undefined && x > opts.max);
+    typeof raw !== 'string' ||
+    raw.trim() === '' ||
+    !Number.isFinite(x) ||
+    (opts.integer && !Number.isInteger(x)) ||
+    (opts.min !== undefined && x < opts.min) ||
+    (opts.max !== undefined && x > opts.max);
   if (bad) {
-    const range = opts.min !== undefined || opts.max !== undefined ? ` in [${opts.min ?? '-∞'}, ${opts.max ?? '∞'}]` : '';
-    throw new UsageError(`--${name} must be ${opts.integer ? 'a whole number' : 'a number'}${range}; got ${JSON.stringify(raw)}`);
+    const range =
+      opts.min !== undefined || opts.max !== undefined ? ` in [${opts.min ?? '-∞'}, ${opts.max ?? '∞'}]` : '';
+    throw new UsageError(
+      `--${name} must be ${opts.integer ? 'a whole number' : 'a number'}${range}; got ${JSON.stringify(raw)}`,
+    );
   }
   return x;
 }

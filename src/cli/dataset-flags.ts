@@ -20,7 +20,12 @@ export const datasetUsage = `  --text-column C    the column with the text (defa
   --max-bytes N      refuse files larger than N bytes (default 209715200, 200 MB)`;
 
 /** Loads `file` (relative to `cwd`) with the dataset flags; paths are reported relative to `root`. */
-export function loadDatasetFromFlags(file: string, values: Record<string, unknown>, cwd: string, root = cwd): Promise<Dataset> {
+export function loadDatasetFromFlags(
+  file: string,
+  values: Record<string, unknown>,
+  cwd: string,
+  root = cwd,
+): Promise<Dataset> {
   return loadDataset(path.resolve(cwd, file), {
     root,
     textColumn: stringFlag(values, 'text-column'),

@@ -19,7 +19,7 @@ function help(): string {
     'Commands:',
     ...commands.map((c) => `  ${c.name.padEnd(10)} ${c.summary}`),
     '',
-    'Run `private-fewshot <command> --help` for a command\'s options.',
+    "Run `private-fewshot <command> --help` for a command's options.",
     'Exit codes: 0 success, 1 runtime or data error, 2 usage error.',
   ].join('\n');
 }
@@ -37,7 +37,11 @@ export async function main(argv: string[], io: Io): Promise<number> {
       return 0;
     }
     const cmd = commands.find((c) => c.name === name);
-    if (!cmd) throw new UsageError(`unknown command "${name}"`, `Commands: ${commands.map((c) => c.name).join(', ')}. Run private-fewshot --help.`);
+    if (!cmd)
+      throw new UsageError(
+        `unknown command "${name}"`,
+        `Commands: ${commands.map((c) => c.name).join(', ')}. Run private-fewshot --help.`,
+      );
     const { values, positionals } = parse(cmd, rest);
     if (values.help) {
       io.out(`${cmd.summary}\n\nUsage: ${cmd.usage}`);

@@ -20,11 +20,20 @@ export const providerUsage = `  --provider P       builtin (the offline model, d
   Keys come from PRIVATE_FEWSHOT_API_KEY, OPENAI_API_KEY or ANTHROPIC_API_KEY, never from flags.`;
 
 /** Builds a ProviderConfig from flags and the environment (keys only from the environment). */
-export function providerConfigFromFlags(values: Record<string, unknown>, env: NodeJS.ProcessEnv, defaultKind: ProviderKind): ProviderConfig {
+export function providerConfigFromFlags(
+  values: Record<string, unknown>,
+  env: NodeJS.ProcessEnv,
+  defaultKind: ProviderKind,
+): ProviderConfig {
   const kind = (stringFlag(values, 'provider') ?? defaultKind) as ProviderKind;
-  if (!PROVIDER_KINDS.includes(kind)) throw new UsageError(`--provider must be one of ${PROVIDER_KINDS.join(', ')}; got "${kind}"`);
+  if (!PROVIDER_KINDS.includes(kind))
+    throw new UsageError(`--provider must be one of ${PROVIDER_KINDS.join(', ')}; got "${kind}"`);
   const model = stringFlag(values, 'model');
-  if (kind !== 'builtin' && !model) throw new UsageError(`--provider ${kind} needs --model`, 'Example: --model gpt-4.1-mini, or --model llama3.2 --base-url http://127.0.0.1:11434/v1');
+  if (kind !== 'builtin' && !model)
+    throw new UsageError(
+      `--provider ${kind} needs --model`,
+      'Example: --model gpt-4.1-mini, or --model llama3.2 --base-url http://127.0.0.1:11434/v1',
+    );
   return {
     kind,
     model,

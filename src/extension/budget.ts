@@ -15,7 +15,8 @@ export function ceil4(x: number): number {
   return r;
 }
 
-/** A plain decimal number, optionally with an exponent: no hex, no `Infinity`, no empty string (all of which Number() takes). */
+/** A plain decimal number, optionally with an exponent: no hex, no `Infinity`, no empty string (all of which Number()
+ * takes). */
 const DECIMAL = /^\+?(\d+(\.\d*)?|\.\d+)(e[+-]?\d+)?$/i;
 
 export type TotalInput = { ok: true; epsilon: number } | { ok: false; message: string };
@@ -31,7 +32,8 @@ export function parseTotalEpsilon(text: string, current: Pick<BudgetMessage, 'sp
   const t = text.trim();
   if (t === '') return { ok: false, message: 'Enter the new total ε: a positive number, e.g. 4.' };
   const x = DECIMAL.test(t) ? Number(t) : NaN;
-  if (!Number.isFinite(x) || x <= 0) return { ok: false, message: `The total ε must be a positive finite number; "${t}" is not.` };
+  if (!Number.isFinite(x) || x <= 0)
+    return { ok: false, message: `The total ε must be a positive finite number; "${t}" is not.` };
   if (x < current.spent) {
     const min = ceil4(current.spent);
     return {
@@ -49,7 +51,12 @@ export function describeBudget(b: BudgetMessage): string {
 }
 
 /** The modal confirmation shown before the total is raised (raising weakens the guarantee of every release). */
-export function raiseConfirmation(name: string, from: number, to: number, delta: number): { message: string; detail: string; button: string } {
+export function raiseConfirmation(
+  name: string,
+  from: number,
+  to: number,
+  delta: number,
+): { message: string; detail: string; button: string } {
   return {
     message: `Raise the privacy budget of ${name} from ε = ${fmt(from)} to ε = ${fmt(to)}?`,
     detail:
@@ -65,5 +72,7 @@ export function raiseConfirmation(name: string, from: number, to: number, delta:
  * at the Set Privacy Budget… button instead. Text without that command is returned unchanged.
  */
 export function editorHint(hint: string, datasetPath: string): string {
-  return hint.split(`private-fewshot budget ${datasetPath} --set-total EPS`).join('Set Privacy Budget… (the button below)');
+  return hint
+    .split(`private-fewshot budget ${datasetPath} --set-total EPS`)
+    .join('Set Privacy Budget… (the button below)');
 }

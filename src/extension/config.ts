@@ -27,6 +27,11 @@ export class Config {
 
   /** Loads a dataset as the settings say (size limit, invalid rows, de-duplication), paths relative to `root`. */
   loadDataset(file: vscode.Uri, root: string): Promise<Dataset> {
-    return loadDataset(file.fsPath, { root, maxBytes: this.maxDatasetBytes, onInvalid: this.skipInvalidRows ? 'skip' : 'fail', dedupe: this.dedupe });
+    return loadDataset(file.fsPath, {
+      root,
+      maxBytes: this.maxDatasetBytes,
+      onInvalid: this.skipInvalidRows ? 'skip' : 'fail',
+      dedupe: this.dedupe,
+    });
   }
 }

@@ -11,7 +11,6 @@ import { promptForApiKey, providerFromSettings } from './providers/settings';
 import { verdicts } from '../core/providers/verdicts';
 import { datasetArgument, pickDataset, setBudget } from './setBudget';
 
-
 export function activate(context: vscode.ExtensionContext): void {
   // Logs never include dataset rows, prompts or keys: only file names, counts of problems and timings.
   const log = vscode.window.createOutputChannel('Private Few-Shot', { log: true });
@@ -27,7 +26,10 @@ export function activate(context: vscode.ExtensionContext): void {
   const budgetFor = async (file: vscode.Uri): Promise<BudgetUpdate> => {
     const root = ledgerRootFor(file);
     const ds = await config.loadDataset(file, root);
-    const status = await new Ledger(root, { accountant: defaultAccountant() }).status({ identity: ds.identity, units: summarize(ds).units });
+    const status = await new Ledger(root, { accountant: defaultAccountant() }).status({
+      identity: ds.identity,
+      units: summarize(ds).units,
+    });
     return { file, name: vscode.workspace.asRelativePath(file, false), budget: budgetOf(status) };
   };
   const showBudget = (u: BudgetUpdate) => {
@@ -57,10 +59,12 @@ export function activate(context: vscode.ExtensionContext): void {
       panel.post({ type: 'summary', summary });
       log.info(`Inspected ${name} in ${Date.now() - started} ms.`);
       // The status-bar budget; a ledger problem must not hide the summary (Generate reports it in full).
-      void new Ledger(root, { accountant: defaultAccountant() }).status({ identity: ds.identity, units: summary.units }).then(
-        (status) => showBudget({ file, name, budget: budgetOf(status) }),
-        (e: unknown) => log.warn(`Could not read the privacy budget of ${name}: ${(e as Error).message}`),
-      );
+      void new Ledger(root, { accountant: defaultAccountant() })
+        .status({ identity: ds.identity, units: summary.units })
+        .then(
+          (status) => showBudget({ file, name, budget: budgetOf(status) }),
+          (e: unknown) => log.warn(`Could not read the privacy budget of ${name}: ${(e as Error).message}`),
+        );
     } catch (e) {
       if (e instanceof UserError) {
         const line = e instanceof DataError ? e.line : undefined;
@@ -90,17 +94,28 @@ export function activate(context: vscode.ExtensionContext): void {
     }),
     vscode.commands.registerCommand('privateFewShot.setBudget', (target?: unknown) => setBudget(setBudgetDeps, target)),
     vscode.commands.registerCommand('privateFewShot.setApiKey', async () => {
-      const kind = (await vscode.window.showQuickPick(['openai', 'azure', 'anthropic'], { title: 'Private Few-Shot: which provider is the key for?' })) as 'openai' | 'azure' | 'anthropic' | undefined;
+      const kind = (await vscode.window.showQuickPick(['openai', 'azure', 'anthropic'], {
+        title: 'Private Few-Shot: which provider is the key for?',
+      })) as 'openai' | 'azure' | 'anthropic' | undefined;
       if (!kind) return;
-      if (await promptForApiKey(context, kind)) void vscode.window.showInformationMessage(`Private Few-Shot: the ${kind} key is stored in SecretStorage.`);
+      if (await promptForApiKey(context, kind))
+        void vscode.window.showInformationMessage(`Private Few-Shot: the ${kind} key is stored in SecretStorage.`);
     }),
     vscode.commands.registerCommand('privateFewShot.checkEndpoint', async () => {
       try {
         const provider = await providerFromSettings(context);
-        const caps = await vscode.window.withProgress({ location: vscode.ProgressLocation.Notification, title: 'Private Few-Shot: probing the model endpoint…' }, () => provider.capabilities());
+        const caps = await vscode.window.withProgress(
+          { location: vscode.ProgressLocation.Notification, title: 'Private Few-Shot: probing the model endpoint…' },
+          () => provider.capabilities(),
+        );
         const v = verdicts(caps, provider.offline);
-        log.info(`Endpoint check ${provider.kind}/${provider.model}: DP few-shot ${v.dpFewShot.ok ? 'ok' : 'no'}, Aug-PE ${v.augPe.ok ? 'ok' : 'no'}.`);
-        void vscode.window.showInformationMessage(`${provider.kind}/${provider.model} — DP few-shot: ${v.dpFewShot.detail}. Aug-PE: ${v.augPe.detail}.`, { modal: false });
+        log.info(
+          `Endpoint check ${provider.kind}/${provider.model}: DP few-shot ${v.dpFewShot.ok ? 'ok' : 'no'}, Aug-PE ${v.augPe.ok ? 'ok' : 'no'}.`,
+        );
+        void vscode.window.showInformationMessage(
+          `${provider.kind}/${provider.model} — DP few-shot: ${v.dpFewShot.detail}. Aug-PE: ${v.augPe.detail}.`,
+          { modal: false },
+        );
       } catch (e) {
         const msg = e instanceof UserError ? e.describe() : (e as Error).message;
         log.warn(`Endpoint check failed: ${msg}`);

@@ -23,12 +23,17 @@ const DATASET_FILTERS = { 'Labelled datasets': ['csv', 'jsonl', 'ndjson', 'json'
  * in the file dialog (opened at `preferred`, the active editor's file or the first workspace folder). Undefined when
  * the user cancels.
  */
-export async function pickDataset(given: vscode.Uri | undefined, openLabel: string, preferred?: vscode.Uri): Promise<vscode.Uri | undefined> {
+export async function pickDataset(
+  given: vscode.Uri | undefined,
+  openLabel: string,
+  preferred?: vscode.Uri,
+): Promise<vscode.Uri | undefined> {
   if (given) return given;
   const picked = await vscode.window.showOpenDialog({
     canSelectMany: false,
     filters: DATASET_FILTERS,
-    defaultUri: preferred ?? vscode.window.activeTextEditor?.document.uri ?? vscode.workspace.workspaceFolders?.[0]?.uri,
+    defaultUri:
+      preferred ?? vscode.window.activeTextEditor?.document.uri ?? vscode.workspace.workspaceFolders?.[0]?.uri,
     openLabel,
   });
   return picked?.[0];
@@ -57,7 +62,10 @@ export async function setBudget(deps: SetBudgetDeps, target?: unknown): Promise<
   // The ledger is a file in the workspace: like runs, changing it needs a trusted workspace.
   if (!vscode.workspace.isTrusted) {
     const manage = 'Manage Workspace Trust';
-    const pick = await vscode.window.showWarningMessage(`Private Few-Shot: setting the privacy budget writes the workspace's ledger (.private-fewshot/ledger.jsonl); trust this workspace first.`, manage);
+    const pick = await vscode.window.showWarningMessage(
+      `Private Few-Shot: setting the privacy budget writes the workspace's ledger (.private-fewshot/ledger.jsonl); trust this workspace first.`,
+      manage,
+    );
     if (pick === manage) await vscode.commands.executeCommand('workbench.trust.manage');
     return;
   }
@@ -88,7 +96,8 @@ export async function setBudget(deps: SetBudgetDeps, target?: unknown): Promise<
     }
     if (epsilon > current.total) {
       const c = raiseConfirmation(name, current.total, epsilon, current.delta);
-      if ((await vscode.window.showWarningMessage(c.message, { modal: true, detail: c.detail }, c.button)) !== c.button) return;
+      if ((await vscode.window.showWarningMessage(c.message, { modal: true, detail: c.detail }, c.button)) !== c.button)
+        return;
     }
     // Another process (the CLI, another window) may have spent since the box opened: check against a fresh read.
     const fresh = parseTotalEpsilon(typed, budgetOf(await ledger.status(dataset)));
@@ -99,8 +108,12 @@ export async function setBudget(deps: SetBudgetDeps, target?: unknown): Promise<
     await ledger.setTotal(dataset, { epsilon });
     const after = budgetOf(await ledger.status(dataset));
     deps.onChanged({ file, name, budget: after });
-    deps.log.info(`Privacy budget of ${name}: total ε ${fmt(current.total)} → ${fmt(after.total)} (spent ${fmt(after.spent)}).`);
-    void vscode.window.showInformationMessage(`Private Few-Shot: the total ε of ${name} is now ${fmt(after.total)}; spent ${fmt(after.spent)}, remaining ${fmt(Math.max(0, after.remaining))}.`);
+    deps.log.info(
+      `Privacy budget of ${name}: total ε ${fmt(current.total)} → ${fmt(after.total)} (spent ${fmt(after.spent)}).`,
+    );
+    void vscode.window.showInformationMessage(
+      `Private Few-Shot: the total ε of ${name} is now ${fmt(after.total)}; spent ${fmt(after.spent)}, remaining ${fmt(Math.max(0, after.remaining))}.`,
+    );
   } catch (e) {
     // Ledger.setTotal's own refusals (and load or ledger errors) are shown with their text and hint.
     const message = e instanceof UserError ? e.describe() : `Unexpected error: ${(e as Error).message}`;

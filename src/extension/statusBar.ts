@@ -7,7 +7,11 @@ import type { BudgetUpdate } from './panels/generatePanel';
  * .private-fewshot/ledger.jsonl re-reads the budget of the shown dataset.
  */
 export class BudgetStatusBar implements vscode.Disposable {
-  private readonly item = vscode.window.createStatusBarItem('privateFewShot.budget', vscode.StatusBarAlignment.Right, 100);
+  private readonly item = vscode.window.createStatusBarItem(
+    'privateFewShot.budget',
+    vscode.StatusBarAlignment.Right,
+    100,
+  );
   private readonly watcher = vscode.workspace.createFileSystemWatcher('**/.private-fewshot/ledger.jsonl');
   private refresh: (() => Promise<BudgetUpdate>) | undefined;
   private timer: NodeJS.Timeout | undefined;
@@ -60,7 +64,11 @@ export class BudgetStatusBar implements vscode.Disposable {
     tooltip.isTrusted = { enabledCommands: ['privateFewShot.generateDemonstrations', 'privateFewShot.setBudget'] };
     this.item.tooltip = tooltip;
     this.dataset = u.file;
-    this.item.command = { title: 'Generate DP Demonstrations…', command: 'privateFewShot.generateDemonstrations', arguments: [u.file] };
+    this.item.command = {
+      title: 'Generate DP Demonstrations…',
+      command: 'privateFewShot.generateDemonstrations',
+      arguments: [u.file],
+    };
     this.item.backgroundColor = remaining <= 0 ? new vscode.ThemeColor('statusBarItem.warningBackground') : undefined;
     this.item.show();
   }

@@ -39,7 +39,12 @@ export const datasetSummarySchema = z.object({
 export type DatasetSummaryMessage = z.infer<typeof datasetSummarySchema>;
 
 /** The budget of one dataset as the ledger sees it (ε figures; δ of the total). */
-export const budgetSchema = z.object({ total: z.number(), delta: z.number(), spent: z.number(), remaining: z.number() });
+export const budgetSchema = z.object({
+  total: z.number(),
+  delta: z.number(),
+  spent: z.number(),
+  remaining: z.number(),
+});
 export type BudgetMessage = z.infer<typeof budgetSchema>;
 
 /** Settings of a DP few-shot run chosen in the Generate form. `allLabels` is the explicit acknowledgement that
@@ -55,7 +60,13 @@ export const generateSettingsSchema = z.object({
 export type GenerateSettings = z.infer<typeof generateSettingsSchema>;
 
 /** One demonstration of a run: its label and 0-based shot, tokens so far and the text so far (DP output). */
-export const progressRowSchema = z.object({ label: z.string(), shot: count, tokens: count, done: z.boolean(), text: z.string() });
+export const progressRowSchema = z.object({
+  label: z.string(),
+  shot: count,
+  tokens: count,
+  done: z.boolean(),
+  text: z.string(),
+});
 export type ProgressRow = z.infer<typeof progressRowSchema>;
 
 /** A run's totals: demonstrations planned/started/done, HTTP calls, round trips on the critical path, tokens. */
@@ -88,15 +99,36 @@ export type SynthSettings = z.infer<typeof synthSettingsSchema>;
 const modelSchema = z.object({ kind: z.string(), model: z.string(), offline: z.boolean() });
 
 /** Where one label of an Aug-PE run is (see src/extension/panels/synthRun.ts for the transitions). */
-export const SYNTH_STAGES = ['waiting', 'embedding', 'writing', 'written', 'voting', 'varying', 'varied', 'done', 'stopped'] as const;
-export const synthLabelRowSchema = z.object({ label: z.string(), count: count, stage: z.enum(SYNTH_STAGES), iteration: count });
+export const SYNTH_STAGES = [
+  'waiting',
+  'embedding',
+  'writing',
+  'written',
+  'voting',
+  'varying',
+  'varied',
+  'done',
+  'stopped',
+] as const;
+export const synthLabelRowSchema = z.object({
+  label: z.string(),
+  count: count,
+  stage: z.enum(SYNTH_STAGES),
+  iteration: count,
+});
 export type SynthLabelRow = z.infer<typeof synthLabelRowSchema>;
 
 /** Host → webview. */
 export const hostMessageSchema = z.discriminatedUnion('type', [
   z.object({ type: z.literal('loading'), file: z.string() }),
   z.object({ type: z.literal('summary'), summary: datasetSummarySchema }),
-  z.object({ type: z.literal('error'), file: z.string(), message: z.string(), hint: z.optional(z.string()), line: z.optional(z.int()) }),
+  z.object({
+    type: z.literal('error'),
+    file: z.string(),
+    message: z.string(),
+    hint: z.optional(z.string()),
+    line: z.optional(z.int()),
+  }),
   // The Generate panel. Label names are private-derived and travel only for local display in the form.
   z.object({
     type: z.literal('generateInit'),
@@ -152,7 +184,13 @@ export const hostMessageSchema = z.discriminatedUnion('type', [
     /** Whether the configured provider has embeddings (else only the built-in embedder can run). */
     providerEmbeds: z.boolean(),
     budget: budgetSchema,
-    defaults: z.object({ count: count, epsilon: z.number(), iterations: count, variations: count, embedder: z.enum(['same', 'builtin']) }),
+    defaults: z.object({
+      count: count,
+      epsilon: z.number(),
+      iterations: count,
+      variations: count,
+      embedder: z.enum(['same', 'builtin']),
+    }),
   }),
   z.object({
     type: z.literal('synthPlan'),

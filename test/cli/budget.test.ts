@@ -50,8 +50,17 @@ test('budget shows runs recorded by the engine, with label names resolved locall
       { partition: 'label:b', mechanism: { kind: 'poisson-gaussian', sigma: 0.9, samplingRate: 0.1, steps: 40 } },
     ],
   });
-  await r.settle({ released: releaseHash('demos'), used: [{ partition: 'label:a', mechanism: { kind: 'poisson-gaussian', sigma: 0.9, samplingRate: 0.1, steps: 20 } }, { partition: 'label:b', mechanism: { kind: 'poisson-gaussian', sigma: 0.9, samplingRate: 0.1, steps: 30 } }] });
-  const open = await ledger.reserve(ds, { algorithm: 'aug-pe', charges: [{ partition: '*', mechanism: { kind: 'gaussian', sigma: 20, steps: 10 } }] });
+  await r.settle({
+    released: releaseHash('demos'),
+    used: [
+      { partition: 'label:a', mechanism: { kind: 'poisson-gaussian', sigma: 0.9, samplingRate: 0.1, steps: 20 } },
+      { partition: 'label:b', mechanism: { kind: 'poisson-gaussian', sigma: 0.9, samplingRate: 0.1, steps: 30 } },
+    ],
+  });
+  const open = await ledger.reserve(ds, {
+    algorithm: 'aug-pe',
+    charges: [{ partition: '*', mechanism: { kind: 'gaussian', sigma: 20, steps: 10 } }],
+  });
 
   const { code, stdout } = await runCli(['budget', 'data/train.csv', '--json'], { cwd: ws });
   assert.equal(code, 0);
@@ -59,10 +68,19 @@ test('budget shows runs recorded by the engine, with label names resolved locall
   const expected = await ledger.status(ds);
   assert.equal(s.spent, expected.spent);
   // Worst pool: label b (30 steps) with the Aug-PE run on the whole dataset.
-  const worst = epsilonFor([{ kind: 'poisson-gaussian', sigma: 0.9, samplingRate: 0.1, steps: 30 }, { kind: 'gaussian', sigma: 20, steps: 10 }], expected.total.delta);
+  const worst = epsilonFor(
+    [
+      { kind: 'poisson-gaussian', sigma: 0.9, samplingRate: 0.1, steps: 30 },
+      { kind: 'gaussian', sigma: 20, steps: 10 },
+    ],
+    expected.total.delta,
+  );
   assert.ok(Math.abs(s.spent - worst) <= 1e-9 * worst, `${s.spent} vs ${worst}`);
   assert.equal(s.worst.label, 'b');
-  assert.deepEqual(s.runs.map((x: { status: string }) => x.status), ['settled', 'reserved']);
+  assert.deepEqual(
+    s.runs.map((x: { status: string }) => x.status),
+    ['settled', 'reserved'],
+  );
   assert.equal(s.runs[1].id, open.id);
 
   const text = (await runCli(['budget', 'data/train.csv'], { cwd: ws })).stdout;
@@ -80,13 +98,22 @@ test('--set-total and --delta write a budget line; --workspace picks the ledger;
   const elsewhere = path.join(root, `cwd${n}`);
   mkdirSync(elsewhere);
   const file = path.join(ws, 'data', 'train.csv');
-  const { code, stdout, stderr } = await runCli(['budget', file, '--workspace', ws, '--set-total', '2.5', '--delta', '1e-5', '--json'], { cwd: elsewhere });
+  const { code, stdout, stderr } = await runCli(
+    ['budget', file, '--workspace', ws, '--set-total', '2.5', '--delta', '1e-5', '--json'],
+    { cwd: elsewhere },
+  );
   assert.equal(code, 0, stderr);
   const s = JSON.parse(stdout);
   assert.deepEqual([s.total.epsilon, s.total.delta, s.total.source], [2.5, 1e-5, 'user']);
   assert.equal(s.dataset.path, 'data/train.csv');
-  const lines = readFileSync(path.join(ws, '.private-fewshot', 'ledger.jsonl'), 'utf8').trim().split('\n').map((l) => JSON.parse(l));
-  assert.deepEqual(lines.map((l) => l.type), ['ledger', 'budget']);
+  const lines = readFileSync(path.join(ws, '.private-fewshot', 'ledger.jsonl'), 'utf8')
+    .trim()
+    .split('\n')
+    .map((l) => JSON.parse(l));
+  assert.deepEqual(
+    lines.map((l) => l.type),
+    ['ledger', 'budget'],
+  );
   assert.equal(lines[1].epsilon, 2.5);
 
   const big = await runCli(['budget', 'data/train.csv', '--delta', '0.02'], { cwd: ws });
@@ -101,7 +128,10 @@ test('--set-total and --delta write a budget line; --workspace picks the ledger;
 test('a tampered ledger: exit code 1 and the error names the ledger file and line', async () => {
   const ws = workspace(60);
   const ledger = new Ledger(ws, { accountant: defaultAccountant() });
-  const r = await ledger.reserve(await target(ws), { algorithm: 'aug-pe', charges: [{ partition: '*', mechanism: { kind: 'gaussian', sigma: 20, steps: 10 } }] });
+  const r = await ledger.reserve(await target(ws), {
+    algorithm: 'aug-pe',
+    charges: [{ partition: '*', mechanism: { kind: 'gaussian', sigma: 20, steps: 10 } }],
+  });
   await r.settle({ released: releaseHash('x') });
   const lines = readFileSync(ledger.file, 'utf8').split('\n');
   lines[2] = lines[2]!.replace('"steps":10', '"steps":1');

@@ -15,12 +15,32 @@ const small = ['--prompts', '3', '--max-tokens', '6'];
 
 test('demos --dry-run prints the plan and touches nothing', async () => {
   const ws = workspace();
-  const r = await runCli(['demos', 'data.csv', '--labels', 'card_arrival,exchange_rate', '--shots', '2', '--epsilon', '2', '--dry-run', '--json', ...small], { cwd: ws });
+  const r = await runCli(
+    [
+      'demos',
+      'data.csv',
+      '--labels',
+      'card_arrival,exchange_rate',
+      '--shots',
+      '2',
+      '--epsilon',
+      '2',
+      '--dry-run',
+      '--json',
+      ...small,
+    ],
+    { cwd: ws },
+  );
   assert.equal(r.code, 0, r.stderr);
   const o = JSON.parse(r.stdout);
   assert.equal(o.dryRun, true);
   assert.equal(o.plan.labels.length, 2);
-  assert.ok(o.plan.labels.every((l: { sigma: number; samplingRate: number; steps: number }) => l.sigma > 0 && l.samplingRate > 0 && l.steps === 12));
+  assert.ok(
+    o.plan.labels.every(
+      (l: { sigma: number; samplingRate: number; steps: number }) =>
+        l.sigma > 0 && l.samplingRate > 0 && l.steps === 12,
+    ),
+  );
   assert.equal(o.budget.spent, 0);
   assert.ok(o.budget.fits);
   assert.equal(o.estimate.maxCalls, 2 * 2 * 6 * 4);
@@ -30,7 +50,25 @@ test('demos --dry-run prints the plan and touches nothing', async () => {
 
 test('demos writes demonstrations, charges the ledger, and a second run that would overspend is refused', async () => {
   const ws = workspace();
-  const r = await runCli(['demos', 'data.csv', '--labels', 'card_arrival', '--shots', '2', '--epsilon', '3', '--json', '--format', 'jsonl', '--out', 'demos.jsonl', ...small], { cwd: ws });
+  const r = await runCli(
+    [
+      'demos',
+      'data.csv',
+      '--labels',
+      'card_arrival',
+      '--shots',
+      '2',
+      '--epsilon',
+      '3',
+      '--json',
+      '--format',
+      'jsonl',
+      '--out',
+      'demos.jsonl',
+      ...small,
+    ],
+    { cwd: ws },
+  );
   assert.equal(r.code, 0, r.stderr);
   const o = JSON.parse(r.stdout);
   assert.equal(o.status, 'completed');
@@ -40,17 +78,40 @@ test('demos writes demonstrations, charges the ledger, and a second run that wou
   assert.ok(Math.abs(o.budget.spent - o.privacy.epsilon) < 1e-9);
   assert.equal(o.budget.total, 4);
   assert.ok(o.usage.calls > 0 && o.usage.roundTrips > 0);
-  const lines = readFileSync(path.join(ws, 'demos.jsonl'), 'utf8').trim().split('\n').map((l) => JSON.parse(l));
+  const lines = readFileSync(path.join(ws, 'demos.jsonl'), 'utf8')
+    .trim()
+    .split('\n')
+    .map((l) => JSON.parse(l));
   assert.equal(lines.length, 2);
   assert.ok(lines.every((l) => l.label === 'card_arrival' && l.offline === true));
   assert.ok(existsSync(path.join(ws, '.private-fewshot/ledger.jsonl')));
 
-  const again = await runCli(['demos', 'data.csv', '--labels', 'card_arrival', '--shots', '2', '--epsilon', '3', ...small], { cwd: ws });
+  const again = await runCli(
+    ['demos', 'data.csv', '--labels', 'card_arrival', '--shots', '2', '--epsilon', '3', ...small],
+    { cwd: ws },
+  );
   assert.equal(again.code, 1);
   assert.match(again.stderr, /over its total ε = 4/);
   assert.match(again.stderr, /nothing was reserved/);
   // Another label's pool is disjoint: it still fits.
-  const other = await runCli(['demos', 'data.csv', '--labels', 'exchange_rate', '--shots', '1', '--epsilon', '3', '--format', 'text', '--template', 'Q: {text}\\nA: {label}', ...small], { cwd: ws });
+  const other = await runCli(
+    [
+      'demos',
+      'data.csv',
+      '--labels',
+      'exchange_rate',
+      '--shots',
+      '1',
+      '--epsilon',
+      '3',
+      '--format',
+      'text',
+      '--template',
+      'Q: {text}\\nA: {label}',
+      ...small,
+    ],
+    { cwd: ws },
+  );
   assert.equal(other.code, 0, other.stderr);
   assert.match(other.stdout, /A: exchange_rate/);
   assert.match(other.stdout, /built-in offline model/);
@@ -58,33 +119,72 @@ test('demos writes demonstrations, charges the ledger, and a second run that wou
 
 test('demos usage errors exit 2 with a clear message', async () => {
   const ws = workspace();
-  const both = await runCli(['demos', 'data.csv', '--labels', 'a', '--all-labels', '--shots', '1', '--epsilon', '1'], { cwd: ws });
+  const both = await runCli(['demos', 'data.csv', '--labels', 'a', '--all-labels', '--shots', '1', '--epsilon', '1'], {
+    cwd: ws,
+  });
   assert.equal(both.code, 2);
   assert.match(both.stderr, /either --labels a,b,c or --all-labels/);
   const neither = await runCli(['demos', 'data.csv', '--shots', '1', '--epsilon', '1'], { cwd: ws });
   assert.equal(neither.code, 2);
-  const format = await runCli(['demos', 'data.csv', '--labels', 'card_arrival', '--shots', '1', '--epsilon', '1', '--format', 'xml'], { cwd: ws });
+  const format = await runCli(
+    ['demos', 'data.csv', '--labels', 'card_arrival', '--shots', '1', '--epsilon', '1', '--format', 'xml'],
+    { cwd: ws },
+  );
   assert.equal(format.code, 2);
   assert.match(format.stderr, /--format must be one of/);
-  const template = await runCli(['demos', 'data.csv', '--labels', 'card_arrival', '--shots', '1', '--epsilon', '1', '--template', '{txt}'], { cwd: ws });
+  const template = await runCli(
+    ['demos', 'data.csv', '--labels', 'card_arrival', '--shots', '1', '--epsilon', '1', '--template', '{txt}'],
+    { cwd: ws },
+  );
   assert.equal(template.code, 2);
-  const unknown = await runCli(['demos', 'data.csv', '--labels', 'no_such_label', '--shots', '1', '--epsilon', '1', '--dry-run'], { cwd: ws });
+  const unknown = await runCli(
+    ['demos', 'data.csv', '--labels', 'no_such_label', '--shots', '1', '--epsilon', '1', '--dry-run'],
+    { cwd: ws },
+  );
   assert.equal(unknown.code, 1);
   assert.match(unknown.stderr, /no rows have the label/);
 });
 
 test('demos --all-labels takes the labels by name, not by how often they occur', async () => {
   const ws = tempDir('pfs-demos-order-');
-  const rows = [...Array(6).fill('zeta'), ...Array(2).fill('alpha'), ...Array(4).fill('mid')].map((l, i) => `message number ${i} about ${l},${l}`);
+  const rows = [...Array(6).fill('zeta'), ...Array(2).fill('alpha'), ...Array(4).fill('mid')].map(
+    (l, i) => `message number ${i} about ${l},${l}`,
+  );
   writeFileSync(path.join(ws, 'data.csv'), `text,label\n${rows.join('\n')}\n`);
-  const r = await runCli(['demos', 'data.csv', '--all-labels', '--shots', '1', '--epsilon', '8', '--dry-run', '--json', ...small], { cwd: ws });
+  const r = await runCli(
+    ['demos', 'data.csv', '--all-labels', '--shots', '1', '--epsilon', '8', '--dry-run', '--json', ...small],
+    { cwd: ws },
+  );
   assert.equal(r.code, 0, r.stderr);
-  assert.deepEqual(JSON.parse(r.stdout).plan.labels.map((l: { label: string }) => l.label), ['alpha', 'mid', 'zeta']);
+  assert.deepEqual(
+    JSON.parse(r.stdout).plan.labels.map((l: { label: string }) => l.label),
+    ['alpha', 'mid', 'zeta'],
+  );
 });
 
 test('demos stops at Ctrl-C (SIGINT) in a real process, keeps what was written and settles the ledger', async () => {
   const ws = workspace();
-  const child = spawn(process.execPath, ['--import', 'tsx', path.join(repoRoot, 'src/cli/main.ts'), 'demos', path.join(ws, 'data.csv'), '--workspace', ws, '--labels', 'card_arrival,exchange_rate', '--shots', '20', '--epsilon', '4', '--max-tokens', '64'], { cwd: repoRoot });
+  const child = spawn(
+    process.execPath,
+    [
+      '--import',
+      'tsx',
+      path.join(repoRoot, 'src/cli/main.ts'),
+      'demos',
+      path.join(ws, 'data.csv'),
+      '--workspace',
+      ws,
+      '--labels',
+      'card_arrival,exchange_rate',
+      '--shots',
+      '20',
+      '--epsilon',
+      '4',
+      '--max-tokens',
+      '64',
+    ],
+    { cwd: repoRoot },
+  );
   let stderr = '';
   child.stderr.on('data', (d: Buffer) => {
     stderr += d.toString();
@@ -95,6 +195,9 @@ test('demos stops at Ctrl-C (SIGINT) in a real process, keeps what was written a
   const m = /cancelled: (\d+) demonstration\(s\)/.exec(stderr);
   assert.ok(m, stderr);
   assert.ok(Number(m[1]) < 40, `stopped with ${m[1]} of 40 demonstrations written`);
-  const ledger = readFileSync(path.join(ws, '.private-fewshot/ledger.jsonl'), 'utf8').trim().split('\n').map((l) => JSON.parse(l));
+  const ledger = readFileSync(path.join(ws, '.private-fewshot/ledger.jsonl'), 'utf8')
+    .trim()
+    .split('\n')
+    .map((l) => JSON.parse(l));
   assert.equal(ledger.at(-1).status, 'settled', 'the reservation is closed, not left open');
 });

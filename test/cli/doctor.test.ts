@@ -19,7 +19,12 @@ function onlyProbeText(s: FakeServer) {
   const allowed = new Set<string>([...Object.values(PROBE), CONTINUE_SYSTEM]);
   for (const r of s.requests) {
     const b = r.body ?? {};
-    const texts = [b.prompt, b.system, ...(Array.isArray(b.input) ? b.input : [b.input]), ...(b.messages ?? []).map((m: { content: string }) => m.content)].filter((t) => t !== undefined);
+    const texts = [
+      b.prompt,
+      b.system,
+      ...(Array.isArray(b.input) ? b.input : [b.input]),
+      ...(b.messages ?? []).map((m: { content: string }) => m.content),
+    ].filter((t) => t !== undefined);
     for (const t of texts) assert.ok(allowed.has(t), `unexpected text sent: ${JSON.stringify(t)}`);
   }
 }
@@ -57,17 +62,23 @@ test('a server without logprobs: DP few-shot is reported unavailable with the fi
 
 test('the key comes from the environment, is never printed, and a rejected key exits 1 with a hint', async () => {
   const s = await server({ flavour: 'openai', apiKey: 'sk-good-key-00001111' });
-  const ok = await runCli(['doctor', '--model', 'm', '--base-url', s.baseURL], { env: { OPENAI_API_KEY: 'sk-good-key-00001111' } });
+  const ok = await runCli(['doctor', '--model', 'm', '--base-url', s.baseURL], {
+    env: { OPENAI_API_KEY: 'sk-good-key-00001111' },
+  });
   assert.equal(ok.code, 0, ok.stderr);
   assert.match(ok.stdout, /key +from OPENAI_API_KEY/);
   assert.ok(!ok.stdout.includes('00001111'));
   assert.equal(s.requests[0]!.headers.authorization, 'Bearer sk-good-key-00001111');
-  const bad = await runCli(['doctor', '--model', 'm', '--base-url', s.baseURL], { env: { PRIVATE_FEWSHOT_API_KEY: 'sk-bad-key-99998888', OPENAI_API_KEY: 'sk-good-key-00001111' } });
+  const bad = await runCli(['doctor', '--model', 'm', '--base-url', s.baseURL], {
+    env: { PRIVATE_FEWSHOT_API_KEY: 'sk-bad-key-99998888', OPENAI_API_KEY: 'sk-good-key-00001111' },
+  });
   assert.equal(bad.code, 1);
   assert.match(bad.stderr, /refused the request \(401\)/);
   assert.match(bad.stderr, /→ .*PRIVATE_FEWSHOT_API_KEY/);
   assert.ok(!bad.stderr.includes('99998888') && !bad.stdout.includes('99998888'));
-  const j = await runCli(['doctor', '--model', 'm', '--base-url', s.baseURL, '--json'], { env: { OPENAI_API_KEY: 'sk-bad-key-99998888' } });
+  const j = await runCli(['doctor', '--model', 'm', '--base-url', s.baseURL, '--json'], {
+    env: { OPENAI_API_KEY: 'sk-bad-key-99998888' },
+  });
   assert.equal(j.code, 1);
   const out = JSON.parse(j.stdout);
   assert.equal(out.ok, false);
@@ -82,7 +93,15 @@ test('an endpoint that is down exits 1 naming the connection problem', async () 
       srv.close(() => resolve(p));
     });
   });
-  const r = await runCli(['doctor', '--model', 'm', '--base-url', `http://127.0.0.1:${port}/v1`, '--timeout-ms', '2000']);
+  const r = await runCli([
+    'doctor',
+    '--model',
+    'm',
+    '--base-url',
+    `http://127.0.0.1:${port}/v1`,
+    '--timeout-ms',
+    '2000',
+  ]);
   assert.equal(r.code, 1);
   assert.match(r.stderr, /connection failed/);
   assert.match(r.stderr, /→ Check that the server is running/);
@@ -90,7 +109,9 @@ test('an endpoint that is down exits 1 naming the connection problem', async () 
 
 test('Anthropic: generation only; the embedder must come from elsewhere', async () => {
   const s = await server({ apiKey: 'sk-ant-key-123456' });
-  const r = await runCli(['doctor', '--provider', 'anthropic', '--model', 'claude-haiku-4-5', '--base-url', s.origin], { env: { ANTHROPIC_API_KEY: 'sk-ant-key-123456' } });
+  const r = await runCli(['doctor', '--provider', 'anthropic', '--model', 'claude-haiku-4-5', '--base-url', s.origin], {
+    env: { ANTHROPIC_API_KEY: 'sk-ant-key-123456' },
+  });
   assert.equal(r.code, 0, r.stderr);
   assert.match(r.stdout, /DP few-shot +does not work/);
   assert.match(r.stdout, /Aug-PE +works for generation; the embeddings must come from another embedder/);

@@ -14,10 +14,15 @@ test('inspect --json prints one JSON object whose counts match the file', async 
   const lines = stdout.trim().split('\n');
   assert.equal(lines.length, 1);
   const s = JSON.parse(lines[0]!);
-  const rows = parseSync(readFileSync(`${repoRoot}/examples/banking77-sample.csv`), { columns: true }) as { category: string }[];
+  const rows = parseSync(readFileSync(`${repoRoot}/examples/banking77-sample.csv`), { columns: true }) as {
+    category: string;
+  }[];
   assert.equal(s.rows, rows.length);
   assert.equal(s.labels.length, new Set(rows.map((r) => r.category)).size);
-  assert.equal(s.labels.reduce((a: number, l: { count: number }) => a + l.count, 0), rows.length);
+  assert.equal(
+    s.labels.reduce((a: number, l: { count: number }) => a + l.count, 0),
+    rows.length,
+  );
 });
 
 test('inspect prints a readable summary that flags label counts as local-only', async () => {
@@ -55,8 +60,22 @@ test('exit codes: 0 success, 1 data error on stderr, 2 usage error', () => {
 });
 
 test('inspect with --skip-invalid, --unit-column and --dedupe', async () => {
-  const file = writeFile(dir, 'units.csv', 'uid,text,label\nu1,hello there,a\nu1,hello there,b\nu2,,a\nu3,bye for now,b\n');
-  const { code, stdout } = await runCli(['inspect', file, '--unit-column', 'uid', '--label-column', 'label', '--skip-invalid', '--dedupe', '--json']);
+  const file = writeFile(
+    dir,
+    'units.csv',
+    'uid,text,label\nu1,hello there,a\nu1,hello there,b\nu2,,a\nu3,bye for now,b\n',
+  );
+  const { code, stdout } = await runCli([
+    'inspect',
+    file,
+    '--unit-column',
+    'uid',
+    '--label-column',
+    'label',
+    '--skip-invalid',
+    '--dedupe',
+    '--json',
+  ]);
   assert.equal(code, 0);
   const s = JSON.parse(stdout);
   assert.equal(s.rows, 2);
@@ -66,11 +85,19 @@ test('inspect with --skip-invalid, --unit-column and --dedupe', async () => {
   assert.equal(s.duplicatesRemoved, 1);
 });
 
-test('the bundled CLI (dist/cli.js, built by npm run build) prints the same summary', { skip: !existsSync(`${repoRoot}/dist/cli.js`) && 'run npm run build first' }, async () => {
-  const r = spawnSync(process.execPath, [`${repoRoot}/dist/cli.js`, 'inspect', 'examples/banking77-sample.csv', '--json'], { cwd: repoRoot, encoding: 'utf8' });
-  assert.equal(r.status, 0, r.stderr);
-  const bundled = JSON.parse(r.stdout);
-  const inProcess = JSON.parse((await runCli(['inspect', 'examples/banking77-sample.csv', '--json'])).stdout);
-  assert.deepEqual(bundled, inProcess);
-  assert.equal(bundled.rows, 2000);
-});
+test(
+  'the bundled CLI (dist/cli.js, built by npm run build) prints the same summary',
+  { skip: !existsSync(`${repoRoot}/dist/cli.js`) && 'run npm run build first' },
+  async () => {
+    const r = spawnSync(
+      process.execPath,
+      [`${repoRoot}/dist/cli.js`, 'inspect', 'examples/banking77-sample.csv', '--json'],
+      { cwd: repoRoot, encoding: 'utf8' },
+    );
+    assert.equal(r.status, 0, r.stderr);
+    const bundled = JSON.parse(r.stdout);
+    const inProcess = JSON.parse((await runCli(['inspect', 'examples/banking77-sample.csv', '--json'])).stdout);
+    assert.deepEqual(bundled, inProcess);
+    assert.equal(bundled.rows, 2000);
+  },
+);

@@ -7,7 +7,18 @@ import { tempDir, writeFile } from '../support/tmp';
 const dir = tempDir();
 
 test('epsilon --json echoes the inputs and agrees with the core accountant (AGNews, Tang et al.)', async () => {
-  const r = await runCli(['epsilon', '--sigma', '0.39', '--sampling-rate', '0.000667', '--steps', '100', '--delta', '3.3e-5', '--json']);
+  const r = await runCli([
+    'epsilon',
+    '--sigma',
+    '0.39',
+    '--sampling-rate',
+    '0.000667',
+    '--steps',
+    '100',
+    '--delta',
+    '3.3e-5',
+    '--json',
+  ]);
   assert.equal(r.code, 0, r.stderr);
   const o = JSON.parse(r.stdout);
   assert.deepEqual(Object.keys(o).sort(), ['accountant', 'delta', 'epsilon', 'samplingRate', 'sigma', 'steps']);
@@ -33,7 +44,18 @@ test('without --sampling-rate the default accountant is gdp and gives the analyt
 });
 
 test('--accountant rdp and pld give upper bounds ordered as expected (pld ≤ rdp)', async () => {
-  const args = ['epsilon', '--sigma', '0.77', '--sampling-rate', String(80 / 1561), '--steps', '80', '--delta', String(1 / 1561), '--json'];
+  const args = [
+    'epsilon',
+    '--sigma',
+    '0.77',
+    '--sampling-rate',
+    String(80 / 1561),
+    '--steps',
+    '80',
+    '--delta',
+    String(1 / 1561),
+    '--json',
+  ];
   const pld = JSON.parse((await runCli([...args, '--accountant', 'pld'])).stdout);
   const rdp = JSON.parse((await runCli([...args, '--accountant', 'rdp'])).stdout);
   assert.equal(rdp.accountant, 'rdp');
@@ -64,12 +86,21 @@ test('usage mistakes exit 2 with a message that names the flag', async () => {
   const cases: [string[], RegExp][] = [
     [['epsilon', '--sigma', '1', '--steps', '10'], /epsilon needs --delta/],
     [['sigma', '--delta', '1e-5', '--steps', '10'], /sigma needs --epsilon/],
-    [['epsilon', '--sigma', '1', '--steps', '10', '--delta', '1e-5', '--sampling-rate', '0.1', '--accountant', 'gdp'], /gdp accountant needs an un-subsampled/],
-    [['epsilon', '--sigma', '1', '--steps', '10', '--delta', '1e-5', '--accountant', 'prv'], /--accountant must be one of pld, rdp, gdp/],
+    [
+      ['epsilon', '--sigma', '1', '--steps', '10', '--delta', '1e-5', '--sampling-rate', '0.1', '--accountant', 'gdp'],
+      /gdp accountant needs an un-subsampled/,
+    ],
+    [
+      ['epsilon', '--sigma', '1', '--steps', '10', '--delta', '1e-5', '--accountant', 'prv'],
+      /--accountant must be one of pld, rdp, gdp/,
+    ],
     [['epsilon', '--sigma', 'abc', '--steps', '10', '--delta', '1e-5'], /--sigma must be a number/],
     [['epsilon', '--sigma', '1', '--steps', '2.5', '--delta', '1e-5'], /--steps must be a whole number/],
     [['epsilon', '--sigma', '1', '--steps', '10', '--delta', '1'], /--delta must be strictly between 0 and 1/],
-    [['epsilon', '--sigma', '1', '--steps', '10', '--delta', '1e-5', '--sampling-rate', '1.5'], /--sampling-rate must be a number in \[0, 1\]/],
+    [
+      ['epsilon', '--sigma', '1', '--steps', '10', '--delta', '1e-5', '--sampling-rate', '1.5'],
+      /--sampling-rate must be a number in \[0, 1\]/,
+    ],
     [['sigma', '--epsilon', '0', '--steps', '10', '--delta', '1e-5'], /--epsilon must be above 0/],
     [['delta', 'extra', '--sigma', '1', '--steps', '1', '--epsilon', '1'], /takes no positional arguments/],
     [['epsilon', '--bogus'], /Unknown option/],
@@ -100,11 +131,17 @@ test('--batch answers one JSON line per query, in order, and reports bad lines b
   );
   const r = await runCli(['epsilon', '--batch', file, '--accountant', 'rdp']);
   assert.equal(r.code, 1);
-  const out = r.stdout.trim().split('\n').map((l) => JSON.parse(l));
+  const out = r.stdout
+    .trim()
+    .split('\n')
+    .map((l) => JSON.parse(l));
   assert.equal(out.length, 8, 'one output per non-empty line');
   assert.equal(out[0].query, 'epsilon');
   assert.equal(out[0].accountant, 'rdp', 'flags given with --batch are defaults for every line');
-  assert.equal(out[0].epsilon, epsilonFor([{ kind: 'poisson-gaussian', sigma: 0.77, samplingRate: 80 / 1561, steps: 80 }], 1 / 1561, 'rdp'));
+  assert.equal(
+    out[0].epsilon,
+    epsilonFor([{ kind: 'poisson-gaussian', sigma: 0.77, samplingRate: 80 / 1561, steps: 80 }], 1 / 1561, 'rdp'),
+  );
   assert.equal(out[1].query, 'sigma');
   assert.ok(out[1].sigma > 10 && out[1].sigma < 14);
   assert.deepEqual(Object.keys(out[2]).sort(), ['error', 'line']);

@@ -14,14 +14,37 @@ const small = ['--iterations', '2', '--variations', '1'];
 
 test('synth --dry-run prints σ, T, the class sizes and the estimates, and touches nothing', async () => {
   const ws = workspace();
-  const r = await runCli(['synth', 'data.csv', '--labels', 'card_arrival,exchange_rate', '--count', '5', '--epsilon', '2', '--fractions', 'card_arrival=2,exchange_rate=3', '--dry-run', '--json', ...small], { cwd: ws });
+  const r = await runCli(
+    [
+      'synth',
+      'data.csv',
+      '--labels',
+      'card_arrival,exchange_rate',
+      '--count',
+      '5',
+      '--epsilon',
+      '2',
+      '--fractions',
+      'card_arrival=2,exchange_rate=3',
+      '--dry-run',
+      '--json',
+      ...small,
+    ],
+    { cwd: ws },
+  );
   assert.equal(r.code, 0, r.stderr);
   const o = JSON.parse(r.stdout);
   assert.equal(o.dryRun, true);
   assert.equal(o.plan.iterations, 2);
   assert.ok(o.plan.sigma > 0 && Math.abs(o.plan.mu - Math.sqrt(2) / o.plan.sigma) < 1e-12);
   assert.ok(o.plan.epsilonRun <= 2 && o.plan.epsilonRun > 2 - 1e-9);
-  assert.deepEqual(o.plan.labels.map((l: { count: number; population: number }) => [l.count, l.population]), [[2, 4], [3, 6]]);
+  assert.deepEqual(
+    o.plan.labels.map((l: { count: number; population: number }) => [l.count, l.population]),
+    [
+      [2, 4],
+      [3, 6],
+    ],
+  );
   // L = 2: initial 2·n_c, then (T−1)·1·n_c per label.
   assert.equal(o.plan.estimate.completions, 10 + 5);
   assert.equal(o.budget.spent, 0);
@@ -29,7 +52,10 @@ test('synth --dry-run prints σ, T, the class sizes and the estimates, and touch
   assert.equal(o.provider.offline, true);
   assert.equal(o.embedder.offline, true);
   assert.equal(existsSync(path.join(ws, '.private-fewshot')), false, 'no ledger written');
-  const text = await runCli(['synth', 'data.csv', '--labels', 'card_arrival', '--count', '2', '--epsilon', '1', '--dry-run'], { cwd: ws });
+  const text = await runCli(
+    ['synth', 'data.csv', '--labels', 'card_arrival', '--count', '2', '--epsilon', '1', '--dry-run'],
+    { cwd: ws },
+  );
   assert.equal(text.code, 0, text.stderr);
   assert.match(text.stdout, /T = 10 Gaussian histograms with σ = [\d.]+/);
   assert.match(text.stdout, /private rows stay on this machine/);
@@ -37,7 +63,25 @@ test('synth --dry-run prints σ, T, the class sizes and the estimates, and touch
 
 test('synth writes records, charges the ledger, and a second run that would overspend is refused', async () => {
   const ws = workspace();
-  const r = await runCli(['synth', 'data.csv', '--labels', 'card_arrival,exchange_rate', '--count', '4', '--epsilon', '3', '--json', '--format', 'jsonl', '--out', 'synth.jsonl', ...small], { cwd: ws });
+  const r = await runCli(
+    [
+      'synth',
+      'data.csv',
+      '--labels',
+      'card_arrival,exchange_rate',
+      '--count',
+      '4',
+      '--epsilon',
+      '3',
+      '--json',
+      '--format',
+      'jsonl',
+      '--out',
+      'synth.jsonl',
+      ...small,
+    ],
+    { cwd: ws },
+  );
   assert.equal(r.code, 0, r.stderr);
   const o = JSON.parse(r.stdout);
   assert.equal(o.status, 'completed');
@@ -47,15 +91,41 @@ test('synth writes records, charges the ledger, and a second run that would over
   assert.ok(Math.abs(o.budget.spent - o.privacy.epsilon) < 1e-9);
   assert.equal(o.budget.total, 4);
   assert.ok(existsSync(path.join(ws, o.checkpoint)));
-  const lines = readFileSync(path.join(ws, 'synth.jsonl'), 'utf8').trim().split('\n').map((l) => JSON.parse(l));
-  assert.deepEqual(lines.map((l) => l.label), ['card_arrival', 'card_arrival', 'exchange_rate', 'exchange_rate']);
+  const lines = readFileSync(path.join(ws, 'synth.jsonl'), 'utf8')
+    .trim()
+    .split('\n')
+    .map((l) => JSON.parse(l));
+  assert.deepEqual(
+    lines.map((l) => l.label),
+    ['card_arrival', 'card_arrival', 'exchange_rate', 'exchange_rate'],
+  );
   assert.ok(lines.every((l) => l.offline === true && typeof l.text === 'string'));
 
-  const again = await runCli(['synth', 'data.csv', '--labels', 'card_arrival', '--count', '2', '--epsilon', '3', ...small], { cwd: ws });
+  const again = await runCli(
+    ['synth', 'data.csv', '--labels', 'card_arrival', '--count', '2', '--epsilon', '3', ...small],
+    { cwd: ws },
+  );
   assert.equal(again.code, 1);
   assert.match(again.stderr, /over its total ε = 4/);
   // Another label's pool is disjoint: it still fits; json output carries the report.
-  const other = await runCli(['synth', 'data.csv', '--labels', 'top_up_failed', '--count', '2', '--epsilon', '3', '--format', 'json', '--embedder', 'builtin', ...small], { cwd: ws });
+  const other = await runCli(
+    [
+      'synth',
+      'data.csv',
+      '--labels',
+      'top_up_failed',
+      '--count',
+      '2',
+      '--epsilon',
+      '3',
+      '--format',
+      'json',
+      '--embedder',
+      'builtin',
+      ...small,
+    ],
+    { cwd: ws },
+  );
   assert.equal(other.code, 0, other.stderr);
   const j = JSON.parse(other.stdout);
   assert.equal(j.records.length, 2);
@@ -74,7 +144,16 @@ test('synth usage errors exit 2 with a clear message', async () => {
   const metric = await run('--labels', 'card_arrival', '--count', '2', '--epsilon', '1', '--metric', 'ip');
   assert.equal(metric.code, 2);
   assert.match(metric.stderr, /--metric must be one of l2, cosine/);
-  const fr = await run('--labels', 'card_arrival,exchange_rate', '--count', '2', '--epsilon', '1', '--fractions', 'card_arrival=1');
+  const fr = await run(
+    '--labels',
+    'card_arrival,exchange_rate',
+    '--count',
+    '2',
+    '--epsilon',
+    '1',
+    '--fractions',
+    'card_arrival=1',
+  );
   assert.equal(fr.code, 2);
   assert.match(fr.stderr, /no weight to "exchange_rate"/);
   const fmt = await run('--labels', 'card_arrival', '--count', '2', '--epsilon', '1', '--format', 'chat');
@@ -91,10 +170,22 @@ test('synth usage errors exit 2 with a clear message', async () => {
 
 test('--all-labels orders labels by name, so the private label frequencies decide neither the split nor the order', async () => {
   const ws = tempDir('pfs-synth-all-');
-  const rows = [...Array(6).fill('zeta'), ...Array(2).fill('alpha'), ...Array(4).fill('mid')].map((l, i) => `message number ${i} here,${l}`);
+  const rows = [...Array(6).fill('zeta'), ...Array(2).fill('alpha'), ...Array(4).fill('mid')].map(
+    (l, i) => `message number ${i} here,${l}`,
+  );
   writeFileSync(path.join(ws, 'd.csv'), ['text,label', ...rows].join('\n') + '\n');
-  const r = await runCli(['synth', 'd.csv', '--all-labels', '--count', '4', '--epsilon', '1', '--delta', '1e-3', '--dry-run', '--json'], { cwd: ws });
+  const r = await runCli(
+    ['synth', 'd.csv', '--all-labels', '--count', '4', '--epsilon', '1', '--delta', '1e-3', '--dry-run', '--json'],
+    { cwd: ws },
+  );
   assert.equal(r.code, 0, r.stderr);
   const o = JSON.parse(r.stdout);
-  assert.deepEqual(o.plan.labels.map((l: { label: string; count: number }) => [l.label, l.count]), [['alpha', 2], ['mid', 1], ['zeta', 1]]);
+  assert.deepEqual(
+    o.plan.labels.map((l: { label: string; count: number }) => [l.label, l.count]),
+    [
+      ['alpha', 2],
+      ['mid', 1],
+      ['zeta', 1],
+    ],
+  );
 });

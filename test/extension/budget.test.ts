@@ -1,17 +1,48 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { ceil4, describeBudget, editorHint, fmt, parseTotalEpsilon, raiseConfirmation } from '../../src/extension/budget';
+import {
+  ceil4,
+  describeBudget,
+  editorHint,
+  fmt,
+  parseTotalEpsilon,
+  raiseConfirmation,
+} from '../../src/extension/budget';
 import { BudgetExceededError, type PlanCheck, type RunPlan } from '../../src/core/ledger';
 
 test('the new total ε: positive finite decimal numbers are accepted as typed', () => {
   const spent = { spent: 0 };
-  for (const [text, value] of [['6', 6], [' 2.5 ', 2.5], ['1e1', 10], ['.5', 0.5], ['+3', 3], ['4.', 4], ['1E-3', 0.001]] as const) {
+  for (const [text, value] of [
+    ['6', 6],
+    [' 2.5 ', 2.5],
+    ['1e1', 10],
+    ['.5', 0.5],
+    ['+3', 3],
+    ['4.', 4],
+    ['1E-3', 0.001],
+  ] as const) {
     assert.deepEqual(parseTotalEpsilon(text, spent), { ok: true, epsilon: value }, text);
   }
 });
 
 test('the new total ε: anything else is refused with a message (Number() would take several of these)', () => {
-  for (const text of ['', '   ', 'abc', '0', '-1', '0.0', 'Infinity', '1e400', '0x10', 'NaN', '1,5', '2 3', '1e', '--1', '٣']) {
+  for (const text of [
+    '',
+    '   ',
+    'abc',
+    '0',
+    '-1',
+    '0.0',
+    'Infinity',
+    '1e400',
+    '0x10',
+    'NaN',
+    '1,5',
+    '2 3',
+    '1e',
+    '--1',
+    '٣',
+  ]) {
     const r = parseTotalEpsilon(text, { spent: 0 });
     assert.equal(r.ok, false, JSON.stringify(text));
     if (!r.ok) assert.match(r.message, /positive/, text);
@@ -31,7 +62,9 @@ test('a total below what is already spent is refused, saying how much is spent a
 });
 
 test('the minimum the refusal suggests is always accepted (rounded up, never down)', () => {
-  for (const spent of [1e-9, 0.000123456, 0.0999999, 0.9997, 1, 1.0000000001, 2.5, 3.14159265, 9.99951, 123.45678, 99999.5]) {
+  for (const spent of [
+    1e-9, 0.000123456, 0.0999999, 0.9997, 1, 1.0000000001, 2.5, 3.14159265, 9.99951, 123.45678, 99999.5,
+  ]) {
     const min = ceil4(spent);
     assert.ok(min >= spent, `${min} < ${spent}`);
     assert.ok(min <= spent * 1.001 + 1e-15, `${min} is far above ${spent}`);
@@ -42,8 +75,14 @@ test('the minimum the refusal suggests is always accepted (rounded up, never dow
 });
 
 test('the input box line and the raise confirmation state the figures', () => {
-  assert.equal(describeBudget({ total: 4, delta: 6.6e-5, spent: 0.99971, remaining: 3.00029 }), 'Total ε 4 at δ 6.60e-5; spent 0.9997; remaining 3.');
-  assert.match(describeBudget({ total: 1, delta: 1e-5, spent: 1.5, remaining: -0.5 }), /remaining 0 \(over the total by 0\.5\)\.$/);
+  assert.equal(
+    describeBudget({ total: 4, delta: 6.6e-5, spent: 0.99971, remaining: 3.00029 }),
+    'Total ε 4 at δ 6.60e-5; spent 0.9997; remaining 3.',
+  );
+  assert.match(
+    describeBudget({ total: 1, delta: 1e-5, spent: 1.5, remaining: -0.5 }),
+    /remaining 0 \(over the total by 0\.5\)\.$/,
+  );
   const c = raiseConfirmation('data/train.csv', 4, 8, 6.6e-5);
   assert.match(c.message, /from ε = 4 to ε = 8/);
   assert.match(c.detail, /^The dataset's guarantee becomes ε = 8 for all releases, past and future/);
@@ -53,8 +92,20 @@ test('the input box line and the raise confirmation state the figures', () => {
 
 /** The three refusal hints of the ledger, built by the ledger's own error class. */
 function refusals(path: string): string[] {
-  const plan: RunPlan = { algorithm: 'dp-few-shot', charges: [{ partition: 'label:a', mechanism: { kind: 'poisson-gaussian', sigma: 1, samplingRate: 0.1, steps: 10 } }] };
-  const base: PlanCheck = { fits: false, total: { epsilon: 4, delta: 1e-5, source: 'user' }, spentBefore: 1, spentAfter: 5, epsilonRun: 4, over: 1 };
+  const plan: RunPlan = {
+    algorithm: 'dp-few-shot',
+    charges: [
+      { partition: 'label:a', mechanism: { kind: 'poisson-gaussian', sigma: 1, samplingRate: 0.1, steps: 10 } },
+    ],
+  };
+  const base: PlanCheck = {
+    fits: false,
+    total: { epsilon: 4, delta: 1e-5, source: 'user' },
+    spentBefore: 1,
+    spentAfter: 5,
+    epsilonRun: 4,
+    over: 1,
+  };
   return [
     new BudgetExceededError({ ...base, suggestion: { sigmas: [2] } }, path, plan),
     new BudgetExceededError(base, path, plan),
@@ -62,7 +113,7 @@ function refusals(path: string): string[] {
   ].map((e) => e.hint ?? '');
 }
 
-test('the ledger\'s refusal hints point at the Set Privacy Budget… button in the editor', () => {
+test("the ledger's refusal hints point at the Set Privacy Budget… button in the editor", () => {
   const path = 'data/my train.csv';
   for (const hint of refusals(path)) {
     assert.match(hint, /--set-total EPS/, 'the ledger changed how it names the CLI: update editorHint');

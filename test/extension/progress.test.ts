@@ -29,8 +29,17 @@ function fakeClock(): Clock & { advance(ms: number): void; pending(): number } {
   };
 }
 
-const ev = (label: string, shot: number, text: string, done = false, calls = 1): ProgressEvent =>
-  ({ label, shot, text, tokens: text.length, done, calls, roundTrips: calls, inputTokens: 10 * calls, outputTokens: calls });
+const ev = (label: string, shot: number, text: string, done = false, calls = 1): ProgressEvent => ({
+  label,
+  shot,
+  text,
+  tokens: text.length,
+  done,
+  calls,
+  roundTrips: calls,
+  inputTokens: 10 * calls,
+  outputTokens: calls,
+});
 
 test('one row per demonstration: concurrent demonstrations of a label and of other labels each keep their own row', () => {
   const p = new RunProgress(4);
@@ -40,8 +49,20 @@ test('one row per demonstration: concurrent demonstrations of a label and of oth
   p.update(ev('a', 0, 'xx', false, 2));
   const first = p.take();
   assert.equal(first.reset, true);
-  assert.deepEqual(first.rows.map((r) => [r.label, r.shot, r.text]).sort(), [['a', 0, 'xx'], ['a', 1, 'y'], ['b', 0, 'z']]);
-  assert.deepEqual(first.totals, { planned: 4, started: 3, done: 0, calls: 2, roundTrips: 2, inputTokens: 20, outputTokens: 2 });
+  assert.deepEqual(first.rows.map((r) => [r.label, r.shot, r.text]).sort(), [
+    ['a', 0, 'xx'],
+    ['a', 1, 'y'],
+    ['b', 0, 'z'],
+  ]);
+  assert.deepEqual(first.totals, {
+    planned: 4,
+    started: 3,
+    done: 0,
+    calls: 2,
+    roundTrips: 2,
+    inputTokens: 20,
+    outputTokens: 2,
+  });
   // Only what changed since the last take.
   p.update(ev('b', 0, 'zz', true, 3));
   const second = p.take();
@@ -65,9 +86,13 @@ test('the throttle posts at most once per interval and the trailing post carries
   const clock = fakeClock();
   const p = new RunProgress(2);
   const posted: ReturnType<RunProgress['take']>[] = [];
-  const t = new Throttle(100, () => {
-    if (p.pending) posted.push(p.take());
-  }, clock);
+  const t = new Throttle(
+    100,
+    () => {
+      if (p.pending) posted.push(p.take());
+    },
+    clock,
+  );
   const step = (e: ProgressEvent, ms = 10) => {
     p.update(e);
     t.poke();
@@ -85,8 +110,19 @@ test('the throttle posts at most once per interval and the trailing post carries
   assert.equal(posted.length, 2);
   const seen = new Map<string, { text: string; done: boolean }>();
   for (const b of posted) for (const r of b.rows) seen.set(`${r.label}#${r.shot}`, r);
-  assert.deepEqual(Object.fromEntries(seen), { 'a#0': { label: 'a', shot: 0, tokens: 5, done: true, text: 'hello' }, 'b#0': { label: 'b', shot: 0, tokens: 5, done: true, text: 'world' } });
-  assert.deepEqual(posted.at(-1)!.totals, { planned: 2, started: 2, done: 2, calls: 9, roundTrips: 9, inputTokens: 90, outputTokens: 9 });
+  assert.deepEqual(Object.fromEntries(seen), {
+    'a#0': { label: 'a', shot: 0, tokens: 5, done: true, text: 'hello' },
+    'b#0': { label: 'b', shot: 0, tokens: 5, done: true, text: 'world' },
+  });
+  assert.deepEqual(posted.at(-1)!.totals, {
+    planned: 2,
+    started: 2,
+    done: 2,
+    calls: 9,
+    roundTrips: 9,
+    inputTokens: 90,
+    outputTokens: 9,
+  });
 });
 
 test('flushNow posts at once and drops the scheduled trailing post; cancel stops it', () => {

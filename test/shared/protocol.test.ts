@@ -14,7 +14,14 @@ test('a real dataset summary passes the host → webview schema', async () => {
 test('malformed or unknown messages are rejected on both sides', () => {
   assert.equal(parseWebviewMessage({ type: 'ready' })?.type, 'ready');
   assert.equal(parseWebviewMessage({ type: 'openSource', line: 3 })?.type, 'openSource');
-  for (const bad of [null, 'ready', {}, { type: 'exec', command: 'rm -rf /' }, { type: 'openSource', line: -1 }, { type: 'openSource', line: 1.5 }]) {
+  for (const bad of [
+    null,
+    'ready',
+    {},
+    { type: 'exec', command: 'rm -rf /' },
+    { type: 'openSource', line: -1 },
+    { type: 'openSource', line: 1.5 },
+  ]) {
     assert.equal(parseWebviewMessage(bad), undefined, JSON.stringify(bad));
   }
   assert.equal(parseHostMessage({ type: 'summary', summary: { file: 'x' } }), undefined);
@@ -26,7 +33,8 @@ test('Generate panel: webview → host run settings are validated (whole positiv
   const settings = { labels: ['card_arrival'], allLabels: false, shots: 1, epsilon: 0.5, prompts: 2, maxTokens: 4 };
   assert.deepEqual(parseWebviewMessage({ type: 'preview', settings }), { type: 'preview', settings });
   assert.equal(parseWebviewMessage({ type: 'generate', settings })?.type, 'generate');
-  for (const t of ['cancel', 'insert', 'export', 'copy', 'setBudget']) assert.equal(parseWebviewMessage({ type: t })?.type, t);
+  for (const t of ['cancel', 'insert', 'export', 'copy', 'setBudget'])
+    assert.equal(parseWebviewMessage({ type: t })?.type, t);
   // setBudget carries nothing: the host decides which dataset (its panel's) and asks for the value itself.
   assert.deepEqual(parseWebviewMessage({ type: 'setBudget', epsilon: 100 }), { type: 'setBudget' });
   const bad: unknown[] = [
@@ -39,27 +47,68 @@ test('Generate panel: webview → host run settings are validated (whole positiv
     { labels: settings.labels, shots: 1, epsilon: 1, prompts: 2, maxTokens: 4 },
     { ...settings, labels: 'card_arrival' },
   ];
-  for (const s of bad) assert.equal(parseWebviewMessage({ type: 'generate', settings: s }), undefined, JSON.stringify(s));
+  for (const s of bad)
+    assert.equal(parseWebviewMessage({ type: 'generate', settings: s }), undefined, JSON.stringify(s));
   assert.equal(parseWebviewMessage({ type: 'generate' }), undefined);
 });
 
 test('Generate panel: host → webview init, plan, progress and result messages', () => {
   const budget = { total: 4, delta: 6.6e-5, spent: 1, remaining: 3 };
-  const init = { type: 'generateInit', file: 'data.csv', labels: ['a', 'b'], provider: { kind: 'builtin', model: 'builtin-ngram-v1', offline: true }, budget, defaults: { shots: 2, epsilon: 1, prompts: 10, maxTokens: 64 } };
+  const init = {
+    type: 'generateInit',
+    file: 'data.csv',
+    labels: ['a', 'b'],
+    provider: { kind: 'builtin', model: 'builtin-ngram-v1', offline: true },
+    budget,
+    defaults: { shots: 2, epsilon: 1, prompts: 10, maxTokens: 64 },
+  };
   assert.deepEqual(parseHostMessage(init), init);
-  const plan = { type: 'plan', epsilonRun: 0.99, delta: 6.6e-5, labels: [{ label: 'a', sigma: 1.2, samplingRate: 0.1, steps: 4 }], budget, remainingAfter: 2, fits: true, over: 0, warnings: [] };
+  const plan = {
+    type: 'plan',
+    epsilonRun: 0.99,
+    delta: 6.6e-5,
+    labels: [{ label: 'a', sigma: 1.2, samplingRate: 0.1, steps: 4 }],
+    budget,
+    remainingAfter: 2,
+    fits: true,
+    over: 0,
+    warnings: [],
+  };
   assert.deepEqual(parseHostMessage(plan), plan);
   assert.equal(parseHostMessage({ ...plan, refusal: 'over by 1' })?.type, 'plan');
   const totals = { planned: 4, started: 2, done: 1, calls: 12, roundTrips: 6, inputTokens: 100, outputTokens: 0 };
-  const progress = { type: 'progress', running: true, reset: false, rows: [{ label: 'a', shot: 0, tokens: 3, done: false, text: 'so far' }, { label: 'b', shot: 1, tokens: 4, done: true, text: 'done' }], totals };
+  const progress = {
+    type: 'progress',
+    running: true,
+    reset: false,
+    rows: [
+      { label: 'a', shot: 0, tokens: 3, done: false, text: 'so far' },
+      { label: 'b', shot: 1, tokens: 4, done: true, text: 'done' },
+    ],
+    totals,
+  };
   assert.deepEqual(parseHostMessage(progress), progress);
-  assert.equal(parseHostMessage({ type: 'progress', label: 'a', shot: 0, tokens: 3, calls: 12, text: 'so far' }), undefined, 'the one-line form is gone');
-  assert.equal(parseHostMessage({ ...progress, rows: [{ label: 'a', shot: -1, tokens: 3, done: false, text: '' }] }), undefined);
+  assert.equal(
+    parseHostMessage({ type: 'progress', label: 'a', shot: 0, tokens: 3, calls: 12, text: 'so far' }),
+    undefined,
+    'the one-line form is gone',
+  );
+  assert.equal(
+    parseHostMessage({ ...progress, rows: [{ label: 'a', shot: -1, tokens: 3, done: false, text: '' }] }),
+    undefined,
+  );
   assert.equal(parseHostMessage({ ...progress, totals: { ...totals, roundTrips: undefined } }), undefined);
   assert.equal(parseHostMessage({ ...progress, running: undefined }), undefined);
   assert.deepEqual(parseHostMessage({ type: 'budget', budget }), { type: 'budget', budget });
   assert.equal(parseHostMessage({ type: 'budget', budget: { total: 4 } }), undefined);
-  const result = { type: 'result', status: 'completed', demonstrations: [{ label: 'a', text: 't' }], epsilonPlanned: 0.99, budgetUsed: 0.99, budget };
+  const result = {
+    type: 'result',
+    status: 'completed',
+    demonstrations: [{ label: 'a', text: 't' }],
+    epsilonPlanned: 0.99,
+    budgetUsed: 0.99,
+    budget,
+  };
   assert.deepEqual(parseHostMessage(result), result);
   assert.equal(parseHostMessage({ ...result, status: 'done' }), undefined);
   assert.equal(parseHostMessage({ ...init, budget: { total: 4 } }), undefined);
@@ -71,9 +120,20 @@ test('Generate panel: host → webview init, plan, progress and result messages'
 });
 
 test('Synthesize panel: webview → host settings are validated (whole counts within the CLI limits, positive ε, a known embedder)', () => {
-  const settings = { labels: ['card_arrival'], allLabels: false, count: 4, epsilon: 1, iterations: 2, variations: 3, embedder: 'builtin' };
+  const settings = {
+    labels: ['card_arrival'],
+    allLabels: false,
+    count: 4,
+    epsilon: 1,
+    iterations: 2,
+    variations: 3,
+    embedder: 'builtin',
+  };
   assert.deepEqual(parseWebviewMessage({ type: 'synthPreview', settings }), { type: 'synthPreview', settings });
-  assert.deepEqual(parseWebviewMessage({ type: 'synthRun', settings: { ...settings, embedder: 'same' } }), { type: 'synthRun', settings: { ...settings, embedder: 'same' } });
+  assert.deepEqual(parseWebviewMessage({ type: 'synthRun', settings: { ...settings, embedder: 'same' } }), {
+    type: 'synthRun',
+    settings: { ...settings, embedder: 'same' },
+  });
   const bad: unknown[] = [
     { ...settings, count: 0 },
     { ...settings, count: 2.5 },
@@ -92,37 +152,101 @@ test('Synthesize panel: webview → host settings are validated (whole counts wi
     assert.equal(parseWebviewMessage({ type: 'synthPreview', settings: s }), undefined, JSON.stringify(s));
   }
   // The Generate panel's settings are not Aug-PE settings.
-  assert.equal(parseWebviewMessage({ type: 'synthRun', settings: { labels: ['a'], allLabels: false, shots: 1, epsilon: 1, prompts: 2, maxTokens: 4 } }), undefined);
+  assert.equal(
+    parseWebviewMessage({
+      type: 'synthRun',
+      settings: { labels: ['a'], allLabels: false, shots: 1, epsilon: 1, prompts: 2, maxTokens: 4 },
+    }),
+    undefined,
+  );
 });
 
 test('Synthesize panel: host → webview init, plan, progress and result messages', () => {
   const budget = { total: 4, delta: 6.6e-5, spent: 1, remaining: 3 };
   const model = { kind: 'builtin', model: 'builtin-ngram-v1', offline: true };
-  const init = { type: 'synthInit', file: 'data.csv', labels: ['a', 'b'], provider: model, providerEmbeds: true, budget, defaults: { count: 10, epsilon: 1, iterations: 10, variations: 3, embedder: 'same' } };
+  const init = {
+    type: 'synthInit',
+    file: 'data.csv',
+    labels: ['a', 'b'],
+    provider: model,
+    providerEmbeds: true,
+    budget,
+    defaults: { count: 10, epsilon: 1, iterations: 10, variations: 3, embedder: 'same' },
+  };
   assert.deepEqual(parseHostMessage(init), init);
   assert.equal(parseHostMessage({ ...init, defaults: { ...init.defaults, embedder: 'cloud' } }), undefined);
   assert.equal(parseHostMessage({ ...init, providerEmbeds: undefined }), undefined);
   const plan = {
-    type: 'synthPlan', epsilonRun: 0.99, delta: 6.6e-5, sigma: 2.1, mu: 0.67, iterations: 2, variations: 3,
-    labels: [{ label: 'a', count: 2, population: 8, rows: 26, units: 26 }], wholeDataset: false,
-    estimate: { completions: 14, syntheticEmbeddings: 14, privateEmbeddings: 26 }, generator: model, embedder: model,
-    budget, remainingAfter: 2, fits: true, over: 0, warnings: ['w'],
+    type: 'synthPlan',
+    epsilonRun: 0.99,
+    delta: 6.6e-5,
+    sigma: 2.1,
+    mu: 0.67,
+    iterations: 2,
+    variations: 3,
+    labels: [{ label: 'a', count: 2, population: 8, rows: 26, units: 26 }],
+    wholeDataset: false,
+    estimate: { completions: 14, syntheticEmbeddings: 14, privateEmbeddings: 26 },
+    generator: model,
+    embedder: model,
+    budget,
+    remainingAfter: 2,
+    fits: true,
+    over: 0,
+    warnings: ['w'],
   };
   assert.deepEqual(parseHostMessage(plan), plan);
   assert.equal(parseHostMessage({ ...plan, refusal: 'over by 1' })?.type, 'synthPlan');
-  assert.equal(parseHostMessage({ ...plan, labels: [{ label: 'a', count: -1, population: 8, rows: 26, units: 26 }] }), undefined);
+  assert.equal(
+    parseHostMessage({ ...plan, labels: [{ label: 'a', count: -1, population: 8, rows: 26, units: 26 }] }),
+    undefined,
+  );
   const progress = {
-    type: 'synthProgress', running: true, phase: 'histogram', iteration: 1, iterations: 2, histograms: 1, completions: 16, calls: 9, inputTokens: 100, outputTokens: 50, cost: 0,
+    type: 'synthProgress',
+    running: true,
+    phase: 'histogram',
+    iteration: 1,
+    iterations: 2,
+    histograms: 1,
+    completions: 16,
+    calls: 9,
+    inputTokens: 100,
+    outputTokens: 50,
+    cost: 0,
     labels: [{ label: 'a', count: 2, stage: 'voting', iteration: 1 }],
   };
   assert.deepEqual(parseHostMessage(progress), progress);
   assert.equal(parseHostMessage({ ...progress, phase: 'sleeping' }), undefined);
-  assert.equal(parseHostMessage({ ...progress, labels: [{ label: 'a', count: 2, stage: 'dancing', iteration: 1 }] }), undefined);
+  assert.equal(
+    parseHostMessage({ ...progress, labels: [{ label: 'a', count: 2, stage: 'dancing', iteration: 1 }] }),
+    undefined,
+  );
   assert.equal(parseHostMessage({ ...progress, histograms: 0.5 }), undefined);
-  const result = { type: 'synthResult', status: 'cancelled', records: [{ label: 'a', text: 't' }], epsilonPlanned: 0.99, epsilonCharged: 0.6, histograms: 1, iterations: 2, budgetUsed: 0.6, budget, message: 'm' };
+  const result = {
+    type: 'synthResult',
+    status: 'cancelled',
+    records: [{ label: 'a', text: 't' }],
+    epsilonPlanned: 0.99,
+    epsilonCharged: 0.6,
+    histograms: 1,
+    iterations: 2,
+    budgetUsed: 0.6,
+    budget,
+    message: 'm',
+  };
   assert.deepEqual(parseHostMessage(result), result);
   assert.equal(parseHostMessage({ ...result, status: 'done' }), undefined);
   assert.equal(parseHostMessage({ ...result, records: [{ label: 'a' }] }), undefined);
   // The Generate panel's messages are unchanged by the additions.
-  assert.equal(parseHostMessage({ type: 'result', status: 'completed', demonstrations: [], epsilonPlanned: 1, budgetUsed: 1, budget })?.type, 'result');
+  assert.equal(
+    parseHostMessage({
+      type: 'result',
+      status: 'completed',
+      demonstrations: [],
+      epsilonPlanned: 1,
+      budgetUsed: 1,
+      budget,
+    })?.type,
+    'result',
+  );
 });

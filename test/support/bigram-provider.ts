@@ -1,4 +1,10 @@
-import type { Capabilities, NextTokensRequest, NextTokensResult, Provider, TokenLogprob } from '../../src/core/providers/types';
+import type {
+  Capabilities,
+  NextTokensRequest,
+  NextTokensResult,
+  Provider,
+  TokenLogprob,
+} from '../../src/core/providers/types';
 
 /**
  * A tiny deterministic "model" for algorithm tests: the next word follows the bigram counts of the prompt's own text
@@ -10,20 +16,34 @@ export class BigramProvider implements Provider {
   readonly model = 'bigram';
   readonly offline = true;
   calls = 0;
-  constructor(private readonly vocabulary: string[], private readonly background = 0.05) {}
+  constructor(
+    private readonly vocabulary: string[],
+    private readonly background = 0.05,
+  ) {}
 
   async capabilities(): Promise<Capabilities> {
-    return { nextTokenLogprobs: { maxTopK: 20, mode: 'native', logitBias: false }, generate: false, embed: false, notes: [] };
+    return {
+      nextTokenLogprobs: { maxTopK: 20, mode: 'native', logitBias: false },
+      generate: false,
+      embed: false,
+      notes: [],
+    };
   }
 
   distribution(text: string): TokenLogprob[] {
     const tokens = text.match(/ ?[^\s]+|\n/g) ?? [];
     const last = tokens.at(-1) ?? '';
     const counts = new Map<string, number>();
-    for (let i = 0; i + 1 < tokens.length; i++) if (tokens[i] === last) counts.set(tokens[i + 1]!, (counts.get(tokens[i + 1]!) ?? 0) + 1);
+    for (let i = 0; i + 1 < tokens.length; i++)
+      if (tokens[i] === last) counts.set(tokens[i + 1]!, (counts.get(tokens[i + 1]!) ?? 0) + 1);
     const vocab = [...new Set([...this.vocabulary, ...counts.keys()])];
     const total = [...counts.values()].reduce((a, b) => a + b, 0);
-    const probs = vocab.map((tok) => ({ token: tok, p: (1 - this.background) * (total ? (counts.get(tok) ?? 0) / total : 1 / vocab.length) + this.background / vocab.length }));
+    const probs = vocab.map((tok) => ({
+      token: tok,
+      p:
+        (1 - this.background) * (total ? (counts.get(tok) ?? 0) / total : 1 / vocab.length) +
+        this.background / vocab.length,
+    }));
     probs.sort((a, b) => b.p - a.p || (a.token < b.token ? -1 : 1));
     return probs.map(({ token, p }) => ({ token, logprob: Math.log(p) }));
   }

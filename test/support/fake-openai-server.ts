@@ -3,7 +3,8 @@
  * the response shapes and quirks of OpenAI, Azure OpenAI, vLLM, llama.cpp, Ollama and LM Studio, plus Anthropic's
  * /v1/messages, as documented in /work/shared/data/api-shapes/*.json:
  *
- * - openai:   chat logprobs.content[] with bytes; `top_logprobs: []` with logprobs alone; top_logprobs ≤ 20 (400 above);
+ * - openai:   chat logprobs.content[] with bytes; `top_logprobs: []` with logprobs alone; top_logprobs ≤ 20 (400
+ * above);
  *             unknown body fields rejected ("Unrecognized request argument"); /v1/completions only for *-instruct
  *             models (legacy arrays, logprobs ≤ 5); embeddings in float or base64.
  * - azure:    /openai/deployments/{deployment}/{op}?api-version=…, `api-key` header, content-filter fields, response
@@ -64,7 +65,8 @@ export interface RecordedRequest {
 
 export interface FakeServerOptions {
   flavour?: Flavour;
-  /** Known model ids; other models get the flavour's 404. Undefined: every model exists (llama.cpp ignores it anyway). */
+  /** Known model ids; other models get the flavour's 404. Undefined: every model exists (llama.cpp ignores it anyway).
+   * */
   models?: string[];
   /** Models that embed; others get a 400 on /embeddings. Undefined: every model embeds. */
   embeddingModels?: string[];
@@ -75,7 +77,8 @@ export interface FakeServerOptions {
   model?: FakeModel;
   /** Largest top_logprobs accepted (default by flavour: openai 20, azure 5, vllm 20, ollama 20, llama.cpp ∞). */
   maxTopLogprobs?: number;
-  /** Above the cap: 'reject' with the flavour's 400 (default) or 'truncate' (newer Azure gpt-4o: accepts 20, returns 5). */
+  /** Above the cap: 'reject' with the flavour's 400 (default) or 'truncate' (newer Azure gpt-4o: accepts 20, returns
+   * 5). */
   capBehaviour?: 'reject' | 'truncate';
   /** Shortens top lists (vLLM may return fewer than asked): how many alternatives position `i` gets. */
   topListLength?: (requested: number, position: number) => number;
@@ -129,8 +132,36 @@ function fnv1a(s: string): number {
 }
 
 export const DEFAULT_VOCAB = [
-  ' the', ' a', ' my', ' card', ' account', ' money', ' transfer', ' is', ' not', ' working', ' I', ' want', ' to', ' pay',
-  ' help', ' please', ' why', ' did', ' get', ' charged', ' top', ' up', ' declined', ' refund', ' pending', '.', ',', '?', '"', '\n',
+  ' the',
+  ' a',
+  ' my',
+  ' card',
+  ' account',
+  ' money',
+  ' transfer',
+  ' is',
+  ' not',
+  ' working',
+  ' I',
+  ' want',
+  ' to',
+  ' pay',
+  ' help',
+  ' please',
+  ' why',
+  ' did',
+  ' get',
+  ' charged',
+  ' top',
+  ' up',
+  ' declined',
+  ' refund',
+  ' pending',
+  '.',
+  ',',
+  '?',
+  '"',
+  '\n',
 ];
 
 /**
@@ -143,13 +174,16 @@ export function bigramModel(vocab: readonly string[] = DEFAULT_VOCAB, background
     const toks = tokenize(context);
     const last = toks.at(-1) ?? '';
     const counts = new Map<string, number>();
-    for (let i = 0; i + 1 < toks.length; i++) if (toks[i] === last) counts.set(toks[i + 1]!, (counts.get(toks[i + 1]!) ?? 0) + 1);
+    for (let i = 0; i + 1 < toks.length; i++)
+      if (toks[i] === last) counts.set(toks[i + 1]!, (counts.get(toks[i + 1]!) ?? 0) + 1);
     const all = [...new Set([...vocab, ...counts.keys()])];
     const total = [...counts.values()].reduce((a, b) => a + b, 0);
     const weights = all.map((t) => 1 + (fnv1a(`${last}|${t}`) % 1000) / 250); // 1..5, depends on the last token
     const wsum = weights.reduce((a, b) => a + b, 0);
     return all.map((token, i) => {
-      const p = (total ? (1 - background) * ((counts.get(token) ?? 0) / total) : 0) + (total ? background : 1) * (weights[i]! / wsum);
+      const p =
+        (total ? (1 - background) * ((counts.get(token) ?? 0) / total) : 0) +
+        (total ? background : 1) * (weights[i]! / wsum);
       return { token, logprob: Math.log(p) };
     });
   };
@@ -162,7 +196,8 @@ export function sortDist(d: TokenLp[]): TokenLp[] {
 
 /** What a chat request's context looks like to the fake model. */
 export function chatContext(messages: { role: string; content: unknown }[], continueFinal: boolean): string {
-  const text = (c: unknown) => (typeof c === 'string' ? c : Array.isArray(c) ? c.map((p: { text?: string }) => p?.text ?? '').join('') : '');
+  const text = (c: unknown) =>
+    typeof c === 'string' ? c : Array.isArray(c) ? c.map((p: { text?: string }) => p?.text ?? '').join('') : '';
   const last = messages[messages.length - 1];
   const head = continueFinal && last?.role === 'assistant' ? messages.slice(0, -1) : messages;
   let ctx = head.map((m) => `<|${m.role}|>\n${text(m.content)}\n`).join('');
@@ -178,7 +213,12 @@ export interface Step {
 }
 
 /** The model's own continuation of `context`: greedy at temperature 0, else a deterministic pseudo-random sample. */
-export function rollout(model: FakeModel, context: string, maxTokens: number, opts: { temperature?: number; seed?: string; stop?: string[] } = {}): { steps: Step[]; text: string; finish: 'stop' | 'length' } {
+export function rollout(
+  model: FakeModel,
+  context: string,
+  maxTokens: number,
+  opts: { temperature?: number; seed?: string; stop?: string[] } = {},
+): { steps: Step[]; text: string; finish: 'stop' | 'length' } {
   const steps: Step[] = [];
   let text = '';
   let ctx = context;
@@ -298,7 +338,14 @@ export async function startFakeServer(initial: FakeServerOptions = {}): Promise<
       }
       const headers: Record<string, string> = {};
       for (const [k, v] of Object.entries(req.headers)) if (typeof v === 'string') headers[k.toLowerCase()] = v;
-      rec = { method: req.method ?? 'GET', path: url.pathname, query: Object.fromEntries(url.searchParams), headers, body, at: Date.now() - started };
+      rec = {
+        method: req.method ?? 'GET',
+        path: url.pathname,
+        query: Object.fromEntries(url.searchParams),
+        headers,
+        body,
+        at: Date.now() - started,
+      };
       requests.push(rec);
       const n = counter++;
       const fault = opts.fault?.(rec, n);
@@ -321,7 +368,14 @@ export async function startFakeServer(initial: FakeServerOptions = {}): Promise<
         return;
       }
       if (fault?.kind === 'rate-limit') throw rateLimit(fault);
-      if (fault?.kind === 'status') throw new HttpError(fault.status, fault.body ?? { error: { message: `injected ${fault.status}`, type: 'server_error', param: null, code: null } }, fault.headers);
+      if (fault?.kind === 'status')
+        throw new HttpError(
+          fault.status,
+          fault.body ?? {
+            error: { message: `injected ${fault.status}`, type: 'server_error', param: null, code: null },
+          },
+          fault.headers,
+        );
       const out = route(rec);
       rec.status = 200;
       rec.response = out;
@@ -330,7 +384,10 @@ export async function startFakeServer(initial: FakeServerOptions = {}): Promise<
       if (e instanceof HttpError) {
         if (rec) rec.status = e.status;
         send(res, e.status, e.body, e.headers);
-      } else send(res, 500, { error: { message: `fake server bug: ${(e as Error).message}`, type: 'server_error', param: null, code: null } });
+      } else
+        send(res, 500, {
+          error: { message: `fake server bug: ${(e as Error).message}`, type: 'server_error', param: null, code: null },
+        });
     } finally {
       inFlight--;
     }
@@ -344,22 +401,62 @@ export async function startFakeServer(initial: FakeServerOptions = {}): Promise<
 
   // ---- errors in each flavour's envelope -------------------------------------------------------------------------
 
-  function err(status: number, message: string, extra: { type?: string; param?: string | null; code?: string | null } = {}): HttpError {
+  function err(
+    status: number,
+    message: string,
+    extra: { type?: string; param?: string | null; code?: string | null } = {},
+  ): HttpError {
     const f = flavour();
-    if (f === 'vllm') return new HttpError(status, { error: { message, type: status === 404 ? 'NotFoundError' : 'BadRequestError', param: null, code: status } });
-    if (f === 'llamacpp') return new HttpError(status, { error: { code: status, message, type: extra.type ?? (status === 404 ? 'not_found_error' : 'invalid_request_error') } });
-    if (f === 'ollama') return new HttpError(status, { error: { message, type: status === 404 ? 'not_found_error' : 'invalid_request_error', param: null, code: null } });
-    return new HttpError(status, { error: { message, type: extra.type ?? 'invalid_request_error', param: extra.param ?? null, code: extra.code ?? null } });
+    if (f === 'vllm')
+      return new HttpError(status, {
+        error: { message, type: status === 404 ? 'NotFoundError' : 'BadRequestError', param: null, code: status },
+      });
+    if (f === 'llamacpp')
+      return new HttpError(status, {
+        error: {
+          code: status,
+          message,
+          type: extra.type ?? (status === 404 ? 'not_found_error' : 'invalid_request_error'),
+        },
+      });
+    if (f === 'ollama')
+      return new HttpError(status, {
+        error: { message, type: status === 404 ? 'not_found_error' : 'invalid_request_error', param: null, code: null },
+      });
+    return new HttpError(status, {
+      error: {
+        message,
+        type: extra.type ?? 'invalid_request_error',
+        param: extra.param ?? null,
+        code: extra.code ?? null,
+      },
+    });
   }
 
   function rateLimit(f: { retryAfter?: string; retryAfterMs?: string }): HttpError {
-    const headers: Record<string, string> = { 'x-ratelimit-remaining-requests': '0', 'x-ratelimit-reset-requests': '1s' };
+    const headers: Record<string, string> = {
+      'x-ratelimit-remaining-requests': '0',
+      'x-ratelimit-reset-requests': '1s',
+    };
     if (f.retryAfter !== undefined) headers['retry-after'] = f.retryAfter;
     if (f.retryAfterMs !== undefined) headers['retry-after-ms'] = f.retryAfterMs;
-    if (flavour() === 'azure') return new HttpError(429, { error: { code: '429', message: `Rate limit is exceeded. Try again in ${f.retryAfter ?? 1} seconds.` } }, headers);
+    if (flavour() === 'azure')
+      return new HttpError(
+        429,
+        { error: { code: '429', message: `Rate limit is exceeded. Try again in ${f.retryAfter ?? 1} seconds.` } },
+        headers,
+      );
     return new HttpError(
       429,
-      { error: { message: 'Rate limit reached for requests in organization org-fake on requests per min (RPM): Limit 3, Used 3, Requested 1.', type: 'requests', param: null, code: 'rate_limit_exceeded' } },
+      {
+        error: {
+          message:
+            'Rate limit reached for requests in organization org-fake on requests per min (RPM): Limit 3, Used 3, Requested 1.',
+          type: 'requests',
+          param: null,
+          code: 'rate_limit_exceeded',
+        },
+      },
       headers,
     );
   }
@@ -367,11 +464,25 @@ export async function startFakeServer(initial: FakeServerOptions = {}): Promise<
   function checkAuth(rec: RecordedRequest) {
     if (!opts.apiKey) return;
     const f = flavour();
-    const given = f === 'azure' ? rec.headers['api-key'] ?? rec.headers.authorization?.replace(/^Bearer /, '') : rec.headers.authorization?.replace(/^Bearer /, '');
+    const given =
+      f === 'azure'
+        ? (rec.headers['api-key'] ?? rec.headers.authorization?.replace(/^Bearer /, ''))
+        : rec.headers.authorization?.replace(/^Bearer /, '');
     if (given === opts.apiKey) return;
-    if (f === 'azure') throw new HttpError(401, { error: { code: '401', message: 'Access denied due to invalid subscription key or wrong API endpoint. Make sure to provide a valid key for an active subscription and use a correct regional API endpoint for your resource.' } });
+    if (f === 'azure')
+      throw new HttpError(401, {
+        error: {
+          code: '401',
+          message:
+            'Access denied due to invalid subscription key or wrong API endpoint. Make sure to provide a valid key for an active subscription and use a correct regional API endpoint for your resource.',
+        },
+      });
     const shown = given ? `${given.slice(0, 3)}****${given.slice(-4)}` : '';
-    throw err(401, `Incorrect API key provided: ${shown}. You can find your API key at https://platform.openai.com/account/api-keys.`, { type: 'invalid_request_error', code: 'invalid_api_key' });
+    throw err(
+      401,
+      `Incorrect API key provided: ${shown}. You can find your API key at https://platform.openai.com/account/api-keys.`,
+      { type: 'invalid_request_error', code: 'invalid_api_key' },
+    );
   }
 
   function checkModel(name: unknown) {
@@ -380,19 +491,33 @@ export async function startFakeServer(initial: FakeServerOptions = {}): Promise<
     const f = flavour();
     if (f === 'ollama') throw err(404, `model "${String(name)}" not found, try pulling it first`);
     if (f === 'vllm') throw err(404, `The model \`${String(name)}\` does not exist.`);
-    throw err(404, `The model \`${String(name)}\` does not exist or you do not have access to it.`, { code: 'model_not_found' });
+    throw err(404, `The model \`${String(name)}\` does not exist or you do not have access to it.`, {
+      code: 'model_not_found',
+    });
   }
 
   function checkContext(contextTokens: number, maxTokens: number) {
     if (opts.contextLimit === undefined || contextTokens + maxTokens <= opts.contextLimit) return;
     const f = flavour();
     if (f === 'llamacpp') {
-      throw new HttpError(400, { error: { code: 400, message: `the request exceeds the available context size, try increasing it`, type: 'exceed_context_size_error', n_prompt_tokens: contextTokens, n_ctx: opts.contextLimit } });
+      throw new HttpError(400, {
+        error: {
+          code: 400,
+          message: `the request exceeds the available context size, try increasing it`,
+          type: 'exceed_context_size_error',
+          n_prompt_tokens: contextTokens,
+          n_ctx: opts.contextLimit,
+        },
+      });
     }
-    throw err(400, `This model's maximum context length is ${opts.contextLimit} tokens. However, you requested ${contextTokens + maxTokens} tokens (${contextTokens} in the messages, ${maxTokens} in the completion). Please reduce the length of the messages or completion.`, {
-      param: 'messages',
-      code: 'context_length_exceeded',
-    });
+    throw err(
+      400,
+      `This model's maximum context length is ${opts.contextLimit} tokens. However, you requested ${contextTokens + maxTokens} tokens (${contextTokens} in the messages, ${maxTokens} in the completion). Please reduce the length of the messages or completion.`,
+      {
+        param: 'messages',
+        code: 'context_length_exceeded',
+      },
+    );
   }
 
   /** How many alternatives to return, or a 400 when the request is above the cap. */
@@ -401,10 +526,18 @@ export async function startFakeServer(initial: FakeServerOptions = {}): Promise<
     const cap = opts.maxTopLogprobs ?? (endpoint === 'completions' && (f === 'openai' || f === 'azure') ? 5 : CAPS[f]);
     if (requested > cap) {
       if (opts.capBehaviour === 'truncate') return cap;
-      if (f === 'vllm') throw err(400, `Requested sample logprobs of ${requested}, which is greater than max allowed: ${cap}`);
+      if (f === 'vllm')
+        throw err(400, `Requested sample logprobs of ${requested}, which is greater than max allowed: ${cap}`);
       if (f === 'ollama') throw err(400, `top_logprobs must be between 0 and ${cap}`);
-      if (f === 'azure') throw err(400, `Invalid value for 'top_logprobs': must be less than or equal to ${cap}.`, { param: 'top_logprobs' });
-      throw err(400, `Invalid 'top_logprobs': integer above maximum value. Expected a value <= ${cap}, but got ${requested} instead.`, { param: 'top_logprobs', code: 'integer_above_max_value' });
+      if (f === 'azure')
+        throw err(400, `Invalid value for 'top_logprobs': must be less than or equal to ${cap}.`, {
+          param: 'top_logprobs',
+        });
+      throw err(
+        400,
+        `Invalid 'top_logprobs': integer above maximum value. Expected a value <= ${cap}, but got ${requested} instead.`,
+        { param: 'top_logprobs', code: 'integer_above_max_value' },
+      );
     }
     return requested;
   }
@@ -447,7 +580,8 @@ export async function startFakeServer(initial: FakeServerOptions = {}): Promise<
       else {
         const m = /^\/openai\/deployments\/([^/]+)\/(.+)$/.exec(p);
         if (!m) throw new HttpError(404, { error: { code: '404', message: 'Resource not found' } });
-        if (!rec.query['api-version']) throw new HttpError(400, { error: { code: '400', message: 'api-version query parameter is required.' } });
+        if (!rec.query['api-version'])
+          throw new HttpError(400, { error: { code: '400', message: 'api-version query parameter is required.' } });
         rec.body = { ...(typeof rec.body === 'object' && rec.body ? rec.body : {}), model: decodeURIComponent(m[1]!) };
         p = `/v1/${m[2]}`;
       }
@@ -455,8 +589,18 @@ export async function startFakeServer(initial: FakeServerOptions = {}): Promise<
     if (p === '/v1/messages') return anthropic(rec);
     checkAuth(rec);
     if (rec.method === 'GET' && p === '/v1/models') {
-      const owned = { openai: 'openai', azure: 'system', vllm: 'vllm', llamacpp: 'llamacpp', ollama: 'library', lmstudio: 'organization_owner' }[f];
-      return { object: 'list', data: (opts.models ?? ['fake-model']).map((id) => ({ id, object: 'model', created: 0, owned_by: owned })) };
+      const owned = {
+        openai: 'openai',
+        azure: 'system',
+        vllm: 'vllm',
+        llamacpp: 'llamacpp',
+        ollama: 'library',
+        lmstudio: 'organization_owner',
+      }[f];
+      return {
+        object: 'list',
+        data: (opts.models ?? ['fake-model']).map((id) => ({ id, object: 'model', created: 0, owned_by: owned })),
+      };
     }
     if (rec.method !== 'POST') throw err(404, `Not found: ${rec.method} ${p}`);
     if (p === '/v1/chat/completions') return chat(rec.body);
@@ -467,36 +611,84 @@ export async function startFakeServer(initial: FakeServerOptions = {}): Promise<
 
   function baseEnvelope(object: string, modelName: string): Record<string, unknown> {
     const f = flavour();
-    const env: Record<string, unknown> = { id: `${object === 'text_completion' && f !== 'llamacpp' ? 'cmpl' : 'chatcmpl'}-${++idSeq}`, object, created: 1_700_000_000, model: f === 'azure' ? (opts.azureModelName ?? 'gpt-4o-2024-11-20') : modelName };
+    const env: Record<string, unknown> = {
+      id: `${object === 'text_completion' && f !== 'llamacpp' ? 'cmpl' : 'chatcmpl'}-${++idSeq}`,
+      object,
+      created: 1_700_000_000,
+      model: f === 'azure' ? (opts.azureModelName ?? 'gpt-4o-2024-11-20') : modelName,
+    };
     if (f === 'ollama') env.system_fingerprint = 'fp_ollama';
     else if (f === 'llamacpp') env.system_fingerprint = 'b4501-667d7284';
     else if (f === 'openai') env.system_fingerprint = 'fp_fake';
     return env;
   }
 
-  const filters = { hate: { filtered: false, severity: 'safe' }, self_harm: { filtered: false, severity: 'safe' }, sexual: { filtered: false, severity: 'safe' }, violence: { filtered: false, severity: 'safe' } };
+  const filters = {
+    hate: { filtered: false, severity: 'safe' },
+    self_harm: { filtered: false, severity: 'safe' },
+    sexual: { filtered: false, severity: 'safe' },
+    violence: { filtered: false, severity: 'safe' },
+  };
 
   // eslint-disable-next-line @typescript-eslint/no-explicit-any
   function chat(b: any): unknown {
     const f = flavour();
-    if (typeof b !== 'object' || b === null || !Array.isArray(b.messages)) throw err(400, "Missing required parameter: 'messages'.", { param: 'messages' });
+    if (typeof b !== 'object' || b === null || !Array.isArray(b.messages))
+      throw err(400, "Missing required parameter: 'messages'.", { param: 'messages' });
     checkModel(b.model);
     if (f === 'openai' || f === 'azure') {
-      const known = new Set(['model', 'messages', 'max_tokens', 'max_completion_tokens', 'temperature', 'top_p', 'n', 'stop', 'logprobs', 'top_logprobs', 'stream', 'seed', 'logit_bias', 'user', 'presence_penalty', 'frequency_penalty', 'response_format']);
+      const known = new Set([
+        'model',
+        'messages',
+        'max_tokens',
+        'max_completion_tokens',
+        'temperature',
+        'top_p',
+        'n',
+        'stop',
+        'logprobs',
+        'top_logprobs',
+        'stream',
+        'seed',
+        'logit_bias',
+        'user',
+        'presence_penalty',
+        'frequency_penalty',
+        'response_format',
+      ]);
       const extra = Object.keys(b).find((k) => !known.has(k));
       if (extra) throw err(400, `Unrecognized request argument supplied: ${extra}`);
-      if (b.max_tokens !== undefined && opts.noLogprobs) throw err(400, "Unsupported parameter: 'max_tokens' is not supported with this model. Use 'max_completion_tokens' instead.", { param: 'max_tokens', code: 'unsupported_parameter' });
+      if (b.max_tokens !== undefined && opts.noLogprobs)
+        throw err(
+          400,
+          "Unsupported parameter: 'max_tokens' is not supported with this model. Use 'max_completion_tokens' instead.",
+          { param: 'max_tokens', code: 'unsupported_parameter' },
+        );
     }
     if (opts.noLogprobs && (b.logprobs || b.top_logprobs !== undefined)) {
-      throw err(400, "Unsupported parameter: 'logprobs' is not supported with this model.", { param: 'logprobs', code: 'unsupported_parameter' });
+      throw err(400, "Unsupported parameter: 'logprobs' is not supported with this model.", {
+        param: 'logprobs',
+        code: 'unsupported_parameter',
+      });
     }
     if (opts.noLogprobs && b.temperature !== undefined && b.temperature !== 1) {
-      throw err(400, "Unsupported value: 'temperature' does not support 0 with this model. Only the default (1) value is supported.", { param: 'temperature', code: 'unsupported_value' });
+      throw err(
+        400,
+        "Unsupported value: 'temperature' does not support 0 with this model. Only the default (1) value is supported.",
+        { param: 'temperature', code: 'unsupported_value' },
+      );
     }
-    if (b.top_logprobs !== undefined && !b.logprobs) throw err(400, "The 'top_logprobs' parameter is only allowed when 'logprobs' is enabled.", { param: 'top_logprobs' });
+    if (b.top_logprobs !== undefined && !b.logprobs)
+      throw err(400, "The 'top_logprobs' parameter is only allowed when 'logprobs' is enabled.", {
+        param: 'top_logprobs',
+      });
     if (f === 'llamacpp' && (b.n ?? 1) !== 1) throw err(400, 'Only one completion choice is allowed');
-    const continueFinal = f === 'llamacpp' || f === 'ollama' || (f === 'vllm' && b.continue_final_message === true && b.add_generation_prompt === false);
-    if (f === 'vllm' && b.continue_final_message && b.add_generation_prompt !== false) throw err(400, 'continue_final_message and add_generation_prompt can not both be true.');
+    const continueFinal =
+      f === 'llamacpp' ||
+      f === 'ollama' ||
+      (f === 'vllm' && b.continue_final_message === true && b.add_generation_prompt === false);
+    if (f === 'vllm' && b.continue_final_message && b.add_generation_prompt !== false)
+      throw err(400, 'continue_final_message and add_generation_prompt can not both be true.');
     const ctx = chatContext(b.messages, continueFinal);
     const maxTokens = b.max_completion_tokens ?? b.max_tokens ?? 16;
     checkContext(tokenize(ctx).length, maxTokens);
@@ -507,14 +699,22 @@ export async function startFakeServer(initial: FakeServerOptions = {}): Promise<
     const choices = [];
     let completionTokens = 0;
     for (let i = 0; i < n; i++) {
-      const r = rollout(model(), ctx, maxTokens, { temperature: b.temperature ?? 1, seed: `${seq}|${i}`, stop: b.stop ? [].concat(b.stop) : undefined });
+      const r = rollout(model(), ctx, maxTokens, {
+        temperature: b.temperature ?? 1,
+        seed: `${seq}|${i}`,
+        stop: b.stop ? [].concat(b.stop) : undefined,
+      });
       if (opts.temperatureScaledLogprobs) r.steps = scaleSteps(r.steps, b.temperature ?? 1);
       completionTokens += r.steps.length;
       const message: Record<string, unknown> = { role: 'assistant', content: r.text };
       if (f === 'openai') Object.assign(message, { refusal: null, annotations: [] });
       if (f === 'vllm') Object.assign(message, { reasoning_content: null, tool_calls: [] });
       const choice: Record<string, unknown> = { index: i, message };
-      if (wantLp) choice.logprobs = { content: contentEntries(r.steps, k), ...(f === 'openai' || f === 'azure' ? { refusal: null } : {}) };
+      if (wantLp)
+        choice.logprobs = {
+          content: contentEntries(r.steps, k),
+          ...(f === 'openai' || f === 'azure' ? { refusal: null } : {}),
+        };
       else if (f !== 'llamacpp' && f !== 'ollama') choice.logprobs = null;
       choice.finish_reason = r.finish;
       if (f === 'vllm') choice.stop_reason = null;
@@ -524,7 +724,12 @@ export async function startFakeServer(initial: FakeServerOptions = {}): Promise<
     const promptTokens = tokenize(ctx).length;
     const out = baseEnvelope('chat.completion', b.model ?? 'fake-model');
     out.choices = choices;
-    out.usage = { prompt_tokens: promptTokens, completion_tokens: completionTokens, total_tokens: promptTokens + completionTokens, ...(f === 'openai' ? { completion_tokens_details: { reasoning_tokens: 0 } } : {}) };
+    out.usage = {
+      prompt_tokens: promptTokens,
+      completion_tokens: completionTokens,
+      total_tokens: promptTokens + completionTokens,
+      ...(f === 'openai' ? { completion_tokens_details: { reasoning_tokens: 0 } } : {}),
+    };
     if (f === 'azure') out.prompt_filter_results = [{ prompt_index: 0, content_filter_results: filters }];
     if (f === 'llamacpp') out.timings = { prompt_n: promptTokens, predicted_n: completionTokens };
     if (f === 'vllm') out.kv_transfer_params = null;
@@ -534,16 +739,28 @@ export async function startFakeServer(initial: FakeServerOptions = {}): Promise<
   // eslint-disable-next-line @typescript-eslint/no-explicit-any
   function completions(b: any): unknown {
     const f = flavour();
-    if (typeof b !== 'object' || b === null || (typeof b.prompt !== 'string' && !Array.isArray(b.prompt))) throw err(400, "Missing required parameter: 'prompt'.", { param: 'prompt' });
+    if (typeof b !== 'object' || b === null || (typeof b.prompt !== 'string' && !Array.isArray(b.prompt)))
+      throw err(400, "Missing required parameter: 'prompt'.", { param: 'prompt' });
     // A list of prompts in one request (OpenAI legacy completions and vLLM accept it; choice index = prompt × n + i).
     // llama.cpp's OpenAI-compatible route and Ollama take one string only.
-    if (Array.isArray(b.prompt) && (f === 'ollama' || f === 'llamacpp' || f === 'lmstudio' || !b.prompt.every((x: unknown) => typeof x === 'string') || b.prompt.length === 0)) {
+    if (
+      Array.isArray(b.prompt) &&
+      (f === 'ollama' ||
+        f === 'llamacpp' ||
+        f === 'lmstudio' ||
+        !b.prompt.every((x: unknown) => typeof x === 'string') ||
+        b.prompt.length === 0)
+    ) {
       throw err(400, 'prompt currently only accepts a string', { param: 'prompt' });
     }
     const prompts: string[] = Array.isArray(b.prompt) ? b.prompt : [b.prompt];
     checkModel(b.model);
     if ((f === 'openai' || f === 'azure') && !/instruct|davinci|babbage/.test(String(b.model))) {
-      throw err(404, 'This is a chat model and not supported in the v1/completions endpoint. Did you mean to use v1/chat/completions?', { param: 'model' });
+      throw err(
+        404,
+        'This is a chat model and not supported in the v1/completions endpoint. Did you mean to use v1/chat/completions?',
+        { param: 'model' },
+      );
     }
     if (b.echo && f === 'llamacpp') throw err(400, 'Only no echo is supported');
     if (f === 'llamacpp' && (b.n ?? 1) !== 1) throw err(400, 'Only one completion choice is allowed');
@@ -555,45 +772,58 @@ export async function startFakeServer(initial: FakeServerOptions = {}): Promise<
     const seq = ++idSeq;
     const choices = [];
     let completionTokens = 0;
-    for (let pi = 0; pi < prompts.length; pi++) for (let i = 0; i < n; i++) {
-      const prompt = prompts[pi]!;
-      const r = rollout(model(), prompt, maxTokens, { temperature: b.temperature ?? 1, seed: pi === 0 ? `${seq}|${i}` : `${seq}|${pi}|${i}`, stop: b.stop ? [].concat(b.stop) : undefined });
-      if (opts.temperatureScaledLogprobs) r.steps = scaleSteps(r.steps, b.temperature ?? 1);
-      completionTokens += r.steps.length;
-      const choice: Record<string, unknown> = { text: r.text, index: pi * n + i };
-      if (wantLp && f === 'llamacpp') choice.logprobs = { content: contentEntries(r.steps, k) };
-      else if (wantLp) {
-        let offset = f === 'vllm' ? 0 : prompt.length;
-        const text_offset: number[] = [];
-        for (const s of r.steps) {
-          text_offset.push(offset);
-          offset += s.token.length;
-        }
-        choice.logprobs = {
-          tokens: r.steps.map((s) => s.token),
-          token_logprobs: r.steps.map((s) => serialiseLp(s.logprob)),
-          top_logprobs:
-            k === 0 && f !== 'vllm'
-              ? null
-              : r.steps.map((s, i) => {
-                  const n2 = Math.max(0, Math.min(k, opts.topListLength ? opts.topListLength(k, i) : k));
-                  // vLLM: the sampled token first, then the top-k (so k or k+1 keys); keys are token strings.
-                  const entries = f === 'vllm' ? [{ token: s.token, logprob: s.logprob }, ...s.top.slice(0, n2)] : s.top.slice(0, n2);
-                  const dict: Record<string, number> = {};
-                  for (const e of entries) if (!(e.token in dict)) dict[e.token] = serialiseLp(e.logprob);
-                  return dict;
-                }),
-          text_offset,
-        };
-      } else if (f !== 'ollama') choice.logprobs = null;
-      choice.finish_reason = r.finish;
-      if (f === 'vllm') Object.assign(choice, { stop_reason: null, prompt_logprobs: null, prompt_token_ids: null, token_ids: null });
-      choices.push(choice);
-    }
+    for (let pi = 0; pi < prompts.length; pi++)
+      for (let i = 0; i < n; i++) {
+        const prompt = prompts[pi]!;
+        const r = rollout(model(), prompt, maxTokens, {
+          temperature: b.temperature ?? 1,
+          seed: pi === 0 ? `${seq}|${i}` : `${seq}|${pi}|${i}`,
+          stop: b.stop ? [].concat(b.stop) : undefined,
+        });
+        if (opts.temperatureScaledLogprobs) r.steps = scaleSteps(r.steps, b.temperature ?? 1);
+        completionTokens += r.steps.length;
+        const choice: Record<string, unknown> = { text: r.text, index: pi * n + i };
+        if (wantLp && f === 'llamacpp') choice.logprobs = { content: contentEntries(r.steps, k) };
+        else if (wantLp) {
+          let offset = f === 'vllm' ? 0 : prompt.length;
+          const text_offset: number[] = [];
+          for (const s of r.steps) {
+            text_offset.push(offset);
+            offset += s.token.length;
+          }
+          choice.logprobs = {
+            tokens: r.steps.map((s) => s.token),
+            token_logprobs: r.steps.map((s) => serialiseLp(s.logprob)),
+            top_logprobs:
+              k === 0 && f !== 'vllm'
+                ? null
+                : r.steps.map((s, i) => {
+                    const n2 = Math.max(0, Math.min(k, opts.topListLength ? opts.topListLength(k, i) : k));
+                    // vLLM: the sampled token first, then the top-k (so k or k+1 keys); keys are token strings.
+                    const entries =
+                      f === 'vllm'
+                        ? [{ token: s.token, logprob: s.logprob }, ...s.top.slice(0, n2)]
+                        : s.top.slice(0, n2);
+                    const dict: Record<string, number> = {};
+                    for (const e of entries) if (!(e.token in dict)) dict[e.token] = serialiseLp(e.logprob);
+                    return dict;
+                  }),
+            text_offset,
+          };
+        } else if (f !== 'ollama') choice.logprobs = null;
+        choice.finish_reason = r.finish;
+        if (f === 'vllm')
+          Object.assign(choice, { stop_reason: null, prompt_logprobs: null, prompt_token_ids: null, token_ids: null });
+        choices.push(choice);
+      }
     const promptTokens = prompts.reduce((a, x) => a + tokenize(x).length, 0);
     const out = baseEnvelope('text_completion', b.model ?? 'fake-model');
     out.choices = choices;
-    out.usage = { prompt_tokens: promptTokens, completion_tokens: completionTokens, total_tokens: promptTokens + completionTokens };
+    out.usage = {
+      prompt_tokens: promptTokens,
+      completion_tokens: completionTokens,
+      total_tokens: promptTokens + completionTokens,
+    };
     if (f === 'llamacpp') out.timings = { prompt_n: promptTokens, predicted_n: completionTokens };
     if (f === 'vllm') out.kv_transfer_params = null;
     return out;
@@ -601,7 +831,8 @@ export async function startFakeServer(initial: FakeServerOptions = {}): Promise<
 
   // eslint-disable-next-line @typescript-eslint/no-explicit-any
   function embeddings(b: any): unknown {
-    if (typeof b !== 'object' || b === null || b.input === undefined) throw err(400, "Missing required parameter: 'input'.", { param: 'input' });
+    if (typeof b !== 'object' || b === null || b.input === undefined)
+      throw err(400, "Missing required parameter: 'input'.", { param: 'input' });
     checkModel(b.model);
     if (opts.embeddingModels && !opts.embeddingModels.includes(b.model)) {
       throw err(400, `This model does not support embeddings: ${String(b.model)}`, { param: 'model' });
@@ -613,16 +844,27 @@ export async function startFakeServer(initial: FakeServerOptions = {}): Promise<
     const data = inputs.map((text, index) => {
       tokens += tokenize(text).length;
       const v = fakeEmbedding(text, dim);
-      return { object: 'embedding', index, embedding: encoding === 'base64' ? encodeEmbeddingBase64(v) : Array.from(v) };
+      return {
+        object: 'embedding',
+        index,
+        embedding: encoding === 'base64' ? encodeEmbeddingBase64(v) : Array.from(v),
+      };
     });
     return { object: 'list', data, model: b.model, usage: { prompt_tokens: tokens, total_tokens: tokens } };
   }
 
   function anthropic(rec: RecordedRequest): unknown {
-    const aerr = (status: number, type: string, message: string) => new HttpError(status, { type: 'error', error: { type, message }, request_id: `req_${++idSeq}` });
+    const aerr = (status: number, type: string, message: string) =>
+      new HttpError(status, { type: 'error', error: { type, message }, request_id: `req_${++idSeq}` });
     // The API documents x-api-key; @anthropic-ai/sdk 1.14 sends the key as "Authorization: Bearer". Accept both.
-    if (opts.apiKey && rec.headers['x-api-key'] !== opts.apiKey && rec.headers.authorization !== `Bearer ${opts.apiKey}`) throw aerr(401, 'authentication_error', 'invalid x-api-key');
-    if (!rec.headers['anthropic-version']) throw aerr(400, 'invalid_request_error', 'anthropic-version: header is required');
+    if (
+      opts.apiKey &&
+      rec.headers['x-api-key'] !== opts.apiKey &&
+      rec.headers.authorization !== `Bearer ${opts.apiKey}`
+    )
+      throw aerr(401, 'authentication_error', 'invalid x-api-key');
+    if (!rec.headers['anthropic-version'])
+      throw aerr(400, 'invalid_request_error', 'anthropic-version: header is required');
     const b = rec.body;
     if (typeof b?.max_tokens !== 'number') throw aerr(400, 'invalid_request_error', 'max_tokens: Field required');
     if (opts.models && !opts.models.includes(b.model)) throw aerr(404, 'not_found_error', `model: ${String(b.model)}`);
@@ -635,7 +877,11 @@ export async function startFakeServer(initial: FakeServerOptions = {}): Promise<
       throw aerr(400, 'invalid_request_error', 'stop_sequences: each stop sequence must contain non-whitespace');
     }
     const ctx = chatContext(msgs, true);
-    const r = rollout(model(), ctx, b.max_tokens, { temperature: b.temperature ?? 1, seed: String(requests.length), stop: b.stop_sequences });
+    const r = rollout(model(), ctx, b.max_tokens, {
+      temperature: b.temperature ?? 1,
+      seed: String(requests.length),
+      stop: b.stop_sequences,
+    });
     return {
       id: `msg_${++idSeq}`,
       type: 'message',
@@ -644,7 +890,12 @@ export async function startFakeServer(initial: FakeServerOptions = {}): Promise<
       model: b.model,
       stop_reason: r.finish === 'stop' ? 'stop_sequence' : 'max_tokens',
       stop_sequence: null,
-      usage: { input_tokens: tokenize(ctx).length, output_tokens: r.steps.length, cache_creation_input_tokens: 0, cache_read_input_tokens: 0 },
+      usage: {
+        input_tokens: tokenize(ctx).length,
+        output_tokens: r.steps.length,
+        cache_creation_input_tokens: 0,
+        cache_read_input_tokens: 0,
+      },
     };
   }
 

@@ -10,12 +10,19 @@ export function testRng(seed: number | string): { nextUint32(): number } {
     h = Math.imul(h ^ (h >>> 13), 3266489909);
     return (h ^= h >>> 16) >>> 0;
   };
-  let a = next(), b = next(), c = next(), d = next();
+  let a = next(),
+    b = next(),
+    c = next(),
+    d = next();
   return {
     nextUint32() {
-      const r = Math.imul(Math.imul(b, 5) << 7 | Math.imul(b, 5) >>> 25, 9) >>> 0;
+      const r = Math.imul((Math.imul(b, 5) << 7) | (Math.imul(b, 5) >>> 25), 9) >>> 0;
       const t = b << 9;
-      c ^= a; d ^= b; b ^= c; a ^= d; c ^= t;
+      c ^= a;
+      d ^= b;
+      b ^= c;
+      a ^= d;
+      c ^= t;
       d = (d << 11) | (d >>> 21);
       return r;
     },

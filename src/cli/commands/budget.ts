@@ -27,7 +27,11 @@ A run is charged to this dataset when it recorded the same path or the same cont
     ...datasetOptions,
   },
   async run(values, positionals, io) {
-    if (positionals.length !== 1) throw new UsageError('budget needs exactly one dataset file', 'Example: private-fewshot budget examples/banking77-sample.csv');
+    if (positionals.length !== 1)
+      throw new UsageError(
+        'budget needs exactly one dataset file',
+        'Example: private-fewshot budget examples/banking77-sample.csv',
+      );
     const epsilon = numberFlag(values, 'set-total', { min: Number.MIN_VALUE });
     const delta = numberFlag(values, 'delta', { min: Number.MIN_VALUE, max: 1 });
     const root = path.resolve(io.cwd, stringFlag(values, 'workspace') ?? '.');
@@ -42,15 +46,21 @@ A run is charged to this dataset when it recorded the same path or the same cont
   },
 };
 
-const num = (x: number) => (x === 0 ? '0' : Math.abs(x) >= 1e-3 && Math.abs(x) < 1e4 ? String(Number(x.toPrecision(4))) : x.toExponential(2));
+const num = (x: number) =>
+  x === 0 ? '0' : Math.abs(x) >= 1e-3 && Math.abs(x) < 1e4 ? String(Number(x.toPrecision(4))) : x.toExponential(2);
 
 function pool(c: { partition: string; label?: string }): string {
   if (c.partition === '*') return 'whole dataset';
-  return c.label !== undefined ? `label ${JSON.stringify(c.label)}` : `label ${c.partition.slice('label-hash:'.length, 'label-hash:'.length + 8)}… (not in this file)`;
+  return c.label !== undefined
+    ? `label ${JSON.stringify(c.label)}`
+    : `label ${c.partition.slice('label-hash:'.length, 'label-hash:'.length + 8)}… (not in this file)`;
 }
 
 function charge(c: ChargeView): string {
-  const m = c.kind === 'poisson-gaussian' ? `Poisson-subsampled Gaussian σ ${num(c.sigma)}, q ${num(c.samplingRate)}, ${c.steps} steps` : `Gaussian σ ${num(c.sigma)}, ${c.steps} steps (μ ${num(Math.sqrt(c.steps) / c.sigma)})`;
+  const m =
+    c.kind === 'poisson-gaussian'
+      ? `Poisson-subsampled Gaussian σ ${num(c.sigma)}, q ${num(c.samplingRate)}, ${c.steps} steps`
+      : `Gaussian σ ${num(c.sigma)}, ${c.steps} steps (μ ${num(Math.sqrt(c.steps) / c.sigma)})`;
   return `${pool(c)}: ${m}`;
 }
 
@@ -58,10 +68,17 @@ export function formatStatus(s: BudgetStatus, root: string): string {
   const lines: string[] = [];
   const where = path.relative(root, s.file) || s.file;
   lines.push(`Privacy budget of ${s.dataset.path} (${s.units} records or privacy units; ledger ${where})`);
-  const source = s.total.source === 'user' ? `set at ledger line ${s.total.line}` : s.total.source === 'pinned-default' ? `default, pinned at ledger line ${s.total.line}` : 'default: ε 4, δ = 1/(n·ln n); pinned at the first run';
+  const source =
+    s.total.source === 'user'
+      ? `set at ledger line ${s.total.line}`
+      : s.total.source === 'pinned-default'
+        ? `default, pinned at ledger line ${s.total.line}`
+        : 'default: ε 4, δ = 1/(n·ln n); pinned at the first run';
   lines.push(`  total:      ε ${num(s.total.epsilon)} at δ ${num(s.total.delta)} (${source})`);
   lines.push(`  spent:      ε ${num(s.spent)}${s.worst ? ` (worst pool: ${pool(s.worst)})` : ''}`);
-  lines.push(`  remaining:  ε ${num(Math.max(0, s.remaining))}${s.remaining < 0 ? ` — OVER the total by ${num(-s.remaining)}` : ''}`);
+  lines.push(
+    `  remaining:  ε ${num(Math.max(0, s.remaining))}${s.remaining < 0 ? ` — OVER the total by ${num(-s.remaining)}` : ''}`,
+  );
   const others = s.matched.paths.filter((p) => p !== s.dataset.path);
   if (others.length) lines.push(`  also counts runs recorded for: ${others.join(', ')} (same or related content)`);
   if (s.runs.length === 0) {

@@ -15,7 +15,8 @@ import { providerConfigFromFlags, providerOptions, providerUsage } from '../prov
 
 export const demos: Command = {
   name: 'demos',
-  summary: 'Write few-shot demonstrations with a differential-privacy guarantee (Tang et al. 2024) and charge the ledger.',
+  summary:
+    'Write few-shot demonstrations with a differential-privacy guarantee (Tang et al. 2024) and charge the ledger.',
   usage: `private-fewshot demos <dataset> (--labels a,b,c | --all-labels) --shots N --epsilon E [options]
 
   <dataset>                 a .csv, .jsonl or .json file (columns detected, or --text-column/--label-column/--unit-column)
@@ -59,15 +60,24 @@ ${providerUsage}
     ...providerOptions,
   },
   async run(values, positionals, io) {
-    if (positionals.length !== 1) throw new UsageError('demos needs exactly one dataset file', 'Example: private-fewshot demos examples/banking77-sample.csv --labels card_arrival --shots 2 --epsilon 4');
+    if (positionals.length !== 1)
+      throw new UsageError(
+        'demos needs exactly one dataset file',
+        'Example: private-fewshot demos examples/banking77-sample.csv --labels card_arrival --shots 2 --epsilon 4',
+      );
     const labelsFlag = stringFlag(values, 'labels');
-    if (!labelsFlag === !values['all-labels']) throw new UsageError('give either --labels a,b,c or --all-labels', '--all-labels reads the label set from the data; pass it only if that set may be public.');
+    if (!labelsFlag === !values['all-labels'])
+      throw new UsageError(
+        'give either --labels a,b,c or --all-labels',
+        '--all-labels reads the label set from the data; pass it only if that set may be public.',
+      );
     const shots = numberFlag(values, 'shots', { min: 1, integer: true });
     const epsilon = numberFlag(values, 'epsilon', { min: Number.MIN_VALUE });
     if (shots === undefined) throw new UsageError('--shots is required');
     if (epsilon === undefined) throw new UsageError('--epsilon is required');
     const format = (stringFlag(values, 'format') ?? 'text') as ExportFormat;
-    if (!EXPORT_FORMATS.includes(format)) throw new UsageError(`--format must be one of ${EXPORT_FORMATS.join(', ')}; got "${format}"`);
+    if (!EXPORT_FORMATS.includes(format))
+      throw new UsageError(`--format must be one of ${EXPORT_FORMATS.join(', ')}; got "${format}"`);
     const template = stringFlag(values, 'template');
     if (template !== undefined) checkTemplate(template.replace(/\\n/g, '\n'));
     const providerConfig = providerConfigFromFlags(values, io.env, 'builtin');
@@ -75,30 +85,73 @@ ${providerUsage}
     const root = path.resolve(io.cwd, stringFlag(values, 'workspace') ?? '.');
     const ds = await loadDatasetFromFlags(positionals[0]!, values, io.cwd, root);
     const summary = summarize(ds);
-    const labels = labelsFlag ? labelsFlag.split(',').map((l) => l.trim()).filter(Boolean) : chooseLabels(summary.labels.map((l) => l.label), [], true);
+    const labels = labelsFlag
+      ? labelsFlag
+          .split(',')
+          .map((l) => l.trim())
+          .filter(Boolean)
+      : chooseLabels(
+          summary.labels.map((l) => l.label),
+          [],
+          true,
+        );
     const ledger = new Ledger(root, { accountant: defaultAccountant() });
-    const { target, plan, check } = await prepareFewShot(ds, ledger, {
-      labels,
-      shots,
-      epsilon,
-      delta: numberFlag(values, 'delta', { min: Number.MIN_VALUE, max: 1 }),
-      prompts: numberFlag(values, 'prompts', { min: 1, max: 1000, integer: true }),
-      examplesPerPrompt: numberFlag(values, 'examples-per-prompt', { min: Number.MIN_VALUE, max: 1000 }),
-      maxTokens: numberFlag(values, 'max-tokens', { min: 1, max: 4096, integer: true }),
-    }, summary);
+    const { target, plan, check } = await prepareFewShot(
+      ds,
+      ledger,
+      {
+        labels,
+        shots,
+        epsilon,
+        delta: numberFlag(values, 'delta', { min: Number.MIN_VALUE, max: 1 }),
+        prompts: numberFlag(values, 'prompts', { min: 1, max: 1000, integer: true }),
+        examplesPerPrompt: numberFlag(values, 'examples-per-prompt', { min: Number.MIN_VALUE, max: 1000 }),
+        maxTokens: numberFlag(values, 'max-tokens', { min: 1, max: 4096, integer: true }),
+      },
+      summary,
+    );
     const lookaheadFlag = numberFlag(values, 'lookahead', { min: 1, max: 64, integer: true });
     const provider = createProvider(providerConfig);
     const offline = provider.offline;
     const lookahead = lookaheadFlag ?? (offline ? FEWSHOT_DEFAULTS.lookahead : 1);
-    const shotConcurrency = Math.min(plan.settings.shots, numberFlag(values, 'shot-concurrency', { min: 1, max: 1000, integer: true }) ?? plan.settings.shots);
-    const estimate = estimateRun(plan, ds.examples.length ? averageLength(ds.examples.map((e) => e.text)) : 0, provider.model, lookahead, offline, shotConcurrency);
+    const shotConcurrency = Math.min(
+      plan.settings.shots,
+      numberFlag(values, 'shot-concurrency', { min: 1, max: 1000, integer: true }) ?? plan.settings.shots,
+    );
+    const estimate = estimateRun(
+      plan,
+      ds.examples.length ? averageLength(ds.examples.map((e) => e.text)) : 0,
+      provider.model,
+      lookahead,
+      offline,
+      shotConcurrency,
+    );
 
     if (values['dry-run']) {
-      const out = { dryRun: true, plan: planView(plan), budget: { total: check.total.epsilon, delta: check.total.delta, spent: check.spentBefore, spentAfter: check.spentAfter, remainingAfter: check.total.epsilon - check.spentAfter, fits: check.fits, over: check.over, suggestion: check.suggestion ?? null }, estimate, provider: { kind: provider.kind, model: provider.model, offline }, warnings: plan.warnings };
+      const out = {
+        dryRun: true,
+        plan: planView(plan),
+        budget: {
+          total: check.total.epsilon,
+          delta: check.total.delta,
+          spent: check.spentBefore,
+          spentAfter: check.spentAfter,
+          remainingAfter: check.total.epsilon - check.spentAfter,
+          fits: check.fits,
+          over: check.over,
+          suggestion: check.suggestion ?? null,
+        },
+        estimate,
+        provider: { kind: provider.kind, model: provider.model, offline },
+        warnings: plan.warnings,
+      };
       io.out(values.json ? JSON.stringify(out) : formatPlan(out));
       return 0;
     }
-    if (offline) io.err(`note: using the built-in offline model (${provider.model}): for trying the tool, not production quality. Pass --provider openai --model … for a real model.`);
+    if (offline)
+      io.err(
+        `note: using the built-in offline model (${provider.model}): for trying the tool, not production quality. Pass --provider openai --model … for a real model.`,
+      );
     for (const w of plan.warnings) io.err(`warning: ${w}`);
 
     const controller = new AbortController();
@@ -127,7 +180,12 @@ ${providerUsage}
     }
     const after = await ledger.status(target);
     const template2 = template?.replace(/\\n/g, '\n');
-    const rendered = exportDemonstrations(result.demonstrations, { format, template: template2, report: result.report, offlineModel: offline ? provider.model : undefined });
+    const rendered = exportDemonstrations(result.demonstrations, {
+      format,
+      template: template2,
+      report: result.report,
+      offlineModel: offline ? provider.model : undefined,
+    });
     const outFile = stringFlag(values, 'out');
     if (outFile) await writeFile(path.resolve(io.cwd, outFile), rendered);
     if (values.json) {
@@ -152,11 +210,17 @@ ${providerUsage}
       );
     } else {
       if (!outFile) io.out(rendered.trimEnd());
-      io.err(`${result.status}: ${result.demonstrations.length} demonstration(s); ε charged ${result.epsilonCharged.toFixed(3)}${result.status === 'completed' ? '' : ` of ${result.reservation.epsilonRun.toFixed(3)} planned`}; budget spent ${after.spent.toFixed(3)} of ${after.total.epsilon}, remaining ${Math.max(0, after.remaining).toFixed(3)}.`);
-      io.err(`usage: ${result.report.usage.calls} calls in ${result.report.usage.roundTrips} round trips, ${result.report.usage.inputTokens} input and ${result.report.usage.outputTokens} output tokens, $${result.report.usage.cost.toFixed(4)}${outFile ? `; written to ${outFile}` : ''}`);
+      io.err(
+        `${result.status}: ${result.demonstrations.length} demonstration(s); ε charged ${result.epsilonCharged.toFixed(3)}${result.status === 'completed' ? '' : ` of ${result.reservation.epsilonRun.toFixed(3)} planned`}; budget spent ${after.spent.toFixed(3)} of ${after.total.epsilon}, remaining ${Math.max(0, after.remaining).toFixed(3)}.`,
+      );
+      io.err(
+        `usage: ${result.report.usage.calls} calls in ${result.report.usage.roundTrips} round trips, ${result.report.usage.inputTokens} input and ${result.report.usage.outputTokens} output tokens, $${result.report.usage.cost.toFixed(4)}${outFile ? `; written to ${outFile}` : ''}`,
+      );
     }
     if (result.status === 'failed') {
-      io.err(`error: the run stopped early: ${result.error?.message ?? 'unknown error'}. What was written is kept in ${path.relative(root, result.checkpoint)} and charged.`);
+      io.err(
+        `error: the run stopped early: ${result.error?.message ?? 'unknown error'}. What was written is kept in ${path.relative(root, result.checkpoint)} and charged.`,
+      );
       return 1;
     }
     return result.status === 'cancelled' ? 1 : 0;
@@ -171,7 +235,14 @@ function averageLength(texts: string[]): number {
  * Upper-bound estimates (one token at a time, no reuse): what the plan may cost. Round trips are the critical path:
  * labels run in parallel and a label's shots `shotConcurrency` at a time, one wave of requests per token.
  */
-function estimateRun(plan: FewShotPlan, avgChars: number, model: string, lookahead: number, offline: boolean, shotConcurrency: number) {
+function estimateRun(
+  plan: FewShotPlan,
+  avgChars: number,
+  model: string,
+  lookahead: number,
+  offline: boolean,
+  shotConcurrency: number,
+) {
   const s = plan.settings;
   const steps = s.labels.length * s.shots * s.maxTokens;
   const calls = steps * (s.prompts + 1);
@@ -182,7 +253,14 @@ function estimateRun(plan: FewShotPlan, avgChars: number, model: string, lookahe
   const cost = offline ? 0 : price ? (inputTokens * price.input + outputTokens * price.output) / 1e6 : null;
   const secondsPerRoundTrip = offline ? 0.01 : 0.5;
   const roundTrips = Math.ceil(s.shots / shotConcurrency) * s.maxTokens;
-  return { maxCalls: calls, maxRoundTrips: roundTrips, inputTokens, outputTokens, costUSD: cost, seconds: Math.ceil(roundTrips * secondsPerRoundTrip) };
+  return {
+    maxCalls: calls,
+    maxRoundTrips: roundTrips,
+    inputTokens,
+    outputTokens,
+    costUSD: cost,
+    seconds: Math.ceil(roundTrips * secondsPerRoundTrip),
+  };
 }
 
 function planView(plan: FewShotPlan) {
@@ -196,17 +274,42 @@ function planView(plan: FewShotPlan) {
     maxTokens: plan.settings.maxTokens,
     shots: plan.settings.shots,
     sequential: plan.sequential,
-    labels: plan.labels.map((l) => ({ label: l.label, poolUnits: l.poolUnits, samplingRate: l.samplingRate, sigma: l.sigma, steps: l.steps, noiseStd: l.noiseStd, expectedPromptSize: (l.samplingRate * l.poolUnits) / plan.settings.prompts })),
+    labels: plan.labels.map((l) => ({
+      label: l.label,
+      poolUnits: l.poolUnits,
+      samplingRate: l.samplingRate,
+      sigma: l.sigma,
+      steps: l.steps,
+      noiseStd: l.noiseStd,
+      expectedPromptSize: (l.samplingRate * l.poolUnits) / plan.settings.prompts,
+    })),
   };
 }
 
-function formatPlan(o: { plan: ReturnType<typeof planView>; budget: { total: number; delta: number; spent: number; spentAfter: number; remainingAfter: number; fits: boolean; over: number }; estimate: ReturnType<typeof estimateRun>; provider: { kind: string; model: string; offline: boolean }; warnings: string[] }): string {
+function formatPlan(o: {
+  plan: ReturnType<typeof planView>;
+  budget: {
+    total: number;
+    delta: number;
+    spent: number;
+    spentAfter: number;
+    remainingAfter: number;
+    fits: boolean;
+    over: number;
+  };
+  estimate: ReturnType<typeof estimateRun>;
+  provider: { kind: string; model: string; offline: boolean };
+  warnings: string[];
+}): string {
   const f = (x: number) => Number(x.toPrecision(4));
   const lines = [
     `Plan (dry run: nothing was spent or sent)`,
     `  ε ${o.plan.epsilon} at δ ${o.plan.delta.toExponential(2)} with the PLD accountant; this run alone ε = ${f(o.plan.epsilonRun)}`,
     `  M = ${o.plan.prompts} prompts, N = ${o.plan.examplesPerPrompt} expected examples per prompt, T_max = ${o.plan.maxTokens}, ${o.plan.shots} shot(s) per label${o.plan.sequential ? ' (labels compose in sequence)' : ' (labels compose in parallel)'}`,
-    ...o.plan.labels.map((l) => `  ${l.label}: pool ${l.poolUnits} (local only), q = ${f(l.samplingRate)}, σ = ${f(l.sigma)}, noise std ${f(l.noiseStd)}, expected prompt size ${f(l.expectedPromptSize)}, ${l.steps} steps`),
+    ...o.plan.labels.map(
+      (l) =>
+        `  ${l.label}: pool ${l.poolUnits} (local only), q = ${f(l.samplingRate)}, σ = ${f(l.sigma)}, noise std ${f(l.noiseStd)}, expected prompt size ${f(l.expectedPromptSize)}, ${l.steps} steps`,
+    ),
     `  model: ${o.provider.kind}/${o.provider.model}${o.provider.offline ? ' (built-in offline model: for trying the tool)' : ''}`,
     `  at most ${o.estimate.maxCalls} calls in ${o.estimate.maxRoundTrips} round trips (labels and shots run concurrently), ≈${o.estimate.inputTokens} input and ${o.estimate.outputTokens} output tokens, cost ${o.estimate.costUSD === null ? 'unknown (model not in the price table)' : `≤ $${o.estimate.costUSD.toFixed(2)}`}, ≤ ${o.estimate.seconds} s`,
     `  budget: total ε ${o.budget.total}, spent ${f(o.budget.spent)}, after this run ${f(o.budget.spentAfter)}, remaining ${f(Math.max(0, o.budget.remainingAfter))}${o.budget.fits ? '' : ` — REFUSED: over by ${f(o.budget.over)}`}`,

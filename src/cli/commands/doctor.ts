@@ -28,8 +28,6 @@ export interface DoctorReport {
   usage: Usage;
 }
 
-
-
 export const doctor: Command = {
   name: 'doctor',
   summary: 'Probe an LLM endpoint and say which algorithms work with it (sends only fixed public text, no data).',
@@ -58,12 +56,22 @@ Exit codes: 0 the endpoint answered (even if an algorithm cannot use it), 1 the 
     json: { type: 'boolean' },
   },
   async run(values, positionals, io) {
-    if (positionals.length > 0) throw new UsageError(`doctor takes no positional arguments (got "${positionals[0]}")`, 'Example: private-fewshot doctor --provider openai --model llama3.2 --base-url http://127.0.0.1:11434/v1');
+    if (positionals.length > 0)
+      throw new UsageError(
+        `doctor takes no positional arguments (got "${positionals[0]}")`,
+        'Example: private-fewshot doctor --provider openai --model llama3.2 --base-url http://127.0.0.1:11434/v1',
+      );
     const kind = (stringFlag(values, 'provider') ?? 'openai') as ProviderKind;
-    if (!PROVIDER_KINDS.includes(kind)) throw new UsageError(`--provider must be one of ${PROVIDER_KINDS.join(', ')}; got "${kind}"`);
+    if (!PROVIDER_KINDS.includes(kind))
+      throw new UsageError(`--provider must be one of ${PROVIDER_KINDS.join(', ')}; got "${kind}"`);
     const model = stringFlag(values, 'model');
     if (kind !== 'builtin' && !model) {
-      const example = kind === 'anthropic' ? 'claude-haiku-4-5' : kind === 'azure' ? 'your-deployment' : 'gpt-4.1-mini (or llama3.2 with --base-url http://127.0.0.1:11434/v1)';
+      const example =
+        kind === 'anthropic'
+          ? 'claude-haiku-4-5'
+          : kind === 'azure'
+            ? 'your-deployment'
+            : 'gpt-4.1-mini (or llama3.2 with --base-url http://127.0.0.1:11434/v1)';
       throw new UsageError(`doctor --provider ${kind} needs --model`, `Example: --model ${example}`);
     }
     const key = apiKeyFromEnv(kind, io.env);
@@ -97,7 +105,14 @@ Exit codes: 0 the endpoint answered (even if an algorithm cannot use it), 1 the 
       };
     } catch (e) {
       if (json && e instanceof ProviderError) {
-        io.out(JSON.stringify({ ok: false, provider: kind, model: model ?? null, error: { code: e.code, message: e.message, hint: e.hint ?? null } }));
+        io.out(
+          JSON.stringify({
+            ok: false,
+            provider: kind,
+            model: model ?? null,
+            error: { code: e.code, message: e.message, hint: e.hint ?? null },
+          }),
+        );
         return 1;
       }
       throw e;
@@ -106,7 +121,6 @@ Exit codes: 0 the endpoint answered (even if an algorithm cannot use it), 1 the 
     return 0;
   },
 };
-
 
 function format(r: DoctorReport): string {
   const c = r.capabilities;
@@ -126,6 +140,9 @@ function format(r: DoctorReport): string {
   if (c.notes.length) lines.push('notes', ...c.notes.map((n) => `  - ${n}`));
   const u = r.usage;
   if (r.offline) lines.push('probe      local: nothing left this machine');
-  else lines.push(`probe      ${u.calls} call(s), ${u.inputTokens} input + ${u.outputTokens} output tokens${u.cost > 0 ? `, about $${u.cost.toFixed(6)}` : ''}; only fixed public text was sent`);
+  else
+    lines.push(
+      `probe      ${u.calls} call(s), ${u.inputTokens} input + ${u.outputTokens} output tokens${u.cost > 0 ? `, about $${u.cost.toFixed(6)}` : ''}; only fixed public text was sent`,
+    );
   return lines.join('\n');
 }

@@ -16,7 +16,11 @@ ${datasetUsage}
     json: { type: 'boolean' },
   },
   async run(values, positionals, io) {
-    if (positionals.length !== 1) throw new UsageError('inspect needs exactly one dataset file', 'Example: private-fewshot inspect examples/banking77-sample.csv');
+    if (positionals.length !== 1)
+      throw new UsageError(
+        'inspect needs exactly one dataset file',
+        'Example: private-fewshot inspect examples/banking77-sample.csv',
+      );
     const ds = await loadDatasetFromFlags(positionals[0]!, values, io.cwd);
     const summary = summarize(ds);
     io.out(values.json ? JSON.stringify(summary) : formatSummary(summary));
@@ -33,9 +37,19 @@ export function formatSummary(s: DatasetSummary): string {
   if (s.columns.unit) lines.push(`  privacy unit:  ${s.columns.unit}`);
   lines.push(`  rows:          ${s.rows}`);
   lines.push(`  privacy units: ${s.units}${s.columns.unit ? ` (largest: ${s.largestUnit} rows)` : ' (one per row)'}`);
-  lines.push(`  text length:   min ${s.textLength.min}, median ${s.textLength.median}, mean ${s.textLength.mean}, p95 ${s.textLength.p95}, max ${s.textLength.max} characters`);
-  lines.push(`  duplicates:    ${s.duplicateTexts} repeated text(s)${s.duplicatesRemoved ? `, ${s.duplicatesRemoved} removed` : ''}`);
-  if (s.skipped.count) lines.push(`  skipped:       ${s.skipped.count} invalid row(s), first at line ${s.skipped.first.map((r) => r.line).slice(0, 5).join(', ')}`);
+  lines.push(
+    `  text length:   min ${s.textLength.min}, median ${s.textLength.median}, mean ${s.textLength.mean}, p95 ${s.textLength.p95}, max ${s.textLength.max} characters`,
+  );
+  lines.push(
+    `  duplicates:    ${s.duplicateTexts} repeated text(s)${s.duplicatesRemoved ? `, ${s.duplicatesRemoved} removed` : ''}`,
+  );
+  if (s.skipped.count)
+    lines.push(
+      `  skipped:       ${s.skipped.count} invalid row(s), first at line ${s.skipped.first
+        .map((r) => r.line)
+        .slice(0, 5)
+        .join(', ')}`,
+    );
   lines.push(`  identity:      sha256 ${s.identity.contentSha256.slice(0, 16)}…, ${s.identity.bytes} bytes`);
   lines.push(`  labels (${s.labels.length}, local only — label counts are private):`);
   const width = Math.min(40, Math.max(...s.labels.map((l) => l.label.length)));

@@ -1,7 +1,15 @@
 import { readFile } from 'node:fs/promises';
 import path from 'node:path';
 import { UsageError, UserError } from '../../core/errors';
-import { ACCOUNTANTS, calibrateSigma, deltaFor, epsilonFor, MAX_STEPS, type AccountantName, type MechanismSpec } from '../../core/privacy';
+import {
+  ACCOUNTANTS,
+  calibrateSigma,
+  deltaFor,
+  epsilonFor,
+  MAX_STEPS,
+  type AccountantName,
+  type MechanismSpec,
+} from '../../core/privacy';
 import { numberFlag, stringFlag, type Command, type Io, type Options } from '../args';
 
 /**
@@ -71,7 +79,11 @@ function fromFlags(query: Query, values: Record<string, unknown>): QueryInput {
   const samplingRate = numberFlag(values, 'sampling-rate', { min: 0, max: 1 });
   const steps = numberFlag(values, 'steps', { min: 0, max: MAX_STEPS, integer: true });
   const delta = positiveFlag(values, 'delta');
-  if (delta !== undefined && !(delta < 1)) throw new UsageError(`--delta must be strictly between 0 and 1; got ${JSON.stringify(values.delta)}`, 'A common choice is 1/(n·ln n) for n records.');
+  if (delta !== undefined && !(delta < 1))
+    throw new UsageError(
+      `--delta must be strictly between 0 and 1; got ${JSON.stringify(values.delta)}`,
+      'A common choice is 1/(n·ln n) for n records.',
+    );
   const epsilon = numberFlag(values, 'epsilon', { min: 0 });
   const accountant = stringFlag(values, 'accountant');
   if (sigma !== undefined) input.sigma = sigma;
@@ -86,7 +98,8 @@ function fromFlags(query: Query, values: Record<string, unknown>): QueryInput {
 /** A flag that must be a finite number > 0. */
 function positiveFlag(values: Record<string, unknown>, name: string): number | undefined {
   const x = numberFlag(values, name);
-  if (x !== undefined && !(x > 0)) throw new UsageError(`--${name} must be a number above 0; got ${JSON.stringify(values[name])}`);
+  if (x !== undefined && !(x > 0))
+    throw new UsageError(`--${name} must be a number above 0; got ${JSON.stringify(values[name])}`);
   return x;
 }
 
@@ -116,12 +129,16 @@ export function answer(input: QueryInput): QueryResult {
   const q = input.samplingRate ?? 1;
   const accountant = input.accountant ?? (q === 1 ? 'gdp' : 'pld');
   if (accountant === 'gdp' && q !== 1) {
-    throw new UsageError(`the gdp accountant needs an un-subsampled mechanism, but --sampling-rate is ${q}`, 'Use --accountant pld (the default with subsampling) or rdp.');
+    throw new UsageError(
+      `the gdp accountant needs an un-subsampled mechanism, but --sampling-rate is ${q}`,
+      'Use --accountant pld (the default with subsampling) or rdp.',
+    );
   }
   const steps = input.steps!;
   const spec = (sigma: number): MechanismSpec =>
     q === 1 ? { kind: 'gaussian', sigma, steps } : { kind: 'poisson-gaussian', sigma, samplingRate: q, steps };
-  const shape = q === 1 ? { kind: 'gaussian' as const, steps } : { kind: 'poisson-gaussian' as const, samplingRate: q, steps };
+  const shape =
+    q === 1 ? { kind: 'gaussian' as const, steps } : { kind: 'poisson-gaussian' as const, samplingRate: q, steps };
   switch (input.query) {
     case 'epsilon': {
       const eps = epsilonFor([spec(input.sigma!)], input.delta!, accountant);
@@ -146,13 +163,16 @@ function withNote(r: Omit<QueryResult, 'epsilon'> & { epsilon: number }): QueryR
   return { ...r, epsilon: null, note: 'no finite ε is certified at this δ' };
 }
 
-const g = (x: number) => (x === 0 ? '0' : Math.abs(x) >= 1e-3 && Math.abs(x) < 1e5 ? String(Number(x.toPrecision(5))) : x.toExponential(3));
+const g = (x: number) =>
+  x === 0 ? '0' : Math.abs(x) >= 1e-3 && Math.abs(x) < 1e5 ? String(Number(x.toPrecision(5))) : x.toExponential(3);
 
 function formatResult(query: Query, r: QueryResult): string {
   const mech = `σ = ${g(r.sigma)}, sampling rate ${g(r.samplingRate)}, ${r.steps} step${r.steps === 1 ? '' : 's'}, ${r.accountant} accountant`;
   switch (query) {
     case 'epsilon':
-      return r.epsilon === null ? `ε = ∞ at δ = ${g(r.delta)} (${mech}): ${r.note}` : `ε = ${g(r.epsilon)} at δ = ${g(r.delta)} (${mech})`;
+      return r.epsilon === null
+        ? `ε = ∞ at δ = ${g(r.delta)} (${mech}): ${r.note}`
+        : `ε = ${g(r.epsilon)} at δ = ${g(r.delta)} (${mech})`;
     case 'delta':
       return `δ = ${g(r.delta)} at ε = ${g(r.epsilon!)} (${mech})`;
     case 'sigma':
@@ -170,18 +190,26 @@ function parseLine(text: string, defaults: QueryInput): QueryInput {
   } catch (e) {
     throw new UsageError(`not valid JSON (${(e as Error).message})`);
   }
-  if (obj === null || typeof obj !== 'object' || Array.isArray(obj)) throw new UsageError('expected a JSON object such as {"query": "epsilon", "sigma": 1, "steps": 10, "delta": 1e-5}');
+  if (obj === null || typeof obj !== 'object' || Array.isArray(obj))
+    throw new UsageError('expected a JSON object such as {"query": "epsilon", "sigma": 1, "steps": 10, "delta": 1e-5}');
   const o = obj as Record<string, unknown>;
-  for (const k of Object.keys(o)) if (!LINE_FIELDS.has(k)) throw new UsageError(`unknown field "${k}"`, `Fields: ${[...LINE_FIELDS].join(', ')}.`);
+  for (const k of Object.keys(o))
+    if (!LINE_FIELDS.has(k)) throw new UsageError(`unknown field "${k}"`, `Fields: ${[...LINE_FIELDS].join(', ')}.`);
   const input: QueryInput = { ...defaults };
   if (o.query !== undefined) {
-    if (o.query !== 'epsilon' && o.query !== 'sigma' && o.query !== 'delta') throw new UsageError(`"query" must be "epsilon", "sigma" or "delta"; got ${JSON.stringify(o.query)}`);
+    if (o.query !== 'epsilon' && o.query !== 'sigma' && o.query !== 'delta')
+      throw new UsageError(`"query" must be "epsilon", "sigma" or "delta"; got ${JSON.stringify(o.query)}`);
     input.query = o.query;
   }
-  const num = (k: 'sigma' | 'samplingRate' | 'steps' | 'delta' | 'epsilon', ok: (x: number) => boolean, what: string) => {
+  const num = (
+    k: 'sigma' | 'samplingRate' | 'steps' | 'delta' | 'epsilon',
+    ok: (x: number) => boolean,
+    what: string,
+  ) => {
     if (o[k] === undefined) return;
     const x = o[k];
-    if (typeof x !== 'number' || !Number.isFinite(x) || !ok(x)) throw new UsageError(`"${k}" must be ${what}; got ${JSON.stringify(x)}`);
+    if (typeof x !== 'number' || !Number.isFinite(x) || !ok(x))
+      throw new UsageError(`"${k}" must be ${what}; got ${JSON.stringify(x)}`);
     input[k] = x;
   };
   num('sigma', (x) => x > 0, 'a positive number');
@@ -199,7 +227,10 @@ async function runBatch(file: string, defaults: QueryInput, io: Io): Promise<num
   try {
     text = await readFile(full, 'utf8');
   } catch (e) {
-    throw new UserError(`cannot read the batch file ${file}: ${(e as NodeJS.ErrnoException).code ?? (e as Error).message}`, 'Give a file with one JSON query per line.');
+    throw new UserError(
+      `cannot read the batch file ${file}: ${(e as NodeJS.ErrnoException).code ?? (e as Error).message}`,
+      'Give a file with one JSON query per line.',
+    );
   }
   const lines = text.split(/\r?\n/);
   let failed = 0;
@@ -226,7 +257,11 @@ function makeCommand(query: Query, summary: string, usage: string): Command {
     usage: `${usage}\n${COMMON}`,
     options,
     async run(values, positionals, io) {
-      if (positionals.length) throw new UsageError(`${query} takes no positional arguments; got ${JSON.stringify(positionals[0])}`, `Run: private-fewshot ${query} --help`);
+      if (positionals.length)
+        throw new UsageError(
+          `${query} takes no positional arguments; got ${JSON.stringify(positionals[0])}`,
+          `Run: private-fewshot ${query} --help`,
+        );
       const input = fromFlags(query, values);
       const batch = stringFlag(values, 'batch');
       if (batch !== undefined) return runBatch(batch, input, io);

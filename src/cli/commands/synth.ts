@@ -2,7 +2,16 @@ import { writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import { summarize } from '../../core/data';
 import { UsageError } from '../../core/errors';
-import { AUGPE_DEFAULTS, METRICS, VARIATION_KINDS, prepareAugPe, runAugPe, type AugPePlan, type Metric, type VariationKind } from '../../core/augpe';
+import {
+  AUGPE_DEFAULTS,
+  METRICS,
+  VARIATION_KINDS,
+  prepareAugPe,
+  runAugPe,
+  type AugPePlan,
+  type Metric,
+  type VariationKind,
+} from '../../core/augpe';
 import { checkTemplate, exportDemonstrations } from '../../core/fewshot/export';
 import { Ledger, defaultAccountant } from '../../core/ledger';
 import { createProvider } from '../../core/providers';
@@ -16,7 +25,8 @@ const EMBEDDERS = ['same', 'builtin'] as const;
 
 export const synth: Command = {
   name: 'synth',
-  summary: 'Write synthetic labelled records with Aug-PE (Xie et al. 2024): the model never sees private rows; DP on the vote histograms.',
+  summary:
+    'Write synthetic labelled records with Aug-PE (Xie et al. 2024): the model never sees private rows; DP on the vote histograms.',
   usage: `private-fewshot synth <dataset> (--labels a,b,c | --all-labels) --count N --epsilon E [options]
 
   <dataset>                 a .csv, .jsonl or .json file (columns detected, or --text-column/--label-column/--unit-column)
@@ -72,23 +82,35 @@ ${providerUsage}
     ...providerOptions,
   },
   async run(values, positionals, io) {
-    if (positionals.length !== 1) throw new UsageError('synth needs exactly one dataset file', 'Example: private-fewshot synth examples/banking77-sample.csv --labels card_arrival,exchange_rate --count 20 --epsilon 2');
+    if (positionals.length !== 1)
+      throw new UsageError(
+        'synth needs exactly one dataset file',
+        'Example: private-fewshot synth examples/banking77-sample.csv --labels card_arrival,exchange_rate --count 20 --epsilon 2',
+      );
     const labelsFlag = stringFlag(values, 'labels');
-    if (!labelsFlag === !values['all-labels']) throw new UsageError('give either --labels a,b,c or --all-labels', '--all-labels reads the label set from the data; pass it only if that set may be public.');
+    if (!labelsFlag === !values['all-labels'])
+      throw new UsageError(
+        'give either --labels a,b,c or --all-labels',
+        '--all-labels reads the label set from the data; pass it only if that set may be public.',
+      );
     const count = numberFlag(values, 'count', { min: 1, max: 1_000_000, integer: true });
     const epsilon = numberFlag(values, 'epsilon', { min: Number.MIN_VALUE });
     if (count === undefined) throw new UsageError('--count is required');
     if (epsilon === undefined) throw new UsageError('--epsilon is required');
     const format = (stringFlag(values, 'format') ?? 'text') as SynthFormat;
-    if (!FORMATS.includes(format)) throw new UsageError(`--format must be one of ${FORMATS.join(', ')}; got "${format}"`);
+    if (!FORMATS.includes(format))
+      throw new UsageError(`--format must be one of ${FORMATS.join(', ')}; got "${format}"`);
     const template = stringFlag(values, 'template')?.replace(/\\n/g, '\n');
     if (template !== undefined) checkTemplate(template);
     const metric = (stringFlag(values, 'metric') ?? AUGPE_DEFAULTS.metric) as Metric;
-    if (!METRICS.includes(metric)) throw new UsageError(`--metric must be one of ${METRICS.join(', ')}; got "${metric}"`);
+    if (!METRICS.includes(metric))
+      throw new UsageError(`--metric must be one of ${METRICS.join(', ')}; got "${metric}"`);
     const variation = (stringFlag(values, 'variation') ?? AUGPE_DEFAULTS.variation) as VariationKind;
-    if (!VARIATION_KINDS.includes(variation)) throw new UsageError(`--variation must be one of ${VARIATION_KINDS.join(', ')}; got "${variation}"`);
+    if (!VARIATION_KINDS.includes(variation))
+      throw new UsageError(`--variation must be one of ${VARIATION_KINDS.join(', ')}; got "${variation}"`);
     const embedderFlag = (stringFlag(values, 'embedder') ?? 'same') as (typeof EMBEDDERS)[number];
-    if (!EMBEDDERS.includes(embedderFlag)) throw new UsageError(`--embedder must be one of ${EMBEDDERS.join(', ')}; got "${embedderFlag}"`);
+    if (!EMBEDDERS.includes(embedderFlag))
+      throw new UsageError(`--embedder must be one of ${EMBEDDERS.join(', ')}; got "${embedderFlag}"`);
     const providerConfig = providerConfigFromFlags(values, io.env, 'builtin');
 
     const root = path.resolve(io.cwd, stringFlag(values, 'workspace') ?? '.');
@@ -96,7 +118,12 @@ ${providerUsage}
     const summary = summarize(ds);
     // --all-labels: sorted by name. The summary lists labels by private frequency, and the order decides which labels
     // get the remainder of an equal split (and the output order), so it must not come from the counts.
-    const labels = labelsFlag ? labelsFlag.split(',').map((l) => l.trim()).filter(Boolean) : summary.labels.map((l) => l.label).sort((a, b) => (a < b ? -1 : a > b ? 1 : 0));
+    const labels = labelsFlag
+      ? labelsFlag
+          .split(',')
+          .map((l) => l.trim())
+          .filter(Boolean)
+      : summary.labels.map((l) => l.label).sort((a, b) => (a < b ? -1 : a > b ? 1 : 0));
     const fractions = parseFractions(stringFlag(values, 'fractions'), labels);
     const ledger = new Ledger(root, { accountant: defaultAccountant() });
     const { target, plan, check } = await prepareAugPe(
@@ -121,10 +148,24 @@ ${providerUsage}
       summary,
     );
     const provider = createProvider(providerConfig);
-    const embedder = embedderFlag === 'builtin' ? (provider.kind === 'builtin' ? provider : createProvider({ kind: 'builtin' })) : provider;
+    const embedder =
+      embedderFlag === 'builtin'
+        ? provider.kind === 'builtin'
+          ? provider
+          : createProvider({ kind: 'builtin' })
+        : provider;
     const out0 = {
       plan: planView(plan),
-      budget: { total: check.total.epsilon, delta: check.total.delta, spent: check.spentBefore, spentAfter: check.spentAfter, remainingAfter: check.total.epsilon - check.spentAfter, fits: check.fits, over: check.over, suggestion: check.suggestion ?? null },
+      budget: {
+        total: check.total.epsilon,
+        delta: check.total.delta,
+        spent: check.spentBefore,
+        spentAfter: check.spentAfter,
+        remainingAfter: check.total.epsilon - check.spentAfter,
+        fits: check.fits,
+        over: check.over,
+        suggestion: check.suggestion ?? null,
+      },
       provider: { kind: provider.kind, model: provider.model, offline: provider.offline },
       embedder: { kind: embedder.kind, model: embedder.model, offline: embedder.offline },
       warnings: plan.warnings,
@@ -133,8 +174,15 @@ ${providerUsage}
       io.out(values.json ? JSON.stringify({ dryRun: true, ...out0 }) : formatPlan(out0));
       return 0;
     }
-    if (provider.offline) io.err(`note: using the built-in offline model (${provider.model}): for trying the tool, not production quality. Pass --provider openai --model … for a real model.`);
-    io.err(embedder.offline ? 'note: private rows are embedded on this machine (built-in embedder); the generator sees only labels and synthetic text.' : `note: private rows are sent to ${embedder.kind}/${embedder.model} for embedding; the generator sees only labels and synthetic text. Use --embedder builtin to keep them on this machine.`);
+    if (provider.offline)
+      io.err(
+        `note: using the built-in offline model (${provider.model}): for trying the tool, not production quality. Pass --provider openai --model … for a real model.`,
+      );
+    io.err(
+      embedder.offline
+        ? 'note: private rows are embedded on this machine (built-in embedder); the generator sees only labels and synthetic text.'
+        : `note: private rows are sent to ${embedder.kind}/${embedder.model} for embedding; the generator sees only labels and synthetic text. Use --embedder builtin to keep them on this machine.`,
+    );
     for (const w of plan.warnings) io.err(`warning: ${w}`);
 
     const controller = new AbortController();
@@ -154,7 +202,9 @@ ${providerUsage}
         onProgress: (p) => {
           if (values.json || Date.now() - lastLine < 1000) return;
           lastLine = Date.now();
-          io.err(`… ${p.phase} ${p.iteration}/${p.iterations}${p.label ? ` ${p.label}` : ''}: ${p.histograms} histogram(s), ${p.completions} completions, ${p.calls} calls`);
+          io.err(
+            `… ${p.phase} ${p.iteration}/${p.iterations}${p.label ? ` ${p.label}` : ''}: ${p.histograms} histogram(s), ${p.completions} completions, ${p.calls} calls`,
+          );
         },
       });
     } finally {
@@ -164,7 +214,11 @@ ${providerUsage}
     const rendered =
       format === 'json'
         ? `${JSON.stringify({ ...(provider.offline ? { notice: `Written by the built-in offline model (${provider.model}), for trying the tool — not production quality.` } : {}), records: result.records, report: result.report }, null, 2)}\n`
-        : exportDemonstrations(result.records, { format, template, offlineModel: provider.offline ? provider.model : undefined });
+        : exportDemonstrations(result.records, {
+            format,
+            template,
+            offlineModel: provider.offline ? provider.model : undefined,
+          });
     const outFile = stringFlag(values, 'out');
     if (outFile) await writeFile(path.resolve(io.cwd, outFile), rendered);
     if (values.json) {
@@ -172,7 +226,16 @@ ${providerUsage}
         JSON.stringify({
           status: result.status,
           records: result.records,
-          privacy: { epsilon: result.epsilonCharged, epsilonPlanned: plan.epsilonRun, delta: plan.settings.delta, sigma: plan.sigma, iterations: plan.settings.iterations, histograms: result.histograms, mu: result.report.privacy.mu, accountant: plan.accountant },
+          privacy: {
+            epsilon: result.epsilonCharged,
+            epsilonPlanned: plan.epsilonRun,
+            delta: plan.settings.delta,
+            sigma: plan.sigma,
+            iterations: plan.settings.iterations,
+            histograms: result.histograms,
+            mu: result.report.privacy.mu,
+            accountant: plan.accountant,
+          },
           budget: { total: after.total.epsilon, spent: after.spent, remaining: after.remaining },
           usage: result.report.usage,
           provider: result.report.provider,
@@ -182,12 +245,18 @@ ${providerUsage}
       );
     } else {
       if (!outFile) io.out(rendered.trimEnd());
-      io.err(`${result.status}: ${result.records.length} record(s) after ${result.histograms} of ${plan.settings.iterations} histogram(s); ε charged ${result.epsilonCharged.toFixed(3)}; budget spent ${after.spent.toFixed(3)} of ${after.total.epsilon}, remaining ${Math.max(0, after.remaining).toFixed(3)}.`);
+      io.err(
+        `${result.status}: ${result.records.length} record(s) after ${result.histograms} of ${plan.settings.iterations} histogram(s); ε charged ${result.epsilonCharged.toFixed(3)}; budget spent ${after.spent.toFixed(3)} of ${after.total.epsilon}, remaining ${Math.max(0, after.remaining).toFixed(3)}.`,
+      );
       const u = result.report.usage;
-      io.err(`usage: ${u.completions} completions in ${u.generateRequests} requests, ${u.syntheticEmbedded} synthetic texts embedded, ${u.inputTokens} input and ${u.outputTokens} output tokens, $${u.cost.toFixed(4)} (private embeddings: ${result.privateEmbeddingUsage.calls} calls, $${result.privateEmbeddingUsage.cost.toFixed(4)})${outFile ? `; written to ${outFile}` : ''}`);
+      io.err(
+        `usage: ${u.completions} completions in ${u.generateRequests} requests, ${u.syntheticEmbedded} synthetic texts embedded, ${u.inputTokens} input and ${u.outputTokens} output tokens, $${u.cost.toFixed(4)} (private embeddings: ${result.privateEmbeddingUsage.calls} calls, $${result.privateEmbeddingUsage.cost.toFixed(4)})${outFile ? `; written to ${outFile}` : ''}`,
+      );
     }
     if (result.status === 'failed') {
-      io.err(`error: the run stopped early: ${result.error?.message ?? 'unknown error'}. The last selected records are kept in ${path.relative(root, result.checkpoint)} and ${result.histograms} histogram(s) are charged.`);
+      io.err(
+        `error: the run stopped early: ${result.error?.message ?? 'unknown error'}. The last selected records are kept in ${path.relative(root, result.checkpoint)} and ${result.histograms} histogram(s) are charged.`,
+      );
       return 1;
     }
     return result.status === 'cancelled' ? 1 : 0;
@@ -198,18 +267,32 @@ ${providerUsage}
 function parseFractions(flag: string | undefined, labels: string[]): number[] | undefined {
   if (flag === undefined) return undefined;
   const map = new Map<string, number>();
-  for (const part of flag.split(',').map((p) => p.trim()).filter(Boolean)) {
+  for (const part of flag
+    .split(',')
+    .map((p) => p.trim())
+    .filter(Boolean)) {
     const at = part.lastIndexOf('=');
     const label = at > 0 ? part.slice(0, at).trim() : '';
     const x = Number(part.slice(at + 1));
-    if (!label || !(x > 0) || !Number.isFinite(x)) throw new UsageError(`--fractions: expected label=weight with a positive weight; got ${JSON.stringify(part)}`, 'Example: --fractions card_arrival=0.3,exchange_rate=0.7');
+    if (!label || !(x > 0) || !Number.isFinite(x))
+      throw new UsageError(
+        `--fractions: expected label=weight with a positive weight; got ${JSON.stringify(part)}`,
+        'Example: --fractions card_arrival=0.3,exchange_rate=0.7',
+      );
     if (map.has(label)) throw new UsageError(`--fractions names ${JSON.stringify(label)} twice`);
     map.set(label, x);
   }
   const unknown = [...map.keys()].filter((l) => !labels.includes(l));
-  if (unknown.length) throw new UsageError(`--fractions names label(s) not in --labels: ${unknown.map((l) => JSON.stringify(l)).join(', ')}`);
+  if (unknown.length)
+    throw new UsageError(
+      `--fractions names label(s) not in --labels: ${unknown.map((l) => JSON.stringify(l)).join(', ')}`,
+    );
   const missing = labels.filter((l) => !map.has(l));
-  if (missing.length) throw new UsageError(`--fractions gives no weight to ${missing.map((l) => JSON.stringify(l)).join(', ')}`, 'Give every label a weight.');
+  if (missing.length)
+    throw new UsageError(
+      `--fractions gives no weight to ${missing.map((l) => JSON.stringify(l)).join(', ')}`,
+      'Give every label a weight.',
+    );
   return labels.map((l) => map.get(l)!);
 }
 
@@ -229,19 +312,35 @@ function planView(plan: AugPePlan) {
     variation: s.variation,
     count: s.count,
     sequential: plan.sequential,
-    labels: plan.labels.map((l) => ({ label: l.label, count: l.count, population: l.population, rows: l.rows, units: l.units, partition: l.partition === '*' ? '*' : 'label' })),
+    labels: plan.labels.map((l) => ({
+      label: l.label,
+      count: l.count,
+      population: l.population,
+      rows: l.rows,
+      units: l.units,
+      partition: l.partition === '*' ? '*' : 'label',
+    })),
     estimate: plan.estimate,
   };
 }
 
-function formatPlan(o: { plan: ReturnType<typeof planView>; budget: { total: number; spent: number; spentAfter: number; remainingAfter: number; fits: boolean; over: number }; provider: { kind: string; model: string; offline: boolean }; embedder: { kind: string; model: string; offline: boolean }; warnings: string[] }): string {
+function formatPlan(o: {
+  plan: ReturnType<typeof planView>;
+  budget: { total: number; spent: number; spentAfter: number; remainingAfter: number; fits: boolean; over: number };
+  provider: { kind: string; model: string; offline: boolean };
+  embedder: { kind: string; model: string; offline: boolean };
+  warnings: string[];
+}): string {
   const f = (x: number) => Number(x.toPrecision(4));
   const p = o.plan;
   return [
     'Plan (dry run: nothing was spent or sent)',
     `  ε ${p.epsilon} at δ ${p.delta.toExponential(2)}: T = ${p.iterations} Gaussian histograms with σ = ${f(p.sigma)} (μ = √T/σ = ${f(p.mu)} GDP); this run alone ε = ${f(p.epsilonRun)}`,
     `  L − 1 = ${p.variations} variations per selected record, k = ${p.neighbours} (${p.metric}), variation ${p.variation}${p.sequential ? '; privacy units span labels: charged to the whole dataset' : '; labels compose in parallel'}`,
-    ...p.labels.map((l) => `  ${l.label}: ${l.count} record(s) from ${l.population} candidates per iteration; ${l.rows} private row(s) in ${l.units} unit(s) (local only)`),
+    ...p.labels.map(
+      (l) =>
+        `  ${l.label}: ${l.count} record(s) from ${l.population} candidates per iteration; ${l.rows} private row(s) in ${l.units} unit(s) (local only)`,
+    ),
     `  generator: ${o.provider.kind}/${o.provider.model}${o.provider.offline ? ' (built-in offline model: for trying the tool)' : ''}; embedder: ${o.embedder.kind}/${o.embedder.model}${o.embedder.offline ? ' (private rows stay on this machine)' : ' (private rows are sent to it)'}`,
     `  about ${p.estimate.completions} completions, ${p.estimate.syntheticEmbeddings} synthetic and ${p.estimate.privateEmbeddings} private embeddings`,
     `  budget: total ε ${o.budget.total}, spent ${f(o.budget.spent)}, after this run ${f(o.budget.spentAfter)}, remaining ${f(Math.max(0, o.budget.remainingAfter))}${o.budget.fits ? '' : ` — REFUSED: over by ${f(o.budget.over)}`}`,

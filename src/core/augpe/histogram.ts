@@ -35,10 +35,15 @@ export function toMatrix(vectors: readonly ArrayLike<number>[], dim?: number): M
   const d = dim ?? vectors[0]?.length ?? 0;
   const data = new Float32Array(vectors.length * d);
   vectors.forEach((v, i) => {
-    if (v.length !== d) throw new UserError(`embedding ${i + 1} has ${v.length} dimensions, expected ${d}`, 'The embedder must return vectors of one fixed size.');
+    if (v.length !== d)
+      throw new UserError(
+        `embedding ${i + 1} has ${v.length} dimensions, expected ${d}`,
+        'The embedder must return vectors of one fixed size.',
+      );
     for (let j = 0; j < d; j++) {
       const x = v[j]!;
-      if (!Number.isFinite(x)) throw new UserError(`embedding ${i + 1} has a non-finite value`, 'Check the embedding model.');
+      if (!Number.isFinite(x))
+        throw new UserError(`embedding ${i + 1} has a non-finite value`, 'Check the embedding model.');
       data[i * d + j] = x;
     }
   });
@@ -64,9 +69,13 @@ function normalizeRows(m: Matrix): Matrix {
  */
 export function nearestNeighbours(queries: Matrix, candidates: Matrix, k: number, metric: Metric): Int32Array {
   if (queries.rows > 0 && candidates.rows > 0 && queries.dim !== candidates.dim) {
-    throw new UserError(`private and synthetic embeddings differ in size (${queries.dim} vs ${candidates.dim})`, 'Use one embedding model for both.');
+    throw new UserError(
+      `private and synthetic embeddings differ in size (${queries.dim} vs ${candidates.dim})`,
+      'Use one embedding model for both.',
+    );
   }
-  if (!Number.isInteger(k) || k < 1 || k > candidates.rows) throw new RangeError(`k must be in [1, ${candidates.rows}]; got ${k}`);
+  if (!Number.isInteger(k) || k < 1 || k > candidates.rows)
+    throw new RangeError(`k must be in [1, ${candidates.rows}]; got ${k}`);
   const q = metric === 'cosine' ? normalizeRows(queries) : queries;
   const c = metric === 'cosine' ? normalizeRows(candidates) : candidates;
   const dim = c.dim;
@@ -183,8 +192,14 @@ export function voteHistograms(groups: readonly VoteGroup[], k: number, metric: 
  * The released histogram: h̃ = h + N(0, σ²) on every candidate (std σ: sensitivity 1 after normalisation; Xie et al.
  * 2024 Alg. 1, pe.dp.Gaussian.add_noise), then max(h̃, H) − H with threshold H (aug-pe dp_counter.dp_nn_histogram).
  */
-export function privatizeHistogram(clean: ArrayLike<number>, sigma: number, rng: RandomSource, threshold = 0): Float64Array {
-  if (!(threshold >= 0) || !Number.isFinite(threshold)) throw new RangeError(`threshold must be a finite number ≥ 0; got ${threshold}`);
+export function privatizeHistogram(
+  clean: ArrayLike<number>,
+  sigma: number,
+  rng: RandomSource,
+  threshold = 0,
+): Float64Array {
+  if (!(threshold >= 0) || !Number.isFinite(threshold))
+    throw new RangeError(`threshold must be a finite number ≥ 0; got ${threshold}`);
   const out = new Float64Array(clean.length);
   for (let i = 0; i < clean.length; i++) {
     const noisy = addGaussianNoise(rng, clean[i]!, sigma);

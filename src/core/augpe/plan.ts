@@ -85,7 +85,8 @@ export interface AugPePlan {
 }
 
 export interface AugPeEstimate {
-  /** Completions the generator writes: initial L·n_c per label, then (T−1)·(L−1)·n_c (none after the last histogram). */
+  /** Completions the generator writes: initial L·n_c per label, then (T−1)·(L−1)·n_c (none after the last histogram).
+   * */
   completions: number;
   /** Synthetic texts embedded (each candidate once). */
   syntheticEmbeddings: number;
@@ -135,7 +136,14 @@ function resolve(s: AugPeSettings): ResolvedAugPeSettings {
 }
 
 export function promptSettings(s: ResolvedAugPeSettings): PromptSettings {
-  return { temperature: s.temperature, maxTokens: s.maxTokens, variation: s.variation, maskProbability: s.maskProbability, minWords: s.minWords, wordVarScale: s.wordVarScale };
+  return {
+    temperature: s.temperature,
+    maxTokens: s.maxTokens,
+    variation: s.variation,
+    maskProbability: s.maskProbability,
+    minWords: s.minWords,
+    wordVarScale: s.wordVarScale,
+  };
 }
 
 /**
@@ -146,50 +154,98 @@ export function promptSettings(s: ResolvedAugPeSettings): PromptSettings {
  */
 export function planAugPe(ds: Dataset, input: AugPeSettings): AugPePlan {
   const s = resolve(input);
-  if (s.labels.length === 0) throw new UsageError('no labels to generate', 'Name them with --labels a,b,c, or pass --all-labels to take them from the data.');
+  if (s.labels.length === 0)
+    throw new UsageError(
+      'no labels to generate',
+      'Name them with --labels a,b,c, or pass --all-labels to take them from the data.',
+    );
   if (new Set(s.labels).size !== s.labels.length) throw new UsageError('a label is named twice');
-  for (const [name, v, min] of [['count', s.count, 1], ['iterations (T)', s.iterations, 1], ['variations (L−1)', s.variations, 1], ['neighbours (k)', s.neighbours, 1], ['max tokens', s.maxTokens, 1], ['min words', s.minWords, 1]] as const) {
+  for (const [name, v, min] of [
+    ['count', s.count, 1],
+    ['iterations (T)', s.iterations, 1],
+    ['variations (L−1)', s.variations, 1],
+    ['neighbours (k)', s.neighbours, 1],
+    ['max tokens', s.maxTokens, 1],
+    ['min words', s.minWords, 1],
+  ] as const) {
     if (!Number.isInteger(v) || v < min) throw new UsageError(`${name} must be a whole number ≥ ${min}; got ${v}`);
   }
-  if (!(s.epsilon > 0) || !Number.isFinite(s.epsilon)) throw new UsageError(`ε must be a positive number; got ${s.epsilon}`);
-  if (!METRICS.includes(s.metric)) throw new UsageError(`metric must be one of ${METRICS.join(', ')}; got "${s.metric}"`);
-  if (!VARIATION_KINDS.includes(s.variation)) throw new UsageError(`variation must be one of ${VARIATION_KINDS.join(', ')}; got "${s.variation}"`);
-  if (!(s.threshold >= 0) || !Number.isFinite(s.threshold)) throw new UsageError(`threshold must be a number ≥ 0; got ${s.threshold}`);
-  if (!(s.maskProbability > 0 && s.maskProbability <= 1)) throw new UsageError(`mask probability must be in (0, 1]; got ${s.maskProbability}`);
-  if (!(s.temperature >= 0) || !Number.isFinite(s.temperature)) throw new UsageError(`temperature must be a number ≥ 0; got ${s.temperature}`);
-  if (!(s.wordVarScale >= 0) || !Number.isFinite(s.wordVarScale)) throw new UsageError(`word-length scale must be a number ≥ 0; got ${s.wordVarScale}`);
-  if (s.fractions.length !== s.labels.length) throw new UsageError(`${s.fractions.length} fraction(s) for ${s.labels.length} label(s)`, 'Give one public fraction per label, e.g. --fractions card_arrival=0.3,exchange_rate=0.7.');
-  if (!s.fractions.every((f) => f > 0 && Number.isFinite(f))) throw new UsageError('every class fraction must be a positive number');
-  if (s.count < s.labels.length) throw new UsageError(`--count ${s.count} is smaller than the number of labels (${s.labels.length})`, 'Every label needs at least one record.');
+  if (!(s.epsilon > 0) || !Number.isFinite(s.epsilon))
+    throw new UsageError(`ε must be a positive number; got ${s.epsilon}`);
+  if (!METRICS.includes(s.metric))
+    throw new UsageError(`metric must be one of ${METRICS.join(', ')}; got "${s.metric}"`);
+  if (!VARIATION_KINDS.includes(s.variation))
+    throw new UsageError(`variation must be one of ${VARIATION_KINDS.join(', ')}; got "${s.variation}"`);
+  if (!(s.threshold >= 0) || !Number.isFinite(s.threshold))
+    throw new UsageError(`threshold must be a number ≥ 0; got ${s.threshold}`);
+  if (!(s.maskProbability > 0 && s.maskProbability <= 1))
+    throw new UsageError(`mask probability must be in (0, 1]; got ${s.maskProbability}`);
+  if (!(s.temperature >= 0) || !Number.isFinite(s.temperature))
+    throw new UsageError(`temperature must be a number ≥ 0; got ${s.temperature}`);
+  if (!(s.wordVarScale >= 0) || !Number.isFinite(s.wordVarScale))
+    throw new UsageError(`word-length scale must be a number ≥ 0; got ${s.wordVarScale}`);
+  if (s.fractions.length !== s.labels.length)
+    throw new UsageError(
+      `${s.fractions.length} fraction(s) for ${s.labels.length} label(s)`,
+      'Give one public fraction per label, e.g. --fractions card_arrival=0.3,exchange_rate=0.7.',
+    );
+  if (!s.fractions.every((f) => f > 0 && Number.isFinite(f)))
+    throw new UsageError('every class fraction must be a positive number');
+  if (s.count < s.labels.length)
+    throw new UsageError(
+      `--count ${s.count} is smaller than the number of labels (${s.labels.length})`,
+      'Every label needs at least one record.',
+    );
   const counts = allocateCounts(s.count, s.fractions);
   const zero = s.labels.filter((_, i) => counts[i] === 0);
-  if (zero.length) throw new UsageError(`the fractions give no record to ${zero.map((l) => JSON.stringify(l)).join(', ')} at --count ${s.count}`, 'Raise --count or that label\'s fraction.');
+  if (zero.length)
+    throw new UsageError(
+      `the fractions give no record to ${zero.map((l) => JSON.stringify(l)).join(', ')} at --count ${s.count}`,
+      "Raise --count or that label's fraction.",
+    );
 
   const { pools, unitsSpanLabels } = buildPools(ds, s.labels);
   const empty = s.labels.filter((l) => pools.get(l)!.length === 0);
   if (empty.length) {
-    throw new UserError(`no rows have the label(s) ${empty.map((l) => JSON.stringify(l)).join(', ')} in ${ds.file}`, `Check the spelling; the label column is "${ds.columns.label}".`);
+    throw new UserError(
+      `no rows have the label(s) ${empty.map((l) => JSON.stringify(l)).join(', ')} in ${ds.file}`,
+      `Check the spelling; the label column is "${ds.columns.label}".`,
+    );
   }
   const T = s.iterations;
   const L = s.variations + 1;
   // Exact for the plain Gaussian: σ = √T / μ_max(ε, δ) (calibrateSigma's analytic branch).
   const sigma = calibrateSigma({ epsilon: s.epsilon, delta: s.delta }, { kind: 'gaussian', steps: T }, 'gdp');
   const warnings: string[] = [];
-  if (unitsSpanLabels) warnings.push('Privacy units span several labels: each unit\'s votes are normalised across all labels, and the run is charged to the whole dataset.');
+  if (unitsSpanLabels)
+    warnings.push(
+      "Privacy units span several labels: each unit's votes are normalised across all labels, and the run is charged to the whole dataset.",
+    );
   const labels: AugPeLabelPlan[] = s.labels.map((label, i) => {
     const pool = pools.get(label)!;
     const rows = pool.reduce((a, u) => a + u.texts.length, 0);
-    const lp: AugPeLabelPlan = { label, partition: unitsSpanLabels ? '*' : (`label:${label}` as Partition), count: counts[i]!, population: L * counts[i]!, rows, units: pool.length };
+    const lp: AugPeLabelPlan = {
+      label,
+      partition: unitsSpanLabels ? '*' : (`label:${label}` as Partition),
+      count: counts[i]!,
+      population: L * counts[i]!,
+      rows,
+      units: pool.length,
+    };
     // Each unit casts total vote mass ≤ √k spread over L·n_c candidates; a candidate's share next to σ says how
     // much of the selection is signal (local warning: it uses private counts).
     const perCandidate = (pool.length * Math.sqrt(Math.min(s.neighbours, lp.population))) / lp.population;
     if (perCandidate < sigma) {
-      warnings.push(`For "${label}" the noise std σ = ${sigma.toFixed(2)} exceeds the average vote mass per candidate (≈${perCandidate.toFixed(2)}): the selection will be mostly noise. More ε, fewer iterations, or a smaller --count help.`);
+      warnings.push(
+        `For "${label}" the noise std σ = ${sigma.toFixed(2)} exceeds the average vote mass per candidate (≈${perCandidate.toFixed(2)}): the selection will be mostly noise. More ε, fewer iterations, or a smaller --count help.`,
+      );
     }
     return lp;
   });
   const mechanism = { kind: 'gaussian' as const, sigma, steps: T };
-  const charges: Charge[] = unitsSpanLabels ? [{ partition: '*', mechanism }] : labels.map((l) => ({ partition: l.partition, mechanism }));
+  const charges: Charge[] = unitsSpanLabels
+    ? [{ partition: '*', mechanism }]
+    : labels.map((l) => ({ partition: l.partition, mechanism }));
   const epsilonRun = epsilonFor([mechanism], s.delta, 'gdp');
   const synthetic = labels.reduce((a, l) => a + l.population + (T - 1) * s.variations * l.count, 0);
   return {
@@ -200,8 +256,16 @@ export function planAugPe(ds: Dataset, input: AugPeSettings): AugPePlan {
     epsilonRun,
     accountant: 'gdp',
     sequential: unitsSpanLabels,
-    ledgerPlan: { algorithm: 'aug-pe', charges, note: `${s.labels.length} label(s), ${s.count} record(s), T ${T}, L ${L}, k ${s.neighbours}` },
-    estimate: { completions: synthetic, syntheticEmbeddings: synthetic, privateEmbeddings: labels.reduce((a, l) => a + l.rows, 0) },
+    ledgerPlan: {
+      algorithm: 'aug-pe',
+      charges,
+      note: `${s.labels.length} label(s), ${s.count} record(s), T ${T}, L ${L}, k ${s.neighbours}`,
+    },
+    estimate: {
+      completions: synthetic,
+      syntheticEmbeddings: synthetic,
+      privateEmbeddings: labels.reduce((a, l) => a + l.rows, 0),
+    },
     warnings,
   };
 }
@@ -215,7 +279,12 @@ export interface PreparedAugPe {
 }
 
 /** Ledger status (for δ), the plan and the budget check; reads the ledger, writes nothing (like prepareFewShot). */
-export async function prepareAugPe(ds: Dataset, ledger: Ledger, settings: Omit<AugPeSettings, 'delta'> & { delta?: number }, summary = summarize(ds)): Promise<PreparedAugPe> {
+export async function prepareAugPe(
+  ds: Dataset,
+  ledger: Ledger,
+  settings: Omit<AugPeSettings, 'delta'> & { delta?: number },
+  summary = summarize(ds),
+): Promise<PreparedAugPe> {
   const target: LedgerDataset = { identity: ds.identity, units: summary.units };
   const status = await ledger.status(target);
   const plan = planAugPe(ds, { ...settings, delta: settings.delta ?? status.total.delta });

@@ -75,8 +75,15 @@ export function randomApiRequest(label: string, s: PromptSettings, rng: Bits32):
   const style = pickFrom(rng, STYLES);
   const persona = pickFrom(rng, PERSONAS);
   const messages: ChatMessage[] = [
-    { role: 'system', content: 'You write realistic example texts for a text-classification dataset. Reply with one example text only: no quotes, no label, no explanation.' },
-    { role: 'user', content: `Label: ${humanizeLabel(label)}\nWrite one example text with this label, ${style}, as if written by ${persona}.` },
+    {
+      role: 'system',
+      content:
+        'You write realistic example texts for a text-classification dataset. Reply with one example text only: no quotes, no label, no explanation.',
+    },
+    {
+      role: 'user',
+      content: `Label: ${humanizeLabel(label)}\nWrite one example text with this label, ${style}, as if written by ${persona}.`,
+    },
   ];
   return { messages, maxTokens: s.maxTokens, temperature: s.temperature };
 }
@@ -119,8 +126,14 @@ export function variationRequest(label: string, sample: string, s: PromptSetting
   if (s.variation === 'paraphrase') {
     return {
       messages: [
-        { role: 'system', content: 'You rewrite example texts for a text-classification dataset. Reply with the new text only.' },
-        { role: 'user', content: `Label: ${h}\nRephrase the following text ${style}, keeping it a realistic example of this label.\nText: ${sample}` },
+        {
+          role: 'system',
+          content: 'You rewrite example texts for a text-classification dataset. Reply with the new text only.',
+        },
+        {
+          role: 'user',
+          content: `Label: ${h}\nRephrase the following text ${style}, keeping it a realistic example of this label.\nText: ${sample}`,
+        },
       ],
       maxTokens: s.maxTokens,
       temperature: s.temperature,

@@ -65,7 +65,17 @@ export interface AugPeReport {
   dataset: { path: string; contentSha256: string };
   provider: { kind: string; model: string; offline: boolean };
   embedder: { kind: string; model: string; offline: boolean };
-  privacy: { epsilon: number; delta: number; sigma: number; iterations: number; histograms: number; mu: number; accountant: 'gdp'; epsilonCharged: number; unit: string };
+  privacy: {
+    epsilon: number;
+    delta: number;
+    sigma: number;
+    iterations: number;
+    histograms: number;
+    mu: number;
+    accountant: 'gdp';
+    epsilonCharged: number;
+    unit: string;
+  };
   parameters: {
     labels: string[];
     counts: number[];
@@ -82,7 +92,15 @@ export interface AugPeReport {
    * Model use for synthetic text only (generation and candidate embeddings). The embedding of the private rows is
    * left out: its size depends on the private data (see AugPeResult.privateEmbeddingUsage).
    */
-  usage: { calls: number; generateRequests: number; completions: number; syntheticEmbedded: number; inputTokens: number; outputTokens: number; cost: number };
+  usage: {
+    calls: number;
+    generateRequests: number;
+    completions: number;
+    syntheticEmbedded: number;
+    inputTokens: number;
+    outputTokens: number;
+    cost: number;
+  };
   durationMs: number;
 }
 
@@ -104,10 +122,20 @@ export interface AugPeResult {
 
 const ZERO: Usage = { calls: 0, inputTokens: 0, outputTokens: 0, cost: 0 };
 function minus(a: Usage, b: Usage): Usage {
-  return { calls: a.calls - b.calls, inputTokens: a.inputTokens - b.inputTokens, outputTokens: a.outputTokens - b.outputTokens, cost: a.cost - b.cost };
+  return {
+    calls: a.calls - b.calls,
+    inputTokens: a.inputTokens - b.inputTokens,
+    outputTokens: a.outputTokens - b.outputTokens,
+    cost: a.cost - b.cost,
+  };
 }
 function plus(a: Usage, b: Usage): Usage {
-  return { calls: a.calls + b.calls, inputTokens: a.inputTokens + b.inputTokens, outputTokens: a.outputTokens + b.outputTokens, cost: a.cost + b.cost };
+  return {
+    calls: a.calls + b.calls,
+    inputTokens: a.inputTokens + b.inputTokens,
+    outputTokens: a.outputTokens + b.outputTokens,
+    cost: a.cost + b.cost,
+  };
 }
 
 /**
@@ -127,10 +155,17 @@ export async function runAugPe(o: AugPeRunOptions): Promise<AugPeResult> {
   const embedder = o.embedder ?? o.provider;
   const sameProvider = embedder === generator;
   const genCaps = await generator.capabilities(o.signal);
-  if (!genCaps.generate) throw new UserError(`${generator.kind}/${generator.model} cannot generate text, which Aug-PE needs`, genCaps.notes.join(' ') || 'Use a chat model.');
+  if (!genCaps.generate)
+    throw new UserError(
+      `${generator.kind}/${generator.model} cannot generate text, which Aug-PE needs`,
+      genCaps.notes.join(' ') || 'Use a chat model.',
+    );
   const embCaps = sameProvider ? genCaps : await embedder.capabilities(o.signal);
   if (!embCaps.embed) {
-    throw new UserError(`${embedder.kind}/${embedder.model} returns no embeddings, which Aug-PE needs`, 'Use an embedding model (e.g. text-embedding-3-small, nomic-embed-text on Ollama) or the built-in embedder (--embedder builtin).');
+    throw new UserError(
+      `${embedder.kind}/${embedder.model} returns no embeddings, which Aug-PE needs`,
+      'Use an embedding model (e.g. text-embedding-3-small, nomic-embed-text on Ollama) or the built-in embedder (--embedder builtin).',
+    );
   }
   const random = o.random ?? (() => cryptoRandom());
   const { plan } = o;
@@ -141,12 +176,24 @@ export async function runAugPe(o: AugPeRunOptions): Promise<AugPeResult> {
   const { pools } = buildPools(o.dataset, s.labels);
 
   // Reserve before any private text is embedded.
-  const reservation: Reservation = await o.ledger.reserve({ identity: o.dataset.identity, units: o.units }, plan.ledgerPlan);
+  const reservation: Reservation = await o.ledger.reserve(
+    { identity: o.dataset.identity, units: o.units },
+    plan.ledgerPlan,
+  );
   const checkpointDir = o.checkpointDir ?? path.join(o.ledger.workspaceRoot, '.private-fewshot', 'runs');
   await mkdir(checkpointDir, { recursive: true });
   const checkpoint = path.join(checkpointDir, `${reservation.id}.jsonl`);
   const write = (line: object) => appendFile(checkpoint, JSON.stringify(line) + '\n');
-  await write({ type: 'run', id: reservation.id, algorithm: 'aug-pe', time: new Date(started).toISOString(), labels: s.labels, counts: plan.labels.map((l) => l.count), iterations: T, sigma: plan.sigma });
+  await write({
+    type: 'run',
+    id: reservation.id,
+    algorithm: 'aug-pe',
+    time: new Date(started).toISOString(),
+    labels: s.labels,
+    counts: plan.labels.map((l) => l.count),
+    iterations: T,
+    sigma: plan.sigma,
+  });
 
   let histograms = 0;
   let completions = 0;
@@ -158,7 +205,18 @@ export async function runAugPe(o: AugPeRunOptions): Promise<AugPeResult> {
   const totalUsage = (): Usage => (sameProvider ? generator.usage() : plus(generator.usage(), embedder.usage()));
   const progress = (phase: AugPeProgress['phase'], iteration: number, label?: string) => {
     const u = totalUsage();
-    o.onProgress?.({ phase, iteration, iterations: T, ...(label !== undefined ? { label } : {}), histograms, completions, calls: u.calls, inputTokens: u.inputTokens, outputTokens: u.outputTokens, cost: u.cost });
+    o.onProgress?.({
+      phase,
+      iteration,
+      iterations: T,
+      ...(label !== undefined ? { label } : {}),
+      histograms,
+      completions,
+      calls: u.calls,
+      inputTokens: u.inputTokens,
+      outputTokens: u.outputTokens,
+      cost: u.cost,
+    });
   };
 
   /** Sends the requests, one generate call per distinct request with n = its multiplicity; answers in request order. */
@@ -202,7 +260,8 @@ export async function runAugPe(o: AugPeRunOptions): Promise<AugPeResult> {
     const missing = [...new Set(texts.filter((t) => !embeddingCache.has(t)))];
     if (missing.length) {
       const vs = await embedder.embed(missing, o.signal);
-      if (vs.length !== missing.length) throw new UserError(`the embedder returned ${vs.length} vectors for ${missing.length} texts`);
+      if (vs.length !== missing.length)
+        throw new UserError(`the embedder returned ${vs.length} vectors for ${missing.length} texts`);
       missing.forEach((t, i) => embeddingCache.set(t, vs[i]!));
       syntheticEmbedded += missing.length;
     }
@@ -230,7 +289,8 @@ export async function runAugPe(o: AugPeRunOptions): Promise<AugPeResult> {
           o.signal?.throwIfAborted();
           const chunk = texts.slice(i, i + batch);
           const vs = await embedder.embed(chunk, o.signal);
-          if (vs.length !== chunk.length) throw new UserError(`the embedder returned ${vs.length} vectors for ${chunk.length} texts`);
+          if (vs.length !== chunk.length)
+            throw new UserError(`the embedder returned ${vs.length} vectors for ${chunk.length} texts`);
           vectors.push(...vs);
         }
         privateGroups.set(label, { embeddings: toMatrix(vectors), units });
@@ -261,7 +321,11 @@ export async function runAugPe(o: AugPeRunOptions): Promise<AugPeResult> {
       const groups: VoteGroup[] = [];
       for (const lp of plan.labels) {
         const pg = privateGroups.get(lp.label)!;
-        groups.push({ private: pg.embeddings, units: pg.units, candidates: await embedCandidates(populations.get(lp.label)!) });
+        groups.push({
+          private: pg.embeddings,
+          units: pg.units,
+          candidates: await embedCandidates(populations.get(lp.label)!),
+        });
       }
       o.signal?.throwIfAborted();
       histograms = t; // charged from here on, whatever happens next
@@ -291,24 +355,45 @@ export async function runAugPe(o: AugPeRunOptions): Promise<AugPeResult> {
     failure = e as Error;
   }
 
-  const records: SyntheticRecord[] = s.labels.flatMap((label) => (selected.get(label) ?? []).map((x) => ({ label, text: x.text })));
+  const records: SyntheticRecord[] = s.labels.flatMap((label) =>
+    (selected.get(label) ?? []).map((x) => ({ label, text: x.text })),
+  );
   const cancelled = failure !== undefined && (o.signal?.aborted ?? false);
   const status: AugPeResult['status'] = failure === undefined ? 'completed' : cancelled ? 'cancelled' : 'failed';
-  const used: Charge[] = plan.ledgerPlan.charges.map((c) => ({ partition: c.partition, mechanism: { kind: 'gaussian', sigma: plan.sigma, steps: histograms } }));
+  const used: Charge[] = plan.ledgerPlan.charges.map((c) => ({
+    partition: c.partition,
+    mechanism: { kind: 'gaussian', sigma: plan.sigma, steps: histograms },
+  }));
   const released = createHash('sha256').update(JSON.stringify(records)).digest('hex');
   await reservation.settle({ used, released });
   await write({ type: 'settled', status, histograms, released });
 
-  const epsilonCharged = histograms === 0 ? 0 : epsilonFor([{ kind: 'gaussian', sigma: plan.sigma, steps: histograms }], s.delta, 'gdp');
+  const epsilonCharged =
+    histograms === 0 ? 0 : epsilonFor([{ kind: 'gaussian', sigma: plan.sigma, steps: histograms }], s.delta, 'gdp');
   // Synthetic-only use: everything since the start minus the private embedding.
-  const spent = minus(sameProvider ? minus(generator.usage(), genStart) : plus(minus(generator.usage(), genStart), minus(embedder.usage(), embStart)), privateEmbeddingUsage);
+  const spent = minus(
+    sameProvider
+      ? minus(generator.usage(), genStart)
+      : plus(minus(generator.usage(), genStart), minus(embedder.usage(), embStart)),
+    privateEmbeddingUsage,
+  );
   const report: AugPeReport = {
     tool: TOOL_VERSION,
     algorithm: 'aug-pe',
     dataset: { path: o.dataset.identity.path, contentSha256: o.dataset.identity.contentSha256 },
     provider: { kind: generator.kind, model: generator.model, offline: generator.offline },
     embedder: { kind: embedder.kind, model: embedder.model, offline: embedder.offline },
-    privacy: { epsilon: s.epsilon, delta: s.delta, sigma: plan.sigma, iterations: T, histograms, mu: Math.sqrt(histograms) / plan.sigma, accountant: 'gdp', epsilonCharged, unit: o.dataset.columns.unit ?? 'row' },
+    privacy: {
+      epsilon: s.epsilon,
+      delta: s.delta,
+      sigma: plan.sigma,
+      iterations: T,
+      histograms,
+      mu: Math.sqrt(histograms) / plan.sigma,
+      accountant: 'gdp',
+      epsilonCharged,
+      unit: o.dataset.columns.unit ?? 'row',
+    },
     parameters: {
       labels: s.labels,
       counts: plan.labels.map((l) => l.count),
@@ -321,7 +406,15 @@ export async function runAugPe(o: AugPeRunOptions): Promise<AugPeResult> {
       temperature: s.temperature,
       maxTokens: s.maxTokens,
     },
-    usage: { calls: spent.calls, generateRequests, completions, syntheticEmbedded, inputTokens: spent.inputTokens, outputTokens: spent.outputTokens, cost: spent.cost },
+    usage: {
+      calls: spent.calls,
+      generateRequests,
+      completions,
+      syntheticEmbedded,
+      inputTokens: spent.inputTokens,
+      outputTokens: spent.outputTokens,
+      cost: spent.cost,
+    },
     durationMs: now() - started,
   };
   return {

@@ -11,7 +11,18 @@ export interface ColumnStats {
   distinct: number;
 }
 
-const TEXT_NAMES = ['text', 'sentence', 'content', 'message', 'body', 'utterance', 'query', 'question', 'review', 'input'];
+const TEXT_NAMES = [
+  'text',
+  'sentence',
+  'content',
+  'message',
+  'body',
+  'utterance',
+  'query',
+  'question',
+  'review',
+  'input',
+];
 const LABEL_NAMES = ['label', 'labels', 'intent', 'category', 'class', 'target', 'y', 'output', 'topic', 'sentiment'];
 
 /** Column names in order of first appearance. */
@@ -65,7 +76,13 @@ export function chooseColumns(
 ): ColumnChoice {
   const names = columnNames(rows);
   const missing = (kind: string, col: string, flag: string) =>
-    new DataError(file, undefined, `there is no ${kind} column "${col}"`, `The columns are: ${names.map((n) => JSON.stringify(n)).join(', ')}. Pass one of them with ${flag}.`, col);
+    new DataError(
+      file,
+      undefined,
+      `there is no ${kind} column "${col}"`,
+      `The columns are: ${names.map((n) => JSON.stringify(n)).join(', ')}. Pass one of them with ${flag}.`,
+      col,
+    );
   for (const [kind, col, flag] of [
     ['text', wanted.text, '--text-column'],
     ['label', wanted.label, '--label-column'],
@@ -78,26 +95,53 @@ export function chooseColumns(
 
   let text = wanted.text;
   if (text === undefined) {
-    const candidates = stats.filter((s) => s.name !== wanted.label && s.name !== wanted.unit && s.textual >= 0.5 * s.filled && s.filled > 0);
-    candidates.sort((a, b) => b.meanLength - a.meanLength || nameRank(TEXT_NAMES, a.name) - nameRank(TEXT_NAMES, b.name));
+    const candidates = stats.filter(
+      (s) => s.name !== wanted.label && s.name !== wanted.unit && s.textual >= 0.5 * s.filled && s.filled > 0,
+    );
+    candidates.sort(
+      (a, b) => b.meanLength - a.meanLength || nameRank(TEXT_NAMES, a.name) - nameRank(TEXT_NAMES, b.name),
+    );
     text = candidates[0]?.name;
     if (text === undefined) {
-      throw new DataError(file, undefined, 'no column holds text', `Name the text column with --text-column. The columns are: ${names.join(', ')}.`);
+      throw new DataError(
+        file,
+        undefined,
+        'no column holds text',
+        `Name the text column with --text-column. The columns are: ${names.join(', ')}.`,
+      );
     }
   }
 
   let label = wanted.label;
   if (label === undefined) {
     const limit = Math.max(2, Math.min(1000, Math.floor(n / 2)));
-    const candidates = stats.filter((s) => s.name !== text && s.name !== wanted.unit && s.distinct >= 2 && s.distinct <= limit);
+    const candidates = stats.filter(
+      (s) => s.name !== text && s.name !== wanted.unit && s.distinct >= 2 && s.distinct <= limit,
+    );
     candidates.sort((a, b) => nameRank(LABEL_NAMES, a.name) - nameRank(LABEL_NAMES, b.name) || a.distinct - b.distinct);
     label = candidates[0]?.name;
     if (label === undefined) {
-      throw new DataError(file, undefined, 'no column looks like a label (a column with few distinct values)', `Name the label column with --label-column. The columns are: ${names.join(', ')}.`);
+      throw new DataError(
+        file,
+        undefined,
+        'no column looks like a label (a column with few distinct values)',
+        `Name the label column with --label-column. The columns are: ${names.join(', ')}.`,
+      );
     }
   }
-  if (label === text) throw new DataError(file, undefined, `the text and label columns are the same ("${text}")`, 'Name two different columns.');
-  return { text, label, unit: wanted.unit, detected: { text: wanted.text === undefined, label: wanted.label === undefined } };
+  if (label === text)
+    throw new DataError(
+      file,
+      undefined,
+      `the text and label columns are the same ("${text}")`,
+      'Name two different columns.',
+    );
+  return {
+    text,
+    label,
+    unit: wanted.unit,
+    detected: { text: wanted.text === undefined, label: wanted.label === undefined },
+  };
 }
 
 function nameRank(list: string[], name: string): number {

@@ -1,4 +1,11 @@
-export { loadDataset, type Dataset, type Example, type LoadOptions, type DatasetIdentity, type SkippedRow } from './load';
+export {
+  loadDataset,
+  type Dataset,
+  type Example,
+  type LoadOptions,
+  type DatasetIdentity,
+  type SkippedRow,
+} from './load';
 export { summarize, type DatasetSummary } from './summary';
 export { formatOf, type Format } from './parse';
 export { DEFAULT_MAX_BYTES } from './read';

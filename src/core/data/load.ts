@@ -64,17 +64,31 @@ export async function loadDataset(file: string, options: LoadOptions = {}): Prom
   const display = relativeName(root, absolute);
   const format = options.format ?? formatOf(absolute);
   if (!format) {
-    throw new DataError(display, undefined, 'unknown file type', 'Use a .csv, .jsonl (one JSON object per line) or .json (an array of objects) file.');
+    throw new DataError(
+      display,
+      undefined,
+      'unknown file type',
+      'Use a .csv, .jsonl (one JSON object per line) or .json (an array of objects) file.',
+    );
   }
   const stream = await openText(absolute, display, options.maxBytes ?? DEFAULT_MAX_BYTES);
   const rows: RawRecord[] = [];
   for await (const r of records(format, stream.chunks, display)) rows.push(r);
   const contentSha256 = stream.digest();
   if (rows.length === 0) {
-    throw new DataError(display, undefined, format === 'csv' ? 'the file has a header but no data rows' : 'the file holds no records', 'Add at least one labelled row.');
+    throw new DataError(
+      display,
+      undefined,
+      format === 'csv' ? 'the file has a header but no data rows' : 'the file holds no records',
+      'Add at least one labelled row.',
+    );
   }
 
-  const columns = chooseColumns(rows, display, { text: options.textColumn, label: options.labelColumn, unit: options.unitColumn });
+  const columns = chooseColumns(rows, display, {
+    text: options.textColumn,
+    label: options.labelColumn,
+    unit: options.unitColumn,
+  });
   const onInvalid = options.onInvalid ?? 'fail';
   const examples: Example[] = [];
   const skipped: SkippedRow[] = [];
@@ -91,7 +105,13 @@ export async function loadDataset(file: string, options: LoadOptions = {}): Prom
       const raw = r.fields.get(col);
       const s = scalarText(raw);
       const reason: SkippedRow['reason'] | undefined =
-        raw === undefined || raw === null ? 'missing' : s === undefined ? 'not a scalar' : s.trim() === '' ? 'empty' : undefined;
+        raw === undefined || raw === null
+          ? 'missing'
+          : s === undefined
+            ? 'not a scalar'
+            : s.trim() === ''
+              ? 'empty'
+              : undefined;
       if (reason) {
         if (onInvalid === 'fail') {
           throw new DataError(
@@ -119,7 +139,12 @@ export async function loadDataset(file: string, options: LoadOptions = {}): Prom
     examples.push({ line: r.line, text, label, unit: unit ?? `line:${r.line}` });
   }
   if (examples.length === 0) {
-    throw new DataError(display, undefined, `every row was skipped as invalid (${skipped.length} rows)`, 'Check the column mapping: the text and label columns must be filled in.');
+    throw new DataError(
+      display,
+      undefined,
+      `every row was skipped as invalid (${skipped.length} rows)`,
+      'Check the column mapping: the text and label columns must be filled in.',
+    );
   }
   return {
     file: display,

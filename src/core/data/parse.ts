@@ -55,13 +55,25 @@ async function* csvRecords(chunks: AsyncIterable<string>, file: string): AsyncGe
     }
     return lo + 1;
   };
-  const parser = csvParse({ bom: true, info: true, skip_empty_lines: true, relax_column_count: false, relax_quotes: false, record_delimiter: ['\r\n', '\n'] });
-  Readable.from(bytes()).on('error', (e) => parser.destroy(e)).pipe(parser);
+  const parser = csvParse({
+    bom: true,
+    info: true,
+    skip_empty_lines: true,
+    relax_column_count: false,
+    relax_quotes: false,
+    record_delimiter: ['\r\n', '\n'],
+  });
+  Readable.from(bytes())
+    .on('error', (e) => parser.destroy(e))
+    .pipe(parser);
   let header: string[] | undefined;
   let prevBytes = 0; // end of the previous record, after its delimiter
   let prevEmpty = 0;
   try {
-    for await (const item of parser as AsyncIterable<{ record: string[]; info: { bytes: number; empty_lines: number } }>) {
+    for await (const item of parser as AsyncIterable<{
+      record: string[];
+      info: { bytes: number; empty_lines: number };
+    }>) {
       const start = lineAt(prevBytes) + (item.info.empty_lines - prevEmpty);
       prevBytes = item.info.bytes;
       prevEmpty = item.info.empty_lines;
@@ -69,8 +81,20 @@ async function* csvRecords(chunks: AsyncIterable<string>, file: string): AsyncGe
         header = item.record.map((h) => h.trim());
         const seen = new Set<string>();
         header.forEach((h, i) => {
-          if (h === '') throw new DataError(file, start, `column ${i + 1} of the header has no name`, 'Give every column a name in the first line.');
-          if (seen.has(h)) throw new DataError(file, start, `the header names the column "${h}" twice`, 'Rename one of the two columns.');
+          if (h === '')
+            throw new DataError(
+              file,
+              start,
+              `column ${i + 1} of the header has no name`,
+              'Give every column a name in the first line.',
+            );
+          if (seen.has(h))
+            throw new DataError(
+              file,
+              start,
+              `the header names the column "${h}" twice`,
+              'Rename one of the two columns.',
+            );
           seen.add(h);
         });
         continue;
@@ -87,26 +111,52 @@ async function* csvRecords(chunks: AsyncIterable<string>, file: string): AsyncGe
     }
     throw e;
   }
-  if (!header) throw new DataError(file, undefined, 'the file has no header line', 'The first line must name the columns.');
+  if (!header)
+    throw new DataError(file, undefined, 'the file has no header line', 'The first line must name the columns.');
 }
 
 function csvError(e: CsvError, file: string, line: number): DataError {
   switch (e.code) {
     case 'CSV_QUOTE_NOT_CLOSED':
-      return new DataError(file, line, 'a quoted field that starts on this line is never closed (unterminated quote)', 'Close the quote, or double any quote inside a quoted field ("").');
+      return new DataError(
+        file,
+        line,
+        'a quoted field that starts on this line is never closed (unterminated quote)',
+        'Close the quote, or double any quote inside a quoted field ("").',
+      );
     case 'CSV_RECORD_INCONSISTENT_FIELDS_LENGTH':
-      return new DataError(file, line, 'this row has a different number of fields from the header', 'Quote fields that contain commas, and give every row as many fields as the header.');
+      return new DataError(
+        file,
+        line,
+        'this row has a different number of fields from the header',
+        'Quote fields that contain commas, and give every row as many fields as the header.',
+      );
     case 'CSV_INVALID_CLOSING_QUOTE':
     case 'CSV_NON_TRIMABLE_CHAR_AFTER_CLOSING_QUOTE':
-      return new DataError(file, line, 'a quote appears inside a field that is not fully quoted', 'Quote the whole field and double the inner quotes ("").');
+      return new DataError(
+        file,
+        line,
+        'a quote appears inside a field that is not fully quoted',
+        'Quote the whole field and double the inner quotes ("").',
+      );
     default:
-      return new DataError(file, line, `the CSV cannot be parsed (${e.code})`, 'Check that the file is comma-separated with one header line.');
+      return new DataError(
+        file,
+        line,
+        `the CSV cannot be parsed (${e.code})`,
+        'Check that the file is comma-separated with one header line.',
+      );
   }
 }
 
 function toRecord(value: unknown, file: string, line: number, what: string): RawRecord {
   if (value === null || typeof value !== 'object' || Array.isArray(value)) {
-    throw new DataError(file, line, `${what} is not a JSON object`, 'Each record must be an object such as {"text": "…", "label": "…"}.');
+    throw new DataError(
+      file,
+      line,
+      `${what} is not a JSON object`,
+      'Each record must be an object such as {"text": "…", "label": "…"}.',
+    );
   }
   // Object.entries reads own properties only; a "__proto__" key parsed by JSON.parse is an own property and
   // becomes an ordinary Map key here, so nothing is ever assigned through a prototype setter.
@@ -124,7 +174,12 @@ async function* jsonlRecords(chunks: AsyncIterable<string>, file: string): Async
     try {
       value = JSON.parse(t);
     } catch {
-      throw new DataError(file, lineNo, 'this line is not valid JSON', 'JSONL needs one complete JSON object per line.');
+      throw new DataError(
+        file,
+        lineNo,
+        'this line is not valid JSON',
+        'JSONL needs one complete JSON object per line.',
+      );
     }
     return toRecord(value, file, lineNo, 'this line');
   };
@@ -155,7 +210,12 @@ async function* jsonArrayRecords(chunks: AsyncIterable<string>, file: string): A
   let element = '';
   let expectElement = true;
   const unexpected = (c: string): DataError =>
-    new DataError(file, line, `unexpected ${JSON.stringify(c)} in the JSON array`, 'The file must be one JSON array of objects: [{"text": "…", "label": "…"}, …].');
+    new DataError(
+      file,
+      line,
+      `unexpected ${JSON.stringify(c)} in the JSON array`,
+      'The file must be one JSON array of objects: [{"text": "…", "label": "…"}, …].',
+    );
   for await (const chunk of chunks) {
     let i = 0;
     while (i < chunk.length) {
@@ -186,7 +246,12 @@ async function* jsonArrayRecords(chunks: AsyncIterable<string>, file: string): A
           try {
             value = JSON.parse(element);
           } catch {
-            throw new DataError(file, elementLine, 'this array element is not valid JSON', 'Check the brackets, quotes and commas of this element.');
+            throw new DataError(
+              file,
+              elementLine,
+              'this array element is not valid JSON',
+              'Check the brackets, quotes and commas of this element.',
+            );
           }
           yield toRecord(value, file, elementLine, 'this array element');
           element = '';
@@ -202,24 +267,43 @@ async function* jsonArrayRecords(chunks: AsyncIterable<string>, file: string): A
       }
       if (c === ' ' || c === '\t' || c === '\r') continue;
       if (state === 'before') {
-        if (c !== '[') throw new DataError(file, line, 'a .json dataset must be a JSON array of objects', 'Use [{"text": "…", "label": "…"}, …], or save one object per line as .jsonl.');
+        if (c !== '[')
+          throw new DataError(
+            file,
+            line,
+            'a .json dataset must be a JSON array of objects',
+            'Use [{"text": "…", "label": "…"}, …], or save one object per line as .jsonl.',
+          );
         state = 'between';
       } else if (state === 'between') {
         if (c === ',' && !expectElement) expectElement = true;
-        else if (c === ']') state = 'after'; // a trailing comma before ] is tolerated
+        else if (c === ']')
+          state = 'after'; // a trailing comma before ] is tolerated
         else if (expectElement && c === '{') {
           state = 'element';
           depth = 1;
           element = '{';
           elementLine = line;
         } else if (expectElement && c !== ',' && c !== ']') {
-          throw new DataError(file, line, 'an array element is not a JSON object', 'Each element must be an object such as {"text": "…", "label": "…"}.');
+          throw new DataError(
+            file,
+            line,
+            'an array element is not a JSON object',
+            'Each element must be an object such as {"text": "…", "label": "…"}.',
+          );
         } else throw unexpected(c);
       } else if (state === 'after') {
         throw unexpected(c);
       }
     }
   }
-  if (state === 'before') throw new DataError(file, undefined, 'the file holds no JSON', 'A .json dataset must be a JSON array of objects.');
-  if (state !== 'after') throw new DataError(file, state === 'element' ? elementLine : line, 'the JSON array is not closed', 'The file seems cut short; end it with ].');
+  if (state === 'before')
+    throw new DataError(file, undefined, 'the file holds no JSON', 'A .json dataset must be a JSON array of objects.');
+  if (state !== 'after')
+    throw new DataError(
+      file,
+      state === 'element' ? elementLine : line,
+      'the JSON array is not closed',
+      'The file seems cut short; end it with ].',
+    );
 }

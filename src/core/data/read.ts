@@ -22,9 +22,15 @@ export async function openText(file: string, displayName: string, maxBytes = DEF
   try {
     info = await stat(file);
   } catch (e) {
-    throw new DataError(displayName, undefined, `cannot read the file (${(e as NodeJS.ErrnoException).code ?? 'error'})`, 'Check the path.');
+    throw new DataError(
+      displayName,
+      undefined,
+      `cannot read the file (${(e as NodeJS.ErrnoException).code ?? 'error'})`,
+      'Check the path.',
+    );
   }
-  if (!info.isFile()) throw new DataError(displayName, undefined, 'is not a file', 'Pick a .csv, .jsonl or .json file.');
+  if (!info.isFile())
+    throw new DataError(displayName, undefined, 'is not a file', 'Pick a .csv, .jsonl or .json file.');
   if (info.size > maxBytes) {
     throw new DataError(
       displayName,
@@ -33,7 +39,13 @@ export async function openText(file: string, displayName: string, maxBytes = DEF
       'Use a smaller sample of the data, or raise the limit (CLI --max-bytes, setting privateFewShot.maxDatasetMB).',
     );
   }
-  if (info.size === 0) throw new DataError(displayName, undefined, 'the file is empty', 'Choose a file with a header and at least one row.');
+  if (info.size === 0)
+    throw new DataError(
+      displayName,
+      undefined,
+      'the file is empty',
+      'Choose a file with a header and at least one row.',
+    );
 
   const hash = createHash('sha256');
   let finished = false;
@@ -75,7 +87,12 @@ export async function openText(file: string, displayName: string, maxBytes = DEF
 }
 
 function badUtf8(file: string, newlinesBefore: number): DataError {
-  return new DataError(file, newlinesBefore + 1, 'the file is not valid UTF-8', 'Re-save the file with UTF-8 encoding (for example "Save with Encoding → UTF-8" in VS Code).');
+  return new DataError(
+    file,
+    newlinesBefore + 1,
+    'the file is not valid UTF-8',
+    'Re-save the file with UTF-8 encoding (for example "Save with Encoding → UTF-8" in VS Code).',
+  );
 }
 
 function formatMiB(n: number): string {

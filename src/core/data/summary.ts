@@ -7,7 +7,13 @@ import type { Dataset, DatasetIdentity } from './load';
 export interface DatasetSummary {
   file: string;
   format: string;
-  columns: { text: string; label: string; unit: string | null; available: string[]; detected: { text: boolean; label: boolean } };
+  columns: {
+    text: string;
+    label: string;
+    unit: string | null;
+    available: string[];
+    detected: { text: boolean; label: boolean };
+  };
   rows: number;
   /** Privacy units: distinct unit values, or rows when there is no unit column. */
   units: number;
@@ -38,7 +44,9 @@ export function summarize(ds: Dataset): DatasetSummary {
     lengths.push([...e.text].length);
   }
   lengths.sort((a, b) => a - b);
-  const labels = [...labelCounts].map(([label, count]) => ({ label, count })).sort((a, b) => b.count - a.count || (a.label < b.label ? -1 : 1));
+  const labels = [...labelCounts]
+    .map(([label, count]) => ({ label, count }))
+    .sort((a, b) => b.count - a.count || (a.label < b.label ? -1 : 1));
   let largestUnit = 0;
   for (const size of unitSizes.values()) largestUnit = Math.max(largestUnit, size);
   const warnings: string[] = [];
@@ -49,12 +57,20 @@ export function summarize(ds: Dataset): DatasetSummary {
   }
   if (ds.skipped.length > 0) warnings.push(`${ds.skipped.length} invalid row(s) were skipped.`);
   if (ds.columns.unit && largestUnit > 1) {
-    warnings.push(`Privacy is per unit ("${ds.columns.unit}"): the largest unit has ${largestUnit} rows, and all of a unit's rows are treated as one record.`);
+    warnings.push(
+      `Privacy is per unit ("${ds.columns.unit}"): the largest unit has ${largestUnit} rows, and all of a unit's rows are treated as one record.`,
+    );
   }
   return {
     file: ds.file,
     format: ds.format,
-    columns: { text: ds.columns.text, label: ds.columns.label, unit: ds.columns.unit ?? null, available: ds.columns.available, detected: ds.columns.detected },
+    columns: {
+      text: ds.columns.text,
+      label: ds.columns.label,
+      unit: ds.columns.unit ?? null,
+      available: ds.columns.available,
+      detected: ds.columns.detected,
+    },
     rows: ds.examples.length,
     units: unitSizes.size,
     largestUnit,

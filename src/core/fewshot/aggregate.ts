@@ -33,8 +33,14 @@ export function restrictToCandidates(top: readonly TokenLogprob[], candidates: r
  * - argmax over the candidate set only (never over tokens outside it).
  * Returns the index of the chosen candidate.
  */
-export function noisyArgmax(distributions: readonly Float64Array[], m: number, sigma: number, noise: (std: number) => number): number {
-  if (distributions.length !== m) throw new Error(`noisyArgmax: expected ${m} distributions, got ${distributions.length}`);
+export function noisyArgmax(
+  distributions: readonly Float64Array[],
+  m: number,
+  sigma: number,
+  noise: (std: number) => number,
+): number {
+  if (distributions.length !== m)
+    throw new Error(`noisyArgmax: expected ${m} distributions, got ${distributions.length}`);
   const k = distributions[0]!.length;
   const std = (sigma * Math.SQRT2) / m;
   let best = -1;

@@ -130,12 +130,21 @@ export async function decodeDemonstration(o: DecodeOptions): Promise<DecodeResul
       // One wave: everything this step lacks, plus (with prefetch) the prompts of the next steps, all at the current
       // continuation, each returning `lookahead` positions of its greedy path.
       const wave = new Set(missing);
-      for (let s = t + 1; s <= Math.min(o.maxTokens - 1, t + prefetch); s++) for (const p of promptsAt(s)) if (!cache.lookup(p, text)) wave.add(p);
+      for (let s = t + 1; s <= Math.min(o.maxTokens - 1, t + prefetch); s++)
+        for (const p of promptsAt(s)) if (!cache.lookup(p, text)) wave.add(p);
       const prompts = [...wave];
       o.stats.roundTrips++;
       o.stats.queries += prompts.length;
-      const reqs = prompts.map((prompt) => ({ prompt, continuation: text, topK: o.topK, positions: lookahead, signal: o.signal }));
-      const results = o.provider.nextTokensBatch ? await o.provider.nextTokensBatch(reqs) : await Promise.all(reqs.map((r) => o.provider.nextTokens(r)));
+      const reqs = prompts.map((prompt) => ({
+        prompt,
+        continuation: text,
+        topK: o.topK,
+        positions: lookahead,
+        signal: o.signal,
+      }));
+      const results = o.provider.nextTokensBatch
+        ? await o.provider.nextTokensBatch(reqs)
+        : await Promise.all(reqs.map((r) => o.provider.nextTokens(r)));
       prompts.forEach((p, i) => cache.add(p, text, results[i]!.steps));
     }
     o.stats.reused += needed.size - missing.length;

@@ -56,7 +56,10 @@ export interface FewShotPlan {
 }
 
 /** Private pools of the requested labels, as privacy units (all rows of a unit together). */
-export function buildPools(ds: Dataset, labels: string[]): { pools: Map<string, PoolUnit[]>; unitsSpanLabels: boolean } {
+export function buildPools(
+  ds: Dataset,
+  labels: string[],
+): { pools: Map<string, PoolUnit[]>; unitsSpanLabels: boolean } {
   const wanted = new Set(labels);
   const byLabel = new Map<string, Map<string, PoolUnit>>(labels.map((l) => [l, new Map()]));
   const unitLabels = new Map<string, Set<string>>();
@@ -88,9 +91,17 @@ export function planFewShot(ds: Dataset, s: FewShotSettings): FewShotPlan {
     maxTokens: s.maxTokens ?? FEWSHOT_DEFAULTS.maxTokens,
   };
   const { prompts: m, examplesPerPrompt: n, maxTokens: tMax, shots, epsilon, delta } = settings;
-  if (settings.labels.length === 0) throw new UsageError('no labels to generate', 'Name them with --labels a,b,c, or pass --all-labels to take them from the data.');
+  if (settings.labels.length === 0)
+    throw new UsageError(
+      'no labels to generate',
+      'Name them with --labels a,b,c, or pass --all-labels to take them from the data.',
+    );
   if (new Set(settings.labels).size !== settings.labels.length) throw new UsageError('a label is named twice');
-  for (const [name, v, min] of [['shots', shots, 1], ['prompts (M)', m, 1], ['max tokens', tMax, 1]] as const) {
+  for (const [name, v, min] of [
+    ['shots', shots, 1],
+    ['prompts (M)', m, 1],
+    ['max tokens', tMax, 1],
+  ] as const) {
     if (!Number.isInteger(v) || v < min) throw new UsageError(`${name} must be a whole number ≥ ${min}; got ${v}`);
   }
   if (!(n > 0) || !Number.isFinite(n)) throw new UsageError(`examples per prompt must be a positive number; got ${n}`);
@@ -100,22 +111,33 @@ export function planFewShot(ds: Dataset, s: FewShotSettings): FewShotPlan {
   const warnings: string[] = [];
   const empty = settings.labels.filter((l) => pools.get(l)!.length === 0);
   if (empty.length) {
-    throw new UserError(`no rows have the label(s) ${empty.map((l) => JSON.stringify(l)).join(', ')} in ${ds.file}`, `Check the spelling; the label column is "${ds.columns.label}".`);
+    throw new UserError(
+      `no rows have the label(s) ${empty.map((l) => JSON.stringify(l)).join(', ')} in ${ds.file}`,
+      `Check the spelling; the label column is "${ds.columns.label}".`,
+    );
   }
   const steps = shots * tMax;
   const shapes = settings.labels.map((label) => {
     const units = pools.get(label)!.length;
     const q = Math.min(1, (m * n) / units);
-    if (q >= 1) warnings.push(`The pool of "${label}" is smaller than M·N = ${m * n}: every record joins every token's prompts (q = 1), so there is no amplification by subsampling and the noise must be larger. Lower --prompts or --examples-per-prompt, or use a larger dataset.`);
+    if (q >= 1)
+      warnings.push(
+        `The pool of "${label}" is smaller than M·N = ${m * n}: every record joins every token's prompts (q = 1), so there is no amplification by subsampling and the noise must be larger. Lower --prompts or --examples-per-prompt, or use a larger dataset.`,
+      );
     return { label, units, q };
   });
 
   let sigmas: number[];
   if (!unitsSpanLabels) {
-    sigmas = shapes.map((x) => calibrateSigma({ epsilon, delta }, { kind: 'poisson-gaussian', samplingRate: x.q, steps }, 'pld'));
+    sigmas = shapes.map((x) =>
+      calibrateSigma({ epsilon, delta }, { kind: 'poisson-gaussian', samplingRate: x.q, steps }, 'pld'),
+    );
   } else {
-    warnings.push('Privacy units span several labels, so the label pools are not disjoint: all labels are charged to the whole dataset and compose in sequence.');
-    const specsAt = (sigma: number): MechanismSpec[] => shapes.map((x) => ({ kind: 'poisson-gaussian', sigma, samplingRate: x.q, steps }));
+    warnings.push(
+      'Privacy units span several labels, so the label pools are not disjoint: all labels are charged to the whole dataset and compose in sequence.',
+    );
+    const specsAt = (sigma: number): MechanismSpec[] =>
+      shapes.map((x) => ({ kind: 'poisson-gaussian', sigma, samplingRate: x.q, steps }));
     const sigma = calibrateJoint((sg) => epsilonFor(specsAt(sg), delta, 'pld'), epsilon);
     sigmas = shapes.map(() => sigma);
   }
@@ -132,10 +154,15 @@ export function planFewShot(ds: Dataset, s: FewShotSettings): FewShotPlan {
     // A top-two gap of the averaged next-token distribution is typically 0.05–0.3; noise far above it makes the
     // vote mostly random (the demonstration drifts toward noise-chosen tokens among the public candidates).
     if (l.noiseStd > 0.15) {
-      warnings.push(`For "${l.label}" the noise std σ·√2/M = ${l.noiseStd.toFixed(3)} is large next to typical top-two probability gaps (≈0.05–0.3): expect weak signal. More ε, more prompts M (needs a larger pool), or fewer shots or tokens help.`);
+      warnings.push(
+        `For "${l.label}" the noise std σ·√2/M = ${l.noiseStd.toFixed(3)} is large next to typical top-two probability gaps (≈0.05–0.3): expect weak signal. More ε, more prompts M (needs a larger pool), or fewer shots or tokens help.`,
+      );
     }
   }
-  const charges: Charge[] = labels.map((l) => ({ partition: l.partition, mechanism: { kind: 'poisson-gaussian', sigma: l.sigma, samplingRate: l.samplingRate, steps: l.steps } }));
+  const charges: Charge[] = labels.map((l) => ({
+    partition: l.partition,
+    mechanism: { kind: 'poisson-gaussian', sigma: l.sigma, samplingRate: l.samplingRate, steps: l.steps },
+  }));
   const epsilonRun = runEpsilon(charges, delta, unitsSpanLabels);
   return {
     settings,
@@ -143,7 +170,11 @@ export function planFewShot(ds: Dataset, s: FewShotSettings): FewShotPlan {
     epsilonRun,
     accountant: 'pld',
     sequential: unitsSpanLabels,
-    ledgerPlan: { algorithm: 'dp-few-shot', charges, note: `${settings.labels.length} label(s) × ${shots} shot(s), T_max ${tMax}, M ${m}` },
+    ledgerPlan: {
+      algorithm: 'dp-few-shot',
+      charges,
+      note: `${settings.labels.length} label(s) × ${shots} shot(s), T_max ${tMax}, M ${m}`,
+    },
     warnings,
   };
 }
@@ -173,5 +204,11 @@ function calibrateJoint(eps: (sigma: number) => number, target: number): number 
 export function runEpsilon(charges: readonly Charge[], delta: number, sequential: boolean): number {
   const used = charges.filter((c) => c.mechanism.steps > 0);
   if (used.length === 0) return 0;
-  return sequential ? epsilonFor(used.map((c) => c.mechanism), delta, 'pld') : Math.max(...used.map((c) => epsilonFor([c.mechanism], delta, 'pld')));
+  return sequential
+    ? epsilonFor(
+        used.map((c) => c.mechanism),
+        delta,
+        'pld',
+      )
+    : Math.max(...used.map((c) => epsilonFor([c.mechanism], delta, 'pld')));
 }

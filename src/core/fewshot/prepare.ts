@@ -21,7 +21,12 @@ export interface PreparedFewShot {
  * The steps shared by the CLI's `demos` and the editor's Generate panel before a run: ledger status (for δ), the
  * plan, and the budget check. Reads the ledger, writes nothing.
  */
-export async function prepareFewShot(ds: Dataset, ledger: Ledger, settings: PrepareSettings, summary = summarize(ds)): Promise<PreparedFewShot> {
+export async function prepareFewShot(
+  ds: Dataset,
+  ledger: Ledger,
+  settings: PrepareSettings,
+  summary = summarize(ds),
+): Promise<PreparedFewShot> {
   const target: LedgerDataset = { identity: ds.identity, units: summary.units };
   const status = await ledger.status(target);
   const plan = planFewShot(ds, { ...settings, delta: settings.delta ?? status.total.delta });
@@ -36,13 +41,21 @@ export async function prepareFewShot(ds: Dataset, ledger: Ledger, settings: Prep
  * the file's summary lists them by count, and the run's output follows this order, so keeping it would publish the
  * labels' frequency ranking, which the acknowledgement does not cover.
  */
-export function chooseLabels(fileLabels: readonly string[], requested: readonly string[], allLabels: boolean): string[] {
+export function chooseLabels(
+  fileLabels: readonly string[],
+  requested: readonly string[],
+  allLabels: boolean,
+): string[] {
   if (allLabels) return [...fileLabels].sort();
   const known = new Set(fileLabels);
   const labels = [...new Set(requested)].filter((l) => known.has(l));
-  if (labels.length === 0) throw new UsageError('no labels are selected', 'Tick the labels to write demonstrations for.');
+  if (labels.length === 0)
+    throw new UsageError('no labels are selected', 'Tick the labels to write demonstrations for.');
   if (labels.length === fileLabels.length) {
-    throw new UsageError("every label of the file is selected, which makes the file's label set public", 'Tick "Use all labels in the file" to accept that, or leave some labels out.');
+    throw new UsageError(
+      "every label of the file is selected, which makes the file's label set public",
+      'Tick "Use all labels in the file" to accept that, or leave some labels out.',
+    );
   }
   return labels;
 }

@@ -37,7 +37,15 @@ export function publicPrompt(format: PromptFormat, label: string): string {
   return buildPrompt(format, label, []);
 }
 
-const END_TOKENS = new Set(['<|endoftext|>', '</s>', '<|eot_id|>', '<|im_end|>', '<|end|>', '<eos>', '<|end_of_text|>']);
+const END_TOKENS = new Set([
+  '<|endoftext|>',
+  '</s>',
+  '<|eot_id|>',
+  '<|im_end|>',
+  '<|end|>',
+  '<eos>',
+  '<|end_of_text|>',
+]);
 
 /**
  * Whether a released token ends the demonstration: an end-of-text token, or any token containing a newline (the

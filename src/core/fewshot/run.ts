@@ -85,20 +85,41 @@ export interface FewShotReport {
   dataset: { path: string; contentSha256: string };
   provider: { kind: string; model: string; offline: boolean };
   privacy: { epsilon: number; delta: number; accountant: 'pld'; epsilonCharged: number; unit: string };
-  parameters: { labels: string[]; shots: number; prompts: number; examplesPerPrompt: number; maxTokens: number; topK: number; lookahead: number; shotConcurrency: number };
+  parameters: {
+    labels: string[];
+    shots: number;
+    prompts: number;
+    examplesPerPrompt: number;
+    maxTokens: number;
+    topK: number;
+    lookahead: number;
+    shotConcurrency: number;
+  };
   /**
    * calls: HTTP requests; queries: prompt distributions asked for (batched requests carry several); roundTrips: the
    * critical path — the most request waves any one chain of demonstrations waited for one after another (chains run
    * concurrently, so wall time ≈ roundTrips × latency); waves: request waves summed over all chains; chains: how
    * many ran concurrently.
    */
-  usage: { calls: number; queries: number; roundTrips: number; waves: number; chains: number; reused: number; inputTokens: number; outputTokens: number; cost: number; tokensReleased: number };
+  usage: {
+    calls: number;
+    queries: number;
+    roundTrips: number;
+    waves: number;
+    chains: number;
+    reused: number;
+    inputTokens: number;
+    outputTokens: number;
+    cost: number;
+    tokensReleased: number;
+  };
   durationMs: number;
 }
 
 /**
  * Runs a planned DP few-shot generation: reserve in the ledger before touching private data, write every label's
- * demonstrations (labels in parallel, and a label's shots `shotConcurrency` at a time), checkpoint each finished demonstration, and
+ * demonstrations (labels in parallel, and a label's shots `shotConcurrency` at a time), checkpoint each finished
+ * demonstration, and
  * settle with the steps actually charged — a started demonstration costs its full token budget T_max whatever its
  * length, because the stopping time depends on the data. Cancel or failure: stop, keep what was written, settle
  * the started demonstrations. A crash leaves the reservation charged in full.
@@ -110,7 +131,8 @@ export async function runFewShot(o: FewShotRunOptions): Promise<FewShotResult> {
   if (!caps.nextTokenLogprobs) {
     throw new UserError(
       `${o.provider.kind}/${o.provider.model} returns no next-token log-probabilities, which DP few-shot generation needs`,
-      caps.notes.join(' ') || 'Use an OpenAI-compatible model with logprobs (gpt-4.1-mini, or a local vLLM/Ollama/llama.cpp model), or the built-in offline model.',
+      caps.notes.join(' ') ||
+        'Use an OpenAI-compatible model with logprobs (gpt-4.1-mini, or a local vLLM/Ollama/llama.cpp model), or the built-in offline model.',
     );
   }
   const topK = Math.min(o.topK ?? caps.nextTokenLogprobs.maxTopK, caps.nextTokenLogprobs.maxTopK);
@@ -120,11 +142,23 @@ export async function runFewShot(o: FewShotRunOptions): Promise<FewShotResult> {
   const { pools } = buildPools(o.dataset, settings.labels);
 
   // Reserve before any private example is sent anywhere.
-  const reservation: Reservation = await o.ledger.reserve({ identity: o.dataset.identity, units: o.units }, o.plan.ledgerPlan);
+  const reservation: Reservation = await o.ledger.reserve(
+    { identity: o.dataset.identity, units: o.units },
+    o.plan.ledgerPlan,
+  );
   const checkpointDir = o.checkpointDir ?? path.join(o.ledger.workspaceRoot, '.private-fewshot', 'runs');
   await mkdir(checkpointDir, { recursive: true });
   const checkpoint = path.join(checkpointDir, `${reservation.id}.jsonl`);
-  await appendFile(checkpoint, JSON.stringify({ type: 'run', id: reservation.id, time: new Date(started).toISOString(), labels: settings.labels, shots: settings.shots }) + '\n');
+  await appendFile(
+    checkpoint,
+    JSON.stringify({
+      type: 'run',
+      id: reservation.id,
+      time: new Date(started).toISOString(),
+      labels: settings.labels,
+      shots: settings.shots,
+    }) + '\n',
+  );
 
   // One counter per chain: a chain is one worker writing a label's shots one after another. Chains run
   // concurrently, so the run's critical path is the longest chain.
@@ -137,7 +171,18 @@ export async function runFewShot(o: FewShotRunOptions): Promise<FewShotResult> {
   const results = new Map<string, (Demonstration | undefined)[]>(settings.labels.map((l) => [l, []]));
   const progress = (label: string, shot: number, text: string, tokens: number, done: boolean) => {
     const u = o.provider.usage();
-    o.onProgress?.({ label, shot, text, tokens, done, calls: u.calls, roundTrips: longest(), inputTokens: u.inputTokens, outputTokens: u.outputTokens, cost: u.cost });
+    o.onProgress?.({
+      label,
+      shot,
+      text,
+      tokens,
+      done,
+      calls: u.calls,
+      roundTrips: longest(),
+      inputTokens: u.inputTokens,
+      outputTokens: u.outputTokens,
+      cost: u.cost,
+    });
   };
 
   let failure: Error | undefined;
@@ -170,7 +215,10 @@ export async function runFewShot(o: FewShotRunOptions): Promise<FewShotResult> {
         });
         const demo = { label: lp.label, text: r.text };
         results.get(lp.label)![shot] = demo;
-        await appendFile(checkpoint, JSON.stringify({ type: 'demonstration', ...demo, shot, steps: r.steps, stop: r.stop }) + '\n');
+        await appendFile(
+          checkpoint,
+          JSON.stringify({ type: 'demonstration', ...demo, shot, steps: r.steps, stop: r.stop }) + '\n',
+        );
         progress(lp.label, shot, r.text, r.steps, true);
       }
     } catch (e) {
@@ -187,12 +235,19 @@ export async function runFewShot(o: FewShotRunOptions): Promise<FewShotResult> {
     ),
   );
 
-  const demonstrations = settings.labels.flatMap((l) => results.get(l)!.filter((d): d is Demonstration => d !== undefined));
+  const demonstrations = settings.labels.flatMap((l) =>
+    results.get(l)!.filter((d): d is Demonstration => d !== undefined),
+  );
   const cancelled = failure !== undefined && (o.signal?.aborted ?? false);
   const status: FewShotResult['status'] = failure === undefined ? 'completed' : cancelled ? 'cancelled' : 'failed';
   const used: Charge[] = o.plan.labels.map((lp) => ({
     partition: lp.partition,
-    mechanism: { kind: 'poisson-gaussian', sigma: lp.sigma, samplingRate: lp.samplingRate, steps: startedShots.get(lp.label)! * settings.maxTokens },
+    mechanism: {
+      kind: 'poisson-gaussian',
+      sigma: lp.sigma,
+      samplingRate: lp.samplingRate,
+      steps: startedShots.get(lp.label)! * settings.maxTokens,
+    },
   }));
   const released = createHash('sha256').update(JSON.stringify(demonstrations)).digest('hex');
   await reservation.settle({ used, released });
@@ -205,8 +260,23 @@ export async function runFewShot(o: FewShotRunOptions): Promise<FewShotResult> {
     algorithm: 'dp-few-shot',
     dataset: { path: o.dataset.identity.path, contentSha256: o.dataset.identity.contentSha256 },
     provider: { kind: o.provider.kind, model: o.provider.model, offline: o.provider.offline },
-    privacy: { epsilon: settings.epsilon, delta: settings.delta, accountant: 'pld', epsilonCharged, unit: o.dataset.columns.unit ?? 'row' },
-    parameters: { labels: settings.labels, shots: settings.shots, prompts: settings.prompts, examplesPerPrompt: settings.examplesPerPrompt, maxTokens: settings.maxTokens, topK, lookahead, shotConcurrency: concurrency },
+    privacy: {
+      epsilon: settings.epsilon,
+      delta: settings.delta,
+      accountant: 'pld',
+      epsilonCharged,
+      unit: o.dataset.columns.unit ?? 'row',
+    },
+    parameters: {
+      labels: settings.labels,
+      shots: settings.shots,
+      prompts: settings.prompts,
+      examplesPerPrompt: settings.examplesPerPrompt,
+      maxTokens: settings.maxTokens,
+      topK,
+      lookahead,
+      shotConcurrency: concurrency,
+    },
     usage: {
       calls: u.calls,
       queries: total('queries'),

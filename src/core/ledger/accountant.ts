@@ -15,5 +15,8 @@ export interface LedgerAccountant {
   /** An upper bound on ε at `delta` for the composition of `specs` (all on one pool). */
   epsilonFor(specs: MechanismSpec[], delta: number): number;
   /** The smallest σ for which one run of `shape` alone meets `target`. */
-  calibrateSigma(target: { epsilon: number; delta: number }, shape: { kind: MechanismSpec['kind']; samplingRate?: number; steps: number }): number;
+  calibrateSigma(
+    target: { epsilon: number; delta: number },
+    shape: { kind: MechanismSpec['kind']; samplingRate?: number; steps: number },
+  ): number;
 }

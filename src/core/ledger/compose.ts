@@ -85,11 +85,18 @@ export class SpentCalculator {
    * the merged composition. Any change to any of them (a new step, another δ, an upgraded tool) is a new key.
    */
   recordKey(merged: Merged, delta: number): string {
-    return createHash('sha256').update(`${this.accountant.name}|${this.version}|${delta}|${poolKey(merged)}`).digest('hex').slice(0, 24);
+    return createHash('sha256')
+      .update(`${this.accountant.name}|${this.version}|${delta}|${poolKey(merged)}`)
+      .digest('hex')
+      .slice(0, 24);
   }
 
   /** ε of one pool's composition (0 when empty): from memory, the recorded values, or the accountant. */
-  poolEpsilon(merged: Merged, delta: number, recorded?: Recorded): { epsilon: number; computed: boolean; key?: string } {
+  poolEpsilon(
+    merged: Merged,
+    delta: number,
+    recorded?: Recorded,
+  ): { epsilon: number; computed: boolean; key?: string } {
     if (merged.size === 0) return { epsilon: 0, computed: false };
     const key = this.recordKey(merged, delta);
     const hit = this.cache.get(key) ?? recorded?.get(key);

@@ -1,7 +1,7 @@
 /**
  * The on-disk format of the privacy-budget ledger: append-only JSON lines, one object per line, hash-chained.
  *
- *   {"seq":1,"prev":"<GENESIS>","time":"…","tool":"0.1.0","type":"ledger","format":"private-fewshot-ledger","version":1,"labelSalt":"…","hash":"…"}
+ *   {"seq":1,"prev":"<GENESIS>","time":"…","type":"ledger","format":"private-fewshot-ledger","version":1,…,"hash":"…"}
  *   {"seq":2,"prev":"<hash of line 1>",…,"type":"budget",…,"hash":"…"}
  *   {"seq":3,"prev":"<hash of line 2>",…,"type":"run","status":"reserved",…,"hash":"…"}
  *
@@ -40,7 +40,8 @@ export type StoredCharge =
       kind: 'gaussian';
       sigma: number;
       steps: number;
-      /** Gaussian-DP μ = √steps / σ (Dong, Roth & Su 2019, Cor. 3.3), recorded for people; σ and steps are what count. */
+      /** Gaussian-DP μ = √steps / σ (Dong, Roth & Su 2019, Cor. 3.3), recorded for people; σ and steps are what count.
+       * */
       mu?: number;
     };
 
@@ -114,28 +115,44 @@ export type LineBody = Body<HeaderLine> | Body<BudgetLine> | Body<ReservedLine> 
 /** A validator returns what is wrong, or undefined. */
 type V = (v: unknown) => string | undefined;
 const isNum = (v: unknown): v is number => typeof v === 'number' && Number.isFinite(v);
-const num = (ok: (x: number) => boolean, what: string): V => (v) => (isNum(v) && ok(v) ? undefined : `expected ${what}`);
-const re = (r: RegExp, what: string): V => (v) => (typeof v === 'string' && r.test(v) ? undefined : `expected ${what}`);
+const num =
+  (ok: (x: number) => boolean, what: string): V =>
+  (v) =>
+    isNum(v) && ok(v) ? undefined : `expected ${what}`;
+const re =
+  (r: RegExp, what: string): V =>
+  (v) =>
+    typeof v === 'string' && r.test(v) ? undefined : `expected ${what}`;
 const str: V = (v) => (typeof v === 'string' ? undefined : 'expected a string');
 const nonEmpty: V = (v) => (typeof v === 'string' && v.length > 0 ? undefined : 'expected a non-empty string');
-const lit = (...xs: unknown[]): V => (v) => (xs.includes(v) ? undefined : `expected ${xs.map((x) => JSON.stringify(x)).join(' or ')}`);
-const opt = (f: V): V => (v) => (v === undefined ? undefined : f(v));
-const obj = (shape: Record<string, V>): V => (v) => {
-  if (typeof v !== 'object' || v === null || Array.isArray(v)) return 'expected an object';
-  for (const k in shape) {
-    const e = shape[k]!((v as Record<string, unknown>)[k]);
-    if (e) return `${k}: ${e}`;
-  }
-  return undefined;
-};
-const arr = (f: V): V => (v) => {
-  if (!Array.isArray(v)) return 'expected an array';
-  for (let i = 0; i < v.length; i++) {
-    const e = f(v[i]);
-    if (e) return `${i}: ${e}`;
-  }
-  return undefined;
-};
+const lit =
+  (...xs: unknown[]): V =>
+  (v) =>
+    xs.includes(v) ? undefined : `expected ${xs.map((x) => JSON.stringify(x)).join(' or ')}`;
+const opt =
+  (f: V): V =>
+  (v) =>
+    v === undefined ? undefined : f(v);
+const obj =
+  (shape: Record<string, V>): V =>
+  (v) => {
+    if (typeof v !== 'object' || v === null || Array.isArray(v)) return 'expected an object';
+    for (const k in shape) {
+      const e = shape[k]!((v as Record<string, unknown>)[k]);
+      if (e) return `${k}: ${e}`;
+    }
+    return undefined;
+  };
+const arr =
+  (f: V): V =>
+  (v) => {
+    if (!Array.isArray(v)) return 'expected an array';
+    for (let i = 0; i < v.length; i++) {
+      const e = f(v[i]);
+      if (e) return `${i}: ${e}`;
+    }
+    return undefined;
+  };
 const hex64 = re(/^[0-9a-f]{64}$/, 'a 64-digit lowercase hex SHA-256');
 const positive = num((x) => x > 0, 'a positive number');
 const nonNegative = num((x) => x >= 0, 'a number ≥ 0');
@@ -149,17 +166,41 @@ const pgCharge = obj({ ...chargeCommon, samplingRate: num((x) => x > 0 && x <= 1
 const gCharge = obj({ ...chargeCommon, mu: opt(nonNegative) });
 const charge: V = (v) => {
   const kind = (v as { kind?: unknown } | null)?.kind;
-  return kind === 'poisson-gaussian' ? pgCharge(v) : kind === 'gaussian' ? gCharge(v) : 'kind: expected "poisson-gaussian" or "gaussian"';
+  return kind === 'poisson-gaussian'
+    ? pgCharge(v)
+    : kind === 'gaussian'
+      ? gCharge(v)
+      : 'kind: expected "poisson-gaussian" or "gaussian"';
 };
 const recorded: V = (v) => {
   if (v === undefined) return undefined;
   if (typeof v !== 'object' || v === null || Array.isArray(v)) return 'expected an object';
-  for (const [k, x] of Object.entries(v)) if (!/^[0-9a-f]{24}$/.test(k) || !(isNum(x) && x >= 0)) return `${k}: expected a 24-hex key and a number ≥ 0`;
+  for (const [k, x] of Object.entries(v))
+    if (!/^[0-9a-f]{24}$/.test(k) || !(isNum(x) && x >= 0)) return `${k}: expected a 24-hex key and a number ≥ 0`;
   return undefined;
 };
-const common = { seq: num((x) => Number.isInteger(x) && x > 0, 'a whole number > 0'), prev: hex64, time: nonEmpty, tool: str, hash: hex64, eps: recorded };
-const headerV = obj({ ...common, format: lit(LEDGER_FORMAT), version: num((x) => Number.isInteger(x) && x > 0, 'a whole number > 0'), labelSalt: re(/^[0-9a-f]{32,}$/, 'a hex salt') });
-const budgetV = obj({ ...common, dataset: datasetRef, epsilon: positive, delta: deltaV, source: lit('default', 'user'), units: opt(num((x) => Number.isInteger(x) && x > 0, 'a whole number > 0')) });
+const common = {
+  seq: num((x) => Number.isInteger(x) && x > 0, 'a whole number > 0'),
+  prev: hex64,
+  time: nonEmpty,
+  tool: str,
+  hash: hex64,
+  eps: recorded,
+};
+const headerV = obj({
+  ...common,
+  format: lit(LEDGER_FORMAT),
+  version: num((x) => Number.isInteger(x) && x > 0, 'a whole number > 0'),
+  labelSalt: re(/^[0-9a-f]{32,}$/, 'a hex salt'),
+});
+const budgetV = obj({
+  ...common,
+  dataset: datasetRef,
+  epsilon: positive,
+  delta: deltaV,
+  source: lit('default', 'user'),
+  units: opt(num((x) => Number.isInteger(x) && x > 0, 'a whole number > 0')),
+});
 const reservedV = obj({
   ...common,
   id: runId,
@@ -172,13 +213,21 @@ const reservedV = obj({
   accountant: opt(str),
   note: opt(str),
 });
-const closedV = obj({ ...common, status: lit('settled', 'aborted'), id: runId, charges: arr(charge), released: opt(hex64), reason: opt(str) });
+const closedV = obj({
+  ...common,
+  status: lit('settled', 'aborted'),
+  id: runId,
+  charges: arr(charge),
+  released: opt(hex64),
+  reason: opt(str),
+});
 
 export function sha256Hex(data: string | Uint8Array): string {
   return createHash('sha256').update(data).digest('hex');
 }
 
-/** The stored form of a label: HMAC-SHA256 keyed by the ledger's salt, first 128 bits, so label text never lands on disk. */
+/** The stored form of a label: HMAC-SHA256 keyed by the ledger's salt, first 128 bits, so label text never lands on
+ * disk. */
 export function labelPartition(label: string, saltHex: string): string {
   return `label-hash:${createHmac('sha256', Buffer.from(saltHex, 'hex')).update(label, 'utf8').digest('hex').slice(0, 32)}`;
 }
@@ -210,11 +259,17 @@ export function parseLedger(text: string, file: string): ParsedLedger {
   let prev = GENESIS;
   let n = 0;
   let start = 0;
-  const hint = 'The ledger is append-only and hash-chained; it is never reset automatically. Restore .private-fewshot/ledger.jsonl from a backup or version control, or move it away to start a new ledger deliberately (its spent budget is then forgotten).';
+  const hint =
+    'The ledger is append-only and hash-chained; it is never reset automatically. Restore .private-fewshot/ledger.jsonl from a backup or version control, or move it away to start a new ledger deliberately (its spent budget is then forgotten).';
   while (start < text.length) {
     const end = text.indexOf('\n', start);
     if (end === -1) {
-      throw new DataError(file, n + 1, 'the last line is incomplete (no newline at the end): the file was cut short or edited', hint);
+      throw new DataError(
+        file,
+        n + 1,
+        'the last line is incomplete (no newline at the end): the file was cut short or edited',
+        hint,
+      );
     }
     const raw = text.slice(start, end);
     start = end + 1;
@@ -236,17 +291,32 @@ export function parseLedger(text: string, file: string): ParsedLedger {
     }
     const seq = (obj as { seq?: unknown }).seq;
     if (seq !== n) {
-      const what = typeof seq === 'number' && seq > n ? `entry ${n}${seq - 1 > n ? `–${seq - 1}` : ''} was deleted` : 'lines were reordered or duplicated';
+      const what =
+        typeof seq === 'number' && seq > n
+          ? `entry ${n}${seq - 1 > n ? `–${seq - 1}` : ''} was deleted`
+          : 'lines were reordered or duplicated';
       throw new DataError(file, n, `expected entry ${n} but found entry ${String(seq)}: ${what}`, hint);
     }
     if ((obj as { prev?: unknown }).prev !== prev) {
-      throw new DataError(file, n, `the line does not follow line ${n - 1} (hash chain broken): line ${n - 1} was replaced or lines were removed`, hint);
+      throw new DataError(
+        file,
+        n,
+        `the line does not follow line ${n - 1} (hash chain broken): line ${n - 1} was replaced or lines were removed`,
+        hint,
+      );
     }
     const line = parseShape(obj, n, file, hint);
-    if (n === 1 && line.type !== 'ledger') throw new DataError(file, 1, 'the first line is not the ledger header', hint);
-    if (n > 1 && line.type === 'ledger') throw new DataError(file, n, 'a second ledger header: two ledgers were concatenated', hint);
+    if (n === 1 && line.type !== 'ledger')
+      throw new DataError(file, 1, 'the first line is not the ledger header', hint);
+    if (n > 1 && line.type === 'ledger')
+      throw new DataError(file, n, 'a second ledger header: two ledgers were concatenated', hint);
     if (line.type === 'ledger' && line.version > LEDGER_VERSION) {
-      throw new DataError(file, n, `ledger format version ${line.version} is newer than this tool understands (${LEDGER_VERSION})`, 'Update Private Few-Shot.');
+      throw new DataError(
+        file,
+        n,
+        `ledger format version ${line.version} is newer than this tool understands (${LEDGER_VERSION})`,
+        'Update Private Few-Shot.',
+      );
     }
     lines.push(line);
     prev = line.hash;
@@ -257,7 +327,16 @@ export function parseLedger(text: string, file: string): ParsedLedger {
 
 function parseShape(obj: unknown, n: number, file: string, hint: string): LedgerLine {
   const o = obj as { type?: unknown; status?: unknown };
-  const check = o.type === 'ledger' ? headerV : o.type === 'budget' ? budgetV : o.type === 'run' ? (o.status === 'reserved' ? reservedV : closedV) : undefined;
+  const check =
+    o.type === 'ledger'
+      ? headerV
+      : o.type === 'budget'
+        ? budgetV
+        : o.type === 'run'
+          ? o.status === 'reserved'
+            ? reservedV
+            : closedV
+          : undefined;
   if (!check) throw new DataError(file, n, `unknown entry type ${JSON.stringify(o.type)}`, hint);
   const problem = check(obj);
   if (problem) throw new DataError(file, n, `invalid ${String(o.type)} entry: ${problem}`, hint);

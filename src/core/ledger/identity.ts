@@ -18,7 +18,10 @@ export function toRef(identity: DatasetIdentity): DatasetRef {
 }
 
 /** The seqs of the lines (budget and reserved runs) that apply to `identity`, plus the paths and hashes they span. */
-export function matchingLines(lines: LedgerLine[], identity: DatasetIdentity): { seqs: Set<number>; paths: Set<string>; hashes: Set<string> } {
+export function matchingLines(
+  lines: LedgerLine[],
+  identity: DatasetIdentity,
+): { seqs: Set<number>; paths: Set<string>; hashes: Set<string> } {
   const paths = new Set([identity.path]);
   const hashes = new Set([identity.contentSha256]);
   const seqs = new Set<number>();

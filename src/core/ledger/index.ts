@@ -20,7 +20,15 @@ export {
 } from './ledger';
 export type { LedgerAccountant, MechanismSpec, AccountantName } from './accountant';
 export { SpentCalculator, type PoolCharge, type Spent } from './compose';
-export { parseLedger, labelPartition, sha256Hex, GENESIS, type LedgerLine, type StoredCharge, type DatasetRef } from './format';
+export {
+  parseLedger,
+  labelPartition,
+  sha256Hex,
+  GENESIS,
+  type LedgerLine,
+  type StoredCharge,
+  type DatasetRef,
+} from './format';
 export { matchingLines } from './identity';
 export { LedgerStore, LEDGER_DIR, LEDGER_FILE, HEAD_FILE, type LockOptions } from './store';
 

@@ -12,7 +12,19 @@ import { UsageError, UserError } from '../errors';
 import { TOOL_VERSION } from '../version';
 import type { LedgerAccountant, MechanismSpec } from './accountant';
 import { SpentCalculator, type PoolCharge, type Recorded, type Spent } from './compose';
-import { LEDGER_FORMAT, LEDGER_VERSION, labelPartition, type BudgetLine, type ClosedLine, type DatasetRef, type LedgerLine, type LineBody, type ParsedLedger, type ReservedLine, type StoredCharge } from './format';
+import {
+  LEDGER_FORMAT,
+  LEDGER_VERSION,
+  labelPartition,
+  type BudgetLine,
+  type ClosedLine,
+  type DatasetRef,
+  type LedgerLine,
+  type LineBody,
+  type ParsedLedger,
+  type ReservedLine,
+  type StoredCharge,
+} from './format';
 import { matchingLines, toRef } from './identity';
 import { LedgerStore, type LockOptions } from './store';
 
@@ -28,7 +40,10 @@ export const DEFAULT_TOTAL_EPSILON = 4;
  */
 export function defaultDelta(units: number): number {
   if (!Number.isInteger(units) || units < 3) {
-    throw new UserError(`a dataset of ${units} record(s) is too small for a default δ = 1/(n·ln n) below 1/n`, 'Add records, or set δ explicitly (CLI: private-fewshot budget <dataset> --delta D).');
+    throw new UserError(
+      `a dataset of ${units} record(s) is too small for a default δ = 1/(n·ln n) below 1/n`,
+      'Add records, or set δ explicitly (CLI: private-fewshot budget <dataset> --delta D).',
+    );
   }
   return 1 / (units * Math.log(units));
 }
@@ -55,7 +70,8 @@ export interface LedgerDataset {
   units: number;
 }
 
-/** A stored charge plus, when the caller passed the dataset's labels and one hashes to this pool, the label (local display only). */
+/** A stored charge plus, when the caller passed the dataset's labels and one hashes to this pool, the label (local
+ * display only). */
 export type ChargeView = StoredCharge & { label?: string };
 
 export interface RunView {
@@ -122,18 +138,30 @@ export interface Suggestion {
 
 /** A refused reservation: the run would pass the dataset's total. */
 export class BudgetExceededError extends UserError {
-  constructor(readonly check: PlanCheck, datasetPath: string, plan: RunPlan) {
+  constructor(
+    readonly check: PlanCheck,
+    datasetPath: string,
+    plan: RunPlan,
+  ) {
     const f = (x: number) => fmt(x);
     const s = check.suggestion ?? {};
     const options: string[] = [];
     const sigmas = distinct(plan.charges.map((c) => c.mechanism.sigma));
     if (s.sigmas) {
       const after = distinct(s.sigmas);
-      options.push(sigmas.length === 1 && after.length === 1 ? `noise σ ≥ ${after[0]} (planned ${sigmas[0]})` : `noise σ of ${s.sigmas.join(', ')} (planned ${plan.charges.map((c) => c.mechanism.sigma).join(', ')})`);
+      options.push(
+        sigmas.length === 1 && after.length === 1
+          ? `noise σ ≥ ${after[0]} (planned ${sigmas[0]})`
+          : `noise σ of ${s.sigmas.join(', ')} (planned ${plan.charges.map((c) => c.mechanism.sigma).join(', ')})`,
+      );
     }
     if (s.steps) {
       const planned = plan.charges.map((c) => c.mechanism.steps);
-      options.push(distinct(planned).length === 1 ? `at most ${s.steps[0]} steps (planned ${planned[0]})` : `at most ${s.steps.join(', ')} steps (planned ${planned.join(', ')})`);
+      options.push(
+        distinct(planned).length === 1
+          ? `at most ${s.steps[0]} steps (planned ${planned[0]})`
+          : `at most ${s.steps.join(', ')} steps (planned ${planned.join(', ')})`,
+      );
     }
     const exhausted = isExhausted(check.spentBefore, check.total.epsilon);
     super(
@@ -207,9 +235,13 @@ export class Ledger {
 
   /** Sets the total ε and/or δ (a new budget line; earlier ones stay). δ must be below 1/n. */
   async setTotal(ds: LedgerDataset, total: { epsilon?: number; delta?: number }): Promise<BudgetStatus> {
-    if (total.epsilon !== undefined && !(Number.isFinite(total.epsilon) && total.epsilon > 0)) throw new UsageError(`the total ε must be a positive number; got ${total.epsilon}`);
+    if (total.epsilon !== undefined && !(Number.isFinite(total.epsilon) && total.epsilon > 0))
+      throw new UsageError(`the total ε must be a positive number; got ${total.epsilon}`);
     if (total.delta !== undefined && !(Number.isFinite(total.delta) && total.delta > 0 && total.delta < 1 / ds.units)) {
-      throw new UsageError(`δ must be in (0, 1/n) = (0, ${(1 / ds.units).toPrecision(3)}) for ${ds.units} records; got ${total.delta}`, `DP needs δ well below 1/n; the default is 1/(n·ln n) = ${defaultDelta(ds.units).toPrecision(3)}.`);
+      throw new UsageError(
+        `δ must be in (0, 1/n) = (0, ${(1 / ds.units).toPrecision(3)}) for ${ds.units} records; got ${total.delta}`,
+        `DP needs δ well below 1/n; the default is 1/(n·ln n) = ${defaultDelta(ds.units).toPrecision(3)}.`,
+      );
     }
     if (total.delta !== undefined) {
       // Compose at the new δ outside the lock first (fills the cache; see reserve).
@@ -226,7 +258,10 @@ export class Ledger {
       // Compose at the new δ now, so the line can record the pool values later reads will need.
       const recorded = recordedOf(parsed);
       const spent = this.calc.spent(this.existingCharges(this.runsOf(parsed, match.seqs)), delta, recorded);
-      bodies.push({ ...this.budgetBody(ds, total.epsilon ?? current.epsilon, delta, 'user'), ...unrecorded(spent.values, recorded) });
+      bodies.push({
+        ...this.budgetBody(ds, total.epsilon ?? current.epsilon, delta, 'user'),
+        ...unrecorded(spent.values, recorded),
+      });
       append(bodies);
       return this.statusOf(parsed, ds);
     });
@@ -251,58 +286,75 @@ export class Ledger {
     // quick and the lock is never held for long (others would otherwise take it for stale).
     const snapshot = await this.store.withLock(false, (s) => s.parsed);
     if (snapshot.header) this.checkOf(snapshot, ds, plan, charges, snapshot.header.labelSalt, false);
-    const result = await this.store.withLock(true, ({ parsed, append }): Reservation | { refused: ParsedLedger; salt: string } => {
-      const bodies: LineBody[] = [];
-      const salt = this.ensureHeader(parsed, bodies);
-      const { check, values, recorded } = this.checkOf(parsed, ds, plan, charges, salt, false);
-      if (!check.fits) return { refused: parsed, salt };
-      if (check.total.source === 'default') bodies.push(this.budgetBody(ds, check.total.epsilon, check.total.delta, 'default'));
-      const id = `r-${randomBytes(8).toString('hex')}`;
-      const reserved: Omit<ReservedLine, 'seq' | 'prev' | 'hash'> = {
-        time: this.now().toISOString(),
-        tool: TOOL_VERSION,
-        type: 'run',
-        status: 'reserved',
-        id,
-        dataset: toRef(ds.identity),
-        algorithm: plan.algorithm,
-        delta: check.total.delta,
-        charges: charges.map((c) => stored(c, salt)),
-        epsilonRun: check.epsilonRun,
-        epsilonAfter: check.spentAfter,
-        accountant: this.options.accountant.name,
-        ...(plan.note ? { note: plan.note } : {}),
-        ...unrecorded(values, recorded),
-      };
-      bodies.push(reserved);
-      const written = append(bodies);
-      const total: BudgetTotal = check.total.source === 'default' ? { ...check.total, source: 'pinned-default', line: written[written.length - 2]!.seq } : check.total;
-      return {
-        id,
-        line: written[written.length - 1]!.seq,
-        epsilonRun: check.epsilonRun,
-        spentAfter: check.spentAfter,
-        total,
-        settle: (usage) => this.settle(id, usage),
-        abort: (usage) => this.abort(id, usage),
-      };
-    });
+    const result = await this.store.withLock(
+      true,
+      ({ parsed, append }): Reservation | { refused: ParsedLedger; salt: string } => {
+        const bodies: LineBody[] = [];
+        const salt = this.ensureHeader(parsed, bodies);
+        const { check, values, recorded } = this.checkOf(parsed, ds, plan, charges, salt, false);
+        if (!check.fits) return { refused: parsed, salt };
+        if (check.total.source === 'default')
+          bodies.push(this.budgetBody(ds, check.total.epsilon, check.total.delta, 'default'));
+        const id = `r-${randomBytes(8).toString('hex')}`;
+        const reserved: Omit<ReservedLine, 'seq' | 'prev' | 'hash'> = {
+          time: this.now().toISOString(),
+          tool: TOOL_VERSION,
+          type: 'run',
+          status: 'reserved',
+          id,
+          dataset: toRef(ds.identity),
+          algorithm: plan.algorithm,
+          delta: check.total.delta,
+          charges: charges.map((c) => stored(c, salt)),
+          epsilonRun: check.epsilonRun,
+          epsilonAfter: check.spentAfter,
+          accountant: this.options.accountant.name,
+          ...(plan.note ? { note: plan.note } : {}),
+          ...unrecorded(values, recorded),
+        };
+        bodies.push(reserved);
+        const written = append(bodies);
+        const total: BudgetTotal =
+          check.total.source === 'default'
+            ? { ...check.total, source: 'pinned-default', line: written[written.length - 2]!.seq }
+            : check.total;
+        return {
+          id,
+          line: written[written.length - 1]!.seq,
+          epsilonRun: check.epsilonRun,
+          spentAfter: check.spentAfter,
+          total,
+          settle: (usage) => this.settle(id, usage),
+          abort: (usage) => this.abort(id, usage),
+        };
+      },
+    );
     if ('refused' in result) {
       // Work out what would fit after releasing the lock (it may take a few seconds), on the state that refused.
-      throw new BudgetExceededError(this.checkOf(result.refused, ds, plan, charges, result.salt).check, ds.identity.path, plan);
+      throw new BudgetExceededError(
+        this.checkOf(result.refused, ds, plan, charges, result.salt).check,
+        ds.identity.path,
+        plan,
+      );
     }
     return result;
   }
 
   /** Closes a reservation with what the run actually used and the hash of what it released. */
   settle(id: string, usage: Usage & { released: string }): Promise<Closed> {
-    if (!/^[0-9a-f]{64}$/.test(usage.released ?? '')) throw new UsageError(`settle needs the SHA-256 (64 lowercase hex digits) of what was released; got ${JSON.stringify(usage.released)}`);
+    if (!/^[0-9a-f]{64}$/.test(usage.released ?? ''))
+      throw new UsageError(
+        `settle needs the SHA-256 (64 lowercase hex digits) of what was released; got ${JSON.stringify(usage.released)}`,
+      );
     return this.close(id, 'settled', usage);
   }
 
   /** Closes a reservation of a run that stopped early. Without `used`, it stays charged at its planned size. */
   abort(id: string, usage: Usage & { reason?: string } = {}): Promise<Closed> {
-    if (usage.released !== undefined && !/^[0-9a-f]{64}$/.test(usage.released)) throw new UsageError(`released must be a SHA-256 (64 lowercase hex digits); got ${JSON.stringify(usage.released)}`);
+    if (usage.released !== undefined && !/^[0-9a-f]{64}$/.test(usage.released))
+      throw new UsageError(
+        `released must be a SHA-256 (64 lowercase hex digits); got ${JSON.stringify(usage.released)}`,
+      );
     return this.close(id, 'aborted', usage);
   }
 
@@ -310,12 +362,27 @@ export class Ledger {
     const used = usage.used ? validateCharges(usage.used, true) : undefined;
     // Warm the cache outside the lock when the usage differs from the plan (see reserve).
     const snapshot = await this.store.withLock(false, (s) => s.parsed);
-    const planned = snapshot.lines.find((l): l is ReservedLine => l.type === 'run' && l.status === 'reserved' && l.id === id);
-    if (planned && used && snapshot.header) this.valuesAfterClose(snapshot, planned, used.map((c) => stored(c, snapshot.header!.labelSalt)));
+    const planned = snapshot.lines.find(
+      (l): l is ReservedLine => l.type === 'run' && l.status === 'reserved' && l.id === id,
+    );
+    if (planned && used && snapshot.header)
+      this.valuesAfterClose(
+        snapshot,
+        planned,
+        used.map((c) => stored(c, snapshot.header!.labelSalt)),
+      );
     return this.store.withLock(true, ({ parsed, append }) => {
-      const res = parsed.lines.find((l): l is ReservedLine => l.type === 'run' && l.status === 'reserved' && l.id === id);
-      if (!res) throw new UserError(`no reservation ${id} in ${this.file}`, 'Settle or abort only a reservation made by reserve() in this workspace.');
-      const done = parsed.lines.find((l): l is ClosedLine => l.type === 'run' && l.status !== 'reserved' && l.id === id);
+      const res = parsed.lines.find(
+        (l): l is ReservedLine => l.type === 'run' && l.status === 'reserved' && l.id === id,
+      );
+      if (!res)
+        throw new UserError(
+          `no reservation ${id} in ${this.file}`,
+          'Settle or abort only a reservation made by reserve() in this workspace.',
+        );
+      const done = parsed.lines.find(
+        (l): l is ClosedLine => l.type === 'run' && l.status !== 'reserved' && l.id === id,
+      );
       if (done) throw new UserError(`reservation ${id} was already ${done.status} (line ${done.seq} of ${this.file})`);
       const salt = parsed.header!.labelSalt;
       const charges = used ? used.map((c) => stored(c, salt)) : res.charges;
@@ -341,19 +408,49 @@ export class Ledger {
   private ensureHeader(parsed: ParsedLedger, bodies: LineBody[]): string {
     if (parsed.header) return parsed.header.labelSalt;
     const labelSalt = randomBytes(16).toString('hex');
-    bodies.push({ time: this.now().toISOString(), tool: TOOL_VERSION, type: 'ledger', format: LEDGER_FORMAT, version: LEDGER_VERSION, labelSalt });
+    bodies.push({
+      time: this.now().toISOString(),
+      tool: TOOL_VERSION,
+      type: 'ledger',
+      format: LEDGER_FORMAT,
+      version: LEDGER_VERSION,
+      labelSalt,
+    });
     return labelSalt;
   }
 
-  private budgetBody(ds: LedgerDataset, epsilon: number, delta: number, source: 'default' | 'user'): Omit<BudgetLine, 'seq' | 'prev' | 'hash'> {
-    return { time: this.now().toISOString(), tool: TOOL_VERSION, type: 'budget', dataset: toRef(ds.identity), epsilon, delta, source, units: ds.units };
+  private budgetBody(
+    ds: LedgerDataset,
+    epsilon: number,
+    delta: number,
+    source: 'default' | 'user',
+  ): Omit<BudgetLine, 'seq' | 'prev' | 'hash'> {
+    return {
+      time: this.now().toISOString(),
+      tool: TOOL_VERSION,
+      type: 'budget',
+      dataset: toRef(ds.identity),
+      epsilon,
+      delta,
+      source,
+      units: ds.units,
+    };
   }
 
-  private totalOf(parsed: ParsedLedger, ds: LedgerDataset, seqs = matchingLines(parsed.lines, ds.identity).seqs): BudgetTotal {
+  private totalOf(
+    parsed: ParsedLedger,
+    ds: LedgerDataset,
+    seqs = matchingLines(parsed.lines, ds.identity).seqs,
+  ): BudgetTotal {
     let latest: BudgetLine | undefined;
     for (const l of parsed.lines) if (l.type === 'budget' && seqs.has(l.seq)) latest = l;
     if (!latest) return { epsilon: DEFAULT_TOTAL_EPSILON, delta: defaultDelta(ds.units), source: 'default' };
-    return { epsilon: latest.epsilon, delta: latest.delta, source: latest.source === 'user' ? 'user' : 'pinned-default', line: latest.seq };
+    return {
+      epsilon: latest.epsilon,
+      delta: latest.delta,
+      source: latest.source === 'user' ? 'user' : 'pinned-default',
+      line: latest.seq,
+    };
   }
 
   /** The runs of a dataset (reservations in its identity component and their closing lines). */
@@ -363,15 +460,27 @@ export class Ledger {
     for (const l of parsed.lines) {
       if (l.type !== 'run') continue;
       if (l.status === 'reserved') {
-        if (all.has(l.id)) throw new UserError(`${this.file}:${l.seq}: reservation ${l.id} appears twice`, 'The ledger was edited; restore it from a backup.');
+        if (all.has(l.id))
+          throw new UserError(
+            `${this.file}:${l.seq}: reservation ${l.id} appears twice`,
+            'The ledger was edited; restore it from a backup.',
+          );
         all.set(l.id, l);
         if (seqs.has(l.seq)) runs.set(l.id, { reserved: l });
         continue;
       }
       const res = all.get(l.id);
-      if (!res) throw new UserError(`${this.file}:${l.seq}: closes reservation ${l.id}, which no earlier line reserved`, 'The ledger was edited; restore it from a backup.');
+      if (!res)
+        throw new UserError(
+          `${this.file}:${l.seq}: closes reservation ${l.id}, which no earlier line reserved`,
+          'The ledger was edited; restore it from a backup.',
+        );
       const run = runs.get(l.id);
-      if (run?.closed) throw new UserError(`${this.file}:${l.seq}: reservation ${l.id} is closed twice (first at line ${run.closed.seq})`, 'The ledger was edited; restore it from a backup.');
+      if (run?.closed)
+        throw new UserError(
+          `${this.file}:${l.seq}: reservation ${l.id} is closed twice (first at line ${run.closed.seq})`,
+          'The ledger was edited; restore it from a backup.',
+        );
       if (run) run.closed = l;
     }
     return [...runs.values()];
@@ -379,7 +488,8 @@ export class Ledger {
 
   private existingCharges(runs: { reserved: ReservedLine; closed?: ClosedLine }[]): PoolCharge[] {
     const out: PoolCharge[] = [];
-    for (const r of runs) for (const c of (r.closed ?? r.reserved).charges) out.push({ partition: c.partition, mechanism: spec(c) });
+    for (const r of runs)
+      for (const c of (r.closed ?? r.reserved).charges) out.push({ partition: c.partition, mechanism: spec(c) });
     return out;
   }
 
@@ -390,7 +500,8 @@ export class Ledger {
     const spent = this.calc.spent(this.existingCharges(runs), total.delta, recordedOf(parsed));
     const names = new Map<string, string>();
     if (labels && parsed.header) for (const l of labels) names.set(labelPartition(l, parsed.header.labelSalt), l);
-    const view = (c: StoredCharge): ChargeView => (names.has(c.partition) ? { ...c, label: names.get(c.partition)! } : { ...c });
+    const view = (c: StoredCharge): ChargeView =>
+      names.has(c.partition) ? { ...c, label: names.get(c.partition)! } : { ...c };
     return {
       file: this.file,
       dataset: ds.identity,
@@ -398,7 +509,12 @@ export class Ledger {
       total,
       spent: spent.epsilon,
       remaining: total.epsilon - spent.epsilon,
-      worst: spent.worst === null ? null : names.has(spent.worst) ? { partition: spent.worst, label: names.get(spent.worst)! } : { partition: spent.worst },
+      worst:
+        spent.worst === null
+          ? null
+          : names.has(spent.worst)
+            ? { partition: spent.worst, label: names.get(spent.worst)! }
+            : { partition: spent.worst },
       runs: runs.map(({ reserved: r, closed: c }) => ({
         id: r.id,
         algorithm: r.algorithm,
@@ -418,23 +534,44 @@ export class Ledger {
     };
   }
 
-  private checkOf(parsed: ParsedLedger, ds: LedgerDataset, plan: RunPlan, charges: Charge[], salt: string, suggest = true): { check: PlanCheck; values: Map<string, number>; recorded: Recorded } {
+  private checkOf(
+    parsed: ParsedLedger,
+    ds: LedgerDataset,
+    plan: RunPlan,
+    charges: Charge[],
+    salt: string,
+    suggest = true,
+  ): { check: PlanCheck; values: Map<string, number>; recorded: Recorded } {
     const match = matchingLines(parsed.lines, ds.identity);
     const total = this.totalOf(parsed, ds, match.seqs);
     const existing = this.existingCharges(this.runsOf(parsed, match.seqs));
     const delta = total.delta;
     const recorded = recordedOf(parsed);
-    const planCharges = (cs: Charge[]): PoolCharge[] => cs.map((c) => ({ partition: c.partition === '*' ? '*' : labelPartition(c.partition.slice('label:'.length), salt), mechanism: c.mechanism }));
+    const planCharges = (cs: Charge[]): PoolCharge[] =>
+      cs.map((c) => ({
+        partition: c.partition === '*' ? '*' : labelPartition(c.partition.slice('label:'.length), salt),
+        mechanism: c.mechanism,
+      }));
     const spentWith = (cs: Charge[]): Spent => this.calc.spent([...existing, ...planCharges(cs)], delta, recorded);
     const before = this.calc.spent(existing, delta, recorded).epsilon;
     const afterSpent = spentWith(charges);
     const after = afterSpent.epsilon;
     const epsilonRun = this.calc.spent(planCharges(charges), delta, recorded).epsilon;
     const fits = after <= total.epsilon;
-    const check: PlanCheck = { fits, total, spentBefore: before, spentAfter: after, epsilonRun, over: fits ? 0 : after - total.epsilon };
-    if (suggest && !fits && !isExhausted(before, total.epsilon)) check.suggestion = this.suggest(
+    const check: PlanCheck = {
+      fits,
+      total,
+      spentBefore: before,
+      spentAfter: after,
+      epsilonRun,
+      over: fits ? 0 : after - total.epsilon,
+    };
+    if (suggest && !fits && !isExhausted(before, total.epsilon))
+      check.suggestion = this.suggest(
         charges,
-        (cs) => this.calc.spent([...existing, ...planCharges(cs)], delta, recorded, { stopAbove: total.epsilon }).epsilon <= total.epsilon,
+        (cs) =>
+          this.calc.spent([...existing, ...planCharges(cs)], delta, recorded, { stopAbove: total.epsilon }).epsilon <=
+          total.epsilon,
         total.epsilon - before,
         delta,
       );
@@ -445,7 +582,11 @@ export class Ledger {
    * The pool values of the reservation's dataset once `res` is closed with `charges`, to record on the closing
    * line. Unchanged usage hits the values recorded at reserve time; changed usage recomputes the pools it touches.
    */
-  private valuesAfterClose(parsed: ParsedLedger, res: ReservedLine, charges: StoredCharge[]): { eps?: Record<string, number> } {
+  private valuesAfterClose(
+    parsed: ParsedLedger,
+    res: ReservedLine,
+    charges: StoredCharge[],
+  ): { eps?: Record<string, number> } {
     const identity = { path: res.dataset.path, contentSha256: res.dataset.sha256, bytes: res.dataset.bytes };
     const match = matchingLines(parsed.lines, identity);
     let latest: BudgetLine | undefined;
@@ -473,12 +614,19 @@ export class Ledger {
 
     // σ: scale every charge's σ by c ≥ 1. Start from calibrateSigma on the remaining budget for the largest charge
     // (a guess only: composition is not additive in ε), then bracket and bisect on the exact composition.
-    const scaled = (c: number) => charges.map((ch) => ({ ...ch, mechanism: { ...ch.mechanism, sigma: roundUp(ch.mechanism.sigma * c) } }));
+    const scaled = (c: number) =>
+      charges.map((ch) => ({ ...ch, mechanism: { ...ch.mechanism, sigma: roundUp(ch.mechanism.sigma * c) } }));
     let lo = 1;
     let hi: number | undefined;
     try {
       const m = main.mechanism;
-      const guess = this.options.accountant.calibrateSigma({ epsilon: remaining, delta }, m.kind === 'poisson-gaussian' ? { kind: m.kind, samplingRate: m.samplingRate, steps: m.steps } : { kind: m.kind, steps: m.steps }) / m.sigma;
+      const guess =
+        this.options.accountant.calibrateSigma(
+          { epsilon: remaining, delta },
+          m.kind === 'poisson-gaussian'
+            ? { kind: m.kind, samplingRate: m.samplingRate, steps: m.steps }
+            : { kind: m.kind, steps: m.steps },
+        ) / m.sigma;
       if (Number.isFinite(guess) && guess > 1) hi = guess;
     } catch {
       hi = undefined;
@@ -503,7 +651,8 @@ export class Ledger {
 
     // Steps: scale every charge's steps by T'/T (rounding down); binary search the largest T' that fits.
     const T = main.mechanism.steps;
-    const withSteps = (t: number) => charges.map((ch) => ({ ...ch, mechanism: { ...ch.mechanism, steps: Math.floor((ch.mechanism.steps * t) / T) } }));
+    const withSteps = (t: number) =>
+      charges.map((ch) => ({ ...ch, mechanism: { ...ch.mechanism, steps: Math.floor((ch.mechanism.steps * t) / T) } }));
     let good = 0;
     let bad = T;
     const deadline = Date.now() + SUGGEST_MS;
@@ -541,23 +690,34 @@ function unrecorded(values: Map<string, number>, recorded: Recorded): { eps?: Re
 
 /** Checks a plan's charges; returns them typed. Errors are UsageErrors naming the charge. */
 function validatePlan(plan: RunPlan): Charge[] {
-  if (!plan || typeof plan.algorithm !== 'string' || plan.algorithm === '') throw new UsageError('a run plan needs an algorithm name');
+  if (!plan || typeof plan.algorithm !== 'string' || plan.algorithm === '')
+    throw new UsageError('a run plan needs an algorithm name');
   return validateCharges(plan.charges, false);
 }
 
 /** Checks charges (a plan's, or a run's actual use, which may be empty when nothing ran). */
 function validateCharges(charges: Charge[], allowEmpty: boolean): Charge[] {
-  if (!Array.isArray(charges) || (!allowEmpty && charges.length === 0)) throw new UsageError('a run plan needs at least one charge (partition and mechanism)');
+  if (!Array.isArray(charges) || (!allowEmpty && charges.length === 0))
+    throw new UsageError('a run plan needs at least one charge (partition and mechanism)');
   charges.forEach((c, i) => {
     const where = `charge ${i + 1}`;
-    if (c.partition !== '*' && !(typeof c.partition === 'string' && c.partition.startsWith('label:') && c.partition.length > 'label:'.length)) {
+    if (
+      c.partition !== '*' &&
+      !(typeof c.partition === 'string' && c.partition.startsWith('label:') && c.partition.length > 'label:'.length)
+    ) {
       throw new UsageError(`${where}: partition must be "*" or "label:<name>"; got ${JSON.stringify(c.partition)}`);
     }
     const m = c.mechanism as MechanismSpec | undefined;
-    if (!m || (m.kind !== 'poisson-gaussian' && m.kind !== 'gaussian')) throw new UsageError(`${where}: mechanism kind must be "poisson-gaussian" or "gaussian"`);
-    if (!(Number.isFinite(m.sigma) && m.sigma > 0)) throw new UsageError(`${where}: σ must be a positive number; got ${m.sigma}`);
-    if (!(Number.isInteger(m.steps) && m.steps >= 0)) throw new UsageError(`${where}: steps must be a whole number ≥ 0; got ${m.steps}`);
-    if (m.kind === 'poisson-gaussian' && !(Number.isFinite(m.samplingRate) && m.samplingRate > 0 && m.samplingRate <= 1)) {
+    if (!m || (m.kind !== 'poisson-gaussian' && m.kind !== 'gaussian'))
+      throw new UsageError(`${where}: mechanism kind must be "poisson-gaussian" or "gaussian"`);
+    if (!(Number.isFinite(m.sigma) && m.sigma > 0))
+      throw new UsageError(`${where}: σ must be a positive number; got ${m.sigma}`);
+    if (!(Number.isInteger(m.steps) && m.steps >= 0))
+      throw new UsageError(`${where}: steps must be a whole number ≥ 0; got ${m.steps}`);
+    if (
+      m.kind === 'poisson-gaussian' &&
+      !(Number.isFinite(m.samplingRate) && m.samplingRate > 0 && m.samplingRate <= 1)
+    ) {
       throw new UsageError(`${where}: the sampling rate q must be in (0, 1]; got ${m.samplingRate}`);
     }
   });
@@ -573,12 +733,15 @@ function stored(c: Charge, salt: string): StoredCharge {
 }
 
 function spec(c: StoredCharge): MechanismSpec {
-  return c.kind === 'poisson-gaussian' ? { kind: c.kind, sigma: c.sigma, samplingRate: c.samplingRate, steps: c.steps } : { kind: c.kind, sigma: c.sigma, steps: c.steps };
+  return c.kind === 'poisson-gaussian'
+    ? { kind: c.kind, sigma: c.sigma, samplingRate: c.samplingRate, steps: c.steps }
+    : { kind: c.kind, sigma: c.sigma, steps: c.steps };
 }
 
 /** True when `used` has, in some partition, a mechanism with more steps than `planned` reserved for it. */
 function exceeds(used: StoredCharge[], planned: StoredCharge[]): boolean {
-  const key = (c: StoredCharge) => `${c.partition}|${c.kind}|${c.sigma}|${c.kind === 'poisson-gaussian' ? c.samplingRate : ''}`;
+  const key = (c: StoredCharge) =>
+    `${c.partition}|${c.kind}|${c.sigma}|${c.kind === 'poisson-gaussian' ? c.samplingRate : ''}`;
   const sum = (cs: StoredCharge[]) => {
     const m = new Map<string, number>();
     for (const c of cs) m.set(key(c), (m.get(key(c)) ?? 0) + c.steps);

@@ -11,7 +11,17 @@
  *   created (at seq 0) before the ledger itself, so a crash between the two writes never looks like tampering: the
  *   ledger may run ahead of the head (a crash after the append), never behind it.
  */
-import { mkdirSync, existsSync, readFileSync, openSync, writeSync, fsyncSync, fstatSync, closeSync, renameSync } from 'node:fs';
+import {
+  mkdirSync,
+  existsSync,
+  readFileSync,
+  openSync,
+  writeSync,
+  fsyncSync,
+  fstatSync,
+  closeSync,
+  renameSync,
+} from 'node:fs';
 import path from 'node:path';
 import lockfile from 'proper-lockfile';
 import { DataError, UserError } from '../errors';
@@ -23,7 +33,8 @@ export const HEAD_FILE = 'ledger.head.json';
 const LOCK_NAME = 'ledger.lock';
 
 export interface LockOptions {
-  /** A lock older than this (ms) is taken to be left by a dead process and is taken over. Default 20 s (minimum 2 s). */
+  /** A lock older than this (ms) is taken to be left by a dead process and is taken over. Default 20 s (minimum 2 s).
+   * */
   staleMs?: number;
   /** How long to keep trying to get a lock another process holds (ms). Default 60 s. */
   waitMs?: number;
@@ -67,7 +78,13 @@ export class LedgerStore {
 
   private async locked<T>(write: boolean, fn: (s: Session) => T | Promise<T>): Promise<T> {
     if (!existsSync(this.dir)) {
-      if (!write) return fn({ parsed: emptyLedger(), append: () => { throw new Error('read-only session'); } });
+      if (!write)
+        return fn({
+          parsed: emptyLedger(),
+          append: () => {
+            throw new Error('read-only session');
+          },
+        });
       mkdirSync(this.dir, { recursive: true });
     }
     let compromised: Error | undefined;
@@ -79,7 +96,13 @@ export class LedgerStore {
         lockfilePath: this.lockPath,
         realpath: false,
         stale: staleMs,
-        retries: { retries: Math.max(1, Math.ceil(waitMs / 150)), minTimeout: 5, maxTimeout: 200, factor: 1.4, randomize: true },
+        retries: {
+          retries: Math.max(1, Math.ceil(waitMs / 150)),
+          minTimeout: 5,
+          maxTimeout: 200,
+          factor: 1.4,
+          randomize: true,
+        },
         onCompromised: (err) => {
           compromised = err;
         },
@@ -98,7 +121,11 @@ export class LedgerStore {
       const session: Session = {
         parsed,
         append: (bodies) => {
-          if (compromised) throw new UserError(`lost the lock on ${this.file} (${compromised.message}); nothing was written`, 'Try again.');
+          if (compromised)
+            throw new UserError(
+              `lost the lock on ${this.file} (${compromised.message}); nothing was written`,
+              'Try again.',
+            );
           return this.append(parsed, bodies);
         },
       };
@@ -112,24 +139,47 @@ export class LedgerStore {
   private readVerified(): ParsedLedger {
     const head = this.readHead();
     const ledgerExists = existsSync(this.file);
-    const hint = 'The ledger is never reset automatically. Restore .private-fewshot/ from a backup or version control, or move the folder away to start a new ledger deliberately (its spent budget is then forgotten).';
+    const hint =
+      'The ledger is never reset automatically. Restore .private-fewshot/ from a backup or version control, or move the folder away to start a new ledger deliberately (its spent budget is then forgotten).';
     if (!ledgerExists) {
-      if (head && head.seq > 0) throw new DataError(this.file, undefined, `the ledger file is missing, but its head file records ${head.seq} entries: it was deleted`, hint);
+      if (head && head.seq > 0)
+        throw new DataError(
+          this.file,
+          undefined,
+          `the ledger file is missing, but its head file records ${head.seq} entries: it was deleted`,
+          hint,
+        );
       return emptyLedger();
     }
     const bytes = readFileSync(this.file);
     const parsed = parseLedger(bytes.toString('utf8'), this.file);
     this.expectedSize.set(parsed, bytes.length);
     if (!head) {
-      if (parsed.last.seq > 0) throw new DataError(this.headFile, undefined, `the head file is missing, so deleted entries at the end of ${LEDGER_FILE} could go unnoticed`, hint);
+      if (parsed.last.seq > 0)
+        throw new DataError(
+          this.headFile,
+          undefined,
+          `the head file is missing, so deleted entries at the end of ${LEDGER_FILE} could go unnoticed`,
+          hint,
+        );
       return parsed;
     }
     if (parsed.last.seq < head.seq) {
       const from = parsed.last.seq + 1;
-      throw new DataError(this.file, from, `the ledger ends at entry ${parsed.last.seq}, but entry ${head.seq} was written: entr${from === head.seq ? `y ${from} was` : `ies ${from}–${head.seq} were`} deleted`, hint);
+      throw new DataError(
+        this.file,
+        from,
+        `the ledger ends at entry ${parsed.last.seq}, but entry ${head.seq} was written: entr${from === head.seq ? `y ${from} was` : `ies ${from}–${head.seq} were`} deleted`,
+        hint,
+      );
     }
     if (head.seq > 0 && parsed.lines[head.seq - 1]!.hash !== head.hash) {
-      throw new DataError(this.file, head.seq, 'the line is not the one that was written (its hash differs from the head file): the ledger was replaced or rewritten', hint);
+      throw new DataError(
+        this.file,
+        head.seq,
+        'the line is not the one that was written (its hash differs from the head file): the ledger was replaced or rewritten',
+        hint,
+      );
     }
     return parsed;
   }
@@ -140,11 +190,27 @@ export class LedgerStore {
     try {
       h = JSON.parse(readFileSync(this.headFile, 'utf8'));
     } catch {
-      throw new DataError(this.headFile, undefined, 'the head file is not valid JSON', 'Restore .private-fewshot/ from a backup; the ledger is never reset automatically.');
+      throw new DataError(
+        this.headFile,
+        undefined,
+        'the head file is not valid JSON',
+        'Restore .private-fewshot/ from a backup; the ledger is never reset automatically.',
+      );
     }
     const { seq, hash } = (h ?? {}) as { seq?: unknown; hash?: unknown };
-    if (typeof seq !== 'number' || !Number.isInteger(seq) || seq < 0 || typeof hash !== 'string' || !/^[0-9a-f]{64}$/.test(hash)) {
-      throw new DataError(this.headFile, undefined, 'the head file does not hold {"seq", "hash"}', 'Restore .private-fewshot/ from a backup; the ledger is never reset automatically.');
+    if (
+      typeof seq !== 'number' ||
+      !Number.isInteger(seq) ||
+      seq < 0 ||
+      typeof hash !== 'string' ||
+      !/^[0-9a-f]{64}$/.test(hash)
+    ) {
+      throw new DataError(
+        this.headFile,
+        undefined,
+        'the head file does not hold {"seq", "hash"}',
+        'Restore .private-fewshot/ from a backup; the ledger is never reset automatically.',
+      );
     }
     return { seq, hash };
   }
@@ -181,7 +247,10 @@ export class LedgerStore {
       // the stale time): appending now would fork the chain, so stop.
       const size = fstatSync(fd).size;
       if (size !== (this.expectedSize.get(parsed) ?? 0)) {
-        throw new UserError(`${this.file} changed while this process held its lock (the lock went stale and was taken over); nothing was written`, 'Try again.');
+        throw new UserError(
+          `${this.file} changed while this process held its lock (the lock went stale and was taken over); nothing was written`,
+          'Try again.',
+        );
       }
       writeAll(fd, buf);
       fsyncSync(fd);

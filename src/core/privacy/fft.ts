@@ -71,8 +71,14 @@ export function fft(re: Float64Array, im: Float64Array, inverse = false): void {
   if (n >= 4) {
     const s = inverse ? 1 : -1;
     for (let a = 0; a < n; a += 4) {
-      const r0 = re[a]!, i0 = im[a]!, r1 = re[a + 1]!, i1 = im[a + 1]!;
-      const r2 = re[a + 2]!, i2 = im[a + 2]!, r3 = re[a + 3]!, i3 = im[a + 3]!;
+      const r0 = re[a]!,
+        i0 = im[a]!,
+        r1 = re[a + 1]!,
+        i1 = im[a + 1]!;
+      const r2 = re[a + 2]!,
+        i2 = im[a + 2]!,
+        r3 = re[a + 3]!,
+        i3 = im[a + 3]!;
       re[a] = r0 + r2;
       im[a] = i0 + i2;
       re[a + 2] = r0 - r2;

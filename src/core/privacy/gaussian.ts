@@ -18,7 +18,10 @@ export function gdpMu(specs: readonly MechanismSpec[]): number {
   for (const s of specs) {
     if (isVacuous(s)) continue;
     if (!isUnsubsampled(s)) {
-      throw new UsageError('the gdp accountant applies only to un-subsampled Gaussian entries (kind "gaussian" or samplingRate 1)', 'Use the pld (default) or rdp accountant for Poisson-subsampled entries.');
+      throw new UsageError(
+        'the gdp accountant applies only to un-subsampled Gaussian entries (kind "gaussian" or samplingRate 1)',
+        'Use the pld (default) or rdp accountant for Poisson-subsampled entries.',
+      );
     }
     mu2 += s.steps / (s.sigma * s.sigma);
   }
@@ -44,7 +47,8 @@ export function gaussianDelta(epsilon: number, mu: number): number {
     // Φ(a) ≥ 0.84: no harmful cancellation; the second term in log space.
     d = normalCdf(a) - Math.exp(epsilon + logNormalCdf(b));
   } else {
-    // Both terms share the factor e^{−a²/2} because ε − b²/2 = −a²/2: Φ(a) − e^ε Φ(b) = ½e^{−a²/2}[erfcx(−a/√2) − erfcx(−b/√2)].
+    // Both terms share the factor e^{−a²/2} because ε − b²/2 = −a²/2: Φ(a) − e^ε Φ(b) = ½e^{−a²/2}[erfcx(−a/√2) −
+    // erfcx(−b/√2)].
     d = phiDiffScaled(a, b);
   }
   return Math.min(1, Math.max(0, d));
@@ -60,7 +64,7 @@ export function gaussianEpsilon(delta: number, mu: number): number {
   if (!Number.isFinite(mu)) return Infinity;
   if (gaussianDelta(0, mu) <= delta) return 0;
   let lo = 0;
-  let hi = Math.max(1e-6, mu * mu / 2 + mu * Math.sqrt(2 * Math.log(1 / delta)));
+  let hi = Math.max(1e-6, (mu * mu) / 2 + mu * Math.sqrt(2 * Math.log(1 / delta)));
   while (gaussianDelta(hi, mu) > delta) {
     lo = hi;
     hi *= 2;

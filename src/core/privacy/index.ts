@@ -126,7 +126,8 @@ export interface CalibrateOptions {
   existing?: MechanismSpec[];
   /**
    * Relative tolerance on σ: the answer σ meets the target and σ / (1 + relTol) does not (as computed by the
-   * accountant). Default 1e-3 for pld and rdp; the analytic Gaussian cases are solved to ~1e-12 (relTol is not used there).
+   * accountant). Default 1e-3 for pld and rdp; the analytic Gaussian cases are solved to ~1e-12 (relTol is not used
+   * there).
    */
   relTol?: number;
 }
@@ -141,7 +142,8 @@ function specFor(shape: RunShape, sigma: number): MechanismSpec {
 }
 
 function validateShape(shape: RunShape): void {
-  if (!shape || (shape.kind !== 'gaussian' && shape.kind !== 'poisson-gaussian')) throw new UsageError('run shape: kind must be "gaussian" or "poisson-gaussian"');
+  if (!shape || (shape.kind !== 'gaussian' && shape.kind !== 'poisson-gaussian'))
+    throw new UsageError('run shape: kind must be "gaussian" or "poisson-gaussian"');
   validateSpecs([specFor(shape, 1)]);
 }
 
@@ -164,10 +166,12 @@ export function calibrateSigma(
   validateSpecs(existing);
   const { epsilon, delta } = target;
   if (shape.steps === 0 || (shape.kind === 'poisson-gaussian' && shape.samplingRate === 0)) {
-    if (existing.length && epsilonFor(existing, delta, accountant) > epsilon) throw overspent(existing, epsilon, delta, accountant);
+    if (existing.length && epsilonFor(existing, delta, accountant) > epsilon)
+      throw overspent(existing, epsilon, delta, accountant);
     return 0;
   }
-  if (!(epsilon > 0)) throw new UsageError('target epsilon must be > 0: no finite noise gives ε = 0', 'Choose a positive ε.');
+  if (!(epsilon > 0))
+    throw new UsageError('target epsilon must be > 0: no finite noise gives ε = 0', 'Choose a positive ε.');
   const unsub = shape.kind === 'gaussian' || shape.samplingRate === 1;
   const allUnsub = unsub && existing.every((s) => isVacuous(s) || isUnsubsampled(s));
   if (accountant === 'gdp' && !allUnsub) gdpMu([specFor(shape, 1), ...existing]); // throws the gdp usage error
@@ -215,7 +219,11 @@ export function calibrateSigma(
     while (f(hi) > epsilon) {
       lo = hi;
       hi *= factor;
-      if (hi > 1e7) throw new UserError(`no σ up to 1e7 meets ε = ${epsilon} at δ = ${delta}`, 'Allow more ε, fewer steps or a lower sampling rate.');
+      if (hi > 1e7)
+        throw new UserError(
+          `no σ up to 1e7 meets ε = ${epsilon} at δ = ${delta}`,
+          'Allow more ε, fewer steps or a lower sampling rate.',
+        );
     }
   }
   while (hi / lo - 1 > relTol) {

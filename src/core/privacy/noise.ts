@@ -29,7 +29,8 @@ export interface RandomSource {
 /** Cryptographic randomness (WebCrypto getRandomValues, buffered). This is the only source for real runs. */
 export function cryptoRandom(): RandomSource {
   const c = (globalThis as { crypto?: { getRandomValues<T extends ArrayBufferView>(a: T): T } }).crypto;
-  if (!c || typeof c.getRandomValues !== 'function') throw new Error('no cryptographic random source (globalThis.crypto.getRandomValues) is available');
+  if (!c || typeof c.getRandomValues !== 'function')
+    throw new Error('no cryptographic random source (globalThis.crypto.getRandomValues) is available');
   const buf = new Uint32Array(256);
   let pos = buf.length;
   return {
@@ -50,7 +51,10 @@ export function cryptoRandom(): RandomSource {
 export function seededRandom(seed: number | string): RandomSource {
   const text = String(seed);
   // cyrb128-style string hash to four 32-bit words.
-  let h1 = 1779033703, h2 = 3144134277, h3 = 1013904242, h4 = 2773480762;
+  let h1 = 1779033703,
+    h2 = 3144134277,
+    h3 = 1013904242,
+    h4 = 2773480762;
   for (let i = 0; i < text.length; i++) {
     const k = text.charCodeAt(i);
     h1 = h2 ^ Math.imul(h1 ^ k, 597399067);
@@ -62,7 +66,10 @@ export function seededRandom(seed: number | string): RandomSource {
   h2 = Math.imul(h4 ^ (h2 >>> 22), 2869860233);
   h3 = Math.imul(h1 ^ (h3 >>> 17), 951274213);
   h4 = Math.imul(h2 ^ (h4 >>> 19), 2716044179);
-  let a = (h1 ^ h2 ^ h3 ^ h4) >>> 0, b = (h2 ^ h1) >>> 0, c = (h3 ^ h1) >>> 0, d = (h4 ^ h1) >>> 0;
+  let a = (h1 ^ h2 ^ h3 ^ h4) >>> 0,
+    b = (h2 ^ h1) >>> 0,
+    c = (h3 ^ h1) >>> 0,
+    d = (h4 ^ h1) >>> 0;
   if ((a | b | c | d) === 0) a = 1;
   return {
     nextUint32() {
@@ -212,7 +219,11 @@ export function addGaussianNoise(rng: RandomSource, value: number, sigma: number
   if (!Number.isFinite(value)) throw new UsageError(`cannot add noise to a non-finite value (${String(value)})`);
   const g = noiseGrid(sigma);
   const k = Math.round(value / g);
-  if (Math.abs(k) > 2 ** 51) throw new UsageError(`value ${value} is too large relative to σ = ${sigma} for the noise grid`, 'Rescale the query so that |value|/σ < 2^21.');
+  if (Math.abs(k) > 2 ** 51)
+    throw new UsageError(
+      `value ${value} is too large relative to σ = ${sigma} for the noise grid`,
+      'Rescale the query so that |value|/σ < 2^21.',
+    );
   const [sn, sd] = latticeScale(sigma, g);
   return (k + discreteGaussian(rng, sn, sd)) * g;
 }

@@ -60,7 +60,8 @@ interface Curve {
   upper: number;
   /** P(L ≤ t), used to cut the lower tail when `lower` is −∞. */
   cdf(t: number): number;
-  /** lim δ(ε) as ε → −∞: the total mass (1 for a probability pair; composed discrete curves can exceed it by round-off). */
+  /** lim δ(ε) as ε → −∞: the total mass (1 for a probability pair; composed discrete curves can exceed it by
+   * round-off). */
   total?: number;
   /** A loss value inside the bulk of the distribution, where the searches for the grid ends start (default 0). */
   center?: number;
@@ -518,7 +519,8 @@ export class PldAccount {
     return Math.max(composedDelta(this.composed.rem, epsilon), composedDelta(this.composed.add, epsilon));
   }
 
-  /** δ(ε) of each direction separately (the answer is their max; for these mechanisms `remove` is usually the larger). */
+  /** δ(ε) of each direction separately (the answer is their max; for these mechanisms `remove` is usually the larger).
+   * */
   deltaByDirection(epsilon: number): { remove: number; add: number } {
     return { remove: composedDelta(this.composed.rem, epsilon), add: composedDelta(this.composed.add, epsilon) };
   }
@@ -544,7 +546,12 @@ export function stepLossMoments(sigma: number, q: number): { mean: number; varia
   const dx = (hi - lo) / m;
   const logQ = Math.log(q);
   const ratio = (1 - q) / q;
-  let s0 = 0, s1 = 0, s2 = 0, a0 = 0, a1 = 0, a2 = 0;
+  let s0 = 0,
+    s1 = 0,
+    s2 = 0,
+    a0 = 0,
+    a1 = 0,
+    a2 = 0;
   for (let i = 0; i <= m; i++) {
     const x = lo + i * dx;
     const y = (2 * x - 1) / (2 * sigma * sigma);
@@ -554,8 +561,12 @@ export function stepLossMoments(sigma: number, q: number): { mean: number; varia
     const end = i === 0 || i === m ? 0.5 : 1;
     const wr = (q * f1 + (1 - q) * f0) * end;
     const wa = f0 * end;
-    s0 += wr; s1 += wr * l; s2 += wr * l * l;
-    a0 += wa; a1 -= wa * l; a2 += wa * l * l;
+    s0 += wr;
+    s1 += wr * l;
+    s2 += wr * l * l;
+    a0 += wa;
+    a1 -= wa * l;
+    a2 += wa * l * l;
   }
   const vr = s2 / s0 - (s1 / s0) ** 2;
   const va = a2 / a0 - (a1 / a0) ** 2;
@@ -929,9 +940,13 @@ function canonical(groups: readonly Group[]): { groups: Group[]; key: string } {
  * expected: the merged Gaussian entries). `h` overrides the level-1 grid and `coarseH` the level-2 grid (tests use
  * them to check convergence); the answer is an upper bound for every grid, tighter as the grids shrink.
  */
-export function composePld(input: readonly Group[], opts: { h?: number; coarseH?: number } = {}): PldAccount | undefined {
+export function composePld(
+  input: readonly Group[],
+  opts: { h?: number; coarseH?: number } = {},
+): PldAccount | undefined {
   for (const g of input) {
-    if (!Number.isInteger(g.steps) || g.steps < 0 || !(g.sigma > 0) || !(g.q >= 0 && g.q <= 1)) throw new RangeError(`composePld: bad group ${JSON.stringify(g)}`);
+    if (!Number.isInteger(g.steps) || g.steps < 0 || !(g.sigma > 0) || !(g.q >= 0 && g.q <= 1))
+      throw new RangeError(`composePld: bad group ${JSON.stringify(g)}`);
   }
   const { groups, key } = canonical(input);
   if (groups.length === 0) return undefined;

@@ -100,7 +100,10 @@ export function rdpCurve(q: number, sigma: number, orders: readonly number[] = D
 }
 
 /** Total RDP of a composition (RDP composes additively, Mironov 2017, Proposition 1). */
-export function rdpOfSpecs(specs: readonly MechanismSpec[], orders: readonly number[] = DEFAULT_RDP_ORDERS): Float64Array {
+export function rdpOfSpecs(
+  specs: readonly MechanismSpec[],
+  orders: readonly number[] = DEFAULT_RDP_ORDERS,
+): Float64Array {
   const total = new Float64Array(orders.length);
   for (const s of specs) {
     if (isVacuous(s)) continue;
@@ -117,7 +120,11 @@ export function rdpOfSpecs(specs: readonly MechanismSpec[], orders: readonly num
  * Source: Balle, Barthe, Gaboardi, Hsu, Sato, "Hypothesis testing interpretations and Rényi DP" (AISTATS 2020),
  * Theorem 21; as implemented in dp_accounting rdp_privacy_accountant.compute_epsilon (orders ≤ 1.01 are skipped).
  */
-export function rdpToEpsilon(orders: readonly number[], rdp: ArrayLike<number>, delta: number): { epsilon: number; order: number } {
+export function rdpToEpsilon(
+  orders: readonly number[],
+  rdp: ArrayLike<number>,
+  delta: number,
+): { epsilon: number; order: number } {
   let best = Infinity;
   let bestOrder = NaN;
   for (let i = 0; i < orders.length; i++) {
@@ -141,7 +148,11 @@ export function rdpToEpsilon(orders: readonly number[], rdp: ArrayLike<number>, 
  * δ at ε from an RDP curve: min over orders of min(√(1 − e^{−r}), exp((α−1)(r − ε + ln(1 − 1/α)) − ln α)).
  * Source: Balle et al. (AISTATS 2020), Theorem 21; dp_accounting rdp_privacy_accountant.compute_delta.
  */
-export function rdpToDelta(orders: readonly number[], rdp: ArrayLike<number>, epsilon: number): { delta: number; order: number } {
+export function rdpToDelta(
+  orders: readonly number[],
+  rdp: ArrayLike<number>,
+  epsilon: number,
+): { delta: number; order: number } {
   let best = Infinity;
   let bestOrder = NaN;
   for (let i = 0; i < orders.length; i++) {

@@ -12,7 +12,8 @@ export type MechanismSpec =
   /** Plain Gaussian, `steps` adaptive compositions (Private Evolution: one step per histogram release). */
   | { kind: 'gaussian'; sigma: number; steps: number };
 
-/** `pld`: privacy-loss distribution (default, tightest); `rdp`: Rényi DP (conservative cross-check); `gdp`: Gaussian DP (un-subsampled only). */
+/** `pld`: privacy-loss distribution (default, tightest); `rdp`: Rényi DP (conservative cross-check); `gdp`: Gaussian
+ * DP (un-subsampled only). */
 export type AccountantName = 'pld' | 'rdp' | 'gdp';
 
 export const ACCOUNTANTS: readonly AccountantName[] = ['pld', 'rdp', 'gdp'];
@@ -27,12 +28,19 @@ function where(i: number | undefined): string {
 /** Throws a UsageError naming the first bad field of a spec. */
 export function validateSpec(spec: MechanismSpec, index?: number): void {
   const at = where(index);
-  if (spec === null || typeof spec !== 'object') throw new UsageError(`${at}: expected an object with kind, sigma and steps`);
+  if (spec === null || typeof spec !== 'object')
+    throw new UsageError(`${at}: expected an object with kind, sigma and steps`);
   if (spec.kind !== 'poisson-gaussian' && spec.kind !== 'gaussian') {
-    throw new UsageError(`${at}: unknown kind ${JSON.stringify((spec as { kind?: unknown }).kind)}`, 'Use "poisson-gaussian" or "gaussian".');
+    throw new UsageError(
+      `${at}: unknown kind ${JSON.stringify((spec as { kind?: unknown }).kind)}`,
+      'Use "poisson-gaussian" or "gaussian".',
+    );
   }
   if (typeof spec.sigma !== 'number' || !(spec.sigma > 0) || !Number.isFinite(spec.sigma)) {
-    throw new UsageError(`${at}: sigma must be a positive finite number; got ${String(spec.sigma)}`, 'σ is the noise standard deviation divided by the L2 sensitivity.');
+    throw new UsageError(
+      `${at}: sigma must be a positive finite number; got ${String(spec.sigma)}`,
+      'σ is the noise standard deviation divided by the L2 sensitivity.',
+    );
   }
   if (typeof spec.steps !== 'number' || !Number.isInteger(spec.steps) || spec.steps < 0 || spec.steps > MAX_STEPS) {
     throw new UsageError(`${at}: steps must be a whole number in [0, ${MAX_STEPS}]; got ${String(spec.steps)}`);
@@ -40,7 +48,10 @@ export function validateSpec(spec: MechanismSpec, index?: number): void {
   if (spec.kind === 'poisson-gaussian') {
     const q = spec.samplingRate;
     if (typeof q !== 'number' || !(q >= 0 && q <= 1)) {
-      throw new UsageError(`${at}: samplingRate must be a number in [0, 1]; got ${String(q)}`, 'The sampling rate is the probability that a record is included at each step.');
+      throw new UsageError(
+        `${at}: samplingRate must be a number in [0, 1]; got ${String(q)}`,
+        'The sampling rate is the probability that a record is included at each step.',
+      );
     }
   }
 }
@@ -52,7 +63,10 @@ export function validateSpecs(specs: readonly MechanismSpec[]): void {
 
 export function validateDelta(delta: number): void {
   if (typeof delta !== 'number' || !(delta > 0 && delta < 1)) {
-    throw new UsageError(`delta must be a number strictly between 0 and 1; got ${String(delta)}`, 'A common choice is 1/(n·ln n) for n records, which is below 1/n.');
+    throw new UsageError(
+      `delta must be a number strictly between 0 and 1; got ${String(delta)}`,
+      'A common choice is 1/(n·ln n) for n records, which is below 1/n.',
+    );
   }
 }
 

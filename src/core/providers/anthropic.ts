@@ -32,10 +32,19 @@ export class AnthropicProvider implements Provider {
     const apiKey = config.apiKey?.trim() || undefined;
     const host = new URL(this.baseURL).host;
     this.ctx = { kind: 'anthropic', host, model: this.model, secrets: [apiKey] };
-    if (!apiKey) throw new ProviderError('auth', `anthropic (${host}) needs an API key and none was given`, keyHint('anthropic'), { provider: 'anthropic' });
+    if (!apiKey)
+      throw new ProviderError('auth', `anthropic (${host}) needs an API key and none was given`, keyHint('anthropic'), {
+        provider: 'anthropic',
+      });
     this.cache = config.probeCache ?? defaultProbeCache();
     // maxRetries 0: the shared runner retries. logLevel off: ANTHROPIC_LOG=debug must not print prompts.
-    this.client = new Anthropic({ apiKey, baseURL: this.baseURL, maxRetries: 0, timeout: (config.timeoutMs ?? DEFAULTS.timeoutMs) + 5_000, logLevel: 'off' });
+    this.client = new Anthropic({
+      apiKey,
+      baseURL: this.baseURL,
+      maxRetries: 0,
+      timeout: (config.timeoutMs ?? DEFAULTS.timeoutMs) + 5_000,
+      logLevel: 'off',
+    });
     this.meter = new UsageMeter(config.prices);
     this.runner = remoteRunner(config, this.ctx, this.meter);
   }
@@ -48,13 +57,20 @@ export class AnthropicProvider implements Provider {
   capabilities(signal?: AbortSignal): Promise<Capabilities> {
     return raceAbort(
       cachedProbe(this.cache, probeKey('anthropic', this.baseURL, this.model), async () => {
-        await this.send({ messages: [{ role: 'user', content: PROBE.user }], maxTokens: 1 }, undefined, 'capability probe');
+        await this.send(
+          { messages: [{ role: 'user', content: PROBE.user }], maxTokens: 1 },
+          undefined,
+          'capability probe',
+        );
         return {
           nextTokenLogprobs: null,
           generate: true,
           embed: false,
           server: 'anthropic',
-          notes: [`Anthropic's API returns no logprobs. ${NO_LOGPROBS_FIX}`, 'Anthropic has no embeddings: Aug-PE needs another embedder (an OpenAI-compatible embedding model or the built-in one).'],
+          notes: [
+            `Anthropic's API returns no logprobs. ${NO_LOGPROBS_FIX}`,
+            'Anthropic has no embeddings: Aug-PE needs another embedder (an OpenAI-compatible embedding model or the built-in one).',
+          ],
         };
       }),
       signal,
@@ -62,31 +78,61 @@ export class AnthropicProvider implements Provider {
   }
 
   async nextTokens(): Promise<NextTokensResult> {
-    throw new ProviderError('no-logprobs', `anthropic model "${this.model}" returns no next-token logprobs (the Messages API has none)`, NO_LOGPROBS_FIX, { provider: 'anthropic' });
+    throw new ProviderError(
+      'no-logprobs',
+      `anthropic model "${this.model}" returns no next-token logprobs (the Messages API has none)`,
+      NO_LOGPROBS_FIX,
+      { provider: 'anthropic' },
+    );
   }
 
   async embed(): Promise<Float32Array[]> {
-    throw new ProviderError('no-embeddings', 'anthropic has no embeddings API', 'For Aug-PE, use an OpenAI-compatible embedding model or the built-in embedder as the embedder.', { provider: 'anthropic' });
+    throw new ProviderError(
+      'no-embeddings',
+      'anthropic has no embeddings API',
+      'For Aug-PE, use an OpenAI-compatible embedding model or the built-in embedder as the embedder.',
+      { provider: 'anthropic' },
+    );
   }
 
   async generate(req: GenerateRequest): Promise<GenerateResult> {
     const n = req.n ?? 1;
     if (!Number.isInteger(n) || n < 1) throw new RangeError(`n must be a whole number ≥ 1, got ${n}`);
-    if (!Number.isInteger(req.maxTokens) || req.maxTokens < 1) throw new RangeError(`maxTokens must be a whole number ≥ 1, got ${req.maxTokens}`);
-    if ((req.messages === undefined) === (req.prompt === undefined)) throw new UsageError('generate needs either messages or a prompt (not both)');
+    if (!Number.isInteger(req.maxTokens) || req.maxTokens < 1)
+      throw new RangeError(`maxTokens must be a whole number ≥ 1, got ${req.maxTokens}`);
+    if ((req.messages === undefined) === (req.prompt === undefined))
+      throw new UsageError('generate needs either messages or a prompt (not both)');
     const messages = req.messages ?? [{ role: 'user' as const, content: req.prompt! }];
     // The API has no `n`: one request per completion (the runner's concurrency limit applies).
-    const texts = await Promise.all(Array.from({ length: n }, () => this.send({ messages, maxTokens: req.maxTokens, temperature: req.temperature, stop: req.stop }, req.signal, 'generate')));
+    const texts = await Promise.all(
+      Array.from({ length: n }, () =>
+        this.send(
+          { messages, maxTokens: req.maxTokens, temperature: req.temperature, stop: req.stop },
+          req.signal,
+          'generate',
+        ),
+      ),
+    );
     return { texts };
   }
 
   private async send(
-    o: { messages: { role: 'system' | 'user' | 'assistant'; content: string }[]; maxTokens: number; temperature?: number; stop?: string[] },
+    o: {
+      messages: { role: 'system' | 'user' | 'assistant'; content: string }[];
+      maxTokens: number;
+      temperature?: number;
+      stop?: string[];
+    },
     signal: AbortSignal | undefined,
     what: string,
   ): Promise<string> {
-    const system = o.messages.filter((m) => m.role === 'system').map((m) => m.content).join('\n\n');
-    const turns = o.messages.filter((m) => m.role !== 'system').map((m) => ({ role: m.role as 'user' | 'assistant', content: m.content }));
+    const system = o.messages
+      .filter((m) => m.role === 'system')
+      .map((m) => m.content)
+      .join('\n\n');
+    const turns = o.messages
+      .filter((m) => m.role !== 'system')
+      .map((m) => ({ role: m.role as 'user' | 'assistant', content: m.content }));
     const last = turns[turns.length - 1];
     // Prefill: the API continues a final assistant turn but rejects one that ends in whitespace.
     if (last?.role === 'assistant') last.content = last.content.trimEnd();
@@ -102,10 +148,19 @@ export class AnthropicProvider implements Provider {
       ...(apiStops.length ? { stop_sequences: apiStops } : {}),
     };
     const texts = o.messages.map((m) => m.content);
-    const res = await this.runner.run(what, (s) => this.client.messages.create(body as never, { signal: s }) as Promise<unknown>, { signal, texts });
+    const res = await this.runner.run(
+      what,
+      (s) => this.client.messages.create(body as never, { signal: s }) as Promise<unknown>,
+      { signal, texts },
+    );
     const msg = (res ?? {}) as { content?: unknown; usage?: Record<string, unknown>; model?: unknown };
     if (!Array.isArray(msg.content)) {
-      throw new ProviderError('malformed-response', `anthropic (${this.ctx.host}) returned a message without content`, 'Check the base URL (https://api.anthropic.com).', { provider: 'anthropic' });
+      throw new ProviderError(
+        'malformed-response',
+        `anthropic (${this.ctx.host}) returned a message without content`,
+        'Check the base URL (https://api.anthropic.com).',
+        { provider: 'anthropic' },
+      );
     }
     const u = msg.usage ?? {};
     const num = (v: unknown) => (typeof v === 'number' ? v : 0);

@@ -29,7 +29,12 @@ interface ErrorFields {
  * ({type:"error", error:{type,message}}).
  */
 export function errorFields(e: unknown): ErrorFields {
-  const o = (typeof e === 'object' && e !== null ? e : {}) as { status?: unknown; headers?: unknown; error?: unknown; message?: unknown };
+  const o = (typeof e === 'object' && e !== null ? e : {}) as {
+    status?: unknown;
+    headers?: unknown;
+    error?: unknown;
+    message?: unknown;
+  };
   const status = typeof o.status === 'number' ? o.status : undefined;
   const headers = o.headers instanceof Headers ? o.headers : undefined;
   const body = o.error;
@@ -51,8 +56,10 @@ export function errorFields(e: unknown): ErrorFields {
   return { status, headers, message, code: str(inner?.code), type: str(inner?.type), param: str(inner?.param) };
 }
 
-const CONTEXT_RE = /maximum context length|context[_ ]length|context window|context size|prompt is too long|too many (input )?tokens|exceeds? (the )?(model'?s? )?(maximum )?context|input is too long/i;
-const NO_LOGPROBS_RE = /logprobs?[^.]*\b(not supported|not allowed|unsupported|not available)|(not supported|unsupported|not allowed)[^.]*logprobs|Unrecognized request argument supplied: logprobs/i;
+const CONTEXT_RE =
+  /maximum context length|context[_ ]length|context window|context size|prompt is too long|too many (input )?tokens|exceeds? (the )?(model'?s? )?(maximum )?context|input is too long/i;
+const NO_LOGPROBS_RE =
+  /logprobs?[^.]*\b(not supported|not allowed|unsupported|not available)|(not supported|unsupported|not allowed)[^.]*logprobs|Unrecognized request argument supplied: logprobs/i;
 const MODEL_RE = /model|deployment/i;
 
 function isConnectionError(e: unknown): boolean {
@@ -62,7 +69,9 @@ function isConnectionError(e: unknown): boolean {
   if (/APIConnectionError|APIConnectionTimeoutError/.test(String(name)) || /APIConnection/.test(ctor)) return true;
   if (e instanceof TypeError && /terminated|fetch failed|socket|network/i.test(e.message)) return true;
   const code = (e as { code?: unknown; cause?: { code?: unknown } }).cause?.code ?? (e as { code?: unknown }).code;
-  return typeof code === 'string' && /^(ECONNRESET|ECONNREFUSED|EPIPE|ETIMEDOUT|ENOTFOUND|EAI_AGAIN|UND_ERR_\w+)$/.test(code);
+  return (
+    typeof code === 'string' && /^(ECONNRESET|ECONNREFUSED|EPIPE|ETIMEDOUT|ENOTFOUND|EAI_AGAIN|UND_ERR_\w+)$/.test(code)
+  );
 }
 
 /**
@@ -74,15 +83,25 @@ export function classifyError(e: unknown, ctx: ClassifyContext, texts: readonly 
   const where = `${ctx.kind} (${ctx.host})`;
   const base = { provider: ctx.kind };
   if (e instanceof SyntaxError) {
-    return new ProviderError('malformed-response', `${where} answered with invalid JSON`, 'The server or a proxy in between returned a broken body. Check the base URL points at the API (usually ending in /v1) and retry.', {
-      ...base,
-      retryable: true,
-    });
+    return new ProviderError(
+      'malformed-response',
+      `${where} answered with invalid JSON`,
+      'The server or a proxy in between returned a broken body. Check the base URL points at the API (usually ending in /v1) and retry.',
+      {
+        ...base,
+        retryable: true,
+      },
+    );
   }
   const f = errorFields(e);
   if (f.status === undefined) {
     if (isConnectionError(e)) {
-      return new ProviderError('connection', `${where}: the connection failed or was dropped`, `Check that the server is running and reachable at ${ctx.host}, and the base URL.`, { ...base, retryable: true });
+      return new ProviderError(
+        'connection',
+        `${where}: the connection failed or was dropped`,
+        `Check that the server is running and reachable at ${ctx.host}, and the base URL.`,
+        { ...base, retryable: true },
+      );
     }
     return undefined;
   }
@@ -95,37 +114,95 @@ export function classifyError(e: unknown, ctx: ClassifyContext, texts: readonly 
   const lower = `${f.code ?? ''} ${f.type ?? ''}`;
 
   if (s === 401 || s === 403) {
-    return new ProviderError('auth', `${where} refused the request (${s}): ${msg}`, keyHint(ctx.kind), { ...details, retryable: false });
+    return new ProviderError('auth', `${where} refused the request (${s}): ${msg}`, keyHint(ctx.kind), {
+      ...details,
+      retryable: false,
+    });
   }
   if (s === 429 && /insufficient_quota/.test(lower)) {
-    return new ProviderError('quota', `${where}: quota exhausted: ${msg}`, 'Check the plan and billing of this API account, or use a local model.', { ...details, retryable: false });
+    return new ProviderError(
+      'quota',
+      `${where}: quota exhausted: ${msg}`,
+      'Check the plan and billing of this API account, or use a local model.',
+      { ...details, retryable: false },
+    );
   }
   if (s === 429 || s === 529 || /overloaded|rate_limit/.test(lower)) {
-    return new ProviderError('rate-limit', `${where} is rate-limiting or overloaded (${s}): ${msg}`, 'Lower the concurrency setting, wait, or raise the rate limit of this API account.', { ...details, retryable });
+    return new ProviderError(
+      'rate-limit',
+      `${where} is rate-limiting or overloaded (${s}): ${msg}`,
+      'Lower the concurrency setting, wait, or raise the rate limit of this API account.',
+      { ...details, retryable },
+    );
   }
   if (s === 404 || s === 400 || s === 413 || s === 422) {
-    if (/context_length_exceeded|exceed_context_size|request_too_large/.test(lower) || CONTEXT_RE.test(f.message) || s === 413) {
-      return new ProviderError('context-too-long', `${where}: the prompt does not fit the context window of ${ctx.model}: ${msg}`, 'Use fewer or shorter examples per prompt, or a model with a longer context window.', { ...details, retryable: false });
+    if (
+      /context_length_exceeded|exceed_context_size|request_too_large/.test(lower) ||
+      CONTEXT_RE.test(f.message) ||
+      s === 413
+    ) {
+      return new ProviderError(
+        'context-too-long',
+        `${where}: the prompt does not fit the context window of ${ctx.model}: ${msg}`,
+        'Use fewer or shorter examples per prompt, or a model with a longer context window.',
+        { ...details, retryable: false },
+      );
     }
-    if ((f.param === 'logprobs' || f.param === 'top_logprobs') && /unsupported|not supported|not allowed/i.test(`${f.code ?? ''} ${f.message}`)) {
+    if (
+      (f.param === 'logprobs' || f.param === 'top_logprobs') &&
+      /unsupported|not supported|not allowed/i.test(`${f.code ?? ''} ${f.message}`)
+    ) {
       return noLogprobsError(ctx, msg, details);
     }
     if (NO_LOGPROBS_RE.test(f.message)) return noLogprobsError(ctx, msg, details);
-    if (/model_not_found|DeploymentNotFound|not_found_error/.test(lower) || (MODEL_RE.test(f.message) && /not (be )?found|does not exist|not exist|unknown model|no such model|try pulling/i.test(f.message))) {
-      return new ProviderError('model-not-found', `${where} does not know the model "${ctx.model}": ${msg}`, modelHint(ctx), { ...details, retryable: false });
+    if (
+      /model_not_found|DeploymentNotFound|not_found_error/.test(lower) ||
+      (MODEL_RE.test(f.message) &&
+        /not (be )?found|does not exist|not exist|unknown model|no such model|try pulling/i.test(f.message))
+    ) {
+      return new ProviderError(
+        'model-not-found',
+        `${where} does not know the model "${ctx.model}": ${msg}`,
+        modelHint(ctx),
+        { ...details, retryable: false },
+      );
     }
     if (s === 404) {
-      return new ProviderError('bad-request', `${where}: endpoint not found (404): ${msg}`, 'Check the base URL: OpenAI-compatible servers usually want it to end in /v1 (e.g. http://127.0.0.1:11434/v1 for Ollama).', { ...details, retryable: false });
+      return new ProviderError(
+        'bad-request',
+        `${where}: endpoint not found (404): ${msg}`,
+        'Check the base URL: OpenAI-compatible servers usually want it to end in /v1 (e.g. http://127.0.0.1:11434/v1 for Ollama).',
+        { ...details, retryable: false },
+      );
     }
-    return new ProviderError('bad-request', `${where} rejected the request (${s}): ${msg}`, 'Check the model and its settings; if the server is not OpenAI itself, check that it supports this endpoint.', { ...details, retryable: false });
+    return new ProviderError(
+      'bad-request',
+      `${where} rejected the request (${s}): ${msg}`,
+      'Check the model and its settings; if the server is not OpenAI itself, check that it supports this endpoint.',
+      { ...details, retryable: false },
+    );
   }
   if (s >= 500 || retryable) {
-    return new ProviderError('server', `${where} failed (${s}): ${msg}`, 'The server had a problem; retry later. For a local server, check its log.', { ...details, retryable });
+    return new ProviderError(
+      'server',
+      `${where} failed (${s}): ${msg}`,
+      'The server had a problem; retry later. For a local server, check its log.',
+      { ...details, retryable },
+    );
   }
-  return new ProviderError('bad-request', `${where} rejected the request (${s}): ${msg}`, 'Check the model and the base URL.', { ...details, retryable: false });
+  return new ProviderError(
+    'bad-request',
+    `${where} rejected the request (${s}): ${msg}`,
+    'Check the model and the base URL.',
+    { ...details, retryable: false },
+  );
 }
 
-export function noLogprobsError(ctx: Pick<ClassifyContext, 'kind' | 'model'>, serverMessage?: string, details: ProviderError['details'] = {}): ProviderError {
+export function noLogprobsError(
+  ctx: Pick<ClassifyContext, 'kind' | 'model'>,
+  serverMessage?: string,
+  details: ProviderError['details'] = {},
+): ProviderError {
   return new ProviderError(
     'no-logprobs',
     `${ctx.kind} model "${ctx.model}" returns no next-token logprobs${serverMessage ? `: ${serverMessage}` : ''}`,

@@ -26,7 +26,8 @@ export interface ProviderConfig {
   embeddingModel?: string;
   /** Azure classic API version (default 2024-10-21). */
   apiVersion?: string;
-  /** Requests in flight at once for this provider (default 4; 16 for a server on this machine — see defaultConcurrency). */
+  /** Requests in flight at once for this provider (default 4; 16 for a server on this machine — see
+   * defaultConcurrency). */
   concurrency?: number;
   /** Per-attempt request timeout in ms (default 60 000). */
   timeoutMs?: number;
@@ -67,12 +68,22 @@ export const DEFAULTS = {
 
 /** Validates the parts of a config that do not need the network. Throws UsageError naming the field. */
 export function checkConfig(c: ProviderConfig): void {
-  if (!PROVIDER_KINDS.includes(c.kind)) throw new UsageError(`unknown provider kind "${String(c.kind)}"`, `Use one of: ${PROVIDER_KINDS.join(', ')}.`);
+  if (!PROVIDER_KINDS.includes(c.kind))
+    throw new UsageError(`unknown provider kind "${String(c.kind)}"`, `Use one of: ${PROVIDER_KINDS.join(', ')}.`);
   if (c.kind !== 'builtin' && !c.model?.trim()) {
-    const example = c.kind === 'anthropic' ? 'claude-haiku-4-5' : c.kind === 'azure' ? 'your deployment name' : 'gpt-4.1-mini, or llama3.2 for Ollama';
+    const example =
+      c.kind === 'anthropic'
+        ? 'claude-haiku-4-5'
+        : c.kind === 'azure'
+          ? 'your deployment name'
+          : 'gpt-4.1-mini, or llama3.2 for Ollama';
     throw new UsageError(`provider "${c.kind}" needs a model`, `Set the model (e.g. ${example}).`);
   }
-  if (c.kind === 'azure' && !c.baseURL) throw new UsageError('provider "azure" needs a base URL', 'Set it to your resource endpoint, e.g. https://NAME.openai.azure.com');
+  if (c.kind === 'azure' && !c.baseURL)
+    throw new UsageError(
+      'provider "azure" needs a base URL',
+      'Set it to your resource endpoint, e.g. https://NAME.openai.azure.com',
+    );
   if (c.baseURL !== undefined) {
     let u: URL;
     try {
@@ -80,11 +91,17 @@ export function checkConfig(c: ProviderConfig): void {
     } catch {
       throw new UsageError(`base URL ${JSON.stringify(c.baseURL)} is not a URL`, 'Example: http://127.0.0.1:8000/v1');
     }
-    if (u.protocol !== 'http:' && u.protocol !== 'https:') throw new UsageError(`base URL must be http(s), got ${u.protocol}`, 'Example: http://127.0.0.1:8000/v1');
-    if (u.username || u.password) throw new UsageError('base URL must not contain credentials', 'Put the key in the API key setting or environment variable instead.');
+    if (u.protocol !== 'http:' && u.protocol !== 'https:')
+      throw new UsageError(`base URL must be http(s), got ${u.protocol}`, 'Example: http://127.0.0.1:8000/v1');
+    if (u.username || u.password)
+      throw new UsageError(
+        'base URL must not contain credentials',
+        'Put the key in the API key setting or environment variable instead.',
+      );
   }
   const positiveInt = (name: string, v: number | undefined) => {
-    if (v !== undefined && (!Number.isInteger(v) || v < 1)) throw new UsageError(`${name} must be a whole number ≥ 1, got ${v}`);
+    if (v !== undefined && (!Number.isInteger(v) || v < 1))
+      throw new UsageError(`${name} must be a whole number ≥ 1, got ${v}`);
   };
   positiveInt('concurrency', c.concurrency);
   positiveInt('timeoutMs', c.timeoutMs);
@@ -107,7 +124,8 @@ export function defaultConcurrency(baseURL: string | undefined): number {
   }
 }
 
-/** True when the base URL is OpenAI's hosted API (no prefill, top_logprobs ≤ 20, legacy completions only for instruct models). */
+/** True when the base URL is OpenAI's hosted API (no prefill, top_logprobs ≤ 20, legacy completions only for instruct
+ * models). */
 export function isHostedOpenAI(baseURL: string | undefined): boolean {
   if (!baseURL) return true;
   try {

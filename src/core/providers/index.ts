@@ -6,7 +6,14 @@ import type { Provider } from './types';
 import { yieldingProvider } from './yielding';
 
 export type * from './types';
-export { type ProviderConfig, type ProviderKind, PROVIDER_KINDS, DEFAULTS, checkConfig, isHostedOpenAI } from './config';
+export {
+  type ProviderConfig,
+  type ProviderKind,
+  PROVIDER_KINDS,
+  DEFAULTS,
+  checkConfig,
+  isHostedOpenAI,
+} from './config';
 export { ProviderError, isAbortError, type ProviderErrorCode } from './errors';
 export { apiKeyFromEnv, keyHint, KEY_ENV_VARS } from './keys';
 export { DEFAULT_PRICES, loadPriceTable, priceFor, type Price, type PriceTable } from './usage';

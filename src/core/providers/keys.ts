@@ -11,7 +11,10 @@ export const KEY_ENV_VARS: Record<Exclude<ProviderKind, 'builtin'>, readonly str
  * The API key for `kind` from the environment, or undefined. The value is never logged; callers pass it straight to
  * the provider, which redacts it from every error message.
  */
-export function apiKeyFromEnv(kind: ProviderKind, env: NodeJS.ProcessEnv): { key: string; variable: string } | undefined {
+export function apiKeyFromEnv(
+  kind: ProviderKind,
+  env: NodeJS.ProcessEnv,
+): { key: string; variable: string } | undefined {
   if (kind === 'builtin') return undefined;
   for (const variable of KEY_ENV_VARS[kind]) {
     const v = env[variable]?.trim();

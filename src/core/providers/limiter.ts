@@ -1,12 +1,19 @@
 import { abortReason } from './errors';
 
-/** A counting semaphore: at most `limit` holders at once, FIFO, and a waiter leaves the queue when its signal aborts. */
+/** A counting semaphore: at most `limit` holders at once, FIFO, and a waiter leaves the queue when its signal aborts.
+ * */
 export class Limiter {
   private active = 0;
-  private readonly queue: { grant: () => void; reject: (e: Error) => void; signal?: AbortSignal; onAbort?: () => void }[] = [];
+  private readonly queue: {
+    grant: () => void;
+    reject: (e: Error) => void;
+    signal?: AbortSignal;
+    onAbort?: () => void;
+  }[] = [];
 
   constructor(readonly limit: number) {
-    if (!Number.isInteger(limit) || limit < 1) throw new RangeError(`concurrency limit must be a whole number ≥ 1, got ${limit}`);
+    if (!Number.isInteger(limit) || limit < 1)
+      throw new RangeError(`concurrency limit must be a whole number ≥ 1, got ${limit}`);
   }
 
   /** Requests currently holding a slot. */

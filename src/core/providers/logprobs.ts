@@ -4,7 +4,8 @@ import type { NextTokensStep, TokenLogprob } from './types';
  * Parsing of the logprob shapes OpenAI-compatible servers return (see /work/shared/data/api-shapes/README.md):
  * - chat shape `logprobs.content[]` of {token, logprob, top_logprobs:[{token, logprob}]}: OpenAI, Azure, vLLM chat,
  *   llama.cpp (chat AND /v1/completions, entries carry an extra `id`), Ollama /v1/chat/completions;
- * - legacy shape `{tokens[], token_logprobs[], top_logprobs[{token: logprob}] | null}`: OpenAI and vLLM /v1/completions.
+ * - legacy shape `{tokens[], token_logprobs[], top_logprobs[{token: logprob}] | null}`: OpenAI and vLLM
+ * /v1/completions.
  * Values that mean "not in the top list" (-9999 from OpenAI/vLLM, -3.4e38 from llama.cpp, null, -Infinity) are
  * treated as absent and dropped. Returns null when the structure is not a logprob object at all.
  */
@@ -44,7 +45,10 @@ export function normalizeTop(entries: readonly { token: unknown; logprob: unknow
     const lps = byToken.get(token)!;
     return { token, logprob: Math.min(0, lps.length === 1 ? lps[0]! : logSumExp(lps)) };
   });
-  return out.map((e, i) => ({ e, i })).sort((a, b) => b.e.logprob - a.e.logprob || a.i - b.i).map((x) => x.e);
+  return out
+    .map((e, i) => ({ e, i }))
+    .sort((a, b) => b.e.logprob - a.e.logprob || a.i - b.i)
+    .map((x) => x.e);
 }
 
 function step(token: unknown, logprob: unknown, top: TokenLogprob[]): NextTokensStep | null {
@@ -65,7 +69,9 @@ export function parseContentLogprobs(content: unknown): NextTokensStep[] | null 
   for (const entry of content) {
     if (typeof entry !== 'object' || entry === null) return null;
     const e = entry as { token?: unknown; logprob?: unknown; top_logprobs?: unknown };
-    const tops = Array.isArray(e.top_logprobs) ? (e.top_logprobs as { token: unknown; logprob: unknown }[]).filter((t) => typeof t === 'object' && t !== null) : [];
+    const tops = Array.isArray(e.top_logprobs)
+      ? (e.top_logprobs as { token: unknown; logprob: unknown }[]).filter((t) => typeof t === 'object' && t !== null)
+      : [];
     const s = step(e.token, e.logprob, normalizeTop(tops));
     if (s === null) break; // stop at the first entry without a distribution (end of text)
     steps.push(s);
@@ -76,12 +82,19 @@ export function parseContentLogprobs(content: unknown): NextTokensStep[] | null 
 /** Legacy completions shape: parallel arrays, top lists as {token: logprob} dicts (key order means nothing). */
 export function parseLegacyLogprobs(lp: unknown): NextTokensStep[] | null {
   if (typeof lp !== 'object' || lp === null) return null;
-  const { tokens, token_logprobs: tokenLps, top_logprobs: tops } = lp as { tokens?: unknown; token_logprobs?: unknown; top_logprobs?: unknown };
+  const {
+    tokens,
+    token_logprobs: tokenLps,
+    top_logprobs: tops,
+  } = lp as { tokens?: unknown; token_logprobs?: unknown; top_logprobs?: unknown };
   if (!Array.isArray(tokens)) return null;
   const steps: NextTokensStep[] = [];
   for (let i = 0; i < tokens.length; i++) {
     const dict: unknown = Array.isArray(tops) ? tops[i] : undefined;
-    const entries = typeof dict === 'object' && dict !== null ? Object.entries(dict as Record<string, unknown>).map(([token, logprob]) => ({ token, logprob })) : [];
+    const entries =
+      typeof dict === 'object' && dict !== null
+        ? Object.entries(dict as Record<string, unknown>).map(([token, logprob]) => ({ token, logprob }))
+        : [];
     const s = step(tokens[i], Array.isArray(tokenLps) ? tokenLps[i] : undefined, normalizeTop(entries));
     if (s === null) break;
     steps.push(s);

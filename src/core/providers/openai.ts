@@ -8,7 +8,18 @@ import { keyHint } from './keys';
 import { parseChoiceLogprobs, rawTopWidth, restrictTop } from './logprobs';
 import { cachedProbe, defaultProbeCache, PROBE, probeKey, raceAbort, type ProbeCache } from './probe';
 import { remoteRunner, type RequestRunner } from './runner';
-import type { Capabilities, ChatMessage, ContinuationMode, GenerateRequest, GenerateResult, NextTokensRequest, NextTokensResult, NextTokensStep, Provider, Usage } from './types';
+import type {
+  Capabilities,
+  ChatMessage,
+  ContinuationMode,
+  GenerateRequest,
+  GenerateResult,
+  NextTokensRequest,
+  NextTokensResult,
+  NextTokensStep,
+  Provider,
+  Usage,
+} from './types';
 import { estimateTokens, UsageMeter } from './usage';
 
 /**
@@ -56,7 +67,8 @@ export class OpenAICompatibleProvider implements Provider {
 
   constructor(private readonly config: ProviderConfig) {
     checkConfig(config);
-    if (config.kind !== 'openai' && config.kind !== 'azure') throw new UsageError(`OpenAICompatibleProvider cannot serve kind "${config.kind}"`);
+    if (config.kind !== 'openai' && config.kind !== 'azure')
+      throw new UsageError(`OpenAICompatibleProvider cannot serve kind "${config.kind}"`);
     this.kind = config.kind;
     this.model = config.model!.trim();
     this.embeddingModel = config.embeddingModel?.trim() || this.model;
@@ -70,7 +82,12 @@ export class OpenAICompatibleProvider implements Provider {
     const apiKey = config.apiKey?.trim() || undefined;
     this.ctx = { kind: this.kind, host, model: this.model, secrets: [apiKey] };
     if (!apiKey && this.hosted) {
-      throw new ProviderError('auth', `${this.kind} (${host}) needs an API key and none was given`, keyHint(this.kind), { provider: this.kind });
+      throw new ProviderError(
+        'auth',
+        `${this.kind} (${host}) needs an API key and none was given`,
+        keyHint(this.kind),
+        { provider: this.kind },
+      );
     }
     const timeout = (config.timeoutMs ?? DEFAULTS.timeoutMs) + 5_000; // backstop; the runner's own timeout fires first
     // maxRetries 0: the runner's retry policy is the only one. logLevel off: OPENAI_LOG=debug must not print prompts.
@@ -78,10 +95,20 @@ export class OpenAICompatibleProvider implements Provider {
     if (this.kind === 'azure' && !/\/openai\/v1$/.test(this.baseURL)) {
       // No `deployment` option: the SDK then takes the deployment from each body's `model`, so embeddings can go to
       // a different deployment (embeddingModel) than chat.
-      this.client = new AzureOpenAI({ ...common, endpoint: this.baseURL, apiKey, apiVersion: config.apiVersion ?? DEFAULTS.azureApiVersion });
+      this.client = new AzureOpenAI({
+        ...common,
+        endpoint: this.baseURL,
+        apiKey,
+        apiVersion: config.apiVersion ?? DEFAULTS.azureApiVersion,
+      });
     } else {
       // Local servers accept any key; the SDK insists on one, so send a placeholder rather than reading env vars.
-      this.client = new OpenAI({ ...common, baseURL: this.baseURL, apiKey: apiKey ?? 'no-key', ...(this.kind === 'azure' ? { defaultHeaders: { 'api-key': apiKey } } : {}) });
+      this.client = new OpenAI({
+        ...common,
+        baseURL: this.baseURL,
+        apiKey: apiKey ?? 'no-key',
+        ...(this.kind === 'azure' ? { defaultHeaders: { 'api-key': apiKey } } : {}),
+      });
     }
     this.meter = new UsageMeter(config.prices);
     this.runner = remoteRunner(config, this.ctx, this.meter);
@@ -103,25 +130,45 @@ export class OpenAICompatibleProvider implements Provider {
   // nextTokens
 
   async nextTokens(req: NextTokensRequest): Promise<NextTokensResult> {
-    if (!Number.isInteger(req.positions) || req.positions < 1) throw new RangeError(`positions must be a whole number ≥ 1, got ${req.positions}`);
-    if (!Number.isInteger(req.topK) || req.topK < 1) throw new RangeError(`topK must be a whole number ≥ 1, got ${req.topK}`);
+    if (!Number.isInteger(req.positions) || req.positions < 1)
+      throw new RangeError(`positions must be a whole number ≥ 1, got ${req.positions}`);
+    if (!Number.isInteger(req.topK) || req.topK < 1)
+      throw new RangeError(`topK must be a whole number ≥ 1, got ${req.topK}`);
     const caps = await this.capabilities(req.signal);
     const lp = caps.nextTokenLogprobs;
-    if (!lp) throw noLogprobsError(this.ctx, caps.notes.find((n) => /logprob/i.test(n)));
+    if (!lp)
+      throw noLogprobsError(
+        this.ctx,
+        caps.notes.find((n) => /logprob/i.test(n)),
+      );
     const k = Math.min(req.topK, lp.maxTopK);
     const texts = [req.prompt, req.continuation];
     let steps: NextTokensStep[] | null;
     if (lp.mode === 'completions') {
-      const res = await this.post('completions', this.completionsBody(req.prompt + req.continuation, req.positions, k, { temperature: lp.logprobTemperature ?? 0 }), { signal: req.signal, texts, what: 'next tokens' });
+      const res = await this.post(
+        'completions',
+        this.completionsBody(req.prompt + req.continuation, req.positions, k, {
+          temperature: lp.logprobTemperature ?? 0,
+        }),
+        { signal: req.signal, texts, what: 'next tokens' },
+      );
       steps = parseChoiceLogprobs(firstChoice(res, this.ctx).logprobs);
     } else {
-      const body = this.chatBody({ messages: continuationMessages(lp.mode, req.prompt, req.continuation), maxTokens: req.positions, temperature: lp.logprobTemperature ?? 0, topP: 1, topLogprobs: k });
+      const body = this.chatBody({
+        messages: continuationMessages(lp.mode, req.prompt, req.continuation),
+        maxTokens: req.positions,
+        temperature: lp.logprobTemperature ?? 0,
+        topP: 1,
+        topLogprobs: k,
+      });
       const res = await this.post('chat', body, { signal: req.signal, texts, what: 'next tokens' });
       steps = parseChoiceLogprobs(firstChoice(res, this.ctx).logprobs);
     }
-    if (steps === null) throw noLogprobsError(this.ctx, `the server sent no logprobs for this request (mode ${lp.mode})`);
+    if (steps === null)
+      throw noLogprobsError(this.ctx, `the server sent no logprobs for this request (mode ${lp.mode})`);
     steps = trimSteps(steps, req.positions, k);
-    if (req.candidates && steps[0]) steps[0] = { token: steps[0].token, top: restrictTop(steps[0].top, req.candidates) };
+    if (req.candidates && steps[0])
+      steps[0] = { token: steps[0].token, top: restrictTop(steps[0].top, req.candidates) };
     return { steps };
   }
 
@@ -139,17 +186,28 @@ export class OpenAICompatibleProvider implements Provider {
     const signal = reqs[0]!.signal;
     const caps = await this.capabilities(signal);
     const lp = caps.nextTokenLogprobs;
-    const uniform = reqs.every((r) => r.positions === reqs[0]!.positions && r.topK === reqs[0]!.topK && r.signal === signal && !r.candidates);
-    if (!lp || lp.mode !== 'completions' || this.batchRejected || reqs.length === 1 || !uniform) return Promise.all(reqs.map((r) => this.nextTokens(r)));
+    const uniform = reqs.every(
+      (r) => r.positions === reqs[0]!.positions && r.topK === reqs[0]!.topK && r.signal === signal && !r.candidates,
+    );
+    if (!lp || lp.mode !== 'completions' || this.batchRejected || reqs.length === 1 || !uniform)
+      return Promise.all(reqs.map((r) => this.nextTokens(r)));
     const { positions, topK } = reqs[0]!;
-    if (!Number.isInteger(positions) || positions < 1) throw new RangeError(`positions must be a whole number ≥ 1, got ${positions}`);
+    if (!Number.isInteger(positions) || positions < 1)
+      throw new RangeError(`positions must be a whole number ≥ 1, got ${positions}`);
     const k = Math.min(topK, lp.maxTopK);
     const out: NextTokensResult[] = [];
     for (let from = 0; from < reqs.length; from += OpenAICompatibleProvider.BATCH_LIMIT) {
       const chunk = reqs.slice(from, from + OpenAICompatibleProvider.BATCH_LIMIT);
       let res: Json;
       try {
-        res = await this.post('completions', { ...this.completionsBody('', positions, k, { temperature: lp.logprobTemperature ?? 0 }), prompt: chunk.map((r) => r.prompt + r.continuation) }, { signal, texts: chunk.flatMap((r) => [r.prompt, r.continuation]), what: 'next tokens' });
+        res = await this.post(
+          'completions',
+          {
+            ...this.completionsBody('', positions, k, { temperature: lp.logprobTemperature ?? 0 }),
+            prompt: chunk.map((r) => r.prompt + r.continuation),
+          },
+          { signal, texts: chunk.flatMap((r) => [r.prompt, r.continuation]), what: 'next tokens' },
+        );
       } catch (e) {
         if (e instanceof ProviderError && e.code === 'bad-request' && from === 0) {
           this.batchRejected = true;
@@ -169,7 +227,12 @@ export class OpenAICompatibleProvider implements Provider {
     return out;
   }
 
-  private completionsBody(prompt: string, maxTokens: number, logprobs: number | undefined, extra: { temperature?: number; n?: number; stop?: string[] } = {}): Json {
+  private completionsBody(
+    prompt: string,
+    maxTokens: number,
+    logprobs: number | undefined,
+    extra: { temperature?: number; n?: number; stop?: string[] } = {},
+  ): Json {
     return {
       model: this.model,
       prompt,
@@ -187,7 +250,8 @@ export class OpenAICompatibleProvider implements Provider {
     const last = o.messages[o.messages.length - 1];
     // vLLM continues a trailing assistant message only when told to; llama.cpp and Ollama do it by themselves and
     // ignore these fields. OpenAI/Azure reject unknown fields, and take no prefill anyway.
-    const prefill = !this.hosted && last?.role === 'assistant' ? { continue_final_message: true, add_generation_prompt: false } : {};
+    const prefill =
+      !this.hosted && last?.role === 'assistant' ? { continue_final_message: true, add_generation_prompt: false } : {};
     return {
       model: this.model,
       messages: o.messages.map((m) => ({ role: m.role, content: m.content })),
@@ -208,19 +272,25 @@ export class OpenAICompatibleProvider implements Provider {
   async generate(req: GenerateRequest): Promise<GenerateResult> {
     const n = req.n ?? 1;
     if (!Number.isInteger(n) || n < 1) throw new RangeError(`n must be a whole number ≥ 1, got ${n}`);
-    if (!Number.isInteger(req.maxTokens) || req.maxTokens < 1) throw new RangeError(`maxTokens must be a whole number ≥ 1, got ${req.maxTokens}`);
-    if ((req.messages === undefined) === (req.prompt === undefined)) throw new UsageError('generate needs either messages or a prompt (not both)');
+    if (!Number.isInteger(req.maxTokens) || req.maxTokens < 1)
+      throw new RangeError(`maxTokens must be a whole number ≥ 1, got ${req.maxTokens}`);
+    if ((req.messages === undefined) === (req.prompt === undefined))
+      throw new UsageError('generate needs either messages or a prompt (not both)');
     let useCompletions = false;
     if (req.prompt !== undefined) {
       const caps = await this.capabilities(req.signal);
       useCompletions = caps.nextTokenLogprobs?.mode === 'completions';
     }
     const texts: string[] = [];
-    for (let adaptations = 0; texts.length < n; ) {
+    for (let adaptations = 0; texts.length < n;) {
       const want = n - texts.length;
       if (this.maxN !== undefined && want > this.maxN) {
         const calls = Math.ceil(want / this.maxN);
-        const parts = await Promise.all(Array.from({ length: calls }, (_, i) => this.generateOnce(req, Math.min(this.maxN!, want - i * this.maxN!), useCompletions)));
+        const parts = await Promise.all(
+          Array.from({ length: calls }, (_, i) =>
+            this.generateOnce(req, Math.min(this.maxN!, want - i * this.maxN!), useCompletions),
+          ),
+        );
         for (const p of parts) texts.push(...p);
         if (parts.some((p) => p.length === 0)) throw this.malformed('returned no choices');
         continue;
@@ -231,7 +301,8 @@ export class OpenAICompatibleProvider implements Provider {
         if (got.length < want) this.maxN = got.length; // the server ignores n (Ollama): ask for the rest separately
         texts.push(...got);
       } catch (e) {
-        if (adaptations++ < 3 && e instanceof ProviderError && e.code === 'bad-request' && this.adapt(e, want)) continue;
+        if (adaptations++ < 3 && e instanceof ProviderError && e.code === 'bad-request' && this.adapt(e, want))
+          continue;
         throw e;
       }
     }
@@ -241,7 +312,7 @@ export class OpenAICompatibleProvider implements Provider {
   /** Learns from a 400 about a parameter this server does not take; true when a retry with the change makes sense. */
   private adapt(e: ProviderError, n: number): boolean {
     const m = e.message;
-    if (n > 1 && (/\bn\b'?\s*(must|should|is)|only one completion choice|'n'/i.test(m))) {
+    if (n > 1 && /\bn\b'?\s*(must|should|is)|only one completion choice|'n'/i.test(m)) {
       this.maxN = 1;
       return true;
     }
@@ -249,7 +320,11 @@ export class OpenAICompatibleProvider implements Provider {
       this.maxTokensParam = 'max_completion_tokens';
       return true;
     }
-    if (this.maxTokensParam === 'max_completion_tokens' && /max_completion_tokens/.test(m) && /unsupported|unrecognized|unknown|not supported/i.test(m)) {
+    if (
+      this.maxTokensParam === 'max_completion_tokens' &&
+      /max_completion_tokens/.test(m) &&
+      /unsupported|unrecognized|unknown|not supported/i.test(m)
+    ) {
       this.maxTokensParam = 'max_tokens';
       return true;
     }
@@ -265,10 +340,22 @@ export class OpenAICompatibleProvider implements Provider {
     const texts = req.messages ? req.messages.map((m) => m.content) : [req.prompt!];
     let res: Json;
     if (useCompletions) {
-      res = await this.post('completions', this.completionsBody(req.prompt!, req.maxTokens, undefined, { temperature: req.temperature ?? 1, n, stop: req.stop }), { signal: req.signal, texts, what: 'generate' });
+      res = await this.post(
+        'completions',
+        this.completionsBody(req.prompt!, req.maxTokens, undefined, {
+          temperature: req.temperature ?? 1,
+          n,
+          stop: req.stop,
+        }),
+        { signal: req.signal, texts, what: 'generate' },
+      );
     } else {
       const messages = req.messages ?? [{ role: 'user' as const, content: req.prompt! }];
-      res = await this.post('chat', this.chatBody({ messages, maxTokens: req.maxTokens, temperature: req.temperature, n, stop: req.stop }), { signal: req.signal, texts, what: 'generate' });
+      res = await this.post(
+        'chat',
+        this.chatBody({ messages, maxTokens: req.maxTokens, temperature: req.temperature, n, stop: req.stop }),
+        { signal: req.signal, texts, what: 'generate' },
+      );
     }
     const choices = res.choices as unknown[];
     return choices.map((c) => {
@@ -294,21 +381,32 @@ export class OpenAICompatibleProvider implements Provider {
   private async embedBatch(input: string[], signal?: AbortSignal, what = 'embed'): Promise<Float32Array[]> {
     let res: Json;
     try {
-      res = await this.post('embeddings', { model: this.embeddingModel, input, encoding_format: this.embeddingEncoding }, { signal, texts: input, what, model: this.embeddingModel });
+      res = await this.post(
+        'embeddings',
+        { model: this.embeddingModel, input, encoding_format: this.embeddingEncoding },
+        { signal, texts: input, what, model: this.embeddingModel },
+      );
     } catch (e) {
       if (e instanceof ProviderError && e.code === 'bad-request') {
-        throw new ProviderError('no-embeddings', `${e.message}`, `Aug-PE needs an embedding model: set one (e.g. text-embedding-3-small, nomic-embed-text for Ollama) or use the built-in embedder.`, e.details);
+        throw new ProviderError(
+          'no-embeddings',
+          `${e.message}`,
+          `Aug-PE needs an embedding model: set one (e.g. text-embedding-3-small, nomic-embed-text for Ollama) or use the built-in embedder.`,
+          e.details,
+        );
       }
       throw e;
     }
     const data = res.data;
-    if (!Array.isArray(data) || data.length !== input.length) throw this.malformed(`returned ${Array.isArray(data) ? data.length : 'no'} embeddings for ${input.length} texts`);
+    if (!Array.isArray(data) || data.length !== input.length)
+      throw this.malformed(`returned ${Array.isArray(data) ? data.length : 'no'} embeddings for ${input.length} texts`);
     const out: (Float32Array | undefined)[] = new Array(input.length);
     data.forEach((item: unknown, i) => {
       const o = (item ?? {}) as { index?: unknown; embedding?: unknown };
       const idx = typeof o.index === 'number' ? o.index : i;
       const v = decodeEmbedding(o.embedding);
-      if (!v || idx < 0 || idx >= input.length || out[idx]) throw this.malformed('returned an embedding that is neither a float array nor base64 float32');
+      if (!v || idx < 0 || idx >= input.length || out[idx])
+        throw this.malformed('returned an embedding that is neither a float array nor base64 float32');
       out[idx] = v;
     });
     const dim = out[0]!.length;
@@ -320,7 +418,11 @@ export class OpenAICompatibleProvider implements Provider {
   // transport
 
   /** One API call through the runner (limit, timeout, retries, cancellation), with shape check and usage. */
-  private async post(endpoint: Endpoint, body: Json, o: { signal?: AbortSignal; texts: readonly string[]; what: string; model?: string }): Promise<Json> {
+  private async post(
+    endpoint: Endpoint,
+    body: Json,
+    o: { signal?: AbortSignal; texts: readonly string[]; what: string; model?: string },
+  ): Promise<Json> {
     const res = await this.runner.run(
       o.what,
       async (signal) => {
@@ -331,15 +433,20 @@ export class OpenAICompatibleProvider implements Provider {
             : endpoint === 'completions'
               ? await this.client.completions.create(body as never, opts)
               : await this.client.embeddings.create(body as never, opts);
-        if (typeof raw !== 'object' || raw === null || Array.isArray(raw)) throw this.malformed(`answered ${endpoint} with something that is not a JSON object`);
+        if (typeof raw !== 'object' || raw === null || Array.isArray(raw))
+          throw this.malformed(`answered ${endpoint} with something that is not a JSON object`);
         const json = raw as Json;
         if (json.error !== undefined && json.error !== null) {
           // Some servers send errors with status 200 (and streaming-style error objects).
-          const m = typeof json.error === 'string' ? json.error : String((json.error as { message?: unknown }).message ?? 'unknown error');
+          const m =
+            typeof json.error === 'string'
+              ? json.error
+              : String((json.error as { message?: unknown }).message ?? 'unknown error');
           throw classifyError({ status: 400, error: json.error, message: m }, this.ctx, o.texts)!;
         }
         const list = endpoint === 'embeddings' ? json.data : json.choices;
-        if (!Array.isArray(list)) throw this.malformed(`answered ${endpoint} without ${endpoint === 'embeddings' ? 'data' : 'choices'}`);
+        if (!Array.isArray(list))
+          throw this.malformed(`answered ${endpoint} without ${endpoint === 'embeddings' ? 'data' : 'choices'}`);
         return json;
       },
       { signal: o.signal, texts: o.texts },
@@ -352,7 +459,12 @@ export class OpenAICompatibleProvider implements Provider {
     const u = (res.usage ?? {}) as { prompt_tokens?: unknown; completion_tokens?: unknown };
     const answered = typeof res.model === 'string' && res.model ? res.model : model;
     let input = typeof u.prompt_tokens === 'number' ? u.prompt_tokens : undefined;
-    let output = typeof u.completion_tokens === 'number' ? u.completion_tokens : endpoint === 'embeddings' && input !== undefined ? 0 : undefined;
+    let output =
+      typeof u.completion_tokens === 'number'
+        ? u.completion_tokens
+        : endpoint === 'embeddings' && input !== undefined
+          ? 0
+          : undefined;
     const estimated = input === undefined || output === undefined;
     if (input === undefined) {
       const src = body.messages ?? body.prompt ?? body.input;
@@ -360,9 +472,14 @@ export class OpenAICompatibleProvider implements Provider {
     }
     if (output === undefined) {
       output = 0;
-      for (const c of (res.choices ?? []) as { text?: unknown; message?: { content?: unknown }; logprobs?: unknown }[]) {
+      for (const c of (res.choices ?? []) as {
+        text?: unknown;
+        message?: { content?: unknown };
+        logprobs?: unknown;
+      }[]) {
         const steps = parseChoiceLogprobs(c?.logprobs);
-        const text = typeof c?.text === 'string' ? c.text : typeof c?.message?.content === 'string' ? c.message.content : '';
+        const text =
+          typeof c?.text === 'string' ? c.text : typeof c?.message?.content === 'string' ? c.message.content : '';
         output += steps ? steps.length : estimateTokens(text);
       }
     }
@@ -370,10 +487,15 @@ export class OpenAICompatibleProvider implements Provider {
   }
 
   private malformed(what: string): ProviderError {
-    return new ProviderError('malformed-response', `${this.kind} (${this.ctx.host}) ${what}`, 'The server does not speak the OpenAI API as expected. Check the base URL and the server version.', {
-      provider: this.kind,
-      retryable: false,
-    });
+    return new ProviderError(
+      'malformed-response',
+      `${this.kind} (${this.ctx.host}) ${what}`,
+      'The server does not speak the OpenAI API as expected. Check the base URL and the server version.',
+      {
+        provider: this.kind,
+        retryable: false,
+      },
+    );
   }
 
   // ---------------------------------------------------------------------------------------------------------------
@@ -387,12 +509,16 @@ export class OpenAICompatibleProvider implements Provider {
       server ??= detectServer(raw);
     };
     const probeOpts = { texts: [], what: 'capability probe' } as const;
-    const fatal = (e: unknown) => !(e instanceof ProviderError) || !['bad-request', 'model-not-found', 'no-logprobs', 'malformed-response', 'context-too-long'].includes(e.code);
+    const fatal = (e: unknown) =>
+      !(e instanceof ProviderError) ||
+      !['bad-request', 'model-not-found', 'no-logprobs', 'malformed-response', 'context-too-long'].includes(e.code);
 
     // 1. /v1/completions with logprobs: the natural way to continue a prefix on vLLM and llama.cpp.
     let completions: { maxTopK: number; steps: NextTokensStep[] } | undefined;
     let completionsWork = false;
-    const tryCompletions = forced ? forced === 'completions' : !this.hosted || /instruct|davinci|babbage/i.test(this.model);
+    const tryCompletions = forced
+      ? forced === 'completions'
+      : !this.hosted || /instruct|davinci|babbage/i.test(this.model);
     if (tryCompletions) {
       let ask = this.hosted ? 5 : 20;
       for (let attempt = 0; attempt < 2; attempt++) {
@@ -403,7 +529,10 @@ export class OpenAICompatibleProvider implements Provider {
           const lp = firstChoice(res, this.ctx).logprobs;
           const width = parseChoiceLogprobs(lp)?.length ? rawTopWidth(lp) : 0;
           if (width >= 1) completions = { maxTopK: Math.min(ask, width), steps: parseChoiceLogprobs(lp)! };
-          else notes.push(`/v1/completions answers but returns no logprobs${server === 'ollama' ? ' (Ollama drops them there)' : ''}; next tokens come from the chat endpoint instead.`);
+          else
+            notes.push(
+              `/v1/completions answers but returns no logprobs${server === 'ollama' ? ' (Ollama drops them there)' : ''}; next tokens come from the chat endpoint instead.`,
+            );
           break;
         } catch (e) {
           if (fatal(e)) throw e;
@@ -419,15 +548,26 @@ export class OpenAICompatibleProvider implements Provider {
     }
 
     // 2. Chat with logprobs (prefill on local servers, continuation in the user turn on hosted models).
-    let chatMode: Exclude<ContinuationMode, 'native' | 'completions'> = forced === 'chat-continuation' || (forced !== 'assistant-prefill' && this.hosted) ? 'chat-continuation' : 'assistant-prefill';
+    let chatMode: Exclude<ContinuationMode, 'native' | 'completions'> =
+      forced === 'chat-continuation' || (forced !== 'assistant-prefill' && this.hosted)
+        ? 'chat-continuation'
+        : 'assistant-prefill';
     let chat: { maxTopK: number; steps: NextTokensStep[]; messages: ChatMessage[] } | undefined;
     let generate = completionsWork;
     let ask: number | undefined = 20; // OpenAI's documented maximum; servers with a lower cap say so in a 400
     let noLogprobsMessage: string | undefined;
     for (let attempt = 0; attempt < 5; attempt++) {
-      const messages = continuationMessages(chatMode, chatMode === 'assistant-prefill' ? PROBE.user : PROBE.prompt, chatMode === 'assistant-prefill' ? PROBE.prefix : '');
+      const messages = continuationMessages(
+        chatMode,
+        chatMode === 'assistant-prefill' ? PROBE.user : PROBE.prompt,
+        chatMode === 'assistant-prefill' ? PROBE.prefix : '',
+      );
       try {
-        const res = await this.post('chat', this.chatBody({ messages, maxTokens: 2, temperature: 0, topP: 1, topLogprobs: ask }), probeOpts);
+        const res = await this.post(
+          'chat',
+          this.chatBody({ messages, maxTokens: 2, temperature: 0, topP: 1, topLogprobs: ask }),
+          probeOpts,
+        );
         seen(res);
         generate = true;
         if (ask !== undefined) {
@@ -452,7 +592,9 @@ export class OpenAICompatibleProvider implements Provider {
         }
         if (pe.code === 'bad-request' && this.adapt(pe, 1)) continue;
         if (chatMode === 'assistant-prefill' && !forced && pe.code === 'bad-request') {
-          notes.push(`The server rejected a continued assistant message (${pe.message}); using chat continuation instead.`);
+          notes.push(
+            `The server rejected a continued assistant message (${pe.message}); using chat continuation instead.`,
+          );
           chatMode = 'chat-continuation';
           continue;
         }
@@ -470,11 +612,16 @@ export class OpenAICompatibleProvider implements Provider {
     } else if (chat) {
       nextTokenLogprobs = { maxTopK: chat.maxTopK, mode: chatMode, logitBias: false };
       if (chatMode === 'chat-continuation') {
-        notes.push('This model takes no assistant prefill, so DP few-shot asks for the continuation inside the user turn ("chat continuation"). The DP guarantee does not depend on it; fidelity is higher with a local vLLM/Ollama/llama.cpp model.');
+        notes.push(
+          'This model takes no assistant prefill, so DP few-shot asks for the continuation inside the user turn ("chat continuation"). The DP guarantee does not depend on it; fidelity is higher with a local vLLM/Ollama/llama.cpp model.',
+        );
       }
     } else {
       notes.push(`No next-token logprobs${noLogprobsMessage ? ` (${noLogprobsMessage})` : ''}. ${NO_LOGPROBS_FIX}`);
-      if (server === 'ollama') notes.push('Ollama returns logprobs from version 0.12.11 on (not on Ollama Cloud models): update Ollama, or use a local model.');
+      if (server === 'ollama')
+        notes.push(
+          'Ollama returns logprobs from version 0.12.11 on (not on Ollama Cloud models): update Ollama, or use a local model.',
+        );
     }
     // Some servers compute logprobs at the sampling temperature: at 0 they answer a one-hot distribution. If the probe
     // saw that, check at temperature 1 and, when real alternatives appear there, ask for logprobs at temperature 1.
@@ -483,21 +630,42 @@ export class OpenAICompatibleProvider implements Provider {
       try {
         const res =
           nextTokenLogprobs.mode === 'completions'
-            ? await this.post('completions', this.completionsBody(PROBE.prompt, 2, nextTokenLogprobs.maxTopK, { temperature: 1 }), probeOpts)
-            : await this.post('chat', this.chatBody({ messages: chat!.messages, maxTokens: 2, temperature: 1, topP: 1, topLogprobs: nextTokenLogprobs.maxTopK }), probeOpts);
+            ? await this.post(
+                'completions',
+                this.completionsBody(PROBE.prompt, 2, nextTokenLogprobs.maxTopK, { temperature: 1 }),
+                probeOpts,
+              )
+            : await this.post(
+                'chat',
+                this.chatBody({
+                  messages: chat!.messages,
+                  maxTokens: 2,
+                  temperature: 1,
+                  topP: 1,
+                  topLogprobs: nextTokenLogprobs.maxTopK,
+                }),
+                probeOpts,
+              );
         const steps = parseChoiceLogprobs(firstChoice(res, this.ctx).logprobs);
         if (steps?.length && !steps.every(isOneHot)) {
           nextTokenLogprobs.logprobTemperature = 1;
-          notes.push('This server scales logprobs by the sampling temperature (at 0 it returns a one-hot distribution), so next tokens are requested at temperature 1: the distributions are the model\'s, and the lookahead tokens are samples rather than greedy.');
+          notes.push(
+            "This server scales logprobs by the sampling temperature (at 0 it returns a one-hot distribution), so next tokens are requested at temperature 1: the distributions are the model's, and the lookahead tokens are samples rather than greedy.",
+          );
         }
       } catch (e) {
         if (fatal(e)) throw e;
       }
     }
     if (nextTokenLogprobs && nextTokenLogprobs.maxTopK < 20) {
-      notes.push(`The server returns at most ${nextTokenLogprobs.maxTopK} alternatives per position; requests for more are clamped.`);
+      notes.push(
+        `The server returns at most ${nextTokenLogprobs.maxTopK} alternatives per position; requests for more are clamped.`,
+      );
     }
-    if (nextTokenLogprobs) notes.push('logit_bias is not used (the tokenizer is unknown); candidate restriction filters the returned top-k.');
+    if (nextTokenLogprobs)
+      notes.push(
+        'logit_bias is not used (the tokenizer is unknown); candidate restriction filters the returned top-k.',
+      );
 
     // 3. Embeddings.
     let embed = false;
@@ -510,7 +678,13 @@ export class OpenAICompatibleProvider implements Provider {
         break;
       } catch (e) {
         if (fatal(e) && !(e instanceof ProviderError && e.code === 'no-embeddings')) throw e;
-        if (attempt === 0 && this.embeddingEncoding === 'base64' && this.config.embeddingEncoding === undefined && e instanceof ProviderError && /encoding|base64/i.test(e.message)) {
+        if (
+          attempt === 0 &&
+          this.embeddingEncoding === 'base64' &&
+          this.config.embeddingEncoding === undefined &&
+          e instanceof ProviderError &&
+          /encoding|base64/i.test(e.message)
+        ) {
           this.embeddingEncoding = 'float';
           continue;
         }
@@ -520,14 +694,26 @@ export class OpenAICompatibleProvider implements Provider {
         break;
       }
     }
-    return { nextTokenLogprobs, generate, embed, notes, ...(server ? { server } : {}), ...(embedDimensions ? { embedDimensions } : {}) };
+    return {
+      nextTokenLogprobs,
+      generate,
+      embed,
+      notes,
+      ...(server ? { server } : {}),
+      ...(embedDimensions ? { embedDimensions } : {}),
+    };
   }
 }
 
 /** The messages that make a chat model continue `prompt + continuation`. */
 export function continuationMessages(mode: ContinuationMode, prompt: string, continuation: string): ChatMessage[] {
   if (mode === 'assistant-prefill') {
-    return continuation ? [{ role: 'user', content: prompt }, { role: 'assistant', content: continuation }] : [{ role: 'user', content: prompt }];
+    return continuation
+      ? [
+          { role: 'user', content: prompt },
+          { role: 'assistant', content: continuation },
+        ]
+      : [{ role: 'user', content: prompt }];
   }
   return [
     { role: 'system', content: CONTINUE_SYSTEM },
@@ -550,15 +736,24 @@ function trimSteps(steps: NextTokensStep[], positions: number, k: number): NextT
 function firstChoice(res: Json, ctx: ClassifyContext): { logprobs?: unknown; text?: unknown } {
   const c = (res.choices as unknown[])[0];
   if (typeof c !== 'object' || c === null) {
-    throw new ProviderError('malformed-response', `${ctx.kind} (${ctx.host}) returned no choices`, 'Check the base URL and the server version.', { provider: ctx.kind });
+    throw new ProviderError(
+      'malformed-response',
+      `${ctx.kind} (${ctx.host}) returned no choices`,
+      'Check the base URL and the server version.',
+      { provider: ctx.kind },
+    );
   }
   return c as { logprobs?: unknown };
 }
 
-/** The top_logprobs / logprobs cap a 400 states ("must be less than or equal to 5", "max allowed: 20", "between 0 and 20"). */
+/** The top_logprobs / logprobs cap a 400 states ("must be less than or equal to 5", "max allowed: 20", "between 0 and
+ * 20"). */
 export function logprobCap(e: ProviderError): number | undefined {
   if (!/logprob/i.test(e.message)) return undefined;
-  const m = /(?:less than or equal to|<=|max(?:imum)?(?: value)?(?: allowed)?(?: is)?:?|between 0 and|up to)\s*(\d+)/i.exec(e.message);
+  const m =
+    /(?:less than or equal to|<=|max(?:imum)?(?: value)?(?: allowed)?(?: is)?:?|between 0 and|up to)\s*(\d+)/i.exec(
+      e.message,
+    );
   if (!m) return undefined;
   const n = Number(m[1]);
   return Number.isInteger(n) && n >= 1 ? n : undefined;

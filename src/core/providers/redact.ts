@@ -40,7 +40,12 @@ export function withholdQuoted(message: string, texts: readonly string[]): strin
 }
 
 /** A server message made safe to show: keys redacted, request quotes withheld, length bounded. */
-export function safeServerMessage(message: string, secrets: readonly (string | undefined)[], texts: readonly string[], max = 300): string {
+export function safeServerMessage(
+  message: string,
+  secrets: readonly (string | undefined)[],
+  texts: readonly string[],
+  max = 300,
+): string {
   const m = withholdQuoted(redactSecrets(message, secrets), texts).replace(/\s+/g, ' ').trim();
   return m.length > max ? `${m.slice(0, max)}…` : m;
 }

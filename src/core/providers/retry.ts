@@ -8,7 +8,8 @@ export interface RetryPolicy {
   baseDelayMs: number;
   /** Upper bound of one exponential backoff step. */
   maxDelayMs: number;
-  /** A Retry-After longer than this is not waited for: the error is raised at once, saying how long the server asked. */
+  /** A Retry-After longer than this is not waited for: the error is raised at once, saying how long the server asked.
+   * */
   maxRetryAfterMs: number;
   /** Uniform [0, 1) for the jitter (not security-relevant; injectable for tests). */
   random: () => number;
@@ -33,10 +34,13 @@ export function abortableSleep(ms: number, signal?: AbortSignal): Promise<void> 
       clearTimeout(timer);
       reject(abortReason(signal!));
     };
-    const timer = setTimeout(() => {
-      signal?.removeEventListener('abort', onAbort);
-      resolve();
-    }, Math.max(0, ms));
+    const timer = setTimeout(
+      () => {
+        signal?.removeEventListener('abort', onAbort);
+        resolve();
+      },
+      Math.max(0, ms),
+    );
     signal?.addEventListener('abort', onAbort, { once: true });
   });
 }
@@ -76,7 +80,11 @@ export function parseRetryAfter(headers: HeaderSource, now: number = Date.now())
  * min(maxDelayMs, baseDelayMs · 2^retry). With a server-given delay, wait that long plus up to 10 % jitter so that
  * parallel requests do not return in lockstep (never less than the server asked).
  */
-export function retryDelay(retry: number, policy: Pick<RetryPolicy, 'baseDelayMs' | 'maxDelayMs' | 'random'>, retryAfterMs?: number): number {
+export function retryDelay(
+  retry: number,
+  policy: Pick<RetryPolicy, 'baseDelayMs' | 'maxDelayMs' | 'random'>,
+  retryAfterMs?: number,
+): number {
   if (retryAfterMs !== undefined) return retryAfterMs + retryAfterMs * 0.1 * policy.random();
   const step = Math.min(policy.maxDelayMs, policy.baseDelayMs * 2 ** retry);
   return step / 2 + (step / 2) * policy.random();

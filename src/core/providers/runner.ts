@@ -52,7 +52,12 @@ export class RequestRunner {
 
   async run<T>(what: string, fn: (signal: AbortSignal) => Promise<T>, opts: RunOptions = {}): Promise<T> {
     const signals = [opts.signal, this.o.signal].filter((s): s is AbortSignal => s !== undefined);
-    const cancel = signals.length === 0 ? new AbortController().signal : signals.length === 1 ? signals[0]! : AbortSignal.any(signals);
+    const cancel =
+      signals.length === 0
+        ? new AbortController().signal
+        : signals.length === 1
+          ? signals[0]!
+          : AbortSignal.any(signals);
     const texts = opts.texts ?? [];
     const { retry } = this.o;
     for (let attempt = 0; ; attempt++) {
@@ -84,7 +89,12 @@ export class RequestRunner {
       if (!err.retryable || attempt >= retry.maxRetries) throw attempt > 0 ? withAttempts(err, attempt + 1) : err;
       const asked = err.details.retryAfterMs;
       if (asked !== undefined && asked > retry.maxRetryAfterMs) {
-        throw new ProviderError(err.code, `${err.message} (the server asks to wait ${formatMs(asked)}, longer than the ${formatMs(retry.maxRetryAfterMs)} the tool waits)`, err.hint, err.details);
+        throw new ProviderError(
+          err.code,
+          `${err.message} (the server asks to wait ${formatMs(asked)}, longer than the ${formatMs(retry.maxRetryAfterMs)} the tool waits)`,
+          err.hint,
+          err.details,
+        );
       }
       this.o.onRetry?.(err);
       await retry.sleep(retryDelay(attempt, retry, asked), cancel);
@@ -101,7 +111,11 @@ export function formatMs(ms: number): string {
 }
 
 /** The runner every remote adapter builds the same way: config limits, shared error classification, retries metered. */
-export function remoteRunner(config: Pick<ProviderConfig, 'baseURL' | 'concurrency' | 'timeoutMs' | 'retry' | 'signal'>, ctx: ClassifyContext, meter: UsageMeter): RequestRunner {
+export function remoteRunner(
+  config: Pick<ProviderConfig, 'baseURL' | 'concurrency' | 'timeoutMs' | 'retry' | 'signal'>,
+  ctx: ClassifyContext,
+  meter: UsageMeter,
+): RequestRunner {
   return new RequestRunner({
     provider: ctx.kind,
     label: `${ctx.kind} (${ctx.host})`,

@@ -13,7 +13,10 @@ export interface Price {
 export type PriceTable = Record<string, Price>;
 
 const priceFile = z.object({
-  models: z.record(z.string().min(1), z.object({ input: z.number().finite().min(0), output: z.number().finite().min(0) }).strict()),
+  models: z.record(
+    z.string().min(1),
+    z.object({ input: z.number().finite().min(0), output: z.number().finite().min(0) }).strict(),
+  ),
 });
 
 /** The table shipped with the tool (src/core/providers/prices.json). */
@@ -28,7 +31,10 @@ export async function loadPriceTable(file: string, base: PriceTable = DEFAULT_PR
   try {
     raw = JSON.parse(await readFile(file, 'utf8'));
   } catch (e) {
-    throw new UserError(`${file}: cannot read the price table (${(e as Error).message})`, 'Give a JSON file like {"models": {"gpt-4.1-mini": {"input": 0.4, "output": 1.6}}} (USD per 1M tokens).');
+    throw new UserError(
+      `${file}: cannot read the price table (${(e as Error).message})`,
+      'Give a JSON file like {"models": {"gpt-4.1-mini": {"input": 0.4, "output": 1.6}}} (USD per 1M tokens).',
+    );
   }
   const parsed = priceFile.safeParse(raw);
   if (!parsed.success) {

@@ -34,6 +34,11 @@ export function yieldingProvider(inner: Provider): Provider {
     usage: () => inner.usage(),
   };
   const batch = inner.nextTokensBatch?.bind(inner);
-  if (batch) wrapped.nextTokensBatch = (reqs) => turn(reqs.map((r) => r.signal), () => batch(reqs));
+  if (batch)
+    wrapped.nextTokensBatch = (reqs) =>
+      turn(
+        reqs.map((r) => r.signal),
+        () => batch(reqs),
+      );
   return wrapped;
 }

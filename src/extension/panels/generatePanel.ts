@@ -1,12 +1,24 @@
 import * as vscode from 'vscode';
 import { summarize, type Dataset, type DatasetSummary } from '../../core/data';
 import { DataError, UserError } from '../../core/errors';
-import { DEFAULT_TEMPLATE, exportDemonstrations, type Demonstration, type ExportFormat } from '../../core/fewshot/export';
+import {
+  DEFAULT_TEMPLATE,
+  exportDemonstrations,
+  type Demonstration,
+  type ExportFormat,
+} from '../../core/fewshot/export';
 import { FEWSHOT_DEFAULTS } from '../../core/fewshot/plan';
 import { chooseLabels, prepareFewShot, type PreparedFewShot } from '../../core/fewshot/prepare';
 import { runFewShot, type FewShotReport } from '../../core/fewshot/run';
 import { BudgetExceededError, Ledger, defaultAccountant, type BudgetStatus } from '../../core/ledger';
-import { parseWebviewMessage, type BudgetMessage, type GenerateSettings, type HostMessage, type ProgressRow, type ProgressTotals } from '../../shared/protocol';
+import {
+  parseWebviewMessage,
+  type BudgetMessage,
+  type GenerateSettings,
+  type HostMessage,
+  type ProgressRow,
+  type ProgressTotals,
+} from '../../shared/protocol';
 import type { Config } from '../config';
 import { providerFromSettings } from '../providers/settings';
 import { editorHint } from '../budget';
@@ -57,7 +69,11 @@ export async function insertAtCursor(text: string): Promise<void> {
   }
   const edit = new vscode.WorkspaceEdit();
   edit.insert(editor.document.uri, editor.selection.active, text);
-  if (!(await vscode.workspace.applyEdit(edit))) throw new UserError(`could not insert into ${editor.document.fileName}`, 'Is the editor read-only? Use Copy instead.');
+  if (!(await vscode.workspace.applyEdit(edit)))
+    throw new UserError(
+      `could not insert into ${editor.document.fileName}`,
+      'Is the editor read-only? Use Copy instead.',
+    );
   await vscode.window.showTextDocument(editor.document, { viewColumn: editor.viewColumn });
 }
 
@@ -98,10 +114,18 @@ export class GeneratePanel {
       existing.panel.reveal();
       return existing;
     }
-    const panel = vscode.window.createWebviewPanel(GeneratePanel.viewType, `Generate: ${file.path.split('/').pop()}`, vscode.ViewColumn.Active, {
-      enableScripts: true,
-      localResourceRoots: [vscode.Uri.joinPath(deps.extensionUri, 'dist'), vscode.Uri.joinPath(deps.extensionUri, 'media')],
-    });
+    const panel = vscode.window.createWebviewPanel(
+      GeneratePanel.viewType,
+      `Generate: ${file.path.split('/').pop()}`,
+      vscode.ViewColumn.Active,
+      {
+        enableScripts: true,
+        localResourceRoots: [
+          vscode.Uri.joinPath(deps.extensionUri, 'dist'),
+          vscode.Uri.joinPath(deps.extensionUri, 'media'),
+        ],
+      },
+    );
     panel.iconPath = panelIcon(deps.extensionUri, 'generate');
     const p = new GeneratePanel(panel, deps, file);
     GeneratePanel.panels.set(key, p);
@@ -166,7 +190,8 @@ export class GeneratePanel {
           if (this.init) void this.panel.webview.postMessage(this.init);
           if (this.latest) void this.panel.webview.postMessage(this.latest);
           if (this.progress) this.postProgress(this.progress.snapshot());
-          if (this.budget && this.init?.type === 'generateInit') void this.panel.webview.postMessage({ type: 'budget', budget: this.budget } satisfies HostMessage);
+          if (this.budget && this.init?.type === 'generateInit')
+            void this.panel.webview.postMessage({ type: 'budget', budget: this.budget } satisfies HostMessage);
           break;
         case 'setBudget':
           await vscode.commands.executeCommand('privateFewShot.setBudget', this.file);
@@ -196,7 +221,9 @@ export class GeneratePanel {
           }
           break;
         case 'openSource':
-          await vscode.window.showTextDocument(this.file, { selection: msg.line ? new vscode.Range(msg.line - 1, 0, msg.line - 1, 0) : undefined });
+          await vscode.window.showTextDocument(this.file, {
+            selection: msg.line ? new vscode.Range(msg.line - 1, 0, msg.line - 1, 0) : undefined,
+          });
           break;
       }
     } catch (e) {
@@ -206,7 +233,15 @@ export class GeneratePanel {
 
   private fail(e: unknown): void {
     if (e instanceof BudgetExceededError) {
-      this.post({ type: 'generateError', message: e.message, hint: e.hint && editorHint(editorHint(e.hint, this.name), this.loaded?.ds.identity.path ?? this.name), action: 'setBudget' }, 'latest');
+      this.post(
+        {
+          type: 'generateError',
+          message: e.message,
+          hint: e.hint && editorHint(editorHint(e.hint, this.name), this.loaded?.ds.identity.path ?? this.name),
+          action: 'setBudget',
+        },
+        'latest',
+      );
       this.deps.log.warn(`Generate (${this.name}): refused by the budget.`);
     } else if (e instanceof UserError) {
       this.post({ type: 'generateError', message: e.message, hint: e.hint }, 'latest');
@@ -230,18 +265,30 @@ export class GeneratePanel {
       const status = await ledger.status({ identity: ds.identity, units: summary.units });
       this.budget = budgetOf(status);
       const provider = await providerFromSettings(this.deps.context);
-      this.post({
-        type: 'generateInit',
-        file: this.name,
-        labels: summary.labels.map((l) => l.label),
-        provider: { kind: provider.kind, model: provider.model, offline: provider.offline },
-        budget: budgetOf(status),
-        defaults: { shots: 2, epsilon: 1, prompts: FEWSHOT_DEFAULTS.prompts, maxTokens: FEWSHOT_DEFAULTS.maxTokens },
-      }, 'init');
+      this.post(
+        {
+          type: 'generateInit',
+          file: this.name,
+          labels: summary.labels.map((l) => l.label),
+          provider: { kind: provider.kind, model: provider.model, offline: provider.offline },
+          budget: budgetOf(status),
+          defaults: { shots: 2, epsilon: 1, prompts: FEWSHOT_DEFAULTS.prompts, maxTokens: FEWSHOT_DEFAULTS.maxTokens },
+        },
+        'init',
+      );
       this.deps.onBudget({ file: this.file, name: this.name, budget: budgetOf(status) });
     } catch (e) {
       if (e instanceof UserError) {
-        this.post({ type: 'error', file: this.name, message: e.message, hint: e.hint, line: e instanceof DataError ? e.line : undefined }, 'init');
+        this.post(
+          {
+            type: 'error',
+            file: this.name,
+            message: e.message,
+            hint: e.hint,
+            line: e instanceof DataError ? e.line : undefined,
+          },
+          'init',
+        );
         this.deps.log.warn(`Could not load ${this.name}: ${e.message}`);
       } else {
         this.post({ type: 'error', file: this.name, message: `Unexpected error: ${(e as Error).message}` }, 'init');
@@ -253,13 +300,22 @@ export class GeneratePanel {
   private async prepare(s: GenerateSettings): Promise<{ prepared: PreparedFewShot; loaded: Loaded }> {
     const loaded = this.loaded;
     if (!loaded) throw new UserError('the dataset is not loaded', 'Reload the panel.');
-    const prepared = await prepareFewShot(loaded.ds, loaded.ledger, {
-      labels: chooseLabels(loaded.summary.labels.map((l) => l.label), s.labels, s.allLabels),
-      shots: s.shots,
-      epsilon: s.epsilon,
-      prompts: s.prompts,
-      maxTokens: s.maxTokens,
-    }, loaded.summary);
+    const prepared = await prepareFewShot(
+      loaded.ds,
+      loaded.ledger,
+      {
+        labels: chooseLabels(
+          loaded.summary.labels.map((l) => l.label),
+          s.labels,
+          s.allLabels,
+        ),
+        shots: s.shots,
+        epsilon: s.epsilon,
+        prompts: s.prompts,
+        maxTokens: s.maxTokens,
+      },
+      loaded.summary,
+    );
     return { prepared, loaded };
   }
 
@@ -271,36 +327,50 @@ export class GeneratePanel {
     const refusal = check.fits ? undefined : new BudgetExceededError(check, this.name, plan.ledgerPlan);
     this.previewed = s;
     this.budget = budgetOf(status);
-    this.post({
-      type: 'plan',
-      epsilonRun: plan.epsilonRun,
-      delta: plan.settings.delta,
-      labels: plan.labels.map((l) => ({ label: l.label, sigma: l.sigma, samplingRate: l.samplingRate, steps: l.steps })),
-      budget: budgetOf(status),
-      remainingAfter: check.total.epsilon - check.spentAfter,
-      fits: check.fits,
-      over: check.over,
-      refusal: refusal ? `${refusal.message}. ${editorHint(refusal.hint ?? '', this.name)}`.trim() : undefined,
-      warnings: plan.warnings,
-    }, 'latest');
+    this.post(
+      {
+        type: 'plan',
+        epsilonRun: plan.epsilonRun,
+        delta: plan.settings.delta,
+        labels: plan.labels.map((l) => ({
+          label: l.label,
+          sigma: l.sigma,
+          samplingRate: l.samplingRate,
+          steps: l.steps,
+        })),
+        budget: budgetOf(status),
+        remainingAfter: check.total.epsilon - check.spentAfter,
+        fits: check.fits,
+        over: check.over,
+        refusal: refusal ? `${refusal.message}. ${editorHint(refusal.hint ?? '', this.name)}`.trim() : undefined,
+        warnings: plan.warnings,
+      },
+      'latest',
+    );
   }
 
   private async generate(s: GenerateSettings): Promise<void> {
     if (this.running) throw new UserError('a run is already going for this dataset', 'Wait for it, or cancel it.');
     // package.json declares limited support for untrusted workspaces: inspecting and planning only.
     if (!vscode.workspace.isTrusted) {
-      throw new UserError('runs need a trusted workspace: a run sends private rows to the model and writes the ledger in .private-fewshot/', 'Trust this workspace (command "Workspaces: Manage Workspace Trust"), then Generate again. The plan preview works without trust.');
+      throw new UserError(
+        'runs need a trusted workspace: a run sends private rows to the model and writes the ledger in .private-fewshot/',
+        'Trust this workspace (command "Workspaces: Manage Workspace Trust"), then Generate again. The plan preview works without trust.',
+      );
     }
     this.progress = undefined;
     const { prepared, loaded } = await this.prepare(s);
     const { plan, check, target, status: before } = prepared;
     if (!check.fits) throw new BudgetExceededError(check, this.name, plan.ledgerPlan);
-    // The built-in model yields to the event loop between calls (createProvider wraps it), so Cancel is handled at once.
+    // The built-in model yields to the event loop between calls (createProvider wraps it), so Cancel is handled at
+    // once.
     const provider = await providerFromSettings(this.deps.context);
     const controller = new AbortController();
     this.running = controller;
     const started = Date.now();
-    this.deps.log.info(`Generating ${plan.settings.labels.length} label(s) × ${plan.settings.shots} shot(s) for ${this.name} with ${provider.kind}/${provider.model}.`);
+    this.deps.log.info(
+      `Generating ${plan.settings.labels.length} label(s) × ${plan.settings.shots} shot(s) for ${this.name} with ${provider.kind}/${provider.model}.`,
+    );
     // One row per demonstration; posts at most every 100 ms, and a trailing post carries the last state (a
     // demonstration that finished inside a quiet interval still reaches the view before the result).
     const board = new RunProgress(plan.settings.labels.length * plan.settings.shots);
@@ -318,7 +388,11 @@ export class GeneratePanel {
     throttle.flushNow();
     try {
       const result = await vscode.window.withProgress(
-        { location: vscode.ProgressLocation.Notification, title: `Private Few-Shot: generating demonstrations for ${this.name}`, cancellable: true },
+        {
+          location: vscode.ProgressLocation.Notification,
+          title: `Private Few-Shot: generating demonstrations for ${this.name}`,
+          cancellable: true,
+        },
         async (progress, token) => {
           token.onCancellationRequested(() => controller.abort());
           report = (message) => progress.report({ message });
@@ -346,13 +420,33 @@ export class GeneratePanel {
       throttle.flushNow();
       const after = await loaded.ledger.status(target);
       this.budget = budgetOf(after);
-      this.result = { demonstrations: result.demonstrations, report: result.report, offlineModel: provider.offline ? provider.model : undefined };
-      const message = result.status === 'failed'
-        ? `The run stopped early: ${result.error?.message ?? 'unknown error'}. What was written is kept and charged.`
-        : result.status === 'cancelled' ? 'Cancelled: the demonstrations written so far are kept and charged.' : undefined;
-      this.post({ type: 'result', status: result.status, demonstrations: result.demonstrations, epsilonPlanned: result.reservation.epsilonRun, budgetUsed: Math.max(0, after.spent - before.spent), budget: budgetOf(after), message }, 'latest');
+      this.result = {
+        demonstrations: result.demonstrations,
+        report: result.report,
+        offlineModel: provider.offline ? provider.model : undefined,
+      };
+      const message =
+        result.status === 'failed'
+          ? `The run stopped early: ${result.error?.message ?? 'unknown error'}. What was written is kept and charged.`
+          : result.status === 'cancelled'
+            ? 'Cancelled: the demonstrations written so far are kept and charged.'
+            : undefined;
+      this.post(
+        {
+          type: 'result',
+          status: result.status,
+          demonstrations: result.demonstrations,
+          epsilonPlanned: result.reservation.epsilonRun,
+          budgetUsed: Math.max(0, after.spent - before.spent),
+          budget: budgetOf(after),
+          message,
+        },
+        'latest',
+      );
       this.deps.onBudget({ file: this.file, name: this.name, budget: budgetOf(after) });
-      this.deps.log.info(`Generate ${this.name}: ${result.status}, ${result.demonstrations.length} demonstration(s), ε planned ${result.reservation.epsilonRun.toFixed(3)}, budget used ${(after.spent - before.spent).toFixed(3)}, ${result.report.usage.calls} calls, ${Date.now() - started} ms.`);
+      this.deps.log.info(
+        `Generate ${this.name}: ${result.status}, ${result.demonstrations.length} demonstration(s), ε planned ${result.reservation.epsilonRun.toFixed(3)}, budget used ${(after.spent - before.spent).toFixed(3)}, ${result.report.usage.calls} calls, ${Date.now() - started} ms.`,
+      );
     } finally {
       throttle.cancel();
       this.running = undefined;
@@ -360,13 +454,20 @@ export class GeneratePanel {
   }
 
   /** Sends a batch of progress rows; `running` false marks the final state (the view stops showing a run in flight). */
-  private postProgress(batch: { reset: boolean; rows: ProgressRow[]; totals: ProgressTotals }, running = this.running !== undefined): void {
+  private postProgress(
+    batch: { reset: boolean; rows: ProgressRow[]; totals: ProgressTotals },
+    running = this.running !== undefined,
+  ): void {
     this.post({ type: 'progress', running, ...batch });
   }
 
   private text(): string {
     const r = this.result!;
-    return exportDemonstrations(r.demonstrations, { format: 'text', template: DEFAULT_TEMPLATE, offlineModel: r.offlineModel });
+    return exportDemonstrations(r.demonstrations, {
+      format: 'text',
+      template: DEFAULT_TEMPLATE,
+      offlineModel: r.offlineModel,
+    });
   }
 
   /** Inserts the text export at the cursor of the last active text editor, else into a new untitled document. */
@@ -389,17 +490,33 @@ export class GeneratePanel {
     if (format === 'json') {
       const pick = await vscode.window.showQuickPick(
         [
-          { label: 'Demonstrations and run report', description: '{ demonstrations, report }', format: 'json' as const },
-          { label: 'Chat messages', description: 'OpenAI messages: user = text, assistant = label', format: 'chat' as const },
+          {
+            label: 'Demonstrations and run report',
+            description: '{ demonstrations, report }',
+            format: 'json' as const,
+          },
+          {
+            label: 'Chat messages',
+            description: 'OpenAI messages: user = text, assistant = label',
+            format: 'chat' as const,
+          },
         ],
         { title: 'Export as which JSON?' },
       );
       if (!pick) return;
       format = pick.format;
     }
-    const body = exportDemonstrations(r.demonstrations, { format, template: DEFAULT_TEMPLATE, report: r.report, offlineModel: r.offlineModel });
+    const body = exportDemonstrations(r.demonstrations, {
+      format,
+      template: DEFAULT_TEMPLATE,
+      report: r.report,
+      offlineModel: r.offlineModel,
+    });
     await vscode.workspace.fs.writeFile(target, new TextEncoder().encode(body));
-    this.post({ type: 'notice', message: `Exported ${r.demonstrations.length} demonstration(s) as ${format} to ${vscode.workspace.asRelativePath(target, false)}.` });
+    this.post({
+      type: 'notice',
+      message: `Exported ${r.demonstrations.length} demonstration(s) as ${format} to ${vscode.workspace.asRelativePath(target, false)}.`,
+    });
   }
 
   private dispose(): void {

@@ -14,17 +14,27 @@ export class InspectPanel {
   private state: HostMessage | undefined;
   private readonly disposables: vscode.Disposable[] = [];
 
-  static show(extensionUri: vscode.Uri, file: vscode.Uri, log: vscode.LogOutputChannel, onRefresh: (panel: InspectPanel) => void): InspectPanel {
+  static show(
+    extensionUri: vscode.Uri,
+    file: vscode.Uri,
+    log: vscode.LogOutputChannel,
+    onRefresh: (panel: InspectPanel) => void,
+  ): InspectPanel {
     const key = file.toString();
     const existing = InspectPanel.panels.get(key);
     if (existing) {
       existing.panel.reveal();
       return existing;
     }
-    const panel = vscode.window.createWebviewPanel(InspectPanel.viewType, `Dataset: ${file.path.split('/').pop()}`, vscode.ViewColumn.Active, {
-      enableScripts: true,
-      localResourceRoots: [vscode.Uri.joinPath(extensionUri, 'dist'), vscode.Uri.joinPath(extensionUri, 'media')],
-    });
+    const panel = vscode.window.createWebviewPanel(
+      InspectPanel.viewType,
+      `Dataset: ${file.path.split('/').pop()}`,
+      vscode.ViewColumn.Active,
+      {
+        enableScripts: true,
+        localResourceRoots: [vscode.Uri.joinPath(extensionUri, 'dist'), vscode.Uri.joinPath(extensionUri, 'media')],
+      },
+    );
     panel.iconPath = panelIcon(extensionUri, 'inspect');
     const p = new InspectPanel(panel, extensionUri, file, log, onRefresh);
     InspectPanel.panels.set(key, p);

@@ -1,6 +1,12 @@
 import path from 'node:path';
 import * as vscode from 'vscode';
-import { AUGPE_DEFAULTS, prepareAugPe, type AugPeReport, type PreparedAugPe, type SyntheticRecord } from '../../core/augpe';
+import {
+  AUGPE_DEFAULTS,
+  prepareAugPe,
+  type AugPeReport,
+  type PreparedAugPe,
+  type SyntheticRecord,
+} from '../../core/augpe';
 import { summarize, type Dataset, type DatasetSummary } from '../../core/data';
 import { DataError, UserError } from '../../core/errors';
 import { DEFAULT_TEMPLATE, exportDemonstrations } from '../../core/fewshot/export';
@@ -16,7 +22,8 @@ import { panelIcon } from './icons';
 import { Throttle } from './progress';
 import { runInWorker, SynthProgressBoard, WorkerRunError, type WorkerInput } from './synthRun';
 
-/** Providers whose API offers no embeddings (Anthropic; the editor's language models): only the built-in embedder can run. */
+/** Providers whose API offers no embeddings (Anthropic; the editor's language models): only the built-in embedder can
+ * run. */
 const NO_EMBEDDINGS = ['anthropic', 'vscode-lm'];
 const BUILTIN_EMBEDDER = { kind: 'builtin', model: BUILTIN_MODEL_ID, offline: true };
 
@@ -57,10 +64,18 @@ export class SynthPanel {
       existing.panel.reveal();
       return existing;
     }
-    const panel = vscode.window.createWebviewPanel(SynthPanel.viewType, `Synthesize: ${file.path.split('/').pop()}`, vscode.ViewColumn.Active, {
-      enableScripts: true,
-      localResourceRoots: [vscode.Uri.joinPath(deps.extensionUri, 'dist'), vscode.Uri.joinPath(deps.extensionUri, 'media')],
-    });
+    const panel = vscode.window.createWebviewPanel(
+      SynthPanel.viewType,
+      `Synthesize: ${file.path.split('/').pop()}`,
+      vscode.ViewColumn.Active,
+      {
+        enableScripts: true,
+        localResourceRoots: [
+          vscode.Uri.joinPath(deps.extensionUri, 'dist'),
+          vscode.Uri.joinPath(deps.extensionUri, 'media'),
+        ],
+      },
+    );
     panel.iconPath = panelIcon(deps.extensionUri, 'generate');
     const p = new SynthPanel(panel, deps, file);
     SynthPanel.panels.set(key, p);
@@ -124,7 +139,8 @@ export class SynthPanel {
           if (this.init) void this.panel.webview.postMessage(this.init);
           if (this.latest) void this.panel.webview.postMessage(this.latest);
           if (this.board) void this.panel.webview.postMessage(this.board.snapshot(this.running !== undefined));
-          if (this.budget && this.init?.type === 'synthInit') void this.panel.webview.postMessage({ type: 'budget', budget: this.budget } satisfies HostMessage);
+          if (this.budget && this.init?.type === 'synthInit')
+            void this.panel.webview.postMessage({ type: 'budget', budget: this.budget } satisfies HostMessage);
           break;
         case 'setBudget':
           await vscode.commands.executeCommand('privateFewShot.setBudget', this.file);
@@ -154,7 +170,9 @@ export class SynthPanel {
           }
           break;
         case 'openSource':
-          await vscode.window.showTextDocument(this.file, { selection: msg.line ? new vscode.Range(msg.line - 1, 0, msg.line - 1, 0) : undefined });
+          await vscode.window.showTextDocument(this.file, {
+            selection: msg.line ? new vscode.Range(msg.line - 1, 0, msg.line - 1, 0) : undefined,
+          });
           break;
         default:
           // The Generate panel's own messages (preview, generate) do not apply here.
@@ -169,7 +187,15 @@ export class SynthPanel {
     const datasetPath = this.loaded?.ds.identity.path ?? this.name;
     if (e instanceof BudgetExceededError || (e instanceof WorkerRunError && e.budget)) {
       const hint = (e as UserError).hint;
-      this.post({ type: 'generateError', message: (e as UserError).message, hint: hint && editorHint(editorHint(hint, this.name), datasetPath), action: 'setBudget' }, 'latest');
+      this.post(
+        {
+          type: 'generateError',
+          message: (e as UserError).message,
+          hint: hint && editorHint(editorHint(hint, this.name), datasetPath),
+          action: 'setBudget',
+        },
+        'latest',
+      );
       this.deps.log.warn(`Synthesize (${this.name}): refused by the budget.`);
     } else if (e instanceof UserError) {
       this.post({ type: 'generateError', message: e.message, hint: e.hint }, 'latest');
@@ -194,20 +220,38 @@ export class SynthPanel {
       this.budget = budgetOf(status);
       const provider = await providerFromSettings(this.deps.context);
       const providerEmbeds = !NO_EMBEDDINGS.includes(provider.kind);
-      this.post({
-        type: 'synthInit',
-        file: this.name,
-        labels: summary.labels.map((l) => l.label),
-        provider: { kind: provider.kind, model: provider.model, offline: provider.offline },
-        providerEmbeds,
-        budget: budgetOf(status),
-        // The provider's own embeddings by default (as the CLI's --embedder same); the form says where rows go.
-        defaults: { count: 10, epsilon: 1, iterations: AUGPE_DEFAULTS.iterations, variations: AUGPE_DEFAULTS.variations, embedder: providerEmbeds ? 'same' : 'builtin' },
-      }, 'init');
+      this.post(
+        {
+          type: 'synthInit',
+          file: this.name,
+          labels: summary.labels.map((l) => l.label),
+          provider: { kind: provider.kind, model: provider.model, offline: provider.offline },
+          providerEmbeds,
+          budget: budgetOf(status),
+          // The provider's own embeddings by default (as the CLI's --embedder same); the form says where rows go.
+          defaults: {
+            count: 10,
+            epsilon: 1,
+            iterations: AUGPE_DEFAULTS.iterations,
+            variations: AUGPE_DEFAULTS.variations,
+            embedder: providerEmbeds ? 'same' : 'builtin',
+          },
+        },
+        'init',
+      );
       this.deps.onBudget({ file: this.file, name: this.name, budget: budgetOf(status) });
     } catch (e) {
       if (e instanceof UserError) {
-        this.post({ type: 'error', file: this.name, message: e.message, hint: e.hint, line: e instanceof DataError ? e.line : undefined }, 'init');
+        this.post(
+          {
+            type: 'error',
+            file: this.name,
+            message: e.message,
+            hint: e.hint,
+            line: e instanceof DataError ? e.line : undefined,
+          },
+          'init',
+        );
         this.deps.log.warn(`Could not load ${this.name}: ${e.message}`);
       } else {
         this.post({ type: 'error', file: this.name, message: `Unexpected error: ${(e as Error).message}` }, 'init');
@@ -219,13 +263,22 @@ export class SynthPanel {
   private async prepare(s: SynthSettings): Promise<{ prepared: PreparedAugPe; loaded: Loaded }> {
     const loaded = this.loaded;
     if (!loaded) throw new UserError('the dataset is not loaded', 'Reload the panel.');
-    const prepared = await prepareAugPe(loaded.ds, loaded.ledger, {
-      labels: chooseLabels(loaded.summary.labels.map((l) => l.label), s.labels, s.allLabels),
-      count: s.count,
-      epsilon: s.epsilon,
-      iterations: s.iterations,
-      variations: s.variations,
-    }, loaded.summary);
+    const prepared = await prepareAugPe(
+      loaded.ds,
+      loaded.ledger,
+      {
+        labels: chooseLabels(
+          loaded.summary.labels.map((l) => l.label),
+          s.labels,
+          s.allLabels,
+        ),
+        count: s.count,
+        epsilon: s.epsilon,
+        iterations: s.iterations,
+        variations: s.variations,
+      },
+      loaded.summary,
+    );
     return { prepared, loaded };
   }
 
@@ -234,7 +287,10 @@ export class SynthPanel {
     const provider = await providerFromSettings(this.deps.context);
     const generator = { kind: provider.kind, model: provider.model, offline: provider.offline };
     if (s.embedder === 'same' && NO_EMBEDDINGS.includes(provider.kind)) {
-      throw new UserError(`${provider.kind}/${provider.model} offers no embeddings, which Aug-PE needs`, 'Choose "Built-in embedder" in the form (private rows then stay on this machine), or an OpenAI-compatible provider with an embedding model.');
+      throw new UserError(
+        `${provider.kind}/${provider.model} offers no embeddings, which Aug-PE needs`,
+        'Choose "Built-in embedder" in the form (private rows then stay on this machine), or an OpenAI-compatible provider with an embedding model.',
+      );
     }
     const embedder = s.embedder === 'builtin' || provider.kind === 'builtin' ? BUILTIN_EMBEDDER : generator;
     return { provider, generator, embedder };
@@ -249,33 +305,45 @@ export class SynthPanel {
     const refusal = check.fits ? undefined : new BudgetExceededError(check, this.name, plan.ledgerPlan);
     this.previewed = s;
     this.budget = budgetOf(status);
-    this.post({
-      type: 'synthPlan',
-      epsilonRun: plan.epsilonRun,
-      delta: plan.settings.delta,
-      sigma: plan.sigma,
-      mu: plan.mu,
-      iterations: plan.settings.iterations,
-      variations: plan.settings.variations,
-      labels: plan.labels.map((l) => ({ label: l.label, count: l.count, population: l.population, rows: l.rows, units: l.units })),
-      wholeDataset: plan.sequential,
-      estimate: plan.estimate,
-      generator,
-      embedder,
-      budget: budgetOf(status),
-      remainingAfter: check.total.epsilon - check.spentAfter,
-      fits: check.fits,
-      over: check.over,
-      refusal: refusal ? `${refusal.message}. ${editorHint(refusal.hint ?? '', this.name)}`.trim() : undefined,
-      warnings: plan.warnings,
-    }, 'latest');
+    this.post(
+      {
+        type: 'synthPlan',
+        epsilonRun: plan.epsilonRun,
+        delta: plan.settings.delta,
+        sigma: plan.sigma,
+        mu: plan.mu,
+        iterations: plan.settings.iterations,
+        variations: plan.settings.variations,
+        labels: plan.labels.map((l) => ({
+          label: l.label,
+          count: l.count,
+          population: l.population,
+          rows: l.rows,
+          units: l.units,
+        })),
+        wholeDataset: plan.sequential,
+        estimate: plan.estimate,
+        generator,
+        embedder,
+        budget: budgetOf(status),
+        remainingAfter: check.total.epsilon - check.spentAfter,
+        fits: check.fits,
+        over: check.over,
+        refusal: refusal ? `${refusal.message}. ${editorHint(refusal.hint ?? '', this.name)}`.trim() : undefined,
+        warnings: plan.warnings,
+      },
+      'latest',
+    );
   }
 
   private async synthesize(s: SynthSettings): Promise<void> {
     if (this.running) throw new UserError('a run is already going for this dataset', 'Wait for it, or cancel it.');
     // package.json declares limited support for untrusted workspaces: inspecting and planning only.
     if (!vscode.workspace.isTrusted) {
-      throw new UserError('runs need a trusted workspace: a run sends text to the model and writes the ledger in .private-fewshot/', 'Trust this workspace (command "Workspaces: Manage Workspace Trust"), then run again. The plan preview works without trust.');
+      throw new UserError(
+        'runs need a trusted workspace: a run sends text to the model and writes the ledger in .private-fewshot/',
+        'Trust this workspace (command "Workspaces: Manage Workspace Trust"), then run again. The plan preview works without trust.',
+      );
     }
     this.board = undefined;
     const { prepared, loaded } = await this.prepare(s);
@@ -294,7 +362,9 @@ export class SynthPanel {
     const controller = new AbortController();
     this.running = controller;
     const started = Date.now();
-    this.deps.log.info(`Synthesizing ${plan.settings.count} record(s) over ${plan.labels.length} label(s) for ${this.name}, T ${plan.settings.iterations}, with ${generator.kind}/${generator.model}; embedder ${embedder.kind}/${embedder.model}.`);
+    this.deps.log.info(
+      `Synthesizing ${plan.settings.count} record(s) over ${plan.labels.length} label(s) for ${this.name}, T ${plan.settings.iterations}, with ${generator.kind}/${generator.model}; embedder ${embedder.kind}/${embedder.model}.`,
+    );
     const board = new SynthProgressBoard(plan.labels, plan.settings.iterations);
     this.board = board;
     let report: ((message: string) => void) | undefined;
@@ -308,7 +378,11 @@ export class SynthPanel {
     throttle.flushNow();
     try {
       const result = await vscode.window.withProgress(
-        { location: vscode.ProgressLocation.Notification, title: `Private Few-Shot: synthesizing records for ${this.name}`, cancellable: true },
+        {
+          location: vscode.ProgressLocation.Notification,
+          title: `Private Few-Shot: synthesizing records for ${this.name}`,
+          cancellable: true,
+        },
         async (progress, token) => {
           token.onCancellationRequested(() => controller.abort());
           report = (message) => progress.report({ message });
@@ -331,24 +405,36 @@ export class SynthPanel {
       throttle.flushNow();
       const after = await loaded.ledger.status(target);
       this.budget = budgetOf(after);
-      this.result = { records: result.records, report: result.report, offlineModel: generator.offline ? generator.model : undefined };
-      const message = result.status === 'failed'
-        ? `The run stopped early: ${result.error?.message ?? 'unknown error'}. The last selected records are kept, and the ${result.histograms} histogram(s) that ran are charged.`
-        : result.status === 'cancelled' ? `Cancelled after ${result.histograms} of ${plan.settings.iterations} histogram(s): the last selected records are kept, and only those histograms are charged.` : undefined;
-      this.post({
-        type: 'synthResult',
-        status: result.status,
+      this.result = {
         records: result.records,
-        epsilonPlanned: result.reservation.epsilonRun,
-        epsilonCharged: result.epsilonCharged,
-        histograms: result.histograms,
-        iterations: plan.settings.iterations,
-        budgetUsed: Math.max(0, after.spent - before.spent),
-        budget: budgetOf(after),
-        message,
-      }, 'latest');
+        report: result.report,
+        offlineModel: generator.offline ? generator.model : undefined,
+      };
+      const message =
+        result.status === 'failed'
+          ? `The run stopped early: ${result.error?.message ?? 'unknown error'}. The last selected records are kept, and the ${result.histograms} histogram(s) that ran are charged.`
+          : result.status === 'cancelled'
+            ? `Cancelled after ${result.histograms} of ${plan.settings.iterations} histogram(s): the last selected records are kept, and only those histograms are charged.`
+            : undefined;
+      this.post(
+        {
+          type: 'synthResult',
+          status: result.status,
+          records: result.records,
+          epsilonPlanned: result.reservation.epsilonRun,
+          epsilonCharged: result.epsilonCharged,
+          histograms: result.histograms,
+          iterations: plan.settings.iterations,
+          budgetUsed: Math.max(0, after.spent - before.spent),
+          budget: budgetOf(after),
+          message,
+        },
+        'latest',
+      );
       this.deps.onBudget({ file: this.file, name: this.name, budget: budgetOf(after) });
-      this.deps.log.info(`Synthesize ${this.name}: ${result.status}, ${result.records.length} record(s), ${result.histograms} of ${plan.settings.iterations} histogram(s), ε charged ${result.epsilonCharged.toFixed(3)}, ${result.report.usage.calls} calls, ${Date.now() - started} ms.`);
+      this.deps.log.info(
+        `Synthesize ${this.name}: ${result.status}, ${result.records.length} record(s), ${result.histograms} of ${plan.settings.iterations} histogram(s), ε charged ${result.epsilonCharged.toFixed(3)}, ${result.report.usage.calls} calls, ${Date.now() - started} ms.`,
+      );
     } catch (e) {
       // Refused or crashed in the worker: the rows stop spinning, and the budget is re-read (a crash after the
       // reservation leaves it charged in full).
@@ -370,7 +456,11 @@ export class SynthPanel {
 
   private text(): string {
     const r = this.result!;
-    return exportDemonstrations(r.records, { format: 'text', template: DEFAULT_TEMPLATE, offlineModel: r.offlineModel });
+    return exportDemonstrations(r.records, {
+      format: 'text',
+      template: DEFAULT_TEMPLATE,
+      offlineModel: r.offlineModel,
+    });
   }
 
   private async export(): Promise<void> {
@@ -386,11 +476,15 @@ export class SynthPanel {
     const ext = target.path.split('.').pop()?.toLowerCase();
     const format = ext === 'json' ? 'json' : ext === 'jsonl' ? 'jsonl' : 'text';
     // JSON as the CLI's `synth --format json` writes it: the records and the run report.
-    const body = format === 'json'
-      ? `${JSON.stringify({ ...(r.offlineModel ? { notice: `Written by the built-in offline model (${r.offlineModel}), for trying the tool — not production quality.` } : {}), records: r.records, report: r.report }, null, 2)}\n`
-      : exportDemonstrations(r.records, { format, template: DEFAULT_TEMPLATE, offlineModel: r.offlineModel });
+    const body =
+      format === 'json'
+        ? `${JSON.stringify({ ...(r.offlineModel ? { notice: `Written by the built-in offline model (${r.offlineModel}), for trying the tool — not production quality.` } : {}), records: r.records, report: r.report }, null, 2)}\n`
+        : exportDemonstrations(r.records, { format, template: DEFAULT_TEMPLATE, offlineModel: r.offlineModel });
     await vscode.workspace.fs.writeFile(target, new TextEncoder().encode(body));
-    this.post({ type: 'notice', message: `Exported ${r.records.length} record(s) as ${format} to ${vscode.workspace.asRelativePath(target, false)}.` });
+    this.post({
+      type: 'notice',
+      message: `Exported ${r.records.length} record(s) as ${format} to ${vscode.workspace.asRelativePath(target, false)}.`,
+    });
   }
 
   private dispose(): void {

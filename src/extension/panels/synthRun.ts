@@ -28,7 +28,10 @@ export interface WorkerInput {
   embedder: 'same' | 'builtin';
 }
 
-export type HostCall = { method: 'capabilities' } | { method: 'generate'; req: Omit<GenerateRequest, 'signal'> } | { method: 'embed'; texts: string[] };
+export type HostCall =
+  | { method: 'capabilities' }
+  | { method: 'generate'; req: Omit<GenerateRequest, 'signal'> }
+  | { method: 'embed'; texts: string[] };
 
 export interface SerializedError {
   message: string;
@@ -51,12 +54,18 @@ export type ToWorker =
   | { type: 'reply'; id: number; ok: false; error: SerializedError; usage: Usage };
 
 export function serializeError(e: unknown, budget: (e: unknown) => boolean = () => false): SerializedError {
-  if (budget(e)) return { kind: 'budget', message: (e as UserError).message, ...((e as UserError).hint ? { hint: (e as UserError).hint } : {}) };
+  if (budget(e))
+    return {
+      kind: 'budget',
+      message: (e as UserError).message,
+      ...((e as UserError).hint ? { hint: (e as UserError).hint } : {}),
+    };
   if (e instanceof UserError) return { kind: 'user', message: e.message, ...(e.hint ? { hint: e.hint } : {}) };
   return { kind: 'internal', message: e instanceof Error ? e.message : String(e) };
 }
 
-/** An error from the worker, rebuilt in the host. `budget` marks the ledger's refusal (the view offers Set Privacy Budget…). */
+/** An error from the worker, rebuilt in the host. `budget` marks the ledger's refusal (the view offers Set Privacy
+ * Budget…). */
 export class WorkerRunError extends UserError {
   constructor(readonly detail: SerializedError) {
     super(detail.message, detail.hint);
@@ -74,7 +83,8 @@ export interface WorkerRunOptions {
   /** The worker's script: dist/augpe-worker.js in the extension, the .ts source in tests (run under tsx). */
   workerFile: string | URL;
   input: WorkerInput;
-  /** The generator when it lives in the host (`input.generator.host`). It sees what the worker sends: synthetic text only. */
+  /** The generator when it lives in the host (`input.generator.host`). It sees what the worker sends: synthetic text
+   * only. */
   hostGenerator?: Provider;
   signal: AbortSignal;
   onProgress: (p: AugPeProgress) => void;
@@ -105,12 +115,22 @@ export function runInWorker(o: WorkerRunOptions): Promise<WorkerResult> {
       const usage = () => p?.usage() ?? { calls: 0, inputTokens: 0, outputTokens: 0, cost: 0 };
       try {
         if (!p) throw new Error('the worker asked for a host generator that was not given');
-        const value = call.method === 'capabilities' ? await p.capabilities(o.signal)
-          : call.method === 'generate' ? await p.generate({ ...call.req, signal: o.signal })
-          : await p.embed(call.texts, o.signal);
+        const value =
+          call.method === 'capabilities'
+            ? await p.capabilities(o.signal)
+            : call.method === 'generate'
+              ? await p.generate({ ...call.req, signal: o.signal })
+              : await p.embed(call.texts, o.signal);
         if (!settled) worker.postMessage({ type: 'reply', id, ok: true, value, usage: usage() } satisfies ToWorker);
       } catch (e) {
-        if (!settled) worker.postMessage({ type: 'reply', id, ok: false, error: serializeError(e), usage: usage() } satisfies ToWorker);
+        if (!settled)
+          worker.postMessage({
+            type: 'reply',
+            id,
+            ok: false,
+            error: serializeError(e),
+            usage: usage(),
+          } satisfies ToWorker);
       }
     };
 
@@ -144,7 +164,10 @@ function crashed(why: string): WorkerRunError {
 }
 
 /** A Provider in the worker whose calls run in the host (vscode.lm exists only there). */
-export function hostProvider(info: { kind: string; model: string; offline: boolean }, call: (c: HostCall) => Promise<{ value: unknown; usage: Usage }>): Provider {
+export function hostProvider(
+  info: { kind: string; model: string; offline: boolean },
+  call: (c: HostCall) => Promise<{ value: unknown; usage: Usage }>,
+): Provider {
   let usage: Usage = { calls: 0, inputTokens: 0, outputTokens: 0, cost: 0 };
   const run = async <T>(c: HostCall, signal?: AbortSignal): Promise<T> => {
     signal?.throwIfAborted();
@@ -181,7 +204,10 @@ export class SynthProgressBoard {
   private last: AugPeProgress | undefined;
   private changed = true;
 
-  constructor(labels: readonly { label: string; count: number }[], readonly iterations: number) {
+  constructor(
+    labels: readonly { label: string; count: number }[],
+    readonly iterations: number,
+  ) {
     this.rows = labels.map((l) => ({ label: l.label, count: l.count, stage: 'waiting', iteration: 0 }));
     for (const r of this.rows) this.byLabel.set(r.label, r);
   }
@@ -189,7 +215,15 @@ export class SynthProgressBoard {
   update(p: AugPeProgress): void {
     // Usage only grows; a report cannot take the totals back.
     if (this.last) {
-      p = { ...p, calls: Math.max(p.calls, this.last.calls), inputTokens: Math.max(p.inputTokens, this.last.inputTokens), outputTokens: Math.max(p.outputTokens, this.last.outputTokens), cost: Math.max(p.cost, this.last.cost), completions: Math.max(p.completions, this.last.completions), histograms: Math.max(p.histograms, this.last.histograms) };
+      p = {
+        ...p,
+        calls: Math.max(p.calls, this.last.calls),
+        inputTokens: Math.max(p.inputTokens, this.last.inputTokens),
+        outputTokens: Math.max(p.outputTokens, this.last.outputTokens),
+        cost: Math.max(p.cost, this.last.cost),
+        completions: Math.max(p.completions, this.last.completions),
+        histograms: Math.max(p.histograms, this.last.histograms),
+      };
     }
     this.last = p;
     this.changed = true;
@@ -206,7 +240,11 @@ export class SynthProgressBoard {
         break;
       case 'initial':
         if (one) set([one], 'written');
-        else set(this.rows.filter((r) => r.stage !== 'written'), 'writing');
+        else
+          set(
+            this.rows.filter((r) => r.stage !== 'written'),
+            'writing',
+          );
         break;
       case 'histogram':
         set(this.rows, 'voting');

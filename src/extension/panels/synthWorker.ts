@@ -6,7 +6,16 @@ import { runAugPe } from '../../core/augpe';
 import { BudgetExceededError, Ledger, defaultAccountant } from '../../core/ledger';
 import { createProvider } from '../../core/providers';
 import type { Usage } from '../../core/providers/types';
-import { hostProvider, serializeError, WorkerRunError, type FromWorker, type HostCall, type ToWorker, type WorkerInput, type WorkerResult } from './synthRun';
+import {
+  hostProvider,
+  serializeError,
+  WorkerRunError,
+  type FromWorker,
+  type HostCall,
+  type ToWorker,
+  type WorkerInput,
+  type WorkerResult,
+} from './synthRun';
 
 const port = parentPort;
 if (!port) throw new Error('synthWorker.ts runs only as a worker thread');
@@ -15,7 +24,10 @@ const controller = new AbortController();
 const post = (m: FromWorker) => port.postMessage(m);
 
 let nextId = 0;
-const waiting = new Map<number, { resolve: (r: { value: unknown; usage: Usage }) => void; reject: (e: Error) => void }>();
+const waiting = new Map<
+  number,
+  { resolve: (r: { value: unknown; usage: Usage }) => void; reject: (e: Error) => void }
+>();
 const callHost = (call: HostCall) =>
   new Promise<{ value: unknown; usage: Usage }>((resolve, reject) => {
     const id = ++nextId;
@@ -40,7 +52,8 @@ async function main(): Promise<WorkerResult> {
   // The built-in model and embedder compute synchronously in this thread; createProvider runs their calls one per
   // turn of the event loop (core/providers/yielding.ts), so the cancel message is read between two calls.
   const generator = 'config' in g ? createProvider(g.config) : hostProvider(g.host, callHost);
-  const embedder = input.embedder === 'builtin' && generator.kind !== 'builtin' ? createProvider({ kind: 'builtin' }) : generator;
+  const embedder =
+    input.embedder === 'builtin' && generator.kind !== 'builtin' ? createProvider({ kind: 'builtin' }) : generator;
   const result = await runAugPe({
     dataset: input.dataset,
     plan: input.plan,

@@ -1,6 +1,12 @@
 import * as vscode from 'vscode';
 import { UsageError } from '../../core/errors';
-import { createProvider, PROVIDER_KINDS, type Provider, type ProviderConfig, type ProviderKind } from '../../core/providers';
+import {
+  createProvider,
+  PROVIDER_KINDS,
+  type Provider,
+  type ProviderConfig,
+  type ProviderKind,
+} from '../../core/providers';
 import { createVscodeLmProvider } from './vscodeLm';
 
 /**
@@ -30,12 +36,18 @@ export function trustedBaseUrl(cfg: vscode.WorkspaceConfiguration): string | und
  * The configured provider as plain data: a core ProviderConfig (key included), or the editor's language models,
  * which only exist in the extension host. Aug-PE's worker thread builds its provider from this.
  */
-export async function providerConfigFromSettings(context: vscode.ExtensionContext): Promise<ProviderConfig | { kind: 'vscode-lm'; model?: string }> {
+export async function providerConfigFromSettings(
+  context: vscode.ExtensionContext,
+): Promise<ProviderConfig | { kind: 'vscode-lm'; model?: string }> {
   const cfg = vscode.workspace.getConfiguration(SECTION);
   const kind = cfg.get<string>('kind', 'builtin') as EditorProviderKind;
   const model = cfg.get<string>('model')?.trim() || undefined;
   if (kind === 'vscode-lm') return { kind, model };
-  if (!PROVIDER_KINDS.includes(kind)) throw new UsageError(`setting ${SECTION}.kind has an unknown value "${kind}"`, `Use one of: ${[...PROVIDER_KINDS, 'vscode-lm'].join(', ')}.`);
+  if (!PROVIDER_KINDS.includes(kind))
+    throw new UsageError(
+      `setting ${SECTION}.kind has an unknown value "${kind}"`,
+      `Use one of: ${[...PROVIDER_KINDS, 'vscode-lm'].join(', ')}.`,
+    );
   const apiKey = kind === 'builtin' ? undefined : await context.secrets.get(secretName(kind));
   return {
     kind,
@@ -50,7 +62,10 @@ export async function providerConfigFromSettings(context: vscode.ExtensionContex
 export async function providerFromSettings(context: vscode.ExtensionContext): Promise<Provider> {
   const config = await providerConfigFromSettings(context);
   if (config.kind === 'vscode-lm') {
-    return createVscodeLmProvider({ selector: config.model ? { family: config.model } : undefined, access: context.languageModelAccessInformation });
+    return createVscodeLmProvider({
+      selector: config.model ? { family: config.model } : undefined,
+      access: context.languageModelAccessInformation,
+    });
   }
   return createProvider(config);
 }

@@ -2,7 +2,15 @@ import * as vscode from 'vscode';
 import { NO_LOGPROBS_FIX } from '../../core/providers/classify';
 import { abortReason, ProviderError } from '../../core/providers/errors';
 import { Limiter } from '../../core/providers/limiter';
-import type { Capabilities, ChatMessage, GenerateRequest, GenerateResult, NextTokensResult, Provider, Usage } from '../../core/providers/types';
+import type {
+  Capabilities,
+  ChatMessage,
+  GenerateRequest,
+  GenerateResult,
+  NextTokensResult,
+  Provider,
+  Usage,
+} from '../../core/providers/types';
 
 /**
  * The editor's language models (vscode.lm, e.g. Copilot) as a Provider: generation only, for Aug-PE. The API has no
@@ -23,7 +31,8 @@ export interface VscodeLmOptions {
   access?: vscode.LanguageModelAccessInformation;
 }
 
-const JUSTIFICATION = 'Private Few-Shot asks the model to write and vary synthetic examples (Aug-PE). It sends no rows of your dataset.';
+const JUSTIFICATION =
+  'Private Few-Shot asks the model to write and vary synthetic examples (Aug-PE). It sends no rows of your dataset.';
 
 /** Selects a model and wraps it; throws ProviderError "model-not-found" when the editor offers none. */
 export async function createVscodeLmProvider(opts: VscodeLmOptions = {}): Promise<Provider> {
@@ -62,43 +71,71 @@ export class VscodeLmProvider implements Provider {
       'Editor language models offer no embeddings: Aug-PE needs another embedder (an OpenAI-compatible embedding model or the built-in one).',
       'Each request may count against your Copilot quota; Aug-PE makes many requests.',
     ];
-    if (this.opts.access?.canSendRequest(this.chat) === false) notes.push('Consent to use this model has not been given yet: VS Code will ask when generation starts.');
+    if (this.opts.access?.canSendRequest(this.chat) === false)
+      notes.push('Consent to use this model has not been given yet: VS Code will ask when generation starts.');
     return { nextTokenLogprobs: null, generate: true, embed: false, server: 'vscode-lm', notes };
   }
 
   async nextTokens(): Promise<NextTokensResult> {
-    throw new ProviderError('no-logprobs', `editor model "${this.model}" returns no next-token logprobs`, NO_LOGPROBS_FIX, { provider: 'vscode-lm' });
+    throw new ProviderError(
+      'no-logprobs',
+      `editor model "${this.model}" returns no next-token logprobs`,
+      NO_LOGPROBS_FIX,
+      { provider: 'vscode-lm' },
+    );
   }
 
   async embed(): Promise<Float32Array[]> {
-    throw new ProviderError('no-embeddings', 'editor language models offer no embeddings', 'For Aug-PE use an OpenAI-compatible embedding model or the built-in embedder.', { provider: 'vscode-lm' });
+    throw new ProviderError(
+      'no-embeddings',
+      'editor language models offer no embeddings',
+      'For Aug-PE use an OpenAI-compatible embedding model or the built-in embedder.',
+      { provider: 'vscode-lm' },
+    );
   }
 
   usage(): Usage {
-    return { calls: this.calls, inputTokens: this.inputTokens, outputTokens: this.outputTokens, cost: 0, estimated: true };
+    return {
+      calls: this.calls,
+      inputTokens: this.inputTokens,
+      outputTokens: this.outputTokens,
+      cost: 0,
+      estimated: true,
+    };
   }
 
   async generate(req: GenerateRequest): Promise<GenerateResult> {
     const n = req.n ?? 1;
     if (!Number.isInteger(n) || n < 1) throw new RangeError(`n must be a whole number ≥ 1, got ${n}`);
     const messages: ChatMessage[] = req.messages ?? [{ role: 'user', content: req.prompt ?? '' }];
-    const texts = await Promise.all(Array.from({ length: n }, () => this.limiter.run(() => this.once(messages, req), req.signal)));
+    const texts = await Promise.all(
+      Array.from({ length: n }, () => this.limiter.run(() => this.once(messages, req), req.signal)),
+    );
     return { texts };
   }
 
   private async once(messages: ChatMessage[], req: GenerateRequest): Promise<string> {
     if (req.signal?.aborted) throw abortReason(req.signal);
     // No system role in this API: system text becomes a leading user message.
-    const msgs = messages.map((m) => (m.role === 'assistant' ? vscode.LanguageModelChatMessage.Assistant(m.content) : vscode.LanguageModelChatMessage.User(m.content)));
+    const msgs = messages.map((m) =>
+      m.role === 'assistant'
+        ? vscode.LanguageModelChatMessage.Assistant(m.content)
+        : vscode.LanguageModelChatMessage.User(m.content),
+    );
     const cts = new vscode.CancellationTokenSource();
     const onAbort = () => cts.cancel();
     req.signal?.addEventListener('abort', onAbort, { once: true });
     try {
       const modelOptions: Record<string, unknown> = { max_tokens: req.maxTokens };
       if (req.temperature !== undefined) modelOptions.temperature = req.temperature;
-      const res = await this.chat.sendRequest(msgs, { justification: this.opts.justification ?? JUSTIFICATION, modelOptions }, cts.token);
+      const res = await this.chat.sendRequest(
+        msgs,
+        { justification: this.opts.justification ?? JUSTIFICATION, modelOptions },
+        cts.token,
+      );
       let text = '';
-      // modelOptions are provider-specific and may be ignored: cap the length (≈4 characters per token) and apply stops here.
+      // modelOptions are provider-specific and may be ignored: cap the length (≈4 characters per token) and apply
+      // stops here.
       const maxChars = req.maxTokens * 4;
       for await (const chunk of res.text) {
         text += chunk;
@@ -132,13 +169,33 @@ function mapError(e: unknown, model: string): unknown {
   if (!(e instanceof vscode.LanguageModelError)) return e;
   const base = { provider: 'vscode-lm' };
   if (e.code === vscode.LanguageModelError.NoPermissions.name) {
-    return new ProviderError('auth', `no permission to use the editor model "${model}"`, 'Consent is needed: start generation again from the command and choose "Allow" in the dialog VS Code shows, or pick another provider.', base);
+    return new ProviderError(
+      'auth',
+      `no permission to use the editor model "${model}"`,
+      'Consent is needed: start generation again from the command and choose "Allow" in the dialog VS Code shows, or pick another provider.',
+      base,
+    );
   }
   if (e.code === vscode.LanguageModelError.Blocked.name) {
-    return new ProviderError('quota', `the editor model "${model}" refused the request (blocked or over quota)`, 'Wait for the quota to reset, or use an OpenAI-compatible provider for Aug-PE.', base);
+    return new ProviderError(
+      'quota',
+      `the editor model "${model}" refused the request (blocked or over quota)`,
+      'Wait for the quota to reset, or use an OpenAI-compatible provider for Aug-PE.',
+      base,
+    );
   }
   if (e.code === vscode.LanguageModelError.NotFound.name) {
-    return new ProviderError('model-not-found', `the editor model "${model}" is no longer available`, 'Pick another model or provider.', base);
+    return new ProviderError(
+      'model-not-found',
+      `the editor model "${model}" is no longer available`,
+      'Pick another model or provider.',
+      base,
+    );
   }
-  return new ProviderError('server', `the editor model "${model}" failed: ${e.message}`, 'Try again, or use another provider.', base);
+  return new ProviderError(
+    'server',
+    `the editor model "${model}" failed: ${e.message}`,
+    'Try again, or use another provider.',
+    base,
+  );
 }

@@ -24,7 +24,14 @@ const TAU_AUDIT = 3;
 const TAU_TEETH = 2;
 
 function groups(withCrafted: boolean): VoteGroup[] {
-  const a = { rows: [[0.1, 0], [0, 0.1], [0.2, 0.1]], units: ['u1', 'u2', 'u2'] };
+  const a = {
+    rows: [
+      [0.1, 0],
+      [0, 0.1],
+      [0.2, 0.1],
+    ],
+    units: ['u1', 'u2', 'u2'],
+  };
   if (withCrafted) {
     for (let i = 0; i < 5; i++) {
       a.rows.push([0.05 * i, 0]);
@@ -34,7 +41,17 @@ function groups(withCrafted: boolean): VoteGroup[] {
   const candidatesA = toMatrix([[0, 0]]);
   return [
     { private: toMatrix(a.rows), units: a.units, candidates: candidatesA },
-    { private: toMatrix([[5, 5], [5, 4], [4, 5], [6, 5], [5, 6]]), units: ['u3', 'u4', 'u5', 'u6', 'u7'], candidates: toMatrix([[5, 5]]) },
+    {
+      private: toMatrix([
+        [5, 5],
+        [5, 4],
+        [4, 5],
+        [6, 5],
+        [5, 6],
+      ]),
+      units: ['u3', 'u4', 'u5', 'u6', 'u7'],
+      candidates: toMatrix([[5, 5]]),
+    },
   ];
 }
 
@@ -49,7 +66,9 @@ function runSide(withCrafted: boolean, sigma: number, tau: number, seed: string)
 
 function lowerBound(kD: number, kD2: number): number {
   // ε ≥ ln((P_D'(E) − δ) / P_D(E)), with the pessimistic end of each interval.
-  return Math.log(Math.max(clopperPearson(kD2, TRIALS, ALPHA).lower - DELTA, 1e-300) / clopperPearson(kD, TRIALS, ALPHA).upper);
+  return Math.log(
+    Math.max(clopperPearson(kD2, TRIALS, ALPHA).lower - DELTA, 1e-300) / clopperPearson(kD, TRIALS, ALPHA).upper,
+  );
 }
 
 /** Both sides with the release's σ scaled by `noiseScale`; the accountant is asked about σ. */
@@ -72,10 +91,16 @@ test('empirical audit: one histogram release leaks no more than the accountant s
   const { kD, kD2, lower, accountant } = audit(1, 1, TAU_AUDIT, 'augpe-audit', t);
   assert.ok(kD2 > kD, `the crafted unit must push A (${kD2} vs ${kD})`);
   assert.ok(lower > 0, `the audit detects the leak at all (lower bound ${lower})`);
-  assert.ok(lower <= accountant, `empirical ε lower bound ${lower.toFixed(4)} exceeds the accountant's ε ${accountant.toFixed(4)}`);
+  assert.ok(
+    lower <= accountant,
+    `empirical ε lower bound ${lower.toFixed(4)} exceeds the accountant's ε ${accountant.toFixed(4)}`,
+  );
 });
 
 test('the audit has teeth: a release with half the noise is caught', (t) => {
   const { lower, accountant } = audit(1, 0.5, TAU_TEETH, 'augpe-teeth', t);
-  assert.ok(lower > accountant, `under-noised release: lower bound ${lower.toFixed(4)} should exceed ${accountant.toFixed(4)}`);
+  assert.ok(
+    lower > accountant,
+    `under-noised release: lower bound ${lower.toFixed(4)} should exceed ${accountant.toFixed(4)}`,
+  );
 });

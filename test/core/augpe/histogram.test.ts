@@ -1,6 +1,15 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { nearestNeighbours, privatizeHistogram, rankSelect, toMatrix, voteHistograms, type Matrix, type Metric, type VoteGroup } from '../../../src/core/augpe/histogram';
+import {
+  nearestNeighbours,
+  privatizeHistogram,
+  rankSelect,
+  toMatrix,
+  voteHistograms,
+  type Matrix,
+  type Metric,
+  type VoteGroup,
+} from '../../../src/core/augpe/histogram';
 import { seededRandom } from '../../../src/core/privacy';
 import { testNormal, testRng } from '../../support/rng';
 
@@ -9,7 +18,10 @@ const int = (rng: Rng, n: number) => rng.nextUint32() % n;
 
 function randomMatrix(rng: Rng, rows: number, dim: number): Matrix {
   const normal = testNormal(rng);
-  return toMatrix(Array.from({ length: rows }, () => Array.from({ length: dim }, () => normal(1))), dim);
+  return toMatrix(
+    Array.from({ length: rows }, () => Array.from({ length: dim }, () => normal(1))),
+    dim,
+  );
 }
 
 /** Brute force in float64 for the reference: distances sorted, ties by index. */
@@ -23,7 +35,11 @@ function bruteForce(q: Matrix, c: Matrix, k: number, metric: Metric): number[][]
       if (metric === 'l2') return y.reduce((a, yv, t) => a + (x[t]! - yv) ** 2, 0);
       return -y.reduce((a, yv, t) => a + x[t]! * yv, 0) / (norm(x) * norm(y));
     });
-    return d.map((v, j) => ({ v, j })).sort((a, b) => a.v - b.v || a.j - b.j).slice(0, k).map((e) => e.j);
+    return d
+      .map((v, j) => ({ v, j }))
+      .sort((a, b) => a.v - b.v || a.j - b.j)
+      .slice(0, k)
+      .map((e) => e.j);
   });
 }
 
@@ -37,7 +53,8 @@ test('nearest neighbours match a brute-force search (L2 and cosine, k = 1 and 3)
         const c = randomMatrix(rng, k + int(rng, 10), dim);
         const got = nearestNeighbours(q, c, k, metric);
         const want = bruteForce(q, c, k, metric);
-        for (let i = 0; i < q.rows; i++) assert.deepEqual(Array.from(got.subarray(i * k, (i + 1) * k)), want[i], `${metric} k=${k} row ${i}`);
+        for (let i = 0; i < q.rows; i++)
+          assert.deepEqual(Array.from(got.subarray(i * k, (i + 1) * k)), want[i], `${metric} k=${k} row ${i}`);
       }
     }
   }
@@ -45,10 +62,18 @@ test('nearest neighbours match a brute-force search (L2 and cosine, k = 1 and 3)
 
 test('equal distances go to the lower index; L2 and cosine differ where norms differ', () => {
   const q = toMatrix([[1, 0]]);
-  const tied = toMatrix([[0, 1], [0, -1], [1, 0], [1, 0]]);
+  const tied = toMatrix([
+    [0, 1],
+    [0, -1],
+    [1, 0],
+    [1, 0],
+  ]);
   assert.deepEqual(Array.from(nearestNeighbours(q, tied, 3, 'l2')), [2, 3, 0]);
   // Same direction, different length: cosine ties them (lower index wins), L2 prefers the one at distance 0.
-  const c = toMatrix([[5, 0], [1, 0]]);
+  const c = toMatrix([
+    [5, 0],
+    [1, 0],
+  ]);
   assert.deepEqual(Array.from(nearestNeighbours(q, c, 1, 'l2')), [1]);
   assert.deepEqual(Array.from(nearestNeighbours(q, c, 1, 'cosine')), [0]);
 });
@@ -92,7 +117,10 @@ test('sensitivity: adding or removing one privacy unit moves the clean histogram
           // Each unit casts total mass ‖v‖₁ ≤ √(votes) but always ‖v‖₂ = 1.
           for (const unit of new Set(groups.flatMap((g) => g.units))) {
             const d = l2Diff(full, voteHistograms(without(groups, unit), k, metric));
-            assert.ok(Math.abs(d - 1) < 1e-9, `unit ${unit}: ‖Δh‖₂ = ${d} (unit column ${unitColumn}, k ${k}, ${metric})`);
+            assert.ok(
+              Math.abs(d - 1) < 1e-9,
+              `unit ${unit}: ‖Δh‖₂ = ${d} (unit column ${unitColumn}, k ${k}, ${metric})`,
+            );
             checked++;
           }
         }
@@ -103,12 +131,33 @@ test('sensitivity: adding or removing one privacy unit moves the clean histogram
 });
 
 test('without a unit column each row casts k votes of 1/√k; with one, a unit that votes twice for one candidate counts 1', () => {
-  const cands = toMatrix([[0, 0], [1, 0], [2, 0], [9, 9]]);
+  const cands = toMatrix([
+    [0, 0],
+    [1, 0],
+    [2, 0],
+    [9, 9],
+  ]);
   const [h] = voteHistograms([{ private: toMatrix([[0.9, 0]]), units: ['r1'], candidates: cands }], 3, 'l2');
   const r = 1 / Math.sqrt(3);
-  assert.deepEqual(Array.from(h!).map((x) => +x.toFixed(12)), [r, r, r, 0].map((x) => +x.toFixed(12)));
+  assert.deepEqual(
+    Array.from(h!).map((x) => +x.toFixed(12)),
+    [r, r, r, 0].map((x) => +x.toFixed(12)),
+  );
   // One unit, two rows, both nearest to candidate 0, k = 1: raw vector (2) is normalised to (1).
-  const [u] = voteHistograms([{ private: toMatrix([[0.1, 0], [0, 0.1]]), units: ['alice', 'alice'], candidates: cands }], 1, 'l2');
+  const [u] = voteHistograms(
+    [
+      {
+        private: toMatrix([
+          [0.1, 0],
+          [0, 0.1],
+        ]),
+        units: ['alice', 'alice'],
+        candidates: cands,
+      },
+    ],
+    1,
+    'l2',
+  );
   assert.deepEqual(Array.from(u!), [1, 0, 0, 0]);
   // A unit spanning two labels: its vote vector across both is normalised jointly (1/√2 each).
   const two = voteHistograms(
@@ -121,12 +170,30 @@ test('without a unit column each row casts k votes of 1/√k; with one, a unit t
   );
   assert.ok(Math.abs(two[0]![0]! - Math.SQRT1_2) < 1e-12 && Math.abs(two[1]![3]! - Math.SQRT1_2) < 1e-12);
   // k larger than the candidate count is clamped (still norm 1).
-  const [c] = voteHistograms([{ private: toMatrix([[0, 0]]), units: ['r'], candidates: toMatrix([[0, 0], [1, 1]]) }], 5, 'l2');
+  const [c] = voteHistograms(
+    [
+      {
+        private: toMatrix([[0, 0]]),
+        units: ['r'],
+        candidates: toMatrix([
+          [0, 0],
+          [1, 1],
+        ]),
+      },
+    ],
+    5,
+    'l2',
+  );
   assert.ok(Math.abs(Math.hypot(...c!) - 1) < 1e-12);
 });
 
 /** z-scores of the mean and of the χ² statistic of (noisy − clean)/σ over n draws. */
-function noiseStats(sigmaUsed: number, sigmaClaimed: number, n: number, seed: string): { zMean: number; zChi2: number } {
+function noiseStats(
+  sigmaUsed: number,
+  sigmaClaimed: number,
+  n: number,
+  seed: string,
+): { zMean: number; zChi2: number } {
   // Clean counts far above 0 so the threshold max(h̃, 0) never clips.
   const clean = Float64Array.from({ length: n }, (_, i) => 1000 + (i % 7));
   const noisy = privatizeHistogram(clean, sigmaUsed, seededRandom(seed), 0);
@@ -156,7 +223,10 @@ test('threshold H: released counts are max(h̃, H) − H', () => {
   const clean = Float64Array.from({ length: 2000 }, (_, i) => (i % 2 ? 0 : 10));
   const h0 = privatizeHistogram(clean, 1, seededRandom('th0'), 0);
   assert.ok(h0.every((x) => x >= 0));
-  assert.ok(h0.some((x) => x === 0), 'zero counts with noise go below 0 about half the time and are clipped');
+  assert.ok(
+    h0.some((x) => x === 0),
+    'zero counts with noise go below 0 about half the time and are clipped',
+  );
   const rngA = seededRandom('th5');
   const rngB = seededRandom('th5');
   const raw = privatizeHistogram(clean, 1, rngA, 0);

@@ -6,7 +6,11 @@ import { defaultDelta } from '../../../src/core/ledger';
 import { epsilonFor, gaussianEpsilon } from '../../../src/core/privacy';
 
 /** An in-memory dataset: `rows` rows split over labels by `weights`, optionally with a unit column. */
-function fakeDataset(rows: number, labels: string[], o: { weights?: number[]; unitOf?: (i: number, label: string) => string } = {}): Dataset {
+function fakeDataset(
+  rows: number,
+  labels: string[],
+  o: { weights?: number[]; unitOf?: (i: number, label: string) => string } = {},
+): Dataset {
   const w = o.weights ?? labels.map(() => 1);
   const total = w.reduce((a, x) => a + x, 0);
   const examples: Example[] = [];
@@ -20,7 +24,12 @@ function fakeDataset(rows: number, labels: string[], o: { weights?: number[]; un
   return {
     file: 'fake.csv',
     format: 'csv',
-    columns: { text: 'text', label: 'label', ...(o.unitOf ? { unit: 'user' } : {}), available: ['text', 'label'] } as Dataset['columns'],
+    columns: {
+      text: 'text',
+      label: 'label',
+      ...(o.unitOf ? { unit: 'user' } : {}),
+      available: ['text', 'label'],
+    } as Dataset['columns'],
     examples,
     skipped: [],
     duplicatesRemoved: 0,
@@ -28,7 +37,7 @@ function fakeDataset(rows: number, labels: string[], o: { weights?: number[]; un
   };
 }
 
-test('σ for the research notes\' test vectors (analytic GDP, δ = 1/(N ln N)) comes out of the planner', () => {
+test("σ for the research notes' test vectors (analytic GDP, δ = 1/(N ln N)) comes out of the planner", () => {
   // /work/shared/research/algorithms.md §2.7 [verified with the upstream formulas].
   const vectors: { n: number; t: number; eps: number; sigma: number }[] = [
     { n: 8396, t: 10, eps: 1, sigma: 11.6 },
@@ -69,12 +78,18 @@ test('ledger plan: one gaussian charge of T steps per label pool, or one on the 
   assert.equal(p.sequential, false);
   // A unit column whose units stay inside one label: still per label.
   const inLabel = fakeDataset(300, labels, { unitOf: (i, l) => `${l}-${i % 10}` });
-  assert.deepEqual(planAugPe(inLabel, { labels: ['x'], count: 3, epsilon: 2, delta: 1e-4 }).ledgerPlan.charges.map((c) => c.partition), ['label:x']);
-  // Units spanning labels (even a label not in the run): one charge on "*", with the same σ and T (joint normalisation).
+  assert.deepEqual(
+    planAugPe(inLabel, { labels: ['x'], count: 3, epsilon: 2, delta: 1e-4 }).ledgerPlan.charges.map((c) => c.partition),
+    ['label:x'],
+  );
+  // Units spanning labels (even a label not in the run): one charge on "*", with the same σ and T (joint
+  // normalisation).
   const spanning = fakeDataset(300, labels, { unitOf: (i) => `user${i % 40}` });
   const s = planAugPe(spanning, { labels: ['x', 'y'], count: 4, epsilon: 2, delta: 1e-4, iterations: 5 });
   assert.equal(s.sequential, true);
-  assert.deepEqual(s.ledgerPlan.charges, [{ partition: '*', mechanism: { kind: 'gaussian', sigma: s.sigma, steps: 5 } }]);
+  assert.deepEqual(s.ledgerPlan.charges, [
+    { partition: '*', mechanism: { kind: 'gaussian', sigma: s.sigma, steps: 5 } },
+  ]);
   assert.equal(s.epsilonRun, epsilonFor([{ kind: 'gaussian', sigma: s.sigma, steps: 5 }], 1e-4, 'gdp'));
   assert.ok(s.warnings.some((w) => /span several labels/.test(w)));
 });
@@ -84,15 +99,43 @@ test('class sizes: equal split or public fractions, floor plus largest remainder
   assert.deepEqual(allocateCounts(11, [1, 1, 1]), [4, 4, 3]);
   assert.deepEqual(allocateCounts(10, [0.3, 0.7]), [3, 7]);
   assert.deepEqual(allocateCounts(7, [3, 7]), [2, 5]);
-  for (let n = 1; n < 50; n++) assert.equal(allocateCounts(n, [0.2, 0.5, 0.3]).reduce((a, b) => a + b, 0), n);
+  for (let n = 1; n < 50; n++)
+    assert.equal(
+      allocateCounts(n, [0.2, 0.5, 0.3]).reduce((a, b) => a + b, 0),
+      n,
+    );
   // Two datasets with very different private label proportions get the same class sizes.
   const balanced = planAugPe(fakeDataset(200, ['a', 'b']), { labels: ['a', 'b'], count: 9, epsilon: 1, delta: 1e-4 });
-  const skewed = planAugPe(fakeDataset(200, ['a', 'b'], { weights: [9, 1] }), { labels: ['a', 'b'], count: 9, epsilon: 1, delta: 1e-4 });
+  const skewed = planAugPe(fakeDataset(200, ['a', 'b'], { weights: [9, 1] }), {
+    labels: ['a', 'b'],
+    count: 9,
+    epsilon: 1,
+    delta: 1e-4,
+  });
   assert.notEqual(balanced.labels[0]!.rows, skewed.labels[0]!.rows);
-  assert.deepEqual(balanced.labels.map((l) => l.count), [5, 4]);
-  assert.deepEqual(skewed.labels.map((l) => l.count), [5, 4]);
-  const fr = planAugPe(fakeDataset(200, ['a', 'b']), { labels: ['a', 'b'], count: 10, fractions: [1, 4], epsilon: 1, delta: 1e-4, variations: 2 });
-  assert.deepEqual(fr.labels.map((l) => [l.count, l.population]), [[2, 6], [8, 24]]);
+  assert.deepEqual(
+    balanced.labels.map((l) => l.count),
+    [5, 4],
+  );
+  assert.deepEqual(
+    skewed.labels.map((l) => l.count),
+    [5, 4],
+  );
+  const fr = planAugPe(fakeDataset(200, ['a', 'b']), {
+    labels: ['a', 'b'],
+    count: 10,
+    fractions: [1, 4],
+    epsilon: 1,
+    delta: 1e-4,
+    variations: 2,
+  });
+  assert.deepEqual(
+    fr.labels.map((l) => [l.count, l.population]),
+    [
+      [2, 6],
+      [8, 24],
+    ],
+  );
   // Estimate: initial L·n_c, then (T−1)(L−1)n_c completions per label.
   assert.equal(fr.estimate.completions, 30 + 9 * 2 * 10);
 });
@@ -117,6 +160,12 @@ test('a warning when σ dwarfs the votes a candidate can get (local: it uses pri
   const ds = fakeDataset(40, ['a', 'b']);
   const weak = planAugPe(ds, { labels: ['a', 'b'], count: 10, epsilon: 0.5, delta: 1e-3 });
   assert.ok(weak.warnings.some((w) => /mostly noise/.test(w)));
-  const strong = planAugPe(fakeDataset(4000, ['a', 'b']), { labels: ['a', 'b'], count: 4, epsilon: 4, delta: 1e-5, iterations: 2 });
+  const strong = planAugPe(fakeDataset(4000, ['a', 'b']), {
+    labels: ['a', 'b'],
+    count: 4,
+    epsilon: 4,
+    delta: 1e-5,
+    iterations: 2,
+  });
   assert.ok(!strong.warnings.some((w) => /mostly noise/.test(w)), strong.warnings.join('\n'));
 });

@@ -1,11 +1,33 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { AUGPE_DEFAULTS } from '../../../src/core/augpe/plan';
-import { PERSONAS, STYLES, cleanOutput, humanizeLabel, maskWords, randomApiRequest, targetLength, variationRequest, wordsOf, type PromptSettings } from '../../../src/core/augpe/prompts';
+import {
+  PERSONAS,
+  STYLES,
+  cleanOutput,
+  humanizeLabel,
+  maskWords,
+  randomApiRequest,
+  targetLength,
+  variationRequest,
+  wordsOf,
+  type PromptSettings,
+} from '../../../src/core/augpe/prompts';
 import { seededRandom } from '../../../src/core/privacy';
 
-const settings: PromptSettings = { temperature: 1, maxTokens: 128, variation: 'fill-blanks', maskProbability: 0.5, minWords: 5, wordVarScale: 10 };
-const userText = (r: { messages?: { role: string; content: string }[] }) => r.messages!.filter((m) => m.role === 'user').map((m) => m.content).join('\n');
+const settings: PromptSettings = {
+  temperature: 1,
+  maxTokens: 128,
+  variation: 'fill-blanks',
+  maskProbability: 0.5,
+  minWords: 5,
+  wordVarScale: 10,
+};
+const userText = (r: { messages?: { role: string; content: string }[] }) =>
+  r
+    .messages!.filter((m) => m.role === 'user')
+    .map((m) => m.content)
+    .join('\n');
 
 test('RANDOM_API: the label as words plus one style and one persona from the public lists, and nothing else', () => {
   const rng = seededRandom('random-api');

@@ -14,7 +14,9 @@ import { repoRoot } from '../../support/cli';
 const LABELS = ['card_arrival', 'exchange_rate'];
 const seeded = (seed: string) => (stream: string) => seededRandom(`${seed}/${stream}`);
 
-async function setup(csv = readFileSync(`${repoRoot}/examples/banking77-sample.csv`)): Promise<{ root: string; ds: Dataset; units: number; ledger: Ledger; delta: number }> {
+async function setup(
+  csv = readFileSync(`${repoRoot}/examples/banking77-sample.csv`),
+): Promise<{ root: string; ds: Dataset; units: number; ledger: Ledger; delta: number }> {
   const root = tempDir('pfs-augpe-');
   writeFile(root, 'data.csv', csv);
   const ds = await loadDataset('data.csv', { root });
@@ -91,39 +93,83 @@ function centroidSimilarity(ds: Dataset, label: string): (texts: string[]) => nu
   const c = new Float64Array(priv[0]!.length);
   for (const p of priv) for (let i = 0; i < c.length; i++) c[i]! += p[i]!;
   const norm = Math.hypot(...c);
-  return (texts) => texts.reduce((a, t) => a + embedText(t).reduce((s, x, i) => s + x * c[i]!, 0) / norm, 0) / texts.length;
+  return (texts) =>
+    texts.reduce((a, t) => a + embedText(t).reduce((s, x, i) => s + x * c[i]!, 0) / norm, 0) / texts.length;
 }
 
 test('end to end with the built-in model: records, checkpoint, report, the ledger charged exactly the plan, and the population moves toward the private texts', async (t) => {
   const { ds, units, ledger, delta } = await setup();
   const plan = planAugPe(ds, small(delta));
   const progress: string[] = [];
-  const r = await runAugPe({ dataset: ds, plan, provider: createBuiltinProvider(), ledger, units, random: seeded('e2e'), onProgress: (p) => progress.push(`${p.phase}:${p.iteration}`) });
+  const r = await runAugPe({
+    dataset: ds,
+    plan,
+    provider: createBuiltinProvider(),
+    ledger,
+    units,
+    random: seeded('e2e'),
+    onProgress: (p) => progress.push(`${p.phase}:${p.iteration}`),
+  });
   assert.equal(r.status, 'completed');
   assert.equal(r.histograms, 3);
-  assert.deepEqual(r.records.map((x) => x.label), ['card_arrival', 'card_arrival', 'card_arrival', 'card_arrival', 'exchange_rate', 'exchange_rate', 'exchange_rate', 'exchange_rate']);
+  assert.deepEqual(
+    r.records.map((x) => x.label),
+    [
+      'card_arrival',
+      'card_arrival',
+      'card_arrival',
+      'card_arrival',
+      'exchange_rate',
+      'exchange_rate',
+      'exchange_rate',
+      'exchange_rate',
+    ],
+  );
   assert.ok(r.records.every((x) => x.text.trim() !== ''));
-  assert.ok(progress.includes('histogram:3') && progress.includes('variations:2') && !progress.includes('variations:3'));
+  assert.ok(
+    progress.includes('histogram:3') && progress.includes('variations:2') && !progress.includes('variations:3'),
+  );
 
   // Ledger: exactly the planned ε, which is the analytic-Gaussian ε of μ = √T/σ.
   const after = await ledger.status({ identity: ds.identity, units });
   assert.equal(after.runs.length, 1);
   assert.equal(after.runs[0]!.status, 'settled');
   assert.equal(after.runs[0]!.algorithm, 'aug-pe');
-  assert.deepEqual(after.runs[0]!.charges.map((c) => [c.kind, c.sigma, c.steps]), [['gaussian', plan.sigma, 3], ['gaussian', plan.sigma, 3]]);
+  assert.deepEqual(
+    after.runs[0]!.charges.map((c) => [c.kind, c.sigma, c.steps]),
+    [
+      ['gaussian', plan.sigma, 3],
+      ['gaussian', plan.sigma, 3],
+    ],
+  );
   assert.ok(Math.abs(after.spent - plan.epsilonRun) < 1e-9, `spent ${after.spent} vs planned ${plan.epsilonRun}`);
   assert.ok(Math.abs(plan.epsilonRun - gaussianEpsilon(delta, Math.sqrt(3) / plan.sigma)) < 1e-12);
   assert.ok(plan.epsilonRun <= 3 && plan.epsilonRun > 3 - 1e-9);
   assert.equal(r.epsilonCharged, plan.epsilonRun);
 
   // Checkpoint: the run, the initial populations, each iteration's selection per label, the settlement.
-  const lines = readFileSync(r.checkpoint, 'utf8').trim().split('\n').map((l) => JSON.parse(l));
+  const lines = readFileSync(r.checkpoint, 'utf8')
+    .trim()
+    .split('\n')
+    .map((l) => JSON.parse(l));
   assert.equal(lines[0].type, 'run');
   assert.equal(lines.filter((l) => l.type === 'initial').length, 2);
   const selected = lines.filter((l) => l.type === 'selected');
-  assert.deepEqual(selected.map((l) => `${l.iteration}:${l.label}`).sort(), ['1:card_arrival', '1:exchange_rate', '2:card_arrival', '2:exchange_rate', '3:card_arrival', '3:exchange_rate']);
+  assert.deepEqual(selected.map((l) => `${l.iteration}:${l.label}`).sort(), [
+    '1:card_arrival',
+    '1:exchange_rate',
+    '2:card_arrival',
+    '2:exchange_rate',
+    '3:card_arrival',
+    '3:exchange_rate',
+  ]);
   assert.ok(selected.every((l) => l.records.length === 4));
-  assert.deepEqual(lines.at(-1), { type: 'settled', status: 'completed', histograms: 3, released: lines.at(-1).released });
+  assert.deepEqual(lines.at(-1), {
+    type: 'settled',
+    status: 'completed',
+    histograms: 3,
+    released: lines.at(-1).released,
+  });
 
   // Report.
   assert.equal(r.report.algorithm, 'aug-pe');
@@ -132,7 +178,9 @@ test('end to end with the built-in model: records, checkpoint, report, the ledge
   assert.equal(r.report.privacy.iterations, 3);
   assert.deepEqual(r.report.parameters.counts, [4, 4]);
   assert.equal(r.report.usage.completions, plan.estimate.completions);
-  assert.ok(r.report.usage.syntheticEmbedded <= plan.estimate.syntheticEmbeddings && r.report.usage.syntheticEmbedded > 0);
+  assert.ok(
+    r.report.usage.syntheticEmbedded <= plan.estimate.syntheticEmbeddings && r.report.usage.syntheticEmbedded > 0,
+  );
   assert.equal(r.privateEmbeddingUsage.calls, 2, 'one embedding request per label for the private rows');
 
   // Quality: mean similarity to the label's private centroid, initial population vs. the released selection. The
@@ -141,11 +189,17 @@ test('end to end with the built-in model: records, checkpoint, report, the ledge
   for (const label of LABELS) {
     const sim = centroidSimilarity(ds, label);
     const init = sim(lines.find((l) => l.type === 'initial' && l.label === label).candidates);
-    const per = selected.filter((l) => l.label === label).sort((a, b) => a.iteration - b.iteration).map((l) => sim(l.records.map((x: { text: string }) => x.text)));
+    const per = selected
+      .filter((l) => l.label === label)
+      .sort((a, b) => a.iteration - b.iteration)
+      .map((l) => sim(l.records.map((x: { text: string }) => x.text)));
     t.diagnostic(`${label}: initial ${init.toFixed(3)} → selected ${per.map((x) => x.toFixed(3)).join(' → ')}`);
     gains.push(per.at(-1)! - init);
   }
-  assert.ok(gains[0]! + gains[1]! > 0, `the released records are closer to the private centroids than the initial population (gains ${gains.join(', ')})`);
+  assert.ok(
+    gains[0]! + gains[1]! > 0,
+    `the released records are closer to the private centroids than the initial population (gains ${gains.join(', ')})`,
+  );
 });
 
 test('private text never reaches the generator over a full run (and the check catches a leak when one is planted)', async () => {
@@ -170,11 +224,24 @@ test('private text never reaches the generator over a full run (and the check ca
   const leaky = (r: GenerateRequest, i: number): GenerateRequest => {
     if (i !== 5 && i !== 17) return r;
     const extra = i === 5 ? `For example: ${whole}` : `Something like ... ${window.toUpperCase()} ...`;
-    return { ...r, messages: [...r.messages!.slice(0, -1), { ...r.messages!.at(-1)!, content: `${r.messages!.at(-1)!.content}\n${extra}` }] };
+    return {
+      ...r,
+      messages: [
+        ...r.messages!.slice(0, -1),
+        { ...r.messages!.at(-1)!, content: `${r.messages!.at(-1)!.content}\n${extra}` },
+      ],
+    };
   };
   const env2 = await setup();
   const broken = spy(createBuiltinProvider(), leaky);
-  await runAugPe({ dataset: env2.ds, plan: planAugPe(env2.ds, small(env2.delta, { iterations: 2 })), provider: broken.provider, ledger: env2.ledger, units: env2.units, random: seeded('spy') });
+  await runAugPe({
+    dataset: env2.ds,
+    plan: planAugPe(env2.ds, small(env2.delta, { iterations: 2 })),
+    provider: broken.provider,
+    ledger: env2.ledger,
+    units: env2.units,
+    random: seeded('spy'),
+  });
   const leaks = findLeaks(broken.generated, rows);
   assert.ok(leaks.includes(window), `the planted window is found: ${JSON.stringify(leaks)}`);
   const wholeWords = wordSeq(whole);
@@ -186,7 +253,15 @@ test('with a separate embedder, the generator gets no embedding request at all',
   const plan = planAugPe(ds, small(delta, { iterations: 1, count: 2 }));
   const gen = spy(createBuiltinProvider());
   const emb = spy(createBuiltinProvider());
-  const r = await runAugPe({ dataset: ds, plan, provider: gen.provider, embedder: emb.provider, ledger, units, random: seeded('sep') });
+  const r = await runAugPe({
+    dataset: ds,
+    plan,
+    provider: gen.provider,
+    embedder: emb.provider,
+    ledger,
+    units,
+    random: seeded('sep'),
+  });
   assert.equal(r.status, 'completed');
   assert.equal(gen.embedded.length, 0);
   assert.equal(emb.generated.length, 0);
@@ -215,8 +290,14 @@ test('a cancel after i histograms settles i steps and keeps the last selection',
   assert.equal(r.records.length, 8, 'the selection of iteration 2 is kept');
   const status = await ledger.status({ identity: ds.identity, units });
   const run = status.runs[0]!;
-  assert.deepEqual(run.charges.map((c) => c.steps), [2, 2]);
-  assert.deepEqual(run.planned.map((c) => c.steps), [5, 5]);
+  assert.deepEqual(
+    run.charges.map((c) => c.steps),
+    [2, 2],
+  );
+  assert.deepEqual(
+    run.planned.map((c) => c.steps),
+    [5, 5],
+  );
   const expected = epsilonFor([{ kind: 'gaussian', sigma: plan.sigma, steps: 2 }], status.total.delta);
   assert.ok(Math.abs(status.spent - expected) < 1e-9);
   assert.ok(Math.abs(r.epsilonCharged - expected) < 1e-9);
@@ -228,7 +309,10 @@ test('a generator failure mid-run: status failed, the histograms that ran are ch
   const plan = planAugPe(ds, small(delta, { iterations: 4, count: 4 }));
   const inner = createBuiltinProvider();
   let broken = false;
-  const failing: Provider = { ...inner, generate: (r) => (broken ? Promise.reject(new Error('server went away')) : inner.generate(r)) };
+  const failing: Provider = {
+    ...inner,
+    generate: (r) => (broken ? Promise.reject(new Error('server went away')) : inner.generate(r)),
+  };
   const r = await runAugPe({
     dataset: ds,
     plan,
@@ -245,14 +329,19 @@ test('a generator failure mid-run: status failed, the histograms that ran are ch
   assert.equal(r.histograms, 2);
   assert.equal(r.records.length, 4);
   const run = (await ledger.status({ identity: ds.identity, units })).runs[0]!;
-  assert.deepEqual(run.charges.map((c) => c.steps), [2, 2]);
+  assert.deepEqual(
+    run.charges.map((c) => c.steps),
+    [2, 2],
+  );
 });
 
 test('a run the budget refuses sends nothing to either model', async () => {
   const { ds, units, ledger, delta } = await setup();
   const plan = planAugPe(ds, small(delta, { epsilon: 5 }));
   const s = spy(createBuiltinProvider());
-  await assert.rejects(runAugPe({ dataset: ds, plan, provider: s.provider, ledger, units, random: seeded('refuse') }), { name: 'BudgetExceededError' });
+  await assert.rejects(runAugPe({ dataset: ds, plan, provider: s.provider, ledger, units, random: seeded('refuse') }), {
+    name: 'BudgetExceededError',
+  });
   assert.equal(s.generated.length + s.embedded.length, 0);
 });
 
@@ -264,8 +353,18 @@ test('privacy units spanning labels: one joint charge on the whole dataset', asy
   const status = await ledger.status({ identity: ds.identity, units: summarize(ds).units });
   const plan = planAugPe(ds, small(status.total.delta, { iterations: 2, count: 4 }));
   assert.equal(plan.sequential, true);
-  const r = await runAugPe({ dataset: ds, plan, provider: createBuiltinProvider(), ledger, units: summarize(ds).units, random: seeded('span') });
+  const r = await runAugPe({
+    dataset: ds,
+    plan,
+    provider: createBuiltinProvider(),
+    ledger,
+    units: summarize(ds).units,
+    random: seeded('span'),
+  });
   assert.equal(r.status, 'completed');
   const run = (await ledger.status({ identity: ds.identity, units: summarize(ds).units })).runs[0]!;
-  assert.deepEqual(run.charges.map((c) => [c.partition, c.steps]), [['*', 2]]);
+  assert.deepEqual(
+    run.charges.map((c) => [c.partition, c.steps]),
+    [['*', 2]],
+  );
 });

@@ -42,7 +42,11 @@ test('the banking77 sample loads with counts that match an independent parse', a
 });
 
 test('CSV per RFC 4180: BOM, CRLF, quoted commas, doubled quotes and embedded newlines, with start lines', async () => {
-  const file = writeFile(dir, 'rfc.csv', '\uFEFFid,text,label\r\n1,"Hello, world",greet\r\n2,"She said ""hi""\r\nand left",greet\r\n\r\n3,plain,bye\r\n');
+  const file = writeFile(
+    dir,
+    'rfc.csv',
+    '\uFEFFid,text,label\r\n1,"Hello, world",greet\r\n2,"She said ""hi""\r\nand left",greet\r\n\r\n3,plain,bye\r\n',
+  );
   const ds = await loadDataset(file, { root: dir, textColumn: 'text', labelColumn: 'label' });
   assert.deepEqual(
     ds.examples.map((e) => [e.line, e.text, e.label]),
@@ -87,7 +91,11 @@ test('an empty file and a file of only a header are clear errors', async () => {
 });
 
 test('bad UTF-8 names the line', async () => {
-  const bytes = Buffer.concat([Buffer.from('text,label\nok,a\nalso ok,b\nbad '), Buffer.from([0xff, 0xfe]), Buffer.from(' here,c\n')]);
+  const bytes = Buffer.concat([
+    Buffer.from('text,label\nok,a\nalso ok,b\nbad '),
+    Buffer.from([0xff, 0xfe]),
+    Buffer.from(' here,c\n'),
+  ]);
   const e = await loadError(writeFile(dir, 'latin.csv', bytes));
   assert.equal(e.line, 4);
   assert.match(e.message, /not valid UTF-8/);
@@ -101,11 +109,19 @@ test('a multi-byte character split across read chunks decodes, and bad UTF-8 dee
   let body = header + filler.repeat(lines);
   const pad = (1 << 20) - Buffer.byteLength(body) - 2;
   body += 'y'.repeat(pad) + '😀z,b\n';
-  const ds = await loadDataset(writeFile(dir, 'boundary.csv', body), { root: dir, textColumn: 'text', labelColumn: 'label' });
+  const ds = await loadDataset(writeFile(dir, 'boundary.csv', body), {
+    root: dir,
+    textColumn: 'text',
+    labelColumn: 'label',
+  });
   assert.equal(ds.examples.length, lines + 1);
   assert.ok(ds.examples.at(-1)!.text.endsWith('😀z'));
 
-  const bad = Buffer.concat([Buffer.from(header + filler.repeat(lines + 500)), Buffer.from([0xc3, 0x28]), Buffer.from(',a\n')]);
+  const bad = Buffer.concat([
+    Buffer.from(header + filler.repeat(lines + 500)),
+    Buffer.from([0xc3, 0x28]),
+    Buffer.from(',a\n'),
+  ]);
   const e = await loadError(writeFile(dir, 'deepbad.csv', bad), { textColumn: 'text', labelColumn: 'label' });
   assert.equal(e.line, lines + 502);
 });
@@ -117,7 +133,10 @@ test('a row with an empty label fails with file, line and column, or is skipped 
   assert.equal(e.column, 'label');
   assert.match(e.message, /emptylabel\.csv:3: the label column "label" is empty/);
   const ds = await loadDataset(file, { root: dir, textColumn: 'text', labelColumn: 'label', onInvalid: 'skip' });
-  assert.deepEqual(ds.examples.map((x) => x.text), ['hello', 'again']);
+  assert.deepEqual(
+    ds.examples.map((x) => x.text),
+    ['hello', 'again'],
+  );
   assert.deepEqual(ds.skipped, [
     { line: 3, column: 'label', reason: 'empty' },
     { line: 5, column: 'text', reason: 'empty' },
@@ -133,12 +152,23 @@ test('a file over the size limit is refused before reading', async () => {
 });
 
 test('JSON keys __proto__ and constructor pollute nothing and work as columns', async () => {
-  const jsonl = writeFile(dir, 'proto.jsonl', '{"__proto__": {"polluted": 1}, "constructor": "a", "text": "hello there"}\n{"__proto__": {"polluted": 2}, "constructor": "b", "text": "general kenobi"}\n{"__proto__": {"polluted": 3}, "constructor": "a", "text": "once more"}\n');
+  const jsonl = writeFile(
+    dir,
+    'proto.jsonl',
+    '{"__proto__": {"polluted": 1}, "constructor": "a", "text": "hello there"}\n{"__proto__": {"polluted": 2}, "constructor": "b", "text": "general kenobi"}\n{"__proto__": {"polluted": 3}, "constructor": "a", "text": "once more"}\n',
+  );
   const ds = await loadDataset(jsonl, { root: dir, labelColumn: 'constructor' });
-  assert.deepEqual(ds.examples.map((e) => e.label), ['a', 'b', 'a']);
+  assert.deepEqual(
+    ds.examples.map((e) => e.label),
+    ['a', 'b', 'a'],
+  );
   assert.equal(({} as Record<string, unknown>).polluted, undefined);
   assert.equal(Object.prototype.hasOwnProperty.call(Object.prototype, 'polluted'), false);
-  const json = writeFile(dir, 'proto.json', '[{"__proto__": {"polluted": 1}, "text": "a longer text here", "label": "constructor"}, {"text": "another longer text", "label": "__proto__"}]');
+  const json = writeFile(
+    dir,
+    'proto.json',
+    '[{"__proto__": {"polluted": 1}, "text": "a longer text here", "label": "constructor"}, {"text": "another longer text", "label": "__proto__"}]',
+  );
   const ds2 = await loadDataset(json, { root: dir, textColumn: 'text', labelColumn: 'label' });
   const s = summarize(ds2);
   assert.deepEqual(s.labels.map((l) => l.label).sort(), ['__proto__', 'constructor']);
@@ -148,9 +178,17 @@ test('JSON keys __proto__ and constructor pollute nothing and work as columns', 
 test('JSONL and JSON arrays report the line of a bad record', async () => {
   const jsonl = await loadError(writeFile(dir, 'bad.jsonl', '{"text":"a b","label":"x"}\n\n{"text": oops}\n'));
   assert.equal(jsonl.line, 3);
-  const mixed = await loadDataset(writeFile(dir, 'mixed.csv', 'text,label\r\nfirst one,a\n"multi\r\nline",b\r\nlast,a'), { root: dir });
-  assert.deepEqual(mixed.examples.map((e) => e.line), [2, 3, 5]);
-  const json = await loadError(writeFile(dir, 'bad.json', '[\n  {"text": "a b", "label": "x"},\n  {"text": "c",\n   "label": }\n]'));
+  const mixed = await loadDataset(
+    writeFile(dir, 'mixed.csv', 'text,label\r\nfirst one,a\n"multi\r\nline",b\r\nlast,a'),
+    { root: dir },
+  );
+  assert.deepEqual(
+    mixed.examples.map((e) => e.line),
+    [2, 3, 5],
+  );
+  const json = await loadError(
+    writeFile(dir, 'bad.json', '[\n  {"text": "a b", "label": "x"},\n  {"text": "c",\n   "label": }\n]'),
+  );
   assert.equal(json.line, 3);
   const notArray = await loadError(writeFile(dir, 'obj.json', '{"text": "a"}'));
   assert.match(notArray.message, /JSON array of objects/);
@@ -161,27 +199,43 @@ test('JSONL and JSON arrays report the line of a bad record', async () => {
 });
 
 test('JSON array records keep their starting lines and handle brackets inside strings', async () => {
-  const file = writeFile(dir, 'arr.json', '[\n {"text": "brackets ] and } inside \\"quotes\\"", "label": "a"},\n\n {\n  "text": "second one here",\n  "label": "b"\n }\n]\n');
+  const file = writeFile(
+    dir,
+    'arr.json',
+    '[\n {"text": "brackets ] and } inside \\"quotes\\"", "label": "a"},\n\n {\n  "text": "second one here",\n  "label": "b"\n }\n]\n',
+  );
   const ds = await loadDataset(file, { root: dir });
-  assert.deepEqual(ds.examples.map((e) => [e.line, e.text]), [
-    [2, 'brackets ] and } inside "quotes"'],
-    [4, 'second one here'],
-  ]);
+  assert.deepEqual(
+    ds.examples.map((e) => [e.line, e.text]),
+    [
+      [2, 'brackets ] and } inside "quotes"'],
+      [4, 'second one here'],
+    ],
+  );
 });
 
 test('column detection picks the longest string column as text and a few-valued column as label', async () => {
   const rows = ['id,note,kind,text'];
-  for (let i = 0; i < 40; i++) rows.push(`${i},n${i},${i % 3 === 0 ? 'x' : 'y'},this is a much longer sentence number ${i} with words`);
+  for (let i = 0; i < 40; i++)
+    rows.push(`${i},n${i},${i % 3 === 0 ? 'x' : 'y'},this is a much longer sentence number ${i} with words`);
   const ds = await loadDataset(writeFile(dir, 'detect.csv', rows.join('\n')), { root: dir });
   assert.equal(ds.columns.text, 'text');
   assert.equal(ds.columns.label, 'kind');
-  const override = await loadDataset(path.join(dir, 'detect.csv'), { root: dir, textColumn: 'note', labelColumn: 'kind' });
+  const override = await loadDataset(path.join(dir, 'detect.csv'), {
+    root: dir,
+    textColumn: 'note',
+    labelColumn: 'kind',
+  });
   assert.equal(override.examples[0]!.text, 'n0');
   assert.deepEqual(override.columns.detected, { text: false, label: false });
 });
 
 test('a privacy-unit column groups rows into units', async () => {
-  const file = writeFile(dir, 'units.csv', 'user_id,text,label\nu1,a b c,x\nu2,d e f,y\nu1,g h i,y\nu1,j k l,x\nu3,m n o,x\n');
+  const file = writeFile(
+    dir,
+    'units.csv',
+    'user_id,text,label\nu1,a b c,x\nu2,d e f,y\nu1,g h i,y\nu1,j k l,x\nu3,m n o,x\n',
+  );
   const ds = await loadDataset(file, { root: dir, unitColumn: 'user_id', labelColumn: 'label' });
   const s = summarize(ds);
   assert.equal(s.rows, 5);
@@ -201,7 +255,10 @@ test('duplicate texts are counted with a warning and can be removed', async () =
   assert.ok(s.warnings.some((w) => /weakens per-record DP/.test(w)));
   const d = await loadDataset(file, { root: dir, dedupe: true });
   assert.equal(d.duplicatesRemoved, 2);
-  assert.deepEqual(d.examples.map((e) => e.line), [2, 3, 6]);
+  assert.deepEqual(
+    d.examples.map((e) => e.line),
+    [2, 3, 6],
+  );
 });
 
 test('the dataset identity is stable and changes with the content', async () => {
@@ -217,6 +274,17 @@ test('the dataset identity is stable and changes with the content', async () => 
 });
 
 test('text length statistics are computed in characters', async () => {
-  const s = summarize(await loadDataset(writeFile(dir, 'len.jsonl', ['a', 'bb', 'ccc', 'dddd', '😀😀😀😀😀'].map((t, i) => JSON.stringify({ text: t, label: i % 2 ? 'x' : 'y' })).join('\n')), { root: dir, textColumn: 'text', labelColumn: 'label' }));
+  const s = summarize(
+    await loadDataset(
+      writeFile(
+        dir,
+        'len.jsonl',
+        ['a', 'bb', 'ccc', 'dddd', '😀😀😀😀😀']
+          .map((t, i) => JSON.stringify({ text: t, label: i % 2 ? 'x' : 'y' }))
+          .join('\n'),
+      ),
+      { root: dir, textColumn: 'text', labelColumn: 'label' },
+    ),
+  );
   assert.deepEqual(s.textLength, { min: 1, max: 5, mean: 3, median: 3, p95: 5 });
 });

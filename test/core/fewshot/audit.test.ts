@@ -17,7 +17,10 @@ const CANDIDATES = [' A', ' B'];
 const TRIALS = 100_000;
 const ALPHA = 0.0025; // each one-sided bound; the joint confidence is ≥ 99.5%
 
-function runSide(withCrafted: boolean, o: { m: number; q: number; sigma: number; noiseScale: number; seed: string }): number {
+function runSide(
+  withCrafted: boolean,
+  o: { m: number; q: number; sigma: number; noiseScale: number; seed: string },
+): number {
   const pool: PoolUnit[] = Array.from({ length: 9 }, (_, i) => ({ id: `r${i}`, texts: [`ordinary ${i}`] }));
   if (withCrafted) pool.push({ id: 'crafted', texts: ['CRAFTED'] });
   const sampling = seededRandom(`${o.seed}:sampling`);
@@ -54,7 +57,10 @@ test('Clopper–Pearson helper matches known values', () => {
 });
 
 /** Runs both sides and returns the hit counts, the empirical lower bound on ε and the accountant's ε (δ = 1e-5). */
-function audit(o: { m: number; q: number; sigma: number; noiseScale: number; seed: string }, t: { diagnostic(m: string): void }) {
+function audit(
+  o: { m: number; q: number; sigma: number; noiseScale: number; seed: string },
+  t: { diagnostic(m: string): void },
+) {
   const delta = 1e-5;
   const kD = runSide(false, o);
   const kD2 = runSide(true, { ...o, seed: `${o.seed}-2` });
@@ -68,10 +74,16 @@ test('empirical audit: the per-token aggregator leaks no more than the accountan
   const { kD, kD2, lower, accountant } = audit({ m: 10, q: 0.5, sigma: 4, noiseScale: 1, seed: 'audit' }, t);
   assert.ok(kD2 > kD, `the crafted record must push A (${kD2} vs ${kD})`);
   assert.ok(lower > 0, `the audit detects the leak at all (lower bound ${lower})`);
-  assert.ok(lower <= accountant, `empirical ε lower bound ${lower.toFixed(4)} exceeds the accountant's ε ${accountant.toFixed(4)}`);
+  assert.ok(
+    lower <= accountant,
+    `empirical ε lower bound ${lower.toFixed(4)} exceeds the accountant's ε ${accountant.toFixed(4)}`,
+  );
 });
 
 test('the audit has teeth: an aggregator with half the noise is caught', (t) => {
   const { lower, accountant } = audit({ m: 10, q: 0.5, sigma: 4, noiseScale: 0.5, seed: 'teeth' }, t);
-  assert.ok(lower > accountant, `under-noised aggregator: lower bound ${lower.toFixed(4)} should exceed ${accountant.toFixed(4)}`);
+  assert.ok(
+    lower > accountant,
+    `under-noised aggregator: lower bound ${lower.toFixed(4)} should exceed ${accountant.toFixed(4)}`,
+  );
 });

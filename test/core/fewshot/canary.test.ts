@@ -23,7 +23,8 @@ import { repoRoot } from '../../support/cli';
  * their word pairs do ("the evening" in the corpus; "the problem" in both), so "the evening this" and "the problem
  * this" can also come out by chance: the background model wrote "the problem this" with no secret planted, at
  * K = 20, on another seed. A hit at ε = 4 is therefore a signal to investigate (rerun without the planted records),
- * not proof of a leak; a miss is what the guarantee predicts. Stronger canaries need a stronger offline model. The candidate sets are the public top-50 (K = 50, the
+ * not proof of a leak; a miss is what the guarantee predicts. Stronger canaries need a stronger offline model. The
+ * candidate sets are the public top-50 (K = 50, the
  * built-in model's largest top-k and what runFewShot uses with it): since builtin-ngram-v2 the public prompt's label
  * words (card, arrival, arrived, …) hold several of the top slots, and at K = 20 they pushed the secrets' last word
  * (" this") out of the candidates, so the teeth check could no longer reproduce them.
@@ -51,8 +52,19 @@ async function canaryDataset(): Promise<Dataset> {
   return loadDataset(writeFile(dir, 'canary.csv', out.join('\n') + '\n'), { root: dir });
 }
 
-async function generate(ds: Dataset, o: { prompts: number; examplesPerPrompt: number; sigma?: number; seed: string; shots?: number }): Promise<string[]> {
-  const plan = planFewShot(ds, { labels: LABELS, shots: SHOTS, epsilon: 4, delta: 1e-5, maxTokens: T_MAX, prompts: o.prompts, examplesPerPrompt: o.examplesPerPrompt });
+async function generate(
+  ds: Dataset,
+  o: { prompts: number; examplesPerPrompt: number; sigma?: number; seed: string; shots?: number },
+): Promise<string[]> {
+  const plan = planFewShot(ds, {
+    labels: LABELS,
+    shots: SHOTS,
+    epsilon: 4,
+    delta: 1e-5,
+    maxTokens: T_MAX,
+    prompts: o.prompts,
+    examplesPerPrompt: o.examplesPerPrompt,
+  });
   const { pools } = buildPools(ds, LABELS);
   const provider = createBuiltinProvider();
   const stats: DecodeStats = { queries: 0, roundTrips: 0, tokens: 0, reused: 0 };

@@ -42,12 +42,19 @@ test('speculative lookahead releases exactly the same text as one-token-at-a-tim
   for (let seed = 0; seed < 12; seed++) {
     const plain = await run(1, `s${seed}`);
     assert.ok(plain.steps > 0);
-    for (const [lookahead, prefetch] of [[2, 0], [4, 0], [2, 1], [4, 3], [8, 7]] as const) {
+    for (const [lookahead, prefetch] of [
+      [2, 0],
+      [4, 0],
+      [2, 1],
+      [4, 3],
+      [8, 7],
+    ] as const) {
       const spec = await run(lookahead, `s${seed}`, 0.5, prefetch);
       assert.equal(spec.text, plain.text, `seed ${seed}, lookahead ${lookahead}, prefetch ${prefetch}`);
       assert.equal(spec.steps, plain.steps);
       assert.equal(spec.stats.tokens, plain.stats.tokens);
-      if (prefetch === 0) assert.ok(spec.stats.queries <= plain.stats.queries, 'lookahead without prefetch never adds requests');
+      if (prefetch === 0)
+        assert.ok(spec.stats.queries <= plain.stats.queries, 'lookahead without prefetch never adds requests');
       if (spec.stats.roundTrips < plain.stats.roundTrips) fewerRoundTrips++;
     }
     assert.equal(plain.stats.roundTrips, plain.steps, 'plain decoding makes one wave per token');
@@ -60,7 +67,10 @@ test('with little noise the demonstration follows the private examples', async (
   const words = new Set(pool.flatMap((u) => u.texts[0]!.split(' ')));
   const out = r.text.split(' ').filter(Boolean);
   assert.ok(out.length > 0);
-  assert.ok(out.every((w) => words.has(w)), `"${r.text}" uses words from the examples`);
+  assert.ok(
+    out.every((w) => words.has(w)),
+    `"${r.text}" uses words from the examples`,
+  );
 });
 
 test('a demonstration ends at the first newline token and reports the steps that ran', async () => {
@@ -69,7 +79,10 @@ test('a demonstration ends at the first newline token and reports the steps that
     provider: new BigramProvider([' hello', '\n']),
     format: DEFAULT_FORMAT,
     label: 'greeting',
-    pool: [{ id: 'a', texts: ['hello'] }, { id: 'b', texts: ['hello'] }],
+    pool: [
+      { id: 'a', texts: ['hello'] },
+      { id: 'b', texts: ['hello'] },
+    ],
     prompts: 2,
     samplingRate: 1,
     sigma: 0.01,

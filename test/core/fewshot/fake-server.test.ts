@@ -25,10 +25,32 @@ async function runAgainst(flavour: Flavour, opts: { batch: boolean; lookahead: n
   const units = summarize(ds).units;
   const ledger = new Ledger(root, { accountant: defaultAccountant() });
   const status = await ledger.status({ identity: ds.identity, units });
-  const plan = planFewShot(ds, { labels: ['card_arrival', 'exchange_rate'], shots: 2, epsilon: 3, delta: status.total.delta, maxTokens: 10, prompts: 4 });
-  const provider: Provider = createProvider({ kind: 'openai', model: 'fake', baseURL: s.baseURL, probeCache: new Map(), concurrency: 8 });
+  const plan = planFewShot(ds, {
+    labels: ['card_arrival', 'exchange_rate'],
+    shots: 2,
+    epsilon: 3,
+    delta: status.total.delta,
+    maxTokens: 10,
+    prompts: 4,
+  });
+  const provider: Provider = createProvider({
+    kind: 'openai',
+    model: 'fake',
+    baseURL: s.baseURL,
+    probeCache: new Map(),
+    concurrency: 8,
+  });
   if (!opts.batch) (provider as { nextTokensBatch?: unknown }).nextTokensBatch = undefined;
-  const r = await runFewShot({ dataset: ds, plan, provider, ledger, units, lookahead: opts.lookahead, prefetch: opts.prefetch, random: (stream) => seededRandom(`fake/${stream}`) });
+  const r = await runFewShot({
+    dataset: ds,
+    plan,
+    provider,
+    ledger,
+    units,
+    lookahead: opts.lookahead,
+    prefetch: opts.prefetch,
+    random: (stream) => seededRandom(`fake/${stream}`),
+  });
   const after = await ledger.status({ identity: ds.identity, units });
   return { r, after, plan, server: s };
 }

@@ -12,7 +12,13 @@ const dir = tempDir();
 
 test('the plan calibrates σ per label so each pool alone meets ε, with q = M·N/|pool| and T = shots × T_max', async () => {
   const ds = await loadDataset('examples/banking77-sample.csv', { root: repoRoot });
-  const plan = planFewShot(ds, { labels: ['card_arrival', 'exchange_rate'], shots: 2, epsilon: 4, delta: 1e-5, maxTokens: 16 });
+  const plan = planFewShot(ds, {
+    labels: ['card_arrival', 'exchange_rate'],
+    shots: 2,
+    epsilon: 4,
+    delta: 1e-5,
+    maxTokens: 16,
+  });
   const { pools } = buildPools(ds, ['card_arrival', 'exchange_rate']);
   for (const l of plan.labels) {
     const pool = pools.get(l.label)!.length;
@@ -20,12 +26,18 @@ test('the plan calibrates σ per label so each pool alone meets ε, with q = M·
     assert.equal(l.samplingRate, Math.min(1, 20 / pool));
     assert.equal(l.steps, 32);
     assert.equal(l.partition, `label:${l.label}`);
-    const eps = epsilonFor([{ kind: 'poisson-gaussian', sigma: l.sigma, samplingRate: l.samplingRate, steps: l.steps }], 1e-5);
+    const eps = epsilonFor(
+      [{ kind: 'poisson-gaussian', sigma: l.sigma, samplingRate: l.samplingRate, steps: l.steps }],
+      1e-5,
+    );
     assert.ok(eps <= 4 && eps > 3.98, `ε(σ) = ${eps}`);
     assert.ok(Math.abs(l.noiseStd - (l.sigma * Math.SQRT2) / 10) < 1e-12);
   }
   assert.ok(plan.epsilonRun <= 4 && plan.epsilonRun > 3.98);
-  assert.deepEqual(plan.ledgerPlan.charges.map((c) => c.partition), ['label:card_arrival', 'label:exchange_rate']);
+  assert.deepEqual(
+    plan.ledgerPlan.charges.map((c) => c.partition),
+    ['label:card_arrival', 'label:exchange_rate'],
+  );
   // A larger token budget needs more noise at the same ε.
   const longer = planFewShot(ds, { labels: ['card_arrival'], shots: 2, epsilon: 4, delta: 1e-5, maxTokens: 64 });
   assert.ok(longer.labels[0]!.sigma > plan.labels[0]!.sigma);
@@ -33,12 +45,22 @@ test('the plan calibrates σ per label so each pool alone meets ε, with q = M·
 
 test('privacy units that span labels make every charge sequential on the whole dataset', async () => {
   const rows = ['uid,text,label'];
-  for (let i = 0; i < 40; i++) rows.push(`u${i % 20},some text number ${i},${i < 20 ? "a" : "b"}`);
-  const ds = await loadDataset(writeFile(dir, 'span.csv', rows.join('\n')), { root: dir, unitColumn: 'uid', labelColumn: 'label' });
+  for (let i = 0; i < 40; i++) rows.push(`u${i % 20},some text number ${i},${i < 20 ? 'a' : 'b'}`);
+  const ds = await loadDataset(writeFile(dir, 'span.csv', rows.join('\n')), {
+    root: dir,
+    unitColumn: 'uid',
+    labelColumn: 'label',
+  });
   const plan = planFewShot(ds, { labels: ['a', 'b'], shots: 1, epsilon: 2, delta: 1e-4, maxTokens: 8, prompts: 4 });
   assert.equal(plan.sequential, true);
-  assert.deepEqual(plan.ledgerPlan.charges.map((c) => c.partition), ['*', '*']);
-  const eps = epsilonFor(plan.ledgerPlan.charges.map((c) => c.mechanism), 1e-4);
+  assert.deepEqual(
+    plan.ledgerPlan.charges.map((c) => c.partition),
+    ['*', '*'],
+  );
+  const eps = epsilonFor(
+    plan.ledgerPlan.charges.map((c) => c.mechanism),
+    1e-4,
+  );
   assert.ok(eps <= 2 + 1e-9, `composed ε ${eps}`);
   assert.ok(Math.abs(eps - plan.epsilonRun) < 1e-9);
   const { pools } = buildPools(ds, ['a']);
@@ -49,7 +71,10 @@ test('privacy units that span labels make every charge sequential on the whole d
 
 test('the plan refuses unknown labels, bad numbers and an empty label list with actionable errors', async () => {
   const ds = await loadDataset('examples/banking77-sample.csv', { root: repoRoot });
-  assert.throws(() => planFewShot(ds, { labels: ['no_such_label'], shots: 1, epsilon: 1, delta: 1e-5 }), (e) => e instanceof UserError && /no rows have the label/.test(e.message));
+  assert.throws(
+    () => planFewShot(ds, { labels: ['no_such_label'], shots: 1, epsilon: 1, delta: 1e-5 }),
+    (e) => e instanceof UserError && /no rows have the label/.test(e.message),
+  );
   assert.throws(() => planFewShot(ds, { labels: [], shots: 1, epsilon: 1, delta: 1e-5 }), UsageError);
   assert.throws(() => planFewShot(ds, { labels: ['card_arrival'], shots: 0, epsilon: 1, delta: 1e-5 }), UsageError);
   assert.throws(() => planFewShot(ds, { labels: ['card_arrival'], shots: 1, epsilon: 0, delta: 1e-5 }), UsageError);
@@ -63,17 +88,32 @@ test('exports: JSON, JSONL, chat messages and a text template; the offline model
     { label: 'a', text: 'first "quoted"' },
     { label: 'b', text: 'second' },
   ];
-  assert.deepEqual(JSON.parse(exportDemonstrations(demos, { format: 'json', report: { x: 1 } })), { demonstrations: demos, report: { x: 1 } });
-  assert.deepEqual(exportDemonstrations(demos, { format: 'jsonl' }).trim().split('\n').map((l) => JSON.parse(l)), demos);
+  assert.deepEqual(JSON.parse(exportDemonstrations(demos, { format: 'json', report: { x: 1 } })), {
+    demonstrations: demos,
+    report: { x: 1 },
+  });
+  assert.deepEqual(
+    exportDemonstrations(demos, { format: 'jsonl' })
+      .trim()
+      .split('\n')
+      .map((l) => JSON.parse(l)),
+    demos,
+  );
   assert.deepEqual(JSON.parse(exportDemonstrations(demos, { format: 'chat' })), [
     { role: 'user', content: 'first "quoted"' },
     { role: 'assistant', content: 'a' },
     { role: 'user', content: 'second' },
     { role: 'assistant', content: 'b' },
   ]);
-  assert.equal(exportDemonstrations(demos, { format: 'text', template: 'Q: {text} => {label}' }), 'Q: first "quoted" => a\n\nQ: second => b\n');
+  assert.equal(
+    exportDemonstrations(demos, { format: 'text', template: 'Q: {text} => {label}' }),
+    'Q: first "quoted" => a\n\nQ: second => b\n',
+  );
   // A label containing a placeholder is inserted literally, not re-expanded.
-  assert.equal(exportDemonstrations([{ label: '{text}', text: 'x' }], { format: 'text', template: '{text}|{label}' }), 'x|{text}\n');
+  assert.equal(
+    exportDemonstrations([{ label: '{text}', text: 'x' }], { format: 'text', template: '{text}|{label}' }),
+    'x|{text}\n',
+  );
   for (const format of ['json', 'jsonl', 'chat', 'text'] as const) {
     assert.match(exportDemonstrations(demos, { format, offlineModel: 'builtin-ngram-v1' }), /offline/, format);
   }

@@ -31,7 +31,10 @@ test('prepareFewShot takes δ from the ledger, plans, checks the budget and writ
   assert.equal(p.target.units, 2000);
   assert.equal(p.status.total.delta, defaultDelta(2000));
   assert.equal(p.plan.settings.delta, defaultDelta(2000));
-  assert.deepEqual(p.plan.labels.map((l) => l.label), settings.labels);
+  assert.deepEqual(
+    p.plan.labels.map((l) => l.label),
+    settings.labels,
+  );
   assert.equal(p.check.fits, true);
   assert.equal(p.check.spentBefore, 0);
   assert.ok(Math.abs(p.check.epsilonRun - p.plan.epsilonRun) < 1e-9);
@@ -54,9 +57,19 @@ test('chooseLabels: every label of the file only with the acknowledgement; unkno
   const file = ['a', 'b', 'c'];
   assert.deepEqual(chooseLabels(file, [], true), file);
   // The file's summary lists labels by count; all labels come back by name, so the output order hides the ranking.
-  assert.deepEqual(chooseLabels(['common', 'mid', 'rare', 'Zed', 'b'], [], true), ['Zed', 'b', 'common', 'mid', 'rare']);
+  assert.deepEqual(chooseLabels(['common', 'mid', 'rare', 'Zed', 'b'], [], true), [
+    'Zed',
+    'b',
+    'common',
+    'mid',
+    'rare',
+  ]);
   assert.deepEqual(chooseLabels(file, ['c', 'a', 'c', 'zzz'], false), ['c', 'a']);
-  assert.throws(() => chooseLabels(file, ['a', 'b', 'c'], false), (e: unknown) => e instanceof UsageError && /label set public/.test(e.message) && /Use all labels/.test(e.hint ?? ''));
+  assert.throws(
+    () => chooseLabels(file, ['a', 'b', 'c'], false),
+    (e: unknown) =>
+      e instanceof UsageError && /label set public/.test(e.message) && /Use all labels/.test(e.hint ?? ''),
+  );
   assert.throws(() => chooseLabels(['only'], ['only'], false), UsageError);
   assert.throws(() => chooseLabels(file, ['zzz'], false), /no labels are selected/);
   assert.deepEqual(chooseLabels(['only'], ['only'], true), ['only']);

@@ -27,13 +27,31 @@ async function setup(): Promise<{ root: string; ds: Dataset; units: number; ledg
 test('end to end with the built-in model: demonstrations, checkpoint, report, and the ledger charged exactly the plan', async () => {
   const { ds, units, ledger } = await setup();
   const before = await ledger.status({ identity: ds.identity, units });
-  const plan = planFewShot(ds, { labels: ['card_arrival', 'exchange_rate'], shots: 2, epsilon: 3, delta: before.total.delta, maxTokens: 12, prompts: 4 });
+  const plan = planFewShot(ds, {
+    labels: ['card_arrival', 'exchange_rate'],
+    shots: 2,
+    epsilon: 3,
+    delta: before.total.delta,
+    maxTokens: 12,
+    prompts: 4,
+  });
   assert.equal(before.spent, 0);
   const progress: string[] = [];
-  const r = await runFewShot({ dataset: ds, plan, provider: createBuiltinProvider(), ledger, units, random: seeded('e2e'), onProgress: (p) => progress.push(`${p.label}:${p.shot}:${p.done}`) });
+  const r = await runFewShot({
+    dataset: ds,
+    plan,
+    provider: createBuiltinProvider(),
+    ledger,
+    units,
+    random: seeded('e2e'),
+    onProgress: (p) => progress.push(`${p.label}:${p.shot}:${p.done}`),
+  });
   assert.equal(r.status, 'completed');
   assert.equal(r.demonstrations.length, 4);
-  assert.deepEqual(r.demonstrations.map((d) => d.label), ['card_arrival', 'card_arrival', 'exchange_rate', 'exchange_rate']);
+  assert.deepEqual(
+    r.demonstrations.map((d) => d.label),
+    ['card_arrival', 'card_arrival', 'exchange_rate', 'exchange_rate'],
+  );
   assert.ok(r.demonstrations.every((d) => typeof d.text === 'string'));
   assert.ok(progress.includes('card_arrival:1:true') && progress.includes('exchange_rate:1:true'));
   const after = await ledger.status({ identity: ds.identity, units });
@@ -44,7 +62,10 @@ test('end to end with the built-in model: demonstrations, checkpoint, report, an
   assert.ok(Math.abs(r.epsilonCharged - plan.epsilonRun) < 1e-9);
   assert.equal(after.runs.length, 1);
   assert.equal(after.runs[0]!.status, 'settled');
-  const lines = readFileSync(r.checkpoint, 'utf8').trim().split('\n').map((l) => JSON.parse(l));
+  const lines = readFileSync(r.checkpoint, 'utf8')
+    .trim()
+    .split('\n')
+    .map((l) => JSON.parse(l));
   assert.equal(lines.filter((l) => l.type === 'demonstration').length, 4);
   assert.equal(lines.at(-1).type, 'settled');
   assert.equal(r.report.provider.offline, true);
@@ -54,10 +75,30 @@ test('end to end with the built-in model: demonstrations, checkpoint, report, an
 
 test('speculative and one-token-at-a-time decoding give identical demonstrations with the built-in model', async () => {
   const outputs: string[][] = [];
-  for (const [lookahead, prefetch] of [[1, 0], [4, 3], [6, 0]] as const) {
+  for (const [lookahead, prefetch] of [
+    [1, 0],
+    [4, 3],
+    [6, 0],
+  ] as const) {
     const { ds, units, ledger } = await setup();
-    const plan = planFewShot(ds, { labels: ['card_arrival', 'top_up_failed'], shots: 2, epsilon: 3, delta: 1e-5, maxTokens: 16, prompts: 6 });
-    const r = await runFewShot({ dataset: ds, plan, provider: createBuiltinProvider(), ledger, units, lookahead, prefetch, random: seeded('equivalence') });
+    const plan = planFewShot(ds, {
+      labels: ['card_arrival', 'top_up_failed'],
+      shots: 2,
+      epsilon: 3,
+      delta: 1e-5,
+      maxTokens: 16,
+      prompts: 6,
+    });
+    const r = await runFewShot({
+      dataset: ds,
+      plan,
+      provider: createBuiltinProvider(),
+      ledger,
+      units,
+      lookahead,
+      prefetch,
+      random: seeded('equivalence'),
+    });
     outputs.push(r.demonstrations.map((d) => `${d.label}|${d.text}`));
     if (lookahead > 1 && prefetch > 0) assert.ok(r.report.usage.roundTrips < 2 * 2 * 16, 'prefetch saves round trips');
   }
@@ -67,7 +108,14 @@ test('speculative and one-token-at-a-time decoding give identical demonstrations
 
 test('cancel stops the run, keeps finished demonstrations and charges only the started ones', async () => {
   const { ds, units, ledger } = await setup();
-  const plan = planFewShot(ds, { labels: ['card_arrival'], shots: 5, epsilon: 2, delta: 1e-5, maxTokens: 10, prompts: 4 });
+  const plan = planFewShot(ds, {
+    labels: ['card_arrival'],
+    shots: 5,
+    epsilon: 2,
+    delta: 1e-5,
+    maxTokens: 10,
+    prompts: 4,
+  });
   const controller = new AbortController();
   const r = await runFewShot({
     dataset: ds,
@@ -89,23 +137,55 @@ test('cancel stops the run, keeps finished demonstrations and charges only the s
   assert.equal(run.charges[0]!.steps, 2 * 10, 'two started demonstrations × T_max');
   assert.equal(run.planned[0]!.steps, 5 * 10);
   const lp = plan.labels[0]!;
-  const expected = epsilonFor([{ kind: 'poisson-gaussian', sigma: lp.sigma, samplingRate: lp.samplingRate, steps: 20 }], status.total.delta);
+  const expected = epsilonFor(
+    [{ kind: 'poisson-gaussian', sigma: lp.sigma, samplingRate: lp.samplingRate, steps: 20 }],
+    status.total.delta,
+  );
   assert.ok(Math.abs(status.spent - expected) < 1e-9);
   assert.ok(status.spent < plan.epsilonRun);
   // The result states the charge at the run's own δ (the plan's), like the planned ε it is compared with.
-  const atRunDelta = epsilonFor([{ kind: 'poisson-gaussian', sigma: lp.sigma, samplingRate: lp.samplingRate, steps: 20 }], plan.settings.delta);
+  const atRunDelta = epsilonFor(
+    [{ kind: 'poisson-gaussian', sigma: lp.sigma, samplingRate: lp.samplingRate, steps: 20 }],
+    plan.settings.delta,
+  );
   assert.ok(Math.abs(r.epsilonCharged - atRunDelta) < 1e-9, 'the result reports what was charged, not the plan');
   assert.ok(r.epsilonCharged < plan.epsilonRun);
   assert.equal(r.report.privacy.epsilonCharged, r.epsilonCharged);
 });
 
 test("a label's shots written concurrently: same demonstrations and ε, the critical path is the longest demonstration", async () => {
-  const runs: { shotConcurrency: number; r: Awaited<ReturnType<typeof runFewShot>>; steps: { label: string; steps: number }[]; spent: number }[] = [];
+  const runs: {
+    shotConcurrency: number;
+    r: Awaited<ReturnType<typeof runFewShot>>;
+    steps: { label: string; steps: number }[];
+    spent: number;
+  }[] = [];
   for (const shotConcurrency of [1, 2, 3]) {
     const { ds, units, ledger } = await setup();
-    const plan = planFewShot(ds, { labels: ['card_arrival', 'top_up_failed'], shots: 3, epsilon: 3, delta: 1e-5, maxTokens: 12, prompts: 4 });
-    const r = await runFewShot({ dataset: ds, plan, provider: createBuiltinProvider(), ledger, units, lookahead: 1, prefetch: 0, shotConcurrency, random: seeded('concurrent') });
-    const steps = readFileSync(r.checkpoint, 'utf8').trim().split('\n').map((l) => JSON.parse(l)).filter((l) => l.type === 'demonstration') as { label: string; steps: number }[];
+    const plan = planFewShot(ds, {
+      labels: ['card_arrival', 'top_up_failed'],
+      shots: 3,
+      epsilon: 3,
+      delta: 1e-5,
+      maxTokens: 12,
+      prompts: 4,
+    });
+    const r = await runFewShot({
+      dataset: ds,
+      plan,
+      provider: createBuiltinProvider(),
+      ledger,
+      units,
+      lookahead: 1,
+      prefetch: 0,
+      shotConcurrency,
+      random: seeded('concurrent'),
+    });
+    const steps = readFileSync(r.checkpoint, 'utf8')
+      .trim()
+      .split('\n')
+      .map((l) => JSON.parse(l))
+      .filter((l) => l.type === 'demonstration') as { label: string; steps: number }[];
     runs.push({ shotConcurrency, r, steps, spent: (await ledger.status({ identity: ds.identity, units })).spent });
   }
   const [seq, two, all] = runs;
@@ -113,9 +193,13 @@ test("a label's shots written concurrently: same demonstrations and ε, the crit
   assert.deepEqual(all!.r.demonstrations, seq!.r.demonstrations);
   assert.equal(all!.spent, seq!.spent, 'the charge does not depend on the order');
   // One wave per token (lookahead 1, no prefetch), so a chain's round trips are the steps of its demonstrations.
-  const stepsOf = (x: (typeof runs)[number], label: string) => x.steps.filter((l) => l.label === label).map((l) => l.steps);
+  const stepsOf = (x: (typeof runs)[number], label: string) =>
+    x.steps.filter((l) => l.label === label).map((l) => l.steps);
   const labels = ['card_arrival', 'top_up_failed'];
-  assert.equal(seq!.r.report.usage.roundTrips, Math.max(...labels.map((l) => stepsOf(seq!, l).reduce((a, b) => a + b, 0))));
+  assert.equal(
+    seq!.r.report.usage.roundTrips,
+    Math.max(...labels.map((l) => stepsOf(seq!, l).reduce((a, b) => a + b, 0))),
+  );
   assert.equal(all!.r.report.usage.roundTrips, Math.max(...labels.flatMap((l) => stepsOf(all!, l))));
   assert.equal(all!.r.report.usage.waves, seq!.r.report.usage.waves, 'the same waves, spread over more chains');
   assert.equal(all!.r.report.usage.chains, 6);
@@ -125,10 +209,23 @@ test("a label's shots written concurrently: same demonstrations and ε, the crit
 
 test('a cancel with every shot in flight charges every started demonstration', async () => {
   const { ds, units, ledger } = await setup();
-  const plan = planFewShot(ds, { labels: ['card_arrival'], shots: 3, epsilon: 2, delta: 1e-5, maxTokens: 10, prompts: 4 });
+  const plan = planFewShot(ds, {
+    labels: ['card_arrival'],
+    shots: 3,
+    epsilon: 2,
+    delta: 1e-5,
+    maxTokens: 10,
+    prompts: 4,
+  });
   const controller = new AbortController();
   const r = await runFewShot({
-    dataset: ds, plan, provider: createBuiltinProvider(), ledger, units, random: seeded('cancel-all'), signal: controller.signal,
+    dataset: ds,
+    plan,
+    provider: createBuiltinProvider(),
+    ledger,
+    units,
+    random: seeded('cancel-all'),
+    signal: controller.signal,
     onProgress: (p) => {
       if (p.tokens >= 2) controller.abort();
     },
@@ -140,8 +237,17 @@ test('a cancel with every shot in flight charges every started demonstration', a
 
 test('a refused run sends nothing to the model', async () => {
   const { ds, units, ledger } = await setup();
-  const plan = planFewShot(ds, { labels: ['card_arrival'], shots: 1, epsilon: 5, delta: 1e-5, maxTokens: 8, prompts: 4 });
+  const plan = planFewShot(ds, {
+    labels: ['card_arrival'],
+    shots: 1,
+    epsilon: 5,
+    delta: 1e-5,
+    maxTokens: 8,
+    prompts: 4,
+  });
   const provider = createBuiltinProvider();
-  await assert.rejects(runFewShot({ dataset: ds, plan, provider, ledger, units, random: seeded('refuse') }), { name: 'BudgetExceededError' });
+  await assert.rejects(runFewShot({ dataset: ds, plan, provider, ledger, units, random: seeded('refuse') }), {
+    name: 'BudgetExceededError',
+  });
   assert.equal(provider.usage().calls, 0);
 });

@@ -20,10 +20,11 @@ test('Poisson inclusion: every unit is included with probability q, independentl
   for (let r = 0; r < rounds; r++) {
     const prompts = samplePrompts(rng, pool, q, 10);
     let size = 0;
-    for (const p of prompts) for (const t of p) {
-      included[Number(t.split(' ')[1])]!++;
-      size++;
-    }
+    for (const p of prompts)
+      for (const t of p) {
+        included[Number(t.split(' ')[1])]!++;
+        size++;
+      }
     sizes.set(size, (sizes.get(size) ?? 0) + 1);
   }
   // Overall inclusion rate: chi-square on included vs excluded over all unit-rounds.

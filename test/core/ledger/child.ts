@@ -3,9 +3,15 @@ import { Ledger, releaseHash, type LedgerDataset } from '../../../src/core/ledge
 import { gdpAccountant } from './gdp-accountant';
 
 const [mode, ws, arg, startAt] = process.argv.slice(2);
-const ds: LedgerDataset = { identity: { path: 'data/train.csv', contentSha256: releaseHash('data/train.csv'), bytes: 14 }, units: 1000 };
+const ds: LedgerDataset = {
+  identity: { path: 'data/train.csv', contentSha256: releaseHash('data/train.csv'), bytes: 14 },
+  units: 1000,
+};
 const ledger = new Ledger(ws!, { accountant: gdpAccountant() });
-const one = { algorithm: 'child', charges: [{ partition: '*' as const, mechanism: { kind: 'gaussian' as const, sigma: 10, steps: 1 } }] };
+const one = {
+  algorithm: 'child',
+  charges: [{ partition: '*' as const, mechanism: { kind: 'gaussian' as const, sigma: 10, steps: 1 } }],
+};
 
 async function main() {
   // Start together: every child waits for the same wall-clock moment.
@@ -28,7 +34,10 @@ async function main() {
     }
     process.stdout.write(`${ok}\n`);
   } else if (mode === 'hang') {
-    const r = await ledger.reserve(ds, { ...one, charges: [{ partition: '*', mechanism: { kind: 'gaussian', sigma: 10, steps: Number(arg) } }] });
+    const r = await ledger.reserve(ds, {
+      ...one,
+      charges: [{ partition: '*', mechanism: { kind: 'gaussian', sigma: 10, steps: Number(arg) } }],
+    });
     process.stdout.write(`reserved ${r.id}\n`);
     setInterval(() => undefined, 1000);
   } else if (mode === 'hold-lock') {

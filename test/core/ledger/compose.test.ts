@@ -4,7 +4,12 @@ import { SpentCalculator, type PoolCharge, type MechanismSpec } from '../../../s
 import { epsilonFor } from '../../../src/core/privacy';
 import { gdpAccountant, gdpEpsilon, mu } from './gdp-accountant';
 
-const pg = (sigma: number, samplingRate: number, steps: number): MechanismSpec => ({ kind: 'poisson-gaussian', sigma, samplingRate, steps });
+const pg = (sigma: number, samplingRate: number, steps: number): MechanismSpec => ({
+  kind: 'poisson-gaussian',
+  sigma,
+  samplingRate,
+  steps,
+});
 const g = (sigma: number, steps: number): MechanismSpec => ({ kind: 'gaussian', sigma, steps });
 const on = (partition: string, mechanism: MechanismSpec): PoolCharge => ({ partition, mechanism });
 const A = 'label-hash:' + 'a'.repeat(32);
@@ -18,7 +23,10 @@ test('k identical charges on one pool give exactly the k-fold composition, with 
     epsilonFor: (specs, delta) => (calls.push(specs), epsilonFor(specs, delta)),
     calibrateSigma: () => 1,
   });
-  const spent = calc.spent(Array.from({ length: 5 }, () => on(A, pg(0.8, 0.01, 20))), 1e-5);
+  const spent = calc.spent(
+    Array.from({ length: 5 }, () => on(A, pg(0.8, 0.01, 20))),
+    1e-5,
+  );
   assert.deepEqual(calls, [[pg(0.8, 0.01, 100)]]);
   assert.equal(spent.epsilon, epsilonFor([pg(0.8, 0.01, 100)], 1e-5));
   assert.equal(spent.computed, 1);

@@ -2,7 +2,17 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { existsSync, readFileSync, writeFileSync, mkdirSync, utimesSync } from 'node:fs';
 import path from 'node:path';
-import { Ledger, BudgetExceededError, DEFAULT_TOTAL_EPSILON, defaultAccountant, defaultDelta, releaseHash, type LedgerDataset, type RunPlan, type MechanismSpec } from '../../../src/core/ledger';
+import {
+  Ledger,
+  BudgetExceededError,
+  DEFAULT_TOTAL_EPSILON,
+  defaultAccountant,
+  defaultDelta,
+  releaseHash,
+  type LedgerDataset,
+  type RunPlan,
+  type MechanismSpec,
+} from '../../../src/core/ledger';
 import { epsilonFor } from '../../../src/core/privacy';
 import { DataError, UsageError, UserError } from '../../../src/core/errors';
 import { tempDir } from '../../support/tmp';
@@ -19,10 +29,16 @@ function dataset(p = 'data/train.csv', content = p, units = 1000): LedgerDataset
   return { identity: { path: p, contentSha256: releaseHash(content), bytes: content.length }, units };
 }
 const g = (sigma: number, steps: number): MechanismSpec => ({ kind: 'gaussian', sigma, steps });
-const pg = (sigma: number, samplingRate: number, steps: number): MechanismSpec => ({ kind: 'poisson-gaussian', sigma, samplingRate, steps });
+const pg = (sigma: number, samplingRate: number, steps: number): MechanismSpec => ({
+  kind: 'poisson-gaussian',
+  sigma,
+  samplingRate,
+  steps,
+});
 const plan = (...charges: RunPlan['charges']): RunPlan => ({ algorithm: 'test', charges });
 const released = releaseHash('released demos');
-const close = (a: number, b: number, tol = 1e-9) => assert.ok(Math.abs(a - b) <= tol * Math.max(1, Math.abs(b)), `${a} != ${b}`);
+const close = (a: number, b: number, tol = 1e-9) =>
+  assert.ok(Math.abs(a - b) <= tol * Math.max(1, Math.abs(b)), `${a} != ${b}`);
 
 test('a fresh dataset has the default total ε = 4, δ = 1/(n ln n), nothing spent, and no file is created', async () => {
   const ws = workspace();
@@ -64,9 +80,23 @@ test('reserve pins the default total, records the run, and settle replaces the p
   close(s.remaining, 4 - s.spent);
 
   // The file: header, pinned budget, reserved, settled — each line JSON carrying seq, prev, time, tool version.
-  const lines = readFileSync(ledger.file, 'utf8').trim().split('\n').map((l) => JSON.parse(l));
-  assert.deepEqual(lines.map((l) => [l.type, l.status]), [['ledger', undefined], ['budget', undefined], ['run', 'reserved'], ['run', 'settled']]);
-  assert.deepEqual(lines.map((l) => l.seq), [1, 2, 3, 4]);
+  const lines = readFileSync(ledger.file, 'utf8')
+    .trim()
+    .split('\n')
+    .map((l) => JSON.parse(l));
+  assert.deepEqual(
+    lines.map((l) => [l.type, l.status]),
+    [
+      ['ledger', undefined],
+      ['budget', undefined],
+      ['run', 'reserved'],
+      ['run', 'settled'],
+    ],
+  );
+  assert.deepEqual(
+    lines.map((l) => l.seq),
+    [1, 2, 3, 4],
+  );
   for (let i = 1; i < lines.length; i++) assert.equal(lines[i].prev, lines[i - 1].hash);
   assert.equal(lines[2].charges[0].mu, Math.sqrt(10) / 10);
   assert.equal(lines[2].delta, delta);
@@ -110,7 +140,10 @@ test('partitions: label pools compose in parallel, one pool in sequence, and * w
   const eps = (...specs: MechanismSpec[]) => gdpEpsilon(mu(specs), delta);
 
   // Two different labels: parallel — spent is the larger pool, not the sum.
-  await ledger.reserve(ds, plan({ partition: 'label:card_arrival', mechanism: g(2, 1) }, { partition: 'label:lost_card', mechanism: g(3, 1) }));
+  await ledger.reserve(
+    ds,
+    plan({ partition: 'label:card_arrival', mechanism: g(2, 1) }, { partition: 'label:lost_card', mechanism: g(3, 1) }),
+  );
   let s = await ledger.status(ds, { labels: ['card_arrival', 'lost_card'] });
   close(s.spent, eps(g(2, 1)));
   assert.equal(s.worst?.label, 'card_arrival');
@@ -169,7 +202,10 @@ test('a refused overspend says by how much and which σ or step budget fits — 
   close(check.spentBefore, before);
   close(check.over, check.spentAfter - 2);
   assert.ok(check.over > 0);
-  assert.match(err.message, new RegExp(`over its total ε = 2 by ${String(Number(check.over.toPrecision(4))).replace('.', '\\.')}`));
+  assert.match(
+    err.message,
+    new RegExp(`over its total ε = 2 by ${String(Number(check.over.toPrecision(4))).replace('.', '\\.')}`),
+  );
   assert.match(err.describe(), /noise σ ≥ [\d.]+ \(planned 2\)/);
   assert.match(err.describe(), /at most \d+ steps \(planned 40\)/);
   assert.equal(readFileSync(ledger.file, 'utf8'), lines, 'a refusal writes nothing');
@@ -186,7 +222,10 @@ test('a refused overspend says by how much and which σ or step budget fits — 
 
   // Once the budget is used up, the refusal says so.
   await ledger.setTotal(ds, { epsilon: ok.spentAfter });
-  await assert.rejects(ledger.reserve(ds, plan({ partition: '*', mechanism: g(50, 1) })), (e: BudgetExceededError) => /budget is used up/.test(e.describe()) && e.check.suggestion === undefined);
+  await assert.rejects(
+    ledger.reserve(ds, plan({ partition: '*', mechanism: g(50, 1) })),
+    (e: BudgetExceededError) => /budget is used up/.test(e.describe()) && e.check.suggestion === undefined,
+  );
 });
 
 test('setTotal writes a user budget line; δ must stay below 1/n', async () => {
@@ -250,7 +289,9 @@ test('a tampered line is reported with its line number, never silently reset', a
   // Lower the steps of the run on line 5 (edit without fixing the hash).
   lines[4] = lines[4]!.replace('"steps":1', '"steps":0');
   writeFileSync(ledger.file, `${lines.join('\n')}\n`);
-  await assert.rejects(ledger.status(ds), (e) => expectDataError(e, ledger.file, 5, /does not match its own hash: it was edited/));
+  await assert.rejects(ledger.status(ds), (e) =>
+    expectDataError(e, ledger.file, 5, /does not match its own hash: it was edited/),
+  );
   await assert.rejects(ledger.reserve(ds, plan({ partition: '*', mechanism: g(10, 1) })), DataError);
 
   // Same edit with the line's own hash recomputed: the next line's link breaks.
@@ -261,32 +302,44 @@ test('a tampered line is reported with its line number, never silently reset', a
   const body = JSON.stringify(obj);
   fresh.lines[4] = `${body.slice(0, -1)},"hash":"${releaseHash(body)}"}`;
   writeFileSync(fresh.ledger.file, `${fresh.lines.join('\n')}\n`);
-  await assert.rejects(fresh.ledger.status(fresh.ds), (e) => expectDataError(e, fresh.ledger.file, 6, /does not follow line 5 \(hash chain broken\)/));
+  await assert.rejects(fresh.ledger.status(fresh.ds), (e) =>
+    expectDataError(e, fresh.ledger.file, 6, /does not follow line 5 \(hash chain broken\)/),
+  );
 
   // Invalid JSON in the middle.
   const broken = await damagedLedger();
   broken.lines[3] = '{"seq":4,';
   writeFileSync(broken.ledger.file, `${broken.lines.join('\n')}\n`);
-  await assert.rejects(broken.ledger.status(broken.ds), (e) => expectDataError(e, broken.ledger.file, 4, /no hash at its end/));
+  await assert.rejects(broken.ledger.status(broken.ds), (e) =>
+    expectDataError(e, broken.ledger.file, 4, /no hash at its end/),
+  );
 });
 
 test('a deleted line is reported: in the middle by the chain, at the end by the head file, a deleted ledger by the head', async () => {
   const mid = await damagedLedger();
   writeFileSync(mid.ledger.file, `${mid.lines.filter((_, i) => i !== 3).join('\n')}\n`);
-  await assert.rejects(mid.ledger.status(mid.ds), (e) => expectDataError(e, mid.ledger.file, 4, /expected entry 4 but found entry 5: entry 4 was deleted/));
+  await assert.rejects(mid.ledger.status(mid.ds), (e) =>
+    expectDataError(e, mid.ledger.file, 4, /expected entry 4 but found entry 5: entry 4 was deleted/),
+  );
 
   const end = await damagedLedger();
   writeFileSync(end.ledger.file, `${end.lines.slice(0, -2).join('\n')}\n`);
-  await assert.rejects(end.ledger.status(end.ds), (e) => expectDataError(e, end.ledger.file, 7, /ends at entry 6, but entry 8 was written: entries 7–8 were deleted/));
+  await assert.rejects(end.ledger.status(end.ds), (e) =>
+    expectDataError(e, end.ledger.file, 7, /ends at entry 6, but entry 8 was written: entries 7–8 were deleted/),
+  );
 
   const gone = await damagedLedger();
   const { rmSync } = await import('node:fs');
   rmSync(gone.ledger.file);
-  await assert.rejects(gone.ledger.reserve(gone.ds, plan({ partition: '*', mechanism: g(10, 1) })), (e) => expectDataError(e, gone.ledger.file, undefined, /ledger file is missing.*it was deleted/));
+  await assert.rejects(gone.ledger.reserve(gone.ds, plan({ partition: '*', mechanism: g(10, 1) })), (e) =>
+    expectDataError(e, gone.ledger.file, undefined, /ledger file is missing.*it was deleted/),
+  );
 
   const headless = await damagedLedger();
   rmSync(headless.ledger.store.headFile);
-  await assert.rejects(headless.ledger.status(headless.ds), (e) => expectDataError(e, headless.ledger.store.headFile, undefined, /head file is missing/));
+  await assert.rejects(headless.ledger.status(headless.ds), (e) =>
+    expectDataError(e, headless.ledger.store.headFile, undefined, /head file is missing/),
+  );
 });
 
 test('a lock left behind by a dead process is taken over once stale; a live one makes others wait', async () => {
@@ -311,17 +364,32 @@ test('calls in one process are serialised and see each other', async () => {
   const ds = dataset();
   await ledger.setTotal(ds, { epsilon: gdpEpsilon(Math.sqrt(5) / 10, defaultDelta(1000)) * 1.0000001 });
   // 12 concurrent attempts at 1 step each; exactly 5 fit.
-  const results = await Promise.allSettled(Array.from({ length: 12 }, () => ledger.reserve(ds, plan({ partition: '*', mechanism: g(10, 1) }))));
+  const results = await Promise.allSettled(
+    Array.from({ length: 12 }, () => ledger.reserve(ds, plan({ partition: '*', mechanism: g(10, 1) }))),
+  );
   assert.equal(results.filter((r) => r.status === 'fulfilled').length, 5);
-  assert.ok(results.filter((r) => r.status === 'rejected').every((r) => (r as PromiseRejectedResult).reason instanceof BudgetExceededError));
+  assert.ok(
+    results
+      .filter((r) => r.status === 'rejected')
+      .every((r) => (r as PromiseRejectedResult).reason instanceof BudgetExceededError),
+  );
 });
 
 test('pool values computed by writes are recorded in the chain, so a cold read needs no accountant call', async () => {
   const ws = workspace();
   const ds = dataset();
   const writer = new Ledger(ws, { accountant: gdpAccountant() });
-  const a = await writer.reserve(ds, plan({ partition: 'label:x', mechanism: g(3, 2) }, { partition: 'label:y', mechanism: g(4, 2) }));
-  await a.settle({ released, used: [{ partition: 'label:x', mechanism: g(3, 1) }, { partition: 'label:y', mechanism: g(4, 2) }] });
+  const a = await writer.reserve(
+    ds,
+    plan({ partition: 'label:x', mechanism: g(3, 2) }, { partition: 'label:y', mechanism: g(4, 2) }),
+  );
+  await a.settle({
+    released,
+    used: [
+      { partition: 'label:x', mechanism: g(3, 1) },
+      { partition: 'label:y', mechanism: g(4, 2) },
+    ],
+  });
   const b = await writer.reserve(ds, plan({ partition: '*', mechanism: g(9, 3) }));
   await b.abort({ used: [{ partition: '*', mechanism: g(9, 2) }] });
 
@@ -345,7 +413,10 @@ test('pool values computed by writes are recorded in the chain, so a cold read n
   await new Ledger(ws, { accountant: other }).status(ds);
   assert.ok(calls > 0);
   // The recorded values sit on the lines that computed them, keyed, never as label text.
-  const lines = readFileSync(writer.file, 'utf8').trim().split('\n').map((l) => JSON.parse(l));
+  const lines = readFileSync(writer.file, 'utf8')
+    .trim()
+    .split('\n')
+    .map((l) => JSON.parse(l));
   assert.ok(lines.filter((l) => l.eps).every((l) => Object.keys(l.eps).every((k) => /^[0-9a-f]{24}$/.test(k))));
 });
 
@@ -358,7 +429,17 @@ test('an append refuses to fork the chain when the file grew under a lock that w
     ledger.store.withLock(true, ({ append }) => {
       // Another writer that (wrongly) took our lock over appends first.
       writeFileSync(ledger.file, `${before}{"seq":4}\n`);
-      append([{ time: 't', tool: 'x', type: 'budget', dataset: { path: 'a', sha256: releaseHash('a'), bytes: 1 }, epsilon: 1, delta: 1e-6, source: 'user' }]);
+      append([
+        {
+          time: 't',
+          tool: 'x',
+          type: 'budget',
+          dataset: { path: 'a', sha256: releaseHash('a'), bytes: 1 },
+          epsilon: 1,
+          delta: 1e-6,
+          source: 'user',
+        },
+      ]);
     }),
     /changed while this process held its lock/,
   );
@@ -368,7 +449,10 @@ test('an append refuses to fork the chain when the file grew under a lock that w
 test('with the production PLD accountant: a refused Poisson-subsampled plan, and its σ and step suggestions fit', async () => {
   const ledger = new Ledger(workspace(), { accountant: defaultAccountant() });
   const ds = dataset('data/mit.csv', 'mit', 1561);
-  const big = plan({ partition: 'label:a', mechanism: pg(0.6, 80 / 1561, 160) }, { partition: 'label:b', mechanism: pg(0.6, 80 / 1561, 80) });
+  const big = plan(
+    { partition: 'label:a', mechanism: pg(0.6, 80 / 1561, 160) },
+    { partition: 'label:b', mechanism: pg(0.6, 80 / 1561, 80) },
+  );
   const err = await ledger.reserve(ds, big).then(
     () => assert.fail('should refuse'),
     (e: unknown) => e as BudgetExceededError,
@@ -379,9 +463,21 @@ test('with the production PLD accountant: a refused Poisson-subsampled plan, and
   assert.equal(sigmas[0], sigmas[1]);
   assert.ok(sigmas[0]! > 0.6);
   assert.deepEqual(steps, [steps[0], Math.floor(steps[0]! / 2)]);
-  const withSigma = await ledger.check(ds, plan({ partition: 'label:a', mechanism: pg(sigmas[0]!, 80 / 1561, 160) }, { partition: 'label:b', mechanism: pg(sigmas[0]!, 80 / 1561, 80) }));
+  const withSigma = await ledger.check(
+    ds,
+    plan(
+      { partition: 'label:a', mechanism: pg(sigmas[0]!, 80 / 1561, 160) },
+      { partition: 'label:b', mechanism: pg(sigmas[0]!, 80 / 1561, 80) },
+    ),
+  );
   assert.ok(withSigma.fits && withSigma.spentAfter <= 4);
-  const r = await ledger.reserve(ds, plan({ partition: 'label:a', mechanism: pg(0.6, 80 / 1561, steps[0]!) }, { partition: 'label:b', mechanism: pg(0.6, 80 / 1561, steps[1]!) }));
+  const r = await ledger.reserve(
+    ds,
+    plan(
+      { partition: 'label:a', mechanism: pg(0.6, 80 / 1561, steps[0]!) },
+      { partition: 'label:b', mechanism: pg(0.6, 80 / 1561, steps[1]!) },
+    ),
+  );
   assert.ok(r.spentAfter <= 4);
   // Parallel pools: spent is pool a's ε alone.
   close(r.spentAfter, epsilonFor([pg(0.6, 80 / 1561, steps[0]!)], defaultDelta(1561)));

@@ -9,7 +9,10 @@ import { gdpAccountant, gdpEpsilon } from './gdp-accountant';
 
 const root = tempDir('pfs-ledger-proc-');
 const child = path.join(__dirname, 'child.ts');
-const ds: LedgerDataset = { identity: { path: 'data/train.csv', contentSha256: releaseHash('data/train.csv'), bytes: 14 }, units: 1000 };
+const ds: LedgerDataset = {
+  identity: { path: 'data/train.csv', contentSha256: releaseHash('data/train.csv'), bytes: 14 },
+  units: 1000,
+};
 let n = 0;
 const workspace = () => {
   const d = path.join(root, `ws${++n}`);
@@ -23,8 +26,8 @@ function start(args: string[]) {
   let stderr = '';
   p.stdout.on('data', (d) => (stdout += d));
   p.stderr.on('data', (d) => (stderr += d));
-  const done = new Promise<{ code: number | null; signal: NodeJS.Signals | null; stdout: string; stderr: string }>((resolve) =>
-    p.on('close', (code, signal) => resolve({ code, signal, stdout, stderr })),
+  const done = new Promise<{ code: number | null; signal: NodeJS.Signals | null; stdout: string; stderr: string }>(
+    (resolve) => p.on('close', (code, signal) => resolve({ code, signal, stdout, stderr })),
   );
   const line = (re: RegExp) =>
     new Promise<string>((resolve, reject) => {
@@ -93,7 +96,13 @@ test('a process killed with SIGKILL mid-run leaves its reservation charged at th
   assert.ok(Math.abs(s.spent - planned) < 1e-9);
   // The crashed run still blocks what would only fit without it.
   await ledger.setTotal(ds, { epsilon: planned * 1.01 });
-  await assert.rejects(ledger.reserve(ds, { algorithm: 'x', charges: [{ partition: '*', mechanism: { kind: 'gaussian', sigma: 10, steps: 30 } }] }), { name: 'BudgetExceededError' });
+  await assert.rejects(
+    ledger.reserve(ds, {
+      algorithm: 'x',
+      charges: [{ partition: '*', mechanism: { kind: 'gaussian', sigma: 10, steps: 30 } }],
+    }),
+    { name: 'BudgetExceededError' },
+  );
 });
 
 test('a process killed with SIGKILL while holding the lock: others take the lock over once it is stale', async () => {
@@ -103,6 +112,9 @@ test('a process killed with SIGKILL while holding the lock: others take the lock
   kid.p.kill('SIGKILL');
   await kid.done;
   const ledger = new Ledger(ws, { accountant: gdpAccountant(), lock: { staleMs: 2000, waitMs: 10_000 } });
-  const r = await ledger.reserve(ds, { algorithm: 'x', charges: [{ partition: '*', mechanism: { kind: 'gaussian', sigma: 10, steps: 1 } }] });
+  const r = await ledger.reserve(ds, {
+    algorithm: 'x',
+    charges: [{ partition: '*', mechanism: { kind: 'gaussian', sigma: 10, steps: 1 } }],
+  });
   assert.equal(r.line, 3);
 });

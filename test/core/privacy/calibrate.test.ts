@@ -1,6 +1,12 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { CALIBRATION_REL_TOL, calibrateSigma, epsilonFor, maxSteps, type MechanismSpec } from '../../../src/core/privacy';
+import {
+  CALIBRATION_REL_TOL,
+  calibrateSigma,
+  epsilonFor,
+  maxSteps,
+  type MechanismSpec,
+} from '../../../src/core/privacy';
 import { UsageError, UserError } from '../../../src/core/errors';
 
 const rel = (a: number, b: number) => Math.abs(a / b - 1);
@@ -40,7 +46,10 @@ test('calibration on top of existing entries: the composed account meets the tar
   assert.ok(spent < 4);
   const shape = { kind: 'poisson-gaussian' as const, samplingRate: 0.01, steps: 300 };
   const sigma = calibrateSigma(target, shape, 'pld', { existing });
-  const total = epsilonFor([...existing, { kind: 'poisson-gaussian', sigma, samplingRate: 0.01, steps: 300 }], target.delta);
+  const total = epsilonFor(
+    [...existing, { kind: 'poisson-gaussian', sigma, samplingRate: 0.01, steps: 300 }],
+    target.delta,
+  );
   assert.ok(total <= 4 && total > 3.95, `total ε ${total}`);
   const alone = calibrateSigma(target, shape, 'pld');
   assert.ok(sigma > alone, 'less room left means more noise');
@@ -59,18 +68,34 @@ test('Gaussian calibration on top of Gaussian entries is exact (closed form in �
 test('an account that is already spent cannot be fixed with noise: a UserError says how much is spent', () => {
   const existing: MechanismSpec[] = [{ kind: 'gaussian', sigma: 0.5, steps: 4 }];
   assert.throws(
-    () => calibrateSigma({ epsilon: 1, delta: 1e-5 }, { kind: 'poisson-gaussian', samplingRate: 0.01, steps: 10 }, 'pld', { existing }),
+    () =>
+      calibrateSigma({ epsilon: 1, delta: 1e-5 }, { kind: 'poisson-gaussian', samplingRate: 0.01, steps: 10 }, 'pld', {
+        existing,
+      }),
     (e: unknown) => e instanceof UserError && /already spend ε = \d/.test(e.message),
   );
-  assert.throws(() => calibrateSigma({ epsilon: 1, delta: 1e-5 }, { kind: 'gaussian', steps: 10 }, 'gdp', { existing }), UserError);
+  assert.throws(
+    () => calibrateSigma({ epsilon: 1, delta: 1e-5 }, { kind: 'gaussian', steps: 10 }, 'gdp', { existing }),
+    UserError,
+  );
 });
 
 test('bad targets and shapes are usage errors', () => {
   assert.throws(() => calibrateSigma({ epsilon: 0, delta: 1e-5 }, { kind: 'gaussian', steps: 3 }), UsageError);
   assert.throws(() => calibrateSigma({ epsilon: 1, delta: 2 }, { kind: 'gaussian', steps: 3 }), UsageError);
-  assert.throws(() => calibrateSigma({ epsilon: 1, delta: 1e-5 }, { kind: 'poisson-gaussian', samplingRate: 0.1, steps: 3 }, 'gdp'), /gdp accountant/);
-  assert.throws(() => calibrateSigma({ epsilon: 1, delta: 1e-5 }, { kind: 'poisson-gaussian', steps: 3 }), /samplingRate/);
-  assert.equal(calibrateSigma({ epsilon: 1, delta: 1e-5 }, { kind: 'gaussian', steps: 0 }), 0, 'no steps need no noise');
+  assert.throws(
+    () => calibrateSigma({ epsilon: 1, delta: 1e-5 }, { kind: 'poisson-gaussian', samplingRate: 0.1, steps: 3 }, 'gdp'),
+    /gdp accountant/,
+  );
+  assert.throws(
+    () => calibrateSigma({ epsilon: 1, delta: 1e-5 }, { kind: 'poisson-gaussian', steps: 3 }),
+    /samplingRate/,
+  );
+  assert.equal(
+    calibrateSigma({ epsilon: 1, delta: 1e-5 }, { kind: 'gaussian', steps: 0 }),
+    0,
+    'no steps need no noise',
+  );
 });
 
 test('maxSteps finds the largest step budget that fits', () => {

@@ -24,7 +24,10 @@ test('Gaussian-DP reproduces the Aug-PE / pe calibration table (σ for ε at δ 
     const delta = 1 / (n * Math.log(n));
     const s = calibrateSigma({ epsilon: eps, delta }, { kind: 'gaussian', steps }, 'gdp');
     assert.ok(rel(s, sigma) < 1e-3, `N=${n} T=${steps} ε=${eps}: σ = ${s}, expected ${sigma}`);
-    assert.ok(epsilonFor([{ kind: 'gaussian', sigma: s, steps }], delta, 'gdp') <= eps, 'the calibrated σ meets the target');
+    assert.ok(
+      epsilonFor([{ kind: 'gaussian', sigma: s, steps }], delta, 'gdp') <= eps,
+      'the calibrated σ meets the target',
+    );
   }
 });
 
@@ -76,11 +79,24 @@ test('μ composes as sqrt(Σ T/σ²) over plain and q = 1 entries, and gdp refus
   ]);
   assert.ok(rel(mu, 1) < 1e-15);
   // Composition of two entries equals one entry with the same μ.
-  const a = epsilonFor([{ kind: 'gaussian', sigma: 2, steps: 3 }, { kind: 'gaussian', sigma: 4, steps: 4 }], 1e-6, 'gdp');
+  const a = epsilonFor(
+    [
+      { kind: 'gaussian', sigma: 2, steps: 3 },
+      { kind: 'gaussian', sigma: 4, steps: 4 },
+    ],
+    1e-6,
+    'gdp',
+  );
   const b = epsilonFor([{ kind: 'gaussian', sigma: 1, steps: 1 }], 1e-6, 'gdp');
   assert.ok(rel(a, b) < 1e-12);
-  assert.throws(() => epsilonFor([{ kind: 'poisson-gaussian', sigma: 1, samplingRate: 0.5, steps: 1 }], 1e-5, 'gdp'), UsageError);
-  assert.throws(() => deltaFor([{ kind: 'poisson-gaussian', sigma: 1, samplingRate: 0.5, steps: 1 }], 1, 'gdp'), /gdp accountant applies only to un-subsampled/);
+  assert.throws(
+    () => epsilonFor([{ kind: 'poisson-gaussian', sigma: 1, samplingRate: 0.5, steps: 1 }], 1e-5, 'gdp'),
+    UsageError,
+  );
+  assert.throws(
+    () => deltaFor([{ kind: 'poisson-gaussian', sigma: 1, samplingRate: 0.5, steps: 1 }], 1, 'gdp'),
+    /gdp accountant applies only to un-subsampled/,
+  );
 });
 
 test('plain-Gaussian accounts get the same exact answer from the pld accountant', () => {

@@ -8,7 +8,9 @@ test('gaussianNoise has mean 0, variance σ² and Gaussian kurtosis (statistical
   const n = 30000;
   for (const sigma of [0.39, 1, 7.5]) {
     const rng = seededRandom(`moments-${sigma}`);
-    let s1 = 0, s2 = 0, s4 = 0;
+    let s1 = 0,
+      s2 = 0,
+      s4 = 0;
     for (let i = 0; i < n; i++) {
       const x = gaussianNoise(rng, sigma) / sigma;
       s1 += x;
@@ -57,7 +59,10 @@ test('the discrete Gaussian sampler is exact: χ² against N_Z(0, s²) for a sma
 test('Bernoulli(exp(−γ)) has the right frequency for γ below and above 1', () => {
   const rng = seededRandom('bern');
   const n = 40000;
-  for (const [num, den] of [[3n, 10n], [27n, 10n]] as const) {
+  for (const [num, den] of [
+    [3n, 10n],
+    [27n, 10n],
+  ] as const) {
     const p = Math.exp(-Number(num) / Number(den));
     let k = 0;
     for (let i = 0; i < n; i++) if (bernoulliExpNeg(rng, num, den)) k++;
@@ -79,8 +84,14 @@ test('the seeded source is reproducible and seed-dependent (tests only)', () => 
   const b = seededRandom('x');
   const c = seededRandom('y');
   const sa = Array.from({ length: 8 }, () => a.nextUint32());
-  assert.deepEqual(Array.from({ length: 8 }, () => b.nextUint32()), sa);
-  assert.notDeepEqual(Array.from({ length: 8 }, () => c.nextUint32()), sa);
+  assert.deepEqual(
+    Array.from({ length: 8 }, () => b.nextUint32()),
+    sa,
+  );
+  assert.notDeepEqual(
+    Array.from({ length: 8 }, () => c.nextUint32()),
+    sa,
+  );
   assert.ok(sa.every((x) => Number.isInteger(x) && x >= 0 && x < 2 ** 32));
 });
 

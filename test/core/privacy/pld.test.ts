@@ -4,7 +4,12 @@ import { composePld, deltaFor, epsilonFor, gaussianEpsilon, type MechanismSpec }
 import { addCurve, discretize, gaussianCurve, removeCurve } from '../../../src/core/privacy/pld';
 import { UsageError } from '../../../src/core/errors';
 
-const pg = (sigma: number, samplingRate: number, steps: number): MechanismSpec => ({ kind: 'poisson-gaussian', sigma, samplingRate, steps });
+const pg = (sigma: number, samplingRate: number, steps: number): MechanismSpec => ({
+  kind: 'poisson-gaussian',
+  sigma,
+  samplingRate,
+  steps,
+});
 const rel = (a: number, b: number) => Math.abs(a / b - 1);
 
 test('PLD reproduces the published ε of Tang et al. (PRV estimates): within 1%, never below the estimate', () => {
@@ -57,14 +62,24 @@ function hockeyStick(sigma: number, q: number, eps: number, dir: 'remove' | 'add
 }
 
 test('the closed-form privacy curves of both add/remove directions match the hockey-stick integral', () => {
-  for (const [sigma, q] of [[0.77, 80 / 1561], [1, 0.01], [0.39, 0.3]] as const) {
+  for (const [sigma, q] of [
+    [0.77, 80 / 1561],
+    [1, 0.01],
+    [0.39, 0.3],
+  ] as const) {
     const rem = removeCurve(sigma, q);
     const add = addCurve(sigma, q);
     for (const eps of [-0.5, -0.01, 0, 0.005, 0.1, 0.7, 2]) {
-      for (const [curve, dir] of [[rem, 'remove'], [add, 'add']] as const) {
+      for (const [curve, dir] of [
+        [rem, 'remove'],
+        [add, 'add'],
+      ] as const) {
         const exact = hockeyStick(sigma, q, eps, dir);
         const got = curve.delta(eps);
-        assert.ok(Math.abs(got - exact) <= 1e-12 + 1e-6 * exact, `σ=${sigma} q=${q} ε=${eps} ${dir}: ${got} vs ${exact}`);
+        assert.ok(
+          Math.abs(got - exact) <= 1e-12 + 1e-6 * exact,
+          `σ=${sigma} q=${q} ε=${eps} ${dir}: ${got} vs ${exact}`,
+        );
       }
       // The two directions are related by H_{e^ε}(P‖Q) = 1 − e^ε + e^ε·H_{e^{−ε}}(Q‖P).
       const viaRemove = 1 - Math.exp(eps) + Math.exp(eps) * rem.delta(-eps);
@@ -126,8 +141,14 @@ test('the FFT composition equals a direct convolution of the same discrete PLD (
   const add = direct(addCurve(sigma, q));
   for (const eps of [0, 0.05, 0.2, 0.5, 1, 1.5, 2.5]) {
     const got = account.deltaByDirection(eps);
-    for (const [dir, expected] of [['remove', discreteDelta(rem, eps)], ['add', discreteDelta(add, eps)]] as const) {
-      assert.ok(Math.abs(got[dir] - expected) <= 1e-13 + 1e-9 * expected, `ε=${eps} ${dir}: FFT ${got[dir]} vs direct ${expected}`);
+    for (const [dir, expected] of [
+      ['remove', discreteDelta(rem, eps)],
+      ['add', discreteDelta(add, eps)],
+    ] as const) {
+      assert.ok(
+        Math.abs(got[dir] - expected) <= 1e-13 + 1e-9 * expected,
+        `ε=${eps} ${dir}: FFT ${got[dir]} vs direct ${expected}`,
+      );
     }
     assert.equal(account.delta(eps), Math.max(got.remove, got.add));
     if (eps > 0 && eps < 0.5) assert.ok(got.add > 1e-4, 'the add direction is exercised with a non-trivial δ');
@@ -141,7 +162,11 @@ test('the Gaussian PLD (q = 1 and merged Gaussian entries, alone and composed ac
   const e1 = single.epsilon(1e-6);
   assert.ok(e1 >= exact1 && rel(e1, exact1) < 0.003, `${e1} vs exact ${exact1}`);
   // Three Gaussian groups composed on the coarse level-2 grid.
-  const multi = composePld([{ sigma: 2, q: 1, steps: 3 }, { sigma: 3, q: 1, steps: 5 }, { sigma: 0.9, q: 1, steps: 1 }])!;
+  const multi = composePld([
+    { sigma: 2, q: 1, steps: 3 },
+    { sigma: 3, q: 1, steps: 5 },
+    { sigma: 0.9, q: 1, steps: 1 },
+  ])!;
   const exact2 = gaussianEpsilon(1e-6, Math.sqrt(3 / 4 + 5 / 9 + 1 / 0.81));
   const e2 = multi.epsilon(1e-6);
   assert.ok(e2 >= exact2 && rel(e2, exact2) < 0.003, `${e2} vs exact ${exact2}`);
@@ -182,7 +207,10 @@ test('k identical entries compose to the k-fold self-composition', () => {
   // Identical entries are merged: bit-identical to one entry with k·T steps.
   const k = 5;
   const one = epsilonFor([pg(0.7, 0.02, 5 * 40)], 1e-6);
-  const many = epsilonFor(Array.from({ length: k }, () => pg(0.7, 0.02, 40)), 1e-6);
+  const many = epsilonFor(
+    Array.from({ length: k }, () => pg(0.7, 0.02, 40)),
+    1e-6,
+  );
   assert.equal(many, one);
   // Entries that differ by a negligible 1e−12 in σ are not merged: they go through the heterogeneous (two-level)
   // composition, which must agree with the self-composition to within the discretisation.
@@ -208,14 +236,22 @@ test('PLD is never above RDP beyond its discretisation error, and mixed ledgers 
       const rdp = epsilonFor(specs, delta, 'rdp');
       assert.ok(pld <= rdp * 1.003, `PLD ${pld} above RDP ${rdp} for ${JSON.stringify(specs)}`);
       if (specs.length > 1) {
-        for (const s of specs) assert.ok(pld >= epsilonFor([s], delta, s.kind === 'gaussian' ? 'gdp' : 'pld') - 1e-9, 'a composition costs at least each part');
+        for (const s of specs)
+          assert.ok(
+            pld >= epsilonFor([s], delta, s.kind === 'gaussian' ? 'gdp' : 'pld') - 1e-9,
+            'a composition costs at least each part',
+          );
       }
     }
   }
 });
 
 test('a finer grid changes ε by less than 0.3% (the default grid is converged)', () => {
-  for (const [sigma, q, steps, delta] of [[1, 0.01, 10000, 1e-5], [0.45, 80 / 40000, 100, 1 / 40000], [4, 0.002, 3000, 1e-6]] as const) {
+  for (const [sigma, q, steps, delta] of [
+    [1, 0.01, 10000, 1e-5],
+    [0.45, 80 / 40000, 100, 1 / 40000],
+    [4, 0.002, 3000, 1e-6],
+  ] as const) {
     const coarse = composePld([{ sigma, q, steps }])!;
     const fine = composePld([{ sigma, q, steps }], { h: coarse.h / 4 })!;
     const a = coarse.epsilon(delta);
@@ -228,7 +264,10 @@ test('empty and vacuous accounts cost nothing; bad inputs are usage errors namin
   assert.equal(epsilonFor([], 1e-5), 0);
   assert.equal(epsilonFor([pg(1, 0, 100), pg(1, 0.1, 0)], 1e-5), 0);
   assert.equal(deltaFor([], 0.5), 0);
-  assert.throws(() => epsilonFor([pg(1, 0.1, 10), pg(-1, 0.1, 10)], 1e-5), (e: unknown) => e instanceof UsageError && /mechanism #2: sigma/.test(e.message));
+  assert.throws(
+    () => epsilonFor([pg(1, 0.1, 10), pg(-1, 0.1, 10)], 1e-5),
+    (e: unknown) => e instanceof UsageError && /mechanism #2: sigma/.test(e.message),
+  );
   assert.throws(() => epsilonFor([pg(1, 1.5, 10)], 1e-5), /samplingRate must be a number in \[0, 1\]/);
   assert.throws(() => epsilonFor([pg(1, 0.1, 2.5)], 1e-5), /steps must be a whole number/);
   assert.throws(() => epsilonFor([pg(1, 0.1, 10)], 0), /delta must be a number strictly between 0 and 1/);

@@ -1,6 +1,14 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { DEFAULT_RDP_ORDERS, epsilonFor, rdpOfSpecs, rdpPoissonGaussian, rdpToDelta, rdpToEpsilon, gaussianEpsilon } from '../../../src/core/privacy';
+import {
+  DEFAULT_RDP_ORDERS,
+  epsilonFor,
+  rdpOfSpecs,
+  rdpPoissonGaussian,
+  rdpToDelta,
+  rdpToEpsilon,
+  gaussianEpsilon,
+} from '../../../src/core/privacy';
 
 /**
  * ln A_α = ln E_{x~N(0,σ²)}[(1 − q + q·e^{(2x−1)/(2σ²)})^α] by trapezoidal quadrature in log space: an independent
@@ -24,20 +32,39 @@ function logANumeric(q: number, sigma: number, alpha: number): number {
 }
 
 test('integer-order RDP of the sampled Gaussian matches numerical integration', () => {
-  for (const [q, sigma, alpha] of [[0.01, 1, 2], [0.05, 0.77, 8], [0.3, 2, 32], [6.7e-4, 0.39, 5]] as const) {
+  for (const [q, sigma, alpha] of [
+    [0.01, 1, 2],
+    [0.05, 0.77, 8],
+    [0.3, 2, 32],
+    [6.7e-4, 0.39, 5],
+  ] as const) {
     const series = rdpPoissonGaussian(q, sigma, alpha) * (alpha - 1);
     const numeric = logANumeric(q, sigma, alpha);
-    assert.ok(Math.abs(series - numeric) <= 1e-8 * Math.max(1, Math.abs(numeric)), `q=${q} σ=${sigma} α=${alpha}: ${series} vs ${numeric}`);
+    assert.ok(
+      Math.abs(series - numeric) <= 1e-8 * Math.max(1, Math.abs(numeric)),
+      `q=${q} σ=${sigma} α=${alpha}: ${series} vs ${numeric}`,
+    );
   }
 });
 
 test('fractional-order RDP is conservative (never below the integral) and close to it', () => {
   // The series adds |C(α, i)| for the alternating terms (as dp_accounting does), so it overshoots a little at small α.
-  for (const [q, sigma, alpha] of [[6.7e-4, 0.39, 2.7], [0.05, 0.77, 2.9], [0.01, 1, 1.5], [0.2, 3, 7.3]] as const) {
+  for (const [q, sigma, alpha] of [
+    [6.7e-4, 0.39, 2.7],
+    [0.05, 0.77, 2.9],
+    [0.01, 1, 1.5],
+    [0.2, 3, 7.3],
+  ] as const) {
     const series = rdpPoissonGaussian(q, sigma, alpha) * (alpha - 1);
     const numeric = logANumeric(q, sigma, alpha);
-    assert.ok(series >= numeric - 1e-9 * Math.max(1, Math.abs(numeric)), `q=${q} σ=${sigma} α=${alpha}: ${series} below ${numeric}`);
-    assert.ok(series <= numeric + 0.05 * Math.max(1e-6, Math.abs(numeric)), `q=${q} σ=${sigma} α=${alpha}: ${series} far above ${numeric}`);
+    assert.ok(
+      series >= numeric - 1e-9 * Math.max(1, Math.abs(numeric)),
+      `q=${q} σ=${sigma} α=${alpha}: ${series} below ${numeric}`,
+    );
+    assert.ok(
+      series <= numeric + 0.05 * Math.max(1e-6, Math.abs(numeric)),
+      `q=${q} σ=${sigma} α=${alpha}: ${series} far above ${numeric}`,
+    );
   }
 });
 
@@ -65,7 +92,11 @@ test('orders follow dp_accounting’s defaults', () => {
 
 test('the improved conversion beats the classic one, never beats the exact Gaussian ε, and δ(ε(δ)) ≤ δ', () => {
   const orders = DEFAULT_RDP_ORDERS;
-  for (const [sigma, steps, delta] of [[1, 1, 1e-5], [3, 40, 1e-6], [0.8, 5, 1e-3]] as const) {
+  for (const [sigma, steps, delta] of [
+    [1, 1, 1e-5],
+    [3, 40, 1e-6],
+    [0.8, 5, 1e-3],
+  ] as const) {
     const rdp = orders.map((a) => (steps * a) / (2 * sigma * sigma));
     const improved = rdpToEpsilon(orders, rdp, delta).epsilon;
     const classic = Math.min(...orders.map((a, i) => rdp[i]! + Math.log(1 / delta) / (a - 1)));
@@ -88,7 +119,11 @@ test('RDP ε through epsilonFor agrees with a conversion of the numerically inte
   const eSeries = rdpToEpsilon(orders, fromSeries, 1 / 30000).epsilon;
   assert.ok(Math.abs(eSeries - eNumeric) < 1e-6, `${eSeries} vs ${eNumeric}`);
   // The default orders (with fractional ones) can only do better than integers alone, and RDP is looser than PLD.
-  const eDefault = epsilonFor([{ kind: 'poisson-gaussian', sigma: 0.39, samplingRate: q, steps: 100 }], 1 / 30000, 'rdp');
+  const eDefault = epsilonFor(
+    [{ kind: 'poisson-gaussian', sigma: 0.39, samplingRate: q, steps: 100 }],
+    1 / 30000,
+    'rdp',
+  );
   assert.ok(eDefault <= eSeries + 1e-12);
   assert.ok(eDefault > 3.815 * 1.2, `RDP ε ${eDefault} should be well above the PLD/PRV 3.815`);
 });

@@ -1,12 +1,24 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { erfc, erfcx, logErfc, logNormalCdf, normalCdf, logGamma, logAdd, log1mExp } from '../../../src/core/privacy/special';
+import {
+  erfc,
+  erfcx,
+  logErfc,
+  logNormalCdf,
+  normalCdf,
+  logGamma,
+  logAdd,
+  log1mExp,
+} from '../../../src/core/privacy/special';
 
 // Reference values computed with mpmath at 50 significant digits (mp.erfc, mp.ncdf, mp.gamma), rounded to the
 // nearest double.
 function close(actual: number, expected: number, rel: number, what: string) {
   const err = Math.abs(actual - expected) / Math.abs(expected);
-  assert.ok(err <= rel, `${what}: got ${actual}, expected ${expected} (relative error ${err.toExponential(2)} > ${rel})`);
+  assert.ok(
+    err <= rel,
+    `${what}: got ${actual}, expected ${expected} (relative error ${err.toExponential(2)} > ${rel})`,
+  );
 }
 
 test('erfc matches high-precision values across all of Cody’s intervals, including the far tail', () => {
@@ -28,7 +40,13 @@ test('erfc matches high-precision values across all of Cody’s intervals, inclu
 });
 
 test('erfcx and log erfc stay accurate where erfc itself underflows', () => {
-  for (const [x, v] of [[0.3, 0.7345993345676551], [1, 0.427583576155807], [5, 0.11070463773306863], [30, 0.01879588886141675], [1000, 0.0005641893014533876]] as const) {
+  for (const [x, v] of [
+    [0.3, 0.7345993345676551],
+    [1, 0.427583576155807],
+    [5, 0.11070463773306863],
+    [30, 0.01879588886141675],
+    [1000, 0.0005641893014533876],
+  ] as const) {
     close(erfcx(x), v, 2e-15, `erfcx(${x})`);
   }
   assert.equal(erfc(30), 0, 'erfc(30) underflows in double precision…');
@@ -61,7 +79,8 @@ test('log Γ matches for fractional and negative non-integer arguments (used by 
     [-0.5, 1.2655121234846454],
     [-2.5, -0.056243716497674054],
   ];
-  for (const [x, v] of ref) assert.ok(Math.abs(logGamma(x) - v) <= 1e-13 * Math.max(1, Math.abs(v)), `lnΓ(${x}) = ${logGamma(x)} vs ${v}`);
+  for (const [x, v] of ref)
+    assert.ok(Math.abs(logGamma(x) - v) <= 1e-13 * Math.max(1, Math.abs(v)), `lnΓ(${x}) = ${logGamma(x)} vs ${v}`);
   close(logGamma(5), Math.log(24), 1e-15, 'lnΓ(5)');
 });
 

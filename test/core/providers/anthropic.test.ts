@@ -15,7 +15,15 @@ async function setup(extra: Parameters<typeof startFakeServer>[0] = {}) {
 }
 const noWait = { sleep: async () => {}, random: () => 0 };
 function provider(extra: Partial<ProviderConfig> = {}) {
-  return createProvider({ kind: 'anthropic', model: 'claude-haiku-4-5', baseURL: s.origin, apiKey: KEY, probeCache: new Map(), retry: noWait, ...extra });
+  return createProvider({
+    kind: 'anthropic',
+    model: 'claude-haiku-4-5',
+    baseURL: s.origin,
+    apiKey: KEY,
+    probeCache: new Map(),
+    retry: noWait,
+    ...extra,
+  });
 }
 
 test('generation with a system prompt and assistant prefill, through /v1/messages with Anthropic headers', async () => {
@@ -38,7 +46,13 @@ test('generation with a system prompt and assistant prefill, through /v1/message
   ]);
   const ctx = chatContext([{ role: 'system', content: req.body.system }, ...req.body.messages], true);
   assert.deepEqual(g.texts, [rollout(bigramModel(), ctx, 5).text]);
-  assert.deepEqual(p.usage(), { calls: 1, inputTokens: req.response.usage.input_tokens, outputTokens: 5, cost: (req.response.usage.input_tokens * 1 + 5 * 5) / 1e6, retries: 0 });
+  assert.deepEqual(p.usage(), {
+    calls: 1,
+    inputTokens: req.response.usage.input_tokens,
+    outputTokens: 5,
+    cost: (req.response.usage.input_tokens * 1 + 5 * 5) / 1e6,
+    retries: 0,
+  });
 });
 
 test('n completions are n requests; whitespace-only stops are applied locally, others sent as stop_sequences', async () => {
@@ -64,18 +78,36 @@ test('no logprobs and no embeddings, said plainly; the probe checks key and mode
   assert.match(caps.notes.join('\n'), /Aug-PE works with this model/);
   assert.equal(s.requests.length, 1);
   assert.equal(s.requests[0]!.body.max_tokens, 1);
-  await assert.rejects(p.nextTokens({ prompt: 'x', continuation: '', topK: 5, positions: 1 }), (e: unknown) => e instanceof ProviderError && e.code === 'no-logprobs' && /gpt-4\.1-mini/.test(e.hint ?? ''));
+  await assert.rejects(
+    p.nextTokens({ prompt: 'x', continuation: '', topK: 5, positions: 1 }),
+    (e: unknown) => e instanceof ProviderError && e.code === 'no-logprobs' && /gpt-4\.1-mini/.test(e.hint ?? ''),
+  );
   await assert.rejects(p.embed(['x']), (e: unknown) => e instanceof ProviderError && e.code === 'no-embeddings');
-  await assert.rejects(provider({ model: 'claude-nope' }).capabilities(), (e: unknown) => e instanceof ProviderError && e.code === 'model-not-found');
+  await assert.rejects(
+    provider({ model: 'claude-nope' }).capabilities(),
+    (e: unknown) => e instanceof ProviderError && e.code === 'model-not-found',
+  );
 });
 
 test('429 with retry-after and 529 overloaded are retried; a bad key is an auth error naming ANTHROPIC_API_KEY', async () => {
   await setup({
     fault: (_r, i) =>
       i === 0
-        ? { kind: 'status', status: 429, body: { type: 'error', error: { type: 'rate_limit_error', message: 'This request would exceed the rate limit' } }, headers: { 'retry-after': '2' } }
+        ? {
+            kind: 'status',
+            status: 429,
+            body: {
+              type: 'error',
+              error: { type: 'rate_limit_error', message: 'This request would exceed the rate limit' },
+            },
+            headers: { 'retry-after': '2' },
+          }
         : i === 1
-          ? { kind: 'status', status: 529, body: { type: 'error', error: { type: 'overloaded_error', message: 'Overloaded' } } }
+          ? {
+              kind: 'status',
+              status: 529,
+              body: { type: 'error', error: { type: 'overloaded_error', message: 'Overloaded' } },
+            }
           : undefined,
   });
   const waits: number[] = [];
@@ -86,6 +118,16 @@ test('429 with retry-after and 529 overloaded are retried; a bad key is an auth 
   assert.equal(p.usage().retries, 2);
   s.set({ fault: undefined });
   const bad = provider({ apiKey: 'sk-ant-wrong-999888777' });
-  await assert.rejects(bad.generate({ prompt: 'x', maxTokens: 2 }), (e: unknown) => e instanceof ProviderError && e.code === 'auth' && /ANTHROPIC_API_KEY/.test(e.hint ?? '') && !e.message.includes('999888777'));
-  assert.throws(() => createProvider({ kind: 'anthropic', model: 'claude-haiku-4-5' }), (e: unknown) => e instanceof ProviderError && e.code === 'auth');
+  await assert.rejects(
+    bad.generate({ prompt: 'x', maxTokens: 2 }),
+    (e: unknown) =>
+      e instanceof ProviderError &&
+      e.code === 'auth' &&
+      /ANTHROPIC_API_KEY/.test(e.hint ?? '') &&
+      !e.message.includes('999888777'),
+  );
+  assert.throws(
+    () => createProvider({ kind: 'anthropic', model: 'claude-haiku-4-5' }),
+    (e: unknown) => e instanceof ProviderError && e.code === 'auth',
+  );
 });

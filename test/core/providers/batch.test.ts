@@ -9,24 +9,43 @@ const servers: FakeServer[] = [];
 after(async () => {
   await Promise.all(servers.map((s) => s.close()));
 });
-const completionsCaps: Capabilities = { nextTokenLogprobs: { maxTopK: 20, mode: 'completions', logitBias: false }, generate: true, embed: true, notes: [] };
+const completionsCaps: Capabilities = {
+  nextTokenLogprobs: { maxTopK: 20, mode: 'completions', logitBias: false },
+  generate: true,
+  embed: true,
+  notes: [],
+};
 
 async function setup(flavour: Flavour) {
   const s = await startFakeServer({ flavour });
   servers.push(s);
   const cache = new Map([[probeKey('openai', s.baseURL, 'm', undefined), Promise.resolve(completionsCaps)]]);
-  const p = createProvider({ kind: 'openai', model: 'm', baseURL: s.baseURL, probeCache: cache, retry: { sleep: async () => {}, random: () => 0 } }) as OpenAICompatibleProvider;
+  const p = createProvider({
+    kind: 'openai',
+    model: 'm',
+    baseURL: s.baseURL,
+    probeCache: cache,
+    retry: { sleep: async () => {}, random: () => 0 },
+  }) as OpenAICompatibleProvider;
   return { s, p };
 }
 
-const reqs: NextTokensRequest[] = ['my card was', 'where is my', 'the shop said'].map((c, i) => ({ prompt: `Label: x\nText: example ${i}\n\nLabel: x\nText:`, continuation: ` ${c}`, topK: 5, positions: 3 }));
+const reqs: NextTokensRequest[] = ['my card was', 'where is my', 'the shop said'].map((c, i) => ({
+  prompt: `Label: x\nText: example ${i}\n\nLabel: x\nText:`,
+  continuation: ` ${c}`,
+  topK: 5,
+  positions: 3,
+}));
 
 test('a list of prompts goes out in one /v1/completions request and gives the same steps as one request each', async () => {
   const { s, p } = await setup('vllm');
   const before = s.requests.length;
   const batched = await p.nextTokensBatch(reqs);
   assert.equal(s.requests.length - before, 1, 'one HTTP request');
-  assert.deepEqual(s.requests.at(-1)!.body.prompt, reqs.map((r) => r.prompt + r.continuation));
+  assert.deepEqual(
+    s.requests.at(-1)!.body.prompt,
+    reqs.map((r) => r.prompt + r.continuation),
+  );
   const single = await Promise.all(reqs.map((r) => p.nextTokens(r)));
   assert.deepEqual(batched, single);
   assert.equal(batched[0]!.steps.length, 3);

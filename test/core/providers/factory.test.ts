@@ -1,11 +1,22 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { AnthropicProvider, createProvider, OpenAICompatibleProvider, type ProviderConfig } from '../../../src/core/providers';
+import {
+  AnthropicProvider,
+  createProvider,
+  OpenAICompatibleProvider,
+  type ProviderConfig,
+} from '../../../src/core/providers';
 import { UsageError } from '../../../src/core/errors';
 
 test('createProvider builds each kind; builtin delegates to the offline model and needs no key or network', async () => {
-  assert.ok(createProvider({ kind: 'openai', model: 'llama3.2', baseURL: 'http://127.0.0.1:11434/v1' }) instanceof OpenAICompatibleProvider);
-  assert.ok(createProvider({ kind: 'azure', model: 'dep', baseURL: 'https://r.openai.azure.com', apiKey: 'k' }) instanceof OpenAICompatibleProvider);
+  assert.ok(
+    createProvider({ kind: 'openai', model: 'llama3.2', baseURL: 'http://127.0.0.1:11434/v1' }) instanceof
+      OpenAICompatibleProvider,
+  );
+  assert.ok(
+    createProvider({ kind: 'azure', model: 'dep', baseURL: 'https://r.openai.azure.com', apiKey: 'k' }) instanceof
+      OpenAICompatibleProvider,
+  );
   assert.ok(createProvider({ kind: 'anthropic', model: 'claude-haiku-4-5', apiKey: 'k' }) instanceof AnthropicProvider);
   const b = createProvider({ kind: 'builtin' });
   assert.equal(b.offline, true);
@@ -26,7 +37,12 @@ test('createProvider rejects incomplete or unsafe configs with a usage error nam
     [{ kind: 'openai', model: 'm', baseURL: 'http://user:pw@127.0.0.1/v1' }, /credentials/],
     [{ kind: 'openai', model: 'm', baseURL: 'http://127.0.0.1/v1', concurrency: 0 }, /concurrency/],
   ];
-  for (const [cfg, re] of bad) assert.throws(() => createProvider(cfg), (e: unknown) => e instanceof UsageError && re.test(e.message), JSON.stringify(cfg));
+  for (const [cfg, re] of bad)
+    assert.throws(
+      () => createProvider(cfg),
+      (e: unknown) => e instanceof UsageError && re.test(e.message),
+      JSON.stringify(cfg),
+    );
 });
 
 test('the built-in provider from createProvider lets the event loop run before each call (Cancel, SIGINT, timers)', async () => {
@@ -39,5 +55,7 @@ test('the built-in provider from createProvider lets the event loop run before e
   setImmediate(() => (ran = true));
   await provider.embed(['my card']);
   assert.equal(ran, true);
-  await assert.rejects(provider.nextTokens({ prompt: 'x', continuation: '', topK: 3, positions: 1, signal: AbortSignal.abort() }));
+  await assert.rejects(
+    provider.nextTokens({ prompt: 'x', continuation: '', topK: 3, positions: 1, signal: AbortSignal.abort() }),
+  );
 });

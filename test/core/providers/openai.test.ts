@@ -5,7 +5,17 @@ import { CONTINUE_SYSTEM, OpenAICompatibleProvider } from '../../../src/core/pro
 import { probeKey } from '../../../src/core/providers/probe';
 import { defaultConcurrency } from '../../../src/core/providers/config';
 import { DEFAULT_PRICES } from '../../../src/core/providers/usage';
-import { bigramModel, chatContext, fakeEmbedding, firstN, rollout, startFakeServer, tokenize, type FakeServer, type FakeServerOptions } from '../../support/fake-openai-server';
+import {
+  bigramModel,
+  chatContext,
+  fakeEmbedding,
+  firstN,
+  rollout,
+  startFakeServer,
+  tokenize,
+  type FakeServer,
+  type FakeServerOptions,
+} from '../../support/fake-openai-server';
 
 const servers: FakeServer[] = [];
 after(async () => {
@@ -21,7 +31,14 @@ async function server(opts: FakeServerOptions): Promise<FakeServer> {
 const noWait = { sleep: async () => {}, random: () => 0 };
 
 function provider(s: FakeServer, extra: Partial<ProviderConfig> = {}): OpenAICompatibleProvider {
-  return createProvider({ kind: 'openai', model: 'm', baseURL: s.baseURL, probeCache: new Map(), retry: noWait, ...extra }) as OpenAICompatibleProvider;
+  return createProvider({
+    kind: 'openai',
+    model: 'm',
+    baseURL: s.baseURL,
+    probeCache: new Map(),
+    retry: noWait,
+    ...extra,
+  }) as OpenAICompatibleProvider;
 }
 
 /** A provider whose capabilities are given (no probe requests), for fault tests. */
@@ -30,11 +47,19 @@ function probed(s: FakeServer, caps: Capabilities, extra: Partial<ProviderConfig
   const cache = new Map([[probeKey('openai', s.baseURL, cfg.model, extra.embeddingModel), Promise.resolve(caps)]]);
   return provider(s, { ...extra, probeCache: cache });
 }
-const completionsCaps: Capabilities = { nextTokenLogprobs: { maxTopK: 20, mode: 'completions', logitBias: false }, generate: true, embed: true, notes: [] };
+const completionsCaps: Capabilities = {
+  nextTokenLogprobs: { maxTopK: 20, mode: 'completions', logitBias: false },
+  generate: true,
+  embed: true,
+  notes: [],
+};
 
 /** The steps the fake model itself produces for `context`, trimmed to k alternatives. */
 function expected(context: string, positions: number, k: number) {
-  return rollout(bigramModel(), context, positions).steps.map((s) => ({ token: s.token, top: s.top.slice(0, k).map((t) => ({ token: t.token, logprob: t.logprob })) }));
+  return rollout(bigramModel(), context, positions).steps.map((s) => ({
+    token: s.token,
+    top: s.top.slice(0, k).map((t) => ({ token: t.token, logprob: t.logprob })),
+  }));
 }
 
 const PROMPT = 'Label: card_declined\nText: "my card was declined at the shop"\nLabel: card_declined\nText: "';
@@ -120,7 +145,10 @@ describe('next tokens on each server', () => {
     const wire = s.requests[0]!.response.choices[0].logprobs.content[0].top_logprobs;
     assert.equal(wire.length, 5);
     assert.equal(wire[4].logprob, -3.4028234663852886e38);
-    assert.deepEqual(r.steps[0]!.top.map((t) => t.token), [' yes', ' no', ' maybe']);
+    assert.deepEqual(
+      r.steps[0]!.top.map((t) => t.token),
+      [' yes', ' no', ' maybe'],
+    );
     assert.equal(r.steps[0]!.token, ' yes');
     assert.equal(r.steps.length, 2);
   });
@@ -131,7 +159,10 @@ describe('next tokens on each server', () => {
     const caps = await p.capabilities();
     assert.equal(caps.nextTokenLogprobs?.mode, 'assistant-prefill');
     assert.equal(caps.server, 'ollama');
-    assert.ok(caps.notes.some((n) => /no logprobs.*Ollama/.test(n)), caps.notes.join('\n'));
+    assert.ok(
+      caps.notes.some((n) => /no logprobs.*Ollama/.test(n)),
+      caps.notes.join('\n'),
+    );
     s.reset();
     const r = await p.nextTokens({ prompt: PROMPT, continuation: CONT, topK: 3, positions: 3 });
     assert.equal(s.requests[0]!.path, '/v1/chat/completions');
@@ -140,7 +171,14 @@ describe('next tokens on each server', () => {
 
   test('Azure: deployment URL, api-key header, top_logprobs capped at 5 (400 above it), cost from the underlying model', async () => {
     const s = await server({ flavour: 'azure', apiKey: 'azure-key-123456789', azureModelName: 'gpt-4o-2024-11-20' });
-    const p = createProvider({ kind: 'azure', model: 'my-deploy', baseURL: s.baseURL, apiKey: 'azure-key-123456789', probeCache: new Map(), retry: noWait });
+    const p = createProvider({
+      kind: 'azure',
+      model: 'my-deploy',
+      baseURL: s.baseURL,
+      apiKey: 'azure-key-123456789',
+      probeCache: new Map(),
+      retry: noWait,
+    });
     const caps = await p.capabilities();
     assert.deepEqual(caps.nextTokenLogprobs, { maxTopK: 5, mode: 'chat-continuation', logitBias: false });
     assert.equal(caps.server, 'azure');
@@ -157,22 +195,49 @@ describe('next tokens on each server', () => {
     assert.ok(before.cost > 0);
     // The last call alone: gpt-4o prices (the deployment name is not in the table).
     const price = DEFAULT_PRICES['gpt-4o']!;
-    const p2 = createProvider({ kind: 'azure', model: 'my-deploy', baseURL: s.baseURL, apiKey: 'azure-key-123456789', probeCache: new Map([[probeKey('azure', s.baseURL, 'my-deploy'), Promise.resolve(caps)]]), retry: noWait });
+    const p2 = createProvider({
+      kind: 'azure',
+      model: 'my-deploy',
+      baseURL: s.baseURL,
+      apiKey: 'azure-key-123456789',
+      probeCache: new Map([[probeKey('azure', s.baseURL, 'my-deploy'), Promise.resolve(caps)]]),
+      retry: noWait,
+    });
     await p2.nextTokens({ prompt: PROMPT, continuation: '', topK: 20, positions: 1 });
-    assert.ok(Math.abs(p2.usage().cost - (u.prompt_tokens * price.input + u.completion_tokens * price.output) / 1e6) < 1e-15);
+    assert.ok(
+      Math.abs(p2.usage().cost - (u.prompt_tokens * price.input + u.completion_tokens * price.output) / 1e6) < 1e-15,
+    );
   });
 
   test('Azure embeddings go to the embedding deployment, chat to the chat deployment', async () => {
     const s = await server({ flavour: 'azure', apiKey: 'k-123456789' });
-    const p = createProvider({ kind: 'azure', model: 'chat-dep', embeddingModel: 'emb-dep', baseURL: s.baseURL, apiKey: 'k-123456789', probeCache: new Map(), retry: noWait });
+    const p = createProvider({
+      kind: 'azure',
+      model: 'chat-dep',
+      embeddingModel: 'emb-dep',
+      baseURL: s.baseURL,
+      apiKey: 'k-123456789',
+      probeCache: new Map(),
+      retry: noWait,
+    });
     await p.embed(['a', 'b']);
     await p.generate({ messages: [{ role: 'user', content: 'hi' }], maxTokens: 2 });
-    assert.deepEqual(s.requests.map((r) => r.path), ['/openai/deployments/emb-dep/embeddings', '/openai/deployments/chat-dep/chat/completions']);
+    assert.deepEqual(
+      s.requests.map((r) => r.path),
+      ['/openai/deployments/emb-dep/embeddings', '/openai/deployments/chat-dep/chat/completions'],
+    );
   });
 
   test('Azure v1 API (…/openai/v1): plain OpenAI paths with the api-key header', async () => {
     const s = await server({ flavour: 'azure', apiKey: 'k-123456789' });
-    const p = createProvider({ kind: 'azure', model: 'dep', baseURL: `${s.origin}/openai/v1`, apiKey: 'k-123456789', probeCache: new Map(), retry: noWait });
+    const p = createProvider({
+      kind: 'azure',
+      model: 'dep',
+      baseURL: `${s.origin}/openai/v1`,
+      apiKey: 'k-123456789',
+      probeCache: new Map(),
+      retry: noWait,
+    });
     const g = await p.generate({ messages: [{ role: 'user', content: 'hi' }], maxTokens: 2 });
     assert.equal(g.texts.length, 1);
     assert.equal(s.requests[0]!.path, '/openai/v1/chat/completions');
@@ -182,7 +247,14 @@ describe('next tokens on each server', () => {
 
   test('Azure deployments that accept 20 but return 5: the probe measures the real width', async () => {
     const s = await server({ flavour: 'azure', apiKey: 'k-123456789', capBehaviour: 'truncate' });
-    const p = createProvider({ kind: 'azure', model: 'd', baseURL: s.baseURL, apiKey: 'k-123456789', probeCache: new Map(), retry: noWait });
+    const p = createProvider({
+      kind: 'azure',
+      model: 'd',
+      baseURL: s.baseURL,
+      apiKey: 'k-123456789',
+      probeCache: new Map(),
+      retry: noWait,
+    });
     assert.equal((await p.capabilities()).nextTokenLogprobs?.maxTopK, 5);
   });
 
@@ -190,7 +262,10 @@ describe('next tokens on each server', () => {
     const s = await server({ flavour: 'vllm', topListLength: (k, i) => (i === 0 ? 2 : k) });
     const p = probed(s, completionsCaps);
     const r = await p.nextTokens({ prompt: PROMPT, continuation: '', topK: 10, positions: 3 });
-    assert.deepEqual(r.steps.map((x) => x.top.length), [2, 10, 10]);
+    assert.deepEqual(
+      r.steps.map((x) => x.top.length),
+      [2, 10, 10],
+    );
     assert.deepEqual(r.steps[0]!.top, expected(PROMPT, 1, 2)[0]!.top);
   });
 
@@ -210,7 +285,10 @@ describe('next tokens on each server', () => {
     const caps = await p.capabilities();
     assert.equal(caps.nextTokenLogprobs, null);
     assert.equal(caps.generate, true);
-    await assert.rejects(p.nextTokens({ prompt: 'x', continuation: '', topK: 5, positions: 1 }), (e: unknown) => e instanceof ProviderError && e.code === 'no-logprobs' && /gpt-4\.1-mini/.test(e.hint ?? ''));
+    await assert.rejects(
+      p.nextTokens({ prompt: 'x', continuation: '', topK: 5, positions: 1 }),
+      (e: unknown) => e instanceof ProviderError && e.code === 'no-logprobs' && /gpt-4\.1-mini/.test(e.hint ?? ''),
+    );
   });
 
   test('a reasoning model (no logprobs, default temperature only): probe note names the fix; generate still works', async () => {
@@ -223,7 +301,12 @@ describe('next tokens on each server', () => {
     assert.match(note, /gpt-4\.1-mini/);
     assert.match(note, /vLLM\/Ollama\/llama\.cpp/);
     assert.match(note, /Aug-PE works with this model/);
-    const g = await p.generate({ messages: [{ role: 'user', content: 'Write a bank question.' }], maxTokens: 5, temperature: 0.7, n: 2 });
+    const g = await p.generate({
+      messages: [{ role: 'user', content: 'Write a bank question.' }],
+      maxTokens: 5,
+      temperature: 0.7,
+      n: 2,
+    });
     assert.equal(g.texts.length, 2);
     assert.equal(s.requests.at(-1)!.body.temperature, undefined);
   });
@@ -253,7 +336,11 @@ describe('generate', () => {
       // Learnt: the next call asks for one completion per request straight away.
       s.reset();
       await p.generate({ messages: [{ role: 'user', content: 'hi' }], maxTokens: 3, n: 2 });
-      assert.deepEqual(s.requests.map((r) => r.status), [200, 200], flavour);
+      assert.deepEqual(
+        s.requests.map((r) => r.status),
+        [200, 200],
+        flavour,
+      );
     }
   });
 
@@ -282,8 +369,18 @@ describe('failures', () => {
   });
 
   test('retry-after-ms is honoured in real time', async () => {
-    const s = await server({ flavour: 'azure', apiKey: 'k-123456789', fault: firstN(2, { kind: 'rate-limit', retryAfterMs: '60', retryAfter: '5' }) });
-    const p = createProvider({ kind: 'azure', model: 'd', baseURL: s.baseURL, apiKey: 'k-123456789', probeCache: new Map() });
+    const s = await server({
+      flavour: 'azure',
+      apiKey: 'k-123456789',
+      fault: firstN(2, { kind: 'rate-limit', retryAfterMs: '60', retryAfter: '5' }),
+    });
+    const p = createProvider({
+      kind: 'azure',
+      model: 'd',
+      baseURL: s.baseURL,
+      apiKey: 'k-123456789',
+      probeCache: new Map(),
+    });
     await p.generate({ messages: chat, maxTokens: 2 });
     assert.equal(s.requests.length, 3);
     assert.ok(s.requests[1]!.at - s.requests[0]!.at >= 55, `${s.requests[1]!.at - s.requests[0]!.at}`);
@@ -293,7 +390,14 @@ describe('failures', () => {
   test('a storm longer than the retry budget ends in a rate-limit error; a huge Retry-After is not waited for', async () => {
     const s = await server({ flavour: 'openai', fault: () => ({ kind: 'rate-limit', retryAfter: '1' }) });
     const p = provider(s, { retry: { ...noWait, maxRetries: 2 } });
-    await assert.rejects(p.generate({ messages: chat, maxTokens: 2 }), (e: unknown) => e instanceof ProviderError && e.code === 'rate-limit' && /after 3 attempts/.test(e.message) && /concurrency/.test(e.hint ?? ''));
+    await assert.rejects(
+      p.generate({ messages: chat, maxTokens: 2 }),
+      (e: unknown) =>
+        e instanceof ProviderError &&
+        e.code === 'rate-limit' &&
+        /after 3 attempts/.test(e.message) &&
+        /concurrency/.test(e.hint ?? ''),
+    );
     assert.equal(s.requests.length, 3);
     s.reset();
     s.set({ fault: () => ({ kind: 'rate-limit', retryAfter: '3600' }) });
@@ -310,18 +414,27 @@ describe('failures', () => {
     s.reset();
     s.set({ fault: () => ({ kind: 'slow', ms: 2000 }) });
     const p2 = provider(s, { timeoutMs: 100, retry: { ...noWait, maxRetries: 1 } });
-    await assert.rejects(p2.generate({ messages: chat, maxTokens: 2 }), (e: unknown) => e instanceof ProviderError && e.code === 'timeout' && /100 ms/.test(e.message));
+    await assert.rejects(
+      p2.generate({ messages: chat, maxTokens: 2 }),
+      (e: unknown) => e instanceof ProviderError && e.code === 'timeout' && /100 ms/.test(e.message),
+    );
     assert.equal(s.requests.length, 2);
   });
 
   test('a dropped connection (before or during the body) is retried; persistent drops end in a connection error', async () => {
-    const s = await server({ flavour: 'vllm', fault: (_r, i) => (i === 0 ? { kind: 'drop' } : i === 1 ? { kind: 'drop-mid-body' } : undefined) });
+    const s = await server({
+      flavour: 'vllm',
+      fault: (_r, i) => (i === 0 ? { kind: 'drop' } : i === 1 ? { kind: 'drop-mid-body' } : undefined),
+    });
     const p = provider(s);
     assert.equal((await p.generate({ messages: chat, maxTokens: 2 })).texts.length, 1);
     assert.equal(s.requests.length, 3);
     s.reset();
     s.set({ fault: () => ({ kind: 'drop' }) });
-    await assert.rejects(provider(s, { retry: { ...noWait, maxRetries: 1 } }).generate({ messages: chat, maxTokens: 2 }), (e: unknown) => e instanceof ProviderError && e.code === 'connection');
+    await assert.rejects(
+      provider(s, { retry: { ...noWait, maxRetries: 1 } }).generate({ messages: chat, maxTokens: 2 }),
+      (e: unknown) => e instanceof ProviderError && e.code === 'connection',
+    );
     assert.equal(s.requests.length, 2);
   });
 
@@ -330,16 +443,26 @@ describe('failures', () => {
     assert.equal((await provider(s).generate({ messages: chat, maxTokens: 2 })).texts.length, 1);
     s.reset();
     s.set({ fault: () => ({ kind: 'malformed' }) });
-    await assert.rejects(provider(s, { retry: { ...noWait, maxRetries: 1 } }).generate({ messages: chat, maxTokens: 2 }), (e: unknown) => e instanceof ProviderError && e.code === 'malformed-response');
+    await assert.rejects(
+      provider(s, { retry: { ...noWait, maxRetries: 1 } }).generate({ messages: chat, maxTokens: 2 }),
+      (e: unknown) => e instanceof ProviderError && e.code === 'malformed-response',
+    );
     s.reset();
     s.set({ fault: () => ({ kind: 'status', status: 200, body: { id: 'x', object: 'chat.completion' } }) });
-    await assert.rejects(provider(s).generate({ messages: chat, maxTokens: 2 }), (e: unknown) => e instanceof ProviderError && e.code === 'malformed-response' && /without choices/.test(e.message));
+    await assert.rejects(
+      provider(s).generate({ messages: chat, maxTokens: 2 }),
+      (e: unknown) =>
+        e instanceof ProviderError && e.code === 'malformed-response' && /without choices/.test(e.message),
+    );
     assert.equal(s.requests.length, 1);
   });
 
   test('the SDK does not retry on its own: with maxRetries 0 one 500 means one request', async () => {
     const s = await server({ flavour: 'vllm', fault: () => ({ kind: 'status', status: 500 }) });
-    await assert.rejects(provider(s, { retry: { ...noWait, maxRetries: 0 } }).generate({ messages: chat, maxTokens: 2 }), (e: unknown) => e instanceof ProviderError && e.code === 'server');
+    await assert.rejects(
+      provider(s, { retry: { ...noWait, maxRetries: 0 } }).generate({ messages: chat, maxTokens: 2 }),
+      (e: unknown) => e instanceof ProviderError && e.code === 'server',
+    );
     assert.equal(s.requests.length, 1);
   });
 
@@ -354,17 +477,36 @@ describe('failures', () => {
       return true;
     });
     assert.equal(s.requests.length, 1, 'auth errors are not retried');
-    assert.throws(() => createProvider({ kind: 'openai', model: 'gpt-4.1-mini' }), (e: unknown) => e instanceof ProviderError && e.code === 'auth');
+    assert.throws(
+      () => createProvider({ kind: 'openai', model: 'gpt-4.1-mini' }),
+      (e: unknown) => e instanceof ProviderError && e.code === 'auth',
+    );
   });
 
   test('unknown model, context too long, and server messages that quote the prompt', async () => {
     const s = await server({ flavour: 'ollama', models: ['llama3.2'] });
-    await assert.rejects(provider(s, { model: 'llama9' }).generate({ messages: chat, maxTokens: 2 }), (e: unknown) => e instanceof ProviderError && e.code === 'model-not-found' && /ollama pull/.test(e.hint ?? ''));
+    await assert.rejects(
+      provider(s, { model: 'llama9' }).generate({ messages: chat, maxTokens: 2 }),
+      (e: unknown) => e instanceof ProviderError && e.code === 'model-not-found' && /ollama pull/.test(e.hint ?? ''),
+    );
     const s2 = await server({ flavour: 'llamacpp', contextLimit: 20 });
-    await assert.rejects(provider(s2).generate({ messages: [{ role: 'user', content: 'word '.repeat(40) }], maxTokens: 2 }), (e: unknown) => e instanceof ProviderError && e.code === 'context-too-long');
+    await assert.rejects(
+      provider(s2).generate({ messages: [{ role: 'user', content: 'word '.repeat(40) }], maxTokens: 2 }),
+      (e: unknown) => e instanceof ProviderError && e.code === 'context-too-long',
+    );
     const secret = 'my private account number is 9988776655 and my card was declined';
-    const s3 = await server({ flavour: 'vllm', fault: () => ({ kind: 'status', status: 400, body: { error: { message: `invalid request: ${secret}`, type: 'BadRequestError', code: 400 } } }) });
-    await assert.rejects(provider(s3).generate({ messages: [{ role: 'user', content: secret }], maxTokens: 2 }), (e: unknown) => e instanceof ProviderError && !e.message.includes('9988776655') && /withheld/.test(e.message));
+    const s3 = await server({
+      flavour: 'vllm',
+      fault: () => ({
+        kind: 'status',
+        status: 400,
+        body: { error: { message: `invalid request: ${secret}`, type: 'BadRequestError', code: 400 } },
+      }),
+    });
+    await assert.rejects(
+      provider(s3).generate({ messages: [{ role: 'user', content: secret }], maxTokens: 2 }),
+      (e: unknown) => e instanceof ProviderError && !e.message.includes('9988776655') && /withheld/.test(e.message),
+    );
   });
 });
 
@@ -375,10 +517,12 @@ describe('cancellation, concurrency, usage', () => {
     const ac = new AbortController();
     let done = 0;
     const calls = Array.from({ length: 8 }, (_, i) =>
-      p.nextTokens({ prompt: `${PROMPT}${i}`, continuation: '', topK: 3, positions: 1, signal: ac.signal }).then((r) => {
-        if (++done === 2) ac.abort();
-        return r;
-      }),
+      p
+        .nextTokens({ prompt: `${PROMPT}${i}`, continuation: '', topK: 3, positions: 1, signal: ac.signal })
+        .then((r) => {
+          if (++done === 2) ac.abort();
+          return r;
+        }),
     );
     const results = await Promise.allSettled(calls);
     const ok = results.filter((r) => r.status === 'fulfilled').length;
@@ -398,7 +542,13 @@ describe('cancellation, concurrency, usage', () => {
   test('the provider-wide signal cancels a request sleeping in backoff', async () => {
     const s = await server({ flavour: 'vllm', fault: () => ({ kind: 'rate-limit', retryAfter: '30' }) });
     const ac = new AbortController();
-    const p = createProvider({ kind: 'openai', model: 'm', baseURL: s.baseURL, probeCache: new Map(), signal: ac.signal });
+    const p = createProvider({
+      kind: 'openai',
+      model: 'm',
+      baseURL: s.baseURL,
+      probeCache: new Map(),
+      signal: ac.signal,
+    });
     const pending = p.generate({ messages: [{ role: 'user', content: 'x' }], maxTokens: 2 });
     setTimeout(() => ac.abort(), 50);
     const t0 = Date.now();
@@ -430,16 +580,28 @@ describe('cancellation, concurrency, usage', () => {
 
   test('usage counts are exactly what the server reported, probes included; cost uses the price table', async () => {
     const s = await server({ flavour: 'openai', fault: firstN(1, { kind: 'status', status: 503 }) });
-    const p = provider(s, { openaiHosted: true, apiKey: 'sk-k-12345678', model: 'gpt-4.1-mini', embeddingModel: 'text-embedding-3-small' });
+    const p = provider(s, {
+      openaiHosted: true,
+      apiKey: 'sk-k-12345678',
+      model: 'gpt-4.1-mini',
+      embeddingModel: 'text-embedding-3-small',
+    });
     await p.nextTokens({ prompt: 'I want to pay', continuation: '', topK: 2, positions: 3 });
     await p.generate({ messages: [{ role: 'user', content: 'hi' }], maxTokens: 4, n: 2 });
     await p.embed(['one two', 'three']);
     const ok = s.requests.filter((r) => r.status === 200);
-    const sum = (f: (u: { prompt_tokens: number; completion_tokens?: number }) => number) => ok.reduce((a, r) => a + f(r.response.usage), 0);
+    const sum = (f: (u: { prompt_tokens: number; completion_tokens?: number }) => number) =>
+      ok.reduce((a, r) => a + f(r.response.usage), 0);
     const u = p.usage();
     assert.equal(u.calls, ok.length);
-    assert.equal(u.inputTokens, sum((x) => x.prompt_tokens));
-    assert.equal(u.outputTokens, sum((x) => x.completion_tokens ?? 0));
+    assert.equal(
+      u.inputTokens,
+      sum((x) => x.prompt_tokens),
+    );
+    assert.equal(
+      u.outputTokens,
+      sum((x) => x.completion_tokens ?? 0),
+    );
     assert.equal(u.retries, 1);
     assert.equal(u.estimated, undefined);
     // Independent count for the embeddings call: "one two" + "three" = 3 fake tokens.
@@ -448,7 +610,15 @@ describe('cancellation, concurrency, usage', () => {
     const chatCalls = ok.filter((r) => r.path === '/v1/chat/completions');
     const mini = DEFAULT_PRICES['gpt-4.1-mini']!;
     const emb = DEFAULT_PRICES['text-embedding-3-small']!;
-    const want = chatCalls.reduce((a, r) => a + (r.response.usage.prompt_tokens * mini.input + r.response.usage.completion_tokens * mini.output) / 1e6, 0) + ok.filter((r) => r.path === '/v1/embeddings').reduce((a, r) => a + (r.response.usage.prompt_tokens * emb.input) / 1e6, 0);
+    const want =
+      chatCalls.reduce(
+        (a, r) =>
+          a + (r.response.usage.prompt_tokens * mini.input + r.response.usage.completion_tokens * mini.output) / 1e6,
+        0,
+      ) +
+      ok
+        .filter((r) => r.path === '/v1/embeddings')
+        .reduce((a, r) => a + (r.response.usage.prompt_tokens * emb.input) / 1e6, 0);
     assert.ok(Math.abs(u.cost - want) < 1e-15, `${u.cost} vs ${want}`);
   });
 
@@ -473,23 +643,43 @@ describe('cancellation, concurrency, usage', () => {
 });
 
 describe('embeddings', () => {
-  const texts = ['my card was declined', 'how do I top up', 'refund pending', 'transfer failed', 'pin blocked', 'fee charged', 'exchange rate'];
+  const texts = [
+    'my card was declined',
+    'how do I top up',
+    'refund pending',
+    'transfer failed',
+    'pin blocked',
+    'fee charged',
+    'exchange rate',
+  ];
 
   test('floats (local default) and base64 (hosted default) decode to the same vectors, in input order, across batches', async () => {
     const want = texts.map((t) => Array.from(fakeEmbedding(t, 12)));
     const s = await server({ flavour: 'vllm', embeddingDim: 12 });
     const local = provider(s, { embedBatchSize: 3 });
     const a = await local.embed(texts);
-    assert.deepEqual(s.requests.map((r) => r.body.encoding_format), ['float', 'float', 'float']);
-    assert.deepEqual(s.requests.map((r) => r.body.input.length), [3, 3, 1]);
+    assert.deepEqual(
+      s.requests.map((r) => r.body.encoding_format),
+      ['float', 'float', 'float'],
+    );
+    assert.deepEqual(
+      s.requests.map((r) => r.body.input.length),
+      [3, 3, 1],
+    );
     assert.equal(typeof s.requests[0]!.response.data[0].embedding[0], 'number');
     s.reset();
     const hosted = provider(s, { openaiHosted: true, apiKey: 'sk-k-12345678', model: 'text-embedding-3-small' });
     const b = await hosted.embed(texts);
     assert.equal(s.requests[0]!.body.encoding_format, 'base64');
     assert.equal(typeof s.requests[0]!.response.data[0].embedding, 'string');
-    assert.deepEqual(a.map((v) => Array.from(v)), want);
-    assert.deepEqual(b.map((v) => Array.from(v)), want);
+    assert.deepEqual(
+      a.map((v) => Array.from(v)),
+      want,
+    );
+    assert.deepEqual(
+      b.map((v) => Array.from(v)),
+      want,
+    );
     assert.ok(a.every((v) => v instanceof Float32Array));
   });
 
@@ -504,7 +694,10 @@ describe('embeddings', () => {
     const caps = await provider(s, { model: 'chat-model' }).capabilities();
     assert.equal(caps.embed, false);
     assert.ok(caps.notes.some((n) => /built-in embedder/.test(n)));
-    await assert.rejects(provider(s, { model: 'chat-model' }).embed(['x']), (e: unknown) => e instanceof ProviderError && e.code === 'no-embeddings');
+    await assert.rejects(
+      provider(s, { model: 'chat-model' }).embed(['x']),
+      (e: unknown) => e instanceof ProviderError && e.code === 'no-embeddings',
+    );
     const withEmb = await provider(s, { model: 'chat-model', embeddingModel: 'nomic-embed-text' }).capabilities();
     assert.equal(withEmb.embed, true);
     assert.equal(withEmb.embedDimensions, 16);
@@ -522,7 +715,10 @@ describe('servers that scale logprobs by temperature', () => {
     const r = await p.nextTokens({ prompt: PROMPT, continuation: '', topK: 5, positions: 1 });
     assert.equal(s.requests[0]!.body.temperature, 1);
     const want = expected(PROMPT, 1, 5)[0]!.top;
-    assert.deepEqual(r.steps[0]!.top.map((t) => t.token), want.map((t) => t.token));
+    assert.deepEqual(
+      r.steps[0]!.top.map((t) => t.token),
+      want.map((t) => t.token),
+    );
     r.steps[0]!.top.forEach((t, i) => assert.ok(Math.abs(t.logprob - want[i]!.logprob) < 1e-12));
     // Sampled lookahead tokens can fall outside the top-k; `top` still includes them.
     const r2 = await p.nextTokens({ prompt: PROMPT, continuation: '', topK: 1, positions: 6 });
@@ -530,7 +726,10 @@ describe('servers that scale logprobs by temperature', () => {
       assert.ok(st.top.some((t) => t.token === st.token));
       assert.ok(st.top.length <= 2);
     }
-    assert.ok(r2.steps.some((st) => st.top.length === 2), 'at least one sample outside the top-1 (deterministic fake sampling)');
+    assert.ok(
+      r2.steps.some((st) => st.top.length === 2),
+      'at least one sample outside the top-1 (deterministic fake sampling)',
+    );
     // A normal server keeps temperature 0.
     const plain = await server({ flavour: 'vllm' });
     assert.equal((await provider(plain).capabilities()).nextTokenLogprobs?.logprobTemperature, undefined);
@@ -542,7 +741,10 @@ test('an Ollama older than 0.12.11 (logprobs silently ignored): the probe names 
   const caps = await provider(s).capabilities();
   assert.equal(caps.nextTokenLogprobs, null);
   assert.equal(caps.server, 'ollama');
-  assert.ok(caps.notes.some((n) => /0\.12\.11/.test(n)), caps.notes.join('\n'));
+  assert.ok(
+    caps.notes.some((n) => /0\.12\.11/.test(n)),
+    caps.notes.join('\n'),
+  );
   const lm = await server({ flavour: 'lmstudio' });
   assert.ok(!(await provider(lm).capabilities()).notes.some((n) => /0\.12\.11/.test(n)));
 });

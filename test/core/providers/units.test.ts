@@ -25,7 +25,10 @@ test('OpenAI chat logprobs: tokens reproduce the message and each top list is so
     { token: 'Hi', logprob: -1.3190403 },
   ]);
   // bytes: null entries ("<|end|>") are still tokens with a logprob.
-  assert.deepEqual(steps[2]!.top.map((t) => t.token), [' How', '<|end|>']);
+  assert.deepEqual(
+    steps[2]!.top.map((t) => t.token),
+    [' How', '<|end|>'],
+  );
   for (const s of steps) {
     assert.ok(s.top.some((t) => t.token === s.token));
     for (let i = 1; i < s.top.length; i++) assert.ok(s.top[i - 1]!.logprob >= s.top[i]!.logprob);
@@ -34,39 +37,58 @@ test('OpenAI chat logprobs: tokens reproduce the message and each top list is so
 
 test('OpenAI logprobs without top_logprobs: the top list holds just the sampled token', () => {
   const steps = parseChoiceLogprobs(shapes.openaiChatNoTop.logprobs)!;
-  assert.deepEqual(steps.map((s) => s.token), ['Hello', '!', ' How', ' can']);
+  assert.deepEqual(
+    steps.map((s) => s.token),
+    ['Hello', '!', ' How', ' can'],
+  );
   assert.deepEqual(steps[1]!.top, [{ token: '!', logprob: -9.729906e-6 }]);
 });
 
 test('vLLM chat: the trailing EOS entry (-9999, bytes []) is dropped, and a shorter top list is tolerated', () => {
   const steps = parseChoiceLogprobs(shapes.vllmChat.logprobs)!;
-  assert.deepEqual(steps.map((s) => s.token), ['{', '}']);
+  assert.deepEqual(
+    steps.map((s) => s.token),
+    ['{', '}'],
+  );
   assert.equal(steps[1]!.top.length, 1); // asked for 2, got 1
   assert.equal(steps[1]!.top[0]!.logprob, 0);
 });
 
 test('legacy completions: dict top lists are sorted by value, not by key order', () => {
   const chunk = parseChoiceLogprobs(shapes.vllmCompletionsChunk.logprobs)!;
-  assert.deepEqual(chunk[0]!.top.map((t) => t.token), ['7', '3', '1', '2', '9']);
+  assert.deepEqual(
+    chunk[0]!.top.map((t) => t.token),
+    ['7', '3', '1', '2', '9'],
+  );
   const ada = parseChoiceLogprobs(shapes.openaiLegacyAda.logprobs)!;
   // The sampled " goal" is not in the top-5 dict: it is added with its own logprob, then everything is sorted.
-  assert.deepEqual(ada[0]!.top.map((t) => t.token), ['_', '/', '-', '.', ',', ' goal']);
+  assert.deepEqual(
+    ada[0]!.top.map((t) => t.token),
+    ['_', '/', '-', '.', ',', ' goal'],
+  );
   assert.equal(ada[0]!.token, ' goal');
   // top_logprobs: null (logprobs=0): each step still has the sampled token.
   const nul = parseChoiceLogprobs(shapes.openaiLegacyNullTop.logprobs)!;
-  assert.deepEqual(nul.map((s) => s.top.length), [1, 1, 1, 1, 1]);
+  assert.deepEqual(
+    nul.map((s) => s.top.length),
+    [1, 1, 1, 1, 1],
+  );
 });
 
 test('Ollama chat shape (no bytes) parses', () => {
   const steps = parseChoiceLogprobs(shapes.ollamaChat.logprobs)!;
-  assert.deepEqual(steps.map((s) => s.top.map((t) => t.token)), [
-    ['Hello', 'Hi'],
-    [' there', ' world'],
-  ]);
+  assert.deepEqual(
+    steps.map((s) => s.top.map((t) => t.token)),
+    [
+      ['Hello', 'Hi'],
+      [' there', ' world'],
+    ],
+  );
 });
 
 test('-9999, -3.4e38, null and -Infinity count as absent; duplicates merge by log-sum-exp', () => {
-  for (const x of [-9999, -3.4028234663852886e38, null, -Infinity, Number.NaN, undefined]) assert.equal(isAbsentLogprob(x), true, String(x));
+  for (const x of [-9999, -3.4028234663852886e38, null, -Infinity, Number.NaN, undefined])
+    assert.equal(isAbsentLogprob(x), true, String(x));
   assert.equal(isAbsentLogprob(-9998.9), false);
   const top = normalizeTop([
     { token: 'a', logprob: Math.log(0.2) },
@@ -75,7 +97,10 @@ test('-9999, -3.4e38, null and -Infinity count as absent; duplicates merge by lo
     { token: 'a', logprob: Math.log(0.3) },
     { token: 'd', logprob: 1e-7 },
   ]);
-  assert.deepEqual(top.map((t) => t.token), ['d', 'a']);
+  assert.deepEqual(
+    top.map((t) => t.token),
+    ['d', 'a'],
+  );
   assert.equal(top[0]!.logprob, 0);
   assert.ok(Math.abs(top[1]!.logprob - Math.log(0.5)) < 1e-12);
   assert.equal(parseChoiceLogprobs(null), null);
@@ -99,7 +124,8 @@ test('embeddings decode from float arrays and from base64 little-endian float32 
   assert.equal(decodeEmbedding({}), null);
 });
 
-// ---- retry policy ----------------------------------------------------------------------------------------------------
+// ---- retry policy
+// ----------------------------------------------------------------------------------------------------
 
 test('Retry-After: retry-after-ms wins, seconds and HTTP dates parse, garbage is ignored', () => {
   assert.equal(parseRetryAfter(new Headers({ 'retry-after-ms': '250', 'retry-after': '3' })), 250);
@@ -122,7 +148,8 @@ test('backoff grows exponentially within [step/2, step], is capped, and never un
   assert.equal(retryDelay(0, { ...p, random: () => 0.5 }, 3000), 3150);
 });
 
-// ---- limiter ---------------------------------------------------------------------------------------------------------
+// ---- limiter
+// ---------------------------------------------------------------------------------------------------------
 
 test('the limiter never exceeds its limit, serves FIFO, and drops aborted waiters', async () => {
   const lim = new Limiter(2);
@@ -154,11 +181,15 @@ test('the limiter never exceeds its limit, serves FIFO, and drops aborted waiter
   assert.equal(lim.running, 0);
 });
 
-// ---- redaction -------------------------------------------------------------------------------------------------------
+// ---- redaction
+// -------------------------------------------------------------------------------------------------------
 
 test('keys are redacted from messages, including masked echoes, bearer tokens and the exact key', () => {
   const key = 'sk-proj-abcdefghijklmnop1234';
-  const m = redactSecrets(`Incorrect API key provided: ${key}. Also sk-proj-****1234 and Bearer abcdefghij12345 and api-key: zzzzyyyyxxxx`, [key]);
+  const m = redactSecrets(
+    `Incorrect API key provided: ${key}. Also sk-proj-****1234 and Bearer abcdefghij12345 and api-key: zzzzyyyyxxxx`,
+    [key],
+  );
   assert.ok(!m.includes('abcdefghijklmnop'), m);
   assert.ok(!m.includes('1234'), m);
   assert.ok(!m.includes('abcdefghij12345'), m);
@@ -170,12 +201,16 @@ test('keys are redacted from messages, including masked echoes, bearer tokens an
 
 test('server messages quoting the request text are withheld', () => {
   const prompt = 'My card was declined at the supermarket yesterday, account 12345678';
-  assert.equal(withholdQuoted('Invalid input: "My card was declined at the supermarket"', [prompt]), '(server message withheld: it quoted the request text)');
+  assert.equal(
+    withholdQuoted('Invalid input: "My card was declined at the supermarket"', [prompt]),
+    '(server message withheld: it quoted the request text)',
+  );
   assert.equal(withholdQuoted('model not found', [prompt]), 'model not found');
   assert.ok(safeServerMessage('x'.repeat(1000), [], [], 50).length <= 51);
 });
 
-// ---- errors ----------------------------------------------------------------------------------------------------------
+// ---- errors
+// ----------------------------------------------------------------------------------------------------------
 
 const ctx = { kind: 'openai' as const, host: 'h:1', model: 'm', secrets: ['sk-secret-key-123456'] };
 function apiErr(status: number, error: unknown, headers: Record<string, string> = {}) {
@@ -184,22 +219,64 @@ function apiErr(status: number, error: unknown, headers: Record<string, string> 
 
 test('errors are classified into actionable codes from each server envelope', () => {
   const c = (e: unknown) => classifyError(e, ctx, [])!;
-  assert.equal(c(apiErr(401, { message: 'Incorrect API key provided: sk-secret-key-123456', code: 'invalid_api_key' })).code, 'auth');
-  assert.ok(!c(apiErr(401, { message: 'Incorrect API key provided: sk-secret-key-123456' })).message.includes('123456'));
-  const rl = c(apiErr(429, { code: '429', message: 'Rate limit is exceeded.' }, { 'retry-after': '2', 'retry-after-ms': '1500' }));
+  assert.equal(
+    c(apiErr(401, { message: 'Incorrect API key provided: sk-secret-key-123456', code: 'invalid_api_key' })).code,
+    'auth',
+  );
+  assert.ok(
+    !c(apiErr(401, { message: 'Incorrect API key provided: sk-secret-key-123456' })).message.includes('123456'),
+  );
+  const rl = c(
+    apiErr(429, { code: '429', message: 'Rate limit is exceeded.' }, { 'retry-after': '2', 'retry-after-ms': '1500' }),
+  );
   assert.equal(rl.code, 'rate-limit');
   assert.equal(rl.retryable, true);
   assert.equal(rl.details.retryAfterMs, 1500);
-  const quota = c(apiErr(429, { message: 'You exceeded your current quota', type: 'insufficient_quota', code: 'insufficient_quota' }));
+  const quota = c(
+    apiErr(429, { message: 'You exceeded your current quota', type: 'insufficient_quota', code: 'insufficient_quota' }),
+  );
   assert.equal(quota.code, 'quota');
   assert.equal(quota.retryable, false);
-  assert.equal(c(apiErr(400, { message: "This model's maximum context length is 4096 tokens.", code: 'context_length_exceeded' })).code, 'context-too-long');
-  assert.equal(c(apiErr(400, { code: 400, message: 'the request exceeds the available context size', type: 'exceed_context_size_error' })).code, 'context-too-long');
-  assert.equal(c(apiErr(400, { message: "Unsupported parameter: 'logprobs' is not supported with this model.", param: 'logprobs', code: 'unsupported_parameter' })).code, 'no-logprobs');
-  assert.equal(c(apiErr(404, { message: 'The model `x` does not exist or you do not have access to it.', code: 'model_not_found' })).code, 'model-not-found');
+  assert.equal(
+    c(apiErr(400, { message: "This model's maximum context length is 4096 tokens.", code: 'context_length_exceeded' }))
+      .code,
+    'context-too-long',
+  );
+  assert.equal(
+    c(
+      apiErr(400, {
+        code: 400,
+        message: 'the request exceeds the available context size',
+        type: 'exceed_context_size_error',
+      }),
+    ).code,
+    'context-too-long',
+  );
+  assert.equal(
+    c(
+      apiErr(400, {
+        message: "Unsupported parameter: 'logprobs' is not supported with this model.",
+        param: 'logprobs',
+        code: 'unsupported_parameter',
+      }),
+    ).code,
+    'no-logprobs',
+  );
+  assert.equal(
+    c(
+      apiErr(404, {
+        message: 'The model `x` does not exist or you do not have access to it.',
+        code: 'model_not_found',
+      }),
+    ).code,
+    'model-not-found',
+  );
   assert.equal(c(apiErr(404, 'model "llama9" not found, try pulling it first')).code, 'model-not-found');
   assert.equal(c(apiErr(404, { message: 'Invalid URL (POST /v1/chat/completion)' })).code, 'bad-request');
-  assert.equal(c(apiErr(529, { type: 'error', error: { type: 'overloaded_error', message: 'Overloaded' } })).code, 'rate-limit');
+  assert.equal(
+    c(apiErr(529, { type: 'error', error: { type: 'overloaded_error', message: 'Overloaded' } })).code,
+    'rate-limit',
+  );
   assert.equal(c(apiErr(503, { code: 503, message: 'Loading model', type: 'unavailable_error' })).retryable, true);
   assert.equal(c(apiErr(500, { message: 'x' }, { 'x-should-retry': 'false' })).retryable, false);
   assert.equal(c(new SyntaxError('Unexpected end of JSON input')).code, 'malformed-response');
@@ -209,16 +286,20 @@ test('errors are classified into actionable codes from each server envelope', ()
   assert.match(e.hint ?? '', /OPENAI_API_KEY/);
 });
 
-test('the logprob cap is read from each server\'s 400 message', () => {
+test("the logprob cap is read from each server's 400 message", () => {
   const pe = (m: string) => new ProviderError('bad-request', m);
   assert.equal(logprobCap(pe("Invalid value for 'top_logprobs': must be less than or equal to 5.")), 5);
-  assert.equal(logprobCap(pe("Invalid 'top_logprobs': integer above maximum value. Expected a value <= 20, but got 21 instead.")), 20);
+  assert.equal(
+    logprobCap(pe("Invalid 'top_logprobs': integer above maximum value. Expected a value <= 20, but got 21 instead.")),
+    20,
+  );
   assert.equal(logprobCap(pe('Requested sample logprobs of 21, which is greater than max allowed: 20')), 20);
   assert.equal(logprobCap(pe('top_logprobs must be between 0 and 20')), 20);
   assert.equal(logprobCap(pe('n must be <= 5')), undefined);
 });
 
-// ---- prices and keys -------------------------------------------------------------------------------------------------
+// ---- prices and keys
+// -------------------------------------------------------------------------------------------------
 
 test('prices: exact id, longest dated prefix, unknown models cost 0, user file overrides', async () => {
   assert.deepEqual(priceFor('gpt-4.1-mini-2025-04-14', DEFAULT_PRICES), DEFAULT_PRICES['gpt-4.1-mini']);
@@ -230,18 +311,31 @@ test('prices: exact id, longest dated prefix, unknown models cost 0, user file o
   m.record('other', 7, 3);
   assert.deepEqual(m.snapshot(), { calls: 2, inputTokens: 1_000_007, outputTokens: 500_003, cost: 7, retries: 0 });
   const dir = tempDir();
-  const file = writeFile(dir, 'prices.json', JSON.stringify({ models: { 'gpt-4.1-mini': { input: 9, output: 9 }, mine: { input: 1, output: 2 } } }));
+  const file = writeFile(
+    dir,
+    'prices.json',
+    JSON.stringify({ models: { 'gpt-4.1-mini': { input: 9, output: 9 }, mine: { input: 1, output: 2 } } }),
+  );
   const t = await loadPriceTable(file);
   assert.deepEqual(t['gpt-4.1-mini'], { input: 9, output: 9 });
   assert.deepEqual(t.mine, { input: 1, output: 2 });
   assert.deepEqual(t['gpt-4o'], DEFAULT_PRICES['gpt-4o']);
   const bad = writeFile(dir, 'bad.json', JSON.stringify({ models: { x: { input: -1, output: 0 } } }));
-  await assert.rejects(loadPriceTable(bad), (e: unknown) => e instanceof UserError && /models\.x\.input/.test(e.message));
+  await assert.rejects(
+    loadPriceTable(bad),
+    (e: unknown) => e instanceof UserError && /models\.x\.input/.test(e.message),
+  );
 });
 
 test('keys come from PRIVATE_FEWSHOT_API_KEY first, then the provider variable', () => {
-  assert.deepEqual(apiKeyFromEnv('openai', { OPENAI_API_KEY: 'a', PRIVATE_FEWSHOT_API_KEY: 'b' }), { key: 'b', variable: 'PRIVATE_FEWSHOT_API_KEY' });
-  assert.deepEqual(apiKeyFromEnv('anthropic', { OPENAI_API_KEY: 'a', ANTHROPIC_API_KEY: 'c' }), { key: 'c', variable: 'ANTHROPIC_API_KEY' });
+  assert.deepEqual(apiKeyFromEnv('openai', { OPENAI_API_KEY: 'a', PRIVATE_FEWSHOT_API_KEY: 'b' }), {
+    key: 'b',
+    variable: 'PRIVATE_FEWSHOT_API_KEY',
+  });
+  assert.deepEqual(apiKeyFromEnv('anthropic', { OPENAI_API_KEY: 'a', ANTHROPIC_API_KEY: 'c' }), {
+    key: 'c',
+    variable: 'ANTHROPIC_API_KEY',
+  });
   assert.equal(apiKeyFromEnv('anthropic', { OPENAI_API_KEY: 'a' }), undefined);
   assert.equal(apiKeyFromEnv('openai', { OPENAI_API_KEY: '  ' }), undefined);
   assert.equal(apiKeyFromEnv('builtin', { OPENAI_API_KEY: 'a' }), undefined);

@@ -7,7 +7,9 @@ import type { NextTokensRequest, NextTokensResult, Provider } from '../../../src
 /** An in-process provider like the built-in model: computes synchronously, resolves as a microtask. */
 function syncProvider(withBatch: boolean): Provider & { seen: string[] } {
   const seen: string[] = [];
-  const answer = (r: NextTokensRequest): NextTokensResult => ({ steps: [{ token: `${r.prompt}|${r.continuation}`, top: [{ token: r.prompt, logprob: -1 }] }] });
+  const answer = (r: NextTokensRequest): NextTokensResult => ({
+    steps: [{ token: `${r.prompt}|${r.continuation}`, top: [{ token: r.prompt, logprob: -1 }] }],
+  });
   const p: Provider & { seen: string[] } = {
     kind: 'builtin',
     model: 'fake',
@@ -26,7 +28,13 @@ function syncProvider(withBatch: boolean): Provider & { seen: string[] } {
   return p;
 }
 
-const req = (prompt: string, signal?: AbortSignal): NextTokensRequest => ({ prompt, continuation: 'c', topK: 2, positions: 1, signal });
+const req = (prompt: string, signal?: AbortSignal): NextTokensRequest => ({
+  prompt,
+  continuation: 'c',
+  topK: 2,
+  positions: 1,
+  signal,
+});
 
 test('the wrapped provider returns the inner results unchanged, batch only when the inner one batches', async () => {
   for (const withBatch of [false, true]) {
@@ -35,7 +43,11 @@ test('the wrapped provider returns the inner results unchanged, batch only when 
     assert.deepEqual([p.kind, p.model, p.offline], ['builtin', 'fake', true]);
     assert.deepEqual(await p.nextTokens(req('a')), await inner.nextTokens(req('a')));
     assert.equal(typeof p.nextTokensBatch, withBatch ? 'function' : 'undefined');
-    if (withBatch) assert.deepEqual(await p.nextTokensBatch!([req('x'), req('y')]), await inner.nextTokensBatch!([req('x'), req('y')]));
+    if (withBatch)
+      assert.deepEqual(
+        await p.nextTokensBatch!([req('x'), req('y')]),
+        await inner.nextTokensBatch!([req('x'), req('y')]),
+      );
     assert.equal(p.usage().calls, inner.seen.length);
   }
 });
@@ -50,7 +62,12 @@ test('every call lets the event loop turn (a message waiting there, e.g. Cancel,
   await new Promise((r) => setImmediate(r));
 
   const p = yieldingProvider(inner);
-  for (const call of [() => p.nextTokens(req('a')), () => p.nextTokensBatch!([req('a')]), () => p.generate({ messages: [], maxTokens: 1 } as never), () => p.embed(['t'])]) {
+  for (const call of [
+    () => p.nextTokens(req('a')),
+    () => p.nextTokensBatch!([req('a')]),
+    () => p.generate({ messages: [], maxTokens: 1 } as never),
+    () => p.embed(['t']),
+  ]) {
     turned = false;
     setImmediate(() => (turned = true));
     await call();
@@ -83,14 +100,20 @@ test('a wave of concurrent calls runs one call per turn, so a cancel message pos
       return out;
     };
     const p = wrap(inner);
-    const results = await Promise.allSettled(Array.from({ length: 20 }, () => p.nextTokens(req('p', controller.signal))));
+    const results = await Promise.allSettled(
+      Array.from({ length: 20 }, () => p.nextTokens(req('p', controller.signal))),
+    );
     port1.close();
     return { computed: inner.seen.length, rejected: results.filter((r) => r.status === 'rejected').length };
   };
   const serial = await cancelDuringWave(yieldingProvider);
   assert.ok(serial.computed < 20, `computed ${serial.computed} of 20`);
   assert.equal(serial.rejected, 20 - serial.computed);
-  // Teeth: yielding once per call (setImmediate before each) lets every call of the wave run before the message is read.
-  const yieldOnce = (p: Provider): Provider => ({ ...p, nextTokens: (r) => new Promise<void>((ok) => setImmediate(ok)).then(() => p.nextTokens(r)) });
+  // Teeth: yielding once per call (setImmediate before each) lets every call of the wave run before the message is
+  // read.
+  const yieldOnce = (p: Provider): Provider => ({
+    ...p,
+    nextTokens: (r) => new Promise<void>((ok) => setImmediate(ok)).then(() => p.nextTokens(r)),
+  });
   assert.equal((await cancelDuringWave(yieldOnce)).computed, 20);
 });

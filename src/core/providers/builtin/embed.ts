@@ -53,7 +53,13 @@ function idf(): { idf: Map<string, number>; unknown: number } {
   return idfTable;
 }
 
-function addGroup(out: Float64Array, counts: Map<string, number>, weightOf: (f: string) => number, groupWeight: number, seed: number): void {
+function addGroup(
+  out: Float64Array,
+  counts: Map<string, number>,
+  weightOf: (f: string) => number,
+  groupWeight: number,
+  seed: number,
+): void {
   const dim = out.length;
   const v = new Float64Array(dim);
   for (const [f, tf] of counts) {
@@ -75,7 +81,8 @@ function count(map: Map<string, number>, f: string): void {
 
 /** The embedding of one text: a unit-norm Float32Array of length `dimension`. */
 export function embedText(text: string, dimension = DEFAULT_EMBED_DIMENSION): Float32Array {
-  if (!Number.isInteger(dimension) || dimension < 8) throw new RangeError(`embedding dimension must be an integer ≥ 8, got ${dimension}`);
+  if (!Number.isInteger(dimension) || dimension < 8)
+    throw new RangeError(`embedding dimension must be an integer ≥ 8, got ${dimension}`);
   const ws = words(text);
   const acc = new Float64Array(dimension);
   const unigrams = new Map<string, number>();

@@ -15,7 +15,15 @@
  */
 import { setImmediate as yieldToEventLoop } from 'node:timers/promises';
 import type { ChatMessage } from '../types';
-import { extendContext, nextDistribution, prepare, topK, type NgramLanguageModel, type Prepared, type Scored } from './model';
+import {
+  extendContext,
+  nextDistribution,
+  prepare,
+  topK,
+  type NgramLanguageModel,
+  type Prepared,
+  type Scored,
+} from './model';
 import type { Random } from './rng';
 import { END_OF_TEXT, tokenize } from './tokenizer';
 
@@ -82,7 +90,13 @@ async function checkpoint(step: number, signal: AbortSignal | undefined): Promis
 }
 
 /** Samples a continuation of prompt + prefix token by token. */
-export async function sampleText(lm: NgramLanguageModel, prompt: string, prefix: string, opts: SampleOptions, rand: Random): Promise<Generated> {
+export async function sampleText(
+  lm: NgramLanguageModel,
+  prompt: string,
+  prefix: string,
+  opts: SampleOptions,
+  rand: Random,
+): Promise<Generated> {
   let prep: Prepared = prepare(lm, prompt, prefix);
   let text = '';
   let produced = 0;
@@ -91,7 +105,14 @@ export async function sampleText(lm: NgramLanguageModel, prompt: string, prefix:
     const probs = nextDistribution(lm, prep);
     // Sampling over the whole vocabulary; topK with k = vocabulary size gives a deterministic order.
     const ranked = opts.temperature === 0 ? topK(prep.state, probs, 1) : rankedAll(prep, probs);
-    const choice = ranked[pick(ranked.map((r) => r.prob), opts.temperature, rand)]!;
+    const choice =
+      ranked[
+        pick(
+          ranked.map((r) => r.prob),
+          opts.temperature,
+          rand,
+        )
+      ]!;
     produced++;
     if (choice.full === END_OF_TEXT) break;
     const before = text.length;
@@ -101,7 +122,12 @@ export async function sampleText(lm: NgramLanguageModel, prompt: string, prefix:
       text = text.slice(0, stopAt);
       break;
     }
-    prep = { state: prep.state, ctx: extendContext(prep.state, prep.ctx, choice.full), partial: '', tokenCount: prep.tokenCount + 1 };
+    prep = {
+      state: prep.state,
+      ctx: extendContext(prep.state, prep.ctx, choice.full),
+      partial: '',
+      tokenCount: prep.tokenCount + 1,
+    };
   }
   return { text, tokens: produced };
 }
@@ -172,7 +198,13 @@ const FILL_CANDIDATES = 30;
  * Fills the blanks of the masked sample, with the model fitted on the whole prompt and each blank predicted from the
  * prompt text before the sample plus the sample filled so far (so "Input: My _" is read as it appears in the prompt).
  */
-export async function fillBlanks(lm: NgramLanguageModel, prompt: string, masked: MaskedSample, opts: SampleOptions, rand: Random): Promise<Generated> {
+export async function fillBlanks(
+  lm: NgramLanguageModel,
+  prompt: string,
+  masked: MaskedSample,
+  opts: SampleOptions,
+  rand: Random,
+): Promise<Generated> {
   const parts = splitBlanks(masked.text);
   const before = prompt.slice(0, masked.start);
   const state = lm.state(prompt);
@@ -200,7 +232,10 @@ export async function fillBlanks(lm: NgramLanguageModel, prompt: string, masked:
       if (cands.length === 0) cands = topK(state, nextDistribution(lm, prep), FILL_CANDIDATES, prep.partial);
       // The known text right after this blank (only for the last "_" of a run; otherwise another blank follows).
       const next = parts[pi + 1];
-      const right = j === part.count - 1 && next?.kind === 'text' && next.text.trim() !== '' ? tokenize(next.text).slice(0, lm.order - 1) : [];
+      const right =
+        j === part.count - 1 && next?.kind === 'text' && next.text.trim() !== ''
+          ? tokenize(next.text).slice(0, lm.order - 1)
+          : [];
       const scores = cands.map((c) => {
         let logp = Math.log(c.prob);
         if (right.length > 0) {
@@ -214,7 +249,14 @@ export async function fillBlanks(lm: NgramLanguageModel, prompt: string, masked:
       });
       // pick() takes weights; exp(score − max) keeps them in range.
       const maxScore = Math.max(...scores);
-      const chosen = cands[pick(scores.map((s) => Math.exp(s - maxScore)), opts.temperature, rand)]!;
+      const chosen =
+        cands[
+          pick(
+            scores.map((s) => Math.exp(s - maxScore)),
+            opts.temperature,
+            rand,
+          )
+        ]!;
       out = left + chosen.token;
       produced++;
     }

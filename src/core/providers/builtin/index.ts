@@ -18,7 +18,16 @@ import type {
 } from '../types';
 import { DEFAULT_EMBED_DIMENSION, embedText, words } from './embed';
 import { fillBlanks, findMaskedSample, flattenMessages, sampleText } from './generate';
-import { BUILTIN_MODEL_ID, NgramLanguageModel, extendContext, nextDistribution, prepare, topK, type ModelOptions, type Prepared } from './model';
+import {
+  BUILTIN_MODEL_ID,
+  NgramLanguageModel,
+  extendContext,
+  nextDistribution,
+  prepare,
+  topK,
+  type ModelOptions,
+  type Prepared,
+} from './model';
 import { seededRandom } from './rng';
 import { END_OF_TEXT, tokenize } from './tokenizer';
 
@@ -44,19 +53,32 @@ export const BUILTIN_NOTES = [
 ];
 
 function checkInt(name: string, v: number, min: number): void {
-  if (!Number.isInteger(v) || v < min) throw new UsageError(`${name} must be an integer ≥ ${min}, got ${v}`, 'This is a bug in the caller: pass a valid request.');
+  if (!Number.isInteger(v) || v < min)
+    throw new UsageError(
+      `${name} must be an integer ≥ ${min}, got ${v}`,
+      'This is a bug in the caller: pass a valid request.',
+    );
 }
 
 export function createBuiltinProvider(options: BuiltinProviderOptions = {}): Provider {
-  const model = options.model === undefined || options.model === '' || options.model === 'builtin' ? BUILTIN_MODEL_ID : options.model;
+  const model =
+    options.model === undefined || options.model === '' || options.model === 'builtin'
+      ? BUILTIN_MODEL_ID
+      : options.model;
   if (model !== BUILTIN_MODEL_ID) {
-    throw new UsageError(`unknown built-in model "${model}"`, `The built-in provider has one model: leave --model out or use --model ${BUILTIN_MODEL_ID}.`);
+    throw new UsageError(
+      `unknown built-in model "${model}"`,
+      `The built-in provider has one model: leave --model out or use --model ${BUILTIN_MODEL_ID}.`,
+    );
   }
   let lm: NgramLanguageModel;
   try {
     lm = new NgramLanguageModel(options);
   } catch (e) {
-    throw new UsageError(`invalid built-in model option: ${(e as Error).message}`, 'Use the defaults (order 4, prompt weight 10, topic weight 0.1).');
+    throw new UsageError(
+      `invalid built-in model option: ${(e as Error).message}`,
+      'Use the defaults (order 4, prompt weight 10, topic weight 0.1).',
+    );
   }
   const dimension = options.embedDimension ?? DEFAULT_EMBED_DIMENSION;
   checkInt('embedDimension', dimension, 8);
@@ -105,7 +127,12 @@ export function createBuiltinProvider(options: BuiltinProviderOptions = {}): Pro
         steps.push({ token: top[0]!.token, top });
         // Nothing meaningful follows the end of the text: stop the lookahead there.
         if (greedyFull === END_OF_TEXT) break;
-        prep = { state: prep.state, ctx: extendContext(prep.state, prep.ctx, greedyFull), partial: '', tokenCount: prep.tokenCount + 1 };
+        prep = {
+          state: prep.state,
+          ctx: extendContext(prep.state, prep.ctx, greedyFull),
+          partial: '',
+          tokenCount: prep.tokenCount + 1,
+        };
       }
       usage.calls++;
       usage.inputTokens += inputTokens;
@@ -116,15 +143,20 @@ export function createBuiltinProvider(options: BuiltinProviderOptions = {}): Pro
     async generate(req: GenerateRequest): Promise<GenerateResult> {
       req.signal?.throwIfAborted();
       if ((req.prompt === undefined) === (req.messages === undefined)) {
-        throw new UsageError('a generate request needs either `prompt` or `messages`, not both and not neither', 'This is a bug in the caller.');
+        throw new UsageError(
+          'a generate request needs either `prompt` or `messages`, not both and not neither',
+          'This is a bug in the caller.',
+        );
       }
       const n = req.n ?? 1;
       checkInt('n', n, 1);
       checkInt('maxTokens', req.maxTokens, 0);
       const temperature = req.temperature ?? 1;
-      if (!(temperature >= 0 && Number.isFinite(temperature))) throw new UsageError(`temperature must be a finite number ≥ 0, got ${temperature}`);
+      if (!(temperature >= 0 && Number.isFinite(temperature)))
+        throw new UsageError(`temperature must be a finite number ≥ 0, got ${temperature}`);
       const stop = req.stop ?? [];
-      const { prompt, prefill } = req.messages !== undefined ? flattenMessages(req.messages) : { prompt: req.prompt!, prefill: '' };
+      const { prompt, prefill } =
+        req.messages !== undefined ? flattenMessages(req.messages) : { prompt: req.prompt!, prefill: '' };
       const masked = findMaskedSample(prompt);
       const opts = { maxTokens: req.maxTokens, temperature, stop, signal: req.signal };
       const texts: string[] = [];
@@ -135,8 +167,21 @@ export function createBuiltinProvider(options: BuiltinProviderOptions = {}): Pro
           await yieldToEventLoop();
           req.signal?.throwIfAborted();
         }
-        const rand = seededRandom('builtin-generate', BUILTIN_MODEL_ID, seed, prompt, prefill, temperature, req.maxTokens, stop, i);
-        const g = masked !== undefined ? await fillBlanks(lm, prompt, masked, opts, rand) : await sampleText(lm, prompt, prefill, opts, rand);
+        const rand = seededRandom(
+          'builtin-generate',
+          BUILTIN_MODEL_ID,
+          seed,
+          prompt,
+          prefill,
+          temperature,
+          req.maxTokens,
+          stop,
+          i,
+        );
+        const g =
+          masked !== undefined
+            ? await fillBlanks(lm, prompt, masked, opts, rand)
+            : await sampleText(lm, prompt, prefill, opts, rand);
         texts.push(g.text);
         produced += g.tokens;
       }
@@ -165,9 +210,15 @@ export function createBuiltinProvider(options: BuiltinProviderOptions = {}): Pro
  * on a real API): each candidate gets its raw model probability, a token the model never saw gets the probability of
  * an unseen token. Ordered like topK; at most k are returned.
  */
-function restrictToCandidates(lm: NgramLanguageModel, prep: Prepared, candidates: readonly string[], k: number): { top: TokenLogprob[]; greedyFull: string } {
+function restrictToCandidates(
+  lm: NgramLanguageModel,
+  prep: Prepared,
+  candidates: readonly string[],
+  k: number,
+): { top: TokenLogprob[]; greedyFull: string } {
   const unique = [...new Set(candidates)];
-  if (unique.length === 0) throw new UsageError('`candidates` is empty', 'Leave `candidates` out, or give at least one token.');
+  if (unique.length === 0)
+    throw new UsageError('`candidates` is empty', 'Leave `candidates` out, or give at least one token.');
   const { probs, unseen } = lm.rawDistribution(prep.state, prep.ctx);
   const scored = unique.map((c) => {
     const full = prep.partial + c;

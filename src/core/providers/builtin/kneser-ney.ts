@@ -44,7 +44,9 @@ export function contextKey(ids: readonly number[], from: number, to: number): st
 export function modifiedKneserNeyDiscounts(n1: number, n2: number, n3: number, n4: number): Discounts {
   const y = n1 + 2 * n2 > 0 ? n1 / (n1 + 2 * n2) : NaN;
   const raw = [1 - (2 * y * n2) / n1, 2 - (3 * y * n3) / n2, 3 - (4 * y * n4) / n3];
-  return raw.map((d, i) => (Number.isFinite(d) && d > 0 && d < i + 1 ? d : FALLBACK_DISCOUNTS[i]!)) as unknown as Discounts;
+  return raw.map((d, i) =>
+    Number.isFinite(d) && d > 0 && d < i + 1 ? d : FALLBACK_DISCOUNTS[i]!,
+  ) as unknown as Discounts;
 }
 
 /**
@@ -118,7 +120,8 @@ export class NgramCounts {
   stats(history: readonly number[], k: number): ContextStats | undefined {
     if (k === 0) return this.levels[0]!.get('');
     let key = '';
-    for (let i = history.length - k; i < history.length; i++) key += `${i === history.length - k ? '' : ','}${i < 0 ? BOS : history[i]}`;
+    for (let i = history.length - k; i < history.length; i++)
+      key += `${i === history.length - k ? '' : ','}${i < 0 ? BOS : history[i]}`;
     return this.levels[k]!.get(key);
   }
 
@@ -155,7 +158,8 @@ export class NgramCounts {
   /** The raw count of each token (highest order, summed over contexts): the maximum-likelihood unigram. */
   tokenCounts(): Map<number, number> {
     const out = new Map<number, number>();
-    for (const s of this.levels[this.order - 1]!.values()) for (const [w, c] of s.next) out.set(w, (out.get(w) ?? 0) + c);
+    for (const s of this.levels[this.order - 1]!.values())
+      for (const [w, c] of s.next) out.set(w, (out.get(w) ?? 0) + c);
     return out;
   }
 }

@@ -152,7 +152,20 @@ function background(order: number): Background {
       if (list) list.push(id);
       else stems.set(st, [id]);
     });
-    bg = { tokens, index, counts, afterColon, alnumStart, model: new MergedKneserNey(order, counts.discounts().map((d) => d.map((x) => x * DISCOUNT_SCALE) as unknown as Discounts)), unigram, tokenTotal, stems };
+    bg = {
+      tokens,
+      index,
+      counts,
+      afterColon,
+      alnumStart,
+      model: new MergedKneserNey(
+        order,
+        counts.discounts().map((d) => d.map((x) => x * DISCOUNT_SCALE) as unknown as Discounts),
+      ),
+      unigram,
+      tokenTotal,
+      stems,
+    };
     backgrounds.set(order, bg);
   }
   return bg;
@@ -213,7 +226,8 @@ export class PromptState {
     this.topicWeight = this.topic.size > 0 ? topicWeight : 0;
     this.alnumStart = new Uint8Array(this.tokens.length);
     this.alnumStart.set(bg.alnumStart);
-    for (let i = bg.tokens.length; i < this.tokens.length; i++) this.alnumStart[i] = startsAlnum(this.tokens[i]!) ? 1 : 0;
+    for (let i = bg.tokens.length; i < this.tokens.length; i++)
+      this.alnumStart[i] = startsAlnum(this.tokens[i]!) ? 1 : 0;
     const n = this.tokens.length;
     this.baseUnseen = BASE_FLOOR / n;
     this.base = new Float64Array(n).fill(this.baseUnseen);
@@ -239,7 +253,12 @@ export class PromptState {
     const colonStart = bgHistory.length === 0 && segmentStart >= 1 && this.tokens[ids[segmentStart - 1]!] === ':';
     const afterColon = this.bg.afterColon;
     return [
-      { counts: this.bg.counts, history: bgHistory, weight: 1, ...(colonStart ? { override: (k: number) => (k > 0 ? afterColon[k - 1] : undefined) } : {}) },
+      {
+        counts: this.bg.counts,
+        history: bgHistory,
+        weight: 1,
+        ...(colonStart ? { override: (k: number) => (k > 0 ? afterColon[k - 1] : undefined) } : {}),
+      },
       { counts: this.promptCounts, history: ids, weight: this.promptWeight, minShare: this.promptShare },
     ];
   }
@@ -267,7 +286,8 @@ export class PromptState {
       add(id, weight);
       const st = stem(w);
       if (st.length < MIN_RELATED_STEM) continue;
-      for (const related of [this.bg.stems.get(st), extraStems.get(st)]) for (const r of related ?? []) if (r !== id) add(r, RELATED_FORM_WEIGHT * weight);
+      for (const related of [this.bg.stems.get(st), extraStems.get(st)])
+        for (const r of related ?? []) if (r !== id) add(r, RELATED_FORM_WEIGHT * weight);
     }
     let total = 0;
     for (const v of mass.values()) total += v;
@@ -358,11 +378,16 @@ export class NgramLanguageModel {
     this.promptShare = options.promptShare ?? 0.8;
     this.cacheSize = options.cacheSize ?? 64;
     this.topicWeight = options.topicWeight ?? TOPIC_WEIGHT;
-    if (!Number.isInteger(this.order) || this.order < 2 || this.order > 6) throw new RangeError(`order must be an integer in 2..6, got ${this.order}`);
-    if (!(this.promptWeight >= 0 && Number.isFinite(this.promptWeight))) throw new RangeError(`promptWeight must be a finite number ≥ 0, got ${this.promptWeight}`);
-    if (!(this.promptShare >= 0 && this.promptShare < 1)) throw new RangeError(`promptShare must be in [0, 1), got ${this.promptShare}`);
-    if (!(this.topicWeight >= 0 && this.topicWeight < 1)) throw new RangeError(`topicWeight must be in [0, 1), got ${this.topicWeight}`);
-    if (!Number.isInteger(this.cacheSize) || this.cacheSize < 1) throw new RangeError(`cacheSize must be a positive integer, got ${this.cacheSize}`);
+    if (!Number.isInteger(this.order) || this.order < 2 || this.order > 6)
+      throw new RangeError(`order must be an integer in 2..6, got ${this.order}`);
+    if (!(this.promptWeight >= 0 && Number.isFinite(this.promptWeight)))
+      throw new RangeError(`promptWeight must be a finite number ≥ 0, got ${this.promptWeight}`);
+    if (!(this.promptShare >= 0 && this.promptShare < 1))
+      throw new RangeError(`promptShare must be in [0, 1), got ${this.promptShare}`);
+    if (!(this.topicWeight >= 0 && this.topicWeight < 1))
+      throw new RangeError(`topicWeight must be in [0, 1), got ${this.topicWeight}`);
+    if (!Number.isInteger(this.cacheSize) || this.cacheSize < 1)
+      throw new RangeError(`cacheSize must be a positive integer, got ${this.cacheSize}`);
   }
 
   /** The fitted state for a prompt, from an LRU cache keyed by the prompt string. */
@@ -373,7 +398,14 @@ export class NgramLanguageModel {
       this.cache.set(prompt, hit);
       return hit;
     }
-    const st = new PromptState(background(this.order), prompt, this.order, this.promptWeight, this.promptShare, this.topicWeight);
+    const st = new PromptState(
+      background(this.order),
+      prompt,
+      this.order,
+      this.promptWeight,
+      this.promptShare,
+      this.topicWeight,
+    );
     this.cache.set(prompt, st);
     if (this.cache.size > this.cacheSize) {
       const oldest = this.cache.keys().next().value;
@@ -388,7 +420,13 @@ export class NgramLanguageModel {
    */
   rawDistribution(state: PromptState, ctx: Context): { probs: Float64Array; unseen: number } {
     const probs = Float64Array.from(state.level0);
-    const unseen = state.bg.model.apply(state.sources(ctx.ids, ctx.segmentStart), probs, state.level0Unseen, 1, this.order - 1);
+    const unseen = state.bg.model.apply(
+      state.sources(ctx.ids, ctx.segmentStart),
+      probs,
+      state.level0Unseen,
+      1,
+      this.order - 1,
+    );
     const lambda = state.topicWeight;
     if (lambda === 0) return { probs, unseen };
     // Linear interpolation with the topic, as a cache model is mixed in (Kuhn & De Mori 1990, "A cache-based natural
@@ -446,7 +484,12 @@ export interface Prepared {
  * Tokenizes prompt + continuation and decides whether the last token is partial (see the module comment). The model
  * is fitted on `prompt`; the text it continues is `context` (default: the prompt itself) + continuation.
  */
-export function prepare(lm: NgramLanguageModel, prompt: string, continuation: string, context: string = prompt): Prepared {
+export function prepare(
+  lm: NgramLanguageModel,
+  prompt: string,
+  continuation: string,
+  context: string = prompt,
+): Prepared {
   const state = lm.state(prompt);
   const tokens = tokenize(context + continuation);
   const last = tokens[tokens.length - 1];

@@ -23,7 +23,8 @@ import { tokenClass, tokenize } from './tokenizer';
 
 /** A field line: a short key that starts with a letter, a colon, and the value. */
 const FIELD_RE = /^[^\S\r\n]*\p{L}[\p{L}\p{M}\p{N} _-]{0,39}:(.*)$/u;
-/** camelCase pieces: an upper-case run not followed by a lower-case letter, an optionally capitalised lower-case run, digits, other letters. */
+/** camelCase pieces: an upper-case run not followed by a lower-case letter, an optionally capitalised lower-case run,
+ * digits, other letters. */
 const CAMEL_RE = /\p{Lu}+(?!\p{Ll})|\p{Lu}?\p{Ll}+|\p{N}+|[\p{L}\p{M}]+/gu;
 
 /** The lower-cased words of a text (word tokens, camelCase split), one-character words dropped. */
@@ -49,7 +50,24 @@ export function fieldValues(prompt: string): string[] {
   return out;
 }
 
-const SUFFIXES = ['ations', 'ation', 'ments', 'ment', 'ings', 'ing', 'ness', 'ers', 'er', 'ed', 'es', 'als', 'al', 'ly', 's', 'e'];
+const SUFFIXES = [
+  'ations',
+  'ation',
+  'ments',
+  'ment',
+  'ings',
+  'ing',
+  'ness',
+  'ers',
+  'er',
+  'ed',
+  'es',
+  'als',
+  'al',
+  'ly',
+  's',
+  'e',
+];
 
 /**
  * A light suffix stripper for English word forms (in the spirit of Porter 1980, "An algorithm for suffix stripping",
@@ -87,7 +105,8 @@ export function idf(word: string): number {
   return idfTable.idf.get(word) ?? idfTable.unknown;
 }
 
-/** The prompt's topic words with their weights (unnormalised), in first-seen order. Empty when it has no field values. */
+/** The prompt's topic words with their weights (unnormalised), in first-seen order. Empty when it has no field values.
+ * */
 export function promptTopic(prompt: string): Map<string, number> {
   const tf = new Map<string, number>();
   for (const v of fieldValues(prompt)) for (const w of topicWords(v)) tf.set(w, (tf.get(w) ?? 0) + 1);

@@ -27,10 +27,22 @@ test('embeddings are deterministic unit-norm Float32Arrays of the configured dim
 
 test('similar texts are closer than unrelated ones', () => {
   const triples: [string, string, string][] = [
-    ['My parcel has not arrived yet.', 'The parcel still has not arrived.', 'What a lovely sunny afternoon in the park.'],
+    [
+      'My parcel has not arrived yet.',
+      'The parcel still has not arrived.',
+      'What a lovely sunny afternoon in the park.',
+    ],
     ['How do I reset the router?', 'The router needs a reset, how?', 'I baked a chocolate cake for my sister.'],
-    ['Can I book a table for two tonight?', 'I would like to book a table tonight.', 'The printer is out of paper again.'],
-    ['The train was delayed by an hour.', 'Our train got delayed for one hour.', 'Please water the tomatoes every day.'],
+    [
+      'Can I book a table for two tonight?',
+      'I would like to book a table tonight.',
+      'The printer is out of paper again.',
+    ],
+    [
+      'The train was delayed by an hour.',
+      'Our train got delayed for one hour.',
+      'Please water the tomatoes every day.',
+    ],
   ];
   for (const [a, b, c] of triples) {
     const [ea, eb, ec] = [embedText(a), embedText(b), embedText(c)];

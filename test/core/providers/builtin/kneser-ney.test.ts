@@ -1,6 +1,12 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { BOS, MergedKneserNey, NgramCounts, modifiedKneserNeyDiscounts, type Discounts } from '../../../../src/core/providers/builtin/kneser-ney';
+import {
+  BOS,
+  MergedKneserNey,
+  NgramCounts,
+  modifiedKneserNeyDiscounts,
+  type Discounts,
+} from '../../../../src/core/providers/builtin/kneser-ney';
 import { seededRandom } from '../../../../src/core/providers/builtin/rng';
 
 test('modified KN discounts follow Chen & Goodman eq. 26, with a fallback when counts-of-counts are missing', () => {
@@ -31,7 +37,8 @@ function reference(seqs: number[][], order: number, discounts: Discounts[], voca
     const lefts = new Set(grams.filter((x) => eq(x.slice(order - g.length), g)).map((x) => x[order - g.length - 1]));
     return lefts.size;
   };
-  const D = (k: number, c: number) => (c === 0 ? 0 : c === 1 ? discounts[k]![0] : c === 2 ? discounts[k]![1] : discounts[k]![2]);
+  const D = (k: number, c: number) =>
+    c === 0 ? 0 : c === 1 ? discounts[k]![0] : c === 2 ? discounts[k]![1] : discounts[k]![2];
   return (history: number[], w: number): number => {
     const padded = [...new Array<number>(order).fill(BOS), ...history];
     let p = 1 / vocab;
@@ -50,7 +57,9 @@ function reference(seqs: number[][], order: number, discounts: Discounts[], voca
 function randomCorpus(seed: string, vocab: number, n: number, len: number): number[][] {
   const r = seededRandom(seed);
   // A skewed token distribution so that counts of 2, 3 and 4 occur.
-  return Array.from({ length: n }, () => Array.from({ length: 1 + Math.floor(r() * len) }, () => Math.floor(vocab * r() * r())));
+  return Array.from({ length: n }, () =>
+    Array.from({ length: 1 + Math.floor(r() * len) }, () => Math.floor(vocab * r() * r())),
+  );
 }
 
 test('the implementation matches a brute-force textbook modified KN (one corpus, uniform base)', () => {
@@ -70,7 +79,10 @@ test('the implementation matches a brute-force textbook modified KN (one corpus,
       let sum = 0;
       for (let w = 0; w < vocab; w++) {
         const expected = ref(history, w);
-        assert.ok(Math.abs(dense[w]! - expected) < 1e-12, `order ${order} history ${history} w ${w}: ${dense[w]} vs ${expected}`);
+        assert.ok(
+          Math.abs(dense[w]! - expected) < 1e-12,
+          `order ${order} history ${history} w ${w}: ${dense[w]} vs ${expected}`,
+        );
         assert.ok(Math.abs(model.prob(sources, w, 1 / vocab) - expected) < 1e-12);
         sum += dense[w]!;
       }
@@ -83,7 +95,13 @@ test('merged counts: sums to 1, the dense and pointwise forms agree, and minShar
   const vocab = 12;
   const big = NgramCounts.fromSequences(randomCorpus('big', vocab, 60, 12), 3);
   // The small corpus repeats one pattern: after [1, 2] comes 11.
-  const small = NgramCounts.fromSequences([[1, 2, 11], [1, 2, 11, 5]], 3);
+  const small = NgramCounts.fromSequences(
+    [
+      [1, 2, 11],
+      [1, 2, 11, 5],
+    ],
+    3,
+  );
   const model = new MergedKneserNey(3, big.discounts());
   assert.ok(big.stats([1, 2], 2), 'both corpora have seen the context [1, 2], so the share rule applies');
   const base = new Float64Array(vocab).fill(1 / vocab);
@@ -98,7 +116,13 @@ test('merged counts: sums to 1, the dense and pointwise forms agree, and minShar
     assert.ok(unseen > 0 && unseen < 1 / vocab);
     return p;
   };
-  for (const [w, s] of [[0, undefined], [1, undefined], [10, undefined], [1, 0.8], [10, 0.95]] as const) {
+  for (const [w, s] of [
+    [0, undefined],
+    [1, undefined],
+    [10, undefined],
+    [1, 0.8],
+    [10, 0.95],
+  ] as const) {
     const p = probs(w, s);
     assert.ok(Math.abs(p.reduce((a, b) => a + b, 0) - 1) < 1e-12);
   }

@@ -73,11 +73,13 @@ test('every full next-token distribution sums to 1 and the provider top-k is it,
     // The top-k are the k largest entries of the full distribution, with the same values.
     const sorted = [...probs].sort((a, b) => b - a);
     for (let i = 0; i < top.length; i++) assert.ok(Math.abs(Math.exp(top[i]!.logprob) - sorted[i]!) < 1e-12);
-    for (const t of top) assert.ok(Math.abs(Math.log(probs[prep.state.id(prep.partial + t.token)!]!) - t.logprob) < 1e-12);
+    for (const t of top)
+      assert.ok(Math.abs(Math.log(probs[prep.state.id(prep.partial + t.token)!]!) - t.logprob) < 1e-12);
     assert.equal(r.steps[0]!.token, top[0]!.token);
     // The pointwise probability (used to score fill-in candidates) agrees with the dense distribution.
     const raw = lm.rawDistribution(prep.state, prep.ctx);
-    for (let id = 0; id < raw.probs.length; id += 7) assert.ok(Math.abs(lm.rawProb(prep.state, prep.ctx, id) - raw.probs[id]!) < 1e-12);
+    for (let id = 0; id < raw.probs.length; id += 7)
+      assert.ok(Math.abs(lm.rawProb(prep.state, prep.ctx, id) - raw.probs[id]!) < 1e-12);
     assert.ok(Math.abs(lm.rawProb(prep.state, prep.ctx, undefined) - raw.unseen) < 1e-15);
   }
 });
@@ -107,13 +109,15 @@ test('the prompt changes the distribution: examples of one label pull the next w
   assert.ok(card.get(' card') > 10 * travel.get(' card'), `${card.get(' card')} vs ${travel.get(' card')}`);
   assert.ok(travel.get(' flight') > 10 * card.get(' flight'), `${travel.get(' flight')} vs ${card.get(' flight')}`);
   const p = createBuiltinProvider();
-  const cardTop = (await p.nextTokens({ prompt: cardPrompt, continuation: 'My', topK: 1, positions: 1 })).steps[0]!.token;
-  const travelTop = (await p.nextTokens({ prompt: travelPrompt, continuation: 'My', topK: 1, positions: 1 })).steps[0]!.token;
+  const cardTop = (await p.nextTokens({ prompt: cardPrompt, continuation: 'My', topK: 1, positions: 1 })).steps[0]!
+    .token;
+  const travelTop = (await p.nextTokens({ prompt: travelPrompt, continuation: 'My', topK: 1, positions: 1 })).steps[0]!
+    .token;
   assert.equal(cardTop, ' card');
   assert.equal(travelTop, ' flight');
 });
 
-test('generated text shares more words with its own prompt\'s examples than with the other label\'s', async () => {
+test("generated text shares more words with its own prompt's examples than with the other label's", async () => {
   const p = createBuiltinProvider();
   const cardWords = wordsOf(CARD);
   const travelWords = wordsOf(TRAVEL);
@@ -125,7 +129,12 @@ test('generated text shares more words with its own prompt\'s examples than with
     [travelPrompt, travelOnly, cardOnly],
   ] as const) {
     const g = await p.generate({ prompt: pr, maxTokens: 25, n: 12, temperature: 1, stop: ['\n'] });
-    const words = [...g.texts.join(' ').toLowerCase().matchAll(/[a-z]+/g)].map((m) => m[0]);
+    const words = [
+      ...g.texts
+        .join(' ')
+        .toLowerCase()
+        .matchAll(/[a-z]+/g),
+    ].map((m) => m[0]);
     const ownHits = words.filter((w) => own.has(w)).length;
     const otherHits = words.filter((w) => other.has(w)).length;
     assert.ok(ownHits > 3 * Math.max(otherHits, 1), `own ${ownHits} vs other ${otherHits}: ${JSON.stringify(g.texts)}`);
@@ -155,7 +164,10 @@ test('after a colon header ("Text:") the first word comes with its leading space
   const few = await p.nextTokens({ prompt: colonPrompt(CARD), continuation: '', topK: 5, positions: 12 });
   assert.ok([' My', ' I', ' Why', ' Can', ' The'].includes(few.steps[0]!.token), few.steps[0]!.token);
   const text = few.steps.map((s) => s.token).join('');
-  assert.ok(CARD.some((e) => text.startsWith(` ${e}\n`)), JSON.stringify(text));
+  assert.ok(
+    CARD.some((e) => text.startsWith(` ${e}\n`)),
+    JSON.stringify(text),
+  );
 });
 
 test('speculative lookahead equals step-by-step calls that append the greedy token', async () => {
@@ -170,10 +182,22 @@ test('speculative lookahead equals step-by-step calls that append the greedy tok
   ];
   for (const [pr, cont, candidates] of cases) {
     const P = 12;
-    const spec = await p.nextTokens({ prompt: pr, continuation: cont, topK: 10, positions: P, ...(candidates ? { candidates } : {}) });
+    const spec = await p.nextTokens({
+      prompt: pr,
+      continuation: cont,
+      topK: 10,
+      positions: P,
+      ...(candidates ? { candidates } : {}),
+    });
     let text = cont;
     for (let i = 0; i < spec.steps.length; i++) {
-      const one = await p.nextTokens({ prompt: pr, continuation: text, topK: 10, positions: 1, ...(i === 0 && candidates ? { candidates } : {}) });
+      const one = await p.nextTokens({
+        prompt: pr,
+        continuation: text,
+        topK: 10,
+        positions: 1,
+        ...(i === 0 && candidates ? { candidates } : {}),
+      });
       assert.deepEqual(one.steps[0], spec.steps[i], `${JSON.stringify(cont)} step ${i}`);
       text += one.steps[0]!.token;
     }
@@ -211,11 +235,17 @@ test('a partial last word is completed (token healing); a known word is taken as
   assert.equal(healed.steps[1]!.token, ' in');
   const space = await p.nextTokens({ prompt: cardPrompt, continuation: 'Can I freeze my ', topK: 5, positions: 1 });
   assert.equal(space.steps[0]!.token, 'card');
-  const complete = await p.nextTokens({ prompt: cardPrompt, continuation: 'Can I freeze my card', topK: 50, positions: 1 });
-  for (const t of complete.steps[0]!.top) assert.ok(!/^[a-z]/i.test(t.token), `no glued piece after a known word: ${t.token}`);
+  const complete = await p.nextTokens({
+    prompt: cardPrompt,
+    continuation: 'Can I freeze my card',
+    topK: 50,
+    positions: 1,
+  });
+  for (const t of complete.steps[0]!.top)
+    assert.ok(!/^[a-z]/i.test(t.token), `no glued piece after a known word: ${t.token}`);
 });
 
-test('candidates restrict the first position and renormalise, keeping the model\'s ratios', async () => {
+test("candidates restrict the first position and renormalise, keeping the model's ratios", async () => {
   const lm = new NgramLanguageModel();
   const p = createBuiltinProvider();
   const full = fullDistribution(lm, cardPrompt, 'My card');
@@ -267,7 +297,11 @@ test('chat messages are flattened; a final assistant message is continued', asyn
     maxTokens: 20,
     temperature: 0.7,
   });
-  const fromPrompt = await p.generate({ prompt: 'You write short examples.\n\nWrite about a card.\n\n', maxTokens: 20, temperature: 0.7 });
+  const fromPrompt = await p.generate({
+    prompt: 'You write short examples.\n\nWrite about a card.\n\n',
+    maxTokens: 20,
+    temperature: 0.7,
+  });
   assert.deepEqual(fromChat, fromPrompt);
   const prefilled = await p.generate({
     messages: [
@@ -277,7 +311,12 @@ test('chat messages are flattened; a final assistant message is continued', asyn
     maxTokens: 5,
     temperature: 0,
   });
-  const expected = await p.nextTokens({ prompt: cardPrompt.slice(0, -'Text: "'.length) + '\n\n', continuation: 'Text: "Why', topK: 1, positions: 5 });
+  const expected = await p.nextTokens({
+    prompt: cardPrompt.slice(0, -'Text: "'.length) + '\n\n',
+    continuation: 'Text: "Why',
+    topK: 1,
+    positions: 5,
+  });
   assert.equal(prefilled.texts[0], expected.steps.map((s) => s.token).join(''));
 });
 
@@ -353,7 +392,10 @@ test('invalid requests and options are usage errors', async () => {
   assert.throws(() => createBuiltinProvider({ order: 9 }), UsageError);
   const p = createBuiltinProvider();
   await assert.rejects(p.nextTokens({ prompt: 'x', continuation: '', topK: 0, positions: 1 }), UsageError);
-  await assert.rejects(p.nextTokens({ prompt: 'x', continuation: '', topK: 1, positions: 1, candidates: [] }), UsageError);
+  await assert.rejects(
+    p.nextTokens({ prompt: 'x', continuation: '', topK: 1, positions: 1, candidates: [] }),
+    UsageError,
+  );
   await assert.rejects(p.generate({ maxTokens: 3 }), UsageError);
   await assert.rejects(p.generate({ prompt: 'x', maxTokens: 3, temperature: -1 }), UsageError);
 });
@@ -361,12 +403,14 @@ test('invalid requests and options are usage errors', async () => {
 // The DP few-shot prompts (src/core/fewshot/prompt.ts DEFAULT_FORMAT), written out here.
 const INSTRUCTION = 'Given a label, write a short text of that kind, in the style of the examples.';
 const zeroShot = (label: string) => `${INSTRUCTION}\n\nLabel: ${label}\nText:`;
-const fewShot = (label: string, examples: string[]) => `${INSTRUCTION}\n\n${examples.map((e) => `Label: ${label}\nText: ${e}\n\n`).join('')}Label: ${label}\nText:`;
+const fewShot = (label: string, examples: string[]) =>
+  `${INSTRUCTION}\n\n${examples.map((e) => `Label: ${label}\nText: ${e}\n\n`).join('')}Label: ${label}\nText:`;
 
 test('topic: the label name of a zero-shot prompt reaches its top-50 where the n-gram model alone never proposes it', async () => {
   const withTopic = createBuiltinProvider();
   const without = createBuiltinProvider({ topicWeight: 0 });
-  const top = async (p: Provider, pr: string, cont: string) => (await p.nextTokens({ prompt: pr, continuation: cont, topK: 50, positions: 1 })).steps[0]!.top.map((t) => t.token);
+  const top = async (p: Provider, pr: string, cont: string) =>
+    (await p.nextTokens({ prompt: pr, continuation: cont, topK: 50, positions: 1 })).steps[0]!.top.map((t) => t.token);
   for (const [label, words] of [
     ['card_arrival', [' card', ' arrival', ' arrived']],
     ['cardArrival', [' card', ' arrival', ' arrived']],
@@ -398,9 +442,14 @@ test('topic: distributions still sum to 1, agree pointwise, and a prompt without
     assert.ok(prep.state.topicWeight > 0);
     assert.ok(Math.abs(probs.reduce((a, x) => a + x, 0) - 1) < 1e-9, JSON.stringify(cont));
     const raw = lm.rawDistribution(prep.state, prep.ctx);
-    assert.ok(Math.abs(raw.probs.reduce((a, x) => a + x, 0) - 1) < 1e-9, 'the raw mixture sums to 1 over the vocabulary');
-    for (let id = 0; id < raw.probs.length; id += 5) assert.ok(Math.abs(lm.rawProb(prep.state, prep.ctx, id) - raw.probs[id]!) < 1e-12);
-    for (const [id] of prep.state.topic) assert.ok(Math.abs(lm.rawProb(prep.state, prep.ctx, id) - raw.probs[id]!) < 1e-12);
+    assert.ok(
+      Math.abs(raw.probs.reduce((a, x) => a + x, 0) - 1) < 1e-9,
+      'the raw mixture sums to 1 over the vocabulary',
+    );
+    for (let id = 0; id < raw.probs.length; id += 5)
+      assert.ok(Math.abs(lm.rawProb(prep.state, prep.ctx, id) - raw.probs[id]!) < 1e-12);
+    for (const [id] of prep.state.topic)
+      assert.ok(Math.abs(lm.rawProb(prep.state, prep.ctx, id) - raw.probs[id]!) < 1e-12);
     assert.ok(Math.abs(lm.rawProb(prep.state, prep.ctx, undefined) - raw.unseen) < 1e-15);
   }
   for (const [pr, cont] of [
@@ -414,10 +463,13 @@ test('topic: distributions still sum to 1, agree pointwise, and a prompt without
   }
 });
 
-test('topic: in a private prompt the examples\' words gain mass, so its vote leans to them', () => {
+test("topic: in a private prompt the examples' words gain mass, so its vote leans to them", () => {
   const lm = new NgramLanguageModel();
   const off = new NgramLanguageModel({ topicWeight: 0 });
-  const pr = fewShot('card_arrival', ['Can I track the delivery of my card?', 'Is there a tracking number for the card?']);
+  const pr = fewShot('card_arrival', [
+    'Can I track the delivery of my card?',
+    'Is there a tracking number for the card?',
+  ]);
   // A context the examples never had: the n-gram model alone gives their words almost nothing.
   const a = fullDistribution(lm, pr, ' I would like to');
   const b = fullDistribution(off, pr, ' I would like to');
@@ -425,10 +477,16 @@ test('topic: in a private prompt the examples\' words gain mass, so its vote lea
   assert.ok(a.get(' card') > 10 * b.get(' card'));
 });
 
-test('topic: a public prompt\'s answer does not depend on which private prompts the model served before', async () => {
+test("topic: a public prompt's answer does not depend on which private prompts the model served before", async () => {
   const fresh = createBuiltinProvider();
   const used = createBuiltinProvider({ cacheSize: 2 });
-  for (const e of CARD) await used.nextTokens({ prompt: fewShot('card_arrival', [e, ...TRAVEL]), continuation: ' My', topK: 50, positions: 2 });
+  for (const e of CARD)
+    await used.nextTokens({
+      prompt: fewShot('card_arrival', [e, ...TRAVEL]),
+      continuation: ' My',
+      topK: 50,
+      positions: 2,
+    });
   const req = { prompt: zeroShot('card_arrival'), continuation: ' My', topK: 50, positions: 4 };
   assert.deepEqual(await used.nextTokens(req), await fresh.nextTokens(req));
 });

@@ -23,7 +23,9 @@ const tricky = [
 ];
 
 test('tokens concatenate back to the text exactly (tricky strings, the corpus, and the sample dataset)', () => {
-  const rows = parseSync(readFileSync(path.join(root, 'examples/banking77-sample.csv')), { columns: true }) as { text: string }[];
+  const rows = parseSync(readFileSync(path.join(root, 'examples/banking77-sample.csv')), { columns: true }) as {
+    text: string;
+  }[];
   const texts = [...tricky, ...BACKGROUND_CORPUS, ...rows.map((r) => r.text), rows.map((r) => r.text).join('\n')];
   for (const t of texts) {
     const toks = tokenize(t);
@@ -33,7 +35,18 @@ test('tokens concatenate back to the text exactly (tricky strings, the corpus, a
 });
 
 test('tokens are GPT-style: words carry their leading space, punctuation and newlines stand alone', () => {
-  assert.deepEqual(tokenize('Text: "I lost my card."\n'), ['Text', ':', ' "', 'I', ' lost', ' my', ' card', '.', '"', '\n']);
+  assert.deepEqual(tokenize('Text: "I lost my card."\n'), [
+    'Text',
+    ':',
+    ' "',
+    'I',
+    ' lost',
+    ' my',
+    ' card',
+    '.',
+    '"',
+    '\n',
+  ]);
   assert.deepEqual(tokenize('a   b'), ['a', '  ', ' b']);
   assert.deepEqual(tokenize('my _ and __'), ['my', ' _', ' and', ' _', '_']);
   assert.deepEqual(tokenize("don't"), ['don', "'", 't']);
@@ -51,7 +64,20 @@ test('every token of a text tokenizes to itself alone', () => {
 /** Tokens of many shapes, including the awkward whitespace ones. */
 const pool = [
   ...new Set([...tricky, ...BACKGROUND_CORPUS.slice(0, 20)].flatMap((t) => tokenize(t))),
-  ' ', '  ', '\t', ' \t', '\t ', 'card', ' card', '_', ' _', '"', ' "', '1', ' 1', 'é',
+  ' ',
+  '  ',
+  '\t',
+  ' \t',
+  '\t ',
+  'card',
+  ' card',
+  '_',
+  ' _',
+  '"',
+  ' "',
+  '1',
+  ' 1',
+  'é',
 ];
 
 test('canFollow(prev, next) holds exactly when appending next keeps every earlier token', () => {

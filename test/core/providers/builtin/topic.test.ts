@@ -1,13 +1,23 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { MIN_RELATED_STEM, fieldValues, promptTopic, stem, topicWords } from '../../../../src/core/providers/builtin/topic';
+import {
+  MIN_RELATED_STEM,
+  fieldValues,
+  promptTopic,
+  stem,
+  topicWords,
+} from '../../../../src/core/providers/builtin/topic';
 
-const zeroShot = (label: string) => `Given a label, write a short text of that kind, in the style of the examples.\n\nLabel: ${label}\nText:`;
+const zeroShot = (label: string) =>
+  `Given a label, write a short text of that kind, in the style of the examples.\n\nLabel: ${label}\nText:`;
 
 test('field values are the text after "Key:" on a line; the instruction and empty fields are not', () => {
   assert.deepEqual(fieldValues(zeroShot('card_arrival')), [' card_arrival']);
   const fewShot = `Write one.\n\nLabel: pin_blocked\nText: My PIN is blocked.\n\nLabel: pin_blocked\nText:`;
-  assert.deepEqual(fieldValues(fewShot).map((v) => v.trim()), ['pin_blocked', 'My PIN is blocked.', 'pin_blocked']);
+  assert.deepEqual(
+    fieldValues(fewShot).map((v) => v.trim()),
+    ['pin_blocked', 'My PIN is blocked.', 'pin_blocked'],
+  );
   // A line whose text before the colon is a sentence, not a short key, is not a field.
   assert.deepEqual(fieldValues('Given a label, write it: now\nExample (short): fine\r\nInput: a _ b'), [' a _ b']);
   assert.deepEqual(fieldValues(''), []);
