@@ -77,7 +77,20 @@ export function activate(context: vscode.ExtensionContext): void {
     }
   };
 
+  // Activated because the workspace has a ledger: show the budget of its most recently charged dataset at once.
+  void lastChargedDataset().then(
+    (file) => (file ? budgetFor(file).then(showBudget) : undefined),
+    (e: unknown) => log.warn(`Could not read the workspace's privacy ledger: ${(e as Error).message}`),
+  );
+
   context.subscriptions.push(
+    vscode.commands.registerCommand('privateFewShot.openWalkthrough', () =>
+      vscode.commands.executeCommand(
+        'workbench.action.openWalkthrough',
+        `${context.extension.packageJSON.publisher}.${context.extension.packageJSON.name}#getStarted`,
+        false,
+      ),
+    ),
     vscode.commands.registerCommand('privateFewShot.inspectDataset', async (uri?: vscode.Uri) => {
       const file = await pickDataset(uri instanceof vscode.Uri ? uri : undefined, 'Inspect dataset');
       if (!file) return;
@@ -123,6 +136,40 @@ export function activate(context: vscode.ExtensionContext): void {
       }
     }),
   );
+}
+
+/**
+ * The dataset of the last ledger line that names one, in the first workspace folder whose ledger names a file that
+ * still exists. Reads only the `dataset.path` members (workspace-relative), never records.
+ */
+async function lastChargedDataset(): Promise<vscode.Uri | undefined> {
+  for (const folder of vscode.workspace.workspaceFolders ?? []) {
+    const ledger = vscode.Uri.joinPath(folder.uri, '.private-fewshot', 'ledger.jsonl');
+    let text: string;
+    try {
+      text = new TextDecoder().decode(await vscode.workspace.fs.readFile(ledger));
+    } catch {
+      continue;
+    }
+    const lines = text.split('\n').filter((l) => l.trim() !== '');
+    for (let i = lines.length - 1; i >= 0; i--) {
+      let rel: unknown;
+      try {
+        rel = (JSON.parse(lines[i]!) as { dataset?: { path?: unknown } }).dataset?.path;
+      } catch {
+        continue;
+      }
+      if (typeof rel !== 'string' || rel === '') continue;
+      const file = vscode.Uri.joinPath(folder.uri, ...rel.split('/'));
+      try {
+        await vscode.workspace.fs.stat(file);
+        return file;
+      } catch {
+        // The file was moved or deleted: try an earlier line.
+      }
+    }
+  }
+  return undefined;
 }
 
 export function deactivate(): void {}

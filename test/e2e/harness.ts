@@ -307,19 +307,24 @@ export async function screenshot(page: Page, name: string): Promise<string> {
 }
 
 /**
- * Right-clicks `file` in the explorer and picks `command`. Menu contributions appear a few seconds after the
- * workbench (once the extension host registered the extension), so the right-click is retried.
+ * Right-clicks `file` in the explorer, opens the "Private Few-Shot" submenu and picks `command`. Menu contributions
+ * appear a few seconds after the workbench (once the extension host registered the extension), so the right-click
+ * is retried.
  */
 export async function fromExplorer(page: Page, file: string, command: string): Promise<void> {
   const row = page.locator(`.explorer-folders-view .monaco-list-row[aria-label="${file}"]`);
+  const submenu = page.getByRole('menuitem', { name: 'Private Few-Shot' });
   const item = page.getByRole('menuitem', { name: command });
   const deadline = Date.now() + 30_000;
   for (;;) {
     await row.click({ button: 'right' });
     try {
-      await item.waitFor({ state: 'visible', timeout: 1_500 });
+      await submenu.waitFor({ state: 'visible', timeout: 1_500 });
+      await submenu.hover();
+      await item.waitFor({ state: 'visible', timeout: 3_000 });
       break;
     } catch (e) {
+      await page.keyboard.press('Escape');
       await page.keyboard.press('Escape');
       if (Date.now() > deadline) throw e;
     }
@@ -327,11 +332,11 @@ export async function fromExplorer(page: Page, file: string, command: string): P
   await item.click();
   const menu = page.locator('.context-view .monaco-menu');
   try {
-    await menu.waitFor({ state: 'hidden', timeout: 2_000 });
+    await menu.first().waitFor({ state: 'hidden', timeout: 2_000 });
   } catch {
     await item.hover();
     await page.keyboard.press('Enter');
-    await menu.waitFor({ state: 'hidden', timeout: 5_000 });
+    await menu.first().waitFor({ state: 'hidden', timeout: 5_000 });
   }
 }
 

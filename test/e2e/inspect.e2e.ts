@@ -15,6 +15,7 @@ import {
   webview,
   withDiagnostics as diagnose,
   collectConsole,
+  fromExplorer,
   isCspViolation,
   launchBrowser,
   screenshot,
@@ -48,36 +49,8 @@ describe('Inspect Dataset in a real VS Code (code-server + Chromium)', { timeout
 
   const visibleWebview = (): FrameLocator => webview(page);
 
-  /**
-   * Right-clicks a file in the explorer and picks "Inspect Dataset…". Menu contributions appear only once the
-   * extension host has registered the extension, a few seconds after the workbench shows, so it retries.
-   */
-  async function inspectFromExplorer(file: string): Promise<void> {
-    const row = page.locator(`.explorer-folders-view .monaco-list-row[aria-label="${file}"]`);
-    const item = page.getByRole('menuitem', { name: 'Inspect Dataset…' });
-    const deadline = Date.now() + 30_000;
-    for (;;) {
-      await row.click({ button: 'right' });
-      try {
-        await item.waitFor({ state: 'visible', timeout: 1_500 });
-        break;
-      } catch (e) {
-        await page.keyboard.press('Escape');
-        if (Date.now() > deadline) throw e;
-      }
-    }
-    await item.click();
-    // A click that lands while the menu is still laying out can be swallowed; Enter on the focused item is the
-    // fallback.
-    const menu = page.locator('.context-view .monaco-menu');
-    try {
-      await menu.waitFor({ state: 'hidden', timeout: 2_000 });
-    } catch {
-      await item.hover();
-      await page.keyboard.press('Enter');
-      await menu.waitFor({ state: 'hidden', timeout: 5_000 });
-    }
-  }
+  /** Right-clicks a file in the explorer and picks Private Few-Shot → "Inspect Dataset…". */
+  const inspectFromExplorer = (file: string) => fromExplorer(page, file, 'Inspect Dataset…');
 
   before(async () => {
     const [s, b] = await Promise.all([
