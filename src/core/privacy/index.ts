@@ -3,7 +3,7 @@
  * Gaussian (Private Evolution), noise calibration, and the noise sampler. See README.md in this folder.
  *
  * Every accountant uses the add/remove neighbouring relation and returns an upper bound:
- *   pld  privacy-loss distribution, connect-the-dots discretisation + FFT (pld.ts), default and tightest;
+ *   pld  privacy-loss distribution, connect-the-dots discretisation + FFT (pld/), default and tightest;
  *        plain-Gaussian-only accounts are answered exactly by the analytic Gaussian curve (the Gaussian PLD is
  *        N(μ²/2, μ²), whose δ(ε) is the Balle–Wang formula, so discretising it would only add error);
  *   rdp  Rényi DP with the improved conversion (rdp.ts), a conservative cross-check;
