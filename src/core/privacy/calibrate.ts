@@ -11,6 +11,7 @@
  * Used by `calibrateSigma` and `maxSteps` (index.ts) and `gaussianEpsilon` and `gaussianMuFor` (gaussian.ts). The few-
  * shot planner and the ledger's suggestion can adopt it too.
  */
+import { UserError } from '../errors';
 
 /** Where the predicate holds. 'above': ok(x) for every x ≥ the boundary (σ meets ε; ε meets δ). 'below': ok(x) for
  * every x ≤ the boundary (μ meets δ; a step count fits). */
@@ -53,10 +54,17 @@ export interface MonotoneSearch {
   onNoSafePoint?: () => number;
 }
 
-/** A search that cannot be answered: no safe point in the domain, or the bracket walk hit its iteration cap. */
-export class CalibrationError extends Error {
+/**
+ * A search that cannot be answered: no safe point in the domain, or the bracket walk hit its iteration cap. A
+ * UserError, so the CLI and the editor show it as one line with advice; callers with better advice pass
+ * `onNoSafePoint`.
+ */
+export class CalibrationError extends UserError {
   constructor(message: string) {
-    super(message);
+    super(
+      message,
+      'Check ε, δ and the run size: the target may be out of reach (ε or δ near 0, or far too many steps).',
+    );
     this.name = 'CalibrationError';
   }
 }
@@ -102,7 +110,7 @@ export function inverseMonotone(spec: MonotoneSearch): number {
       }
       if (++steps > maxBracket)
         throw new CalibrationError(
-          `${spec.what}: no bracket after ${maxBracket} steps (last tried ${next}); the target is out of reach`,
+          `${spec.what}: no bracket after ${maxBracket} steps of ×${factor} from ${spec.start} (last tried ${next})`,
         );
       if (spec.ok(next) !== startOk) {
         if (up) [lo, hi] = [x, next];

@@ -146,7 +146,11 @@ test('inverseMonotone: the bracket walk stops at its iteration cap with a Calibr
   // The safe region starts at 1e300; with the default domain [0, ∞) the walk would take ~1000 doublings.
   const r = () =>
     counting({ what: 'σ for ε = 1 at δ = 1e-300', ok: (x) => x >= 1e300, safe: 'above', start: 1, mid: 'geometric' });
-  assert.throws(r, (e: unknown) => e instanceof CalibrationError && /no bracket after 200 steps/.test(e.message));
+  assert.throws(
+    r,
+    (e: unknown) =>
+      e instanceof CalibrationError && e instanceof UserError && /no bracket after 200 steps/.test(e.message),
+  );
   let calls = 0;
   assert.throws(() =>
     inverseMonotone({
