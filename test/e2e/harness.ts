@@ -1,7 +1,7 @@
 /**
  * End-to-end harness: a real VS Code (code-server 4.139.1 = VS Code 1.139.1) with the built extension installed,
  * driven through Debian's Chromium by playwright-core. Offline; everything it needs is installed into the
- * git-ignored .vscode-test/ folder by scripts/e2e-setup.sh. Recipe: /work/shared/recipes/vscode-offline-tests.md,
+ * git-ignored .vscode-test/ folder by scripts/e2e-setup.sh. Recipe: docs/BACKGROUND.md §6,
  * Route 1 (UI tests), which is also code-server's own e2e pattern (coder/code-server test/e2e/models/CodeServer.ts).
  */
 import { spawn, type ChildProcess } from 'node:child_process';

@@ -1,7 +1,7 @@
 /**
  * A fake OpenAI-compatible HTTP server for tests and benchmarks. It listens on 127.0.0.1 (port 0) and reproduces
  * the response shapes and quirks of OpenAI, Azure OpenAI, vLLM, llama.cpp, Ollama and LM Studio, plus Anthropic's
- * /v1/messages, as documented in /work/shared/data/api-shapes/*.json:
+ * /v1/messages, as documented by each server (summary in docs/BACKGROUND.md §4):
  *
  * - openai:   chat logprobs.content[] with bytes; `top_logprobs: []` with logprobs alone; top_logprobs ≤ 20 (400
  * above);

@@ -1,6 +1,6 @@
 /**
  * Aug-PE's two model APIs as chat requests (Xie et al., ICML 2024, §3.2; prompts restated from AI-secure/aug-pe
- * apis/utils.py and microsoft/DPSDA example/text/*_prompt.json, see /work/shared/research/algorithms.md §2.3–2.4).
+ * apis/utils.py and microsoft/DPSDA example/text/*_prompt.json, see docs/BACKGROUND.md §2.3).
  *
  * Everything in these prompts is public: the label (named by the user), words from the small lists below, and
  * synthetic candidates the model wrote itself. No private row ever enters a request built here.

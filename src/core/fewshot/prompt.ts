@@ -1,5 +1,5 @@
 /**
- * Prompt formats for DP few-shot generation (after Tang et al. 2024, §1.6 of the research notes): an instruction,
+ * Prompt formats for DP few-shot generation (after Tang et al. 2024; docs/BACKGROUND.md §1.2): an instruction,
  * the private examples of the target label, then the label header and the demonstration so far. The public prompt is
  * the same without examples (zero-shot): it holds the instruction and the label, never private data.
  */

@@ -5,6 +5,7 @@
  * privacy loss is exactly N(μ²/2, μ²) in both directions, so the two directions coincide.
  */
 import { UsageError } from '../errors';
+import { inverseMonotone } from './calibrate';
 import { isUnsubsampled, isVacuous, type MechanismSpec } from './types';
 import { logNormalCdf, normalCdf, phiDiffScaled } from './special';
 
@@ -55,46 +56,44 @@ export function gaussianDelta(epsilon: number, mu: number): number {
 }
 
 /**
- * The smallest ε ≥ 0 with δ(ε) ≤ delta for a μ-GDP mechanism, by bracketing and bisection (the bracket's upper end is
- * returned, so δ(returned ε) ≤ delta always holds). Relative precision ~1e−14.
+ * The smallest ε ≥ 0 with δ(ε) ≤ delta for a μ-GDP mechanism, by bracketing and bisection (calibrate.ts; the bracket's
+ * upper end is returned, so δ(returned ε) ≤ delta always holds). Relative precision ~1e−14.
  */
 export function gaussianEpsilon(delta: number, mu: number): number {
   if (!(delta > 0)) return Infinity;
   if (mu === 0 || delta >= 1) return 0;
   if (!Number.isFinite(mu)) return Infinity;
   if (gaussianDelta(0, mu) <= delta) return 0;
-  let lo = 0;
-  let hi = Math.max(1e-6, (mu * mu) / 2 + mu * Math.sqrt(2 * Math.log(1 / delta)));
-  while (gaussianDelta(hi, mu) > delta) {
-    lo = hi;
-    hi *= 2;
-    if (hi > 1e12) return Infinity;
-  }
-  for (let i = 0; i < 200 && hi - lo > 1e-14 * hi; i++) {
-    const mid = 0.5 * (lo + hi);
-    if (gaussianDelta(mid, mu) > delta) lo = mid;
-    else hi = mid;
-  }
-  return hi;
+  // δ(ε) decreases in ε; ε = 0 is known to fail (checked above). The answer is the bracket's upper end.
+  return inverseMonotone({
+    what: `ε for δ = ${delta} at μ = ${mu}`,
+    ok: (eps) => gaussianDelta(eps, mu) <= delta,
+    safe: 'above',
+    start: Math.min(1e12, Math.max(1e-6, (mu * mu) / 2 + mu * Math.sqrt(2 * Math.log(1 / delta)))),
+    floor: { x: 0, ok: false },
+    max: 1e12,
+    mid: 'arithmetic',
+    relTol: 1e-14,
+    onNoSafePoint: () => Infinity,
+  });
 }
 
 /**
- * The largest μ whose δ at ε is ≤ delta (so σ = sqrt(T)/μ meets the target), by bisection on μ. δ(ε; μ) increases
- * with μ. Relative precision ~1e−13; the returned μ is always on the safe (smaller) side.
+ * The largest μ whose δ at ε is ≤ delta (so σ = sqrt(T)/μ meets the target), by bracketing and bisection on μ
+ * (calibrate.ts). δ(ε; μ) increases with μ. Relative precision ~1e−13; the returned μ is always on the safe (smaller)
+ * side.
  */
 export function gaussianMuFor(epsilon: number, delta: number): number {
   if (!(delta > 0) || !(epsilon >= 0)) return 0;
-  let lo = 0;
-  let hi = 1;
-  while (gaussianDelta(epsilon, hi) <= delta) {
-    lo = hi;
-    hi *= 2;
-    if (hi > 1e9) return lo;
-  }
-  for (let i = 0; i < 200 && hi - lo > 1e-13 * hi; i++) {
-    const mid = 0.5 * (lo + hi);
-    if (gaussianDelta(epsilon, mid) <= delta) lo = mid;
-    else hi = mid;
-  }
-  return lo;
+  // δ(ε; μ) increases with μ; μ = 0 has δ = 0. The answer is the bracket's lower end.
+  return inverseMonotone({
+    what: `μ for ε = ${epsilon} at δ = ${delta}`,
+    ok: (mu) => gaussianDelta(epsilon, mu) <= delta,
+    safe: 'below',
+    start: 1,
+    floor: { x: 0, ok: true },
+    max: 1e9,
+    mid: 'arithmetic',
+    relTol: 1e-13,
+  });
 }

@@ -3,13 +3,14 @@
  * Gaussian (Private Evolution), noise calibration, and the noise sampler. See README.md in this folder.
  *
  * Every accountant uses the add/remove neighbouring relation and returns an upper bound:
- *   pld  privacy-loss distribution, connect-the-dots discretisation + FFT (pld.ts), default and tightest;
+ *   pld  privacy-loss distribution, connect-the-dots discretisation + FFT (pld/), default and tightest;
  *        plain-Gaussian-only accounts are answered exactly by the analytic Gaussian curve (the Gaussian PLD is
  *        N(μ²/2, μ²), whose δ(ε) is the Balle–Wang formula, so discretising it would only add error);
  *   rdp  Rényi DP with the improved conversion (rdp.ts), a conservative cross-check;
  *   gdp  Gaussian DP (gaussian.ts), exact, only for un-subsampled entries.
  */
 import { UsageError, UserError } from '../errors';
+import { inverseMonotone } from './calibrate';
 import { gaussianDelta, gaussianEpsilon, gaussianMuFor, gdpMu } from './gaussian';
 import { composePld, type Group } from './pld';
 import { rdpDelta, rdpEpsilon } from './rdp';
@@ -38,6 +39,7 @@ export {
   addGaussianNoiseAll,
   noiseGrid,
 } from './noise';
+export { inverseMonotone, CalibrationError, type MonotoneSearch, type SafeSide } from './calibrate';
 export { erfc, erfcx, logErfc, normalCdf, logNormalCdf } from './special';
 
 /** An account reduced to its distinct mechanisms: Poisson groups (q < 1) and the merged Gaussian μ². */
@@ -132,6 +134,10 @@ export interface CalibrateOptions {
   relTol?: number;
 }
 
+/** Search domain of calibrateSigma for the numerical accountants. */
+const SIGMA_MIN = 1e-6;
+const SIGMA_MAX = 1e7;
+
 /** Default relative tolerance of calibrateSigma for the numerical accountants. */
 export const CALIBRATION_REL_TOL = 1e-3;
 
@@ -202,36 +208,27 @@ export function calibrateSigma(
     guess = 1 / Math.sqrt(Math.log1p(r));
   }
   if (!Number.isFinite(guess) || guess <= 0) guess = 1;
-  let lo: number;
-  let hi: number;
-  const factor = 1.25;
-  if (f(guess) <= epsilon) {
-    hi = guess;
-    lo = guess / factor;
-    while (f(lo) <= epsilon) {
-      hi = lo;
-      lo /= factor;
-      if (lo < 1e-6) return hi;
-    }
-  } else {
-    lo = guess;
-    hi = guess * factor;
-    while (f(hi) > epsilon) {
-      lo = hi;
-      hi *= factor;
-      if (hi > 1e7)
-        throw new UserError(
-          `no σ up to 1e7 meets ε = ${epsilon} at δ = ${delta}`,
-          'Allow more ε, fewer steps or a lower sampling rate.',
-        );
-    }
-  }
-  while (hi / lo - 1 > relTol) {
-    const mid = Math.sqrt(lo * hi);
-    if (f(mid) <= epsilon) hi = mid;
-    else lo = mid;
-  }
-  return hi;
+  // ε(σ) decreases in σ: walk from the guess by factors of 1.25 to a bracket, then bisect geometrically; the answer
+  // is the bracket's upper end, a σ whose ε was computed ≤ the target.
+  return inverseMonotone({
+    what: `σ for ε = ${epsilon} at δ = ${delta}`,
+    ok: (s) => f(s) <= epsilon,
+    safe: 'above',
+    start: Math.min(SIGMA_MAX, Math.max(SIGMA_MIN, guess)),
+    factor: 1.25,
+    min: SIGMA_MIN,
+    max: SIGMA_MAX,
+    mid: 'geometric',
+    relTol,
+    // The guess is within a few factors of the answer; 80 steps of 1.25 span 5e7. Fail fast on unreachable targets.
+    maxBracketSteps: 80,
+    onNoSafePoint: () => {
+      throw new UserError(
+        `no σ up to ${SIGMA_MAX} meets ε = ${epsilon} at δ = ${delta}`,
+        'Allow more ε, fewer steps or a lower sampling rate.',
+      );
+    },
+  });
 }
 
 function overspent(existing: MechanismSpec[], epsilon: number, delta: number, accountant: AccountantName): UserError {
@@ -264,21 +261,15 @@ export function maxSteps(
   validateSpecs([spec(1), ...existing]);
   const fits = (t: number) => epsilonFor([...existing, spec(t)], target.delta, accountant) <= target.epsilon;
   if (!fits(0) || !fits(1)) return 0;
-  let lo = 1;
-  let hi = 2;
-  while (fits(hi)) {
-    lo = hi;
-    hi *= 2;
-    if (hi > limit) return fits(limit) ? limit : bisect(lo, limit);
-  }
-  return bisect(lo, hi);
-  function bisect(a: number, b: number): number {
-    // fits(a), !fits(b)
-    while (b - a > 1) {
-      const m = Math.floor((a + b) / 2);
-      if (fits(m)) a = m;
-      else b = m;
-    }
-    return a;
-  }
+  if (limit < 2) return limit >= 1 ? 1 : 0;
+  // fits(T) holds for every T up to the answer: double from 2 (1 is known to fit), then bisect on integers.
+  return inverseMonotone({
+    what: `steps for ε = ${target.epsilon} at δ = ${target.delta}`,
+    ok: fits,
+    safe: 'below',
+    start: 2,
+    floor: { x: 1, ok: true },
+    max: limit,
+    mid: 'integer',
+  });
 }

@@ -1,7 +1,7 @@
 import type { NextTokensStep, TokenLogprob } from './types';
 
 /**
- * Parsing of the logprob shapes OpenAI-compatible servers return (see /work/shared/data/api-shapes/README.md):
+ * Parsing of the logprob shapes OpenAI-compatible servers return (see docs/BACKGROUND.md §4):
  * - chat shape `logprobs.content[]` of {token, logprob, top_logprobs:[{token, logprob}]}: OpenAI, Azure, vLLM chat,
  *   llama.cpp (chat AND /v1/completions, entries carry an extra `id`), Ollama /v1/chat/completions;
  * - legacy shape `{tokens[], token_logprobs[], top_logprobs[{token: logprob}] | null}`: OpenAI and vLLM

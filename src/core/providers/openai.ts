@@ -25,7 +25,7 @@ import { estimateTokens, UsageMeter } from './usage';
 /**
  * OpenAI-compatible adapter (openai-node SDK): OpenAI, Azure OpenAI, vLLM, llama.cpp server, Ollama, LM Studio.
  * Differences between these servers are handled by probing behaviour, not by trusting names; see
- * /work/shared/data/api-shapes/README.md for the shapes and src/core/providers/logprobs.ts for the parsing.
+ * docs/BACKGROUND.md §4 for the shapes and src/core/providers/logprobs.ts for the parsing.
  */
 
 /** System instruction for "chat continuation" (hosted chat models without assistant prefill). */
@@ -759,7 +759,7 @@ export function logprobCap(e: ProviderError): number | undefined {
   return Number.isInteger(n) && n >= 1 ? n : undefined;
 }
 
-/** Recognises the server software from response details (see api-shapes/README.md). */
+/** Recognises the server software from response details (see docs/BACKGROUND.md §4). */
 export function detectServer(raw: Json): string | undefined {
   if ('timings' in raw) return 'llama.cpp';
   if (raw.system_fingerprint === 'fp_ollama') return 'ollama';

@@ -37,8 +37,8 @@ function fakeDataset(
   };
 }
 
-test("σ for the research notes' test vectors (analytic GDP, δ = 1/(N ln N)) comes out of the planner", () => {
-  // /work/shared/research/algorithms.md §2.7 [verified with the upstream formulas].
+test('σ for the Aug-PE test vectors (analytic GDP, δ = 1/(N ln N)) comes out of the planner', () => {
+  // docs/BACKGROUND.md §5.2 (recomputed with the upstream analytic formula).
   const vectors: { n: number; t: number; eps: number; sigma: number }[] = [
     { n: 8396, t: 10, eps: 1, sigma: 11.6 },
     { n: 8396, t: 10, eps: 2, sigma: 6.211 },

@@ -6,7 +6,7 @@ import { UsageError } from '../../../src/core/errors';
 const rel = (a: number, b: number) => Math.abs(a / b - 1);
 
 test('Gaussian-DP reproduces the Aug-PE / pe calibration table (σ for ε at δ = 1/(N ln N)) within 1e-3', () => {
-  // ../shared/research/algorithms.md §2.7 (recomputed there with the upstream analytic formula).
+  // docs/BACKGROUND.md §5.2 (recomputed with the upstream analytic formula).
   const cases: [n: number, steps: number, eps: number, sigma: number][] = [
     [8396, 10, 1, 11.6],
     [8396, 10, 2, 6.211],

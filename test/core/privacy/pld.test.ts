@@ -13,7 +13,7 @@ const pg = (sigma: number, samplingRate: number, steps: number): MechanismSpec =
 const rel = (a: number, b: number) => Math.abs(a / b - 1);
 
 test('PLD reproduces the published ε of Tang et al. (PRV estimates): within 1%, never below the estimate', () => {
-  // ../shared/research/algorithms.md §1.7: σ for ε ≈ 1/2/4/8 and the ε that prv_accountant's estimate gives.
+  // docs/BACKGROUND.md §5.1: σ for ε ≈ 1/2/4/8 and the ε that prv_accountant's estimate gives.
   // The references are printed to 3 decimals, so "not below" allows their rounding (5e−4).
   const rows: [name: string, sigma: number, q: number, steps: number, delta: number, eps: number][] = [
     ['AGNews', 0.51, 20 / 30000, 100, 1 / 30000, 0.965],

@@ -14,7 +14,7 @@ import { ProviderError } from '../../../src/core/providers/errors';
 import { UserError } from '../../../src/core/errors';
 import { tempDir, writeFile } from '../../support/tmp';
 
-// ---- logprob shapes (verbatim excerpts from /work/shared/data/api-shapes) ------------------------------------------
+// ---- logprob shapes (verbatim excerpts in api-shapes.fixture.json; docs/BACKGROUND.md §4) ---------------------------
 
 test('OpenAI chat logprobs: tokens reproduce the message and each top list is sorted, sampled token included', () => {
   const steps = parseChoiceLogprobs(shapes.openaiChat.logprobs)!;
