@@ -7,6 +7,7 @@ import { tempDir, writeFile } from '../support/tmp';
 import { loadDataset, summarize } from '../../src/core/data';
 import { Ledger, defaultAccountant, releaseHash } from '../../src/core/ledger';
 import { epsilonFor } from '../../src/core/privacy';
+import { filterEpsilon } from '../../src/core/privacy/filter';
 
 const root = tempDir('pfs-budget-cli-');
 let n = 0;
@@ -43,6 +44,9 @@ test('budget shows runs recorded by the engine, with label names resolved locall
   const ws = workspace(90);
   const ds = await target(ws);
   const ledger = new Ledger(ws, { accountant: defaultAccountant() });
+  // Total 8: under the default 4 the budget filter refuses the second run (the first alone spends its PLD ε 2.77,
+  // and the Rényi filter of both is 4.97; the PLD composition of both, 2.81, would have let it through).
+  await ledger.setTotal(ds, { epsilon: 8 });
   const r = await ledger.reserve(ds, {
     algorithm: 'dp-few-shot',
     charges: [
@@ -67,16 +71,19 @@ test('budget shows runs recorded by the engine, with label names resolved locall
   const s = JSON.parse(stdout);
   const expected = await ledger.status(ds);
   assert.equal(s.spent, expected.spent);
-  // Worst pool: label b (30 steps) with the Aug-PE run on the whole dataset.
-  const worst = epsilonFor(
-    [
-      { kind: 'poisson-gaussian', sigma: 0.9, samplingRate: 0.1, steps: 30 },
-      { kind: 'gaussian', sigma: 20, steps: 10 },
-    ],
-    expected.total.delta,
-  );
+  // Worst pool: label b (30 steps) with the Aug-PE run on the whole dataset. Two runs touch it, so spent is the
+  // Rényi budget filter of both; the PLD composition (the number before the filter) is shown as "as planned".
+  const poolB = [
+    { kind: 'poisson-gaussian' as const, sigma: 0.9, samplingRate: 0.1, steps: 30 },
+    { kind: 'gaussian' as const, sigma: 20, steps: 10 },
+  ];
+  const worst = filterEpsilon(poolB, expected.total.delta);
   assert.ok(Math.abs(s.spent - worst) <= 1e-9 * worst, `${s.spent} vs ${worst}`);
+  const planned = epsilonFor(poolB, expected.total.delta);
+  assert.ok(Math.abs(s.pldIfPlanned - planned) <= 1e-9 * planned, `${s.pldIfPlanned} vs ${planned}`);
+  assert.ok(s.spent > s.pldIfPlanned);
   assert.equal(s.worst.label, 'b');
+  assert.equal(s.spentRule, 'renyi-filter');
   assert.deepEqual(
     s.runs.map((x: { status: string }) => x.status),
     ['settled', 'reserved'],
@@ -84,7 +91,9 @@ test('budget shows runs recorded by the engine, with label names resolved locall
   assert.equal(s.runs[1].id, open.id);
 
   const text = (await runCli(['budget', 'data/train.csv'], { cwd: ws })).stdout;
-  assert.match(text, /spent: +ε [\d.]+ \(worst pool: label "b"\)/);
+  assert.match(text, /spent: +ε [\d.]+ \(worst pool: label "b"; Rényi budget filter over its runs\)/);
+  assert.match(text, /as planned: ε [\d.]+ if all these runs had been planned in advance/);
+  assert.match(text, /privacy unit: row \(each row is one unit\)/);
   assert.match(text, /label "b": Poisson-subsampled Gaussian σ 0\.9, q 0\.1, 30 steps/);
   assert.match(text, /planned: label "b": Poisson-subsampled Gaussian σ 0\.9, q 0\.1, 40 steps/);
   assert.match(text, /aug-pe +reserved \(open or crashed: charged as planned\)/);
