@@ -151,3 +151,40 @@ test('a tampered ledger: exit code 1 and the error names the ledger file and lin
   assert.match(stderr, /ledger\.jsonl:3: the line does not match its own hash: it was edited/);
   assert.match(stderr, /never reset/);
 });
+
+test('the privacy unit from --unit-column reaches the ledger: budget shows it, a demos dry run with another unit is refused', async () => {
+  const ws = path.join(root, `ws${++n}`);
+  mkdirSync(path.join(ws, 'data'), { recursive: true });
+  const body = Array.from({ length: 60 }, (_, i) => `text number ${i},${'abc'[i % 3]},u${i % 20}`).join('\n');
+  writeFile(path.join(ws, 'data'), 'train.csv', `text,label,user\n${body}\n`);
+  const ds = await loadDataset('data/train.csv', { root: ws, labelColumn: 'label', textColumn: 'text' });
+  const ledger = new Ledger(ws, { accountant: defaultAccountant() });
+  // A row-level run (no unit column) through the engine's API.
+  const r = await ledger.reserve(
+    { identity: ds.identity, units: summarize(ds).units },
+    { algorithm: 'aug-pe', charges: [{ partition: '*', mechanism: { kind: 'gaussian', sigma: 20, steps: 10 } }] },
+  );
+  await r.settle({ released: releaseHash('x') });
+  assert.equal(JSON.parse(readFileSync(ledger.file, 'utf8').trim().split('\n')[2]!).unit, 'row');
+
+  const flags = ['--text-column', 'text', '--label-column', 'label', '--unit-column', 'user'];
+  const s = await runCli(['budget', 'data/train.csv', ...flags, '--json'], { cwd: ws });
+  assert.equal(s.code, 0, s.stderr);
+  const j = JSON.parse(s.stdout);
+  assert.equal(j.privacyUnit, 'column:user');
+  assert.deepEqual(j.recordedUnits, ['row']);
+  const text = await runCli(['budget', 'data/train.csv', ...flags], { cwd: ws });
+  assert.match(
+    text.stdout,
+    /privacy unit: unit column "user" — earlier runs used row \(each row is one unit\): runs with this unit are refused/,
+  );
+  const dry = await runCli(
+    ['demos', 'data/train.csv', ...flags, '--labels', 'a', '--shots', '1', '--epsilon', '1', '--dry-run'],
+    { cwd: ws },
+  );
+  assert.equal(dry.code, 1, dry.stderr);
+  assert.match(
+    dry.stderr,
+    /data\/train\.csv: this run's privacy unit is unit column "user", but the run at ledger line 3 on the same data used row/,
+  );
+});
