@@ -72,15 +72,36 @@ export function filterSpent(
   let best = 0;
   let worst: string | null = null;
   let rule: FilterSpent['rule'] = null;
+  // Per pool: its own charges, and how many runs name it; '*' charges are added to every pool.
+  const own = new Map<string, { charges: PoolCharge[]; runs: number }>();
+  const starCharges: PoolCharge[] = [];
+  let starRuns = 0;
+  for (const r of live) {
+    const seen = new Set<string>();
+    for (const c of r) {
+      if (c.partition === '*') {
+        starCharges.push(c);
+        seen.add('*');
+        continue;
+      }
+      let o = own.get(c.partition);
+      if (!o) own.set(c.partition, (o = { charges: [], runs: 0 }));
+      o.charges.push(c);
+      if (!seen.has(c.partition)) {
+        seen.add(c.partition);
+        if (!r.some((x) => x.partition === '*')) o.runs++;
+      }
+    }
+    if (seen.has('*')) starRuns++;
+  }
   for (const p of pools) {
-    const touching = live.filter((r) => r.some((c) => c.partition === p || c.partition === '*'));
-    const charges: PoolCharge[] = [];
-    for (const r of touching)
-      for (const c of r)
-        if (c.partition === p || c.partition === '*') charges.push({ partition: p, mechanism: c.mechanism });
+    const o = p === '*' ? { charges: [], runs: 0 } : own.get(p)!;
+    // Runs touching p: those naming p without '*', plus every run with a '*' charge.
+    const touching = o.runs + starRuns;
+    const charges: PoolCharge[] = [...o.charges, ...starCharges].map((c) => ({ partition: p, mechanism: c.mechanism }));
     let value = calcs.filter.spent(charges, delta).epsilon;
     let how: FilterSpent['rule'] = 'renyi-filter';
-    if (touching.length === 1) {
+    if (touching === 1) {
       const pld = calcs.pld.spent(charges, delta, recorded);
       for (const [k, v] of pld.values) values.set(k, v);
       if (pld.epsilon < value) {

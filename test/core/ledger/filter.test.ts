@@ -16,6 +16,9 @@ import {
   LEDGER_DIR,
   LEDGER_FILE,
   HEAD_FILE,
+  SpentCalculator,
+  filterSpent,
+  filterStatus,
   type LedgerDataset,
   type MechanismSpec,
   type RunPlan,
@@ -217,4 +220,31 @@ test('a ledger written before units and the filter were recorded is read and ext
   // A run with a unit column is composed with the unit-less old run (its unit is unknown; see docs/LEDGER.md).
   const r = await ledger.reserve(dataset('user_id'), plan({ partition: 'label:a', mechanism: pg(1, 0.01, 1000) }));
   assert.ok(rel(r.spentAfter, filterEpsilon([pg(1, 0.01, 2000)], delta)) < 1e-9);
+});
+
+test('filterSpent counts the runs touching each pool (a whole-dataset run touches every pool, once)', () => {
+  // A stand-in filter that is visibly different from the PLD stand-in: 10 × steps vs 1 × steps.
+  const acc = (name: string, k: number) => ({
+    name,
+    epsilonFor: (specs: MechanismSpec[]) => k * specs.reduce((a, s) => a + s.steps, 0),
+    calibrateSigma: () => 1,
+  });
+  const calcs = { filter: new SpentCalculator(acc('f', 10)), pld: new SpentCalculator(acc('p', 1)) };
+  const c = (partition: string, steps: number) => ({ partition, mechanism: pg(1, 0.1, steps) });
+  // Run 1 names pool a twice and the whole dataset; run 2 names pool b.
+  const r1 = [c('label-hash:a', 1), c('label-hash:a', 2), c('*', 4)];
+  const r2 = [c('label-hash:b', 8)];
+  const one = filterSpent([r1], 1e-6, calcs);
+  assert.deepEqual([one.epsilon, one.rule, one.worst], [7, 'lone-run-pld', 'label-hash:a']);
+  // Pool b: run 2 and run 1's '*' charge → two runs → filter 10 × (8 + 4); pool a stays a lone run (7).
+  const two = filterSpent([r1, r2], 1e-6, calcs);
+  assert.deepEqual([two.epsilon, two.rule, two.worst], [120, 'renyi-filter', 'label-hash:b']);
+  // Runs with nothing that leaks (0 steps) touch nothing.
+  const three = filterSpent([r1, [c('label-hash:a', 0)]], 1e-6, calcs);
+  assert.deepEqual([three.epsilon, three.rule], [7, 'lone-run-pld']);
+  const st = filterStatus([r1], { total: 50, delta: 1e-6 }, calcs);
+  assert.equal(st.remaining, 43);
+  assert.equal(st.pldIfPlanned, 7);
+  assert.equal(st.admits([c('label-hash:c', 1)]), true);
+  assert.equal(st.admits([c('label-hash:a', 1)]), false, 'a second run on pool a: filter 10 × 8 = 80 > 50');
 });
