@@ -46,8 +46,9 @@ export function filterEpsilonOfRdp(
   const share = delta / orders.length;
   for (let i = 0; i < orders.length; i++) {
     const a = orders[i]!;
-    const r = rdp[i]!;
-    if (!(r >= 0) || r === Infinity || !(a > 1)) continue;
+    // A (rounding-)negative value is 0; NaN or +∞ drops the order (it still counts in |Λ|: conservative).
+    const r = Math.max(0, rdp[i]!);
+    if (Number.isNaN(rdp[i]!) || r === Infinity || !(a > 1)) continue;
     if (r > 0) any = true;
     const eps = r + Math.log1p(-1 / a) - Math.log(share * a) / (a - 1);
     if (eps < best) {
