@@ -18,7 +18,9 @@ export const budget: Command = {
   --text-column C, --label-column C, --unit-column C, --skip-invalid, --dedupe, --max-bytes N
                      how to read the dataset, as for \`inspect\` (n counts privacy units when --unit-column is set)
 
-A run is charged to this dataset when it recorded the same path or the same content hash (see docs/LEDGER.md).`,
+A run is charged to this dataset when it recorded the same path or the same content hash (see docs/LEDGER.md).
+Spent is the budget filter's, valid when each run is chosen after reading earlier outputs; "as planned" is the PLD
+composition of the same runs had they all been planned in advance (docs/PRIVACY.md, "The budget filter").`,
   options: {
     'set-total': { type: 'string' },
     delta: { type: 'string' },
