@@ -57,7 +57,7 @@ export class BudgetStatusBar implements vscode.Disposable {
     // Command links take the dataset as a URI string (setBudget accepts one); only these two commands may run.
     const arg = encodeURIComponent(JSON.stringify([u.file.toString()]));
     const tooltip = new vscode.MarkdownString(
-      `Privacy budget of ${escapeMarkdown(u.name)}: total ε ${f(u.budget.total)} (δ ${u.budget.delta.toPrecision(3)}), spent ${f(u.budget.spent)}, remaining ${f(remaining)}.\n\n` +
+      `Privacy budget of ${escapeMarkdown(u.name)}: total ε ${f(u.budget.total)} (δ ${u.budget.delta.toPrecision(3)}), spent ${f(u.budget.spent)}, remaining ${f(remaining)}${u.budget.asPlanned !== undefined && Math.abs(u.budget.asPlanned - u.budget.spent) > 1e-9 ? ` (budget filter; ε ${f(u.budget.asPlanned)} if all runs had been planned in advance)` : ''}.\n\n` +
         `[$(sparkle) Generate…](command:privateFewShot.generateDemonstrations?${arg} "Open the Generate panel") · [$(shield) Set Privacy Budget…](command:privateFewShot.setBudget?${arg} "Change the total ε")`,
       true,
     );

@@ -44,6 +44,8 @@ export const budgetSchema = z.object({
   delta: z.number(),
   spent: z.number(),
   remaining: z.number(),
+  /** The PLD composition of the same runs as if all had been planned in advance (spent is the budget filter's). */
+  asPlanned: z.optional(z.number()),
 });
 export type BudgetMessage = z.infer<typeof budgetSchema>;
 

@@ -7,6 +7,7 @@ import { tempDir, writeFile } from '../support/tmp';
 import { loadDataset, summarize } from '../../src/core/data';
 import { Ledger, defaultAccountant, releaseHash } from '../../src/core/ledger';
 import { epsilonFor } from '../../src/core/privacy';
+import { filterEpsilon } from '../../src/core/privacy/filter';
 
 const root = tempDir('pfs-budget-cli-');
 let n = 0;
@@ -43,6 +44,9 @@ test('budget shows runs recorded by the engine, with label names resolved locall
   const ws = workspace(90);
   const ds = await target(ws);
   const ledger = new Ledger(ws, { accountant: defaultAccountant() });
+  // Total 8: under the default 4 the budget filter refuses the second run (the first alone spends its PLD ε 2.77,
+  // and the Rényi filter of both is 4.97; the PLD composition of both, 2.81, would have let it through).
+  await ledger.setTotal(ds, { epsilon: 8 });
   const r = await ledger.reserve(ds, {
     algorithm: 'dp-few-shot',
     charges: [
@@ -67,16 +71,19 @@ test('budget shows runs recorded by the engine, with label names resolved locall
   const s = JSON.parse(stdout);
   const expected = await ledger.status(ds);
   assert.equal(s.spent, expected.spent);
-  // Worst pool: label b (30 steps) with the Aug-PE run on the whole dataset.
-  const worst = epsilonFor(
-    [
-      { kind: 'poisson-gaussian', sigma: 0.9, samplingRate: 0.1, steps: 30 },
-      { kind: 'gaussian', sigma: 20, steps: 10 },
-    ],
-    expected.total.delta,
-  );
+  // Worst pool: label b (30 steps) with the Aug-PE run on the whole dataset. Two runs touch it, so spent is the
+  // Rényi budget filter of both; the PLD composition (the number before the filter) is shown as "as planned".
+  const poolB = [
+    { kind: 'poisson-gaussian' as const, sigma: 0.9, samplingRate: 0.1, steps: 30 },
+    { kind: 'gaussian' as const, sigma: 20, steps: 10 },
+  ];
+  const worst = filterEpsilon(poolB, expected.total.delta);
   assert.ok(Math.abs(s.spent - worst) <= 1e-9 * worst, `${s.spent} vs ${worst}`);
+  const planned = epsilonFor(poolB, expected.total.delta);
+  assert.ok(Math.abs(s.pldIfPlanned - planned) <= 1e-9 * planned, `${s.pldIfPlanned} vs ${planned}`);
+  assert.ok(s.spent > s.pldIfPlanned);
   assert.equal(s.worst.label, 'b');
+  assert.equal(s.spentRule, 'renyi-filter');
   assert.deepEqual(
     s.runs.map((x: { status: string }) => x.status),
     ['settled', 'reserved'],
@@ -84,7 +91,9 @@ test('budget shows runs recorded by the engine, with label names resolved locall
   assert.equal(s.runs[1].id, open.id);
 
   const text = (await runCli(['budget', 'data/train.csv'], { cwd: ws })).stdout;
-  assert.match(text, /spent: +ε [\d.]+ \(worst pool: label "b"\)/);
+  assert.match(text, /spent: +ε [\d.]+ \(worst pool: label "b"; Rényi budget filter over its runs\)/);
+  assert.match(text, /as planned: ε [\d.]+ if all these runs had been planned in advance/);
+  assert.match(text, /privacy unit: row \(each row is one unit\)/);
   assert.match(text, /label "b": Poisson-subsampled Gaussian σ 0\.9, q 0\.1, 30 steps/);
   assert.match(text, /planned: label "b": Poisson-subsampled Gaussian σ 0\.9, q 0\.1, 40 steps/);
   assert.match(text, /aug-pe +reserved \(open or crashed: charged as planned\)/);
@@ -141,4 +150,41 @@ test('a tampered ledger: exit code 1 and the error names the ledger file and lin
   assert.equal(stdout, '');
   assert.match(stderr, /ledger\.jsonl:3: the line does not match its own hash: it was edited/);
   assert.match(stderr, /never reset/);
+});
+
+test('the privacy unit from --unit-column reaches the ledger: budget shows it, a demos dry run with another unit is refused', async () => {
+  const ws = path.join(root, `ws${++n}`);
+  mkdirSync(path.join(ws, 'data'), { recursive: true });
+  const body = Array.from({ length: 60 }, (_, i) => `text number ${i},${'abc'[i % 3]},u${i % 20}`).join('\n');
+  writeFile(path.join(ws, 'data'), 'train.csv', `text,label,user\n${body}\n`);
+  const ds = await loadDataset('data/train.csv', { root: ws, labelColumn: 'label', textColumn: 'text' });
+  const ledger = new Ledger(ws, { accountant: defaultAccountant() });
+  // A row-level run (no unit column) through the engine's API.
+  const r = await ledger.reserve(
+    { identity: ds.identity, units: summarize(ds).units },
+    { algorithm: 'aug-pe', charges: [{ partition: '*', mechanism: { kind: 'gaussian', sigma: 20, steps: 10 } }] },
+  );
+  await r.settle({ released: releaseHash('x') });
+  assert.equal(JSON.parse(readFileSync(ledger.file, 'utf8').trim().split('\n')[2]!).unit, 'row');
+
+  const flags = ['--text-column', 'text', '--label-column', 'label', '--unit-column', 'user'];
+  const s = await runCli(['budget', 'data/train.csv', ...flags, '--json'], { cwd: ws });
+  assert.equal(s.code, 0, s.stderr);
+  const j = JSON.parse(s.stdout);
+  assert.equal(j.privacyUnit, 'column:user');
+  assert.deepEqual(j.recordedUnits, ['row']);
+  const text = await runCli(['budget', 'data/train.csv', ...flags], { cwd: ws });
+  assert.match(
+    text.stdout,
+    /privacy unit: unit column "user" — earlier runs used row \(each row is one unit\): runs with this unit are refused/,
+  );
+  const dry = await runCli(
+    ['demos', 'data/train.csv', ...flags, '--labels', 'a', '--shots', '1', '--epsilon', '1', '--dry-run'],
+    { cwd: ws },
+  );
+  assert.equal(dry.code, 1, dry.stderr);
+  assert.match(
+    dry.stderr,
+    /data\/train\.csv: this run's privacy unit is unit column "user", but the run at ledger line 3 on the same data used row/,
+  );
 });

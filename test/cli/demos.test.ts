@@ -93,6 +93,18 @@ test('demos writes demonstrations, charges the ledger, and a second run that wou
   assert.equal(again.code, 1);
   assert.match(again.stderr, /over its total ε = 4/);
   assert.match(again.stderr, /nothing was reserved/);
+  // A dry run of a second, smaller run on the same pool shows the budget filter's number and, next to it, the PLD
+  // composition as if both runs had been planned in advance.
+  const dry = await runCli(
+    ['demos', 'data.csv', '--labels', 'card_arrival', '--shots', '1', '--epsilon', '0.5', '--dry-run', ...small],
+    { cwd: ws },
+  );
+  assert.equal(dry.code, 0, dry.stderr);
+  assert.match(
+    dry.stdout,
+    /budget: total ε 4, spent [\d.]+, after this run [\d.]+, .*\(budget filter: valid for runs chosen/,
+  );
+  assert.match(dry.stdout, /as planned: after this run ε [\d.]+ if all runs had been planned in advance/);
   // Another label's pool is disjoint: it still fits.
   const other = await runCli(
     [

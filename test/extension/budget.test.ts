@@ -103,6 +103,8 @@ function refusals(path: string): string[] {
     total: { epsilon: 4, delta: 1e-5, source: 'user' },
     spentBefore: 1,
     spentAfter: 5,
+    pldBefore: 1,
+    pldAfter: 5,
     epsilonRun: 4,
     over: 1,
   };

@@ -1,7 +1,7 @@
 import path from 'node:path';
 import { summarize } from '../../core/data';
 import { UsageError } from '../../core/errors';
-import { Ledger, defaultAccountant, type BudgetStatus, type ChargeView } from '../../core/ledger';
+import { Ledger, defaultAccountant, describeUnit, type BudgetStatus, type ChargeView } from '../../core/ledger';
 import { numberFlag, stringFlag, type Command } from '../args';
 import { datasetOptions, loadDatasetFromFlags } from '../dataset-flags';
 
@@ -18,7 +18,9 @@ export const budget: Command = {
   --text-column C, --label-column C, --unit-column C, --skip-invalid, --dedupe, --max-bytes N
                      how to read the dataset, as for \`inspect\` (n counts privacy units when --unit-column is set)
 
-A run is charged to this dataset when it recorded the same path or the same content hash (see docs/LEDGER.md).`,
+A run is charged to this dataset when it recorded the same path or the same content hash (see docs/LEDGER.md).
+Spent is the budget filter's, valid when each run is chosen after reading earlier outputs; "as planned" is the PLD
+composition of the same runs had they all been planned in advance (docs/PRIVACY.md, "The budget filter").`,
   options: {
     'set-total': { type: 'string' },
     delta: { type: 'string' },
@@ -37,7 +39,7 @@ A run is charged to this dataset when it recorded the same path or the same cont
     const root = path.resolve(io.cwd, stringFlag(values, 'workspace') ?? '.');
     const ds = await loadDatasetFromFlags(positionals[0]!, values, io.cwd, root);
     const summary = summarize(ds);
-    const target = { identity: ds.identity, units: summary.units };
+    const target = { identity: ds.identity, units: summary.units, unitColumn: ds.columns.unit };
     const ledger = new Ledger(root, { accountant: defaultAccountant() });
     if (epsilon !== undefined || delta !== undefined) await ledger.setTotal(target, { epsilon, delta });
     const status = await ledger.status(target, { labels: summary.labels.map((l) => l.label) });
@@ -75,10 +77,27 @@ export function formatStatus(s: BudgetStatus, root: string): string {
         ? `default, pinned at ledger line ${s.total.line}`
         : 'default: ε 4, δ = 1/(n·ln n); pinned at the first run';
   lines.push(`  total:      ε ${num(s.total.epsilon)} at δ ${num(s.total.delta)} (${source})`);
-  lines.push(`  spent:      ε ${num(s.spent)}${s.worst ? ` (worst pool: ${pool(s.worst)})` : ''}`);
+  const rule =
+    s.spentRule === 'lone-run-pld'
+      ? 'one run: its own exact ε'
+      : s.spentRule === 'renyi-filter'
+        ? 'Rényi budget filter over its runs'
+        : '';
+  lines.push(`  spent:      ε ${num(s.spent)}${s.worst ? ` (worst pool: ${pool(s.worst)}; ${rule})` : ''}`);
   lines.push(
-    `  remaining:  ε ${num(Math.max(0, s.remaining))}${s.remaining < 0 ? ` — OVER the total by ${num(-s.remaining)}` : ''}`,
+    `  remaining:  ε ${num(Math.max(0, s.remaining))}${s.remaining < 0 ? ` — OVER the total by ${num(-s.remaining)}` : ''} (guaranteed: runs may be chosen after reading earlier outputs)`,
   );
+  if (s.runs.length && Math.abs(s.pldIfPlanned - s.spent) > 1e-9 * Math.max(1, s.spent))
+    lines.push(
+      `  as planned: ε ${num(s.pldIfPlanned)} if all these runs had been planned in advance (PLD composition; not a guarantee for runs chosen one after another)`,
+    );
+  const unitNote = s.recordedUnits.some((u) => u !== s.privacyUnit)
+    ? ` — earlier runs used ${s.recordedUnits
+        .filter((u) => u !== s.privacyUnit)
+        .map(describeUnit)
+        .join(', ')}: runs with this unit are refused`
+    : '';
+  lines.push(`  privacy unit: ${describeUnit(s.privacyUnit)}${unitNote}`);
   const others = s.matched.paths.filter((p) => p !== s.dataset.path);
   if (others.length) lines.push(`  also counts runs recorded for: ${others.join(', ')} (same or related content)`);
   if (s.runs.length === 0) {
@@ -91,6 +110,7 @@ export function formatStatus(s: BudgetStatus, root: string): string {
     const state = r.status === 'reserved' ? 'reserved (open or crashed: charged as planned)' : r.status;
     lines.push(`    ${r.time}  ${r.algorithm}  ${state}${eps}  [line ${r.lines.join(', ')}; ${r.id}]`);
     if (r.dataset.path !== s.dataset.path) lines.push(`      recorded for ${r.dataset.path}`);
+    if (r.unit !== undefined && r.unit !== s.privacyUnit) lines.push(`      privacy unit: ${describeUnit(r.unit)}`);
     for (const c of r.charges) lines.push(`      ${charge(c)}`);
     if (r.status !== 'reserved' && JSON.stringify(r.charges) !== JSON.stringify(r.planned)) {
       for (const c of r.planned) lines.push(`      planned: ${charge(c)}`);

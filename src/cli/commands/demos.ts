@@ -137,6 +137,7 @@ ${providerUsage}
           spent: check.spentBefore,
           spentAfter: check.spentAfter,
           remainingAfter: check.total.epsilon - check.spentAfter,
+          pldAfter: check.pldAfter,
           fits: check.fits,
           over: check.over,
           suggestion: check.suggestion ?? null,
@@ -293,6 +294,7 @@ function formatPlan(o: {
     delta: number;
     spent: number;
     spentAfter: number;
+    pldAfter: number;
     remainingAfter: number;
     fits: boolean;
     over: number;
@@ -312,7 +314,12 @@ function formatPlan(o: {
     ),
     `  model: ${o.provider.kind}/${o.provider.model}${o.provider.offline ? ' (built-in offline model: for trying the tool)' : ''}`,
     `  at most ${o.estimate.maxCalls} calls in ${o.estimate.maxRoundTrips} round trips (labels and shots run concurrently), ≈${o.estimate.inputTokens} input and ${o.estimate.outputTokens} output tokens, cost ${o.estimate.costUSD === null ? 'unknown (model not in the price table)' : `≤ $${o.estimate.costUSD.toFixed(2)}`}, ≤ ${o.estimate.seconds} s`,
-    `  budget: total ε ${o.budget.total}, spent ${f(o.budget.spent)}, after this run ${f(o.budget.spentAfter)}, remaining ${f(Math.max(0, o.budget.remainingAfter))}${o.budget.fits ? '' : ` — REFUSED: over by ${f(o.budget.over)}`}`,
+    `  budget: total ε ${o.budget.total}, spent ${f(o.budget.spent)}, after this run ${f(o.budget.spentAfter)}, remaining ${f(Math.max(0, o.budget.remainingAfter))}${o.budget.fits ? '' : ` — REFUSED: over by ${f(o.budget.over)}`} (budget filter: valid for runs chosen after earlier outputs)`,
+    ...(Math.abs(o.budget.pldAfter - o.budget.spentAfter) > 1e-9 * Math.max(1, o.budget.spentAfter)
+      ? [
+          `  as planned: after this run ε ${f(o.budget.pldAfter)} if all runs had been planned in advance (PLD composition; not a guarantee across runs)`,
+        ]
+      : []),
     ...o.warnings.map((w) => `warning: ${w}`),
   ];
   return lines.join('\n');

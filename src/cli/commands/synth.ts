@@ -162,6 +162,7 @@ ${providerUsage}
         spent: check.spentBefore,
         spentAfter: check.spentAfter,
         remainingAfter: check.total.epsilon - check.spentAfter,
+        pldAfter: check.pldAfter,
         fits: check.fits,
         over: check.over,
         suggestion: check.suggestion ?? null,
@@ -326,7 +327,15 @@ function planView(plan: AugPePlan) {
 
 function formatPlan(o: {
   plan: ReturnType<typeof planView>;
-  budget: { total: number; spent: number; spentAfter: number; remainingAfter: number; fits: boolean; over: number };
+  budget: {
+    total: number;
+    spent: number;
+    spentAfter: number;
+    pldAfter: number;
+    remainingAfter: number;
+    fits: boolean;
+    over: number;
+  };
   provider: { kind: string; model: string; offline: boolean };
   embedder: { kind: string; model: string; offline: boolean };
   warnings: string[];
@@ -343,7 +352,12 @@ function formatPlan(o: {
     ),
     `  generator: ${o.provider.kind}/${o.provider.model}${o.provider.offline ? ' (built-in offline model: for trying the tool)' : ''}; embedder: ${o.embedder.kind}/${o.embedder.model}${o.embedder.offline ? ' (private rows stay on this machine)' : ' (private rows are sent to it)'}`,
     `  about ${p.estimate.completions} completions, ${p.estimate.syntheticEmbeddings} synthetic and ${p.estimate.privateEmbeddings} private embeddings`,
-    `  budget: total ε ${o.budget.total}, spent ${f(o.budget.spent)}, after this run ${f(o.budget.spentAfter)}, remaining ${f(Math.max(0, o.budget.remainingAfter))}${o.budget.fits ? '' : ` — REFUSED: over by ${f(o.budget.over)}`}`,
+    `  budget: total ε ${o.budget.total}, spent ${f(o.budget.spent)}, after this run ${f(o.budget.spentAfter)}, remaining ${f(Math.max(0, o.budget.remainingAfter))}${o.budget.fits ? '' : ` — REFUSED: over by ${f(o.budget.over)}`} (budget filter: valid for runs chosen after earlier outputs)`,
+    ...(Math.abs(o.budget.pldAfter - o.budget.spentAfter) > 1e-9 * Math.max(1, o.budget.spentAfter)
+      ? [
+          `  as planned: after this run ε ${f(o.budget.pldAfter)} if all runs had been planned in advance (PLD composition; not a guarantee across runs)`,
+        ]
+      : []),
     ...o.warnings.map((w) => `warning: ${w}`),
   ].join('\n');
 }

@@ -285,7 +285,7 @@ export async function prepareAugPe(
   settings: Omit<AugPeSettings, 'delta'> & { delta?: number },
   summary = summarize(ds),
 ): Promise<PreparedAugPe> {
-  const target: LedgerDataset = { identity: ds.identity, units: summary.units };
+  const target: LedgerDataset = { identity: ds.identity, units: summary.units, unitColumn: ds.columns.unit };
   const status = await ledger.status(target);
   const plan = planAugPe(ds, { ...settings, delta: settings.delta ?? status.total.delta });
   const check = await ledger.check(target, plan.ledgerPlan);

@@ -177,7 +177,7 @@ export async function runAugPe(o: AugPeRunOptions): Promise<AugPeResult> {
 
   // Reserve before any private text is embedded.
   const reservation: Reservation = await o.ledger.reserve(
-    { identity: o.dataset.identity, units: o.units },
+    { identity: o.dataset.identity, units: o.units, unitColumn: o.dataset.columns.unit },
     plan.ledgerPlan,
   );
   const checkpointDir = o.checkpointDir ?? path.join(o.ledger.workspaceRoot, '.private-fewshot', 'runs');

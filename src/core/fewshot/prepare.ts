@@ -27,7 +27,7 @@ export async function prepareFewShot(
   settings: PrepareSettings,
   summary = summarize(ds),
 ): Promise<PreparedFewShot> {
-  const target: LedgerDataset = { identity: ds.identity, units: summary.units };
+  const target: LedgerDataset = { identity: ds.identity, units: summary.units, unitColumn: ds.columns.unit };
   const status = await ledger.status(target);
   const plan = planFewShot(ds, { ...settings, delta: settings.delta ?? status.total.delta });
   const check = await ledger.check(target, plan.ledgerPlan);

@@ -143,7 +143,7 @@ export async function runFewShot(o: FewShotRunOptions): Promise<FewShotResult> {
 
   // Reserve before any private example is sent anywhere.
   const reservation: Reservation = await o.ledger.reserve(
-    { identity: o.dataset.identity, units: o.units },
+    { identity: o.dataset.identity, units: o.units, unitColumn: o.dataset.columns.unit },
     o.plan.ledgerPlan,
   );
   const checkpointDir = o.checkpointDir ?? path.join(o.ledger.workspaceRoot, '.private-fewshot', 'runs');

@@ -76,6 +76,8 @@ export interface BudgetLine extends Common {
   source: 'default' | 'user';
   /** Records or privacy units when the line was written (what the default δ was computed from). */
   units?: number;
+  /** The privacy unit: 'row' or 'column:<name>' (absent on lines written before units were recorded). */
+  unit?: string;
 }
 
 export interface ReservedLine extends Common {
@@ -89,9 +91,18 @@ export interface ReservedLine extends Common {
   charges: StoredCharge[];
   /** ε of this run alone at `delta` (for people; spent is always recomputed from the charges). */
   epsilonRun?: number;
-  /** Spent ε of the dataset including this run, when it was reserved. */
+  /**
+   * Spent ε of the dataset including this run, when it was reserved: under the budget filter when `filter` is
+   * present, else (older lines) the PLD composition of all runs.
+   */
   epsilonAfter?: number;
+  /** The PLD composition including this run, as if every run had been planned in advance (for people). */
+  epsilonAfterPld?: number;
   accountant?: string;
+  /** The budget filter that admitted the run (e.g. 'renyi-filter-v1'); absent on older lines. */
+  filter?: string;
+  /** The privacy unit: 'row' or 'column:<name>' (absent on lines written before units were recorded). */
+  unit?: string;
   note?: string;
 }
 
@@ -105,6 +116,8 @@ export interface ClosedLine extends Common {
   /** SHA-256 of what was released (required when settled; optional when aborted). */
   released?: string;
   reason?: string;
+  /** The reservation's privacy unit, repeated for people (the reservation's is the one that counts). */
+  unit?: string;
 }
 
 export type LedgerLine = HeaderLine | BudgetLine | ReservedLine | ClosedLine;
@@ -160,6 +173,7 @@ const count = num((x) => Number.isInteger(x) && x >= 0, 'a whole number ≥ 0');
 const deltaV = num((x) => x > 0 && x < 1, 'a number in (0, 1)');
 const runId = re(/^r-[0-9a-f]{16}$/, 'a run id r-<16 hex digits>');
 const datasetRef = obj({ path: nonEmpty, sha256: hex64, bytes: count });
+const unitV = re(/^(row|column:.+)$/s, '"row" or "column:<name>"');
 const partition = re(/^(\*|label-hash:[0-9a-f]{32})$/, '"*" or "label-hash:<32 hex digits>"');
 const chargeCommon = { partition, sigma: positive, steps: count };
 const pgCharge = obj({ ...chargeCommon, samplingRate: num((x) => x > 0 && x <= 1, 'a sampling rate in (0, 1]') });
@@ -200,6 +214,7 @@ const budgetV = obj({
   delta: deltaV,
   source: lit('default', 'user'),
   units: opt(num((x) => Number.isInteger(x) && x > 0, 'a whole number > 0')),
+  unit: opt(unitV),
 });
 const reservedV = obj({
   ...common,
@@ -210,7 +225,10 @@ const reservedV = obj({
   charges: arr(charge),
   epsilonRun: opt(nonNegative),
   epsilonAfter: opt(nonNegative),
+  epsilonAfterPld: opt(nonNegative),
   accountant: opt(str),
+  filter: opt(str),
+  unit: opt(unitV),
   note: opt(str),
 });
 const closedV = obj({
@@ -220,6 +238,7 @@ const closedV = obj({
   charges: arr(charge),
   released: opt(hex64),
   reason: opt(str),
+  unit: opt(unitV),
 });
 
 export function sha256Hex(data: string | Uint8Array): string {

@@ -3,6 +3,8 @@ export {
   BudgetExceededError,
   DEFAULT_TOTAL_EPSILON,
   defaultDelta,
+  privacyUnitOf,
+  describeUnit,
   type LedgerOptions,
   type LedgerDataset,
   type Partition,
@@ -34,4 +36,5 @@ export { LedgerStore, LEDGER_DIR, LEDGER_FILE, HEAD_FILE, type LockOptions } fro
 
 /** SHA-256 (hex) of a released artifact, for settle(). */
 export { sha256Hex as releaseHash } from './format';
-export { defaultAccountant } from './default-accountant';
+export { defaultAccountant, defaultFilter } from './default-accountant';
+export { filterSpent, filterStatus, type FilterSpent, type FilterStatus, type RunCharges } from './filter';

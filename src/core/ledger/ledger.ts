@@ -11,7 +11,9 @@ import type { DatasetIdentity } from '../data';
 import { UsageError, UserError } from '../errors';
 import { TOOL_VERSION } from '../version';
 import type { LedgerAccountant, MechanismSpec } from './accountant';
-import { SpentCalculator, type PoolCharge, type Recorded, type Spent } from './compose';
+import { SpentCalculator, type PoolCharge, type Recorded } from './compose';
+import { defaultFilter } from './default-accountant';
+import { filterSpent, type FilterSpent } from './filter';
 import {
   LEDGER_FORMAT,
   LEDGER_VERSION,
@@ -64,10 +66,22 @@ export interface RunPlan {
   note?: string;
 }
 
-/** The dataset as the ledger needs it: its identity and its number of records or privacy units. */
+/** The dataset as the ledger needs it: its identity, its number of records or privacy units, and the unit. */
 export interface LedgerDataset {
   identity: DatasetIdentity;
   units: number;
+  /** The privacy-unit column (e.g. user_id: user-level DP); absent when each row is a unit (row-level DP). */
+  unitColumn?: string;
+}
+
+/** The privacy unit as stored on ledger lines: 'row', or 'column:<name>' for a unit column. */
+export function privacyUnitOf(ds: Pick<LedgerDataset, 'unitColumn'>): string {
+  return ds.unitColumn === undefined ? 'row' : `column:${ds.unitColumn}`;
+}
+
+/** A stored privacy unit for people: "row" or "unit column \"user_id\"". */
+export function describeUnit(unit: string): string {
+  return unit === 'row' ? 'row (each row is one unit)' : `unit column ${JSON.stringify(unit.slice('column:'.length))}`;
 }
 
 /** A stored charge plus, when the caller passed the dataset's labels and one hashes to this pool, the label (local
@@ -89,6 +103,8 @@ export interface RunView {
   epsilonRun?: number;
   reason?: string;
   note?: string;
+  /** The privacy unit the run recorded ('row' or 'column:<name>'); absent on lines written before units were. */
+  unit?: string;
   /** Ledger line numbers: the reservation and, when closed, the closing line. */
   lines: number[];
 }
@@ -107,9 +123,18 @@ export interface BudgetStatus {
   dataset: DatasetIdentity;
   units: number;
   total: BudgetTotal;
+  /** Spent ε under the budget filter (valid when each run was chosen after reading earlier outputs); see filter.ts. */
   spent: number;
   /** total − spent; negative when over. */
   remaining: number;
+  /** ε of the PLD composition of every run, as if all had been planned in advance (not a guarantee across runs). */
+  pldIfPlanned: number;
+  /** How the worst pool's spent was obtained: its one run's own PLD ε, or the Rényi filter over its runs. */
+  spentRule: FilterSpent['rule'];
+  /** The privacy unit of the dataset as loaded ('row' or 'column:<name>'). */
+  privacyUnit: string;
+  /** The distinct privacy units recorded by the counted runs (older lines record none). */
+  recordedUnits: string[];
   /** The pool that reaches `spent` (a stored partition), and its label when known. */
   worst: { partition: string; label?: string } | null;
   runs: RunView[];
@@ -120,8 +145,12 @@ export interface BudgetStatus {
 export interface PlanCheck {
   fits: boolean;
   total: BudgetTotal;
+  /** Spent ε under the budget filter, before and with this run (what admission compares with the total). */
   spentBefore: number;
   spentAfter: number;
+  /** The PLD composition before and with this run, as if every run had been planned in advance (for comparison). */
+  pldBefore: number;
+  pldAfter: number;
   /** ε of the planned run alone. */
   epsilonRun: number;
   /** By how much spentAfter passes the total (0 when it fits). */
@@ -164,8 +193,12 @@ export class BudgetExceededError extends UserError {
       );
     }
     const exhausted = isExhausted(check.spentBefore, check.total.epsilon);
+    const pld =
+      check.pldAfter <= check.total.epsilon
+        ? `; composed as if every run had been planned in advance it would be ε = ${f(check.pldAfter)}, but runs chosen after reading earlier outputs need the budget filter`
+        : '';
     super(
-      `this run would bring the spent privacy budget of ${datasetPath} to ε = ${f(check.spentAfter)}, over its total ε = ${f(check.total.epsilon)} by ${f(check.over)} (spent so far ${f(check.spentBefore)}, remaining ${f(Math.max(0, check.total.epsilon - check.spentBefore))}; this run alone ε = ${f(check.epsilonRun)} at δ = ${check.total.delta.toPrecision(3)}); nothing was reserved`,
+      `this run would bring the spent privacy budget of ${datasetPath} to ε = ${f(check.spentAfter)}, over its total ε = ${f(check.total.epsilon)} by ${f(check.over)} (spent so far ${f(check.spentBefore)}, remaining ${f(Math.max(0, check.total.epsilon - check.spentBefore))}; this run alone ε = ${f(check.epsilonRun)} at δ = ${check.total.delta.toPrecision(3)}${pld}); nothing was reserved`,
       exhausted
         ? `The budget is used up. Raise the total only if you accept the larger privacy loss: private-fewshot budget ${datasetPath} --set-total EPS.`
         : options.length
@@ -177,8 +210,13 @@ export class BudgetExceededError extends UserError {
 }
 
 export interface LedgerOptions {
-  /** Binds the ε computations; see accountant.ts. */
+  /** Binds the ε computations of one run and of the "as if planned" composition; see accountant.ts. */
   accountant: LedgerAccountant;
+  /**
+   * A pool's ε under fully adaptive composition (the budget filter, filter.ts). Default: the Rényi filter
+   * (default-accountant.ts defaultFilter). Tests may bind another valid filter (e.g. Gaussian-DP).
+   */
+  filter?: LedgerAccountant;
   lock?: LockOptions;
   /** Clock for line times (tests). */
   now?: () => Date;
@@ -211,6 +249,7 @@ export interface Reservation {
 export class Ledger {
   readonly store: LedgerStore;
   private readonly calc: SpentCalculator;
+  private readonly filterCalc: SpentCalculator;
   private readonly now: () => Date;
 
   constructor(
@@ -219,6 +258,7 @@ export class Ledger {
   ) {
     this.store = new LedgerStore(workspaceRoot, options.lock);
     this.calc = new SpentCalculator(options.accountant);
+    this.filterCalc = new SpentCalculator(options.filter ?? defaultFilter());
     this.now = options.now ?? (() => new Date());
   }
 
@@ -247,7 +287,9 @@ export class Ledger {
       // Compose at the new δ outside the lock first (fills the cache; see reserve).
       const snapshot = await this.store.withLock(false, (s) => s.parsed);
       const m = matchingLines(snapshot.lines, ds.identity);
-      this.calc.spent(this.existingCharges(this.runsOf(snapshot, m.seqs)), total.delta, recordedOf(snapshot));
+      const perRun = this.runCharges(this.runsOf(snapshot, m.seqs));
+      this.spentOf(perRun, total.delta, recordedOf(snapshot));
+      this.calc.spent(perRun.flat(), total.delta, recordedOf(snapshot));
     }
     return this.store.withLock(true, ({ parsed, append }) => {
       const bodies: LineBody[] = [];
@@ -257,10 +299,14 @@ export class Ledger {
       const delta = total.delta ?? current.delta;
       // Compose at the new δ now, so the line can record the pool values later reads will need.
       const recorded = recordedOf(parsed);
-      const spent = this.calc.spent(this.existingCharges(this.runsOf(parsed, match.seqs)), delta, recorded);
+      const perRun = this.runCharges(this.runsOf(parsed, match.seqs));
+      const values = new Map([
+        ...this.spentOf(perRun, delta, recorded).values,
+        ...this.calc.spent(perRun.flat(), delta, recorded).values,
+      ]);
       bodies.push({
         ...this.budgetBody(ds, total.epsilon ?? current.epsilon, delta, 'user'),
-        ...unrecorded(spent.values, recorded),
+        ...unrecorded(values, recorded),
       });
       append(bodies);
       return this.statusOf(parsed, ds);
@@ -306,9 +352,12 @@ export class Ledger {
           algorithm: plan.algorithm,
           delta: check.total.delta,
           charges: charges.map((c) => stored(c, salt)),
+          unit: privacyUnitOf(ds),
           epsilonRun: check.epsilonRun,
           epsilonAfter: check.spentAfter,
+          epsilonAfterPld: check.pldAfter,
           accountant: this.options.accountant.name,
+          filter: this.filterCalc.accountant.name,
           ...(plan.note ? { note: plan.note } : {}),
           ...unrecorded(values, recorded),
         };
@@ -394,6 +443,7 @@ export class Ledger {
         status,
         id,
         charges,
+        ...(res.unit !== undefined ? { unit: res.unit } : {}),
         ...(usage.released ? { released: usage.released } : {}),
         ...(usage.reason ? { reason: usage.reason } : {}),
         ...eps,
@@ -434,6 +484,7 @@ export class Ledger {
       delta,
       source,
       units: ds.units,
+      unit: privacyUnitOf(ds),
     };
   }
 
@@ -486,18 +537,51 @@ export class Ledger {
     return [...runs.values()];
   }
 
-  private existingCharges(runs: { reserved: ReservedLine; closed?: ClosedLine }[]): PoolCharge[] {
-    const out: PoolCharge[] = [];
-    for (const r of runs)
-      for (const c of (r.closed ?? r.reserved).charges) out.push({ partition: c.partition, mechanism: spec(c) });
-    return out;
+  /** Each run's charges: the closing line's, or the reservation's while it is open. */
+  private runCharges(runs: { reserved: ReservedLine; closed?: ClosedLine }[]): PoolCharge[][] {
+    return runs.map((r) =>
+      (r.closed ?? r.reserved).charges.map((c) => ({ partition: c.partition, mechanism: spec(c) })),
+    );
+  }
+
+  /** The budget filter's spent ε of these runs (filter.ts); its values include the PLD pool values it computed. */
+  private spentOf(
+    runs: PoolCharge[][],
+    delta: number,
+    recorded: Recorded,
+    opts: { stopAbove?: number } = {},
+  ): FilterSpent {
+    return filterSpent(runs, delta, { filter: this.filterCalc, pld: this.calc }, recorded, opts);
+  }
+
+  /**
+   * Refuses a run whose privacy unit differs from one recorded by an earlier run on the same data. A user-level
+   * guarantee does not bound row-level neighbours at the same ε (removing one row changes a user's data, it does not
+   * remove a user), and a row-level one bounds a user only through group privacy; neither composes with the other
+   * into one guarantee, so the ledger refuses rather than guess. Lines written before units were recorded carry none
+   * and are composed with any unit.
+   */
+  private checkUnit(ds: LedgerDataset, runs: { reserved: ReservedLine }[]): void {
+    const unit = privacyUnitOf(ds);
+    const other = runs.find((r) => r.reserved.unit !== undefined && r.reserved.unit !== unit);
+    if (!other) return;
+    const theirs = other.reserved.unit!;
+    throw new UserError(
+      `${ds.identity.path}: this run's privacy unit is ${describeUnit(unit)}, but the run at ledger line ${other.reserved.seq} on the same data used ${describeUnit(theirs)}; guarantees for different privacy units do not compose into one, so nothing was reserved`,
+      theirs === 'row'
+        ? 'Run without --unit-column, as the earlier runs did, or keep the user-level budget in a separate workspace deliberately.'
+        : `Run with --unit-column ${theirs.slice('column:'.length)}, as the earlier runs did, or keep this unit's budget in a separate workspace deliberately.`,
+    );
   }
 
   private statusOf(parsed: ParsedLedger, ds: LedgerDataset, labels?: string[]): BudgetStatus {
     const match = matchingLines(parsed.lines, ds.identity);
     const total = this.totalOf(parsed, ds, match.seqs);
     const runs = this.runsOf(parsed, match.seqs);
-    const spent = this.calc.spent(this.existingCharges(runs), total.delta, recordedOf(parsed));
+    const recorded = recordedOf(parsed);
+    const perRun = this.runCharges(runs);
+    const spent = this.spentOf(perRun, total.delta, recorded);
+    const pld = this.calc.spent(perRun.flat(), total.delta, recorded);
     const names = new Map<string, string>();
     if (labels && parsed.header) for (const l of labels) names.set(labelPartition(l, parsed.header.labelSalt), l);
     const view = (c: StoredCharge): ChargeView =>
@@ -509,6 +593,10 @@ export class Ledger {
       total,
       spent: spent.epsilon,
       remaining: total.epsilon - spent.epsilon,
+      pldIfPlanned: pld.epsilon,
+      spentRule: spent.rule,
+      privacyUnit: privacyUnitOf(ds),
+      recordedUnits: distinct(runs.flatMap((r) => (r.reserved.unit !== undefined ? [r.reserved.unit] : []))),
       worst:
         spent.worst === null
           ? null
@@ -528,6 +616,7 @@ export class Ledger {
         ...(r.epsilonRun !== undefined ? { epsilonRun: r.epsilonRun } : {}),
         ...(c?.reason ? { reason: c.reason } : {}),
         ...(r.note ? { note: r.note } : {}),
+        ...(r.unit !== undefined ? { unit: r.unit } : {}),
         lines: c ? [r.seq, c.seq] : [r.seq],
       })),
       matched: { paths: [...match.paths], hashes: [...match.hashes] },
@@ -544,7 +633,10 @@ export class Ledger {
   ): { check: PlanCheck; values: Map<string, number>; recorded: Recorded } {
     const match = matchingLines(parsed.lines, ds.identity);
     const total = this.totalOf(parsed, ds, match.seqs);
-    const existing = this.existingCharges(this.runsOf(parsed, match.seqs));
+    const runs = this.runsOf(parsed, match.seqs);
+    this.checkUnit(ds, runs);
+    const existingRuns = this.runCharges(runs);
+    const existing = existingRuns.flat();
     const delta = total.delta;
     const recorded = recordedOf(parsed);
     const planCharges = (cs: Charge[]): PoolCharge[] =>
@@ -552,10 +644,11 @@ export class Ledger {
         partition: c.partition === '*' ? '*' : labelPartition(c.partition.slice('label:'.length), salt),
         mechanism: c.mechanism,
       }));
-    const spentWith = (cs: Charge[]): Spent => this.calc.spent([...existing, ...planCharges(cs)], delta, recorded);
-    const before = this.calc.spent(existing, delta, recorded).epsilon;
-    const afterSpent = spentWith(charges);
+    const before = this.spentOf(existingRuns, delta, recorded).epsilon;
+    const afterSpent = this.spentOf([...existingRuns, planCharges(charges)], delta, recorded);
     const after = afterSpent.epsilon;
+    const pldAfter = this.calc.spent([...existing, ...planCharges(charges)], delta, recorded);
+    const values = new Map([...afterSpent.values, ...pldAfter.values]);
     const epsilonRun = this.calc.spent(planCharges(charges), delta, recorded).epsilon;
     const fits = after <= total.epsilon;
     const check: PlanCheck = {
@@ -563,6 +656,8 @@ export class Ledger {
       total,
       spentBefore: before,
       spentAfter: after,
+      pldBefore: this.calc.spent(existing, delta, recorded).epsilon,
+      pldAfter: pldAfter.epsilon,
       epsilonRun,
       over: fits ? 0 : after - total.epsilon,
     };
@@ -570,12 +665,12 @@ export class Ledger {
       check.suggestion = this.suggest(
         charges,
         (cs) =>
-          this.calc.spent([...existing, ...planCharges(cs)], delta, recorded, { stopAbove: total.epsilon }).epsilon <=
+          this.spentOf([...existingRuns, planCharges(cs)], delta, recorded, { stopAbove: total.epsilon }).epsilon <=
           total.epsilon,
         total.epsilon - before,
         delta,
       );
-    return { check, values: afterSpent.values, recorded };
+    return { check, values, recorded };
   }
 
   /**
@@ -592,13 +687,17 @@ export class Ledger {
     let latest: BudgetLine | undefined;
     for (const l of parsed.lines) if (l.type === 'budget' && match.seqs.has(l.seq)) latest = l;
     if (!latest) return {};
-    const all: PoolCharge[] = [];
+    const all: PoolCharge[][] = [];
     for (const r of this.runsOf(parsed, match.seqs)) {
       const cs = r.reserved.id === res.id ? charges : (r.closed ?? r.reserved).charges;
-      for (const c of cs) all.push({ partition: c.partition, mechanism: spec(c) });
+      all.push(cs.map((c) => ({ partition: c.partition, mechanism: spec(c) })));
     }
     const recorded = recordedOf(parsed);
-    return unrecorded(this.calc.spent(all, latest.delta, recorded).values, recorded);
+    const values = new Map([
+      ...this.spentOf(all, latest.delta, recorded).values,
+      ...this.calc.spent(all.flat(), latest.delta, recorded).values,
+    ]);
+    return unrecorded(values, recorded);
   }
 
   /**

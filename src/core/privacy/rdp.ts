@@ -79,6 +79,13 @@ export function rdpPoissonGaussian(q: number, sigma: number, alpha: number): num
 }
 
 const rdpCache = new Map<string, Float64Array>();
+/** Order sets whose curves are memoised (the defaults and the budget filter's), by identity. */
+const memoisedOrders = new Map<readonly number[], string>([[DEFAULT_RDP_ORDERS, 'd']]);
+
+/** Memoises the per-(σ, q) curves over `orders` (a fixed, frozen order set such as the budget filter's). */
+export function memoiseRdpOrders(orders: readonly number[], tag: string): void {
+  memoisedOrders.set(orders, tag);
+}
 
 /** Drops the memoised per-(σ, q) RDP curves. */
 export function clearRdpCache(): void {
@@ -87,7 +94,8 @@ export function clearRdpCache(): void {
 
 /** Per-step RDP curve of one (σ, q) over `orders` (memoised for the default orders). */
 export function rdpCurve(q: number, sigma: number, orders: readonly number[] = DEFAULT_RDP_ORDERS): Float64Array {
-  const key = orders === DEFAULT_RDP_ORDERS ? `${q}|${sigma}` : undefined;
+  const tag = memoisedOrders.get(orders);
+  const key = tag === undefined ? undefined : `${tag}|${q}|${sigma}`;
   const hit = key === undefined ? undefined : rdpCache.get(key);
   if (hit) return hit;
   const out = new Float64Array(orders.length);

@@ -47,7 +47,13 @@ export function ledgerRootFor(file: vscode.Uri): string {
 }
 
 export function budgetOf(status: BudgetStatus): BudgetMessage {
-  return { total: status.total.epsilon, delta: status.total.delta, spent: status.spent, remaining: status.remaining };
+  return {
+    total: status.total.epsilon,
+    delta: status.total.delta,
+    spent: status.spent,
+    remaining: status.remaining,
+    asPlanned: status.pldIfPlanned,
+  };
 }
 
 /** The last text editor the user had focus in (a focused webview panel has no active text editor). */

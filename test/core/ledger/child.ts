@@ -1,13 +1,13 @@
 // Child process for the multi-process ledger tests: node --import tsx child.ts <mode> <workspace> [args].
 import { Ledger, releaseHash, type LedgerDataset } from '../../../src/core/ledger';
-import { gdpAccountant } from './gdp-accountant';
+import { gdpAccountant, gdpFilter } from './gdp-accountant';
 
 const [mode, ws, arg, startAt] = process.argv.slice(2);
 const ds: LedgerDataset = {
   identity: { path: 'data/train.csv', contentSha256: releaseHash('data/train.csv'), bytes: 14 },
   units: 1000,
 };
-const ledger = new Ledger(ws!, { accountant: gdpAccountant() });
+const ledger = new Ledger(ws!, { accountant: gdpAccountant(), filter: gdpFilter() });
 const one = {
   algorithm: 'child',
   charges: [{ partition: '*' as const, mechanism: { kind: 'gaussian' as const, sigma: 10, steps: 1 } }],

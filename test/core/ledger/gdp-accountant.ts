@@ -75,3 +75,13 @@ export function gdpAccountant(): LedgerAccountant & { calls: number } {
   };
   return acc;
 }
+
+/**
+ * The same Gaussian-DP composition as a budget filter: admitting runs while μ² = Σ steps/σ² stays within the budget's
+ * μ is valid under fully adaptive composition (Smith & Thakurta 2022, "Fully adaptive composition for Gaussian
+ * differential privacy"), and ignoring q only over-counts. Lets ledger tests keep exact closed-form expectations.
+ */
+export function gdpFilter(): LedgerAccountant & { calls: number } {
+  const acc = gdpAccountant();
+  return Object.assign(acc, { name: 'test-gdp-filter' });
+}

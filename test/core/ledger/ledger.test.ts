@@ -16,7 +16,7 @@ import {
 import { epsilonFor } from '../../../src/core/privacy';
 import { DataError, UsageError, UserError } from '../../../src/core/errors';
 import { tempDir } from '../../support/tmp';
-import { gdpAccountant, gdpEpsilon, mu } from './gdp-accountant';
+import { gdpAccountant, gdpEpsilon, gdpFilter, mu } from './gdp-accountant';
 
 const root = tempDir('pfs-ledger-');
 let n = 0;
@@ -42,7 +42,7 @@ const close = (a: number, b: number, tol = 1e-9) =>
 
 test('a fresh dataset has the default total ε = 4, δ = 1/(n ln n), nothing spent, and no file is created', async () => {
   const ws = workspace();
-  const ledger = new Ledger(ws, { accountant: gdpAccountant() });
+  const ledger = new Ledger(ws, { accountant: gdpAccountant(), filter: gdpFilter() });
   const s = await ledger.status(dataset());
   assert.equal(s.total.epsilon, DEFAULT_TOTAL_EPSILON);
   close(s.total.delta, 1 / (1000 * Math.log(1000)));
@@ -57,7 +57,7 @@ test('a fresh dataset has the default total ε = 4, δ = 1/(n ln n), nothing spe
 
 test('reserve pins the default total, records the run, and settle replaces the plan by the real usage', async () => {
   const ws = workspace();
-  const ledger = new Ledger(ws, { accountant: gdpAccountant() });
+  const ledger = new Ledger(ws, { accountant: gdpAccountant(), filter: gdpFilter() });
   const ds = dataset();
   const delta = defaultDelta(1000);
   const r = await ledger.reserve(ds, plan({ partition: '*', mechanism: g(10, 10) }));
@@ -110,7 +110,7 @@ test('reserve pins the default total, records the run, and settle replaces the p
 
 test('an abort without usage stays charged at the planned size; with usage, at what ran; usage above the plan is recorded and flagged', async () => {
   const ws = workspace();
-  const ledger = new Ledger(ws, { accountant: gdpAccountant() });
+  const ledger = new Ledger(ws, { accountant: gdpAccountant(), filter: gdpFilter() });
   const ds = dataset();
   const delta = defaultDelta(1000);
   const a = await ledger.reserve(ds, plan({ partition: '*', mechanism: g(8, 16) }));
@@ -134,7 +134,7 @@ test('an abort without usage stays charged at the planned size; with usage, at w
 
 test('partitions: label pools compose in parallel, one pool in sequence, and * with every pool', async () => {
   const ws = workspace();
-  const ledger = new Ledger(ws, { accountant: gdpAccountant() });
+  const ledger = new Ledger(ws, { accountant: gdpAccountant(), filter: gdpFilter() });
   const ds = dataset();
   const delta = defaultDelta(1000);
   const eps = (...specs: MechanismSpec[]) => gdpEpsilon(mu(specs), delta);
@@ -162,7 +162,7 @@ test('partitions: label pools compose in parallel, one pool in sequence, and * w
 
   // With only * runs, spent is their composition.
   const ws2 = workspace();
-  const l2 = new Ledger(ws2, { accountant: gdpAccountant() });
+  const l2 = new Ledger(ws2, { accountant: gdpAccountant(), filter: gdpFilter() });
   await l2.reserve(ds, plan({ partition: '*', mechanism: g(4, 2) }));
   await l2.reserve(ds, plan({ partition: '*', mechanism: pg(6, 0.01, 3) }));
   close((await l2.status(ds)).spent, eps(g(4, 2), g(6, 3)));
@@ -172,7 +172,7 @@ test('label names never reach the file: pools are stored as salted HMACs, differ
   const label = 'Refund_not_showing_up';
   const files: string[] = [];
   for (let i = 0; i < 2; i++) {
-    const ledger = new Ledger(workspace(), { accountant: gdpAccountant() });
+    const ledger = new Ledger(workspace(), { accountant: gdpAccountant(), filter: gdpFilter() });
     await ledger.reserve(dataset(), plan({ partition: `label:${label}`, mechanism: g(2, 1) }));
     files.push(readFileSync(ledger.file, 'utf8'));
   }
@@ -184,7 +184,7 @@ test('label names never reach the file: pools are stored as salted HMACs, differ
 
 test('a refused overspend says by how much and which σ or step budget fits — and those suggestions really fit', async () => {
   const ws = workspace();
-  const ledger = new Ledger(ws, { accountant: gdpAccountant() });
+  const ledger = new Ledger(ws, { accountant: gdpAccountant(), filter: gdpFilter() });
   const ds = dataset();
   await ledger.setTotal(ds, { epsilon: 2 });
   await ledger.reserve(ds, plan({ partition: '*', mechanism: g(10, 4) }));
@@ -230,7 +230,7 @@ test('a refused overspend says by how much and which σ or step budget fits — 
 
 test('setTotal writes a user budget line; δ must stay below 1/n', async () => {
   const ws = workspace();
-  const ledger = new Ledger(ws, { accountant: gdpAccountant() });
+  const ledger = new Ledger(ws, { accountant: gdpAccountant(), filter: gdpFilter() });
   const ds = dataset();
   const s = await ledger.setTotal(ds, { epsilon: 1.5, delta: 1e-5 });
   assert.deepEqual([s.total.epsilon, s.total.delta, s.total.source, s.total.line], [1.5, 1e-5, 'user', 2]);
@@ -242,7 +242,7 @@ test('setTotal writes a user budget line; δ must stay below 1/n', async () => {
 
 test('identity: an edited file keeps its budget, a copy or rename shares it, an unrelated file does not', async () => {
   const ws = workspace();
-  const ledger = new Ledger(ws, { accountant: gdpAccountant() });
+  const ledger = new Ledger(ws, { accountant: gdpAccountant(), filter: gdpFilter() });
   const original = dataset('data/a.csv', 'v1');
   await ledger.reserve(original, plan({ partition: '*', mechanism: g(2, 2) }));
   const spent = (await ledger.status(original)).spent;
@@ -266,7 +266,7 @@ test('identity: an edited file keeps its budget, a copy or rename shares it, an 
 });
 
 async function damagedLedger(): Promise<{ ledger: Ledger; ds: LedgerDataset; lines: string[] }> {
-  const ledger = new Ledger(workspace(), { accountant: gdpAccountant() });
+  const ledger = new Ledger(workspace(), { accountant: gdpAccountant(), filter: gdpFilter() });
   const ds = dataset();
   for (let i = 0; i < 3; i++) {
     const r = await ledger.reserve(ds, plan({ partition: '*', mechanism: g(10, 1) }));
@@ -344,7 +344,11 @@ test('a deleted line is reported: in the middle by the chain, at the end by the 
 
 test('a lock left behind by a dead process is taken over once stale; a live one makes others wait', async () => {
   const ws = workspace();
-  const ledger = new Ledger(ws, { accountant: gdpAccountant(), lock: { staleMs: 2000, waitMs: 300 } });
+  const ledger = new Ledger(ws, {
+    accountant: gdpAccountant(),
+    filter: gdpFilter(),
+    lock: { staleMs: 2000, waitMs: 300 },
+  });
   const ds = dataset();
   await ledger.reserve(ds, plan({ partition: '*', mechanism: g(10, 1) }));
   const lock = path.join(ws, '.private-fewshot', 'ledger.lock');
@@ -360,7 +364,7 @@ test('a lock left behind by a dead process is taken over once stale; a live one 
 });
 
 test('calls in one process are serialised and see each other', async () => {
-  const ledger = new Ledger(workspace(), { accountant: gdpAccountant() });
+  const ledger = new Ledger(workspace(), { accountant: gdpAccountant(), filter: gdpFilter() });
   const ds = dataset();
   await ledger.setTotal(ds, { epsilon: gdpEpsilon(Math.sqrt(5) / 10, defaultDelta(1000)) * 1.0000001 });
   // 12 concurrent attempts at 1 step each; exactly 5 fit.
@@ -378,7 +382,7 @@ test('calls in one process are serialised and see each other', async () => {
 test('pool values computed by writes are recorded in the chain, so a cold read needs no accountant call', async () => {
   const ws = workspace();
   const ds = dataset();
-  const writer = new Ledger(ws, { accountant: gdpAccountant() });
+  const writer = new Ledger(ws, { accountant: gdpAccountant(), filter: gdpFilter() });
   const a = await writer.reserve(
     ds,
     plan({ partition: 'label:x', mechanism: g(3, 2) }, { partition: 'label:y', mechanism: g(4, 2) }),
@@ -397,14 +401,15 @@ test('pool values computed by writes are recorded in the chain, so a cold read n
   const reader = new Ledger(ws, { accountant: acc });
   const s = await reader.status(ds);
   assert.equal(acc.calls, 0, 'every pool value came from the ledger');
-  close(s.spent, gdpEpsilon(mu([g(4, 2), g(9, 2)]), defaultDelta(1000)));
+  // This reader keeps the default (Rényi) filter, so the closed-form GDP value is the as-if-planned composition.
+  close(s.pldIfPlanned, gdpEpsilon(mu([g(4, 2), g(9, 2)]), defaultDelta(1000)));
 
   // A new δ: setTotal composes at it and records; the next cold read again needs nothing.
   await writer.setTotal(ds, { delta: 1e-6 });
   const acc2 = gdpAccountant();
   const s2 = await new Ledger(ws, { accountant: acc2 }).status(ds);
   assert.equal(acc2.calls, 0);
-  close(s2.spent, gdpEpsilon(mu([g(4, 2), g(9, 2)]), 1e-6));
+  close(s2.pldIfPlanned, gdpEpsilon(mu([g(4, 2), g(9, 2)]), 1e-6));
 
   // Another accountant (or tool version) never reuses them.
   const other = { ...gdpAccountant(), name: 'other' };
@@ -421,7 +426,7 @@ test('pool values computed by writes are recorded in the chain, so a cold read n
 });
 
 test('an append refuses to fork the chain when the file grew under a lock that went stale', async () => {
-  const ledger = new Ledger(workspace(), { accountant: gdpAccountant() });
+  const ledger = new Ledger(workspace(), { accountant: gdpAccountant(), filter: gdpFilter() });
   const ds = dataset();
   await ledger.reserve(ds, plan({ partition: '*', mechanism: g(10, 1) }));
   const before = readFileSync(ledger.file, 'utf8');

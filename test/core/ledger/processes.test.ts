@@ -5,7 +5,7 @@ import { mkdirSync, readFileSync } from 'node:fs';
 import path from 'node:path';
 import { Ledger, releaseHash, parseLedger, defaultDelta, type LedgerDataset } from '../../../src/core/ledger';
 import { tempDir } from '../../support/tmp';
-import { gdpAccountant, gdpEpsilon } from './gdp-accountant';
+import { gdpAccountant, gdpEpsilon, gdpFilter } from './gdp-accountant';
 
 const root = tempDir('pfs-ledger-proc-');
 const child = path.join(__dirname, 'child.ts');
@@ -47,7 +47,7 @@ test('three processes appending at once: every run lands once, the chain stays v
   const kids = [0, 1, 2].map(() => start(['append', ws, '15', at]));
   const results = await Promise.all(kids.map((k) => k.done));
   for (const r of results) assert.equal(r.code, 0, r.stderr);
-  const ledger = new Ledger(ws, { accountant: gdpAccountant() });
+  const ledger = new Ledger(ws, { accountant: gdpAccountant(), filter: gdpFilter() });
   const text = readFileSync(ledger.file, 'utf8');
   const parsed = parseLedger(text, ledger.file); // throws on any broken link
   assert.equal(parsed.lines.length, 1 + 1 + 3 * 15 * 2); // header, pinned budget, reserve + settle per run
@@ -65,7 +65,7 @@ test('three processes appending at once: every run lands once, the chain stays v
 
 test('two processes racing for the last of the budget: together they never pass the total', async () => {
   const ws = workspace();
-  const ledger = new Ledger(ws, { accountant: gdpAccountant() });
+  const ledger = new Ledger(ws, { accountant: gdpAccountant(), filter: gdpFilter() });
   // Room for exactly 6 one-step runs.
   await ledger.setTotal(ds, { epsilon: gdpEpsilon(Math.sqrt(6) / 10, defaultDelta(1000)) * (1 + 1e-9) });
   const at = String(Date.now() + 2500);
@@ -87,7 +87,7 @@ test('a process killed with SIGKILL mid-run leaves its reservation charged at th
   const r = await kid.done;
   assert.equal(r.signal, 'SIGKILL');
 
-  const ledger = new Ledger(ws, { accountant: gdpAccountant() });
+  const ledger = new Ledger(ws, { accountant: gdpAccountant(), filter: gdpFilter() });
   const s = await ledger.status(ds);
   assert.equal(s.runs.length, 1);
   assert.equal(s.runs[0]!.id, id);
@@ -111,7 +111,11 @@ test('a process killed with SIGKILL while holding the lock: others take the lock
   await kid.line(/locked/);
   kid.p.kill('SIGKILL');
   await kid.done;
-  const ledger = new Ledger(ws, { accountant: gdpAccountant(), lock: { staleMs: 2000, waitMs: 10_000 } });
+  const ledger = new Ledger(ws, {
+    accountant: gdpAccountant(),
+    filter: gdpFilter(),
+    lock: { staleMs: 2000, waitMs: 10_000 },
+  });
   const r = await ledger.reserve(ds, {
     algorithm: 'x',
     charges: [{ partition: '*', mechanism: { kind: 'gaussian', sigma: 10, steps: 1 } }],
