@@ -1,18 +1,18 @@
 import path from 'node:path';
 import * as vscode from 'vscode';
-import {
-  AUGPE_DEFAULTS,
-  prepareAugPe,
-  type AugPeReport,
-  type PreparedAugPe,
-  type SyntheticRecord,
-} from '../../core/augpe';
+import { AUGPE_DEFAULTS, prepareAugPe, type PreparedAugPe } from '../../core/augpe';
 import { summarize, type Dataset, type DatasetSummary } from '../../core/data';
 import { DataError, UserError } from '../../core/errors';
-import { DEFAULT_TEMPLATE, exportDemonstrations } from '../../core/fewshot/export';
 import { chooseLabels } from '../../core/fewshot/prepare';
 import { BudgetExceededError, Ledger, defaultAccountant } from '../../core/ledger';
 import { BUILTIN_MODEL_ID } from '../../core/providers/builtin';
+import {
+  augPeRelease,
+  editorExportFormat,
+  editorExportText,
+  editorReleaseText,
+  type AugPeRelease,
+} from '../../core/release';
 import { parseWebviewMessage, type BudgetMessage, type HostMessage, type SynthSettings } from '../../shared/protocol';
 import { editorHint } from '../budget';
 import { providerConfigFromSettings, providerFromSettings } from '../providers/settings';
@@ -49,7 +49,8 @@ export class SynthPanel {
   private latest: HostMessage | undefined;
   private loaded: Loaded | undefined;
   private running: AbortController | undefined;
-  private result: { records: SyntheticRecord[]; report: AugPeReport; offlineModel?: string } | undefined;
+  /** The last run's release: the only thing Copy, Insert and Export… render (src/core/release.ts). */
+  private result: AugPeRelease | undefined;
   private board: SynthProgressBoard | undefined;
   private previewed: SynthSettings | undefined;
   private budget: BudgetMessage | undefined;
@@ -405,28 +406,31 @@ export class SynthPanel {
       throttle.flushNow();
       const after = await loaded.ledger.status(target);
       this.budget = budgetOf(after);
-      this.result = {
-        records: result.records,
-        report: result.report,
-        offlineModel: generator.offline ? generator.model : undefined,
-      };
+      const release = augPeRelease({ plan, result });
+      this.result = release;
       const message =
         result.status === 'failed'
           ? `The run stopped early: ${result.error?.message ?? 'unknown error'}. The last selected records are kept, and the ${result.histograms} histogram(s) that ran are charged.`
           : result.status === 'cancelled'
             ? `Cancelled after ${result.histograms} of ${plan.settings.iterations} histogram(s): the last selected records are kept, and only those histograms are charged.`
             : undefined;
+      // Everything the run used, the private-row embeddings included: local display only.
+      const u = result.report.usage;
+      const pe = result.privateEmbeddingUsage;
       this.post(
         {
           type: 'synthResult',
-          status: result.status,
-          records: result.records,
-          epsilonPlanned: result.reservation.epsilonRun,
-          epsilonCharged: result.epsilonCharged,
-          histograms: result.histograms,
-          iterations: plan.settings.iterations,
+          release,
           budgetUsed: Math.max(0, after.spent - before.spent),
           budget: budgetOf(after),
+          localOnlyNotPrivate: {
+            calls: u.calls + pe.calls,
+            inputTokens: u.inputTokens + pe.inputTokens,
+            outputTokens: u.outputTokens + pe.outputTokens,
+            cost: u.cost + pe.cost,
+            durationMs: result.report.durationMs,
+            journal: path.relative(loaded.root, result.checkpoint),
+          },
           message,
         },
         'latest',
@@ -455,12 +459,7 @@ export class SynthPanel {
   }
 
   private text(): string {
-    const r = this.result!;
-    return exportDemonstrations(r.records, {
-      format: 'text',
-      template: DEFAULT_TEMPLATE,
-      offlineModel: r.offlineModel,
-    });
+    return editorReleaseText(this.result!);
   }
 
   private async export(): Promise<void> {
@@ -473,13 +472,9 @@ export class SynthPanel {
       filters: { 'JSON Lines': ['jsonl'], JSON: ['json'], Text: ['txt'] },
     });
     if (!target) return;
-    const ext = target.path.split('.').pop()?.toLowerCase();
-    const format = ext === 'json' ? 'json' : ext === 'jsonl' ? 'jsonl' : 'text';
-    // JSON as the CLI's `synth --format json` writes it: the records and the run report.
-    const body =
-      format === 'json'
-        ? `${JSON.stringify({ ...(r.offlineModel ? { notice: `Written by the built-in offline model (${r.offlineModel}), for trying the tool — not production quality.` } : {}), records: r.records, report: r.report }, null, 2)}\n`
-        : exportDemonstrations(r.records, { format, template: DEFAULT_TEMPLATE, offlineModel: r.offlineModel });
+    // JSON is the release, as the CLI's `synth --format json` writes it: the records and the public run parameters.
+    const format = editorExportFormat(target.path);
+    const body = editorExportText(r, format);
     await vscode.workspace.fs.writeFile(target, new TextEncoder().encode(body));
     this.post({
       type: 'notice',
