@@ -56,7 +56,7 @@ export interface FewShotReleaseBody {
   privacy: {
     /** ε the user asked for (the plan calibrates σ so that the run alone meets it at δ). */
     epsilonRequested: number;
-    /** ε of the run as planned and reserved. */
+    /** ε of the run as planned (at δ; a completed run is charged this). */
     epsilonPlanned: number;
     /** ε of what ran (started demonstrations × T_max steps), at δ. */
     epsilonCharged: number;
@@ -134,15 +134,7 @@ export const RELEASE_KEYS = {
   'dp-few-shot': {
     '': ['format', 'tool', 'algorithm', 'notice', 'status', 'model', 'privacy', 'parameters', 'demonstrations'],
     model: ['kind', 'model', 'offline'],
-    privacy: [
-      'epsilonRequested',
-      'epsilonPlanned',
-      'epsilonCharged',
-      'delta',
-      'accountant',
-      'unit',
-      'labels',
-    ],
+    privacy: ['epsilonRequested', 'epsilonPlanned', 'epsilonCharged', 'delta', 'accountant', 'unit', 'labels'],
     'privacy.labels[]': ['label', 'sigma', 'steps'],
     parameters: [
       'labels',
@@ -220,12 +212,14 @@ export interface FewShotReleaseInput {
       maxTokens: number;
     };
     labels: readonly { label: string; sigma: number; steps: number }[];
+    /** ε of the run alone at the run's δ. (Not the reservation's figure: the ledger states it at the ledger's δ,
+     * whose default 1/(n·ln n) follows the exact record count.) */
+    epsilonRun: number;
   };
   result: {
     status: RunStatus;
     demonstrations: readonly ReleasedText[];
     epsilonCharged: number;
-    reservation: { epsilonRun: number };
     report: {
       provider: PublicModel;
       privacy: { unit: string };
@@ -247,7 +241,7 @@ export function fewShotRelease({ plan, result }: FewShotReleaseInput): FewShotRe
     model: model(result.report.provider),
     privacy: {
       epsilonRequested: s.epsilon,
-      epsilonPlanned: result.reservation.epsilonRun,
+      epsilonPlanned: plan.epsilonRun,
       epsilonCharged: result.epsilonCharged,
       delta: s.delta,
       accountant: 'pld',
@@ -289,13 +283,14 @@ export interface AugPeReleaseInput {
     };
     labels: readonly { count: number }[];
     sigma: number;
+    /** ε of the run alone at the run's δ (not the reservation's figure, see FewShotReleaseInput). */
+    epsilonRun: number;
   };
   result: {
     status: RunStatus;
     records: readonly ReleasedText[];
     histograms: number;
     epsilonCharged: number;
-    reservation: { epsilonRun: number };
     report: { provider: PublicModel; embedder: PublicModel; privacy: { unit: string } };
   };
 }
@@ -313,7 +308,7 @@ export function augPeRelease({ plan, result }: AugPeReleaseInput): AugPeRelease 
     embedder: model(result.report.embedder),
     privacy: {
       epsilonRequested: s.epsilon,
-      epsilonPlanned: result.reservation.epsilonRun,
+      epsilonPlanned: plan.epsilonRun,
       epsilonCharged: result.epsilonCharged,
       delta: s.delta,
       accountant: 'gdp',
@@ -393,9 +388,7 @@ export function renderRelease(r: Release, o: { format: ReleaseFormat; template?:
       return (
         items
           .map((d) =>
-            JSON.stringify(
-              notice ? { label: d.label, text: d.text, offline: true } : { label: d.label, text: d.text },
-            ),
+            JSON.stringify(notice ? { label: d.label, text: d.text, offline: true } : { label: d.label, text: d.text }),
           )
           .join('\n') + '\n'
       );
@@ -460,7 +453,7 @@ export interface FewShotLocalDiagnostics {
   pools: { label: string; poolUnits: number; samplingRate: number }[];
   usage: Record<string, number>;
   durationMs: number;
-  /** The run journal (checkpoint) under .private-fewshot/runs/. */
+  /** The run journal of local diagnostics under .private-fewshot/runs/. */
   journal: string;
 }
 
@@ -514,7 +507,12 @@ export function augPeDiagnostics(
   };
 }
 
-/** The run journal's line of local diagnostics (appended to the run's checkpoint under .private-fewshot/runs/). */
+/** The run journal of local diagnostics: a file beside the run's checkpoint (.private-fewshot/runs/<id>.jsonl). */
+export function localJournalPath(checkpoint: string): string {
+  return checkpoint.replace(/(\.jsonl)?$/, '.local-diagnostics.json');
+}
+
+/** What the run journal holds: the local diagnostics of a run. */
 export function journalDiagnostics(report: {
   dataset: { path: string; contentSha256: string };
   usage: object;

@@ -76,7 +76,7 @@ test('a DP few-shot release has exactly the allowed keys, whatever else its inpu
   const r = fewShotRelease(fakeFewShotInput());
   assert.deepEqual(keyPaths(r), FEWSHOT_KEYS);
   assert.deepEqual(RELEASE_KEYS['dp-few-shot'], FEWSHOT_KEYS);
-  // The inputs carried usage, a content hash, a path, a duration, `reused` and pool sizes: none of it is in the release.
+  // The inputs carried usage, a content hash, a path, a duration, `reused` and pool sizes: none of it is released.
   const text = JSON.stringify(r);
   for (const leak of ['usage', 'contentSha256', 'secret.csv', 'durationMs', 'reused', 'poolUnits', 'samplingRate'])
     assert.ok(!text.includes(leak), leak);
@@ -95,7 +95,10 @@ test('an Aug-PE release has exactly the allowed keys, whatever else its inputs c
 test('renderRelease refuses a release with a key outside the boundary (a forged or mutated release)', () => {
   const r = fewShotRelease(fakeFewShotInput());
   const forged = { ...r, usage: { inputTokens: 77 } } as unknown as Release;
-  assert.throws(() => renderRelease(forged, { format: 'jsonl' }), /release boundary: "release" has unexpected key\(s\) usage/);
+  assert.throws(
+    () => renderRelease(forged, { format: 'jsonl' }),
+    /release boundary: "release" has unexpected key\(s\) usage/,
+  );
   const nested = { ...r, privacy: { ...r.privacy, contentSha256: 'ab' } } as unknown as Release;
   assert.throws(() => checkReleaseKeys(nested), /"privacy" has unexpected key\(s\) contentSha256/);
   const a = augPeRelease(fakeAugPeInput());

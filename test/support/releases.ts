@@ -19,6 +19,7 @@ export function fakeFewShotInput(o: { offline?: boolean } = {}): FewShotReleaseI
         { label: 'a', sigma: 1.5, steps: 6, poolUnits: 40, samplingRate: 0.15, noiseStd: 0.7 },
         { label: 'b', sigma: 1.6, steps: 6, poolUnits: 35, samplingRate: 0.17, noiseStd: 0.75 },
       ] as unknown as FewShotReleaseInput['plan']['labels'],
+      epsilonRun: 1.99,
     },
     result: {
       status: 'completed',
@@ -65,6 +66,7 @@ export function fakeAugPeInput(): AugPeReleaseInput {
         { count: 2, rows: 35, units: 35, population: 8 },
       ] as unknown as AugPeReleaseInput['plan']['labels'],
       sigma: 3,
+      epsilonRun: 0.99,
     },
     result: {
       status: 'completed',

@@ -9,7 +9,7 @@ import { runFewShot } from '../../core/fewshot/run';
 import { Ledger, defaultAccountant } from '../../core/ledger';
 import { createProvider, DEFAULT_PRICES, priceFor } from '../../core/providers';
 import { estimateTokens } from '../../core/providers/usage';
-import { fewShotDiagnostics, fewShotRelease, renderRelease } from '../../core/release';
+import { fewShotDiagnostics, fewShotRelease, localJournalPath, renderRelease } from '../../core/release';
 import { numberFlag, stringFlag, type Command } from '../args';
 import { datasetOptions, loadDatasetFromFlags } from '../dataset-flags';
 import { providerConfigFromFlags, providerOptions, providerUsage } from '../provider-flags';
@@ -189,7 +189,7 @@ ${providerUsage}
     const rendered = renderRelease(release, { format, template: template2 });
     const outFile = stringFlag(values, 'out');
     if (outFile) await writeFile(path.resolve(io.cwd, outFile), rendered);
-    const journal = path.relative(root, result.checkpoint);
+    const journal = path.relative(root, localJournalPath(result.checkpoint));
     const budget = { total: after.total.epsilon, spent: after.spent, remaining: after.remaining };
     if (values.json) {
       io.out(

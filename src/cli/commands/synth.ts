@@ -15,7 +15,7 @@ import {
 import { checkTemplate } from '../../core/fewshot/export';
 import { Ledger, defaultAccountant } from '../../core/ledger';
 import { createProvider } from '../../core/providers';
-import { augPeDiagnostics, augPeRelease, renderRelease } from '../../core/release';
+import { augPeDiagnostics, augPeRelease, localJournalPath, renderRelease } from '../../core/release';
 import { numberFlag, stringFlag, type Command } from '../args';
 import { datasetOptions, loadDatasetFromFlags } from '../dataset-flags';
 import { providerConfigFromFlags, providerOptions, providerUsage } from '../provider-flags';
@@ -220,7 +220,7 @@ ${providerUsage}
     const rendered = renderRelease(release, { format, template });
     const outFile = stringFlag(values, 'out');
     if (outFile) await writeFile(path.resolve(io.cwd, outFile), rendered);
-    const journal = path.relative(root, result.checkpoint);
+    const journal = path.relative(root, localJournalPath(result.checkpoint));
     const budget = { total: after.total.epsilon, spent: after.spent, remaining: after.remaining };
     if (values.json) {
       io.out(

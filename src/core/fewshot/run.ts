@@ -1,4 +1,4 @@
-import { appendFile, mkdir } from 'node:fs/promises';
+import { appendFile, mkdir, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import { createHash } from 'node:crypto';
 import type { Dataset } from '../data';
@@ -6,7 +6,7 @@ import { UserError } from '../errors';
 import type { Charge, Ledger, Reservation } from '../ledger';
 import { cryptoRandom, gaussianNoise, type RandomSource } from '../privacy';
 import type { Provider } from '../providers/types';
-import { journalDiagnostics } from '../release';
+import { journalDiagnostics, localJournalPath } from '../release';
 import { TOOL_VERSION } from '../version';
 import { decodeDemonstration, type DecodeStats } from './decode';
 import type { Demonstration } from './export';
@@ -297,8 +297,8 @@ export async function runFewShot(o: FewShotRunOptions): Promise<FewShotResult> {
     },
     durationMs: now() - started,
   };
-  // The run journal keeps the local diagnostics beside the checkpoint (never in a release: src/core/release.ts).
-  await appendFile(checkpoint, JSON.stringify(journalDiagnostics(report)) + '\n');
+  // The run journal: the local diagnostics in a file beside the checkpoint (never in a release: src/core/release.ts).
+  await writeFile(localJournalPath(checkpoint), JSON.stringify({ ...journalDiagnostics(report) }, null, 2) + '\n');
   return {
     demonstrations,
     status,

@@ -9,7 +9,7 @@ import {
   editorExportFormat,
   editorExportText,
   editorReleaseText,
-  fewShotRelease,
+  localJournalPath,
   type FewShotRelease,
 } from '../../core/release';
 import {
@@ -24,6 +24,7 @@ import type { Config } from '../config';
 import { providerFromSettings } from '../providers/settings';
 import { editorHint } from '../budget';
 import { renderWebviewHtml } from './html';
+import { fewShotResultMessage } from './release';
 import { panelIcon } from './icons';
 import { RunProgress, Throttle } from './progress';
 
@@ -422,33 +423,24 @@ export class GeneratePanel {
       throttle.flushNow();
       const after = await loaded.ledger.status(target);
       this.budget = budgetOf(after);
-      const release = fewShotRelease({ plan, result });
-      this.result = release;
       const message =
         result.status === 'failed'
           ? `The run stopped early: ${result.error?.message ?? 'unknown error'}. What was written is kept and charged.`
           : result.status === 'cancelled'
             ? 'Cancelled: the demonstrations written so far are kept and charged.'
             : undefined;
-      const u = result.report.usage;
-      this.post(
+      const { release, message: shown } = fewShotResultMessage(
+        { plan, result },
         {
-          type: 'result',
-          release,
           budgetUsed: Math.max(0, after.spent - before.spent),
           budget: budgetOf(after),
-          localOnlyNotPrivate: {
-            calls: u.calls,
-            inputTokens: u.inputTokens,
-            outputTokens: u.outputTokens,
-            cost: u.cost,
-            durationMs: result.report.durationMs,
-            journal: vscode.workspace.asRelativePath(result.checkpoint, false),
-          },
+          journal: vscode.workspace.asRelativePath(localJournalPath(result.checkpoint), false),
           message,
         },
-        'latest',
       );
+      // Copy, Insert and Export… render this release and nothing else.
+      this.result = release;
+      this.post(shown, 'latest');
       this.deps.onBudget({ file: this.file, name: this.name, budget: budgetOf(after) });
       this.deps.log.info(
         `Generate ${this.name}: ${result.status}, ${result.demonstrations.length} demonstration(s), ε planned ${result.reservation.epsilonRun.toFixed(3)}, budget used ${(after.spent - before.spent).toFixed(3)}, ${result.report.usage.calls} calls, ${Date.now() - started} ms.`,

@@ -7,10 +7,10 @@ import { chooseLabels } from '../../core/fewshot/prepare';
 import { BudgetExceededError, Ledger, defaultAccountant } from '../../core/ledger';
 import { BUILTIN_MODEL_ID } from '../../core/providers/builtin';
 import {
-  augPeRelease,
   editorExportFormat,
   editorExportText,
   editorReleaseText,
+  localJournalPath,
   type AugPeRelease,
 } from '../../core/release';
 import { parseWebviewMessage, type BudgetMessage, type HostMessage, type SynthSettings } from '../../shared/protocol';
@@ -18,6 +18,7 @@ import { editorHint } from '../budget';
 import { providerConfigFromSettings, providerFromSettings } from '../providers/settings';
 import { budgetOf, insertAtCursor, ledgerRootFor, type GenerateDeps } from './generatePanel';
 import { renderWebviewHtml } from './html';
+import { augPeResultMessage } from './release';
 import { panelIcon } from './icons';
 import { Throttle } from './progress';
 import { runInWorker, SynthProgressBoard, WorkerRunError, type WorkerInput } from './synthRun';
@@ -406,35 +407,24 @@ export class SynthPanel {
       throttle.flushNow();
       const after = await loaded.ledger.status(target);
       this.budget = budgetOf(after);
-      const release = augPeRelease({ plan, result });
-      this.result = release;
       const message =
         result.status === 'failed'
           ? `The run stopped early: ${result.error?.message ?? 'unknown error'}. The last selected records are kept, and the ${result.histograms} histogram(s) that ran are charged.`
           : result.status === 'cancelled'
             ? `Cancelled after ${result.histograms} of ${plan.settings.iterations} histogram(s): the last selected records are kept, and only those histograms are charged.`
             : undefined;
-      // Everything the run used, the private-row embeddings included: local display only.
-      const u = result.report.usage;
-      const pe = result.privateEmbeddingUsage;
-      this.post(
+      const { release, message: shown } = augPeResultMessage(
+        { plan, result },
         {
-          type: 'synthResult',
-          release,
           budgetUsed: Math.max(0, after.spent - before.spent),
           budget: budgetOf(after),
-          localOnlyNotPrivate: {
-            calls: u.calls + pe.calls,
-            inputTokens: u.inputTokens + pe.inputTokens,
-            outputTokens: u.outputTokens + pe.outputTokens,
-            cost: u.cost + pe.cost,
-            durationMs: result.report.durationMs,
-            journal: path.relative(loaded.root, result.checkpoint),
-          },
+          journal: path.relative(loaded.root, localJournalPath(result.checkpoint)),
           message,
         },
-        'latest',
       );
+      // Copy, Insert and Export… render this release and nothing else.
+      this.result = release;
+      this.post(shown, 'latest');
       this.deps.onBudget({ file: this.file, name: this.name, budget: budgetOf(after) });
       this.deps.log.info(
         `Synthesize ${this.name}: ${result.status}, ${result.records.length} record(s), ${result.histograms} of ${plan.settings.iterations} histogram(s), ε charged ${result.epsilonCharged.toFixed(3)}, ${result.report.usage.calls} calls, ${Date.now() - started} ms.`,
