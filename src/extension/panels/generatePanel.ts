@@ -443,7 +443,7 @@ export class GeneratePanel {
       this.post(shown, 'latest');
       this.deps.onBudget({ file: this.file, name: this.name, budget: budgetOf(after) });
       this.deps.log.info(
-        `Generate ${this.name}: ${result.status}, ${result.demonstrations.length} demonstration(s), ε planned ${result.reservation.epsilonRun.toFixed(3)}, budget used ${(after.spent - before.spent).toFixed(3)}, ${result.report.usage.calls} calls, ${Date.now() - started} ms.`,
+        `Generate ${this.name}: ${result.status}, ${result.demonstrations.length} demonstration(s), ε planned ${result.reservation.epsilonRun.toFixed(3)}, budget used ${(after.spent - before.spent).toFixed(3)}; local only, not private: ${result.report.usage.calls} calls, ${Date.now() - started} ms.`,
       );
     } finally {
       throttle.cancel();

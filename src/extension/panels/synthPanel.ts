@@ -427,7 +427,7 @@ export class SynthPanel {
       this.post(shown, 'latest');
       this.deps.onBudget({ file: this.file, name: this.name, budget: budgetOf(after) });
       this.deps.log.info(
-        `Synthesize ${this.name}: ${result.status}, ${result.records.length} record(s), ${result.histograms} of ${plan.settings.iterations} histogram(s), ε charged ${result.epsilonCharged.toFixed(3)}, ${result.report.usage.calls} calls, ${Date.now() - started} ms.`,
+        `Synthesize ${this.name}: ${result.status}, ${result.records.length} record(s), ${result.histograms} of ${plan.settings.iterations} histogram(s), ε charged ${result.epsilonCharged.toFixed(3)}; local only, not private: ${result.report.usage.calls} calls, ${Date.now() - started} ms.`,
       );
     } catch (e) {
       // Refused or crashed in the worker: the rows stop spinning, and the budget is re-read (a crash after the
