@@ -1,5 +1,5 @@
 // Pieces both run panels (Generate, Synthesize) use. Text only (see dom.ts).
-import type { BudgetMessage } from '../src/shared/protocol';
+import type { BudgetMessage, LocalRunDiagnostics } from '../src/shared/protocol';
 import { h } from './dom';
 import { send } from './vscode-api';
 
@@ -108,4 +108,32 @@ export function labelPicker(labels: readonly string[]): {
       }
     },
   };
+}
+
+/**
+ * A run's local diagnostics (calls, tokens, cost, duration, journal): computed from the private data without noise,
+ * so they are shown here, labelled, and never exported (Copy, Insert and Export… carry the release only).
+ */
+export function localOnlyView(d: LocalRunDiagnostics): HTMLElement {
+  const n = (x: number) => x.toLocaleString('en-US');
+  return h(
+    'section',
+    { class: 'local-only', 'data-testid': 'local-only', 'aria-label': 'Local only, not private' },
+    h('h3', {}, h('vscode-icon', { name: 'eye-closed' }), ' Local only, not private'),
+    h(
+      'p',
+      { class: 'muted' },
+      'Computed from the private data without noise: stays on this machine, and is not in Copy, Insert or Export….',
+    ),
+    h(
+      'p',
+      { class: 'local-figures' },
+      h('strong', { 'data-testid': 'local-calls' }, n(d.calls)),
+      ' model calls · ',
+      `${n(d.inputTokens)} prompt and ${n(d.outputTokens)} completion tokens · cost $`,
+      h('span', { 'data-testid': 'local-cost' }, d.cost.toFixed(4)),
+      ` · ${(d.durationMs / 1000).toFixed(1)} s · journal `,
+      h('code', {}, d.journal),
+    ),
+  );
 }

@@ -7,7 +7,7 @@ import {
   type ProgressRow,
   type ProgressTotals,
 } from '../src/shared/protocol';
-import { budgetView, f, labelPicker, numberField, setBudgetButton } from './common';
+import { budgetView, f, labelPicker, localOnlyView, numberField, setBudgetButton } from './common';
 import { h } from './dom';
 import { getState, send, setState } from './vscode-api';
 
@@ -191,19 +191,25 @@ function planView(m: Extract<HostMessage, { type: 'plan' }>): HTMLElement {
 }
 
 function resultView(m: Extract<HostMessage, { type: 'result' }>): HTMLElement {
+  // The release (what Copy, Insert and Export… carry), then the ledger's figures; the local diagnostics go last, in
+  // their own labelled section.
+  const r = m.release;
   return h(
     'section',
     { class: 'result' },
-    h('h2', {}, `Demonstrations (${m.demonstrations.length}) — ${m.status}`),
+    h('h2', {}, `Demonstrations (${r.demonstrations.length}) — ${r.status}`),
     m.message ? h('p', { class: 'warning' }, m.message) : null,
     h(
       'p',
       {},
-      `Budget used by this run: ε `,
-      h('strong', { 'data-testid': 'budget-used' }, f(m.budgetUsed)),
-      m.status === 'completed'
+      `ε charged `,
+      h('strong', { 'data-testid': 'epsilon-charged' }, f(r.privacy.epsilonCharged)),
+      ` at δ = ${r.privacy.delta.toExponential(2)}`,
+      r.status === 'completed'
         ? ''
-        : ` (planned up to ${f(m.epsilonPlanned)}; only the started demonstrations are charged)`,
+        : ` (planned up to ${f(r.privacy.epsilonPlanned)}; only the started demonstrations are charged)`,
+      `. Budget used by this run: ε `,
+      h('strong', { 'data-testid': 'budget-used' }, f(m.budgetUsed)),
       `; remaining budget `,
       h('strong', { 'data-testid': 'remaining-now' }, f(Math.max(0, m.budget.remaining))),
       ` of ${f(m.budget.total)}.`,
@@ -233,7 +239,7 @@ function resultView(m: Extract<HostMessage, { type: 'result' }>): HTMLElement {
     h(
       'ol',
       { class: 'demos' },
-      ...m.demonstrations.map((d) =>
+      ...r.demonstrations.map((d) =>
         h(
           'li',
           { class: 'demo' },
@@ -242,6 +248,7 @@ function resultView(m: Extract<HostMessage, { type: 'result' }>): HTMLElement {
         ),
       ),
     ),
+    localOnlyView(m.localOnlyNotPrivate),
   );
 }
 
@@ -306,7 +313,8 @@ function totalsView(t: ProgressTotals, running: boolean): HTMLElement[] {
     n('progress-done', t.done),
     ` of ${t.planned} demonstrations done`,
     running ? [', ', n('progress-in-flight', t.started - t.done), ' in flight'] : [],
-    ' · ',
+    // Calls, round trips and tokens follow the private prompts: local only (never in an export).
+    ' · local only, not private: ',
     n('progress-calls', t.calls),
     ' model calls · ',
     n('progress-round-trips', t.roundTrips),

@@ -1,7 +1,7 @@
 // The Synthesize view (Aug-PE): a form, the plan preview, progress per label and the released synthetic records.
 // Everything is rendered as text nodes (see dom.ts); the records are DP output but still never HTML.
 import { synthSettingsSchema, type HostMessage, type SynthLabelRow, type SynthSettings } from '../src/shared/protocol';
-import { budgetView, f, labelPicker, numberField, setBudgetButton } from './common';
+import { budgetView, f, labelPicker, localOnlyView, numberField, setBudgetButton } from './common';
 import { h } from './dom';
 import { getState, send, setState } from './vscode-api';
 
@@ -272,20 +272,23 @@ function planView(m: PlanMessage): HTMLElement {
 }
 
 function resultView(m: ResultMessage): HTMLElement {
+  // The release (what Copy, Insert and Export… carry), then the ledger's figures; the local diagnostics go last, in
+  // their own labelled section.
+  const r = m.release;
   return h(
     'section',
     { class: 'result' },
-    h('h2', {}, `Synthetic records (${m.records.length}) — ${m.status}`),
+    h('h2', {}, `Synthetic records (${r.records.length}) — ${r.status}`),
     m.message ? h('p', { class: 'warning' }, m.message) : null,
     h(
       'p',
       {},
       'ε charged ',
-      figure('epsilon-charged', m.epsilonCharged),
-      ' for ',
-      figure('histograms', m.histograms, String(m.histograms)),
-      ` of ${m.iterations} histogram(s)`,
-      m.status === 'completed' ? '' : ` (planned ${f(m.epsilonPlanned)})`,
+      figure('epsilon-charged', r.privacy.epsilonCharged),
+      ` at δ = ${r.privacy.delta.toExponential(2)} for `,
+      figure('histograms', r.privacy.histograms, String(r.privacy.histograms)),
+      ` of ${r.privacy.iterations} histogram(s)`,
+      r.status === 'completed' ? '' : ` (planned ${f(r.privacy.epsilonPlanned)})`,
       "; the dataset's spent budget rose by ",
       figure('budget-used', m.budgetUsed),
       '; remaining ',
@@ -317,15 +320,16 @@ function resultView(m: ResultMessage): HTMLElement {
     h(
       'ol',
       { class: 'records' },
-      ...m.records.map((r) =>
+      ...r.records.map((x) =>
         h(
           'li',
           { class: 'record' },
-          h('div', { class: 'record-label' }, r.label),
-          h('div', { class: 'record-text' }, r.text),
+          h('div', { class: 'record-label' }, x.label),
+          h('div', { class: 'record-text' }, x.text),
         ),
       ),
     ),
+    localOnlyView(m.localOnlyNotPrivate),
   );
 }
 
@@ -370,7 +374,8 @@ function renderProgress(m: ProgressMessage): void {
     n('progress-histograms', m.histograms),
     ' histogram(s) · ',
     n('progress-completions', m.completions),
-    ' completions · ',
+    // Calls, tokens and cost follow the private data: local only (never in an export).
+    ' completions · local only, not private: ',
     n('progress-calls', m.calls),
     ' model calls',
     m.inputTokens || m.outputTokens

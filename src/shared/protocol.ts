@@ -120,6 +120,90 @@ export const synthLabelRowSchema = z.object({
 });
 export type SynthLabelRow = z.infer<typeof synthLabelRowSchema>;
 
+/**
+ * The release (src/core/release.ts: the one type of what may leave the machine) as the webview receives it. Strict
+ * objects: a release with any other key (usage, a hash, a path) fails validation and is not shown. Kept equal to the
+ * core type by test/core/release.test.ts.
+ */
+const releasedTextSchema = z.strictObject({ label: z.string(), text: z.string() });
+const releaseModelSchema = z.strictObject({ kind: z.string(), model: z.string(), offline: z.boolean() });
+const runStatusSchema = z.enum(['completed', 'cancelled', 'failed']);
+export const fewShotReleaseSchema = z.strictObject({
+  format: z.literal('private-fewshot-release/1'),
+  tool: z.string(),
+  algorithm: z.literal('dp-few-shot'),
+  notice: z.nullable(z.string()),
+  status: runStatusSchema,
+  model: releaseModelSchema,
+  privacy: z.strictObject({
+    epsilonRequested: z.number(),
+    epsilonPlanned: z.number(),
+    epsilonCharged: z.number(),
+    delta: z.number(),
+    accountant: z.literal('pld'),
+    unit: z.string(),
+    labels: z.array(z.strictObject({ label: z.string(), sigma: z.number(), steps: count })),
+  }),
+  parameters: z.strictObject({
+    labels: z.array(z.string()),
+    shots: count,
+    prompts: count,
+    examplesPerPrompt: z.number(),
+    maxTokens: count,
+    topK: count,
+    lookahead: count,
+    shotConcurrency: count,
+  }),
+  demonstrations: z.array(releasedTextSchema),
+});
+export const augPeReleaseSchema = z.strictObject({
+  format: z.literal('private-fewshot-release/1'),
+  tool: z.string(),
+  algorithm: z.literal('aug-pe'),
+  notice: z.nullable(z.string()),
+  status: runStatusSchema,
+  model: releaseModelSchema,
+  embedder: releaseModelSchema,
+  privacy: z.strictObject({
+    epsilonRequested: z.number(),
+    epsilonPlanned: z.number(),
+    epsilonCharged: z.number(),
+    delta: z.number(),
+    accountant: z.literal('gdp'),
+    unit: z.string(),
+    sigma: z.number(),
+    iterations: count,
+    histograms: count,
+    mu: z.number(),
+  }),
+  parameters: z.strictObject({
+    labels: z.array(z.string()),
+    counts: z.array(count),
+    fractions: z.array(z.number()),
+    variations: count,
+    neighbours: count,
+    metric: z.string(),
+    threshold: z.number(),
+    variation: z.string(),
+    maskProbability: z.number(),
+    temperature: z.number(),
+    maxTokens: count,
+  }),
+  records: z.array(releasedTextSchema),
+});
+
+/** Local diagnostics of a finished run, for the panel's "Local only, not private" area (never exported). */
+export const localRunDiagnosticsSchema = z.object({
+  calls: count,
+  inputTokens: count,
+  outputTokens: count,
+  cost: z.number(),
+  durationMs: z.number(),
+  /** The run journal under .private-fewshot/runs/ (workspace-relative). */
+  journal: z.string(),
+});
+export type LocalRunDiagnostics = z.infer<typeof localRunDiagnosticsSchema>;
+
 /** Host → webview. */
 export const hostMessageSchema = z.discriminatedUnion('type', [
   z.object({ type: z.literal('loading'), file: z.string() }),
@@ -161,15 +245,15 @@ export const hostMessageSchema = z.discriminatedUnion('type', [
     rows: z.array(progressRowSchema),
     totals: progressTotalsSchema,
   }),
+  // A finished DP few-shot run: the release (what Copy, Insert and Export… carry), the ledger's figures and the local
+  // diagnostics, kept apart.
   z.object({
     type: z.literal('result'),
-    status: z.enum(['completed', 'cancelled', 'failed']),
-    demonstrations: z.array(z.object({ label: z.string(), text: z.string() })),
-    /** ε of the run as planned and reserved (a completed run is charged this). */
-    epsilonPlanned: z.number(),
+    release: fewShotReleaseSchema,
     /** How much the dataset's spent budget rose (a cancelled run settles only its started demonstrations). */
     budgetUsed: z.number(),
     budget: budgetSchema,
+    localOnlyNotPrivate: localRunDiagnosticsSchema,
     message: z.optional(z.string()),
   }),
   // `action: 'setBudget'` when raising the dataset's total would fix it (a refused run): the view offers the button.
@@ -234,17 +318,11 @@ export const hostMessageSchema = z.discriminatedUnion('type', [
   }),
   z.object({
     type: z.literal('synthResult'),
-    status: z.enum(['completed', 'cancelled', 'failed']),
-    records: z.array(z.object({ label: z.string(), text: z.string() })),
-    /** ε of the run as planned and reserved (a completed run is charged this). */
-    epsilonPlanned: z.number(),
-    /** ε of the histograms that ran (σ, histograms) at the plan's δ. */
-    epsilonCharged: z.number(),
-    histograms: count,
-    iterations: count,
+    release: augPeReleaseSchema,
     /** How much the dataset's spent budget rose. */
     budgetUsed: z.number(),
     budget: budgetSchema,
+    localOnlyNotPrivate: localRunDiagnosticsSchema,
     message: z.optional(z.string()),
   }),
 ]);

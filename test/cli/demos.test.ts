@@ -71,13 +71,18 @@ test('demos writes demonstrations, charges the ledger, and a second run that wou
   );
   assert.equal(r.code, 0, r.stderr);
   const o = JSON.parse(r.stdout);
-  assert.equal(o.status, 'completed');
-  assert.equal(o.demonstrations.length, 2);
-  assert.ok(o.privacy.epsilon <= 3 && o.privacy.epsilon > 2.9);
-  assert.equal(o.privacy.accountant, 'pld');
-  assert.ok(Math.abs(o.budget.spent - o.privacy.epsilon) < 1e-9);
-  assert.equal(o.budget.total, 4);
-  assert.ok(o.usage.calls > 0 && o.usage.roundTrips > 0);
+  // --json: the release (what may leave the machine) and the local diagnostics, apart.
+  const { release, localOnlyNotPrivate: local } = o;
+  assert.equal(release.status, 'completed');
+  assert.equal(release.demonstrations.length, 2);
+  assert.ok(release.privacy.epsilonCharged <= 3 && release.privacy.epsilonCharged > 2.9);
+  assert.equal(release.privacy.accountant, 'pld');
+  assert.ok(Math.abs(local.budget.spent - release.privacy.epsilonCharged) < 1e-9);
+  assert.equal(local.budget.total, 4);
+  assert.ok(local.usage.calls > 0 && local.usage.roundTrips > 0);
+  assert.match(local.note, /Local only, not private/);
+  const journal = JSON.parse(readFileSync(path.join(ws, local.journal), 'utf8'));
+  assert.deepEqual(journal.usage, local.usage, 'the run journal keeps the diagnostics');
   const lines = readFileSync(path.join(ws, 'demos.jsonl'), 'utf8')
     .trim()
     .split('\n')

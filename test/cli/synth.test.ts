@@ -84,13 +84,16 @@ test('synth writes records, charges the ledger, and a second run that would over
   );
   assert.equal(r.code, 0, r.stderr);
   const o = JSON.parse(r.stdout);
-  assert.equal(o.status, 'completed');
-  assert.equal(o.records.length, 4);
-  assert.equal(o.privacy.histograms, 2);
-  assert.ok(o.privacy.epsilon <= 3 && o.privacy.epsilon > 2.99);
-  assert.ok(Math.abs(o.budget.spent - o.privacy.epsilon) < 1e-9);
-  assert.equal(o.budget.total, 4);
-  assert.ok(existsSync(path.join(ws, o.checkpoint)));
+  // --json: the release (what may leave the machine) and the local diagnostics, apart.
+  const { release, localOnlyNotPrivate: local } = o;
+  assert.equal(release.status, 'completed');
+  assert.equal(release.records.length, 4);
+  assert.equal(release.privacy.histograms, 2);
+  assert.ok(release.privacy.epsilonCharged <= 3 && release.privacy.epsilonCharged > 2.99);
+  assert.ok(Math.abs(local.budget.spent - release.privacy.epsilonCharged) < 1e-9);
+  assert.equal(local.budget.total, 4);
+  const journal = JSON.parse(readFileSync(path.join(ws, local.journal), 'utf8'));
+  assert.deepEqual(journal.privateEmbeddingUsage, local.privateEmbeddingUsage, 'the run journal keeps the diagnostics');
   const lines = readFileSync(path.join(ws, 'synth.jsonl'), 'utf8')
     .trim()
     .split('\n')
@@ -107,7 +110,7 @@ test('synth writes records, charges the ledger, and a second run that would over
   );
   assert.equal(again.code, 1);
   assert.match(again.stderr, /over its total ε = 4/);
-  // Another label's pool is disjoint: it still fits; json output carries the report.
+  // Another label's pool is disjoint: it still fits; json output is the release (records and public parameters).
   const other = await runCli(
     [
       'synth',
@@ -129,7 +132,9 @@ test('synth writes records, charges the ledger, and a second run that would over
   assert.equal(other.code, 0, other.stderr);
   const j = JSON.parse(other.stdout);
   assert.equal(j.records.length, 2);
-  assert.equal(j.report.algorithm, 'aug-pe');
+  assert.equal(j.algorithm, 'aug-pe');
+  assert.equal(j.usage, undefined);
+  assert.equal(j.report, undefined);
   assert.match(j.notice, /built-in offline model/);
   assert.match(other.stderr, /private rows are embedded on this machine/);
 });

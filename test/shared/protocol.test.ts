@@ -1,6 +1,17 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { parseHostMessage, parseWebviewMessage } from '../../src/shared/protocol';
+import { augPeRelease, fewShotRelease } from '../../src/core/release';
+import { fakeAugPeInput, fakeFewShotInput } from '../support/releases';
+
+const local = {
+  calls: 3,
+  inputTokens: 80,
+  outputTokens: 3,
+  cost: 0,
+  durationMs: 12,
+  journal: 'runs/x.local-diagnostics.json',
+};
 import { loadDataset, summarize } from '../../src/core/data';
 import { repoRoot } from '../support/cli';
 
@@ -101,16 +112,11 @@ test('Generate panel: host → webview init, plan, progress and result messages'
   assert.equal(parseHostMessage({ ...progress, running: undefined }), undefined);
   assert.deepEqual(parseHostMessage({ type: 'budget', budget }), { type: 'budget', budget });
   assert.equal(parseHostMessage({ type: 'budget', budget: { total: 4 } }), undefined);
-  const result = {
-    type: 'result',
-    status: 'completed',
-    demonstrations: [{ label: 'a', text: 't' }],
-    epsilonPlanned: 0.99,
-    budgetUsed: 0.99,
-    budget,
-  };
+  const release = JSON.parse(JSON.stringify(fewShotRelease(fakeFewShotInput())));
+  const result = { type: 'result', release, budgetUsed: 0.99, budget, localOnlyNotPrivate: local };
   assert.deepEqual(parseHostMessage(result), result);
-  assert.equal(parseHostMessage({ ...result, status: 'done' }), undefined);
+  assert.equal(parseHostMessage({ ...result, release: { ...release, status: 'done' } }), undefined);
+  assert.equal(parseHostMessage({ ...result, release: { ...release, usage: { calls: 1 } } }), undefined);
   assert.equal(parseHostMessage({ ...init, budget: { total: 4 } }), undefined);
   assert.equal(parseHostMessage({ ...init, provider: { kind: 'builtin', model: 'x' } }), undefined);
   assert.equal(parseHostMessage({ type: 'generateError', message: 'm', hint: 'h' })?.type, 'generateError');
@@ -222,31 +228,12 @@ test('Synthesize panel: host → webview init, plan, progress and result message
     undefined,
   );
   assert.equal(parseHostMessage({ ...progress, histograms: 0.5 }), undefined);
-  const result = {
-    type: 'synthResult',
-    status: 'cancelled',
-    records: [{ label: 'a', text: 't' }],
-    epsilonPlanned: 0.99,
-    epsilonCharged: 0.6,
-    histograms: 1,
-    iterations: 2,
-    budgetUsed: 0.6,
-    budget,
-    message: 'm',
-  };
+  const release = JSON.parse(JSON.stringify(augPeRelease(fakeAugPeInput())));
+  const result = { type: 'synthResult', release, budgetUsed: 0.6, budget, localOnlyNotPrivate: local, message: 'm' };
   assert.deepEqual(parseHostMessage(result), result);
-  assert.equal(parseHostMessage({ ...result, status: 'done' }), undefined);
-  assert.equal(parseHostMessage({ ...result, records: [{ label: 'a' }] }), undefined);
-  // The Generate panel's messages are unchanged by the additions.
-  assert.equal(
-    parseHostMessage({
-      type: 'result',
-      status: 'completed',
-      demonstrations: [],
-      epsilonPlanned: 1,
-      budgetUsed: 1,
-      budget,
-    })?.type,
-    'result',
-  );
+  assert.equal(parseHostMessage({ ...result, release: { ...release, status: 'done' } }), undefined);
+  assert.equal(parseHostMessage({ ...result, release: { ...release, records: [{ label: 'a' }] } }), undefined);
+  assert.equal(parseHostMessage({ ...result, release: { ...release, dataset: { path: 'd.csv' } } }), undefined);
+  // A Generate panel result is not a Synthesize one.
+  assert.equal(parseHostMessage({ ...result, type: 'result' }), undefined);
 });

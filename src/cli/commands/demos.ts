@@ -2,13 +2,14 @@ import { writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import { summarize } from '../../core/data';
 import { UsageError } from '../../core/errors';
-import { checkTemplate, EXPORT_FORMATS, exportDemonstrations, type ExportFormat } from '../../core/fewshot/export';
+import { checkTemplate, EXPORT_FORMATS, type ExportFormat } from '../../core/fewshot/export';
 import { FEWSHOT_DEFAULTS, type FewShotPlan } from '../../core/fewshot/plan';
 import { chooseLabels, prepareFewShot } from '../../core/fewshot/prepare';
 import { runFewShot } from '../../core/fewshot/run';
 import { Ledger, defaultAccountant } from '../../core/ledger';
 import { createProvider, DEFAULT_PRICES, priceFor } from '../../core/providers';
 import { estimateTokens } from '../../core/providers/usage';
+import { fewShotDiagnostics, fewShotRelease, localJournalPath, renderRelease } from '../../core/release';
 import { numberFlag, stringFlag, type Command } from '../args';
 import { datasetOptions, loadDatasetFromFlags } from '../dataset-flags';
 import { providerConfigFromFlags, providerOptions, providerUsage } from '../provider-flags';
@@ -36,7 +37,9 @@ ${providerUsage}
   --template T              for text: e.g. "Text: {text}\\nLabel: {label}"
   --out FILE                write the demonstrations there (default: stdout)
   --dry-run                 print the plan (σ, q, calls, cost, budget after) and touch nothing
-  --json                    print one JSON object: demonstrations, privacy, budget, usage
+  --json                    print one JSON object: "release" (what --out writes with --format json: the
+                            demonstrations and public parameters) and "localOnlyNotPrivate" (usage, pool sizes,
+                            budget, journal: computed from the private data, never to be shared)
   --workspace DIR           where .private-fewshot/ lives (default: the current directory)
   --skip-invalid, --dedupe, --max-bytes N   as for \`inspect\``,
   options: {
@@ -181,32 +184,19 @@ ${providerUsage}
     }
     const after = await ledger.status(target);
     const template2 = template?.replace(/\\n/g, '\n');
-    const rendered = exportDemonstrations(result.demonstrations, {
-      format,
-      template: template2,
-      report: result.report,
-      offlineModel: offline ? provider.model : undefined,
-    });
+    // The release boundary (src/core/release.ts): files and stdout get the release only; the local diagnostics go to
+    // stderr, the run journal and the "localOnlyNotPrivate" key of --json.
+    const release = fewShotRelease({ plan, result });
+    const rendered = renderRelease(release, { format, template: template2 });
     const outFile = stringFlag(values, 'out');
     if (outFile) await writeFile(path.resolve(io.cwd, outFile), rendered);
+    const journal = path.relative(root, localJournalPath(result.checkpoint));
+    const budget = { total: after.total.epsilon, spent: after.spent, remaining: after.remaining };
     if (values.json) {
       io.out(
         JSON.stringify({
-          status: result.status,
-          demonstrations: result.demonstrations,
-          privacy: {
-            epsilon: result.epsilonCharged,
-            epsilonPlanned: result.reservation.epsilonRun,
-            delta: plan.settings.delta,
-            sigma: plan.labels.map((l) => l.sigma),
-            samplingRate: plan.labels.map((l) => l.samplingRate),
-            steps: plan.labels[0]!.steps,
-            accountant: plan.accountant,
-          },
-          budget: { total: after.total.epsilon, spent: after.spent, remaining: after.remaining },
-          usage: { ...result.report.usage },
-          provider: result.report.provider,
-          checkpoint: path.relative(root, result.checkpoint),
+          release,
+          localOnlyNotPrivate: { ...fewShotDiagnostics(plan, result, journal), budget },
         }),
       );
     } else {
@@ -215,7 +205,7 @@ ${providerUsage}
         `${result.status}: ${result.demonstrations.length} demonstration(s); ε charged ${result.epsilonCharged.toFixed(3)}${result.status === 'completed' ? '' : ` of ${result.reservation.epsilonRun.toFixed(3)} planned`}; budget spent ${after.spent.toFixed(3)} of ${after.total.epsilon}, remaining ${Math.max(0, after.remaining).toFixed(3)}.`,
       );
       io.err(
-        `usage: ${result.report.usage.calls} calls in ${result.report.usage.roundTrips} round trips, ${result.report.usage.inputTokens} input and ${result.report.usage.outputTokens} output tokens, $${result.report.usage.cost.toFixed(4)}${outFile ? `; written to ${outFile}` : ''}`,
+        `local only, not private: ${result.report.usage.calls} calls in ${result.report.usage.roundTrips} round trips, ${result.report.usage.inputTokens} input and ${result.report.usage.outputTokens} output tokens, $${result.report.usage.cost.toFixed(4)}, ${(result.report.durationMs / 1000).toFixed(1)} s (journal ${journal})${outFile ? `; written to ${outFile}` : ''}`,
       );
     }
     if (result.status === 'failed') {

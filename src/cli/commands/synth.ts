@@ -12,9 +12,10 @@ import {
   type Metric,
   type VariationKind,
 } from '../../core/augpe';
-import { checkTemplate, exportDemonstrations } from '../../core/fewshot/export';
+import { checkTemplate } from '../../core/fewshot/export';
 import { Ledger, defaultAccountant } from '../../core/ledger';
 import { createProvider } from '../../core/providers';
+import { augPeDiagnostics, augPeRelease, localJournalPath, renderRelease } from '../../core/release';
 import { numberFlag, stringFlag, type Command } from '../args';
 import { datasetOptions, loadDatasetFromFlags } from '../dataset-flags';
 import { providerConfigFromFlags, providerOptions, providerUsage } from '../provider-flags';
@@ -52,7 +53,9 @@ ${providerUsage}
   --template T              for text: e.g. "Text: {text}\\nLabel: {label}"
   --out FILE                write the records there (default: stdout)
   --dry-run                 print the plan (σ, T, calls, embeddings, budget after) and touch nothing
-  --json                    print one JSON object: records, privacy, budget, usage
+  --json                    print one JSON object: "release" (what --out writes with --format json: the
+                            records and public parameters) and "localOnlyNotPrivate" (usage, private row counts,
+                            budget, journal: computed from the private data, never to be shared)
   --workspace DIR           where .private-fewshot/ lives (default: the current directory)
   --skip-invalid, --dedupe, --max-bytes N   as for \`inspect\``,
   options: {
@@ -212,36 +215,19 @@ ${providerUsage}
       process.removeListener('SIGINT', onSigint);
     }
     const after = await ledger.status(target);
-    const rendered =
-      format === 'json'
-        ? `${JSON.stringify({ ...(provider.offline ? { notice: `Written by the built-in offline model (${provider.model}), for trying the tool — not production quality.` } : {}), records: result.records, report: result.report }, null, 2)}\n`
-        : exportDemonstrations(result.records, {
-            format,
-            template,
-            offlineModel: provider.offline ? provider.model : undefined,
-          });
+    // The release boundary (src/core/release.ts): files and stdout get the release only; the local diagnostics go to
+    // stderr, the run journal and the "localOnlyNotPrivate" key of --json.
+    const release = augPeRelease({ plan, result });
+    const rendered = renderRelease(release, { format, template });
     const outFile = stringFlag(values, 'out');
     if (outFile) await writeFile(path.resolve(io.cwd, outFile), rendered);
+    const journal = path.relative(root, localJournalPath(result.checkpoint));
+    const budget = { total: after.total.epsilon, spent: after.spent, remaining: after.remaining };
     if (values.json) {
       io.out(
         JSON.stringify({
-          status: result.status,
-          records: result.records,
-          privacy: {
-            epsilon: result.epsilonCharged,
-            epsilonPlanned: plan.epsilonRun,
-            delta: plan.settings.delta,
-            sigma: plan.sigma,
-            iterations: plan.settings.iterations,
-            histograms: result.histograms,
-            mu: result.report.privacy.mu,
-            accountant: plan.accountant,
-          },
-          budget: { total: after.total.epsilon, spent: after.spent, remaining: after.remaining },
-          usage: result.report.usage,
-          provider: result.report.provider,
-          embedder: result.report.embedder,
-          checkpoint: path.relative(root, result.checkpoint),
+          release,
+          localOnlyNotPrivate: { ...augPeDiagnostics(plan, result, journal), budget },
         }),
       );
     } else {
@@ -251,7 +237,7 @@ ${providerUsage}
       );
       const u = result.report.usage;
       io.err(
-        `usage: ${u.completions} completions in ${u.generateRequests} requests, ${u.syntheticEmbedded} synthetic texts embedded, ${u.inputTokens} input and ${u.outputTokens} output tokens, $${u.cost.toFixed(4)} (private embeddings: ${result.privateEmbeddingUsage.calls} calls, $${result.privateEmbeddingUsage.cost.toFixed(4)})${outFile ? `; written to ${outFile}` : ''}`,
+        `local only, not private: ${u.completions} completions in ${u.generateRequests} requests, ${u.syntheticEmbedded} synthetic texts embedded, ${u.inputTokens} input and ${u.outputTokens} output tokens, $${u.cost.toFixed(4)} (private embeddings: ${result.privateEmbeddingUsage.calls} calls, $${result.privateEmbeddingUsage.cost.toFixed(4)}), ${(result.report.durationMs / 1000).toFixed(1)} s (journal ${journal})${outFile ? `; written to ${outFile}` : ''}`,
       );
     }
     if (result.status === 'failed') {

@@ -1,4 +1,4 @@
-import { appendFile, mkdir } from 'node:fs/promises';
+import { appendFile, mkdir, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import { createHash } from 'node:crypto';
 import { setImmediate as yieldToEventLoop } from 'node:timers/promises';
@@ -8,6 +8,7 @@ import { buildPools } from '../fewshot/plan';
 import type { Charge, Ledger, Reservation } from '../ledger';
 import { cryptoRandom, epsilonFor, type RandomSource } from '../privacy';
 import type { GenerateRequest, Provider, Usage } from '../providers/types';
+import { journalDiagnostics, localJournalPath } from '../release';
 import { TOOL_VERSION } from '../version';
 import { privatizeHistogram, rankSelect, toMatrix, voteHistograms, type Matrix, type VoteGroup } from './histogram';
 import { promptSettings, type AugPePlan } from './plan';
@@ -59,6 +60,11 @@ export interface AugPeRunOptions {
   now?: () => number;
 }
 
+/**
+ * The run's full local record: public parameters AND local diagnostics (dataset path and hash, usage, duration),
+ * which are computed from the private data without noise. Not a release: nothing renders it for export. What may
+ * leave the machine is built from it by augPeRelease (src/core/release.ts).
+ */
 export interface AugPeReport {
   tool: string;
   algorithm: 'aug-pe';
@@ -417,6 +423,11 @@ export async function runAugPe(o: AugPeRunOptions): Promise<AugPeResult> {
     },
     durationMs: now() - started,
   };
+  // The run journal: the local diagnostics in a file beside the checkpoint (never in a release: src/core/release.ts).
+  await writeFile(
+    localJournalPath(checkpoint),
+    JSON.stringify({ ...journalDiagnostics(report), privateEmbeddingUsage }, null, 2) + '\n',
+  );
   return {
     records,
     status,

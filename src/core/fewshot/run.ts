@@ -1,4 +1,4 @@
-import { appendFile, mkdir } from 'node:fs/promises';
+import { appendFile, mkdir, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import { createHash } from 'node:crypto';
 import type { Dataset } from '../data';
@@ -6,6 +6,7 @@ import { UserError } from '../errors';
 import type { Charge, Ledger, Reservation } from '../ledger';
 import { cryptoRandom, gaussianNoise, type RandomSource } from '../privacy';
 import type { Provider } from '../providers/types';
+import { journalDiagnostics, localJournalPath } from '../release';
 import { TOOL_VERSION } from '../version';
 import { decodeDemonstration, type DecodeStats } from './decode';
 import type { Demonstration } from './export';
@@ -79,6 +80,11 @@ export interface FewShotResult {
   checkpoint: string;
 }
 
+/**
+ * The run's full local record: public parameters AND local diagnostics (dataset path and hash, usage, duration),
+ * which are computed from the private data without noise. Not a release: nothing renders it for export. What may
+ * leave the machine is built from it by fewShotRelease (src/core/release.ts).
+ */
 export interface FewShotReport {
   tool: string;
   algorithm: 'dp-few-shot';
@@ -291,6 +297,8 @@ export async function runFewShot(o: FewShotRunOptions): Promise<FewShotResult> {
     },
     durationMs: now() - started,
   };
+  // The run journal: the local diagnostics in a file beside the checkpoint (never in a release: src/core/release.ts).
+  await writeFile(localJournalPath(checkpoint), JSON.stringify({ ...journalDiagnostics(report) }, null, 2) + '\n');
   return {
     demonstrations,
     status,

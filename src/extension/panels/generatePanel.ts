@@ -1,16 +1,17 @@
 import * as vscode from 'vscode';
 import { summarize, type Dataset, type DatasetSummary } from '../../core/data';
 import { DataError, UserError } from '../../core/errors';
-import {
-  DEFAULT_TEMPLATE,
-  exportDemonstrations,
-  type Demonstration,
-  type ExportFormat,
-} from '../../core/fewshot/export';
 import { FEWSHOT_DEFAULTS } from '../../core/fewshot/plan';
 import { chooseLabels, prepareFewShot, type PreparedFewShot } from '../../core/fewshot/prepare';
-import { runFewShot, type FewShotReport } from '../../core/fewshot/run';
+import { runFewShot } from '../../core/fewshot/run';
 import { BudgetExceededError, Ledger, defaultAccountant, type BudgetStatus } from '../../core/ledger';
+import {
+  editorExportFormat,
+  editorExportText,
+  editorReleaseText,
+  localJournalPath,
+  type FewShotRelease,
+} from '../../core/release';
 import {
   parseWebviewMessage,
   type BudgetMessage,
@@ -23,6 +24,7 @@ import type { Config } from '../config';
 import { providerFromSettings } from '../providers/settings';
 import { editorHint } from '../budget';
 import { renderWebviewHtml } from './html';
+import { fewShotResultMessage } from './release';
 import { panelIcon } from './icons';
 import { RunProgress, Throttle } from './progress';
 
@@ -103,7 +105,8 @@ export class GeneratePanel {
   private latest: HostMessage | undefined;
   private loaded: Loaded | undefined;
   private running: AbortController | undefined;
-  private result: { demonstrations: Demonstration[]; report: FewShotReport; offlineModel?: string } | undefined;
+  /** The last run's release: the only thing Copy, Insert and Export… render (src/core/release.ts). */
+  private result: FewShotRelease | undefined;
   /** The rows of the current or last run (replayed to a reloaded webview). */
   private progress: RunProgress | undefined;
   /** The settings of the plan on display, re-previewed when the budget changes under it. */
@@ -426,32 +429,27 @@ export class GeneratePanel {
       throttle.flushNow();
       const after = await loaded.ledger.status(target);
       this.budget = budgetOf(after);
-      this.result = {
-        demonstrations: result.demonstrations,
-        report: result.report,
-        offlineModel: provider.offline ? provider.model : undefined,
-      };
       const message =
         result.status === 'failed'
           ? `The run stopped early: ${result.error?.message ?? 'unknown error'}. What was written is kept and charged.`
           : result.status === 'cancelled'
             ? 'Cancelled: the demonstrations written so far are kept and charged.'
             : undefined;
-      this.post(
+      const { release, message: shown } = fewShotResultMessage(
+        { plan, result },
         {
-          type: 'result',
-          status: result.status,
-          demonstrations: result.demonstrations,
-          epsilonPlanned: result.reservation.epsilonRun,
           budgetUsed: Math.max(0, after.spent - before.spent),
           budget: budgetOf(after),
+          journal: vscode.workspace.asRelativePath(localJournalPath(result.checkpoint), false),
           message,
         },
-        'latest',
       );
+      // Copy, Insert and Export… render this release and nothing else.
+      this.result = release;
+      this.post(shown, 'latest');
       this.deps.onBudget({ file: this.file, name: this.name, budget: budgetOf(after) });
       this.deps.log.info(
-        `Generate ${this.name}: ${result.status}, ${result.demonstrations.length} demonstration(s), ε planned ${result.reservation.epsilonRun.toFixed(3)}, budget used ${(after.spent - before.spent).toFixed(3)}, ${result.report.usage.calls} calls, ${Date.now() - started} ms.`,
+        `Generate ${this.name}: ${result.status}, ${result.demonstrations.length} demonstration(s), ε planned ${result.reservation.epsilonRun.toFixed(3)}, budget used ${(after.spent - before.spent).toFixed(3)}; local only, not private: ${result.report.usage.calls} calls, ${Date.now() - started} ms.`,
       );
     } finally {
       throttle.cancel();
@@ -468,12 +466,7 @@ export class GeneratePanel {
   }
 
   private text(): string {
-    const r = this.result!;
-    return exportDemonstrations(r.demonstrations, {
-      format: 'text',
-      template: DEFAULT_TEMPLATE,
-      offlineModel: r.offlineModel,
-    });
+    return editorReleaseText(this.result!);
   }
 
   /** Inserts the text export at the cursor of the last active text editor, else into a new untitled document. */
@@ -491,33 +484,28 @@ export class GeneratePanel {
       filters: { 'JSON Lines': ['jsonl'], JSON: ['json'], Text: ['txt'] },
     });
     if (!target) return;
-    const ext = target.path.split('.').pop()?.toLowerCase();
-    let format: ExportFormat = ext === 'json' ? 'json' : ext === 'jsonl' ? 'jsonl' : 'text';
-    if (format === 'json') {
+    let json: 'release' | 'chat' = 'release';
+    if (editorExportFormat(target.path) === 'json') {
       const pick = await vscode.window.showQuickPick(
         [
           {
-            label: 'Demonstrations and run report',
-            description: '{ demonstrations, report }',
-            format: 'json' as const,
+            label: 'Demonstrations and public run parameters',
+            description: 'the release: demonstrations, ε, δ, σ, model, settings (no usage or dataset details)',
+            json: 'release' as const,
           },
           {
             label: 'Chat messages',
             description: 'OpenAI messages: user = text, assistant = label',
-            format: 'chat' as const,
+            json: 'chat' as const,
           },
         ],
         { title: 'Export as which JSON?' },
       );
       if (!pick) return;
-      format = pick.format;
+      json = pick.json;
     }
-    const body = exportDemonstrations(r.demonstrations, {
-      format,
-      template: DEFAULT_TEMPLATE,
-      report: r.report,
-      offlineModel: r.offlineModel,
-    });
+    const format = editorExportFormat(target.path, json);
+    const body = editorExportText(r, format);
     await vscode.workspace.fs.writeFile(target, new TextEncoder().encode(body));
     this.post({
       type: 'notice',

@@ -1,23 +1,24 @@
 import path from 'node:path';
 import * as vscode from 'vscode';
-import {
-  AUGPE_DEFAULTS,
-  prepareAugPe,
-  type AugPeReport,
-  type PreparedAugPe,
-  type SyntheticRecord,
-} from '../../core/augpe';
+import { AUGPE_DEFAULTS, prepareAugPe, type PreparedAugPe } from '../../core/augpe';
 import { summarize, type Dataset, type DatasetSummary } from '../../core/data';
 import { DataError, UserError } from '../../core/errors';
-import { DEFAULT_TEMPLATE, exportDemonstrations } from '../../core/fewshot/export';
 import { chooseLabels } from '../../core/fewshot/prepare';
 import { BudgetExceededError, Ledger, defaultAccountant } from '../../core/ledger';
 import { BUILTIN_MODEL_ID } from '../../core/providers/builtin';
+import {
+  editorExportFormat,
+  editorExportText,
+  editorReleaseText,
+  localJournalPath,
+  type AugPeRelease,
+} from '../../core/release';
 import { parseWebviewMessage, type BudgetMessage, type HostMessage, type SynthSettings } from '../../shared/protocol';
 import { editorHint } from '../budget';
 import { providerConfigFromSettings, providerFromSettings } from '../providers/settings';
 import { budgetOf, insertAtCursor, ledgerRootFor, type GenerateDeps } from './generatePanel';
 import { renderWebviewHtml } from './html';
+import { augPeResultMessage } from './release';
 import { panelIcon } from './icons';
 import { Throttle } from './progress';
 import { runInWorker, SynthProgressBoard, WorkerRunError, type WorkerInput } from './synthRun';
@@ -49,7 +50,8 @@ export class SynthPanel {
   private latest: HostMessage | undefined;
   private loaded: Loaded | undefined;
   private running: AbortController | undefined;
-  private result: { records: SyntheticRecord[]; report: AugPeReport; offlineModel?: string } | undefined;
+  /** The last run's release: the only thing Copy, Insert and Export… render (src/core/release.ts). */
+  private result: AugPeRelease | undefined;
   private board: SynthProgressBoard | undefined;
   private previewed: SynthSettings | undefined;
   private budget: BudgetMessage | undefined;
@@ -405,35 +407,27 @@ export class SynthPanel {
       throttle.flushNow();
       const after = await loaded.ledger.status(target);
       this.budget = budgetOf(after);
-      this.result = {
-        records: result.records,
-        report: result.report,
-        offlineModel: generator.offline ? generator.model : undefined,
-      };
       const message =
         result.status === 'failed'
           ? `The run stopped early: ${result.error?.message ?? 'unknown error'}. The last selected records are kept, and the ${result.histograms} histogram(s) that ran are charged.`
           : result.status === 'cancelled'
             ? `Cancelled after ${result.histograms} of ${plan.settings.iterations} histogram(s): the last selected records are kept, and only those histograms are charged.`
             : undefined;
-      this.post(
+      const { release, message: shown } = augPeResultMessage(
+        { plan, result },
         {
-          type: 'synthResult',
-          status: result.status,
-          records: result.records,
-          epsilonPlanned: result.reservation.epsilonRun,
-          epsilonCharged: result.epsilonCharged,
-          histograms: result.histograms,
-          iterations: plan.settings.iterations,
           budgetUsed: Math.max(0, after.spent - before.spent),
           budget: budgetOf(after),
+          journal: path.relative(loaded.root, localJournalPath(result.checkpoint)),
           message,
         },
-        'latest',
       );
+      // Copy, Insert and Export… render this release and nothing else.
+      this.result = release;
+      this.post(shown, 'latest');
       this.deps.onBudget({ file: this.file, name: this.name, budget: budgetOf(after) });
       this.deps.log.info(
-        `Synthesize ${this.name}: ${result.status}, ${result.records.length} record(s), ${result.histograms} of ${plan.settings.iterations} histogram(s), ε charged ${result.epsilonCharged.toFixed(3)}, ${result.report.usage.calls} calls, ${Date.now() - started} ms.`,
+        `Synthesize ${this.name}: ${result.status}, ${result.records.length} record(s), ${result.histograms} of ${plan.settings.iterations} histogram(s), ε charged ${result.epsilonCharged.toFixed(3)}; local only, not private: ${result.report.usage.calls} calls, ${Date.now() - started} ms.`,
       );
     } catch (e) {
       // Refused or crashed in the worker: the rows stop spinning, and the budget is re-read (a crash after the
@@ -455,12 +449,7 @@ export class SynthPanel {
   }
 
   private text(): string {
-    const r = this.result!;
-    return exportDemonstrations(r.records, {
-      format: 'text',
-      template: DEFAULT_TEMPLATE,
-      offlineModel: r.offlineModel,
-    });
+    return editorReleaseText(this.result!);
   }
 
   private async export(): Promise<void> {
@@ -473,13 +462,9 @@ export class SynthPanel {
       filters: { 'JSON Lines': ['jsonl'], JSON: ['json'], Text: ['txt'] },
     });
     if (!target) return;
-    const ext = target.path.split('.').pop()?.toLowerCase();
-    const format = ext === 'json' ? 'json' : ext === 'jsonl' ? 'jsonl' : 'text';
-    // JSON as the CLI's `synth --format json` writes it: the records and the run report.
-    const body =
-      format === 'json'
-        ? `${JSON.stringify({ ...(r.offlineModel ? { notice: `Written by the built-in offline model (${r.offlineModel}), for trying the tool — not production quality.` } : {}), records: r.records, report: r.report }, null, 2)}\n`
-        : exportDemonstrations(r.records, { format, template: DEFAULT_TEMPLATE, offlineModel: r.offlineModel });
+    // JSON is the release, as the CLI's `synth --format json` writes it: the records and the public run parameters.
+    const format = editorExportFormat(target.path);
+    const body = editorExportText(r, format);
     await vscode.workspace.fs.writeFile(target, new TextEncoder().encode(body));
     this.post({
       type: 'notice',

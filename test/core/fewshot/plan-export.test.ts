@@ -2,7 +2,6 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { loadDataset } from '../../../src/core/data';
 import { planFewShot, buildPools } from '../../../src/core/fewshot/plan';
-import { exportDemonstrations, checkTemplate } from '../../../src/core/fewshot/export';
 import { epsilonFor } from '../../../src/core/privacy';
 import { UsageError, UserError } from '../../../src/core/errors';
 import { tempDir, writeFile } from '../../support/tmp';
@@ -81,42 +80,4 @@ test('the plan refuses unknown labels, bad numbers and an empty label list with 
   const small = planFewShot(ds, { labels: ['card_arrival'], shots: 1, epsilon: 1, delta: 1e-5, prompts: 40 });
   assert.equal(small.labels[0]!.samplingRate, 1);
   assert.ok(small.warnings.some((w) => /no amplification by subsampling/.test(w)));
-});
-
-test('exports: JSON, JSONL, chat messages and a text template; the offline model is always named', () => {
-  const demos = [
-    { label: 'a', text: 'first "quoted"' },
-    { label: 'b', text: 'second' },
-  ];
-  assert.deepEqual(JSON.parse(exportDemonstrations(demos, { format: 'json', report: { x: 1 } })), {
-    demonstrations: demos,
-    report: { x: 1 },
-  });
-  assert.deepEqual(
-    exportDemonstrations(demos, { format: 'jsonl' })
-      .trim()
-      .split('\n')
-      .map((l) => JSON.parse(l)),
-    demos,
-  );
-  assert.deepEqual(JSON.parse(exportDemonstrations(demos, { format: 'chat' })), [
-    { role: 'user', content: 'first "quoted"' },
-    { role: 'assistant', content: 'a' },
-    { role: 'user', content: 'second' },
-    { role: 'assistant', content: 'b' },
-  ]);
-  assert.equal(
-    exportDemonstrations(demos, { format: 'text', template: 'Q: {text} => {label}' }),
-    'Q: first "quoted" => a\n\nQ: second => b\n',
-  );
-  // A label containing a placeholder is inserted literally, not re-expanded.
-  assert.equal(
-    exportDemonstrations([{ label: '{text}', text: 'x' }], { format: 'text', template: '{text}|{label}' }),
-    'x|{text}\n',
-  );
-  for (const format of ['json', 'jsonl', 'chat', 'text'] as const) {
-    assert.match(exportDemonstrations(demos, { format, offlineModel: 'builtin-ngram-v1' }), /offline/, format);
-  }
-  assert.throws(() => checkTemplate('{text} {lable}'), /unknown placeholder/);
-  assert.throws(() => checkTemplate('no placeholders'), /no \{text\}/);
 });
