@@ -54,3 +54,32 @@ export function clopperPearson(k: number, n: number, alpha: number): { lower: nu
   const upper = k === n ? 1 : solve((p) => alpha - binomialCdf(k, n, p));
   return { lower, upper };
 }
+
+/** P[X ≥ k] for X ~ Binomial(n, p), as the lower tail of the complement (no cancellation for small tails). */
+export function binomialSf(k: number, n: number, p: number): number {
+  if (k <= 0) return 1;
+  if (k > n) return 0;
+  return binomialCdf(n - k, n, 1 - p);
+}
+
+/**
+ * The acceptance region of a two-sided binomial test of X ~ Binomial(n, p0): the smallest lo and largest hi with
+ * P[X < lo] ≤ alpha/2 and P[X > hi] ≤ alpha/2, so a correct implementation fails with probability ≤ alpha.
+ * `accept(p)` is the probability that X ~ Binomial(n, p) lands in [lo, hi] (the chance a wrong p goes unnoticed).
+ */
+export function binomialTest(
+  n: number,
+  p0: number,
+  alpha: number,
+): { lo: number; hi: number; falseFailure: number; accept: (p: number) => number } {
+  let lo = 0;
+  while (binomialCdf(lo, n, p0) <= alpha / 2) lo++;
+  let hi = n;
+  while (binomialSf(hi, n, p0) <= alpha / 2) hi--;
+  return {
+    lo,
+    hi,
+    falseFailure: binomialCdf(lo - 1, n, p0) + binomialSf(hi + 1, n, p0),
+    accept: (p) => Math.max(0, binomialCdf(hi, n, p) - binomialCdf(lo - 1, n, p)),
+  };
+}
