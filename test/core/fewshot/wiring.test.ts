@@ -110,10 +110,13 @@ function releasedTokens(r: FewShotResult, label: string): string {
 // token), the count of "b" is Binomial(500, p0). Acceptance region [14, 73] (binomialTest at alpha = 1e-6):
 // P[fail | correct] = 6.1e-7 ≤ 1e-6; P[pass | σ/2] = 9.3e-11 and P[pass | 2σ] = 8.7e-8, both ≤ 1e-6.
 // The test recomputes these numbers and asserts them, so a change of design cannot silently weaken it.
+// The pools (200 and 2000 units, M = 20, N = 2: q = 0.2 and 0.02) give σ ≈ 3.26 and 0.72, so noise at the other
+// label's σ is also caught: with σ_a for both labels, label b's z is 1.4·0.72/3.26 ≈ 0.31 (P[b] ≈ 0.38), the expected
+// count ≈ 115 and P[count ≤ 73] ≈ 1e-6 (normal approximation, 4.7 standard deviations).
 const Z0 = 1.4;
 
 test('the noise released by runFewShot has exactly the scale σ·√2/M of the σ charged in the ledger (binomial test, both labels)', async (t) => {
-  const rows = { lab_a: 200, lab_b: 500 };
+  const rows = { lab_a: 200, lab_b: 2000 };
   const labels = Object.keys(rows);
   const { ds, units, ledger, delta } = await dataset(rows);
   const settings: FewShotSettings = { labels, shots: 5, epsilon: 4, delta, prompts: 20, maxTokens: 50 };
