@@ -200,6 +200,18 @@ const MUTATIONS: Mutation[] = [
     edits: [['const inv = 1 / Math.sqrt(s);', 'const inv = 1;']],
     tests: [T('augpe/histogram'), T('augpe/wiring')],
   },
+  {
+    id: 'm20',
+    what: 'eslint.config.mjs drops the rule that keeps test code out of src/core and src/cli',
+    file: 'eslint.config.mjs',
+    edits: [
+      [
+        "{ paths: [{ name: 'vscode', message: 'Only src/extension may import vscode.' }], patterns: noTestCode },",
+        "{ paths: [{ name: 'vscode', message: 'Only src/extension may import vscode.' }] },",
+      ],
+    ],
+    tests: ['test/lint/randomness-rules.test.ts'],
+  },
 ];
 
 const root = path.resolve(path.dirname(new URL(import.meta.url).pathname), '..');
