@@ -166,15 +166,24 @@ test('the noise released by runFewShot has exactly the scale σ·√2/M of the �
 
 // Design of the sampling test (Tang et al. 2024 §3 with Poisson sampling; sample.ts): at every token step each unit of
 // the label's pool joins the M prompts independently with probability q, and at most once. With one label, one shot and
-// T_max = 200 steps, the stub sees each step's prompts (grouped by the released prefix, which is different at every
-// step), so the number of unit inclusions over the run is Binomial(T_max·|pool|, q) = Binomial(10 000, q) with q the
-// sampling rate charged in the ledger. At q = 0.4: mean 4000, acceptance [3752, 4248] at alpha = 1e-6; q·0.8 (3200)
-// and q·1.2 (4800) are both accepted with probability < 1e-20. Any unit seen twice in one step fails at once.
+// T_max = 300 steps, the stub sees each step's prompts (grouped by the released prefix, which is different at every
+// step), so the number of unit inclusions over the run is Binomial(T_max·|pool|, q) = Binomial(15 000, q) with q the
+// sampling rate charged in the ledger. At q = M·N/|pool| = 10·1/50 = 0.2: mean 3000, acceptance [2763, 3242] at
+// alpha = 1e-6 (false failure 9.6e-7); 0.8q and 1.2q are accepted with probability < 1e-11. Any unit seen twice in
+// one step fails at once. (q = 0.2 rather than 0.4: the PLD calibration of σ takes 5× less time.)
 test('runFewShot samples each unit into at most one prompt per token at the charged rate q, and charges the steps it ran', async (t) => {
   const rows = { lab_q: 50 };
   const labels = Object.keys(rows);
   const { ds, units, ledger, delta } = await dataset(rows);
-  const plan = planFewShot(ds, { labels, shots: 1, epsilon: 4, delta, prompts: 10, maxTokens: 200 });
+  const plan = planFewShot(ds, {
+    labels,
+    shots: 1,
+    epsilon: 4,
+    delta,
+    prompts: 10,
+    examplesPerPrompt: 1,
+    maxTokens: 300,
+  });
   const { provider, seen } = stubModel(() => 0.5);
   const r = await runFewShot({ dataset: ds, plan, provider, ledger, units, random: seeded('sampling') });
   assert.equal(r.status, 'completed');
