@@ -102,11 +102,12 @@ function settings(labels: string[], delta: number, o: Partial<AugPeSettings>): A
 // then max(·, 0), which keeps the order unless both counts are ≤ 0). Per label and iteration the clean histogram is
 // (V_A, V_B) with margin V_A − V_B = m, so P[beta kept] = Φ(−m/(√2σ)) =: p0, independently across labels and
 // iterations (fresh noise stream per histogram). 25 labels × T = 20 iterations give N = 500 Bernoulli(p0) trials.
-// m = ⌈1.4·√2σ⌉ (ε = 2, T = 20: σ ≈ 8, m = 16, z = m/(√2σ) ≈ 1.42), with R = 120 or 121 rows per label so that R − m
-// is even (V_A = (R + m)/2), and 25 or 0 filler rows so that the unit count, hence δ and σ, stay the same. At z = 1.4
-// (binomialTest at alpha = 1e-6): acceptance [14, 73], P[fail | correct] = 6.1e-7, P[pass | σ/2] = 9.3e-11,
-// P[pass | 2σ] = 8.7e-8. The test recomputes the design for the σ at hand and asserts all three bounds ≤ 1e-6, and
-// V_B ≥ 6σ so that both counts clip to 0 (a tie) with probability < 1e-9.
+// m = ⌈1.4·√2σ⌉ (ε = 2, T = 20: σ ≈ 8.22, m = 17, z = m/(√2σ) ≈ 1.46), with R = 120 or 121 rows per label so that R − m
+// is even (V_A = (R + m)/2), and 25 or 0 filler rows so that the unit count, hence δ and σ, stay the same. At
+// z = 1.463 (binomialTest at alpha = 1e-6): acceptance [11, 67], P[fail | correct] = 5.4e-7, P[pass | σ/2] = 1.9e-9,
+// P[pass | 2σ] = 2.4e-8 (at z = 1.4 it would be [14, 73], 6.1e-7, 9.3e-11, 8.7e-8). The test recomputes the design
+// for the σ at hand and asserts all three bounds ≤ 1e-6, and V_B ≥ 6σ so that both counts clip to 0 (a tie) with
+// probability < 1e-9.
 test('the histogram noise released by runAugPe has the σ charged in the ledger (binomial test over 25 labels × 20 iterations)', async (t) => {
   const labels = Array.from({ length: 25 }, (_, i) => `l${String(i).padStart(2, '0')}`);
   const first = await dataset(labels, 120, labels.length);
