@@ -8,6 +8,19 @@ import stylistic from '@stylistic/eslint-plugin';
 import prettier from 'eslint-config-prettier';
 
 const nodeBuiltins = ['node:*', 'fs', 'path', 'crypto', 'os', 'child_process', 'http', 'https', 'stream', 'url'];
+// Seeded generators exist only in tests (test/support/rng.ts): production noise and sampling come from cryptoRandom().
+// src/ may not import test or benchmark code, and only the built-in model itself may use its deterministic generator
+// (providers/builtin/rng.ts drives the offline model's own sampling, never DP noise or Poisson samples).
+const noTestCode = [
+  {
+    group: ['**/test/**', '**/bench/**', 'test/**', 'bench/**'],
+    message: 'src/ must not import test or benchmark code (seeded generators are for tests only; see docs/TESTING.md).',
+  },
+  {
+    group: ['**/builtin/rng', '**/builtin/rng.ts'],
+    message: "The built-in model's deterministic generator is for the model only; DP randomness is cryptoRandom().",
+  },
+];
 
 export default tseslint.config(
   { ignores: ['dist/**', 'node_modules/**', '.tools/**', '.vscode-test/**', 'out/**'] },
@@ -40,7 +53,25 @@ export default tseslint.config(
     rules: {
       'no-restricted-imports': [
         'error',
-        { paths: [{ name: 'vscode', message: 'Only src/extension may import vscode.' }] },
+        { paths: [{ name: 'vscode', message: 'Only src/extension may import vscode.' }], patterns: noTestCode },
+      ],
+    },
+  },
+  {
+    files: ['src/extension/**/*.ts'],
+    rules: { 'no-restricted-imports': ['error', { patterns: noTestCode }] },
+  },
+  {
+    // Mechanism code draws every random bit from the RandomSource it is given (cryptoRandom() in production).
+    files: ['src/core/fewshot/**/*.ts', 'src/core/augpe/**/*.ts', 'src/core/privacy/**/*.ts'],
+    rules: {
+      'no-restricted-properties': [
+        'error',
+        {
+          object: 'Math',
+          property: 'random',
+          message: 'Use the RandomSource passed in (cryptoRandom() in production).',
+        },
       ],
     },
   },
@@ -51,7 +82,10 @@ export default tseslint.config(
         'error',
         {
           paths: [{ name: 'vscode', message: 'src/shared is imported by the webview: no vscode.' }],
-          patterns: [{ group: nodeBuiltins, message: 'src/shared is imported by the webview: no node built-ins.' }],
+          patterns: [
+            { group: nodeBuiltins, message: 'src/shared is imported by the webview: no node built-ins.' },
+            ...noTestCode,
+          ],
         },
       ],
     },

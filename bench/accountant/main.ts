@@ -3,7 +3,8 @@
 //  2. ε of a 1,000-entry heterogeneous ledger (different σ, q, T; Poisson-subsampled and plain Gaussian entries),
 //     cold and after editing one entry (warm caches). Goal: under 200 ms.
 //  3. The worst case: 1,000 entries whose (σ, q) pairs are all distinct (no grouping possible), cold and warm.
-import { clearPldCaches, epsilonFor, normalizeAccount, seededRandom, type MechanismSpec } from '../../src/core/privacy';
+import { clearPldCaches, epsilonFor, normalizeAccount, type MechanismSpec } from '../../src/core/privacy';
+import { seededRandom } from '../../test/support/rng';
 
 function time<T>(f: () => T): { value: T; ms: number } {
   const t0 = performance.now();

@@ -17,7 +17,8 @@ import {
   type Metric,
 } from '../../src/core/augpe/histogram';
 import { Ledger, defaultAccountant } from '../../src/core/ledger';
-import { cryptoRandom, seededRandom } from '../../src/core/privacy';
+import { cryptoRandom } from '../../src/core/privacy';
+import { seededRandom } from '../../test/support/rng';
 import { createBuiltinProvider, embedText } from '../../src/core/providers/builtin';
 
 function randomMatrix(rows: number, dim: number, seed: string): Matrix {

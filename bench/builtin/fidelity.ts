@@ -16,7 +16,8 @@ import { loadDataset } from '../../src/core/data';
 import { decodeDemonstration, type DecodeStats } from '../../src/core/fewshot/decode';
 import { buildPools, planFewShot } from '../../src/core/fewshot/plan';
 import { DEFAULT_FORMAT } from '../../src/core/fewshot/prompt';
-import { gaussianNoise, seededRandom } from '../../src/core/privacy';
+import { gaussianNoise } from '../../src/core/privacy';
+import { seededRandom } from '../../test/support/rng';
 import { createBuiltinProvider, embedText, type BuiltinProviderOptions } from '../../src/core/providers/builtin';
 import { words } from '../../src/core/providers/builtin/embed';
 

@@ -37,3 +37,51 @@ export function testNormal(rng: { nextUint32(): number }): (std: number) => numb
     return std * Math.sqrt(-2 * Math.log(u)) * Math.cos(2 * Math.PI * v);
   };
 }
+
+/**
+ * A deterministic generator (xoshiro128**, seeded by a cyrb128-style hash of the seed) — FOR TESTS AND BENCHMARKS ONLY.
+ * Its output is predictable from the seed, so noise drawn from it gives no privacy at all. It lived in
+ * src/core/privacy/noise.ts until the seeded generator was moved out of src/ so that no production path can reach it
+ * (ESLint forbids src/ to import test/; docs/TESTING.md lists the mutation that checks it). Same sequence as before.
+ */
+export function seededRandom(seed: number | string): { nextUint32(): number } {
+  const text = String(seed);
+  // cyrb128-style string hash to four 32-bit words.
+  let h1 = 1779033703,
+    h2 = 3144134277,
+    h3 = 1013904242,
+    h4 = 2773480762;
+  for (let i = 0; i < text.length; i++) {
+    const k = text.charCodeAt(i);
+    h1 = h2 ^ Math.imul(h1 ^ k, 597399067);
+    h2 = h3 ^ Math.imul(h2 ^ k, 2869860233);
+    h3 = h4 ^ Math.imul(h3 ^ k, 951274213);
+    h4 = h1 ^ Math.imul(h4 ^ k, 2716044179);
+  }
+  h1 = Math.imul(h3 ^ (h1 >>> 18), 597399067);
+  h2 = Math.imul(h4 ^ (h2 >>> 22), 2869860233);
+  h3 = Math.imul(h1 ^ (h3 >>> 17), 951274213);
+  h4 = Math.imul(h2 ^ (h4 >>> 19), 2716044179);
+  let a = (h1 ^ h2 ^ h3 ^ h4) >>> 0,
+    b = (h2 ^ h1) >>> 0,
+    c = (h3 ^ h1) >>> 0,
+    d = (h4 ^ h1) >>> 0;
+  if ((a | b | c | d) === 0) a = 1;
+  return {
+    nextUint32() {
+      const r = Math.imul(rotl(Math.imul(b, 5), 7), 9) >>> 0;
+      const t = b << 9;
+      c ^= a;
+      d ^= b;
+      b ^= c;
+      a ^= d;
+      c ^= t;
+      d = rotl(d, 11);
+      return r;
+    },
+  };
+}
+
+function rotl(x: number, k: number): number {
+  return (x << k) | (x >>> (32 - k));
+}

@@ -54,3 +54,52 @@ export function clopperPearson(k: number, n: number, alpha: number): { lower: nu
   const upper = k === n ? 1 : solve((p) => alpha - binomialCdf(k, n, p));
   return { lower, upper };
 }
+
+/** P[X ≥ k] for X ~ Binomial(n, p), as the lower tail of the complement (no cancellation for small tails). */
+export function binomialSf(k: number, n: number, p: number): number {
+  if (k <= 0) return 1;
+  if (k > n) return 0;
+  return binomialCdf(n - k, n, 1 - p);
+}
+
+/** The Binomial(n, p) probability mass function, term by term in log space (0 < p < 1). */
+function binomialPmf(n: number, p: number): Float64Array {
+  const out = new Float64Array(n + 1);
+  const lnN = logGamma(n + 1);
+  for (let i = 0; i <= n; i++)
+    out[i] = Math.exp(lnN - logGamma(i + 1) - logGamma(n - i + 1) + i * Math.log(p) + (n - i) * Math.log1p(-p));
+  return out;
+}
+
+/**
+ * The acceptance region of a two-sided binomial test of X ~ Binomial(n, p0): the smallest lo and largest hi with
+ * P[X < lo] ≤ alpha/2 and P[X > hi] ≤ alpha/2, so a correct implementation fails with probability ≤ alpha.
+ * `accept(p)` is the probability that X ~ Binomial(n, p) lands in [lo, hi] (the chance a wrong p goes unnoticed).
+ * Tails are summed from the outside in, so probabilities far below machine epsilon stay exact.
+ */
+export function binomialTest(
+  n: number,
+  p0: number,
+  alpha: number,
+): { lo: number; hi: number; falseFailure: number; accept: (p: number) => number } {
+  const pmf = binomialPmf(n, p0);
+  let lo = 0;
+  let below = 0; // P[X < lo]
+  while (lo <= n && below + pmf[lo]! <= alpha / 2) below += pmf[lo++]!;
+  let hi = n;
+  let above = 0; // P[X > hi]
+  while (hi >= 0 && above + pmf[hi]! <= alpha / 2) above += pmf[hi--]!;
+  return {
+    lo,
+    hi,
+    falseFailure: below + above,
+    accept: (p) => {
+      if (p <= 0) return lo === 0 ? 1 : 0;
+      if (p >= 1) return hi === n ? 1 : 0;
+      const q = binomialPmf(n, p);
+      let s = 0;
+      for (let i = lo; i <= hi; i++) s += q[i]!;
+      return Math.min(1, s);
+    },
+  };
+}

@@ -33,7 +33,6 @@ export { composePld, clearPldCaches, clearPldCaches as clearPrivacyCaches, pldCa
 export {
   type RandomSource,
   cryptoRandom,
-  seededRandom,
   gaussianNoise,
   addGaussianNoise,
   addGaussianNoiseAll,

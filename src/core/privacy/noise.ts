@@ -16,7 +16,7 @@
  * i.e. by a relative 2^−30·√d·σ/Δ, which is far below any accountant's tolerance.
  *
  * Randomness: `cryptoRandom()` (WebCrypto `crypto.getRandomValues`, present in Node ≥ 19 and browsers) in production.
- * `seededRandom(seed)` exists for tests only and must never reach a real run.
+ * Seeded generators exist only under test/ (test/support/rng.ts) and ESLint forbids src/ to import them.
  */
 import { UsageError } from '../errors';
 
@@ -42,52 +42,6 @@ export function cryptoRandom(): RandomSource {
       return buf[pos++]!;
     },
   };
-}
-
-/**
- * A deterministic generator (xoshiro128**, seeded by hashing the seed) — FOR TESTS ONLY. Its output is predictable
- * from the seed, so noise drawn from it gives no privacy at all.
- */
-export function seededRandom(seed: number | string): RandomSource {
-  const text = String(seed);
-  // cyrb128-style string hash to four 32-bit words.
-  let h1 = 1779033703,
-    h2 = 3144134277,
-    h3 = 1013904242,
-    h4 = 2773480762;
-  for (let i = 0; i < text.length; i++) {
-    const k = text.charCodeAt(i);
-    h1 = h2 ^ Math.imul(h1 ^ k, 597399067);
-    h2 = h3 ^ Math.imul(h2 ^ k, 2869860233);
-    h3 = h4 ^ Math.imul(h3 ^ k, 951274213);
-    h4 = h1 ^ Math.imul(h4 ^ k, 2716044179);
-  }
-  h1 = Math.imul(h3 ^ (h1 >>> 18), 597399067);
-  h2 = Math.imul(h4 ^ (h2 >>> 22), 2869860233);
-  h3 = Math.imul(h1 ^ (h3 >>> 17), 951274213);
-  h4 = Math.imul(h2 ^ (h4 >>> 19), 2716044179);
-  let a = (h1 ^ h2 ^ h3 ^ h4) >>> 0,
-    b = (h2 ^ h1) >>> 0,
-    c = (h3 ^ h1) >>> 0,
-    d = (h4 ^ h1) >>> 0;
-  if ((a | b | c | d) === 0) a = 1;
-  return {
-    nextUint32() {
-      const r = Math.imul(rotl(Math.imul(b, 5), 7), 9) >>> 0;
-      const t = b << 9;
-      c ^= a;
-      d ^= b;
-      b ^= c;
-      a ^= d;
-      c ^= t;
-      d = rotl(d, 11);
-      return r;
-    },
-  };
-}
-
-function rotl(x: number, k: number): number {
-  return (x << k) | (x >>> (32 - k));
 }
 
 // ---------------------------------------------------------------------------------------------------------------

@@ -1,7 +1,8 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { privatizeHistogram, toMatrix, voteHistograms, type VoteGroup } from '../../../src/core/augpe/histogram';
-import { epsilonFor, seededRandom } from '../../../src/core/privacy';
+import { epsilonFor } from '../../../src/core/privacy';
+import { seededRandom } from '../../support/rng';
 import { clopperPearson } from '../../support/stats';
 
 /**

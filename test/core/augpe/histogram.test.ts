@@ -10,7 +10,7 @@ import {
   type Metric,
   type VoteGroup,
 } from '../../../src/core/augpe/histogram';
-import { seededRandom } from '../../../src/core/privacy';
+import { seededRandom } from '../../support/rng';
 import { testNormal, testRng } from '../../support/rng';
 
 type Rng = ReturnType<typeof testRng>;

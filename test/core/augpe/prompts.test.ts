@@ -13,7 +13,7 @@ import {
   wordsOf,
   type PromptSettings,
 } from '../../../src/core/augpe/prompts';
-import { seededRandom } from '../../../src/core/privacy';
+import { seededRandom } from '../../support/rng';
 
 const settings: PromptSettings = {
   temperature: 1,

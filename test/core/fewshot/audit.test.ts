@@ -2,7 +2,8 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { noisyArgmax, restrictToCandidates } from '../../../src/core/fewshot/aggregate';
 import { samplePrompts, type PoolUnit } from '../../../src/core/fewshot/sample';
-import { epsilonFor, gaussianNoise, seededRandom } from '../../../src/core/privacy';
+import { epsilonFor, gaussianNoise } from '../../../src/core/privacy';
+import { seededRandom } from '../../support/rng';
 import { binomialCdf, clopperPearson } from '../../support/stats';
 
 /**

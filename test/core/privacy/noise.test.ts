@@ -1,6 +1,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { addGaussianNoise, cryptoRandom, gaussianNoise, noiseGrid, seededRandom } from '../../../src/core/privacy';
+import { addGaussianNoise, cryptoRandom, gaussianNoise, noiseGrid } from '../../../src/core/privacy';
+import { seededRandom } from '../../support/rng';
 import { bernoulliExpNeg, discreteGaussian, uniformInt } from '../../../src/core/privacy/noise';
 import { UsageError } from '../../../src/core/errors';
 

@@ -1,0 +1,287 @@
+// Deliberate one-line bugs in the privacy wiring, and which tests catch them (docs/TESTING.md, "Wiring tests and
+// mutations"). For each mutation: check that its target text occurs exactly once, write the mutated file, run the
+// listed test files (and ESLint where the rule is the catcher), record which tests failed, and restore the file.
+//
+//   node --import tsx scripts/mutations.mts            all mutations (≈ 5–10 min on a busy 2-core machine)
+//   node --import tsx scripts/mutations.mts m03 m07    only these
+//
+// Not part of npm test. It refuses to touch a file with uncommitted changes, and restores every file it changed,
+// also on Ctrl-C. A mutation whose target text is gone is reported "stale": update its `from` after a refactor.
+import { spawnSync } from 'node:child_process';
+import { readFileSync, writeFileSync } from 'node:fs';
+import path from 'node:path';
+
+interface Mutation {
+  id: string;
+  what: string;
+  file: string;
+  /** Exact replacements; each `from` must occur exactly once in the file. */
+  edits: [from: string, to: string][];
+  tests: string[];
+  /** Also run ESLint on the mutated file (for mutations the lint rules are meant to catch). */
+  lint?: boolean;
+}
+
+const FS = 'src/core/fewshot';
+const AP = 'src/core/augpe';
+const T = (name: string) => `test/core/${name}.test.ts`;
+
+const MUTATIONS: Mutation[] = [
+  {
+    id: 'm01',
+    what: 'fewshot/run.ts passes σ/2 to the decoder (hence the aggregator)',
+    file: `${FS}/run.ts`,
+    edits: [['          sigma: lp.sigma,\n', '          sigma: lp.sigma / 2,\n']],
+    tests: [T('fewshot/wiring'), T('fewshot/run')],
+  },
+  {
+    id: 'm02',
+    what: "fewshot/run.ts halves the noise std in the aggregator's noise callback",
+    file: `${FS}/run.ts`,
+    edits: [['gaussianNoise(noiseRng, std)', 'gaussianNoise(noiseRng, std / 2)']],
+    tests: [T('fewshot/wiring'), T('fewshot/run')],
+  },
+  {
+    id: 'm03',
+    what: 'augpe/run.ts passes σ/2 to privatizeHistogram',
+    file: `${AP}/run.ts`,
+    edits: [['privatizeHistogram(clean[i]!, plan.sigma,', 'privatizeHistogram(clean[i]!, plan.sigma / 2,']],
+    tests: [T('augpe/wiring'), T('augpe/run')],
+  },
+  {
+    id: 'm04',
+    what: 'runFewShot defaults to the seeded test generator instead of cryptoRandom()',
+    file: `${FS}/run.ts`,
+    edits: [
+      [
+        "import { cryptoRandom, gaussianNoise, type RandomSource } from '../privacy';",
+        "import { cryptoRandom, gaussianNoise, type RandomSource } from '../privacy';\n" +
+          "import { seededRandom } from '../../../test/support/rng';",
+      ],
+      ['o.random ?? (() => cryptoRandom())', 'o.random ?? ((s: string) => seededRandom(s))'],
+    ],
+    tests: [T('fewshot/wiring')],
+    lint: true,
+  },
+  {
+    id: 'm05',
+    what: 'runAugPe defaults to the seeded test generator instead of cryptoRandom()',
+    file: `${AP}/run.ts`,
+    edits: [
+      [
+        "import { cryptoRandom, epsilonFor, type RandomSource } from '../privacy';",
+        "import { cryptoRandom, epsilonFor, type RandomSource } from '../privacy';\n" +
+          "import { seededRandom } from '../../../test/support/rng';",
+      ],
+      ['o.random ?? (() => cryptoRandom())', 'o.random ?? ((s: string) => seededRandom(s))'],
+    ],
+    tests: [T('augpe/wiring')],
+    lint: true,
+  },
+  {
+    id: 'm06',
+    what: 'runFewShot defaults to a fixed inline generator (no import: only the tests can see it)',
+    file: `${FS}/run.ts`,
+    edits: [
+      [
+        'o.random ?? (() => cryptoRandom())',
+        'o.random ?? (() => { let x = 7; return { nextUint32: () => (x = Math.imul(x, 1664525) + 1013904223) >>> 0 }; })',
+      ],
+    ],
+    tests: [T('fewshot/wiring')],
+  },
+  {
+    id: 'm07',
+    what: 'sample.ts puts an included unit into two prompts (or twice into one)',
+    file: `${FS}/sample.ts`,
+    edits: [
+      [
+        'groups[uniformInt(rng, m)]!.push({ unit, key: uniform01(rng) });',
+        'groups[uniformInt(rng, m)]!.push({ unit, key: uniform01(rng) }); groups[uniformInt(rng, m)]!.push({ unit, key: uniform01(rng) });',
+      ],
+    ],
+    tests: [T('fewshot/sample'), T('fewshot/wiring')],
+  },
+  {
+    id: 'm08',
+    what: 'fewshot/run.ts settles steps = shots × (T_max − 1) instead of shots × T_max',
+    file: `${FS}/run.ts`,
+    edits: [
+      ['startedShots.get(lp.label)! * settings.maxTokens', 'startedShots.get(lp.label)! * (settings.maxTokens - 1)'],
+    ],
+    tests: [T('fewshot/run'), T('fewshot/wiring')],
+  },
+  {
+    id: 'm09',
+    what: 'fewshot/plan.ts calibrates and reserves T_max steps per label instead of shots × T_max',
+    file: `${FS}/plan.ts`,
+    edits: [['const steps = shots * tMax;', 'const steps = tMax;']],
+    tests: [T('fewshot/plan-export'), T('fewshot/prepare'), T('fewshot/run'), T('fewshot/wiring')],
+  },
+  {
+    id: 'm10',
+    what: 'augpe/run.ts settles histograms − 1 steps',
+    file: `${AP}/run.ts`,
+    edits: [
+      [
+        "mechanism: { kind: 'gaussian', sigma: plan.sigma, steps: histograms },",
+        "mechanism: { kind: 'gaussian', sigma: plan.sigma, steps: histograms - 1 },",
+      ],
+    ],
+    tests: [T('augpe/run'), T('augpe/wiring')],
+  },
+  {
+    id: 'm11',
+    what: 'augpe/plan.ts calibrates σ for T − 1 histograms (T run and charged)',
+    file: `${AP}/plan.ts`,
+    edits: [["{ kind: 'gaussian', steps: T }, 'gdp'", "{ kind: 'gaussian', steps: T - 1 }, 'gdp'"]],
+    tests: [T('augpe/plan'), T('augpe/run'), T('augpe/wiring')],
+  },
+  {
+    id: 'm12',
+    what: 'aggregate.ts noise std σ·√2/(2M) instead of σ·√2/M (halved inside the aggregator)',
+    file: `${FS}/aggregate.ts`,
+    edits: [['const std = (sigma * Math.SQRT2) / m;', 'const std = (sigma * Math.SQRT2) / (2 * m);']],
+    tests: [T('fewshot/aggregate'), T('fewshot/wiring')],
+  },
+  {
+    id: 'm13',
+    what: 'aggregate.ts adds noise to the first candidate only',
+    file: `${FS}/aggregate.ts`,
+    edits: [['const score = mean + noise(std);', 'const score = mean + (v === 0 ? noise(std) : 0);']],
+    tests: [T('fewshot/aggregate'), T('fewshot/wiring')],
+  },
+  {
+    id: 'm14',
+    what: 'histogram.ts adds noise of std σ/2 inside privatizeHistogram',
+    file: `${AP}/histogram.ts`,
+    edits: [['addGaussianNoise(rng, clean[i]!, sigma);', 'addGaussianNoise(rng, clean[i]!, sigma / 2);']],
+    tests: [T('augpe/histogram'), T('augpe/wiring')],
+  },
+  {
+    id: 'm15',
+    what: 'fewshot/run.ts charges the ledger 2σ while the noise uses σ',
+    file: `${FS}/run.ts`,
+    edits: [['      sigma: lp.sigma,\n      samplingRate', '      sigma: lp.sigma * 2,\n      samplingRate']],
+    tests: [T('fewshot/run'), T('fewshot/wiring')],
+  },
+  {
+    id: 'm16',
+    what: 'augpe/run.ts charges the ledger 2σ while the noise uses σ',
+    file: `${AP}/run.ts`,
+    edits: [
+      [
+        "mechanism: { kind: 'gaussian', sigma: plan.sigma, steps: histograms },",
+        "mechanism: { kind: 'gaussian', sigma: plan.sigma * 2, steps: histograms },",
+      ],
+    ],
+    tests: [T('augpe/run'), T('augpe/wiring')],
+  },
+  {
+    id: 'm17',
+    what: 'fewshot/run.ts samples prompts at 2q while charging q',
+    file: `${FS}/run.ts`,
+    edits: [
+      ['          samplingRate: lp.samplingRate,\n', '          samplingRate: Math.min(1, 2 * lp.samplingRate),\n'],
+    ],
+    tests: [T('fewshot/wiring')],
+  },
+  {
+    id: 'm18',
+    what: "fewshot/run.ts uses the first label's σ for every label",
+    file: `${FS}/run.ts`,
+    edits: [['          sigma: lp.sigma,\n', '          sigma: o.plan.labels[0]!.sigma,\n']],
+    tests: [T('fewshot/wiring')],
+  },
+  {
+    id: 'm19',
+    what: 'histogram.ts drops the per-unit L2 normalisation of the votes (sensitivity no longer 1)',
+    file: `${AP}/histogram.ts`,
+    edits: [['const inv = 1 / Math.sqrt(s);', 'const inv = 1;']],
+    tests: [T('augpe/histogram'), T('augpe/wiring')],
+  },
+  {
+    id: 'm20',
+    what: 'eslint.config.mjs drops the rule that keeps test code out of src/core and src/cli',
+    file: 'eslint.config.mjs',
+    edits: [
+      [
+        "{ paths: [{ name: 'vscode', message: 'Only src/extension may import vscode.' }], patterns: noTestCode },",
+        "{ paths: [{ name: 'vscode', message: 'Only src/extension may import vscode.' }] },",
+      ],
+    ],
+    tests: ['test/lint/randomness-rules.test.ts'],
+  },
+];
+
+const root = path.resolve(path.dirname(new URL(import.meta.url).pathname), '..');
+const only = new Set(process.argv.slice(2));
+const chosen = MUTATIONS.filter((m) => only.size === 0 || only.has(m.id));
+const originals = new Map<string, string>();
+const restore = () => {
+  for (const [file, text] of originals) writeFileSync(path.join(root, file), text);
+  originals.clear();
+};
+process.on('SIGINT', () => {
+  restore();
+  process.exit(130);
+});
+
+function failedTests(output: string): string[] {
+  return [...output.matchAll(/^not ok \d+ - (.*)$/gm)].map((x) => x[1]!.trim());
+}
+
+const rows: string[] = [];
+let missed = 0;
+for (const m of chosen) {
+  const dirty = spawnSync('git', ['diff', '--quiet', '--', m.file], { cwd: root }).status !== 0;
+  if (dirty) {
+    console.error(`${m.id}: ${m.file} has uncommitted changes; commit or stash them first`);
+    process.exit(2);
+  }
+  const text = readFileSync(path.join(root, m.file), 'utf8');
+  let mutated = text;
+  const stale = m.edits.find(([from]) => mutated.split(from).length !== 2);
+  if (stale) {
+    rows.push(`| ${m.id} | ${m.what} | STALE: target text not found once in ${m.file} | |`);
+    missed++;
+    continue;
+  }
+  for (const [from, to] of m.edits) mutated = mutated.replace(from, () => to);
+  originals.set(m.file, text);
+  writeFileSync(path.join(root, m.file), mutated);
+  const caught: string[] = [];
+  try {
+    for (const file of m.tests) {
+      const r = spawnSync(process.execPath, ['--import', 'tsx', '--test', '--test-reporter=tap', file], {
+        cwd: root,
+        encoding: 'utf8',
+        maxBuffer: 64 << 20,
+      });
+      if (r.status !== 0) {
+        const names = failedTests(r.stdout);
+        caught.push(`${file}: ${names.length ? names.join('; ') : `exit ${r.status} (load or type error)`}`);
+      }
+    }
+    if (m.lint) {
+      const r = spawnSync(process.execPath, ['node_modules/eslint/bin/eslint.js', m.file], {
+        cwd: root,
+        encoding: 'utf8',
+      });
+      if (r.status !== 0) {
+        const rules = [...new Set([...r.stdout.matchAll(/error .*?\s(\S+)$/gm)].map((x) => x[1]))];
+        caught.push(`eslint ${m.file}: ${rules.join(', ')}`);
+      }
+    }
+  } finally {
+    restore();
+  }
+  if (caught.length === 0) missed++;
+  const verdict = caught.length ? 'caught' : 'MISSED';
+  console.error(`${m.id} ${verdict}: ${m.what}`);
+  rows.push(`| ${m.id} | ${m.what} | ${verdict} | ${caught.join('<br>')} |`);
+}
+console.log('| id | mutation | result | failing tests |');
+console.log('| --- | --- | --- | --- |');
+for (const r of rows) console.log(r);
+process.exit(missed === 0 ? 0 : 1);
