@@ -14,7 +14,8 @@ import path from 'node:path';
 import type { Dataset } from '../../src/core/data';
 import { loadDataset } from '../../src/core/data';
 import { decodeDemonstration, type DecodeStats } from '../../src/core/fewshot/decode';
-import { buildPools, planFewShot } from '../../src/core/fewshot/plan';
+import { exactPoolCounts, releasePoolCounts } from '../../src/core/fewshot/counts';
+import { buildPools, calibrateFromCounts, planFewShot } from '../../src/core/fewshot/plan';
 import { DEFAULT_FORMAT } from '../../src/core/fewshot/prompt';
 import { gaussianNoise, seededRandom } from '../../src/core/privacy';
 import { createBuiltinProvider, embedText, type BuiltinProviderOptions } from '../../src/core/providers/builtin';
@@ -115,11 +116,16 @@ export async function measureFidelity(o: FidelityOptions): Promise<Fidelity> {
     examplesPerPrompt: o.examplesPerPrompt ?? 2,
   });
   const { pools } = buildPools(o.dataset, labels);
+  // q and σ from the noisy pool counts, as runFewShot sets them.
+  const mechanism = calibrateFromCounts(
+    plan,
+    releasePoolCounts(exactPoolCounts(pools, labels), plan.counts.sigma, seededRandom(`${o.seed}/counts`)),
+  );
   const provider = createBuiltinProvider(o.model);
   const stats: DecodeStats = { queries: 0, roundTrips: 0, tokens: 0, reused: 0 };
   const out: LabelFidelity[] = [];
   const released: string[][] = [];
-  for (const lp of plan.labels) {
+  for (const lp of mechanism.labels) {
     const texts: string[] = [];
     for (let shot = 0; shot < o.shots; shot++) {
       const noise = seededRandom(`${o.seed}/noise/${lp.label}/${shot}`);
