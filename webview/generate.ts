@@ -161,7 +161,7 @@ function planView(m: Extract<HostMessage, { type: 'plan' }>): HTMLElement {
     h(
       'p',
       { 'data-testid': 'count-release' },
-      `First the label pool sizes are released with Gaussian noise σ_c = ${f(m.countRelease.sigma)} (ε ${f(m.countRelease.epsilon)} on its own, ${f(100 * m.countRelease.share)}% of ε); each label's sampling rate q = M·N/ñ and token noise σ are then set from the noisy count ñ, so that both parts compose to ε.`,
+      `First the label pool sizes are released with Gaussian noise σ_c = ${f(m.countRelease.sigma)} (ε ${f(m.countRelease.epsilon)}: ${f(100 * m.countRelease.share)}% of ε and δ); each label's sampling rate q = M·N/ñ and token noise σ are then set from the noisy count ñ for the rest.`,
     ),
     h(
       'vscode-table',

@@ -28,7 +28,7 @@ export const demos: Command = {
   --prompts M               prompts per token (default ${FEWSHOT_DEFAULTS.prompts})
   --examples-per-prompt N   expected private examples per prompt (default ${FEWSHOT_DEFAULTS.examplesPerPrompt}; q = M·N/ñ, ñ the
                             pool size released with Gaussian noise at the start of the run)
-  --count-share S           share of ε the noisy pool counts spend on their own (default ${FEWSHOT_DEFAULTS.countShare})
+  --count-share S           share of ε and δ for the noisy pool counts (default ${FEWSHOT_DEFAULTS.countShare}); the token steps get the rest
   --max-tokens T            token budget per demonstration (default ${FEWSHOT_DEFAULTS.maxTokens}); charged in full
   --lookahead L             tokens of speculation per request (default 1; ${FEWSHOT_DEFAULTS.lookahead} for builtin); same output
   --shot-concurrency C      a label's demonstrations written at once (default: all); same output and ε, but a
@@ -289,6 +289,7 @@ function planView(plan: FewShotPlan) {
     countRelease: {
       sigma: plan.counts.sigma,
       epsilon: plan.counts.epsilon,
+      delta: plan.counts.delta,
       share: plan.settings.countShare,
     },
     labels: plan.labels.map((l) => ({ label: l.label, steps: l.steps })),
@@ -315,8 +316,8 @@ function formatPlan(o: {
     `Plan (dry run: nothing was spent or sent)`,
     `  ε ${o.plan.epsilon} at δ ${o.plan.delta.toExponential(2)} with the PLD accountant; this run alone ε = ${f(o.plan.epsilonRun)}`,
     `  M = ${o.plan.prompts} prompts, N = ${o.plan.examplesPerPrompt} expected examples per prompt, T_max = ${o.plan.maxTokens}, ${o.plan.shots} shot(s) per label${o.plan.sequential ? ' (labels compose in sequence)' : ' (labels compose in parallel)'}`,
-    `  1. pool counts released with Gaussian noise σ_c = ${f(o.plan.countRelease.sigma)}: ε ${f(o.plan.countRelease.epsilon)} alone (${f(100 * o.plan.countRelease.share)}% of ε)`,
-    `  2. then per label ${o.plan.labels[0]!.steps} token steps at q = M·N/ñ (ñ the noisy count), σ calibrated so that 1 and 2 compose to ε: ${o.plan.labels.map((l) => l.label).join(', ')}`,
+    `  1. pool counts released with Gaussian noise σ_c = ${f(o.plan.countRelease.sigma)}: ε ${f(o.plan.countRelease.epsilon)} at δ ${o.plan.countRelease.delta.toExponential(2)} (${f(100 * o.plan.countRelease.share)}% of ε and δ)`,
+    `  2. then per label ${o.plan.labels[0]!.steps} token steps at q = M·N/ñ (ñ the noisy count), σ set from ñ for the rest of ε and δ: ${o.plan.labels.map((l) => l.label).join(', ')}`,
     `  model: ${o.provider.kind}/${o.provider.model}${o.provider.offline ? ' (built-in offline model: for trying the tool)' : ''}`,
     `  at most ${o.estimate.maxCalls} calls in ${o.estimate.maxRoundTrips} round trips (labels and shots run concurrently), ≈${o.estimate.inputTokens} input and ${o.estimate.outputTokens} output tokens, cost ${o.estimate.costUSD === null ? 'unknown (model not in the price table)' : `≤ $${o.estimate.costUSD.toFixed(2)}`}, ≤ ${o.estimate.seconds} s`,
     `  budget: total ε ${o.budget.total}, spent ${f(o.budget.spent)}, after this run ≈${f(o.budget.spentAfter)}, remaining ${f(Math.max(0, o.budget.remainingAfter))}${o.budget.fits ? '' : ` — REFUSED: over by ${f(o.budget.over)}`}`,

@@ -39,8 +39,9 @@ export interface FewShotSettings {
 export interface CountRelease {
   /** σ_c: noise std on each count (the noise multiplier, as the sensitivity is 1). */
   sigma: number;
-  /** ε of the count release alone at δ (countShare·ε). */
+  /** The count release alone meets (epsilon, delta) = countShare·(ε, δ); the token steps get the rest. */
   epsilon: number;
+  delta: number;
   /** One Gaussian step per label pool, or one on the whole dataset when privacy units may span labels. */
   charges: Charge[];
 }
@@ -57,7 +58,10 @@ export interface FewShotPlan {
   settings: Required<FewShotSettings>;
   labels: PlannedLabel[];
   counts: CountRelease;
-  /** ε of the whole run (count release composed with the token steps); ≤ settings.epsilon by construction. */
+  /**
+   * ε at δ of the planned charges composed by PLD (count release ∘ stand-in steps); ≤ settings.epsilon. The run's
+   * guarantee is (ε, δ) by basic composition of the two parts, which also holds for the adaptively chosen steps.
+   */
   epsilonRun: number;
   accountant: 'pld';
   /**
@@ -95,7 +99,7 @@ export interface FewShotMechanism {
   labels: LabelPlan[];
   /** The token-step charges, reserved after the count release. */
   ledgerPlan: RunPlan;
-  /** ε of the whole run: the count release composed with these steps (≤ the planned ε). */
+  /** ε at δ of the count release composed with these steps by PLD (≤ the planned ε). */
   epsilonRun: number;
   warnings: string[];
 }
@@ -124,13 +128,14 @@ export function buildPools(
 
 /**
  * Plans a DP few-shot run from public parameters only (settings, labels, the column mapping); it reads no row.
- * The run is two releases composed (Dwork & Roth 2014, Thm 3.16 / PLD composition): (1) the label pool sizes with
- * Gaussian noise σ_c, calibrated so that this release alone costs countShare·ε; (2) per label, shots × T_max
- * Poisson-subsampled Gaussian token steps (Tang et al. 2024) at q̃ = min(1, M·N/ñ), whose σ is calibrated after the
- * counts are drawn so that (1) composed with (2) meets (ε, δ). Because q̃ and σ are post-processing of the count
- * release (Dwork & Roth 2014, Prop 2.1), neighbouring datasets run mechanisms that differ only through a charged
- * DP output. A label's shots compose in sequence; different labels' pools are disjoint and compose in parallel,
- * unless a privacy-unit column is set, then every charge goes on the whole dataset.
+ * The run is two releases: (1) the label pool sizes with Gaussian noise σ_c, meeting s·(ε, δ) alone (s = countShare);
+ * (2) per label, shots × T_max Poisson-subsampled Gaussian token steps (Tang et al. 2024) at q̃ = min(1, M·N/ñ),
+ * whose σ is calibrated after the counts are drawn so that (2) alone meets (1 − s)·(ε, δ). The steps are chosen from
+ * the output of (1), so the budget is split in advance and the two parts add up by basic composition, which holds
+ * for adaptively chosen mechanisms (Dwork & Roth 2014, Thm 3.16): (ε, δ) in total. q̃ and σ are post-processing of
+ * the count release (Dwork & Roth 2014, Prop 2.1): neighbouring datasets run mechanisms that differ only through a
+ * charged DP output. A label's shots compose in sequence; different labels' pools are disjoint and compose in
+ * parallel, unless a privacy-unit column is set, then every charge goes on the whole dataset.
  */
 export function planFewShot(ds: Pick<Dataset, 'columns'>, s: FewShotSettings): FewShotPlan {
   const settings: Required<FewShotSettings> = {
@@ -171,22 +176,21 @@ export function planFewShot(ds: Pick<Dataset, 'columns'>, s: FewShotSettings): F
     partition: sequential ? '*' : (`label:${label}` as Partition),
     steps,
   }));
-  // The count release: a Gaussian with L2 sensitivity 1 (Dwork & Roth 2014, Thm A.1; calibrated here by the PLD
-  // accountant) costing countShare·ε on its own.
-  const countSigma = calibrateSigma({ epsilon: countShare * epsilon, delta }, { kind: 'gaussian', steps: 1 }, 'pld');
+  // The count release: a Gaussian with L2 sensitivity 1 (Dwork & Roth 2014, Thm A.1; exact curve of Balle & Wang
+  // 2018, Thm 8, through the PLD accountant) meeting countShare·(ε, δ) on its own.
+  const countTarget = { epsilon: countShare * epsilon, delta: countShare * delta };
+  const countSigma = calibrateSigma(countTarget, { kind: 'gaussian', steps: 1 }, 'pld');
   const countSpec: MechanismSpec = { kind: 'gaussian', sigma: countSigma, steps: 1 };
   const counts: CountRelease = {
     sigma: countSigma,
-    epsilon: epsilonFor([countSpec], delta, 'pld'),
+    ...countTarget,
     charges: sequential
       ? [{ partition: '*', mechanism: countSpec }]
       : labels.map((l) => ({ partition: l.partition, mechanism: countSpec })),
   };
-  // Stand-in for the token steps until the counts are known: plain Gaussian steps meeting the same (ε, δ).
+  // Stand-in for the token steps until the counts are known: plain Gaussian steps (q = 1) meeting the steps' share.
   const standInSteps = sequential ? steps * labels.length : steps;
-  const standInSigma = calibrateSigma({ epsilon, delta }, { kind: 'gaussian', steps: standInSteps }, 'pld', {
-    existing: [countSpec],
-  });
+  const standInSigma = calibrateSigma(stepTarget(settings), { kind: 'gaussian', steps: standInSteps }, 'pld');
   const standIn: Charge[] = (sequential ? [labels[0]!] : labels).map((l) => ({
     partition: l.partition,
     mechanism: { kind: 'gaussian', sigma: standInSigma, steps: standInSteps },
@@ -212,13 +216,13 @@ export function planFewShot(ds: Pick<Dataset, 'columns'>, s: FewShotSettings): F
  * The token-step mechanisms from the noisy pool counts (one per label, in plan order). A function of the plan's public
  * settings and of ñ only: it cannot see the dataset, so q̃ and σ are post-processing of the count release.
  * q̃ = min(1, M·N / max(ñ, 1)) (Tang et al. 2024, §3, with the pool size replaced by its DP estimate); σ is the
- * smallest value such that the count release composed with the steps meets (ε, δ) (PLD accountant).
+ * smallest value such that the steps alone meet (1 − countShare)·(ε, δ) (PLD accountant), fixed before ñ is drawn.
  */
 export function calibrateFromCounts(plan: FewShotPlan, noisyCounts: readonly number[]): FewShotMechanism {
-  const { prompts: m, examplesPerPrompt: n, epsilon, delta, shots, maxTokens } = plan.settings;
+  const { prompts: m, examplesPerPrompt: n, delta, shots, maxTokens } = plan.settings;
+  const target = stepTarget(plan.settings);
   if (noisyCounts.length !== plan.labels.length || !noisyCounts.every(Number.isFinite))
     throw new Error(`calibrateFromCounts needs ${plan.labels.length} finite noisy counts`);
-  const countSpec = plan.counts.charges[0]!.mechanism;
   const warnings: string[] = [];
   const shapes = plan.labels.map((l, i) => {
     const noisy = noisyCounts[i]!;
@@ -236,16 +240,12 @@ export function calibrateFromCounts(plan: FewShotPlan, noisyCounts: readonly num
   let sigmas: number[];
   if (!plan.sequential) {
     sigmas = shapes.map((x) =>
-      calibrateSigma({ epsilon, delta }, { kind: 'poisson-gaussian', samplingRate: x.q, steps: x.steps }, 'pld', {
-        existing: [countSpec],
-      }),
+      calibrateSigma(target, { kind: 'poisson-gaussian', samplingRate: x.q, steps: x.steps }, 'pld'),
     );
   } else {
-    const specsAt = (sigma: number): MechanismSpec[] => [
-      countSpec,
-      ...shapes.map((x): MechanismSpec => ({ kind: 'poisson-gaussian', sigma, samplingRate: x.q, steps: x.steps })),
-    ];
-    const sigma = calibrateJoint((sg) => epsilonFor(specsAt(sg), delta, 'pld'), epsilon);
+    const specsAt = (sigma: number): MechanismSpec[] =>
+      shapes.map((x): MechanismSpec => ({ kind: 'poisson-gaussian', sigma, samplingRate: x.q, steps: x.steps }));
+    const sigma = calibrateJoint((sg) => epsilonFor(specsAt(sg), target.delta, 'pld'), target.epsilon);
     sigmas = shapes.map(() => sigma);
   }
   const labels: LabelPlan[] = shapes.map((x, i) => ({
@@ -277,6 +277,11 @@ export function calibrateFromCounts(plan: FewShotPlan, noisyCounts: readonly num
     epsilonRun: runEpsilon([...plan.counts.charges, ...charges], delta),
     warnings,
   };
+}
+
+/** The (ε, δ) the token steps must meet on their own: what the count release leaves, split before it is drawn. */
+export function stepTarget(s: Required<FewShotSettings>): { epsilon: number; delta: number } {
+  return { epsilon: (1 - s.countShare) * s.epsilon, delta: (1 - s.countShare) * s.delta };
 }
 
 /** The token-step charges of the labels, with `steps(l)` steps each. */
