@@ -14,7 +14,7 @@ import path from 'node:path';
 import type { Dataset } from '../../src/core/data';
 import { loadDataset } from '../../src/core/data';
 import { decodeDemonstration, type DecodeStats } from '../../src/core/fewshot/decode';
-import { exactPoolCounts, releasePoolCounts } from '../../src/core/fewshot/counts';
+import { exactPoolCounts } from '../../src/core/fewshot/counts';
 import { buildPools, calibrateFromCounts, planFewShot } from '../../src/core/fewshot/plan';
 import { DEFAULT_FORMAT } from '../../src/core/fewshot/prompt';
 import { gaussianNoise, seededRandom } from '../../src/core/privacy';
@@ -116,11 +116,9 @@ export async function measureFidelity(o: FidelityOptions): Promise<Fidelity> {
     examplesPerPrompt: o.examplesPerPrompt ?? 2,
   });
   const { pools } = buildPools(o.dataset, labels);
-  // q and σ from the noisy pool counts, as runFewShot sets them.
-  const mechanism = calibrateFromCounts(
-    plan,
-    releasePoolCounts(exactPoolCounts(pools, labels), plan.counts.sigma, seededRandom(`${o.seed}/counts`)),
-  );
+  // q and σ as runFewShot sets them from the pool counts, but at the counts without noise: a utility measurement
+  // (seeded throughout, so not private anyway) that should not move with one draw of the count noise.
+  const mechanism = calibrateFromCounts(plan, exactPoolCounts(pools, labels));
   const provider = createBuiltinProvider(o.model);
   const stats: DecodeStats = { queries: 0, roundTrips: 0, tokens: 0, reused: 0 };
   const out: LabelFidelity[] = [];
