@@ -314,7 +314,7 @@ function formatPlan(o: {
   const f = (x: number) => Number(x.toPrecision(4));
   const lines = [
     `Plan (dry run: nothing was spent or sent)`,
-    `  ε ${o.plan.epsilon} at δ ${o.plan.delta.toExponential(2)} with the PLD accountant; this run alone ε = ${f(o.plan.epsilonRun)}`,
+    `  ε ${o.plan.epsilon} at δ ${o.plan.delta.toExponential(2)} with the PLD accountant; the planned charges compose (PLD) to ε = ${f(o.plan.epsilonRun)}`,
     `  M = ${o.plan.prompts} prompts, N = ${o.plan.examplesPerPrompt} expected examples per prompt, T_max = ${o.plan.maxTokens}, ${o.plan.shots} shot(s) per label${o.plan.sequential ? ' (labels compose in sequence)' : ' (labels compose in parallel)'}`,
     `  1. pool counts released with Gaussian noise σ_c = ${f(o.plan.countRelease.sigma)}: ε ${f(o.plan.countRelease.epsilon)} at δ ${o.plan.countRelease.delta.toExponential(2)} (${f(100 * o.plan.countRelease.share)}% of ε and δ)`,
     `  2. then per label ${o.plan.labels[0]!.steps} token steps at q = M·N/ñ (ñ the noisy count), σ set from ñ for the rest of ε and δ: ${o.plan.labels.map((l) => l.label).join(', ')}`,

@@ -204,7 +204,8 @@ export function planFewShot(ds: Pick<Dataset, 'columns'>, s: FewShotSettings): F
     accountant: 'pld',
     sequential,
     ledgerPlan: {
-      algorithm: 'dp-few-shot',
+      // Its own name in the ledger: settled with the count release alone once the counts are drawn.
+      algorithm: 'dp-few-shot:pool-counts',
       charges,
       note: `${settings.labels.length} label(s) × ${shots} shot(s), T_max ${tMax}, M ${m}: noisy pool counts (σ_c ${countSigma.toPrecision(4)}); token steps to follow`,
     },
