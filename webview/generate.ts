@@ -159,14 +159,18 @@ function planView(m: Extract<HostMessage, { type: 'plan' }>): HTMLElement {
       '.',
     ),
     h(
+      'p',
+      { 'data-testid': 'count-release' },
+      `First the label pool sizes are released with Gaussian noise σ_c = ${f(m.countRelease.sigma)} (ε ${f(m.countRelease.epsilon)}: ${f(100 * m.countRelease.share)}% of ε and δ); each label's sampling rate q = M·N/ñ and token noise σ are then set from the noisy count ñ for the rest.`,
+    ),
+    h(
       'vscode-table',
-      { zebra: true, 'bordered-columns': true, columns: JSON.stringify(['50%', '25%', '25%']) },
+      { zebra: true, 'bordered-columns': true, columns: JSON.stringify(['70%', '30%']) },
       h(
         'vscode-table-header',
         { slot: 'header' },
         h('vscode-table-header-cell', {}, 'Label'),
-        h('vscode-table-header-cell', {}, 'σ'),
-        h('vscode-table-header-cell', {}, 'steps'),
+        h('vscode-table-header-cell', {}, 'token steps'),
       ),
       h(
         'vscode-table-body',
@@ -176,7 +180,6 @@ function planView(m: Extract<HostMessage, { type: 'plan' }>): HTMLElement {
             'vscode-table-row',
             {},
             h('vscode-table-cell', {}, l.label),
-            h('vscode-table-cell', { class: 'num sigma' }, f(l.sigma)),
             h('vscode-table-cell', { class: 'num' }, l.steps),
           ),
         ),

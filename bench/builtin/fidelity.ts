@@ -14,7 +14,8 @@ import path from 'node:path';
 import type { Dataset } from '../../src/core/data';
 import { loadDataset } from '../../src/core/data';
 import { decodeDemonstration, type DecodeStats } from '../../src/core/fewshot/decode';
-import { buildPools, planFewShot } from '../../src/core/fewshot/plan';
+import { exactPoolCounts } from '../../src/core/fewshot/counts';
+import { buildPools, calibrateFromCounts, planFewShot } from '../../src/core/fewshot/plan';
 import { DEFAULT_FORMAT } from '../../src/core/fewshot/prompt';
 import { gaussianNoise } from '../../src/core/privacy';
 import { seededRandom } from '../../test/support/rng';
@@ -116,11 +117,14 @@ export async function measureFidelity(o: FidelityOptions): Promise<Fidelity> {
     examplesPerPrompt: o.examplesPerPrompt ?? 2,
   });
   const { pools } = buildPools(o.dataset, labels);
+  // q and σ as runFewShot sets them from the pool counts, but at the counts without noise: a utility measurement
+  // (seeded throughout, so not private anyway) that should not move with one draw of the count noise.
+  const mechanism = calibrateFromCounts(plan, exactPoolCounts(pools, labels));
   const provider = createBuiltinProvider(o.model);
   const stats: DecodeStats = { queries: 0, roundTrips: 0, tokens: 0, reused: 0 };
   const out: LabelFidelity[] = [];
   const released: string[][] = [];
-  for (const lp of plan.labels) {
+  for (const lp of mechanism.labels) {
     const texts: string[] = [];
     for (let shot = 0; shot < o.shots; shot++) {
       const noise = seededRandom(`${o.seed}/noise/${lp.label}/${shot}`);

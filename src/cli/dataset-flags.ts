@@ -16,7 +16,7 @@ export const datasetUsage = `  --text-column C    the column with the text (defa
   --label-column C   the column with the label (default: detected, a column with few distinct values)
   --unit-column C    privacy-unit column such as user_id: all rows of one unit are one record (user-level DP)
   --skip-invalid     skip rows whose text, label or unit is empty, and report them (default: fail on the first)
-  --dedupe           drop rows whose text repeats an earlier row's text
+  --dedupe           drop rows whose text, label and unit repeat an earlier row's
   --max-bytes N      refuse files larger than N bytes (default 209715200, 200 MB)`;
 
 /** Loads `file` (relative to `cwd`) with the dataset flags; paths are reported relative to `root`. */

@@ -211,7 +211,7 @@ export interface FewShotReleaseInput {
       examplesPerPrompt: number;
       maxTokens: number;
     };
-    labels: readonly { label: string; sigma: number; steps: number }[];
+    labels: readonly { label: string; steps: number }[];
     /** ε of the run alone at the run's δ. (Not the reservation's figure: the ledger states it at the ledger's δ,
      * whose default 1/(n·ln n) follows the exact record count.) */
     epsilonRun: number;
@@ -220,6 +220,8 @@ export interface FewShotReleaseInput {
     status: RunStatus;
     demonstrations: readonly ReleasedText[];
     epsilonCharged: number;
+    /** Each label's mechanism as run: σ calibrated from the noisy pool counts (a DP release), so public. */
+    labels: readonly { label: string; sigma: number }[];
     report: {
       provider: PublicModel;
       privacy: { unit: string };
@@ -246,7 +248,11 @@ export function fewShotRelease({ plan, result }: FewShotReleaseInput): FewShotRe
       delta: s.delta,
       accountant: 'pld',
       unit: result.report.privacy.unit,
-      labels: plan.labels.map((l) => ({ label: l.label, sigma: l.sigma, steps: l.steps })),
+      labels: plan.labels.map((l) => ({
+        label: l.label,
+        sigma: result.labels.find((r) => r.label === l.label)?.sigma ?? Number.NaN,
+        steps: l.steps,
+      })),
     },
     parameters: {
       labels: [...s.labels],
@@ -449,8 +455,8 @@ export const LOCAL_ONLY_NOTE =
 export interface FewShotLocalDiagnostics {
   note: typeof LOCAL_ONLY_NOTE;
   dataset: { path: string; contentSha256: string };
-  /** Exact pool sizes and the sampling rates q = M·N/|pool| derived from them. */
-  pools: { label: string; poolUnits: number; samplingRate: number }[];
+  /** The noisy pool counts ñ (a DP release) and the sampling rates q̃ = min(1, M·N/ñ) derived from them. */
+  pools: { label: string; noisyPoolCount: number; samplingRate: number }[];
   usage: Record<string, number>;
   durationMs: number;
   /** The run journal of local diagnostics under .private-fewshot/runs/. */
@@ -472,8 +478,9 @@ export interface AugPeLocalDiagnostics {
 export type LocalDiagnostics = FewShotLocalDiagnostics | AugPeLocalDiagnostics;
 
 export function fewShotDiagnostics(
-  plan: { labels: readonly { label: string; poolUnits: number; samplingRate: number }[] },
   result: {
+    labels: readonly { label: string; samplingRate: number }[];
+    counts: { noisy: readonly number[] };
     report: { dataset: { path: string; contentSha256: string }; usage: object; durationMs: number };
   },
   journal: string,
@@ -481,7 +488,11 @@ export function fewShotDiagnostics(
   return {
     note: LOCAL_ONLY_NOTE,
     dataset: { ...result.report.dataset },
-    pools: plan.labels.map((l) => ({ label: l.label, poolUnits: l.poolUnits, samplingRate: l.samplingRate })),
+    pools: result.labels.map((l, i) => ({
+      label: l.label,
+      noisyPoolCount: result.counts.noisy[i] ?? Number.NaN,
+      samplingRate: l.samplingRate,
+    })),
     usage: { ...(result.report.usage as Record<string, number>) },
     durationMs: result.report.durationMs,
     journal,

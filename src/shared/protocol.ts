@@ -228,7 +228,9 @@ export const hostMessageSchema = z.discriminatedUnion('type', [
     type: z.literal('plan'),
     epsilonRun: z.number(),
     delta: z.number(),
-    labels: z.array(z.object({ label: z.string(), sigma: z.number(), samplingRate: z.number(), steps: count })),
+    // Public parameters only: the token σ and q are set at the start of the run from the noisy pool counts.
+    countRelease: z.object({ sigma: z.number(), epsilon: z.number(), share: z.number() }),
+    labels: z.array(z.object({ label: z.string(), steps: count })),
     budget: budgetSchema,
     remainingAfter: z.number(),
     fits: z.boolean(),

@@ -63,7 +63,8 @@ test('inspect with --skip-invalid, --unit-column and --dedupe', async () => {
   const file = writeFile(
     dir,
     'units.csv',
-    'uid,text,label\nu1,hello there,a\nu1,hello there,b\nu2,,a\nu3,bye for now,b\n',
+    // --dedupe keys on (text, label, unit): line 3 repeats line 2 and goes; line 4 (another label) stays.
+    'uid,text,label\nu1,hello there,a\nu1,hello there,a\nu1,hello there,b\nu2,,a\nu3,bye for now,b\n',
   );
   const { code, stdout } = await runCli([
     'inspect',
@@ -78,10 +79,10 @@ test('inspect with --skip-invalid, --unit-column and --dedupe', async () => {
   ]);
   assert.equal(code, 0);
   const s = JSON.parse(stdout);
-  assert.equal(s.rows, 2);
+  assert.equal(s.rows, 3);
   assert.equal(s.units, 2);
   assert.equal(s.skipped.count, 1);
-  assert.equal(s.skipped.first[0].line, 4);
+  assert.equal(s.skipped.first[0].line, 5);
   assert.equal(s.duplicatesRemoved, 1);
 });
 

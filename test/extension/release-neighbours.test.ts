@@ -62,7 +62,14 @@ function stripText(x: unknown): unknown {
   if (Array.isArray(x)) return x.map(stripText);
   if (x && typeof x === 'object')
     return Object.fromEntries(
-      Object.entries(x).map(([k, v]) => [k, k === 'text' || k === 'content' ? '<DP text>' : stripText(v)]),
+      Object.entries(x).map(([k, v]) => [
+        k,
+        k === 'text' || k === 'content'
+          ? '<DP text>'
+          : k === 'sigma' && 'label' in x && 'steps' in x
+            ? '<σ from the DP pool counts>' // DP few-shot: calibrated from the noisy counts (post-processing)
+            : stripText(v),
+      ]),
     );
   return x;
 }

@@ -28,6 +28,11 @@ export function fakeFewShotInput(o: { offline?: boolean } = {}): FewShotReleaseI
         { label: 'b', text: 'two' },
       ],
       epsilonCharged: 1.99,
+      labels: [
+        { label: 'a', sigma: 1.5, samplingRate: 0.15 },
+        { label: 'b', sigma: 1.6, samplingRate: 0.17 },
+      ],
+      counts: { noisy: [40.3, 34.6], sigma: 9.9, epsilon: 0.2 },
       reservation: { epsilonRun: 1.99 },
       report: {
         tool: '0.1.0',
@@ -39,7 +44,7 @@ export function fakeFewShotInput(o: { offline?: boolean } = {}): FewShotReleaseI
         usage: { calls: 9, reused: 4, inputTokens: 777, outputTokens: 9, cost: 0 },
         durationMs: 1234,
       } as FewShotReleaseInput['result']['report'],
-    } as FewShotReleaseInput['result'],
+    } as unknown as FewShotReleaseInput['result'],
   };
 }
 

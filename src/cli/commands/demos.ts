@@ -27,7 +27,9 @@ export const demos: Command = {
   --epsilon E               the ε this run may spend
   --delta D                 δ (default: the dataset's ledger δ, 1/(n·ln n) unless set with \`budget --delta\`)
   --prompts M               prompts per token (default ${FEWSHOT_DEFAULTS.prompts})
-  --examples-per-prompt N   expected private examples per prompt (default ${FEWSHOT_DEFAULTS.examplesPerPrompt}; q = M·N/|pool|)
+  --examples-per-prompt N   expected private examples per prompt (default ${FEWSHOT_DEFAULTS.examplesPerPrompt}; q = M·N/ñ, ñ the
+                            pool size released with Gaussian noise at the start of the run)
+  --count-share S           share of ε and δ for the noisy pool counts (default ${FEWSHOT_DEFAULTS.countShare}); the token steps get the rest
   --max-tokens T            token budget per demonstration (default ${FEWSHOT_DEFAULTS.maxTokens}); charged in full
   --lookahead L             tokens of speculation per request (default 1; ${FEWSHOT_DEFAULTS.lookahead} for builtin); same output
   --shot-concurrency C      a label's demonstrations written at once (default: all); same output and ε, but a
@@ -36,7 +38,7 @@ ${providerUsage}
   --format F                json | jsonl | chat | text (default text)
   --template T              for text: e.g. "Text: {text}\\nLabel: {label}"
   --out FILE                write the demonstrations there (default: stdout)
-  --dry-run                 print the plan (σ, q, calls, cost, budget after) and touch nothing
+  --dry-run                 print the plan (count noise, steps, calls, cost, budget after) and touch nothing
   --json                    print one JSON object: "release" (what --out writes with --format json: the
                             demonstrations and public parameters) and "localOnlyNotPrivate" (usage, pool sizes,
                             budget, journal: computed from the private data, never to be shared)
@@ -50,6 +52,7 @@ ${providerUsage}
     delta: { type: 'string' },
     prompts: { type: 'string' },
     'examples-per-prompt': { type: 'string' },
+    'count-share': { type: 'string' },
     'max-tokens': { type: 'string' },
     lookahead: { type: 'string' },
     'shot-concurrency': { type: 'string' },
@@ -110,6 +113,7 @@ ${providerUsage}
         prompts: numberFlag(values, 'prompts', { min: 1, max: 1000, integer: true }),
         examplesPerPrompt: numberFlag(values, 'examples-per-prompt', { min: Number.MIN_VALUE, max: 1000 }),
         maxTokens: numberFlag(values, 'max-tokens', { min: 1, max: 4096, integer: true }),
+        countShare: numberFlag(values, 'count-share', { min: Number.MIN_VALUE, max: 0.99 }),
       },
       summary,
     );
@@ -173,6 +177,8 @@ ${providerUsage}
         lookahead,
         shotConcurrency,
         signal: controller.signal,
+        // Warnings that follow from the noisy pool counts (DP outputs), given as soon as they are drawn.
+        onWarnings: (ws) => ws.forEach((w) => io.err(`warning: ${w}`)),
         onProgress: (p) => {
           if (values.json || Date.now() - lastLine < 1000) return;
           lastLine = Date.now();
@@ -196,7 +202,7 @@ ${providerUsage}
       io.out(
         JSON.stringify({
           release,
-          localOnlyNotPrivate: { ...fewShotDiagnostics(plan, result, journal), budget },
+          localOnlyNotPrivate: { ...fewShotDiagnostics(result, journal), budget },
         }),
       );
     } else {
@@ -265,15 +271,15 @@ function planView(plan: FewShotPlan) {
     maxTokens: plan.settings.maxTokens,
     shots: plan.settings.shots,
     sequential: plan.sequential,
-    labels: plan.labels.map((l) => ({
-      label: l.label,
-      poolUnits: l.poolUnits,
-      samplingRate: l.samplingRate,
-      sigma: l.sigma,
-      steps: l.steps,
-      noiseStd: l.noiseStd,
-      expectedPromptSize: (l.samplingRate * l.poolUnits) / plan.settings.prompts,
-    })),
+    // The pool sizes are released with Gaussian noise at the start of the run; q = M·N/ñ and the token σ follow from
+    // them. Nothing here is computed from the exact pool sizes.
+    countRelease: {
+      sigma: plan.counts.sigma,
+      epsilon: plan.counts.epsilon,
+      delta: plan.counts.delta,
+      share: plan.settings.countShare,
+    },
+    labels: plan.labels.map((l) => ({ label: l.label, steps: l.steps })),
   };
 }
 
@@ -296,12 +302,10 @@ function formatPlan(o: {
   const f = (x: number) => Number(x.toPrecision(4));
   const lines = [
     `Plan (dry run: nothing was spent or sent)`,
-    `  ε ${o.plan.epsilon} at δ ${o.plan.delta.toExponential(2)} with the PLD accountant; this run alone ε = ${f(o.plan.epsilonRun)}`,
+    `  ε ${o.plan.epsilon} at δ ${o.plan.delta.toExponential(2)} with the PLD accountant; the planned charges compose (PLD) to ε = ${f(o.plan.epsilonRun)}`,
     `  M = ${o.plan.prompts} prompts, N = ${o.plan.examplesPerPrompt} expected examples per prompt, T_max = ${o.plan.maxTokens}, ${o.plan.shots} shot(s) per label${o.plan.sequential ? ' (labels compose in sequence)' : ' (labels compose in parallel)'}`,
-    ...o.plan.labels.map(
-      (l) =>
-        `  ${l.label}: pool ${l.poolUnits} (local only), q = ${f(l.samplingRate)}, σ = ${f(l.sigma)}, noise std ${f(l.noiseStd)}, expected prompt size ${f(l.expectedPromptSize)}, ${l.steps} steps`,
-    ),
+    `  1. pool counts released with Gaussian noise σ_c = ${f(o.plan.countRelease.sigma)}: ε ${f(o.plan.countRelease.epsilon)} at δ ${o.plan.countRelease.delta.toExponential(2)} (${f(100 * o.plan.countRelease.share)}% of ε and δ)`,
+    `  2. then per label ${o.plan.labels[0]!.steps} token steps at q = M·N/ñ (ñ the noisy count), σ set from ñ for the rest of ε and δ: ${o.plan.labels.map((l) => l.label).join(', ')}`,
     `  model: ${o.provider.kind}/${o.provider.model}${o.provider.offline ? ' (built-in offline model: for trying the tool)' : ''}`,
     `  at most ${o.estimate.maxCalls} calls in ${o.estimate.maxRoundTrips} round trips (labels and shots run concurrently), ≈${o.estimate.inputTokens} input and ${o.estimate.outputTokens} output tokens, cost ${o.estimate.costUSD === null ? 'unknown (model not in the price table)' : `≤ $${o.estimate.costUSD.toFixed(2)}`}, ≤ ${o.estimate.seconds} s`,
     `  budget: total ε ${o.budget.total}, spent ${f(o.budget.spent)}, after this run ${f(o.budget.spentAfter)}, remaining ${f(Math.max(0, o.budget.remainingAfter))}${o.budget.fits ? '' : ` — REFUSED: over by ${f(o.budget.over)}`} (budget filter: valid for runs chosen after earlier outputs)`,

@@ -11,7 +11,12 @@ export interface LoadOptions {
   unitColumn?: string;
   /** What to do with a row whose text, label or unit is missing or empty. Default 'fail'. */
   onInvalid?: 'fail' | 'skip';
-  /** Drop rows whose text (trimmed) already appeared, keeping the first. Default false. */
+  /**
+   * Drop a row when an earlier row has the same (trimmed text, label, privacy unit), keeping the first. The key holds
+   * the label and unit, so dropping never moves a record from one label pool (or unit) to another: adding a row
+   * changes at most its own label's pool. Without a unit column the unit part is empty (each row is its own unit, and
+   * keying on the row itself would drop nothing). Default false.
+   */
   dedupe?: boolean;
   /** Size limit in bytes. Default 200 MB. */
   maxBytes?: number;
@@ -129,7 +134,8 @@ export async function loadDataset(file: string, options: LoadOptions = {}): Prom
     }
     const [text, label, unit] = values as [string, string, string | undefined];
     if (options.dedupe) {
-      const key = text.trim();
+      // JSON of the triple: no separator inside a value can make two different triples collide.
+      const key = JSON.stringify([text.trim(), label, columns.unit === undefined ? null : unit]);
       if (seen.has(key)) {
         duplicatesRemoved++;
         continue;

@@ -10,6 +10,8 @@ export const FEWSHOT_DEFAULTS = {
   maxTokens: 64,
   /** Lookahead for the offline model (free requests, with prefetch); network models default to 1. */
   lookahead: 4,
+  /** Share of ε that the noisy pool-count release alone spends (ε_c = share·ε at δ). */
+  countShare: 0.1,
 } as const;
 
 export interface FewShotSettings {
@@ -17,24 +19,73 @@ export interface FewShotSettings {
   labels: string[];
   /** Demonstrations per label. */
   shots: number;
-  /** The ε this run may spend (at the ledger's δ unless `delta` is given). */
+  /** The ε this run may spend (at the ledger's δ unless `delta` is given): count release and token steps composed. */
   epsilon: number;
   delta: number;
   /** M: prompts per token (default 10). */
   prompts?: number;
-  /** Expected private examples per prompt (default 2); sets q = M·N/|pool|. */
+  /** Expected private examples per prompt (default 2); sets q = M·N/ñ with ñ the noisy pool count. */
   examplesPerPrompt?: number;
   /** T_max: token budget per demonstration (default 64). */
   maxTokens?: number;
+  /** Share of ε that the noisy pool-count release spends on its own (default 0.1), in (0, 1). */
+  countShare?: number;
 }
 
-/** One label's share of the run. Pool sizes and q are private: shown locally, never written into a release. */
+/**
+ * The DP release of the label pool sizes, which sets the sampling rates: Gaussian noise (L2 sensitivity 1) on the
+ * counts, drawn once, after the run is reserved in the ledger and before anything else reads the pools.
+ */
+export interface CountRelease {
+  /** σ_c: noise std on each count (the noise multiplier, as the sensitivity is 1). */
+  sigma: number;
+  /** The count release alone meets (epsilon, delta) = countShare·(ε, δ); the token steps get the rest. */
+  epsilon: number;
+  delta: number;
+  /** One Gaussian step per label pool, or one on the whole dataset when privacy units may span labels. */
+  charges: Charge[];
+}
+
+/** One label's share of the run as planned from public parameters alone. */
+export interface PlannedLabel {
+  label: string;
+  partition: Partition;
+  /** Token steps charged: shots × T_max. */
+  steps: number;
+}
+
+export interface FewShotPlan {
+  settings: Required<FewShotSettings>;
+  labels: PlannedLabel[];
+  counts: CountRelease;
+  /**
+   * ε at δ of the planned charges composed by PLD (count release ∘ stand-in steps); ≤ settings.epsilon. The run's
+   * guarantee is (ε, δ) by basic composition of the two parts, which also holds for the adaptively chosen steps.
+   */
+  epsilonRun: number;
+  accountant: 'pld';
+  /**
+   * True when the dataset has a privacy-unit column: a unit may then hold rows of several labels, so the pools are
+   * not known to be disjoint and everything composes in sequence on the whole dataset. Decided from the column
+   * mapping (public), never from whether units actually span labels (private).
+   */
+  sequential: boolean;
+  /**
+   * What is reserved before any private data is read: the count release plus a stand-in for the token steps (plain
+   * Gaussian steps, i.e. q = 1, calibrated so the run composes to ε). The real step σ and q depend on the noisy
+   * counts; they are reserved once those are drawn (see calibrateFromCounts and runFewShot).
+   */
+  ledgerPlan: RunPlan;
+  warnings: string[];
+}
+
+/** One label's mechanism, calibrated from its noisy pool count (a DP output, which may be shown as such). */
 export interface LabelPlan {
   label: string;
   partition: Partition;
-  /** Privacy units in the label's pool (private). */
-  poolUnits: number;
-  /** q = min(1, M·N/|pool|). */
+  /** ñ: the label's pool size plus Gaussian noise (DP output). */
+  noisyPool: number;
+  /** q̃ = min(1, M·N / max(ñ, 1)). */
   samplingRate: number;
   sigma: number;
   /** Token steps charged: shots × T_max. */
@@ -43,15 +94,13 @@ export interface LabelPlan {
   noiseStd: number;
 }
 
-export interface FewShotPlan {
-  settings: Required<FewShotSettings>;
+/** The token-step mechanisms of a run, a function of public settings and the noisy counts only. */
+export interface FewShotMechanism {
   labels: LabelPlan[];
-  /** ε of this run alone (max over parallel pools, or the composition when pools overlap). */
-  epsilonRun: number;
-  accountant: 'pld';
-  /** True when privacy units span several labels, so the pools are not disjoint and everything composes in sequence. */
-  sequential: boolean;
+  /** The token-step charges, reserved after the count release. */
   ledgerPlan: RunPlan;
+  /** ε at δ of the count release composed with these steps by PLD (≤ the planned ε). */
+  epsilonRun: number;
   warnings: string[];
 }
 
@@ -78,19 +127,25 @@ export function buildPools(
 }
 
 /**
- * Plans a DP few-shot run: per-label sampling rates, σ calibrated with the PLD accountant so that the run alone
- * meets (ε, δ), and the ledger charges. Demonstrations of one label share its pool and compose in sequence
- * (shots × T_max steps, accounted at the token budget, not the realised length); different labels' pools are
- * disjoint and compose in parallel — unless privacy units span labels, then every charge goes on the whole dataset.
+ * Plans a DP few-shot run from public parameters only (settings, labels, the column mapping); it reads no row.
+ * The run is two releases: (1) the label pool sizes with Gaussian noise σ_c, meeting s·(ε, δ) alone (s = countShare);
+ * (2) per label, shots × T_max Poisson-subsampled Gaussian token steps (Tang et al. 2024) at q̃ = min(1, M·N/ñ),
+ * whose σ is calibrated after the counts are drawn so that (2) alone meets (1 − s)·(ε, δ). The steps are chosen from
+ * the output of (1), so the budget is split in advance and the two parts add up by basic composition, which holds
+ * for adaptively chosen mechanisms (Dwork & Roth 2014, Thm 3.16): (ε, δ) in total. q̃ and σ are post-processing of
+ * the count release (Dwork & Roth 2014, Prop 2.1): neighbouring datasets run mechanisms that differ only through a
+ * charged DP output. A label's shots compose in sequence; different labels' pools are disjoint and compose in
+ * parallel, unless a privacy-unit column is set, then every charge goes on the whole dataset.
  */
-export function planFewShot(ds: Dataset, s: FewShotSettings): FewShotPlan {
+export function planFewShot(ds: Pick<Dataset, 'columns'>, s: FewShotSettings): FewShotPlan {
   const settings: Required<FewShotSettings> = {
     ...s,
     prompts: s.prompts ?? FEWSHOT_DEFAULTS.prompts,
     examplesPerPrompt: s.examplesPerPrompt ?? FEWSHOT_DEFAULTS.examplesPerPrompt,
     maxTokens: s.maxTokens ?? FEWSHOT_DEFAULTS.maxTokens,
+    countShare: s.countShare ?? FEWSHOT_DEFAULTS.countShare,
   };
-  const { prompts: m, examplesPerPrompt: n, maxTokens: tMax, shots, epsilon, delta } = settings;
+  const { prompts: m, examplesPerPrompt: n, maxTokens: tMax, shots, epsilon, delta, countShare } = settings;
   if (settings.labels.length === 0)
     throw new UsageError(
       'no labels to generate',
@@ -106,48 +161,101 @@ export function planFewShot(ds: Dataset, s: FewShotSettings): FewShotPlan {
   }
   if (!(n > 0) || !Number.isFinite(n)) throw new UsageError(`examples per prompt must be a positive number; got ${n}`);
   if (!(epsilon > 0) || !Number.isFinite(epsilon)) throw new UsageError(`ε must be a positive number; got ${epsilon}`);
+  if (!(countShare > 0 && countShare < 1))
+    throw new UsageError(`the count share must be a number in (0, 1); got ${countShare}`);
 
-  const { pools, unitsSpanLabels } = buildPools(ds, settings.labels);
+  const sequential = ds.columns.unit !== undefined;
   const warnings: string[] = [];
-  const empty = settings.labels.filter((l) => pools.get(l)!.length === 0);
-  if (empty.length) {
-    throw new UserError(
-      `no rows have the label(s) ${empty.map((l) => JSON.stringify(l)).join(', ')} in ${ds.file}`,
-      `Check the spelling; the label column is "${ds.columns.label}".`,
+  if (sequential)
+    warnings.push(
+      'A privacy-unit column is set, so a unit may hold rows of several labels: all labels are charged to the whole dataset and compose in sequence.',
     );
-  }
   const steps = shots * tMax;
-  const shapes = settings.labels.map((label) => {
-    const units = pools.get(label)!.length;
-    const q = Math.min(1, (m * n) / units);
+  const labels: PlannedLabel[] = settings.labels.map((label) => ({
+    label,
+    partition: sequential ? '*' : (`label:${label}` as Partition),
+    steps,
+  }));
+  // The count release: a Gaussian with L2 sensitivity 1 (Dwork & Roth 2014, Thm A.1; exact curve of Balle & Wang
+  // 2018, Thm 8, through the PLD accountant) meeting countShare·(ε, δ) on its own.
+  const countTarget = { epsilon: countShare * epsilon, delta: countShare * delta };
+  const countSigma = calibrateSigma(countTarget, { kind: 'gaussian', steps: 1 }, 'pld');
+  const countSpec: MechanismSpec = { kind: 'gaussian', sigma: countSigma, steps: 1 };
+  const counts: CountRelease = {
+    sigma: countSigma,
+    ...countTarget,
+    charges: sequential
+      ? [{ partition: '*', mechanism: countSpec }]
+      : labels.map((l) => ({ partition: l.partition, mechanism: countSpec })),
+  };
+  // Stand-in for the token steps until the counts are known: plain Gaussian steps (q = 1) meeting the steps' share.
+  const standInSteps = sequential ? steps * labels.length : steps;
+  const standInSigma = calibrateSigma(stepTarget(settings), { kind: 'gaussian', steps: standInSteps }, 'pld');
+  const standIn: Charge[] = (sequential ? [labels[0]!] : labels).map((l) => ({
+    partition: l.partition,
+    mechanism: { kind: 'gaussian', sigma: standInSigma, steps: standInSteps },
+  }));
+  const charges = [...counts.charges, ...standIn];
+  return {
+    settings,
+    labels,
+    counts,
+    epsilonRun: runEpsilon(charges, delta),
+    accountant: 'pld',
+    sequential,
+    ledgerPlan: {
+      // Its own name in the ledger: settled with the count release alone once the counts are drawn.
+      algorithm: 'dp-few-shot:pool-counts',
+      charges,
+      note: `${settings.labels.length} label(s) × ${shots} shot(s), T_max ${tMax}, M ${m}: noisy pool counts (σ_c ${countSigma.toPrecision(4)}); token steps to follow`,
+    },
+    warnings,
+  };
+}
+
+/**
+ * The token-step mechanisms from the noisy pool counts (one per label, in plan order). A function of the plan's public
+ * settings and of ñ only: it cannot see the dataset, so q̃ and σ are post-processing of the count release.
+ * q̃ = min(1, M·N / max(ñ, 1)) (Tang et al. 2024, §3, with the pool size replaced by its DP estimate); σ is the
+ * smallest value such that the steps alone meet (1 − countShare)·(ε, δ) (PLD accountant), fixed before ñ is drawn.
+ */
+export function calibrateFromCounts(plan: FewShotPlan, noisyCounts: readonly number[]): FewShotMechanism {
+  const { prompts: m, examplesPerPrompt: n, delta, shots, maxTokens } = plan.settings;
+  const target = stepTarget(plan.settings);
+  if (noisyCounts.length !== plan.labels.length || !noisyCounts.every(Number.isFinite))
+    throw new Error(`calibrateFromCounts needs ${plan.labels.length} finite noisy counts`);
+  const warnings: string[] = [];
+  const shapes = plan.labels.map((l, i) => {
+    const noisy = noisyCounts[i]!;
+    const q = Math.min(1, (m * n) / Math.max(noisy, 1));
+    if (noisy < 1)
+      warnings.push(
+        `The noisy pool count of "${l.label}" is ${noisy.toFixed(1)} (DP estimate, noise std ${plan.counts.sigma.toPrecision(3)}): the label may be misspelled or very rare, and its demonstrations will carry little signal.`,
+      );
     if (q >= 1)
       warnings.push(
-        `The pool of "${label}" is smaller than M·N = ${m * n}: every record joins every token's prompts (q = 1), so there is no amplification by subsampling and the noise must be larger. Lower --prompts or --examples-per-prompt, or use a larger dataset.`,
+        `The noisy pool count of "${l.label}" (${noisy.toFixed(1)}) is below M·N = ${m * n}: every record joins every token's prompts (q = 1), so there is no amplification by subsampling and the noise must be larger. Lower --prompts or --examples-per-prompt, or use a larger dataset.`,
       );
-    return { label, units, q };
+    return { ...l, noisy, q };
   });
-
   let sigmas: number[];
-  if (!unitsSpanLabels) {
+  if (!plan.sequential) {
     sigmas = shapes.map((x) =>
-      calibrateSigma({ epsilon, delta }, { kind: 'poisson-gaussian', samplingRate: x.q, steps }, 'pld'),
+      calibrateSigma(target, { kind: 'poisson-gaussian', samplingRate: x.q, steps: x.steps }, 'pld'),
     );
   } else {
-    warnings.push(
-      'Privacy units span several labels, so the label pools are not disjoint: all labels are charged to the whole dataset and compose in sequence.',
-    );
     const specsAt = (sigma: number): MechanismSpec[] =>
-      shapes.map((x) => ({ kind: 'poisson-gaussian', sigma, samplingRate: x.q, steps }));
-    const sigma = calibrateJoint((sg) => epsilonFor(specsAt(sg), delta, 'pld'), epsilon);
+      shapes.map((x): MechanismSpec => ({ kind: 'poisson-gaussian', sigma, samplingRate: x.q, steps: x.steps }));
+    const sigma = calibrateJoint((sg) => epsilonFor(specsAt(sg), target.delta, 'pld'), target.epsilon);
     sigmas = shapes.map(() => sigma);
   }
   const labels: LabelPlan[] = shapes.map((x, i) => ({
     label: x.label,
-    partition: unitsSpanLabels ? '*' : (`label:${x.label}` as Partition),
-    poolUnits: x.units,
+    partition: x.partition,
+    noisyPool: x.noisy,
     samplingRate: x.q,
     sigma: sigmas[i]!,
-    steps,
+    steps: x.steps,
     noiseStd: (sigmas[i]! * Math.SQRT2) / m,
   }));
   for (const l of labels) {
@@ -159,24 +267,30 @@ export function planFewShot(ds: Dataset, s: FewShotSettings): FewShotPlan {
       );
     }
   }
-  const charges: Charge[] = labels.map((l) => ({
-    partition: l.partition,
-    mechanism: { kind: 'poisson-gaussian', sigma: l.sigma, samplingRate: l.samplingRate, steps: l.steps },
-  }));
-  const epsilonRun = runEpsilon(charges, delta, unitsSpanLabels);
+  const charges = stepCharges(labels, (l) => l.steps);
   return {
-    settings,
     labels,
-    epsilonRun,
-    accountant: 'pld',
-    sequential: unitsSpanLabels,
     ledgerPlan: {
       algorithm: 'dp-few-shot',
       charges,
-      note: `${settings.labels.length} label(s) × ${shots} shot(s), T_max ${tMax}, M ${m}`,
+      note: `${labels.length} label(s) × ${shots} shot(s), T_max ${maxTokens}, M ${m}: token steps at the noisy pool counts`,
     },
+    epsilonRun: runEpsilon([...plan.counts.charges, ...charges], delta),
     warnings,
   };
+}
+
+/** The (ε, δ) the token steps must meet on their own: what the count release leaves, split before it is drawn. */
+export function stepTarget(s: Required<FewShotSettings>): { epsilon: number; delta: number } {
+  return { epsilon: (1 - s.countShare) * s.epsilon, delta: (1 - s.countShare) * s.delta };
+}
+
+/** The token-step charges of the labels, with `steps(l)` steps each. */
+export function stepCharges(labels: readonly LabelPlan[], steps: (l: LabelPlan) => number): Charge[] {
+  return labels.map((l) => ({
+    partition: l.partition,
+    mechanism: { kind: 'poisson-gaussian', sigma: l.sigma, samplingRate: l.samplingRate, steps: steps(l) },
+  }));
 }
 
 /** Smallest σ (geometric bisection to 1e-3, on the safe side) with eps(σ) ≤ target; eps decreases in σ. */
@@ -198,17 +312,17 @@ function calibrateJoint(eps: (sigma: number) => number, target: number): number 
 }
 
 /**
- * The ε of one run's charges alone: label pools are disjoint, so they compose in parallel (the largest pool's ε;
- * McSherry 2009, parallel composition); when privacy units span labels everything composes in sequence (PLD).
+ * The ε of one run's charges alone. Each label pool composes its own charges with those on the whole dataset (`*`)
+ * in sequence (PLD); label pools are disjoint, so they compose in parallel: the largest pool's ε (McSherry 2009,
+ * parallel composition). With only `*` charges, their composition.
  */
-export function runEpsilon(charges: readonly Charge[], delta: number, sequential: boolean): number {
+export function runEpsilon(charges: readonly Charge[], delta: number): number {
   const used = charges.filter((c) => c.mechanism.steps > 0);
   if (used.length === 0) return 0;
-  return sequential
-    ? epsilonFor(
-        used.map((c) => c.mechanism),
-        delta,
-        'pld',
-      )
-    : Math.max(...used.map((c) => epsilonFor([c.mechanism], delta, 'pld')));
+  const whole = used.filter((c) => c.partition === '*').map((c) => c.mechanism);
+  const pools = [...new Set(used.map((c) => c.partition).filter((p) => p !== '*'))];
+  const groups = pools.length
+    ? pools.map((p) => [...whole, ...used.filter((c) => c.partition === p).map((c) => c.mechanism)])
+    : [whole];
+  return Math.max(...groups.map((g) => epsilonFor(g, delta, 'pld')));
 }

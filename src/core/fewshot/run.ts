@@ -3,14 +3,24 @@ import path from 'node:path';
 import { createHash } from 'node:crypto';
 import type { Dataset } from '../data';
 import { UserError } from '../errors';
-import type { Charge, Ledger, Reservation } from '../ledger';
+import { BudgetExceededError, type Ledger, type Reservation } from '../ledger';
 import { cryptoRandom, gaussianNoise, type RandomSource } from '../privacy';
+import { filterEpsilon } from '../privacy/filter';
 import type { Provider } from '../providers/types';
 import { journalDiagnostics, localJournalPath } from '../release';
 import { TOOL_VERSION } from '../version';
 import { decodeDemonstration, type DecodeStats } from './decode';
 import type { Demonstration } from './export';
-import { buildPools, FEWSHOT_DEFAULTS, runEpsilon, type FewShotPlan } from './plan';
+import { exactPoolCounts, releasePoolCounts } from './counts';
+import {
+  buildPools,
+  calibrateFromCounts,
+  FEWSHOT_DEFAULTS,
+  runEpsilon,
+  stepCharges,
+  type FewShotPlan,
+  type LabelPlan,
+} from './plan';
 import { DEFAULT_FORMAT, type PromptFormat } from './prompt';
 
 export interface FewShotProgress {
@@ -65,6 +75,8 @@ export interface FewShotRunOptions {
   checkpointDir?: string;
   signal?: AbortSignal;
   onProgress?: (p: FewShotProgress) => void;
+  /** Called once with the warnings that follow from the noisy pool counts (DP outputs), before any prompt is sent. */
+  onWarnings?: (warnings: string[]) => void;
   now?: () => number;
 }
 
@@ -73,7 +85,14 @@ export interface FewShotResult {
   /** Completed, cancelled (partial results kept and charged), or failed (partial results kept and charged). */
   status: 'completed' | 'cancelled' | 'failed';
   error?: Error;
+  /** The token-step reservation; epsilonRun is the whole run's ε (count release composed with the steps). */
   reservation: { id: string; epsilonRun: number; spentAfter: number };
+  /** The noisy pool-count release (DP output, in plan label order) and the reservation that paid for it. */
+  counts: { reservation: string; sigma: number; epsilon: number; noisy: number[] };
+  /** Each label's mechanism as run: q̃ and σ from the noisy counts. */
+  labels: LabelPlan[];
+  /** Warnings that follow from the noisy counts (DP outputs): e.g. q̃ = 1, or weak signal. */
+  warnings: string[];
   /** The ε this run was charged when it settled (the planned ε, or less after a cancel or failure). */
   epsilonCharged: number;
   report: FewShotReport;
@@ -145,13 +164,34 @@ export async function runFewShot(o: FewShotRunOptions): Promise<FewShotResult> {
   const lookahead = o.lookahead ?? (o.provider.offline ? FEWSHOT_DEFAULTS.lookahead : 1);
   const random = o.random ?? (() => cryptoRandom());
   const { settings } = o.plan;
-  const { pools } = buildPools(o.dataset, settings.labels);
+  const target = { identity: o.dataset.identity, units: o.units, unitColumn: o.dataset.columns.unit };
 
-  // Reserve before any private example is sent anywhere.
-  const reservation: Reservation = await o.ledger.reserve(
-    { identity: o.dataset.identity, units: o.units, unitColumn: o.dataset.columns.unit },
-    o.plan.ledgerPlan,
-  );
+  // 1. Reserve the whole run before any private data is read: the count release plus a stand-in for the token steps
+  //    (their σ and q are not known before the noisy counts). The admission depends on public values only.
+  const countsReservation: Reservation = await o.ledger.reserve(target, o.plan.ledgerPlan);
+  // 2. Read the pools and release their sizes once, with Gaussian noise from the cryptographic sampler.
+  const { pools } = buildPools(o.dataset, settings.labels);
+  const noisy = releasePoolCounts(exactPoolCounts(pools, settings.labels), o.plan.counts.sigma, random('counts'));
+  // 3. Settle that reservation with the count release alone; its stand-in steps are replaced by the real ones next.
+  await countsReservation.settle({
+    used: o.plan.counts.charges,
+    released: createHash('sha256').update(JSON.stringify(noisy)).digest('hex'),
+  });
+  // 4. The token-step mechanisms from the noisy counts only (post-processing), reserved before any prompt is sent.
+  const mechanism = calibrateFromCounts(o.plan, noisy);
+  if (mechanism.warnings.length) o.onWarnings?.(mechanism.warnings);
+  let reservation: Reservation;
+  try {
+    reservation = await o.ledger.reserve(target, {
+      ...mechanism.ledgerPlan,
+      group: countsReservation.id,
+      guarantee: { epsilon: settings.epsilon, delta: settings.delta },
+    });
+  } catch (e) {
+    if (e instanceof BudgetExceededError)
+      e.message += `; the noisy pool-count release (ε ${fmtEps(o.plan.counts.epsilon)}) was charged`;
+    throw e;
+  }
   const checkpointDir = o.checkpointDir ?? path.join(o.ledger.workspaceRoot, '.private-fewshot', 'runs');
   await mkdir(checkpointDir, { recursive: true });
   const checkpoint = path.join(checkpointDir, `${reservation.id}.jsonl`);
@@ -163,7 +203,15 @@ export async function runFewShot(o: FewShotRunOptions): Promise<FewShotResult> {
       time: new Date(started).toISOString(),
       labels: settings.labels,
       shots: settings.shots,
-    }) + '\n',
+    }) +
+      '\n' +
+      JSON.stringify({
+        type: 'counts',
+        reservation: countsReservation.id,
+        sigma: o.plan.counts.sigma,
+        noisy,
+      }) +
+      '\n',
   );
 
   // One counter per chain: a chain is one worker writing a label's shots one after another. Chains run
@@ -192,7 +240,7 @@ export async function runFewShot(o: FewShotRunOptions): Promise<FewShotResult> {
   };
 
   let failure: Error | undefined;
-  const chain = async (lp: FewShotPlan['labels'][number], stats: DecodeStats) => {
+  const chain = async (lp: LabelPlan, stats: DecodeStats) => {
     try {
       for (;;) {
         o.signal?.throwIfAborted();
@@ -232,7 +280,7 @@ export async function runFewShot(o: FewShotRunOptions): Promise<FewShotResult> {
     }
   };
   await Promise.all(
-    o.plan.labels.flatMap((lp) =>
+    mechanism.labels.flatMap((lp) =>
       Array.from({ length: concurrency }, () => {
         const stats: DecodeStats = { queries: 0, roundTrips: 0, tokens: 0, reused: 0 };
         chains.push(stats);
@@ -246,18 +294,22 @@ export async function runFewShot(o: FewShotRunOptions): Promise<FewShotResult> {
   );
   const cancelled = failure !== undefined && (o.signal?.aborted ?? false);
   const status: FewShotResult['status'] = failure === undefined ? 'completed' : cancelled ? 'cancelled' : 'failed';
-  const used: Charge[] = o.plan.labels.map((lp) => ({
-    partition: lp.partition,
-    mechanism: {
-      kind: 'poisson-gaussian',
-      sigma: lp.sigma,
-      samplingRate: lp.samplingRate,
-      steps: startedShots.get(lp.label)! * settings.maxTokens,
-    },
-  }));
+  const used = stepCharges(mechanism.labels, (lp) => startedShots.get(lp.label)! * settings.maxTokens);
   const released = createHash('sha256').update(JSON.stringify(demonstrations)).digest('hex');
   await reservation.settle({ used, released });
-  const epsilonCharged = runEpsilon(used, settings.delta, o.plan.sequential);
+  // The steps' σ and q were chosen from the released counts, so the PLD composition of the two parts (which assumes
+  // both fixed in advance) is not a guarantee; the budget split is (basic composition, Dwork & Roth 2014, Thm 3.16).
+  // Without any step run, the count release alone (fixed parameters) is what was spent.
+  // The ledger values it the same way: the smaller of that ε and the Rényi filter of what ran (ledger/filter.ts).
+  const epsilonCharged = used.some((c) => c.mechanism.steps > 0)
+    ? Math.min(
+        settings.epsilon,
+        filterEpsilon(
+          [...o.plan.counts.charges, ...used].map((c) => c.mechanism),
+          settings.delta,
+        ),
+      )
+    : runEpsilon([...o.plan.counts.charges], settings.delta);
   await appendFile(checkpoint, JSON.stringify({ type: 'settled', status, released }) + '\n');
 
   const u = o.provider.usage();
@@ -303,9 +355,21 @@ export async function runFewShot(o: FewShotRunOptions): Promise<FewShotResult> {
     demonstrations,
     status,
     ...(failure && !cancelled ? { error: failure } : {}),
-    reservation: { id: reservation.id, epsilonRun: reservation.epsilonRun, spentAfter: reservation.spentAfter },
+    reservation: { id: reservation.id, epsilonRun: mechanism.epsilonRun, spentAfter: reservation.spentAfter },
+    counts: {
+      reservation: countsReservation.id,
+      sigma: o.plan.counts.sigma,
+      epsilon: o.plan.counts.epsilon,
+      noisy,
+    },
+    labels: mechanism.labels,
+    warnings: mechanism.warnings,
     epsilonCharged,
     report,
     checkpoint,
   };
+}
+
+function fmtEps(x: number): string {
+  return Number(x.toPrecision(3)).toString();
 }

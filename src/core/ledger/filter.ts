@@ -21,8 +21,39 @@
 import type { MechanismSpec } from './accountant';
 import type { PoolCharge, Recorded, SpentCalculator } from './compose';
 
-/** One run's charges (stored partitions). */
-export type RunCharges = readonly PoolCharge[];
+/** What the filter needs to know of a run besides its charges. */
+export interface RunGroupInfo {
+  /** The run's reservation id ('' for a plan not yet reserved). */
+  id: string;
+  /** The reservation this run continues: runs of one group count as one run. */
+  group?: string;
+  /** The (ε, δ) the group guarantees by construction (ledger.ts RunPlan.guarantee). */
+  guarantee?: { epsilon: number; delta: number };
+}
+
+/** One run's charges (stored partitions), with its group. */
+export type RunCharges = readonly PoolCharge[] & { readonly info?: RunGroupInfo };
+
+/** `charges` tagged with the run's group (see RunGroupInfo). */
+export function withGroup(charges: PoolCharge[], info: RunGroupInfo): RunCharges {
+  return Object.assign(charges, { info });
+}
+
+/**
+ * Merges the runs of one group (a run and the runs that continue it) into one: the filter treats a group as a
+ * single interaction whose parts were planned together. The group's guarantee is the one any part records.
+ */
+function mergeGroups(runs: readonly RunCharges[]): { charges: PoolCharge[]; guarantee?: RunGroupInfo['guarantee'] }[] {
+  const groups = new Map<string, { charges: PoolCharge[]; guarantee?: RunGroupInfo['guarantee'] }>();
+  runs.forEach((r, i) => {
+    const key = r.info?.group || r.info?.id || `#${i}`;
+    let g = groups.get(key);
+    if (!g) groups.set(key, (g = { charges: [] }));
+    g.charges.push(...r);
+    if (r.info?.guarantee) g.guarantee = r.info.guarantee;
+  });
+  return [...groups.values()];
+}
 
 export interface FilterSpent {
   /** The filter's spent ε: max over pools (0 when nothing was charged). */
@@ -30,7 +61,7 @@ export interface FilterSpent {
   /** The pool that reaches it ('*' for the records only whole-dataset runs touch), null when nothing was charged. */
   worst: string | null;
   /** How the worst pool's value was obtained: its lone run's PLD ε, or the Rényi filter. */
-  rule: 'lone-run-pld' | 'renyi-filter' | null;
+  rule: 'lone-run-pld' | 'lone-run-guarantee' | 'renyi-filter' | null;
   /** PLD values computed for lone-run pools (record keys → ε, to record in the ledger). */
   values: Map<string, number>;
 }
@@ -58,7 +89,9 @@ export function filterSpent(
   recorded?: Recorded,
   opts: { stopAbove?: number } = {},
 ): FilterSpent {
-  const live = runs.map((r) => r.filter((c) => leaks(c.mechanism))).filter((r) => r.length > 0);
+  const merged = mergeGroups(runs);
+  const live = merged.map((g) => g.charges.filter((c) => leaks(c.mechanism))).filter((r) => r.length > 0);
+  const guarantees = merged.filter((g) => g.charges.some((c) => leaks(c.mechanism))).map((g) => g.guarantee);
   const named = new Set<string>();
   let star = false;
   for (const r of live)
@@ -76,7 +109,14 @@ export function filterSpent(
   const own = new Map<string, { charges: PoolCharge[]; runs: number }>();
   const starCharges: PoolCharge[] = [];
   let starRuns = 0;
-  for (const r of live) {
+  // The guarantee of the one run touching a pool, when that run recorded one.
+  const lone = new Map<string, RunGroupInfo['guarantee']>();
+  let starGuarantee: RunGroupInfo['guarantee'];
+  for (const [i, r] of live.entries()) {
+    for (const c of r) {
+      if (c.partition === '*') starGuarantee = guarantees[i];
+      else lone.set(c.partition, guarantees[i]);
+    }
     const seen = new Set<string>();
     for (const c of r) {
       if (c.partition === '*') {
@@ -102,11 +142,21 @@ export function filterSpent(
     let value = calcs.filter.spent(charges, delta).epsilon;
     let how: FilterSpent['rule'] = 'renyi-filter';
     if (touching === 1) {
-      const pld = calcs.pld.spent(charges, delta, recorded);
-      for (const [k, v] of pld.values) values.set(k, v);
-      if (pld.epsilon < value) {
-        value = pld.epsilon;
-        how = 'lone-run-pld';
+      const guarantee = starRuns === 1 ? starGuarantee : lone.get(p);
+      if (guarantee) {
+        // A group whose later parts were chosen from its earlier outputs: its PLD composition assumes parameters
+        // fixed in advance, so only the guarantee it was built to meet stands (at a δ no larger than the ledger's).
+        if (guarantee.delta <= delta && guarantee.epsilon < value) {
+          value = guarantee.epsilon;
+          how = 'lone-run-guarantee';
+        }
+      } else {
+        const pld = calcs.pld.spent(charges, delta, recorded);
+        for (const [k, v] of pld.values) values.set(k, v);
+        if (pld.epsilon < value) {
+          value = pld.epsilon;
+          how = 'lone-run-pld';
+        }
       }
     }
     if (worst === null || value > best) {

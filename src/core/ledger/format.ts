@@ -104,6 +104,10 @@ export interface ReservedLine extends Common {
   /** The privacy unit: 'row' or 'column:<name>' (absent on lines written before units were recorded). */
   unit?: string;
   note?: string;
+  /** The reservation id this run continues; the budget filter counts a group as one run (absent: its own group). */
+  group?: string;
+  /** The (ε, δ) the run's group guarantees by construction (see RunPlan.guarantee); absent on most runs. */
+  guarantee?: { epsilon: number; delta: number };
 }
 
 export interface ClosedLine extends Common {
@@ -230,6 +234,8 @@ const reservedV = obj({
   filter: opt(str),
   unit: opt(unitV),
   note: opt(str),
+  group: opt(runId),
+  guarantee: opt(obj({ epsilon: nonNegative, delta: deltaV })),
 });
 const closedV = obj({
   ...common,

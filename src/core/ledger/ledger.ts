@@ -13,7 +13,7 @@ import { TOOL_VERSION } from '../version';
 import type { LedgerAccountant, MechanismSpec } from './accountant';
 import { SpentCalculator, type PoolCharge, type Recorded } from './compose';
 import { defaultFilter } from './default-accountant';
-import { filterSpent, type FilterSpent } from './filter';
+import { filterSpent, withGroup, type FilterSpent, type RunCharges } from './filter';
 import {
   LEDGER_FORMAT,
   LEDGER_VERSION,
@@ -64,6 +64,17 @@ export interface RunPlan {
   charges: Charge[];
   /** Free text for people (no private data). */
   note?: string;
+  /**
+   * The reservation this run continues (e.g. DP few-shot's token steps after its noisy pool-count release): the
+   * budget filter counts a group as one run.
+   */
+  group?: string;
+  /**
+   * The (ε, δ) the whole group guarantees by construction, valid even though its later parts were chosen from its
+   * earlier outputs (e.g. basic composition of a budget split fixed before anything was drawn; Dwork & Roth 2014,
+   * Thm 3.16). A group that is a pool's only run is valued at this ε when δ ≤ the ledger's δ.
+   */
+  guarantee?: { epsilon: number; delta: number };
 }
 
 /** The dataset as the ledger needs it: its identity, its number of records or privacy units, and the unit. */
@@ -359,6 +370,8 @@ export class Ledger {
           accountant: this.options.accountant.name,
           filter: this.filterCalc.accountant.name,
           ...(plan.note ? { note: plan.note } : {}),
+          ...(plan.group ? { group: plan.group } : {}),
+          ...(plan.guarantee ? { guarantee: { ...plan.guarantee } } : {}),
           ...unrecorded(values, recorded),
         };
         bodies.push(reserved);
@@ -538,15 +551,18 @@ export class Ledger {
   }
 
   /** Each run's charges: the closing line's, or the reservation's while it is open. */
-  private runCharges(runs: { reserved: ReservedLine; closed?: ClosedLine }[]): PoolCharge[][] {
+  private runCharges(runs: { reserved: ReservedLine; closed?: ClosedLine }[]): RunCharges[] {
     return runs.map((r) =>
-      (r.closed ?? r.reserved).charges.map((c) => ({ partition: c.partition, mechanism: spec(c) })),
+      withGroup(
+        (r.closed ?? r.reserved).charges.map((c) => ({ partition: c.partition, mechanism: spec(c) })),
+        { id: r.reserved.id, group: r.reserved.group, guarantee: r.reserved.guarantee },
+      ),
     );
   }
 
   /** The budget filter's spent ε of these runs (filter.ts); its values include the PLD pool values it computed. */
   private spentOf(
-    runs: PoolCharge[][],
+    runs: RunCharges[],
     delta: number,
     recorded: Recorded,
     opts: { stopAbove?: number } = {},
@@ -645,7 +661,8 @@ export class Ledger {
         mechanism: c.mechanism,
       }));
     const before = this.spentOf(existingRuns, delta, recorded).epsilon;
-    const afterSpent = this.spentOf([...existingRuns, planCharges(charges)], delta, recorded);
+    const planned = withGroup(planCharges(charges), { id: '', group: plan.group, guarantee: plan.guarantee });
+    const afterSpent = this.spentOf([...existingRuns, planned], delta, recorded);
     const after = afterSpent.epsilon;
     const pldAfter = this.calc.spent([...existing, ...planCharges(charges)], delta, recorded);
     const values = new Map([...afterSpent.values, ...pldAfter.values]);

@@ -341,12 +341,8 @@ export class GeneratePanel {
         type: 'plan',
         epsilonRun: plan.epsilonRun,
         delta: plan.settings.delta,
-        labels: plan.labels.map((l) => ({
-          label: l.label,
-          sigma: l.sigma,
-          samplingRate: l.samplingRate,
-          steps: l.steps,
-        })),
+        countRelease: { sigma: plan.counts.sigma, epsilon: plan.counts.epsilon, share: plan.settings.countShare },
+        labels: plan.labels.map((l) => ({ label: l.label, steps: l.steps })),
         budget: budgetOf(status),
         remainingAfter: check.total.epsilon - check.spentAfter,
         fits: check.fits,
@@ -416,6 +412,8 @@ export class GeneratePanel {
             // cancel would charge every started shot (all of them). Network models: all at once (the core default).
             shotConcurrency: provider.offline ? 1 : undefined,
             signal: controller.signal,
+            // Warnings from the noisy pool counts (DP outputs), e.g. q = 1 or weak signal.
+            onWarnings: (ws) => ws.forEach((w) => this.deps.log.warn(w)),
             onProgress: (p) => {
               // The demonstration so far is DP output (safe to show).
               board.update(p);

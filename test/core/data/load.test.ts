@@ -254,11 +254,50 @@ test('duplicate texts are counted with a warning and can be removed', async () =
   assert.equal(s.duplicateTexts, 2);
   assert.ok(s.warnings.some((w) => /weakens per-record DP/.test(w)));
   const d = await loadDataset(file, { root: dir, dedupe: true });
-  assert.equal(d.duplicatesRemoved, 2);
+  // Keyed on (text, label, unit): line 5 repeats line 2's text under another label, so it stays in its own pool.
+  assert.equal(d.duplicatesRemoved, 1);
   assert.deepEqual(
     d.examples.map((e) => e.line),
-    [2, 3, 6],
+    [2, 3, 5, 6],
   );
+});
+
+test('--dedupe: adding one record never changes any other label pool (the key holds text, label and unit)', async () => {
+  const base = ['text,label', 'late card,a', 'rate today,b', 'late card,b', 'hello,c'];
+  const pools = async (name: string, lines: string[], unitColumn?: string) => {
+    const ds = await loadDataset(writeFile(dir, name, lines.join('\n') + '\n'), {
+      root: dir,
+      dedupe: true,
+      labelColumn: 'label',
+      ...(unitColumn ? { unitColumn } : {}),
+    });
+    const m = new Map<string, string[]>();
+    for (const e of ds.examples)
+      m.set(e.label, [...(m.get(e.label) ?? []), `${e.unit.startsWith('line:') ? '' : e.unit}|${e.text.trim()}`]);
+    return m;
+  };
+  const before = await pools('dd0.csv', base);
+  // Each added record repeats a text of another label, placed first or last: the other pools never change.
+  for (const [i, added] of [
+    [1, 'late card,c'],
+    [base.length, 'late card,c'],
+    [1, 'rate today,a'],
+    [base.length, ' hello ,a'],
+  ] as const) {
+    const lines = [...base];
+    lines.splice(i, 0, added);
+    const after = await pools(`dd${i}-${added.length}.csv`, lines);
+    const label = added.split(',')[1]!;
+    for (const l of ['a', 'b', 'c'])
+      if (l !== label) assert.deepEqual(after.get(l), before.get(l), `adding "${added}" changed pool ${l}`);
+  }
+  // With a unit column the unit is part of the key too: the same text and label from another user is kept.
+  const units = await pools(
+    'ddu.csv',
+    ['uid,text,label', 'u1,late card,a', 'u2,late card,a', 'u1, late card,a'],
+    'uid',
+  );
+  assert.deepEqual(units.get('a'), ['u1|late card', 'u2|late card']);
 });
 
 test('the dataset identity is stable and changes with the content', async () => {

@@ -3,7 +3,8 @@ import assert from 'node:assert/strict';
 import { readFileSync } from 'node:fs';
 import { loadDataset, type Dataset } from '../../../src/core/data';
 import { decodeDemonstration, type DecodeStats } from '../../../src/core/fewshot/decode';
-import { buildPools, planFewShot } from '../../../src/core/fewshot/plan';
+import { exactPoolCounts, releasePoolCounts } from '../../../src/core/fewshot/counts';
+import { buildPools, calibrateFromCounts, planFewShot } from '../../../src/core/fewshot/plan';
 import { DEFAULT_FORMAT } from '../../../src/core/fewshot/prompt';
 import { gaussianNoise } from '../../../src/core/privacy';
 import { seededRandom } from '../../support/rng';
@@ -67,10 +68,15 @@ async function generate(
     examplesPerPrompt: o.examplesPerPrompt,
   });
   const { pools } = buildPools(ds, LABELS);
+  // The mechanism as runFewShot sets it: q and σ from the noisy pool counts (seeded here, as everything in this test).
+  const mechanism = calibrateFromCounts(
+    plan,
+    releasePoolCounts(exactPoolCounts(pools, LABELS), plan.counts.sigma, seededRandom(`${o.seed}/counts`)),
+  );
   const provider = createBuiltinProvider();
   const stats: DecodeStats = { queries: 0, roundTrips: 0, tokens: 0, reused: 0 };
   const texts: string[] = [];
-  for (const lp of plan.labels) {
+  for (const lp of mechanism.labels) {
     for (let shot = 0; shot < (o.shots ?? SHOTS); shot++) {
       const noise = seededRandom(`${o.seed}/noise/${lp.label}/${shot}`);
       const r = await decodeDemonstration({

@@ -2,10 +2,9 @@ import { after, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { readFileSync } from 'node:fs';
 import { loadDataset, summarize } from '../../../src/core/data';
-import { planFewShot } from '../../../src/core/fewshot/plan';
+import { planFewShot, runEpsilon, stepCharges } from '../../../src/core/fewshot/plan';
 import { runFewShot } from '../../../src/core/fewshot/run';
 import { Ledger, defaultAccountant } from '../../../src/core/ledger';
-import { epsilonFor } from '../../../src/core/privacy';
 import { seededRandom } from '../../support/rng';
 import { createProvider, type Provider } from '../../../src/core/providers';
 import { startFakeServer, type FakeServer, type Flavour } from '../../support/fake-openai-server';
@@ -61,8 +60,12 @@ test('end to end through a fake OpenAI-compatible server (vLLM completions with 
   assert.equal(r.status, 'completed');
   assert.equal(r.demonstrations.length, 4);
   assert.equal(r.report.provider.offline, false);
-  const expected = Math.max(...plan.ledgerPlan.charges.map((c) => epsilonFor([c.mechanism], after.total.delta)));
-  assert.ok(Math.abs(after.spent - expected) < 1e-9, `spent ${after.spent} vs planned ${expected}`);
+  // The noisy pool-count release, then the token steps at q̃ and σ from the noisy counts (each pool in parallel).
+  const expected = runEpsilon([...plan.counts.charges, ...stepCharges(r.labels, (l) => l.steps)], after.total.delta);
+  // σ and q̃ were chosen from the released counts: the run is charged its budget split's ε, and the PLD of its
+  // two parts is what it would be "as planned".
+  assert.equal(after.spent, plan.settings.epsilon, `spent ${after.spent} vs the run's ε ${plan.settings.epsilon}`);
+  assert.ok(Math.abs(after.pldIfPlanned - expected) < 1e-9, `as planned ${after.pldIfPlanned} vs ${expected}`);
   // Private examples went to the server inside prompts (the provider is trusted), and every step's prompts went
   // out as one list per label and step.
   const lists = server.requests.filter((q) => q.path === '/v1/completions' && Array.isArray(q.body.prompt));

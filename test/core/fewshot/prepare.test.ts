@@ -38,7 +38,8 @@ test('prepareFewShot takes δ from the ledger, plans, checks the budget and writ
   assert.equal(p.check.fits, true);
   assert.equal(p.check.spentBefore, 0);
   assert.ok(Math.abs(p.check.epsilonRun - p.plan.epsilonRun) < 1e-9);
-  assert.ok(p.plan.epsilonRun <= 1 && p.plan.epsilonRun > 0.9, `ε of the run ${p.plan.epsilonRun}`);
+  // The PLD composition of the count release and the stand-in steps, each meeting its share of (ε, δ): below ε.
+  assert.ok(p.plan.epsilonRun <= 1 && p.plan.epsilonRun > 0.85, `ε of the run ${p.plan.epsilonRun}`);
   // A preview touches nothing: no ledger file appears.
   assert.equal(existsSync(join(root, LEDGER_DIR, LEDGER_FILE)), false);
   assert.equal((await ledger.status(p.target)).spent, 0);
@@ -50,7 +51,7 @@ test('prepareFewShot: an explicit δ wins, and a run over the total is reported 
   assert.equal(explicit.plan.settings.delta, 1e-6);
   const over = await prepareFewShot(ds, ledger, { ...settings, epsilon: 5 });
   assert.equal(over.check.fits, false);
-  assert.ok(over.check.over > 0.9, `over by ${over.check.over}`);
+  assert.ok(over.check.over > 0.4, `over by ${over.check.over}`);
 });
 
 test('chooseLabels: every label of the file only with the acknowledgement; unknown names dropped; none refused', () => {

@@ -56,13 +56,36 @@ test('end to end with the built-in model: demonstrations, checkpoint, report, an
   assert.ok(r.demonstrations.every((d) => typeof d.text === 'string'));
   assert.ok(progress.includes('card_arrival:1:true') && progress.includes('exchange_rate:1:true'));
   const after = await ledger.status({ identity: ds.identity, units });
-  // Parallel pools: spent = max over pools of that pool's composition, which is the planned ε of the run.
-  const expected = Math.max(...plan.ledgerPlan.charges.map((c) => epsilonFor([c.mechanism], after.total.delta)));
-  assert.ok(Math.abs(after.spent - expected) < 1e-9, `spent ${after.spent} vs planned ${expected}`);
-  assert.ok(Math.abs(after.spent - plan.epsilonRun) < 1e-9);
-  assert.ok(Math.abs(r.epsilonCharged - plan.epsilonRun) < 1e-9);
-  assert.equal(after.runs.length, 1);
-  assert.equal(after.runs[0]!.status, 'settled');
+  // Two ledger runs: the noisy pool-count release (reserved with a stand-in for the steps, settled with the counts
+  // alone), then the token steps at q̃ and σ from the noisy counts.
+  assert.equal(after.runs.length, 2);
+  assert.ok(after.runs.every((x) => x.status === 'settled'));
+  assert.deepEqual(
+    after.runs[0]!.charges.map((c) => c.kind),
+    ['gaussian', 'gaussian'],
+  );
+  assert.deepEqual(
+    after.runs[1]!.charges.map((c) => c.kind),
+    ['poisson-gaussian', 'poisson-gaussian'],
+  );
+  assert.equal(r.labels[0]!.samplingRate, Math.min(1, 8 / Math.max(1, r.counts.noisy[0]!)));
+  // The steps were chosen from the released counts, so the run's guarantee is the budget split's ε (basic
+  // composition), not the PLD composition of the two parts, which is smaller and is reported as "as planned".
+  const count = plan.counts.charges[0]!.mechanism;
+  const pld = Math.max(
+    ...r.labels.map((l) =>
+      epsilonFor(
+        [count, { kind: 'poisson-gaussian', sigma: l.sigma, samplingRate: l.samplingRate, steps: l.steps }],
+        after.total.delta,
+      ),
+    ),
+  );
+  assert.equal(after.spentRule, 'lone-run-guarantee');
+  assert.equal(after.spent, plan.settings.epsilon, `spent ${after.spent} vs run ε ${plan.settings.epsilon}`);
+  assert.equal(r.epsilonCharged, plan.settings.epsilon);
+  assert.ok(pld < after.spent, `the PLD composition ${pld} is below the guarantee`);
+  assert.ok(Math.abs(after.pldIfPlanned - pld) < 1e-9, `as planned ${after.pldIfPlanned} vs ${pld}`);
+  assert.ok(r.epsilonCharged <= plan.settings.epsilon + 1e-9 && r.epsilonCharged >= plan.epsilonRun);
   const lines = readFileSync(r.checkpoint, 'utf8')
     .trim()
     .split('\n')
@@ -134,19 +157,25 @@ test('cancel stops the run, keeps finished demonstrations and charges only the s
   assert.equal(r.status, 'cancelled');
   assert.equal(r.demonstrations.length, 2);
   const status = await ledger.status({ identity: ds.identity, units });
-  const run = status.runs[0]!;
+  const run = status.runs[1]!;
   assert.equal(run.charges[0]!.steps, 2 * 10, 'two started demonstrations × T_max');
   assert.equal(run.planned[0]!.steps, 5 * 10);
-  const lp = plan.labels[0]!;
+  const lp = r.labels[0]!;
+  const count = plan.counts.charges[0]!.mechanism;
   const expected = epsilonFor(
-    [{ kind: 'poisson-gaussian', sigma: lp.sigma, samplingRate: lp.samplingRate, steps: 20 }],
+    [count, { kind: 'poisson-gaussian', sigma: lp.sigma, samplingRate: lp.samplingRate, steps: 20 }],
     status.total.delta,
   );
-  assert.ok(Math.abs(status.spent - expected) < 1e-9);
+  // A cancelled run is charged the smaller of its guarantee and the Rényi filter of what ran; the PLD of what ran is
+  // only "as planned".
+  assert.ok(status.spent <= plan.settings.epsilon + 1e-9 && status.spent >= expected);
+  // The result states it at the run's δ, the ledger at its own (here larger) δ: never below what the ledger counts.
+  assert.ok(r.epsilonCharged >= status.spent - 1e-9, `charged ${r.epsilonCharged} vs spent ${status.spent}`);
+  assert.ok(Math.abs(status.pldIfPlanned - expected) < 1e-9);
   assert.ok(status.spent < plan.epsilonRun);
   // The result states the charge at the run's own δ (the plan's), like the planned ε it is compared with.
   const atRunDelta = epsilonFor(
-    [{ kind: 'poisson-gaussian', sigma: lp.sigma, samplingRate: lp.samplingRate, steps: 20 }],
+    [count, { kind: 'poisson-gaussian', sigma: lp.sigma, samplingRate: lp.samplingRate, steps: 20 }],
     plan.settings.delta,
   );
   assert.ok(Math.abs(r.epsilonCharged - atRunDelta) < 1e-9, 'the result reports what was charged, not the plan');
@@ -232,7 +261,7 @@ test('a cancel with every shot in flight charges every started demonstration', a
     },
   });
   assert.equal(r.status, 'cancelled');
-  const run = (await ledger.status({ identity: ds.identity, units })).runs[0]!;
+  const run = (await ledger.status({ identity: ds.identity, units })).runs[1]!;
   assert.equal(run.charges[0]!.steps, 3 * 10, 'three started demonstrations × T_max');
 });
 
@@ -251,4 +280,6 @@ test('a refused run sends nothing to the model', async () => {
     name: 'BudgetExceededError',
   });
   assert.equal(provider.usage().calls, 0);
+  // Refused at the first reservation, on public values: nothing was reserved, not even the count release.
+  assert.equal((await ledger.status({ identity: ds.identity, units })).runs.length, 0);
 });
