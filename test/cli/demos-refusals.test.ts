@@ -220,3 +220,49 @@ test('demos: transient 503 and 429 answers are retried and the run completes', a
     await s.close();
   }
 });
+
+test('synth: a private row the embedder refuses casts no vote; same records and ε, nothing names it', async () => {
+  const s = await startFakeServer({ flavour: 'vllm' });
+  try {
+    const synthArgs = [
+      'synth',
+      'data.csv',
+      '--labels',
+      'card_arrival',
+      '--count',
+      '2',
+      '--epsilon',
+      '1',
+      '--iterations',
+      '2',
+      '--variations',
+      '1',
+      '--provider',
+      'openai',
+      '--model',
+      'm',
+      '--base-url',
+      s.baseURL,
+      '--json',
+    ];
+    const base = await runCli(synthArgs, { cwd: workspace() });
+    assert.equal(base.code, 0, base.stderr);
+    const b = JSON.parse(base.stdout);
+    s.set({ refuse: refused });
+    s.reset();
+    const ws = workspace();
+    const r = await runCli(synthArgs, { cwd: ws });
+    assert.equal(r.code, 0, r.stderr);
+    const o = JSON.parse(r.stdout);
+    assert.equal(o.status, 'completed');
+    assert.equal(o.records.length, b.records.length);
+    assert.equal(o.privacy.epsilon, b.privacy.epsilon);
+    const failed = s.requests.filter((q) => q.status === 400);
+    assert.ok(failed.length > 0 && failed.every((q) => q.path.endsWith('/embeddings')));
+    const everything = `${r.stdout}\n${r.stderr}\n${allFiles(path.join(ws, '.private-fewshot'))}`;
+    assert.ok(!everything.toLowerCase().includes(WORD), 'the planted word appears in the output');
+    assert.doesNotMatch(everything, /context length|tokens \(/i);
+  } finally {
+    await s.close();
+  }
+});

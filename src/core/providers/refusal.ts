@@ -1,3 +1,4 @@
+import { UserError } from '../errors';
 import { ProviderError, type ProviderErrorCode } from './errors';
 import type { NextTokensRequest, NextTokensResult, Provider } from './types';
 
@@ -80,7 +81,7 @@ export async function settleEmbeddings(
   try {
     const vs = await provider.embed([...texts], signal);
     if (vs.length !== texts.length)
-      throw new Error(`the embedder returned ${vs.length} vectors for ${texts.length} texts`);
+      throw new UserError(`the embedder returned ${vs.length} vectors for ${texts.length} texts`);
     return vs;
   } catch (e) {
     if (!isSettleable(e)) throw e;
