@@ -45,7 +45,9 @@ export type Fault =
   | { kind: 'slow'; ms: number }
   | { kind: 'drop' }
   | { kind: 'drop-mid-body' }
-  | { kind: 'malformed' };
+  | { kind: 'malformed' }
+  /** A 200 JSON body of `bytes` bytes (a huge string field), streamed; without Content-Length when `chunked`. */
+  | { kind: 'huge'; bytes: number; chunked?: boolean };
 
 export interface RecordedRequest {
   method: string;
@@ -367,6 +369,10 @@ export async function startFakeServer(initial: FakeServerOptions = {}): Promise<
         res.end('{"id":"chatcmpl-broken","object":"chat.completion","choices":[{"index":0,"message":{"role":"assist');
         return;
       }
+      if (fault?.kind === 'huge') {
+        await sendHuge(res, fault.bytes, fault.chunked ?? false);
+        return;
+      }
       if (fault?.kind === 'drop-mid-body') {
         res.writeHead(200, { 'content-type': 'application/json', 'content-length': '4000' });
         res.write('{"id":"chatcmpl-cut","object":"chat.completion","choices":[');
@@ -397,6 +403,28 @@ export async function startFakeServer(initial: FakeServerOptions = {}): Promise<
     } finally {
       inFlight--;
     }
+  }
+
+  async function sendHuge(res: ServerResponse, bytes: number, chunked: boolean) {
+    const head = '{"id":"cmpl-huge","object":"text_completion","choices":[],"padding":"';
+    const tail = '"}';
+    const pad = Math.max(0, bytes - head.length - tail.length);
+    res.writeHead(200, {
+      'content-type': 'application/json',
+      ...(chunked ? {} : { 'content-length': String(head.length + pad + tail.length) }),
+    });
+    res.write(head);
+    const block = 'x'.repeat(64 * 1024);
+    for (let left = pad; left > 0 && !res.destroyed; left -= block.length) {
+      const ok = res.write(left >= block.length ? block : block.slice(0, left));
+      if (!ok)
+        await new Promise<void>((r) => {
+          const done = () => (res.off('drain', done), res.off('close', done), r());
+          res.on('drain', done);
+          res.on('close', done);
+        });
+    }
+    if (!res.destroyed) res.end(tail);
   }
 
   function send(res: ServerResponse, status: number, body: unknown, headers: Record<string, string> = {}) {

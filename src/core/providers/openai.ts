@@ -4,6 +4,7 @@ import { classifyError, noLogprobsError, NO_LOGPROBS_FIX, type ClassifyContext }
 import { checkConfig, DEFAULTS, isHostedOpenAI, type ProviderConfig } from './config';
 import { decodeEmbedding } from './embeddings';
 import { ProviderError } from './errors';
+import { cappedFetch } from './fetch';
 import { keyHint } from './keys';
 import { parseChoiceLogprobs, rawTopWidth, restrictTop } from './logprobs';
 import { cachedProbe, defaultProbeCache, PROBE, probeKey, raceAbort, type ProbeCache } from './probe';
@@ -92,7 +93,7 @@ export class OpenAICompatibleProvider implements Provider {
     }
     const timeout = (config.timeoutMs ?? DEFAULTS.timeoutMs) + 5_000; // backstop; the runner's own timeout fires first
     // maxRetries 0: the runner's retry policy is the only one. logLevel off: OPENAI_LOG=debug must not print prompts.
-    const common = { maxRetries: 0, timeout, logLevel: 'off' as const };
+    const common = { maxRetries: 0, timeout, logLevel: 'off' as const, fetch: cappedFetch(config.maxResponseBytes) };
     if (this.kind === 'azure' && !/\/openai\/v1$/.test(this.baseURL)) {
       // No `deployment` option: the SDK then takes the deployment from each body's `model`, so embeddings can go to
       // a different deployment (embeddingModel) than chat.
