@@ -158,3 +158,55 @@ test('auth failure mid-run is thrown at once, not settled', async () => {
     await s.close();
   }
 });
+
+test('a timeout/5xx on private prompts while the public prompt is served from the cache: the public prompt is asked again, and its failure stops the run', async () => {
+  const words = [' one', ' two', ' three', ' four', ' five', ' six', ' seven', ' eight', ' nine', ' ten'];
+  const pub =
+    'Given a label, write a short text of that kind, in the style of the examples.\n\nLabel: card_arrival\nText:';
+  const mixed: PoolUnit[] = [...pool, ...pool.map((u) => ({ id: `${u.id}b`, texts: [`${u.texts[0]} again`] }))];
+  let rejected = 0;
+  for (let seed = 0; seed < 6; seed++) {
+    let pubCalls = 0;
+    const provider = Object.assign(Object.create(new BigramProvider([' a'])) as Provider, {
+      nextTokensBatch: undefined,
+      nextTokens: async (req: NextTokensRequest) => {
+        if (req.prompt === pub && ++pubCalls > 1)
+          throw new ProviderError('connection', 'server (127.0.0.1:1) down', undefined, { retryable: true });
+        if (req.prompt.includes(WORD))
+          throw new ProviderError('server', 'failed (500)', undefined, { status: 500, retryable: true });
+        const at = req.continuation.split(' ').length - 1;
+        return {
+          steps: Array.from({ length: req.positions }, (_, j) => ({
+            token: words[at + j]!,
+            top: [
+              { token: words[at + j]!, logprob: 0 },
+              { token: ' zzz', logprob: -20 },
+            ],
+          })),
+        };
+      },
+    });
+    const stats: DecodeStats = { queries: 0, roundTrips: 0, tokens: 0, reused: 0 };
+    try {
+      await decodeDemonstration({
+        provider,
+        format: DEFAULT_FORMAT,
+        label: 'card_arrival',
+        pool: mixed,
+        prompts: 4,
+        samplingRate: 0.5,
+        sigma: 0.01,
+        maxTokens: 5,
+        topK: 2,
+        lookahead: 8,
+        sampling: testRng(`pc${seed}:sample`),
+        noise: testNormal(testRng(`pc${seed}:noise`)),
+        stats,
+      });
+    } catch (e) {
+      assert.ok(e instanceof ProviderError && /^the public prompt's request failed: server/.test(e.message), String(e));
+      rejected++;
+    }
+  }
+  assert.ok(rejected >= 4, `the public prompt was asked again and failed in ${rejected} of 6 runs`);
+});
