@@ -259,6 +259,7 @@ test('synth: a private row the embedder refuses casts no vote; same records and 
     assert.equal(o.privacy.epsilon, b.privacy.epsilon);
     const failed = s.requests.filter((q) => q.status === 400);
     assert.ok(failed.length > 0 && failed.every((q) => q.path.endsWith('/embeddings')));
+    assert.match(r.stderr, /local diagnostic[^\n]*refused \d+ private row/);
     const everything = `${r.stdout}\n${r.stderr}\n${allFiles(path.join(ws, '.private-fewshot'))}`;
     assert.ok(!everything.toLowerCase().includes(WORD), 'the planted word appears in the output');
     assert.doesNotMatch(everything, /context length|tokens \(/i);
