@@ -45,7 +45,9 @@ export type Fault =
   | { kind: 'slow'; ms: number }
   | { kind: 'drop' }
   | { kind: 'drop-mid-body' }
-  | { kind: 'malformed' };
+  | { kind: 'malformed' }
+  /** A 200 JSON body of `bytes` bytes (a huge string field), streamed; without Content-Length when `chunked`. */
+  | { kind: 'huge'; bytes: number; chunked?: boolean };
 
 export interface RecordedRequest {
   method: string;
@@ -90,6 +92,12 @@ export interface FakeServerOptions {
   noLogprobs?: boolean;
   /** Context window in tokens (prompt + max tokens); above it the flavour's context-length error. */
   contextLimit?: number;
+  /**
+   * Refuses every request with a prompt (chat context, completions prompt — a list is refused as a whole when one of
+   * its prompts is, as OpenAI and vLLM do — or embedding input) for which this returns true, with the flavour's 400
+   * context-length error (which names the prompt's token count, as the real servers do).
+   */
+  refuse?: (text: string) => boolean;
   embeddingDim?: number;
   /** Ignore encoding_format and always answer embeddings this way (some local servers only send floats). */
   embeddingsAlways?: 'float' | 'base64';
@@ -361,6 +369,10 @@ export async function startFakeServer(initial: FakeServerOptions = {}): Promise<
         res.end('{"id":"chatcmpl-broken","object":"chat.completion","choices":[{"index":0,"message":{"role":"assist');
         return;
       }
+      if (fault?.kind === 'huge') {
+        await sendHuge(res, fault.bytes, fault.chunked ?? false);
+        return;
+      }
       if (fault?.kind === 'drop-mid-body') {
         res.writeHead(200, { 'content-type': 'application/json', 'content-length': '4000' });
         res.write('{"id":"chatcmpl-cut","object":"chat.completion","choices":[');
@@ -391,6 +403,28 @@ export async function startFakeServer(initial: FakeServerOptions = {}): Promise<
     } finally {
       inFlight--;
     }
+  }
+
+  async function sendHuge(res: ServerResponse, bytes: number, chunked: boolean) {
+    const head = '{"id":"cmpl-huge","object":"text_completion","choices":[],"padding":"';
+    const tail = '"}';
+    const pad = Math.max(0, bytes - head.length - tail.length);
+    res.writeHead(200, {
+      'content-type': 'application/json',
+      ...(chunked ? {} : { 'content-length': String(head.length + pad + tail.length) }),
+    });
+    res.write(head);
+    const block = 'x'.repeat(64 * 1024);
+    for (let left = pad; left > 0 && !res.destroyed; left -= block.length) {
+      const ok = res.write(left >= block.length ? block : block.slice(0, left));
+      if (!ok)
+        await new Promise<void>((r) => {
+          const done = () => (res.off('drain', done), res.off('close', done), r());
+          res.on('drain', done);
+          res.on('close', done);
+        });
+    }
+    if (!res.destroyed) res.end(tail);
   }
 
   function send(res: ServerResponse, status: number, body: unknown, headers: Record<string, string> = {}) {
@@ -496,8 +530,18 @@ export async function startFakeServer(initial: FakeServerOptions = {}): Promise<
     });
   }
 
+  function checkRefusal(text: string, maxTokens: number) {
+    if (!opts.refuse?.(text)) return;
+    const limit = opts.contextLimit ?? 4096;
+    contextError(Math.max(limit + 1, tokenize(text).length), maxTokens, limit);
+  }
+
   function checkContext(contextTokens: number, maxTokens: number) {
     if (opts.contextLimit === undefined || contextTokens + maxTokens <= opts.contextLimit) return;
+    contextError(contextTokens, maxTokens, opts.contextLimit);
+  }
+
+  function contextError(contextTokens: number, maxTokens: number, limit: number): never {
     const f = flavour();
     if (f === 'llamacpp') {
       throw new HttpError(400, {
@@ -506,13 +550,13 @@ export async function startFakeServer(initial: FakeServerOptions = {}): Promise<
           message: `the request exceeds the available context size, try increasing it`,
           type: 'exceed_context_size_error',
           n_prompt_tokens: contextTokens,
-          n_ctx: opts.contextLimit,
+          n_ctx: limit,
         },
       });
     }
     throw err(
       400,
-      `This model's maximum context length is ${opts.contextLimit} tokens. However, you requested ${contextTokens + maxTokens} tokens (${contextTokens} in the messages, ${maxTokens} in the completion). Please reduce the length of the messages or completion.`,
+      `This model's maximum context length is ${limit} tokens. However, you requested ${contextTokens + maxTokens} tokens (${contextTokens} in the messages, ${maxTokens} in the completion). Please reduce the length of the messages or completion.`,
       {
         param: 'messages',
         code: 'context_length_exceeded',
@@ -692,6 +736,7 @@ export async function startFakeServer(initial: FakeServerOptions = {}): Promise<
     const ctx = chatContext(b.messages, continueFinal);
     const maxTokens = b.max_completion_tokens ?? b.max_tokens ?? 16;
     checkContext(tokenize(ctx).length, maxTokens);
+    checkRefusal(ctx, maxTokens);
     const wantLp = b.logprobs === true && f !== 'lmstudio' && !opts.ignoreLogprobs;
     const k = wantLp ? topCount(b.top_logprobs ?? (f === 'llamacpp' ? 20 : 0), 'chat') : 0;
     const n = f === 'ollama' ? 1 : (b.n ?? 1);
@@ -766,6 +811,7 @@ export async function startFakeServer(initial: FakeServerOptions = {}): Promise<
     if (f === 'llamacpp' && (b.n ?? 1) !== 1) throw err(400, 'Only one completion choice is allowed');
     const maxTokens = b.max_tokens ?? 16;
     for (const prompt of prompts) checkContext(tokenize(prompt).length, maxTokens);
+    for (const prompt of prompts) checkRefusal(prompt, maxTokens);
     const wantLp = typeof b.logprobs === 'number' && f !== 'ollama' && f !== 'lmstudio' && !opts.ignoreLogprobs;
     const k = wantLp ? topCount(b.logprobs, 'completions') : 0;
     const n = f === 'ollama' ? 1 : (b.n ?? 1);
@@ -838,6 +884,7 @@ export async function startFakeServer(initial: FakeServerOptions = {}): Promise<
       throw err(400, `This model does not support embeddings: ${String(b.model)}`, { param: 'model' });
     }
     const inputs: string[] = typeof b.input === 'string' ? [b.input] : b.input;
+    for (const text of inputs) checkRefusal(text, 0);
     const encoding = opts.embeddingsAlways ?? (b.encoding_format === 'base64' ? 'base64' : 'float');
     const dim = opts.embeddingDim ?? 16;
     let tokens = 0;

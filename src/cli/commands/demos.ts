@@ -214,6 +214,10 @@ ${providerUsage}
         `local only, not private: ${result.report.usage.calls} calls in ${result.report.usage.roundTrips} round trips, ${result.report.usage.inputTokens} input and ${result.report.usage.outputTokens} output tokens, $${result.report.usage.cost.toFixed(4)}, ${(result.report.durationMs / 1000).toFixed(1)} s (journal ${journal})${outFile ? `; written to ${outFile}` : ''}`,
       );
     }
+    if (result.refusedPrompts > 0)
+      io.err(
+        `local diagnostic (depends on the private data; do not share): the server refused ${result.refusedPrompts} private prompt request(s); each voted the zero vector, which the DP guarantee covers.`,
+      );
     if (result.status === 'failed') {
       io.err(
         `error: the run stopped early: ${result.error?.message ?? 'unknown error'}. What was written is kept in ${path.relative(root, result.checkpoint)} and charged.`,

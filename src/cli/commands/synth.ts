@@ -240,6 +240,10 @@ ${providerUsage}
         `local only, not private: ${u.completions} completions in ${u.generateRequests} requests, ${u.syntheticEmbedded} synthetic texts embedded, ${u.inputTokens} input and ${u.outputTokens} output tokens, $${u.cost.toFixed(4)} (private embeddings: ${result.privateEmbeddingUsage.calls} calls, $${result.privateEmbeddingUsage.cost.toFixed(4)}), ${(result.report.durationMs / 1000).toFixed(1)} s (journal ${journal})${outFile ? `; written to ${outFile}` : ''}`,
       );
     }
+    if (result.refusedPrivateRows > 0)
+      io.err(
+        `local diagnostic (depends on the private data; do not share): the embedder refused ${result.refusedPrivateRows} private row(s); they cast no vote, which the DP guarantee covers.`,
+      );
     if (result.status === 'failed') {
       io.err(
         `error: the run stopped early: ${result.error?.message ?? 'unknown error'}. The last selected records are kept in ${path.relative(root, result.checkpoint)} and ${result.histograms} histogram(s) are charged.`,

@@ -7,6 +7,9 @@ import { UserError } from '../errors';
 import { buildPools } from '../fewshot/plan';
 import type { Charge, Ledger, Reservation } from '../ledger';
 import { cryptoRandom, epsilonFor, type RandomSource } from '../privacy';
+import { ProviderError } from '../providers/errors';
+import { PROBE } from '../providers/probe';
+import { isRequestRefusal, settleEmbeddings } from '../providers/refusal';
 import type { GenerateRequest, Provider, Usage } from '../providers/types';
 import { journalDiagnostics, localJournalPath } from '../release';
 import { TOOL_VERSION } from '../version';
@@ -124,6 +127,8 @@ export interface AugPeResult {
   checkpoint: string;
   /** Local only (private: it depends on the private rows): the embedder's use for the private rows. */
   privateEmbeddingUsage: Usage;
+  /** Local only (private): private rows the embedder refused; they cast no vote. */
+  refusedPrivateRows: number;
 }
 
 const ZERO: Usage = { calls: 0, inputTokens: 0, outputTokens: 0, cost: 0 };
@@ -206,6 +211,7 @@ export async function runAugPe(o: AugPeRunOptions): Promise<AugPeResult> {
   let generateRequests = 0;
   let syntheticEmbedded = 0;
   let privateEmbeddingUsage: Usage = ZERO;
+  let refusedPrivateRows = 0;
   const genStart = generator.usage();
   const embStart = sameProvider ? genStart : embedder.usage();
   const totalUsage = (): Usage => (sameProvider ? generator.usage() : plus(generator.usage(), embedder.usage()));
@@ -291,15 +297,28 @@ export async function runAugPe(o: AugPeRunOptions): Promise<AugPeResult> {
           }
         }
         const vectors: Float32Array[] = [];
+        const kept: string[] = [];
         for (let i = 0; i < texts.length; i += batch) {
           o.signal?.throwIfAborted();
           const chunk = texts.slice(i, i + batch);
-          const vs = await embedder.embed(chunk, o.signal);
-          if (vs.length !== chunk.length)
-            throw new UserError(`the embedder returned ${vs.length} vectors for ${chunk.length} texts`);
-          vectors.push(...vs);
+          // A row the embedder refuses (e.g. too long) casts no vote: its unit's vote vector is L2-normalised over its
+          // other rows, or is zero, so ‖v_u‖₂ ≤ 1 and the sensitivity 1 of histogram.ts holds. Whether a row is refused
+          // depends on that row alone (a refused batch is split until it stands alone).
+          const vs = await settleEmbeddings(embedder, chunk, o.signal);
+          let inDoubt = false;
+          vs.forEach((v, j) => {
+            if (v instanceof ProviderError) {
+              refusedPrivateRows++;
+              if (!isRequestRefusal(v)) inDoubt = true;
+            } else {
+              vectors.push(v);
+              kept.push(units[i + j]!);
+            }
+          });
+          // Timeouts/5xx on private rows only: stop if a public request fails too (the server is down), else go on.
+          if (inDoubt) await embedder.embed([PROBE.embed], o.signal);
         }
-        privateGroups.set(label, { embeddings: toMatrix(vectors), units });
+        privateGroups.set(label, { embeddings: toMatrix(vectors), units: kept });
       }
     } finally {
       privateEmbeddingUsage = minus(embedder.usage(), embStart);
@@ -438,5 +457,6 @@ export async function runAugPe(o: AugPeRunOptions): Promise<AugPeResult> {
     report,
     checkpoint,
     privateEmbeddingUsage,
+    refusedPrivateRows,
   };
 }

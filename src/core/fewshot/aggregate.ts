@@ -4,7 +4,8 @@ import type { TokenLogprob } from '../providers/types';
  * Restricts one prompt's next-token distribution to the public candidate set and renormalises it (Tang et al. 2024,
  * "RVP": p_i(v) = P(v | P_i) / Σ_{u∈V} P(u | P_i) for v ∈ V). A candidate the API did not return gets probability 0.
  * If no candidate was returned at all the result is the zero vector; the per-prompt L2 sensitivity bound √2 of the
- * mean still holds, since ‖p − 0‖₂ ≤ ‖p‖₁ = 1 ≤ √2 for any p on the simplex.
+ * mean still holds, since ‖p − 0‖₂ ≤ ‖p‖₁ = 1 ≤ √2 for any p on the simplex. decode.ts gives the same zero vector to
+ * a private prompt the server refused (providers/refusal.ts; docs/ARCHITECTURE.md, "Provider failures").
  */
 export function restrictToCandidates(top: readonly TokenLogprob[], candidates: readonly string[]): Float64Array {
   const index = new Map(candidates.map((c, i) => [c, i]));

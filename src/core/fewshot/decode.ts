@@ -1,3 +1,5 @@
+import { ProviderError } from '../providers/errors';
+import { isRequestRefusal, settleNextTokens } from '../providers/refusal';
 import type { NextTokensStep, Provider } from '../providers/types';
 import { noisyArgmax, restrictToCandidates } from './aggregate';
 import { buildPrompt, endOfDemonstration, publicPrompt, type PromptFormat } from './prompt';
@@ -13,6 +15,11 @@ export interface DecodeStats {
   tokens: number;
   /** Distributions served from the speculation cache instead of a request. */
   reused: number;
+  /**
+   * Private prompts that voted the zero vector because the server refused them (or failed on them while it answered
+   * the public prompt). Local diagnostic only: it depends on the private data and is never released.
+   */
+  refused?: number;
 }
 
 export interface DecodeOptions {
@@ -126,6 +133,9 @@ export async function decodeDemonstration(o: DecodeOptions): Promise<DecodeResul
     o.signal?.throwIfAborted();
     const needed = new Set([pub, ...promptsAt(t)]);
     const missing = [...needed].filter((p) => !cache.lookup(p, text));
+    /** Prompts of this wave that failed with a settleable error (their outcome for this step). */
+    const failed = new Map<string, ProviderError>();
+    const answeredPub = missing.includes(pub);
     if (missing.length) {
       // One wave: everything this step lacks, plus (with prefetch) the prompts of the next steps, all at the current
       // continuation, each returning `lookahead` positions of its greedy path.
@@ -142,16 +152,50 @@ export async function decodeDemonstration(o: DecodeOptions): Promise<DecodeResul
         positions: lookahead,
         signal: o.signal,
       }));
-      const results = o.provider.nextTokensBatch
-        ? await o.provider.nextTokensBatch(reqs)
-        : await Promise.all(reqs.map((r) => o.provider.nextTokens(r)));
-      prompts.forEach((p, i) => cache.add(p, text, results[i]!.steps));
+      const results = await settleNextTokens(o.provider, reqs);
+      prompts.forEach((p, i) => {
+        const r = results[i]!;
+        if (r instanceof ProviderError) failed.set(p, r);
+        else cache.add(p, text, r.steps);
+      });
     }
     o.stats.reused += needed.size - missing.length;
 
-    const candidates = dedupeTokens(cache.lookup(pub, text)!.top.map((x) => x.token)).slice(0, o.topK);
+    // The public prompt holds no private data: its failure stops the run (and names the server, never a prompt).
+    const pubFailure = failed.get(pub);
+    if (pubFailure) throw publicFailure(pubFailure);
+    const pubStep = cache.lookup(pub, text);
+    const candidates = dedupeTokens(pubStep?.top.map((x) => x.token) ?? []).slice(0, o.topK);
     if (candidates.length === 0) throw new Error('the public prompt returned no candidate tokens');
-    const dists = promptsAt(t).map((p) => restrictToCandidates(cache.lookup(p, text)!.top, candidates));
+    // A private prompt the server refused (or failed on after the retries) votes the zero vector: the mean's L2
+    // sensitivity √2/M still holds (see restrictToCandidates), and whether prompt i is refused depends on prompt i
+    // alone (a refused list was split until it stood alone), so no other prompt's vote changes with it.
+    let serverInDoubt = false;
+    const dists = promptsAt(t).map((p) => {
+      const step = cache.lookup(p, text);
+      if (step) return restrictToCandidates(step.top, candidates);
+      const e = failed.get(p);
+      if (e && !isRequestRefusal(e)) serverInDoubt = true;
+      o.stats.refused = (o.stats.refused ?? 0) + 1;
+      return new Float64Array(candidates.length);
+    });
+    // A timeout or 5xx on private prompts only may be the server going down rather than those prompts: ask the public
+    // prompt again (unless it was just answered in this wave); if that fails too, the run stops on its error.
+    if (serverInDoubt && !answeredPub) {
+      try {
+        const r = await o.provider.nextTokens({
+          prompt: pub,
+          continuation: text,
+          topK: o.topK,
+          positions: lookahead,
+          signal: o.signal,
+        });
+        o.stats.queries++;
+        cache.add(pub, text, r.steps);
+      } catch (e) {
+        throw e instanceof ProviderError ? publicFailure(e) : e;
+      }
+    }
     const chosen = candidates[noisyArgmax(dists, o.prompts, o.sigma, o.noise)]!;
     o.stats.tokens++;
     const end = endOfDemonstration(chosen);
@@ -161,6 +205,11 @@ export async function decodeDemonstration(o: DecodeOptions): Promise<DecodeResul
     cache.prune(text);
   }
   return { text: text.trim(), steps: o.maxTokens, stop: 'max-tokens' };
+}
+
+/** The public prompt's failure as the run's error (its request holds no private data, so its message may be shown). */
+function publicFailure(e: ProviderError): ProviderError {
+  return new ProviderError(e.code, `the public prompt's request failed: ${e.message}`, e.hint, e.details);
 }
 
 function dedupeTokens(tokens: string[]): string[] {

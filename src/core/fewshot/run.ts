@@ -97,6 +97,11 @@ export interface FewShotResult {
   epsilonCharged: number;
   report: FewShotReport;
   checkpoint: string;
+  /**
+   * Local diagnostic, never released nor in the report: private prompts (summed over token steps) that voted the zero
+   * vector because the server refused them. It depends on the private data.
+   */
+  refusedPrompts: number;
 }
 
 /**
@@ -218,7 +223,7 @@ export async function runFewShot(o: FewShotRunOptions): Promise<FewShotResult> {
   // concurrently, so the run's critical path is the longest chain.
   const concurrency = Math.max(1, Math.min(settings.shots, Math.floor(o.shotConcurrency ?? settings.shots)));
   const chains: DecodeStats[] = [];
-  const total = (k: keyof DecodeStats) => chains.reduce((a, x) => a + x[k], 0);
+  const total = (k: Exclude<keyof DecodeStats, 'refused'>) => chains.reduce((a, x) => a + x[k], 0);
   const longest = () => chains.reduce((a, x) => Math.max(a, x.roundTrips), 0);
   const startedShots = new Map<string, number>(settings.labels.map((l) => [l, 0]));
   // Indexed by shot, so the output order does not depend on which demonstration finished first.
@@ -282,7 +287,7 @@ export async function runFewShot(o: FewShotRunOptions): Promise<FewShotResult> {
   await Promise.all(
     mechanism.labels.flatMap((lp) =>
       Array.from({ length: concurrency }, () => {
-        const stats: DecodeStats = { queries: 0, roundTrips: 0, tokens: 0, reused: 0 };
+        const stats: DecodeStats = { queries: 0, roundTrips: 0, tokens: 0, reused: 0, refused: 0 };
         chains.push(stats);
         return chain(lp, stats);
       }),
@@ -367,6 +372,7 @@ export async function runFewShot(o: FewShotRunOptions): Promise<FewShotResult> {
     epsilonCharged,
     report,
     checkpoint,
+    refusedPrompts: chains.reduce((a, x) => a + (x.refused ?? 0), 0),
   };
 }
 

@@ -3,6 +3,7 @@ import { UsageError } from '../errors';
 import { NO_LOGPROBS_FIX, type ClassifyContext } from './classify';
 import { checkConfig, DEFAULTS, type ProviderConfig } from './config';
 import { ProviderError } from './errors';
+import { cappedFetch } from './fetch';
 import { keyHint } from './keys';
 import { cachedProbe, defaultProbeCache, PROBE, probeKey, raceAbort, type ProbeCache } from './probe';
 import { remoteRunner, type RequestRunner } from './runner';
@@ -44,6 +45,7 @@ export class AnthropicProvider implements Provider {
       maxRetries: 0,
       timeout: (config.timeoutMs ?? DEFAULTS.timeoutMs) + 5_000,
       logLevel: 'off',
+      fetch: cappedFetch(config.maxResponseBytes),
     });
     this.meter = new UsageMeter(config.prices);
     this.runner = remoteRunner(config, this.ctx, this.meter);

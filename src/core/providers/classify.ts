@@ -1,4 +1,5 @@
 import { ProviderError } from './errors';
+import { formatBytes, responseTooLarge } from './fetch';
 import { keyHint } from './keys';
 import type { ProviderKind } from './config';
 import { safeServerMessage } from './redact';
@@ -82,6 +83,15 @@ export function classifyError(e: unknown, ctx: ClassifyContext, texts: readonly 
   if (e instanceof ProviderError) return e;
   const where = `${ctx.kind} (${ctx.host})`;
   const base = { provider: ctx.kind };
+  const big = responseTooLarge(e);
+  if (big) {
+    return new ProviderError(
+      'malformed-response',
+      `${where} sent a response larger than ${formatBytes(big.limit)}; the tool stopped reading it`,
+      'Check that the base URL points at the model API (usually ending in /v1) and not at something else.',
+      { ...base, retryable: false },
+    );
+  }
   if (e instanceof SyntaxError) {
     return new ProviderError(
       'malformed-response',

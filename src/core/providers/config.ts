@@ -33,6 +33,8 @@ export interface ProviderConfig {
   timeoutMs?: number;
   /** Retry policy overrides (maxRetries default 4). */
   retry?: Partial<RetryPolicy>;
+  /** Largest response body read, in bytes (default 64 MiB, fetch.ts MAX_RESPONSE_BYTES). */
+  maxResponseBytes?: number;
   /** Price table for the cost estimate (default: prices.json; see loadPriceTable for user overrides). */
   prices?: PriceTable;
   /**
@@ -105,6 +107,7 @@ export function checkConfig(c: ProviderConfig): void {
   };
   positiveInt('concurrency', c.concurrency);
   positiveInt('timeoutMs', c.timeoutMs);
+  positiveInt('maxResponseBytes', c.maxResponseBytes);
   positiveInt('embedBatchSize', c.embedBatchSize);
 }
 

@@ -4,9 +4,11 @@ import { classifyError, noLogprobsError, NO_LOGPROBS_FIX, type ClassifyContext }
 import { checkConfig, DEFAULTS, isHostedOpenAI, type ProviderConfig } from './config';
 import { decodeEmbedding } from './embeddings';
 import { ProviderError } from './errors';
+import { cappedFetch } from './fetch';
 import { keyHint } from './keys';
 import { parseChoiceLogprobs, rawTopWidth, restrictTop } from './logprobs';
 import { cachedProbe, defaultProbeCache, PROBE, probeKey, raceAbort, type ProbeCache } from './probe';
+import { isRequestRefusal, isSettleable, settleEach } from './refusal';
 import { remoteRunner, type RequestRunner } from './runner';
 import type {
   Capabilities,
@@ -91,7 +93,7 @@ export class OpenAICompatibleProvider implements Provider {
     }
     const timeout = (config.timeoutMs ?? DEFAULTS.timeoutMs) + 5_000; // backstop; the runner's own timeout fires first
     // maxRetries 0: the runner's retry policy is the only one. logLevel off: OPENAI_LOG=debug must not print prompts.
-    const common = { maxRetries: 0, timeout, logLevel: 'off' as const };
+    const common = { maxRetries: 0, timeout, logLevel: 'off' as const, fetch: cappedFetch(config.maxResponseBytes) };
     if (this.kind === 'azure' && !/\/openai\/v1$/.test(this.baseURL)) {
       // No `deployment` option: the SDK then takes the deployment from each body's `model`, so embeddings can go to
       // a different deployment (embeddingModel) than chat.
@@ -174,14 +176,20 @@ export class OpenAICompatibleProvider implements Provider {
 
   /** Prompts per batched /v1/completions request. */
   static readonly BATCH_LIMIT = 64;
+  /** The server answered a list of prompts at least once. */
+  private listAccepted = false;
+  /** The server refuses lists of prompts (llama.cpp, Ollama): one request each from then on. */
   private batchRejected = false;
 
   /**
    * Batches next-token requests into /v1/completions calls with a list of prompts (choice index = prompt index),
-   * where the backend returns logprobs there (completions mode). Falls back to one request each when the mode is not
-   * completions or the server refuses a list (remembered for the provider's lifetime).
+   * where the backend returns logprobs there (completions mode), settled per request (see Provider.nextTokensBatch).
+   * A list is refused as a whole when one of its prompts is (context length, content filter): the list is then split
+   * in halves until the refused prompts stand alone, so every prompt's outcome is the one it gets on its own, whatever
+   * the other prompts of the wave hold. Falls back to one request each when the mode is not completions or the
+   * server refuses lists (remembered for the provider's lifetime).
    */
-  async nextTokensBatch(reqs: NextTokensRequest[]): Promise<NextTokensResult[]> {
+  async nextTokensBatch(reqs: NextTokensRequest[]): Promise<(NextTokensResult | ProviderError)[]> {
     if (reqs.length === 0) return [];
     const signal = reqs[0]!.signal;
     const caps = await this.capabilities(signal);
@@ -190,41 +198,61 @@ export class OpenAICompatibleProvider implements Provider {
       (r) => r.positions === reqs[0]!.positions && r.topK === reqs[0]!.topK && r.signal === signal && !r.candidates,
     );
     if (!lp || lp.mode !== 'completions' || this.batchRejected || reqs.length === 1 || !uniform)
-      return Promise.all(reqs.map((r) => this.nextTokens(r)));
+      return settleEach(reqs, (r) => this.nextTokens(r));
     const { positions, topK } = reqs[0]!;
     if (!Number.isInteger(positions) || positions < 1)
       throw new RangeError(`positions must be a whole number ≥ 1, got ${positions}`);
     const k = Math.min(topK, lp.maxTopK);
-    const out: NextTokensResult[] = [];
+    const out: (NextTokensResult | ProviderError)[] = [];
     for (let from = 0; from < reqs.length; from += OpenAICompatibleProvider.BATCH_LIMIT) {
       const chunk = reqs.slice(from, from + OpenAICompatibleProvider.BATCH_LIMIT);
-      let res: Json;
-      try {
-        res = await this.post(
-          'completions',
-          {
-            ...this.completionsBody('', positions, k, { temperature: lp.logprobTemperature ?? 0 }),
-            prompt: chunk.map((r) => r.prompt + r.continuation),
-          },
-          { signal, texts: chunk.flatMap((r) => [r.prompt, r.continuation]), what: 'next tokens' },
-        );
-      } catch (e) {
-        if (e instanceof ProviderError && e.code === 'bad-request' && from === 0) {
-          this.batchRejected = true;
-          return Promise.all(reqs.map((r) => this.nextTokens(r)));
-        }
-        throw e;
-      }
-      const choices = Array.isArray(res.choices) ? (res.choices as { index?: unknown; logprobs?: unknown }[]) : [];
-      for (let i = 0; i < chunk.length; i++) {
-        const c = choices.find((x) => x?.index === i) ?? (choices.length === chunk.length ? choices[i] : undefined);
-        if (!c) throw this.malformed(`answered a list of ${chunk.length} prompts with ${choices.length} choices`);
-        const steps = parseChoiceLogprobs(c.logprobs);
-        if (steps === null) throw noLogprobsError(this.ctx, 'the server sent no logprobs for a batched request');
-        out.push({ steps: trimSteps(steps, positions, k) });
-      }
+      out.push(...(await this.batchChunk(chunk, positions, k, lp.logprobTemperature ?? 0)));
     }
     return out;
+  }
+
+  private async batchChunk(
+    chunk: NextTokensRequest[],
+    positions: number,
+    k: number,
+    temperature: number,
+  ): Promise<(NextTokensResult | ProviderError)[]> {
+    if (chunk.length === 1 || this.batchRejected) return settleEach(chunk, (r) => this.nextTokens(r));
+    let res: Json;
+    try {
+      res = await this.post(
+        'completions',
+        {
+          ...this.completionsBody('', positions, k, { temperature }),
+          prompt: chunk.map((r) => r.prompt + r.continuation),
+        },
+        { signal: chunk[0]!.signal, texts: chunk.flatMap((r) => [r.prompt, r.continuation]), what: 'next tokens' },
+      );
+    } catch (e) {
+      if (!isSettleable(e)) throw e;
+      if (!isRequestRefusal(e) || (!this.listAccepted && e.code === 'bad-request')) {
+        // A timeout or 5xx after the retries: ask one by one (one more round of retries, not one per halving). Or the
+        // server may take no lists: if every prompt then passes alone, the list was the problem.
+        const each = await settleEach(chunk, (r) => this.nextTokens(r));
+        if (e.code === 'bad-request' && each.every((x) => !(x instanceof ProviderError))) this.batchRejected = true;
+        return each;
+      }
+      const mid = Math.ceil(chunk.length / 2);
+      const [a, b] = await Promise.all([
+        this.batchChunk(chunk.slice(0, mid), positions, k, temperature),
+        this.batchChunk(chunk.slice(mid), positions, k, temperature),
+      ]);
+      return [...a, ...b];
+    }
+    this.listAccepted = true;
+    const choices = Array.isArray(res.choices) ? (res.choices as { index?: unknown; logprobs?: unknown }[]) : [];
+    return chunk.map((_, i) => {
+      const c = choices.find((x) => x?.index === i) ?? (choices.length === chunk.length ? choices[i] : undefined);
+      if (!c) throw this.malformed(`answered a list of ${chunk.length} prompts with ${choices.length} choices`);
+      const steps = parseChoiceLogprobs(c.logprobs);
+      if (steps === null) throw noLogprobsError(this.ctx, 'the server sent no logprobs for a batched request');
+      return { steps: trimSteps(steps, positions, k) };
+    });
   }
 
   private completionsBody(
@@ -387,7 +415,13 @@ export class OpenAICompatibleProvider implements Provider {
         { signal, texts: input, what, model: this.embeddingModel },
       );
     } catch (e) {
-      if (e instanceof ProviderError && e.code === 'bad-request') {
+      // A 400 in the probe, or one that speaks of embeddings, means the model does not embed. Any other 400 is about
+      // that request (e.g. a private row the server refuses) and is settled per text by the caller (refusal.ts).
+      if (
+        e instanceof ProviderError &&
+        e.code === 'bad-request' &&
+        (what === 'capability probe' || /embed/i.test(e.message))
+      ) {
         throw new ProviderError(
           'no-embeddings',
           `${e.message}`,

@@ -1,3 +1,5 @@
+import type { ProviderError } from './errors';
+
 /**
  * The one interface both algorithms use to talk to models. Adapters (OpenAI-compatible, Anthropic, the editor's
  * language models, the built-in offline model) implement it and declare what they can do.
@@ -125,10 +127,12 @@ export interface Provider {
   nextTokens(req: NextTokensRequest): Promise<NextTokensResult>;
   /**
    * Optional: several nextTokens requests in as few HTTP requests as the backend allows (a list of prompts in one
-   * /v1/completions request on OpenAI legacy completions and vLLM). Same results, in order, as calling nextTokens on
-   * each. Adapters that cannot batch simply do not implement it.
+   * /v1/completions request on OpenAI legacy completions and vLLM). Settled per request, in order: each entry is
+   * what calling nextTokens on that request alone gives — its result, or the settleable ProviderError it fails with
+   * (see refusal.ts: a failed list is split until the refused prompts are isolated). Failures that are not about one
+   * request (auth, model, no logprobs, abort) are thrown. Adapters that cannot batch simply do not implement it.
    */
-  nextTokensBatch?(reqs: NextTokensRequest[]): Promise<NextTokensResult[]>;
+  nextTokensBatch?(reqs: NextTokensRequest[]): Promise<(NextTokensResult | ProviderError)[]>;
   generate(req: GenerateRequest): Promise<GenerateResult>;
   embed(texts: string[], signal?: AbortSignal): Promise<Float32Array[]>;
   usage(): Usage;
