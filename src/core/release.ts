@@ -213,7 +213,7 @@ export interface FewShotReleaseInput {
     };
     labels: readonly { label: string; steps: number }[];
     /** ε of the run alone at the run's δ. (Not the reservation's figure: the ledger states it at the ledger's δ,
-     * whose default 1/(n·ln n) follows the exact record count.) */
+     * which can differ, and on ledgers that pinned the earlier default 1/(n·ln n) follows the record count.) */
     epsilonRun: number;
   };
   result: {

@@ -24,20 +24,51 @@ async function target(ws: string) {
   return { identity: ds.identity, units: summarize(ds).units };
 }
 
-test('budget on a fresh dataset: default total ε 4 at δ = 1/(n ln n), nothing spent, no ledger written', async () => {
+test('budget on a fresh dataset: default total ε 4 at δ = 1e-6 whatever n, nothing spent, no ledger written', async () => {
   const ws = workspace(60);
   const { code, stdout, stderr } = await runCli(['budget', 'data/train.csv', '--json'], { cwd: ws });
   assert.equal(code, 0, stderr);
   const s = JSON.parse(stdout);
   assert.equal(s.total.epsilon, 4);
-  assert.ok(Math.abs(s.total.delta - 1 / (60 * Math.log(60))) < 1e-15);
+  assert.equal(s.total.delta, 1e-6);
   assert.equal(s.spent, 0);
   assert.equal(s.remaining, 4);
   assert.deepEqual(s.runs, []);
   const text = await runCli(['budget', 'data/train.csv'], { cwd: ws });
-  const delta = String(Number((1 / (60 * Math.log(60))).toPrecision(4))).replace('.', '\\.');
-  assert.match(text.stdout, new RegExp(`total: +ε 4 at δ ${delta} \\(default`));
+  assert.match(text.stdout, /total: +ε 4 at δ 1\.00e-6 \(default: ε 4, δ 1e-6; pinned at the first run\)/);
   assert.match(text.stdout, /runs: +none yet/);
+  // 60 records: 1e-6 is far below 1/(n ln n), so no warning.
+  assert.doesNotMatch(text.stdout, /warning/);
+});
+
+test('budget on a large dataset at the default δ: a local-only warning (δ above 1/(n ln n)) and the command to set δ', async () => {
+  const ws = workspace(90_000); // n ln n > 10⁶ from n ≈ 87,850
+  const text = await runCli(['budget', 'data/train.csv'], { cwd: ws });
+  assert.equal(text.code, 0, text.stderr);
+  assert.match(
+    text.stdout,
+    /warning: local only, not private: this dataset's δ is the default 1\.00e-6, above 1\/\(n·ln n\) = 9\.74e-7 for its 90000 records or privacy units .*private-fewshot budget data\/train\.csv --delta D/,
+  );
+  // The plans say it too (stdout of --dry-run, and its --json warnings; both local), and nothing is refused.
+  const demos = await runCli(
+    ['demos', 'data/train.csv', '--labels', 'a', '--shots', '1', '--epsilon', '1', '--max-tokens', '2', '--dry-run'],
+    { cwd: ws },
+  );
+  assert.equal(demos.code, 0, demos.stderr);
+  assert.match(demos.stdout, /warning: local only, not private: this dataset's δ is the default 1\.00e-6/);
+  const synth = await runCli(
+    ['synth', 'data/train.csv', '--labels', 'a', '--count', '2', '--epsilon', '1', '--dry-run', '--json'],
+    { cwd: ws },
+  );
+  assert.equal(synth.code, 0, synth.stderr);
+  const plan = JSON.parse(synth.stdout);
+  assert.equal(plan.plan.delta, 1e-6);
+  assert.ok(plan.warnings.some((w: string) => /^local only, not private: .*--delta D$/.test(w)));
+  // Set explicitly, the warning goes (the user chose δ); no refusal either way.
+  const set = await runCli(['budget', 'data/train.csv', '--delta', '1e-7'], { cwd: ws });
+  assert.equal(set.code, 0, set.stderr);
+  assert.match(set.stdout, /at δ 1\.00e-7 \(set at ledger line/);
+  assert.doesNotMatch(set.stdout, /warning/);
 });
 
 test('budget shows runs recorded by the engine, with label names resolved locally and the same spent ε', async () => {
@@ -46,7 +77,8 @@ test('budget shows runs recorded by the engine, with label names resolved locall
   const ledger = new Ledger(ws, { accountant: defaultAccountant() });
   // Total 8: under the default 4 the budget filter refuses the second run (the first alone spends its PLD ε 2.77,
   // and the Rényi filter of both is 4.97; the PLD composition of both, 2.81, would have let it through).
-  await ledger.setTotal(ds, { epsilon: 8 });
+  // δ = 1/(n ln n) set explicitly: the figures above were computed at it (the default δ is 1e-6).
+  await ledger.setTotal(ds, { epsilon: 8, delta: 1 / (90 * Math.log(90)) });
   const r = await ledger.reserve(ds, {
     algorithm: 'dp-few-shot',
     charges: [

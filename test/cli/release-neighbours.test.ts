@@ -69,7 +69,7 @@ function assertSameExceptText(a: unknown, b: unknown, what: string): void {
   assert.equal(d, undefined, `the exports of neighbouring datasets differ at ${d}`);
 }
 
-const delta = ['--delta', '1e-3']; // typed by the user: public (the ledger's default δ is computed from n)
+const delta = ['--delta', '1e-3']; // typed by the user: public (as the ledger's default δ is; see the last test)
 
 test('demos: A and A + one long record export the same bytes apart from the DP text (--out json, --json, jsonl, stdout chat)', async () => {
   const { a, a1 } = workspaces();
@@ -154,19 +154,38 @@ test('synth: A and A + one long record export the same bytes apart from the DP t
   assertSameExceptText(lines(a), lines(a1), 'out.jsonl');
 });
 
-// Open: the ledger's default δ = 1/(n·ln n) is computed from the exact n when the dataset's first run pins it, and the
-// release states δ. Until the default stops following n, a run without --delta tells A from A + 1 by δ alone.
-test(
-  'demos without --delta: the release states the same δ for A and A + 1',
-  { todo: 'the default δ = 1/(n·ln n) follows the exact n (docs/PRIVACY.md, "What a release still depends on")' },
-  async () => {
-    const { a, a1 } = workspaces();
-    const flags = ['--labels', 'card_arrival', '--shots', '1', '--epsilon', '1', '--prompts', '3', '--max-tokens', '2'];
-    const deltaOf = async (ws: string) => {
-      const r = await runCli(['demos', 'data.csv', ...flags, '--json'], { cwd: ws });
-      assert.equal(r.code, 0, r.stderr);
-      return JSON.parse(r.stdout).release.privacy.delta as number;
-    };
-    assert.equal(await deltaOf(a), await deltaOf(a1));
-  },
-);
+// No --delta and no budget set: the run's δ is the ledger's default, which is a public constant (1e-6), so the release
+// states the same δ — and the same everything else apart from the DP text — for A and A + 1. (The earlier default
+// 1/(n·ln n) was computed from the exact n and told the two apart by δ alone.)
+test('demos and synth without --delta: the default δ and every other release field are the same for A and A + 1', async () => {
+  const { a, a1 } = workspaces();
+  const demos = ['--labels', 'card_arrival', '--shots', '1', '--epsilon', '1', '--prompts', '3', '--max-tokens', '2'];
+  const synth = [
+    '--labels',
+    'card_arrival',
+    '--count',
+    '2',
+    '--epsilon',
+    '1',
+    '--iterations',
+    '1',
+    '--max-tokens',
+    '8',
+  ];
+  const releaseOf = async (ws: string, cmd: string, flags: string[]) => {
+    const r = await runCli([cmd, 'data.csv', ...flags, '--json'], { cwd: ws });
+    assert.equal(r.code, 0, r.stderr);
+    assert.doesNotMatch(r.stderr, /δ is the default/, 'no weak-δ warning for 9 records');
+    return JSON.parse(r.stdout) as { release: { privacy: { delta: number } }; localOnlyNotPrivate: unknown };
+  };
+  for (const [cmd, flags] of [
+    ['demos', demos],
+    ['synth', synth],
+  ] as const) {
+    const [ja, ja1] = [await releaseOf(a, cmd, flags), await releaseOf(a1, cmd, flags)];
+    assert.equal(ja.release.privacy.delta, 1e-6, `${cmd}: the default δ`);
+    assert.equal(ja1.release.privacy.delta, ja.release.privacy.delta, `${cmd}: δ`);
+    assertSameExceptText(ja.release, ja1.release, `${cmd} release`);
+    assert.notDeepEqual(ja.localOnlyNotPrivate, ja1.localOnlyNotPrivate, `${cmd}: the diagnostics tell them apart`);
+  }
+});

@@ -35,13 +35,14 @@ const DATASETS = { A, 'A + 1': A + LONG + '\n' };
 const LABELS = ['card_arrival', 'exchange_rate'];
 const budget = { total: 4, delta: 1e-3, spent: 0, remaining: 4 };
 
-/** A workspace whose ledger δ was set by the user (Set Privacy Budget…): the default 1/(n·ln n) would follow n. */
-async function workspace(csv: string) {
+/** A workspace whose ledger δ the user set (`budget --delta`), or, with `setBudget` false, left at the default. */
+async function workspace(csv: string, setBudget = true) {
   const root = tempDir('pfs-editor-nbr-');
   writeFile(root, 'data.csv', csv);
   const ds = await loadDataset('data.csv', { root });
   const ledger = new Ledger(root, { accountant: defaultAccountant() });
-  await ledger.setTotal({ identity: ds.identity, units: summarize(ds).units }, { epsilon: 4, delta: 1e-3 });
+  if (setBudget)
+    await ledger.setTotal({ identity: ds.identity, units: summarize(ds).units }, { epsilon: 4, delta: 1e-3 });
   return { root, ds, ledger };
 }
 
@@ -144,6 +145,41 @@ test('Synthesize panel: the result message and Copy / Insert / Export… are the
   }
   const [a, a1] = seen as [(typeof seen)[0], (typeof seen)[0]];
   assert.ok(a1.privateTokens > a.privateTokens, 'the diagnostics tell the datasets apart');
+  assert.deepEqual(a1.message, a.message);
+  assert.deepEqual(a1.outputs, a.outputs);
+});
+
+test('Generate panel with no budget set: the default δ is public, so the release (δ included) is the same for A and A + 1', async () => {
+  const seen: { message: unknown; outputs: unknown; delta: number }[] = [];
+  for (const csv of Object.values(DATASETS)) {
+    const { ds, ledger } = await workspace(csv, false);
+    // As GeneratePanel.prepare does it: no δ from the form, so the ledger's default.
+    const { plan, target, status } = await prepareFewShot(ds, ledger, {
+      labels: ['card_arrival'],
+      shots: 1,
+      epsilon: 1,
+      prompts: 3,
+      maxTokens: 2,
+    });
+    assert.equal(status.total.source, 'default');
+    const provider = createProvider({ kind: 'builtin' });
+    const result = await runFewShot({ dataset: ds, plan, provider, ledger, units: target.units, shotConcurrency: 1 });
+    assert.equal(result.status, 'completed');
+    const { release, message } = fewShotResultMessage(
+      { plan, result },
+      {
+        budgetUsed: result.epsilonCharged,
+        budget: { total: 4, delta: status.total.delta, spent: 0, remaining: 4 },
+        journal: 'runs/x.local-diagnostics.json',
+      },
+    );
+    const posted = parseHostMessage(JSON.parse(JSON.stringify(message)));
+    assert.ok(posted && posted.type === 'result', 'the webview accepts the message');
+    seen.push({ message: stripText(posted.release), outputs: editorOutputs(release), delta: release.privacy.delta });
+  }
+  const [a, a1] = seen as [(typeof seen)[0], (typeof seen)[0]];
+  assert.equal(a.delta, 1e-6);
+  assert.equal(a1.delta, a.delta);
   assert.deepEqual(a1.message, a.message);
   assert.deepEqual(a1.outputs, a.outputs);
 });

@@ -1,7 +1,14 @@
 import path from 'node:path';
 import { summarize } from '../../core/data';
 import { UsageError } from '../../core/errors';
-import { Ledger, defaultAccountant, describeUnit, type BudgetStatus, type ChargeView } from '../../core/ledger';
+import {
+  Ledger,
+  defaultAccountant,
+  defaultDeltaWarning,
+  describeUnit,
+  type BudgetStatus,
+  type ChargeView,
+} from '../../core/ledger';
 import { numberFlag, stringFlag, type Command } from '../args';
 import { datasetOptions, loadDatasetFromFlags } from '../dataset-flags';
 
@@ -12,7 +19,7 @@ export const budget: Command = {
 
   <dataset>          the .csv, .jsonl or .json file the runs used
   --set-total EPS    set the dataset's total ε (a new ledger line; the default is 4)
-  --delta D          set the dataset's δ, below 1/n (default 1/(n·ln n), n = records or privacy units)
+  --delta D          set the dataset's δ, below 1/n (default 1e-6; set it for more than ~10^5 records)
   --json             print one JSON object on stdout (it holds label names: local only)
   --workspace DIR    the workspace whose .private-fewshot/ledger.jsonl to use (default: the current directory)
   --text-column C, --label-column C, --unit-column C, --skip-invalid, --dedupe, --max-bytes N
@@ -43,7 +50,7 @@ composition of the same runs had they all been planned in advance (docs/PRIVACY.
     const ledger = new Ledger(root, { accountant: defaultAccountant() });
     if (epsilon !== undefined || delta !== undefined) await ledger.setTotal(target, { epsilon, delta });
     const status = await ledger.status(target, { labels: summary.labels.map((l) => l.label) });
-    io.out(values.json ? JSON.stringify(status) : formatStatus(status, root));
+    io.out(values.json ? JSON.stringify(status) : formatStatus(status, root, positionals[0]!));
     return 0;
   },
 };
@@ -66,7 +73,7 @@ function charge(c: ChargeView): string {
   return `${pool(c)}: ${m}`;
 }
 
-export function formatStatus(s: BudgetStatus, root: string): string {
+export function formatStatus(s: BudgetStatus, root: string, datasetArg = s.dataset.path): string {
   const lines: string[] = [];
   const where = path.relative(root, s.file) || s.file;
   lines.push(`Privacy budget of ${s.dataset.path} (${s.units} records or privacy units; ledger ${where})`);
@@ -75,8 +82,10 @@ export function formatStatus(s: BudgetStatus, root: string): string {
       ? `set at ledger line ${s.total.line}`
       : s.total.source === 'pinned-default'
         ? `default, pinned at ledger line ${s.total.line}`
-        : 'default: ε 4, δ = 1/(n·ln n); pinned at the first run';
+        : 'default: ε 4, δ 1e-6; pinned at the first run';
   lines.push(`  total:      ε ${num(s.total.epsilon)} at δ ${num(s.total.delta)} (${source})`);
+  const deltaWarning = defaultDeltaWarning(s.total, s.units, datasetArg);
+  if (deltaWarning) lines.push(`  warning: ${deltaWarning}`);
   const rule =
     s.spentRule === 'lone-run-pld'
       ? 'one run: its own exact ε'

@@ -6,7 +6,7 @@ import { checkTemplate, EXPORT_FORMATS, type ExportFormat } from '../../core/few
 import { FEWSHOT_DEFAULTS, type FewShotPlan } from '../../core/fewshot/plan';
 import { chooseLabels, prepareFewShot } from '../../core/fewshot/prepare';
 import { runFewShot } from '../../core/fewshot/run';
-import { Ledger, defaultAccountant } from '../../core/ledger';
+import { Ledger, defaultAccountant, defaultDeltaWarning } from '../../core/ledger';
 import { createProvider, DEFAULT_PRICES, priceFor } from '../../core/providers';
 import { estimateTokens } from '../../core/providers/usage';
 import { fewShotDiagnostics, fewShotRelease, localJournalPath, renderRelease } from '../../core/release';
@@ -25,7 +25,7 @@ export const demos: Command = {
   --all-labels              take every label from the data (you acknowledge that the label set is then public)
   --shots N                 demonstrations per label
   --epsilon E               the ε this run may spend
-  --delta D                 δ (default: the dataset's ledger δ, 1/(n·ln n) unless set with \`budget --delta\`)
+  --delta D                 δ (default: the dataset's ledger δ, 1e-6 unless set with \`budget --delta\`)
   --prompts M               prompts per token (default ${FEWSHOT_DEFAULTS.prompts})
   --examples-per-prompt N   expected private examples per prompt (default ${FEWSHOT_DEFAULTS.examplesPerPrompt}; q = M·N/ñ, ñ the
                             pool size released with Gaussian noise at the start of the run)
@@ -117,6 +117,9 @@ ${providerUsage}
       },
       summary,
     );
+    // Local only: the ledger's default δ compared with 1/(n·ln n) for the exact n (never in a release).
+    const deltaWarning = defaultDeltaWarning(check.total, target.units, positionals[0]!);
+    const warnings = deltaWarning ? [...plan.warnings, deltaWarning] : plan.warnings;
     const lookaheadFlag = numberFlag(values, 'lookahead', { min: 1, max: 64, integer: true });
     const provider = createProvider(providerConfig);
     const offline = provider.offline;
@@ -151,7 +154,7 @@ ${providerUsage}
         },
         estimate,
         provider: { kind: provider.kind, model: provider.model, offline },
-        warnings: plan.warnings,
+        warnings,
       };
       io.out(values.json ? JSON.stringify(out) : formatPlan(out));
       return 0;
@@ -160,7 +163,7 @@ ${providerUsage}
       io.err(
         `note: using the built-in offline model (${provider.model}): for trying the tool, not production quality. Pass --provider openai --model … for a real model.`,
       );
-    for (const w of plan.warnings) io.err(`warning: ${w}`);
+    for (const w of warnings) io.err(`warning: ${w}`);
 
     const controller = new AbortController();
     const onSigint = () => controller.abort();

@@ -13,7 +13,7 @@ import {
   type VariationKind,
 } from '../../core/augpe';
 import { checkTemplate } from '../../core/fewshot/export';
-import { Ledger, defaultAccountant } from '../../core/ledger';
+import { Ledger, defaultAccountant, defaultDeltaWarning } from '../../core/ledger';
 import { createProvider } from '../../core/providers';
 import { augPeDiagnostics, augPeRelease, localJournalPath, renderRelease } from '../../core/release';
 import { numberFlag, stringFlag, type Command } from '../args';
@@ -36,7 +36,7 @@ export const synth: Command = {
   --count N                 synthetic records in total, split equally over the labels (or by --fractions)
   --fractions a=0.3,b=0.7   public class fractions (weights, normalised); never taken from the private counts
   --epsilon E               the ε this run may spend
-  --delta D                 δ (default: the dataset's ledger δ, 1/(n·ln n) unless set with \`budget --delta\`)
+  --delta D                 δ (default: the dataset's ledger δ, 1e-6 unless set with \`budget --delta\`)
   --iterations T            noisy histograms (default ${AUGPE_DEFAULTS.iterations}); σ grows like √T at fixed ε
   --variations V            variations per selected record, L − 1 (default ${AUGPE_DEFAULTS.variations})
   --neighbours K            nearest candidates each private record votes for (default ${AUGPE_DEFAULTS.neighbours})
@@ -150,6 +150,9 @@ ${providerUsage}
       },
       summary,
     );
+    // Local only: the ledger's default δ compared with 1/(n·ln n) for the exact n (never in a release).
+    const deltaWarning = defaultDeltaWarning(check.total, target.units, positionals[0]!);
+    const warnings = deltaWarning ? [...plan.warnings, deltaWarning] : plan.warnings;
     const provider = createProvider(providerConfig);
     const embedder =
       embedderFlag === 'builtin'
@@ -172,7 +175,7 @@ ${providerUsage}
       },
       provider: { kind: provider.kind, model: provider.model, offline: provider.offline },
       embedder: { kind: embedder.kind, model: embedder.model, offline: embedder.offline },
-      warnings: plan.warnings,
+      warnings,
     };
     if (values['dry-run']) {
       io.out(values.json ? JSON.stringify({ dryRun: true, ...out0 }) : formatPlan(out0));
@@ -187,7 +190,7 @@ ${providerUsage}
         ? 'note: private rows are embedded on this machine (built-in embedder); the generator sees only labels and synthetic text.'
         : `note: private rows are sent to ${embedder.kind}/${embedder.model} for embedding; the generator sees only labels and synthetic text. Use --embedder builtin to keep them on this machine.`,
     );
-    for (const w of plan.warnings) io.err(`warning: ${w}`);
+    for (const w of warnings) io.err(`warning: ${w}`);
 
     const controller = new AbortController();
     const onSigint = () => controller.abort();

@@ -72,9 +72,10 @@ export interface BudgetLine extends Common {
   dataset: DatasetRef;
   epsilon: number;
   delta: number;
-  /** 'default' when the tool pinned ε = 4, δ = 1/(n ln n) at the first run; 'user' when set explicitly. */
+  /** 'default' when the tool pinned its default total at the first run (ε = 4 and δ = 10⁻⁶; earlier versions pinned
+   * δ = 1/(n ln n), which is read as written); 'user' when set explicitly. */
   source: 'default' | 'user';
-  /** Records or privacy units when the line was written (what the default δ was computed from). */
+  /** Records or privacy units when the line was written (what the earlier default δ was computed from). Local. */
   units?: number;
   /** The privacy unit: 'row' or 'column:<name>' (absent on lines written before units were recorded). */
   unit?: string;

@@ -37,17 +37,40 @@ const SUGGEST_MS = 4000;
 export const DEFAULT_TOTAL_EPSILON = 4;
 
 /**
- * Default δ = 1/(n·ln n) with n records or privacy units: below 1/n, as DP requires (the Aug-PE / pe convention,
- * Xie et al. 2024 and microsoft/DPSDA examples). For n < 3, 1/(n ln n) ≥ 1/n, so there is no sensible default.
+ * Default δ of a dataset whose δ was never set: a fixed public constant, so that a release made at the default states
+ * nothing about the dataset (a default computed from the exact number of records n would publish n with every
+ * release). DP asks δ ≪ 1/n: δ of the order of 1/n allows "privacy" by publishing the complete records of a few
+ * people (Dwork & Roth 2014, "The Algorithmic Foundations of Differential Privacy", §2.3, after Definition 2.4).
+ * 10⁻⁶ is below the usual 1/(n·ln n) for n up to about 87,000 records. Above that the data owner
+ * should set δ (`private-fewshot budget <dataset> --delta D`); defaultDeltaWarning says so, locally. Ledgers that
+ * pinned the earlier default 1/(n·ln n) keep their pinned value (it is read from the budget line).
  */
-export function defaultDelta(units: number): number {
-  if (!Number.isInteger(units) || units < 3) {
-    throw new UserError(
-      `a dataset of ${units} record(s) is too small for a default δ = 1/(n·ln n) below 1/n`,
-      'Add records, or set δ explicitly (CLI: private-fewshot budget <dataset> --delta D).',
-    );
-  }
-  return 1 / (units * Math.log(units));
+export const DEFAULT_DELTA = 1e-6;
+
+/**
+ * The conventional δ = 1/(n·ln n) for n records or privacy units, below 1/n for n ≥ 3 (the Aug-PE / pe convention,
+ * Xie et al. 2024). Computed from the exact n, so it is only a local yardstick (defaultDeltaWarning), never a
+ * default; Infinity for n ≤ 1 and above 1/n for n = 2, where it says nothing.
+ */
+export function conventionalDelta(units: number): number {
+  return units > 1 ? 1 / (units * Math.log(units)) : Infinity;
+}
+
+/**
+ * A warning, LOCAL ONLY (it follows the exact n), when a dataset's δ is the default (not set by the user) and above
+ * 1/(n·ln n), i.e. weak for a dataset this large. Never a refusal: the default stays public and the runs proceed.
+ */
+export function defaultDeltaWarning(
+  total: Pick<BudgetTotal, 'delta' | 'source'>,
+  units: number,
+  datasetPath: string,
+): string | undefined {
+  if (total.source === 'user' || !(total.delta > conventionalDelta(units))) return undefined;
+  return (
+    `local only, not private: this dataset's δ is the default ${total.delta.toExponential(2)}, above 1/(n·ln n) = ` +
+    `${conventionalDelta(units).toExponential(2)} for its ${units} records or privacy units (DP needs δ well below 1/n); ` +
+    `set a smaller δ: private-fewshot budget ${datasetPath} --delta D`
+  );
 }
 
 /** `*` charges every record; `label:<name>` charges the pool of records with that label. */
@@ -291,7 +314,9 @@ export class Ledger {
     if (total.delta !== undefined && !(Number.isFinite(total.delta) && total.delta > 0 && total.delta < 1 / ds.units)) {
       throw new UsageError(
         `δ must be in (0, 1/n) = (0, ${(1 / ds.units).toPrecision(3)}) for ${ds.units} records; got ${total.delta}`,
-        `DP needs δ well below 1/n; the default is 1/(n·ln n) = ${defaultDelta(ds.units).toPrecision(3)}.`,
+        ds.units > 2
+          ? `DP needs δ well below 1/n; a common choice is 1/(n·ln n) = ${conventionalDelta(ds.units).toPrecision(3)}.`
+          : 'DP needs δ well below 1/n.',
       );
     }
     if (total.delta !== undefined) {
@@ -334,7 +359,7 @@ export class Ledger {
   /**
    * Reserves `plan` before any private data is touched. Refuses (BudgetExceededError) when the spent budget with the
    * plan would pass the total, saying by how much and which σ or step budget would fit. The first run of a dataset
-   * also pins its default total (ε = 4, δ = 1/(n ln n)) as a budget line, so later edits to the file (and to n) do
+   * also pins its default total (ε = 4, δ = DEFAULT_DELTA) as a budget line, so a later change of the default does
    * not move δ.
    */
   async reserve(ds: LedgerDataset, plan: RunPlan): Promise<Reservation> {
@@ -508,7 +533,7 @@ export class Ledger {
   ): BudgetTotal {
     let latest: BudgetLine | undefined;
     for (const l of parsed.lines) if (l.type === 'budget' && seqs.has(l.seq)) latest = l;
-    if (!latest) return { epsilon: DEFAULT_TOTAL_EPSILON, delta: defaultDelta(ds.units), source: 'default' };
+    if (!latest) return { epsilon: DEFAULT_TOTAL_EPSILON, delta: DEFAULT_DELTA, source: 'default' };
     return {
       epsilon: latest.epsilon,
       delta: latest.delta,

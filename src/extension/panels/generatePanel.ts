@@ -4,7 +4,13 @@ import { DataError, UserError } from '../../core/errors';
 import { FEWSHOT_DEFAULTS } from '../../core/fewshot/plan';
 import { chooseLabels, prepareFewShot, type PreparedFewShot } from '../../core/fewshot/prepare';
 import { runFewShot } from '../../core/fewshot/run';
-import { BudgetExceededError, Ledger, defaultAccountant, type BudgetStatus } from '../../core/ledger';
+import {
+  BudgetExceededError,
+  Ledger,
+  defaultAccountant,
+  defaultDeltaWarning,
+  type BudgetStatus,
+} from '../../core/ledger';
 import {
   editorExportFormat,
   editorExportText,
@@ -333,6 +339,8 @@ export class GeneratePanel {
     const { prepared } = await this.prepare(s);
     if (!wanted()) return;
     const { plan, check, status } = prepared;
+    // Local only (the panel's plan area): the default δ against 1/(n·ln n) for the exact n; never in a release.
+    const deltaWarning = defaultDeltaWarning(check.total, prepared.target.units, this.name);
     const refusal = check.fits ? undefined : new BudgetExceededError(check, this.name, plan.ledgerPlan);
     this.previewed = s;
     this.budget = budgetOf(status);
@@ -348,7 +356,7 @@ export class GeneratePanel {
         fits: check.fits,
         over: check.over,
         refusal: refusal ? `${refusal.message}. ${editorHint(refusal.hint ?? '', this.name)}`.trim() : undefined,
-        warnings: plan.warnings,
+        warnings: deltaWarning ? [...plan.warnings, deltaWarning] : plan.warnings,
       },
       'latest',
     );

@@ -4,7 +4,7 @@ import { AUGPE_DEFAULTS, prepareAugPe, type PreparedAugPe } from '../../core/aug
 import { summarize, type Dataset, type DatasetSummary } from '../../core/data';
 import { DataError, UserError } from '../../core/errors';
 import { chooseLabels } from '../../core/fewshot/prepare';
-import { BudgetExceededError, Ledger, defaultAccountant } from '../../core/ledger';
+import { BudgetExceededError, Ledger, defaultAccountant, defaultDeltaWarning } from '../../core/ledger';
 import { BUILTIN_MODEL_ID } from '../../core/providers/builtin';
 import {
   editorExportFormat,
@@ -304,6 +304,8 @@ export class SynthPanel {
     const { generator, embedder } = await this.models(s);
     if (!wanted()) return;
     const { plan, check, status } = prepared;
+    // Local only (the panel's plan area): the default δ against 1/(n·ln n) for the exact n; never in a release.
+    const deltaWarning = defaultDeltaWarning(check.total, prepared.target.units, this.name);
     const refusal = check.fits ? undefined : new BudgetExceededError(check, this.name, plan.ledgerPlan);
     this.previewed = s;
     this.budget = budgetOf(status);
@@ -332,7 +334,7 @@ export class SynthPanel {
         fits: check.fits,
         over: check.over,
         refusal: refusal ? `${refusal.message}. ${editorHint(refusal.hint ?? '', this.name)}`.trim() : undefined,
-        warnings: plan.warnings,
+        warnings: deltaWarning ? [...plan.warnings, deltaWarning] : plan.warnings,
       },
       'latest',
     );

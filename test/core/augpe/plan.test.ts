@@ -2,7 +2,7 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import type { Dataset, Example } from '../../../src/core/data';
 import { allocateCounts, planAugPe } from '../../../src/core/augpe/plan';
-import { defaultDelta } from '../../../src/core/ledger';
+import { conventionalDelta } from '../../../src/core/ledger';
 import { epsilonFor, gaussianEpsilon } from '../../../src/core/privacy';
 
 /** An in-memory dataset: `rows` rows split over labels by `weights`, optionally with a unit column. */
@@ -52,7 +52,7 @@ test('σ for the Aug-PE test vectors (analytic GDP, δ = 1/(N ln N)) comes out o
   for (const v of vectors) {
     const ds = cache.get(v.n) ?? fakeDataset(v.n, ['a', 'b']);
     cache.set(v.n, ds);
-    const delta = defaultDelta(v.n);
+    const delta = conventionalDelta(v.n);
     if (v.n === 8396) assert.ok(Math.abs(delta - 1.3182e-5) < 5e-10);
     const plan = planAugPe(ds, { labels: ['a', 'b'], count: 10, epsilon: v.eps, delta, iterations: v.t });
     const digits = v.sigma === 6.9149 ? 5e-5 : 5e-4;
@@ -63,7 +63,9 @@ test('σ for the Aug-PE test vectors (analytic GDP, δ = 1/(N ln N)) comes out o
     assert.ok(plan.epsilonRun <= v.eps && plan.epsilonRun > v.eps - 1e-9, `ε ${plan.epsilonRun}`);
   }
   // The notes' check column: σ = 11.60 at N 8396, T 10 gives ε = 1.0000.
-  assert.ok(Math.abs(epsilonFor([{ kind: 'gaussian', sigma: 11.6, steps: 10 }], defaultDelta(8396), 'gdp') - 1) < 5e-5);
+  assert.ok(
+    Math.abs(epsilonFor([{ kind: 'gaussian', sigma: 11.6, steps: 10 }], conventionalDelta(8396), 'gdp') - 1) < 5e-5,
+  );
 });
 
 test('ledger plan: one gaussian charge of T steps per label pool, or one on the whole dataset when units span labels', () => {

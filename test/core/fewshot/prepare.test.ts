@@ -5,7 +5,7 @@ import { join } from 'node:path';
 import { loadDataset } from '../../../src/core/data';
 import { chooseLabels, prepareFewShot } from '../../../src/core/fewshot/prepare';
 import { UsageError } from '../../../src/core/errors';
-import { LEDGER_DIR, LEDGER_FILE, Ledger, defaultDelta, type LedgerAccountant } from '../../../src/core/ledger';
+import { LEDGER_DIR, LEDGER_FILE, Ledger, DEFAULT_DELTA, type LedgerAccountant } from '../../../src/core/ledger';
 import { calibrateSigma, epsilonFor } from '../../../src/core/privacy';
 import { tempDir, writeFile } from '../../support/tmp';
 import { repoRoot } from '../../support/cli';
@@ -29,8 +29,8 @@ test('prepareFewShot takes δ from the ledger, plans, checks the budget and writ
   const { root, ds, ledger } = await setup();
   const p = await prepareFewShot(ds, ledger, settings);
   assert.equal(p.target.units, 2000);
-  assert.equal(p.status.total.delta, defaultDelta(2000));
-  assert.equal(p.plan.settings.delta, defaultDelta(2000));
+  assert.equal(p.status.total.delta, DEFAULT_DELTA);
+  assert.equal(p.plan.settings.delta, DEFAULT_DELTA);
   assert.deepEqual(
     p.plan.labels.map((l) => l.label),
     settings.labels,

@@ -7,7 +7,8 @@ import {
   BudgetExceededError,
   DEFAULT_TOTAL_EPSILON,
   defaultAccountant,
-  defaultDelta,
+  DEFAULT_DELTA,
+  defaultDeltaWarning,
   releaseHash,
   type LedgerDataset,
   type RunPlan,
@@ -37,29 +38,56 @@ const pg = (sigma: number, samplingRate: number, steps: number): MechanismSpec =
 });
 const plan = (...charges: RunPlan['charges']): RunPlan => ({ algorithm: 'test', charges });
 const released = releaseHash('released demos');
+/** δ = 1/(n ln n) for the tests' 1000 units, set explicitly where a test's numbers were chosen at it (not about δ). */
+const DELTA_1000 = 1 / (1000 * Math.log(1000));
 const close = (a: number, b: number, tol = 1e-9) =>
   assert.ok(Math.abs(a - b) <= tol * Math.max(1, Math.abs(b)), `${a} != ${b}`);
 
-test('a fresh dataset has the default total ε = 4, δ = 1/(n ln n), nothing spent, and no file is created', async () => {
+test('a fresh dataset has the default total ε = 4, δ = 1e-6 whatever its size, nothing spent, and no file is created', async () => {
   const ws = workspace();
   const ledger = new Ledger(ws, { accountant: gdpAccountant(), filter: gdpFilter() });
   const s = await ledger.status(dataset());
   assert.equal(s.total.epsilon, DEFAULT_TOTAL_EPSILON);
-  close(s.total.delta, 1 / (1000 * Math.log(1000)));
+  assert.equal(s.total.delta, 1e-6);
+  assert.equal(DEFAULT_DELTA, 1e-6);
   assert.equal(s.total.source, 'default');
   assert.equal(s.spent, 0);
   assert.equal(s.remaining, 4);
   assert.deepEqual(s.runs, []);
   assert.equal(existsSync(path.join(ws, '.private-fewshot')), false);
-  assert.throws(() => defaultDelta(2), UserError);
-  assert.ok(defaultDelta(3) < 1 / 3);
+  // The default reads nothing of the dataset: the same δ for 1, 2, 1000 and 10⁷ units, and no refusal for tiny data
+  // (the earlier default 1/(n ln n) refused n < 3).
+  for (const units of [1, 2, 1001, 10_000_000]) {
+    const t = await ledger.status(dataset('data/train.csv', 'data/train.csv', units));
+    assert.equal(t.total.delta, 1e-6, `${units} units`);
+  }
+  const tiny = dataset('tiny.csv', 'tiny', 2);
+  const r = await ledger.reserve(tiny, plan({ partition: '*', mechanism: g(10, 10) }));
+  assert.equal(r.total.delta, 1e-6);
+  assert.equal(r.total.source, 'pinned-default');
+});
+
+test('defaultDeltaWarning: only for a default δ above 1/(n ln n), labelled local only, with the command to set δ', () => {
+  const dflt = { delta: DEFAULT_DELTA, source: 'default' as const };
+  // n ln n = 10⁶ at n ≈ 87,848: below it the default is stronger than the convention, above it it is weaker.
+  assert.equal(defaultDeltaWarning(dflt, 87_847, 'd.csv'), undefined);
+  const w = defaultDeltaWarning(dflt, 87_849, 'd.csv');
+  assert.match(w ?? '', /^local only, not private: .*87849 records.*private-fewshot budget d\.csv --delta D$/);
+  assert.match(defaultDeltaWarning({ ...dflt, source: 'pinned-default' }, 10_000_000, 'd.csv') ?? '', /1\.00e-6/);
+  // Set by the user: never a warning. Tiny datasets: 1/(n ln n) is no yardstick, and nothing is refused.
+  assert.equal(defaultDeltaWarning({ delta: 1e-3, source: 'user' }, 10_000_000, 'd.csv'), undefined);
+  for (const units of [0, 1, 2, 3]) assert.equal(defaultDeltaWarning(dflt, units, 'd.csv'), undefined);
+  // A pinned earlier default 1/(n ln n) warns only once the file has grown past the n it was pinned at.
+  const pinned = { delta: DELTA_1000, source: 'pinned-default' as const };
+  assert.equal(defaultDeltaWarning(pinned, 1000, 'd.csv'), undefined);
+  assert.ok(defaultDeltaWarning(pinned, 1001, 'd.csv'));
 });
 
 test('reserve pins the default total, records the run, and settle replaces the plan by the real usage', async () => {
   const ws = workspace();
   const ledger = new Ledger(ws, { accountant: gdpAccountant(), filter: gdpFilter() });
   const ds = dataset();
-  const delta = defaultDelta(1000);
+  const delta = DEFAULT_DELTA;
   const r = await ledger.reserve(ds, plan({ partition: '*', mechanism: g(10, 10) }));
   assert.equal(r.total.source, 'pinned-default');
   close(r.epsilonRun, gdpEpsilon(Math.sqrt(10) / 10, delta));
@@ -112,7 +140,7 @@ test('an abort without usage stays charged at the planned size; with usage, at w
   const ws = workspace();
   const ledger = new Ledger(ws, { accountant: gdpAccountant(), filter: gdpFilter() });
   const ds = dataset();
-  const delta = defaultDelta(1000);
+  const delta = DEFAULT_DELTA;
   const a = await ledger.reserve(ds, plan({ partition: '*', mechanism: g(8, 16) }));
   await a.abort({ reason: 'cancelled' });
   let s = await ledger.status(ds);
@@ -136,7 +164,7 @@ test('partitions: label pools compose in parallel, one pool in sequence, and * w
   const ws = workspace();
   const ledger = new Ledger(ws, { accountant: gdpAccountant(), filter: gdpFilter() });
   const ds = dataset();
-  const delta = defaultDelta(1000);
+  const delta = DEFAULT_DELTA;
   const eps = (...specs: MechanismSpec[]) => gdpEpsilon(mu(specs), delta);
 
   // Two different labels: parallel — spent is the larger pool, not the sum.
@@ -186,7 +214,7 @@ test('a refused overspend says by how much and which σ or step budget fits — 
   const ws = workspace();
   const ledger = new Ledger(ws, { accountant: gdpAccountant(), filter: gdpFilter() });
   const ds = dataset();
-  await ledger.setTotal(ds, { epsilon: 2 });
+  await ledger.setTotal(ds, { epsilon: 2, delta: DELTA_1000 });
   await ledger.reserve(ds, plan({ partition: '*', mechanism: g(10, 4) }));
   const before = (await ledger.status(ds)).spent;
   const lines = readFileSync(ledger.file, 'utf8');
@@ -244,6 +272,7 @@ test('identity: an edited file keeps its budget, a copy or rename shares it, an 
   const ws = workspace();
   const ledger = new Ledger(ws, { accountant: gdpAccountant(), filter: gdpFilter() });
   const original = dataset('data/a.csv', 'v1');
+  await ledger.setTotal(original, { delta: DELTA_1000 });
   await ledger.reserve(original, plan({ partition: '*', mechanism: g(2, 2) }));
   const spent = (await ledger.status(original)).spent;
   assert.ok(spent > 0);
@@ -366,7 +395,7 @@ test('a lock left behind by a dead process is taken over once stale; a live one 
 test('calls in one process are serialised and see each other', async () => {
   const ledger = new Ledger(workspace(), { accountant: gdpAccountant(), filter: gdpFilter() });
   const ds = dataset();
-  await ledger.setTotal(ds, { epsilon: gdpEpsilon(Math.sqrt(5) / 10, defaultDelta(1000)) * 1.0000001 });
+  await ledger.setTotal(ds, { epsilon: gdpEpsilon(Math.sqrt(5) / 10, DEFAULT_DELTA) * 1.0000001 });
   // 12 concurrent attempts at 1 step each; exactly 5 fit.
   const results = await Promise.allSettled(
     Array.from({ length: 12 }, () => ledger.reserve(ds, plan({ partition: '*', mechanism: g(10, 1) }))),
@@ -402,7 +431,7 @@ test('pool values computed by writes are recorded in the chain, so a cold read n
   const s = await reader.status(ds);
   assert.equal(acc.calls, 0, 'every pool value came from the ledger');
   // This reader keeps the default (Rényi) filter, so the closed-form GDP value is the as-if-planned composition.
-  close(s.pldIfPlanned, gdpEpsilon(mu([g(4, 2), g(9, 2)]), defaultDelta(1000)));
+  close(s.pldIfPlanned, gdpEpsilon(mu([g(4, 2), g(9, 2)]), DEFAULT_DELTA));
 
   // A new δ: setTotal composes at it and records; the next cold read again needs nothing.
   await writer.setTotal(ds, { delta: 1e-6 });
@@ -454,6 +483,8 @@ test('an append refuses to fork the chain when the file grew under a lock that w
 test('with the production PLD accountant: a refused Poisson-subsampled plan, and its σ and step suggestions fit', async () => {
   const ledger = new Ledger(workspace(), { accountant: defaultAccountant() });
   const ds = dataset('data/mit.csv', 'mit', 1561);
+  const delta = 1 / (1561 * Math.log(1561)); // set explicitly: the sizes below were chosen at this δ
+  await ledger.setTotal(ds, { delta });
   const big = plan(
     { partition: 'label:a', mechanism: pg(0.6, 80 / 1561, 160) },
     { partition: 'label:b', mechanism: pg(0.6, 80 / 1561, 80) },
@@ -485,5 +516,5 @@ test('with the production PLD accountant: a refused Poisson-subsampled plan, and
   );
   assert.ok(r.spentAfter <= 4);
   // Parallel pools: spent is pool a's ε alone.
-  close(r.spentAfter, epsilonFor([pg(0.6, 80 / 1561, steps[0]!)], defaultDelta(1561)));
+  close(r.spentAfter, epsilonFor([pg(0.6, 80 / 1561, steps[0]!)], delta));
 });

@@ -3,7 +3,7 @@ import assert from 'node:assert/strict';
 import { spawn } from 'node:child_process';
 import { mkdirSync, readFileSync } from 'node:fs';
 import path from 'node:path';
-import { Ledger, releaseHash, parseLedger, defaultDelta, type LedgerDataset } from '../../../src/core/ledger';
+import { Ledger, releaseHash, parseLedger, DEFAULT_DELTA, type LedgerDataset } from '../../../src/core/ledger';
 import { tempDir } from '../../support/tmp';
 import { gdpAccountant, gdpEpsilon, gdpFilter } from './gdp-accountant';
 
@@ -60,14 +60,14 @@ test('three processes appending at once: every run lands once, the chain stays v
   assert.equal(new Set(order).size, 3);
   const switches = order.filter((p, i) => i > 0 && p !== order[i - 1]).length;
   assert.ok(switches > 2, `the three writers overlapped in time (${switches} switches)`);
-  assert.ok(Math.abs(s.spent - gdpEpsilon(Math.sqrt(45) / 10, defaultDelta(1000))) < 1e-9);
+  assert.ok(Math.abs(s.spent - gdpEpsilon(Math.sqrt(45) / 10, DEFAULT_DELTA)) < 1e-9);
 });
 
 test('two processes racing for the last of the budget: together they never pass the total', async () => {
   const ws = workspace();
   const ledger = new Ledger(ws, { accountant: gdpAccountant(), filter: gdpFilter() });
   // Room for exactly 6 one-step runs.
-  await ledger.setTotal(ds, { epsilon: gdpEpsilon(Math.sqrt(6) / 10, defaultDelta(1000)) * (1 + 1e-9) });
+  await ledger.setTotal(ds, { epsilon: gdpEpsilon(Math.sqrt(6) / 10, DEFAULT_DELTA) * (1 + 1e-9) });
   const at = String(Date.now() + 2500);
   const kids = [0, 1].map(() => start(['race', ws, '6', at]));
   const results = await Promise.all(kids.map((k) => k.done));
@@ -92,7 +92,7 @@ test('a process killed with SIGKILL mid-run leaves its reservation charged at th
   assert.equal(s.runs.length, 1);
   assert.equal(s.runs[0]!.id, id);
   assert.equal(s.runs[0]!.status, 'reserved');
-  const planned = gdpEpsilon(Math.sqrt(30) / 10, defaultDelta(1000));
+  const planned = gdpEpsilon(Math.sqrt(30) / 10, DEFAULT_DELTA);
   assert.ok(Math.abs(s.spent - planned) < 1e-9);
   // The crashed run still blocks what would only fit without it.
   await ledger.setTotal(ds, { epsilon: planned * 1.01 });
