@@ -95,10 +95,14 @@ for (const [flavour, mode] of [
       const r = await runCli(args(s), { cwd: ws });
       assert.equal(r.code, 0, r.stderr);
       const o = JSON.parse(r.stdout);
-      assert.equal(o.status, 'completed');
-      assert.equal(o.demonstrations.length, 2, 'every demonstration asked for');
-      assert.equal(o.privacy.epsilon, b.privacy.epsilon, 'the same ε charged as without refusals');
-      assert.equal(o.budget.spent, b.budget.spent);
+      assert.equal(o.release.status, 'completed');
+      assert.equal(o.release.demonstrations.length, 2, 'every demonstration asked for');
+      assert.equal(
+        o.release.privacy.epsilonCharged,
+        b.release.privacy.epsilonCharged,
+        'the same ε charged as without refusals',
+      );
+      assert.equal(o.localOnlyNotPrivate.budget.spent, b.localOnlyNotPrivate.budget.spent);
 
       // The server did refuse private prompts, and never the public one.
       // (llama.cpp also refuses the first list of prompts for being a list.)
@@ -144,7 +148,7 @@ test('demos: a refused public prompt stops the run cleanly with one line naming 
     const r = await runCli(args(s), { cwd: ws });
     assert.equal(r.code, 1);
     const o = JSON.parse(r.stdout);
-    assert.equal(o.status, 'failed');
+    assert.equal(o.release.status, 'failed');
     const errors = r.stderr.split('\n').filter((l) => l.startsWith('error:'));
     assert.equal(errors.length, 1, r.stderr);
     assert.match(errors[0]!, /the public prompt's request failed/);
@@ -184,7 +188,7 @@ test('demos: every request failing mid-run (401, 403) stops the run cleanly', as
       const r = await runCli(args(s), { cwd: ws });
       assert.equal(r.code, 1, r.stderr);
       const o = JSON.parse(r.stdout);
-      assert.equal(o.status, 'failed');
+      assert.equal(o.release.status, 'failed');
       const errors = r.stderr.split('\n').filter((l) => l.startsWith('error:'));
       assert.equal(errors.length, 1, r.stderr);
       assert.ok(errors[0]!.includes(new URL(s.baseURL).host), errors[0]);
@@ -212,8 +216,8 @@ test('demos: transient 503 and 429 answers are retried and the run completes', a
     const r = await runCli(args(s), { cwd: workspace() });
     assert.equal(r.code, 0, r.stderr);
     const o = JSON.parse(r.stdout);
-    assert.equal(o.status, 'completed');
-    assert.equal(o.demonstrations.length, 2);
+    assert.equal(o.release.status, 'completed');
+    assert.equal(o.release.demonstrations.length, 2);
     assert.equal(s.requests.filter((q) => q.status === 503).length, 2);
     assert.equal(s.requests.filter((q) => q.status === 429).length, 1);
   } finally {
@@ -254,9 +258,9 @@ test('synth: a private row the embedder refuses casts no vote; same records and 
     const r = await runCli(synthArgs, { cwd: ws });
     assert.equal(r.code, 0, r.stderr);
     const o = JSON.parse(r.stdout);
-    assert.equal(o.status, 'completed');
-    assert.equal(o.records.length, b.records.length);
-    assert.equal(o.privacy.epsilon, b.privacy.epsilon);
+    assert.equal(o.release.status, 'completed');
+    assert.equal(o.release.records.length, b.release.records.length);
+    assert.equal(o.release.privacy.epsilonCharged, b.release.privacy.epsilonCharged);
     const failed = s.requests.filter((q) => q.status === 400);
     assert.ok(failed.length > 0 && failed.every((q) => q.path.endsWith('/embeddings')));
     assert.match(r.stderr, /local diagnostic[^\n]*refused \d+ private row/);

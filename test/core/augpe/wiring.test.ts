@@ -110,10 +110,10 @@ function settings(labels: string[], delta: number, o: Partial<AugPeSettings>): A
 // probability < 1e-9.
 test('the histogram noise released by runAugPe has the σ charged in the ledger (binomial test over 25 labels × 20 iterations)', async (t) => {
   const labels = Array.from({ length: 25 }, (_, i) => `l${String(i).padStart(2, '0')}`);
-  const first = await dataset(labels, 120, labels.length);
+  const first = await dataset(labels, 160, labels.length);
   const m = Math.ceil(1.4 * Math.SQRT2 * planAugPe(first.ds, settings(labels, first.delta, {})).sigma);
-  const rows = m % 2 === 0 ? 120 : 121;
-  const { ds, units, ledger, delta } = rows === 120 ? first : await dataset(labels, rows, 0);
+  const rows = m % 2 === 0 ? 160 : 161;
+  const { ds, units, ledger, delta } = rows === 160 ? first : await dataset(labels, rows, 0);
   const plan = planAugPe(ds, settings(labels, delta, {}));
   const sigma = plan.sigma;
   assert.equal(Math.ceil(1.4 * Math.SQRT2 * sigma), m, 'design: the same σ with the other row count');
