@@ -1,4 +1,4 @@
-import { writeFile } from 'node:fs/promises';
+import { existsSync } from 'node:fs';
 import path from 'node:path';
 import { summarize } from '../../core/data';
 import { UsageError } from '../../core/errors';
@@ -7,10 +7,20 @@ import { FEWSHOT_DEFAULTS, type FewShotPlan } from '../../core/fewshot/plan';
 import { chooseLabels, prepareFewShot } from '../../core/fewshot/prepare';
 import { runFewShot } from '../../core/fewshot/run';
 import { Ledger, defaultAccountant } from '../../core/ledger';
+import { DELTA_MIN } from '../../core/privacy';
+import { printableOneLine } from '../../core/text-safety';
 import { createProvider, DEFAULT_PRICES, priceFor } from '../../core/providers';
 import { estimateTokens } from '../../core/providers/usage';
 import { numberFlag, stringFlag, type Command } from '../args';
-import { datasetOptions, loadDatasetFromFlags } from '../dataset-flags';
+import {
+  checkDelta,
+  datasetOptions,
+  ledgerFor,
+  loadDatasetFromFlags,
+  noteLedgerCreated,
+  onStopSignals,
+} from '../dataset-flags';
+import { checkOutputPath, writeOutput } from '../output';
 import { providerConfigFromFlags, providerOptions, providerUsage } from '../provider-flags';
 
 export const demos: Command = {
@@ -37,7 +47,7 @@ ${providerUsage}
   --out FILE                write the demonstrations there (default: stdout)
   --dry-run                 print the plan (σ, q, calls, cost, budget after) and touch nothing
   --json                    print one JSON object: demonstrations, privacy, budget, usage
-  --workspace DIR           where .private-fewshot/ lives (default: the current directory)
+  --workspace DIR           where .private-fewshot/ lives (default: found from the dataset, see docs/LEDGER.md)
   --skip-invalid, --dedupe, --max-bytes N   as for \`inspect\``,
   options: {
     labels: { type: 'string' },
@@ -82,9 +92,20 @@ ${providerUsage}
     if (template !== undefined) checkTemplate(template.replace(/\\n/g, '\n'));
     const providerConfig = providerConfigFromFlags(values, io.env, 'builtin');
 
-    const root = path.resolve(io.cwd, stringFlag(values, 'workspace') ?? '.');
+    const location = ledgerFor(positionals[0]!, values, io.cwd);
+    const root = location.root;
+    const outFlag = stringFlag(values, 'out');
     const ds = await loadDatasetFromFlags(positionals[0]!, values, io.cwd, root);
+    const outFile =
+      outFlag === undefined
+        ? undefined
+        : checkOutputPath(outFlag, io.cwd, {
+            inputs: [path.resolve(io.cwd, positionals[0]!)],
+            ledgerDir: location.dir,
+          });
     const summary = summarize(ds);
+    const delta = numberFlag(values, 'delta', { min: DELTA_MIN, max: 1 });
+    checkDelta(delta, summary.units);
     const labels = labelsFlag
       ? labelsFlag
           .split(',')
@@ -103,7 +124,7 @@ ${providerUsage}
         labels,
         shots,
         epsilon,
-        delta: numberFlag(values, 'delta', { min: Number.MIN_VALUE, max: 1 }),
+        delta,
         prompts: numberFlag(values, 'prompts', { min: 1, max: 1000, integer: true }),
         examplesPerPrompt: numberFlag(values, 'examples-per-prompt', { min: Number.MIN_VALUE, max: 1000 }),
         maxTokens: numberFlag(values, 'max-tokens', { min: 1, max: 4096, integer: true }),
@@ -146,7 +167,7 @@ ${providerUsage}
         warnings: plan.warnings,
       };
       io.out(values.json ? JSON.stringify(out) : formatPlan(out));
-      return 0;
+      return check.fits ? 0 : 1; // a refused plan is a failure, also in a dry run
     }
     if (offline)
       io.err(
@@ -155,8 +176,7 @@ ${providerUsage}
     for (const w of plan.warnings) io.err(`warning: ${w}`);
 
     const controller = new AbortController();
-    const onSigint = () => controller.abort();
-    process.once('SIGINT', onSigint);
+    const stopSignals = onStopSignals(() => controller.abort());
     let lastLine = 0;
     let result;
     try {
@@ -176,7 +196,8 @@ ${providerUsage}
         },
       });
     } finally {
-      process.removeListener('SIGINT', onSigint);
+      stopSignals();
+      noteLedgerCreated(location, io);
     }
     const after = await ledger.status(target);
     const template2 = template?.replace(/\\n/g, '\n');
@@ -186,8 +207,17 @@ ${providerUsage}
       report: result.report,
       offlineModel: offline ? provider.model : undefined,
     });
-    const outFile = stringFlag(values, 'out');
-    if (outFile) await writeFile(path.resolve(io.cwd, outFile), rendered);
+    const keptIn = path.relative(io.cwd, result.checkpoint) || result.checkpoint;
+    // A run that did not complete never replaces an existing file (its output is in the run file); a completed one
+    // replaces it atomically.
+    const written =
+      outFile !== undefined &&
+      (result.status === 'completed' || (result.demonstrations.length > 0 && !existsSync(outFile)));
+    if (outFile !== undefined && written) writeOutput(outFile, rendered, keptIn);
+    else if (outFile !== undefined)
+      io.err(
+        `note: ${outFlag} was not written (the run did not complete${existsSync(outFile) ? '; the existing file is left as it was' : ' and produced nothing'}); what was released is kept in ${keptIn}.`,
+      );
     if (values.json) {
       io.out(
         JSON.stringify({
@@ -214,7 +244,7 @@ ${providerUsage}
         `${result.status}: ${result.demonstrations.length} demonstration(s); ε charged ${result.epsilonCharged.toFixed(3)}${result.status === 'completed' ? '' : ` of ${result.reservation.epsilonRun.toFixed(3)} planned`}; budget spent ${after.spent.toFixed(3)} of ${after.total.epsilon}, remaining ${Math.max(0, after.remaining).toFixed(3)}.`,
       );
       io.err(
-        `usage: ${result.report.usage.calls} calls in ${result.report.usage.roundTrips} round trips, ${result.report.usage.inputTokens} input and ${result.report.usage.outputTokens} output tokens, $${result.report.usage.cost.toFixed(4)}${outFile ? `; written to ${outFile}` : ''}`,
+        `usage: ${result.report.usage.calls} calls in ${result.report.usage.roundTrips} round trips, ${result.report.usage.inputTokens} input and ${result.report.usage.outputTokens} output tokens, $${result.report.usage.cost.toFixed(4)}${written ? `; written to ${outFlag}` : ''}`,
       );
     }
     if (result.status === 'failed') {
@@ -308,7 +338,7 @@ function formatPlan(o: {
     `  M = ${o.plan.prompts} prompts, N = ${o.plan.examplesPerPrompt} expected examples per prompt, T_max = ${o.plan.maxTokens}, ${o.plan.shots} shot(s) per label${o.plan.sequential ? ' (labels compose in sequence)' : ' (labels compose in parallel)'}`,
     ...o.plan.labels.map(
       (l) =>
-        `  ${l.label}: pool ${l.poolUnits} (local only), q = ${f(l.samplingRate)}, σ = ${f(l.sigma)}, noise std ${f(l.noiseStd)}, expected prompt size ${f(l.expectedPromptSize)}, ${l.steps} steps`,
+        `  ${printableOneLine(l.label)}: pool ${l.poolUnits} (local only), q = ${f(l.samplingRate)}, σ = ${f(l.sigma)}, noise std ${f(l.noiseStd)}, expected prompt size ${f(l.expectedPromptSize)}, ${l.steps} steps`,
     ),
     `  model: ${o.provider.kind}/${o.provider.model}${o.provider.offline ? ' (built-in offline model: for trying the tool)' : ''}`,
     `  at most ${o.estimate.maxCalls} calls in ${o.estimate.maxRoundTrips} round trips (labels and shots run concurrently), ≈${o.estimate.inputTokens} input and ${o.estimate.outputTokens} output tokens, cost ${o.estimate.costUSD === null ? 'unknown (model not in the price table)' : `≤ $${o.estimate.costUSD.toFixed(2)}`}, ≤ ${o.estimate.seconds} s`,

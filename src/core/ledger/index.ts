@@ -35,3 +35,4 @@ export { LedgerStore, LEDGER_DIR, LEDGER_FILE, HEAD_FILE, type LockOptions } fro
 /** SHA-256 (hex) of a released artifact, for settle(). */
 export { sha256Hex as releaseHash } from './format';
 export { defaultAccountant } from './default-accountant';
+export { locateLedger, type LedgerLocation } from './locate';

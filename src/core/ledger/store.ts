@@ -25,6 +25,7 @@ import {
 import path from 'node:path';
 import lockfile from 'proper-lockfile';
 import { DataError, UserError } from '../errors';
+import { fsUserError, isFsError } from '../io/fs-errors';
 import { encodeLine, GENESIS, parseLedger, type LedgerLine, type LineBody, type ParsedLedger } from './format';
 
 export const LEDGER_DIR = '.private-fewshot';
@@ -151,7 +152,13 @@ export class LedgerStore {
         );
       return emptyLedger();
     }
-    const bytes = readFileSync(this.file);
+    let bytes: Buffer;
+    try {
+      bytes = readFileSync(this.file);
+    } catch (e) {
+      // readFileSync's EISDIR/EACCES carry no path: name the ledger file in the message.
+      throw isFsError(e) ? fsUserError(e, { context: 'cannot read the privacy ledger', path: this.file }) : e;
+    }
     const parsed = parseLedger(bytes.toString('utf8'), this.file);
     this.expectedSize.set(parsed, bytes.length);
     if (!head) {

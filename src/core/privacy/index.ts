@@ -25,7 +25,7 @@ import {
 } from './types';
 
 export type { AccountantName, MechanismSpec } from './types';
-export { ACCOUNTANTS, MAX_STEPS, validateSpec, validateSpecs } from './types';
+export { ACCOUNTANTS, DELTA_MIN, MAX_STEPS, validateSpec, validateSpecs } from './types';
 export { gaussianDelta, gaussianEpsilon, gaussianMuFor, gdpMu } from './gaussian';
 export { DEFAULT_RDP_ORDERS, rdpOfSpecs, rdpToDelta, rdpToEpsilon, rdpPoissonGaussian } from './rdp';
 export { composePld, clearPldCaches, clearPldCaches as clearPrivacyCaches, pldCacheStats, PldAccount } from './pld';
@@ -226,7 +226,9 @@ export function calibrateSigma(
         );
     }
   }
-  while (hi / lo - 1 > relTol) {
+  // Capped: ~70 halvings of the log-bracket reach any relTol a double can hold, so a cap never returns early in
+  // practice; it only guarantees the search ends.
+  for (let i = 0; i < 200 && hi / lo - 1 > relTol; i++) {
     const mid = Math.sqrt(lo * hi);
     if (f(mid) <= epsilon) hi = mid;
     else lo = mid;

@@ -16,7 +16,7 @@ import { BUILTIN_MODEL_ID } from '../../core/providers/builtin';
 import { parseWebviewMessage, type BudgetMessage, type HostMessage, type SynthSettings } from '../../shared/protocol';
 import { editorHint } from '../budget';
 import { providerConfigFromSettings, providerFromSettings } from '../providers/settings';
-import { budgetOf, insertAtCursor, ledgerRootFor, type GenerateDeps } from './generatePanel';
+import { budgetOf, insertAtCursor, ledgerRootFor, writeExport, type GenerateDeps } from './generatePanel';
 import { renderWebviewHtml } from './html';
 import { panelIcon } from './icons';
 import { Throttle } from './progress';
@@ -480,7 +480,7 @@ export class SynthPanel {
       format === 'json'
         ? `${JSON.stringify({ ...(r.offlineModel ? { notice: `Written by the built-in offline model (${r.offlineModel}), for trying the tool — not production quality.` } : {}), records: r.records, report: r.report }, null, 2)}\n`
         : exportDemonstrations(r.records, { format, template: DEFAULT_TEMPLATE, offlineModel: r.offlineModel });
-    await vscode.workspace.fs.writeFile(target, new TextEncoder().encode(body));
+    await writeExport(target, body, this.file);
     this.post({
       type: 'notice',
       message: `Exported ${r.records.length} record(s) as ${format} to ${vscode.workspace.asRelativePath(target, false)}.`,
