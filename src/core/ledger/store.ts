@@ -21,6 +21,7 @@ import {
   fstatSync,
   closeSync,
   renameSync,
+  statSync,
 } from 'node:fs';
 import path from 'node:path';
 import lockfile from 'proper-lockfile';
@@ -87,6 +88,12 @@ export class LedgerStore {
           },
         });
       mkdirSync(this.dir, { recursive: true });
+    } else if (!statSync(this.dir).isDirectory()) {
+      // Checked here: the lock (a mkdir inside it) would retry ENOTDIR for the whole wait time before failing.
+      throw new UserError(
+        `${this.dir}: is a file where the privacy ledger's folder was expected (ENOTDIR)`,
+        'Move the file away (it is not a ledger), or restore .private-fewshot/ from a backup.',
+      );
     }
     let compromised: Error | undefined;
     const staleMs = Math.max(2000, this.lockOptions.staleMs ?? 20_000);
