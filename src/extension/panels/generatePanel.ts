@@ -1,3 +1,4 @@
+import { existsSync } from 'node:fs';
 import path from 'node:path';
 import * as vscode from 'vscode';
 import { writeFileAtomic } from '../../core/io/atomic';
@@ -391,6 +392,8 @@ export class GeneratePanel {
     const controller = new AbortController();
     this.running = controller;
     const started = Date.now();
+    const ledgerDir = path.join(loaded.ledger.workspaceRoot, LEDGER_DIR);
+    const ledgerExisted = existsSync(ledgerDir);
     this.deps.log.info(
       `Generating ${plan.settings.labels.length} label(s) × ${plan.settings.shots} shot(s) for ${this.name} with ${provider.kind}/${provider.model}.`,
     );
@@ -473,6 +476,7 @@ export class GeneratePanel {
     } finally {
       throttle.cancel();
       this.running = undefined;
+      if (!ledgerExisted && existsSync(ledgerDir)) this.deps.log.info(`Created the privacy ledger at ${ledgerDir}.`);
     }
   }
 
