@@ -1,5 +1,6 @@
 import { summarize, type DatasetSummary } from '../../core/data';
 import { UsageError } from '../../core/errors';
+import { printableOneLine as p } from '../../core/text-safety';
 import type { Command } from '../args';
 import { datasetOptions, datasetUsage, loadDatasetFromFlags } from '../dataset-flags';
 
@@ -31,10 +32,10 @@ ${datasetUsage}
 export function formatSummary(s: DatasetSummary): string {
   const lines: string[] = [];
   const detected = (b: boolean) => (b ? ' (detected)' : '');
-  lines.push(`${s.file} (${s.format.toUpperCase()})`);
-  lines.push(`  text column:   ${s.columns.text}${detected(s.columns.detected.text)}`);
-  lines.push(`  label column:  ${s.columns.label}${detected(s.columns.detected.label)}`);
-  if (s.columns.unit) lines.push(`  privacy unit:  ${s.columns.unit}`);
+  lines.push(`${p(s.file)} (${s.format.toUpperCase()})`);
+  lines.push(`  text column:   ${p(s.columns.text)}${detected(s.columns.detected.text)}`);
+  lines.push(`  label column:  ${p(s.columns.label)}${detected(s.columns.detected.label)}`);
+  if (s.columns.unit) lines.push(`  privacy unit:  ${p(s.columns.unit)}`);
   lines.push(`  rows:          ${s.rows}`);
   lines.push(`  privacy units: ${s.units}${s.columns.unit ? ` (largest: ${s.largestUnit} rows)` : ' (one per row)'}`);
   lines.push(
@@ -52,8 +53,9 @@ export function formatSummary(s: DatasetSummary): string {
     );
   lines.push(`  identity:      sha256 ${s.identity.contentSha256.slice(0, 16)}…, ${s.identity.bytes} bytes`);
   lines.push(`  labels (${s.labels.length}, local only — label counts are private):`);
-  const width = Math.min(40, Math.max(...s.labels.map((l) => l.label.length)));
-  for (const l of s.labels) lines.push(`    ${l.label.padEnd(width)}  ${l.count}`);
-  for (const w of s.warnings) lines.push(`warning: ${w}`);
+  const names = s.labels.map((l) => p(l.label));
+  const width = Math.min(40, Math.max(...names.map((l) => l.length)));
+  s.labels.forEach((l, i) => lines.push(`    ${names[i]!.padEnd(width)}  ${l.count}`));
+  for (const w of s.warnings) lines.push(`warning: ${p(w)}`);
   return lines.join('\n');
 }
