@@ -204,7 +204,11 @@ export function planAugPe(ds: Dataset, input: AugPeSettings): AugPePlan {
       "Raise --count or that label's fraction.",
     );
 
-  const { pools, unitsSpanLabels } = buildPools(ds, s.labels);
+  const { pools } = buildPools(ds, s.labels);
+  // Whether units actually span labels is a fact about the private data, so it may not choose the composition: a
+  // unit column (public: the column mapping) always means one joint charge on the whole dataset, and each unit's
+  // votes are normalised across all its labels (the same normalisation when a unit has one label).
+  const jointUnits = ds.columns.unit !== undefined;
   const empty = s.labels.filter((l) => pools.get(l)!.length === 0);
   if (empty.length) {
     throw new UserError(
@@ -217,16 +221,16 @@ export function planAugPe(ds: Dataset, input: AugPeSettings): AugPePlan {
   // Exact for the plain Gaussian: σ = √T / μ_max(ε, δ) (calibrateSigma's analytic branch).
   const sigma = calibrateSigma({ epsilon: s.epsilon, delta: s.delta }, { kind: 'gaussian', steps: T }, 'gdp');
   const warnings: string[] = [];
-  if (unitsSpanLabels)
+  if (jointUnits)
     warnings.push(
-      "Privacy units span several labels: each unit's votes are normalised across all labels, and the run is charged to the whole dataset.",
+      "With a privacy-unit column, each unit's votes are normalised across all its labels and the run is charged to the whole dataset.",
     );
   const labels: AugPeLabelPlan[] = s.labels.map((label, i) => {
     const pool = pools.get(label)!;
     const rows = pool.reduce((a, u) => a + u.texts.length, 0);
     const lp: AugPeLabelPlan = {
       label,
-      partition: unitsSpanLabels ? '*' : (`label:${label}` as Partition),
+      partition: jointUnits ? '*' : (`label:${label}` as Partition),
       count: counts[i]!,
       population: L * counts[i]!,
       rows,
@@ -243,7 +247,7 @@ export function planAugPe(ds: Dataset, input: AugPeSettings): AugPePlan {
     return lp;
   });
   const mechanism = { kind: 'gaussian' as const, sigma, steps: T };
-  const charges: Charge[] = unitsSpanLabels
+  const charges: Charge[] = jointUnits
     ? [{ partition: '*', mechanism }]
     : labels.map((l) => ({ partition: l.partition, mechanism }));
   const epsilonRun = epsilonFor([mechanism], s.delta, 'gdp');
@@ -255,7 +259,7 @@ export function planAugPe(ds: Dataset, input: AugPeSettings): AugPePlan {
     mu: Math.sqrt(T) / sigma,
     epsilonRun,
     accountant: 'gdp',
-    sequential: unitsSpanLabels,
+    sequential: jointUnits,
     ledgerPlan: {
       algorithm: 'aug-pe',
       charges,
