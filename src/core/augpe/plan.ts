@@ -1,5 +1,5 @@
 import { summarize, type Dataset, type DatasetSummary } from '../data';
-import { UsageError, UserError } from '../errors';
+import { UsageError } from '../errors';
 import { buildPools } from '../fewshot/plan';
 import type { BudgetStatus, Charge, Ledger, LedgerDataset, Partition, PlanCheck, RunPlan } from '../ledger';
 import { calibrateSigma, epsilonFor } from '../privacy';
@@ -209,18 +209,18 @@ export function planAugPe(ds: Dataset, input: AugPeSettings): AugPePlan {
   // unit column (public: the column mapping) always means one joint charge on the whole dataset, and each unit's
   // votes are normalised across all its labels (the same normalisation when a unit has one label).
   const jointUnits = ds.columns.unit !== undefined;
-  const empty = s.labels.filter((l) => pools.get(l)!.length === 0);
-  if (empty.length) {
-    throw new UserError(
-      `no rows have the label(s) ${empty.map((l) => JSON.stringify(l)).join(', ')} in ${ds.file}`,
-      `Check the spelling; the label column is "${ds.columns.label}".`,
-    );
-  }
   const T = s.iterations;
   const L = s.variations + 1;
   // Exact for the plain Gaussian: σ = √T / μ_max(ε, δ) (calibrateSigma's analytic branch).
   const sigma = calibrateSigma({ epsilon: s.epsilon, delta: s.delta }, { kind: 'gaussian', steps: T }, 'gdp');
   const warnings: string[] = [];
+  // Whether a label has rows is private: refusing would make what is released depend on it, so the run goes on (its
+  // selection is then noise alone) and only a local warning says so.
+  const empty = s.labels.filter((l) => pools.get(l)!.length === 0);
+  if (empty.length)
+    warnings.push(
+      `local only, not private: no rows have the label(s) ${empty.map((l) => JSON.stringify(l)).join(', ')} in ${ds.file}, so their records are selected by noise alone. Check the spelling; the label column is "${ds.columns.label}".`,
+    );
   if (jointUnits)
     warnings.push(
       "With a privacy-unit column, each unit's votes are normalised across all its labels and the run is charged to the whole dataset.",
