@@ -380,17 +380,18 @@ describe('Generate DP Demonstrations in a real VS Code (code-server + Chromium)'
       await wv.locator('#epsilon').fill('0.5');
       await wv.locator('#generate').click();
       // Both labels' demonstrations are in flight at once, each in its own row with its own token count.
-      await until(
-        'two demonstrations are in flight',
-        async () => (await wv.locator('.progress-row[data-state=running]').count()) >= 2,
-      );
+      // (Each check polls: the rows and the totals are posted separately, so one snapshot can fall between them.)
+      await until('a demonstration of every label is in flight at once', async () => {
+        const inFlight = (await progressRows(wv)).filter((r) => r.state === 'running');
+        return [...new Set(inFlight.map((r) => r.label))].sort().join() === [...LABELS].sort().join();
+      });
       await until('the totals count model calls', async () => (await number(wv, '[data-testid=progress-calls]')) > 0);
-      assert.equal(
-        await number(wv, '[data-testid=progress-in-flight]'),
-        await wv.locator('.progress-row[data-state=running]').count(),
+      await until(
+        'the in-flight total matches the running rows',
+        async () =>
+          (await number(wv, '[data-testid=progress-in-flight]')) ===
+          (await wv.locator('.progress-row[data-state=running]').count()),
       );
-      const inFlight = (await progressRows(wv)).filter((r) => r.state === 'running');
-      assert.deepEqual([...new Set(inFlight.map((r) => r.label))].sort(), [...LABELS].sort());
       await screenshot(page, 'generate-progress');
       await wv.locator('#cancel').click();
       await wv.locator('.result').waitFor({ timeout: 30_000 });

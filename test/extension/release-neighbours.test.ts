@@ -112,12 +112,9 @@ test('Generate panel: the result message and Copy / Insert / Export… are the s
     });
   }
   const [a, a1] = seen as [(typeof seen)[0], (typeof seen)[0]];
-  // Input tokens per call: the long record rides in one of the M private prompts at every step.
-  const perCall = (l: { inputTokens: number; calls: number }) => l.inputTokens / l.calls;
-  assert.ok(
-    perCall(a1.local) > perCall(a.local) + 10,
-    `the diagnostics tell the datasets apart: ${JSON.stringify([a.local, a1.local])}`,
-  );
+  // The local diagnostics tell the datasets apart (so the comparison below can fail). (Input tokens per call are not
+  // a reliable witness any more: the sampling rate follows the noisy pool counts, so call counts vary run to run.)
+  assert.notDeepEqual(a1.local, a.local, 'the diagnostics tell the datasets apart');
   assert.deepEqual(a1.message, a.message);
   assert.deepEqual(a1.outputs, a.outputs);
 });
