@@ -18,8 +18,9 @@ import { renderSynth } from './synth';
 import { onMessage, send } from './vscode-api';
 
 const app = document.getElementById('app')!;
-/** Which run view this webview shows (set by its init message): it receives the messages both views share. */
-let view: 'generate' | 'synth' = 'generate';
+/** Which view this webview shows, as the host wrote it into the HTML (html.ts): it receives the messages both run
+ * views share (budget, notice, errors) even before its init message. */
+const view = document.body.dataset.panel === 'synth' ? 'synth' : 'generate';
 
 function render(msg: HostMessage): void {
   switch (msg.type) {
@@ -54,15 +55,10 @@ function render(msg: HostMessage): void {
     case 'summary':
       app.replaceChildren(summaryView(msg.summary));
       break;
-    case 'generateInit':
-      view = 'generate';
-      renderGenerate(app, msg);
-      break;
     case 'synthInit':
     case 'synthPlan':
     case 'synthProgress':
     case 'synthResult':
-      view = 'synth';
       renderSynth(app, msg);
       break;
     default:

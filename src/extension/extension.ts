@@ -2,8 +2,11 @@ import * as vscode from 'vscode';
 import { summarize } from '../core/data';
 import { DataError, UserError } from '../core/errors';
 import { Config } from './config';
-import { budgetOf, GeneratePanel, ledgerRootFor, trackTextEditors, type BudgetUpdate } from './panels/generatePanel';
+import { budgetOf, ledgerRootFor, type BudgetUpdate } from './datasetLedger';
+import { trackTextEditors } from './editorOutput';
+import { GeneratePanel } from './panels/generatePanel';
 import { InspectPanel } from './panels/inspectPanel';
+import { RunPanel } from './panels/runPanelHost';
 import { SynthPanel } from './panels/synthPanel';
 import { BudgetStatusBar } from './statusBar';
 import { defaultAccountant, Ledger } from '../core/ledger';
@@ -15,11 +18,8 @@ export function activate(context: vscode.ExtensionContext): void {
   // Logs never include dataset rows, prompts or keys: only file names, counts of problems and timings.
   const log = vscode.window.createOutputChannel('Private Few-Shot', { log: true });
   const config = new Config();
-  // A budget re-read after a ledger write made outside the editor also reaches that dataset's Generate panel.
-  const budgetChanged = (u: BudgetUpdate) => {
-    GeneratePanel.budgetChanged(u.file, u.budget);
-    SynthPanel.budgetChanged(u.file, u.budget);
-  };
+  // A budget re-read after a ledger write made outside the editor also reaches that dataset's run panels.
+  const budgetChanged = (u: BudgetUpdate) => RunPanel.budgetChanged(u.file, u.budget);
   const statusBar = new BudgetStatusBar((message) => log.warn(message), budgetChanged);
   context.subscriptions.push(log, statusBar, trackTextEditors());
   /** Re-reads a dataset's budget (for ledger writes made outside the editor, e.g. by the CLI). */

@@ -4,7 +4,7 @@ import { UserError } from '../core/errors';
 import { defaultAccountant, Ledger } from '../core/ledger';
 import { describeBudget, fmt, parseTotalEpsilon, raiseConfirmation } from './budget';
 import type { Config } from './config';
-import { budgetOf, ledgerRootFor, type BudgetUpdate } from './panels/generatePanel';
+import { budgetOf, ledgerRootFor, type BudgetUpdate } from './datasetLedger';
 
 export interface SetBudgetDeps {
   config: Config;

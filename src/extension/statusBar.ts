@@ -1,5 +1,5 @@
 import * as vscode from 'vscode';
-import type { BudgetUpdate } from './panels/generatePanel';
+import type { BudgetUpdate } from './datasetLedger';
 
 /**
  * The remaining privacy budget (ε) of the last dataset inspected or generated for; a click opens its Generate panel.

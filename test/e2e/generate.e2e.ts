@@ -142,6 +142,8 @@ describe('Generate DP Demonstrations in a real VS Code (code-server + Chromium)'
       const wv = visibleWebview();
       await wv.getByRole('heading', { name: 'Labels (77)' }).waitFor({ timeout: 30_000 });
       assert.equal(await wv.locator('.labels input[type=checkbox]').count(), 77);
+      // The host told the shared webview bundle which view it is (runPanelHost.ts → html.ts).
+      assert.equal(await wv.locator('body').getAttribute('data-panel'), 'generate');
       assert.match(
         (await wv.locator('.builtin-notice').textContent()) ?? '',
         /for trying the tool, not production quality/,

@@ -96,6 +96,8 @@ describe('Inspect Dataset in a real VS Code (code-server + Chromium)', { timeout
       );
       // …and the panel's icon (iconPath: the dark variant in this dark theme).
       assert.match(decodeURIComponent(await activeTabIcon(page)), /\/media\/icons\/inspect-dark\.svg/);
+      // …and the host told the shared webview bundle which view it is (html.ts).
+      assert.equal(await wv.locator('body').getAttribute('data-panel'), 'inspect');
     }));
 
   it('renders themed, with upgraded web components, the codicon font and no CSP violation', () =>

@@ -171,6 +171,8 @@ describe('Generate Synthetic Records (Aug-PE) in a real VS Code (code-server + C
       );
       assert.match(decodeURIComponent(await activeTabIcon(page)), /\/media\/icons\/generate-dark\.svg/);
       assert.equal(await wv.locator('.labels input[type=checkbox]').count(), 77);
+      // The host told the shared webview bundle which view it is (runPanelHost.ts → html.ts).
+      assert.equal(await wv.locator('body').getAttribute('data-panel'), 'synth');
       assert.match(
         (await wv.locator('.builtin-notice').textContent()) ?? '',
         /for trying the tool, not production quality/,

@@ -8,6 +8,7 @@ const assets = {
   styleUri: 'https://file+.vscode-resource.vscode-cdn.net/ext/dist/webview.css',
   codiconUri: 'https://file+.vscode-resource.vscode-cdn.net/ext/dist/codicon.css',
   title: 'T <x>',
+  panel: 'synth' as const,
 };
 
 test('the webview HTML carries a strict CSP bound to a per-render nonce', () => {
@@ -35,4 +36,11 @@ test('nonces are fresh and unguessable', () => {
   const a = renderWebviewHtml(assets);
   const b = renderWebviewHtml(assets);
   assert.notEqual(/nonce-([^']+)'/.exec(a)?.[1], /nonce-([^']+)'/.exec(b)?.[1]);
+});
+
+test('the host tells the webview its panel kind in the HTML, before any message', () => {
+  for (const panel of ['inspect', 'generate', 'synth'] as const) {
+    const html = renderWebviewHtml({ ...assets, panel }, 'n');
+    assert.match(html, new RegExp(`<body data-panel="${panel}">`));
+  }
 });

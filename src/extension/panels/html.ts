@@ -2,7 +2,11 @@
 // CSP and nonce pattern from microsoft/vscode-extension-samples (webview-sample, webview-codicons-sample).
 import { randomBytes } from 'node:crypto';
 
+/** Which view the shared webview bundle shows: the host says so in the HTML, before any message arrives. */
+export type PanelKind = 'inspect' | 'generate' | 'synth';
+
 export interface WebviewAssets {
+  panel: PanelKind;
   /** `webview.cspSource`. */
   cspSource: string;
   scriptUri: string;
@@ -44,7 +48,7 @@ export function renderWebviewHtml(assets: WebviewAssets, nonce = makeNonce()): s
 <link rel="stylesheet" nonce="${nonce}" href="${attr(assets.styleUri)}">
 <title>${attr(assets.title)}</title>
 </head>
-<body>
+<body data-panel="${attr(assets.panel)}">
 <main id="app" aria-live="polite"><p class="muted">Loading…</p></main>
 <script type="module" nonce="${nonce}" src="${attr(assets.scriptUri)}"></script>
 </body>

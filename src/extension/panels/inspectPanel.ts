@@ -1,7 +1,6 @@
 import * as vscode from 'vscode';
 import { parseWebviewMessage, type HostMessage } from '../../shared/protocol';
-import { panelIcon } from './icons';
-import { renderWebviewHtml } from './html';
+import { createWebviewPanel } from './runPanelHost';
 
 /**
  * The dataset summary panel. One panel per dataset file; the host keeps the latest state and re-sends it after
@@ -26,37 +25,24 @@ export class InspectPanel {
       existing.panel.reveal();
       return existing;
     }
-    const panel = vscode.window.createWebviewPanel(
-      InspectPanel.viewType,
-      `Dataset: ${file.path.split('/').pop()}`,
-      vscode.ViewColumn.Active,
-      {
-        enableScripts: true,
-        localResourceRoots: [vscode.Uri.joinPath(extensionUri, 'dist'), vscode.Uri.joinPath(extensionUri, 'media')],
-      },
-    );
-    panel.iconPath = panelIcon(extensionUri, 'inspect');
-    const p = new InspectPanel(panel, extensionUri, file, log, onRefresh);
+    const panel = createWebviewPanel(extensionUri, {
+      viewType: InspectPanel.viewType,
+      tab: `Dataset: ${file.path.split('/').pop()}`,
+      kind: 'inspect',
+      title: 'Private Few-Shot: dataset',
+    });
+    const p = new InspectPanel(panel, file, log, onRefresh);
     InspectPanel.panels.set(key, p);
     return p;
   }
 
   private constructor(
     readonly panel: vscode.WebviewPanel,
-    extensionUri: vscode.Uri,
     readonly file: vscode.Uri,
     private readonly log: vscode.LogOutputChannel,
     onRefresh: (panel: InspectPanel) => void,
   ) {
     const webview = panel.webview;
-    const asset = (...p: string[]) => webview.asWebviewUri(vscode.Uri.joinPath(extensionUri, ...p)).toString();
-    webview.html = renderWebviewHtml({
-      cspSource: webview.cspSource,
-      scriptUri: asset('dist', 'webview.js'),
-      styleUri: asset('dist', 'webview.css'),
-      codiconUri: asset('dist', 'codicon.css'),
-      title: 'Private Few-Shot: dataset',
-    });
     webview.onDidReceiveMessage(
       (raw: unknown) => {
         const msg = parseWebviewMessage(raw);

@@ -1,0 +1,391 @@
+import * as vscode from 'vscode';
+import { summarize, type Dataset, type DatasetSummary } from '../../core/data';
+import { DataError, UserError } from '../../core/errors';
+import {
+  BudgetExceededError,
+  Ledger,
+  defaultAccountant,
+  defaultDeltaWarning,
+  type PlanCheck,
+  type BudgetStatus,
+  type RunPlan,
+} from '../../core/ledger';
+import type { Provider } from '../../core/providers/types';
+import {
+  editorExportFormat,
+  editorExportText,
+  editorReleaseText,
+  type Release,
+  type ReleaseFormat,
+} from '../../core/release';
+import { parseWebviewMessage, type BudgetMessage, type HostMessage, type WebviewMessage } from '../../shared/protocol';
+import { editorHint } from '../budget';
+import type { Config } from '../config';
+import { budgetOf, ledgerRootFor, type BudgetUpdate } from '../datasetLedger';
+import { insertAtCursor, writeExport } from '../editorOutput';
+import { chooseLabels } from '../../core/fewshot/prepare';
+import { providerFromSettings } from '../providers/settings';
+import { renderWebviewHtml, type PanelKind } from './html';
+import { panelIcon } from './icons';
+
+export interface RunPanelDeps {
+  extensionUri: vscode.Uri;
+  context: vscode.ExtensionContext;
+  log: vscode.LogOutputChannel;
+  config: Config;
+  onBudget: (update: BudgetUpdate) => void;
+}
+
+/**
+ * A webview panel showing the shared bundle as `kind`: scripts on, resources only from dist/ and media/, and the
+ * strict-CSP HTML with a fresh nonce (html.ts). The shape of microsoft/vscode-extension-samples' webview-sample.
+ */
+export function createWebviewPanel(
+  extensionUri: vscode.Uri,
+  o: { viewType: string; tab: string; kind: PanelKind; title: string },
+): vscode.WebviewPanel {
+  const panel = vscode.window.createWebviewPanel(o.viewType, o.tab, vscode.ViewColumn.Active, {
+    enableScripts: true,
+    localResourceRoots: [vscode.Uri.joinPath(extensionUri, 'dist'), vscode.Uri.joinPath(extensionUri, 'media')],
+  });
+  panel.iconPath = panelIcon(extensionUri, o.kind === 'inspect' ? 'inspect' : 'generate');
+  const webview = panel.webview;
+  const asset = (...p: string[]) => webview.asWebviewUri(vscode.Uri.joinPath(extensionUri, ...p)).toString();
+  webview.html = renderWebviewHtml({
+    panel: o.kind,
+    cspSource: webview.cspSource,
+    scriptUri: asset('dist', 'webview.js'),
+    styleUri: asset('dist', 'webview.css'),
+    codiconUri: asset('dist', 'codicon.css'),
+    title: o.title,
+  });
+  return panel;
+}
+
+/** What differs between the run panels' frames: names, message types and the export dialog. */
+export interface RunPanelSpec {
+  kind: 'generate' | 'synth';
+  viewType: string;
+  /** In the tab ("Generate: file.csv") and the log. */
+  action: string;
+  title: string;
+  initType: 'generateInit' | 'synthInit';
+  planType: 'plan' | 'synthPlan';
+  exportTitle: string;
+  exportFile: string;
+}
+
+export interface Loaded {
+  ds: Dataset;
+  summary: DatasetSummary;
+  ledger: Ledger;
+  root: string;
+}
+
+/** What both planners return (core/fewshot/prepare.ts, core/augpe): the plan, its budget check and the status. */
+interface Checked {
+  plan: { ledgerPlan: RunPlan; warnings: string[] };
+  check: PlanCheck;
+  status: BudgetStatus;
+  target: { units: number };
+}
+
+/**
+ * The host of a run panel (Generate, Synthesize): one panel per dataset file, revealed when shown again; the dataset,
+ * ledger status and provider loaded into the form's init message; the ready handshake that replays the last state
+ * (the webview is not retained when hidden, so it reloads and asks again); budget updates; posting, never to a
+ * disposed panel; load and run errors; Copy, Insert and Export… of the last release; dispose. A subclass adds its
+ * settings, plan and run.
+ */
+export abstract class RunPanel<S, R extends Release> {
+  private static readonly panels = new Map<string, RunPanel<unknown, Release>>();
+
+  /** Messages replayed after every `ready`: init, then the latest plan/result/error. */
+  private init: HostMessage | undefined;
+  protected latest: HostMessage | undefined;
+  protected loaded: Loaded | undefined;
+  protected running: AbortController | undefined;
+  /** The last run's release: the only thing Copy, Insert and Export… render (src/core/release.ts). */
+  protected result: R | undefined;
+  /** The settings of the plan on display, re-previewed when the budget changes under it. */
+  private previewed: S | undefined;
+  /** The dataset's budget as last read (sent after every replay, so a stale plan or result cannot overwrite it). */
+  protected budget: BudgetMessage | undefined;
+  /** The notification of the run in flight, if any. */
+  protected report: ((message: string) => void) | undefined;
+  protected readonly name: string;
+  private readonly disposables: vscode.Disposable[] = [];
+  private disposed = false;
+
+  /** The panel of `spec.viewType` for `file`: the open one revealed, else a new one that starts loading. */
+  protected static open<P extends RunPanel<unknown, Release>>(
+    spec: RunPanelSpec,
+    deps: RunPanelDeps,
+    file: vscode.Uri,
+    create: (panel: vscode.WebviewPanel) => P,
+  ): P {
+    const key = `${spec.viewType} ${file.toString()}`;
+    const existing = RunPanel.panels.get(key);
+    if (existing) {
+      existing.panel.reveal();
+      return existing as P;
+    }
+    const panel = createWebviewPanel(deps.extensionUri, {
+      viewType: spec.viewType,
+      tab: `${spec.action}: ${file.path.split('/').pop()}`,
+      kind: spec.kind,
+      title: spec.title,
+    });
+    const p = create(panel);
+    RunPanel.panels.set(key, p);
+    void p.load();
+    return p;
+  }
+
+  /** The budget of `file` changed (set from the editor, or written by the CLI): update its run panels, if open. */
+  static budgetChanged(file: vscode.Uri, budget: BudgetMessage): void {
+    for (const p of RunPanel.panels.values()) if (p.file.toString() === file.toString()) p.onBudgetChanged(budget);
+  }
+
+  protected constructor(
+    private readonly spec: RunPanelSpec,
+    readonly panel: vscode.WebviewPanel,
+    protected readonly deps: RunPanelDeps,
+    readonly file: vscode.Uri,
+  ) {
+    this.name = vscode.workspace.asRelativePath(file, false);
+    panel.webview.onDidReceiveMessage((raw: unknown) => void this.onMessage(raw), undefined, this.disposables);
+    panel.onDidDispose(() => this.dispose(), undefined, this.disposables);
+  }
+
+  /** The form's initial state, from the loaded dataset, its budget and the configured provider. */
+  protected abstract initMessage(loaded: Loaded, budget: BudgetMessage, provider: Provider): HostMessage;
+  /** Handles the panel's own messages (plan and run); the shared ones are handled here. */
+  protected abstract onRunMessage(msg: WebviewMessage): Promise<void>;
+  /** Plans and checks the budget; touches nothing. `wanted` can withdraw the result before it is shown. */
+  protected abstract preview(s: S, wanted?: () => boolean): Promise<void>;
+  /** The progress of the current or last run, replayed to a reloaded webview. */
+  protected abstract progressSnapshot(): HostMessage | undefined;
+  /** "3 demonstration(s)", for notices. */
+  protected abstract describe(r: R): string;
+
+  /** The export format for `target`, or undefined when the user cancelled a choice. */
+  protected exportFormat(target: vscode.Uri): Promise<ReleaseFormat | undefined> {
+    return Promise.resolve(editorExportFormat(target.path));
+  }
+
+  protected isBudgetRefusal(e: unknown): e is UserError {
+    return e instanceof BudgetExceededError;
+  }
+
+  private onBudgetChanged(budget: BudgetMessage): void {
+    // The ledger watcher re-reads after our own writes too: only a real change is news.
+    if (this.budget && JSON.stringify(this.budget) === JSON.stringify(budget)) return;
+    this.budget = budget;
+    this.post({ type: 'budget', budget });
+    // A plan on display was checked against the old budget: check it again (a preview spends nothing), unless
+    // something else (a run, an error) has replaced it by the time the check is done.
+    const shown = this.latest;
+    if (shown?.type === this.spec.planType && this.previewed !== undefined && !this.running) {
+      void this.preview(this.previewed, () => this.latest === shown).catch((e: unknown) => {
+        if (this.latest === shown) this.fail(e);
+      });
+    }
+  }
+
+  protected post(message: HostMessage, keep: 'init' | 'latest' | false = false): void {
+    if (keep === 'init') this.init = message;
+    if (keep === 'latest') this.latest = message;
+    // A run outlives its panel when the panel is closed mid-run (the close cancels it; the result still settles).
+    if (!this.disposed) void this.panel.webview.postMessage(message);
+  }
+
+  private async onMessage(raw: unknown): Promise<void> {
+    const msg = parseWebviewMessage(raw);
+    if (!msg) {
+      this.deps.log.warn(`Ignored a malformed message from the ${this.spec.action} webview.`);
+      return;
+    }
+    try {
+      switch (msg.type) {
+        case 'ready': {
+          if (this.init) this.post(this.init);
+          if (this.latest) this.post(this.latest);
+          const progress = this.progressSnapshot();
+          if (progress) this.post(progress);
+          if (this.budget && this.init?.type === this.spec.initType) this.post({ type: 'budget', budget: this.budget });
+          break;
+        }
+        case 'setBudget':
+          await vscode.commands.executeCommand('privateFewShot.setBudget', this.file);
+          break;
+        case 'refresh':
+          await this.load();
+          break;
+        case 'cancel':
+          this.running?.abort();
+          break;
+        case 'insert':
+          if (this.result) await insertAtCursor(editorReleaseText(this.result));
+          break;
+        case 'export':
+          await this.export();
+          break;
+        case 'copy':
+          if (this.result) {
+            await vscode.env.clipboard.writeText(editorReleaseText(this.result));
+            this.post({ type: 'notice', message: `Copied ${this.describe(this.result)}.` });
+          }
+          break;
+        case 'openSource':
+          await vscode.window.showTextDocument(this.file, {
+            selection: msg.line ? new vscode.Range(msg.line - 1, 0, msg.line - 1, 0) : undefined,
+          });
+          break;
+        default:
+          await this.onRunMessage(msg);
+      }
+    } catch (e) {
+      this.fail(e);
+    }
+  }
+
+  protected fail(e: unknown): void {
+    const label = this.spec.action;
+    if (this.isBudgetRefusal(e)) {
+      const datasetPath = this.loaded?.ds.identity.path ?? this.name;
+      this.post(
+        {
+          type: 'generateError',
+          message: e.message,
+          hint: e.hint && editorHint(editorHint(e.hint, this.name), datasetPath),
+          action: 'setBudget',
+        },
+        'latest',
+      );
+      this.deps.log.warn(`${label} (${this.name}): refused by the budget.`);
+    } else if (e instanceof UserError) {
+      this.post({ type: 'generateError', message: e.message, hint: e.hint }, 'latest');
+      this.deps.log.warn(`${label} (${this.name}): ${e.message}`);
+    } else {
+      this.post({ type: 'generateError', message: `Unexpected error: ${(e as Error).message}` }, 'latest');
+      this.deps.log.error(e as Error);
+    }
+  }
+
+  /** Loads the dataset, the ledger status and the provider, and sends the form's initial state. */
+  async load(): Promise<void> {
+    this.post({ type: 'loading', file: this.name }, 'init');
+    this.latest = undefined;
+    try {
+      const root = ledgerRootFor(this.file);
+      const ds = await this.deps.config.loadDataset(this.file, root);
+      const summary = summarize(ds);
+      const ledger = new Ledger(root, { accountant: defaultAccountant() });
+      this.loaded = { ds, summary, ledger, root };
+      const status = await ledger.status({ identity: ds.identity, units: summary.units });
+      this.budget = budgetOf(status);
+      const provider = await providerFromSettings(this.deps.context);
+      this.post(this.initMessage(this.loaded, budgetOf(status), provider), 'init');
+      this.deps.onBudget({ file: this.file, name: this.name, budget: budgetOf(status) });
+    } catch (e) {
+      if (e instanceof UserError) {
+        const line = e instanceof DataError ? e.line : undefined;
+        this.post({ type: 'error', file: this.name, message: e.message, hint: e.hint, line }, 'init');
+        this.deps.log.warn(`Could not load ${this.name}: ${e.message}`);
+      } else {
+        this.post({ type: 'error', file: this.name, message: `Unexpected error: ${(e as Error).message}` }, 'init');
+        this.deps.log.error(e as Error);
+      }
+    }
+  }
+
+  /** The loaded dataset and the labels chosen in the form (all of them needs the explicit acknowledgement). */
+  protected loadedFor(s: { labels: string[]; allLabels: boolean }): { loaded: Loaded; labels: string[] } {
+    const loaded = this.loaded;
+    if (!loaded) throw new UserError('the dataset is not loaded', 'Reload the panel.');
+    const all = loaded.summary.labels.map((l) => l.label);
+    return { loaded, labels: chooseLabels(all, s.labels, s.allLabels) };
+  }
+
+  /**
+   * The budget fields of a plan message for the checked plan of `s` (remembered for re-checks when the budget changes),
+   * with the local-only δ warning.
+   */
+  protected checked(s: S, { plan, check, status, target }: Checked) {
+    // Local only (the panel's plan area): the default δ against 1/(n·ln n) for the exact n; never in a release.
+    const deltaWarning = defaultDeltaWarning(check.total, target.units, this.name);
+    const refusal = check.fits ? undefined : new BudgetExceededError(check, this.name, plan.ledgerPlan);
+    this.previewed = s;
+    this.budget = budgetOf(status);
+    return {
+      budget: budgetOf(status),
+      remainingAfter: check.total.epsilon - check.spentAfter,
+      fits: check.fits,
+      over: check.over,
+      refusal: refusal ? `${refusal.message}. ${editorHint(refusal.hint ?? '', this.name)}`.trim() : undefined,
+      warnings: deltaWarning ? [...plan.warnings, deltaWarning] : plan.warnings,
+    };
+  }
+
+  /** Refuses a second run, and runs in an untrusted workspace (package.json: inspecting and planning only). */
+  protected checkCanRun(sends: string, again: string): void {
+    if (this.running) throw new UserError('a run is already going for this dataset', 'Wait for it, or cancel it.');
+    if (!vscode.workspace.isTrusted) {
+      throw new UserError(
+        `runs need a trusted workspace: a run sends ${sends} to the model and writes the ledger in .private-fewshot/`,
+        `Trust this workspace (command "Workspaces: Manage Workspace Trust"), then ${again}. The plan preview works without trust.`,
+      );
+    }
+  }
+
+  /** Runs `run` under a cancellable notification (Cancel aborts `controller`); `this.report` updates its text. */
+  protected async inNotification<T>(title: string, controller: AbortController, run: () => Promise<T>): Promise<T> {
+    try {
+      return await vscode.window.withProgress(
+        { location: vscode.ProgressLocation.Notification, title: `Private Few-Shot: ${title}`, cancellable: true },
+        async (progress, token) => {
+          token.onCancellationRequested(() => controller.abort());
+          this.report = (message) => progress.report({ message });
+          return run();
+        },
+      );
+    } finally {
+      this.report = undefined;
+    }
+  }
+
+  /** A run ended with `release`: it is what Copy, Insert and Export… render; the budget after it goes everywhere. */
+  protected settled(release: R, shown: HostMessage, after: BudgetStatus): void {
+    this.budget = budgetOf(after);
+    this.result = release;
+    this.post(shown, 'latest');
+    this.deps.onBudget({ file: this.file, name: this.name, budget: budgetOf(after) });
+  }
+
+  private async export(): Promise<void> {
+    const r = this.result;
+    if (!r) return;
+    const target = await vscode.window.showSaveDialog({
+      title: this.spec.exportTitle,
+      saveLabel: 'Export',
+      defaultUri: vscode.Uri.joinPath(this.file, '..', this.spec.exportFile),
+      filters: { 'JSON Lines': ['jsonl'], JSON: ['json'], Text: ['txt'] },
+    });
+    if (!target) return;
+    const format = await this.exportFormat(target);
+    if (!format) return;
+    await writeExport(target, editorExportText(r, format), this.file);
+    this.post({
+      type: 'notice',
+      message: `Exported ${this.describe(r)} as ${format} to ${vscode.workspace.asRelativePath(target, false)}.`,
+    });
+  }
+
+  private dispose(): void {
+    this.disposed = true;
+    this.running?.abort();
+    RunPanel.panels.delete(`${this.spec.viewType} ${this.file.toString()}`);
+    for (const d of this.disposables.splice(0)) d.dispose();
+  }
+}
