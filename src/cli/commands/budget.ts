@@ -1,7 +1,8 @@
 import path from 'node:path';
-import { summarize } from '../../core/data';
+import { canonicalRecords, summarize } from '../../core/data';
 import { UsageError } from '../../core/errors';
-import { Ledger, defaultAccountant, type BudgetStatus, type ChargeView } from '../../core/ledger';
+import { overlapNotes, type BudgetStatus, type ChargeView } from '../../core/ledger';
+import { cliLedger } from '../ledger';
 import { numberFlag, stringFlag, type Command } from '../args';
 import { datasetOptions, loadDatasetFromFlags } from '../dataset-flags';
 
@@ -37,10 +38,11 @@ A run is charged to this dataset when it recorded the same path or the same cont
     const root = path.resolve(io.cwd, stringFlag(values, 'workspace') ?? '.');
     const ds = await loadDatasetFromFlags(positionals[0]!, values, io.cwd, root);
     const summary = summarize(ds);
-    const target = { identity: ds.identity, units: summary.units };
-    const ledger = new Ledger(root, { accountant: defaultAccountant() });
+    const target = { identity: ds.identity, units: summary.units, records: canonicalRecords(ds) };
+    const ledger = cliLedger(root, io.env);
     if (epsilon !== undefined || delta !== undefined) await ledger.setTotal(target, { epsilon, delta });
     const status = await ledger.status(target, { labels: summary.labels.map((l) => l.label) });
+    for (const note of overlapNotes(status)) io.err(note);
     io.out(values.json ? JSON.stringify(status) : formatStatus(status, root));
     return 0;
   },

@@ -6,7 +6,8 @@ import { checkTemplate, EXPORT_FORMATS, exportDemonstrations, type ExportFormat 
 import { FEWSHOT_DEFAULTS, type FewShotPlan } from '../../core/fewshot/plan';
 import { chooseLabels, prepareFewShot } from '../../core/fewshot/prepare';
 import { runFewShot } from '../../core/fewshot/run';
-import { Ledger, defaultAccountant } from '../../core/ledger';
+import { overlapNotes } from '../../core/ledger';
+import { cliLedger } from '../ledger';
 import { createProvider, DEFAULT_PRICES, priceFor } from '../../core/providers';
 import { estimateTokens } from '../../core/providers/usage';
 import { numberFlag, stringFlag, type Command } from '../args';
@@ -95,8 +96,13 @@ ${providerUsage}
           [],
           true,
         );
-    const ledger = new Ledger(root, { accountant: defaultAccountant() });
-    const { target, plan, check } = await prepareFewShot(
+    const ledger = cliLedger(root, io.env);
+    const {
+      target,
+      plan,
+      check,
+      status: before,
+    } = await prepareFewShot(
       ds,
       ledger,
       {
@@ -127,6 +133,7 @@ ${providerUsage}
       shotConcurrency,
     );
 
+    for (const note of overlapNotes(before)) io.err(note);
     if (values['dry-run']) {
       const out = {
         dryRun: true,

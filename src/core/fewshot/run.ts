@@ -1,7 +1,7 @@
 import { appendFile, mkdir } from 'node:fs/promises';
 import path from 'node:path';
 import { createHash } from 'node:crypto';
-import type { Dataset } from '../data';
+import { canonicalRecords, type Dataset } from '../data';
 import { UserError } from '../errors';
 import type { Charge, Ledger, Reservation } from '../ledger';
 import { cryptoRandom, gaussianNoise, type RandomSource } from '../privacy';
@@ -143,7 +143,7 @@ export async function runFewShot(o: FewShotRunOptions): Promise<FewShotResult> {
 
   // Reserve before any private example is sent anywhere.
   const reservation: Reservation = await o.ledger.reserve(
-    { identity: o.dataset.identity, units: o.units },
+    { identity: o.dataset.identity, units: o.units, records: canonicalRecords(o.dataset) },
     o.plan.ledgerPlan,
   );
   const checkpointDir = o.checkpointDir ?? path.join(o.ledger.workspaceRoot, '.private-fewshot', 'runs');

@@ -1,8 +1,18 @@
 /**
- * Which ledger lines belong to a dataset.
+ * Which ledger lines and charges belong to a dataset.
  *
- * Rule: a line applies to a dataset when its recorded path equals the dataset's path OR its recorded content hash
- * equals the dataset's content hash — and, transitively, when it shares a path or a hash with a line that applies.
+ * Records (lines written with a record set, see records.ts): a run applies to exactly the records of the current
+ * dataset that were in its input, and charges each of them on the partitions they had there (`*`, or their label's
+ * pool). Each record's privacy loss is the composition of its own charge list (Feldman & Zrnic 2021, "Individual
+ * Privacy Accounting via a Rényi Filter", Thm 3.2/4.5: per-individual accounting is valid); records are grouped into
+ * classes with identical lists, and the dataset's spent budget is that of its most-charged class. So a sorted, CRLF,
+ * re-encoded or extended copy, or a subset, carries the charges of the records it shares; a disjoint file carries none.
+ *
+ * Legacy lines (no record set) and datasets given without records use the older rule below, conservatively: such a
+ * line charges every record of a dataset it matches.
+ *
+ * Rule for legacy lines: a line applies to a dataset when its recorded path equals the dataset's path OR its recorded
+ * content hash equals the dataset's content hash — and, transitively, when it shares a path or a hash with a line that applies.
  * So:
  * - editing the file (same path, new hash) keeps its budget;
  * - copying or renaming it (new path, same hash) keeps its budget;
@@ -11,7 +21,9 @@
  * before. Moving the ledger folder aside is the deliberate way to start over.
  */
 import type { DatasetIdentity } from '../data';
-import type { DatasetRef, LedgerLine } from './format';
+import type { PoolCharge } from './compose';
+import type { ClosedLine, DatasetRef, LedgerLine, ParsedLedger, ReservedLine } from './format';
+import { classify, partitionTag, type RecordClass, type RecordSet, type RecordStore } from './records';
 
 export function toRef(identity: DatasetIdentity): DatasetRef {
   return { path: identity.path, sha256: identity.contentSha256, bytes: identity.bytes };
@@ -40,4 +52,157 @@ export function matchingLines(
     }
   }
   return { seqs, paths, hashes };
+}
+
+export interface RunLines {
+  reserved: ReservedLine;
+  closed?: ClosedLine;
+}
+
+/** The lines that apply to a dataset, and (when it has records) its record classes. */
+export interface DatasetMatch {
+  seqs: Set<number>;
+  paths: Set<string>;
+  hashes: Set<string>;
+  records?: {
+    classes: RecordClass[];
+    /** SHA-256 of each stored set, by the index RecordClass.in uses. */
+    sets: string[];
+    /** Per stored set: current records it contains, and the latest dataset path written with it. */
+    shared: { sha256: string; records: number; path: string }[];
+    /** Distinct records of the current dataset. */
+    of: number;
+  };
+}
+
+/**
+ * The lines that apply to a dataset: with `current` (its record set under this ledger's key), legacy lines by the
+ * path/hash rule and record lines by shared records; without it, every line by the path/hash rule.
+ */
+export function matchDataset(
+  parsed: ParsedLedger,
+  identity: DatasetIdentity,
+  current: RecordSet | undefined,
+  store: RecordStore,
+  ledgerFile: string,
+): DatasetMatch {
+  const legacy = matchingLines(parsed.lines, identity);
+  if (!current) return legacy;
+  const index = new Map<string, number>();
+  const sets: RecordSet[] = [];
+  const shas: string[] = [];
+  const pathOf: string[] = [];
+  const setOfLine = new Map<number, number>();
+  for (const l of parsed.lines) {
+    if (!('dataset' in l) || !l.dataset.records) continue;
+    const sha = l.dataset.records.sha256;
+    let j = index.get(sha);
+    if (j === undefined) {
+      index.set(sha, (j = sets.length));
+      sets.push(store.read(sha, l.seq, ledgerFile));
+      shas.push(sha);
+    }
+    pathOf[j] = l.dataset.path;
+    setOfLine.set(l.seq, j);
+  }
+  const { classes, shared } = classify(current, sets);
+  const seqs = new Set<number>();
+  for (const l of parsed.lines) {
+    if (!('dataset' in l)) continue;
+    const j = setOfLine.get(l.seq);
+    if (j === undefined ? legacy.seqs.has(l.seq) : shared[j]! > 0) seqs.add(l.seq);
+  }
+  let of = 0;
+  for (const c of classes) of += c.records;
+  return {
+    seqs,
+    paths: legacy.paths,
+    hashes: legacy.hashes,
+    records: {
+      classes,
+      sets: shas,
+      shared: shas.map((sha256, j) => ({ sha256, records: shared[j]!, path: pathOf[j]! })),
+      of,
+    },
+  };
+}
+
+/**
+ * The charges to compose for a dataset: one pool per record class (its charge list), or, without records, the
+ * stored partitions as they are. `extra` (a planned run on this dataset) charges every current record.
+ * `display` maps a returned pool back to a stored partition for people.
+ */
+export function datasetCharges(
+  runs: RunLines[],
+  match: DatasetMatch,
+  extra: PoolCharge[] = [],
+): { charges: PoolCharge[]; display: (pool: string) => string } {
+  const own = (r: RunLines) => (r.closed ?? r.reserved).charges;
+  if (!match.records) {
+    const charges: PoolCharge[] = [];
+    for (const r of runs) for (const c of own(r)) charges.push({ partition: c.partition, mechanism: spec(c) });
+    return { charges: [...charges, ...extra], display: (p) => p };
+  }
+  const setIndex = new Map(match.records.sets.map((sha, j) => [sha, j]));
+  const bySet = new Map<number, PoolCharge[]>();
+  const legacy: PoolCharge[] = [];
+  const partitionOfTag = new Map<number, string>();
+  const note = (p: string) => {
+    if (p !== '*') partitionOfTag.set(partitionTag(p), p);
+  };
+  for (const r of runs) {
+    const sha = r.reserved.dataset.records?.sha256;
+    const list: PoolCharge[] = [];
+    for (const c of own(r)) {
+      note(c.partition);
+      list.push({ partition: c.partition, mechanism: spec(c) });
+    }
+    if (sha === undefined) legacy.push(...list);
+    else {
+      const j = setIndex.get(sha)!;
+      bySet.set(j, [...(bySet.get(j) ?? []), ...list]);
+    }
+  }
+  for (const c of extra) note(c.partition);
+  const applies = (p: string, tags: number[]) => p === '*' || tags.includes(partitionTag(p));
+  const charges: PoolCharge[] = [];
+  const names = new Map<string, string>();
+  match.records.classes.forEach((cls, k) => {
+    const pool = `class:${k}`;
+    const add = (cs: PoolCharge[], tags: number[]) => {
+      for (const c of cs) if (applies(c.partition, tags)) charges.push({ partition: pool, mechanism: c.mechanism });
+    };
+    for (const m of cls.in) add(bySet.get(m.set) ?? [], m.tags);
+    add(legacy, cls.tags);
+    add(extra, cls.tags);
+    names.set(pool, cls.tags.length === 1 ? (partitionOfTag.get(cls.tags[0]!) ?? '*') : '*');
+  });
+  return { charges, display: (p) => names.get(p) ?? p };
+}
+
+function spec(c: ReservedLine['charges'][number]): PoolCharge['mechanism'] {
+  return c.kind === 'poisson-gaussian'
+    ? { kind: c.kind, sigma: c.sigma, samplingRate: c.samplingRate, steps: c.steps }
+    : { kind: c.kind, sigma: c.sigma, steps: c.steps };
+}
+
+/**
+ * One line per overlap, for people (CLI stderr, panels): other datasets of this ledger sharing records, and ledgers
+ * elsewhere that charged some of them. Local diagnostics: exact counts of private records, never exported.
+ */
+export function overlapNotes(status: {
+  shared?: { path: string; records: number; of: number }[];
+  elsewhere?: { ledger: string; dataset: string; records: number; exact: boolean }[];
+}): string[] {
+  const n = (x: number) => x.toLocaleString('en-US');
+  const out: string[] = [];
+  for (const s of status.shared ?? [])
+    out.push(
+      `local diagnostic (exact, not private): shares ${n(s.records)} of ${n(s.of)} records with ${s.path}; their charges in this ledger count here`,
+    );
+  for (const e of status.elsewhere ?? [])
+    out.push(
+      `warning: ${e.exact ? '' : 'about '}${n(e.records)} of these records were charged in another ledger, ${e.ledger} (as ${e.dataset}); that spending is not counted here — run from that folder to share its budget (local diagnostic, not private)`,
+    );
+  return out;
 }

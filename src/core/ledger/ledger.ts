@@ -8,6 +8,7 @@
  */
 import { randomBytes } from 'node:crypto';
 import type { DatasetIdentity } from '../data';
+import type { CanonicalRecord } from '../data/load';
 import { UsageError, UserError } from '../errors';
 import { TOOL_VERSION } from '../version';
 import type { LedgerAccountant, MechanismSpec } from './accountant';
@@ -25,7 +26,9 @@ import {
   type ReservedLine,
   type StoredCharge,
 } from './format';
-import { matchingLines, toRef } from './identity';
+import { datasetCharges, matchDataset, toRef, type DatasetMatch } from './identity';
+import { defaultRecordIndex, type RecordIndex, type ElsewhereMatch } from './record-index';
+import { distinctRecords, recordSet, RecordStore, unkeyedHashes, type RecordSet } from './records';
 import { LedgerStore, type LockOptions } from './store';
 
 /** Time each refusal search (σ, steps) may spend refining its answer. */
@@ -68,6 +71,9 @@ export interface RunPlan {
 export interface LedgerDataset {
   identity: DatasetIdentity;
   units: number;
+  /** Its records in canonical form (data/load.ts canonicalRecords): the ledger then identifies it by its records
+   * (identity.ts). Without them it falls back to the path/hash rule. */
+  records?: readonly CanonicalRecord[];
 }
 
 /** A stored charge plus, when the caller passed the dataset's labels and one hashes to this pool, the label (local
@@ -115,6 +121,11 @@ export interface BudgetStatus {
   runs: RunView[];
   /** Every path and content hash whose entries were counted (see identity.ts). */
   matched: { paths: string[]; hashes: string[] };
+  /** Local diagnostic (exact counts of private records; never export): other datasets in this ledger that share
+   * records with this one. Present when the dataset was given with its records. */
+  shared?: { path: string; records: number; of: number }[];
+  /** Local diagnostic: ledgers elsewhere (per-user index, see record-index.ts) that charged some of these records. */
+  elsewhere?: ElsewhereMatch[];
 }
 
 export interface PlanCheck {
@@ -182,6 +193,8 @@ export interface LedgerOptions {
   lock?: LockOptions;
   /** Clock for line times (tests). */
   now?: () => Date;
+  /** The per-user index of record sets across ledgers (record-index.ts); none: no cross-ledger warnings. */
+  index?: RecordIndex;
 }
 
 export interface Usage {
@@ -212,6 +225,8 @@ export class Ledger {
   readonly store: LedgerStore;
   private readonly calc: SpentCalculator;
   private readonly now: () => Date;
+  private readonly recordStore: RecordStore;
+  private readonly sets = new WeakMap<readonly CanonicalRecord[], { salt?: string; set?: RecordSet; hashes: Buffer }>();
 
   constructor(
     readonly workspaceRoot: string,
@@ -220,17 +235,30 @@ export class Ledger {
     this.store = new LedgerStore(workspaceRoot, options.lock);
     this.calc = new SpentCalculator(options.accountant);
     this.now = options.now ?? (() => new Date());
+    this.recordStore = new RecordStore(this.store.dir);
   }
 
   get file(): string {
     return this.store.file;
   }
 
+  private get index(): RecordIndex | undefined {
+    return this.options.index ?? defaultRecordIndex();
+  }
+
   /** Total, spent, remaining and the runs of a dataset. Pass `labels` to show label names locally. */
   async status(ds: LedgerDataset, opts: { labels?: string[] } = {}): Promise<BudgetStatus> {
     // Read and verify under the lock; compose after releasing it (nothing is written, so a snapshot suffices).
     const parsed = await this.store.withLock(false, (s) => s.parsed);
-    return this.statusOf(parsed, ds, opts.labels);
+    const status = this.statusOf(parsed, ds, opts.labels);
+    if (this.index && ds.records && ds.records.length) {
+      try {
+        status.elsewhere = this.index.lookup(ds.records, this.store.dir, this.hashesOf(ds.records));
+      } catch {
+        // A diagnostic only: an unreadable index never blocks reading the budget.
+      }
+    }
+    return status;
   }
 
   /** Sets the total ε and/or δ (a new budget line; earlier ones stay). δ must be below 1/n. */
@@ -246,20 +274,20 @@ export class Ledger {
     if (total.delta !== undefined) {
       // Compose at the new δ outside the lock first (fills the cache; see reserve).
       const snapshot = await this.store.withLock(false, (s) => s.parsed);
-      const m = matchingLines(snapshot.lines, ds.identity);
-      this.calc.spent(this.existingCharges(this.runsOf(snapshot, m.seqs)), total.delta, recordedOf(snapshot));
+      const m = this.match(snapshot, ds);
+      this.calc.spent(this.chargesOf(snapshot, m).charges, total.delta, recordedOf(snapshot));
     }
     return this.store.withLock(true, ({ parsed, append }) => {
       const bodies: LineBody[] = [];
-      this.ensureHeader(parsed, bodies);
-      const match = matchingLines(parsed.lines, ds.identity);
+      const salt = this.ensureHeader(parsed, bodies);
+      const match = this.match(parsed, ds, salt);
       const current = this.totalOf(parsed, ds, match.seqs);
       const delta = total.delta ?? current.delta;
       // Compose at the new δ now, so the line can record the pool values later reads will need.
       const recorded = recordedOf(parsed);
-      const spent = this.calc.spent(this.existingCharges(this.runsOf(parsed, match.seqs)), delta, recorded);
+      const spent = this.calc.spent(this.chargesOf(parsed, match).charges, delta, recorded);
       bodies.push({
-        ...this.budgetBody(ds, total.epsilon ?? current.epsilon, delta, 'user'),
+        ...this.budgetBody(ds, total.epsilon ?? current.epsilon, delta, 'user', this.writeSet(ds, salt)),
         ...unrecorded(spent.values, recorded),
       });
       append(bodies);
@@ -293,8 +321,10 @@ export class Ledger {
         const salt = this.ensureHeader(parsed, bodies);
         const { check, values, recorded } = this.checkOf(parsed, ds, plan, charges, salt, false);
         if (!check.fits) return { refused: parsed, salt };
+        // The record set file first (atomically), then the lines that name it.
+        const records = this.writeSet(ds, salt);
         if (check.total.source === 'default')
-          bodies.push(this.budgetBody(ds, check.total.epsilon, check.total.delta, 'default'));
+          bodies.push(this.budgetBody(ds, check.total.epsilon, check.total.delta, 'default', records));
         const id = `r-${randomBytes(8).toString('hex')}`;
         const reserved: Omit<ReservedLine, 'seq' | 'prev' | 'hash'> = {
           time: this.now().toISOString(),
@@ -302,7 +332,7 @@ export class Ledger {
           type: 'run',
           status: 'reserved',
           id,
-          dataset: toRef(ds.identity),
+          dataset: { ...toRef(ds.identity), ...(records ? { records } : {}) },
           algorithm: plan.algorithm,
           delta: check.total.delta,
           charges: charges.map((c) => stored(c, salt)),
@@ -329,6 +359,13 @@ export class Ledger {
         };
       },
     );
+    if (!('refused' in result) && this.index && ds.records && ds.records.length) {
+      try {
+        this.index.add(this.store.dir, ds.identity.path, ds.records, this.hashesOf(ds.records));
+      } catch {
+        // The per-user index is a diagnostic for other folders; failing to update it never fails a reserved run.
+      }
+    }
     if ('refused' in result) {
       // Work out what would fit after releasing the lock (it may take a few seconds), on the state that refused.
       throw new BudgetExceededError(
@@ -424,12 +461,13 @@ export class Ledger {
     epsilon: number,
     delta: number,
     source: 'default' | 'user',
+    records?: { sha256: string; count: number },
   ): Omit<BudgetLine, 'seq' | 'prev' | 'hash'> {
     return {
       time: this.now().toISOString(),
       tool: TOOL_VERSION,
       type: 'budget',
-      dataset: toRef(ds.identity),
+      dataset: { ...toRef(ds.identity), ...(records ? { records } : {}) },
       epsilon,
       delta,
       source,
@@ -437,11 +475,7 @@ export class Ledger {
     };
   }
 
-  private totalOf(
-    parsed: ParsedLedger,
-    ds: LedgerDataset,
-    seqs = matchingLines(parsed.lines, ds.identity).seqs,
-  ): BudgetTotal {
+  private totalOf(parsed: ParsedLedger, ds: LedgerDataset, seqs = this.match(parsed, ds).seqs): BudgetTotal {
     let latest: BudgetLine | undefined;
     for (const l of parsed.lines) if (l.type === 'budget' && seqs.has(l.seq)) latest = l;
     if (!latest) return { epsilon: DEFAULT_TOTAL_EPSILON, delta: defaultDelta(ds.units), source: 'default' };
@@ -486,18 +520,50 @@ export class Ledger {
     return [...runs.values()];
   }
 
-  private existingCharges(runs: { reserved: ReservedLine; closed?: ClosedLine }[]): PoolCharge[] {
-    const out: PoolCharge[] = [];
-    for (const r of runs)
-      for (const c of (r.closed ?? r.reserved).charges) out.push({ partition: c.partition, mechanism: spec(c) });
-    return out;
+  /** The unkeyed record hashes of a dataset (records.ts), computed once per records array. */
+  private hashesOf(records: readonly CanonicalRecord[]): Buffer {
+    const hit = this.sets.get(records);
+    if (hit) return hit.hashes;
+    const hashes = unkeyedHashes(records);
+    this.sets.set(records, { hashes });
+    return hashes;
+  }
+
+  /** The dataset's record set under this ledger's key (undefined without records or before the ledger exists). */
+  private setOf(ds: LedgerDataset, salt: string | undefined): RecordSet | undefined {
+    if (!ds.records || salt === undefined) return undefined;
+    const hit = this.sets.get(ds.records);
+    if (hit?.set && hit.salt === salt) return hit.set;
+    const hashes = this.hashesOf(ds.records);
+    const set = recordSet(ds.records, salt, hashes);
+    this.sets.set(ds.records, { salt, set, hashes });
+    return set;
+  }
+
+  /** Writes the dataset's record set file (before any line names it); returns the reference for its lines. */
+  private writeSet(ds: LedgerDataset, salt: string): { sha256: string; count: number } | undefined {
+    const set = this.setOf(ds, salt);
+    if (!set) return undefined;
+    return { sha256: this.recordStore.write(set), count: distinctRecords(set) };
+  }
+
+  /** Which lines apply to `ds` (identity.ts). */
+  private match(parsed: ParsedLedger, ds: LedgerDataset, salt = parsed.header?.labelSalt): DatasetMatch {
+    return matchDataset(parsed, ds.identity, this.setOf(ds, salt), this.recordStore, this.file);
+  }
+
+  /** The charges to compose for a match (per record class when it has records), plus `extra` on every record. */
+  private chargesOf(parsed: ParsedLedger, match: DatasetMatch, extra: PoolCharge[] = []) {
+    return datasetCharges(this.runsOf(parsed, match.seqs), match, extra);
   }
 
   private statusOf(parsed: ParsedLedger, ds: LedgerDataset, labels?: string[]): BudgetStatus {
-    const match = matchingLines(parsed.lines, ds.identity);
+    const match = this.match(parsed, ds);
     const total = this.totalOf(parsed, ds, match.seqs);
     const runs = this.runsOf(parsed, match.seqs);
-    const spent = this.calc.spent(this.existingCharges(runs), total.delta, recordedOf(parsed));
+    const { charges: all, display } = datasetCharges(runs, match);
+    const spent = this.calc.spent(all, total.delta, recordedOf(parsed));
+    const worst = spent.worst === null ? null : display(spent.worst);
     const names = new Map<string, string>();
     if (labels && parsed.header) for (const l of labels) names.set(labelPartition(l, parsed.header.labelSalt), l);
     const view = (c: StoredCharge): ChargeView =>
@@ -510,11 +576,11 @@ export class Ledger {
       spent: spent.epsilon,
       remaining: total.epsilon - spent.epsilon,
       worst:
-        spent.worst === null
+        worst === null
           ? null
-          : names.has(spent.worst)
-            ? { partition: spent.worst, label: names.get(spent.worst)! }
-            : { partition: spent.worst },
+          : names.has(worst)
+            ? { partition: worst, label: names.get(worst)! }
+            : { partition: worst },
       runs: runs.map(({ reserved: r, closed: c }) => ({
         id: r.id,
         algorithm: r.algorithm,
@@ -531,6 +597,7 @@ export class Ledger {
         lines: c ? [r.seq, c.seq] : [r.seq],
       })),
       matched: { paths: [...match.paths], hashes: [...match.hashes] },
+      ...(match.records ? { shared: sharedView(match, ds.identity.path) } : {}),
     };
   }
 
@@ -542,9 +609,11 @@ export class Ledger {
     salt: string,
     suggest = true,
   ): { check: PlanCheck; values: Map<string, number>; recorded: Recorded } {
-    const match = matchingLines(parsed.lines, ds.identity);
+    const match = this.match(parsed, ds, salt);
     const total = this.totalOf(parsed, ds, match.seqs);
-    const existing = this.existingCharges(this.runsOf(parsed, match.seqs));
+    const runs = this.runsOf(parsed, match.seqs);
+    const withPlan = (extra: PoolCharge[]) => datasetCharges(runs, match, extra).charges;
+    const existing = withPlan([]);
     const delta = total.delta;
     const recorded = recordedOf(parsed);
     const planCharges = (cs: Charge[]): PoolCharge[] =>
@@ -552,7 +621,7 @@ export class Ledger {
         partition: c.partition === '*' ? '*' : labelPartition(c.partition.slice('label:'.length), salt),
         mechanism: c.mechanism,
       }));
-    const spentWith = (cs: Charge[]): Spent => this.calc.spent([...existing, ...planCharges(cs)], delta, recorded);
+    const spentWith = (cs: Charge[]): Spent => this.calc.spent(withPlan(planCharges(cs)), delta, recorded);
     const before = this.calc.spent(existing, delta, recorded).epsilon;
     const afterSpent = spentWith(charges);
     const after = afterSpent.epsilon;
@@ -570,7 +639,7 @@ export class Ledger {
       check.suggestion = this.suggest(
         charges,
         (cs) =>
-          this.calc.spent([...existing, ...planCharges(cs)], delta, recorded, { stopAbove: total.epsilon }).epsilon <=
+          this.calc.spent(withPlan(planCharges(cs)), delta, recorded, { stopAbove: total.epsilon }).epsilon <=
           total.epsilon,
         total.epsilon - before,
         delta,
@@ -588,15 +657,18 @@ export class Ledger {
     charges: StoredCharge[],
   ): { eps?: Record<string, number> } {
     const identity = { path: res.dataset.path, contentSha256: res.dataset.sha256, bytes: res.dataset.bytes };
-    const match = matchingLines(parsed.lines, identity);
+    // The run's own input is the dataset: its record set when it has one (identity.ts), else its path and hash.
+    const current = res.dataset.records
+      ? this.recordStore.read(res.dataset.records.sha256, res.seq, this.file)
+      : undefined;
+    const match = matchDataset(parsed, identity, current, this.recordStore, this.file);
     let latest: BudgetLine | undefined;
     for (const l of parsed.lines) if (l.type === 'budget' && match.seqs.has(l.seq)) latest = l;
     if (!latest) return {};
-    const all: PoolCharge[] = [];
-    for (const r of this.runsOf(parsed, match.seqs)) {
-      const cs = r.reserved.id === res.id ? charges : (r.closed ?? r.reserved).charges;
-      for (const c of cs) all.push({ partition: c.partition, mechanism: spec(c) });
-    }
+    const runs = this.runsOf(parsed, match.seqs).map((r) =>
+      r.reserved.id === res.id ? { reserved: { ...r.reserved, charges }, closed: undefined } : r,
+    );
+    const all = datasetCharges(runs, match).charges;
     const recorded = recordedOf(parsed);
     return unrecorded(this.calc.spent(all, latest.delta, recorded).values, recorded);
   }
@@ -666,6 +738,19 @@ export class Ledger {
   }
 }
 
+/** The other datasets of this ledger sharing records with `path`'s current content, largest share first. */
+function sharedView(match: DatasetMatch, path: string): { path: string; records: number; of: number }[] {
+  const r = match.records!;
+  const best = new Map<string, number>();
+  for (const s of r.shared) {
+    if (s.records === 0 || (s.path === path && s.records === r.of)) continue;
+    best.set(s.path, Math.max(s.records, best.get(s.path) ?? 0));
+  }
+  return [...best]
+    .map(([p, records]) => ({ path: p, records, of: r.of }))
+    .sort((a, b) => b.records - a.records || a.path.localeCompare(b.path));
+}
+
 /** Every pool value recorded on the ledger's lines (see compose.ts recordKey). Rebuilt per read: lines are few. */
 function recordedOf(parsed: ParsedLedger): Recorded {
   const m = new Map<string, number>();
@@ -730,12 +815,6 @@ function stored(c: Charge, salt: string): StoredCharge {
   return m.kind === 'poisson-gaussian'
     ? { partition, kind: m.kind, sigma: m.sigma, samplingRate: m.samplingRate, steps: m.steps }
     : { partition, kind: m.kind, sigma: m.sigma, steps: m.steps, mu: Math.sqrt(m.steps) / m.sigma };
-}
-
-function spec(c: StoredCharge): MechanismSpec {
-  return c.kind === 'poisson-gaussian'
-    ? { kind: c.kind, sigma: c.sigma, samplingRate: c.samplingRate, steps: c.steps }
-    : { kind: c.kind, sigma: c.sigma, steps: c.steps };
 }
 
 /** True when `used` has, in some partition, a mechanism with more steps than `planned` reserved for it. */

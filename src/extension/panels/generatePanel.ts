@@ -1,5 +1,5 @@
 import * as vscode from 'vscode';
-import { summarize, type Dataset, type DatasetSummary } from '../../core/data';
+import { canonicalRecords, summarize, type Dataset, type DatasetSummary } from '../../core/data';
 import { DataError, UserError } from '../../core/errors';
 import {
   DEFAULT_TEMPLATE,
@@ -262,7 +262,11 @@ export class GeneratePanel {
       const summary = summarize(ds);
       const ledger = new Ledger(root, { accountant: defaultAccountant() });
       this.loaded = { ds, summary, ledger };
-      const status = await ledger.status({ identity: ds.identity, units: summary.units });
+      const status = await ledger.status({
+        identity: ds.identity,
+        units: summary.units,
+        records: canonicalRecords(ds),
+      });
       this.budget = budgetOf(status);
       const provider = await providerFromSettings(this.deps.context);
       this.post(

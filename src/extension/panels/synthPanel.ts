@@ -7,11 +7,11 @@ import {
   type PreparedAugPe,
   type SyntheticRecord,
 } from '../../core/augpe';
-import { summarize, type Dataset, type DatasetSummary } from '../../core/data';
+import { canonicalRecords, summarize, type Dataset, type DatasetSummary } from '../../core/data';
 import { DataError, UserError } from '../../core/errors';
 import { DEFAULT_TEMPLATE, exportDemonstrations } from '../../core/fewshot/export';
 import { chooseLabels } from '../../core/fewshot/prepare';
-import { BudgetExceededError, Ledger, defaultAccountant } from '../../core/ledger';
+import { BudgetExceededError, Ledger, defaultAccountant, defaultRecordIndex } from '../../core/ledger';
 import { BUILTIN_MODEL_ID } from '../../core/providers/builtin';
 import { parseWebviewMessage, type BudgetMessage, type HostMessage, type SynthSettings } from '../../shared/protocol';
 import { editorHint } from '../budget';
@@ -216,7 +216,11 @@ export class SynthPanel {
       const summary = summarize(ds);
       const ledger = new Ledger(root, { accountant: defaultAccountant() });
       this.loaded = { ds, summary, ledger, root };
-      const status = await ledger.status({ identity: ds.identity, units: summary.units });
+      const status = await ledger.status({
+        identity: ds.identity,
+        units: summary.units,
+        records: canonicalRecords(ds),
+      });
       this.budget = budgetOf(status);
       const provider = await providerFromSettings(this.deps.context);
       const providerEmbeds = !NO_EMBEDDINGS.includes(provider.kind);
@@ -358,6 +362,7 @@ export class SynthPanel {
       root: loaded.root,
       generator: config.kind === 'vscode-lm' ? { host: generator } : { config },
       embedder: s.embedder,
+      ...(defaultRecordIndex() ? { indexDir: defaultRecordIndex()!.dir } : {}),
     };
     const controller = new AbortController();
     this.running = controller;
