@@ -12,8 +12,8 @@
  * line charges every record of a dataset it matches.
  *
  * Rule for legacy lines: a line applies to a dataset when its recorded path equals the dataset's path OR its recorded
- * content hash equals the dataset's content hash — and, transitively, when it shares a path or a hash with a line that applies.
- * So:
+ * content hash equals the dataset's content hash — and, transitively, when it shares a path or a hash with a line
+ * that applies. So:
  * - editing the file (same path, new hash) keeps its budget;
  * - copying or renaming it (new path, same hash) keeps its budget;
  * - copying it and then editing the copy still keeps it, through the copy's earlier runs (the transitive step).
