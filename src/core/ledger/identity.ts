@@ -68,8 +68,8 @@ export interface DatasetMatch {
     classes: RecordClass[];
     /** SHA-256 of each stored set, by the index RecordClass.in uses. */
     sets: string[];
-    /** Per stored set: current records it contains, and the latest dataset path written with it. */
-    shared: { sha256: string; records: number; path: string }[];
+    /** Per stored set: current records it contains, and the dataset paths written with it. */
+    shared: { sha256: string; records: number; paths: string[] }[];
     /** Distinct records of the current dataset. */
     of: number;
   };
@@ -91,7 +91,7 @@ export function matchDataset(
   const index = new Map<string, number>();
   const sets: RecordSet[] = [];
   const shas: string[] = [];
-  const pathOf: string[] = [];
+  const pathOf: Set<string>[] = [];
   const setOfLine = new Map<number, number>();
   for (const l of parsed.lines) {
     if (!('dataset' in l) || !l.dataset.records) continue;
@@ -101,8 +101,9 @@ export function matchDataset(
       index.set(sha, (j = sets.length));
       sets.push(store.read(sha, l.seq, ledgerFile));
       shas.push(sha);
+      pathOf.push(new Set());
     }
-    pathOf[j] = l.dataset.path;
+    pathOf[j]!.add(l.dataset.path);
     setOfLine.set(l.seq, j);
   }
   const { classes, shared } = classify(current, sets);
@@ -121,7 +122,7 @@ export function matchDataset(
     records: {
       classes,
       sets: shas,
-      shared: shas.map((sha256, j) => ({ sha256, records: shared[j]!, path: pathOf[j]! })),
+      shared: shas.map((sha256, j) => ({ sha256, records: shared[j]!, paths: [...pathOf[j]!] })),
       of,
     },
   };

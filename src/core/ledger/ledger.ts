@@ -743,8 +743,11 @@ function sharedView(match: DatasetMatch, path: string): { path: string; records:
   const r = match.records!;
   const best = new Map<string, number>();
   for (const s of r.shared) {
-    if (s.records === 0 || (s.path === path && s.records === r.of)) continue;
-    best.set(s.path, Math.max(s.records, best.get(s.path) ?? 0));
+    if (s.records === 0) continue;
+    for (const p of s.paths) {
+      if (p === path && s.records === r.of) continue;
+      best.set(p, Math.max(s.records, best.get(p) ?? 0));
+    }
   }
   return [...best]
     .map(([p, records]) => ({ path: p, records, of: r.of }))
