@@ -51,9 +51,9 @@ test('each record is charged by the runs whose input held it; spent is the most-
   for (const [ds, want] of cases) {
     const s = await ledger.status(ds);
     assert.ok(close(s.spent, want), `${ds.identity.path}: ${s.spent} vs ${want}`);
-    if (want > 0)
-      assert.equal(s.total.source, 'pinned-default', 'the total is that of the datasets it shares records with');
-    else assert.equal(s.total.source, 'default');
+    if (want === both)
+      assert.equal(s.total.source, 'pinned-default', 'the total of the dataset it shares records with');
+    if (want === 0) assert.equal(s.total.source, 'default');
   }
   // Shares are reported with exact counts.
   const s = await ledger.status(rows(8, 12));
