@@ -204,13 +204,18 @@ export function distinctRecords(s: RecordSet): number {
   return d;
 }
 
+const LITTLE_ENDIAN = new Uint8Array(new Uint32Array([1]).buffer)[0] === 1;
+
 export function encodeSet(s: RecordSet): Buffer {
   const buf = Buffer.alloc(HEADER_BYTES + s.n * BYTES_PER_ENTRY);
   buf.write(MAGIC, 0, 'latin1');
   buf.writeUInt32LE(s.n, 8);
   let o = HEADER_BYTES;
   for (const a of [s.hi, s.lo, s.tag]) {
-    for (let i = 0; i < s.n; i++, o += 4) buf.writeUInt32LE(a[i]!, o);
+    if (LITTLE_ENDIAN) {
+      buf.set(new Uint8Array(a.buffer, a.byteOffset, s.n * 4), o);
+      o += s.n * 4;
+    } else for (let i = 0; i < s.n; i++, o += 4) buf.writeUInt32LE(a[i]!, o);
   }
   return buf;
 }
@@ -227,7 +232,8 @@ export function decodeSet(buf: Buffer, file: string): RecordSet {
   const n = buf.readUInt32LE(8);
   if (buf.length !== HEADER_BYTES + n * BYTES_PER_ENTRY) throw bad();
   const words = new Uint32Array(3 * n);
-  for (let i = 0; i < 3 * n; i++) words[i] = buf.readUInt32LE(HEADER_BYTES + 4 * i);
+  if (LITTLE_ENDIAN) new Uint8Array(words.buffer).set(buf.subarray(HEADER_BYTES));
+  else for (let i = 0; i < 3 * n; i++) words[i] = buf.readUInt32LE(HEADER_BYTES + 4 * i);
   return { n, hi: words.subarray(0, n), lo: words.subarray(n, 2 * n), tag: words.subarray(2 * n) };
 }
 
@@ -310,24 +316,37 @@ export function classify(current: RecordSet, sets: readonly RecordSet[]): { clas
     if (i === 0 || current.hi[i] !== current.hi[i - 1] || current.lo[i] !== current.lo[i - 1]) start.push(i);
   const groups = start.length;
   start.push(current.n);
-  const intern = new Map<string, number>();
+  // Class ids are interned by (parent class, set, tags). Almost every record has one tag, so the common key is the
+  // number parent·2^32 + tag (exact below 2^53) in a per-set map; several tags use a string key.
   const table: { parent: number; set: number; tags: number[] }[] = [];
-  const id = (key: string, make: () => { parent: number; set: number; tags: number[] }) => {
-    let k = intern.get(key);
+  const intern = (
+    maps: { num: Map<number, number>; str: Map<string, number> },
+    parent: number,
+    set: number,
+    tags: number[],
+  ) => {
+    const numeric = tags.length === 1 && parent < 2 ** 20;
+    const key = numeric ? parent * 4294967296 + tags[0]! : `${parent}|${tags.join(',')}`;
+    let k = numeric ? maps.num.get(key as number) : maps.str.get(key as string);
     if (k === undefined) {
-      intern.set(key, (k = table.length));
-      table.push(make());
+      k = table.length;
+      if (numeric) maps.num.set(key as number, k);
+      else maps.str.set(key as string, k);
+      table.push({ parent, set, tags });
     }
     return k;
   };
   const cls = new Int32Array(groups);
+  const roots = { num: new Map<number, number>(), str: new Map<string, number>() };
   for (let g = 0; g < groups; g++) {
-    const tags: number[] = [];
-    for (let i = start[g]!; i < start[g + 1]!; i++) tags.push(current.tag[i]!);
-    cls[g] = id(`t${tags.join(',')}`, () => ({ parent: -1, set: -1, tags }));
+    const a = start[g]!;
+    const b = start[g + 1]!;
+    cls[g] = intern(roots, 0, -1, b - a === 1 ? [current.tag[a]!] : Array.from(current.tag.subarray(a, b)));
   }
+  for (const e of table) e.parent = -1;
   const shared = sets.map(() => 0);
   sets.forEach((s, j) => {
+    const maps = { num: new Map<number, number>(), str: new Map<string, number>() };
     let g = 0;
     let i = 0;
     while (g < groups && i < s.n) {
@@ -336,12 +355,12 @@ export function classify(current: RecordSet, sets: readonly RecordSet[]): { clas
       if (c < 0) g++;
       else if (c > 0) i++;
       else {
-        const tags: number[] = [];
         const h = s.hi[i]!;
         const l = s.lo[i]!;
-        while (i < s.n && s.hi[i] === h && s.lo[i] === l) tags.push(s.tag[i++]!);
-        const parent = cls[g]!;
-        cls[g] = id(`${parent}|${j}:${tags.join(',')}`, () => ({ parent, set: j, tags }));
+        const from = i;
+        while (i < s.n && s.hi[i] === h && s.lo[i] === l) i++;
+        const tags = i - from === 1 ? [s.tag[from]!] : Array.from(s.tag.subarray(from, i));
+        cls[g] = intern(maps, cls[g]!, j, tags);
         shared[j]!++;
         g++;
       }
