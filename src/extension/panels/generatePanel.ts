@@ -10,7 +10,7 @@ import {
 import { FEWSHOT_DEFAULTS } from '../../core/fewshot/plan';
 import { chooseLabels, prepareFewShot, type PreparedFewShot } from '../../core/fewshot/prepare';
 import { runFewShot, type FewShotReport } from '../../core/fewshot/run';
-import { BudgetExceededError, Ledger, defaultAccountant, type BudgetStatus } from '../../core/ledger';
+import { BudgetExceededError, Ledger, defaultAccountant, overlapNotes, type BudgetStatus } from '../../core/ledger';
 import {
   parseWebviewMessage,
   type BudgetMessage,
@@ -347,7 +347,8 @@ export class GeneratePanel {
         fits: check.fits,
         over: check.over,
         refusal: refusal ? `${refusal.message}. ${editorHint(refusal.hint ?? '', this.name)}`.trim() : undefined,
-        warnings: plan.warnings,
+        // Plus records shared with other datasets or ledgers: a local diagnostic, labelled so in its text.
+        warnings: [...plan.warnings, ...overlapNotes(status)],
       },
       'latest',
     );

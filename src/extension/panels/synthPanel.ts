@@ -11,7 +11,7 @@ import { canonicalRecords, summarize, type Dataset, type DatasetSummary } from '
 import { DataError, UserError } from '../../core/errors';
 import { DEFAULT_TEMPLATE, exportDemonstrations } from '../../core/fewshot/export';
 import { chooseLabels } from '../../core/fewshot/prepare';
-import { BudgetExceededError, Ledger, defaultAccountant, defaultRecordIndex } from '../../core/ledger';
+import { BudgetExceededError, Ledger, defaultAccountant, defaultRecordIndex, overlapNotes } from '../../core/ledger';
 import { BUILTIN_MODEL_ID } from '../../core/providers/builtin';
 import { parseWebviewMessage, type BudgetMessage, type HostMessage, type SynthSettings } from '../../shared/protocol';
 import { editorHint } from '../budget';
@@ -334,7 +334,8 @@ export class SynthPanel {
         fits: check.fits,
         over: check.over,
         refusal: refusal ? `${refusal.message}. ${editorHint(refusal.hint ?? '', this.name)}`.trim() : undefined,
-        warnings: plan.warnings,
+        // Plus records shared with other datasets or ledgers: a local diagnostic, labelled so in its text.
+        warnings: [...plan.warnings, ...overlapNotes(status)],
       },
       'latest',
     );
