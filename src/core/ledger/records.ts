@@ -32,6 +32,7 @@ import { DataError } from '../errors';
 import { labelPartition } from './format';
 
 export const RECORDS_DIR = 'records';
+const LITTLE_ENDIAN = new Uint8Array(new Uint32Array([1]).buffer)[0] === 1;
 const MAGIC = 'PFREC001';
 const HEADER_BYTES = 16;
 /** Bytes stored per (record, label) entry. */
@@ -59,62 +60,96 @@ export function partitionTag(partition: string): number {
 }
 
 /** The unkeyed 128-bit mixing hash of every record's key, 16 bytes each (never stored; exported for tests). */
-export function unkeyedHashes(records: readonly CanonicalRecord[]): Buffer {
+export function unkeyedHashes(records: readonly CanonicalRecord[], portable = !LITTLE_ENDIAN): Buffer {
   const out = Buffer.allocUnsafe(records.length * 16);
   const v = new Uint32Array(out.buffer, out.byteOffset, records.length * 4);
-  for (let r = 0; r < records.length; r++) {
-    const s = records[r]!.key;
-    let h1 = 0x9747b28c ^ s.length;
-    let h2 = 0x85ebca6b;
-    let h3 = 0xc2b2ae35;
-    let h4 = 0x27d4eb2f;
-    let i = 0;
-    const len = s.length;
-    // Rounds of 8 code units (4 words).
-    for (; i + 8 <= len; i += 8) {
-      let k1 = (s.charCodeAt(i) | (s.charCodeAt(i + 1) << 16)) >>> 0;
-      let k2 = (s.charCodeAt(i + 2) | (s.charCodeAt(i + 3) << 16)) >>> 0;
-      let k3 = (s.charCodeAt(i + 4) | (s.charCodeAt(i + 5) << 16)) >>> 0;
-      let k4 = (s.charCodeAt(i + 6) | (s.charCodeAt(i + 7) << 16)) >>> 0;
-      k1 = Math.imul(rotl(Math.imul(k1, 0x239b961b), 15), 0xab0e9789);
-      h1 = (Math.imul(rotl(h1 ^ k1, 19) + h2, 5) + 0x561ccd1b) | 0;
-      k2 = Math.imul(rotl(Math.imul(k2, 0xab0e9789), 16), 0x38b34ae5);
-      h2 = (Math.imul(rotl(h2 ^ k2, 17) + h3, 5) + 0x0bcaa747) | 0;
-      k3 = Math.imul(rotl(Math.imul(k3, 0x38b34ae5), 17), 0xa1e38b93);
-      h3 = (Math.imul(rotl(h3 ^ k3, 15) + h4, 5) + 0x96cd1c35) | 0;
-      k4 = Math.imul(rotl(Math.imul(k4, 0xa1e38b93), 18), 0x239b961b);
-      h4 = (Math.imul(rotl(h4 ^ k4, 13) + h1, 5) + 0x32ac3b17) | 0;
+  if (portable) {
+    // Any byte order: the same words built one code unit at a time.
+    let scratch = new Uint32Array(64);
+    for (let r = 0; r < records.length; r++) {
+      const s = records[r]!.key;
+      const len = s.length;
+      if (scratch.length < (len + 1) >> 1) scratch = new Uint32Array(len);
+      for (let w = 0; 2 * w < len; w++)
+        scratch[w] = (s.charCodeAt(2 * w) | (2 * w + 1 < len ? s.charCodeAt(2 * w + 1) << 16 : 0)) >>> 0;
+      mix(v, r, len, scratch, 0);
     }
-    // Tail: the remaining 0–7 code units, one word per lane as above (missing units are 0; the length is mixed in).
-    if (i < len) {
-      const c = (j: number) => (i + j < len ? s.charCodeAt(i + j) : 0);
-      h1 ^= Math.imul(rotl(Math.imul((c(0) | (c(1) << 16)) >>> 0, 0x239b961b), 15), 0xab0e9789);
-      h2 ^= Math.imul(rotl(Math.imul((c(2) | (c(3) << 16)) >>> 0, 0xab0e9789), 16), 0x38b34ae5);
-      h3 ^= Math.imul(rotl(Math.imul((c(4) | (c(5) << 16)) >>> 0, 0x38b34ae5), 17), 0xa1e38b93);
-      h4 ^= Math.imul(rotl(Math.imul((c(6) | 0) >>> 0, 0xa1e38b93), 18), 0x239b961b);
+    return out;
+  }
+  // Fast path (little-endian hosts): a chunk of keys as one UTF-16LE buffer (one native call), each key padded to an
+  // even number of code units, read 32 bits (two code units) at a time: the same words as above.
+  const CHUNK = 16384;
+  for (let c = 0; c < records.length; c += CHUNK) {
+    const end = Math.min(records.length, c + CHUNK);
+    const parts: string[] = [];
+    for (let r = c; r < end; r++) {
+      const s = records[r]!.key;
+      parts.push(s.length & 1 ? `${s}\u0000` : s);
     }
-    h1 ^= len;
-    h2 ^= len;
-    h3 ^= len;
-    h4 ^= len;
-    h1 = (h1 + h2 + h3 + h4) | 0;
-    h2 = (h2 + h1) | 0;
-    h3 = (h3 + h1) | 0;
-    h4 = (h4 + h1) | 0;
-    h1 = fmix(h1);
-    h2 = fmix(h2);
-    h3 = fmix(h3);
-    h4 = fmix(h4);
-    h1 = (h1 + h2 + h3 + h4) | 0;
-    h2 = (h2 + h1) | 0;
-    h3 = (h3 + h1) | 0;
-    h4 = (h4 + h1) | 0;
-    v[4 * r] = h1;
-    v[4 * r + 1] = h2;
-    v[4 * r + 2] = h3;
-    v[4 * r + 3] = h4;
+    const buf = Buffer.from(parts.join(''), 'utf16le');
+    const aligned = buf.byteOffset % 4 === 0 ? buf : Buffer.from(buf);
+    const words = new Uint32Array(aligned.buffer, aligned.byteOffset, aligned.length >> 2);
+    let o = 0;
+    for (let r = c; r < end; r++) {
+      const len = records[r]!.key.length;
+      mix(v, r, len, words, o);
+      o += (len + 1) >> 1;
+    }
   }
   return out;
+}
+
+/** The mixing rounds (MurmurHash3-x86-128 style) over a key of `len` code units given as 32-bit words `word(w)`. */
+function mix(v: Uint32Array, r: number, len: number, words: Uint32Array, base: number): void {
+  let h1 = 0x9747b28c ^ len;
+  let h2 = 0x85ebca6b;
+  let h3 = 0xc2b2ae35;
+  let h4 = 0x27d4eb2f;
+  const full = len >> 3; // rounds of 8 code units (4 words)
+  for (let b = 0; b < full; b++) {
+    const w = base + 4 * b;
+    let k1 = words[w]!;
+    let k2 = words[w + 1]!;
+    let k3 = words[w + 2]!;
+    let k4 = words[w + 3]!;
+    k1 = Math.imul(rotl(Math.imul(k1, 0x239b961b), 15), 0xab0e9789);
+    h1 = (Math.imul(rotl(h1 ^ k1, 19) + h2, 5) + 0x561ccd1b) | 0;
+    k2 = Math.imul(rotl(Math.imul(k2, 0xab0e9789), 16), 0x38b34ae5);
+    h2 = (Math.imul(rotl(h2 ^ k2, 17) + h3, 5) + 0x0bcaa747) | 0;
+    k3 = Math.imul(rotl(Math.imul(k3, 0x38b34ae5), 17), 0xa1e38b93);
+    h3 = (Math.imul(rotl(h3 ^ k3, 15) + h4, 5) + 0x96cd1c35) | 0;
+    k4 = Math.imul(rotl(Math.imul(k4, 0xa1e38b93), 18), 0x239b961b);
+    h4 = (Math.imul(rotl(h4 ^ k4, 13) + h1, 5) + 0x32ac3b17) | 0;
+  }
+  // Tail: the remaining 0–7 code units as up to 4 words (missing units are 0; the length is mixed in below).
+  const rest = len - 8 * full;
+  if (rest > 0) {
+    const w = base + 4 * full;
+    h1 ^= Math.imul(rotl(Math.imul(words[w]!, 0x239b961b), 15), 0xab0e9789);
+    if (rest > 2) h2 ^= Math.imul(rotl(Math.imul(words[w + 1]!, 0xab0e9789), 16), 0x38b34ae5);
+    if (rest > 4) h3 ^= Math.imul(rotl(Math.imul(words[w + 2]!, 0x38b34ae5), 17), 0xa1e38b93);
+    if (rest > 6) h4 ^= Math.imul(rotl(Math.imul(words[w + 3]!, 0xa1e38b93), 18), 0x239b961b);
+  }
+  h1 ^= len;
+  h2 ^= len;
+  h3 ^= len;
+  h4 ^= len;
+  h1 = (h1 + h2 + h3 + h4) | 0;
+  h2 = (h2 + h1) | 0;
+  h3 = (h3 + h1) | 0;
+  h4 = (h4 + h1) | 0;
+  h1 = fmix(h1);
+  h2 = fmix(h2);
+  h3 = fmix(h3);
+  h4 = fmix(h4);
+  h1 = (h1 + h2 + h3 + h4) | 0;
+  h2 = (h2 + h1) | 0;
+  h3 = (h3 + h1) | 0;
+  h4 = (h4 + h1) | 0;
+  v[4 * r] = h1;
+  v[4 * r + 1] = h2;
+  v[4 * r + 2] = h3;
+  v[4 * r + 3] = h4;
 }
 
 function rotl(x: number, r: number): number {
@@ -203,8 +238,6 @@ export function distinctRecords(s: RecordSet): number {
   for (let i = 0; i < s.n; i++) if (i === 0 || s.hi[i] !== s.hi[i - 1] || s.lo[i] !== s.lo[i - 1]) d++;
   return d;
 }
-
-const LITTLE_ENDIAN = new Uint8Array(new Uint32Array([1]).buffer)[0] === 1;
 
 export function encodeSet(s: RecordSet): Buffer {
   const buf = Buffer.alloc(HEADER_BYTES + s.n * BYTES_PER_ENTRY);

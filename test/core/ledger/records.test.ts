@@ -6,7 +6,7 @@ import { mkdirSync, readdirSync, rmSync } from 'node:fs';
 import path from 'node:path';
 import { canonicalRecords, type CanonicalRecord, type Example } from '../../../src/core/data';
 import { Ledger, releaseHash, type LedgerDataset, type MechanismSpec, type RunPlan } from '../../../src/core/ledger';
-import { classify, recordSet } from '../../../src/core/ledger/records';
+import { classify, recordSet, unkeyedHashes } from '../../../src/core/ledger/records';
 import { DataError } from '../../../src/core/errors';
 import { tempDir } from '../../support/tmp';
 import { gdpAccountant, gdpEpsilon, mu } from './gdp-accountant';
@@ -122,5 +122,17 @@ test('old lines without a record set keep the path/hash rule; a missing record s
   await assert.rejects(
     () => new Ledger(ws, { accountant: gdpAccountant() }).status(rows(20, 30)),
     (e: unknown) => e instanceof DataError && /ledger\.jsonl:\d+: the record set .* is missing/.test(e.message),
+  );
+});
+
+test('the fast (UTF-16 buffer) and portable paths of the record hash agree, for every key length and surrogates', () => {
+  const keys: CanonicalRecord[] = [];
+  for (let len = 0; len < 40; len++) keys.push({ key: 'aé😀x'.repeat(10).slice(0, len), label: 'a' });
+  keys.push({ key: 'a'.repeat(100_000), label: 'a' });
+  assert.ok(unkeyedHashes(keys).equals(unkeyedHashes(keys, true)));
+  assert.equal(
+    new Set(Array.from({ length: keys.length }, (_, i) => unkeyedHashes(keys).toString('hex', 16 * i, 16 * i + 16)))
+      .size,
+    keys.length,
   );
 });
