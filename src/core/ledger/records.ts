@@ -197,16 +197,24 @@ export function fromBlocks(enc: Buffer, tag: Uint32Array): RecordSet {
     hi[i] = enc.readUInt32BE(16 * i);
     lo[i] = enc.readUInt32BE(16 * i + 4);
   }
-  const order = radixOrder([tag, lo, hi], n);
+  // Sort by fingerprint only; the rare runs of one fingerprint (a text under several labels, or repeated) are put in
+  // tag order and made unique below.
+  const order = radixOrder([lo, hi], n);
   const out = { hi: new Uint32Array(n), lo: new Uint32Array(n), tag: new Uint32Array(n) };
   let m = 0;
-  for (let k = 0; k < n; k++) {
+  for (let k = 0; k < n;) {
     const i = order[k]!;
-    if (m > 0 && out.hi[m - 1] === hi[i] && out.lo[m - 1] === lo[i] && out.tag[m - 1] === tag[i]) continue;
-    out.hi[m] = hi[i]!;
-    out.lo[m] = lo[i]!;
-    out.tag[m] = tag[i]!;
-    m++;
+    let e = k + 1;
+    while (e < n && hi[order[e]!] === hi[i] && lo[order[e]!] === lo[i]) e++;
+    const tags =
+      e - k === 1 ? [tag[i]!] : [...new Set(Array.from(order.subarray(k, e), (j) => tag[j]!))].sort((x, y) => x - y);
+    for (const t of tags) {
+      out.hi[m] = hi[i]!;
+      out.lo[m] = lo[i]!;
+      out.tag[m] = t;
+      m++;
+    }
+    k = e;
   }
   return { n: m, hi: out.hi.slice(0, m), lo: out.lo.slice(0, m), tag: out.tag.slice(0, m) };
 }

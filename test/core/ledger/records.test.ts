@@ -136,3 +136,25 @@ test('the fast (UTF-16 buffer) and portable paths of the record hash agree, for 
     keys.length,
   );
 });
+
+test('a record set is sorted by (fingerprint, tag) without repeats, whatever the input order and repeats', () => {
+  const salt = '11'.repeat(16);
+  const recs = [
+    { key: 'x', label: 'b' },
+    { key: 'y', label: 'a' },
+    { key: 'x', label: 'a' },
+    { key: 'x', label: 'b' },
+    { key: 'z', label: 'a' },
+  ];
+  const one = recordSet(recs, salt);
+  const two = recordSet([...recs].reverse(), salt);
+  assert.equal(one.n, 4);
+  assert.deepEqual([one.hi, one.lo, one.tag], [two.hi, two.lo, two.tag]);
+  for (let i = 1; i < one.n; i++) {
+    const prev = [one.hi[i - 1]!, one.lo[i - 1]!, one.tag[i - 1]!];
+    const cur = [one.hi[i]!, one.lo[i]!, one.tag[i]!];
+    assert.ok(
+      prev[0]! < cur[0]! || (prev[0] === cur[0] && (prev[1]! < cur[1]! || (prev[1] === cur[1] && prev[2]! < cur[2]!))),
+    );
+  }
+});
