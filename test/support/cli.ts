@@ -1,4 +1,5 @@
 import { spawnSync } from 'node:child_process';
+import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { main } from '../../src/cli/main';
 
@@ -21,7 +22,8 @@ export async function runCli(args: string[], opts: { cwd?: string; env?: NodeJS.
 export function spawnCli(args: string[], opts: { cwd?: string; env?: NodeJS.ProcessEnv } = {}) {
   const r = spawnSync(process.execPath, ['--import', 'tsx', path.join(repoRoot, 'src/cli/main.ts'), ...args], {
     cwd: opts.cwd ?? repoRoot,
-    env: { ...process.env, ...opts.env },
+    // The per-user record index goes to a temporary folder unless a test names one (never the user's own).
+    env: { PRIVATE_FEWSHOT_INDEX_DIR: path.join(tmpdir(), 'pfs-test-record-index'), ...process.env, ...opts.env },
     encoding: 'utf8',
   });
   return { code: r.status, stdout: r.stdout, stderr: r.stderr };

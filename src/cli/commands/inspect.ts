@@ -1,4 +1,6 @@
-import { summarize, type DatasetSummary } from '../../core/data';
+import { canonicalRecords, summarize, type DatasetSummary } from '../../core/data';
+import { overlapNotes } from '../../core/ledger';
+import { cliLedger } from '../ledger';
 import { UsageError } from '../../core/errors';
 import type { Command } from '../args';
 import { datasetOptions, datasetUsage, loadDatasetFromFlags } from '../dataset-flags';
@@ -24,6 +26,18 @@ ${datasetUsage}
     const ds = await loadDatasetFromFlags(positionals[0]!, values, io.cwd);
     const summary = summarize(ds);
     io.out(values.json ? JSON.stringify(summary) : formatSummary(summary));
+    // Records shared with datasets charged in the ledger of this folder, or in ledgers elsewhere (read only).
+    try {
+      const status = await cliLedger(io.cwd, io.env).status({
+        identity: ds.identity,
+        units: summary.units,
+        unitColumn: ds.columns.unit,
+        records: canonicalRecords(ds),
+      });
+      for (const note of overlapNotes(status)) io.err(note);
+    } catch (e) {
+      io.err(`warning: could not read the privacy ledger of ${io.cwd}: ${(e as Error).message}`);
+    }
     return 0;
   },
 };

@@ -1,5 +1,5 @@
 import * as vscode from 'vscode';
-import { summarize, type Dataset, type DatasetSummary } from '../../core/data';
+import { canonicalRecords, summarize, type Dataset, type DatasetSummary } from '../../core/data';
 import { DataError, UserError } from '../../core/errors';
 import { FEWSHOT_DEFAULTS } from '../../core/fewshot/plan';
 import { chooseLabels, prepareFewShot, type PreparedFewShot } from '../../core/fewshot/prepare';
@@ -9,6 +9,7 @@ import {
   Ledger,
   defaultAccountant,
   defaultDeltaWarning,
+  overlapNotes,
   type BudgetStatus,
 } from '../../core/ledger';
 import {
@@ -277,7 +278,11 @@ export class GeneratePanel {
       const summary = summarize(ds);
       const ledger = new Ledger(root, { accountant: defaultAccountant() });
       this.loaded = { ds, summary, ledger };
-      const status = await ledger.status({ identity: ds.identity, units: summary.units });
+      const status = await ledger.status({
+        identity: ds.identity,
+        units: summary.units,
+        records: canonicalRecords(ds),
+      });
       this.budget = budgetOf(status);
       const provider = await providerFromSettings(this.deps.context);
       this.post(
@@ -356,7 +361,8 @@ export class GeneratePanel {
         fits: check.fits,
         over: check.over,
         refusal: refusal ? `${refusal.message}. ${editorHint(refusal.hint ?? '', this.name)}`.trim() : undefined,
-        warnings: deltaWarning ? [...plan.warnings, deltaWarning] : plan.warnings,
+        // Plus the local δ warning and records shared with other datasets or ledgers: local diagnostics, labelled so.
+        warnings: [...plan.warnings, ...(deltaWarning ? [deltaWarning] : []), ...overlapNotes(status)],
       },
       'latest',
     );

@@ -1,10 +1,17 @@
 import path from 'node:path';
 import * as vscode from 'vscode';
 import { AUGPE_DEFAULTS, prepareAugPe, type PreparedAugPe } from '../../core/augpe';
-import { summarize, type Dataset, type DatasetSummary } from '../../core/data';
+import { canonicalRecords, summarize, type Dataset, type DatasetSummary } from '../../core/data';
 import { DataError, UserError } from '../../core/errors';
 import { chooseLabels } from '../../core/fewshot/prepare';
-import { BudgetExceededError, Ledger, defaultAccountant, defaultDeltaWarning } from '../../core/ledger';
+import {
+  BudgetExceededError,
+  Ledger,
+  defaultAccountant,
+  defaultDeltaWarning,
+  defaultRecordIndex,
+  overlapNotes,
+} from '../../core/ledger';
 import { BUILTIN_MODEL_ID } from '../../core/providers/builtin';
 import {
   editorExportFormat,
@@ -218,7 +225,11 @@ export class SynthPanel {
       const summary = summarize(ds);
       const ledger = new Ledger(root, { accountant: defaultAccountant() });
       this.loaded = { ds, summary, ledger, root };
-      const status = await ledger.status({ identity: ds.identity, units: summary.units });
+      const status = await ledger.status({
+        identity: ds.identity,
+        units: summary.units,
+        records: canonicalRecords(ds),
+      });
       this.budget = budgetOf(status);
       const provider = await providerFromSettings(this.deps.context);
       const providerEmbeds = !NO_EMBEDDINGS.includes(provider.kind);
@@ -334,7 +345,8 @@ export class SynthPanel {
         fits: check.fits,
         over: check.over,
         refusal: refusal ? `${refusal.message}. ${editorHint(refusal.hint ?? '', this.name)}`.trim() : undefined,
-        warnings: deltaWarning ? [...plan.warnings, deltaWarning] : plan.warnings,
+        // Plus the local δ warning and records shared with other datasets or ledgers: local diagnostics, labelled so.
+        warnings: [...plan.warnings, ...(deltaWarning ? [deltaWarning] : []), ...overlapNotes(status)],
       },
       'latest',
     );
@@ -362,6 +374,7 @@ export class SynthPanel {
       root: loaded.root,
       generator: config.kind === 'vscode-lm' ? { host: generator } : { config },
       embedder: s.embedder,
+      ...(defaultRecordIndex() ? { indexDir: defaultRecordIndex()!.dir } : {}),
     };
     const controller = new AbortController();
     this.running = controller;
