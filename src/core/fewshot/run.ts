@@ -176,8 +176,9 @@ export async function runFewShot(o: FewShotRunOptions): Promise<FewShotResult> {
     records: canonicalRecords(o.dataset),
   };
 
-  // 1. Reserve the whole run before any private data is read: the count release plus a stand-in for the token steps
-  //    (their σ and q are not known before the noisy counts). The admission depends on public values only.
+  // 1. Reserve the whole run before any mechanism reads private data: the count release plus a stand-in for the token
+  //    steps (their σ and q are not known before the noisy counts). The run's parameters are public values only; which
+  //    earlier runs the admission counts follows the records' keyed fingerprints (ledger identity by records).
   const countsReservation: Reservation = await o.ledger.reserve(target, o.plan.ledgerPlan);
   // 2. Read the pools and release their sizes once, with Gaussian noise from the cryptographic sampler.
   const { pools } = buildPools(o.dataset, settings.labels);

@@ -84,9 +84,12 @@ export class RecordIndex {
   add(ledgerDir: string, datasetPath: string, records: readonly CanonicalRecord[], hashes?: Buffer): void {
     const fps = this.fingerprints(records, hashes);
     const n = fps.length / 2;
+    // The sample's size is random (it follows the per-user key), so the level is raised until the sample itself
+    // fits, not its expected size n / 2^level.
     let level = 0;
     while (n / 2 ** level > SAMPLE_CAP) level++;
-    const sample = sampled(fps, level);
+    let sample = sampled(fps, level);
+    while (sample.length / 8 > SAMPLE_CAP) sample = sampled(fps, ++level);
     const entry: Entry = {
       ledger: path.resolve(ledgerDir),
       dataset: datasetPath,

@@ -2,11 +2,12 @@
 // the partition it had there; spent = the most-charged record class. Old lines keep the path/hash rule.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { mkdirSync, readdirSync, rmSync } from 'node:fs';
+import { mkdirSync, readdirSync, readFileSync, rmSync } from 'node:fs';
 import path from 'node:path';
 import { canonicalRecords, type CanonicalRecord, type Example } from '../../../src/core/data';
 import {
   Ledger,
+  RecordIndex,
   defaultAccountant,
   releaseHash,
   type LedgerDataset,
@@ -194,5 +195,20 @@ test('a record set is sorted by (fingerprint, tag) without repeats, whatever the
     assert.ok(
       prev[0]! < cur[0]! || (prev[0] === cur[0] && (prev[1]! < cur[1]! || (prev[1] === cur[1] && prev[2]! < cur[2]!))),
     );
+  }
+});
+
+test('the per-user index keeps at most 1,024 fingerprints per set, whatever its random key draws', () => {
+  // The sample is the fingerprints with their lowest `level` bits zero: its size is random, so the level follows the
+  // sample (2,000 records at level 1 exceed 1,024 for about one key in seven).
+  const records = Array.from({ length: 2000 }, (_, i) => ({ key: `row ${i}`, label: 'a' }));
+  for (let k = 0; k < 30; k++) {
+    const dir = workspace();
+    new RecordIndex(dir).add(path.join(dir, 'ledger'), 'd.csv', records);
+    const idx = JSON.parse(readFileSync(path.join(dir, 'record-index.json'), 'utf8')) as {
+      entries: { fps: string; level: number }[];
+    };
+    const size = Buffer.from(idx.entries[0]!.fps, 'base64').length / 8;
+    assert.ok(size <= 1024 && size > 0, `key ${k}: ${size} fingerprints at level ${idx.entries[0]!.level}`);
   }
 });
