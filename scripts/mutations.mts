@@ -160,9 +160,14 @@ const MUTATIONS: Mutation[] = [
   },
   {
     id: 'm15',
-    what: 'fewshot/run.ts charges the ledger 2σ while the noise uses σ',
-    file: `${FS}/run.ts`,
-    edits: [['      sigma: lp.sigma,\n      samplingRate', '      sigma: lp.sigma * 2,\n      samplingRate']],
+    what: 'the few-shot ledger charges (plan.ts stepCharges) carry 2σ while the noise uses σ',
+    file: `${FS}/plan.ts`,
+    edits: [
+      [
+        "mechanism: { kind: 'poisson-gaussian', sigma: l.sigma, samplingRate",
+        "mechanism: { kind: 'poisson-gaussian', sigma: l.sigma * 2, samplingRate",
+      ],
+    ],
     tests: [T('fewshot/run'), T('fewshot/wiring')],
   },
   {

@@ -1,6 +1,10 @@
+import { existsSync } from 'node:fs';
 import path from 'node:path';
 import { loadDataset, type Dataset } from '../core/data';
-import { numberFlag, stringFlag, type Options } from './args';
+import { UsageError } from '../core/errors';
+import { locateLedger, type LedgerLocation } from '../core/ledger';
+import { DELTA_MIN } from '../core/privacy';
+import { numberFlag, stringFlag, type Io, type Options } from './args';
 
 /** The flags that say how to read a dataset, shared by every command that loads one. */
 export const datasetOptions: Options = {
@@ -35,4 +39,49 @@ export function loadDatasetFromFlags(
     dedupe: values.dedupe === true,
     maxBytes: numberFlag(values, 'max-bytes', { min: 1, integer: true }),
   });
+}
+
+/** The ledger for a dataset: `--workspace DIR` when given (it must exist), else found from the dataset's folder. */
+export function ledgerFor(file: string, values: Record<string, unknown>, cwd: string): LedgerLocation {
+  const ws = stringFlag(values, 'workspace');
+  return locateLedger(path.resolve(cwd, file), { workspace: ws === undefined ? undefined : path.resolve(cwd, ws) });
+}
+
+/** Says where a ledger was created, once, when this command created it. */
+export function noteLedgerCreated(location: LedgerLocation, io: Io): void {
+  if (!location.exists && existsSync(location.dir)) {
+    location.exists = true;
+    io.err(`note: created the privacy ledger at ${location.dir} (${REASONS[location.reason]}; see docs/LEDGER.md)`);
+  }
+}
+
+const REASONS: Record<LedgerLocation['reason'], string> = {
+  explicit: 'the --workspace folder',
+  found: 'the nearest existing ledger',
+  workspace: 'the workspace folder',
+  repository: 'the repository root above the dataset',
+  'dataset-folder': 'no ledger, workspace or repository above the dataset, so its own folder',
+};
+
+/** A run's δ must lie in [DELTA_MIN, 1/n) for n records or privacy units (DP is meaningless at δ ≥ 1/n). */
+export function checkDelta(delta: number | undefined, units: number): void {
+  if (delta !== undefined && !(delta < 1 / units))
+    throw new UsageError(
+      `--delta ${delta} is not below 1/n = ${(1 / units).toPrecision(3)} for ${units} records or privacy units`,
+      `Use a δ in [${DELTA_MIN}, 1/n); the default 1/(n·ln n) is ${(1 / (units * Math.log(units))).toPrecision(3)}.`,
+    );
+}
+
+/**
+ * Calls `stop` on Ctrl-C (SIGINT) and on SIGTERM alike, so both end a run the same way: charged for what ran, with
+ * what was released kept. Returns the function that removes the handlers.
+ */
+export function onStopSignals(stop: () => void): () => void {
+  const handler = () => stop();
+  process.on('SIGINT', handler);
+  process.on('SIGTERM', handler);
+  return () => {
+    process.removeListener('SIGINT', handler);
+    process.removeListener('SIGTERM', handler);
+  };
 }

@@ -1,5 +1,7 @@
 import { UserError, UsageError } from '../core/errors';
 import { TOOL_VERSION } from '../core/version';
+import { fsUserError, isFsError } from '../core/io/fs-errors';
+import { printable } from '../core/text-safety';
 import { parse, type Command, type Io } from './args';
 import { inspect } from './commands/inspect';
 import { budget } from './commands/budget';
@@ -25,7 +27,9 @@ function help(): string {
 }
 
 /** Runs the CLI and returns the exit code. Never calls process.exit, so tests can call it in-process. */
-export async function main(argv: string[], io: Io): Promise<number> {
+export async function main(argv: string[], rawIo: Io): Promise<number> {
+  // Diagnostics can quote labels and file content: control characters (ANSI escapes) never reach the terminal raw.
+  const io: Io = { ...rawIo, err: (t) => rawIo.err(printable(t)) };
   const [name, ...rest] = argv;
   try {
     if (name === undefined || name === '--help' || name === '-h' || name === 'help') {
@@ -53,6 +57,12 @@ export async function main(argv: string[], io: Io): Promise<number> {
       io.err(`error: ${e.describe()}`);
       return e instanceof UsageError ? 2 : 1;
     }
+    // A file-system failure (permissions, a folder where a file should be, a full disk) is the user's to fix: one line
+    // naming the path, no stack.
+    if (isFsError(e)) {
+      io.err(`error: ${fsUserError(e).describe()}`);
+      return 1;
+    }
     io.err(`internal error: ${(e as Error).stack ?? String(e)}`);
     return 1;
   }
@@ -60,7 +70,11 @@ export async function main(argv: string[], io: Io): Promise<number> {
 
 if (require.main === module) {
   const io: Io = {
-    out: (t) => process.stdout.write(t.endsWith('\n') ? t : `${t}\n`),
+    // Released text goes out byte for byte when piped; on a terminal its control characters are escaped.
+    out: (t) => {
+      const s = process.stdout.isTTY ? printable(t) : t;
+      process.stdout.write(s.endsWith('\n') ? s : `${s}\n`);
+    },
     err: (t) => process.stderr.write(t.endsWith('\n') ? t : `${t}\n`),
     env: process.env,
     cwd: process.cwd(),

@@ -159,7 +159,7 @@ test('--set-total and --delta write a budget line; --workspace picks the ledger;
 
   const big = await runCli(['budget', 'data/train.csv', '--delta', '0.02'], { cwd: ws });
   assert.equal(big.code, 2);
-  assert.match(big.stderr, /δ must be in \(0, 1\/n\)/);
+  assert.match(big.stderr, /δ must be in \[1e-12, 1\/n\)/);
   const neg = await runCli(['budget', 'data/train.csv', '--set-total', '-1'], { cwd: ws });
   assert.equal(neg.code, 2);
   const none = await runCli(['budget'], { cwd: ws });

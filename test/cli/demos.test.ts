@@ -212,7 +212,7 @@ test('demos --all-labels takes the labels by name, not by how often they occur',
   );
   writeFileSync(path.join(ws, 'data.csv'), `text,label\n${rows.join('\n')}\n`);
   const r = await runCli(
-    ['demos', 'data.csv', '--all-labels', '--shots', '1', '--epsilon', '8', '--dry-run', '--json', ...small],
+    ['demos', 'data.csv', '--all-labels', '--shots', '1', '--epsilon', '3', '--dry-run', '--json', ...small],
     { cwd: ws },
   );
   assert.equal(r.code, 0, r.stderr);

@@ -3,8 +3,10 @@ import { canonicalRecords, summarize } from '../../core/data';
 import { UsageError } from '../../core/errors';
 import { defaultDeltaWarning, describeUnit, overlapNotes, type BudgetStatus, type ChargeView } from '../../core/ledger';
 import { cliLedger } from '../ledger';
-import { numberFlag, stringFlag, type Command } from '../args';
-import { datasetOptions, loadDatasetFromFlags } from '../dataset-flags';
+import { numberFlag, type Command } from '../args';
+import { datasetOptions, ledgerFor, loadDatasetFromFlags, noteLedgerCreated } from '../dataset-flags';
+import { DELTA_MIN } from '../../core/privacy';
+import { printableOneLine } from '../../core/text-safety';
 
 export const budget: Command = {
   name: 'budget',
@@ -15,7 +17,8 @@ export const budget: Command = {
   --set-total EPS    set the dataset's total ε (a new ledger line; the default is 4)
   --delta D          set the dataset's δ, below 1/n (default 1e-6; set it for more than ~10^5 records)
   --json             print one JSON object on stdout (it holds label names: local only)
-  --workspace DIR    the workspace whose .private-fewshot/ledger.jsonl to use (default: the current directory)
+  --workspace DIR    the workspace whose .private-fewshot/ledger.jsonl to use (default: the nearest .private-fewshot/
+                     above the dataset, else the repository root, else the dataset's folder; see docs/LEDGER.md)
   --text-column C, --label-column C, --unit-column C, --skip-invalid, --dedupe, --max-bytes N
                      how to read the dataset, as for \`inspect\` (n counts privacy units when --unit-column is set)
 
@@ -36,8 +39,9 @@ composition of the same runs had they all been planned in advance (docs/PRIVACY.
         'Example: private-fewshot budget examples/banking77-sample.csv',
       );
     const epsilon = numberFlag(values, 'set-total', { min: Number.MIN_VALUE });
-    const delta = numberFlag(values, 'delta', { min: Number.MIN_VALUE, max: 1 });
-    const root = path.resolve(io.cwd, stringFlag(values, 'workspace') ?? '.');
+    const delta = numberFlag(values, 'delta', { min: DELTA_MIN, max: 1 });
+    const location = ledgerFor(positionals[0]!, values, io.cwd);
+    const root = location.root;
     const ds = await loadDatasetFromFlags(positionals[0]!, values, io.cwd, root);
     const summary = summarize(ds);
     const target = {
@@ -47,7 +51,10 @@ composition of the same runs had they all been planned in advance (docs/PRIVACY.
       records: canonicalRecords(ds),
     };
     const ledger = cliLedger(root, io.env);
-    if (epsilon !== undefined || delta !== undefined) await ledger.setTotal(target, { epsilon, delta });
+    if (epsilon !== undefined || delta !== undefined) {
+      await ledger.setTotal(target, { epsilon, delta });
+      noteLedgerCreated(location, io);
+    }
     const status = await ledger.status(target, { labels: summary.labels.map((l) => l.label) });
     for (const note of overlapNotes(status)) io.err(note);
     io.out(values.json ? JSON.stringify(status) : formatStatus(status, root, positionals[0]!));
@@ -61,7 +68,7 @@ const num = (x: number) =>
 function pool(c: { partition: string; label?: string }): string {
   if (c.partition === '*') return 'whole dataset';
   return c.label !== undefined
-    ? `label ${JSON.stringify(c.label)}`
+    ? `label ${printableOneLine(JSON.stringify(c.label))}`
     : `label ${c.partition.slice('label-hash:'.length, 'label-hash:'.length + 8)}… (not in this file)`;
 }
 

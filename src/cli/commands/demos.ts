@@ -1,4 +1,4 @@
-import { writeFile } from 'node:fs/promises';
+import { existsSync } from 'node:fs';
 import path from 'node:path';
 import { summarize } from '../../core/data';
 import { UsageError } from '../../core/errors';
@@ -7,12 +7,22 @@ import { FEWSHOT_DEFAULTS, type FewShotPlan } from '../../core/fewshot/plan';
 import { chooseLabels, prepareFewShot } from '../../core/fewshot/prepare';
 import { runFewShot } from '../../core/fewshot/run';
 import { defaultDeltaWarning, overlapNotes } from '../../core/ledger';
+import { DELTA_MIN } from '../../core/privacy';
+import { printableOneLine } from '../../core/text-safety';
 import { cliLedger } from '../ledger';
 import { createProvider, DEFAULT_PRICES, priceFor } from '../../core/providers';
 import { estimateTokens } from '../../core/providers/usage';
 import { fewShotDiagnostics, fewShotRelease, localJournalPath, renderRelease } from '../../core/release';
 import { numberFlag, stringFlag, type Command } from '../args';
-import { datasetOptions, loadDatasetFromFlags } from '../dataset-flags';
+import {
+  checkDelta,
+  datasetOptions,
+  ledgerFor,
+  loadDatasetFromFlags,
+  noteLedgerCreated,
+  onStopSignals,
+} from '../dataset-flags';
+import { checkOutputPath, writeOutput } from '../output';
 import { providerConfigFromFlags, providerOptions, providerUsage } from '../provider-flags';
 
 export const demos: Command = {
@@ -43,7 +53,7 @@ ${providerUsage}
   --json                    print one JSON object: "release" (what --out writes with --format json: the
                             demonstrations and public parameters) and "localOnlyNotPrivate" (usage, pool sizes,
                             budget, journal: computed from the private data, never to be shared)
-  --workspace DIR           where .private-fewshot/ lives (default: the current directory)
+  --workspace DIR           where .private-fewshot/ lives (default: found from the dataset, see docs/LEDGER.md)
   --skip-invalid, --dedupe, --max-bytes N   as for \`inspect\``,
   options: {
     labels: { type: 'string' },
@@ -89,9 +99,20 @@ ${providerUsage}
     if (template !== undefined) checkTemplate(template.replace(/\\n/g, '\n'));
     const providerConfig = providerConfigFromFlags(values, io.env, 'builtin');
 
-    const root = path.resolve(io.cwd, stringFlag(values, 'workspace') ?? '.');
+    const location = ledgerFor(positionals[0]!, values, io.cwd);
+    const root = location.root;
+    const outFlag = stringFlag(values, 'out');
     const ds = await loadDatasetFromFlags(positionals[0]!, values, io.cwd, root);
+    const outFile =
+      outFlag === undefined
+        ? undefined
+        : checkOutputPath(outFlag, io.cwd, {
+            inputs: [path.resolve(io.cwd, positionals[0]!)],
+            ledgerDir: location.dir,
+          });
     const summary = summarize(ds);
+    const delta = numberFlag(values, 'delta', { min: DELTA_MIN, max: 1 });
+    checkDelta(delta, summary.units);
     const labels = labelsFlag
       ? labelsFlag
           .split(',')
@@ -115,7 +136,7 @@ ${providerUsage}
         labels,
         shots,
         epsilon,
-        delta: numberFlag(values, 'delta', { min: Number.MIN_VALUE, max: 1 }),
+        delta,
         prompts: numberFlag(values, 'prompts', { min: 1, max: 1000, integer: true }),
         examplesPerPrompt: numberFlag(values, 'examples-per-prompt', { min: Number.MIN_VALUE, max: 1000 }),
         maxTokens: numberFlag(values, 'max-tokens', { min: 1, max: 4096, integer: true }),
@@ -164,7 +185,7 @@ ${providerUsage}
         warnings,
       };
       io.out(values.json ? JSON.stringify(out) : formatPlan(out));
-      return 0;
+      return check.fits ? 0 : 1; // a refused plan is a failure, also in a dry run
     }
     if (offline)
       io.err(
@@ -173,8 +194,7 @@ ${providerUsage}
     for (const w of warnings) io.err(`warning: ${w}`);
 
     const controller = new AbortController();
-    const onSigint = () => controller.abort();
-    process.once('SIGINT', onSigint);
+    const stopSignals = onStopSignals(() => controller.abort());
     let lastLine = 0;
     let result;
     try {
@@ -196,7 +216,8 @@ ${providerUsage}
         },
       });
     } finally {
-      process.removeListener('SIGINT', onSigint);
+      stopSignals();
+      noteLedgerCreated(location, io);
     }
     const after = await ledger.status(target);
     const template2 = template?.replace(/\\n/g, '\n');
@@ -204,10 +225,19 @@ ${providerUsage}
     // stderr, the run journal and the "localOnlyNotPrivate" key of --json.
     const release = fewShotRelease({ plan, result });
     const rendered = renderRelease(release, { format, template: template2 });
-    const outFile = stringFlag(values, 'out');
-    if (outFile) await writeFile(path.resolve(io.cwd, outFile), rendered);
     const journal = path.relative(root, localJournalPath(result.checkpoint));
     const budget = { total: after.total.epsilon, spent: after.spent, remaining: after.remaining };
+    const keptIn = path.relative(io.cwd, result.checkpoint) || result.checkpoint;
+    // A run that did not complete never replaces an existing file (its output is in the run file); a completed one
+    // replaces it atomically.
+    const written =
+      outFile !== undefined &&
+      (result.status === 'completed' || (result.demonstrations.length > 0 && !existsSync(outFile)));
+    if (outFile !== undefined && written) writeOutput(outFile, rendered, keptIn);
+    else if (outFile !== undefined)
+      io.err(
+        `note: ${outFlag} was not written (the run did not complete${existsSync(outFile) ? '; the existing file is left as it was' : ' and produced nothing'}); what was released is kept in ${keptIn}.`,
+      );
     if (values.json) {
       io.out(
         JSON.stringify({
@@ -221,7 +251,7 @@ ${providerUsage}
         `${result.status}: ${result.demonstrations.length} demonstration(s); ε charged ${result.epsilonCharged.toFixed(3)}${result.status === 'completed' ? '' : ` of ${result.reservation.epsilonRun.toFixed(3)} planned`}; budget spent ${after.spent.toFixed(3)} of ${after.total.epsilon}, remaining ${Math.max(0, after.remaining).toFixed(3)}.`,
       );
       io.err(
-        `local only, not private: ${result.report.usage.calls} calls in ${result.report.usage.roundTrips} round trips, ${result.report.usage.inputTokens} input and ${result.report.usage.outputTokens} output tokens, $${result.report.usage.cost.toFixed(4)}, ${(result.report.durationMs / 1000).toFixed(1)} s (journal ${journal})${outFile ? `; written to ${outFile}` : ''}`,
+        `local only, not private: ${result.report.usage.calls} calls in ${result.report.usage.roundTrips} round trips, ${result.report.usage.inputTokens} input and ${result.report.usage.outputTokens} output tokens, $${result.report.usage.cost.toFixed(4)}, ${(result.report.durationMs / 1000).toFixed(1)} s (journal ${journal})${written ? `; written to ${outFlag}` : ''}`,
       );
     }
     if (result.refusedPrompts > 0)
@@ -319,7 +349,7 @@ function formatPlan(o: {
     `  ε ${o.plan.epsilon} at δ ${o.plan.delta.toExponential(2)} with the PLD accountant; the planned charges compose (PLD) to ε = ${f(o.plan.epsilonRun)}`,
     `  M = ${o.plan.prompts} prompts, N = ${o.plan.examplesPerPrompt} expected examples per prompt, T_max = ${o.plan.maxTokens}, ${o.plan.shots} shot(s) per label${o.plan.sequential ? ' (labels compose in sequence)' : ' (labels compose in parallel)'}`,
     `  1. pool counts released with Gaussian noise σ_c = ${f(o.plan.countRelease.sigma)}: ε ${f(o.plan.countRelease.epsilon)} at δ ${o.plan.countRelease.delta.toExponential(2)} (${f(100 * o.plan.countRelease.share)}% of ε and δ)`,
-    `  2. then per label ${o.plan.labels[0]!.steps} token steps at q = M·N/ñ (ñ the noisy count), σ set from ñ for the rest of ε and δ: ${o.plan.labels.map((l) => l.label).join(', ')}`,
+    `  2. then per label ${o.plan.labels[0]!.steps} token steps at q = M·N/ñ (ñ the noisy count), σ set from ñ for the rest of ε and δ: ${o.plan.labels.map((l) => printableOneLine(l.label)).join(', ')}`,
     `  model: ${o.provider.kind}/${o.provider.model}${o.provider.offline ? ' (built-in offline model: for trying the tool)' : ''}`,
     `  at most ${o.estimate.maxCalls} calls in ${o.estimate.maxRoundTrips} round trips (labels and shots run concurrently), ≈${o.estimate.inputTokens} input and ${o.estimate.outputTokens} output tokens, cost ${o.estimate.costUSD === null ? 'unknown (model not in the price table)' : `≤ $${o.estimate.costUSD.toFixed(2)}`}, ≤ ${o.estimate.seconds} s`,
     `  budget: total ε ${o.budget.total}, spent ${f(o.budget.spent)}, after this run ${f(o.budget.spentAfter)}, remaining ${f(Math.max(0, o.budget.remainingAfter))}${o.budget.fits ? '' : ` — REFUSED: over by ${f(o.budget.over)}`} (budget filter: valid for runs chosen after earlier outputs)`,

@@ -2,8 +2,9 @@ import { canonicalRecords, summarize, type DatasetSummary } from '../../core/dat
 import { overlapNotes } from '../../core/ledger';
 import { cliLedger } from '../ledger';
 import { UsageError } from '../../core/errors';
+import { printableOneLine as p } from '../../core/text-safety';
 import type { Command } from '../args';
-import { datasetOptions, datasetUsage, loadDatasetFromFlags } from '../dataset-flags';
+import { datasetOptions, datasetUsage, ledgerFor, loadDatasetFromFlags } from '../dataset-flags';
 
 export const inspect: Command = {
   name: 'inspect',
@@ -26,9 +27,11 @@ ${datasetUsage}
     const ds = await loadDatasetFromFlags(positionals[0]!, values, io.cwd);
     const summary = summarize(ds);
     io.out(values.json ? JSON.stringify(summary) : formatSummary(summary));
-    // Records shared with datasets charged in the ledger of this folder, or in ledgers elsewhere (read only).
+    // Records shared with datasets charged in the dataset's ledger (found as every command finds it), or in ledgers
+    // elsewhere (read only).
+    const root = ledgerFor(positionals[0]!, values, io.cwd).root;
     try {
-      const status = await cliLedger(io.cwd, io.env).status({
+      const status = await cliLedger(root, io.env).status({
         identity: ds.identity,
         units: summary.units,
         unitColumn: ds.columns.unit,
@@ -36,7 +39,7 @@ ${datasetUsage}
       });
       for (const note of overlapNotes(status)) io.err(note);
     } catch (e) {
-      io.err(`warning: could not read the privacy ledger of ${io.cwd}: ${(e as Error).message}`);
+      io.err(`warning: could not read the privacy ledger of ${root}: ${(e as Error).message}`);
     }
     return 0;
   },
@@ -45,10 +48,10 @@ ${datasetUsage}
 export function formatSummary(s: DatasetSummary): string {
   const lines: string[] = [];
   const detected = (b: boolean) => (b ? ' (detected)' : '');
-  lines.push(`${s.file} (${s.format.toUpperCase()})`);
-  lines.push(`  text column:   ${s.columns.text}${detected(s.columns.detected.text)}`);
-  lines.push(`  label column:  ${s.columns.label}${detected(s.columns.detected.label)}`);
-  if (s.columns.unit) lines.push(`  privacy unit:  ${s.columns.unit}`);
+  lines.push(`${p(s.file)} (${s.format.toUpperCase()})`);
+  lines.push(`  text column:   ${p(s.columns.text)}${detected(s.columns.detected.text)}`);
+  lines.push(`  label column:  ${p(s.columns.label)}${detected(s.columns.detected.label)}`);
+  if (s.columns.unit) lines.push(`  privacy unit:  ${p(s.columns.unit)}`);
   lines.push(`  rows:          ${s.rows}`);
   lines.push(`  privacy units: ${s.units}${s.columns.unit ? ` (largest: ${s.largestUnit} rows)` : ' (one per row)'}`);
   lines.push(
@@ -66,8 +69,9 @@ export function formatSummary(s: DatasetSummary): string {
     );
   lines.push(`  identity:      sha256 ${s.identity.contentSha256.slice(0, 16)}…, ${s.identity.bytes} bytes`);
   lines.push(`  labels (${s.labels.length}, local only — label counts are private):`);
-  const width = Math.min(40, Math.max(...s.labels.map((l) => l.label.length)));
-  for (const l of s.labels) lines.push(`    ${l.label.padEnd(width)}  ${l.count}`);
-  for (const w of s.warnings) lines.push(`warning: ${w}`);
+  const names = s.labels.map((l) => p(l.label));
+  const width = Math.min(40, Math.max(...names.map((l) => l.length)));
+  s.labels.forEach((l, i) => lines.push(`    ${names[i]!.padEnd(width)}  ${l.count}`));
+  for (const w of s.warnings) lines.push(`warning: ${p(w)}`);
   return lines.join('\n');
 }

@@ -1,4 +1,4 @@
-import { writeFile } from 'node:fs/promises';
+import { existsSync } from 'node:fs';
 import path from 'node:path';
 import { summarize } from '../../core/data';
 import { UsageError } from '../../core/errors';
@@ -14,11 +14,21 @@ import {
 } from '../../core/augpe';
 import { checkTemplate } from '../../core/fewshot/export';
 import { defaultDeltaWarning, overlapNotes } from '../../core/ledger';
+import { DELTA_MIN } from '../../core/privacy';
+import { printableOneLine } from '../../core/text-safety';
 import { cliLedger } from '../ledger';
 import { createProvider } from '../../core/providers';
 import { augPeDiagnostics, augPeRelease, localJournalPath, renderRelease } from '../../core/release';
 import { numberFlag, stringFlag, type Command } from '../args';
-import { datasetOptions, loadDatasetFromFlags } from '../dataset-flags';
+import {
+  checkDelta,
+  datasetOptions,
+  ledgerFor,
+  loadDatasetFromFlags,
+  noteLedgerCreated,
+  onStopSignals,
+} from '../dataset-flags';
+import { checkOutputPath, writeOutput } from '../output';
 import { providerConfigFromFlags, providerOptions, providerUsage } from '../provider-flags';
 
 const FORMATS = ['json', 'jsonl', 'text'] as const;
@@ -57,7 +67,7 @@ ${providerUsage}
   --json                    print one JSON object: "release" (what --out writes with --format json: the
                             records and public parameters) and "localOnlyNotPrivate" (usage, private row counts,
                             budget, journal: computed from the private data, never to be shared)
-  --workspace DIR           where .private-fewshot/ lives (default: the current directory)
+  --workspace DIR           where .private-fewshot/ lives (default: found from the dataset, see docs/LEDGER.md)
   --skip-invalid, --dedupe, --max-bytes N   as for \`inspect\``,
   options: {
     labels: { type: 'string' },
@@ -117,9 +127,20 @@ ${providerUsage}
       throw new UsageError(`--embedder must be one of ${EMBEDDERS.join(', ')}; got "${embedderFlag}"`);
     const providerConfig = providerConfigFromFlags(values, io.env, 'builtin');
 
-    const root = path.resolve(io.cwd, stringFlag(values, 'workspace') ?? '.');
+    const location = ledgerFor(positionals[0]!, values, io.cwd);
+    const root = location.root;
+    const outFlag = stringFlag(values, 'out');
     const ds = await loadDatasetFromFlags(positionals[0]!, values, io.cwd, root);
+    const outFile =
+      outFlag === undefined
+        ? undefined
+        : checkOutputPath(outFlag, io.cwd, {
+            inputs: [path.resolve(io.cwd, positionals[0]!)],
+            ledgerDir: location.dir,
+          });
     const summary = summarize(ds);
+    const delta = numberFlag(values, 'delta', { min: DELTA_MIN, max: 1 });
+    checkDelta(delta, summary.units);
     // --all-labels: sorted by name. The summary lists labels by private frequency, and the order decides which labels
     // get the remainder of an equal split (and the output order), so it must not come from the counts.
     const labels = labelsFlag
@@ -143,7 +164,7 @@ ${providerUsage}
         count,
         epsilon,
         ...(fractions ? { fractions } : {}),
-        delta: numberFlag(values, 'delta', { min: Number.MIN_VALUE, max: 1 }),
+        delta,
         iterations: numberFlag(values, 'iterations', { min: 1, max: 1000, integer: true }),
         variations: numberFlag(values, 'variations', { min: 1, max: 100, integer: true }),
         neighbours: numberFlag(values, 'neighbours', { min: 1, max: 100, integer: true }),
@@ -186,7 +207,7 @@ ${providerUsage}
     for (const note of overlapNotes(before)) io.err(note);
     if (values['dry-run']) {
       io.out(values.json ? JSON.stringify({ dryRun: true, ...out0 }) : formatPlan(out0));
-      return 0;
+      return check.fits ? 0 : 1; // a refused plan is a failure, also in a dry run
     }
     if (provider.offline)
       io.err(
@@ -200,8 +221,7 @@ ${providerUsage}
     for (const w of warnings) io.err(`warning: ${w}`);
 
     const controller = new AbortController();
-    const onSigint = () => controller.abort();
-    process.once('SIGINT', onSigint);
+    const stopSignals = onStopSignals(() => controller.abort());
     let lastLine = 0;
     let result;
     try {
@@ -222,17 +242,26 @@ ${providerUsage}
         },
       });
     } finally {
-      process.removeListener('SIGINT', onSigint);
+      stopSignals();
+      noteLedgerCreated(location, io);
     }
     const after = await ledger.status(target);
     // The release boundary (src/core/release.ts): files and stdout get the release only; the local diagnostics go to
     // stderr, the run journal and the "localOnlyNotPrivate" key of --json.
     const release = augPeRelease({ plan, result });
     const rendered = renderRelease(release, { format, template });
-    const outFile = stringFlag(values, 'out');
-    if (outFile) await writeFile(path.resolve(io.cwd, outFile), rendered);
     const journal = path.relative(root, localJournalPath(result.checkpoint));
     const budget = { total: after.total.epsilon, spent: after.spent, remaining: after.remaining };
+    const keptIn = path.relative(io.cwd, result.checkpoint) || result.checkpoint;
+    // A run that did not complete never replaces an existing file (its output is in the run file); a completed one
+    // replaces it atomically.
+    const written =
+      outFile !== undefined && (result.status === 'completed' || (result.records.length > 0 && !existsSync(outFile)));
+    if (outFile !== undefined && written) writeOutput(outFile, rendered, keptIn);
+    else if (outFile !== undefined)
+      io.err(
+        `note: ${outFlag} was not written (the run did not complete${existsSync(outFile) ? '; the existing file is left as it was' : ' and produced nothing'}); what was released is kept in ${keptIn}.`,
+      );
     if (values.json) {
       io.out(
         JSON.stringify({
@@ -247,7 +276,7 @@ ${providerUsage}
       );
       const u = result.report.usage;
       io.err(
-        `local only, not private: ${u.completions} completions in ${u.generateRequests} requests, ${u.syntheticEmbedded} synthetic texts embedded, ${u.inputTokens} input and ${u.outputTokens} output tokens, $${u.cost.toFixed(4)} (private embeddings: ${result.privateEmbeddingUsage.calls} calls, $${result.privateEmbeddingUsage.cost.toFixed(4)}), ${(result.report.durationMs / 1000).toFixed(1)} s (journal ${journal})${outFile ? `; written to ${outFile}` : ''}`,
+        `local only, not private: ${u.completions} completions in ${u.generateRequests} requests, ${u.syntheticEmbedded} synthetic texts embedded, ${u.inputTokens} input and ${u.outputTokens} output tokens, $${u.cost.toFixed(4)} (private embeddings: ${result.privateEmbeddingUsage.calls} calls, $${result.privateEmbeddingUsage.cost.toFixed(4)}), ${(result.report.durationMs / 1000).toFixed(1)} s (journal ${journal})${written ? `; written to ${outFlag}` : ''}`,
       );
     }
     if (result.refusedPrivateRows > 0)
@@ -348,7 +377,7 @@ function formatPlan(o: {
     `  L − 1 = ${p.variations} variations per selected record, k = ${p.neighbours} (${p.metric}), variation ${p.variation}${p.sequential ? '; privacy units span labels: charged to the whole dataset' : '; labels compose in parallel'}`,
     ...p.labels.map(
       (l) =>
-        `  ${l.label}: ${l.count} record(s) from ${l.population} candidates per iteration; ${l.rows} private row(s) in ${l.units} unit(s) (local only)`,
+        `  ${printableOneLine(l.label)}: ${l.count} record(s) from ${l.population} candidates per iteration; ${l.rows} private row(s) in ${l.units} unit(s) (local only)`,
     ),
     `  generator: ${o.provider.kind}/${o.provider.model}${o.provider.offline ? ' (built-in offline model: for trying the tool)' : ''}; embedder: ${o.embedder.kind}/${o.embedder.model}${o.embedder.offline ? ' (private rows stay on this machine)' : ' (private rows are sent to it)'}`,
     `  about ${p.estimate.completions} completions, ${p.estimate.syntheticEmbeddings} synthetic and ${p.estimate.privateEmbeddings} private embeddings`,

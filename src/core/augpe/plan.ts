@@ -1,5 +1,5 @@
 import { canonicalRecords, summarize, type Dataset, type DatasetSummary } from '../data';
-import { UsageError, UserError } from '../errors';
+import { UsageError } from '../errors';
 import { buildPools } from '../fewshot/plan';
 import type { BudgetStatus, Charge, Ledger, LedgerDataset, Partition, PlanCheck, RunPlan } from '../ledger';
 import { calibrateSigma, epsilonFor } from '../privacy';
@@ -204,29 +204,33 @@ export function planAugPe(ds: Dataset, input: AugPeSettings): AugPePlan {
       "Raise --count or that label's fraction.",
     );
 
-  const { pools, unitsSpanLabels } = buildPools(ds, s.labels);
-  const empty = s.labels.filter((l) => pools.get(l)!.length === 0);
-  if (empty.length) {
-    throw new UserError(
-      `no rows have the label(s) ${empty.map((l) => JSON.stringify(l)).join(', ')} in ${ds.file}`,
-      `Check the spelling; the label column is "${ds.columns.label}".`,
-    );
-  }
+  const { pools } = buildPools(ds, s.labels);
+  // Whether units actually span labels is a fact about the private data, so it may not choose the composition: a
+  // unit column (public: the column mapping) always means one joint charge on the whole dataset, and each unit's
+  // votes are normalised across all its labels (the same normalisation when a unit has one label).
+  const jointUnits = ds.columns.unit !== undefined;
   const T = s.iterations;
   const L = s.variations + 1;
   // Exact for the plain Gaussian: σ = √T / μ_max(ε, δ) (calibrateSigma's analytic branch).
   const sigma = calibrateSigma({ epsilon: s.epsilon, delta: s.delta }, { kind: 'gaussian', steps: T }, 'gdp');
   const warnings: string[] = [];
-  if (unitsSpanLabels)
+  // Whether a label has rows is private: refusing would make what is released depend on it, so the run goes on (its
+  // selection is then noise alone) and only a local warning says so.
+  const empty = s.labels.filter((l) => pools.get(l)!.length === 0);
+  if (empty.length)
     warnings.push(
-      "Privacy units span several labels: each unit's votes are normalised across all labels, and the run is charged to the whole dataset.",
+      `local only, not private: no rows have the label(s) ${empty.map((l) => JSON.stringify(l)).join(', ')} in ${ds.file}, so their records are selected by noise alone. Check the spelling; the label column is "${ds.columns.label}".`,
+    );
+  if (jointUnits)
+    warnings.push(
+      "With a privacy-unit column, each unit's votes are normalised across all its labels and the run is charged to the whole dataset.",
     );
   const labels: AugPeLabelPlan[] = s.labels.map((label, i) => {
     const pool = pools.get(label)!;
     const rows = pool.reduce((a, u) => a + u.texts.length, 0);
     const lp: AugPeLabelPlan = {
       label,
-      partition: unitsSpanLabels ? '*' : (`label:${label}` as Partition),
+      partition: jointUnits ? '*' : (`label:${label}` as Partition),
       count: counts[i]!,
       population: L * counts[i]!,
       rows,
@@ -243,7 +247,7 @@ export function planAugPe(ds: Dataset, input: AugPeSettings): AugPePlan {
     return lp;
   });
   const mechanism = { kind: 'gaussian' as const, sigma, steps: T };
-  const charges: Charge[] = unitsSpanLabels
+  const charges: Charge[] = jointUnits
     ? [{ partition: '*', mechanism }]
     : labels.map((l) => ({ partition: l.partition, mechanism }));
   const epsilonRun = epsilonFor([mechanism], s.delta, 'gdp');
@@ -255,7 +259,7 @@ export function planAugPe(ds: Dataset, input: AugPeSettings): AugPePlan {
     mu: Math.sqrt(T) / sigma,
     epsilonRun,
     accountant: 'gdp',
-    sequential: unitsSpanLabels,
+    sequential: jointUnits,
     ledgerPlan: {
       algorithm: 'aug-pe',
       charges,

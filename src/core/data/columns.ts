@@ -80,7 +80,7 @@ export function chooseColumns(
       file,
       undefined,
       `there is no ${kind} column "${col}"`,
-      `The columns are: ${names.map((n) => JSON.stringify(n)).join(', ')}. Pass one of them with ${flag}.`,
+      `The columns are: ${listColumns(names.map((n) => JSON.stringify(n)))}. Pass one of them with ${flag}.`,
       col,
     );
   for (const [kind, col, flag] of [
@@ -107,7 +107,7 @@ export function chooseColumns(
         file,
         undefined,
         'no column holds text',
-        `Name the text column with --text-column. The columns are: ${names.join(', ')}.`,
+        `Name the text column with --text-column. The columns are: ${listColumns(names)}.`,
       );
     }
   }
@@ -125,7 +125,7 @@ export function chooseColumns(
         file,
         undefined,
         'no column looks like a label (a column with few distinct values)',
-        `Name the label column with --label-column. The columns are: ${names.join(', ')}.`,
+        `Name the label column with --label-column. The columns are: ${listColumns(names)}.`,
       );
     }
   }
@@ -147,4 +147,11 @@ export function chooseColumns(
 function nameRank(list: string[], name: string): number {
   const i = list.indexOf(name.toLowerCase());
   return i === -1 ? list.length : i;
+}
+
+/** At most 20 names and 300 characters, so a file with a huge header still gives a short message. */
+function listColumns(names: string[]): string {
+  let out = names.slice(0, 20).join(', ');
+  if (out.length > 300) out = `${out.slice(0, 300)}…`;
+  return names.length > 20 ? `${out} … (${names.length} columns in all)` : out;
 }

@@ -30,7 +30,7 @@ export interface Example {
   line: number;
   text: string;
   label: string;
-  /** The privacy unit: the unit column's value, or the row's own line when there is no unit column. */
+  /** The privacy unit: the unit column's value, or `record:<index>` (each record its own unit) without one. */
   unit: string;
 }
 
@@ -142,7 +142,9 @@ export async function loadDataset(file: string, options: LoadOptions = {}): Prom
       }
       seen.add(key);
     }
-    examples.push({ line: r.line, text, label, unit: unit ?? `line:${r.line}` });
+    // Without a unit column every record is its own unit, told apart by its position among the records (not its
+    // line: the records of a minified JSON array all start on line 1).
+    examples.push({ line: r.line, text, label, unit: unit ?? `record:${r.index}` });
   }
   if (examples.length === 0) {
     throw new DataError(

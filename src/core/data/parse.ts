@@ -7,6 +7,10 @@ export type Format = 'csv' | 'jsonl' | 'json';
 /** One raw record: its 1-based starting line and its fields. A Map, so keys like `__proto__` are just keys. */
 export interface RawRecord {
   line: number;
+  /** 1-based column where the record starts, when records can share a line (a minified JSON array). */
+  column?: number;
+  /** 0-based position among the file's records: what tells records apart when they share a line. */
+  index: number;
   fields: Map<string, unknown>;
 }
 
@@ -55,9 +59,21 @@ async function* csvRecords(chunks: AsyncIterable<string>, file: string): AsyncGe
     }
     return lo + 1;
   };
+  // The end (bytes, empty lines) of the last record the parser accepted, updated synchronously by the parser itself:
+  // the consumer below may lag many records behind when the parser fails, so its own position is not the bad row's.
+  let parsedEnd = 0;
+  let parsedEmpty = 0;
+  let headerFields: number | undefined;
   const parser = csvParse({
     bom: true,
     info: true,
+    on_record: (record, context) => {
+      parsedEnd = context.bytes;
+      parsedEmpty = context.empty_lines;
+      const fields: unknown = Array.isArray(record) ? record : (record as { record?: unknown }).record;
+      headerFields ??= Array.isArray(fields) ? fields.length : undefined;
+      return record;
+    },
     skip_empty_lines: true,
     relax_column_count: false,
     relax_quotes: false,
@@ -69,6 +85,7 @@ async function* csvRecords(chunks: AsyncIterable<string>, file: string): AsyncGe
   let header: string[] | undefined;
   let prevBytes = 0; // end of the previous record, after its delimiter
   let prevEmpty = 0;
+  let index = 0;
   try {
     for await (const item of parser as AsyncIterable<{
       record: string[];
@@ -101,13 +118,14 @@ async function* csvRecords(chunks: AsyncIterable<string>, file: string): AsyncGe
       }
       const fields = new Map<string, unknown>();
       header.forEach((h, i) => fields.set(h, item.record[i]));
-      yield { line: start, fields };
+      yield { line: start, index: index++, fields };
     }
   } catch (e) {
     if (e instanceof DataError) throw e;
     if (e instanceof CsvError) {
-      const info = e as unknown as { empty_lines?: number };
-      throw csvError(e, file, lineAt(prevBytes) + Math.max(0, (info.empty_lines ?? prevEmpty) - prevEmpty));
+      const info = e as unknown as { empty_lines?: number; record?: unknown[] };
+      const line = lineAt(parsedEnd) + Math.max(0, (info.empty_lines ?? parsedEmpty) - parsedEmpty);
+      throw csvError(e, file, line, headerFields, Array.isArray(info.record) ? info.record.length : undefined);
     }
     throw e;
   }
@@ -115,7 +133,7 @@ async function* csvRecords(chunks: AsyncIterable<string>, file: string): AsyncGe
     throw new DataError(file, undefined, 'the file has no header line', 'The first line must name the columns.');
 }
 
-function csvError(e: CsvError, file: string, line: number): DataError {
+function csvError(e: CsvError, file: string, line: number, headerFields?: number, rowFields?: number): DataError {
   switch (e.code) {
     case 'CSV_QUOTE_NOT_CLOSED':
       return new DataError(
@@ -128,9 +146,12 @@ function csvError(e: CsvError, file: string, line: number): DataError {
       return new DataError(
         file,
         line,
-        'this row has a different number of fields from the header',
+        headerFields !== undefined && rowFields !== undefined
+          ? `this row has ${rowFields} field(s) but the header has ${headerFields}`
+          : 'this row has a different number of fields from the header',
         'Quote fields that contain commas, and give every row as many fields as the header.',
       );
+    case 'INVALID_OPENING_QUOTE':
     case 'CSV_INVALID_CLOSING_QUOTE':
     case 'CSV_NON_TRIMABLE_CHAR_AFTER_CLOSING_QUOTE':
       return new DataError(
@@ -143,29 +164,35 @@ function csvError(e: CsvError, file: string, line: number): DataError {
       return new DataError(
         file,
         line,
-        `the CSV cannot be parsed (${e.code})`,
+        'this row cannot be read as comma-separated values',
         'Check that the file is comma-separated with one header line.',
       );
   }
 }
 
-function toRecord(value: unknown, file: string, line: number, what: string): RawRecord {
+function toRecord(
+  value: unknown,
+  file: string,
+  at: { line: number; column?: number; index: number },
+  what: string,
+): RawRecord {
   if (value === null || typeof value !== 'object' || Array.isArray(value)) {
     throw new DataError(
       file,
-      line,
+      at.line,
       `${what} is not a JSON object`,
       'Each record must be an object such as {"text": "…", "label": "…"}.',
     );
   }
   // Object.entries reads own properties only; a "__proto__" key parsed by JSON.parse is an own property and
   // becomes an ordinary Map key here, so nothing is ever assigned through a prototype setter.
-  return { line, fields: new Map(Object.entries(value)) };
+  return { ...at, fields: new Map(Object.entries(value)) };
 }
 
 async function* jsonlRecords(chunks: AsyncIterable<string>, file: string): AsyncGenerator<RawRecord> {
   let carry = '';
   let lineNo = 0;
+  let index = 0;
   const handle = (text: string): RawRecord | undefined => {
     lineNo++;
     const t = text.trim();
@@ -181,7 +208,7 @@ async function* jsonlRecords(chunks: AsyncIterable<string>, file: string): Async
         'JSONL needs one complete JSON object per line.',
       );
     }
-    return toRecord(value, file, lineNo, 'this line');
+    return toRecord(value, file, { line: lineNo, index: index++ }, 'this line');
   };
   for await (const chunk of chunks) {
     carry += chunk;
@@ -206,14 +233,19 @@ async function* jsonArrayRecords(chunks: AsyncIterable<string>, file: string): A
   let inString = false;
   let escaped = false;
   let line = 1;
+  let col = 0; // characters read on the current line: the 1-based column of the last character read
   let elementLine = 1;
+  let elementCol = 1;
+  let index = 0;
   let element = '';
   let expectElement = true;
+  /** Where element `index` starts, for messages: records of a minified array all share line 1. */
+  const where = () => `array element ${index + 1} (line ${elementLine}, column ${elementCol})`;
   const unexpected = (c: string): DataError =>
     new DataError(
       file,
       line,
-      `unexpected ${JSON.stringify(c)} in the JSON array`,
+      `unexpected ${JSON.stringify(c.length === 1 && c < ' ' ? `\\u${c.charCodeAt(0).toString(16).padStart(4, '0')}` : c)} at column ${col} in the JSON array`,
       'The file must be one JSON array of objects: [{"text": "…", "label": "…"}, …].',
     );
   for await (const chunk of chunks) {
@@ -225,7 +257,10 @@ async function* jsonArrayRecords(chunks: AsyncIterable<string>, file: string): A
         const from = i;
         for (; i < chunk.length; i++) {
           const d = chunk[i]!;
-          if (d === '\n') line++;
+          if (d === '\n') {
+            line++;
+            col = 0;
+          } else col++;
           if (inString) {
             if (escaped) escaped = false;
             else if (d === '\\') escaped = true;
@@ -249,11 +284,12 @@ async function* jsonArrayRecords(chunks: AsyncIterable<string>, file: string): A
             throw new DataError(
               file,
               elementLine,
-              'this array element is not valid JSON',
+              `${where()} is not valid JSON`,
               'Check the brackets, quotes and commas of this element.',
             );
           }
-          yield toRecord(value, file, elementLine, 'this array element');
+          yield toRecord(value, file, { line: elementLine, column: elementCol, index }, where());
+          index++;
           element = '';
           state = 'between';
           expectElement = false;
@@ -263,8 +299,10 @@ async function* jsonArrayRecords(chunks: AsyncIterable<string>, file: string): A
       i++;
       if (c === '\n') {
         line++;
+        col = 0;
         continue;
       }
+      col++;
       if (c === ' ' || c === '\t' || c === '\r') continue;
       if (state === 'before') {
         if (c !== '[')
@@ -284,11 +322,12 @@ async function* jsonArrayRecords(chunks: AsyncIterable<string>, file: string): A
           depth = 1;
           element = '{';
           elementLine = line;
+          elementCol = col;
         } else if (expectElement && c !== ',' && c !== ']') {
           throw new DataError(
             file,
             line,
-            'an array element is not a JSON object',
+            `array element ${index + 1} (line ${line}, column ${col}) is not a JSON object`,
             'Each element must be an object such as {"text": "…", "label": "…"}.',
           );
         } else throw unexpected(c);
@@ -303,7 +342,7 @@ async function* jsonArrayRecords(chunks: AsyncIterable<string>, file: string): A
     throw new DataError(
       file,
       state === 'element' ? elementLine : line,
-      'the JSON array is not closed',
+      state === 'element' ? `${where()} is not closed` : 'the JSON array is not closed',
       'The file seems cut short; end it with ].',
     );
 }

@@ -64,6 +64,14 @@ export async function openText(file: string, displayName: string, maxBytes = DEF
         throw badUtf8(displayName, linesBefore + countNewlines(all, invalidUtf8Offset(all)));
       }
       pending = trailingIncomplete(buf);
+      const nul = text.indexOf('\0');
+      if (nul !== -1)
+        throw new DataError(
+          displayName,
+          linesBefore + countChar(text.slice(0, nul), '\n') + 1,
+          'the file contains a NUL byte (a binary file, or text saved as UTF-16)',
+          'Re-save the file as UTF-8 text, or remove the NUL bytes.',
+        );
       linesBefore += countChar(text, '\n');
       if (text) yield text;
     }

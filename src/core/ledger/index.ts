@@ -57,3 +57,4 @@ export { LedgerStore, LEDGER_DIR, LEDGER_FILE, HEAD_FILE, type LockOptions } fro
 export { sha256Hex as releaseHash } from './format';
 export { defaultAccountant, defaultFilter } from './default-accountant';
 export { filterSpent, filterStatus, type FilterSpent, type FilterStatus, type RunCharges } from './filter';
+export { locateLedger, type LedgerLocation } from './locate';

@@ -11,6 +11,7 @@ import type { DatasetIdentity } from '../data';
 import type { CanonicalRecord } from '../data/load';
 import { UsageError, UserError } from '../errors';
 import { TOOL_VERSION } from '../version';
+import { DELTA_MIN } from '../privacy/types';
 import type { LedgerAccountant, MechanismSpec } from './accountant';
 import { SpentCalculator, type PoolCharge, type Recorded } from './compose';
 import { defaultFilter } from './default-accountant';
@@ -339,9 +340,12 @@ export class Ledger {
   async setTotal(ds: LedgerDataset, total: { epsilon?: number; delta?: number }): Promise<BudgetStatus> {
     if (total.epsilon !== undefined && !(Number.isFinite(total.epsilon) && total.epsilon > 0))
       throw new UsageError(`the total ε must be a positive number; got ${total.epsilon}`);
-    if (total.delta !== undefined && !(Number.isFinite(total.delta) && total.delta > 0 && total.delta < 1 / ds.units)) {
+    if (
+      total.delta !== undefined &&
+      !(Number.isFinite(total.delta) && total.delta >= DELTA_MIN && total.delta < 1 / ds.units)
+    ) {
       throw new UsageError(
-        `δ must be in (0, 1/n) = (0, ${(1 / ds.units).toPrecision(3)}) for ${ds.units} records; got ${total.delta}`,
+        `δ must be in [${DELTA_MIN}, 1/n) = [${DELTA_MIN}, ${(1 / ds.units).toPrecision(3)}) for ${ds.units} records; got ${total.delta}`,
         ds.units > 2
           ? `DP needs δ well below 1/n; a common choice is 1/(n·ln n) = ${conventionalDelta(ds.units).toPrecision(3)}.`
           : 'DP needs δ well below 1/n.',

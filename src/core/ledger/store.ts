@@ -21,10 +21,12 @@ import {
   fstatSync,
   closeSync,
   renameSync,
+  statSync,
 } from 'node:fs';
 import path from 'node:path';
 import lockfile from 'proper-lockfile';
 import { DataError, UserError } from '../errors';
+import { fsUserError, isFsError } from '../io/fs-errors';
 import { encodeLine, GENESIS, parseLedger, type LedgerLine, type LineBody, type ParsedLedger } from './format';
 
 export const LEDGER_DIR = '.private-fewshot';
@@ -86,6 +88,12 @@ export class LedgerStore {
           },
         });
       mkdirSync(this.dir, { recursive: true });
+    } else if (!statSync(this.dir).isDirectory()) {
+      // Checked here: the lock (a mkdir inside it) would retry ENOTDIR for the whole wait time before failing.
+      throw new UserError(
+        `${this.dir}: is a file where the privacy ledger's folder was expected (ENOTDIR)`,
+        'Move the file away (it is not a ledger), or restore .private-fewshot/ from a backup.',
+      );
     }
     let compromised: Error | undefined;
     const staleMs = Math.max(2000, this.lockOptions.staleMs ?? 20_000);
@@ -151,7 +159,13 @@ export class LedgerStore {
         );
       return emptyLedger();
     }
-    const bytes = readFileSync(this.file);
+    let bytes: Buffer;
+    try {
+      bytes = readFileSync(this.file);
+    } catch (e) {
+      // readFileSync's EISDIR/EACCES carry no path: name the ledger file in the message.
+      throw isFsError(e) ? fsUserError(e, { context: 'cannot read the privacy ledger', path: this.file }) : e;
+    }
     const parsed = parseLedger(bytes.toString('utf8'), this.file);
     this.expectedSize.set(parsed, bytes.length);
     if (!head) {

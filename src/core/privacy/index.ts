@@ -26,7 +26,7 @@ import {
 } from './types';
 
 export type { AccountantName, MechanismSpec } from './types';
-export { ACCOUNTANTS, MAX_STEPS, validateSpec, validateSpecs } from './types';
+export { ACCOUNTANTS, DELTA_MIN, MAX_STEPS, validateSpec, validateSpecs } from './types';
 export { gaussianDelta, gaussianEpsilon, gaussianMuFor, gdpMu } from './gaussian';
 export { DEFAULT_RDP_ORDERS, rdpOfSpecs, rdpToDelta, rdpToEpsilon, rdpPoissonGaussian } from './rdp';
 export { composePld, clearPldCaches, clearPldCaches as clearPrivacyCaches, pldCacheStats, PldAccount } from './pld';

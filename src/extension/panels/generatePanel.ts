@@ -1,4 +1,10 @@
+import { existsSync } from 'node:fs';
+import path from 'node:path';
 import * as vscode from 'vscode';
+import { writeFileAtomic } from '../../core/io/atomic';
+import { fsUserError, isFsError } from '../../core/io/fs-errors';
+import { checkOutputPath } from '../../core/io/output-path';
+import { LEDGER_DIR, locateLedger } from '../../core/ledger';
 import { canonicalRecords, summarize, type Dataset, type DatasetSummary } from '../../core/data';
 import { DataError, UserError } from '../../core/errors';
 import { FEWSHOT_DEFAULTS } from '../../core/fewshot/plan';
@@ -50,9 +56,27 @@ export interface GenerateDeps {
   onBudget: (update: BudgetUpdate) => void;
 }
 
-/** Where the ledger lives for a file: its workspace folder, else the file's folder (as for Inspect). */
+/**
+ * Where the ledger lives for a file: the same rule as the CLI (core/ledger/locate.ts): the nearest existing
+ * .private-fewshot/ above the file, else its workspace folder or repository root, else the file's folder.
+ */
 export function ledgerRootFor(file: vscode.Uri): string {
-  return vscode.workspace.getWorkspaceFolder(file)?.uri.fsPath ?? vscode.Uri.joinPath(file, '..').fsPath;
+  return locateLedger(file.fsPath, { workspaceFolder: vscode.workspace.getWorkspaceFolder(file)?.uri.fsPath }).root;
+}
+
+/**
+ * Writes an export: never over the dataset or into .private-fewshot/, and atomically (temp file + rename) on disk,
+ * so a failure never leaves a truncated file. Throws a UserError naming the path and what to do.
+ */
+export async function writeExport(target: vscode.Uri, body: string, dataset: vscode.Uri): Promise<void> {
+  if (target.scheme !== 'file') return vscode.workspace.fs.writeFile(target, new TextEncoder().encode(body));
+  const ledgerDir = path.join(ledgerRootFor(dataset), LEDGER_DIR);
+  const file = checkOutputPath(target.fsPath, path.dirname(target.fsPath), { inputs: [dataset.fsPath], ledgerDir });
+  try {
+    writeFileAtomic(file, body);
+  } catch (e) {
+    throw isFsError(e) ? fsUserError(e, { context: 'could not export', path: file }) : e;
+  }
 }
 
 export function budgetOf(status: BudgetStatus): BudgetMessage {
@@ -387,6 +411,8 @@ export class GeneratePanel {
     const controller = new AbortController();
     this.running = controller;
     const started = Date.now();
+    const ledgerDir = path.join(loaded.ledger.workspaceRoot, LEDGER_DIR);
+    const ledgerExisted = existsSync(ledgerDir);
     this.deps.log.info(
       `Generating ${plan.settings.labels.length} label(s) × ${plan.settings.shots} shot(s) for ${this.name} with ${provider.kind}/${provider.model}.`,
     );
@@ -466,6 +492,7 @@ export class GeneratePanel {
     } finally {
       throttle.cancel();
       this.running = undefined;
+      if (!ledgerExisted && existsSync(ledgerDir)) this.deps.log.info(`Created the privacy ledger at ${ledgerDir}.`);
     }
   }
 
@@ -518,7 +545,7 @@ export class GeneratePanel {
     }
     const format = editorExportFormat(target.path, json);
     const body = editorExportText(r, format);
-    await vscode.workspace.fs.writeFile(target, new TextEncoder().encode(body));
+    await writeExport(target, body, this.file);
     this.post({
       type: 'notice',
       message: `Exported ${r.demonstrations.length} demonstration(s) as ${format} to ${vscode.workspace.asRelativePath(target, false)}.`,

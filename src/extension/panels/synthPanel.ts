@@ -23,7 +23,7 @@ import {
 import { parseWebviewMessage, type BudgetMessage, type HostMessage, type SynthSettings } from '../../shared/protocol';
 import { editorHint } from '../budget';
 import { providerConfigFromSettings, providerFromSettings } from '../providers/settings';
-import { budgetOf, insertAtCursor, ledgerRootFor, type GenerateDeps } from './generatePanel';
+import { budgetOf, insertAtCursor, ledgerRootFor, writeExport, type GenerateDeps } from './generatePanel';
 import { renderWebviewHtml } from './html';
 import { augPeResultMessage } from './release';
 import { panelIcon } from './icons';
@@ -480,7 +480,7 @@ export class SynthPanel {
     // JSON is the release, as the CLI's `synth --format json` writes it: the records and the public run parameters.
     const format = editorExportFormat(target.path);
     const body = editorExportText(r, format);
-    await vscode.workspace.fs.writeFile(target, new TextEncoder().encode(body));
+    await writeExport(target, body, this.file);
     this.post({
       type: 'notice',
       message: `Exported ${r.records.length} record(s) as ${format} to ${vscode.workspace.asRelativePath(target, false)}.`,

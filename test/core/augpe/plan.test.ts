@@ -68,7 +68,7 @@ test('σ for the Aug-PE test vectors (analytic GDP, δ = 1/(N ln N)) comes out o
   );
 });
 
-test('ledger plan: one gaussian charge of T steps per label pool, or one on the whole dataset when units span labels', () => {
+test('ledger plan: one gaussian charge of T steps per label pool, or one on the whole dataset with a unit column', () => {
   const labels = ['x', 'y', 'z'];
   const rows = fakeDataset(300, labels);
   const p = planAugPe(rows, { labels: ['x', 'z'], count: 6, epsilon: 2, delta: 1e-4, iterations: 7 });
@@ -78,11 +78,12 @@ test('ledger plan: one gaussian charge of T steps per label pool, or one on the 
     { partition: 'label:z', mechanism: { kind: 'gaussian', sigma: p.sigma, steps: 7 } },
   ]);
   assert.equal(p.sequential, false);
-  // A unit column whose units stay inside one label: still per label.
+  // A unit column whose units stay inside one label: also one joint charge, because whether units span labels is
+  // private and may not choose the mechanism's composition.
   const inLabel = fakeDataset(300, labels, { unitOf: (i, l) => `${l}-${i % 10}` });
   assert.deepEqual(
     planAugPe(inLabel, { labels: ['x'], count: 3, epsilon: 2, delta: 1e-4 }).ledgerPlan.charges.map((c) => c.partition),
-    ['label:x'],
+    ['*'],
   );
   // Units spanning labels (even a label not in the run): one charge on "*", with the same σ and T (joint
   // normalisation).
@@ -93,7 +94,7 @@ test('ledger plan: one gaussian charge of T steps per label pool, or one on the 
     { partition: '*', mechanism: { kind: 'gaussian', sigma: s.sigma, steps: 5 } },
   ]);
   assert.equal(s.epsilonRun, epsilonFor([{ kind: 'gaussian', sigma: s.sigma, steps: 5 }], 1e-4, 'gdp'));
-  assert.ok(s.warnings.some((w) => /span several labels/.test(w)));
+  assert.ok(s.warnings.some((w) => /normalised across all its labels/.test(w)));
 });
 
 test('class sizes: equal split or public fractions, floor plus largest remainder — never the private label counts', () => {
@@ -147,7 +148,12 @@ test('planner refusals name the problem', () => {
   const base = { labels: ['a', 'b'], count: 4, epsilon: 1, delta: 1e-4 };
   assert.throws(() => planAugPe(ds, { ...base, labels: [] }), /no labels/);
   assert.throws(() => planAugPe(ds, { ...base, labels: ['a', 'a'] }), /named twice/);
-  assert.throws(() => planAugPe(ds, { ...base, labels: ['a', 'nope'] }), /no rows have the label/);
+  // An empty pool is private: a local warning, not a refusal.
+  assert.ok(
+    planAugPe(ds, { ...base, labels: ['a', 'nope'] }).warnings.some((w) =>
+      /local only.*no rows have the label/.test(w),
+    ),
+  );
   assert.throws(() => planAugPe(ds, { ...base, count: 1 }), /smaller than the number of labels/);
   assert.throws(() => planAugPe(ds, { ...base, fractions: [1] }), /1 fraction\(s\) for 2 label/);
   assert.throws(() => planAugPe(ds, { ...base, fractions: [1, 0] }), /positive/);

@@ -273,7 +273,10 @@ test('--dedupe: adding one record never changes any other label pool (the key ho
     });
     const m = new Map<string, string[]>();
     for (const e of ds.examples)
-      m.set(e.label, [...(m.get(e.label) ?? []), `${e.unit.startsWith('line:') ? '' : e.unit}|${e.text.trim()}`]);
+      m.set(e.label, [
+        ...(m.get(e.label) ?? []),
+        `${e.unit.startsWith('line:') || e.unit.startsWith('record:') ? '' : e.unit}|${e.text.trim()}`,
+      ]);
     return m;
   };
   const before = await pools('dd0.csv', base);

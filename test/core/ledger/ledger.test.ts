@@ -264,7 +264,10 @@ test('setTotal writes a user budget line; δ must stay below 1/n', async () => {
   assert.deepEqual([s.total.epsilon, s.total.delta, s.total.source, s.total.line], [1.5, 1e-5, 'user', 2]);
   const t = await ledger.setTotal(ds, { epsilon: 3 });
   assert.deepEqual([t.total.epsilon, t.total.delta], [3, 1e-5]);
-  await assert.rejects(ledger.setTotal(ds, { delta: 1 / 1000 }), /δ must be in \(0, 1\/n\)/);
+  await assert.rejects(ledger.setTotal(ds, { delta: 1 / 1000 }), /δ must be in \[1e-12, 1\/n\)/);
+  // Below 1e-12 the accountants cannot compute ε reliably (calibration would spin): refused, not stored.
+  await assert.rejects(ledger.setTotal(ds, { delta: 1e-30 }), /δ must be in \[1e-12, 1\/n\)/);
+  assert.equal((await ledger.status(ds)).total.delta, 1e-5);
   await assert.rejects(ledger.setTotal(ds, { epsilon: -1 }), UsageError);
 });
 
