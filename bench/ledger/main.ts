@@ -1,8 +1,12 @@
-// Remaining budget of a ledger with 1,000 heterogeneous runs (goal: under 200 ms), with the production accountant.
+// Remaining budget of a ledger with 1,000 heterogeneous runs (goal: under 200 ms), with the production accountant;
+// and record identity for 1,000,000 records (fingerprints + overlap, goal: under 2 s).
 //   npm run bench -- ledger
 import { mkdtempSync, rmSync, statSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { cpus, loadavg, tmpdir } from 'node:os';
 import path from 'node:path';
+import type { CanonicalRecord } from '../../src/core/data';
+import { classify, recordSet, unkeyedHashes, BYTES_PER_ENTRY } from '../../src/core/ledger/records';
+import { RecordIndex } from '../../src/core/ledger/record-index';
 import {
   Ledger,
   defaultAccountant,
@@ -95,6 +99,118 @@ function median(xs: number[]): number {
 }
 
 export async function main(): Promise<void> {
+  await history();
+  await records();
+}
+
+/**
+ * Record identity (records.ts) for 1,000,000 records: fingerprinting, and the cold status of a dataset whose records
+ * overlap a charged dataset's in all but 1,000 (read + verify its record set, classify, compose). Goal: < 2 s.
+ */
+async function records(): Promise<void> {
+  const N = 1_000_000;
+  const words = ['card', 'transfer', 'balance', 'pending', 'refund', 'exchange', 'rate', 'top up', 'verify', 'PIN'];
+  const make = (from: number, to: number): CanonicalRecord[] =>
+    Array.from({ length: to - from }, (_, k) => {
+      const i = from + k;
+      return {
+        key: `Why is my ${words[i % 10]} ${words[(i >> 3) % 10]} still not working after ${i} days? Please help.`,
+        label: `label_${i % 77}`,
+      };
+    });
+  const ws = mkdtempSync(path.join(tmpdir(), 'pfs-bench-records-'));
+  try {
+    const charged: LedgerDataset = {
+      identity: { path: 'data/old.csv', contentSha256: releaseHash('old'), bytes: 1 },
+      units: N,
+      records: make(0, N),
+    };
+    const builder = new Ledger(ws, { accountant: defaultAccountant() });
+    await builder.setTotal(charged, { epsilon: 1e6 });
+    await builder.reserve(charged, {
+      algorithm: 'aug-pe',
+      charges: [{ partition: '*', mechanism: { kind: 'gaussian', sigma: 10, steps: 10 } }],
+    });
+    await builder.reserve(charged, {
+      algorithm: 'dp-few-shot',
+      charges: [
+        {
+          partition: 'label:label_3',
+          mechanism: { kind: 'poisson-gaussian', sigma: 0.6, samplingRate: 0.01, steps: 100 },
+        },
+      ],
+    });
+    const salt = (await builder.store.withLock(false, (x) => x.parsed)).header!.labelSalt;
+    const times = {
+      hash: [] as number[],
+      key: [] as number[],
+      classify: [] as number[],
+      status: [] as number[],
+      cpu: [] as number[],
+    };
+    let shared = 0;
+    let classes = 0;
+    let spent = 0;
+    for (let rep = 0; rep < 3; rep++) {
+      // A fresh array each time (nothing cached): the charged records but 1,000, plus 1,000 new ones, reversed.
+      const current = [...make(1000, N + 1000)].reverse();
+      let t = performance.now();
+      const hashes = unkeyedHashes(current);
+      times.hash.push(performance.now() - t);
+      t = performance.now();
+      const set = recordSet(current, salt, hashes);
+      times.key.push(performance.now() - t);
+      const stored = recordSet(charged.records!, salt);
+      t = performance.now();
+      const c = classify(set, [stored]);
+      times.classify.push(performance.now() - t);
+      shared = c.shared[0]!;
+      classes = c.classes.length;
+      const ds: LedgerDataset = {
+        identity: { path: 'data/new.csv', contentSha256: releaseHash(`new${rep}`), bytes: 1 },
+        units: N,
+        records: [...current],
+      };
+      const ledger = new Ledger(ws, { accountant: defaultAccountant() });
+      t = performance.now();
+      const cpu = process.cpuUsage();
+      const s = await ledger.status(ds);
+      times.status.push(performance.now() - t);
+      const used = process.cpuUsage(cpu);
+      times.cpu.push((used.user + used.system) / 1000);
+      spent = s.spent;
+    }
+    // The per-user index (another keyed pass plus the sample) when a run is reserved, and its lookup.
+    const index = new RecordIndex(path.join(ws, 'index'));
+    let t = performance.now();
+    index.add(path.join(ws, 'elsewhere'), 'data/old.csv', charged.records!);
+    const add = performance.now() - t;
+    t = performance.now();
+    const found = index.lookup(make(1000, N + 1000), path.join(ws, '.private-fewshot'));
+    const lookup = performance.now() - t;
+    const file = statSync(path.join(ws, 'index', 'record-index.json')).size;
+    const m = (xs: number[]) => median(xs).toFixed(0);
+    const load = loadavg()[0]!.toFixed(1);
+    console.log(
+      `\nrecords (1-min load average ${load} on ${cpus().length} cores): ${N.toLocaleString('en-US')} records, ${BYTES_PER_ENTRY} bytes per (record, label) entry on disk (${((N * BYTES_PER_ENTRY) / 2 ** 20).toFixed(1)} MiB per record set)`,
+    );
+    console.log(`  unkeyed mixing hash (JS):                       median ${m(times.hash)} ms`);
+    console.log(`  keyed step (AES-128-ECB) + label tags + sort:   median ${m(times.key)} ms`);
+    console.log(
+      `  overlap classes vs a charged 1M set:            median ${m(times.classify)} ms (${shared.toLocaleString('en-US')} shared, ${classes} classes)`,
+    );
+    console.log(
+      `  status of the 1M dataset, cold (fingerprint + read/verify set + classify + compose): median ${m(times.status)} ms wall, ${m(times.cpu)} ms CPU — goal < 2000 ms; spent ε ${spent.toFixed(3)}`,
+    );
+    console.log(
+      `  per-user index: add ${add.toFixed(0)} ms, lookup ${lookup.toFixed(0)} ms (found ~${found[0]?.records.toLocaleString('en-US') ?? 0}), file ${(file / 1024).toFixed(0)} KiB`,
+    );
+  } finally {
+    rmSync(ws, { recursive: true, force: true });
+  }
+}
+
+async function history(): Promise<void> {
   const ws = mkdtempSync(path.join(tmpdir(), 'pfs-bench-ledger-'));
   try {
     const ds: LedgerDataset = {

@@ -1,5 +1,5 @@
 import * as vscode from 'vscode';
-import { summarize } from '../core/data';
+import { canonicalRecords, summarize } from '../core/data';
 import { DataError, UserError } from '../core/errors';
 import { Config } from './config';
 import { budgetOf, ledgerRootFor, type BudgetUpdate } from './datasetLedger';
@@ -9,12 +9,14 @@ import { InspectPanel } from './panels/inspectPanel';
 import { RunPanel } from './panels/runPanelHost';
 import { SynthPanel } from './panels/synthPanel';
 import { BudgetStatusBar } from './statusBar';
-import { defaultAccountant, Ledger } from '../core/ledger';
+import { defaultAccountant, Ledger, RecordIndex, setDefaultRecordIndex } from '../core/ledger';
 import { promptForApiKey, providerFromSettings } from './providers/settings';
 import { verdicts } from '../core/providers/verdicts';
 import { datasetArgument, pickDataset, setBudget } from './setBudget';
 
 export function activate(context: vscode.ExtensionContext): void {
+  // The per-user record index (core/ledger/record-index.ts) lives in the editor's global storage.
+  setDefaultRecordIndex(new RecordIndex(context.globalStorageUri.fsPath));
   // Logs never include dataset rows, prompts or keys: only file names, counts of problems and timings.
   const log = vscode.window.createOutputChannel('Private Few-Shot', { log: true });
   const config = new Config();
@@ -29,6 +31,7 @@ export function activate(context: vscode.ExtensionContext): void {
     const status = await new Ledger(root, { accountant: defaultAccountant() }).status({
       identity: ds.identity,
       units: summarize(ds).units,
+      records: canonicalRecords(ds),
     });
     return { file, name: vscode.workspace.asRelativePath(file, false), budget: budgetOf(status) };
   };
@@ -60,7 +63,7 @@ export function activate(context: vscode.ExtensionContext): void {
       log.info(`Inspected ${name} in ${Date.now() - started} ms.`);
       // The status-bar budget; a ledger problem must not hide the summary (Generate reports it in full).
       void new Ledger(root, { accountant: defaultAccountant() })
-        .status({ identity: ds.identity, units: summary.units })
+        .status({ identity: ds.identity, units: summary.units, records: canonicalRecords(ds) })
         .then(
           (status) => showBudget({ file, name, budget: budgetOf(status) }),
           (e: unknown) => log.warn(`Could not read the privacy budget of ${name}: ${(e as Error).message}`),

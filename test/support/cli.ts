@@ -1,4 +1,5 @@
 import { spawnSync } from 'node:child_process';
+import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { pathToFileURL } from 'node:url';
 import { main } from '../../src/cli/main';
@@ -31,7 +32,8 @@ export function spawnCli(
 ) {
   const r = spawnSync(process.execPath, [...cliArgs, ...args], {
     cwd: opts.cwd ?? repoRoot,
-    env: { ...process.env, ...opts.env },
+    // The per-user record index goes to a temporary folder unless a test names one (never the user's own).
+    env: { PRIVATE_FEWSHOT_INDEX_DIR: path.join(tmpdir(), 'pfs-test-record-index'), ...process.env, ...opts.env },
     encoding: 'utf8',
     timeout: opts.timeoutMs,
     killSignal: 'SIGKILL',

@@ -1,14 +1,8 @@
 import path from 'node:path';
-import { summarize } from '../../core/data';
+import { canonicalRecords, summarize } from '../../core/data';
 import { UsageError } from '../../core/errors';
-import {
-  Ledger,
-  defaultAccountant,
-  defaultDeltaWarning,
-  describeUnit,
-  type BudgetStatus,
-  type ChargeView,
-} from '../../core/ledger';
+import { defaultDeltaWarning, describeUnit, overlapNotes, type BudgetStatus, type ChargeView } from '../../core/ledger';
+import { cliLedger } from '../ledger';
 import { numberFlag, type Command } from '../args';
 import { datasetOptions, ledgerFor, loadDatasetFromFlags, noteLedgerCreated } from '../dataset-flags';
 import { DELTA_MIN } from '../../core/privacy';
@@ -50,13 +44,19 @@ composition of the same runs had they all been planned in advance (docs/PRIVACY.
     const root = location.root;
     const ds = await loadDatasetFromFlags(positionals[0]!, values, io.cwd, root);
     const summary = summarize(ds);
-    const target = { identity: ds.identity, units: summary.units, unitColumn: ds.columns.unit };
-    const ledger = new Ledger(root, { accountant: defaultAccountant() });
+    const target = {
+      identity: ds.identity,
+      units: summary.units,
+      unitColumn: ds.columns.unit,
+      records: canonicalRecords(ds),
+    };
+    const ledger = cliLedger(root, io.env);
     if (epsilon !== undefined || delta !== undefined) {
       await ledger.setTotal(target, { epsilon, delta });
       noteLedgerCreated(location, io);
     }
     const status = await ledger.status(target, { labels: summary.labels.map((l) => l.label) });
+    for (const note of overlapNotes(status)) io.err(note);
     io.out(values.json ? JSON.stringify(status) : formatStatus(status, root, positionals[0]!));
     return 0;
   },

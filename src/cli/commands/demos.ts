@@ -6,9 +6,10 @@ import { checkTemplate, EXPORT_FORMATS, type ExportFormat } from '../../core/few
 import { FEWSHOT_DEFAULTS, type FewShotPlan } from '../../core/fewshot/plan';
 import { chooseLabels, prepareFewShot } from '../../core/fewshot/prepare';
 import { runFewShot } from '../../core/fewshot/run';
-import { Ledger, defaultAccountant, defaultDeltaWarning } from '../../core/ledger';
+import { defaultDeltaWarning, overlapNotes } from '../../core/ledger';
 import { DELTA_MIN } from '../../core/privacy';
 import { printableOneLine } from '../../core/text-safety';
+import { cliLedger } from '../ledger';
 import { createProvider, DEFAULT_PRICES, priceFor } from '../../core/providers';
 import { estimateTokens } from '../../core/providers/usage';
 import { fewShotDiagnostics, fewShotRelease, localJournalPath, renderRelease } from '../../core/release';
@@ -122,8 +123,13 @@ ${providerUsage}
           [],
           true,
         );
-    const ledger = new Ledger(root, { accountant: defaultAccountant() });
-    const { target, plan, check } = await prepareFewShot(
+    const ledger = cliLedger(root, io.env);
+    const {
+      target,
+      plan,
+      check,
+      status: before,
+    } = await prepareFewShot(
       ds,
       ledger,
       {
@@ -158,6 +164,7 @@ ${providerUsage}
       shotConcurrency,
     );
 
+    for (const note of overlapNotes(before)) io.err(note);
     if (values['dry-run']) {
       const out = {
         dryRun: true,

@@ -1,8 +1,10 @@
-import { summarize, type DatasetSummary } from '../../core/data';
+import { canonicalRecords, summarize, type DatasetSummary } from '../../core/data';
+import { overlapNotes } from '../../core/ledger';
+import { cliLedger } from '../ledger';
 import { UsageError } from '../../core/errors';
 import { printableOneLine as p } from '../../core/text-safety';
 import type { Command } from '../args';
-import { datasetOptions, datasetUsage, loadDatasetFromFlags } from '../dataset-flags';
+import { datasetOptions, datasetUsage, ledgerFor, loadDatasetFromFlags } from '../dataset-flags';
 
 export const inspect: Command = {
   name: 'inspect',
@@ -25,6 +27,20 @@ ${datasetUsage}
     const ds = await loadDatasetFromFlags(positionals[0]!, values, io.cwd);
     const summary = summarize(ds);
     io.out(values.json ? JSON.stringify(summary) : formatSummary(summary));
+    // Records shared with datasets charged in the dataset's ledger (found as every command finds it), or in ledgers
+    // elsewhere (read only).
+    const root = ledgerFor(positionals[0]!, values, io.cwd).root;
+    try {
+      const status = await cliLedger(root, io.env).status({
+        identity: ds.identity,
+        units: summary.units,
+        unitColumn: ds.columns.unit,
+        records: canonicalRecords(ds),
+      });
+      for (const note of overlapNotes(status)) io.err(note);
+    } catch (e) {
+      io.err(`warning: could not read the privacy ledger of ${root}: ${(e as Error).message}`);
+    }
     return 0;
   },
 };

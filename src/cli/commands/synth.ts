@@ -13,9 +13,10 @@ import {
   type VariationKind,
 } from '../../core/augpe';
 import { checkTemplate } from '../../core/fewshot/export';
-import { Ledger, defaultAccountant, defaultDeltaWarning } from '../../core/ledger';
+import { defaultDeltaWarning, overlapNotes } from '../../core/ledger';
 import { DELTA_MIN } from '../../core/privacy';
 import { printableOneLine } from '../../core/text-safety';
+import { cliLedger } from '../ledger';
 import { createProvider } from '../../core/providers';
 import { augPeDiagnostics, augPeRelease, localJournalPath, renderRelease } from '../../core/release';
 import { numberFlag, stringFlag, type Command } from '../args';
@@ -149,8 +150,13 @@ ${providerUsage}
           .filter(Boolean)
       : summary.labels.map((l) => l.label).sort((a, b) => (a < b ? -1 : a > b ? 1 : 0));
     const fractions = parseFractions(stringFlag(values, 'fractions'), labels);
-    const ledger = new Ledger(root, { accountant: defaultAccountant() });
-    const { target, plan, check } = await prepareAugPe(
+    const ledger = cliLedger(root, io.env);
+    const {
+      target,
+      plan,
+      check,
+      status: before,
+    } = await prepareAugPe(
       ds,
       ledger,
       {
@@ -198,6 +204,7 @@ ${providerUsage}
       embedder: { kind: embedder.kind, model: embedder.model, offline: embedder.offline },
       warnings,
     };
+    for (const note of overlapNotes(before)) io.err(note);
     if (values['dry-run']) {
       io.out(values.json ? JSON.stringify({ dryRun: true, ...out0 }) : formatPlan(out0));
       return check.fits ? 0 : 1; // a refused plan is a failure, also in a dry run

@@ -1,4 +1,4 @@
-import { summarize, type Dataset, type DatasetSummary } from '../data';
+import { canonicalRecords, summarize, type Dataset, type DatasetSummary } from '../data';
 import { UsageError } from '../errors';
 import { buildPools } from '../fewshot/plan';
 import type { BudgetStatus, Charge, Ledger, LedgerDataset, Partition, PlanCheck, RunPlan } from '../ledger';
@@ -289,7 +289,12 @@ export async function prepareAugPe(
   settings: Omit<AugPeSettings, 'delta'> & { delta?: number },
   summary = summarize(ds),
 ): Promise<PreparedAugPe> {
-  const target: LedgerDataset = { identity: ds.identity, units: summary.units, unitColumn: ds.columns.unit };
+  const target: LedgerDataset = {
+    identity: ds.identity,
+    units: summary.units,
+    unitColumn: ds.columns.unit,
+    records: canonicalRecords(ds),
+  };
   const status = await ledger.status(target);
   const plan = planAugPe(ds, { ...settings, delta: settings.delta ?? status.total.delta });
   const check = await ledger.check(target, plan.ledgerPlan);

@@ -2,7 +2,7 @@ import { appendFile, mkdir, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import { createHash } from 'node:crypto';
 import { setImmediate as yieldToEventLoop } from 'node:timers/promises';
-import type { Dataset } from '../data';
+import { canonicalRecords, type Dataset } from '../data';
 import { UserError } from '../errors';
 import { buildPools } from '../fewshot/plan';
 import type { Charge, Ledger, Reservation } from '../ledger';
@@ -188,7 +188,12 @@ export async function runAugPe(o: AugPeRunOptions): Promise<AugPeResult> {
 
   // Reserve before any private text is embedded.
   const reservation: Reservation = await o.ledger.reserve(
-    { identity: o.dataset.identity, units: o.units, unitColumn: o.dataset.columns.unit },
+    {
+      identity: o.dataset.identity,
+      units: o.units,
+      unitColumn: o.dataset.columns.unit,
+      records: canonicalRecords(o.dataset),
+    },
     plan.ledgerPlan,
   );
   const checkpointDir = o.checkpointDir ?? path.join(o.ledger.workspaceRoot, '.private-fewshot', 'runs');

@@ -1,5 +1,7 @@
 export {
   loadDataset,
+  canonicalRecords,
+  type CanonicalRecord,
   type Dataset,
   type Example,
   type LoadOptions,

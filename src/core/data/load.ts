@@ -170,3 +170,40 @@ function relativeName(root: string, absolute: string): string {
   const name = rel && !rel.startsWith('..') && !path.isAbsolute(rel) ? rel : absolute;
   return name.split(path.sep).join('/');
 }
+
+/**
+ * A record as the ledger identifies it (see docs/LEDGER.md, "Identity"): independent of the file's encoding, line
+ * endings, row order and format. Private: the ledger stores only keyed fingerprints of `key`, never the key itself.
+ */
+export interface CanonicalRecord {
+  /** Without a unit column: the row's text (NFC, line endings as \n, trimmed). With one: the unit's value. */
+  key: string;
+  /** The row's label (NFC, trimmed); a unit with rows under several labels gives one record per label. */
+  label: string;
+}
+
+/**
+ * The dataset's records in canonical form, one per usable row (or per unit and label when there is a unit column,
+ * so that a unit's rows in another file are the same record). Same rows in any order, encoding or line endings give
+ * the same list up to order.
+ */
+export function canonicalRecords(ds: Pick<Dataset, 'examples' | 'columns'>): CanonicalRecord[] {
+  const hit = canonical.get(ds.examples);
+  if (hit && hit.unit === ds.columns.unit) return hit.records;
+  const byUnit = ds.columns.unit !== undefined;
+  const out: CanonicalRecord[] = new Array<CanonicalRecord>(ds.examples.length);
+  for (let i = 0; i < ds.examples.length; i++) {
+    const e = ds.examples[i]!;
+    out[i] = { key: byUnit ? `unit\u0000${canon(e.unit)}` : canon(e.text), label: canon(e.label) };
+  }
+  canonical.set(ds.examples, { unit: ds.columns.unit, records: out });
+  return out;
+}
+
+/** Computed once per loaded dataset (the ledger caches its fingerprints by this array). */
+const canonical = new WeakMap<Example[], { unit: string | undefined; records: CanonicalRecord[] }>();
+
+function canon(s: string): string {
+  const t = /[\r\u0080-\uffff]/.test(s) ? s.replace(/\r\n?/g, '\n').normalize('NFC') : s;
+  return t.trim();
+}

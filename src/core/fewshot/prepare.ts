@@ -1,4 +1,4 @@
-import { summarize, type Dataset, type DatasetSummary } from '../data';
+import { canonicalRecords, summarize, type Dataset, type DatasetSummary } from '../data';
 import { UsageError } from '../errors';
 import type { BudgetStatus, Ledger, LedgerDataset, PlanCheck } from '../ledger';
 import { planFewShot, type FewShotPlan, type FewShotSettings } from './plan';
@@ -27,7 +27,12 @@ export async function prepareFewShot(
   settings: PrepareSettings,
   summary = summarize(ds),
 ): Promise<PreparedFewShot> {
-  const target: LedgerDataset = { identity: ds.identity, units: summary.units, unitColumn: ds.columns.unit };
+  const target: LedgerDataset = {
+    identity: ds.identity,
+    units: summary.units,
+    unitColumn: ds.columns.unit,
+    records: canonicalRecords(ds),
+  };
   const status = await ledger.status(target);
   const plan = planFewShot(ds, { ...settings, delta: settings.delta ?? status.total.delta });
   const check = await ledger.check(target, plan.ledgerPlan);

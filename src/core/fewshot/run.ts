@@ -1,7 +1,7 @@
 import { appendFile, mkdir, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import { createHash } from 'node:crypto';
-import type { Dataset } from '../data';
+import { canonicalRecords, type Dataset } from '../data';
 import { UserError } from '../errors';
 import { BudgetExceededError, type Ledger, type Reservation } from '../ledger';
 import { cryptoRandom, gaussianNoise, type RandomSource } from '../privacy';
@@ -169,10 +169,16 @@ export async function runFewShot(o: FewShotRunOptions): Promise<FewShotResult> {
   const lookahead = o.lookahead ?? (o.provider.offline ? FEWSHOT_DEFAULTS.lookahead : 1);
   const random = o.random ?? (() => cryptoRandom());
   const { settings } = o.plan;
-  const target = { identity: o.dataset.identity, units: o.units, unitColumn: o.dataset.columns.unit };
+  const target = {
+    identity: o.dataset.identity,
+    units: o.units,
+    unitColumn: o.dataset.columns.unit,
+    records: canonicalRecords(o.dataset),
+  };
 
-  // 1. Reserve the whole run before any private data is read: the count release plus a stand-in for the token steps
-  //    (their σ and q are not known before the noisy counts). The admission depends on public values only.
+  // 1. Reserve the whole run before any mechanism reads private data: the count release plus a stand-in for the token
+  //    steps (their σ and q are not known before the noisy counts). The run's parameters are public values only; which
+  //    earlier runs the admission counts follows the records' keyed fingerprints (ledger identity by records).
   const countsReservation: Reservation = await o.ledger.reserve(target, o.plan.ledgerPlan);
   // 2. Read the pools and release their sizes once, with Gaussian noise from the cryptographic sampler.
   const { pools } = buildPools(o.dataset, settings.labels);

@@ -4,7 +4,7 @@
  * Runs are chosen one after another by people who read the earlier outputs (fully adaptive composition). Composing
  * the runs' PLDs and refusing a run when the composition would pass the total is not a valid privacy filter in that
  * setting (Rogers, Roth, Ullman & Vadhan 2016; Honkela, Koskela, Tran & Räisä 2026), so admission uses a filter that
- * is: per pool of records (see compose.ts for pools),
+ * is: per pool of records (see compose.ts for pools; for a dataset with record sets, per record class, identity.ts),
  *
  *   - a pool touched by ONE run: that run's parameters were fixed before any output that depends on the pool's
  *     records, so its own exact (PLD) ε stands; the pool's value is min(PLD ε, Rényi-filter ε) of the run;

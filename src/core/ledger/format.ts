@@ -30,6 +30,9 @@ export interface DatasetRef {
   /** SHA-256 of the file's bytes when the line was written. */
   sha256: string;
   bytes: number;
+  /** The record set of the file's records (records.ts), by the SHA-256 of its file under records/; absent on lines
+   * written before record identity (they match by path and hash). */
+  records?: { sha256: string; count: number };
 }
 
 /** Partition: `*` (the whole dataset) or `label-hash:<32 hex>` (one label's pool; the label as a salted HMAC). */
@@ -177,7 +180,7 @@ const nonNegative = num((x) => x >= 0, 'a number ≥ 0');
 const count = num((x) => Number.isInteger(x) && x >= 0, 'a whole number ≥ 0');
 const deltaV = num((x) => x > 0 && x < 1, 'a number in (0, 1)');
 const runId = re(/^r-[0-9a-f]{16}$/, 'a run id r-<16 hex digits>');
-const datasetRef = obj({ path: nonEmpty, sha256: hex64, bytes: count });
+const datasetRef = obj({ path: nonEmpty, sha256: hex64, bytes: count, records: opt(obj({ sha256: hex64, count })) });
 const unitV = re(/^(row|column:.+)$/s, '"row" or "column:<name>"');
 const partition = re(/^(\*|label-hash:[0-9a-f]{32})$/, '"*" or "label-hash:<32 hex digits>"');
 const chargeCommon = { partition, sigma: positive, steps: count };

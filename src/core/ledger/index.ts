@@ -33,7 +33,24 @@ export {
   type StoredCharge,
   type DatasetRef,
 } from './format';
-export { matchingLines } from './identity';
+export { matchingLines, overlapNotes, matchDataset, datasetRuns, type DatasetMatch } from './identity';
+export {
+  RecordIndex,
+  cliIndexDir,
+  setDefaultRecordIndex,
+  defaultRecordIndex,
+  INDEX_ENV,
+  type ElsewhereMatch,
+} from './record-index';
+export {
+  RecordStore,
+  recordSet,
+  unkeyedHashes,
+  ledgerRecordKey,
+  RECORDS_DIR,
+  BYTES_PER_ENTRY,
+  type RecordSet,
+} from './records';
 export { LedgerStore, LEDGER_DIR, LEDGER_FILE, HEAD_FILE, type LockOptions } from './store';
 
 /** SHA-256 (hex) of a released artifact, for settle(). */

@@ -8,13 +8,14 @@
  */
 import { randomBytes } from 'node:crypto';
 import type { DatasetIdentity } from '../data';
+import type { CanonicalRecord } from '../data/load';
 import { UsageError, UserError } from '../errors';
 import { TOOL_VERSION } from '../version';
 import { DELTA_MIN } from '../privacy/types';
 import type { LedgerAccountant, MechanismSpec } from './accountant';
 import { SpentCalculator, type PoolCharge, type Recorded } from './compose';
 import { defaultFilter } from './default-accountant';
-import { filterSpent, withGroup, type FilterSpent, type RunCharges } from './filter';
+import { filterSpent, type FilterSpent, type RunCharges } from './filter';
 import {
   LEDGER_FORMAT,
   LEDGER_VERSION,
@@ -28,7 +29,9 @@ import {
   type ReservedLine,
   type StoredCharge,
 } from './format';
-import { matchingLines, toRef } from './identity';
+import { datasetRuns, matchDataset, toRef, type DatasetMatch } from './identity';
+import { defaultRecordIndex, type RecordIndex, type ElsewhereMatch } from './record-index';
+import { distinctRecords, recordSet, RecordStore, unkeyedHashes, type RecordSet } from './records';
 import { LedgerStore, type LockOptions } from './store';
 
 /** Time each refusal search (σ, steps) may spend refining its answer. */
@@ -107,6 +110,9 @@ export interface LedgerDataset {
   units: number;
   /** The privacy-unit column (e.g. user_id: user-level DP); absent when each row is a unit (row-level DP). */
   unitColumn?: string;
+  /** Its records in canonical form (data/load.ts canonicalRecords): the ledger then identifies it by its records
+   * (identity.ts). Without them it falls back to the path/hash rule. */
+  records?: readonly CanonicalRecord[];
 }
 
 /** The privacy unit as stored on ledger lines: 'row', or 'column:<name>' for a unit column. */
@@ -175,6 +181,11 @@ export interface BudgetStatus {
   runs: RunView[];
   /** Every path and content hash whose entries were counted (see identity.ts). */
   matched: { paths: string[]; hashes: string[] };
+  /** Local diagnostic (exact counts of private records; never export): other datasets in this ledger that share
+   * records with this one. Present when the dataset was given with its records. */
+  shared?: { path: string; records: number; of: number }[];
+  /** Local diagnostic: ledgers elsewhere (per-user index, see record-index.ts) that charged some of these records. */
+  elsewhere?: ElsewhereMatch[];
 }
 
 export interface PlanCheck {
@@ -255,6 +266,8 @@ export interface LedgerOptions {
   lock?: LockOptions;
   /** Clock for line times (tests). */
   now?: () => Date;
+  /** The per-user index of record sets across ledgers (record-index.ts); none: no cross-ledger warnings. */
+  index?: RecordIndex;
 }
 
 export interface Usage {
@@ -286,6 +299,8 @@ export class Ledger {
   private readonly calc: SpentCalculator;
   private readonly filterCalc: SpentCalculator;
   private readonly now: () => Date;
+  private readonly recordStore: RecordStore;
+  private readonly sets = new WeakMap<readonly CanonicalRecord[], { salt?: string; set?: RecordSet; hashes: Buffer }>();
 
   constructor(
     readonly workspaceRoot: string,
@@ -295,17 +310,30 @@ export class Ledger {
     this.calc = new SpentCalculator(options.accountant);
     this.filterCalc = new SpentCalculator(options.filter ?? defaultFilter());
     this.now = options.now ?? (() => new Date());
+    this.recordStore = new RecordStore(this.store.dir);
   }
 
   get file(): string {
     return this.store.file;
   }
 
+  private get index(): RecordIndex | undefined {
+    return this.options.index ?? defaultRecordIndex();
+  }
+
   /** Total, spent, remaining and the runs of a dataset. Pass `labels` to show label names locally. */
   async status(ds: LedgerDataset, opts: { labels?: string[] } = {}): Promise<BudgetStatus> {
     // Read and verify under the lock; compose after releasing it (nothing is written, so a snapshot suffices).
     const parsed = await this.store.withLock(false, (s) => s.parsed);
-    return this.statusOf(parsed, ds, opts.labels);
+    const status = this.statusOf(parsed, ds, opts.labels);
+    if (this.index && ds.records && ds.records.length) {
+      try {
+        status.elsewhere = this.index.lookup(ds.records, this.store.dir, this.hashesOf(ds.records));
+      } catch {
+        // A diagnostic only: an unreadable index never blocks reading the budget.
+      }
+    }
+    return status;
   }
 
   /** Sets the total ε and/or δ (a new budget line; earlier ones stay). δ must be below 1/n. */
@@ -326,26 +354,26 @@ export class Ledger {
     if (total.delta !== undefined) {
       // Compose at the new δ outside the lock first (fills the cache; see reserve).
       const snapshot = await this.store.withLock(false, (s) => s.parsed);
-      const m = matchingLines(snapshot.lines, ds.identity);
-      const perRun = this.runCharges(this.runsOf(snapshot, m.seqs));
+      const m = this.match(snapshot, ds);
+      const perRun = this.runsFor(snapshot, m).runs;
       this.spentOf(perRun, total.delta, recordedOf(snapshot));
       this.calc.spent(perRun.flat(), total.delta, recordedOf(snapshot));
     }
     return this.store.withLock(true, ({ parsed, append }) => {
       const bodies: LineBody[] = [];
-      this.ensureHeader(parsed, bodies);
-      const match = matchingLines(parsed.lines, ds.identity);
+      const salt = this.ensureHeader(parsed, bodies);
+      const match = this.match(parsed, ds, salt);
       const current = this.totalOf(parsed, ds, match.seqs);
       const delta = total.delta ?? current.delta;
       // Compose at the new δ now, so the line can record the pool values later reads will need.
       const recorded = recordedOf(parsed);
-      const perRun = this.runCharges(this.runsOf(parsed, match.seqs));
+      const perRun = this.runsFor(parsed, match).runs;
       const values = new Map([
         ...this.spentOf(perRun, delta, recorded).values,
         ...this.calc.spent(perRun.flat(), delta, recorded).values,
       ]);
       bodies.push({
-        ...this.budgetBody(ds, total.epsilon ?? current.epsilon, delta, 'user'),
+        ...this.budgetBody(ds, total.epsilon ?? current.epsilon, delta, 'user', this.writeSet(ds, salt)),
         ...unrecorded(values, recorded),
       });
       append(bodies);
@@ -379,8 +407,10 @@ export class Ledger {
         const salt = this.ensureHeader(parsed, bodies);
         const { check, values, recorded } = this.checkOf(parsed, ds, plan, charges, salt, false);
         if (!check.fits) return { refused: parsed, salt };
+        // The record set file first (atomically), then the lines that name it.
+        const records = this.writeSet(ds, salt);
         if (check.total.source === 'default')
-          bodies.push(this.budgetBody(ds, check.total.epsilon, check.total.delta, 'default'));
+          bodies.push(this.budgetBody(ds, check.total.epsilon, check.total.delta, 'default', records));
         const id = `r-${randomBytes(8).toString('hex')}`;
         const reserved: Omit<ReservedLine, 'seq' | 'prev' | 'hash'> = {
           time: this.now().toISOString(),
@@ -388,7 +418,7 @@ export class Ledger {
           type: 'run',
           status: 'reserved',
           id,
-          dataset: toRef(ds.identity),
+          dataset: { ...toRef(ds.identity), ...(records ? { records } : {}) },
           algorithm: plan.algorithm,
           delta: check.total.delta,
           charges: charges.map((c) => stored(c, salt)),
@@ -420,6 +450,13 @@ export class Ledger {
         };
       },
     );
+    if (!('refused' in result) && this.index && ds.records && ds.records.length) {
+      try {
+        this.index.add(this.store.dir, ds.identity.path, ds.records, this.hashesOf(ds.records));
+      } catch {
+        // The per-user index is a diagnostic for other folders; failing to update it never fails a reserved run.
+      }
+    }
     if ('refused' in result) {
       // Work out what would fit after releasing the lock (it may take a few seconds), on the state that refused.
       throw new BudgetExceededError(
@@ -516,12 +553,13 @@ export class Ledger {
     epsilon: number,
     delta: number,
     source: 'default' | 'user',
+    records?: { sha256: string; count: number },
   ): Omit<BudgetLine, 'seq' | 'prev' | 'hash'> {
     return {
       time: this.now().toISOString(),
       tool: TOOL_VERSION,
       type: 'budget',
-      dataset: toRef(ds.identity),
+      dataset: { ...toRef(ds.identity), ...(records ? { records } : {}) },
       epsilon,
       delta,
       source,
@@ -530,11 +568,7 @@ export class Ledger {
     };
   }
 
-  private totalOf(
-    parsed: ParsedLedger,
-    ds: LedgerDataset,
-    seqs = matchingLines(parsed.lines, ds.identity).seqs,
-  ): BudgetTotal {
+  private totalOf(parsed: ParsedLedger, ds: LedgerDataset, seqs = this.match(parsed, ds).seqs): BudgetTotal {
     let latest: BudgetLine | undefined;
     for (const l of parsed.lines) if (l.type === 'budget' && seqs.has(l.seq)) latest = l;
     if (!latest) return { epsilon: DEFAULT_TOTAL_EPSILON, delta: DEFAULT_DELTA, source: 'default' };
@@ -579,16 +613,6 @@ export class Ledger {
     return [...runs.values()];
   }
 
-  /** Each run's charges: the closing line's, or the reservation's while it is open. */
-  private runCharges(runs: { reserved: ReservedLine; closed?: ClosedLine }[]): RunCharges[] {
-    return runs.map((r) =>
-      withGroup(
-        (r.closed ?? r.reserved).charges.map((c) => ({ partition: c.partition, mechanism: spec(c) })),
-        { id: r.reserved.id, group: r.reserved.group, guarantee: r.reserved.guarantee },
-      ),
-    );
-  }
-
   /** The budget filter's spent ε of these runs (filter.ts); its values include the PLD pool values it computed. */
   private spentOf(
     runs: RunCharges[],
@@ -619,14 +643,52 @@ export class Ledger {
     );
   }
 
+  /** The unkeyed record hashes of a dataset (records.ts), computed once per records array. */
+  private hashesOf(records: readonly CanonicalRecord[]): Buffer {
+    const hit = this.sets.get(records);
+    if (hit) return hit.hashes;
+    const hashes = unkeyedHashes(records);
+    this.sets.set(records, { hashes });
+    return hashes;
+  }
+
+  /** The dataset's record set under this ledger's key (undefined without records or before the ledger exists). */
+  private setOf(ds: LedgerDataset, salt: string | undefined): RecordSet | undefined {
+    if (!ds.records || salt === undefined) return undefined;
+    const hit = this.sets.get(ds.records);
+    if (hit?.set && hit.salt === salt) return hit.set;
+    const hashes = this.hashesOf(ds.records);
+    const set = recordSet(ds.records, salt, hashes);
+    this.sets.set(ds.records, { salt, set, hashes });
+    return set;
+  }
+
+  /** Writes the dataset's record set file (before any line names it); returns the reference for its lines. */
+  private writeSet(ds: LedgerDataset, salt: string): { sha256: string; count: number } | undefined {
+    const set = this.setOf(ds, salt);
+    if (!set) return undefined;
+    return { sha256: this.recordStore.write(set), count: distinctRecords(set) };
+  }
+
+  /** Which lines apply to `ds` (identity.ts). */
+  private match(parsed: ParsedLedger, ds: LedgerDataset, salt = parsed.header?.labelSalt): DatasetMatch {
+    return matchDataset(parsed, ds.identity, this.setOf(ds, salt), this.recordStore, this.file);
+  }
+
+  /** The runs to value for a match, per record class when it has records (identity.ts datasetRuns). */
+  private runsFor(parsed: ParsedLedger, match: DatasetMatch, runs = this.runsOf(parsed, match.seqs)) {
+    return datasetRuns(runs, match);
+  }
+
   private statusOf(parsed: ParsedLedger, ds: LedgerDataset, labels?: string[]): BudgetStatus {
-    const match = matchingLines(parsed.lines, ds.identity);
+    const match = this.match(parsed, ds);
     const total = this.totalOf(parsed, ds, match.seqs);
     const runs = this.runsOf(parsed, match.seqs);
     const recorded = recordedOf(parsed);
-    const perRun = this.runCharges(runs);
+    const { runs: perRun, display } = this.runsFor(parsed, match, runs);
     const spent = this.spentOf(perRun, total.delta, recorded);
     const pld = this.calc.spent(perRun.flat(), total.delta, recorded);
+    const worst = spent.worst === null ? null : display(spent.worst);
     const names = new Map<string, string>();
     if (labels && parsed.header) for (const l of labels) names.set(labelPartition(l, parsed.header.labelSalt), l);
     const view = (c: StoredCharge): ChargeView =>
@@ -643,11 +705,11 @@ export class Ledger {
       privacyUnit: privacyUnitOf(ds),
       recordedUnits: distinct(runs.flatMap((r) => (r.reserved.unit !== undefined ? [r.reserved.unit] : []))),
       worst:
-        spent.worst === null
+        worst === null
           ? null
-          : names.has(spent.worst)
-            ? { partition: spent.worst, label: names.get(spent.worst)! }
-            : { partition: spent.worst },
+          : names.has(worst)
+            ? { partition: worst, label: names.get(worst)! }
+            : { partition: worst },
       runs: runs.map(({ reserved: r, closed: c }) => ({
         id: r.id,
         algorithm: r.algorithm,
@@ -665,6 +727,7 @@ export class Ledger {
         lines: c ? [r.seq, c.seq] : [r.seq],
       })),
       matched: { paths: [...match.paths], hashes: [...match.hashes] },
+      ...(match.records ? { shared: sharedView(match, ds.identity.path) } : {}),
     };
   }
 
@@ -676,12 +739,11 @@ export class Ledger {
     salt: string,
     suggest = true,
   ): { check: PlanCheck; values: Map<string, number>; recorded: Recorded } {
-    const match = matchingLines(parsed.lines, ds.identity);
+    const match = this.match(parsed, ds, salt);
     const total = this.totalOf(parsed, ds, match.seqs);
     const runs = this.runsOf(parsed, match.seqs);
     this.checkUnit(ds, runs);
-    const existingRuns = this.runCharges(runs);
-    const existing = existingRuns.flat();
+    const existingRuns = datasetRuns(runs, match).runs;
     const delta = total.delta;
     const recorded = recordedOf(parsed);
     const planCharges = (cs: Charge[]): PoolCharge[] =>
@@ -689,11 +751,14 @@ export class Ledger {
         partition: c.partition === '*' ? '*' : labelPartition(c.partition.slice('label:'.length), salt),
         mechanism: c.mechanism,
       }));
+    const info = { id: '', group: plan.group, guarantee: plan.guarantee };
+    // The plan as one more run on every current record (per record class when the dataset has records).
+    const withPlan = (cs: Charge[]) => datasetRuns(runs, match, { charges: planCharges(cs), info }).runs;
     const before = this.spentOf(existingRuns, delta, recorded).epsilon;
-    const planned = withGroup(planCharges(charges), { id: '', group: plan.group, guarantee: plan.guarantee });
-    const afterSpent = this.spentOf([...existingRuns, planned], delta, recorded);
+    const afterRuns = withPlan(charges);
+    const afterSpent = this.spentOf(afterRuns, delta, recorded);
     const after = afterSpent.epsilon;
-    const pldAfter = this.calc.spent([...existing, ...planCharges(charges)], delta, recorded);
+    const pldAfter = this.calc.spent(afterRuns.flat(), delta, recorded);
     const values = new Map([...afterSpent.values, ...pldAfter.values]);
     const epsilonRun = this.calc.spent(planCharges(charges), delta, recorded).epsilon;
     const fits = after <= total.epsilon;
@@ -702,7 +767,7 @@ export class Ledger {
       total,
       spentBefore: before,
       spentAfter: after,
-      pldBefore: this.calc.spent(existing, delta, recorded).epsilon,
+      pldBefore: this.calc.spent(existingRuns.flat(), delta, recorded).epsilon,
       pldAfter: pldAfter.epsilon,
       epsilonRun,
       over: fits ? 0 : after - total.epsilon,
@@ -710,9 +775,7 @@ export class Ledger {
     if (suggest && !fits && !isExhausted(before, total.epsilon))
       check.suggestion = this.suggest(
         charges,
-        (cs) =>
-          this.spentOf([...existingRuns, planCharges(cs)], delta, recorded, { stopAbove: total.epsilon }).epsilon <=
-          total.epsilon,
+        (cs) => this.spentOf(withPlan(cs), delta, recorded, { stopAbove: total.epsilon }).epsilon <= total.epsilon,
         total.epsilon - before,
         delta,
       );
@@ -729,15 +792,18 @@ export class Ledger {
     charges: StoredCharge[],
   ): { eps?: Record<string, number> } {
     const identity = { path: res.dataset.path, contentSha256: res.dataset.sha256, bytes: res.dataset.bytes };
-    const match = matchingLines(parsed.lines, identity);
+    // The run's own input is the dataset: its record set when it has one (identity.ts), else its path and hash.
+    const current = res.dataset.records
+      ? this.recordStore.read(res.dataset.records.sha256, res.seq, this.file)
+      : undefined;
+    const match = matchDataset(parsed, identity, current, this.recordStore, this.file);
     let latest: BudgetLine | undefined;
     for (const l of parsed.lines) if (l.type === 'budget' && match.seqs.has(l.seq)) latest = l;
     if (!latest) return {};
-    const all: PoolCharge[][] = [];
-    for (const r of this.runsOf(parsed, match.seqs)) {
-      const cs = r.reserved.id === res.id ? charges : (r.closed ?? r.reserved).charges;
-      all.push(cs.map((c) => ({ partition: c.partition, mechanism: spec(c) })));
-    }
+    const runs = this.runsOf(parsed, match.seqs).map((r) =>
+      r.reserved.id === res.id ? { reserved: { ...r.reserved, charges }, closed: undefined } : r,
+    );
+    const all = datasetRuns(runs, match).runs;
     const recorded = recordedOf(parsed);
     const values = new Map([
       ...this.spentOf(all, latest.delta, recorded).values,
@@ -811,6 +877,22 @@ export class Ledger {
   }
 }
 
+/** The other datasets of this ledger sharing records with `path`'s current content, largest share first. */
+function sharedView(match: DatasetMatch, path: string): { path: string; records: number; of: number }[] {
+  const r = match.records!;
+  const best = new Map<string, number>();
+  for (const s of r.shared) {
+    if (s.records === 0) continue;
+    for (const p of s.paths) {
+      if (p === path && s.records === r.of) continue;
+      best.set(p, Math.max(s.records, best.get(p) ?? 0));
+    }
+  }
+  return [...best]
+    .map(([p, records]) => ({ path: p, records, of: r.of }))
+    .sort((a, b) => b.records - a.records || a.path.localeCompare(b.path));
+}
+
 /** Every pool value recorded on the ledger's lines (see compose.ts recordKey). Rebuilt per read: lines are few. */
 function recordedOf(parsed: ParsedLedger): Recorded {
   const m = new Map<string, number>();
@@ -875,12 +957,6 @@ function stored(c: Charge, salt: string): StoredCharge {
   return m.kind === 'poisson-gaussian'
     ? { partition, kind: m.kind, sigma: m.sigma, samplingRate: m.samplingRate, steps: m.steps }
     : { partition, kind: m.kind, sigma: m.sigma, steps: m.steps, mu: Math.sqrt(m.steps) / m.sigma };
-}
-
-function spec(c: StoredCharge): MechanismSpec {
-  return c.kind === 'poisson-gaussian'
-    ? { kind: c.kind, sigma: c.sigma, samplingRate: c.samplingRate, steps: c.steps }
-    : { kind: c.kind, sigma: c.sigma, steps: c.steps };
 }
 
 /** True when `used` has, in some partition, a mechanism with more steps than `planned` reserved for it. */

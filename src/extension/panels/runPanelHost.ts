@@ -1,11 +1,12 @@
 import * as vscode from 'vscode';
-import { summarize, type Dataset, type DatasetSummary } from '../../core/data';
+import { canonicalRecords, summarize, type Dataset, type DatasetSummary } from '../../core/data';
 import { DataError, UserError } from '../../core/errors';
 import {
   BudgetExceededError,
   Ledger,
   defaultAccountant,
   defaultDeltaWarning,
+  overlapNotes,
   type PlanCheck,
   type BudgetStatus,
   type RunPlan,
@@ -283,7 +284,11 @@ export abstract class RunPanel<S, R extends Release> {
       const summary = summarize(ds);
       const ledger = new Ledger(root, { accountant: defaultAccountant() });
       this.loaded = { ds, summary, ledger, root };
-      const status = await ledger.status({ identity: ds.identity, units: summary.units });
+      const status = await ledger.status({
+        identity: ds.identity,
+        units: summary.units,
+        records: canonicalRecords(ds),
+      });
       this.budget = budgetOf(status);
       const provider = await providerFromSettings(this.deps.context);
       this.post(this.initMessage(this.loaded, budgetOf(status), provider), 'init');
@@ -324,7 +329,8 @@ export abstract class RunPanel<S, R extends Release> {
       fits: check.fits,
       over: check.over,
       refusal: refusal ? `${refusal.message}. ${editorHint(refusal.hint ?? '', this.name)}`.trim() : undefined,
-      warnings: deltaWarning ? [...plan.warnings, deltaWarning] : plan.warnings,
+      // Plus the local δ warning and records shared with other datasets or ledgers: local diagnostics, labelled so.
+      warnings: [...plan.warnings, ...(deltaWarning ? [deltaWarning] : []), ...overlapNotes(status)],
     };
   }
 

@@ -2,7 +2,7 @@ import path from 'node:path';
 import * as vscode from 'vscode';
 import { AUGPE_DEFAULTS, prepareAugPe, type PreparedAugPe } from '../../core/augpe';
 import { UserError } from '../../core/errors';
-import { BudgetExceededError } from '../../core/ledger';
+import { BudgetExceededError, defaultRecordIndex } from '../../core/ledger';
 import { BUILTIN_MODEL_ID } from '../../core/providers/builtin';
 import type { Provider } from '../../core/providers/types';
 import { localJournalPath, type AugPeRelease } from '../../core/release';
@@ -157,6 +157,7 @@ export class SynthPanel extends RunPanel<SynthSettings, AugPeRelease> {
       root: loaded.root,
       generator: config.kind === 'vscode-lm' ? { host: generator } : { config },
       embedder: s.embedder,
+      ...(defaultRecordIndex() ? { indexDir: defaultRecordIndex()!.dir } : {}),
     };
     const controller = new AbortController();
     this.running = controller;

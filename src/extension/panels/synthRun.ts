@@ -26,6 +26,8 @@ export interface WorkerInput {
   generator: { config: ProviderConfig } | { host: { kind: string; model: string; offline: boolean } };
   /** 'builtin': the built-in embedder embeds the private rows (they stay on this machine). */
   embedder: 'same' | 'builtin';
+  /** The per-user record index folder (core/ledger/record-index.ts), when the host has one. */
+  indexDir?: string;
 }
 
 export type HostCall =

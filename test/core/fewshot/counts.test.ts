@@ -104,7 +104,10 @@ async function logged(x: { ds: Dataset; units: number; ledger: Ledger }, seed: s
 test('the whole run is reserved before any row is read or any count noise drawn; the steps before any prompt', async () => {
   const { r, events, status } = await logged(await dataset(), 'order');
   assert.equal(r.status, 'completed');
-  assert.deepEqual(events.slice(0, 5), [
+  assert.deepEqual(events.slice(0, 6), [
+    // The ledger's dataset identity: the records' keyed fingerprints (records.ts), which decide which earlier runs
+    // apply; a local, unreleased read. No mechanism reads a row before the reservation.
+    'read rows',
     'reserve:gaussian',
     'read rows',
     'count noise',
