@@ -1,6 +1,8 @@
 /**
  * Where the CLI may write, checked before any budget is spent, and the write itself (atomic; see core/io/atomic.ts).
  */
+import { existsSync } from 'node:fs';
+import path from 'node:path';
 import { UsageError } from '../core/errors';
 import { writeFileAtomic } from '../core/io/atomic';
 import { fsUserError, isFsError } from '../core/io/fs-errors';
@@ -31,4 +33,25 @@ export function writeOutput(file: string, content: string, keptIn: string): void
       hint: `The released output is kept in ${keptIn} (already charged; the existing file, if any, was left as it was). Fix the problem and copy it from there.`,
     });
   }
+}
+
+/**
+ * Writes a run's rendered release to `--out` (`outFile`, checked before the run; undefined: no --out) and says what
+ * happened. A run that did not complete never replaces an existing file (its output is in the run file); a completed
+ * one replaces it atomically. Returns whether the file was written.
+ */
+export function writeRunOutput(
+  o: { outFile: string | undefined; outFlag: string | undefined; cwd: string; err: (t: string) => void },
+  run: { status: string; produced: boolean; checkpoint: string; rendered: string },
+): boolean {
+  if (o.outFile === undefined) return false;
+  const keptIn = path.relative(o.cwd, run.checkpoint) || run.checkpoint;
+  const exists = existsSync(o.outFile);
+  const written = run.status === 'completed' || (run.produced && !exists);
+  if (written) writeOutput(o.outFile, run.rendered, keptIn);
+  else
+    o.err(
+      `note: ${o.outFlag} was not written (the run did not complete${exists ? '; the existing file is left as it was' : ' and produced nothing'}); what was released is kept in ${keptIn}.`,
+    );
+  return written;
 }

@@ -1,4 +1,3 @@
-import { existsSync } from 'node:fs';
 import path from 'node:path';
 import { summarize } from '../../core/data';
 import { UsageError } from '../../core/errors';
@@ -28,7 +27,7 @@ import {
   noteLedgerCreated,
   onStopSignals,
 } from '../dataset-flags';
-import { checkOutputPath, writeOutput } from '../output';
+import { checkOutputPath, writeRunOutput } from '../output';
 import { providerConfigFromFlags, providerOptions, providerUsage } from '../provider-flags';
 
 const FORMATS = ['json', 'jsonl', 'text'] as const;
@@ -252,16 +251,10 @@ ${providerUsage}
     const rendered = renderRelease(release, { format, template });
     const journal = path.relative(root, localJournalPath(result.checkpoint));
     const budget = { total: after.total.epsilon, spent: after.spent, remaining: after.remaining };
-    const keptIn = path.relative(io.cwd, result.checkpoint) || result.checkpoint;
-    // A run that did not complete never replaces an existing file (its output is in the run file); a completed one
-    // replaces it atomically.
-    const written =
-      outFile !== undefined && (result.status === 'completed' || (result.records.length > 0 && !existsSync(outFile)));
-    if (outFile !== undefined && written) writeOutput(outFile, rendered, keptIn);
-    else if (outFile !== undefined)
-      io.err(
-        `note: ${outFlag} was not written (the run did not complete${existsSync(outFile) ? '; the existing file is left as it was' : ' and produced nothing'}); what was released is kept in ${keptIn}.`,
-      );
+    const written = writeRunOutput(
+      { outFile, outFlag, cwd: io.cwd, err: io.err },
+      { status: result.status, produced: result.records.length > 0, checkpoint: result.checkpoint, rendered },
+    );
     if (values.json) {
       io.out(
         JSON.stringify({
