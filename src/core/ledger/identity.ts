@@ -210,9 +210,15 @@ export function overlapNotes(status: {
     out.push(
       `local diagnostic (exact, not private): shares ${n(s.records)} of ${n(s.of)} records with ${s.path}; their charges in this ledger count here`,
     );
-  for (const e of status.elsewhere ?? [])
+  const elsewhere = status.elsewhere ?? [];
+  // At most three ledgers by name, then how many more: a record set copied around many folders stays one screen.
+  for (const e of elsewhere.slice(0, 3))
     out.push(
       `warning: ${e.exact ? '' : 'about '}${n(e.records)} of these records were charged in another ledger, ${e.ledger} (as ${e.dataset}); that spending is not counted here — run from that folder to share its budget (local diagnostic, not private)`,
+    );
+  if (elsewhere.length > 3)
+    out.push(
+      `warning: records of this dataset were also charged in ${n(elsewhere.length - 3)} more ledger(s) elsewhere (local diagnostic, not private)`,
     );
   return out;
 }
