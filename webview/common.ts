@@ -137,3 +137,41 @@ export function localOnlyView(d: LocalRunDiagnostics): HTMLElement {
     ),
   );
 }
+
+/** Insert at cursor, Export… and Copy of a run's release (the host renders the release for each). */
+export function releaseActions(): HTMLElement {
+  const button = (id: 'insert' | 'export' | 'copy', icon: string, label: string, secondary: boolean) =>
+    h(
+      'vscode-button',
+      { id, ...(secondary ? { secondary: true } : {}), onclick: () => send({ type: id }) },
+      h('vscode-icon', { name: icon, slot: 'content-before' }),
+      label,
+    );
+  return h(
+    'div',
+    { class: 'actions' },
+    button('insert', 'insert', 'Insert at cursor', false),
+    button('export', 'save', 'Export…', true),
+    button('copy', 'copy', 'Copy', true),
+  );
+}
+
+/** The released texts as a list: `item` names the class of each entry and the prefix of its parts. */
+export function releasedTexts(
+  list: string,
+  item: string,
+  texts: readonly { label: string; text: string }[],
+): HTMLElement {
+  return h(
+    'ol',
+    { class: list },
+    ...texts.map((x) =>
+      h(
+        'li',
+        { class: item },
+        h('div', { class: `${item}-label` }, x.label),
+        h('div', { class: `${item}-text` }, x.text),
+      ),
+    ),
+  );
+}

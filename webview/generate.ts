@@ -7,7 +7,16 @@ import {
   type ProgressRow,
   type ProgressTotals,
 } from '../src/shared/protocol';
-import { budgetView, f, labelPicker, localOnlyView, numberField, setBudgetButton } from './common';
+import {
+  budgetView,
+  f,
+  labelPicker,
+  localOnlyView,
+  numberField,
+  releaseActions,
+  releasedTexts,
+  setBudgetButton,
+} from './common';
 import { h } from './dom';
 import { getState, send, setState } from './vscode-api';
 
@@ -217,40 +226,8 @@ function resultView(m: Extract<HostMessage, { type: 'result' }>): HTMLElement {
       h('strong', { 'data-testid': 'remaining-now' }, f(Math.max(0, m.budget.remaining))),
       ` of ${f(m.budget.total)}.`,
     ),
-    h(
-      'div',
-      { class: 'actions' },
-      h(
-        'vscode-button',
-        { id: 'insert', onclick: () => send({ type: 'insert' }) },
-        h('vscode-icon', { name: 'insert', slot: 'content-before' }),
-        'Insert at cursor',
-      ),
-      h(
-        'vscode-button',
-        { id: 'export', secondary: true, onclick: () => send({ type: 'export' }) },
-        h('vscode-icon', { name: 'save', slot: 'content-before' }),
-        'Export…',
-      ),
-      h(
-        'vscode-button',
-        { id: 'copy', secondary: true, onclick: () => send({ type: 'copy' }) },
-        h('vscode-icon', { name: 'copy', slot: 'content-before' }),
-        'Copy',
-      ),
-    ),
-    h(
-      'ol',
-      { class: 'demos' },
-      ...r.demonstrations.map((d) =>
-        h(
-          'li',
-          { class: 'demo' },
-          h('div', { class: 'demo-label' }, d.label),
-          h('div', { class: 'demo-text' }, d.text),
-        ),
-      ),
-    ),
+    releaseActions(),
+    releasedTexts('demos', 'demo', r.demonstrations),
     localOnlyView(m.localOnlyNotPrivate),
   );
 }

@@ -1,7 +1,16 @@
 // The Synthesize view (Aug-PE): a form, the plan preview, progress per label and the released synthetic records.
 // Everything is rendered as text nodes (see dom.ts); the records are DP output but still never HTML.
 import { synthSettingsSchema, type HostMessage, type SynthLabelRow, type SynthSettings } from '../src/shared/protocol';
-import { budgetView, f, labelPicker, localOnlyView, numberField, setBudgetButton } from './common';
+import {
+  budgetView,
+  f,
+  labelPicker,
+  localOnlyView,
+  numberField,
+  releaseActions,
+  releasedTexts,
+  setBudgetButton,
+} from './common';
 import { h } from './dom';
 import { getState, send, setState } from './vscode-api';
 
@@ -295,40 +304,8 @@ function resultView(m: ResultMessage): HTMLElement {
       figure('remaining-now', Math.max(0, m.budget.remaining)),
       ` of ${f(m.budget.total)}.`,
     ),
-    h(
-      'div',
-      { class: 'actions' },
-      h(
-        'vscode-button',
-        { id: 'insert', onclick: () => send({ type: 'insert' }) },
-        h('vscode-icon', { name: 'insert', slot: 'content-before' }),
-        'Insert at cursor',
-      ),
-      h(
-        'vscode-button',
-        { id: 'export', secondary: true, onclick: () => send({ type: 'export' }) },
-        h('vscode-icon', { name: 'save', slot: 'content-before' }),
-        'Export…',
-      ),
-      h(
-        'vscode-button',
-        { id: 'copy', secondary: true, onclick: () => send({ type: 'copy' }) },
-        h('vscode-icon', { name: 'copy', slot: 'content-before' }),
-        'Copy',
-      ),
-    ),
-    h(
-      'ol',
-      { class: 'records' },
-      ...r.records.map((x) =>
-        h(
-          'li',
-          { class: 'record' },
-          h('div', { class: 'record-label' }, x.label),
-          h('div', { class: 'record-text' }, x.text),
-        ),
-      ),
-    ),
+    releaseActions(),
+    releasedTexts('records', 'record', r.records),
     localOnlyView(m.localOnlyNotPrivate),
   );
 }
