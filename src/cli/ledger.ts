@@ -1,4 +1,4 @@
-import { cliIndexDir, defaultAccountant, Ledger, RecordIndex } from '../core/ledger';
+import { cliIndexDir, defaultAccountant, Ledger, RecordIndex, type PlanCheck } from '../core/ledger';
 
 /**
  * The CLI's ledger for a workspace folder, with the per-user record index ($PRIVATE_FEWSHOT_INDEX_DIR, else
@@ -7,4 +7,19 @@ import { cliIndexDir, defaultAccountant, Ledger, RecordIndex } from '../core/led
 export function cliLedger(root: string, env: NodeJS.ProcessEnv): Ledger {
   const dir = cliIndexDir(env);
   return new Ledger(root, { accountant: defaultAccountant(), ...(dir ? { index: new RecordIndex(dir) } : {}) });
+}
+
+/** The budget part of a dry run's `--json`: what the plan would do to the dataset's budget. */
+export function dryRunBudget(check: PlanCheck) {
+  return {
+    total: check.total.epsilon,
+    delta: check.total.delta,
+    spent: check.spentBefore,
+    spentAfter: check.spentAfter,
+    remainingAfter: check.total.epsilon - check.spentAfter,
+    pldAfter: check.pldAfter,
+    fits: check.fits,
+    over: check.over,
+    suggestion: check.suggestion ?? null,
+  };
 }

@@ -8,7 +8,7 @@ import { runFewShot } from '../../core/fewshot/run';
 import { defaultDeltaWarning, overlapNotes } from '../../core/ledger';
 import { DELTA_MIN } from '../../core/privacy';
 import { printableOneLine } from '../../core/text-safety';
-import { cliLedger } from '../ledger';
+import { cliLedger, dryRunBudget } from '../ledger';
 import { createProvider, DEFAULT_PRICES, priceFor } from '../../core/providers';
 import { estimateTokens } from '../../core/providers/usage';
 import { fewShotDiagnostics, fewShotRelease, localJournalPath, renderRelease } from '../../core/release';
@@ -168,17 +168,7 @@ ${providerUsage}
       const out = {
         dryRun: true,
         plan: planView(plan),
-        budget: {
-          total: check.total.epsilon,
-          delta: check.total.delta,
-          spent: check.spentBefore,
-          spentAfter: check.spentAfter,
-          remainingAfter: check.total.epsilon - check.spentAfter,
-          pldAfter: check.pldAfter,
-          fits: check.fits,
-          over: check.over,
-          suggestion: check.suggestion ?? null,
-        },
+        budget: dryRunBudget(check),
         estimate,
         provider: { kind: provider.kind, model: provider.model, offline },
         warnings,

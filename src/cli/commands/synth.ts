@@ -15,7 +15,7 @@ import { checkTemplate } from '../../core/fewshot/export';
 import { defaultDeltaWarning, overlapNotes } from '../../core/ledger';
 import { DELTA_MIN } from '../../core/privacy';
 import { printableOneLine } from '../../core/text-safety';
-import { cliLedger } from '../ledger';
+import { cliLedger, dryRunBudget } from '../ledger';
 import { createProvider } from '../../core/providers';
 import { augPeDiagnostics, augPeRelease, localJournalPath, renderRelease } from '../../core/release';
 import { numberFlag, stringFlag, type Command } from '../args';
@@ -188,17 +188,7 @@ ${providerUsage}
         : provider;
     const out0 = {
       plan: planView(plan),
-      budget: {
-        total: check.total.epsilon,
-        delta: check.total.delta,
-        spent: check.spentBefore,
-        spentAfter: check.spentAfter,
-        remainingAfter: check.total.epsilon - check.spentAfter,
-        pldAfter: check.pldAfter,
-        fits: check.fits,
-        over: check.over,
-        suggestion: check.suggestion ?? null,
-      },
+      budget: dryRunBudget(check),
       provider: { kind: provider.kind, model: provider.model, offline: provider.offline },
       embedder: { kind: embedder.kind, model: embedder.model, offline: embedder.offline },
       warnings,
