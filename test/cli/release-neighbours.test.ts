@@ -9,6 +9,7 @@ import assert from 'node:assert/strict';
 import { readFileSync } from 'node:fs';
 import path from 'node:path';
 import { runCli, repoRoot } from '../support/cli';
+import { withoutDpText } from '../support/releases';
 import { tempDir, writeFile } from '../support/tmp';
 
 const sample = readFileSync(path.join(repoRoot, 'examples/banking77-sample.csv'), 'utf8').trim().split('\n');
@@ -33,23 +34,6 @@ function workspaces(): { a: string; a1: string } {
   writeFile(a, 'data.csv', A);
   writeFile(a1, 'data.csv', A1);
   return { a, a1 };
-}
-
-/** The DP text replaced by a marker: what remains must not depend on the private data. */
-function withoutDpText(x: unknown): unknown {
-  if (Array.isArray(x)) return x.map(withoutDpText);
-  if (x && typeof x === 'object')
-    return Object.fromEntries(
-      Object.entries(x).map(([k, v]) => [
-        k,
-        k === 'text' || k === 'content'
-          ? '<DP text>'
-          : k === 'sigma' && 'label' in x && 'steps' in x
-            ? '<σ from the DP pool counts>' // DP few-shot: calibrated from the noisy counts (post-processing)
-            : withoutDpText(v),
-      ]),
-    );
-  return x;
 }
 
 /** Field-by-field comparison with the path of the first difference in the message. */

@@ -24,6 +24,7 @@ import {
 import { augPeResultMessage, fewShotResultMessage } from '../../src/extension/panels/release';
 import { parseHostMessage } from '../../src/shared/protocol';
 import { repoRoot } from '../support/cli';
+import { withoutDpText } from '../support/releases';
 import { tempDir, writeFile } from '../support/tmp';
 
 const sample = readFileSync(path.join(repoRoot, 'examples/banking77-sample.csv'), 'utf8').trim().split('\n');
@@ -54,25 +55,9 @@ function editorOutputs(r: Release): Record<string, unknown> {
     out[f] =
       f === 'text'
         ? text.replace(/^Text: .*$/gm, 'Text: <DP text>')
-        : stripText(JSON.parse(f === 'jsonl' ? `[${text.trim().split('\n').join(',')}]` : text));
+        : withoutDpText(JSON.parse(f === 'jsonl' ? `[${text.trim().split('\n').join(',')}]` : text));
   }
   return out;
-}
-
-function stripText(x: unknown): unknown {
-  if (Array.isArray(x)) return x.map(stripText);
-  if (x && typeof x === 'object')
-    return Object.fromEntries(
-      Object.entries(x).map(([k, v]) => [
-        k,
-        k === 'text' || k === 'content'
-          ? '<DP text>'
-          : k === 'sigma' && 'label' in x && 'steps' in x
-            ? '<σ from the DP pool counts>' // DP few-shot: calibrated from the noisy counts (post-processing)
-            : stripText(v),
-      ]),
-    );
-  return x;
 }
 
 test('Generate panel: the result message and Copy / Insert / Export… are the same for A and A + one long record, apart from the DP text', async () => {
@@ -106,7 +91,7 @@ test('Generate panel: the result message and Copy / Insert / Export… are the s
     assert.ok(posted && posted.type === 'result', 'the webview accepts the message');
     assert.equal(editorExportFormat('demonstrations.json'), 'json');
     seen.push({
-      message: stripText(posted.release),
+      message: withoutDpText(posted.release),
       outputs: editorOutputs(release),
       local: posted.localOnlyNotPrivate,
     });
@@ -135,7 +120,7 @@ test('Synthesize panel: the result message and Copy / Insert / Export… are the
     const posted = parseHostMessage(JSON.parse(JSON.stringify(message)));
     assert.ok(posted && posted.type === 'synthResult', 'the webview accepts the message');
     seen.push({
-      message: stripText(posted.release),
+      message: withoutDpText(posted.release),
       outputs: editorOutputs(release),
       privateTokens: result.privateEmbeddingUsage.inputTokens,
     });
@@ -172,7 +157,11 @@ test('Generate panel with no budget set: the default δ is public, so the releas
     );
     const posted = parseHostMessage(JSON.parse(JSON.stringify(message)));
     assert.ok(posted && posted.type === 'result', 'the webview accepts the message');
-    seen.push({ message: stripText(posted.release), outputs: editorOutputs(release), delta: release.privacy.delta });
+    seen.push({
+      message: withoutDpText(posted.release),
+      outputs: editorOutputs(release),
+      delta: release.privacy.delta,
+    });
   }
   const [a, a1] = seen as [(typeof seen)[0], (typeof seen)[0]];
   assert.equal(a.delta, 1e-6);

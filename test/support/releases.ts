@@ -94,3 +94,21 @@ export function fakeAugPeInput(): AugPeReleaseInput {
     } as AugPeReleaseInput['result'],
   };
 }
+
+/** The DP text replaced by a marker (and DP few-shot's σ, a post-processing of the noisy pool counts): what remains
+ * of an export must not depend on the private data. */
+export function withoutDpText(x: unknown): unknown {
+  if (Array.isArray(x)) return x.map(withoutDpText);
+  if (x && typeof x === 'object')
+    return Object.fromEntries(
+      Object.entries(x).map(([k, v]) => [
+        k,
+        k === 'text' || k === 'content'
+          ? '<DP text>'
+          : k === 'sigma' && 'label' in x && 'steps' in x
+            ? '<σ from the DP pool counts>' // DP few-shot: calibrated from the noisy counts (post-processing)
+            : withoutDpText(v),
+      ]),
+    );
+  return x;
+}
