@@ -76,24 +76,33 @@ export function unkeyedHashes(records: readonly CanonicalRecord[], portable = !L
     }
     return out;
   }
-  // Fast path (little-endian hosts): a chunk of keys as one UTF-16LE buffer (one native call), each key padded to an
-  // even number of code units, read 32 bits (two code units) at a time: the same words as above.
-  const CHUNK = 16384;
-  for (let c = 0; c < records.length; c += CHUNK) {
-    const end = Math.min(records.length, c + CHUNK);
-    const parts: string[] = [];
-    for (let r = c; r < end; r++) {
-      const s = records[r]!.key;
-      parts.push(s.length & 1 ? `${s}\u0000` : s);
-    }
-    const buf = Buffer.from(parts.join(''), 'utf16le');
-    const aligned = buf.byteOffset % 4 === 0 ? buf : Buffer.from(buf);
-    const words = new Uint32Array(aligned.buffer, aligned.byteOffset, aligned.length >> 2);
+  // Fast path (little-endian hosts): keys written as UTF-16LE into one reused scratch buffer (no joined strings, no
+  // buffer per chunk: 1M keys are ~150 MB of code units), each padded to an even number of code units, read 32 bits
+  // (two code units) at a time: the same words as above.
+  let scratch = Buffer.allocUnsafe(1 << 22);
+  let words = new Uint32Array(scratch.buffer, scratch.byteOffset, scratch.length >> 2);
+  for (let r = 0; r < records.length;) {
+    const first = r;
     let o = 0;
-    for (let r = c; r < end; r++) {
-      const len = records[r]!.key.length;
-      mix(v, r, len, words, o);
-      o += (len + 1) >> 1;
+    for (; r < records.length; r++) {
+      const s = records[r]!.key;
+      const bytes = 2 * (s.length + (s.length & 1));
+      if (o + bytes > scratch.length) {
+        if (r > first) break;
+        scratch = Buffer.allocUnsafe(bytes);
+        words = new Uint32Array(scratch.buffer, scratch.byteOffset, scratch.length >> 2);
+      }
+      o += scratch.write(s, o, 'utf16le');
+      if (s.length & 1) {
+        scratch.writeUInt16LE(0, o);
+        o += 2;
+      }
+    }
+    let w = 0;
+    for (let k = first; k < r; k++) {
+      const len = records[k]!.key.length;
+      mix(v, k, len, words, w);
+      w += (len + 1) >> 1;
     }
   }
   return out;
@@ -191,53 +200,69 @@ export function recordSet(records: readonly CanonicalRecord[], saltHex: string, 
 /** Builds a sorted, repeat-free set from 16-byte enciphered blocks (first 8 bytes = fingerprint) and tags. */
 export function fromBlocks(enc: Buffer, tag: Uint32Array): RecordSet {
   const n = tag.length;
+  const view = new DataView(enc.buffer, enc.byteOffset, enc.length);
   const hi = new Uint32Array(n);
   const lo = new Uint32Array(n);
   for (let i = 0; i < n; i++) {
-    hi[i] = enc.readUInt32BE(16 * i);
-    lo[i] = enc.readUInt32BE(16 * i + 4);
+    hi[i] = view.getUint32(16 * i, false);
+    lo[i] = view.getUint32(16 * i + 4, false);
   }
-  // Sort by fingerprint only; the rare runs of one fingerprint (a text under several labels, or repeated) are put in
-  // tag order and made unique below.
-  const order = radixOrder([lo, hi], n);
-  const out = { hi: new Uint32Array(n), lo: new Uint32Array(n), tag: new Uint32Array(n) };
+  const s = sortEntries({ hi, lo, tag: tag.slice() });
+  // Sorted by (fingerprint, tag): drop exact repeats (a record given twice), in place.
   let m = 0;
-  for (let k = 0; k < n;) {
-    const i = order[k]!;
-    let e = k + 1;
-    while (e < n && hi[order[e]!] === hi[i] && lo[order[e]!] === lo[i]) e++;
-    const tags =
-      e - k === 1 ? [tag[i]!] : [...new Set(Array.from(order.subarray(k, e), (j) => tag[j]!))].sort((x, y) => x - y);
-    for (const t of tags) {
-      out.hi[m] = hi[i]!;
-      out.lo[m] = lo[i]!;
-      out.tag[m] = t;
-      m++;
-    }
-    k = e;
+  for (let k = 0; k < n; k++) {
+    if (m > 0 && s.hi[k] === s.hi[m - 1] && s.lo[k] === s.lo[m - 1] && s.tag[k] === s.tag[m - 1]) continue;
+    s.hi[m] = s.hi[k]!;
+    s.lo[m] = s.lo[k]!;
+    s.tag[m] = s.tag[k]!;
+    m++;
   }
-  return { n: m, hi: out.hi.slice(0, m), lo: out.lo.slice(0, m), tag: out.tag.slice(0, m) };
+  return { n: m, hi: s.hi.slice(0, m), lo: s.lo.slice(0, m), tag: s.tag.slice(0, m) };
 }
 
-/** LSD radix sort (16-bit digits) of indices by the keys, least significant key first. */
-function radixOrder(keys: Uint32Array[], n: number): Uint32Array {
-  let order = new Uint32Array(n);
-  for (let i = 0; i < n; i++) order[i] = i;
-  let next = new Uint32Array(n);
-  const count = new Uint32Array(65537);
-  for (const key of keys) {
-    for (const shift of [0, 16]) {
-      count.fill(0);
-      for (let i = 0; i < n; i++) count[((key[i]! >>> shift) & 0xffff) + 1]!++;
-      for (let d = 0; d < 65536; d++) count[d + 1]! += count[d]!;
-      for (let k = 0; k < n; k++) {
-        const i = order[k]!;
-        next[count[(key[i]! >>> shift) & 0xffff]!++] = i;
-      }
-      [order, next] = [next, order];
+/**
+ * Sorts entries by (hi, lo, tag). Fingerprints are AES outputs under a secret key, hence uniform: two stable counting
+ * passes (8 bits each, so 256 write streams that stay in cache) order them by the top 16 bits of `hi`, leaving
+ * ~n/65,536 entries per run of equal top bits; one insertion sort then finishes each run in place. A run holds few
+ * distinct fingerprints whatever the data (repeats of a record are equal keys, which insertion sort passes in order),
+ * so this is O(n) in practice. The entries move with their keys: no index permutation to chase afterwards.
+ */
+type Entries = { hi: Uint32Array; lo: Uint32Array; tag: Uint32Array };
+function sortEntries(a: Entries): Entries {
+  const n = a.hi.length;
+  let b: Entries = { hi: new Uint32Array(n), lo: new Uint32Array(n), tag: new Uint32Array(n) };
+  const count = new Uint32Array(257);
+  for (const shift of [16, 24]) {
+    count.fill(0);
+    for (let i = 0; i < n; i++) count[((a.hi[i]! >>> shift) & 0xff) + 1]!++;
+    for (let d = 0; d < 256; d++) count[d + 1]! += count[d]!;
+    for (let i = 0; i < n; i++) {
+      const d = count[(a.hi[i]! >>> shift) & 0xff]!++;
+      b.hi[d] = a.hi[i]!;
+      b.lo[d] = a.lo[i]!;
+      b.tag[d] = a.tag[i]!;
     }
+    [a, b] = [b, a];
   }
-  return order;
+  const { hi, lo, tag } = a;
+  for (let k = 1; k < n; k++) {
+    const xh = hi[k]!;
+    const xl = lo[k]!;
+    const xt = tag[k]!;
+    let j = k - 1;
+    while (j >= 0) {
+      const yh = hi[j]!;
+      if (yh < xh || (yh === xh && (lo[j]! < xl || (lo[j] === xl && tag[j]! <= xt)))) break;
+      hi[j + 1] = yh;
+      lo[j + 1] = lo[j]!;
+      tag[j + 1] = tag[j]!;
+      j--;
+    }
+    hi[j + 1] = xh;
+    lo[j + 1] = xl;
+    tag[j + 1] = xt;
+  }
+  return a;
 }
 
 /** Number of distinct fingerprints (records) in a set. */
@@ -357,37 +382,59 @@ export function classify(current: RecordSet, sets: readonly RecordSet[]): { clas
     if (i === 0 || current.hi[i] !== current.hi[i - 1] || current.lo[i] !== current.lo[i - 1]) start.push(i);
   const groups = start.length;
   start.push(current.n);
-  // Class ids are interned by (parent class, set, tags). Almost every record has one tag, so the common key is the
-  // number parent·2^32 + tag (exact below 2^53) in a per-set map; several tags use a string key.
+  // Class ids are interned by (parent class, set, tags), per set. Almost every record has one tag: that path allocates
+  // nothing (~10^6 calls) and looks up small integers; several tags use a string key.
   const table: { parent: number; set: number; tags: number[] }[] = [];
+  // `one` is the tag when there is exactly one, else `tags()` gives them.
   const intern = (
-    maps: { num: Map<number, number>; str: Map<string, number> },
+    maps: { num: Map<number, Map<number, number>>; str: Map<string, number> },
     parent: number,
     set: number,
-    tags: number[],
+    one: number | undefined,
+    tags: () => number[],
   ) => {
-    const numeric = tags.length === 1 && parent < 2 ** 20;
-    const key = numeric ? parent * 4294967296 + tags[0]! : `${parent}|${tags.join(',')}`;
-    let k = numeric ? maps.num.get(key as number) : maps.str.get(key as string);
+    if (one !== undefined) {
+      // Two small-integer lookups (parent, then the tag's low 30 bits, which stay small integers in V8's maps) beat
+      // one lookup keyed by a 52-bit number, which the map hashes as a double.
+      let byTag = maps.num.get(parent);
+      if (byTag === undefined) maps.num.set(parent, (byTag = new Map()));
+      const low = one & 0x3fffffff;
+      let hit = byTag.get(low);
+      if (hit !== undefined && table[hit]!.tags[0] !== one) hit = undefined; // same low bits, other tag: rare
+      if (hit !== undefined) return hit;
+      const key = `${parent}|${one}`;
+      let k = maps.str.get(key);
+      if (k === undefined) {
+        k = table.length;
+        maps.str.set(key, k);
+        table.push({ parent, set, tags: [one] });
+      }
+      if (!byTag.has(low)) byTag.set(low, k);
+      return k;
+    }
+    const list = one !== undefined ? [one] : tags();
+    const key = `${parent}|${list.join(',')}`;
+    let k = maps.str.get(key);
     if (k === undefined) {
       k = table.length;
-      if (numeric) maps.num.set(key as number, k);
-      else maps.str.set(key as string, k);
-      table.push({ parent, set, tags });
+      maps.str.set(key, k);
+      table.push({ parent, set, tags: list });
     }
     return k;
   };
   const cls = new Int32Array(groups);
-  const roots = { num: new Map<number, number>(), str: new Map<string, number>() };
+  const roots = { num: new Map<number, Map<number, number>>(), str: new Map<string, number>() };
   for (let g = 0; g < groups; g++) {
     const a = start[g]!;
     const b = start[g + 1]!;
-    cls[g] = intern(roots, 0, -1, b - a === 1 ? [current.tag[a]!] : Array.from(current.tag.subarray(a, b)));
+    cls[g] = intern(roots, 0, -1, b - a === 1 ? current.tag[a]! : undefined, () =>
+      Array.from(current.tag.subarray(a, b)),
+    );
   }
   for (const e of table) e.parent = -1;
   const shared = sets.map(() => 0);
   sets.forEach((s, j) => {
-    const maps = { num: new Map<number, number>(), str: new Map<string, number>() };
+    const maps = { num: new Map<number, Map<number, number>>(), str: new Map<string, number>() };
     let g = 0;
     let i = 0;
     while (g < groups && i < s.n) {
@@ -400,8 +447,10 @@ export function classify(current: RecordSet, sets: readonly RecordSet[]): { clas
         const l = s.lo[i]!;
         const from = i;
         while (i < s.n && s.hi[i] === h && s.lo[i] === l) i++;
-        const tags = i - from === 1 ? [s.tag[from]!] : Array.from(s.tag.subarray(from, i));
-        cls[g] = intern(maps, cls[g]!, j, tags);
+        const to = i;
+        cls[g] = intern(maps, cls[g]!, j, to - from === 1 ? s.tag[from]! : undefined, () =>
+          Array.from(s.tag.subarray(from, to)),
+        );
         shared[j]!++;
         g++;
       }

@@ -14,7 +14,8 @@ import {
   type MechanismSpec,
   type RunPlan,
 } from '../../../src/core/ledger';
-import { classify, recordSet, unkeyedHashes } from '../../../src/core/ledger/records';
+import { createHash } from 'node:crypto';
+import { classify, encodeSet, recordSet, unkeyedHashes } from '../../../src/core/ledger/records';
 import { DataError } from '../../../src/core/errors';
 import { filterEpsilon } from '../../../src/core/privacy/filter';
 import { tempDir } from '../../support/tmp';
@@ -211,4 +212,23 @@ test('the per-user index keeps at most 1,024 fingerprints per set, whatever its 
     const size = Buffer.from(idx.entries[0]!.fps, 'base64').length / 8;
     assert.ok(size <= 1024 && size > 0, `key ${k}: ${size} fingerprints at level ${idx.entries[0]!.level}`);
   }
+});
+
+test('record set files are content-addressed: the same records give byte-identical files in every version (frozen)', () => {
+  // Stored record sets are named by the SHA-256 of their bytes and referenced from the hash chain, so any change to
+  // the hash, the key step, the sort or the encoding would orphan every ledger's sets. Frozen with the first version.
+  const recs: CanonicalRecord[] = [];
+  for (let i = 0; i < 20000; i++)
+    recs.push({
+      key: `row ${i} ${'aé😀x'.repeat(i % 13)}${i % 7 === 0 ? '' : '!'}`.slice(0, 3 + ((i * 7919) % 97)),
+      label: `L${i % 11}`,
+    });
+  for (let i = 0; i < 300; i++) recs.push({ key: `row ${i * 3}`, label: `L${(i + 1) % 11}` }); // another label
+  for (let i = 0; i < 300; i++) recs.push(recs[i * 5]!); // repeats
+  const s = recordSet(recs, 'ab'.repeat(16));
+  assert.equal(s.n, 19769);
+  assert.equal(
+    createHash('sha256').update(encodeSet(s)).digest('hex'),
+    '1cd843444060931b4c6114d7feed3c0744bae6f8e4defc377ca5b562fed4670b',
+  );
 });
