@@ -99,7 +99,7 @@ function median(xs: number[]): number {
 }
 
 export async function main(): Promise<void> {
-  await history();
+  if (!process.env.PFS_BENCH_RECORDS_ONLY) await history();
   await records();
 }
 
@@ -183,7 +183,7 @@ async function records(): Promise<void> {
     // The per-user index (another keyed pass plus the sample) when a run is reserved, and its lookup.
     const index = new RecordIndex(path.join(ws, 'index'));
     let t = performance.now();
-    index.add(path.join(ws, 'elsewhere'), 'data/old.csv', charged.records!);
+    await index.add(path.join(ws, 'elsewhere'), 'data/old.csv', charged.records!);
     const add = performance.now() - t;
     t = performance.now();
     const found = index.lookup(make(1000, N + 1000), path.join(ws, '.private-fewshot'));

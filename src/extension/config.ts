@@ -25,10 +25,25 @@ export class Config {
     return this.cfg.get<boolean>('data.dedupe', false);
   }
 
-  /** Loads a dataset as the settings say (size limit, invalid rows, de-duplication), paths relative to `root`. */
+  /** The text, label and privacy-unit columns set for `file` (resource-scoped settings; empty means detect). */
+  columns(file: vscode.Uri): { textColumn?: string; labelColumn?: string; unitColumn?: string } {
+    const cfg = vscode.workspace.getConfiguration(Config.section, file);
+    const out: { textColumn?: string; labelColumn?: string; unitColumn?: string } = {};
+    for (const k of ['textColumn', 'labelColumn', 'unitColumn'] as const) {
+      const v = cfg.get<string>(`data.${k}`, '').trim();
+      if (v) out[k] = v;
+    }
+    return out;
+  }
+
+  /**
+   * Loads a dataset as the settings say (columns, size limit, invalid rows, de-duplication), paths relative to
+   * `root`.
+   */
   loadDataset(file: vscode.Uri, root: string): Promise<Dataset> {
     return loadDataset(file.fsPath, {
       root,
+      ...this.columns(file),
       maxBytes: this.maxDatasetBytes,
       onInvalid: this.skipInvalidRows ? 'skip' : 'fail',
       dedupe: this.dedupe,

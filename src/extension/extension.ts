@@ -1,5 +1,5 @@
 import * as vscode from 'vscode';
-import { canonicalRecords, summarize } from '../core/data';
+import { summarize } from '../core/data';
 import { DataError, UserError } from '../core/errors';
 import { Config } from './config';
 import { budgetOf, ledgerRootFor, type BudgetUpdate } from './datasetLedger';
@@ -9,7 +9,7 @@ import { InspectPanel } from './panels/inspectPanel';
 import { RunPanel } from './panels/runPanelHost';
 import { SynthPanel } from './panels/synthPanel';
 import { BudgetStatusBar } from './statusBar';
-import { defaultAccountant, Ledger, RecordIndex, setDefaultRecordIndex } from '../core/ledger';
+import { defaultAccountant, Ledger, ledgerDatasetOf, RecordIndex, setDefaultRecordIndex } from '../core/ledger';
 import { promptForApiKey, providerFromSettings } from './providers/settings';
 import { verdicts } from '../core/providers/verdicts';
 import { datasetArgument, pickDataset, setBudget } from './setBudget';
@@ -28,11 +28,7 @@ export function activate(context: vscode.ExtensionContext): void {
   const budgetFor = async (file: vscode.Uri): Promise<BudgetUpdate> => {
     const root = ledgerRootFor(file);
     const ds = await config.loadDataset(file, root);
-    const status = await new Ledger(root, { accountant: defaultAccountant() }).status({
-      identity: ds.identity,
-      units: summarize(ds).units,
-      records: canonicalRecords(ds),
-    });
+    const status = await new Ledger(root, { accountant: defaultAccountant() }).status(ledgerDatasetOf(ds));
     return { file, name: vscode.workspace.asRelativePath(file, false), budget: budgetOf(status) };
   };
   const showBudget = (u: BudgetUpdate) => {
@@ -62,12 +58,10 @@ export function activate(context: vscode.ExtensionContext): void {
       panel.post({ type: 'summary', summary });
       log.info(`Inspected ${name} in ${Date.now() - started} ms.`);
       // The status-bar budget; a ledger problem must not hide the summary (Generate reports it in full).
-      void new Ledger(root, { accountant: defaultAccountant() })
-        .status({ identity: ds.identity, units: summary.units, records: canonicalRecords(ds) })
-        .then(
-          (status) => showBudget({ file, name, budget: budgetOf(status) }),
-          (e: unknown) => log.warn(`Could not read the privacy budget of ${name}: ${(e as Error).message}`),
-        );
+      void new Ledger(root, { accountant: defaultAccountant() }).status(ledgerDatasetOf(ds, summary.units)).then(
+        (status) => showBudget({ file, name, budget: budgetOf(status) }),
+        (e: unknown) => log.warn(`Could not read the privacy budget of ${name}: ${(e as Error).message}`),
+      );
     } catch (e) {
       if (e instanceof UserError) {
         const line = e instanceof DataError ? e.line : undefined;

@@ -1,7 +1,14 @@
 import path from 'node:path';
-import { canonicalRecords, summarize } from '../../core/data';
+import { summarize } from '../../core/data';
 import { UsageError } from '../../core/errors';
-import { defaultDeltaWarning, describeUnit, overlapNotes, type BudgetStatus, type ChargeView } from '../../core/ledger';
+import {
+  defaultDeltaWarning,
+  ledgerDatasetOf,
+  describeUnit,
+  overlapNotes,
+  type BudgetStatus,
+  type ChargeView,
+} from '../../core/ledger';
 import { cliLedger } from '../ledger';
 import { numberFlag, type Command } from '../args';
 import { datasetOptions, ledgerFor, loadDatasetFromFlags, noteLedgerCreated } from '../dataset-flags';
@@ -44,12 +51,7 @@ composition of the same runs had they all been planned in advance (docs/PRIVACY.
     const root = location.root;
     const ds = await loadDatasetFromFlags(positionals[0]!, values, io.cwd, root);
     const summary = summarize(ds);
-    const target = {
-      identity: ds.identity,
-      units: summary.units,
-      unitColumn: ds.columns.unit,
-      records: canonicalRecords(ds),
-    };
+    const target = ledgerDatasetOf(ds, summary.units);
     const ledger = cliLedger(root, io.env);
     if (epsilon !== undefined || delta !== undefined) {
       await ledger.setTotal(target, { epsilon, delta });

@@ -1,5 +1,5 @@
-import { canonicalRecords, summarize, type DatasetSummary } from '../../core/data';
-import { overlapNotes } from '../../core/ledger';
+import { summarize, type DatasetSummary } from '../../core/data';
+import { ledgerDatasetOf, overlapNotes } from '../../core/ledger';
 import { cliLedger } from '../ledger';
 import { UsageError } from '../../core/errors';
 import { printableOneLine as p } from '../../core/text-safety';
@@ -31,12 +31,7 @@ ${datasetUsage}
     // elsewhere (read only).
     const root = ledgerFor(positionals[0]!, values, io.cwd).root;
     try {
-      const status = await cliLedger(root, io.env).status({
-        identity: ds.identity,
-        units: summary.units,
-        unitColumn: ds.columns.unit,
-        records: canonicalRecords(ds),
-      });
+      const status = await cliLedger(root, io.env).status(ledgerDatasetOf(ds, summary.units));
       for (const note of overlapNotes(status)) io.err(note);
     } catch (e) {
       io.err(`warning: could not read the privacy ledger of ${root}: ${(e as Error).message}`);

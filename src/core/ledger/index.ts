@@ -33,6 +33,7 @@ export {
   type StoredCharge,
   type DatasetRef,
 } from './format';
+export { ledgerDatasetOf } from './dataset';
 export { matchingLines, overlapNotes, matchDataset, datasetRuns, type DatasetMatch } from './identity';
 export {
   RecordIndex,

@@ -29,7 +29,7 @@ import {
   type ReservedLine,
   type StoredCharge,
 } from './format';
-import { datasetRuns, matchDataset, toRef, type DatasetMatch } from './identity';
+import { datasetRuns, matchDataset, matchingLines, toRef, type DatasetMatch } from './identity';
 import { defaultRecordIndex, type RecordIndex, type ElsewhereMatch } from './record-index';
 import { distinctRecords, recordSet, RecordStore, unkeyedHashes, type RecordSet } from './records';
 import { LedgerStore, type LockOptions } from './store';
@@ -452,7 +452,7 @@ export class Ledger {
     );
     if (!('refused' in result) && this.index && ds.records && ds.records.length) {
       try {
-        this.index.add(this.store.dir, ds.identity.path, ds.records, this.hashesOf(ds.records));
+        await this.index.add(this.store.dir, ds.identity.path, ds.records, this.hashesOf(ds.records));
       } catch {
         // The per-user index is a diagnostic for other folders; failing to update it never fails a reserved run.
       }
@@ -638,9 +638,19 @@ export class Ledger {
     throw new UserError(
       `${ds.identity.path}: this run's privacy unit is ${describeUnit(unit)}, but the run at ledger line ${other.reserved.seq} on the same data used ${describeUnit(theirs)}; guarantees for different privacy units do not compose into one, so nothing was reserved`,
       theirs === 'row'
-        ? 'Run without --unit-column, as the earlier runs did, or keep the user-level budget in a separate workspace deliberately.'
-        : `Run with --unit-column ${theirs.slice('column:'.length)}, as the earlier runs did, or keep this unit's budget in a separate workspace deliberately.`,
+        ? 'Run without --unit-column (in the editor: clear the setting privateFewShot.data.unitColumn), as the earlier runs did, or keep the user-level budget in a separate workspace deliberately.'
+        : `Run with --unit-column ${theirs.slice('column:'.length)} (in the editor: set privateFewShot.data.unitColumn to it), as the earlier runs did, or keep this unit's budget in a separate workspace deliberately.`,
     );
+  }
+
+  /**
+   * The runs whose privacy unit must agree with this dataset's: those on its records, and those on the same file (by
+   * path or content hash). Records are keyed by unit when there is a unit column and by text otherwise, so the same
+   * file read with and without a unit column shares no records; without the file rule it would start from zero.
+   */
+  private unitRuns(parsed: ParsedLedger, ds: LedgerDataset, match: DatasetMatch): { reserved: ReservedLine }[] {
+    const seqs = new Set([...match.seqs, ...matchingLines(parsed.lines, ds.identity).seqs]);
+    return this.runsOf(parsed, seqs);
   }
 
   /** The unkeyed record hashes of a dataset (records.ts), computed once per records array. */
@@ -703,7 +713,9 @@ export class Ledger {
       pldIfPlanned: pld.epsilon,
       spentRule: spent.rule,
       privacyUnit: privacyUnitOf(ds),
-      recordedUnits: distinct(runs.flatMap((r) => (r.reserved.unit !== undefined ? [r.reserved.unit] : []))),
+      recordedUnits: distinct(
+        this.unitRuns(parsed, ds, match).flatMap((r) => (r.reserved.unit !== undefined ? [r.reserved.unit] : [])),
+      ),
       worst:
         worst === null
           ? null
@@ -742,7 +754,7 @@ export class Ledger {
     const match = this.match(parsed, ds, salt);
     const total = this.totalOf(parsed, ds, match.seqs);
     const runs = this.runsOf(parsed, match.seqs);
-    this.checkUnit(ds, runs);
+    this.checkUnit(ds, this.unitRuns(parsed, ds, match));
     const existingRuns = datasetRuns(runs, match).runs;
     const delta = total.delta;
     const recorded = recordedOf(parsed);

@@ -15,12 +15,27 @@
  * high probability. It is a warning, not accounting: the budget itself is always the ledger's.
  *
  * Local only: the index holds keyed fingerprints and local paths, in the user's own folder; nothing leaves the
- * machine. Two processes writing it at once may lose one update (last rename wins); that only weakens a warning.
+ * machine. Updates are read-modify-write under a cross-process lock (proper-lockfile, as the ledger's own lock), so two
+ * processes charging at once both land; the key is created at most once (an exclusive link), so two first uses
+ * cannot leave fingerprints under two keys. If the lock cannot be had within a few seconds the update is skipped:
+ * the index only feeds a warning, never the budget, and a charge must never wait on it.
  */
 import { randomBytes } from 'node:crypto';
-import { closeSync, existsSync, fsyncSync, mkdirSync, openSync, readFileSync, renameSync, writeSync } from 'node:fs';
+import {
+  closeSync,
+  existsSync,
+  fsyncSync,
+  linkSync,
+  mkdirSync,
+  openSync,
+  readFileSync,
+  renameSync,
+  rmSync,
+  writeSync,
+} from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
+import lockfile from 'proper-lockfile';
 import type { CanonicalRecord } from '../data/load';
 import { encipher, unkeyedHashes } from './records';
 
@@ -29,6 +44,7 @@ const INDEX_FILE = 'record-index.json';
 const KEY_FILE = 'record-index.key';
 const SAMPLE_CAP = 1024;
 const MAX_ENTRIES = 256;
+const LOCK_FILE = 'record-index.lock';
 
 /** A ledger elsewhere that charged records of this dataset (a local diagnostic). */
 export interface ElsewhereMatch {
@@ -80,8 +96,17 @@ export class RecordIndex {
     return path.join(this.dir, INDEX_FILE);
   }
 
-  /** Records that `ledgerDir` charged the dataset `datasetPath` with these records. */
-  add(ledgerDir: string, datasetPath: string, records: readonly CanonicalRecord[], hashes?: Buffer): void {
+  /**
+   * Records that `ledgerDir` charged the dataset `datasetPath` with these records. Resolves false when another process
+   * held the index for too long (the update is skipped: a warning's input, never the budget's).
+   */
+  async add(
+    ledgerDir: string,
+    datasetPath: string,
+    records: readonly CanonicalRecord[],
+    hashes?: Buffer,
+  ): Promise<boolean> {
+    mkdirSync(this.dir, { recursive: true });
     const fps = this.fingerprints(records, hashes);
     const n = fps.length / 2;
     // The sample's size is random (it follows the per-user key), so the level is raised until the sample itself
@@ -98,9 +123,25 @@ export class RecordIndex {
       fps: sample.toString('base64'),
       time: new Date().toISOString(),
     };
-    const entries = this.read().filter((e) => !(e.ledger === entry.ledger && e.fps === entry.fps));
-    entries.push(entry);
-    this.write(entries.slice(-MAX_ENTRIES));
+    let release: () => Promise<void>;
+    try {
+      release = await lockfile.lock(this.dir, {
+        lockfilePath: path.join(this.dir, LOCK_FILE),
+        realpath: false,
+        stale: 10_000,
+        retries: { retries: 25, minTimeout: 5, maxTimeout: 200, factor: 1.4, randomize: true },
+      });
+    } catch {
+      return false;
+    }
+    try {
+      const entries = this.read().filter((e) => !(e.ledger === entry.ledger && e.fps === entry.fps));
+      entries.push(entry);
+      this.write(entries.slice(-MAX_ENTRIES));
+      return true;
+    } finally {
+      await release().catch(() => undefined);
+    }
   }
 
   /** Ledgers other than `ledgerDir` that charged some of these records. */
@@ -109,27 +150,44 @@ export class RecordIndex {
     const self = path.resolve(ledgerDir);
     const others = entries.filter((e) => e.ledger !== self);
     if (others.length === 0 || !existsSync(path.join(this.dir, KEY_FILE))) return [];
-    const mine = new Set<string>();
-    const fps = this.fingerprints(records, hashes);
-    const minLevel = Math.min(...others.map((e) => e.level));
-    const mask = 2 ** minLevel - 1;
-    for (let i = 0; i < fps.length; i += 2) if ((fps[i + 1]! & mask) === 0) mine.add(`${fps[i]}:${fps[i + 1]}`);
-    const best = new Map<string, ElsewhereMatch>();
-    for (const e of others) {
+    // The samples (at most 256 × 1,024 fingerprints) go in a map; the dataset's fingerprints are looked up in it,
+    // first by their high word (a small-integer set), so a million records cost a million cheap probes.
+    const owners = new Map<string, number[]>();
+    const highs = new Set<number>();
+    others.forEach((e, k) => {
       const buf = Buffer.from(e.fps, 'base64');
-      let hits = 0;
-      for (let o = 0; o + 8 <= buf.length; o += 8)
-        if (mine.has(`${buf.readUInt32BE(o)}:${buf.readUInt32BE(o + 4)}`)) hits++;
-      if (hits === 0) continue;
+      for (let o = 0; o + 8 <= buf.length; o += 8) {
+        const hi = buf.readUInt32BE(o);
+        const key = `${hi}:${buf.readUInt32BE(o + 4)}`;
+        highs.add(hi >>> 2);
+        const list = owners.get(key);
+        if (list) list.push(k);
+        else owners.set(key, [k]);
+      }
+    });
+    const fps = this.fingerprints(records, hashes);
+    const hits = others.map(() => 0);
+    const seen = new Set<string>();
+    for (let i = 0; i < fps.length; i += 2) {
+      if (!highs.has(fps[i]! >>> 2)) continue;
+      const key = `${fps[i]}:${fps[i + 1]}`;
+      const list = owners.get(key);
+      if (!list || seen.has(key)) continue; // a record given twice counts once
+      seen.add(key);
+      for (const k of list) hits[k]!++;
+    }
+    const best = new Map<string, ElsewhereMatch>();
+    others.forEach((e, k) => {
+      if (hits[k] === 0) return;
       const m: ElsewhereMatch = {
         ledger: e.ledger,
         dataset: e.dataset,
-        records: hits * 2 ** e.level,
+        records: hits[k]! * 2 ** e.level,
         exact: e.level === 0,
       };
-      const k = `${e.ledger}\u0000${e.dataset}`;
-      if ((best.get(k)?.records ?? 0) < m.records) best.set(k, m);
-    }
+      const key = `${e.ledger}\u0000${e.dataset}`;
+      if ((best.get(key)?.records ?? 0) < m.records) best.set(key, m);
+    });
     return [...best.values()].sort((a, b) => b.records - a.records);
   }
 
@@ -144,16 +202,35 @@ export class RecordIndex {
     return out;
   }
 
+  /** The per-user key, created once: written to a temporary file and linked into place, which fails if another
+   * process created it first (then its key is used). */
   private key(): Buffer {
     const file = path.join(this.dir, KEY_FILE);
-    if (existsSync(file)) {
+    const existing = (): Buffer | undefined => {
+      if (!existsSync(file)) return undefined;
       const k = Buffer.from(readFileSync(file, 'utf8').trim(), 'hex');
-      if (k.length === 16) return k;
-    }
+      return k.length === 16 ? k : undefined;
+    };
+    const have = existing();
+    if (have) return have;
     mkdirSync(this.dir, { recursive: true });
     const k = randomBytes(16);
-    atomicWrite(file, `${k.toString('hex')}\n`);
-    return k;
+    if (existsSync(file)) {
+      // A damaged key file (not 16 hex bytes): replace it; entries under the old key simply stop matching.
+      atomicWrite(file, `${k.toString('hex')}\n`);
+      return k;
+    }
+    const tmp = `${file}.${process.pid}.${randomBytes(4).toString('hex')}.tmp`;
+    atomicWrite(tmp, `${k.toString('hex')}\n`);
+    try {
+      linkSync(tmp, file);
+      return k;
+    } catch (e) {
+      if ((e as NodeJS.ErrnoException).code !== 'EEXIST') throw e;
+      return existing() ?? k;
+    } finally {
+      rmSync(tmp, { force: true });
+    }
   }
 
   private read(): Entry[] {

@@ -1,11 +1,12 @@
 import * as vscode from 'vscode';
-import { canonicalRecords, summarize, type Dataset, type DatasetSummary } from '../../core/data';
+import { summarize, type Dataset, type DatasetSummary } from '../../core/data';
 import { DataError, UserError } from '../../core/errors';
 import {
   BudgetExceededError,
   Ledger,
   defaultAccountant,
   defaultDeltaWarning,
+  ledgerDatasetOf,
   overlapNotes,
   type PlanCheck,
   type BudgetStatus,
@@ -284,11 +285,7 @@ export abstract class RunPanel<S, R extends Release> {
       const summary = summarize(ds);
       const ledger = new Ledger(root, { accountant: defaultAccountant() });
       this.loaded = { ds, summary, ledger, root };
-      const status = await ledger.status({
-        identity: ds.identity,
-        units: summary.units,
-        records: canonicalRecords(ds),
-      });
+      const status = await ledger.status(ledgerDatasetOf(ds, summary.units));
       this.budget = budgetOf(status);
       const provider = await providerFromSettings(this.deps.context);
       this.post(this.initMessage(this.loaded, budgetOf(status), provider), 'init');

@@ -199,13 +199,13 @@ test('a record set is sorted by (fingerprint, tag) without repeats, whatever the
   }
 });
 
-test('the per-user index keeps at most 1,024 fingerprints per set, whatever its random key draws', () => {
+test('the per-user index keeps at most 1,024 fingerprints per set, whatever its random key draws', async () => {
   // The sample is the fingerprints with their lowest `level` bits zero: its size is random, so the level follows the
   // sample (2,000 records at level 1 exceed 1,024 for about one key in seven).
   const records = Array.from({ length: 2000 }, (_, i) => ({ key: `row ${i}`, label: 'a' }));
   for (let k = 0; k < 30; k++) {
     const dir = workspace();
-    new RecordIndex(dir).add(path.join(dir, 'ledger'), 'd.csv', records);
+    await new RecordIndex(dir).add(path.join(dir, 'ledger'), 'd.csv', records);
     const idx = JSON.parse(readFileSync(path.join(dir, 'record-index.json'), 'utf8')) as {
       entries: { fps: string; level: number }[];
     };
