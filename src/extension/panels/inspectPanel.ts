@@ -11,6 +11,7 @@ export class InspectPanel {
   private static readonly panels = new Map<string, InspectPanel>();
 
   private state: HostMessage | undefined;
+  private disposed = false;
   private readonly disposables: vscode.Disposable[] = [];
 
   static show(
@@ -73,10 +74,13 @@ export class InspectPanel {
   /** Records the state and sends it if the webview is listening (it will ask again with `ready` otherwise). */
   post(message: HostMessage): void {
     this.state = message;
+    // A load that finishes after the panel was closed must not post to it (VS Code throws "Webview is disposed").
+    if (this.disposed) return;
     void this.panel.webview.postMessage(message);
   }
 
   private dispose(): void {
+    this.disposed = true;
     InspectPanel.panels.delete(this.file.toString());
     for (const d of this.disposables.splice(0)) d.dispose();
   }
