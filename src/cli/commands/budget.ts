@@ -5,7 +5,7 @@ import { defaultDeltaWarning, describeUnit, overlapNotes, type BudgetStatus, typ
 import { cliLedger } from '../ledger';
 import { numberFlag, type Command } from '../args';
 import { datasetOptions, ledgerFor, loadDatasetFromFlags, noteLedgerCreated } from '../dataset-flags';
-import { DELTA_MIN } from '../../core/privacy';
+import { DELTA_MIN, isPoissonGaussian } from '../../core/privacy';
 import { printableOneLine } from '../../core/text-safety';
 
 export const budget: Command = {
@@ -73,10 +73,9 @@ function pool(c: { partition: string; label?: string }): string {
 }
 
 function charge(c: ChargeView): string {
-  const m =
-    c.kind === 'poisson-gaussian'
-      ? `Poisson-subsampled Gaussian σ ${num(c.sigma)}, q ${num(c.samplingRate)}, ${c.steps} steps`
-      : `Gaussian σ ${num(c.sigma)}, ${c.steps} steps (μ ${num(Math.sqrt(c.steps) / c.sigma)})`;
+  const m = isPoissonGaussian(c)
+    ? `Poisson-subsampled Gaussian σ ${num(c.sigma)}, q ${num(c.samplingRate)}, ${c.steps} steps`
+    : `Gaussian σ ${num(c.sigma)}, ${c.steps} steps (μ ${num(Math.sqrt(c.steps) / c.sigma)})`;
   return `${pool(c)}: ${m}`;
 }
 

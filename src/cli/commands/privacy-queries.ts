@@ -6,9 +6,12 @@ import {
   calibrateSigma,
   deltaFor,
   epsilonFor,
+  GAUSSIAN,
   MAX_STEPS,
+  POISSON_GAUSSIAN,
+  specFor,
   type AccountantName,
-  type MechanismSpec,
+  type RunShape,
 } from '../../core/privacy';
 import { numberFlag, stringFlag, type Command, type Io, type Options } from '../args';
 
@@ -135,10 +138,8 @@ export function answer(input: QueryInput): QueryResult {
     );
   }
   const steps = input.steps!;
-  const spec = (sigma: number): MechanismSpec =>
-    q === 1 ? { kind: 'gaussian', sigma, steps } : { kind: 'poisson-gaussian', sigma, samplingRate: q, steps };
-  const shape =
-    q === 1 ? { kind: 'gaussian' as const, steps } : { kind: 'poisson-gaussian' as const, samplingRate: q, steps };
+  const shape: RunShape = q === 1 ? { kind: GAUSSIAN, steps } : { kind: POISSON_GAUSSIAN, samplingRate: q, steps };
+  const spec = (sigma: number) => specFor(shape, sigma);
   switch (input.query) {
     case 'epsilon': {
       const eps = epsilonFor([spec(input.sigma!)], input.delta!, accountant);

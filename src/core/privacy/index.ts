@@ -16,17 +16,37 @@ import { composePld, type Group } from './pld';
 import { rdpDelta, rdpEpsilon } from './rdp';
 import {
   ACCOUNTANTS,
+  MECHANISM_KINDS,
+  isMechanismKind,
+  isPoissonGaussian,
   isUnsubsampled,
   isVacuous,
   validateDelta,
   validateEpsilon,
   validateSpecs,
+  specFor,
   type AccountantName,
+  type MechanismKind,
   type MechanismSpec,
+  type RunShape,
 } from './types';
 
-export type { AccountantName, MechanismSpec } from './types';
-export { ACCOUNTANTS, DELTA_MIN, MAX_STEPS, validateSpec, validateSpecs } from './types';
+export type { AccountantName, MechanismKind, MechanismSpec, RunShape } from './types';
+export {
+  ACCOUNTANTS,
+  DELTA_MIN,
+  GAUSSIAN,
+  MAX_STEPS,
+  MECHANISM_KINDS,
+  POISSON_GAUSSIAN,
+  isMechanismKind,
+  isPoissonGaussian,
+  shapeOf,
+  specFor,
+  specOf,
+  validateSpec,
+  validateSpecs,
+} from './types';
 export { gaussianDelta, gaussianEpsilon, gaussianMuFor, gdpMu } from './gaussian';
 export { DEFAULT_RDP_ORDERS, rdpOfSpecs, rdpToDelta, rdpToEpsilon, rdpPoissonGaussian } from './rdp';
 export { composePld, clearPldCaches, clearPldCaches as clearPrivacyCaches, pldCacheStats, PldAccount } from './pld';
@@ -114,14 +134,6 @@ export function deltaFor(specs: MechanismSpec[], epsilon: number, accountant: Ac
   return composePld(pldGroups(n))!.delta(epsilon);
 }
 
-/** The shape of a run whose σ is to be chosen. */
-export interface RunShape {
-  kind: 'poisson-gaussian' | 'gaussian';
-  /** Required for 'poisson-gaussian'. */
-  samplingRate?: number;
-  steps: number;
-}
-
 export interface CalibrateOptions {
   /** Entries already spent on the same data (the run must fit on top of them). Default none. */
   existing?: MechanismSpec[];
@@ -140,15 +152,9 @@ const SIGMA_MAX = 1e7;
 /** Default relative tolerance of calibrateSigma for the numerical accountants. */
 export const CALIBRATION_REL_TOL = 1e-3;
 
-function specFor(shape: RunShape, sigma: number): MechanismSpec {
-  return shape.kind === 'gaussian'
-    ? { kind: 'gaussian', sigma, steps: shape.steps }
-    : { kind: 'poisson-gaussian', sigma, samplingRate: shape.samplingRate!, steps: shape.steps };
-}
-
 function validateShape(shape: RunShape): void {
-  if (!shape || (shape.kind !== 'gaussian' && shape.kind !== 'poisson-gaussian'))
-    throw new UsageError('run shape: kind must be "gaussian" or "poisson-gaussian"');
+  if (!shape || !isMechanismKind(shape.kind))
+    throw new UsageError(`run shape: kind must be one of ${MECHANISM_KINDS.map((k) => JSON.stringify(k)).join(', ')}`);
   validateSpecs([specFor(shape, 1)]);
 }
 
@@ -170,14 +176,14 @@ export function calibrateSigma(
   const existing = options.existing ?? [];
   validateSpecs(existing);
   const { epsilon, delta } = target;
-  if (shape.steps === 0 || (shape.kind === 'poisson-gaussian' && shape.samplingRate === 0)) {
+  if (shape.steps === 0 || (isPoissonGaussian(shape) && shape.samplingRate === 0)) {
     if (existing.length && epsilonFor(existing, delta, accountant) > epsilon)
       throw overspent(existing, epsilon, delta, accountant);
     return 0;
   }
   if (!(epsilon > 0))
     throw new UsageError('target epsilon must be > 0: no finite noise gives ε = 0', 'Choose a positive ε.');
-  const unsub = shape.kind === 'gaussian' || shape.samplingRate === 1;
+  const unsub = !isPoissonGaussian(shape) || shape.samplingRate === 1;
   const allUnsub = unsub && existing.every((s) => isVacuous(s) || isUnsubsampled(s));
   if (accountant === 'gdp' && !allUnsub) gdpMu([specFor(shape, 1), ...existing]); // throws the gdp usage error
   if (allUnsub && accountant !== 'rdp') {
@@ -199,7 +205,7 @@ export function calibrateSigma(
   }
   // Initial guess from the central-limit GDP approximation of the subsampled Gaussian (Bu, Dong, Long, Su 2020,
   // Thm 5): μ ≈ q·sqrt(T·(e^{1/σ²} − 1)). Only a starting point: the bracket below is checked with the accountant.
-  const q = shape.kind === 'gaussian' ? 1 : shape.samplingRate!;
+  const q = isPoissonGaussian(shape) ? shape.samplingRate! : 1;
   const mu = gaussianMuFor(epsilon, delta);
   let guess = Math.sqrt(shape.steps) / Math.max(mu, 1e-12);
   if (q < 1) {
@@ -244,7 +250,7 @@ function overspent(existing: MechanismSpec[], epsilon: number, delta: number, ac
  */
 export function maxSteps(
   target: { epsilon: number; delta: number },
-  mechanism: { kind: 'poisson-gaussian' | 'gaussian'; sigma: number; samplingRate?: number },
+  mechanism: { kind: MechanismKind; sigma: number; samplingRate?: number },
   accountant: AccountantName = 'pld',
   options: { existing?: MechanismSpec[]; limit?: number } = {},
 ): number {
@@ -254,9 +260,7 @@ export function maxSteps(
   const existing = options.existing ?? [];
   const limit = options.limit ?? 1e7;
   const spec = (steps: number): MechanismSpec =>
-    mechanism.kind === 'gaussian'
-      ? { kind: 'gaussian', sigma: mechanism.sigma, steps }
-      : { kind: 'poisson-gaussian', sigma: mechanism.sigma, samplingRate: mechanism.samplingRate!, steps };
+    specFor({ kind: mechanism.kind, samplingRate: mechanism.samplingRate, steps }, mechanism.sigma);
   validateSpecs([spec(1), ...existing]);
   const fits = (t: number) => epsilonFor([...existing, spec(t)], target.delta, accountant) <= target.epsilon;
   if (!fits(0) || !fits(1)) return 0;

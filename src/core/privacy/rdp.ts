@@ -5,7 +5,7 @@
  * (P, Q) = (q·N(1, σ²) + (1−q)·N(0, σ²), N(0, σ²)), i.e. D_α(P‖Q); Mironov, Talwar & Zhang (2019), Theorem 5, show
  * D_α(P‖Q) ≥ D_α(Q‖P) for this pair, so one number covers both directions of add/remove.
  */
-import { isVacuous, type MechanismSpec } from './types';
+import { isPoissonGaussian, isVacuous, type MechanismSpec } from './types';
 import { logAdd, logBinomAbs, logErfc } from './special';
 
 /** Orders as dp_accounting's RdpAccountant default: 1.1, 1.2, …, 10.9, then 11…63, 128, 256, 512, 1024. */
@@ -115,7 +115,7 @@ export function rdpOfSpecs(
   const total = new Float64Array(orders.length);
   for (const s of specs) {
     if (isVacuous(s)) continue;
-    const q = s.kind === 'gaussian' ? 1 : s.samplingRate;
+    const q = isPoissonGaussian(s) ? s.samplingRate : 1;
     const curve = rdpCurve(q, s.sigma, orders);
     for (let i = 0; i < orders.length; i++) total[i]! += s.steps * curve[i]!;
   }
