@@ -9,7 +9,7 @@ import { InspectPanel } from './panels/inspectPanel';
 import { RunPanel } from './panels/runPanelHost';
 import { SynthPanel } from './panels/synthPanel';
 import { BudgetStatusBar } from './statusBar';
-import { defaultAccountant, Ledger, RecordIndex, setDefaultRecordIndex } from '../core/ledger';
+import { openLedger, RecordIndex, setDefaultRecordIndex } from '../core/ledger';
 import { promptForApiKey, providerFromSettings } from './providers/settings';
 import { verdicts } from '../core/providers/verdicts';
 import { datasetArgument, pickDataset, setBudget } from './setBudget';
@@ -28,7 +28,7 @@ export function activate(context: vscode.ExtensionContext): void {
   const budgetFor = async (file: vscode.Uri): Promise<BudgetUpdate> => {
     const root = ledgerRootFor(file);
     const ds = await config.loadDataset(file, root);
-    const status = await new Ledger(root, { accountant: defaultAccountant() }).status({
+    const status = await openLedger(root).status({
       identity: ds.identity,
       units: summarize(ds).units,
       records: canonicalRecords(ds),
@@ -62,7 +62,7 @@ export function activate(context: vscode.ExtensionContext): void {
       panel.post({ type: 'summary', summary });
       log.info(`Inspected ${name} in ${Date.now() - started} ms.`);
       // The status-bar budget; a ledger problem must not hide the summary (Generate reports it in full).
-      void new Ledger(root, { accountant: defaultAccountant() })
+      void openLedger(root)
         .status({ identity: ds.identity, units: summary.units, records: canonicalRecords(ds) })
         .then(
           (status) => showBudget({ file, name, budget: budgetOf(status) }),

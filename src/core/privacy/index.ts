@@ -16,6 +16,7 @@ import { composePld, type Group } from './pld';
 import { rdpDelta, rdpEpsilon } from './rdp';
 import {
   ACCOUNTANTS,
+  DEFAULT_ACCOUNTANT,
   MECHANISM_KINDS,
   isMechanismKind,
   isPoissonGaussian,
@@ -34,6 +35,7 @@ import {
 export type { AccountantName, MechanismKind, MechanismSpec, RunShape } from './types';
 export {
   ACCOUNTANTS,
+  DEFAULT_ACCOUNTANT,
   DELTA_MIN,
   GAUSSIAN,
   MAX_STEPS,
@@ -111,7 +113,11 @@ function pldGroups(n: NormalizedAccount): Group[] {
  * Upper bound on ε at δ for the composition of all specs. Default accountant 'pld'; 'gdp' only when every spec is
  * un-subsampled. Returns 0 for an empty account and Infinity when no finite ε is certified.
  */
-export function epsilonFor(specs: MechanismSpec[], delta: number, accountant: AccountantName = 'pld'): number {
+export function epsilonFor(
+  specs: MechanismSpec[],
+  delta: number,
+  accountant: AccountantName = DEFAULT_ACCOUNTANT,
+): number {
   validateSpecs(specs);
   validateDelta(delta);
   checkAccountant(accountant);
@@ -123,7 +129,11 @@ export function epsilonFor(specs: MechanismSpec[], delta: number, accountant: Ac
 }
 
 /** Upper bound on δ at ε for the composition of all specs. */
-export function deltaFor(specs: MechanismSpec[], epsilon: number, accountant: AccountantName = 'pld'): number {
+export function deltaFor(
+  specs: MechanismSpec[],
+  epsilon: number,
+  accountant: AccountantName = DEFAULT_ACCOUNTANT,
+): number {
   validateSpecs(specs);
   validateEpsilon(epsilon);
   checkAccountant(accountant);
@@ -166,7 +176,7 @@ function validateShape(shape: RunShape): void {
 export function calibrateSigma(
   target: { epsilon: number; delta: number },
   shape: RunShape,
-  accountant: AccountantName = 'pld',
+  accountant: AccountantName = DEFAULT_ACCOUNTANT,
   options: CalibrateOptions = {},
 ): number {
   validateShape(shape);
@@ -251,7 +261,7 @@ function overspent(existing: MechanismSpec[], epsilon: number, delta: number, ac
 export function maxSteps(
   target: { epsilon: number; delta: number },
   mechanism: { kind: MechanismKind; sigma: number; samplingRate?: number },
-  accountant: AccountantName = 'pld',
+  accountant: AccountantName = DEFAULT_ACCOUNTANT,
   options: { existing?: MechanismSpec[]; limit?: number } = {},
 ): number {
   validateDelta(target.delta);

@@ -73,6 +73,9 @@ export type AccountantName = 'pld' | 'rdp' | 'gdp';
 
 export const ACCOUNTANTS: readonly AccountantName[] = ['pld', 'rdp', 'gdp'];
 
+/** The accountant used wherever none is named: the ledger (ledger/open.ts), the planners and the privacy queries. */
+export const DEFAULT_ACCOUNTANT = 'pld' satisfies AccountantName;
+
 /** The largest step count accepted for one entry (far beyond any real run; keeps the arithmetic exact). */
 export const MAX_STEPS = 1e9;
 
