@@ -2,6 +2,7 @@
  * What would fit when a reservation is refused: the smallest σ scale and the largest step budget, each checked
  * against the exact composition (the caller's `fits`).
  */
+import { inverseMonotone } from '../privacy/calibrate';
 import { shapeOf } from '../privacy/types';
 import type { LedgerAccountant } from './accountant';
 import type { Charge, Suggestion } from './types';
@@ -30,47 +31,56 @@ export function suggest(
   // (a guess only: composition is not additive in ε), then bracket and bisect on the exact composition.
   const scaled = (c: number) =>
     charges.map((ch) => ({ ...ch, mechanism: { ...ch.mechanism, sigma: roundUp(ch.mechanism.sigma * c) } }));
-  let lo = 1;
-  let hi: number | undefined;
+  let guess: number | undefined;
   try {
     const m = main.mechanism;
-    const guess = accountant.calibrateSigma({ epsilon: remaining, delta }, shapeOf(m)) / m.sigma;
-    if (Number.isFinite(guess) && guess > 1) hi = guess;
+    const g = accountant.calibrateSigma({ epsilon: remaining, delta }, shapeOf(m)) / m.sigma;
+    if (Number.isFinite(g) && g > 1) guess = g;
   } catch {
-    hi = undefined;
+    guess = undefined;
   }
-  if (hi === undefined || !fits(scaled(hi))) {
-    if (hi !== undefined) lo = hi;
-    hi = Math.max(2, lo * 2);
-    while (!fits(scaled(hi)) && hi < 1e4) {
-      lo = hi;
-      hi *= 2;
-    }
-  }
-  if (fits(scaled(hi))) {
-    const deadline = Date.now() + SUGGEST_MS;
-    for (let i = 0; i < 14 && hi / lo > 1.002 && Date.now() < deadline; i++) {
-      const mid = Math.sqrt(lo * hi);
-      if (fits(scaled(mid))) hi = mid;
-      else lo = mid;
-    }
-    out.sigmas = scaled(hi).map((c) => c.mechanism.sigma);
-  }
+  const scale = inverseMonotone({
+    what: 'a σ scale that fits the remaining budget',
+    ok: (c) => fits(scaled(c)),
+    // Safe side: above. More noise never spends more, and the answer is a scale whose charges were checked to fit.
+    safe: 'above',
+    start: Math.min(guess ?? 2, 1e4),
+    floor: { x: 1, ok: false }, // the planned σ was refused
+    min: 1,
+    max: 1e4,
+    mid: 'geometric',
+    relTol: 0.002,
+    maxBisectSteps: 14,
+    stop: deadline(),
+    onNoSafePoint: () => NaN, // no σ up to 10⁴ times the planned one fits: no σ suggestion
+  });
+  if (Number.isFinite(scale)) out.sigmas = scaled(scale).map((c) => c.mechanism.sigma);
 
-  // Steps: scale every charge's steps by T'/T (rounding down); binary search the largest T' that fits.
+  // Steps: scale every charge's steps by T'/T (rounding down); the largest T' < T that fits.
   const T = main.mechanism.steps;
   const withSteps = (t: number) =>
     charges.map((ch) => ({ ...ch, mechanism: { ...ch.mechanism, steps: Math.floor((ch.mechanism.steps * t) / T) } }));
-  let good = 0;
-  let bad = T;
-  const deadline = Date.now() + SUGGEST_MS;
-  while (bad - good > 1 && Date.now() < deadline) {
-    const mid = Math.floor((good + bad) / 2);
-    if (fits(withSteps(mid))) good = mid;
-    else bad = mid;
-  }
+  if (T < 2) return out;
+  const good = inverseMonotone({
+    what: 'a step budget that fits the remaining budget',
+    ok: (t) => fits(withSteps(t)),
+    // Safe side: below. Fewer steps never spend more; the answer is a step count checked to fit (or 0: none).
+    safe: 'below',
+    start: Math.floor(T / 2),
+    floor: { x: 0, ok: true }, // no steps spend nothing
+    min: 0,
+    max: T - 1, // the planned T was refused
+    mid: 'integer',
+    stop: deadline(),
+  });
   if (good >= 1) out.steps = withSteps(good).map((c) => c.mechanism.steps);
   return out;
+}
+
+/** A stop rule for a search's bisection: true once SUGGEST_MS have passed since its first call. */
+function deadline(): () => boolean {
+  let end: number | undefined;
+  return () => Date.now() >= (end ??= Date.now() + SUGGEST_MS);
 }
 
 /** Rounds up to 3 significant digits (a suggested σ must never be below what fits). */
