@@ -7,6 +7,7 @@ import { numberFlag, type Command } from '../args';
 import { datasetOptions, ledgerFor, loadDatasetFromFlags, noteLedgerCreated } from '../dataset-flags';
 import { DELTA_MIN, isPoissonGaussian } from '../../core/privacy';
 import { printableOneLine } from '../../core/text-safety';
+import { formatDelta, formatEpsilon } from '../../shared/format';
 
 export const budget: Command = {
   name: 'budget',
@@ -62,8 +63,7 @@ composition of the same runs had they all been planned in advance (docs/PRIVACY.
   },
 };
 
-const num = (x: number) =>
-  x === 0 ? '0' : Math.abs(x) >= 1e-3 && Math.abs(x) < 1e4 ? String(Number(x.toPrecision(4))) : x.toExponential(2);
+const num = formatEpsilon;
 
 function pool(c: { partition: string; label?: string }): string {
   if (c.partition === '*') return 'whole dataset';
@@ -89,7 +89,7 @@ export function formatStatus(s: BudgetStatus, root: string, datasetArg = s.datas
       : s.total.source === 'pinned-default'
         ? `default, pinned at ledger line ${s.total.line}`
         : 'default: ε 4, δ 1e-6; pinned at the first run';
-  lines.push(`  total:      ε ${num(s.total.epsilon)} at δ ${num(s.total.delta)} (${source})`);
+  lines.push(`  total:      ε ${num(s.total.epsilon)} at δ ${formatDelta(s.total.delta)} (${source})`);
   const deltaWarning = defaultDeltaWarning(s.total, s.units, datasetArg);
   if (deltaWarning) lines.push(`  warning: ${deltaWarning}`);
   const rule =

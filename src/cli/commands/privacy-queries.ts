@@ -14,6 +14,7 @@ import {
   type RunShape,
 } from '../../core/privacy';
 import { numberFlag, stringFlag, type Command, type Io, type Options } from '../args';
+import { formatNumber } from '../../shared/format';
 
 /**
  * `private-fewshot epsilon | sigma | delta`: the privacy accountants from the command line.
@@ -164,8 +165,7 @@ function withNote(r: Omit<QueryResult, 'epsilon'> & { epsilon: number }): QueryR
   return { ...r, epsilon: null, note: 'no finite ε is certified at this δ' };
 }
 
-const g = (x: number) =>
-  x === 0 ? '0' : Math.abs(x) >= 1e-3 && Math.abs(x) < 1e5 ? String(Number(x.toPrecision(5))) : x.toExponential(3);
+const g = (x: number) => formatNumber(x, 5, 4);
 
 function formatResult(query: Query, r: QueryResult): string {
   const mech = `σ = ${g(r.sigma)}, sampling rate ${g(r.samplingRate)}, ${r.steps} step${r.steps === 1 ? '' : 's'}, ${r.accountant} accountant`;

@@ -2,6 +2,7 @@
 import { UserError } from '../errors';
 import { distinct, isExhausted } from './charges';
 import type { PlanCheck, RunPlan } from './types';
+import { formatDelta, formatEpsilon } from '../../shared/format';
 
 /** A refused reservation: the run would pass the dataset's total. */
 export class BudgetExceededError extends UserError {
@@ -36,7 +37,7 @@ export class BudgetExceededError extends UserError {
         ? `; composed as if every run had been planned in advance it would be ε = ${f(check.pldAfter)}, but runs chosen after reading earlier outputs need the budget filter`
         : '';
     super(
-      `this run would bring the spent privacy budget of ${datasetPath} to ε = ${f(check.spentAfter)}, over its total ε = ${f(check.total.epsilon)} by ${f(check.over)} (spent so far ${f(check.spentBefore)}, remaining ${f(Math.max(0, check.total.epsilon - check.spentBefore))}; this run alone ε = ${f(check.epsilonRun)} at δ = ${check.total.delta.toPrecision(3)}${pld}); nothing was reserved`,
+      `this run would bring the spent privacy budget of ${datasetPath} to ε = ${f(check.spentAfter)}, over its total ε = ${f(check.total.epsilon)} by ${f(check.over)} (spent so far ${f(check.spentBefore)}, remaining ${f(Math.max(0, check.total.epsilon - check.spentBefore))}; this run alone ε = ${f(check.epsilonRun)} at δ = ${formatDelta(check.total.delta)}${pld}); nothing was reserved`,
       exhausted
         ? `The budget is used up. Raise the total only if you accept the larger privacy loss: private-fewshot budget ${datasetPath} --set-total EPS.`
         : options.length
@@ -47,6 +48,4 @@ export class BudgetExceededError extends UserError {
   }
 }
 
-function fmt(x: number): string {
-  return Number.isFinite(x) ? String(Number(x.toPrecision(4))) : String(x);
-}
+const fmt = formatEpsilon;
