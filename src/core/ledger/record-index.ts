@@ -18,7 +18,8 @@
  * machine. Two processes writing it at once may lose one update (last rename wins); that only weakens a warning.
  */
 import { randomBytes } from 'node:crypto';
-import { closeSync, existsSync, fsyncSync, mkdirSync, openSync, readFileSync, renameSync, writeSync } from 'node:fs';
+import { existsSync, mkdirSync, readFileSync } from 'node:fs';
+import { writeFileAtomic } from '../io/atomic';
 import os from 'node:os';
 import path from 'node:path';
 import type { CanonicalRecord } from '../data/load';
@@ -152,7 +153,7 @@ export class RecordIndex {
     }
     mkdirSync(this.dir, { recursive: true });
     const k = randomBytes(16);
-    atomicWrite(file, `${k.toString('hex')}\n`);
+    writeFileAtomic(file, `${k.toString('hex')}\n`, { mode: 0o600 });
     return k;
   }
 
@@ -177,7 +178,7 @@ export class RecordIndex {
 
   private write(entries: Entry[]): void {
     mkdirSync(this.dir, { recursive: true });
-    atomicWrite(this.file, `${JSON.stringify({ version: 1, entries })}\n`);
+    writeFileAtomic(this.file, `${JSON.stringify({ version: 1, entries })}\n`, { mode: 0o600 });
   }
 }
 
@@ -196,18 +197,4 @@ function sampled(fps: Uint32Array, level: number): Buffer {
     o += 8;
   }
   return buf.subarray(0, o);
-}
-
-function atomicWrite(file: string, text: string): void {
-  const tmp = `${file}.${process.pid}.${randomBytes(4).toString('hex')}.tmp`;
-  const fd = openSync(tmp, 'w', 0o600);
-  try {
-    const b = Buffer.from(text, 'utf8');
-    let off = 0;
-    while (off < b.length) off += writeSync(fd, b, off, b.length - off);
-    fsyncSync(fd);
-  } finally {
-    closeSync(fd);
-  }
-  renameSync(tmp, file);
 }

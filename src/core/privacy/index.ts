@@ -12,7 +12,7 @@
 import { UsageError, UserError } from '../errors';
 import { inverseMonotone } from './calibrate';
 import { gaussianDelta, gaussianEpsilon, gaussianMuFor, gdpMu } from './gaussian';
-import { composePld, type Group } from './pld';
+import { composePld, type Group, type PldAccount } from './pld';
 import { rdpDelta, rdpEpsilon } from './rdp';
 import {
   ACCOUNTANTS,
@@ -120,12 +120,11 @@ export function epsilonFor(
 ): number {
   validateSpecs(specs);
   validateDelta(delta);
-  checkAccountant(accountant);
-  if (accountant === 'gdp') return gaussianEpsilon(delta, gdpMu(specs));
-  if (accountant === 'rdp') return rdpEpsilon(specs, delta);
-  const n = normalizeAccount(specs);
-  if (n.groups.length === 0) return gaussianEpsilon(delta, Math.sqrt(n.gaussianMu2));
-  return composePld(pldGroups(n))!.epsilon(delta);
+  return query(specs, accountant, {
+    gaussian: (mu) => gaussianEpsilon(delta, mu),
+    rdp: (s) => rdpEpsilon(s, delta),
+    pld: (account) => account.epsilon(delta),
+  });
 }
 
 /** Upper bound on δ at ε for the composition of all specs. */
@@ -136,12 +135,28 @@ export function deltaFor(
 ): number {
   validateSpecs(specs);
   validateEpsilon(epsilon);
+  return query(specs, accountant, {
+    gaussian: (mu) => gaussianDelta(epsilon, mu),
+    rdp: (s) => rdpDelta(s, epsilon),
+    pld: (account) => account.delta(epsilon),
+  });
+}
+
+/**
+ * One question (ε at δ, or δ at ε) of the composition of `specs`, asked of the chosen accountant: gdp and plain-
+ * Gaussian-only pld accounts through the analytic μ-GDP curve, rdp through its curve, the rest through the PLD.
+ */
+function query(
+  specs: MechanismSpec[],
+  accountant: AccountantName,
+  ask: { gaussian: (mu: number) => number; rdp: (specs: MechanismSpec[]) => number; pld: (a: PldAccount) => number },
+): number {
   checkAccountant(accountant);
-  if (accountant === 'gdp') return gaussianDelta(epsilon, gdpMu(specs));
-  if (accountant === 'rdp') return rdpDelta(specs, epsilon);
+  if (accountant === 'gdp') return ask.gaussian(gdpMu(specs));
+  if (accountant === 'rdp') return ask.rdp(specs);
   const n = normalizeAccount(specs);
-  if (n.groups.length === 0) return gaussianDelta(epsilon, Math.sqrt(n.gaussianMu2));
-  return composePld(pldGroups(n))!.delta(epsilon);
+  if (n.groups.length === 0) return ask.gaussian(Math.sqrt(n.gaussianMu2));
+  return ask.pld(composePld(pldGroups(n))!);
 }
 
 export interface CalibrateOptions {
