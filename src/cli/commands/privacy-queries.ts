@@ -4,6 +4,7 @@ import { UsageError, UserError } from '../../core/errors';
 import {
   ACCOUNTANTS,
   calibrateSigma,
+  DEFAULT_ACCOUNTANT,
   deltaFor,
   epsilonFor,
   GAUSSIAN,
@@ -131,7 +132,7 @@ export function answer(input: QueryInput): QueryResult {
     );
   }
   const q = input.samplingRate ?? 1;
-  const accountant = input.accountant ?? (q === 1 ? 'gdp' : 'pld');
+  const accountant = input.accountant ?? (q === 1 ? 'gdp' : DEFAULT_ACCOUNTANT);
   if (accountant === 'gdp' && q !== 1) {
     throw new UsageError(
       `the gdp accountant needs an un-subsampled mechanism, but --sampling-rate is ${q}`,

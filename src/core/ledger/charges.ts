@@ -1,12 +1,24 @@
 /**
  * Plain functions on plans, charges and ledger lines: validation, the stored form of a charge, recorded pool values,
- * and the privacy-unit rule. No state, no I/O.
+ * the privacy-unit rule, and the bodies of header and budget lines. No state, no I/O.
  */
+import { randomBytes } from 'node:crypto';
 import { UsageError, UserError } from '../errors';
+import { TOOL_VERSION } from '../version';
 import { isMechanismKind, isPoissonGaussian, MECHANISM_KINDS } from '../privacy/types';
 import type { MechanismSpec } from './accountant';
 import type { Recorded } from './compose';
-import { labelPartition, type ParsedLedger, type ReservedLine, type StoredCharge } from './format';
+import {
+  LEDGER_FORMAT,
+  LEDGER_VERSION,
+  labelPartition,
+  type BudgetLine,
+  type LineBody,
+  type ParsedLedger,
+  type ReservedLine,
+  type StoredCharge,
+} from './format';
+import { toRef } from './identity';
 import { describeUnit, privacyUnitOf, type Charge, type LedgerDataset, type RunPlan } from './types';
 
 /** Every pool value recorded on the ledger's lines (see compose.ts recordKey). Rebuilt per read: lines are few. */
@@ -115,4 +127,41 @@ export function checkUnit(ds: LedgerDataset, runs: { reserved: ReservedLine }[])
       ? 'Run without --unit-column, as the earlier runs did, or keep the user-level budget in a separate workspace deliberately.'
       : `Run with --unit-column ${theirs.slice('column:'.length)}, as the earlier runs did, or keep this unit's budget in a separate workspace deliberately.`,
   );
+}
+
+/** The ledger's header line, appended to `bodies` when the ledger has none; returns its label salt. */
+export function ensureHeader(parsed: ParsedLedger, bodies: LineBody[], now: () => Date): string {
+  if (parsed.header) return parsed.header.labelSalt;
+  const labelSalt = randomBytes(16).toString('hex');
+  bodies.push({
+    time: now().toISOString(),
+    tool: TOOL_VERSION,
+    type: 'ledger',
+    format: LEDGER_FORMAT,
+    version: LEDGER_VERSION,
+    labelSalt,
+  });
+  return labelSalt;
+}
+
+/** A budget line for `ds`. */
+export function budgetBody(
+  now: () => Date,
+  ds: LedgerDataset,
+  epsilon: number,
+  delta: number,
+  source: 'default' | 'user',
+  records?: { sha256: string; count: number },
+): Omit<BudgetLine, 'seq' | 'prev' | 'hash'> {
+  return {
+    time: now().toISOString(),
+    tool: TOOL_VERSION,
+    type: 'budget',
+    dataset: { ...toRef(ds.identity), ...(records ? { records } : {}) },
+    epsilon,
+    delta,
+    source,
+    units: ds.units,
+    unit: privacyUnitOf(ds),
+  };
 }

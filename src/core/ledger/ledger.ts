@@ -10,17 +10,17 @@ import { randomBytes } from 'node:crypto';
 import { UsageError, UserError } from '../errors';
 import { TOOL_VERSION } from '../version';
 import { DELTA_MIN } from '../privacy/types';
-import { exceeds, recordedOf, stored, unrecorded, validateCharges, validatePlan } from './charges';
 import {
-  LEDGER_FORMAT,
-  LEDGER_VERSION,
-  type BudgetLine,
-  type ClosedLine,
-  type LedgerLine,
-  type LineBody,
-  type ParsedLedger,
-  type ReservedLine,
-} from './format';
+  budgetBody,
+  ensureHeader,
+  exceeds,
+  recordedOf,
+  stored,
+  unrecorded,
+  validateCharges,
+  validatePlan,
+} from './charges';
+import { type ClosedLine, type LedgerLine, type LineBody, type ParsedLedger, type ReservedLine } from './format';
 import { toRef } from './identity';
 import { defaultRecordIndex, type RecordIndex } from './record-index';
 import { distinctRecords, RecordStore } from './records';
@@ -108,7 +108,7 @@ export class Ledger {
     }
     return this.store.withLock(true, ({ parsed, append }) => {
       const bodies: LineBody[] = [];
-      const salt = this.ensureHeader(parsed, bodies);
+      const salt = ensureHeader(parsed, bodies, this.now);
       const match = this.book.match(parsed, ds, salt);
       const current = this.book.totalOf(parsed, ds, match.seqs);
       const delta = total.delta ?? current.delta;
@@ -120,7 +120,7 @@ export class Ledger {
         ...this.book.calc.spent(perRun.flat(), delta, recorded).values,
       ]);
       bodies.push({
-        ...this.budgetBody(ds, total.epsilon ?? current.epsilon, delta, 'user', this.writeSet(ds, salt)),
+        ...budgetBody(this.now, ds, total.epsilon ?? current.epsilon, delta, 'user', this.writeSet(ds, salt)),
         ...unrecorded(values, recorded),
       });
       append(bodies);
@@ -152,13 +152,13 @@ export class Ledger {
       true,
       ({ parsed, append }): Reservation | { refused: ParsedLedger; salt: string } => {
         const bodies: LineBody[] = [];
-        const salt = this.ensureHeader(parsed, bodies);
+        const salt = ensureHeader(parsed, bodies, this.now);
         const { check, values, recorded } = this.book.checkOf(parsed, ds, plan, charges, salt, false);
         if (!check.fits) return { refused: parsed, salt };
         // The record set file first (atomically), then the lines that name it.
         const records = this.writeSet(ds, salt);
         if (check.total.source === 'default')
-          bodies.push(this.budgetBody(ds, check.total.epsilon, check.total.delta, 'default', records));
+          bodies.push(budgetBody(this.now, ds, check.total.epsilon, check.total.delta, 'default', records));
         const id = `r-${randomBytes(8).toString('hex')}`;
         const reserved: Omit<ReservedLine, 'seq' | 'prev' | 'hash'> = {
           time: this.now().toISOString(),
@@ -281,40 +281,6 @@ export class Ledger {
   }
 
   // ---- internals -------------------------------------------------------------------------------------------
-
-  private ensureHeader(parsed: ParsedLedger, bodies: LineBody[]): string {
-    if (parsed.header) return parsed.header.labelSalt;
-    const labelSalt = randomBytes(16).toString('hex');
-    bodies.push({
-      time: this.now().toISOString(),
-      tool: TOOL_VERSION,
-      type: 'ledger',
-      format: LEDGER_FORMAT,
-      version: LEDGER_VERSION,
-      labelSalt,
-    });
-    return labelSalt;
-  }
-
-  private budgetBody(
-    ds: LedgerDataset,
-    epsilon: number,
-    delta: number,
-    source: 'default' | 'user',
-    records?: { sha256: string; count: number },
-  ): Omit<BudgetLine, 'seq' | 'prev' | 'hash'> {
-    return {
-      time: this.now().toISOString(),
-      tool: TOOL_VERSION,
-      type: 'budget',
-      dataset: { ...toRef(ds.identity), ...(records ? { records } : {}) },
-      epsilon,
-      delta,
-      source,
-      units: ds.units,
-      unit: privacyUnitOf(ds),
-    };
-  }
 
   /** Writes the dataset's record set file (before any line names it); returns the reference for its lines. */
   private writeSet(ds: LedgerDataset, salt: string): { sha256: string; count: number } | undefined {
