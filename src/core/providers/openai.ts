@@ -30,6 +30,7 @@ import type {
   Provider,
   Usage,
 } from './types';
+import { checkGenerateRequest } from './types';
 import { estimateTokens, UsageMeter } from './usage';
 
 /**
@@ -303,12 +304,7 @@ export class OpenAICompatibleProvider implements Provider {
   // generate
 
   async generate(req: GenerateRequest): Promise<GenerateResult> {
-    const n = req.n ?? 1;
-    if (!Number.isInteger(n) || n < 1) throw new RangeError(`n must be a whole number ≥ 1, got ${n}`);
-    if (!Number.isInteger(req.maxTokens) || req.maxTokens < 1)
-      throw new RangeError(`maxTokens must be a whole number ≥ 1, got ${req.maxTokens}`);
-    if ((req.messages === undefined) === (req.prompt === undefined))
-      throw new UsageError('generate needs either messages or a prompt (not both)');
+    const n = checkGenerateRequest(req);
     let useCompletions = false;
     if (req.prompt !== undefined) {
       const caps = await this.capabilities(req.signal);
