@@ -2,9 +2,10 @@
 import type { BudgetMessage, LocalRunDiagnostics } from '../src/shared/protocol';
 import { h } from './dom';
 import { send } from './vscode-api';
+import { formatEpsilon } from '../src/shared/format';
 
-/** 4 significant digits, trailing zeros dropped. */
-export const f = (x: number): string => String(Number(x.toPrecision(4)));
+/** 4 significant digits, trailing zeros dropped (src/shared/format.ts, the one number format). */
+export const f = formatEpsilon;
 
 /** A button that opens "Set Privacy Budget…" for this dataset (the host asks for the value and confirms). */
 export function setBudgetButton(id: string, secondary = true): HTMLElement {

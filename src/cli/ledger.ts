@@ -1,4 +1,4 @@
-import { cliIndexDir, defaultAccountant, Ledger, RecordIndex, type PlanCheck } from '../core/ledger';
+import { cliIndexDir, openLedger, type Ledger, type PlanCheck } from '../core/ledger';
 
 /**
  * The CLI's ledger for a workspace folder, with the per-user record index ($PRIVATE_FEWSHOT_INDEX_DIR, else
@@ -6,7 +6,7 @@ import { cliIndexDir, defaultAccountant, Ledger, RecordIndex, type PlanCheck } f
  */
 export function cliLedger(root: string, env: NodeJS.ProcessEnv): Ledger {
   const dir = cliIndexDir(env);
-  return new Ledger(root, { accountant: defaultAccountant(), ...(dir ? { index: new RecordIndex(dir) } : {}) });
+  return openLedger(root, dir ? { indexDir: dir } : {});
 }
 
 /** The budget part of a dry run's `--json`: what the plan would do to the dataset's budget. */

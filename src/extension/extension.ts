@@ -9,7 +9,7 @@ import { InspectPanel } from './panels/inspectPanel';
 import { RunPanel } from './panels/runPanelHost';
 import { SynthPanel } from './panels/synthPanel';
 import { BudgetStatusBar } from './statusBar';
-import { defaultAccountant, Ledger, ledgerDatasetOf, RecordIndex, setDefaultRecordIndex } from '../core/ledger';
+import { ledgerDatasetOf, openLedger, RecordIndex, setDefaultRecordIndex } from '../core/ledger';
 import { promptForApiKey, providerFromSettings } from './providers/settings';
 import { verdicts } from '../core/providers/verdicts';
 import { datasetArgument, pickDataset, setBudget } from './setBudget';
@@ -28,7 +28,7 @@ export function activate(context: vscode.ExtensionContext): void {
   const budgetFor = async (file: vscode.Uri): Promise<BudgetUpdate> => {
     const root = ledgerRootFor(file);
     const ds = await config.loadDataset(file, root);
-    const status = await new Ledger(root, { accountant: defaultAccountant() }).status(ledgerDatasetOf(ds));
+    const status = await openLedger(root).status(ledgerDatasetOf(ds));
     return { file, name: vscode.workspace.asRelativePath(file, false), budget: budgetOf(status) };
   };
   const showBudget = (u: BudgetUpdate) => {
@@ -58,10 +58,12 @@ export function activate(context: vscode.ExtensionContext): void {
       panel.post({ type: 'summary', summary });
       log.info(`Inspected ${name} in ${Date.now() - started} ms.`);
       // The status-bar budget; a ledger problem must not hide the summary (Generate reports it in full).
-      void new Ledger(root, { accountant: defaultAccountant() }).status(ledgerDatasetOf(ds, summary.units)).then(
-        (status) => showBudget({ file, name, budget: budgetOf(status) }),
-        (e: unknown) => log.warn(`Could not read the privacy budget of ${name}: ${(e as Error).message}`),
-      );
+      void openLedger(root)
+        .status(ledgerDatasetOf(ds, summary.units))
+        .then(
+          (status) => showBudget({ file, name, budget: budgetOf(status) }),
+          (e: unknown) => log.warn(`Could not read the privacy budget of ${name}: ${(e as Error).message}`),
+        );
     } catch (e) {
       if (e instanceof UserError) {
         const line = e instanceof DataError ? e.line : undefined;

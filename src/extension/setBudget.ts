@@ -1,7 +1,7 @@
 import * as vscode from 'vscode';
 
 import { UserError } from '../core/errors';
-import { defaultAccountant, Ledger, ledgerDatasetOf } from '../core/ledger';
+import { ledgerDatasetOf, openLedger } from '../core/ledger';
 import { describeBudget, fmt, parseTotalEpsilon, raiseConfirmation } from './budget';
 import type { Config } from './config';
 import { budgetOf, ledgerRootFor, type BudgetUpdate } from './datasetLedger';
@@ -73,7 +73,7 @@ export async function setBudget(deps: SetBudgetDeps, target?: unknown): Promise<
     const root = ledgerRootFor(file);
     const ds = await deps.config.loadDataset(file, root);
     const dataset = ledgerDatasetOf(ds);
-    const ledger = new Ledger(root, { accountant: defaultAccountant() });
+    const ledger = openLedger(root);
     const current = budgetOf(await ledger.status(dataset));
 
     const typed = await vscode.window.showInputBox({

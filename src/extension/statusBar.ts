@@ -1,5 +1,6 @@
 import * as vscode from 'vscode';
 import type { BudgetUpdate } from './datasetLedger';
+import { formatDelta, formatEpsilon } from '../shared/format';
 
 /**
  * The remaining privacy budget (ε) of the last dataset inspected or generated for; a click opens its Generate panel.
@@ -51,13 +52,13 @@ export class BudgetStatusBar implements vscode.Disposable {
   }
 
   update(u: BudgetUpdate): void {
-    const f = (x: number) => Number(x.toFixed(3)).toString();
+    const f = formatEpsilon;
     const remaining = Math.max(0, u.budget.remaining);
     this.item.text = `$(shield) ε ${remaining.toFixed(2)} left`;
     // Command links take the dataset as a URI string (setBudget accepts one); only these two commands may run.
     const arg = encodeURIComponent(JSON.stringify([u.file.toString()]));
     const tooltip = new vscode.MarkdownString(
-      `Privacy budget of ${escapeMarkdown(u.name)}: total ε ${f(u.budget.total)} (δ ${u.budget.delta.toPrecision(3)}), spent ${f(u.budget.spent)}, remaining ${f(remaining)}${u.budget.asPlanned !== undefined && Math.abs(u.budget.asPlanned - u.budget.spent) > 1e-9 ? ` (budget filter; ε ${f(u.budget.asPlanned)} if all runs had been planned in advance)` : ''}.\n\n` +
+      `Privacy budget of ${escapeMarkdown(u.name)}: total ε ${f(u.budget.total)} (δ ${formatDelta(u.budget.delta)}), spent ${f(u.budget.spent)}, remaining ${f(remaining)}${u.budget.asPlanned !== undefined && Math.abs(u.budget.asPlanned - u.budget.spent) > 1e-9 ? ` (budget filter; ε ${f(u.budget.asPlanned)} if all runs had been planned in advance)` : ''}.\n\n` +
         `[$(sparkle) Generate…](command:privateFewShot.generateDemonstrations?${arg} "Open the Generate panel") · [$(shield) Set Privacy Budget…](command:privateFewShot.setBudget?${arg} "Change the total ε")`,
       true,
     );

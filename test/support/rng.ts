@@ -1,5 +1,10 @@
+import type { RandomSource } from '../../src/core/privacy/noise';
+
+/** The seeded generators below share the production type RandomSource (privacy/noise.ts), so either can stand in for
+ * cryptoRandom() in a test. */
+
 /** A small seeded generator (xoshiro128**) for tests only. Production randomness is cryptographic. */
-export function testRng(seed: number | string): { nextUint32(): number } {
+export function testRng(seed: number | string): RandomSource {
   let h = 1779033703 ^ String(seed).length;
   for (const ch of String(seed)) {
     h = Math.imul(h ^ ch.charCodeAt(0), 3432918353);
@@ -30,7 +35,7 @@ export function testRng(seed: number | string): { nextUint32(): number } {
 }
 
 /** Box–Muller normal draws from a test generator (tests only; production uses the privacy module's sampler). */
-export function testNormal(rng: { nextUint32(): number }): (std: number) => number {
+export function testNormal(rng: RandomSource): (std: number) => number {
   return (std) => {
     const u = (rng.nextUint32() + 1) / 4294967297;
     const v = rng.nextUint32() / 4294967296;
@@ -44,7 +49,7 @@ export function testNormal(rng: { nextUint32(): number }): (std: number) => numb
  * src/core/privacy/noise.ts until the seeded generator was moved out of src/ so that no production path can reach it
  * (ESLint forbids src/ to import test/; docs/TESTING.md lists the mutation that checks it). Same sequence as before.
  */
-export function seededRandom(seed: number | string): { nextUint32(): number } {
+export function seededRandom(seed: number | string): RandomSource {
   const text = String(seed);
   // cyrb128-style string hash to four 32-bit words.
   let h1 = 1779033703,

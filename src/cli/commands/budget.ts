@@ -12,8 +12,9 @@ import {
 import { cliLedger } from '../ledger';
 import { numberFlag, type Command } from '../args';
 import { datasetOptions, ledgerFor, loadDatasetFromFlags, noteLedgerCreated } from '../dataset-flags';
-import { DELTA_MIN } from '../../core/privacy';
+import { DELTA_MIN, isPoissonGaussian } from '../../core/privacy';
 import { printableOneLine } from '../../core/text-safety';
+import { formatDelta, formatEpsilon } from '../../shared/format';
 
 export const budget: Command = {
   name: 'budget',
@@ -64,8 +65,7 @@ composition of the same runs had they all been planned in advance (docs/PRIVACY.
   },
 };
 
-const num = (x: number) =>
-  x === 0 ? '0' : Math.abs(x) >= 1e-3 && Math.abs(x) < 1e4 ? String(Number(x.toPrecision(4))) : x.toExponential(2);
+const num = formatEpsilon;
 
 function pool(c: { partition: string; label?: string }): string {
   if (c.partition === '*') return 'whole dataset';
@@ -75,10 +75,9 @@ function pool(c: { partition: string; label?: string }): string {
 }
 
 function charge(c: ChargeView): string {
-  const m =
-    c.kind === 'poisson-gaussian'
-      ? `Poisson-subsampled Gaussian σ ${num(c.sigma)}, q ${num(c.samplingRate)}, ${c.steps} steps`
-      : `Gaussian σ ${num(c.sigma)}, ${c.steps} steps (μ ${num(Math.sqrt(c.steps) / c.sigma)})`;
+  const m = isPoissonGaussian(c)
+    ? `Poisson-subsampled Gaussian σ ${num(c.sigma)}, q ${num(c.samplingRate)}, ${c.steps} steps`
+    : `Gaussian σ ${num(c.sigma)}, ${c.steps} steps (μ ${num(Math.sqrt(c.steps) / c.sigma)})`;
   return `${pool(c)}: ${m}`;
 }
 
@@ -92,7 +91,7 @@ export function formatStatus(s: BudgetStatus, root: string, datasetArg = s.datas
       : s.total.source === 'pinned-default'
         ? `default, pinned at ledger line ${s.total.line}`
         : 'default: ε 4, δ 1e-6; pinned at the first run';
-  lines.push(`  total:      ε ${num(s.total.epsilon)} at δ ${num(s.total.delta)} (${source})`);
+  lines.push(`  total:      ε ${num(s.total.epsilon)} at δ ${formatDelta(s.total.delta)} (${source})`);
   const deltaWarning = defaultDeltaWarning(s.total, s.units, datasetArg);
   if (deltaWarning) lines.push(`  warning: ${deltaWarning}`);
   const rule =

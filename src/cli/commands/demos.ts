@@ -23,6 +23,7 @@ import {
 } from '../dataset-flags';
 import { checkOutputPath, writeRunOutput } from '../output';
 import { providerConfigFromFlags, providerOptions, providerUsage } from '../provider-flags';
+import { formatEpsilon } from '../../shared/format';
 
 export const demos: Command = {
   name: 'demos',
@@ -325,7 +326,7 @@ function formatPlan(o: {
   provider: { kind: string; model: string; offline: boolean };
   warnings: string[];
 }): string {
-  const f = (x: number) => Number(x.toPrecision(4));
+  const f = formatEpsilon;
   const lines = [
     `Plan (dry run: nothing was spent or sent)`,
     `  ε ${o.plan.epsilon} at δ ${o.plan.delta.toExponential(2)} with the PLD accountant; the planned charges compose (PLD) to ε = ${f(o.plan.epsilonRun)}`,

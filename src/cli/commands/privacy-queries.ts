@@ -4,13 +4,18 @@ import { UsageError, UserError } from '../../core/errors';
 import {
   ACCOUNTANTS,
   calibrateSigma,
+  DEFAULT_ACCOUNTANT,
   deltaFor,
   epsilonFor,
+  GAUSSIAN,
   MAX_STEPS,
+  POISSON_GAUSSIAN,
+  specFor,
   type AccountantName,
-  type MechanismSpec,
+  type RunShape,
 } from '../../core/privacy';
 import { numberFlag, stringFlag, type Command, type Io, type Options } from '../args';
+import { formatNumber } from '../../shared/format';
 
 /**
  * `private-fewshot epsilon | sigma | delta`: the privacy accountants from the command line.
@@ -127,7 +132,7 @@ export function answer(input: QueryInput): QueryResult {
     );
   }
   const q = input.samplingRate ?? 1;
-  const accountant = input.accountant ?? (q === 1 ? 'gdp' : 'pld');
+  const accountant = input.accountant ?? (q === 1 ? 'gdp' : DEFAULT_ACCOUNTANT);
   if (accountant === 'gdp' && q !== 1) {
     throw new UsageError(
       `the gdp accountant needs an un-subsampled mechanism, but --sampling-rate is ${q}`,
@@ -135,10 +140,8 @@ export function answer(input: QueryInput): QueryResult {
     );
   }
   const steps = input.steps!;
-  const spec = (sigma: number): MechanismSpec =>
-    q === 1 ? { kind: 'gaussian', sigma, steps } : { kind: 'poisson-gaussian', sigma, samplingRate: q, steps };
-  const shape =
-    q === 1 ? { kind: 'gaussian' as const, steps } : { kind: 'poisson-gaussian' as const, samplingRate: q, steps };
+  const shape: RunShape = q === 1 ? { kind: GAUSSIAN, steps } : { kind: POISSON_GAUSSIAN, samplingRate: q, steps };
+  const spec = (sigma: number) => specFor(shape, sigma);
   switch (input.query) {
     case 'epsilon': {
       const eps = epsilonFor([spec(input.sigma!)], input.delta!, accountant);
@@ -163,8 +166,7 @@ function withNote(r: Omit<QueryResult, 'epsilon'> & { epsilon: number }): QueryR
   return { ...r, epsilon: null, note: 'no finite ε is certified at this δ' };
 }
 
-const g = (x: number) =>
-  x === 0 ? '0' : Math.abs(x) >= 1e-3 && Math.abs(x) < 1e5 ? String(Number(x.toPrecision(5))) : x.toExponential(3);
+const g = (x: number) => formatNumber(x, 5, 4);
 
 function formatResult(query: Query, r: QueryResult): string {
   const mech = `σ = ${g(r.sigma)}, sampling rate ${g(r.samplingRate)}, ${r.steps} step${r.steps === 1 ? '' : 's'}, ${r.accountant} accountant`;

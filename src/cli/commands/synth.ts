@@ -29,6 +29,7 @@ import {
 } from '../dataset-flags';
 import { checkOutputPath, writeRunOutput } from '../output';
 import { providerConfigFromFlags, providerOptions, providerUsage } from '../provider-flags';
+import { formatEpsilon } from '../../shared/format';
 
 const FORMATS = ['json', 'jsonl', 'text'] as const;
 type SynthFormat = (typeof FORMATS)[number];
@@ -352,7 +353,7 @@ function formatPlan(o: {
   embedder: { kind: string; model: string; offline: boolean };
   warnings: string[];
 }): string {
-  const f = (x: number) => Number(x.toPrecision(4));
+  const f = formatEpsilon;
   const p = o.plan;
   return [
     'Plan (dry run: nothing was spent or sent)',

@@ -1,7 +1,15 @@
 import type { Dataset } from '../data';
 import { UsageError, UserError } from '../errors';
 import type { Charge, Partition, RunPlan } from '../ledger';
-import { calibrateSigma, epsilonFor, type MechanismSpec } from '../privacy';
+import {
+  calibrateSigma,
+  DEFAULT_ACCOUNTANT,
+  epsilonFor,
+  GAUSSIAN,
+  inverseMonotone,
+  POISSON_GAUSSIAN,
+  type MechanismSpec,
+} from '../privacy';
 import type { PoolUnit } from './sample';
 
 export const FEWSHOT_DEFAULTS = {
@@ -179,8 +187,8 @@ export function planFewShot(ds: Pick<Dataset, 'columns'>, s: FewShotSettings): F
   // The count release: a Gaussian with L2 sensitivity 1 (Dwork & Roth 2014, Thm A.1; exact curve of Balle & Wang
   // 2018, Thm 8, through the PLD accountant) meeting countShare·(ε, δ) on its own.
   const countTarget = { epsilon: countShare * epsilon, delta: countShare * delta };
-  const countSigma = calibrateSigma(countTarget, { kind: 'gaussian', steps: 1 }, 'pld');
-  const countSpec: MechanismSpec = { kind: 'gaussian', sigma: countSigma, steps: 1 };
+  const countSigma = calibrateSigma(countTarget, { kind: GAUSSIAN, steps: 1 }, DEFAULT_ACCOUNTANT);
+  const countSpec: MechanismSpec = { kind: GAUSSIAN, sigma: countSigma, steps: 1 };
   const counts: CountRelease = {
     sigma: countSigma,
     ...countTarget,
@@ -190,10 +198,14 @@ export function planFewShot(ds: Pick<Dataset, 'columns'>, s: FewShotSettings): F
   };
   // Stand-in for the token steps until the counts are known: plain Gaussian steps (q = 1) meeting the steps' share.
   const standInSteps = sequential ? steps * labels.length : steps;
-  const standInSigma = calibrateSigma(stepTarget(settings), { kind: 'gaussian', steps: standInSteps }, 'pld');
+  const standInSigma = calibrateSigma(
+    stepTarget(settings),
+    { kind: GAUSSIAN, steps: standInSteps },
+    DEFAULT_ACCOUNTANT,
+  );
   const standIn: Charge[] = (sequential ? [labels[0]!] : labels).map((l) => ({
     partition: l.partition,
-    mechanism: { kind: 'gaussian', sigma: standInSigma, steps: standInSteps },
+    mechanism: { kind: GAUSSIAN, sigma: standInSigma, steps: standInSteps },
   }));
   const charges = [...counts.charges, ...standIn];
   return {
@@ -201,7 +213,7 @@ export function planFewShot(ds: Pick<Dataset, 'columns'>, s: FewShotSettings): F
     labels,
     counts,
     epsilonRun: runEpsilon(charges, delta),
-    accountant: 'pld',
+    accountant: DEFAULT_ACCOUNTANT,
     sequential,
     ledgerPlan: {
       // Its own name in the ledger: settled with the count release alone once the counts are drawn.
@@ -241,12 +253,12 @@ export function calibrateFromCounts(plan: FewShotPlan, noisyCounts: readonly num
   let sigmas: number[];
   if (!plan.sequential) {
     sigmas = shapes.map((x) =>
-      calibrateSigma(target, { kind: 'poisson-gaussian', samplingRate: x.q, steps: x.steps }, 'pld'),
+      calibrateSigma(target, { kind: POISSON_GAUSSIAN, samplingRate: x.q, steps: x.steps }, DEFAULT_ACCOUNTANT),
     );
   } else {
     const specsAt = (sigma: number): MechanismSpec[] =>
-      shapes.map((x): MechanismSpec => ({ kind: 'poisson-gaussian', sigma, samplingRate: x.q, steps: x.steps }));
-    const sigma = calibrateJoint((sg) => epsilonFor(specsAt(sg), target.delta, 'pld'), target.epsilon);
+      shapes.map((x): MechanismSpec => ({ kind: POISSON_GAUSSIAN, sigma, samplingRate: x.q, steps: x.steps }));
+    const sigma = calibrateJoint((sg) => epsilonFor(specsAt(sg), target.delta, DEFAULT_ACCOUNTANT), target.epsilon);
     sigmas = shapes.map(() => sigma);
   }
   const labels: LabelPlan[] = shapes.map((x, i) => ({
@@ -289,26 +301,28 @@ export function stepTarget(s: Required<FewShotSettings>): { epsilon: number; del
 export function stepCharges(labels: readonly LabelPlan[], steps: (l: LabelPlan) => number): Charge[] {
   return labels.map((l) => ({
     partition: l.partition,
-    mechanism: { kind: 'poisson-gaussian', sigma: l.sigma, samplingRate: l.samplingRate, steps: steps(l) },
+    mechanism: { kind: POISSON_GAUSSIAN, sigma: l.sigma, samplingRate: l.samplingRate, steps: steps(l) },
   }));
 }
 
-/** Smallest σ (geometric bisection to 1e-3, on the safe side) with eps(σ) ≤ target; eps decreases in σ. */
-function calibrateJoint(eps: (sigma: number) => number, target: number): number {
-  let lo = 0.05;
-  let hi = 1;
-  while (eps(hi) > target) {
-    lo = hi;
-    hi *= 2;
-    if (hi > 1e6) throw new UserError(`no noise level meets ε = ${target}`, 'Allow more ε or fewer shots or tokens.');
-  }
-  if (eps(lo) <= target) return lo;
-  while (hi / lo - 1 > 1e-3) {
-    const mid = Math.sqrt(lo * hi);
-    if (eps(mid) <= target) hi = mid;
-    else lo = mid;
-  }
-  return hi;
+/**
+ * Smallest σ with eps(σ) ≤ target (within 1e-3, geometric bisection); eps decreases in σ. Safe side: above, the
+ * answer is a σ whose ε was computed ≤ the target (privacy/calibrate.ts).
+ */
+export function calibrateJoint(eps: (sigma: number) => number, target: number): number {
+  return inverseMonotone({
+    what: `σ for ε = ${target}`,
+    ok: (sigma) => eps(sigma) <= target,
+    safe: 'above',
+    start: 1,
+    min: 0.05,
+    max: 1e6,
+    mid: 'geometric',
+    relTol: 1e-3,
+    onNoSafePoint: () => {
+      throw new UserError(`no noise level meets ε = ${target}`, 'Allow more ε or fewer shots or tokens.');
+    },
+  });
 }
 
 /**
@@ -324,5 +338,5 @@ export function runEpsilon(charges: readonly Charge[], delta: number): number {
   const groups = pools.length
     ? pools.map((p) => [...whole, ...used.filter((c) => c.partition === p).map((c) => c.mechanism)])
     : [whole];
-  return Math.max(...groups.map((g) => epsilonFor(g, delta, 'pld')));
+  return Math.max(...groups.map((g) => epsilonFor(g, delta, DEFAULT_ACCOUNTANT)));
 }

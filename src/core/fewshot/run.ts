@@ -22,6 +22,7 @@ import {
   type LabelPlan,
 } from './plan';
 import { DEFAULT_FORMAT, type PromptFormat } from './prompt';
+import { formatNumber } from '../../shared/format';
 
 export interface FewShotProgress {
   label: string;
@@ -383,5 +384,5 @@ export async function runFewShot(o: FewShotRunOptions): Promise<FewShotResult> {
 }
 
 function fmtEps(x: number): string {
-  return Number(x.toPrecision(3)).toString();
+  return formatNumber(x, 3);
 }

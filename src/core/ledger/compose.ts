@@ -21,6 +21,7 @@
 import { createHash } from 'node:crypto';
 import { TOOL_VERSION } from '../version';
 import type { LedgerAccountant, MechanismSpec } from './accountant';
+import { isPoissonGaussian } from '../privacy/types';
 
 export interface PoolCharge {
   partition: string;
@@ -42,7 +43,7 @@ export interface Spent {
 type Merged = Map<string, MechanismSpec>;
 
 function specKey(m: MechanismSpec): string {
-  return m.kind === 'poisson-gaussian' ? `pg|${m.sigma}|${m.samplingRate}` : `g|${m.sigma}`;
+  return isPoissonGaussian(m) ? `pg|${m.sigma}|${m.samplingRate}` : `g|${m.sigma}`;
 }
 
 function addTo(target: Merged, m: MechanismSpec): void {

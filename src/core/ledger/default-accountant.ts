@@ -1,5 +1,6 @@
 import { calibrateSigma, epsilonFor } from '../privacy';
 import { filterEpsilon } from '../privacy/filter';
+import { DEFAULT_ACCOUNTANT } from '../privacy/types';
 import type { AccountantName, LedgerAccountant } from './accountant';
 
 /**
@@ -7,7 +8,7 @@ import type { AccountantName, LedgerAccountant } from './accountant';
  * composes Poisson-subsampled and plain Gaussian charges in one account (plain-Gaussian-only pools are answered
  * exactly by the analytic Gaussian curve there). It gives each run's own ε and the "as if planned" composition.
  */
-export function defaultAccountant(name: AccountantName = 'pld'): LedgerAccountant {
+export function defaultAccountant(name: AccountantName = DEFAULT_ACCOUNTANT): LedgerAccountant {
   return {
     name,
     epsilonFor: (specs, delta) => epsilonFor(specs, delta, name),

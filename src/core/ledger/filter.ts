@@ -20,6 +20,7 @@
  */
 import type { MechanismSpec } from './accountant';
 import type { PoolCharge, Recorded, SpentCalculator } from './compose';
+import { isPoissonGaussian } from '../privacy/types';
 
 /** What the filter needs to know of a run besides its charges. */
 export interface RunGroupInfo {
@@ -76,7 +77,7 @@ export interface FilterStatus extends FilterSpent {
   admits(run: RunCharges): boolean;
 }
 
-const leaks = (m: MechanismSpec) => m.steps > 0 && !(m.kind === 'poisson-gaussian' && m.samplingRate === 0);
+const leaks = (m: MechanismSpec) => m.steps > 0 && !(isPoissonGaussian(m) && m.samplingRate === 0);
 
 /**
  * The filter's spent ε of `runs` at `delta`. `filter` computes a pool's Rényi-filter ε (compose.ts calculator over

@@ -16,6 +16,7 @@
  */
 import { createHash, createHmac } from 'node:crypto';
 import { DataError } from '../errors';
+import { GAUSSIAN, MECHANISM_KINDS, POISSON_GAUSSIAN } from '../privacy/types';
 
 export const LEDGER_FORMAT = 'private-fewshot-ledger';
 export const LEDGER_VERSION = 1;
@@ -37,10 +38,10 @@ export interface DatasetRef {
 
 /** Partition: `*` (the whole dataset) or `label-hash:<32 hex>` (one label's pool; the label as a salted HMAC). */
 export type StoredCharge =
-  | { partition: string; kind: 'poisson-gaussian'; sigma: number; samplingRate: number; steps: number }
+  | { partition: string; kind: typeof POISSON_GAUSSIAN; sigma: number; samplingRate: number; steps: number }
   | {
       partition: string;
-      kind: 'gaussian';
+      kind: typeof GAUSSIAN;
       sigma: number;
       steps: number;
       /** Gaussian-DP μ = √steps / σ (Dong, Roth & Su 2019, Cor. 3.3), recorded for people; σ and steps are what count.
@@ -188,11 +189,11 @@ const pgCharge = obj({ ...chargeCommon, samplingRate: num((x) => x > 0 && x <= 1
 const gCharge = obj({ ...chargeCommon, mu: opt(nonNegative) });
 const charge: V = (v) => {
   const kind = (v as { kind?: unknown } | null)?.kind;
-  return kind === 'poisson-gaussian'
+  return kind === POISSON_GAUSSIAN
     ? pgCharge(v)
-    : kind === 'gaussian'
+    : kind === GAUSSIAN
       ? gCharge(v)
-      : 'kind: expected "poisson-gaussian" or "gaussian"';
+      : `kind: expected ${MECHANISM_KINDS.map((k) => JSON.stringify(k)).join(' or ')}`;
 };
 const recorded: V = (v) => {
   if (v === undefined) return undefined;

@@ -25,6 +25,7 @@ import type { PoolCharge } from './compose';
 import { withGroup, type RunCharges, type RunGroupInfo } from './filter';
 import type { ClosedLine, DatasetRef, LedgerLine, ParsedLedger, ReservedLine } from './format';
 import { classify, partitionTag, type RecordClass, type RecordSet, type RecordStore } from './records';
+import { specOf } from '../privacy/types';
 
 export function toRef(identity: DatasetIdentity): DatasetRef {
   return { path: identity.path, sha256: identity.contentSha256, bytes: identity.bytes };
@@ -191,9 +192,7 @@ export function datasetRuns(
 }
 
 function spec(c: ReservedLine['charges'][number]): PoolCharge['mechanism'] {
-  return c.kind === 'poisson-gaussian'
-    ? { kind: c.kind, sigma: c.sigma, samplingRate: c.samplingRate, steps: c.steps }
-    : { kind: c.kind, sigma: c.sigma, steps: c.steps };
+  return specOf(c);
 }
 
 /**

@@ -59,3 +59,4 @@ export { sha256Hex as releaseHash } from './format';
 export { defaultAccountant, defaultFilter } from './default-accountant';
 export { filterSpent, filterStatus, type FilterSpent, type FilterStatus, type RunCharges } from './filter';
 export { locateLedger, type LedgerLocation } from './locate';
+export { openLedger, LEDGER_ACCOUNTANT, type OpenLedgerOptions } from './open';

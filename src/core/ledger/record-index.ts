@@ -21,18 +21,8 @@
  * the index only feeds a warning, never the budget, and a charge must never wait on it.
  */
 import { randomBytes } from 'node:crypto';
-import {
-  closeSync,
-  existsSync,
-  fsyncSync,
-  linkSync,
-  mkdirSync,
-  openSync,
-  readFileSync,
-  renameSync,
-  rmSync,
-  writeSync,
-} from 'node:fs';
+import { existsSync, linkSync, mkdirSync, readFileSync, rmSync } from 'node:fs';
+import { writeFileAtomic } from '../io/atomic';
 import os from 'node:os';
 import path from 'node:path';
 import lockfile from 'proper-lockfile';
@@ -276,15 +266,5 @@ function sampled(fps: Uint32Array, level: number): Buffer {
 }
 
 function atomicWrite(file: string, text: string): void {
-  const tmp = `${file}.${process.pid}.${randomBytes(4).toString('hex')}.tmp`;
-  const fd = openSync(tmp, 'w', 0o600);
-  try {
-    const b = Buffer.from(text, 'utf8');
-    let off = 0;
-    while (off < b.length) off += writeSync(fd, b, off, b.length - off);
-    fsyncSync(fd);
-  } finally {
-    closeSync(fd);
-  }
-  renameSync(tmp, file);
+  writeFileAtomic(file, text, { mode: 0o600 });
 }

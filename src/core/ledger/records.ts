@@ -25,7 +25,8 @@
  * repeats. 12 bytes per (record, label) entry.
  */
 import { createCipheriv, createHash, createHmac } from 'node:crypto';
-import { closeSync, existsSync, fsyncSync, mkdirSync, openSync, readFileSync, renameSync, writeSync } from 'node:fs';
+import { existsSync, mkdirSync, readFileSync } from 'node:fs';
+import { writeFileAtomic } from '../io/atomic';
 import path from 'node:path';
 import type { CanonicalRecord } from '../data/load';
 import { DataError } from '../errors';
@@ -324,16 +325,7 @@ export class RecordStore {
     this.cache.set(sha, s);
     if (existsSync(file)) return sha;
     mkdirSync(this.dir, { recursive: true });
-    const tmp = `${file}.${process.pid}.tmp`;
-    const fd = openSync(tmp, 'w', 0o600);
-    try {
-      let off = 0;
-      while (off < bytes.length) off += writeSync(fd, bytes, off, bytes.length - off);
-      fsyncSync(fd);
-    } finally {
-      closeSync(fd);
-    }
-    renameSync(tmp, file);
+    writeFileAtomic(file, bytes, { mode: 0o600 });
     return sha;
   }
 

@@ -8,8 +8,8 @@
  * always the end of the final bracket on the **safe side**, a point where `ok` was evaluated true (or was declared
  * true by the caller), never an interpolated or unchecked point. Background: docs/BACKGROUND.md §3.5.
  *
- * Used by `calibrateSigma` and `maxSteps` (index.ts) and `gaussianEpsilon` and `gaussianMuFor` (gaussian.ts). The few-
- * shot planner and the ledger's suggestion can adopt it too.
+ * Used by `calibrateSigma` and `maxSteps` (index.ts), `gaussianEpsilon` and `gaussianMuFor` (gaussian.ts), the few-shot
+ * planner's joint σ (fewshot/plan.ts) and the ledger's refusal suggestions (ledger/suggest.ts).
  */
 import { UserError } from '../errors';
 
@@ -47,6 +47,9 @@ export interface MonotoneSearch {
   /** Iteration cap of the bisection: past it the safe end found so far is returned (it is valid, only less tight).
    * Default 200. */
   maxBisectSteps?: number;
+  /** Checked before each bisection step: when true, the safe end found so far is returned (valid, only less tight).
+   * For searches with a time budget (the ledger's refusal suggestions). */
+  stop?: () => boolean;
   /**
    * What to return when no point of the domain is safe (the walk reached the end of the domain and `ok` is still
    * false there). It may throw a UserError with advice. Default: throws a CalibrationError.
@@ -128,7 +131,7 @@ export function inverseMonotone(spec: MonotoneSearch): number {
     if (spec.mid === 'geometric') return !(hi / lo - 1 > relTol);
     return !(hi - lo > relTol * hi);
   };
-  for (let i = 0; i < maxBisect && !done(); i++) {
+  for (let i = 0; i < maxBisect && !done() && !spec.stop?.(); i++) {
     const m =
       spec.mid === 'integer'
         ? Math.floor((lo + hi) / 2)

@@ -12,21 +12,43 @@
 import { UsageError, UserError } from '../errors';
 import { inverseMonotone } from './calibrate';
 import { gaussianDelta, gaussianEpsilon, gaussianMuFor, gdpMu } from './gaussian';
-import { composePld, type Group } from './pld';
+import { composePld, type Group, type PldAccount } from './pld';
 import { rdpDelta, rdpEpsilon } from './rdp';
 import {
   ACCOUNTANTS,
+  DEFAULT_ACCOUNTANT,
+  MECHANISM_KINDS,
+  isMechanismKind,
+  isPoissonGaussian,
   isUnsubsampled,
   isVacuous,
   validateDelta,
   validateEpsilon,
   validateSpecs,
+  specFor,
   type AccountantName,
+  type MechanismKind,
   type MechanismSpec,
+  type RunShape,
 } from './types';
 
-export type { AccountantName, MechanismSpec } from './types';
-export { ACCOUNTANTS, DELTA_MIN, MAX_STEPS, validateSpec, validateSpecs } from './types';
+export type { AccountantName, MechanismKind, MechanismSpec, RunShape } from './types';
+export {
+  ACCOUNTANTS,
+  DEFAULT_ACCOUNTANT,
+  DELTA_MIN,
+  GAUSSIAN,
+  MAX_STEPS,
+  MECHANISM_KINDS,
+  POISSON_GAUSSIAN,
+  isMechanismKind,
+  isPoissonGaussian,
+  shapeOf,
+  specFor,
+  specOf,
+  validateSpec,
+  validateSpecs,
+} from './types';
 export { gaussianDelta, gaussianEpsilon, gaussianMuFor, gdpMu } from './gaussian';
 export { DEFAULT_RDP_ORDERS, rdpOfSpecs, rdpToDelta, rdpToEpsilon, rdpPoissonGaussian } from './rdp';
 export { composePld, clearPldCaches, clearPldCaches as clearPrivacyCaches, pldCacheStats, PldAccount } from './pld';
@@ -91,35 +113,50 @@ function pldGroups(n: NormalizedAccount): Group[] {
  * Upper bound on ε at δ for the composition of all specs. Default accountant 'pld'; 'gdp' only when every spec is
  * un-subsampled. Returns 0 for an empty account and Infinity when no finite ε is certified.
  */
-export function epsilonFor(specs: MechanismSpec[], delta: number, accountant: AccountantName = 'pld'): number {
+export function epsilonFor(
+  specs: MechanismSpec[],
+  delta: number,
+  accountant: AccountantName = DEFAULT_ACCOUNTANT,
+): number {
   validateSpecs(specs);
   validateDelta(delta);
-  checkAccountant(accountant);
-  if (accountant === 'gdp') return gaussianEpsilon(delta, gdpMu(specs));
-  if (accountant === 'rdp') return rdpEpsilon(specs, delta);
-  const n = normalizeAccount(specs);
-  if (n.groups.length === 0) return gaussianEpsilon(delta, Math.sqrt(n.gaussianMu2));
-  return composePld(pldGroups(n))!.epsilon(delta);
+  return query(specs, accountant, {
+    gaussian: (mu) => gaussianEpsilon(delta, mu),
+    rdp: (s) => rdpEpsilon(s, delta),
+    pld: (account) => account.epsilon(delta),
+  });
 }
 
 /** Upper bound on δ at ε for the composition of all specs. */
-export function deltaFor(specs: MechanismSpec[], epsilon: number, accountant: AccountantName = 'pld'): number {
+export function deltaFor(
+  specs: MechanismSpec[],
+  epsilon: number,
+  accountant: AccountantName = DEFAULT_ACCOUNTANT,
+): number {
   validateSpecs(specs);
   validateEpsilon(epsilon);
-  checkAccountant(accountant);
-  if (accountant === 'gdp') return gaussianDelta(epsilon, gdpMu(specs));
-  if (accountant === 'rdp') return rdpDelta(specs, epsilon);
-  const n = normalizeAccount(specs);
-  if (n.groups.length === 0) return gaussianDelta(epsilon, Math.sqrt(n.gaussianMu2));
-  return composePld(pldGroups(n))!.delta(epsilon);
+  return query(specs, accountant, {
+    gaussian: (mu) => gaussianDelta(epsilon, mu),
+    rdp: (s) => rdpDelta(s, epsilon),
+    pld: (account) => account.delta(epsilon),
+  });
 }
 
-/** The shape of a run whose σ is to be chosen. */
-export interface RunShape {
-  kind: 'poisson-gaussian' | 'gaussian';
-  /** Required for 'poisson-gaussian'. */
-  samplingRate?: number;
-  steps: number;
+/**
+ * One question (ε at δ, or δ at ε) of the composition of `specs`, asked of the chosen accountant: gdp and plain-
+ * Gaussian-only pld accounts through the analytic μ-GDP curve, rdp through its curve, the rest through the PLD.
+ */
+function query(
+  specs: MechanismSpec[],
+  accountant: AccountantName,
+  ask: { gaussian: (mu: number) => number; rdp: (specs: MechanismSpec[]) => number; pld: (a: PldAccount) => number },
+): number {
+  checkAccountant(accountant);
+  if (accountant === 'gdp') return ask.gaussian(gdpMu(specs));
+  if (accountant === 'rdp') return ask.rdp(specs);
+  const n = normalizeAccount(specs);
+  if (n.groups.length === 0) return ask.gaussian(Math.sqrt(n.gaussianMu2));
+  return ask.pld(composePld(pldGroups(n))!);
 }
 
 export interface CalibrateOptions {
@@ -140,15 +177,9 @@ const SIGMA_MAX = 1e7;
 /** Default relative tolerance of calibrateSigma for the numerical accountants. */
 export const CALIBRATION_REL_TOL = 1e-3;
 
-function specFor(shape: RunShape, sigma: number): MechanismSpec {
-  return shape.kind === 'gaussian'
-    ? { kind: 'gaussian', sigma, steps: shape.steps }
-    : { kind: 'poisson-gaussian', sigma, samplingRate: shape.samplingRate!, steps: shape.steps };
-}
-
 function validateShape(shape: RunShape): void {
-  if (!shape || (shape.kind !== 'gaussian' && shape.kind !== 'poisson-gaussian'))
-    throw new UsageError('run shape: kind must be "gaussian" or "poisson-gaussian"');
+  if (!shape || !isMechanismKind(shape.kind))
+    throw new UsageError(`run shape: kind must be one of ${MECHANISM_KINDS.map((k) => JSON.stringify(k)).join(', ')}`);
   validateSpecs([specFor(shape, 1)]);
 }
 
@@ -160,7 +191,7 @@ function validateShape(shape: RunShape): void {
 export function calibrateSigma(
   target: { epsilon: number; delta: number },
   shape: RunShape,
-  accountant: AccountantName = 'pld',
+  accountant: AccountantName = DEFAULT_ACCOUNTANT,
   options: CalibrateOptions = {},
 ): number {
   validateShape(shape);
@@ -170,14 +201,14 @@ export function calibrateSigma(
   const existing = options.existing ?? [];
   validateSpecs(existing);
   const { epsilon, delta } = target;
-  if (shape.steps === 0 || (shape.kind === 'poisson-gaussian' && shape.samplingRate === 0)) {
+  if (shape.steps === 0 || (isPoissonGaussian(shape) && shape.samplingRate === 0)) {
     if (existing.length && epsilonFor(existing, delta, accountant) > epsilon)
       throw overspent(existing, epsilon, delta, accountant);
     return 0;
   }
   if (!(epsilon > 0))
     throw new UsageError('target epsilon must be > 0: no finite noise gives ε = 0', 'Choose a positive ε.');
-  const unsub = shape.kind === 'gaussian' || shape.samplingRate === 1;
+  const unsub = !isPoissonGaussian(shape) || shape.samplingRate === 1;
   const allUnsub = unsub && existing.every((s) => isVacuous(s) || isUnsubsampled(s));
   if (accountant === 'gdp' && !allUnsub) gdpMu([specFor(shape, 1), ...existing]); // throws the gdp usage error
   if (allUnsub && accountant !== 'rdp') {
@@ -199,7 +230,7 @@ export function calibrateSigma(
   }
   // Initial guess from the central-limit GDP approximation of the subsampled Gaussian (Bu, Dong, Long, Su 2020,
   // Thm 5): μ ≈ q·sqrt(T·(e^{1/σ²} − 1)). Only a starting point: the bracket below is checked with the accountant.
-  const q = shape.kind === 'gaussian' ? 1 : shape.samplingRate!;
+  const q = isPoissonGaussian(shape) ? shape.samplingRate! : 1;
   const mu = gaussianMuFor(epsilon, delta);
   let guess = Math.sqrt(shape.steps) / Math.max(mu, 1e-12);
   if (q < 1) {
@@ -244,8 +275,8 @@ function overspent(existing: MechanismSpec[], epsilon: number, delta: number, ac
  */
 export function maxSteps(
   target: { epsilon: number; delta: number },
-  mechanism: { kind: 'poisson-gaussian' | 'gaussian'; sigma: number; samplingRate?: number },
-  accountant: AccountantName = 'pld',
+  mechanism: { kind: MechanismKind; sigma: number; samplingRate?: number },
+  accountant: AccountantName = DEFAULT_ACCOUNTANT,
   options: { existing?: MechanismSpec[]; limit?: number } = {},
 ): number {
   validateDelta(target.delta);
@@ -254,9 +285,7 @@ export function maxSteps(
   const existing = options.existing ?? [];
   const limit = options.limit ?? 1e7;
   const spec = (steps: number): MechanismSpec =>
-    mechanism.kind === 'gaussian'
-      ? { kind: 'gaussian', sigma: mechanism.sigma, steps }
-      : { kind: 'poisson-gaussian', sigma: mechanism.sigma, samplingRate: mechanism.samplingRate!, steps };
+    specFor({ kind: mechanism.kind, samplingRate: mechanism.samplingRate, steps }, mechanism.sigma);
   validateSpecs([spec(1), ...existing]);
   const fits = (t: number) => epsilonFor([...existing, spec(t)], target.delta, accountant) <= target.epsilon;
   if (!fits(0) || !fits(1)) return 0;

@@ -5,7 +5,7 @@
  * (P, Q) = (q·N(1, σ²) + (1−q)·N(0, σ²), N(0, σ²)), i.e. D_α(P‖Q); Mironov, Talwar & Zhang (2019), Theorem 5, show
  * D_α(P‖Q) ≥ D_α(Q‖P) for this pair, so one number covers both directions of add/remove.
  */
-import { isVacuous, type MechanismSpec } from './types';
+import { isPoissonGaussian, isVacuous, type MechanismSpec } from './types';
 import { logAdd, logBinomAbs, logErfc } from './special';
 
 /** Orders as dp_accounting's RdpAccountant default: 1.1, 1.2, …, 10.9, then 11…63, 128, 256, 512, 1024. */
@@ -115,7 +115,7 @@ export function rdpOfSpecs(
   const total = new Float64Array(orders.length);
   for (const s of specs) {
     if (isVacuous(s)) continue;
-    const q = s.kind === 'gaussian' ? 1 : s.samplingRate;
+    const q = isPoissonGaussian(s) ? s.samplingRate : 1;
     const curve = rdpCurve(q, s.sigma, orders);
     for (let i = 0; i < orders.length; i++) total[i]! += s.steps * curve[i]!;
   }
@@ -133,23 +133,14 @@ export function rdpToEpsilon(
   rdp: ArrayLike<number>,
   delta: number,
 ): { epsilon: number; order: number } {
-  let best = Infinity;
-  let bestOrder = NaN;
-  for (let i = 0; i < orders.length; i++) {
-    const a = orders[i]!;
-    const r = rdp[i]!;
-    let eps: number;
-    if (Number.isNaN(r) || r === Infinity) eps = Infinity;
-    else if (r <= 0) eps = 0;
-    else if (delta * delta + Math.expm1(-r) > 0) eps = 0;
-    else if (a > 1.01) eps = r + Math.log1p(-1 / a) - Math.log(delta * a) / (a - 1);
-    else eps = Infinity;
-    if (eps < best) {
-      best = eps;
-      bestOrder = a;
-    }
-  }
-  return { epsilon: Math.max(0, best), order: bestOrder };
+  const { value, order } = minOverOrders(orders, rdp, (a, r) => {
+    if (Number.isNaN(r) || r === Infinity) return Infinity;
+    if (r <= 0) return 0;
+    if (delta * delta + Math.expm1(-r) > 0) return 0;
+    if (a > 1.01) return r + Math.log1p(-1 / a) - Math.log(delta * a) / (a - 1);
+    return Infinity;
+  });
+  return { epsilon: Math.max(0, value), order };
 }
 
 /**
@@ -161,11 +152,7 @@ export function rdpToDelta(
   rdp: ArrayLike<number>,
   epsilon: number,
 ): { delta: number; order: number } {
-  let best = Infinity;
-  let bestOrder = NaN;
-  for (let i = 0; i < orders.length; i++) {
-    const a = orders[i]!;
-    const r = rdp[i]!;
+  const { value, order } = minOverOrders(orders, rdp, (a, r) => {
     let logDelta: number;
     if (Number.isNaN(r) || r === Infinity) logDelta = Infinity;
     else if (r <= 0) logDelta = -Infinity;
@@ -174,12 +161,27 @@ export function rdpToDelta(
       const bound = (a - 1) * (r - epsilon + Math.log1p(-1 / a)) - Math.log(a);
       logDelta = Math.min(logDelta, bound);
     }
-    if (logDelta < best) {
-      best = logDelta;
-      bestOrder = a;
+    return logDelta;
+  });
+  return { delta: Math.min(1, Math.exp(value)), order };
+}
+
+/** The smallest f(α, r) over the orders, and the first order reaching it (NaN when none is below Infinity). */
+function minOverOrders(
+  orders: readonly number[],
+  rdp: ArrayLike<number>,
+  f: (order: number, r: number) => number,
+): { value: number; order: number } {
+  let best = Infinity;
+  let bestOrder = NaN;
+  for (let i = 0; i < orders.length; i++) {
+    const v = f(orders[i]!, rdp[i]!);
+    if (v < best) {
+      best = v;
+      bestOrder = orders[i]!;
     }
   }
-  return { delta: Math.min(1, Math.exp(best)), order: bestOrder };
+  return { value: best, order: bestOrder };
 }
 
 export function rdpEpsilon(specs: readonly MechanismSpec[], delta: number): number {

@@ -1,22 +1,80 @@
 import { UsageError } from '../errors';
 
 /**
+ * Mechanism kinds, as stored in ledgers, run journals and exports: the one place these strings are written.
+ *
+ * THE RULE FOR STORED KINDS (adopted from dp_accounting's `dp_event.py`, Google differential-privacy library: "the
+ * meaning of a stored event never changes"): a kind names one mechanism, one neighbouring relation and one meaning of
+ * each parameter, for ever. A ledger line written years ago must be valued the same way by every later version. A new
+ * meaning (another sampling scheme, another neighbouring relation, another parameterisation, a parameter that is
+ * added or reinterpreted) gets a NEW kind appended to MECHANISM_KINDS; an existing kind is never renamed, removed or
+ * redefined. test/core/privacy/kinds.test.ts freezes the list and round-trips every kind through a ledger line.
+ * docs/LEDGER.md states the rule for people.
+ */
+export const POISSON_GAUSSIAN = 'poisson-gaussian';
+export const GAUSSIAN = 'gaussian';
+/** Every stored kind, oldest first. Append only (see the rule above). */
+export const MECHANISM_KINDS = Object.freeze([POISSON_GAUSSIAN, GAUSSIAN] as const);
+export type MechanismKind = (typeof MECHANISM_KINDS)[number];
+
+export function isMechanismKind(x: unknown): x is MechanismKind {
+  return (MECHANISM_KINDS as readonly unknown[]).includes(x);
+}
+
+/**
  * One entry of an account. σ is the noise multiplier (noise standard deviation / L2 sensitivity).
  *
  * Neighbouring relation: add/remove one record (or one privacy unit), everywhere in this module. For the
  * Poisson-subsampled Gaussian each step includes every record independently with probability `samplingRate`.
  */
-export type MechanismSpec =
-  /** Poisson-subsampled Gaussian, `steps` adaptive compositions (DP few-shot generation: one step per token). */
-  | { kind: 'poisson-gaussian'; sigma: number; samplingRate: number; steps: number }
-  /** Plain Gaussian, `steps` adaptive compositions (Private Evolution: one step per histogram release). */
-  | { kind: 'gaussian'; sigma: number; steps: number };
+/** Poisson-subsampled Gaussian, `steps` adaptive compositions (DP few-shot generation: one step per token). */
+export type PoissonGaussianSpec = { kind: typeof POISSON_GAUSSIAN; sigma: number; samplingRate: number; steps: number };
+/** Plain Gaussian, `steps` adaptive compositions (Private Evolution: one step per histogram release). */
+export type GaussianSpec = { kind: typeof GAUSSIAN; sigma: number; steps: number };
+export type MechanismSpec = PoissonGaussianSpec | GaussianSpec;
+
+/** True for the Poisson-subsampled kind (works on specs, stored charges and shapes alike). */
+export function isPoissonGaussian<T extends { kind: string }>(m: T): m is T & { kind: typeof POISSON_GAUSSIAN } {
+  return m.kind === POISSON_GAUSSIAN;
+}
+
+/** The shape of a run whose σ is to be chosen. */
+export interface RunShape {
+  kind: MechanismKind;
+  /** Required for the Poisson-subsampled Gaussian. */
+  samplingRate?: number;
+  steps: number;
+}
+
+/** The spec of a shape at noise multiplier σ. */
+export function specFor(shape: RunShape, sigma: number): MechanismSpec {
+  return shape.kind === GAUSSIAN
+    ? { kind: GAUSSIAN, sigma, steps: shape.steps }
+    : { kind: POISSON_GAUSSIAN, sigma, samplingRate: shape.samplingRate!, steps: shape.steps };
+}
+
+/** The shape of a spec (its σ left out). */
+export function shapeOf(spec: MechanismSpec): RunShape {
+  return isPoissonGaussian(spec)
+    ? { kind: spec.kind, samplingRate: spec.samplingRate, steps: spec.steps }
+    : { kind: spec.kind, steps: spec.steps };
+}
+
+/** A mechanism spec rebuilt from a record with extra members (a stored charge): only the spec's own fields. */
+export function specOf(m: MechanismSpec): MechanismSpec {
+  return isPoissonGaussian(m)
+    ? { kind: m.kind, sigma: m.sigma, samplingRate: m.samplingRate, steps: m.steps }
+    : { kind: m.kind, sigma: m.sigma, steps: m.steps };
+}
 
 /** `pld`: privacy-loss distribution (default, tightest); `rdp`: Rényi DP (conservative cross-check); `gdp`: Gaussian
  * DP (un-subsampled only). */
 export type AccountantName = 'pld' | 'rdp' | 'gdp';
 
 export const ACCOUNTANTS: readonly AccountantName[] = ['pld', 'rdp', 'gdp'];
+
+/** The accountant used wherever none is named: the ledger (ledger/open.ts), the planners and the privacy queries. */
+export const DEFAULT_ACCOUNTANT = 'pld' satisfies AccountantName;
 
 /** The largest step count accepted for one entry (far beyond any real run; keeps the arithmetic exact). */
 export const MAX_STEPS = 1e9;
@@ -30,10 +88,10 @@ export function validateSpec(spec: MechanismSpec, index?: number): void {
   const at = where(index);
   if (spec === null || typeof spec !== 'object')
     throw new UsageError(`${at}: expected an object with kind, sigma and steps`);
-  if (spec.kind !== 'poisson-gaussian' && spec.kind !== 'gaussian') {
+  if (!isMechanismKind(spec.kind)) {
     throw new UsageError(
       `${at}: unknown kind ${JSON.stringify((spec as { kind?: unknown }).kind)}`,
-      'Use "poisson-gaussian" or "gaussian".',
+      `Use ${MECHANISM_KINDS.map((k) => JSON.stringify(k)).join(' or ')}.`,
     );
   }
   if (typeof spec.sigma !== 'number' || !(spec.sigma > 0) || !Number.isFinite(spec.sigma)) {
@@ -45,7 +103,7 @@ export function validateSpec(spec: MechanismSpec, index?: number): void {
   if (typeof spec.steps !== 'number' || !Number.isInteger(spec.steps) || spec.steps < 0 || spec.steps > MAX_STEPS) {
     throw new UsageError(`${at}: steps must be a whole number in [0, ${MAX_STEPS}]; got ${String(spec.steps)}`);
   }
-  if (spec.kind === 'poisson-gaussian') {
+  if (isPoissonGaussian(spec)) {
     const q = spec.samplingRate;
     if (typeof q !== 'number' || !(q >= 0 && q <= 1)) {
       throw new UsageError(
@@ -92,10 +150,10 @@ export function validateEpsilon(epsilon: number): void {
 
 /** True when the spec is a plain Gaussian in disguise (no subsampling). */
 export function isUnsubsampled(spec: MechanismSpec): boolean {
-  return spec.kind === 'gaussian' || spec.samplingRate === 1;
+  return !isPoissonGaussian(spec) || spec.samplingRate === 1;
 }
 
 /** True when the spec cannot leak anything (no steps, or nobody is ever sampled). */
 export function isVacuous(spec: MechanismSpec): boolean {
-  return spec.steps === 0 || (spec.kind === 'poisson-gaussian' && spec.samplingRate === 0);
+  return spec.steps === 0 || (isPoissonGaussian(spec) && spec.samplingRate === 0);
 }

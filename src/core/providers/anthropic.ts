@@ -8,6 +8,7 @@ import { keyHint } from './keys';
 import { cachedProbe, defaultProbeCache, PROBE, probeKey, raceAbort, type ProbeCache } from './probe';
 import { remoteRunner, type RequestRunner } from './runner';
 import type { Capabilities, GenerateRequest, GenerateResult, NextTokensResult, Provider, Usage } from './types';
+import { checkGenerateRequest } from './types';
 import { UsageMeter } from './usage';
 
 /**
@@ -98,12 +99,7 @@ export class AnthropicProvider implements Provider {
   }
 
   async generate(req: GenerateRequest): Promise<GenerateResult> {
-    const n = req.n ?? 1;
-    if (!Number.isInteger(n) || n < 1) throw new RangeError(`n must be a whole number ≥ 1, got ${n}`);
-    if (!Number.isInteger(req.maxTokens) || req.maxTokens < 1)
-      throw new RangeError(`maxTokens must be a whole number ≥ 1, got ${req.maxTokens}`);
-    if ((req.messages === undefined) === (req.prompt === undefined))
-      throw new UsageError('generate needs either messages or a prompt (not both)');
+    const n = checkGenerateRequest(req);
     const messages = req.messages ?? [{ role: 'user' as const, content: req.prompt! }];
     // The API has no `n`: one request per completion (the runner's concurrency limit applies).
     const texts = await Promise.all(

@@ -1,19 +1,27 @@
 import OpenAI, { AzureOpenAI } from 'openai';
 import { UsageError } from '../errors';
-import { classifyError, noLogprobsError, NO_LOGPROBS_FIX, type ClassifyContext } from './classify';
+import { classifyError, noLogprobsError, type ClassifyContext } from './classify';
 import { checkConfig, DEFAULTS, isHostedOpenAI, type ProviderConfig } from './config';
 import { decodeEmbedding } from './embeddings';
 import { ProviderError } from './errors';
 import { cappedFetch } from './fetch';
 import { keyHint } from './keys';
-import { parseChoiceLogprobs, rawTopWidth, restrictTop } from './logprobs';
-import { cachedProbe, defaultProbeCache, PROBE, probeKey, raceAbort, type ProbeCache } from './probe';
+import { parseChoiceLogprobs, restrictTop } from './logprobs';
+import { continuationMessages, firstChoice, type Json } from './openai-shapes';
+import {
+  cachedProbe,
+  defaultProbeCache,
+  PROBE,
+  probeCapabilities,
+  probeKey,
+  raceAbort,
+  type ProbeCache,
+} from './probe';
 import { isRequestRefusal, isSettleable, settleEach } from './refusal';
 import { remoteRunner, type RequestRunner } from './runner';
 import type {
   Capabilities,
   ChatMessage,
-  ContinuationMode,
   GenerateRequest,
   GenerateResult,
   NextTokensRequest,
@@ -22,6 +30,7 @@ import type {
   Provider,
   Usage,
 } from './types';
+import { checkGenerateRequest } from './types';
 import { estimateTokens, UsageMeter } from './usage';
 
 /**
@@ -30,12 +39,9 @@ import { estimateTokens, UsageMeter } from './usage';
  * docs/BACKGROUND.md §4 for the shapes and src/core/providers/logprobs.ts for the parsing.
  */
 
-/** System instruction for "chat continuation" (hosted chat models without assistant prefill). */
-export const CONTINUE_SYSTEM =
-  'Continue the text the user sends from exactly where it stops, as if you were its author. Reply with the continuation only: do not repeat the text, and add no quotes, preamble or commentary.';
+export { CONTINUE_SYSTEM, continuationMessages, detectServer, logprobCap } from './openai-shapes';
 
 type Endpoint = 'chat' | 'completions' | 'embeddings';
-type Json = Record<string, unknown>;
 
 interface ChatBodyOptions {
   messages: ChatMessage[];
@@ -298,12 +304,7 @@ export class OpenAICompatibleProvider implements Provider {
   // generate
 
   async generate(req: GenerateRequest): Promise<GenerateResult> {
-    const n = req.n ?? 1;
-    if (!Number.isInteger(n) || n < 1) throw new RangeError(`n must be a whole number ≥ 1, got ${n}`);
-    if (!Number.isInteger(req.maxTokens) || req.maxTokens < 1)
-      throw new RangeError(`maxTokens must be a whole number ≥ 1, got ${req.maxTokens}`);
-    if ((req.messages === undefined) === (req.prompt === undefined))
-      throw new UsageError('generate needs either messages or a prompt (not both)');
+    const n = checkGenerateRequest(req);
     let useCompletions = false;
     if (req.prompt !== undefined) {
       const caps = await this.capabilities(req.signal);
@@ -532,227 +533,30 @@ export class OpenAICompatibleProvider implements Provider {
     );
   }
 
-  // ---------------------------------------------------------------------------------------------------------------
-  // capability probe
-
-  private async probe(): Promise<Capabilities> {
-    const notes: string[] = [];
-    let server: string | undefined = this.kind === 'azure' ? 'azure' : this.hosted ? 'openai' : undefined;
-    const forced = this.config.nextTokensMode;
-    const seen = (raw: Json) => {
-      server ??= detectServer(raw);
-    };
-    const probeOpts = { texts: [], what: 'capability probe' } as const;
-    const fatal = (e: unknown) =>
-      !(e instanceof ProviderError) ||
-      !['bad-request', 'model-not-found', 'no-logprobs', 'malformed-response', 'context-too-long'].includes(e.code);
-
-    // 1. /v1/completions with logprobs: the natural way to continue a prefix on vLLM and llama.cpp.
-    let completions: { maxTopK: number; steps: NextTokensStep[] } | undefined;
-    let completionsWork = false;
-    const tryCompletions = forced
-      ? forced === 'completions'
-      : !this.hosted || /instruct|davinci|babbage/i.test(this.model);
-    if (tryCompletions) {
-      let ask = this.hosted ? 5 : 20;
-      for (let attempt = 0; attempt < 2; attempt++) {
-        try {
-          const res = await this.post('completions', this.completionsBody(PROBE.prompt, 2, ask), probeOpts);
-          seen(res);
-          completionsWork = true;
-          const lp = firstChoice(res, this.ctx).logprobs;
-          const width = parseChoiceLogprobs(lp)?.length ? rawTopWidth(lp) : 0;
-          if (width >= 1) completions = { maxTopK: Math.min(ask, width), steps: parseChoiceLogprobs(lp)! };
-          else
-            notes.push(
-              `/v1/completions answers but returns no logprobs${server === 'ollama' ? ' (Ollama drops them there)' : ''}; next tokens come from the chat endpoint instead.`,
-            );
-          break;
-        } catch (e) {
-          if (fatal(e)) throw e;
-          const cap = logprobCap(e as ProviderError);
-          if (cap !== undefined && cap < ask && attempt === 0) {
-            ask = cap;
-            continue;
-          }
-          notes.push(`/v1/completions is not usable here (${(e as ProviderError).message}).`);
-          break;
-        }
-      }
-    }
-
-    // 2. Chat with logprobs (prefill on local servers, continuation in the user turn on hosted models).
-    let chatMode: Exclude<ContinuationMode, 'native' | 'completions'> =
-      forced === 'chat-continuation' || (forced !== 'assistant-prefill' && this.hosted)
-        ? 'chat-continuation'
-        : 'assistant-prefill';
-    let chat: { maxTopK: number; steps: NextTokensStep[]; messages: ChatMessage[] } | undefined;
-    let generate = completionsWork;
-    let ask: number | undefined = 20; // OpenAI's documented maximum; servers with a lower cap say so in a 400
-    let noLogprobsMessage: string | undefined;
-    for (let attempt = 0; attempt < 5; attempt++) {
-      const messages = continuationMessages(
-        chatMode,
-        chatMode === 'assistant-prefill' ? PROBE.user : PROBE.prompt,
-        chatMode === 'assistant-prefill' ? PROBE.prefix : '',
-      );
-      try {
-        const res = await this.post(
-          'chat',
-          this.chatBody({ messages, maxTokens: 2, temperature: 0, topP: 1, topLogprobs: ask }),
-          probeOpts,
-        );
-        seen(res);
-        generate = true;
-        if (ask !== undefined) {
-          const lp = firstChoice(res, this.ctx).logprobs;
-          const width = parseChoiceLogprobs(lp)?.length ? rawTopWidth(lp) : 0;
-          if (width >= 1) chat = { maxTopK: Math.min(ask, width), steps: parseChoiceLogprobs(lp)!, messages };
-          else noLogprobsMessage = 'the chat endpoint answers without logprobs';
-        }
-        break;
-      } catch (e) {
-        if (fatal(e)) throw e;
-        const pe = e as ProviderError;
-        const cap = logprobCap(pe);
-        if (ask !== undefined && cap !== undefined && cap < ask) {
-          ask = cap;
-          continue;
-        }
-        if (ask !== undefined && pe.code === 'no-logprobs') {
-          noLogprobsMessage = pe.message;
-          ask = undefined; // does generation work without logprobs?
-          continue;
-        }
-        if (pe.code === 'bad-request' && this.adapt(pe, 1)) continue;
-        if (chatMode === 'assistant-prefill' && !forced && pe.code === 'bad-request') {
-          notes.push(
-            `The server rejected a continued assistant message (${pe.message}); using chat continuation instead.`,
-          );
-          chatMode = 'chat-continuation';
-          continue;
-        }
-        if (completionsWork) {
-          notes.push(`The chat endpoint is not usable here (${pe.message}); generation uses /v1/completions.`);
-          break;
-        }
-        throw e;
-      }
-    }
-
-    let nextTokenLogprobs: Capabilities['nextTokenLogprobs'] = null;
-    if (completions && forced !== 'assistant-prefill' && forced !== 'chat-continuation') {
-      nextTokenLogprobs = { maxTopK: completions.maxTopK, mode: 'completions', logitBias: false };
-    } else if (chat) {
-      nextTokenLogprobs = { maxTopK: chat.maxTopK, mode: chatMode, logitBias: false };
-      if (chatMode === 'chat-continuation') {
-        notes.push(
-          'This model takes no assistant prefill, so DP few-shot asks for the continuation inside the user turn ("chat continuation"). The DP guarantee does not depend on it; fidelity is higher with a local vLLM/Ollama/llama.cpp model.',
-        );
-      }
-    } else {
-      notes.push(`No next-token logprobs${noLogprobsMessage ? ` (${noLogprobsMessage})` : ''}. ${NO_LOGPROBS_FIX}`);
-      if (server === 'ollama')
-        notes.push(
-          'Ollama returns logprobs from version 0.12.11 on (not on Ollama Cloud models): update Ollama, or use a local model.',
-        );
-    }
-    // Some servers compute logprobs at the sampling temperature: at 0 they answer a one-hot distribution. If the probe
-    // saw that, check at temperature 1 and, when real alternatives appear there, ask for logprobs at temperature 1.
-    const probed = nextTokenLogprobs?.mode === 'completions' ? completions : chat;
-    if (nextTokenLogprobs && probed && probed.steps.every(isOneHot)) {
-      try {
-        const res =
-          nextTokenLogprobs.mode === 'completions'
-            ? await this.post(
-                'completions',
-                this.completionsBody(PROBE.prompt, 2, nextTokenLogprobs.maxTopK, { temperature: 1 }),
-                probeOpts,
-              )
-            : await this.post(
-                'chat',
-                this.chatBody({
-                  messages: chat!.messages,
-                  maxTokens: 2,
-                  temperature: 1,
-                  topP: 1,
-                  topLogprobs: nextTokenLogprobs.maxTopK,
-                }),
-                probeOpts,
-              );
-        const steps = parseChoiceLogprobs(firstChoice(res, this.ctx).logprobs);
-        if (steps?.length && !steps.every(isOneHot)) {
-          nextTokenLogprobs.logprobTemperature = 1;
-          notes.push(
-            "This server scales logprobs by the sampling temperature (at 0 it returns a one-hot distribution), so next tokens are requested at temperature 1: the distributions are the model's, and the lookahead tokens are samples rather than greedy.",
-          );
-        }
-      } catch (e) {
-        if (fatal(e)) throw e;
-      }
-    }
-    if (nextTokenLogprobs && nextTokenLogprobs.maxTopK < 20) {
-      notes.push(
-        `The server returns at most ${nextTokenLogprobs.maxTopK} alternatives per position; requests for more are clamped.`,
-      );
-    }
-    if (nextTokenLogprobs)
-      notes.push(
-        'logit_bias is not used (the tokenizer is unknown); candidate restriction filters the returned top-k.',
-      );
-
-    // 3. Embeddings.
-    let embed = false;
-    let embedDimensions: number | undefined;
-    for (let attempt = 0; attempt < 2; attempt++) {
-      try {
-        const v = await this.embedBatch([PROBE.embed], undefined, 'capability probe');
-        embed = true;
-        embedDimensions = v[0]!.length;
-        break;
-      } catch (e) {
-        if (fatal(e) && !(e instanceof ProviderError && e.code === 'no-embeddings')) throw e;
-        if (
-          attempt === 0 &&
-          this.embeddingEncoding === 'base64' &&
-          this.config.embeddingEncoding === undefined &&
-          e instanceof ProviderError &&
-          /encoding|base64/i.test(e.message)
-        ) {
-          this.embeddingEncoding = 'float';
-          continue;
-        }
-        notes.push(
-          `"${this.embeddingModel}" does not embed (${(e as ProviderError).message}). For Aug-PE set an embedding model (e.g. text-embedding-3-small; nomic-embed-text on Ollama) or use the built-in embedder.`,
-        );
-        break;
-      }
-    }
-    return {
-      nextTokenLogprobs,
-      generate,
-      embed,
-      notes,
-      ...(server ? { server } : {}),
-      ...(embedDimensions ? { embedDimensions } : {}),
-    };
+  /** The capability probe (probe.ts), sending its requests through this provider. */
+  private probe(): Promise<Capabilities> {
+    const opts = { texts: [], what: 'capability probe' } as const;
+    return probeCapabilities({
+      kind: this.kind,
+      hosted: this.hosted,
+      model: this.model,
+      embeddingModel: this.embeddingModel,
+      forced: this.config.nextTokensMode,
+      ctx: this.ctx,
+      completions: (logprobs, temperature = 0) =>
+        this.post('completions', this.completionsBody(PROBE.prompt, 2, logprobs, { temperature }), opts),
+      chat: (messages, topLogprobs, temperature) =>
+        this.post('chat', this.chatBody({ messages, maxTokens: 2, temperature, topP: 1, topLogprobs }), opts),
+      adapt: (e, n) => this.adapt(e, n),
+      embed: () => this.embedBatch([PROBE.embed], undefined, 'capability probe'),
+      embedAsFloat: (e) => {
+        if (this.embeddingEncoding !== 'base64' || this.config.embeddingEncoding !== undefined) return false;
+        if (!/encoding|base64/i.test(e.message)) return false;
+        this.embeddingEncoding = 'float';
+        return true;
+      },
+    });
   }
-}
-
-/** The messages that make a chat model continue `prompt + continuation`. */
-export function continuationMessages(mode: ContinuationMode, prompt: string, continuation: string): ChatMessage[] {
-  if (mode === 'assistant-prefill') {
-    return continuation
-      ? [
-          { role: 'user', content: prompt },
-          { role: 'assistant', content: continuation },
-        ]
-      : [{ role: 'user', content: prompt }];
-  }
-  return [
-    { role: 'system', content: CONTINUE_SYSTEM },
-    { role: 'user', content: prompt + continuation },
-  ];
 }
 
 /**
@@ -765,46 +569,4 @@ function trimSteps(steps: NextTokensStep[], positions: number, k: number): NextT
     const own = s.top.find((t) => t.token === s.token);
     return { token: s.token, top: own && !top.includes(own) ? [...top, own] : top };
   });
-}
-
-function firstChoice(res: Json, ctx: ClassifyContext): { logprobs?: unknown; text?: unknown } {
-  const c = (res.choices as unknown[])[0];
-  if (typeof c !== 'object' || c === null) {
-    throw new ProviderError(
-      'malformed-response',
-      `${ctx.kind} (${ctx.host}) returned no choices`,
-      'Check the base URL and the server version.',
-      { provider: ctx.kind },
-    );
-  }
-  return c as { logprobs?: unknown };
-}
-
-/** The top_logprobs / logprobs cap a 400 states ("must be less than or equal to 5", "max allowed: 20", "between 0 and
- * 20"). */
-export function logprobCap(e: ProviderError): number | undefined {
-  if (!/logprob/i.test(e.message)) return undefined;
-  const m =
-    /(?:less than or equal to|<=|max(?:imum)?(?: value)?(?: allowed)?(?: is)?:?|between 0 and|up to)\s*(\d+)/i.exec(
-      e.message,
-    );
-  if (!m) return undefined;
-  const n = Number(m[1]);
-  return Number.isInteger(n) && n >= 1 ? n : undefined;
-}
-
-/** Recognises the server software from response details (see docs/BACKGROUND.md §4). */
-export function detectServer(raw: Json): string | undefined {
-  if ('timings' in raw) return 'llama.cpp';
-  if (raw.system_fingerprint === 'fp_ollama') return 'ollama';
-  if ('prompt_filter_results' in raw) return 'azure';
-  const c = Array.isArray(raw.choices) ? (raw.choices[0] as Json | undefined) : undefined;
-  if ('kv_transfer_params' in raw || (c && ('stop_reason' in c || 'prompt_logprobs' in c))) return 'vllm';
-  return undefined;
-}
-
-/** A position whose distribution is all on one token: logprob ≈ 0 and no alternative above -100 (real models at
- * temperature 0 still report alternatives; temperature-scaled logprobs at 0 do not). */
-function isOneHot(s: NextTokensStep): boolean {
-  return s.top[0]!.logprob > -1e-6 && (s.top.length === 1 || s.top[1]!.logprob < -100);
 }

@@ -1,3 +1,4 @@
+import { UsageError } from '../errors';
 import type { ProviderError } from './errors';
 
 /**
@@ -136,4 +137,15 @@ export interface Provider {
   generate(req: GenerateRequest): Promise<GenerateResult>;
   embed(texts: string[], signal?: AbortSignal): Promise<Float32Array[]>;
   usage(): Usage;
+}
+
+/** Checks a generate request's shape (n, maxTokens, exactly one of messages and prompt); returns n. */
+export function checkGenerateRequest(req: GenerateRequest): number {
+  const n = req.n ?? 1;
+  if (!Number.isInteger(n) || n < 1) throw new RangeError(`n must be a whole number ≥ 1, got ${n}`);
+  if (!Number.isInteger(req.maxTokens) || req.maxTokens < 1)
+    throw new RangeError(`maxTokens must be a whole number ≥ 1, got ${req.maxTokens}`);
+  if ((req.messages === undefined) === (req.prompt === undefined))
+    throw new UsageError('generate needs either messages or a prompt (not both)');
+  return n;
 }

@@ -4,7 +4,7 @@ import { DataError, UserError } from '../../core/errors';
 import {
   BudgetExceededError,
   Ledger,
-  defaultAccountant,
+  openLedger,
   defaultDeltaWarning,
   ledgerDatasetOf,
   overlapNotes,
@@ -283,7 +283,7 @@ export abstract class RunPanel<S, R extends Release> {
       const root = ledgerRootFor(this.file);
       const ds = await this.deps.config.loadDataset(this.file, root);
       const summary = summarize(ds);
-      const ledger = new Ledger(root, { accountant: defaultAccountant() });
+      const ledger = openLedger(root);
       this.loaded = { ds, summary, ledger, root };
       const status = await ledger.status(ledgerDatasetOf(ds, summary.units));
       this.budget = budgetOf(status);

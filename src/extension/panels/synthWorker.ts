@@ -3,7 +3,7 @@
 // aborting the run (which settles the histograms that ran). The host side is synthRun.ts.
 import { parentPort, workerData } from 'node:worker_threads';
 import { runAugPe } from '../../core/augpe';
-import { BudgetExceededError, Ledger, RecordIndex, defaultAccountant } from '../../core/ledger';
+import { BudgetExceededError, openLedger } from '../../core/ledger';
 import { createProvider } from '../../core/providers';
 import type { Usage } from '../../core/providers/types';
 import {
@@ -59,10 +59,7 @@ async function main(): Promise<WorkerResult> {
     plan: input.plan,
     provider: generator,
     embedder,
-    ledger: new Ledger(input.root, {
-      accountant: defaultAccountant(),
-      ...(input.indexDir ? { index: new RecordIndex(input.indexDir) } : {}),
-    }),
+    ledger: openLedger(input.root, input.indexDir ? { indexDir: input.indexDir } : {}),
     units: input.units,
     signal: controller.signal,
     onProgress: (progress) => post({ type: 'progress', progress }),

@@ -28,7 +28,7 @@ import {
   type ModelOptions,
   type Prepared,
 } from './model';
-import { seededRandom } from './rng';
+import { requestRandom } from './rng';
 import { END_OF_TEXT, tokenize } from './tokenizer';
 
 export { BUILTIN_MODEL_ID } from './model';
@@ -167,7 +167,7 @@ export function createBuiltinProvider(options: BuiltinProviderOptions = {}): Pro
           await yieldToEventLoop();
           req.signal?.throwIfAborted();
         }
-        const rand = seededRandom(
+        const rand = requestRandom(
           'builtin-generate',
           BUILTIN_MODEL_ID,
           seed,

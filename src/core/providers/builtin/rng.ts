@@ -10,7 +10,7 @@ import { createHash } from 'node:crypto';
 export type Random = () => number;
 
 /** A generator seeded from the SHA-256 hash of `parts` (JSON-encoded); returns doubles in [0, 1). */
-export function seededRandom(...parts: unknown[]): Random {
+export function requestRandom(...parts: unknown[]): Random {
   const h = createHash('sha256').update(JSON.stringify(parts)).digest();
   const s = new Uint32Array([h.readUInt32LE(0), h.readUInt32LE(4), h.readUInt32LE(8), h.readUInt32LE(12)]);
   if ((s[0]! | s[1]! | s[2]! | s[3]!) === 0) s[0] = 1;

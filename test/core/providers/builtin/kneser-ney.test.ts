@@ -7,7 +7,7 @@ import {
   modifiedKneserNeyDiscounts,
   type Discounts,
 } from '../../../../src/core/providers/builtin/kneser-ney';
-import { seededRandom } from '../../../../src/core/providers/builtin/rng';
+import { requestRandom } from '../../../../src/core/providers/builtin/rng';
 
 test('modified KN discounts follow Chen & Goodman eq. 26, with a fallback when counts-of-counts are missing', () => {
   // n1=10, n2=5, n3=3, n4=2: Y = 10/20 = 0.5; D1 = 1 − 2·0.5·5/10; D2 = 2 − 3·0.5·3/5; D3+ = 3 − 4·0.5·2/3
@@ -55,7 +55,7 @@ function reference(seqs: number[][], order: number, discounts: Discounts[], voca
 }
 
 function randomCorpus(seed: string, vocab: number, n: number, len: number): number[][] {
-  const r = seededRandom(seed);
+  const r = requestRandom(seed);
   // A skewed token distribution so that counts of 2, 3 and 4 occur.
   return Array.from({ length: n }, () =>
     Array.from({ length: 1 + Math.floor(r() * len) }, () => Math.floor(vocab * r() * r())),
@@ -70,7 +70,7 @@ test('the implementation matches a brute-force textbook modified KN (one corpus,
     const discounts = counts.discounts();
     const model = new MergedKneserNey(order, discounts);
     const ref = reference(seqs, order, discounts, vocab);
-    const r = seededRandom('histories', order);
+    const r = requestRandom('histories', order);
     for (let q = 0; q < 25; q++) {
       const history = Array.from({ length: Math.floor(r() * 5) }, () => Math.floor(r() * vocab));
       const sources = [{ counts, history, weight: 1 }];

@@ -5,7 +5,7 @@ import { NgramLanguageModel, nextDistribution, prepare } from '../../../../src/c
 import { END_OF_TEXT, tokenize } from '../../../../src/core/providers/builtin/tokenizer';
 import { UsageError } from '../../../../src/core/errors';
 import type { Provider } from '../../../../src/core/providers/types';
-import { seededRandom } from '../../../../src/core/providers/builtin/rng';
+import { requestRandom } from '../../../../src/core/providers/builtin/rng';
 import { BACKGROUND_CORPUS } from '../../../../src/core/providers/builtin/corpus';
 
 // Test-authored examples (not from the banking77 data).
@@ -211,7 +211,7 @@ test('speculative lookahead equals step-by-step calls that append the greedy tok
 
 test('speculative lookahead equals step-by-step calls on random cuts of corpus text (mid-word and mid-space too)', async () => {
   const p = createBuiltinProvider();
-  const rand = seededRandom('spec-cuts');
+  const rand = requestRandom('spec-cuts');
   const source = [...CARD, ...TRAVEL, ...BACKGROUND_CORPUS.slice(0, 40)];
   for (let n = 0; n < 30; n++) {
     const text = source[Math.floor(rand() * source.length)]!;
