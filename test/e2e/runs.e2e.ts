@@ -16,6 +16,7 @@ import {
   collectConsole,
   fromExplorer,
   launchBrowser,
+  numberIn,
   screenshot,
   startCodeServer,
   webview,
@@ -172,6 +173,7 @@ describe('The Runs view and panels that keep their results (code-server + Chromi
       );
       assert.doesNotMatch((await wv.locator('.result').textContent()) ?? '', /Shown again/);
       const texts = await demoTexts(wv);
+      const used = await numberIn(wv, '[data-testid=budget-used]');
 
       // Close the tab (the panel is disposed), then open the panel again.
       await page
@@ -188,6 +190,8 @@ describe('The Runs view and panels that keep their results (code-server + Chromi
       await wv.locator('.result .demo').first().waitFor({ timeout: 30_000 });
       assert.deepEqual(await demoTexts(wv), texts);
       assert.match((await wv.locator('.result').textContent()) ?? '', /Shown again/);
+      // Run in this session: the exact rise of the spent budget the run caused is shown again, not an estimate.
+      assert.equal(await numberIn(wv, '[data-testid=budget-used]'), used);
       // What Copy/Insert/Export carry is that release: the Insert button is there again.
       await wv.locator('#insert').waitFor({ timeout: 5_000 });
 
@@ -201,12 +205,20 @@ describe('The Runs view and panels that keep their results (code-server + Chromi
     withDiagnostics('reload', async () => {
       const before = await demoTexts(webview(page));
       assert.equal(before.length, 2);
-      await page.reload();
+      // "Developer: Reload Window" (the workbench saves its editors and webview states before it reloads).
+      await page.locator('.tabs-container .tab', { hasText: `Generate: ${SAMPLE}` }).click();
+      await page.keyboard.press('F1');
+      await page.locator('.quick-input-widget input').fill('>Developer: Reload Window');
+      const reloaded = page.waitForEvent('load', { timeout: 30_000 });
+      await page.locator('.quick-input-list .monaco-list-row[aria-label^="Developer: Reload Window"]').first().click();
+      await reloaded;
       await page.locator('.monaco-workbench').waitFor({ timeout: 60_000 });
       await page.locator('.tabs-container .tab', { hasText: `Generate: ${SAMPLE}` }).waitFor({ timeout: 30_000 });
       const wv = webview(page);
       await wv.locator('.result .demo').first().waitFor({ timeout: 60_000 });
       assert.deepEqual(await demoTexts(wv), before);
+      // After a reload only the saved release is there: the budget figure is the run's own ε, and the panel says so.
+      assert.match((await wv.locator('.result').textContent()) ?? '', /shows its own ε charged here/);
       await wv.getByRole('heading', { name: 'Labels (77)' }).waitFor({ timeout: 10_000 });
       await screenshot(page, 'runs-panel-revived');
     }));

@@ -125,6 +125,12 @@ interface Checked {
  */
 export abstract class RunPanel<S, R extends Release> {
   private static readonly panels = new Map<string, RunPanel<unknown, Release>>();
+  /**
+   * Per run (by checkpoint), what its panel said of it beyond the release: how much it raised the dataset's spent
+   * budget and its status note. Kept for this session, so a panel closed and opened again shows the exact figures;
+   * after a window reload only the saved release is there (restoreLast).
+   */
+  private static readonly ranHere = new Map<string, { budgetUsed: number; message: string | undefined }>();
 
   /** Messages replayed after every `ready`: init, then the latest plan/result/error. */
   private init: HostMessage | undefined;
@@ -429,6 +435,8 @@ export abstract class RunPanel<S, R extends Release> {
     this.post(shown, 'latest');
     this.deps.onBudget({ file: this.file, name: this.name, budget: budgetOf(after) });
     if (checkpoint) {
+      if (shown.type === 'result' || shown.type === 'synthResult')
+        RunPanel.ranHere.set(checkpoint, { budgetUsed: shown.budgetUsed, message: shown.message });
       try {
         writeReleaseFile(checkpoint, release);
       } catch (e) {
@@ -459,18 +467,21 @@ export abstract class RunPanel<S, R extends Release> {
       journal: `${journal} (not found: no local diagnostics)`,
     };
     if (this.result || this.latest || this.running) return;
-    const common = {
-      // The run's own charge: an upper bound of what it added to the dataset's spent budget (what the rise was is
-      // not stored; the filter can value a pool below its runs' sum).
-      budgetUsed: release.privacy.epsilonCharged,
-      budget,
-      localOnlyNotPrivate: local,
-      message: `Shown again: the release of the run of ${shortTime(run.time)}, kept in ${vscode.workspace.asRelativePath(releaseFilePath(run.checkpoint), false)}.`,
-    };
+    const here = RunPanel.ranHere.get(run.checkpoint);
+    const file = vscode.workspace.asRelativePath(releaseFilePath(run.checkpoint), false);
+    const again = `Shown again: the release of the run of ${shortTime(run.time)}, kept in ${file}.`;
+    const common = here
+      ? { budgetUsed: here.budgetUsed, message: here.message ? `${again} ${here.message}` : again }
+      : {
+          // Not run in this session: the rise of the dataset's spent budget it caused is not stored (it depends on the
+          // runs before it under the budget filter), so the run's own ε charged stands in, and the note says so.
+          budgetUsed: release.privacy.epsilonCharged,
+          message: `${again} "Budget used by this run" shows its own ε charged here; the rise of the dataset's spent budget was shown when it ran.`,
+        };
     const shown: HostMessage =
       release.algorithm === 'dp-few-shot'
-        ? { type: 'result', release, ...common }
-        : { type: 'synthResult', release, ...common };
+        ? { type: 'result', release, budget, localOnlyNotPrivate: local, ...common }
+        : { type: 'synthResult', release, budget, localOnlyNotPrivate: local, ...common };
     this.result = release as R;
     this.post(shown, 'latest');
   }
