@@ -145,3 +145,38 @@ test('no ledger, no datasets; budgets and times are rounded one way', async () =
   );
   assert.equal(shortTime('2026-12-06T05:41:44.327Z'), '2026-12-06 05:41 UTC');
 });
+
+test('an Aug-PE run is listed with its records, generator and embedder, and is the latest aug-pe release', async () => {
+  const ws = tempDir('pfs-runsview-synth-');
+  copyFileSync(path.join(repoRoot, 'examples/banking77-sample.csv'), path.join(ws, 'data.csv'));
+  const r = await runCli(
+    [
+      'synth',
+      'data.csv',
+      '--labels',
+      'card_arrival',
+      '--count',
+      '2',
+      '--epsilon',
+      '0.5',
+      '--iterations',
+      '1',
+      '--embedder',
+      'builtin',
+      '--json',
+    ],
+    { cwd: ws, env },
+  );
+  assert.equal(r.code, 0, r.stderr);
+  const printed = JSON.parse(r.stdout) as { release: { records: unknown[] } };
+  const [entry] = await readRuns(ws);
+  const run = entry!.runs[0]!;
+  assert.equal(run.algorithm, 'aug-pe');
+  assert.deepEqual(run.release?.algorithm === 'aug-pe' && run.release.records, printed.release.records);
+  const d = describeRun(run);
+  assert.equal(d.label, 'Aug-PE · 2 records');
+  assert.match(d.description, / · ε 0\.5 · builtin\//);
+  assert.match(d.tooltip, /; embedder builtin\//);
+  assert.equal((await latestRelease(ws, 'data.csv', 'aug-pe'))?.id, run.id);
+  assert.equal(await latestRelease(ws, 'data.csv', 'dp-few-shot'), undefined);
+});
