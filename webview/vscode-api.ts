@@ -22,11 +22,21 @@ export function onMessage(handler: (message: HostMessage) => void): void {
   });
 }
 
+/**
+ * The run panel's dataset as the host wrote it into the HTML (src/extension/panels/html.ts). It is kept in every
+ * state the webview saves, because that state is what VS Code hands the host's serializer after a window reload
+ * (runPanelHost.ts registerSerializer): without it the panel could not be brought back.
+ */
+const dataset = document.body.dataset.dataset;
+const withDataset = (state: unknown): unknown =>
+  dataset === undefined ? state : { ...(state && typeof state === 'object' ? state : {}), dataset };
+if (dataset !== undefined) api.setState(withDataset(api.getState()));
+
 /** The webview's own UI state, kept by VS Code while the panel lives (it survives the reload when hidden). */
 export function getState(): unknown {
   return api.getState();
 }
 
 export function setState(state: unknown): void {
-  api.setState(state);
+  api.setState(withDataset(state));
 }

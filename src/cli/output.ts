@@ -7,6 +7,8 @@ import { UsageError } from '../core/errors';
 import { writeFileAtomic } from '../core/io/atomic';
 import { fsUserError, isFsError } from '../core/io/fs-errors';
 import { checkOutputPath as check } from '../core/io/output-path';
+import { writeReleaseFile } from '../core/release-file';
+import type { Release } from '../core/release';
 
 /** `--out FILE` checked before anything is spent (see core/io/output-path.ts); returns the absolute path. */
 export function checkOutputPath(out: string, cwd: string, opts: { inputs: string[]; ledgerDir: string }): string {
@@ -54,4 +56,17 @@ export function writeRunOutput(
       `note: ${o.outFlag} was not written (the run did not complete${exists ? '; the existing file is left as it was' : ' and produced nothing'}); what was released is kept in ${keptIn}.`,
     );
   return written;
+}
+
+/**
+ * Saves the run's release beside its checkpoint (`.private-fewshot/runs/<id>.release.json`, src/core/release-file.ts),
+ * where the editor's Runs view and run panels find it. A failure is a note: the release is printed or written anyway
+ * and the checkpoint holds what was released.
+ */
+export function keepRelease(checkpoint: string, release: Release, err: (t: string) => void): void {
+  try {
+    writeReleaseFile(checkpoint, release);
+  } catch (e) {
+    err(`note: could not save the release beside ${checkpoint}: ${(e as Error).message}`);
+  }
 }

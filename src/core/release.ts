@@ -342,6 +342,28 @@ export function augPeRelease({ plan, result }: AugPeReleaseInput): AugPeRelease 
   return deepFreeze(body) as AugPeRelease;
 }
 
+/**
+ * A release read back from its saved file (src/core/release-file.ts): the only Release not made by the two builders
+ * above. It must be exactly what a builder makes: the release format, a known algorithm, the exact key set of
+ * RELEASE_KEYS, and texts that are strings; anything else (a key a hand edit or another tool added) is refused with
+ * an Error, so a saved file can never carry more than a release out through Insert, Copy or Export.
+ */
+export function savedRelease(x: unknown): Release {
+  const o = x as { format?: unknown; algorithm?: unknown } | null;
+  if (!o || typeof o !== 'object' || o.format !== RELEASE_FORMAT)
+    throw new Error(`not a release: the format is not ${RELEASE_FORMAT}`);
+  if (o.algorithm !== 'dp-few-shot' && o.algorithm !== 'aug-pe') throw new Error('not a release: unknown algorithm');
+  const r = structuredClone(o) as Release;
+  checkReleaseKeys(r);
+  const items: unknown = r.algorithm === 'dp-few-shot' ? r.demonstrations : r.records;
+  if (
+    !Array.isArray(items) ||
+    !items.every((t: ReleasedText) => typeof t.label === 'string' && typeof t.text === 'string')
+  )
+    throw new Error('not a release: its texts are not label/text strings');
+  return deepFreeze(r);
+}
+
 /** The released texts of either algorithm. */
 export function releasedTexts(r: Release): readonly ReleasedText[] {
   return r.algorithm === 'dp-few-shot' ? r.demonstrations : r.records;

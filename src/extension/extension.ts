@@ -13,6 +13,7 @@ import { ledgerDatasetOf, openLedger, RecordIndex, setDefaultRecordIndex } from 
 import { promptForApiKey, providerFromSettings } from './providers/settings';
 import { verdicts } from '../core/providers/verdicts';
 import { datasetArgument, pickDataset, setBudget } from './setBudget';
+import { registerRunsView } from './views/runsView';
 
 export function activate(context: vscode.ExtensionContext): void {
   // The per-user record index (core/ledger/record-index.ts) lives in the editor's global storage.
@@ -36,6 +37,12 @@ export function activate(context: vscode.ExtensionContext): void {
     statusBar.follow(() => budgetFor(u.file));
   };
   const generateDeps = { extensionUri: context.extensionUri, context, log, config, onBudget: showBudget };
+  // The Runs view, and the run panels brought back after a window reload with their last saved release.
+  context.subscriptions.push(
+    registerRunsView({ log, budgetFor }),
+    GeneratePanel.registerSerializer(generateDeps),
+    SynthPanel.registerSerializer(generateDeps),
+  );
   const setBudgetDeps = {
     config,
     log,

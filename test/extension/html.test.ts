@@ -44,3 +44,13 @@ test('the host tells the webview its panel kind in the HTML, before any message'
     assert.match(html, new RegExp(`<body data-panel="${panel}">`));
   }
 });
+
+test('a run panel names its dataset in the HTML (for the serializer after a reload), escaped as an attribute', () => {
+  const dataset = 'file:///ws/a%20b/"x"<y>&.csv';
+  const html = renderWebviewHtml({ ...assets, panel: 'generate', dataset }, 'n');
+  assert.match(
+    html,
+    /<body data-panel="generate" data-dataset="file:\/\/\/ws\/a%20b\/&quot;x&quot;&lt;y&gt;&amp;\.csv">/,
+  );
+  assert.doesNotMatch(renderWebviewHtml(assets, 'n'), /data-dataset/);
+});

@@ -21,7 +21,7 @@ import {
   noteLedgerCreated,
   onStopSignals,
 } from '../dataset-flags';
-import { checkOutputPath, writeRunOutput } from '../output';
+import { checkOutputPath, keepRelease, writeRunOutput } from '../output';
 import { providerConfigFromFlags, providerOptions, providerUsage } from '../provider-flags';
 import { formatEpsilon } from '../../shared/format';
 
@@ -214,6 +214,7 @@ ${providerUsage}
     // The release boundary (src/core/release.ts): files and stdout get the release only; the local diagnostics go to
     // stderr, the run journal and the "localOnlyNotPrivate" key of --json.
     const release = fewShotRelease({ plan, result });
+    keepRelease(result.checkpoint, release, io.err);
     const rendered = renderRelease(release, { format, template: template2 });
     const journal = path.relative(root, localJournalPath(result.checkpoint));
     const budget = { total: after.total.epsilon, spent: after.spent, remaining: after.remaining };

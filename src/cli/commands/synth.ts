@@ -27,7 +27,7 @@ import {
   noteLedgerCreated,
   onStopSignals,
 } from '../dataset-flags';
-import { checkOutputPath, writeRunOutput } from '../output';
+import { checkOutputPath, keepRelease, writeRunOutput } from '../output';
 import { providerConfigFromFlags, providerOptions, providerUsage } from '../provider-flags';
 import { formatEpsilon } from '../../shared/format';
 
@@ -239,6 +239,7 @@ ${providerUsage}
     // The release boundary (src/core/release.ts): files and stdout get the release only; the local diagnostics go to
     // stderr, the run journal and the "localOnlyNotPrivate" key of --json.
     const release = augPeRelease({ plan, result });
+    keepRelease(result.checkpoint, release, io.err);
     const rendered = renderRelease(release, { format, template });
     const journal = path.relative(root, localJournalPath(result.checkpoint));
     const budget = { total: after.total.epsilon, spent: after.spent, remaining: after.remaining };

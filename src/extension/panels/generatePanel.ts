@@ -48,6 +48,11 @@ export class GeneratePanel extends RunPanel<GenerateSettings, FewShotRelease> {
     return RunPanel.open(SPEC, deps, file, (panel) => new GeneratePanel(panel, deps, file));
   }
 
+  /** Revives this kind of panel after a window reload, with its last saved release (runPanelHost.ts). */
+  static registerSerializer(deps: RunPanelDeps): vscode.Disposable {
+    return RunPanel.serializer(SPEC, deps, (panel, file) => new GeneratePanel(panel, deps, file));
+  }
+
   private constructor(panel: vscode.WebviewPanel, deps: RunPanelDeps, file: vscode.Uri) {
     super(SPEC, panel, deps, file);
   }
@@ -171,7 +176,7 @@ export class GeneratePanel extends RunPanel<GenerateSettings, FewShotRelease> {
           message,
         },
       );
-      this.settled(release, shown, after);
+      this.settled(release, shown, after, result.checkpoint);
       this.deps.log.info(
         `Generate ${this.name}: ${result.status}, ${result.demonstrations.length} demonstration(s), ε planned ${result.reservation.epsilonRun.toFixed(3)}, budget used ${(after.spent - before.spent).toFixed(3)}; local only, not private: ${result.report.usage.calls} calls, ${Date.now() - started} ms.`,
       );

@@ -13,6 +13,8 @@ export interface WebviewAssets {
   styleUri: string;
   codiconUri: string;
   title: string;
+  /** The run panel's dataset (a file URI): the webview keeps it in its state for the serializer after a reload. */
+  dataset?: string;
 }
 
 /** A fresh nonce for every render: 128 random bits, base64url. */
@@ -48,7 +50,7 @@ export function renderWebviewHtml(assets: WebviewAssets, nonce = makeNonce()): s
 <link rel="stylesheet" nonce="${nonce}" href="${attr(assets.styleUri)}">
 <title>${attr(assets.title)}</title>
 </head>
-<body data-panel="${attr(assets.panel)}">
+<body data-panel="${attr(assets.panel)}"${assets.dataset ? ` data-dataset="${attr(assets.dataset)}"` : ''}>
 <main id="app" aria-live="polite"><p class="muted">Loading…</p></main>
 <script type="module" nonce="${nonce}" src="${attr(assets.scriptUri)}"></script>
 </body>

@@ -17,6 +17,7 @@ import {
   editorExportFormat,
   editorExportText,
   editorReleaseText,
+  localJournalPath,
   type Release,
   type ReleaseFormat,
 } from '../../core/release';
@@ -29,6 +30,8 @@ import { chooseLabels } from '../../core/fewshot/prepare';
 import { providerFromSettings } from '../providers/settings';
 import { renderWebviewHtml, type PanelKind } from './html';
 import { panelIcon } from './icons';
+import { releaseFilePath, writeReleaseFile } from '../../core/release-file';
+import { latestRelease, readLocalDiagnostics, shortTime } from '../views/runsModel';
 
 export interface RunPanelDeps {
   extensionUri: vscode.Uri;
@@ -44,12 +47,34 @@ export interface RunPanelDeps {
  */
 export function createWebviewPanel(
   extensionUri: vscode.Uri,
-  o: { viewType: string; tab: string; kind: PanelKind; title: string },
+  o: { viewType: string; tab: string; kind: PanelKind; title: string; dataset?: vscode.Uri },
 ): vscode.WebviewPanel {
-  const panel = vscode.window.createWebviewPanel(o.viewType, o.tab, vscode.ViewColumn.Active, {
+  const panel = vscode.window.createWebviewPanel(
+    o.viewType,
+    o.tab,
+    vscode.ViewColumn.Active,
+    webviewOptions(extensionUri),
+  );
+  setUpWebview(panel, extensionUri, o);
+  return panel;
+}
+
+function webviewOptions(extensionUri: vscode.Uri): vscode.WebviewOptions {
+  return {
     enableScripts: true,
     localResourceRoots: [vscode.Uri.joinPath(extensionUri, 'dist'), vscode.Uri.joinPath(extensionUri, 'media')],
-  });
+  };
+}
+
+/**
+ * The icon and HTML of a new or revived panel. `dataset` goes into the HTML so that the webview keeps it in its state
+ * (webview/vscode-api.ts), which is what the serializer gets back after a window reload.
+ */
+function setUpWebview(
+  panel: vscode.WebviewPanel,
+  extensionUri: vscode.Uri,
+  o: { kind: PanelKind; title: string; dataset?: vscode.Uri },
+): void {
   panel.iconPath = panelIcon(extensionUri, o.kind === 'inspect' ? 'inspect' : 'generate');
   const webview = panel.webview;
   const asset = (...p: string[]) => webview.asWebviewUri(vscode.Uri.joinPath(extensionUri, ...p)).toString();
@@ -60,8 +85,8 @@ export function createWebviewPanel(
     styleUri: asset('dist', 'webview.css'),
     codiconUri: asset('dist', 'codicon.css'),
     title: o.title,
+    ...(o.dataset ? { dataset: o.dataset.toString() } : {}),
   });
-  return panel;
 }
 
 /** What differs between the run panels' frames: names, message types and the export dialog. */
@@ -101,6 +126,12 @@ interface Checked {
  */
 export abstract class RunPanel<S, R extends Release> {
   private static readonly panels = new Map<string, RunPanel<unknown, Release>>();
+  /**
+   * Per run (by checkpoint), what its panel said of it beyond the release: how much it raised the dataset's spent
+   * budget and its status note. Kept for this session, so a panel closed and opened again shows the exact figures;
+   * after a window reload only the saved release is there (restoreLast).
+   */
+  private static readonly ranHere = new Map<string, { budgetUsed: number; message: string | undefined }>();
 
   /** Messages replayed after every `ready`: init, then the latest plan/result/error. */
   private init: HostMessage | undefined;
@@ -137,11 +168,40 @@ export abstract class RunPanel<S, R extends Release> {
       tab: `${spec.action}: ${file.path.split('/').pop()}`,
       kind: spec.kind,
       title: spec.title,
+      dataset: file,
     });
     const p = create(panel);
     RunPanel.panels.set(key, p);
     void p.load();
     return p;
+  }
+
+  /**
+   * Brings back the panels of `spec.viewType` after a window reload (the serializer pattern of
+   * microsoft/vscode-extension-samples' webview-sample): VS Code hands over the panel and the state the webview saved,
+   * which names the dataset (webview/vscode-api.ts); the panel loads it again and shows its last saved release. A state
+   * without a dataset (a panel from an older version) closes the panel: there is nothing to show in it.
+   */
+  protected static serializer(
+    spec: RunPanelSpec,
+    deps: RunPanelDeps,
+    create: (panel: vscode.WebviewPanel, file: vscode.Uri) => RunPanel<unknown, Release>,
+  ): vscode.Disposable {
+    return vscode.window.registerWebviewPanelSerializer(spec.viewType, {
+      deserializeWebviewPanel: async (panel: vscode.WebviewPanel, state: unknown) => {
+        const file = datasetOfState(state);
+        const key = file && `${spec.viewType} ${file.toString()}`;
+        if (!file || !key || RunPanel.panels.has(key)) {
+          panel.dispose();
+          return;
+        }
+        panel.webview.options = webviewOptions(deps.extensionUri);
+        setUpWebview(panel, deps.extensionUri, { kind: spec.kind, title: spec.title, dataset: file });
+        const p = create(panel, file);
+        RunPanel.panels.set(key, p);
+        await p.load();
+      },
+    });
   }
 
   /** The budget of `file` changed (set from the editor, or written by the CLI): update its run panels, if open. */
@@ -290,6 +350,9 @@ export abstract class RunPanel<S, R extends Release> {
       const provider = await providerFromSettings(this.deps.context);
       this.post(this.initMessage(this.loaded, budgetOf(status), provider), 'init');
       this.deps.onBudget({ file: this.file, name: this.name, budget: budgetOf(status) });
+      await this.restoreLast(this.loaded, budgetOf(status)).catch((e: unknown) =>
+        this.deps.log.warn(`Could not show the last release of ${this.name} again: ${(e as Error).message}`),
+      );
     } catch (e) {
       if (e instanceof UserError) {
         const line = e instanceof DataError ? e.line : undefined;
@@ -358,12 +421,66 @@ export abstract class RunPanel<S, R extends Release> {
     }
   }
 
-  /** A run ended with `release`: it is what Copy, Insert and Export… render; the budget after it goes everywhere. */
-  protected settled(release: R, shown: HostMessage, after: BudgetStatus): void {
+  /**
+   * A run ended with `release`: it is what Copy, Insert and Export… render; the budget after it goes everywhere. With
+   * the run's `checkpoint`, the release is also saved beside it (src/core/release-file.ts), so that it comes back when
+   * the panel is opened again or the window reloads, and the Runs view lists it.
+   */
+  protected settled(release: R, shown: HostMessage, after: BudgetStatus, checkpoint?: string): void {
     this.budget = budgetOf(after);
     this.result = release;
     this.post(shown, 'latest');
     this.deps.onBudget({ file: this.file, name: this.name, budget: budgetOf(after) });
+    if (checkpoint) {
+      if (shown.type === 'result' || shown.type === 'synthResult')
+        RunPanel.ranHere.set(checkpoint, { budgetUsed: shown.budgetUsed, message: shown.message });
+      try {
+        writeReleaseFile(checkpoint, release);
+      } catch (e) {
+        // The release is still on screen and in the checkpoint: say so, and keep going.
+        this.deps.log.warn(`Could not save the release of ${this.name} beside ${checkpoint}: ${(e as Error).message}`);
+      }
+    }
+  }
+
+  /**
+   * Shows again the newest saved release of this panel's algorithm on this dataset (a panel opened again, or revived
+   * after a reload), unless the panel already shows a result or something newer. Only the release and the ledger's
+   * figures are shown as the result; the run's local diagnostics come from its journal, in the "Local only, not
+   * private" area as after the run.
+   */
+  private async restoreLast(loaded: Loaded, budget: BudgetMessage): Promise<void> {
+    const algorithm = this.spec.kind === 'generate' ? 'dp-few-shot' : 'aug-pe';
+    const run = await latestRelease(loaded.root, loaded.ds.identity.path, algorithm);
+    const release = run?.release;
+    if (!run || !release || release.algorithm !== algorithm || this.result || this.latest || this.running) return;
+    const journal = vscode.workspace.asRelativePath(localJournalPath(run.checkpoint), false);
+    const local = (await readLocalDiagnostics(run.checkpoint, journal)) ?? {
+      calls: 0,
+      inputTokens: 0,
+      outputTokens: 0,
+      cost: 0,
+      durationMs: 0,
+      journal: `${journal} (not found: no local diagnostics)`,
+    };
+    if (this.result || this.latest || this.running) return;
+    const here = RunPanel.ranHere.get(run.checkpoint);
+    const file = vscode.workspace.asRelativePath(releaseFilePath(run.checkpoint), false);
+    const again = `Shown again: the release of the run of ${shortTime(run.time)}, kept in ${file}.`;
+    const common = here
+      ? { budgetUsed: here.budgetUsed, message: here.message ? `${again} ${here.message}` : again }
+      : {
+          // Not run in this session: the rise of the dataset's spent budget it caused is not stored (it depends on the
+          // runs before it under the budget filter), so the run's own ε charged stands in, and the note says so.
+          budgetUsed: release.privacy.epsilonCharged,
+          message: `${again} "Budget used by this run" shows its own ε charged here; the rise of the dataset's spent budget was shown when it ran.`,
+        };
+    const shown: HostMessage =
+      release.algorithm === 'dp-few-shot'
+        ? { type: 'result', release, budget, localOnlyNotPrivate: local, ...common }
+        : { type: 'synthResult', release, budget, localOnlyNotPrivate: local, ...common };
+    this.result = release as R;
+    this.post(shown, 'latest');
   }
 
   private async export(): Promise<void> {
@@ -390,5 +507,17 @@ export abstract class RunPanel<S, R extends Release> {
     this.running?.abort();
     RunPanel.panels.delete(`${this.spec.viewType} ${this.file.toString()}`);
     for (const d of this.disposables.splice(0)) d.dispose();
+  }
+}
+
+/** The dataset a run panel's saved webview state names (a file URI), or undefined. */
+export function datasetOfState(state: unknown): vscode.Uri | undefined {
+  const d = (state as { dataset?: unknown } | undefined)?.dataset;
+  if (typeof d !== 'string') return undefined;
+  try {
+    const uri = vscode.Uri.parse(d, true);
+    return uri.scheme === 'file' ? uri : undefined;
+  } catch {
+    return undefined;
   }
 }

@@ -46,6 +46,11 @@ export class SynthPanel extends RunPanel<SynthSettings, AugPeRelease> {
     return RunPanel.open(SPEC, deps, file, (panel) => new SynthPanel(panel, deps, file));
   }
 
+  /** Revives this kind of panel after a window reload, with its last saved release (runPanelHost.ts). */
+  static registerSerializer(deps: RunPanelDeps): vscode.Disposable {
+    return RunPanel.serializer(SPEC, deps, (panel, file) => new SynthPanel(panel, deps, file));
+  }
+
   private constructor(panel: vscode.WebviewPanel, deps: RunPanelDeps, file: vscode.Uri) {
     super(SPEC, panel, deps, file);
   }
@@ -208,7 +213,7 @@ export class SynthPanel extends RunPanel<SynthSettings, AugPeRelease> {
           message,
         },
       );
-      this.settled(release, shown, after);
+      this.settled(release, shown, after, result.checkpoint);
       this.deps.log.info(
         `Synthesize ${this.name}: ${result.status}, ${result.records.length} record(s), ${result.histograms} of ${plan.settings.iterations} histogram(s), ε charged ${result.epsilonCharged.toFixed(3)}; local only, not private: ${result.report.usage.calls} calls, ${Date.now() - started} ms.`,
       );

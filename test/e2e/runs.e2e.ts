@@ -1,0 +1,225 @@
+/**
+ * The Runs view and the run panels' memory in a real VS Code (code-server + Chromium, offline, built-in model):
+ * the view lists a run the CLI made before the editor opened, with the dataset's budget, and inserts its release into
+ * an editor; a Generate result survives closing and reopening the panel, and a window reload.
+ * Run with `bash scripts/e2e.sh`.
+ */
+import { after, before, describe, it } from 'node:test';
+import assert from 'node:assert/strict';
+import { execFileSync } from 'node:child_process';
+import { copyFileSync, readFileSync, readdirSync } from 'node:fs';
+import { join } from 'node:path';
+import type { Browser, FrameLocator, Page } from 'playwright-core';
+import {
+  ROOT,
+  WORKBENCH_SETTINGS,
+  collectConsole,
+  fromExplorer,
+  launchBrowser,
+  numberIn,
+  screenshot,
+  startCodeServer,
+  webview,
+  withDiagnostics as diagnose,
+  type CodeServer,
+  type LoggedMessage,
+} from './harness';
+
+const SAMPLE = 'banking77-sample.csv';
+const MARKER = 'RUNS-VIEW-START';
+
+describe('The Runs view and panels that keep their results (code-server + Chromium)', { timeout: 240_000 }, () => {
+  let server: CodeServer | undefined;
+  let browser: Browser | undefined;
+  let page: Page;
+  let logs: LoggedMessage[];
+  const withDiagnostics = (name: string, body: () => Promise<void>) =>
+    diagnose(`runs-${name}`, { page, server, logs }, body);
+
+  const runsDir = () => join(server!.workspace, '.private-fewshot', 'runs');
+  /** The saved releases on disk, oldest first (file names sort by nothing useful; the run header has the time). */
+  const savedReleases = () =>
+    readdirSync(runsDir())
+      .filter((f) => f.endsWith('.release.json'))
+      .map((f) => JSON.parse(readFileSync(join(runsDir(), f), 'utf8')) as { demonstrations: { text: string }[] });
+
+  async function until(what: string, check: () => Promise<boolean>, timeoutMs = 30_000): Promise<void> {
+    const deadline = Date.now() + timeoutMs;
+    while (!(await check())) {
+      if (Date.now() > deadline) throw new Error(`timed out waiting until ${what}`);
+      await new Promise((r) => setTimeout(r, 200));
+    }
+  }
+
+  const demoTexts = (wv: FrameLocator) => wv.locator('.result .demo-text').allTextContents();
+
+  async function openWorkbench(): Promise<void> {
+    await page.locator('.monaco-workbench').waitFor({ timeout: 60_000 });
+    await page.locator(`.explorer-folders-view .monaco-list-row[aria-label="${SAMPLE}"]`).waitFor({ timeout: 30_000 });
+  }
+
+  before(async () => {
+    const [s, b] = await Promise.all([
+      startCodeServer((ws) => {
+        copyFileSync(join(ROOT, 'examples', SAMPLE), join(ws, SAMPLE));
+        // A run made by the CLI before the editor opens: one demonstration of one label (its release is saved beside
+        // its checkpoint, where the Runs view finds it).
+        execFileSync(
+          process.execPath,
+          [
+            join(ROOT, 'dist', 'cli.js'),
+            'demos',
+            join(ws, SAMPLE),
+            '--workspace',
+            ws,
+            '--labels',
+            'card_arrival',
+            '--shots',
+            '1',
+            '--epsilon',
+            '1',
+            '--prompts',
+            '2',
+            '--max-tokens',
+            '6',
+          ],
+          { cwd: ws, env: { PATH: process.env.PATH ?? '/usr/bin:/bin', HOME: ws }, stdio: 'pipe' },
+        );
+      }, WORKBENCH_SETTINGS),
+      launchBrowser(),
+    ]);
+    server = s;
+    browser = b;
+    page = await browser.newPage({ viewport: { width: 1280, height: 900 } });
+    logs = collectConsole(page);
+    await page.goto(`${server.url}/?folder=${encodeURIComponent(server.workspace)}`);
+    await openWorkbench();
+  });
+
+  after(async () => {
+    await browser?.close();
+    await server?.stop();
+  });
+
+  const showContainer = (name: string) => page.locator(`.activitybar .action-item a[aria-label^="${name}"]`).click();
+  const runsView = () => page.locator('.pane', { has: page.locator('.pane-header', { hasText: 'Runs' }) });
+  const datasetRow = () => runsView().locator('.monaco-list-row', { hasText: SAMPLE });
+  const runRows = () => runsView().locator('.monaco-list-row', { hasText: 'DP few-shot' });
+
+  it('lists the CLI run under its dataset, with the budget, in the Private Few-Shot activity-bar view', () =>
+    withDiagnostics('list', async () => {
+      await showContainer('Private Few-Shot');
+      await datasetRow().waitFor({ timeout: 30_000 });
+      // 1 of the default 4 spent by the CLI run: rounded as everywhere (4 significant digits).
+      await until('the budget is shown', async () =>
+        /ε 1 spent · 3 left of 4/.test((await datasetRow().textContent()) ?? ''),
+      );
+      await runRows().first().waitFor({ timeout: 10_000 });
+      const text = (await runRows().first().textContent()) ?? '';
+      assert.match(text, /DP few-shot · 1 demonstration/);
+      assert.match(text, /\d{4}-\d\d-\d\d \d\d:\d\d UTC · ε 1 · builtin\//);
+      await screenshot(page, 'runs-view');
+    }));
+
+  it('inserts the run’s release at the cursor of an editor (the inline Insert action)', () =>
+    withDiagnostics('insert', async () => {
+      await page.keyboard.press('F1');
+      await page.locator('.quick-input-widget input').fill('>File: New Untitled Text File');
+      await page
+        .locator('.quick-input-list .monaco-list-row[aria-label^="File: New Untitled Text File"]')
+        .first()
+        .click();
+      const editor = page.locator('.editor-instance .monaco-editor').first();
+      await editor.waitFor({ timeout: 10_000 });
+      await editor.click();
+      await page.keyboard.type(`${MARKER}\n`);
+      await page.locator('.monaco-editor .view-lines', { hasText: MARKER }).waitFor({ timeout: 5_000 });
+
+      const [release] = savedReleases();
+      const demo = release!.demonstrations[0]!.text.trim();
+      const row = runRows().first();
+      await row.hover();
+      await row.locator('.action-label[aria-label="Insert Release at Cursor"]').click();
+      const lines = page.locator('.monaco-editor .view-lines').first();
+      await lines.filter({ hasText: 'Label: card_arrival' }).waitFor({ timeout: 15_000 });
+      const shown = ((await lines.textContent()) ?? '').replace(/\u00a0/g, ' ');
+      assert.ok(shown.indexOf(MARKER) < shown.indexOf('Label: card_arrival'), shown);
+      if (demo) assert.ok(shown.includes(demo.slice(0, 20)), `the release's text is not in the editor: ${shown}`);
+      // Only the release: no local diagnostic (calls, tokens, the journal) rides along.
+      assert.doesNotMatch(shown, /calls|tokens|local-diagnostics|Local only/);
+      await screenshot(page, 'runs-view-inserted');
+    }));
+
+  it('a new Generate result survives closing and reopening the panel, and the view lists the new run', () =>
+    withDiagnostics('close', async () => {
+      await page.keyboard.press('Control+Shift+E');
+      await fromExplorer(page, SAMPLE, 'Generate DP Demonstrations…');
+      let wv = webview(page);
+      await wv.getByRole('heading', { name: 'Labels (77)' }).waitFor({ timeout: 30_000 });
+      // Opened fresh, the panel already shows the dataset's last release (the CLI run's), said to be shown again.
+      await wv.locator('.result .demo').first().waitFor({ timeout: 15_000 });
+      assert.match((await wv.locator('.result').textContent()) ?? '', /Shown again: the release of the run of/);
+
+      await wv.locator('.labels input[value="exchange_rate"]').check();
+      await wv.locator('#shots').fill('2');
+      await wv.locator('#prompts').fill('2');
+      await wv.locator('#max-tokens').fill('4');
+      await wv.locator('#epsilon').fill('1');
+      await wv.locator('#generate').click();
+      await until(
+        'the new run’s result is shown',
+        async () => (await wv.locator('.result .demo').count()) === 2,
+        90_000,
+      );
+      assert.doesNotMatch((await wv.locator('.result').textContent()) ?? '', /Shown again/);
+      const texts = await demoTexts(wv);
+      const used = await numberIn(wv, '[data-testid=budget-used]');
+
+      // Close the tab (the panel is disposed), then open the panel again.
+      await page
+        .locator('.tabs-container .tab', { hasText: `Generate: ${SAMPLE}` })
+        .locator('.tab-actions .action-label')
+        .click();
+      await until(
+        'the panel is closed',
+        async () => (await page.locator('iframe.webview.ready').count()) === 0,
+        10_000,
+      );
+      await fromExplorer(page, SAMPLE, 'Generate DP Demonstrations…');
+      wv = webview(page);
+      await wv.locator('.result .demo').first().waitFor({ timeout: 30_000 });
+      assert.deepEqual(await demoTexts(wv), texts);
+      assert.match((await wv.locator('.result').textContent()) ?? '', /Shown again/);
+      // Run in this session: the exact rise of the spent budget the run caused is shown again, not an estimate.
+      assert.equal(await numberIn(wv, '[data-testid=budget-used]'), used);
+      // What Copy/Insert/Export carry is that release: the Insert button is there again.
+      await wv.locator('#insert').waitFor({ timeout: 5_000 });
+
+      // The view picked up the new run from the ledger watcher, newest first.
+      await showContainer('Private Few-Shot');
+      await until('the view lists two runs', async () => (await runRows().count()) === 2, 15_000);
+      assert.match((await runRows().first().textContent()) ?? '', /DP few-shot · 2 demonstrations/);
+    }));
+
+  it('the panel comes back after a window reload, with the same result', () =>
+    withDiagnostics('reload', async () => {
+      const before = await demoTexts(webview(page));
+      assert.equal(before.length, 2);
+      // "Developer: Reload Window" (the workbench saves its editors and webview states before it reloads).
+      await page.locator('.tabs-container .tab', { hasText: `Generate: ${SAMPLE}` }).click();
+      await page.keyboard.press('F1');
+      await page.locator('.quick-input-widget input').fill('>Developer: Reload Window');
+      const reloaded = page.waitForEvent('load', { timeout: 30_000 });
+      await page.locator('.quick-input-list .monaco-list-row[aria-label^="Developer: Reload Window"]').first().click();
+      await reloaded;
+      await page.locator('.monaco-workbench').waitFor({ timeout: 60_000 });
+      await page.locator('.tabs-container .tab', { hasText: `Generate: ${SAMPLE}` }).waitFor({ timeout: 30_000 });
+      const wv = webview(page);
+      await wv.locator('.result .demo').first().waitFor({ timeout: 60_000 });
+      assert.deepEqual(await demoTexts(wv), before);
+      // After a reload only the saved release is there: the budget figure is the run's own ε, and the panel says so.
+      assert.match((await wv.locator('.result').textContent()) ?? '', /shows its own ε charged here/);
+      await wv.getByRole('heading', { name: 'Labels (77)' }).waitFor({ timeout: 10_000 });
+      await screenshot(page, 'runs-panel-revived');
+    }));
+});
