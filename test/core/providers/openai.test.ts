@@ -748,3 +748,46 @@ test('an Ollama older than 0.12.11 (logprobs silently ignored): the probe names 
   const lm = await server({ flavour: 'lmstudio' });
   assert.ok(!(await provider(lm).capabilities()).notes.some((n) => /0\.12\.11/.test(n)));
 });
+
+describe('probe fallbacks (providers/probe.ts)', () => {
+  test('vLLM capped below the asked logprobs on /v1/completions: the probe retries at the stated cap', async () => {
+    const s = await server({ flavour: 'vllm', maxTopLogprobs: 7 });
+    const caps = await provider(s).capabilities();
+    assert.deepEqual(caps.nextTokenLogprobs, { maxTopK: 7, mode: 'completions', logitBias: false });
+    const asked = s.requests.filter((r) => r.path === '/v1/completions').map((r) => r.body.logprobs);
+    assert.deepEqual(asked.slice(0, 2), [20, 7]);
+  });
+
+  test('a server that rejects a continued assistant message: the probe falls back to chat continuation', async () => {
+    const s = await server({
+      flavour: 'ollama',
+      fault: (req) => {
+        const msgs = req.body?.messages as { role: string }[] | undefined;
+        return req.path === '/v1/chat/completions' && msgs?.[msgs.length - 1]?.role === 'assistant'
+          ? { kind: 'status', status: 400, body: { error: { message: 'assistant prefill is not supported' } } }
+          : undefined;
+      },
+    });
+    const caps = await provider(s).capabilities();
+    assert.equal(caps.nextTokenLogprobs?.mode, 'chat-continuation');
+    assert.ok(
+      caps.notes.some((n) => /rejected a continued assistant message/.test(n)),
+      caps.notes.join('\n'),
+    );
+  });
+
+  test('a server that rejects base64 embeddings: the probe switches to float vectors and embedding works', async () => {
+    const s = await server({
+      flavour: 'vllm',
+      fault: (req) =>
+        req.path === '/v1/embeddings' && req.body?.encoding_format === 'base64'
+          ? { kind: 'status', status: 400, body: { error: { message: 'encoding_format base64 is not supported' } } }
+          : undefined,
+    });
+    const p = provider(s, { openaiHosted: true, apiKey: 'sk-test-123456789' });
+    const caps = await p.capabilities();
+    assert.equal(caps.embed, true, caps.notes.join('\n'));
+    const formats = s.requests.filter((r) => r.path === '/v1/embeddings').map((r) => r.body.encoding_format);
+    assert.deepEqual(formats, ['base64', 'float']);
+  });
+});
