@@ -4,7 +4,6 @@ import { createHash } from 'node:crypto';
 import { setImmediate as yieldToEventLoop } from 'node:timers/promises';
 import { canonicalRecords, type Dataset } from '../data';
 import { UserError } from '../errors';
-import { buildPools } from '../fewshot/plan';
 import type { Charge, Ledger, Reservation } from '../ledger';
 import { cryptoRandom, epsilonFor, type RandomSource } from '../privacy';
 import { ProviderError } from '../providers/errors';
@@ -12,6 +11,8 @@ import { PROBE } from '../providers/probe';
 import { isRequestRefusal, settleEmbeddings } from '../providers/refusal';
 import type { GenerateRequest, Provider, Usage } from '../providers/types';
 import { journalDiagnostics, localJournalPath } from '../release';
+import { buildPools } from '../runs/pools';
+import { minusUsage, plusUsage, ZERO_USAGE } from '../runs/usage';
 import { TOOL_VERSION } from '../version';
 import { privatizeHistogram, rankSelect, toMatrix, voteHistograms, type Matrix, type VoteGroup } from './histogram';
 import { promptSettings, type AugPePlan } from './plan';
@@ -131,24 +132,6 @@ export interface AugPeResult {
   refusedPrivateRows: number;
 }
 
-const ZERO: Usage = { calls: 0, inputTokens: 0, outputTokens: 0, cost: 0 };
-function minus(a: Usage, b: Usage): Usage {
-  return {
-    calls: a.calls - b.calls,
-    inputTokens: a.inputTokens - b.inputTokens,
-    outputTokens: a.outputTokens - b.outputTokens,
-    cost: a.cost - b.cost,
-  };
-}
-function plus(a: Usage, b: Usage): Usage {
-  return {
-    calls: a.calls + b.calls,
-    inputTokens: a.inputTokens + b.inputTokens,
-    outputTokens: a.outputTokens + b.outputTokens,
-    cost: a.cost + b.cost,
-  };
-}
-
 /**
  * Runs a planned Aug-PE generation (Xie et al., ICML 2024, Alg. 1 with rank selection and kept samples):
  * reserve before any private text is embedded; embed the private rows once; write the initial population with
@@ -215,11 +198,11 @@ export async function runAugPe(o: AugPeRunOptions): Promise<AugPeResult> {
   let completions = 0;
   let generateRequests = 0;
   let syntheticEmbedded = 0;
-  let privateEmbeddingUsage: Usage = ZERO;
+  let privateEmbeddingUsage: Usage = ZERO_USAGE;
   let refusedPrivateRows = 0;
   const genStart = generator.usage();
   const embStart = sameProvider ? genStart : embedder.usage();
-  const totalUsage = (): Usage => (sameProvider ? generator.usage() : plus(generator.usage(), embedder.usage()));
+  const totalUsage = (): Usage => (sameProvider ? generator.usage() : plusUsage(generator.usage(), embedder.usage()));
   const progress = (phase: AugPeProgress['phase'], iteration: number, label?: string) => {
     const u = totalUsage();
     o.onProgress?.({
@@ -326,7 +309,7 @@ export async function runAugPe(o: AugPeRunOptions): Promise<AugPeResult> {
         privateGroups.set(label, { embeddings: toMatrix(vectors), units: kept });
       }
     } finally {
-      privateEmbeddingUsage = minus(embedder.usage(), embStart);
+      privateEmbeddingUsage = minusUsage(embedder.usage(), embStart);
     }
 
     // 2. Initial population: n_c RANDOM_API samples, plus L−1 variations of each (pe initial_variation_api_fold).
@@ -401,10 +384,10 @@ export async function runAugPe(o: AugPeRunOptions): Promise<AugPeResult> {
   const epsilonCharged =
     histograms === 0 ? 0 : epsilonFor([{ kind: 'gaussian', sigma: plan.sigma, steps: histograms }], s.delta, 'gdp');
   // Synthetic-only use: everything since the start minus the private embedding.
-  const spent = minus(
+  const spent = minusUsage(
     sameProvider
-      ? minus(generator.usage(), genStart)
-      : plus(minus(generator.usage(), genStart), minus(embedder.usage(), embStart)),
+      ? minusUsage(generator.usage(), genStart)
+      : plusUsage(minusUsage(generator.usage(), genStart), minusUsage(embedder.usage(), embStart)),
     privateEmbeddingUsage,
   );
   const report: AugPeReport = {

@@ -13,7 +13,6 @@ import { decodeDemonstration, type DecodeStats } from './decode';
 import type { Demonstration } from './export';
 import { exactPoolCounts, releasePoolCounts } from './counts';
 import {
-  buildPools,
   calibrateFromCounts,
   FEWSHOT_DEFAULTS,
   runEpsilon,
@@ -21,6 +20,7 @@ import {
   type FewShotPlan,
   type LabelPlan,
 } from './plan';
+import { buildPools } from '../runs/pools';
 import { DEFAULT_FORMAT, type PromptFormat } from './prompt';
 
 export interface FewShotProgress {
