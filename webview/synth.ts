@@ -13,6 +13,7 @@ import {
 } from './common';
 import { h } from './dom';
 import { getState, send, setState } from './vscode-api';
+import { LIMITS } from '../src/shared/limits';
 
 type InitMessage = Extract<HostMessage, { type: 'synthInit' }>;
 type PlanMessage = Extract<HostMessage, { type: 'synthPlan' }>;
@@ -30,16 +31,20 @@ const model = (m: Model) => `${m.kind}/${m.model}`;
 
 function initView(app: HTMLElement, m: InitMessage): void {
   const picker = labelPicker(m.labels);
-  const count = numberField('count', 'Records in total', m.defaults.count, { min: '1', max: '1000000', step: '1' });
+  const count = numberField('count', 'Records in total', m.defaults.count, {
+    min: '1',
+    max: String(LIMITS.count.max),
+    step: '1',
+  });
   const epsilon = numberField('epsilon', 'ε for this run', m.defaults.epsilon, { min: '0.01', step: 'any' });
   const iterations = numberField('iterations', 'Iterations T', m.defaults.iterations, {
     min: '1',
-    max: '1000',
+    max: String(LIMITS.iterations.max),
     step: '1',
   });
   const variations = numberField('variations', 'Variations per record (L − 1)', m.defaults.variations, {
     min: '1',
-    max: '100',
+    max: String(LIMITS.variations.max),
     step: '1',
   });
   const builtinProvider = m.provider.kind === 'builtin';
@@ -91,7 +96,7 @@ function initView(app: HTMLElement, m: InitMessage): void {
     if (!ok)
       showProblem(
         'Every number must be positive.',
-        'Records, T and variations are whole numbers ≥ 1 (T ≤ 1000, variations ≤ 100); ε > 0.',
+        `Records, T and variations are whole numbers ≥ 1 (T ≤ ${LIMITS.iterations.max}, variations ≤ ${LIMITS.variations.max}); ε > 0.`,
       );
     return ok;
   };

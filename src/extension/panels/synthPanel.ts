@@ -7,6 +7,7 @@ import { BUILTIN_MODEL_ID } from '../../core/providers/builtin';
 import type { Provider } from '../../core/providers/types';
 import { localJournalPath, type AugPeRelease } from '../../core/release';
 import type { BudgetMessage, HostMessage, SynthSettings, WebviewMessage } from '../../shared/protocol';
+import { FORM_DEFAULTS } from '../../shared/limits';
 import { budgetOf } from '../datasetLedger';
 import { providerConfigFromSettings, providerFromSettings } from '../providers/settings';
 import { augPeResultMessage } from './release';
@@ -61,8 +62,8 @@ export class SynthPanel extends RunPanel<SynthSettings, AugPeRelease> {
       budget,
       // The provider's own embeddings by default (as the CLI's --embedder same); the form says where rows go.
       defaults: {
-        count: 10,
-        epsilon: 1,
+        count: FORM_DEFAULTS.count,
+        epsilon: FORM_DEFAULTS.epsilon,
         iterations: AUGPE_DEFAULTS.iterations,
         variations: AUGPE_DEFAULTS.variations,
         embedder: providerEmbeds ? 'same' : 'builtin',
