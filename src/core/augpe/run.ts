@@ -188,12 +188,12 @@ export function augPeParameters(
 ): AugPeParameters {
   const embedder = o.embedder ?? o.provider;
   return {
+    settings: o.plan.settings,
+    counts: o.plan.labels.map((l) => l.count),
+    sigma: o.plan.sigma,
     dataset: o.dataset.identity.contentSha256,
     unit: o.dataset.columns.unit ?? 'row',
     embedder: `${embedder.kind}/${embedder.model}`,
-    sigma: o.plan.sigma,
-    settings: o.plan.settings,
-    counts: o.plan.labels.map((l) => l.count),
   };
 }
 
@@ -219,15 +219,20 @@ export function loadAugPeResume(
   const changed = changedParameter(state.parameters, augPeParameters(o));
   if (changed)
     throw new UserError(
-      `cannot resume ${id}: ${changed} differs from that run's; pass the same dataset, flags and models as the run`,
+      `cannot resume ${id}: ${changed.key} was ${changed.was}, now ${changed.now}; pass the same dataset, flags and models as that run`,
     );
   return { state, dir, crashed };
 }
 
-function changedParameter(was: AugPeParameters, now: AugPeParameters): string | undefined {
+/** The first public parameter that differs (dataset content hash and models included), if any. */
+function changedParameter(
+  was: AugPeParameters,
+  now: AugPeParameters,
+): { key: string; was: string; now: string } | undefined {
   const a = flatten(was);
   const b = flatten(now);
-  for (const k of new Set([...Object.keys(a), ...Object.keys(b)])) if (a[k] !== b[k]) return k;
+  for (const k of new Set([...Object.keys(a), ...Object.keys(b)]))
+    if (a[k] !== b[k]) return { key: k.replace(/^settings\./, ''), was: a[k] ?? 'unset', now: b[k] ?? 'unset' };
   return undefined;
 }
 
