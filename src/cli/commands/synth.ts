@@ -3,6 +3,8 @@ import { UsageError } from '../../core/errors';
 import {
   AUGPE_DEFAULTS,
   METRICS,
+  loadAugPeResume,
+  resumePlan,
   VARIATION_KINDS,
   prepareAugPe,
   runAugPe,
@@ -30,6 +32,7 @@ import {
 } from '../run-flags';
 import { LIMITS } from '../../shared/limits';
 import { writeRunOutput } from '../output';
+import { runsDir } from '../../core/runs/checkpoint';
 import { providerConfigFromFlags, providerOptions, providerUsage } from '../provider-flags';
 
 const FORMATS = ['json', 'jsonl', 'text'] as const;
@@ -64,6 +67,9 @@ ${providerUsage}
   --format F                json | jsonl | text (default text)
   --template T              for text: e.g. "Text: {text}\\nLabel: {label}"
   --out FILE                write the records there (default: stdout)
+  --resume RUN              continue the stopped run RUN (the id in its "cancelled"/"failed" line, or a crashed
+                            run's <id>.jsonl under .private-fewshot/runs) from its last histogram, with the same
+                            dataset, flags and models; charges only the histograms left
   --dry-run                 print the plan (σ, T, calls, embeddings, budget after) and touch nothing
   --json                    print one JSON object: "release" (what --out writes with --format json: the
                             records and public parameters) and "localOnlyNotPrivate" (usage, private row counts,
@@ -90,6 +96,7 @@ ${providerUsage}
     format: { type: 'string' },
     template: { type: 'string' },
     out: { type: 'string' },
+    resume: { type: 'string' },
     'dry-run': { type: 'boolean' },
     json: { type: 'boolean' },
     workspace: { type: 'string' },
@@ -119,12 +126,7 @@ ${providerUsage}
       : summary.labels.map((l) => l.label).sort((a, b) => (a < b ? -1 : a > b ? 1 : 0));
     const fractions = parseFractions(stringFlag(values, 'fractions'), labels);
     const ledger = cliLedger(root, io.env);
-    const {
-      target,
-      plan,
-      check,
-      status: before,
-    } = await prepareAugPe(
+    const prepared = await prepareAugPe(
       ds,
       ledger,
       {
@@ -145,8 +147,9 @@ ${providerUsage}
       },
       summary,
     );
+    const { target, plan, status: before } = prepared;
     // Local only: the ledger's default δ compared with 1/(n·ln n) for the exact n (never in a release).
-    const deltaWarning = defaultDeltaWarning(check.total, target.units, positionals[0]!);
+    const deltaWarning = defaultDeltaWarning(prepared.check.total, target.units, positionals[0]!);
     const warnings = deltaWarning ? [...plan.warnings, deltaWarning] : plan.warnings;
     const provider = createProvider(providerConfig);
     const embedder =
@@ -155,12 +158,20 @@ ${providerUsage}
           ? provider
           : createProvider({ kind: 'builtin' })
         : provider;
+    const resumeFlag = stringFlag(values, 'resume');
+    const resume =
+      resumeFlag === undefined
+        ? undefined
+        : loadAugPeResume(runsDir(root), runIdOf(resumeFlag), { dataset: ds, plan, provider, embedder });
+    // A continuation is checked (and reserved) for the histograms left only.
+    const check = resume ? await ledger.check(target, resumePlan(plan, resume)) : prepared.check;
     const out0 = {
       plan: planView(plan),
       budget: dryRunBudget(check),
       provider: { kind: provider.kind, model: provider.model, offline: provider.offline },
       embedder: { kind: embedder.kind, model: embedder.model, offline: embedder.offline },
       warnings,
+      ...(resume ? { resumes: { run: resume.state.id, histogramsBefore: resume.state.started } } : {}),
     };
     for (const note of overlapNotes(before)) io.err(note);
     if (values['dry-run']) {
@@ -186,6 +197,7 @@ ${providerUsage}
         embedder,
         ledger,
         units: summary.units,
+        ...(resume ? { resume } : {}),
         signal,
         onProgress: (p) =>
           progress(
@@ -309,11 +321,17 @@ function formatPlan(o: {
   provider: { kind: string; model: string; offline: boolean };
   embedder: { kind: string; model: string; offline: boolean };
   warnings: string[];
+  resumes?: { run: string; histogramsBefore: number };
 }): string {
   const f = (x: number) => Number(x.toPrecision(4));
   const p = o.plan;
   return [
     'Plan (dry run: nothing was spent or sent)',
+    ...(o.resumes
+      ? [
+          `  resumes ${o.resumes.run} after ${o.resumes.histogramsBefore} of ${p.iterations} histograms: charges the ${p.iterations - o.resumes.histogramsBefore} left`,
+        ]
+      : []),
     `  ε ${p.epsilon} at δ ${p.delta.toExponential(2)}: T = ${p.iterations} Gaussian histograms with σ = ${f(p.sigma)} (μ = √T/σ = ${f(p.mu)} GDP); this run alone ε = ${f(p.epsilonRun)}`,
     `  L − 1 = ${p.variations} variations per selected record, k = ${p.neighbours} (${p.metric}), variation ${p.variation}${p.sequential ? '; privacy units span labels: charged to the whole dataset' : '; labels compose in parallel'}`,
     ...p.labels.map(
@@ -330,4 +348,9 @@ function formatPlan(o: {
       : []),
     ...o.warnings.map((w) => `warning: ${w}`),
   ].join('\n');
+}
+
+/** A run id from --resume: the id itself, or its checkpoint or state file name. */
+function runIdOf(flag: string): string {
+  return path.basename(flag).replace(/(\.state\.json|\.local-diagnostics\.json|\.jsonl)$/, '');
 }

@@ -37,7 +37,13 @@ export {
   type ResolvedAugPeSettings,
 } from './plan';
 export {
+  augPeParameters,
+  loadAugPeResume,
+  resumePlan,
   runAugPe,
+  type AugPeParameters,
+  type AugPeResumePoint,
+  type AugPeState,
   type AugPeProgress,
   type AugPeReport,
   type AugPeResult,

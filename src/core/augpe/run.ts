@@ -1,7 +1,7 @@
 import { setImmediate as yieldToEventLoop } from 'node:timers/promises';
 import { canonicalRecords, type Dataset } from '../data';
 import { UserError } from '../errors';
-import type { Charge, Ledger, Reservation } from '../ledger';
+import type { Charge, Ledger, Reservation, RunPlan } from '../ledger';
 import { cryptoRandom, epsilonFor, type RandomSource } from '../privacy';
 import { ProviderError } from '../providers/errors';
 import { PROBE } from '../providers/probe';
@@ -244,6 +244,26 @@ function flatten(x: unknown, prefix = '', out: Record<string, string> = {}): Rec
 }
 
 /**
+ * What a continuation reserves: the histograms left (T − started) at the plan's σ on the plan's partitions, in the
+ * first part's ledger group, so that the parts are valued as one run of T histograms.
+ */
+export function resumePlan(plan: AugPePlan, point: AugPeResumePoint): RunPlan {
+  return {
+    ...plan.ledgerPlan,
+    charges: histogramCharges(plan, plan.settings.iterations - point.state.started),
+    group: point.state.group,
+  };
+}
+
+/** The plan's charges with `steps` Gaussian histograms at σ (one charge per partition). */
+function histogramCharges(plan: AugPePlan, steps: number): Charge[] {
+  return plan.ledgerPlan.charges.map((c) => ({
+    partition: c.partition,
+    mechanism: { kind: 'gaussian', sigma: plan.sigma, steps },
+  }));
+}
+
+/**
  * Runs a planned Aug-PE generation (Xie et al., ICML 2024, Alg. 1 with rank selection and kept samples):
  * reserve before any private text is embedded; embed the private rows once; write the initial population with
  * RANDOM_API (n_c per label) plus L−1 VARIATION_API outputs of each; then T times: embed the new candidates, let the
@@ -347,10 +367,7 @@ class AugPeRun {
 
   /** The histogram charges of `steps` steps (the plan's charges, one per partition). */
   private charges(steps: number): Charge[] {
-    return this.plan.ledgerPlan.charges.map((c) => ({
-      partition: c.partition,
-      mechanism: { kind: 'gaussian', sigma: this.plan.sigma, steps },
-    }));
+    return histogramCharges(this.plan, steps);
   }
 
   /**
@@ -371,12 +388,7 @@ class AugPeRun {
         used: this.charges(resume.state.started),
         reason: 'the process stopped without settling; continued by a resumed run',
       });
-    this.reservation = await o.ledger.reserve(
-      target,
-      resume
-        ? { ...this.plan.ledgerPlan, charges: this.charges(this.T - this.before), group: resume.state.group }
-        : this.plan.ledgerPlan,
-    );
+    this.reservation = await o.ledger.reserve(target, resume ? resumePlan(this.plan, resume) : this.plan.ledgerPlan);
     const id = this.reservation.id;
     if (resume) writeState(this.dir, { ...resume.state, resumedBy: id });
     this.checkpoint = await openCheckpoint(this.dir, id);
