@@ -98,6 +98,11 @@ test('a run stopped between iterations resumes to the same histograms and the sa
   );
   const second = lines.find((l) => l.type === 'run' && l.status === 'reserved' && l.id === resumed.reservation.id);
   assert.equal(second?.group, first.reservation.id);
+  // Reserved (admitted) for the histograms left only, not for all T again.
+  assert.deepEqual(
+    (second?.charges as { steps: number }[]).map((c) => c.steps),
+    (second?.charges as unknown[]).map(() => T - 2),
+  );
 
   // The state holds DP outputs and public parameters only: no private row.
   const state = readFileSync(stateFile(dir, resumed.reservation.id), 'utf8');
