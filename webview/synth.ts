@@ -21,7 +21,7 @@ type ProgressMessage = Extract<HostMessage, { type: 'synthProgress' }>;
 type ResultMessage = Extract<HostMessage, { type: 'synthResult' }>;
 type Model = PlanMessage['generator'];
 
-let form: { setBusy: (busy: boolean) => void } | undefined;
+let form: { setBusy: (busy: boolean) => void; setResumable: (run: string | undefined) => void } | undefined;
 let budgetEl: HTMLElement | undefined;
 let outputEl: HTMLElement | undefined;
 let noticeEl: HTMLElement | undefined;
@@ -65,6 +65,17 @@ function initView(app: HTMLElement, m: InitMessage): void {
   const previewBtn = h('vscode-button', { id: 'preview', secondary: true }, 'Preview plan');
   const runBtn = h('vscode-button', { id: 'synthesize' }, 'Generate records');
   const cancelBtn = h('vscode-button', { id: 'cancel', secondary: true, hidden: true }, 'Cancel');
+  // Shown after a cancelled or failed run with histograms left (synthResult.resumable): continues that run.
+  const resumeBtn = h(
+    'vscode-button',
+    {
+      id: 'resume',
+      secondary: true,
+      hidden: true,
+      title: 'Continue the stopped run; charges only the histograms left',
+    },
+    'Resume',
+  );
 
   const readSettings = (): SynthSettings => ({
     ...picker.read(),
@@ -115,6 +126,14 @@ function initView(app: HTMLElement, m: InitMessage): void {
     send({ type: 'synthRun', settings: s });
   });
   cancelBtn.addEventListener('click', () => send({ type: 'cancel' }));
+  resumeBtn.addEventListener('click', () => {
+    const s = readSettings();
+    const run = resumeBtn.dataset.run;
+    if (!run || !valid(s)) return;
+    form?.setBusy(true);
+    progressEl?.replaceChildren();
+    send({ type: 'synthResume', settings: s, run });
+  });
   for (const el of [
     picker.all,
     picker.selectAll,
@@ -133,6 +152,12 @@ function initView(app: HTMLElement, m: InitMessage): void {
       previewBtn.toggleAttribute('disabled', busy);
       runBtn.toggleAttribute('disabled', busy);
       cancelBtn.toggleAttribute('hidden', !busy);
+      if (busy) resumeBtn.toggleAttribute('hidden', true);
+    },
+    setResumable: (run) => {
+      if (run) resumeBtn.dataset.run = run;
+      else delete resumeBtn.dataset.run;
+      resumeBtn.toggleAttribute('hidden', !run);
     },
   };
 
@@ -192,7 +217,7 @@ function initView(app: HTMLElement, m: InitMessage): void {
         ' Built-in embedder: keep private rows on this machine',
       ),
     ),
-    h('div', { class: 'actions' }, previewBtn, runBtn, cancelBtn),
+    h('div', { class: 'actions' }, previewBtn, runBtn, cancelBtn, resumeBtn),
     noticeEl,
     outputEl,
     progressEl,
@@ -411,6 +436,7 @@ export function renderSynth(app: HTMLElement, msg: HostMessage): void {
       break;
     case 'synthResult':
       form?.setBusy(false);
+      form?.setResumable(msg.resumable);
       outputEl?.replaceChildren(resultView(msg));
       budgetEl?.replaceChildren(budgetView(msg.budget));
       outputEl?.scrollIntoView({ block: 'start' });

@@ -327,6 +327,8 @@ export const hostMessageSchema = z.discriminatedUnion('type', [
     budget: budgetSchema,
     localOnlyNotPrivate: localRunDiagnosticsSchema,
     message: z.optional(z.string()),
+    /** A cancelled or failed run with histograms left: its id, for the Resume button (synthResume). */
+    resumable: z.optional(z.string()),
   }),
 ]);
 export type HostMessage = z.infer<typeof hostMessageSchema>;
@@ -348,6 +350,8 @@ export const webviewMessageSchema = z.discriminatedUnion('type', [
   // The Synthesize panel (Aug-PE); it shares cancel, insert, export, copy and setBudget with the Generate panel.
   z.object({ type: z.literal('synthPreview'), settings: synthSettingsSchema }),
   z.object({ type: z.literal('synthRun'), settings: synthSettingsSchema }),
+  /** Continue the stopped run `run` (same settings) from its last histogram; charges only the histograms left. */
+  z.object({ type: z.literal('synthResume'), settings: synthSettingsSchema, run: z.string().check(z.minLength(1)) }),
 ]);
 export type WebviewMessage = z.infer<typeof webviewMessageSchema>;
 

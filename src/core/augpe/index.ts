@@ -43,6 +43,7 @@ export {
   runAugPe,
   type AugPeParameters,
   type AugPeResumePoint,
+  type ResumeCheck,
   type AugPeState,
   type AugPeProgress,
   type AugPeReport,

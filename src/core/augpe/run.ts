@@ -182,10 +182,16 @@ export interface AugPeResumePoint {
   crashed: boolean;
 }
 
+/** What a continuation is compared on: the dataset, the plan, and the models' names. */
+export interface ResumeCheck {
+  dataset: Pick<Dataset, 'identity' | 'columns'>;
+  plan: AugPePlan;
+  provider: Pick<Provider, 'kind' | 'model'>;
+  embedder?: Pick<Provider, 'kind' | 'model'>;
+}
+
 /** The public parameters of a planned run, as a continuation must repeat them. */
-export function augPeParameters(
-  o: Pick<AugPeRunOptions, 'dataset' | 'plan' | 'provider' | 'embedder'>,
-): AugPeParameters {
+export function augPeParameters(o: ResumeCheck): AugPeParameters {
   const embedder = o.embedder ?? o.provider;
   return {
     settings: o.plan.settings,
@@ -201,11 +207,7 @@ export function augPeParameters(
  * Checks that run `id` (in `dir`) can be continued with these options, and says from where. Refused in one line: a
  * run that finished or was already continued, one still running, or a change of any public parameter.
  */
-export function loadAugPeResume(
-  dir: string,
-  id: string,
-  o: Pick<AugPeRunOptions, 'dataset' | 'plan' | 'provider' | 'embedder'>,
-): AugPeResumePoint {
+export function loadAugPeResume(dir: string, id: string, o: ResumeCheck): AugPeResumePoint {
   const state = readState<AugPeState>(dir, id);
   if (state.type !== 'aug-pe-state' || state.version !== 1)
     throw new UserError(`cannot resume ${id}: it is not an Aug-PE run state this version can read`);
