@@ -62,6 +62,43 @@ export default tseslint.config(
     rules: { 'no-restricted-imports': ['error', { patterns: noTestCode }] },
   },
   {
+    // The two algorithms never lean on each other sideways: what both need lives in src/core/runs/.
+    files: ['src/core/fewshot/**/*.ts'],
+    rules: {
+      'no-restricted-imports': [
+        'error',
+        {
+          paths: [{ name: 'vscode', message: 'Only src/extension may import vscode.' }],
+          patterns: [
+            ...noTestCode,
+            {
+              group: ['**/augpe', '**/augpe/**'],
+              message: 'fewshot/ may not import augpe/: share code via src/core/runs/.',
+            },
+          ],
+        },
+      ],
+    },
+  },
+  {
+    files: ['src/core/augpe/**/*.ts'],
+    rules: {
+      'no-restricted-imports': [
+        'error',
+        {
+          paths: [{ name: 'vscode', message: 'Only src/extension may import vscode.' }],
+          patterns: [
+            ...noTestCode,
+            {
+              group: ['**/fewshot', '**/fewshot/**'],
+              message: 'augpe/ may not import fewshot/: share code via src/core/runs/.',
+            },
+          ],
+        },
+      ],
+    },
+  },
+  {
     // Mechanism code draws every random bit from the RandomSource it is given (cryptoRandom() in production).
     files: ['src/core/fewshot/**/*.ts', 'src/core/augpe/**/*.ts', 'src/core/privacy/**/*.ts'],
     rules: {

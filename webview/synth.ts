@@ -13,6 +13,7 @@ import {
 } from './common';
 import { h } from './dom';
 import { getState, send, setState } from './vscode-api';
+import { LIMITS } from '../src/shared/limits';
 
 type InitMessage = Extract<HostMessage, { type: 'synthInit' }>;
 type PlanMessage = Extract<HostMessage, { type: 'synthPlan' }>;
@@ -20,7 +21,7 @@ type ProgressMessage = Extract<HostMessage, { type: 'synthProgress' }>;
 type ResultMessage = Extract<HostMessage, { type: 'synthResult' }>;
 type Model = PlanMessage['generator'];
 
-let form: { setBusy: (busy: boolean) => void } | undefined;
+let form: { setBusy: (busy: boolean) => void; setResumable: (run: string | undefined) => void } | undefined;
 let budgetEl: HTMLElement | undefined;
 let outputEl: HTMLElement | undefined;
 let noticeEl: HTMLElement | undefined;
@@ -30,16 +31,20 @@ const model = (m: Model) => `${m.kind}/${m.model}`;
 
 function initView(app: HTMLElement, m: InitMessage): void {
   const picker = labelPicker(m.labels);
-  const count = numberField('count', 'Records in total', m.defaults.count, { min: '1', max: '1000000', step: '1' });
+  const count = numberField('count', 'Records in total', m.defaults.count, {
+    min: '1',
+    max: String(LIMITS.count.max),
+    step: '1',
+  });
   const epsilon = numberField('epsilon', 'ε for this run', m.defaults.epsilon, { min: '0.01', step: 'any' });
   const iterations = numberField('iterations', 'Iterations T', m.defaults.iterations, {
     min: '1',
-    max: '1000',
+    max: String(LIMITS.iterations.max),
     step: '1',
   });
   const variations = numberField('variations', 'Variations per record (L − 1)', m.defaults.variations, {
     min: '1',
-    max: '100',
+    max: String(LIMITS.variations.max),
     step: '1',
   });
   const builtinProvider = m.provider.kind === 'builtin';
@@ -60,6 +65,17 @@ function initView(app: HTMLElement, m: InitMessage): void {
   const previewBtn = h('vscode-button', { id: 'preview', secondary: true }, 'Preview plan');
   const runBtn = h('vscode-button', { id: 'synthesize' }, 'Generate records');
   const cancelBtn = h('vscode-button', { id: 'cancel', secondary: true, hidden: true }, 'Cancel');
+  // Shown after a cancelled or failed run with histograms left (synthResult.resumable): continues that run.
+  const resumeBtn = h(
+    'vscode-button',
+    {
+      id: 'resume',
+      secondary: true,
+      hidden: true,
+      title: 'Continue the stopped run; charges only the histograms left',
+    },
+    'Resume',
+  );
 
   const readSettings = (): SynthSettings => ({
     ...picker.read(),
@@ -91,7 +107,7 @@ function initView(app: HTMLElement, m: InitMessage): void {
     if (!ok)
       showProblem(
         'Every number must be positive.',
-        'Records, T and variations are whole numbers ≥ 1 (T ≤ 1000, variations ≤ 100); ε > 0.',
+        `Records, T and variations are whole numbers ≥ 1 (T ≤ ${LIMITS.iterations.max}, variations ≤ ${LIMITS.variations.max}); ε > 0.`,
       );
     return ok;
   };
@@ -110,6 +126,14 @@ function initView(app: HTMLElement, m: InitMessage): void {
     send({ type: 'synthRun', settings: s });
   });
   cancelBtn.addEventListener('click', () => send({ type: 'cancel' }));
+  resumeBtn.addEventListener('click', () => {
+    const s = readSettings();
+    const run = resumeBtn.dataset.run;
+    if (!run || !valid(s)) return;
+    form?.setBusy(true);
+    progressEl?.replaceChildren();
+    send({ type: 'synthResume', settings: s, run });
+  });
   for (const el of [
     picker.all,
     picker.selectAll,
@@ -128,6 +152,12 @@ function initView(app: HTMLElement, m: InitMessage): void {
       previewBtn.toggleAttribute('disabled', busy);
       runBtn.toggleAttribute('disabled', busy);
       cancelBtn.toggleAttribute('hidden', !busy);
+      if (busy) resumeBtn.toggleAttribute('hidden', true);
+    },
+    setResumable: (run) => {
+      if (run) resumeBtn.dataset.run = run;
+      else delete resumeBtn.dataset.run;
+      resumeBtn.toggleAttribute('hidden', !run);
     },
   };
 
@@ -187,7 +217,7 @@ function initView(app: HTMLElement, m: InitMessage): void {
         ' Built-in embedder: keep private rows on this machine',
       ),
     ),
-    h('div', { class: 'actions' }, previewBtn, runBtn, cancelBtn),
+    h('div', { class: 'actions' }, previewBtn, runBtn, cancelBtn, resumeBtn),
     noticeEl,
     outputEl,
     progressEl,
@@ -406,6 +436,7 @@ export function renderSynth(app: HTMLElement, msg: HostMessage): void {
       break;
     case 'synthResult':
       form?.setBusy(false);
+      form?.setResumable(msg.resumable);
       outputEl?.replaceChildren(resultView(msg));
       budgetEl?.replaceChildren(budgetView(msg.budget));
       outputEl?.scrollIntoView({ block: 'start' });

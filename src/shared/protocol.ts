@@ -8,6 +8,7 @@
  * as text only (textContent), never as HTML. zod/mini keeps the webview bundle small.
  */
 import * as z from 'zod/mini';
+import { LIMITS } from './limits';
 
 /** A non-negative whole number. */
 const count = z.int().check(z.nonnegative());
@@ -90,10 +91,10 @@ const problemSchema = z.object({ message: z.string(), hint: z.optional(z.string(
 export const synthSettingsSchema = z.object({
   labels: z.array(z.string()),
   allLabels: z.boolean(),
-  count: z.int().check(z.positive(), z.maximum(1_000_000)),
+  count: z.int().check(z.positive(), z.maximum(LIMITS.count.max)),
   epsilon: z.number().check(z.positive()),
-  iterations: z.int().check(z.positive(), z.maximum(1000)),
-  variations: z.int().check(z.positive(), z.maximum(100)),
+  iterations: z.int().check(z.positive(), z.maximum(LIMITS.iterations.max)),
+  variations: z.int().check(z.positive(), z.maximum(LIMITS.variations.max)),
   embedder: z.enum(['same', 'builtin']),
 });
 export type SynthSettings = z.infer<typeof synthSettingsSchema>;
@@ -326,6 +327,8 @@ export const hostMessageSchema = z.discriminatedUnion('type', [
     budget: budgetSchema,
     localOnlyNotPrivate: localRunDiagnosticsSchema,
     message: z.optional(z.string()),
+    /** A cancelled or failed run with histograms left: its id, for the Resume button (synthResume). */
+    resumable: z.optional(z.string()),
   }),
 ]);
 export type HostMessage = z.infer<typeof hostMessageSchema>;
@@ -347,6 +350,8 @@ export const webviewMessageSchema = z.discriminatedUnion('type', [
   // The Synthesize panel (Aug-PE); it shares cancel, insert, export, copy and setBudget with the Generate panel.
   z.object({ type: z.literal('synthPreview'), settings: synthSettingsSchema }),
   z.object({ type: z.literal('synthRun'), settings: synthSettingsSchema }),
+  /** Continue the stopped run `run` (same settings) from its last histogram; charges only the histograms left. */
+  z.object({ type: z.literal('synthResume'), settings: synthSettingsSchema, run: z.string().check(z.minLength(1)) }),
 ]);
 export type WebviewMessage = z.infer<typeof webviewMessageSchema>;
 

@@ -438,6 +438,51 @@ describe('Generate Synthetic Records (Aug-PE) in a real VS Code (code-server + C
       await screenshot(page, 'synth-cancelled');
     }));
 
+  it('Resume continues the cancelled run from its last histogram, reserved for the histograms left, in its group', () =>
+    withDiagnostics('resume', async () => {
+      const wv = visibleWebview();
+      const h = await exact(wv, 'histograms');
+      const resume = wv.locator('#resume');
+      await resume.waitFor({ state: 'visible', timeout: 10_000 });
+      const planned = ledgerStatus();
+      await resume.click();
+      // The continuation starts at h: cancel it once it has run one histogram more.
+      await until(
+        'the continuation has run a histogram',
+        async () =>
+          (await wv.locator('[data-testid=progress-histograms]').count()) > 0 &&
+          (await number(wv, '[data-testid=progress-histograms]')) >= h + 1,
+        180_000,
+      );
+      await wv.locator('#cancel').click();
+      await until(
+        'the continuation settled',
+        async () => augpeRuns().length === 3 && augpeRuns()[2]!.status === 'settled',
+        60_000,
+      );
+      await wv.locator('.result').waitFor({ timeout: 60_000 });
+      const total = await exact(wv, 'histograms');
+      assert.ok(total > h && total < 20, `histograms ${h} → ${total}`);
+      const runs = augpeRuns();
+      const cont = runs[2]!;
+      // Admitted for the 20 − h histograms left, settled with the ones it ran.
+      assert.deepEqual(
+        cont.planned.map((c) => c.steps),
+        [20 - h, 20 - h],
+      );
+      assert.deepEqual(
+        cont.charges.map((c) => c.steps),
+        [total - h, total - h],
+      );
+      // One group with the cancelled part: the pool holds the first run and one run of `total` histograms.
+      const sigma = cont.planned[0]!.sigma;
+      const delta = planned.total.delta;
+      const first = { kind: 'gaussian' as const, sigma: previewed!.sigma, steps: 2 };
+      const expected = filterEpsilon([first, { kind: 'gaussian', sigma, steps: total }], delta);
+      const after = ledgerStatus();
+      assert.ok(Math.abs(after.spent - expected) < 1e-9, `spent ${after.spent}, expected ${expected}`);
+    }));
+
   it('logged no CSP violation', () => {
     assert.deepEqual(
       logs.filter(isCspViolation).map((m) => m.text),

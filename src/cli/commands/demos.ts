@@ -1,27 +1,29 @@
 import path from 'node:path';
-import { summarize } from '../../core/data';
-import { UsageError } from '../../core/errors';
-import { checkTemplate, EXPORT_FORMATS, type ExportFormat } from '../../core/fewshot/export';
+import { EXPORT_FORMATS, type ExportFormat } from '../../core/fewshot/export';
 import { FEWSHOT_DEFAULTS, type FewShotPlan } from '../../core/fewshot/plan';
 import { chooseLabels, prepareFewShot } from '../../core/fewshot/prepare';
 import { runFewShot } from '../../core/fewshot/run';
 import { defaultDeltaWarning, overlapNotes } from '../../core/ledger';
-import { DELTA_MIN } from '../../core/privacy';
 import { printableOneLine } from '../../core/text-safety';
 import { cliLedger, dryRunBudget } from '../ledger';
 import { createProvider, DEFAULT_PRICES, priceFor } from '../../core/providers';
 import { estimateTokens } from '../../core/providers/usage';
 import { fewShotDiagnostics, fewShotRelease, localJournalPath, renderRelease } from '../../core/release';
-import { numberFlag, stringFlag, type Command } from '../args';
+import { type Command } from '../args';
+import { datasetOptions } from '../dataset-flags';
 import {
-  checkDelta,
-  datasetOptions,
-  ledgerFor,
-  loadDatasetFromFlags,
-  noteLedgerCreated,
-  onStopSignals,
-} from '../dataset-flags';
-import { checkOutputPath, keepRelease, writeRunOutput } from '../output';
+  checkRunFlags,
+  choiceFlag,
+  limitFlag,
+  loadRunInputs,
+  requiredFlag,
+  splitLabels,
+  templateFlag,
+  runExitCode,
+  withStopSignals,
+} from '../run-flags';
+import { LIMITS } from '../../shared/limits';
+import { keepRelease, writeRunOutput } from '../output';
 import { providerConfigFromFlags, providerOptions, providerUsage } from '../provider-flags';
 import { formatEpsilon } from '../../shared/format';
 
@@ -77,47 +79,20 @@ ${providerUsage}
     ...providerOptions,
   },
   async run(values, positionals, io) {
-    if (positionals.length !== 1)
-      throw new UsageError(
-        'demos needs exactly one dataset file',
-        'Example: private-fewshot demos examples/banking77-sample.csv --labels card_arrival --shots 2 --epsilon 4',
-      );
-    const labelsFlag = stringFlag(values, 'labels');
-    if (!labelsFlag === !values['all-labels'])
-      throw new UsageError(
-        'give either --labels a,b,c or --all-labels',
-        '--all-labels reads the label set from the data; pass it only if that set may be public.',
-      );
-    const shots = numberFlag(values, 'shots', { min: 1, integer: true });
-    const epsilon = numberFlag(values, 'epsilon', { min: Number.MIN_VALUE });
-    if (shots === undefined) throw new UsageError('--shots is required');
-    if (epsilon === undefined) throw new UsageError('--epsilon is required');
-    const format = (stringFlag(values, 'format') ?? 'text') as ExportFormat;
-    if (!EXPORT_FORMATS.includes(format))
-      throw new UsageError(`--format must be one of ${EXPORT_FORMATS.join(', ')}; got "${format}"`);
-    const template = stringFlag(values, 'template');
-    if (template !== undefined) checkTemplate(template.replace(/\\n/g, '\n'));
+    const { file, labelsFlag, epsilon } = checkRunFlags(
+      'demos',
+      'Example: private-fewshot demos examples/banking77-sample.csv --labels card_arrival --shots 2 --epsilon 4',
+      values,
+      positionals,
+    );
+    const shots = requiredFlag(values, 'shots', LIMITS.shots);
+    const format = choiceFlag<ExportFormat>(values, 'format', EXPORT_FORMATS, 'text');
+    const template = templateFlag(values);
     const providerConfig = providerConfigFromFlags(values, io.env, 'builtin');
 
-    const location = ledgerFor(positionals[0]!, values, io.cwd);
-    const root = location.root;
-    const outFlag = stringFlag(values, 'out');
-    const ds = await loadDatasetFromFlags(positionals[0]!, values, io.cwd, root);
-    const outFile =
-      outFlag === undefined
-        ? undefined
-        : checkOutputPath(outFlag, io.cwd, {
-            inputs: [path.resolve(io.cwd, positionals[0]!)],
-            ledgerDir: location.dir,
-          });
-    const summary = summarize(ds);
-    const delta = numberFlag(values, 'delta', { min: DELTA_MIN, max: 1 });
-    checkDelta(delta, summary.units);
+    const { location, root, ds, summary, delta, outFlag, outFile } = await loadRunInputs(file, values, io.cwd);
     const labels = labelsFlag
-      ? labelsFlag
-          .split(',')
-          .map((l) => l.trim())
-          .filter(Boolean)
+      ? splitLabels(labelsFlag)
       : chooseLabels(
           summary.labels.map((l) => l.label),
           [],
@@ -137,23 +112,23 @@ ${providerUsage}
         shots,
         epsilon,
         delta,
-        prompts: numberFlag(values, 'prompts', { min: 1, max: 1000, integer: true }),
-        examplesPerPrompt: numberFlag(values, 'examples-per-prompt', { min: Number.MIN_VALUE, max: 1000 }),
-        maxTokens: numberFlag(values, 'max-tokens', { min: 1, max: 4096, integer: true }),
-        countShare: numberFlag(values, 'count-share', { min: Number.MIN_VALUE, max: 0.99 }),
+        prompts: limitFlag(values, 'prompts', LIMITS.prompts),
+        examplesPerPrompt: limitFlag(values, 'examples-per-prompt', LIMITS.examplesPerPrompt),
+        maxTokens: limitFlag(values, 'max-tokens', LIMITS.demoMaxTokens),
+        countShare: limitFlag(values, 'count-share', LIMITS.countShare),
       },
       summary,
     );
     // Local only: the ledger's default δ compared with 1/(n·ln n) for the exact n (never in a release).
     const deltaWarning = defaultDeltaWarning(check.total, target.units, positionals[0]!);
     const warnings = deltaWarning ? [...plan.warnings, deltaWarning] : plan.warnings;
-    const lookaheadFlag = numberFlag(values, 'lookahead', { min: 1, max: 64, integer: true });
+    const lookaheadFlag = limitFlag(values, 'lookahead', LIMITS.lookahead);
     const provider = createProvider(providerConfig);
     const offline = provider.offline;
     const lookahead = lookaheadFlag ?? (offline ? FEWSHOT_DEFAULTS.lookahead : 1);
     const shotConcurrency = Math.min(
       plan.settings.shots,
-      numberFlag(values, 'shot-concurrency', { min: 1, max: 1000, integer: true }) ?? plan.settings.shots,
+      limitFlag(values, 'shot-concurrency', LIMITS.shotConcurrency) ?? plan.settings.shots,
     );
     const estimate = estimateRun(
       plan,
@@ -183,12 +158,8 @@ ${providerUsage}
       );
     for (const w of warnings) io.err(`warning: ${w}`);
 
-    const controller = new AbortController();
-    const stopSignals = onStopSignals(() => controller.abort());
-    let lastLine = 0;
-    let result;
-    try {
-      result = await runFewShot({
+    const result = await withStopSignals({ location, io, json: values.json === true }, (signal, progress) =>
+      runFewShot({
         dataset: ds,
         plan,
         provider,
@@ -196,26 +167,21 @@ ${providerUsage}
         units: summary.units,
         lookahead,
         shotConcurrency,
-        signal: controller.signal,
+        signal,
         // Warnings that follow from the noisy pool counts (DP outputs), given as soon as they are drawn.
         onWarnings: (ws) => ws.forEach((w) => io.err(`warning: ${w}`)),
-        onProgress: (p) => {
-          if (values.json || Date.now() - lastLine < 1000) return;
-          lastLine = Date.now();
-          io.err(`… ${p.label} #${p.shot + 1}: ${p.tokens} tokens, ${p.calls} calls, ${p.roundTrips} round trips`);
-        },
-      });
-    } finally {
-      stopSignals();
-      noteLedgerCreated(location, io);
-    }
+        onProgress: (p) =>
+          progress(
+            () => `… ${p.label} #${p.shot + 1}: ${p.tokens} tokens, ${p.calls} calls, ${p.roundTrips} round trips`,
+          ),
+      }),
+    );
     const after = await ledger.status(target);
-    const template2 = template?.replace(/\\n/g, '\n');
     // The release boundary (src/core/release.ts): files and stdout get the release only; the local diagnostics go to
     // stderr, the run journal and the "localOnlyNotPrivate" key of --json.
     const release = fewShotRelease({ plan, result });
     keepRelease(result.checkpoint, release, io.err);
-    const rendered = renderRelease(release, { format, template: template2 });
+    const rendered = renderRelease(release, { format, template });
     const journal = path.relative(root, localJournalPath(result.checkpoint));
     const budget = { total: after.total.epsilon, spent: after.spent, remaining: after.remaining };
     const written = writeRunOutput(
@@ -242,13 +208,11 @@ ${providerUsage}
       io.err(
         `local diagnostic (depends on the private data; do not share): the server refused ${result.refusedPrompts} private prompt request(s); each voted the zero vector, which the DP guarantee covers.`,
       );
-    if (result.status === 'failed') {
-      io.err(
-        `error: the run stopped early: ${result.error?.message ?? 'unknown error'}. What was written is kept in ${path.relative(root, result.checkpoint)} and charged.`,
-      );
-      return 1;
-    }
-    return result.status === 'cancelled' ? 1 : 0;
+    return runExitCode(
+      io,
+      result,
+      `What was written is kept in ${path.relative(root, result.checkpoint)} and charged.`,
+    );
   },
 };
 

@@ -1,9 +1,10 @@
 import path from 'node:path';
-import { summarize } from '../../core/data';
 import { UsageError } from '../../core/errors';
 import {
   AUGPE_DEFAULTS,
   METRICS,
+  loadAugPeResume,
+  resumePlan,
   VARIATION_KINDS,
   prepareAugPe,
   runAugPe,
@@ -11,23 +12,27 @@ import {
   type Metric,
   type VariationKind,
 } from '../../core/augpe';
-import { checkTemplate } from '../../core/fewshot/export';
 import { defaultDeltaWarning, overlapNotes } from '../../core/ledger';
-import { DELTA_MIN } from '../../core/privacy';
 import { printableOneLine } from '../../core/text-safety';
 import { cliLedger, dryRunBudget } from '../ledger';
 import { createProvider } from '../../core/providers';
 import { augPeDiagnostics, augPeRelease, localJournalPath, renderRelease } from '../../core/release';
-import { numberFlag, stringFlag, type Command } from '../args';
+import { stringFlag, type Command } from '../args';
+import { datasetOptions } from '../dataset-flags';
 import {
-  checkDelta,
-  datasetOptions,
-  ledgerFor,
-  loadDatasetFromFlags,
-  noteLedgerCreated,
-  onStopSignals,
-} from '../dataset-flags';
-import { checkOutputPath, keepRelease, writeRunOutput } from '../output';
+  checkRunFlags,
+  choiceFlag,
+  limitFlag,
+  loadRunInputs,
+  requiredFlag,
+  splitLabels,
+  templateFlag,
+  runExitCode,
+  withStopSignals,
+} from '../run-flags';
+import { LIMITS } from '../../shared/limits';
+import { keepRelease, writeRunOutput } from '../output';
+import { runsDir } from '../../core/runs/checkpoint';
 import { providerConfigFromFlags, providerOptions, providerUsage } from '../provider-flags';
 import { formatEpsilon } from '../../shared/format';
 
@@ -63,6 +68,9 @@ ${providerUsage}
   --format F                json | jsonl | text (default text)
   --template T              for text: e.g. "Text: {text}\\nLabel: {label}"
   --out FILE                write the records there (default: stdout)
+  --resume RUN              continue the stopped run RUN (the id in its "cancelled"/"failed" line, or a crashed
+                            run's <id>.jsonl under .private-fewshot/runs) from its last histogram, with the same
+                            dataset, flags and models; charges only the histograms left
   --dry-run                 print the plan (σ, T, calls, embeddings, budget after) and touch nothing
   --json                    print one JSON object: "release" (what --out writes with --format json: the
                             records and public parameters) and "localOnlyNotPrivate" (usage, private row counts,
@@ -89,6 +97,7 @@ ${providerUsage}
     format: { type: 'string' },
     template: { type: 'string' },
     out: { type: 'string' },
+    resume: { type: 'string' },
     'dry-run': { type: 'boolean' },
     json: { type: 'boolean' },
     workspace: { type: 'string' },
@@ -96,67 +105,29 @@ ${providerUsage}
     ...providerOptions,
   },
   async run(values, positionals, io) {
-    if (positionals.length !== 1)
-      throw new UsageError(
-        'synth needs exactly one dataset file',
-        'Example: private-fewshot synth examples/banking77-sample.csv --labels card_arrival,exchange_rate --count 20 --epsilon 2',
-      );
-    const labelsFlag = stringFlag(values, 'labels');
-    if (!labelsFlag === !values['all-labels'])
-      throw new UsageError(
-        'give either --labels a,b,c or --all-labels',
-        '--all-labels reads the label set from the data; pass it only if that set may be public.',
-      );
-    const count = numberFlag(values, 'count', { min: 1, max: 1_000_000, integer: true });
-    const epsilon = numberFlag(values, 'epsilon', { min: Number.MIN_VALUE });
-    if (count === undefined) throw new UsageError('--count is required');
-    if (epsilon === undefined) throw new UsageError('--epsilon is required');
-    const format = (stringFlag(values, 'format') ?? 'text') as SynthFormat;
-    if (!FORMATS.includes(format))
-      throw new UsageError(`--format must be one of ${FORMATS.join(', ')}; got "${format}"`);
-    const template = stringFlag(values, 'template')?.replace(/\\n/g, '\n');
-    if (template !== undefined) checkTemplate(template);
-    const metric = (stringFlag(values, 'metric') ?? AUGPE_DEFAULTS.metric) as Metric;
-    if (!METRICS.includes(metric))
-      throw new UsageError(`--metric must be one of ${METRICS.join(', ')}; got "${metric}"`);
-    const variation = (stringFlag(values, 'variation') ?? AUGPE_DEFAULTS.variation) as VariationKind;
-    if (!VARIATION_KINDS.includes(variation))
-      throw new UsageError(`--variation must be one of ${VARIATION_KINDS.join(', ')}; got "${variation}"`);
-    const embedderFlag = (stringFlag(values, 'embedder') ?? 'same') as (typeof EMBEDDERS)[number];
-    if (!EMBEDDERS.includes(embedderFlag))
-      throw new UsageError(`--embedder must be one of ${EMBEDDERS.join(', ')}; got "${embedderFlag}"`);
+    const { file, labelsFlag, epsilon } = checkRunFlags(
+      'synth',
+      'Example: private-fewshot synth examples/banking77-sample.csv --labels card_arrival,exchange_rate --count 20 --epsilon 2',
+      values,
+      positionals,
+    );
+    const count = requiredFlag(values, 'count', LIMITS.count);
+    const format = choiceFlag<SynthFormat>(values, 'format', FORMATS, 'text');
+    const template = templateFlag(values);
+    const metric = choiceFlag<Metric>(values, 'metric', METRICS, AUGPE_DEFAULTS.metric);
+    const variation = choiceFlag<VariationKind>(values, 'variation', VARIATION_KINDS, AUGPE_DEFAULTS.variation);
+    const embedderFlag = choiceFlag(values, 'embedder', EMBEDDERS, 'same');
     const providerConfig = providerConfigFromFlags(values, io.env, 'builtin');
 
-    const location = ledgerFor(positionals[0]!, values, io.cwd);
-    const root = location.root;
-    const outFlag = stringFlag(values, 'out');
-    const ds = await loadDatasetFromFlags(positionals[0]!, values, io.cwd, root);
-    const outFile =
-      outFlag === undefined
-        ? undefined
-        : checkOutputPath(outFlag, io.cwd, {
-            inputs: [path.resolve(io.cwd, positionals[0]!)],
-            ledgerDir: location.dir,
-          });
-    const summary = summarize(ds);
-    const delta = numberFlag(values, 'delta', { min: DELTA_MIN, max: 1 });
-    checkDelta(delta, summary.units);
+    const { location, root, ds, summary, delta, outFlag, outFile } = await loadRunInputs(file, values, io.cwd);
     // --all-labels: sorted by name. The summary lists labels by private frequency, and the order decides which labels
     // get the remainder of an equal split (and the output order), so it must not come from the counts.
     const labels = labelsFlag
-      ? labelsFlag
-          .split(',')
-          .map((l) => l.trim())
-          .filter(Boolean)
+      ? splitLabels(labelsFlag)
       : summary.labels.map((l) => l.label).sort((a, b) => (a < b ? -1 : a > b ? 1 : 0));
     const fractions = parseFractions(stringFlag(values, 'fractions'), labels);
     const ledger = cliLedger(root, io.env);
-    const {
-      target,
-      plan,
-      check,
-      status: before,
-    } = await prepareAugPe(
+    const prepared = await prepareAugPe(
       ds,
       ledger,
       {
@@ -165,20 +136,21 @@ ${providerUsage}
         epsilon,
         ...(fractions ? { fractions } : {}),
         delta,
-        iterations: numberFlag(values, 'iterations', { min: 1, max: 1000, integer: true }),
-        variations: numberFlag(values, 'variations', { min: 1, max: 100, integer: true }),
-        neighbours: numberFlag(values, 'neighbours', { min: 1, max: 100, integer: true }),
+        iterations: limitFlag(values, 'iterations', LIMITS.iterations),
+        variations: limitFlag(values, 'variations', LIMITS.variations),
+        neighbours: limitFlag(values, 'neighbours', LIMITS.neighbours),
         metric,
-        threshold: numberFlag(values, 'threshold', { min: 0 }),
+        threshold: limitFlag(values, 'threshold', LIMITS.threshold),
         variation,
-        maskProbability: numberFlag(values, 'mask-probability', { min: Number.MIN_VALUE, max: 1 }),
-        temperature: numberFlag(values, 'temperature', { min: 0, max: 5 }),
-        maxTokens: numberFlag(values, 'max-tokens', { min: 1, max: 8192, integer: true }),
+        maskProbability: limitFlag(values, 'mask-probability', LIMITS.maskProbability),
+        temperature: limitFlag(values, 'temperature', LIMITS.temperature),
+        maxTokens: limitFlag(values, 'max-tokens', LIMITS.recordMaxTokens),
       },
       summary,
     );
+    const { target, plan, status: before } = prepared;
     // Local only: the ledger's default δ compared with 1/(n·ln n) for the exact n (never in a release).
-    const deltaWarning = defaultDeltaWarning(check.total, target.units, positionals[0]!);
+    const deltaWarning = defaultDeltaWarning(prepared.check.total, target.units, positionals[0]!);
     const warnings = deltaWarning ? [...plan.warnings, deltaWarning] : plan.warnings;
     const provider = createProvider(providerConfig);
     const embedder =
@@ -187,12 +159,20 @@ ${providerUsage}
           ? provider
           : createProvider({ kind: 'builtin' })
         : provider;
+    const resumeFlag = stringFlag(values, 'resume');
+    const resume =
+      resumeFlag === undefined
+        ? undefined
+        : loadAugPeResume(runsDir(root), runIdOf(resumeFlag), { dataset: ds, plan, provider, embedder });
+    // A continuation is checked (and reserved) for the histograms left only.
+    const check = resume ? await ledger.check(target, resumePlan(plan, resume)) : prepared.check;
     const out0 = {
       plan: planView(plan),
       budget: dryRunBudget(check),
       provider: { kind: provider.kind, model: provider.model, offline: provider.offline },
       embedder: { kind: embedder.kind, model: embedder.model, offline: embedder.offline },
       warnings,
+      ...(resume ? { resumes: { run: resume.state.id, histogramsBefore: resume.state.started } } : {}),
     };
     for (const note of overlapNotes(before)) io.err(note);
     if (values['dry-run']) {
@@ -210,31 +190,23 @@ ${providerUsage}
     );
     for (const w of warnings) io.err(`warning: ${w}`);
 
-    const controller = new AbortController();
-    const stopSignals = onStopSignals(() => controller.abort());
-    let lastLine = 0;
-    let result;
-    try {
-      result = await runAugPe({
+    const result = await withStopSignals({ location, io, json: values.json === true }, (signal, progress) =>
+      runAugPe({
         dataset: ds,
         plan,
         provider,
         embedder,
         ledger,
         units: summary.units,
-        signal: controller.signal,
-        onProgress: (p) => {
-          if (values.json || Date.now() - lastLine < 1000) return;
-          lastLine = Date.now();
-          io.err(
-            `… ${p.phase} ${p.iteration}/${p.iterations}${p.label ? ` ${p.label}` : ''}: ${p.histograms} histogram(s), ${p.completions} completions, ${p.calls} calls`,
-          );
-        },
-      });
-    } finally {
-      stopSignals();
-      noteLedgerCreated(location, io);
-    }
+        ...(resume ? { resume } : {}),
+        signal,
+        onProgress: (p) =>
+          progress(
+            () =>
+              `… ${p.phase} ${p.iteration}/${p.iterations}${p.label ? ` ${p.label}` : ''}: ${p.histograms} histogram(s), ${p.completions} completions, ${p.calls} calls`,
+          ),
+      }),
+    );
     const after = await ledger.status(target);
     // The release boundary (src/core/release.ts): files and stdout get the release only; the local diagnostics go to
     // stderr, the run journal and the "localOnlyNotPrivate" key of --json.
@@ -268,13 +240,11 @@ ${providerUsage}
       io.err(
         `local diagnostic (depends on the private data; do not share): the embedder refused ${result.refusedPrivateRows} private row(s); they cast no vote, which the DP guarantee covers.`,
       );
-    if (result.status === 'failed') {
-      io.err(
-        `error: the run stopped early: ${result.error?.message ?? 'unknown error'}. The last selected records are kept in ${path.relative(root, result.checkpoint)} and ${result.histograms} histogram(s) are charged.`,
-      );
-      return 1;
-    }
-    return result.status === 'cancelled' ? 1 : 0;
+    return runExitCode(
+      io,
+      result,
+      `The last selected records are kept in ${path.relative(root, result.checkpoint)} and ${result.histograms} histogram(s) are charged.`,
+    );
   },
 };
 
@@ -353,11 +323,17 @@ function formatPlan(o: {
   provider: { kind: string; model: string; offline: boolean };
   embedder: { kind: string; model: string; offline: boolean };
   warnings: string[];
+  resumes?: { run: string; histogramsBefore: number };
 }): string {
   const f = formatEpsilon;
   const p = o.plan;
   return [
     'Plan (dry run: nothing was spent or sent)',
+    ...(o.resumes
+      ? [
+          `  resumes ${o.resumes.run} after ${o.resumes.histogramsBefore} of ${p.iterations} histograms: charges the ${p.iterations - o.resumes.histogramsBefore} left`,
+        ]
+      : []),
     `  ε ${p.epsilon} at δ ${p.delta.toExponential(2)}: T = ${p.iterations} Gaussian histograms with σ = ${f(p.sigma)} (μ = √T/σ = ${f(p.mu)} GDP); this run alone ε = ${f(p.epsilonRun)}`,
     `  L − 1 = ${p.variations} variations per selected record, k = ${p.neighbours} (${p.metric}), variation ${p.variation}${p.sequential ? '; privacy units span labels: charged to the whole dataset' : '; labels compose in parallel'}`,
     ...p.labels.map(
@@ -374,4 +350,9 @@ function formatPlan(o: {
       : []),
     ...o.warnings.map((w) => `warning: ${w}`),
   ].join('\n');
+}
+
+/** A run id from --resume: the id itself, or its checkpoint or state file name. */
+function runIdOf(flag: string): string {
+  return path.basename(flag).replace(/(\.state\.json|\.local-diagnostics\.json|\.jsonl)$/, '');
 }

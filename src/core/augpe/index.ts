@@ -37,7 +37,14 @@ export {
   type ResolvedAugPeSettings,
 } from './plan';
 export {
+  augPeParameters,
+  loadAugPeResume,
+  resumePlan,
   runAugPe,
+  type AugPeParameters,
+  type AugPeResumePoint,
+  type ResumeCheck,
+  type AugPeState,
   type AugPeProgress,
   type AugPeReport,
   type AugPeResult,

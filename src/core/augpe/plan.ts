@@ -1,6 +1,6 @@
 import { canonicalRecords, summarize, type Dataset, type DatasetSummary } from '../data';
 import { UsageError } from '../errors';
-import { buildPools } from '../fewshot/plan';
+import { buildPools } from '../runs/pools';
 import type { BudgetStatus, Charge, Ledger, LedgerDataset, Partition, PlanCheck, RunPlan } from '../ledger';
 import { calibrateSigma, epsilonFor } from '../privacy';
 import { METRICS, type Metric } from './histogram';

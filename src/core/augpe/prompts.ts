@@ -12,7 +12,7 @@
  * tokens as upstream (tiktoken): each word is replaced by "_" independently with probability p.
  */
 import type { ChatMessage, GenerateRequest } from '../providers/types';
-import { bernoulli, uniform01, uniformInt, type Bits32 } from '../fewshot/random';
+import { bernoulli, uniform01, uniformInt, type Bits32 } from '../runs/random';
 
 /** Writing styles and tones (in the spirit of aug-pe's 28 Yelp tones; generic, domain-free). */
 export const STYLES: readonly string[] = [

@@ -1,21 +1,29 @@
-import { appendFile, mkdir, writeFile } from 'node:fs/promises';
-import path from 'node:path';
-import { createHash } from 'node:crypto';
 import { setImmediate as yieldToEventLoop } from 'node:timers/promises';
 import { canonicalRecords, type Dataset } from '../data';
 import { UserError } from '../errors';
-import { buildPools } from '../fewshot/plan';
-import type { Charge, Ledger, Reservation } from '../ledger';
+import type { Charge, Ledger, Reservation, RunPlan } from '../ledger';
 import { cryptoRandom, epsilonFor, type RandomSource } from '../privacy';
 import { ProviderError } from '../providers/errors';
 import { PROBE } from '../providers/probe';
 import { isRequestRefusal, settleEmbeddings } from '../providers/refusal';
 import type { GenerateRequest, Provider, Usage } from '../providers/types';
-import { journalDiagnostics, localJournalPath } from '../release';
+import { journalDiagnostics } from '../release';
+import {
+  openCheckpoint,
+  releasedHash,
+  runsDir,
+  runStatus,
+  writeJournal,
+  type Checkpoint,
+  type RunStatus,
+} from '../runs/checkpoint';
+import { buildPools } from '../runs/pools';
+import { mayBeRunning, readState, thisProcess, writeState, type RunStateBase } from '../runs/state';
+import { minusUsage, plusUsage, ZERO_USAGE } from '../runs/usage';
 import { TOOL_VERSION } from '../version';
 import { privatizeHistogram, rankSelect, toMatrix, voteHistograms, type Matrix, type VoteGroup } from './histogram';
 import { promptSettings, type AugPePlan } from './plan';
-import { cleanOutput, humanizeLabel, randomApiRequest, variationRequest } from './prompts';
+import { cleanOutput, humanizeLabel, randomApiRequest, variationRequest, type PromptSettings } from './prompts';
 
 /** A released synthetic record. */
 export interface SyntheticRecord {
@@ -61,6 +69,8 @@ export interface AugPeRunOptions {
   signal?: AbortSignal;
   onProgress?: (p: AugPeProgress) => void;
   now?: () => number;
+  /** Continue a stopped run from its last selected population (loadAugPeResume); charges only the rest. */
+  resume?: AugPeResumePoint;
 }
 
 /**
@@ -118,10 +128,10 @@ export interface AugPeResult {
   /** Completed, cancelled or failed; on a stop, the last selected population of each label is kept and charged. */
   status: 'completed' | 'cancelled' | 'failed';
   error?: Error;
-  /** Histograms that ran (the steps charged). */
+  /** Histograms that ran (the steps charged), with those of the stopped run a resumed one continues. */
   histograms: number;
   reservation: { id: string; epsilonRun: number; spentAfter: number };
-  /** ε of what ran (σ, histograms), at the plan's δ. */
+  /** ε of what ran (σ, histograms, with the stopped part's), at the plan's δ. */
   epsilonCharged: number;
   report: AugPeReport;
   checkpoint: string;
@@ -129,24 +139,130 @@ export interface AugPeResult {
   privateEmbeddingUsage: Usage;
   /** Local only (private): private rows the embedder refused; they cast no vote. */
   refusedPrivateRows: number;
+  /** Set when this run continued a stopped one: that part's id and the histograms charged before this part. */
+  resumed?: { from: string; histogramsBefore: number };
 }
 
-const ZERO: Usage = { calls: 0, inputTokens: 0, outputTokens: 0, cost: 0 };
-function minus(a: Usage, b: Usage): Usage {
+/** A selected candidate with its noisy vote count (a DP output). */
+export interface Selected {
+  text: string;
+  votes: number;
+}
+
+/**
+ * The resumable state of an Aug-PE run (<runs>/<id>.state.json): public parameters and DP outputs only. `started`
+ * histograms are charged (a histogram counts from its start); `iteration` is the last one whose selection is kept.
+ */
+export interface AugPeState extends RunStateBase {
+  type: 'aug-pe-state';
+  version: 1;
+  /** The public parameters a continuation must repeat exactly. */
+  parameters: AugPeParameters;
+  started: number;
+  iteration: number;
+  selected: Record<string, Selected[]>;
+}
+
+/** What a continuation must share with the run it continues. */
+export interface AugPeParameters {
+  dataset: string;
+  unit: string;
+  embedder: string;
+  sigma: number;
+  settings: AugPePlan['settings'];
+  counts: number[];
+}
+
+/** Where a resumed run starts (loadAugPeResume). */
+export interface AugPeResumePoint {
+  state: AugPeState;
+  /** The folder of the state and checkpoint files. */
+  dir: string;
+  /** The stopped part never settled (its process died): its reservation is still open at its planned size. */
+  crashed: boolean;
+}
+
+/** What a continuation is compared on: the dataset, the plan, and the models' names. */
+export interface ResumeCheck {
+  dataset: Pick<Dataset, 'identity' | 'columns'>;
+  plan: AugPePlan;
+  provider: Pick<Provider, 'kind' | 'model'>;
+  embedder?: Pick<Provider, 'kind' | 'model'>;
+}
+
+/** The public parameters of a planned run, as a continuation must repeat them. */
+export function augPeParameters(o: ResumeCheck): AugPeParameters {
+  const embedder = o.embedder ?? o.provider;
   return {
-    calls: a.calls - b.calls,
-    inputTokens: a.inputTokens - b.inputTokens,
-    outputTokens: a.outputTokens - b.outputTokens,
-    cost: a.cost - b.cost,
+    settings: o.plan.settings,
+    counts: o.plan.labels.map((l) => l.count),
+    sigma: o.plan.sigma,
+    dataset: o.dataset.identity.contentSha256,
+    unit: o.dataset.columns.unit ?? 'row',
+    embedder: `${embedder.kind}/${embedder.model}`,
   };
 }
-function plus(a: Usage, b: Usage): Usage {
+
+/**
+ * Checks that run `id` (in `dir`) can be continued with these options, and says from where. Refused in one line: a
+ * run that finished or was already continued, one still running, or a change of any public parameter.
+ */
+export function loadAugPeResume(dir: string, id: string, o: ResumeCheck): AugPeResumePoint {
+  const state = readState<AugPeState>(dir, id);
+  if (state.type !== 'aug-pe-state' || state.version !== 1)
+    throw new UserError(`cannot resume ${id}: it is not an Aug-PE run state this version can read`);
+  if (state.resumedBy) throw new UserError(`cannot resume ${id}: it was already resumed as ${state.resumedBy}`);
+  const T = state.parameters.settings.iterations;
+  if (state.status === 'completed' || state.started >= T)
+    throw new UserError(`cannot resume ${id}: it finished all ${T} histograms; there is nothing left to run`);
+  const crashed = state.status === 'running';
+  if (crashed && mayBeRunning(state))
+    throw new UserError(`cannot resume ${id}: it may still be running (process ${state.pid} on ${state.host})`);
+  const changed = changedParameter(state.parameters, augPeParameters(o));
+  if (changed)
+    throw new UserError(
+      `cannot resume ${id}: ${changed.key} was ${changed.was}, now ${changed.now}; pass the same dataset, flags and models as that run`,
+    );
+  return { state, dir, crashed };
+}
+
+/** The first public parameter that differs (dataset content hash and models included), if any. */
+function changedParameter(
+  was: AugPeParameters,
+  now: AugPeParameters,
+): { key: string; was: string; now: string } | undefined {
+  const a = flatten(was);
+  const b = flatten(now);
+  for (const k of new Set([...Object.keys(a), ...Object.keys(b)]))
+    if (a[k] !== b[k]) return { key: k.replace(/^settings\./, ''), was: a[k] ?? 'unset', now: b[k] ?? 'unset' };
+  return undefined;
+}
+
+function flatten(x: unknown, prefix = '', out: Record<string, string> = {}): Record<string, string> {
+  if (x !== null && typeof x === 'object' && !Array.isArray(x)) {
+    for (const [k, v] of Object.entries(x)) flatten(v, prefix ? `${prefix}.${k}` : k, out);
+  } else out[prefix] = JSON.stringify(x);
+  return out;
+}
+
+/**
+ * What a continuation reserves: the histograms left (T − started) at the plan's σ on the plan's partitions, in the
+ * first part's ledger group, so that the parts are valued as one run of T histograms.
+ */
+export function resumePlan(plan: AugPePlan, point: AugPeResumePoint): RunPlan {
   return {
-    calls: a.calls + b.calls,
-    inputTokens: a.inputTokens + b.inputTokens,
-    outputTokens: a.outputTokens + b.outputTokens,
-    cost: a.cost + b.cost,
+    ...plan.ledgerPlan,
+    charges: histogramCharges(plan, plan.settings.iterations - point.state.started),
+    group: point.state.group,
   };
+}
+
+/** The plan's charges with `steps` Gaussian histograms at σ (one charge per partition). */
+function histogramCharges(plan: AugPePlan, steps: number): Charge[] {
+  return plan.ledgerPlan.charges.map((c) => ({
+    partition: c.partition,
+    mechanism: { kind: 'gaussian', sigma: plan.sigma, steps },
+  }));
 }
 
 /**
@@ -157,87 +273,175 @@ function plus(a: Usage, b: Usage): Usage {
  * after the last histogram) add L−1 variations of each. The output is the last selected population.
  *
  * Accounting: T is fixed before the run, so a stop after i histograms settles i steps (every started histogram
- * counts). A crash leaves the reservation charged in full.
+ * counts). A crash leaves the reservation charged in full. A resumed run (o.resume) starts from the stopped run's
+ * last selection, reserves only the T − i histograms left, in the stopped run's ledger group, so the two parts are
+ * valued as one run of T histograms; a crashed part is closed first at the i it started.
  */
 export async function runAugPe(o: AugPeRunOptions): Promise<AugPeResult> {
-  const now = o.now ?? Date.now;
-  const started = now();
+  const started = (o.now ?? Date.now)();
+  const run = new AugPeRun(o, await checkProviders(o));
+  await run.reserve();
+  let failure: Error | undefined;
+  try {
+    const privateGroups = await run.embedPrivate();
+    if (o.resume) await run.resumeFrom(o.resume.state);
+    else await run.initialPopulation();
+    await run.iterate(privateGroups);
+  } catch (e) {
+    failure = e as Error;
+  }
+  return run.settle(failure, started);
+}
+
+async function checkProviders(o: AugPeRunOptions): Promise<{ generator: Provider; embedder: Provider }> {
   const generator = o.provider;
   const embedder = o.embedder ?? o.provider;
-  const sameProvider = embedder === generator;
   const genCaps = await generator.capabilities(o.signal);
   if (!genCaps.generate)
     throw new UserError(
       `${generator.kind}/${generator.model} cannot generate text, which Aug-PE needs`,
       genCaps.notes.join(' ') || 'Use a chat model.',
     );
-  const embCaps = sameProvider ? genCaps : await embedder.capabilities(o.signal);
+  const embCaps = embedder === generator ? genCaps : await embedder.capabilities(o.signal);
   if (!embCaps.embed) {
     throw new UserError(
       `${embedder.kind}/${embedder.model} returns no embeddings, which Aug-PE needs`,
       'Use an embedding model (e.g. text-embedding-3-small, nomic-embed-text on Ollama) or the built-in embedder (--embedder builtin).',
     );
   }
-  const random = o.random ?? (() => cryptoRandom());
-  const { plan } = o;
-  const s = plan.settings;
-  const T = s.iterations;
-  const L = s.variations + 1;
-  const prompts = promptSettings(s);
-  const { pools } = buildPools(o.dataset, s.labels);
+  return { generator, embedder };
+}
 
-  // Reserve before any private text is embedded.
-  const reservation: Reservation = await o.ledger.reserve(
-    {
+type PrivateGroups = Map<string, { embeddings: Matrix; units: string[] }>;
+
+/** One run's state between reserve and settle: counters, the population, the checkpoint. */
+class AugPeRun {
+  private readonly generator: Provider;
+  private readonly embedder: Provider;
+  private readonly sameProvider: boolean;
+  private readonly random: (stream: string) => RandomSource;
+  private readonly plan: AugPePlan;
+  private readonly s: AugPePlan['settings'];
+  private readonly prompts: PromptSettings;
+  private readonly dir: string;
+  private readonly genStart: Usage;
+  private readonly embStart: Usage;
+  private reservation!: Reservation;
+  private checkpoint!: Checkpoint;
+  private state!: AugPeState;
+  /** Histograms started in this part (each is charged from its start). */
+  private histograms = 0;
+  /** The first iteration this part runs (1, or the stopped run's last + 1). */
+  private firstIteration = 1;
+  private completions = 0;
+  private generateRequests = 0;
+  private syntheticEmbedded = 0;
+  private privateEmbeddingUsage: Usage = ZERO_USAGE;
+  private refusedPrivateRows = 0;
+  private readonly selected = new Map<string, Selected[]>();
+  private readonly populations = new Map<string, string[]>();
+  private readonly embeddingCache = new Map<string, Float32Array>();
+
+  constructor(
+    private readonly o: AugPeRunOptions,
+    providers: { generator: Provider; embedder: Provider },
+  ) {
+    this.generator = providers.generator;
+    this.embedder = providers.embedder;
+    this.sameProvider = this.embedder === this.generator;
+    this.random = o.random ?? (() => cryptoRandom());
+    this.plan = o.plan;
+    this.s = o.plan.settings;
+    this.prompts = promptSettings(this.s);
+    this.dir = o.resume?.dir ?? runsDir(o.ledger.workspaceRoot, o.checkpointDir);
+    this.genStart = this.generator.usage();
+    this.embStart = this.sameProvider ? this.genStart : this.embedder.usage();
+  }
+
+  private get T(): number {
+    return this.s.iterations;
+  }
+
+  /** Histograms charged before this part (0 for a fresh run). */
+  private get before(): number {
+    return this.o.resume?.state.started ?? 0;
+  }
+
+  /** The histogram charges of `steps` steps (the plan's charges, one per partition). */
+  private charges(steps: number): Charge[] {
+    return histogramCharges(this.plan, steps);
+  }
+
+  /**
+   * Reserve before any private text is embedded. A continuation closes a crashed part at the histograms it started,
+   * then reserves only the histograms left, in the first part's group, and marks the stopped state as resumed.
+   */
+  async reserve(): Promise<void> {
+    const o = this.o;
+    const resume = o.resume;
+    const target = {
       identity: o.dataset.identity,
       units: o.units,
       unitColumn: o.dataset.columns.unit,
       records: canonicalRecords(o.dataset),
-    },
-    plan.ledgerPlan,
-  );
-  const checkpointDir = o.checkpointDir ?? path.join(o.ledger.workspaceRoot, '.private-fewshot', 'runs');
-  await mkdir(checkpointDir, { recursive: true });
-  const checkpoint = path.join(checkpointDir, `${reservation.id}.jsonl`);
-  const write = (line: object) => appendFile(checkpoint, JSON.stringify(line) + '\n');
-  await write({
-    type: 'run',
-    id: reservation.id,
-    algorithm: 'aug-pe',
-    time: new Date(started).toISOString(),
-    labels: s.labels,
-    counts: plan.labels.map((l) => l.count),
-    iterations: T,
-    sigma: plan.sigma,
-  });
+    };
+    if (resume?.crashed)
+      await o.ledger.abort(resume.state.id, {
+        used: this.charges(resume.state.started),
+        reason: 'the process stopped without settling; continued by a resumed run',
+      });
+    this.reservation = await o.ledger.reserve(target, resume ? resumePlan(this.plan, resume) : this.plan.ledgerPlan);
+    const id = this.reservation.id;
+    if (resume) writeState(this.dir, { ...resume.state, resumedBy: id });
+    this.checkpoint = await openCheckpoint(this.dir, id);
+    await this.checkpoint.write({
+      type: 'run',
+      id,
+      algorithm: 'aug-pe',
+      time: new Date((o.now ?? Date.now)()).toISOString(),
+      labels: this.s.labels,
+      counts: this.plan.labels.map((l) => l.count),
+      iterations: this.T,
+      sigma: this.plan.sigma,
+      ...(resume ? { resumes: resume.state.id, group: resume.state.group, histogramsBefore: this.before } : {}),
+    });
+    this.state = {
+      type: 'aug-pe-state',
+      version: 1,
+      id,
+      group: resume?.state.group ?? id,
+      status: 'running',
+      ...thisProcess(),
+      parameters: augPeParameters(o),
+      started: this.before,
+      iteration: resume?.state.iteration ?? 0,
+      selected: resume?.state.selected ?? {},
+    };
+    writeState(this.dir, this.state);
+  }
 
-  let histograms = 0;
-  let completions = 0;
-  let generateRequests = 0;
-  let syntheticEmbedded = 0;
-  let privateEmbeddingUsage: Usage = ZERO;
-  let refusedPrivateRows = 0;
-  const genStart = generator.usage();
-  const embStart = sameProvider ? genStart : embedder.usage();
-  const totalUsage = (): Usage => (sameProvider ? generator.usage() : plus(generator.usage(), embedder.usage()));
-  const progress = (phase: AugPeProgress['phase'], iteration: number, label?: string) => {
-    const u = totalUsage();
-    o.onProgress?.({
+  private totalUsage(): Usage {
+    return this.sameProvider ? this.generator.usage() : plusUsage(this.generator.usage(), this.embedder.usage());
+  }
+
+  private progress(phase: AugPeProgress['phase'], iteration: number, label?: string): void {
+    const u = this.totalUsage();
+    this.o.onProgress?.({
       phase,
       iteration,
-      iterations: T,
+      iterations: this.T,
       ...(label !== undefined ? { label } : {}),
-      histograms,
-      completions,
+      histograms: this.before + this.histograms,
+      completions: this.completions,
       calls: u.calls,
       inputTokens: u.inputTokens,
       outputTokens: u.outputTokens,
       cost: u.cost,
     });
-  };
+  }
 
   /** Sends the requests, one generate call per distinct request with n = its multiplicity; answers in request order. */
-  const generateAll = async (reqs: GenerateRequest[], fallbacks: string[]): Promise<string[]> => {
+  private async generateAll(reqs: GenerateRequest[], fallbacks: string[]): Promise<string[]> {
     const groups = new Map<string, number[]>();
     reqs.forEach((r, i) => {
       const key = JSON.stringify([r.messages, r.prompt, r.maxTokens, r.temperature]);
@@ -248,51 +452,49 @@ export async function runAugPe(o: AugPeRunOptions): Promise<AugPeResult> {
     const out = new Array<string>(reqs.length);
     await Promise.all(
       [...groups.values()].map(async (idx) => {
-        const r = await generator.generate({ ...reqs[idx[0]!]!, n: idx.length, signal: o.signal });
-        generateRequests++;
+        const r = await this.generator.generate({ ...reqs[idx[0]!]!, n: idx.length, signal: this.o.signal });
+        this.generateRequests++;
         idx.forEach((i, j) => (out[i] = cleanOutput(r.texts[j] ?? '', fallbacks[i]!)));
-        completions += idx.length;
+        this.completions += idx.length;
       }),
     );
     return out;
-  };
+  }
 
-  const variationsOf = (label: string, samples: readonly string[], stream: string): Promise<string[]> => {
-    const rng = random(stream);
+  private variationsOf(label: string, samples: readonly string[], stream: string): Promise<string[]> {
+    const rng = this.random(stream);
     const reqs: GenerateRequest[] = [];
     const fallbacks: string[] = [];
     for (const sample of samples) {
-      for (let v = 0; v < L - 1; v++) {
-        reqs.push(variationRequest(label, sample, prompts, rng));
+      for (let v = 0; v < this.s.variations; v++) {
+        reqs.push(variationRequest(label, sample, this.prompts, rng));
         fallbacks.push(sample);
       }
     }
-    return generateAll(reqs, fallbacks);
-  };
+    return this.generateAll(reqs, fallbacks);
+  }
 
-  const selected = new Map<string, { text: string; votes: number }[]>();
-  const populations = new Map<string, string[]>();
-  const embeddingCache = new Map<string, Float32Array>();
-  const embedCandidates = async (texts: readonly string[]): Promise<Matrix> => {
-    const missing = [...new Set(texts.filter((t) => !embeddingCache.has(t)))];
+  private async embedCandidates(texts: readonly string[]): Promise<Matrix> {
+    const missing = [...new Set(texts.filter((t) => !this.embeddingCache.has(t)))];
     if (missing.length) {
-      const vs = await embedder.embed(missing, o.signal);
+      const vs = await this.embedder.embed(missing, this.o.signal);
       if (vs.length !== missing.length)
         throw new UserError(`the embedder returned ${vs.length} vectors for ${missing.length} texts`);
-      missing.forEach((t, i) => embeddingCache.set(t, vs[i]!));
-      syntheticEmbedded += missing.length;
+      missing.forEach((t, i) => this.embeddingCache.set(t, vs[i]!));
+      this.syntheticEmbedded += missing.length;
     }
-    return toMatrix(texts.map((t) => embeddingCache.get(t)!));
-  };
+    return toMatrix(texts.map((t) => this.embeddingCache.get(t)!));
+  }
 
-  let failure: Error | undefined;
-  try {
-    // 1. The private rows, embedded once. Private text goes to the embedder only.
-    progress('embed-private', 0);
-    const privateGroups = new Map<string, { embeddings: Matrix; units: string[] }>();
+  /** 1. The private rows, embedded once. Private text goes to the embedder only. */
+  async embedPrivate(): Promise<PrivateGroups> {
+    const o = this.o;
+    this.progress('embed-private', 0);
+    const { pools } = buildPools(o.dataset, this.s.labels);
+    const privateGroups: PrivateGroups = new Map();
     const batch = Math.max(1, o.embedBatch ?? 256);
     try {
-      for (const label of s.labels) {
+      for (const label of this.s.labels) {
         const texts: string[] = [];
         const units: string[] = [];
         for (const u of pools.get(label)!) {
@@ -309,11 +511,11 @@ export async function runAugPe(o: AugPeRunOptions): Promise<AugPeResult> {
           // A row the embedder refuses (e.g. too long) casts no vote: its unit's vote vector is L2-normalised over its
           // other rows, or is zero, so ‖v_u‖₂ ≤ 1 and the sensitivity 1 of histogram.ts holds. Whether a row is refused
           // depends on that row alone (a refused batch is split until it stands alone).
-          const vs = await settleEmbeddings(embedder, chunk, o.signal);
+          const vs = await settleEmbeddings(this.embedder, chunk, o.signal);
           let inDoubt = false;
           vs.forEach((v, j) => {
             if (v instanceof ProviderError) {
-              refusedPrivateRows++;
+              this.refusedPrivateRows++;
               if (!isRequestRefusal(v)) inDoubt = true;
             } else {
               vectors.push(v);
@@ -321,147 +523,197 @@ export async function runAugPe(o: AugPeRunOptions): Promise<AugPeResult> {
             }
           });
           // Timeouts/5xx on private rows only: stop if a public request fails too (the server is down), else go on.
-          if (inDoubt) await embedder.embed([PROBE.embed], o.signal);
+          if (inDoubt) await this.embedder.embed([PROBE.embed], o.signal);
         }
         privateGroups.set(label, { embeddings: toMatrix(vectors), units: kept });
       }
     } finally {
-      privateEmbeddingUsage = minus(embedder.usage(), embStart);
+      this.privateEmbeddingUsage = minusUsage(this.embedder.usage(), this.embStart);
     }
+    return privateGroups;
+  }
 
-    // 2. Initial population: n_c RANDOM_API samples, plus L−1 variations of each (pe initial_variation_api_fold).
-    progress('initial', 0);
+  /** 2. Initial population: n_c RANDOM_API samples, plus L−1 variations of each (pe initial_variation_api_fold). */
+  async initialPopulation(): Promise<void> {
+    this.progress('initial', 0);
     await Promise.all(
-      plan.labels.map(async (lp) => {
-        const rng = random(`prompts:${lp.label}:init`);
-        const seeds = await generateAll(
-          Array.from({ length: lp.count }, () => randomApiRequest(lp.label, prompts, rng)),
+      this.plan.labels.map(async (lp) => {
+        const rng = this.random(`prompts:${lp.label}:init`);
+        const seeds = await this.generateAll(
+          Array.from({ length: lp.count }, () => randomApiRequest(lp.label, this.prompts, rng)),
           Array.from({ length: lp.count }, () => humanizeLabel(lp.label)),
         );
-        const vars = await variationsOf(lp.label, seeds, `prompts:${lp.label}:init-variations`);
-        populations.set(lp.label, [...seeds, ...vars]);
-        await write({ type: 'initial', label: lp.label, candidates: [...seeds, ...vars] });
-        progress('initial', 0, lp.label);
+        const vars = await this.variationsOf(lp.label, seeds, `prompts:${lp.label}:init-variations`);
+        this.populations.set(lp.label, [...seeds, ...vars]);
+        await this.checkpoint.write({ type: 'initial', label: lp.label, candidates: [...seeds, ...vars] });
+        this.progress('initial', 0, lp.label);
       }),
     );
+  }
 
-    // 3. T iterations of vote, select, vary.
-    for (let t = 1; t <= T; t++) {
+  /**
+   * 2'. A continuation starts from the stopped run's last selection (a DP output) and writes its variations, as the
+   * stopped run would have after that histogram; with no histogram kept it starts afresh.
+   */
+  async resumeFrom(state: AugPeState): Promise<void> {
+    if (state.iteration === 0) return this.initialPopulation();
+    this.firstIteration = state.iteration + 1;
+    for (const [label, picked] of Object.entries(state.selected)) this.selected.set(label, picked);
+    await this.vary(state.iteration);
+  }
+
+  /** Adds L−1 variations of each kept candidate (after histogram t). */
+  private async vary(t: number): Promise<void> {
+    this.progress('variations', t);
+    await Promise.all(
+      this.plan.labels.map(async (lp) => {
+        const keep = this.selected.get(lp.label)!.map((x) => x.text);
+        const vars = await this.variationsOf(lp.label, keep, `prompts:${lp.label}:${t}`);
+        this.populations.set(lp.label, [...keep, ...vars]);
+        this.progress('variations', t, lp.label);
+      }),
+    );
+  }
+
+  /** 3. The iterations left: vote, select, vary. */
+  async iterate(privateGroups: PrivateGroups): Promise<void> {
+    const o = this.o;
+    for (let t = this.firstIteration; t <= this.T; t++) {
       o.signal?.throwIfAborted();
       const groups: VoteGroup[] = [];
-      for (const lp of plan.labels) {
+      for (const lp of this.plan.labels) {
         const pg = privateGroups.get(lp.label)!;
         groups.push({
           private: pg.embeddings,
           units: pg.units,
-          candidates: await embedCandidates(populations.get(lp.label)!),
+          candidates: await this.embedCandidates(this.populations.get(lp.label)!),
         });
       }
       o.signal?.throwIfAborted();
-      histograms = t; // charged from here on, whatever happens next
-      progress('histogram', t);
-      const clean = voteHistograms(groups, s.neighbours, s.metric);
-      for (let i = 0; i < plan.labels.length; i++) {
-        const lp = plan.labels[i]!;
-        const noisy = privatizeHistogram(clean[i]!, plan.sigma, random(`noise:${lp.label}:${t}`), s.threshold);
-        const pop = populations.get(lp.label)!;
+      this.histograms++; // charged from here on, whatever happens next
+      this.state.started = this.before + this.histograms;
+      writeState(this.dir, this.state);
+      this.progress('histogram', t);
+      const clean = voteHistograms(groups, this.s.neighbours, this.s.metric);
+      for (let i = 0; i < this.plan.labels.length; i++) {
+        const lp = this.plan.labels[i]!;
+        const noisy = privatizeHistogram(
+          clean[i]!,
+          this.plan.sigma,
+          this.random(`noise:${lp.label}:${t}`),
+          this.s.threshold,
+        );
+        const pop = this.populations.get(lp.label)!;
         const picked = rankSelect(noisy, lp.count).map((j) => ({ text: pop[j]!, votes: noisy[j]! }));
-        selected.set(lp.label, picked);
-        await write({ type: 'selected', iteration: t, label: lp.label, records: picked });
+        this.selected.set(lp.label, picked);
+        await this.checkpoint.write({ type: 'selected', iteration: t, label: lp.label, records: picked });
       }
-      if (t === T) break;
+      this.state.iteration = t;
+      this.state.selected = Object.fromEntries(this.selected);
+      writeState(this.dir, this.state);
+      if (t === this.T) break;
       await yieldToEventLoop();
-      progress('variations', t);
-      await Promise.all(
-        plan.labels.map(async (lp) => {
-          const keep = selected.get(lp.label)!.map((x) => x.text);
-          const vars = await variationsOf(lp.label, keep, `prompts:${lp.label}:${t}`);
-          populations.set(lp.label, [...keep, ...vars]);
-          progress('variations', t, lp.label);
-        }),
-      );
+      await this.vary(t);
     }
-  } catch (e) {
-    failure = e as Error;
   }
 
-  const records: SyntheticRecord[] = s.labels.flatMap((label) =>
-    (selected.get(label) ?? []).map((x) => ({ label, text: x.text })),
-  );
-  const cancelled = failure !== undefined && (o.signal?.aborted ?? false);
-  const status: AugPeResult['status'] = failure === undefined ? 'completed' : cancelled ? 'cancelled' : 'failed';
-  const used: Charge[] = plan.ledgerPlan.charges.map((c) => ({
-    partition: c.partition,
-    mechanism: { kind: 'gaussian', sigma: plan.sigma, steps: histograms },
-  }));
-  const released = createHash('sha256').update(JSON.stringify(records)).digest('hex');
-  await reservation.settle({ used, released });
-  await write({ type: 'settled', status, histograms, released });
+  /** Settles this part with the histograms it started, writes the report and the journal. */
+  async settle(failure: Error | undefined, started: number): Promise<AugPeResult> {
+    const o = this.o;
+    const s = this.s;
+    const records: SyntheticRecord[] = s.labels.flatMap((label) =>
+      (this.selected.get(label) ?? []).map((x) => ({ label, text: x.text })),
+    );
+    const status: RunStatus = runStatus(failure, o.signal);
+    const cancelled = status === 'cancelled';
+    const released = releasedHash(records);
+    await this.reservation.settle({ used: this.charges(this.histograms), released });
+    await this.checkpoint.write({ type: 'settled', status, histograms: this.histograms, released });
+    // What the records rest on: every histogram of the run, those of a stopped part it continues included.
+    const histograms = this.before + this.histograms;
+    this.state.status = status;
+    writeState(this.dir, this.state);
 
-  const epsilonCharged =
-    histograms === 0 ? 0 : epsilonFor([{ kind: 'gaussian', sigma: plan.sigma, steps: histograms }], s.delta, 'gdp');
-  // Synthetic-only use: everything since the start minus the private embedding.
-  const spent = minus(
-    sameProvider
-      ? minus(generator.usage(), genStart)
-      : plus(minus(generator.usage(), genStart), minus(embedder.usage(), embStart)),
-    privateEmbeddingUsage,
-  );
-  const report: AugPeReport = {
-    tool: TOOL_VERSION,
-    algorithm: 'aug-pe',
-    dataset: { path: o.dataset.identity.path, contentSha256: o.dataset.identity.contentSha256 },
-    provider: { kind: generator.kind, model: generator.model, offline: generator.offline },
-    embedder: { kind: embedder.kind, model: embedder.model, offline: embedder.offline },
-    privacy: {
-      epsilon: s.epsilon,
-      delta: s.delta,
-      sigma: plan.sigma,
-      iterations: T,
+    const epsilonCharged =
+      histograms === 0
+        ? 0
+        : epsilonFor([{ kind: 'gaussian', sigma: this.plan.sigma, steps: histograms }], s.delta, 'gdp');
+    // Synthetic-only use: everything since the start minus the private embedding.
+    const spent = minusUsage(
+      this.sameProvider
+        ? minusUsage(this.generator.usage(), this.genStart)
+        : plusUsage(
+            minusUsage(this.generator.usage(), this.genStart),
+            minusUsage(this.embedder.usage(), this.embStart),
+          ),
+      this.privateEmbeddingUsage,
+    );
+    const report = this.report(histograms, epsilonCharged, spent, (o.now ?? Date.now)() - started);
+    // The run journal: the local diagnostics in a file beside the checkpoint (never in a release: src/core/release.ts).
+    await writeJournal(this.checkpoint.path, {
+      ...journalDiagnostics(report),
+      privateEmbeddingUsage: this.privateEmbeddingUsage,
+    });
+    return {
+      records,
+      status,
+      ...(failure && !cancelled ? { error: failure } : {}),
       histograms,
-      mu: Math.sqrt(histograms) / plan.sigma,
-      accountant: 'gdp',
+      reservation: {
+        id: this.reservation.id,
+        epsilonRun: this.reservation.epsilonRun,
+        spentAfter: this.reservation.spentAfter,
+      },
       epsilonCharged,
-      unit: o.dataset.columns.unit ?? 'row',
-    },
-    parameters: {
-      labels: s.labels,
-      counts: plan.labels.map((l) => l.count),
-      variations: s.variations,
-      neighbours: s.neighbours,
-      metric: s.metric,
-      threshold: s.threshold,
-      variation: s.variation,
-      maskProbability: s.maskProbability,
-      temperature: s.temperature,
-      maxTokens: s.maxTokens,
-    },
-    usage: {
-      calls: spent.calls,
-      generateRequests,
-      completions,
-      syntheticEmbedded,
-      inputTokens: spent.inputTokens,
-      outputTokens: spent.outputTokens,
-      cost: spent.cost,
-    },
-    durationMs: now() - started,
-  };
-  // The run journal: the local diagnostics in a file beside the checkpoint (never in a release: src/core/release.ts).
-  await writeFile(
-    localJournalPath(checkpoint),
-    JSON.stringify({ ...journalDiagnostics(report), privateEmbeddingUsage }, null, 2) + '\n',
-  );
-  return {
-    records,
-    status,
-    ...(failure && !cancelled ? { error: failure } : {}),
-    histograms,
-    reservation: { id: reservation.id, epsilonRun: reservation.epsilonRun, spentAfter: reservation.spentAfter },
-    epsilonCharged,
-    report,
-    checkpoint,
-    privateEmbeddingUsage,
-    refusedPrivateRows,
-  };
+      report,
+      checkpoint: this.checkpoint.path,
+      privateEmbeddingUsage: this.privateEmbeddingUsage,
+      refusedPrivateRows: this.refusedPrivateRows,
+      ...(o.resume ? { resumed: { from: o.resume.state.id, histogramsBefore: this.before } } : {}),
+    };
+  }
+
+  private report(histograms: number, epsilonCharged: number, spent: Usage, durationMs: number): AugPeReport {
+    const { o, s, plan, generator, embedder } = this;
+    return {
+      tool: TOOL_VERSION,
+      algorithm: 'aug-pe',
+      dataset: { path: o.dataset.identity.path, contentSha256: o.dataset.identity.contentSha256 },
+      provider: { kind: generator.kind, model: generator.model, offline: generator.offline },
+      embedder: { kind: embedder.kind, model: embedder.model, offline: embedder.offline },
+      privacy: {
+        epsilon: s.epsilon,
+        delta: s.delta,
+        sigma: plan.sigma,
+        iterations: this.T,
+        histograms,
+        mu: Math.sqrt(histograms) / plan.sigma,
+        accountant: 'gdp',
+        epsilonCharged,
+        unit: o.dataset.columns.unit ?? 'row',
+      },
+      parameters: {
+        labels: s.labels,
+        counts: plan.labels.map((l) => l.count),
+        variations: s.variations,
+        neighbours: s.neighbours,
+        metric: s.metric,
+        threshold: s.threshold,
+        variation: s.variation,
+        maskProbability: s.maskProbability,
+        temperature: s.temperature,
+        maxTokens: s.maxTokens,
+      },
+      usage: {
+        calls: spent.calls,
+        generateRequests: this.generateRequests,
+        completions: this.completions,
+        syntheticEmbedded: this.syntheticEmbedded,
+        inputTokens: spent.inputTokens,
+        outputTokens: spent.outputTokens,
+        cost: spent.cost,
+      },
+      durationMs,
+    };
+  }
 }

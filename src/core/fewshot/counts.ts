@@ -1,5 +1,5 @@
 import { addGaussianNoise, type RandomSource } from '../privacy';
-import type { PoolUnit } from './sample';
+import type { PoolUnit } from '../runs/pools';
 
 /**
  * The exact pool counts of the requested labels, in `labels` order. LOCAL ONLY: private, never shown, exported or

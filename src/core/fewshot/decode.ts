@@ -3,8 +3,9 @@ import { isRequestRefusal, settleNextTokens } from '../providers/refusal';
 import type { NextTokensStep, Provider } from '../providers/types';
 import { noisyArgmax, restrictToCandidates } from './aggregate';
 import { buildPrompt, endOfDemonstration, publicPrompt, type PromptFormat } from './prompt';
-import type { Bits32 } from './random';
-import { samplePrompts, type PoolUnit } from './sample';
+import type { Bits32 } from '../runs/random';
+import type { PoolUnit } from '../runs/pools';
+import { samplePrompts } from './sample';
 
 export interface DecodeStats {
   /** Prompt distributions requested from the model (several may share one HTTP request when batched). */

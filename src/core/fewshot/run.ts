@@ -1,19 +1,16 @@
-import { appendFile, mkdir, writeFile } from 'node:fs/promises';
-import path from 'node:path';
-import { createHash } from 'node:crypto';
 import { canonicalRecords, type Dataset } from '../data';
 import { UserError } from '../errors';
 import { BudgetExceededError, type Ledger, type Reservation } from '../ledger';
 import { cryptoRandom, gaussianNoise, type RandomSource } from '../privacy';
 import { filterEpsilon } from '../privacy/filter';
 import type { Provider } from '../providers/types';
-import { journalDiagnostics, localJournalPath } from '../release';
+import { journalDiagnostics } from '../release';
+import { openCheckpoint, releasedHash, runsDir, runStatus, writeJournal, type Checkpoint } from '../runs/checkpoint';
 import { TOOL_VERSION } from '../version';
 import { decodeDemonstration, type DecodeStats } from './decode';
 import type { Demonstration } from './export';
 import { exactPoolCounts, releasePoolCounts } from './counts';
 import {
-  buildPools,
   calibrateFromCounts,
   FEWSHOT_DEFAULTS,
   runEpsilon,
@@ -21,6 +18,7 @@ import {
   type FewShotPlan,
   type LabelPlan,
 } from './plan';
+import { buildPools, type PoolUnit } from '../runs/pools';
 import { DEFAULT_FORMAT, type PromptFormat } from './prompt';
 import { formatNumber } from '../../shared/format';
 
@@ -150,164 +148,38 @@ export interface FewShotReport {
 /**
  * Runs a planned DP few-shot generation: reserve in the ledger before touching private data, write every label's
  * demonstrations (labels in parallel, and a label's shots `shotConcurrency` at a time), checkpoint each finished
- * demonstration, and
- * settle with the steps actually charged — a started demonstration costs its full token budget T_max whatever its
- * length, because the stopping time depends on the data. Cancel or failure: stop, keep what was written, settle
- * the started demonstrations. A crash leaves the reservation charged in full.
+ * demonstration, and settle with the steps actually charged — a started demonstration costs its full token budget
+ * T_max whatever its length, because the stopping time depends on the data. Cancel or failure: stop, keep what was
+ * written, settle the started demonstrations. A crash leaves the reservation charged in full.
  */
 export async function runFewShot(o: FewShotRunOptions): Promise<FewShotResult> {
   const now = o.now ?? Date.now;
   const started = now();
-  const caps = await o.provider.capabilities(o.signal);
-  if (!caps.nextTokenLogprobs) {
-    throw new UserError(
-      `${o.provider.kind}/${o.provider.model} returns no next-token log-probabilities, which DP few-shot generation needs`,
-      caps.notes.join(' ') ||
-        'Use an OpenAI-compatible model with logprobs (gpt-4.1-mini, or a local vLLM/Ollama/llama.cpp model), or the built-in offline model.',
-    );
-  }
-  const topK = Math.min(o.topK ?? caps.nextTokenLogprobs.maxTopK, caps.nextTokenLogprobs.maxTopK);
+  const topK = await checkLogprobs(o);
   const lookahead = o.lookahead ?? (o.provider.offline ? FEWSHOT_DEFAULTS.lookahead : 1);
   const random = o.random ?? (() => cryptoRandom());
   const { settings } = o.plan;
-  const target = {
-    identity: o.dataset.identity,
-    units: o.units,
-    unitColumn: o.dataset.columns.unit,
-    records: canonicalRecords(o.dataset),
-  };
-
-  // 1. Reserve the whole run before any mechanism reads private data: the count release plus a stand-in for the token
-  //    steps (their σ and q are not known before the noisy counts). The run's parameters are public values only; which
-  //    earlier runs the admission counts follows the records' keyed fingerprints (ledger identity by records).
-  const countsReservation: Reservation = await o.ledger.reserve(target, o.plan.ledgerPlan);
-  // 2. Read the pools and release their sizes once, with Gaussian noise from the cryptographic sampler.
-  const { pools } = buildPools(o.dataset, settings.labels);
-  const noisy = releasePoolCounts(exactPoolCounts(pools, settings.labels), o.plan.counts.sigma, random('counts'));
-  // 3. Settle that reservation with the count release alone; its stand-in steps are replaced by the real ones next.
-  await countsReservation.settle({
-    used: o.plan.counts.charges,
-    released: createHash('sha256').update(JSON.stringify(noisy)).digest('hex'),
+  const { pools, noisy, countsReservation, mechanism, reservation } = await releaseCountsAndReserve(o, random);
+  const checkpoint = await openCheckpoint(runsDir(o.ledger.workspaceRoot, o.checkpointDir), reservation.id);
+  await checkpoint.write({
+    type: 'run',
+    id: reservation.id,
+    time: new Date(started).toISOString(),
+    labels: settings.labels,
+    shots: settings.shots,
   });
-  // 4. The token-step mechanisms from the noisy counts only (post-processing), reserved before any prompt is sent.
-  const mechanism = calibrateFromCounts(o.plan, noisy);
-  if (mechanism.warnings.length) o.onWarnings?.(mechanism.warnings);
-  let reservation: Reservation;
-  try {
-    reservation = await o.ledger.reserve(target, {
-      ...mechanism.ledgerPlan,
-      group: countsReservation.id,
-      guarantee: { epsilon: settings.epsilon, delta: settings.delta },
-    });
-  } catch (e) {
-    if (e instanceof BudgetExceededError)
-      e.message += `; the noisy pool-count release (ε ${fmtEps(o.plan.counts.epsilon)}) was charged`;
-    throw e;
-  }
-  const checkpointDir = o.checkpointDir ?? path.join(o.ledger.workspaceRoot, '.private-fewshot', 'runs');
-  await mkdir(checkpointDir, { recursive: true });
-  const checkpoint = path.join(checkpointDir, `${reservation.id}.jsonl`);
-  await appendFile(
-    checkpoint,
-    JSON.stringify({
-      type: 'run',
-      id: reservation.id,
-      time: new Date(started).toISOString(),
-      labels: settings.labels,
-      shots: settings.shots,
-    }) +
-      '\n' +
-      JSON.stringify({
-        type: 'counts',
-        reservation: countsReservation.id,
-        sigma: o.plan.counts.sigma,
-        noisy,
-      }) +
-      '\n',
-  );
+  await checkpoint.write({ type: 'counts', reservation: countsReservation.id, sigma: o.plan.counts.sigma, noisy });
 
-  // One counter per chain: a chain is one worker writing a label's shots one after another. Chains run
-  // concurrently, so the run's critical path is the longest chain.
   const concurrency = Math.max(1, Math.min(settings.shots, Math.floor(o.shotConcurrency ?? settings.shots)));
-  const chains: DecodeStats[] = [];
-  const total = (k: Exclude<keyof DecodeStats, 'refused'>) => chains.reduce((a, x) => a + x[k], 0);
-  const longest = () => chains.reduce((a, x) => Math.max(a, x.roundTrips), 0);
-  const startedShots = new Map<string, number>(settings.labels.map((l) => [l, 0]));
-  // Indexed by shot, so the output order does not depend on which demonstration finished first.
-  const results = new Map<string, (Demonstration | undefined)[]>(settings.labels.map((l) => [l, []]));
-  const progress = (label: string, shot: number, text: string, tokens: number, done: boolean) => {
-    const u = o.provider.usage();
-    o.onProgress?.({
-      label,
-      shot,
-      text,
-      tokens,
-      done,
-      calls: u.calls,
-      roundTrips: longest(),
-      inputTokens: u.inputTokens,
-      outputTokens: u.outputTokens,
-      cost: u.cost,
-    });
-  };
-
-  let failure: Error | undefined;
-  const chain = async (lp: LabelPlan, stats: DecodeStats) => {
-    try {
-      for (;;) {
-        o.signal?.throwIfAborted();
-        if (failure) return;
-        const shot = startedShots.get(lp.label)!;
-        if (shot >= settings.shots) return;
-        startedShots.set(lp.label, shot + 1); // charged in full from its first token on
-        const noiseRng = random(`noise:${lp.label}:${shot}`);
-        const r = await decodeDemonstration({
-          provider: o.provider,
-          format: o.format ?? DEFAULT_FORMAT,
-          label: lp.label,
-          pool: pools.get(lp.label)!,
-          prompts: settings.prompts,
-          samplingRate: lp.samplingRate,
-          sigma: lp.sigma,
-          maxTokens: settings.maxTokens,
-          topK,
-          lookahead,
-          prefetch: o.prefetch ?? (o.provider.offline ? lookahead - 1 : 0),
-          sampling: random(`sample:${lp.label}:${shot}`),
-          noise: (std) => gaussianNoise(noiseRng, std),
-          signal: o.signal,
-          stats,
-          onToken: (text, tokens) => progress(lp.label, shot, text, tokens, false),
-        });
-        const demo = { label: lp.label, text: r.text };
-        results.get(lp.label)![shot] = demo;
-        await appendFile(
-          checkpoint,
-          JSON.stringify({ type: 'demonstration', ...demo, shot, steps: r.steps, stop: r.stop }) + '\n',
-        );
-        progress(lp.label, shot, r.text, r.steps, true);
-      }
-    } catch (e) {
-      failure ??= e as Error;
-    }
-  };
+  const shots = new ShotWriter(o, { pools, random, topK, lookahead, checkpoint });
   await Promise.all(
-    mechanism.labels.flatMap((lp) =>
-      Array.from({ length: concurrency }, () => {
-        const stats: DecodeStats = { queries: 0, roundTrips: 0, tokens: 0, reused: 0, refused: 0 };
-        chains.push(stats);
-        return chain(lp, stats);
-      }),
-    ),
+    mechanism.labels.flatMap((lp) => Array.from({ length: concurrency }, () => shots.chain(lp, shots.newChain()))),
   );
 
-  const demonstrations = settings.labels.flatMap((l) =>
-    results.get(l)!.filter((d): d is Demonstration => d !== undefined),
-  );
-  const cancelled = failure !== undefined && (o.signal?.aborted ?? false);
-  const status: FewShotResult['status'] = failure === undefined ? 'completed' : cancelled ? 'cancelled' : 'failed';
-  const used = stepCharges(mechanism.labels, (lp) => startedShots.get(lp.label)! * settings.maxTokens);
-  const released = createHash('sha256').update(JSON.stringify(demonstrations)).digest('hex');
+  const demonstrations = shots.demonstrations();
+  const status = runStatus(shots.failure, o.signal);
+  const used = stepCharges(mechanism.labels, (lp) => shots.started(lp.label) * settings.maxTokens);
+  const released = releasedHash(demonstrations);
   await reservation.settle({ used, released });
   // The steps' σ and q were chosen from the released counts, so the PLD composition of the two parts (which assumes
   // both fixed in advance) is not a guarantee; the budget split is (basic composition, Dwork & Roth 2014, Thm 3.16).
@@ -322,51 +194,15 @@ export async function runFewShot(o: FewShotRunOptions): Promise<FewShotResult> {
         ),
       )
     : runEpsilon([...o.plan.counts.charges], settings.delta);
-  await appendFile(checkpoint, JSON.stringify({ type: 'settled', status, released }) + '\n');
+  await checkpoint.write({ type: 'settled', status, released });
 
-  const u = o.provider.usage();
-  const report: FewShotReport = {
-    tool: TOOL_VERSION,
-    algorithm: 'dp-few-shot',
-    dataset: { path: o.dataset.identity.path, contentSha256: o.dataset.identity.contentSha256 },
-    provider: { kind: o.provider.kind, model: o.provider.model, offline: o.provider.offline },
-    privacy: {
-      epsilon: settings.epsilon,
-      delta: settings.delta,
-      accountant: 'pld',
-      epsilonCharged,
-      unit: o.dataset.columns.unit ?? 'row',
-    },
-    parameters: {
-      labels: settings.labels,
-      shots: settings.shots,
-      prompts: settings.prompts,
-      examplesPerPrompt: settings.examplesPerPrompt,
-      maxTokens: settings.maxTokens,
-      topK,
-      lookahead,
-      shotConcurrency: concurrency,
-    },
-    usage: {
-      calls: u.calls,
-      queries: total('queries'),
-      roundTrips: longest(),
-      waves: total('roundTrips'),
-      chains: chains.length,
-      reused: total('reused'),
-      inputTokens: u.inputTokens,
-      outputTokens: u.outputTokens,
-      cost: u.cost,
-      tokensReleased: total('tokens'),
-    },
-    durationMs: now() - started,
-  };
+  const report = fewShotReport(o, { topK, lookahead, concurrency, epsilonCharged, durationMs: now() - started }, shots);
   // The run journal: the local diagnostics in a file beside the checkpoint (never in a release: src/core/release.ts).
-  await writeFile(localJournalPath(checkpoint), JSON.stringify({ ...journalDiagnostics(report) }, null, 2) + '\n');
+  await writeJournal(checkpoint.path, { ...journalDiagnostics(report) });
   return {
     demonstrations,
     status,
-    ...(failure && !cancelled ? { error: failure } : {}),
+    ...(shots.failure && status === 'failed' ? { error: shots.failure } : {}),
     reservation: { id: reservation.id, epsilonRun: mechanism.epsilonRun, spentAfter: reservation.spentAfter },
     counts: {
       reservation: countsReservation.id,
@@ -378,8 +214,214 @@ export async function runFewShot(o: FewShotRunOptions): Promise<FewShotResult> {
     warnings: mechanism.warnings,
     epsilonCharged,
     report,
-    checkpoint,
-    refusedPrompts: chains.reduce((a, x) => a + (x.refused ?? 0), 0),
+    checkpoint: checkpoint.path,
+    refusedPrompts: shots.refused(),
+  };
+}
+
+/** The provider's top-K of next-token log-probabilities, or a refusal when it has none. */
+async function checkLogprobs(o: FewShotRunOptions): Promise<number> {
+  const caps = await o.provider.capabilities(o.signal);
+  if (!caps.nextTokenLogprobs) {
+    throw new UserError(
+      `${o.provider.kind}/${o.provider.model} returns no next-token log-probabilities, which DP few-shot generation needs`,
+      caps.notes.join(' ') ||
+        'Use an OpenAI-compatible model with logprobs (gpt-4.1-mini, or a local vLLM/Ollama/llama.cpp model), or the built-in offline model.',
+    );
+  }
+  return Math.min(o.topK ?? caps.nextTokenLogprobs.maxTopK, caps.nextTokenLogprobs.maxTopK);
+}
+
+/**
+ * 1. Reserve the whole run before any mechanism reads private data: the count release plus a stand-in for the
+ *    token steps (their σ and q are not known before the noisy counts). The run's parameters are public values only;
+ *    which earlier runs the admission counts follows the records' keyed fingerprints (ledger identity by records).
+ * 2. Read the pools and release their sizes once, with Gaussian noise from the cryptographic sampler.
+ * 3. Settle that reservation with the count release alone; its stand-in steps are replaced by the real ones next.
+ * 4. The token-step mechanisms from the noisy counts only (post-processing), reserved before any prompt is sent.
+ */
+async function releaseCountsAndReserve(o: FewShotRunOptions, random: (stream: string) => RandomSource) {
+  const { settings } = o.plan;
+  const target = {
+    identity: o.dataset.identity,
+    units: o.units,
+    unitColumn: o.dataset.columns.unit,
+    records: canonicalRecords(o.dataset),
+  };
+  const countsReservation: Reservation = await o.ledger.reserve(target, o.plan.ledgerPlan);
+  const { pools } = buildPools(o.dataset, settings.labels);
+  const noisy = releasePoolCounts(exactPoolCounts(pools, settings.labels), o.plan.counts.sigma, random('counts'));
+  await countsReservation.settle({ used: o.plan.counts.charges, released: releasedHash(noisy) });
+  const mechanism = calibrateFromCounts(o.plan, noisy);
+  if (mechanism.warnings.length) o.onWarnings?.(mechanism.warnings);
+  let reservation: Reservation;
+  try {
+    reservation = await o.ledger.reserve(target, {
+      ...mechanism.ledgerPlan,
+      group: countsReservation.id,
+      guarantee: { epsilon: settings.epsilon, delta: settings.delta },
+    });
+  } catch (e) {
+    if (e instanceof BudgetExceededError)
+      e.message += `; the noisy pool-count release (ε ${fmtEps(o.plan.counts.epsilon)}) was charged`;
+    throw e;
+  }
+  return { pools, noisy, countsReservation, mechanism, reservation };
+}
+
+/**
+ * Writes the demonstrations: one chain is one worker writing a label's shots one after another. Chains run
+ * concurrently, so the run's critical path is the longest chain. The first failure stops every chain.
+ */
+class ShotWriter {
+  failure: Error | undefined;
+  readonly chains: DecodeStats[] = [];
+  private readonly startedShots: Map<string, number>;
+  /** Indexed by shot, so the output order does not depend on which demonstration finished first. */
+  private readonly results: Map<string, (Demonstration | undefined)[]>;
+
+  constructor(
+    private readonly o: FewShotRunOptions,
+    private readonly x: {
+      pools: Map<string, PoolUnit[]>;
+      random: (stream: string) => RandomSource;
+      topK: number;
+      lookahead: number;
+      checkpoint: Checkpoint;
+    },
+  ) {
+    const labels = o.plan.settings.labels;
+    this.startedShots = new Map(labels.map((l) => [l, 0]));
+    this.results = new Map(labels.map((l) => [l, []]));
+  }
+
+  newChain(): DecodeStats {
+    const stats: DecodeStats = { queries: 0, roundTrips: 0, tokens: 0, reused: 0, refused: 0 };
+    this.chains.push(stats);
+    return stats;
+  }
+
+  started(label: string): number {
+    return this.startedShots.get(label)!;
+  }
+
+  total(k: Exclude<keyof DecodeStats, 'refused'>): number {
+    return this.chains.reduce((a, x) => a + x[k], 0);
+  }
+
+  longest(): number {
+    return this.chains.reduce((a, x) => Math.max(a, x.roundTrips), 0);
+  }
+
+  refused(): number {
+    return this.chains.reduce((a, x) => a + (x.refused ?? 0), 0);
+  }
+
+  demonstrations(): Demonstration[] {
+    return this.o.plan.settings.labels.flatMap((l) =>
+      this.results.get(l)!.filter((d): d is Demonstration => d !== undefined),
+    );
+  }
+
+  private progress(label: string, shot: number, text: string, tokens: number, done: boolean): void {
+    const u = this.o.provider.usage();
+    this.o.onProgress?.({
+      label,
+      shot,
+      text,
+      tokens,
+      done,
+      calls: u.calls,
+      roundTrips: this.longest(),
+      inputTokens: u.inputTokens,
+      outputTokens: u.outputTokens,
+      cost: u.cost,
+    });
+  }
+
+  async chain(lp: LabelPlan, stats: DecodeStats): Promise<void> {
+    const { o, x } = this;
+    const { settings } = o.plan;
+    try {
+      for (;;) {
+        o.signal?.throwIfAborted();
+        if (this.failure) return;
+        const shot = this.startedShots.get(lp.label)!;
+        if (shot >= settings.shots) return;
+        this.startedShots.set(lp.label, shot + 1); // charged in full from its first token on
+        const noiseRng = x.random(`noise:${lp.label}:${shot}`);
+        const r = await decodeDemonstration({
+          provider: o.provider,
+          format: o.format ?? DEFAULT_FORMAT,
+          label: lp.label,
+          pool: x.pools.get(lp.label)!,
+          prompts: settings.prompts,
+          samplingRate: lp.samplingRate,
+          sigma: lp.sigma,
+          maxTokens: settings.maxTokens,
+          topK: x.topK,
+          lookahead: x.lookahead,
+          prefetch: o.prefetch ?? (o.provider.offline ? x.lookahead - 1 : 0),
+          sampling: x.random(`sample:${lp.label}:${shot}`),
+          noise: (std) => gaussianNoise(noiseRng, std),
+          signal: o.signal,
+          stats,
+          onToken: (text, tokens) => this.progress(lp.label, shot, text, tokens, false),
+        });
+        const demo = { label: lp.label, text: r.text };
+        this.results.get(lp.label)![shot] = demo;
+        await x.checkpoint.write({ type: 'demonstration', ...demo, shot, steps: r.steps, stop: r.stop });
+        this.progress(lp.label, shot, r.text, r.steps, true);
+      }
+    } catch (e) {
+      this.failure ??= e as Error;
+    }
+  }
+}
+
+/** The run's full local record (public parameters and local diagnostics; see FewShotReport). */
+function fewShotReport(
+  o: FewShotRunOptions,
+  r: { topK: number; lookahead: number; concurrency: number; epsilonCharged: number; durationMs: number },
+  shots: ShotWriter,
+): FewShotReport {
+  const { settings } = o.plan;
+  const u = o.provider.usage();
+  return {
+    tool: TOOL_VERSION,
+    algorithm: 'dp-few-shot',
+    dataset: { path: o.dataset.identity.path, contentSha256: o.dataset.identity.contentSha256 },
+    provider: { kind: o.provider.kind, model: o.provider.model, offline: o.provider.offline },
+    privacy: {
+      epsilon: settings.epsilon,
+      delta: settings.delta,
+      accountant: 'pld',
+      epsilonCharged: r.epsilonCharged,
+      unit: o.dataset.columns.unit ?? 'row',
+    },
+    parameters: {
+      labels: settings.labels,
+      shots: settings.shots,
+      prompts: settings.prompts,
+      examplesPerPrompt: settings.examplesPerPrompt,
+      maxTokens: settings.maxTokens,
+      topK: r.topK,
+      lookahead: r.lookahead,
+      shotConcurrency: r.concurrency,
+    },
+    usage: {
+      calls: u.calls,
+      queries: shots.total('queries'),
+      roundTrips: shots.longest(),
+      waves: shots.total('roundTrips'),
+      chains: shots.chains.length,
+      reused: shots.total('reused'),
+      inputTokens: u.inputTokens,
+      outputTokens: u.outputTokens,
+      cost: u.cost,
+      tokensReleased: shots.total('tokens'),
+    },
+    durationMs: r.durationMs,
   };
 }
 

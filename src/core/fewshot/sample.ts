@@ -1,10 +1,5 @@
-import { bernoulli, uniform01, uniformInt, type Bits32 } from './random';
-
-/** A privacy unit of one label's pool: one record, or all rows of one user. */
-export interface PoolUnit {
-  id: string;
-  texts: string[];
-}
+import { bernoulli, uniform01, uniformInt, type Bits32 } from '../runs/random';
+import type { PoolUnit } from '../runs/pools';
 
 /**
  * One token step's private prompts (Tang et al. 2024 §3, with the reference code's fixed-size sample replaced by

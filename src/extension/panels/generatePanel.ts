@@ -20,6 +20,7 @@ import { providerFromSettings } from '../providers/settings';
 import { fewShotResultMessage } from './release';
 import { RunProgress, Throttle } from './progress';
 import { RunPanel, type Loaded, type RunPanelDeps, type RunPanelSpec } from './runPanelHost';
+import { FORM_DEFAULTS } from '../../shared/limits';
 
 const SPEC: RunPanelSpec = {
   kind: 'generate',
@@ -64,7 +65,12 @@ export class GeneratePanel extends RunPanel<GenerateSettings, FewShotRelease> {
       labels: loaded.summary.labels.map((l) => l.label),
       provider: { kind: provider.kind, model: provider.model, offline: provider.offline },
       budget,
-      defaults: { shots: 2, epsilon: 1, prompts: FEWSHOT_DEFAULTS.prompts, maxTokens: FEWSHOT_DEFAULTS.maxTokens },
+      defaults: {
+        shots: FORM_DEFAULTS.shots,
+        epsilon: FORM_DEFAULTS.epsilon,
+        prompts: FEWSHOT_DEFAULTS.prompts,
+        maxTokens: FEWSHOT_DEFAULTS.maxTokens,
+      },
     };
   }
 

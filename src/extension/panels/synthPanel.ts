@@ -1,12 +1,14 @@
 import path from 'node:path';
 import * as vscode from 'vscode';
-import { AUGPE_DEFAULTS, prepareAugPe, type PreparedAugPe } from '../../core/augpe';
+import { AUGPE_DEFAULTS, loadAugPeResume, prepareAugPe, resumePlan, type PreparedAugPe } from '../../core/augpe';
+import { runsDir } from '../../core/runs/checkpoint';
 import { UserError } from '../../core/errors';
 import { BudgetExceededError, defaultRecordIndex } from '../../core/ledger';
 import { BUILTIN_MODEL_ID } from '../../core/providers/builtin';
 import type { Provider } from '../../core/providers/types';
 import { localJournalPath, type AugPeRelease } from '../../core/release';
 import type { BudgetMessage, HostMessage, SynthSettings, WebviewMessage } from '../../shared/protocol';
+import { FORM_DEFAULTS } from '../../shared/limits';
 import { budgetOf } from '../datasetLedger';
 import { providerConfigFromSettings, providerFromSettings } from '../providers/settings';
 import { augPeResultMessage } from './release';
@@ -66,8 +68,8 @@ export class SynthPanel extends RunPanel<SynthSettings, AugPeRelease> {
       budget,
       // The provider's own embeddings by default (as the CLI's --embedder same); the form says where rows go.
       defaults: {
-        count: 10,
-        epsilon: 1,
+        count: FORM_DEFAULTS.count,
+        epsilon: FORM_DEFAULTS.epsilon,
         iterations: AUGPE_DEFAULTS.iterations,
         variations: AUGPE_DEFAULTS.variations,
         embedder: providerEmbeds ? 'same' : 'builtin',
@@ -79,6 +81,7 @@ export class SynthPanel extends RunPanel<SynthSettings, AugPeRelease> {
     // The Generate panel's own messages (preview, generate) do not apply here.
     if (msg.type === 'synthPreview') await this.preview(msg.settings);
     else if (msg.type === 'synthRun') await this.synthesize(msg.settings);
+    else if (msg.type === 'synthResume') await this.synthesize(msg.settings, msg.run);
   }
 
   protected progressSnapshot(): HostMessage | undefined {
@@ -147,13 +150,21 @@ export class SynthPanel extends RunPanel<SynthSettings, AugPeRelease> {
     );
   }
 
-  private async synthesize(s: SynthSettings): Promise<void> {
+  /** Runs Aug-PE with `s`; with `resume`, continues that stopped run (same settings) for the histograms left. */
+  private async synthesize(s: SynthSettings, resume?: string): Promise<void> {
     this.checkCanRun('text', 'run again');
     this.board = undefined;
     const { prepared, loaded } = await this.prepare(s);
-    const { plan, check, target, status: before } = prepared;
-    if (!check.fits) throw new BudgetExceededError(check, this.name, plan.ledgerPlan);
+    const { plan, target, status: before } = prepared;
     const { provider, generator, embedder } = await this.models(s);
+    // A continuation is checked here first (one-line refusal: finished, resumed, running, changed settings) and
+    // admitted for the histograms left only.
+    const point = resume
+      ? loadAugPeResume(runsDir(loaded.root), resume, { dataset: loaded.ds, plan, provider: generator, embedder })
+      : undefined;
+    const ledgerPlan = point ? resumePlan(plan, point) : plan.ledgerPlan;
+    const check = point ? await loaded.ledger.check(target, ledgerPlan) : prepared.check;
+    if (!check.fits) throw new BudgetExceededError(check, this.name, ledgerPlan);
     const config = await providerConfigFromSettings(this.deps.context);
     const input: WorkerInput = {
       dataset: loaded.ds,
@@ -163,6 +174,7 @@ export class SynthPanel extends RunPanel<SynthSettings, AugPeRelease> {
       generator: config.kind === 'vscode-lm' ? { host: generator } : { config },
       embedder: s.embedder,
       ...(defaultRecordIndex() ? { indexDir: defaultRecordIndex()!.dir } : {}),
+      ...(resume ? { resume } : {}),
     };
     const controller = new AbortController();
     this.running = controller;
@@ -213,7 +225,9 @@ export class SynthPanel extends RunPanel<SynthSettings, AugPeRelease> {
           message,
         },
       );
-      this.settled(release, shown, after, result.checkpoint);
+      // A stop with histograms left can be resumed from the panel (the id goes back with the Resume button).
+      const left = result.status !== 'completed' && result.histograms < plan.settings.iterations;
+      this.settled(release, left ? { ...shown, resumable: result.reservation.id } : shown, after, result.checkpoint);
       this.deps.log.info(
         `Synthesize ${this.name}: ${result.status}, ${result.records.length} record(s), ${result.histograms} of ${plan.settings.iterations} histogram(s), ε charged ${result.epsilonCharged.toFixed(3)}; local only, not private: ${result.report.usage.calls} calls, ${Date.now() - started} ms.`,
       );

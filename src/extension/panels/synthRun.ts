@@ -28,6 +28,8 @@ export interface WorkerInput {
   embedder: 'same' | 'builtin';
   /** The per-user record index folder (core/ledger/record-index.ts), when the host has one. */
   indexDir?: string;
+  /** The id of a stopped run to continue (core/augpe/run.ts loadAugPeResume; the host checked it first). */
+  resume?: string;
 }
 
 export type HostCall =

@@ -2,7 +2,8 @@
 // It runs runAugPe with its own ledger handle and providers, reports progress, and answers a cancel message by
 // aborting the run (which settles the histograms that ran). The host side is synthRun.ts.
 import { parentPort, workerData } from 'node:worker_threads';
-import { runAugPe } from '../../core/augpe';
+import { loadAugPeResume, runAugPe } from '../../core/augpe';
+import { runsDir } from '../../core/runs/checkpoint';
 import { BudgetExceededError, openLedger } from '../../core/ledger';
 import { createProvider } from '../../core/providers';
 import type { Usage } from '../../core/providers/types';
@@ -54,7 +55,16 @@ async function main(): Promise<WorkerResult> {
   const generator = 'config' in g ? createProvider(g.config) : hostProvider(g.host, callHost);
   const embedder =
     input.embedder === 'builtin' && generator.kind !== 'builtin' ? createProvider({ kind: 'builtin' }) : generator;
+  const resume = input.resume
+    ? loadAugPeResume(runsDir(input.root), input.resume, {
+        dataset: input.dataset,
+        plan: input.plan,
+        provider: generator,
+        embedder,
+      })
+    : undefined;
   const result = await runAugPe({
+    ...(resume ? { resume } : {}),
     dataset: input.dataset,
     plan: input.plan,
     provider: generator,

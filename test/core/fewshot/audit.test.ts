@@ -1,7 +1,8 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { noisyArgmax, restrictToCandidates } from '../../../src/core/fewshot/aggregate';
-import { samplePrompts, type PoolUnit } from '../../../src/core/fewshot/sample';
+import { samplePrompts } from '../../../src/core/fewshot/sample';
+import type { PoolUnit } from '../../../src/core/runs/pools';
 import { epsilonFor, gaussianNoise } from '../../../src/core/privacy';
 import { seededRandom } from '../../support/rng';
 import { binomialCdf, clopperPearson } from '../../support/stats';

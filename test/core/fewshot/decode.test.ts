@@ -2,7 +2,7 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { decodeDemonstration, type DecodeStats } from '../../../src/core/fewshot/decode';
 import { DEFAULT_FORMAT } from '../../../src/core/fewshot/prompt';
-import type { PoolUnit } from '../../../src/core/fewshot/sample';
+import type { PoolUnit } from '../../../src/core/runs/pools';
 import { BigramProvider } from '../../support/bigram-provider';
 import { testNormal, testRng } from '../../support/rng';
 

@@ -1,7 +1,8 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { loadDataset, type Dataset } from '../../../src/core/data';
-import { planFewShot, buildPools, calibrateFromCounts } from '../../../src/core/fewshot/plan';
+import { planFewShot, calibrateFromCounts } from '../../../src/core/fewshot/plan';
+import { buildPools } from '../../../src/core/runs/pools';
 import { epsilonFor } from '../../../src/core/privacy';
 import { UsageError } from '../../../src/core/errors';
 import { tempDir, writeFile } from '../../support/tmp';

@@ -2,7 +2,7 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { decodeDemonstration, type DecodeStats } from '../../../src/core/fewshot/decode';
 import { DEFAULT_FORMAT } from '../../../src/core/fewshot/prompt';
-import type { PoolUnit } from '../../../src/core/fewshot/sample';
+import type { PoolUnit } from '../../../src/core/runs/pools';
 import { createProvider, ProviderError, type Provider } from '../../../src/core/providers';
 import type { OpenAICompatibleProvider } from '../../../src/core/providers/openai';
 import type { NextTokensRequest } from '../../../src/core/providers/types';

@@ -1,7 +1,8 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { samplePrompts, type PoolUnit } from '../../../src/core/fewshot/sample';
-import { uniformInt, uniform01 } from '../../../src/core/fewshot/random';
+import { samplePrompts } from '../../../src/core/fewshot/sample';
+import type { PoolUnit } from '../../../src/core/runs/pools';
+import { uniformInt, uniform01 } from '../../../src/core/runs/random';
 import { testRng } from '../../support/rng';
 
 // Upper 0.999 quantiles of chi-square: df=1 → 10.83, df=9 → 27.88. A correct sampler fails each check with

@@ -1,11 +1,13 @@
 /**
- * Uniform draws on top of a RandomSource (the privacy module's interface: 32 random bits per call). Production
- * passes a cryptographic source; only tests inject a seeded one. The source type and the unbiased uniformInt have one
- * home, privacy/noise.ts; they are re-exported here for the callers of this module.
+ * Uniform draws on top of a RandomSource (the privacy module's interface: 32 random bits per call), shared by both
+ * algorithms (DP few-shot's Poisson prompts, Aug-PE's prompt choices and masks). Production passes a cryptographic
+ * source; only tests inject a seeded one. The exact integer draw has one home, privacy/noise.ts.
  */
-import { uniformInt, type RandomSource } from '../privacy/noise';
+import type { RandomSource } from '../privacy/noise';
 
-export { uniformInt };
+export { uniformInt } from '../privacy/noise';
+
+/** 32 random bits per call: the privacy module's RandomSource. */
 export type Bits32 = RandomSource;
 
 /** A uniform double in [0, 1) with 53 random bits. */
