@@ -23,8 +23,7 @@ try {
   await page.goto(`${server.url}/?folder=${encodeURIComponent(server.workspace)}`);
   await page.locator('.monaco-workbench').waitFor({ timeout: 60_000 });
   await openPanels(page);
-  // Close the side bar: the panel gets the width.
-  await page.keyboard.press('Control+B');
+  await closeSideBar(page);
   for (const theme of Object.keys(THEMES) as ThemeName[]) {
     for (const panel of ['inspect', 'generate', 'synth'] as const) {
       const wv = await showPanel(page, panel);

@@ -54,6 +54,21 @@ export async function setTheme(page: Page, theme: ThemeName): Promise<void> {
   }
 }
 
+/** Runs a command from the palette by its title. */
+export async function runCommand(page: Page, title: string): Promise<void> {
+  const input = page.locator('.quick-input-widget input');
+  await page.keyboard.press('F1');
+  await input.fill(`>${title}`);
+  await page.locator(`.quick-input-list .monaco-list-row[aria-label^="${title}"]`).first().click();
+  await page.locator('.quick-input-widget').waitFor({ state: 'hidden', timeout: 10_000 });
+}
+
+/** Closes the primary side bar, so the panel gets the width. */
+export async function closeSideBar(page: Page): Promise<void> {
+  await runCommand(page, 'View: Close Primary Side Bar');
+  await page.locator('.part.sidebar').waitFor({ state: 'hidden', timeout: 10_000 });
+}
+
 /** Brings the panel's editor tab to the front and returns its webview. */
 export async function showPanel(page: Page, panel: PanelName): Promise<FrameLocator> {
   await page.locator('.tabs-container .tab', { hasText: `${TAB[panel]}: ${SAMPLE}` }).click();
