@@ -3,7 +3,7 @@
  * (themes.e2e.ts): opens Inspect, Generate and Synthesize on the example data with a few labels ticked, and switches
  * the colour theme through the command palette.
  */
-import { copyFileSync } from 'node:fs';
+import { copyFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import type { FrameLocator, Locator, Page } from 'playwright-core';
 import { ROOT, fromExplorer, webview } from './harness';
@@ -26,8 +26,12 @@ const COMMAND: Record<PanelName, string> = {
   synth: 'Generate Synthetic Records (Aug-PE)…',
 };
 
+/** A Markdown file to insert into (the header must be a comment there, not a heading). */
+export const NOTES = 'notes.md';
+
 export function setupWorkspace(ws: string): void {
   copyFileSync(join(ROOT, 'examples', SAMPLE), join(ws, SAMPLE));
+  writeFileSync(join(ws, NOTES), 'Examples:\n');
 }
 
 /** Picks the colour theme with "Preferences: Color Theme" (as a user would), then waits for the webview to follow. */

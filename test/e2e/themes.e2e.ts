@@ -6,6 +6,8 @@
  */
 import { after, before, describe, it } from 'node:test';
 import assert from 'node:assert/strict';
+import { readFileSync } from 'node:fs';
+import { join } from 'node:path';
 import type { Browser, FrameLocator, Page } from 'playwright-core';
 import { contrastRatio, over, parseColor } from '../support/contrast';
 import {
@@ -19,6 +21,7 @@ import {
   type LoggedMessage,
 } from './harness';
 import {
+  NOTES,
   THEMES,
   closeSideBar,
   openPanels,
@@ -172,5 +175,53 @@ describe('The panels in light, high-contrast and dark themes (code-server + Chro
       await wv.locator('#label-filter').fill('');
       assert.equal((await wv.locator('#label-count').textContent()) ?? '', '3 of 77 selected');
       await page.setViewportSize({ width: 1280, height: 900 });
+    }));
+
+  it('a plan warning names the form’s fields, not CLI flags', () =>
+    withDiagnostics('form-words', async () => {
+      const wv = await showPanel(page, 'synth');
+      await wv.locator('#count').fill('200');
+      await wv.locator('#iterations').fill('20');
+      await wv.locator('#preview').click();
+      const warning = wv.locator('.plan .warning', { hasText: 'mostly noise' }).first();
+      await warning.waitFor({ timeout: 60_000 });
+      const text = (await warning.textContent()) ?? '';
+      assert.match(text, /a smaller “Records in total” help/);
+      assert.doesNotMatch(text, /--\w/);
+      await wv.locator('#preset-balanced').click();
+      assert.equal(await wv.locator('#count').inputValue(), '3');
+    }));
+
+  it('per-item Insert into a Markdown file: a comment header, a list item, the cursor after it', () =>
+    withDiagnostics('insert-markdown', async () => {
+      await page.keyboard.press('Control+P');
+      await page.locator('.quick-input-widget input').fill(NOTES);
+      await page.locator(`.quick-input-list .monaco-list-row[aria-label*="${NOTES}"]`).first().click();
+      const editor = page.locator('.editor-instance .monaco-editor').first();
+      await editor.waitFor({ timeout: 10_000 });
+      await editor.click();
+      await page.keyboard.press('Control+End');
+      const wv = await showPanel(page, 'generate');
+      const second = wv.locator('.result .demo').nth(1);
+      const label = ((await second.locator('.demo-label').textContent()) ?? '').trim();
+      await second.locator('vscode-button[aria-label="Insert item 2"]').click();
+      await page.locator('.tabs-container .tab.active', { hasText: NOTES }).waitFor({ timeout: 15_000 });
+      // The cursor is after the inserted text: line 4 (after "Examples:", the header and the item), column 1. What
+      // is typed now lands on the line after the list item.
+      await page.locator('.statusbar-item', { hasText: 'Ln 4, Col 1' }).waitFor({ timeout: 10_000 });
+      await page.keyboard.type('END');
+      await page.keyboard.press('Control+S');
+      const file = join(server!.workspace, NOTES);
+      let saved = '';
+      for (const deadline = Date.now() + 10_000; Date.now() < deadline; await page.waitForTimeout(200)) {
+        saved = readFileSync(file, 'utf8');
+        if (saved.includes('END')) break;
+      }
+      const lines = saved.split('\n');
+      assert.equal(lines[0], 'Examples:');
+      assert.match(lines[1]!, /^<!-- .*: 1 DP few-shot demonstration\(s\), ε [\d.]+ at δ .* -->$/);
+      assert.ok(!lines.some((l) => /^# /.test(l)), 'a Markdown heading was inserted');
+      assert.ok(lines[2]!.startsWith(`- **${label}**: `), lines[2]);
+      assert.equal(lines[3], 'END');
     }));
 });
