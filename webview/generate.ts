@@ -7,17 +7,23 @@ import {
   type ProgressRow,
   type ProgressTotals,
 } from '../src/shared/protocol';
+import { formatDelta } from '../src/shared/format';
+import { GENERATE_PRESETS } from '../src/shared/presets';
 import {
   budgetView,
+  exact,
   f,
+  glossary,
   labelPicker,
   localOnlyView,
   numberField,
+  presetRow,
   releaseActions,
   releasedTexts,
   setBudgetButton,
 } from './common';
 import { h } from './dom';
+import { GENERATE_GLOSSARY, HELP } from './explain';
 import { getState, send, setState } from './vscode-api';
 
 type InitMessage = Extract<HostMessage, { type: 'generateInit' }>;
@@ -34,10 +40,29 @@ let progressEl: HTMLElement | undefined;
 
 function initView(app: HTMLElement, m: InitMessage): void {
   const picker = labelPicker(m.labels);
-  const shots = numberField('shots', 'Shots per label', m.defaults.shots, { min: '1', step: '1' });
-  const epsilon = numberField('epsilon', 'ε for this run', m.defaults.epsilon, { min: '0.01', step: 'any' });
-  const prompts = numberField('prompts', 'Prompts M', m.defaults.prompts, { min: '1', step: '1' });
-  const maxTokens = numberField('max-tokens', 'Max tokens T_max', m.defaults.maxTokens, { min: '1', step: '1' });
+  const shots = numberField('shots', 'Shots per label', m.defaults.shots, { min: '1', step: '1' }, HELP.shots);
+  const epsilon = numberField(
+    'epsilon',
+    'ε for this run',
+    m.defaults.epsilon,
+    { min: '0.01', step: 'any' },
+    HELP.epsilon,
+  );
+  const prompts = numberField('prompts', 'Prompts M', m.defaults.prompts, { min: '1', step: '1' }, HELP.prompts);
+  const maxTokens = numberField(
+    'max-tokens',
+    'Max tokens T_max',
+    m.defaults.maxTokens,
+    { min: '1', step: '1' },
+    HELP.maxTokens,
+  );
+  const presets = presetRow(GENERATE_PRESETS, (p) => {
+    shots.input.value = String(p.values.shots);
+    epsilon.input.value = String(p.values.epsilon);
+    prompts.input.value = String(p.values.prompts);
+    maxTokens.input.value = String(p.values.maxTokens);
+    save();
+  });
   const previewBtn = h('vscode-button', { id: 'preview', secondary: true }, 'Preview plan');
   const generateBtn = h('vscode-button', { id: 'generate' }, 'Generate');
   const cancelBtn = h('vscode-button', { id: 'cancel', secondary: true, hidden: true }, 'Cancel');
@@ -66,7 +91,11 @@ function initView(app: HTMLElement, m: InitMessage): void {
   };
   const valid = (s: GenerateSettings): boolean => {
     const ok = [s.shots, s.epsilon, s.prompts, s.maxTokens].every((x) => Number.isFinite(x) && x > 0);
-    if (!ok) showProblem('Every number must be positive.', 'Shots, prompts and T_max are whole numbers ≥ 1; ε > 0.');
+    if (!ok)
+      showProblem(
+        'Every number must be positive.',
+        '“Shots per label”, “Prompts M” and “Max tokens T_max” are whole numbers of 1 or more; “ε for this run” is above 0.',
+      );
     return ok;
   };
   previewBtn.addEventListener('click', () => {
@@ -134,8 +163,10 @@ function initView(app: HTMLElement, m: InitMessage): void {
       ' The labels you tick are treated as public: they appear in the prompts and the output.',
     ),
     ...picker.elements,
+    presets,
     h('div', { class: 'fields' }, shots.el, epsilon.el, prompts.el, maxTokens.el),
     h('div', { class: 'actions' }, previewBtn, generateBtn, cancelBtn),
+    glossary(GENERATE_GLOSSARY),
     noticeEl,
     outputEl,
     progressEl,
@@ -163,8 +194,8 @@ function planView(m: Extract<HostMessage, { type: 'plan' }>): HTMLElement {
     h(
       'p',
       {},
-      `This run: ε = ${f(m.epsilonRun)} at δ = ${m.delta.toExponential(2)}. Budget: spent ${f(m.budget.spent)} of ${f(m.budget.total)}; remaining after this run `,
-      h('strong', { 'data-testid': 'remaining-after' }, f(Math.max(0, m.remainingAfter))),
+      `This run: ε = ${f(m.epsilonRun)} at δ = ${formatDelta(m.delta)}. Budget: spent ${f(m.budget.spent)} of ${f(m.budget.total)}; remaining after this run `,
+      exact('remaining-after', Math.max(0, m.remainingAfter)),
       '.',
     ),
     h(
@@ -215,15 +246,15 @@ function resultView(m: Extract<HostMessage, { type: 'result' }>): HTMLElement {
       'p',
       {},
       `ε charged `,
-      h('strong', { 'data-testid': 'epsilon-charged' }, f(r.privacy.epsilonCharged)),
-      ` at δ = ${r.privacy.delta.toExponential(2)}`,
+      exact('epsilon-charged', r.privacy.epsilonCharged),
+      ` at δ = ${formatDelta(r.privacy.delta)}`,
       r.status === 'completed'
         ? ''
         : ` (planned up to ${f(r.privacy.epsilonPlanned)}; only the started demonstrations are charged)`,
       `. Budget used by this run: ε `,
-      h('strong', { 'data-testid': 'budget-used' }, f(m.budgetUsed)),
+      exact('budget-used', m.budgetUsed),
       `; remaining budget `,
-      h('strong', { 'data-testid': 'remaining-now' }, f(Math.max(0, m.budget.remaining))),
+      exact('remaining-now', Math.max(0, m.budget.remaining)),
       ` of ${f(m.budget.total)}.`,
     ),
     releaseActions(),

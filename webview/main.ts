@@ -11,6 +11,7 @@ import '@vscode-elements/elements/dist/vscode-table-body/index.js';
 import '@vscode-elements/elements/dist/vscode-table-row/index.js';
 import '@vscode-elements/elements/dist/vscode-table-cell/index.js';
 import './styles.css';
+import { formatNumber } from '../src/shared/format';
 import type { DatasetSummaryMessage, HostMessage } from '../src/shared/protocol';
 import { h } from './dom';
 import { renderGenerate } from './generate';
@@ -84,9 +85,21 @@ function bar(fraction: number, title: string): HTMLElement {
   return el;
 }
 
+/** A label's share of the rows: the bar (scaled to the total) and the percentage as text. */
+function share(fraction: number): HTMLElement {
+  const pct = `${formatNumber(100 * fraction)}%`;
+  return h(
+    'div',
+    { class: 'share', title: `${pct} of rows` },
+    h('div', { class: 'share-track' }, bar(fraction, `${pct} of rows`)),
+    h('span', { class: 'share-value', 'data-share': String(fraction) }, pct),
+  );
+}
+
 function summaryView(s: DatasetSummaryMessage): HTMLElement {
   const detected = (b: boolean) => (b ? ' (detected)' : '');
-  const maxCount = Math.max(1, ...s.labels.map((l) => l.count));
+  // Each label's share of all rows: the bars are scaled to the total, so they add up to a full column.
+  const total = Math.max(1, s.rows);
   return h(
     'div',
     {},
@@ -188,7 +201,7 @@ function summaryView(s: DatasetSummaryMessage): HTMLElement {
             {},
             h('vscode-table-cell', {}, l.label),
             h('vscode-table-cell', { class: 'num' }, l.count),
-            h('vscode-table-cell', {}, bar(l.count / maxCount, `${((100 * l.count) / s.rows).toFixed(1)}% of rows`)),
+            h('vscode-table-cell', {}, share(l.count / total)),
           ),
         ),
       ),

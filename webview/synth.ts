@@ -1,17 +1,22 @@
 // The Synthesize view (Aug-PE): a form, the plan preview, progress per label and the released synthetic records.
 // Everything is rendered as text nodes (see dom.ts); the records are DP output but still never HTML.
 import { synthSettingsSchema, type HostMessage, type SynthLabelRow, type SynthSettings } from '../src/shared/protocol';
+import { formatDelta } from '../src/shared/format';
+import { SYNTH_PRESETS, presetCount, type SynthPresetValues } from '../src/shared/presets';
 import {
   budgetView,
   f,
+  glossary,
   labelPicker,
   localOnlyView,
   numberField,
+  presetRow,
   releaseActions,
   releasedTexts,
   setBudgetButton,
 } from './common';
 import { h } from './dom';
+import { HELP, SYNTH_GLOSSARY } from './explain';
 import { getState, send, setState } from './vscode-api';
 import { LIMITS } from '../src/shared/limits';
 
@@ -31,21 +36,48 @@ const model = (m: Model) => `${m.kind}/${m.model}`;
 
 function initView(app: HTMLElement, m: InitMessage): void {
   const picker = labelPicker(m.labels);
-  const count = numberField('count', 'Records in total', m.defaults.count, {
-    min: '1',
-    max: String(LIMITS.count.max),
-    step: '1',
+  const count = numberField(
+    'count',
+    'Records in total',
+    m.defaults.count,
+    { min: '1', max: String(LIMITS.count.max), step: '1' },
+    HELP.count,
+  );
+  const epsilon = numberField(
+    'epsilon',
+    'ε for this run',
+    m.defaults.epsilon,
+    { min: '0.01', step: 'any' },
+    HELP.epsilon,
+  );
+  const iterations = numberField(
+    'iterations',
+    'Iterations T',
+    m.defaults.iterations,
+    { min: '1', max: String(LIMITS.iterations.max), step: '1' },
+    HELP.iterations,
+  );
+  const variations = numberField(
+    'variations',
+    'Variations per record (L − 1)',
+    m.defaults.variations,
+    { min: '1', max: String(LIMITS.variations.max), step: '1' },
+    HELP.variations,
+  );
+  // A preset's "Records in total" follows the ticked labels until the field is edited by hand.
+  let following: SynthPresetValues | undefined;
+  const ticked = () => picker.read().labels.length;
+  const presets = presetRow(SYNTH_PRESETS, (p) => {
+    following = p.values;
+    count.input.value = String(presetCount(p.values, ticked()));
+    epsilon.input.value = String(p.values.epsilon);
+    iterations.input.value = String(p.values.iterations);
+    variations.input.value = String(p.values.variations);
+    save();
   });
-  const epsilon = numberField('epsilon', 'ε for this run', m.defaults.epsilon, { min: '0.01', step: 'any' });
-  const iterations = numberField('iterations', 'Iterations T', m.defaults.iterations, {
-    min: '1',
-    max: String(LIMITS.iterations.max),
-    step: '1',
-  });
-  const variations = numberField('variations', 'Variations per record (L − 1)', m.defaults.variations, {
-    min: '1',
-    max: String(LIMITS.variations.max),
-    step: '1',
+  count.input.addEventListener('input', () => (following = undefined));
+  picker.onChange(() => {
+    if (following) count.input.value = String(presetCount(following, ticked()));
   });
   const builtinProvider = m.provider.kind === 'builtin';
   const same = h('input', {
@@ -107,7 +139,7 @@ function initView(app: HTMLElement, m: InitMessage): void {
     if (!ok)
       showProblem(
         'Every number must be positive.',
-        `Records, T and variations are whole numbers ≥ 1 (T ≤ ${LIMITS.iterations.max}, variations ≤ ${LIMITS.variations.max}); ε > 0.`,
+        `“Records in total”, “Iterations T” and “Variations per record (L − 1)” are whole numbers of 1 or more (T up to ${LIMITS.iterations.max}, variations up to ${LIMITS.variations.max}); “ε for this run” is above 0.`,
       );
     return ok;
   };
@@ -204,6 +236,7 @@ function initView(app: HTMLElement, m: InitMessage): void {
       ' The labels you tick are treated as public: they appear in the prompts and the output.',
     ),
     ...picker.elements,
+    presets,
     h('div', { class: 'fields' }, count.el, epsilon.el, iterations.el, variations.el),
     h(
       'fieldset',
@@ -218,6 +251,7 @@ function initView(app: HTMLElement, m: InitMessage): void {
       ),
     ),
     h('div', { class: 'actions' }, previewBtn, runBtn, cancelBtn, resumeBtn),
+    glossary(SYNTH_GLOSSARY),
     noticeEl,
     outputEl,
     progressEl,
@@ -239,7 +273,7 @@ function showProblem(message: string, hint?: string, action?: 'setBudget'): void
 
 /** A figure with its exact value in `data-value` (the view rounds; tests and screen readers get the full number). */
 const figure = (id: string, x: number, text = f(x)) =>
-  h('strong', { 'data-testid': id, 'data-value': String(x) }, text);
+  h('strong', { 'data-testid': id, 'data-value': String(x), title: String(x) }, text);
 
 function planView(m: PlanMessage): HTMLElement {
   const where = (e: Model) => (e.offline ? 'private rows stay on this machine' : 'private rows are sent to it');
@@ -252,7 +286,7 @@ function planView(m: PlanMessage): HTMLElement {
       {},
       'This run: ε = ',
       figure('epsilon-run', m.epsilonRun),
-      ` at δ = ${m.delta.toExponential(2)}, from `,
+      ` at δ = ${formatDelta(m.delta)}, from `,
       figure('iterations', m.iterations, String(m.iterations)),
       ' noisy histograms of noise σ = ',
       figure('sigma', m.sigma),
@@ -324,7 +358,7 @@ function resultView(m: ResultMessage): HTMLElement {
       {},
       'ε charged ',
       figure('epsilon-charged', r.privacy.epsilonCharged),
-      ` at δ = ${r.privacy.delta.toExponential(2)} for `,
+      ` at δ = ${formatDelta(r.privacy.delta)} for `,
       figure('histograms', r.privacy.histograms, String(r.privacy.histograms)),
       ` of ${r.privacy.iterations} histogram(s)`,
       r.status === 'completed' ? '' : ` (planned ${f(r.privacy.epsilonPlanned)})`,

@@ -1,9 +1,10 @@
 // Pure logic of "Set Privacy Budget…" (no vscode import, so it is unit-tested in plain Node): reading the new total
 // ε typed into the input box, and the texts the command shows.
+import { formatDelta, formatNumber } from '../shared/format';
 import type { BudgetMessage } from '../shared/protocol';
 
-/** 4 significant digits, trailing zeros dropped (as the panel shows budgets). */
-export const fmt = (x: number): string => String(Number(x.toPrecision(4)));
+/** The panels' one number format (src/shared/format.ts): 0.52, 1.48, 24.08; two significant digits below 0.1. */
+export const fmt = formatNumber;
 
 /** `x` rounded UP to 4 significant digits, so a figure we suggest as the minimum is never below the true one. */
 export function ceil4(x: number): number {
@@ -47,7 +48,7 @@ export function parseTotalEpsilon(text: string, current: Pick<BudgetMessage, 'sp
 /** One line for the input box: the dataset's total, spent and remaining budget. */
 export function describeBudget(b: BudgetMessage): string {
   const over = b.remaining < 0 ? ` (over the total by ${fmt(-b.remaining)})` : '';
-  return `Total ε ${fmt(b.total)} at δ ${b.delta.toExponential(2)}; spent ${fmt(b.spent)}; remaining ${fmt(Math.max(0, b.remaining))}${over}.`;
+  return `Total ε ${fmt(b.total)} at δ ${formatDelta(b.delta)}; spent ${fmt(b.spent)}; remaining ${fmt(Math.max(0, b.remaining))}${over}.`;
 }
 
 /** The modal confirmation shown before the total is raised (raising weakens the guarantee of every release). */
@@ -61,7 +62,7 @@ export function raiseConfirmation(
     message: `Raise the privacy budget of ${name} from ε = ${fmt(from)} to ε = ${fmt(to)}?`,
     detail:
       `The dataset's guarantee becomes ε = ${fmt(to)} for all releases, past and future: everything released from it ` +
-      `so far and everything released later is, taken together, only (ε = ${fmt(to)}, δ = ${delta.toExponential(2)})-DP. ` +
+      `so far and everything released later is, taken together, only (ε = ${fmt(to)}, δ = ${formatDelta(delta)})-DP. ` +
       'Lowering the total later does not take back what was released under the higher one.',
     button: `Raise to ε = ${fmt(to)}`,
   };

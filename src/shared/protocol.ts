@@ -333,6 +333,11 @@ export const hostMessageSchema = z.discriminatedUnion('type', [
 ]);
 export type HostMessage = z.infer<typeof hostMessageSchema>;
 
+/** How Insert at cursor and Copy write a release ('auto': as suits the target file's language). */
+export const INSERT_FORMATS = ['auto', 'text', 'json', 'jsonl', 'chat', 'markdown'] as const;
+export const insertFormatSchema = z.enum(INSERT_FORMATS);
+export type InsertFormat = z.infer<typeof insertFormatSchema>;
+
 /** Webview → host. `ready` is the handshake: the host sends state only after it, and again after every reload. */
 export const webviewMessageSchema = z.discriminatedUnion('type', [
   z.object({ type: z.literal('ready') }),
@@ -342,9 +347,9 @@ export const webviewMessageSchema = z.discriminatedUnion('type', [
   z.object({ type: z.literal('preview'), settings: generateSettingsSchema }),
   z.object({ type: z.literal('generate'), settings: generateSettingsSchema }),
   z.object({ type: z.literal('cancel') }),
-  z.object({ type: z.literal('insert') }),
+  z.object({ type: z.literal('insert'), format: z.optional(insertFormatSchema) }),
   z.object({ type: z.literal('export') }),
-  z.object({ type: z.literal('copy') }),
+  z.object({ type: z.literal('copy'), format: z.optional(insertFormatSchema) }),
   // Opens "Set Privacy Budget…" for the panel's dataset (the host asks for the value and the confirmation).
   z.object({ type: z.literal('setBudget') }),
   // The Synthesize panel (Aug-PE); it shares cancel, insert, export, copy and setBudget with the Generate panel.
@@ -352,6 +357,9 @@ export const webviewMessageSchema = z.discriminatedUnion('type', [
   z.object({ type: z.literal('synthRun'), settings: synthSettingsSchema }),
   /** Continue the stopped run `run` (same settings) from its last histogram; charges only the histograms left. */
   z.object({ type: z.literal('synthResume'), settings: synthSettingsSchema, run: z.string().check(z.minLength(1)) }),
+  // One released text of the last result (0-based), inserted at the cursor or copied, in `format`.
+  z.object({ type: z.literal('insertItem'), index: count, format: z.optional(insertFormatSchema) }),
+  z.object({ type: z.literal('copyItem'), index: count, format: z.optional(insertFormatSchema) }),
 ]);
 export type WebviewMessage = z.infer<typeof webviewMessageSchema>;
 

@@ -7,6 +7,7 @@ import assert from 'node:assert/strict';
 import { copyFileSync, readFileSync, readdirSync } from 'node:fs';
 import { join } from 'node:path';
 import { spawnSync } from 'node:child_process';
+import { formatNumber } from '../../src/shared/format';
 import type { Browser, FrameLocator, Locator, Page } from 'playwright-core';
 import {
   ARTIFACTS,
@@ -455,14 +456,18 @@ describe('Generate DP Demonstrations in a real VS Code (code-server + Chromium)'
       await wv.locator('#set-budget').click();
       const { input, message } = await budgetBox();
       const box = (await page.locator('.quick-input-widget').textContent()) ?? '';
-      assert.ok(box.includes(`Total ε 6 at δ `) && box.includes(`spent ${spent}; remaining ${remaining}`), box);
+      assert.ok(
+        box.includes(`Total ε 6 at δ `) &&
+          box.includes(`spent ${formatNumber(spent)}; remaining ${formatNumber(remaining)}`),
+        box,
+      );
       assert.equal(await input.inputValue(), '6');
       await input.fill('abc');
       await message.filter({ hasText: 'must be a positive finite number' }).waitFor({ timeout: 5_000 });
       const below = (spent / 2).toFixed(2);
       await input.fill(below);
       await message
-        .filter({ hasText: `already spent ε = ${spent}, so its total cannot be lower` })
+        .filter({ hasText: `already spent ε = ${formatNumber(spent)}, so its total cannot be lower` })
         .waitFor({ timeout: 5_000 });
       await input.press('Enter');
       // Refused: the box stays open with its message, and nothing was written.

@@ -340,9 +340,13 @@ export async function fromExplorer(page: Page, file: string, command: string): P
   }
 }
 
-/** The number shown by the first element matching `selector` (fails when it is not one). */
+/** The number shown by the first element matching `selector` (fails when it is not one): its exact `data-value` when
+ * the view rounds the figure it shows, else its text. */
 export async function numberIn(frame: FrameLocator, selector: string): Promise<number> {
-  const t = (await frame.locator(selector).first().textContent()) ?? '';
+  const el = frame.locator(selector).first();
+  const exact = await el.getAttribute('data-value');
+  if (exact !== null && exact.trim() !== '' && Number.isFinite(Number(exact))) return Number(exact);
+  const t = (await el.textContent()) ?? '';
   const x = Number(t.replace(/,/g, ''));
   if (t.trim() === '' || !Number.isFinite(x)) throw new Error(`${selector} is not a number: "${t}"`);
   return x;

@@ -140,6 +140,9 @@ describe('Inspect Dataset in a real VS Code (code-server + Chromium)', { timeout
           tableHeight: table?.getBoundingClientRect().height ?? 0,
           codiconLoaded: [...document.fonts].some((f) => /codicon/i.test(f.family) && f.status === 'loaded'),
           bars: [...document.querySelectorAll<HTMLElement>('.bar')].map((b) => b.getBoundingClientRect().width),
+          tracks: [...document.querySelectorAll<HTMLElement>('.share-track')].map(
+            (b) => b.getBoundingClientRect().width,
+          ),
         };
       });
       // Themed: VS Code injected its variables and the stylesheet applied them (dark theme from the settings).
@@ -159,10 +162,14 @@ describe('Inspect Dataset in a real VS Code (code-server + Chromium)', { timeout
       assert.ok(facts.tableShadow, 'vscode-table has no shadow DOM');
       assert.ok(facts.tableHeight > 77 * 10, `the table is only ${facts.tableHeight}px high for 77 rows`);
       assert.ok(facts.codiconLoaded, 'the codicon font did not load');
-      // The bars' widths are set through the CSSOM (--w): the biggest label fills its cell, the others are smaller.
+      // The bars' widths are set through the CSSOM (--w) and scaled to the total: each is its label's share of all
+      // rows (the largest, 37 of 2000, is 1.85% of its track), not a fraction of the largest label.
       assert.equal(facts.bars.length, 77);
+      assert.equal(facts.tracks.length, 77);
       const widest = Math.max(...facts.bars);
-      assert.ok(widest > 50, `widest bar is ${widest}px`);
+      const track = facts.tracks[0]!;
+      assert.ok(track > 40, `the share column is ${track}px wide`);
+      assert.ok(Math.abs(widest / track - 37 / 2000) < 0.01, `widest bar ${widest}px of ${track}px`);
       assert.ok(Math.min(...facts.bars) < widest, 'all bars have the same width');
 
       const shot = await screenshot(page, 'inspect-banking77');

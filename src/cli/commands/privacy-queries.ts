@@ -15,7 +15,7 @@ import {
   type RunShape,
 } from '../../core/privacy';
 import { numberFlag, stringFlag, type Command, type Io, type Options } from '../args';
-import { formatNumber } from '../../shared/format';
+import { formatSignificant } from '../../shared/format';
 
 /**
  * `private-fewshot epsilon | sigma | delta`: the privacy accountants from the command line.
@@ -166,7 +166,7 @@ function withNote(r: Omit<QueryResult, 'epsilon'> & { epsilon: number }): QueryR
   return { ...r, epsilon: null, note: 'no finite ε is certified at this δ' };
 }
 
-const g = (x: number) => formatNumber(x, 5, 4);
+const g = (x: number) => formatSignificant(x, 5, 4);
 
 function formatResult(query: Query, r: QueryResult): string {
   const mech = `σ = ${g(r.sigma)}, sampling rate ${g(r.samplingRate)}, ${r.steps} step${r.steps === 1 ? '' : 's'}, ${r.accountant} accountant`;

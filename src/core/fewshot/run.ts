@@ -20,7 +20,7 @@ import {
 } from './plan';
 import { buildPools, type PoolUnit } from '../runs/pools';
 import { DEFAULT_FORMAT, type PromptFormat } from './prompt';
-import { formatNumber } from '../../shared/format';
+import { formatSignificant } from '../../shared/format';
 
 export interface FewShotProgress {
   label: string;
@@ -426,5 +426,5 @@ function fewShotReport(
 }
 
 function fmtEps(x: number): string {
-  return formatNumber(x, 3);
+  return formatSignificant(x, 3);
 }

@@ -5,6 +5,7 @@ import { LEDGER_DIR, BudgetExceededError } from '../../core/ledger';
 import { FEWSHOT_DEFAULTS } from '../../core/fewshot/plan';
 import { prepareFewShot, type PreparedFewShot } from '../../core/fewshot/prepare';
 import { runFewShot } from '../../core/fewshot/run';
+import { GENERATE_PRESETS, balanced } from '../../shared/presets';
 import type { Provider } from '../../core/providers/types';
 import { editorExportFormat, localJournalPath, type FewShotRelease, type ReleaseFormat } from '../../core/release';
 import type {
@@ -20,7 +21,6 @@ import { providerFromSettings } from '../providers/settings';
 import { fewShotResultMessage } from './release';
 import { RunProgress, Throttle } from './progress';
 import { RunPanel, type Loaded, type RunPanelDeps, type RunPanelSpec } from './runPanelHost';
-import { FORM_DEFAULTS } from '../../shared/limits';
 
 const SPEC: RunPanelSpec = {
   kind: 'generate',
@@ -65,12 +65,8 @@ export class GeneratePanel extends RunPanel<GenerateSettings, FewShotRelease> {
       labels: loaded.summary.labels.map((l) => l.label),
       provider: { kind: provider.kind, model: provider.model, offline: provider.offline },
       budget,
-      defaults: {
-        shots: FORM_DEFAULTS.shots,
-        epsilon: FORM_DEFAULTS.epsilon,
-        prompts: FEWSHOT_DEFAULTS.prompts,
-        maxTokens: FEWSHOT_DEFAULTS.maxTokens,
-      },
+      // The Balanced preset (src/shared/presets.ts): no plan warning on the example data.
+      defaults: balanced(GENERATE_PRESETS).values,
     };
   }
 

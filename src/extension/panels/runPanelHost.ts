@@ -16,16 +16,16 @@ import type { Provider } from '../../core/providers/types';
 import {
   editorExportFormat,
   editorExportText,
-  editorReleaseText,
   localJournalPath,
   type Release,
   type ReleaseFormat,
 } from '../../core/release';
+import { inFormWords } from '../../shared/format';
 import { parseWebviewMessage, type BudgetMessage, type HostMessage, type WebviewMessage } from '../../shared/protocol';
 import { editorHint } from '../budget';
 import type { Config } from '../config';
 import { budgetOf, ledgerRootFor, type BudgetUpdate } from '../datasetLedger';
-import { insertAtCursor, writeExport } from '../editorOutput';
+import { insertRelease, releaseClipboardText, writeExport } from '../editorOutput';
 import { chooseLabels } from '../../core/fewshot/prepare';
 import { providerFromSettings } from '../providers/settings';
 import { renderWebviewHtml, type PanelKind } from './html';
@@ -236,6 +236,11 @@ export abstract class RunPanel<S, R extends Release> {
     return Promise.resolve(editorExportFormat(target.path));
   }
 
+  /** A planner's or the ledger's message in the form's words: field names for CLI flags, numbers rounded. */
+  protected words(text: string): string {
+    return inFormWords(text, this.spec.kind);
+  }
+
   protected isBudgetRefusal(e: unknown): e is UserError {
     return e instanceof BudgetExceededError;
   }
@@ -288,14 +293,23 @@ export abstract class RunPanel<S, R extends Release> {
           this.running?.abort();
           break;
         case 'insert':
-          if (this.result) await insertAtCursor(editorReleaseText(this.result));
+          if (this.result) await insertRelease(this.result, msg.format);
+          break;
+        case 'insertItem':
+          if (this.result) await insertRelease(this.result, msg.format, msg.index);
+          break;
+        case 'copyItem':
+          if (this.result) {
+            await vscode.env.clipboard.writeText(releaseClipboardText(this.result, msg.format, msg.index));
+            this.post({ type: 'notice', message: `Copied item ${msg.index + 1}.` });
+          }
           break;
         case 'export':
           await this.export();
           break;
         case 'copy':
           if (this.result) {
-            await vscode.env.clipboard.writeText(editorReleaseText(this.result));
+            await vscode.env.clipboard.writeText(releaseClipboardText(this.result, msg.format));
             this.post({ type: 'notice', message: `Copied ${this.describe(this.result)}.` });
           }
           break;
@@ -319,15 +333,18 @@ export abstract class RunPanel<S, R extends Release> {
       this.post(
         {
           type: 'generateError',
-          message: e.message,
-          hint: e.hint && editorHint(editorHint(e.hint, this.name), datasetPath),
+          message: this.words(e.message),
+          hint: e.hint && this.words(editorHint(editorHint(e.hint, this.name), datasetPath)),
           action: 'setBudget',
         },
         'latest',
       );
       this.deps.log.warn(`${label} (${this.name}): refused by the budget.`);
     } else if (e instanceof UserError) {
-      this.post({ type: 'generateError', message: e.message, hint: e.hint }, 'latest');
+      this.post(
+        { type: 'generateError', message: this.words(e.message), hint: e.hint && this.words(e.hint) },
+        'latest',
+      );
       this.deps.log.warn(`${label} (${this.name}): ${e.message}`);
     } else {
       this.post({ type: 'generateError', message: `Unexpected error: ${(e as Error).message}` }, 'latest');
@@ -388,9 +405,13 @@ export abstract class RunPanel<S, R extends Release> {
       remainingAfter: check.total.epsilon - check.spentAfter,
       fits: check.fits,
       over: check.over,
-      refusal: refusal ? `${refusal.message}. ${editorHint(refusal.hint ?? '', this.name)}`.trim() : undefined,
+      refusal: refusal
+        ? this.words(`${refusal.message}. ${editorHint(refusal.hint ?? '', this.name)}`.trim())
+        : undefined,
       // Plus the local δ warning and records shared with other datasets or ledgers: local diagnostics, labelled so.
-      warnings: [...plan.warnings, ...(deltaWarning ? [deltaWarning] : []), ...overlapNotes(status)],
+      warnings: [...plan.warnings, ...(deltaWarning ? [deltaWarning] : []), ...overlapNotes(status)].map((w) =>
+        this.words(w),
+      ),
     };
   }
 

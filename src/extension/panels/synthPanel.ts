@@ -1,14 +1,14 @@
 import path from 'node:path';
 import * as vscode from 'vscode';
-import { AUGPE_DEFAULTS, loadAugPeResume, prepareAugPe, resumePlan, type PreparedAugPe } from '../../core/augpe';
+import { loadAugPeResume, prepareAugPe, resumePlan, type PreparedAugPe } from '../../core/augpe';
 import { runsDir } from '../../core/runs/checkpoint';
 import { UserError } from '../../core/errors';
 import { BudgetExceededError, defaultRecordIndex } from '../../core/ledger';
+import { SYNTH_PRESETS, balanced, presetCount } from '../../shared/presets';
 import { BUILTIN_MODEL_ID } from '../../core/providers/builtin';
 import type { Provider } from '../../core/providers/types';
 import { localJournalPath, type AugPeRelease } from '../../core/release';
 import type { BudgetMessage, HostMessage, SynthSettings, WebviewMessage } from '../../shared/protocol';
-import { FORM_DEFAULTS } from '../../shared/limits';
 import { budgetOf } from '../datasetLedger';
 import { providerConfigFromSettings, providerFromSettings } from '../providers/settings';
 import { augPeResultMessage } from './release';
@@ -68,10 +68,11 @@ export class SynthPanel extends RunPanel<SynthSettings, AugPeRelease> {
       budget,
       // The provider's own embeddings by default (as the CLI's --embedder same); the form says where rows go.
       defaults: {
-        count: FORM_DEFAULTS.count,
-        epsilon: FORM_DEFAULTS.epsilon,
-        iterations: AUGPE_DEFAULTS.iterations,
-        variations: AUGPE_DEFAULTS.variations,
+        // The Balanced preset (src/shared/presets.ts) for three labels: no plan warning on the example data.
+        count: presetCount(balanced(SYNTH_PRESETS).values, 3),
+        epsilon: balanced(SYNTH_PRESETS).values.epsilon,
+        iterations: balanced(SYNTH_PRESETS).values.iterations,
+        variations: balanced(SYNTH_PRESETS).values.variations,
         embedder: providerEmbeds ? 'same' : 'builtin',
       },
     };

@@ -1,0 +1,67 @@
+// Every parameter and figure of the run forms and their plans, in plain words: the fields' tooltips and the
+// "What do these mean?" list. Sources: Tang et al., ICLR 2024 (DP few-shot, §3) and Xie et al., ICML 2024 (Aug-PE,
+// Alg. 1); μ-GDP composition from Dong, Roth & Su, 2022 (Gaussian differential privacy, Cor. 3.3).
+
+export const HELP = {
+  epsilon:
+    'How much privacy this run may spend, taken from the dataset’s budget. Smaller is more private and noisier; the run is refused if it does not fit in what is left.',
+  shots: 'How many demonstrations to write for each ticked label. Each one is paid for in privacy.',
+  prompts:
+    'M: how many prompts vote on every next token. Each prompt holds a few private examples (N = 2). More prompts average the noise away, but need more rows per label.',
+  maxTokens:
+    'T_max: the longest a demonstration may be, in tokens. Every token is one noisy vote, so longer demonstrations split the privacy budget over more votes.',
+  count: 'How many synthetic records to write in all, split evenly over the ticked labels.',
+  iterations:
+    'T: rounds of “the private rows vote for the best candidates, then the model rewrites the winners”. Each round is one noisy vote: more rounds refine the text but leave less privacy per vote.',
+  variations:
+    'L − 1: how many rewrites of each kept record are written per round. More candidates give the vote more choice but spread each private row’s vote thinner.',
+} as const;
+
+const COMMON: readonly (readonly [string, string])[] = [
+  ['ε (epsilon)', HELP.epsilon],
+  [
+    'δ (delta)',
+    'The small chance that the ε promise does not hold. It is fixed per dataset, far below one over the number of rows.',
+  ],
+  [
+    'Budget',
+    'The total ε this dataset may ever spend. Runs add up; what was spent stays spent. “Remaining after this run” is what would be left.',
+  ],
+  [
+    'σ (sigma)',
+    'The size of the random (Gaussian) noise added to every private vote. Larger σ hides each row better and leaves less signal.',
+  ],
+];
+
+export const GENERATE_GLOSSARY: readonly (readonly [string, string])[] = [
+  ...COMMON,
+  ['Shots per label', HELP.shots],
+  ['Prompts M', HELP.prompts],
+  ['Max tokens T_max', HELP.maxTokens],
+  [
+    'q (sampling rate)',
+    'The chance that a private row joins the prompts of a given token: M·N divided by the rows of its label. A small q hides each row better; q = 1 (too few rows) means no such help.',
+  ],
+  [
+    'σ_c and ñ',
+    'Before writing, each label’s number of rows is released with noise σ_c (ñ is that noisy count). It sets q and σ, and costs a small share of ε.',
+  ],
+  ['Token steps', 'Shots × T_max: how many noisy votes a label’s demonstrations take at most.'],
+];
+
+export const SYNTH_GLOSSARY: readonly (readonly [string, string])[] = [
+  ...COMMON,
+  ['Records in total', HELP.count],
+  ['Iterations T', HELP.iterations],
+  ['Variations per record (L − 1)', HELP.variations],
+  [
+    'μ (GDP)',
+    'One number that sums up all the noisy votes of the run (Gaussian differential privacy: μ = √T / σ). Smaller μ is more private; ε at δ follows from it.',
+  ],
+  ['Noisy histogram', 'The count of private votes for each candidate, with noise σ added: one per iteration.'],
+  [
+    'Embedder',
+    'Turns texts into vectors so each private row can vote for its nearest candidate. It is the only part that sees private rows.',
+  ],
+  ['Candidates per iteration', 'The synthetic texts a label’s private rows vote among: L × its records.'],
+];
