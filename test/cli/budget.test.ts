@@ -35,7 +35,7 @@ test('budget on a fresh dataset: default total ε 4 at δ = 1e-6 whatever n, not
   assert.equal(s.remaining, 4);
   assert.deepEqual(s.runs, []);
   const text = await runCli(['budget', 'data/train.csv'], { cwd: ws });
-  assert.match(text.stdout, /total: +ε 4 at δ 1\.00e-6 \(default: ε 4, δ 1e-6; pinned at the first run\)/);
+  assert.match(text.stdout, /total: +ε 4 at δ 1e-6 \(default: ε 4, δ 1e-6; pinned at the first run\)/);
   assert.match(text.stdout, /runs: +none yet/);
   // 60 records: 1e-6 is far below 1/(n ln n), so no warning.
   assert.doesNotMatch(text.stdout, /warning/);
@@ -67,7 +67,7 @@ test('budget on a large dataset at the default δ: a local-only warning (δ abov
   // Set explicitly, the warning goes (the user chose δ); no refusal either way.
   const set = await runCli(['budget', 'data/train.csv', '--delta', '1e-7'], { cwd: ws });
   assert.equal(set.code, 0, set.stderr);
-  assert.match(set.stdout, /at δ 1\.00e-7 \(set at ledger line/);
+  assert.match(set.stdout, /at δ 1e-7 \(set at ledger line/);
   assert.doesNotMatch(set.stdout, /warning/);
 });
 

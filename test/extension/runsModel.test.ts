@@ -137,7 +137,7 @@ test('no ledger, no datasets; budgets and times are rounded one way', async () =
   assert.deepEqual(await readRuns(tempDir('pfs-runsview-empty-')), []);
   assert.equal(
     describeDatasetBudget({ total: 4, delta: 1e-6, spent: 1.23456, remaining: 2.76544 }),
-    'ε 1.235 spent · 2.765 left of 4',
+    'ε 1.23 spent · 2.77 left of 4',
   );
   assert.equal(
     describeDatasetBudget({ total: 1, delta: 1e-6, spent: 1.5, remaining: -0.5 }),
