@@ -13,8 +13,10 @@ import { isRequestRefusal, settleEmbeddings } from '../providers/refusal';
 import type { GenerateRequest, Provider, Usage } from '../providers/types';
 import { journalDiagnostics, localJournalPath } from '../release';
 import { TOOL_VERSION } from '../version';
-import { privatizeHistogram, rankSelect, toMatrix, voteHistograms, type Matrix, type VoteGroup } from './histogram';
-import { promptSettings, type AugPePlan } from './plan';
+import { privatizeHistogram, toMatrix, voteHistograms, type Matrix, type VoteGroup } from './histogram';
+import { lookaheadMean } from './lookahead';
+import { promptSettings, releaseClassCounts, runSpecs, type AugPePlan } from './plan';
+import { selectCandidates } from './select';
 import { cleanOutput, humanizeLabel, randomApiRequest, variationRequest } from './prompts';
 
 /** A released synthetic record. */
@@ -80,6 +82,8 @@ export interface AugPeReport {
     sigma: number;
     iterations: number;
     histograms: number;
+    /** σ_c of the DP label-count release (DP class fractions only). */
+    sigmaClass?: number;
     mu: number;
     accountant: 'gdp';
     epsilonCharged: number;
@@ -92,6 +96,10 @@ export interface AugPeReport {
     neighbours: number;
     metric: string;
     threshold: number;
+    lookahead: number;
+    selection: string;
+    /** equal | public | dp (with dp, `counts` are the sizes from the noisy label counts). */
+    classCounts: string;
     variation: string;
     maskProbability: number;
     temperature: number;
@@ -200,13 +208,19 @@ export async function runAugPe(o: AugPeRunOptions): Promise<AugPeResult> {
   await mkdir(checkpointDir, { recursive: true });
   const checkpoint = path.join(checkpointDir, `${reservation.id}.jsonl`);
   const write = (line: object) => appendFile(checkpoint, JSON.stringify(line) + '\n');
+  // DP class fractions (plan.ts releaseClassCounts): the noisy label counts, released once and charged from here.
+  const classReleased = plan.sigmaClass !== undefined;
+  const classCounts = classReleased ? releaseClassCounts(o.dataset, plan, random('noise:class-counts')) : undefined;
+  const counts = classCounts?.counts ?? plan.labels.map((l) => l.count);
+  const countOf = new Map(plan.labels.map((l, i) => [l.label, counts[i]!]));
   await write({
     type: 'run',
     id: reservation.id,
     algorithm: 'aug-pe',
     time: new Date(started).toISOString(),
     labels: s.labels,
-    counts: plan.labels.map((l) => l.count),
+    counts,
+    ...(classCounts ? { noisyClassCounts: classCounts.noisy, sigmaClass: plan.sigmaClass } : {}),
     iterations: T,
     sigma: plan.sigma,
   });
@@ -257,12 +271,12 @@ export async function runAugPe(o: AugPeRunOptions): Promise<AugPeResult> {
     return out;
   };
 
-  const variationsOf = (label: string, samples: readonly string[], stream: string): Promise<string[]> => {
+  const variationsOf = (label: string, samples: readonly string[], stream: string, per = L - 1): Promise<string[]> => {
     const rng = random(stream);
     const reqs: GenerateRequest[] = [];
     const fallbacks: string[] = [];
     for (const sample of samples) {
-      for (let v = 0; v < L - 1; v++) {
+      for (let v = 0; v < per; v++) {
         reqs.push(variationRequest(label, sample, prompts, rng));
         fallbacks.push(sample);
       }
@@ -335,8 +349,8 @@ export async function runAugPe(o: AugPeRunOptions): Promise<AugPeResult> {
       plan.labels.map(async (lp) => {
         const rng = random(`prompts:${lp.label}:init`);
         const seeds = await generateAll(
-          Array.from({ length: lp.count }, () => randomApiRequest(lp.label, prompts, rng)),
-          Array.from({ length: lp.count }, () => humanizeLabel(lp.label)),
+          Array.from({ length: countOf.get(lp.label)! }, () => randomApiRequest(lp.label, prompts, rng)),
+          Array.from({ length: countOf.get(lp.label)! }, () => humanizeLabel(lp.label)),
         );
         const vars = await variationsOf(lp.label, seeds, `prompts:${lp.label}:init-variations`);
         populations.set(lp.label, [...seeds, ...vars]);
@@ -351,11 +365,19 @@ export async function runAugPe(o: AugPeRunOptions): Promise<AugPeResult> {
       const groups: VoteGroup[] = [];
       for (const lp of plan.labels) {
         const pg = privateGroups.get(lp.label)!;
-        groups.push({
-          private: pg.embeddings,
-          units: pg.units,
-          candidates: await embedCandidates(populations.get(lp.label)!),
-        });
+        const pop = populations.get(lp.label)!;
+        // Lookahead (Lin et al. 2024, PE §3.3): a candidate's embedding is the mean of the embeddings of K variations
+        // of it, written from public text only; they are discarded after the vote.
+        const candidates =
+          s.lookahead > 0
+            ? lookaheadMean(
+                await embedCandidates(
+                  await variationsOf(lp.label, pop, `prompts:${lp.label}:lookahead:${t}`, s.lookahead),
+                ),
+                s.lookahead,
+              )
+            : await embedCandidates(pop);
+        groups.push({ private: pg.embeddings, units: pg.units, candidates });
       }
       o.signal?.throwIfAborted();
       histograms = t; // charged from here on, whatever happens next
@@ -365,7 +387,9 @@ export async function runAugPe(o: AugPeRunOptions): Promise<AugPeResult> {
         const lp = plan.labels[i]!;
         const noisy = privatizeHistogram(clean[i]!, plan.sigma, random(`noise:${lp.label}:${t}`), s.threshold);
         const pop = populations.get(lp.label)!;
-        const picked = rankSelect(noisy, lp.count).map((j) => ({ text: pop[j]!, votes: noisy[j]! }));
+        const picked = selectCandidates(s.selection, noisy, countOf.get(lp.label)!, () =>
+          random(`select:${lp.label}:${t}`),
+        ).map((j) => ({ text: pop[j]!, votes: noisy[j]! }));
         selected.set(lp.label, picked);
         await write({ type: 'selected', iteration: t, label: lp.label, records: picked });
       }
@@ -390,16 +414,21 @@ export async function runAugPe(o: AugPeRunOptions): Promise<AugPeResult> {
   );
   const cancelled = failure !== undefined && (o.signal?.aborted ?? false);
   const status: AugPeResult['status'] = failure === undefined ? 'completed' : cancelled ? 'cancelled' : 'failed';
-  const used: Charge[] = plan.ledgerPlan.charges.map((c) => ({
+  // The plan's charges are the class-count release (if any) followed by the histograms (plan.ts runSpecs).
+  const nClass = plan.sigmaClass === undefined ? 0 : 1;
+  const used: Charge[] = plan.ledgerPlan.charges.map((c, i) => ({
     partition: c.partition,
-    mechanism: { kind: 'gaussian', sigma: plan.sigma, steps: histograms },
+    mechanism:
+      i < nClass
+        ? { kind: 'gaussian', sigma: plan.sigmaClass!, steps: classReleased ? 1 : 0 }
+        : { kind: 'gaussian', sigma: plan.sigma, steps: histograms },
   }));
   const released = createHash('sha256').update(JSON.stringify(records)).digest('hex');
   await reservation.settle({ used, released });
   await write({ type: 'settled', status, histograms, released });
 
-  const epsilonCharged =
-    histograms === 0 ? 0 : epsilonFor([{ kind: 'gaussian', sigma: plan.sigma, steps: histograms }], s.delta, 'gdp');
+  const charged = runSpecs(plan, histograms, classReleased);
+  const epsilonCharged = charged.length === 0 ? 0 : epsilonFor(charged, s.delta, 'gdp');
   // Synthetic-only use: everything since the start minus the private embedding.
   const spent = minus(
     sameProvider
@@ -419,18 +448,25 @@ export async function runAugPe(o: AugPeRunOptions): Promise<AugPeResult> {
       sigma: plan.sigma,
       iterations: T,
       histograms,
-      mu: Math.sqrt(histograms) / plan.sigma,
+      ...(plan.sigmaClass !== undefined ? { sigmaClass: plan.sigmaClass } : {}),
+      mu:
+        plan.sigmaClass === undefined
+          ? Math.sqrt(histograms) / plan.sigma
+          : Math.sqrt(charged.reduce((a, m) => a + m.steps / (m.sigma * m.sigma), 0)),
       accountant: 'gdp',
       epsilonCharged,
       unit: o.dataset.columns.unit ?? 'row',
     },
     parameters: {
       labels: s.labels,
-      counts: plan.labels.map((l) => l.count),
+      counts,
       variations: s.variations,
       neighbours: s.neighbours,
       metric: s.metric,
       threshold: s.threshold,
+      lookahead: s.lookahead,
+      selection: s.selection,
+      classCounts: plan.classCounts,
       variation: s.variation,
       maskProbability: s.maskProbability,
       temperature: s.temperature,
