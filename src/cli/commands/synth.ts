@@ -3,12 +3,18 @@ import { summarize } from '../../core/data';
 import { UsageError } from '../../core/errors';
 import {
   AUGPE_DEFAULTS,
+  DOMAIN_FILE,
+  LOOKAHEAD_MAX,
   METRICS,
+  SELECTIONS,
   VARIATION_KINDS,
+  domainDeclaration,
+  loadDomain,
   prepareAugPe,
   runAugPe,
   type AugPePlan,
   type Metric,
+  type Selection,
   type VariationKind,
 } from '../../core/augpe';
 import { checkTemplate } from '../../core/fewshot/export';
@@ -45,6 +51,12 @@ export const synth: Command = {
   --all-labels              take every label from the data (you acknowledge that the label set is then public)
   --count N                 synthetic records in total, split equally over the labels (or by --fractions)
   --fractions a=0.3,b=0.7   public class fractions (weights, normalised); never taken from the private counts
+  --fractions dp[:R]        DP class fractions: the label counts are released once with Gaussian noise, spending
+                            the share R of the run's μ² (default ${AUGPE_DEFAULTS.dpFractionsShare}); class sizes follow the noisy counts
+  --domain FILE             the domain file (domain sentence, per-label keywords, styles, personas; declared public:
+                            it is sent in prompts). Default: ${DOMAIN_FILE} in the workspace if it exists
+  --lookahead K             embed each candidate as the mean of K variations of it (default ${AUGPE_DEFAULTS.lookahead}; ≤ ${LOOKAHEAD_MAX})
+  --selection S             rank (keep the most-voted) | prob (draw ∝ the noisy votes) (default ${AUGPE_DEFAULTS.selection})
   --epsilon E               the ε this run may spend
   --delta D                 δ (default: the dataset's ledger δ, 1e-6 unless set with \`budget --delta\`)
   --iterations T            noisy histograms (default ${AUGPE_DEFAULTS.iterations}); σ grows like √T at fixed ε
@@ -73,6 +85,9 @@ ${providerUsage}
     'all-labels': { type: 'boolean' },
     count: { type: 'string' },
     fractions: { type: 'string' },
+    domain: { type: 'string' },
+    lookahead: { type: 'string' },
+    selection: { type: 'string' },
     epsilon: { type: 'string' },
     delta: { type: 'string' },
     iterations: { type: 'string' },
@@ -121,6 +136,9 @@ ${providerUsage}
     const variation = (stringFlag(values, 'variation') ?? AUGPE_DEFAULTS.variation) as VariationKind;
     if (!VARIATION_KINDS.includes(variation))
       throw new UsageError(`--variation must be one of ${VARIATION_KINDS.join(', ')}; got "${variation}"`);
+    const selection = (stringFlag(values, 'selection') ?? AUGPE_DEFAULTS.selection) as Selection;
+    if (!SELECTIONS.includes(selection))
+      throw new UsageError(`--selection must be one of ${SELECTIONS.join(', ')}; got "${selection}"`);
     const embedderFlag = (stringFlag(values, 'embedder') ?? 'same') as (typeof EMBEDDERS)[number];
     if (!EMBEDDERS.includes(embedderFlag))
       throw new UsageError(`--embedder must be one of ${EMBEDDERS.join(', ')}; got "${embedderFlag}"`);
@@ -148,7 +166,13 @@ ${providerUsage}
           .map((l) => l.trim())
           .filter(Boolean)
       : summary.labels.map((l) => l.label).sort((a, b) => (a < b ? -1 : a > b ? 1 : 0));
-    const fractions = parseFractions(stringFlag(values, 'fractions'), labels);
+    const fractionsFlag = stringFlag(values, 'fractions');
+    const dpFractions = parseDpFractions(fractionsFlag);
+    const fractions = dpFractions === undefined ? parseFractions(fractionsFlag, labels) : undefined;
+    // The domain file: named with --domain (it must exist), else the workspace's, if any (public by declaration).
+    const domainFlag = stringFlag(values, 'domain');
+    const domainPath = domainFlag !== undefined ? path.resolve(io.cwd, domainFlag) : path.join(root, DOMAIN_FILE);
+    const domain = loadDomain(domainPath, domainFlag !== undefined);
     const ledger = cliLedger(root, io.env);
     const {
       target,
@@ -163,6 +187,10 @@ ${providerUsage}
         count,
         epsilon,
         ...(fractions ? { fractions } : {}),
+        ...(dpFractions !== undefined ? { dpFractions } : {}),
+        domain,
+        lookahead: numberFlag(values, 'lookahead', { min: 0, max: LOOKAHEAD_MAX, integer: true }),
+        selection,
         delta,
         iterations: numberFlag(values, 'iterations', { min: 1, max: 1000, integer: true }),
         variations: numberFlag(values, 'variations', { min: 1, max: 100, integer: true }),
@@ -186,8 +214,10 @@ ${providerUsage}
           ? provider
           : createProvider({ kind: 'builtin' })
         : provider;
+    const rel = domain.file === undefined ? undefined : path.relative(io.cwd, domain.file);
+    const shownDomain = rel === undefined || rel.startsWith('..') || path.isAbsolute(rel) ? domain.file : rel;
     const out0 = {
-      plan: planView(plan),
+      plan: { ...planView(plan), declarations: [domainDeclaration(domain, shownDomain)] },
       budget: dryRunBudget(check),
       provider: { kind: provider.kind, model: provider.model, offline: provider.offline },
       embedder: { kind: embedder.kind, model: embedder.model, offline: embedder.offline },
@@ -207,6 +237,7 @@ ${providerUsage}
         ? 'note: private rows are embedded on this machine (built-in embedder); the generator sees only labels and synthetic text.'
         : `note: private rows are sent to ${embedder.kind}/${embedder.model} for embedding; the generator sees only labels and synthetic text. Use --embedder builtin to keep them on this machine.`,
     );
+    for (const d of out0.plan.declarations) io.err(`note: ${d}`);
     for (const w of warnings) io.err(`warning: ${w}`);
 
     const controller = new AbortController();
@@ -276,6 +307,19 @@ ${providerUsage}
   },
 };
 
+/** "dp" or "dp:R" → the share R of μ² for the DP label-count release; anything else → undefined (public weights). */
+function parseDpFractions(flag: string | undefined): number | undefined {
+  if (flag === undefined || !/^dp(:|$)/.test(flag.trim())) return undefined;
+  const rest = flag.trim().slice(3);
+  const share = rest === '' ? AUGPE_DEFAULTS.dpFractionsShare : Number(rest);
+  if (!(share > 0 && share < 1))
+    throw new UsageError(
+      `--fractions dp:R needs a share R strictly between 0 and 1; got ${JSON.stringify(rest)}`,
+      `Example: --fractions dp:0.1 spends 10% of the run's μ² on the label counts (--fractions dp uses ${AUGPE_DEFAULTS.dpFractionsShare}).`,
+    );
+  return share;
+}
+
 /** "a=0.3,b=0.7" → weights in label order; every label must be named once. */
 function parseFractions(flag: string | undefined, labels: string[]): number[] | undefined {
   if (flag === undefined) return undefined;
@@ -317,8 +361,12 @@ function planView(plan: AugPePlan) {
     delta: s.delta,
     accountant: plan.accountant,
     sigma: plan.sigma,
+    ...(plan.sigmaClass !== undefined ? { sigmaClass: plan.sigmaClass } : {}),
+    classCounts: plan.classCounts,
     mu: plan.mu,
     iterations: s.iterations,
+    lookahead: s.lookahead,
+    selection: s.selection,
     variations: s.variations,
     neighbours: s.neighbours,
     metric: s.metric,
@@ -338,7 +386,7 @@ function planView(plan: AugPePlan) {
 }
 
 function formatPlan(o: {
-  plan: ReturnType<typeof planView>;
+  plan: ReturnType<typeof planView> & { declarations: string[] };
   budget: {
     total: number;
     spent: number;
@@ -356,7 +404,10 @@ function formatPlan(o: {
   const p = o.plan;
   return [
     'Plan (dry run: nothing was spent or sent)',
-    `  ε ${p.epsilon} at δ ${p.delta.toExponential(2)}: T = ${p.iterations} Gaussian histograms with σ = ${f(p.sigma)} (μ = √T/σ = ${f(p.mu)} GDP); this run alone ε = ${f(p.epsilonRun)}`,
+    p.sigmaClass === undefined
+      ? `  ε ${p.epsilon} at δ ${p.delta.toExponential(2)}: T = ${p.iterations} Gaussian histograms with σ = ${f(p.sigma)} (μ = √T/σ = ${f(p.mu)} GDP); this run alone ε = ${f(p.epsilonRun)}`
+      : `  ε ${p.epsilon} at δ ${p.delta.toExponential(2)}: the label counts once with σ_c = ${f(p.sigmaClass)}, then T = ${p.iterations} Gaussian histograms with σ = ${f(p.sigma)} (μ = √(T/σ² + 1/σ_c²) = ${f(p.mu)} GDP); this run alone ε = ${f(p.epsilonRun)}`,
+    `  lookahead K = ${p.lookahead}${p.lookahead ? ' (each candidate embedded as the mean of K variations)' : ''}, selection ${p.selection}, class sizes: ${p.classCounts === 'dp' ? 'from the DP label counts' : p.classCounts === 'public' ? 'your public fractions' : 'equal split'}`,
     `  L − 1 = ${p.variations} variations per selected record, k = ${p.neighbours} (${p.metric}), variation ${p.variation}${p.sequential ? '; privacy units span labels: charged to the whole dataset' : '; labels compose in parallel'}`,
     ...p.labels.map(
       (l) =>
@@ -370,6 +421,7 @@ function formatPlan(o: {
           `  as planned: after this run ε ${f(o.budget.pldAfter)} if all runs had been planned in advance (PLD composition; not a guarantee across runs)`,
         ]
       : []),
+    ...p.declarations.map((d) => `  ${d}`),
     ...o.warnings.map((w) => `warning: ${w}`),
   ].join('\n');
 }

@@ -357,11 +357,11 @@ test('releaseClassCounts: each privacy unit adds a label vector of L2 norm 1 (se
   ] as const)
     for (let i = 0; i < n; i++) {
       const id = `u${u++ % 7}`;
-      const v = rows.get(id) ?? [0, 0];
+      const v: [number, number] = rows.get(id) ?? [0, 0];
       v[li]++;
       rows.set(id, v);
     }
-  const clean = [0, 0];
+  const clean: [number, number] = [0, 0];
   for (const [ra, rb] of rows.values()) {
     const norm = Math.hypot(ra, rb);
     clean[0] += ra / norm;
