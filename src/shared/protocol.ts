@@ -85,6 +85,9 @@ export type ProgressTotals = z.infer<typeof progressTotalsSchema>;
 
 const problemSchema = z.object({ message: z.string(), hint: z.optional(z.string()) });
 
+/** The domain file the Synthesize panel uses (src/core/augpe/domain.ts), workspace-relative. */
+export const domainInfoSchema = z.object({ file: z.string(), exists: z.boolean() });
+
 /** Settings of an Aug-PE run chosen in the Synthesize form (limits as the CLI's `synth` flags). `embedder` 'builtin'
  * embeds the private rows with the built-in embedder on this machine (the CLI's --embedder builtin). */
 export const synthSettingsSchema = z.object({
@@ -95,6 +98,11 @@ export const synthSettingsSchema = z.object({
   iterations: z.int().check(z.positive(), z.maximum(1000)),
   variations: z.int().check(z.positive(), z.maximum(100)),
   embedder: z.enum(['same', 'builtin']),
+  /** Aug-PE options (docs/AUGPE.md "Options"); absent = the defaults. */
+  lookahead: z.optional(z.int().check(z.nonnegative(), z.maximum(16))),
+  selection: z.optional(z.enum(['rank', 'prob'])),
+  /** DP class fractions: the share of μ² for the label-count release, in (0, 1). */
+  dpFractions: z.optional(z.number().check(z.positive(), z.lt(1))),
 });
 export type SynthSettings = z.infer<typeof synthSettingsSchema>;
 
@@ -275,6 +283,8 @@ export const hostMessageSchema = z.discriminatedUnion('type', [
     provider: modelSchema,
     /** Whether the configured provider has embeddings (else only the built-in embedder can run). */
     providerEmbeds: z.boolean(),
+    /** The workspace's domain file (workspace-relative) and whether it exists (else the built-in lists are used). */
+    domain: z.optional(domainInfoSchema),
     budget: budgetSchema,
     defaults: z.object({
       count: count,
@@ -305,7 +315,13 @@ export const hostMessageSchema = z.discriminatedUnion('type', [
     over: z.number(),
     refusal: z.optional(z.string()),
     warnings: z.array(z.string()),
+    /** σ_c of the DP label-count release (DP class fractions). */
+    sigmaClass: z.optional(z.number()),
+    /** What the user declared public and the run sends (the domain file). */
+    declarations: z.optional(z.array(z.string())),
   }),
+  // The domain file in use changed (created from the panel).
+  z.object({ type: z.literal('synthDomain'), domain: domainInfoSchema }),
   // Run progress, the whole state each time (one row per label).
   z.object({
     type: z.literal('synthProgress'),
@@ -351,6 +367,8 @@ export const webviewMessageSchema = z.discriminatedUnion('type', [
   // The Synthesize panel (Aug-PE); it shares cancel, insert, export, copy and setBudget with the Generate panel.
   z.object({ type: z.literal('synthPreview'), settings: synthSettingsSchema }),
   z.object({ type: z.literal('synthRun'), settings: synthSettingsSchema }),
+  // Create (from a template naming these labels) or open the workspace's domain file in an editor.
+  z.object({ type: z.literal('synthEditDomain'), labels: z.array(z.string()) }),
 ]);
 export type WebviewMessage = z.infer<typeof webviewMessageSchema>;
 

@@ -11,7 +11,7 @@
  * `jsonValidation`). Default location: `.private-fewshot/domain.json` in the workspace (beside the ledger, found the
  * same way), or any file passed with `synth --domain FILE`.
  */
-import { readFileSync, statSync } from 'node:fs';
+import { linkSync, mkdirSync, readFileSync, statSync, unlinkSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { findNodeAtLocation, getNodePath, parseTree, printParseErrorCode, type ParseError } from 'jsonc-parser';
 import { z } from 'zod';
@@ -220,4 +220,31 @@ export function domainDeclaration(d: Domain, shown = d.file): string {
   return d.file === undefined
     ? 'no domain file: the prompts use the built-in style and persona lists (public).'
     : `domain file ${shown} is declared public: its domain sentence, keywords, styles and personas are sent in prompts to the generator.`;
+}
+
+/**
+ * The workspace's domain file, created from domainTemplate(labels) when there is none (the panel's "Edit domain file"
+ * button). Never overwrites: the template goes to a temporary file that is hard-linked into place only if the name is
+ * still free (link fails on an existing file), so a file the user wrote in the meantime is kept.
+ */
+export function ensureDomainFile(root: string, labels: readonly string[]): { file: string; created: boolean } {
+  const file = path.join(root, DOMAIN_FILE);
+  try {
+    statSync(file);
+    return { file, created: false };
+  } catch {
+    // absent: create it below
+  }
+  mkdirSync(path.dirname(file), { recursive: true });
+  const tmp = `${file}.${process.pid}.${Date.now()}.tmp`;
+  writeFileSync(tmp, domainTemplate(labels), { flag: 'wx' });
+  try {
+    linkSync(tmp, file);
+    return { file, created: true };
+  } catch (e) {
+    if ((e as NodeJS.ErrnoException).code === 'EEXIST') return { file, created: false };
+    throw e;
+  } finally {
+    unlinkSync(tmp);
+  }
 }

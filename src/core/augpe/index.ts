@@ -29,6 +29,7 @@ export {
   DomainSchema,
   domainDeclaration,
   domainTemplate,
+  ensureDomainFile,
   loadDomain,
   parseDomain,
   resolveDomain,

@@ -86,7 +86,8 @@ function pickFrom<T>(rng: Bits32, list: readonly T[]): T {
 export function randomApiRequest(label: string, s: PromptSettings, rng: Bits32): GenerateRequest {
   const d = s.domain;
   const style = pickFrom(rng, d?.styles ?? STYLES);
-  const ld = d?.labels[label];
+  // Own keys only: a domain that crossed a structured clone (the worker) has an ordinary prototype again.
+  const ld = d && Object.hasOwn(d.labels, label) ? d.labels[label] : undefined;
   const persona = pickFrom(rng, ld?.personas ?? d?.personas ?? PERSONAS);
   const keyword = ld?.keywords.length ? pickFrom(rng, ld.keywords) : undefined;
   const messages: ChatMessage[] = [

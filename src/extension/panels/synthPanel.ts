@@ -1,6 +1,15 @@
+import { existsSync } from 'node:fs';
 import path from 'node:path';
 import * as vscode from 'vscode';
-import { AUGPE_DEFAULTS, prepareAugPe, type PreparedAugPe } from '../../core/augpe';
+import {
+  AUGPE_DEFAULTS,
+  DOMAIN_FILE,
+  domainDeclaration,
+  ensureDomainFile,
+  loadDomain,
+  prepareAugPe,
+  type PreparedAugPe,
+} from '../../core/augpe';
 import { UserError } from '../../core/errors';
 import { BudgetExceededError, defaultRecordIndex } from '../../core/ledger';
 import { BUILTIN_MODEL_ID } from '../../core/providers/builtin';
@@ -58,6 +67,7 @@ export class SynthPanel extends RunPanel<SynthSettings, AugPeRelease> {
       labels: loaded.summary.labels.map((l) => l.label),
       provider: { kind: provider.kind, model: provider.model, offline: provider.offline },
       providerEmbeds,
+      domain: domainInfo(loaded.root),
       budget,
       // The provider's own embeddings by default (as the CLI's --embedder same); the form says where rows go.
       defaults: {
@@ -74,6 +84,24 @@ export class SynthPanel extends RunPanel<SynthSettings, AugPeRelease> {
     // The Generate panel's own messages (preview, generate) do not apply here.
     if (msg.type === 'synthPreview') await this.preview(msg.settings);
     else if (msg.type === 'synthRun') await this.synthesize(msg.settings);
+    else if (msg.type === 'synthEditDomain') await this.editDomain(msg.labels);
+  }
+
+  /**
+   * Opens the workspace's domain file in an editor, creating it from a template first when there is none (never
+   * overwriting). The template names only the labels ticked in the form (named by the user: public).
+   */
+  private async editDomain(labels: string[]): Promise<void> {
+    const root = this.loaded?.root;
+    if (!root) return;
+    const known = new Set(this.loaded!.summary.labels.map((l) => l.label));
+    const { file, created } = ensureDomainFile(
+      root,
+      labels.filter((l) => known.has(l)),
+    );
+    if (created) this.deps.log.info(`Created the domain file ${path.relative(root, file)} from the template.`);
+    await vscode.window.showTextDocument(vscode.Uri.file(file), { preview: false });
+    this.post({ type: 'synthDomain', domain: domainInfo(root) });
   }
 
   protected progressSnapshot(): HostMessage | undefined {
@@ -92,7 +120,19 @@ export class SynthPanel extends RunPanel<SynthSettings, AugPeRelease> {
   private async prepare(s: SynthSettings): Promise<{ prepared: PreparedAugPe; loaded: Loaded }> {
     const { loaded, labels } = this.loadedFor(s);
     const { count, epsilon, iterations, variations } = s;
-    const settings = { labels, count, epsilon, iterations, variations };
+    // The workspace's domain file, if any: public by declaration (the plan says so). A bad file is a refusal here.
+    const domain = loadDomain(path.join(loaded.root, DOMAIN_FILE), false);
+    const settings = {
+      labels,
+      count,
+      epsilon,
+      iterations,
+      variations,
+      domain,
+      ...(s.lookahead !== undefined ? { lookahead: s.lookahead } : {}),
+      ...(s.selection !== undefined ? { selection: s.selection } : {}),
+      ...(s.dpFractions !== undefined ? { dpFractions: s.dpFractions } : {}),
+    };
     const prepared = await prepareAugPe(loaded.ds, loaded.ledger, settings, loaded.summary);
     return { prepared, loaded };
   }
@@ -137,6 +177,8 @@ export class SynthPanel extends RunPanel<SynthSettings, AugPeRelease> {
         generator,
         embedder,
         ...this.checked(s, prepared),
+        ...(plan.sigmaClass !== undefined ? { sigmaClass: plan.sigmaClass } : {}),
+        declarations: [domainDeclaration(plan.settings.domain, DOMAIN_FILE)],
       },
       'latest',
     );
@@ -230,4 +272,9 @@ export class SynthPanel extends RunPanel<SynthSettings, AugPeRelease> {
       this.running = undefined;
     }
   }
+}
+
+/** The workspace's domain file for the panel (workspace-relative path, and whether it exists). */
+function domainInfo(root: string): { file: string; exists: boolean } {
+  return { file: DOMAIN_FILE, exists: existsSync(path.join(root, DOMAIN_FILE)) };
 }

@@ -8,6 +8,7 @@ import {
   DEFAULT_DOMAIN,
   domainJsonSchema,
   domainTemplate,
+  ensureDomainFile,
   loadDomain,
   parseDomain,
 } from '../../../src/core/augpe/domain';
@@ -144,4 +145,16 @@ test('the plan declares the domain file public (it is sent in prompts), or says 
     /domain file \.private-fewshot\/domain\.json is declared public: .*sent in prompts/,
   );
   assert.equal(plan.settings.domain, d);
+});
+
+test("ensureDomainFile creates a valid template once and never overwrites the user's file", () => {
+  const root = tempDir('pfs-domain-ensure-');
+  const a = ensureDomainFile(root, ['card_arrival']);
+  assert.equal(a.created, true);
+  assert.equal(a.file, path.join(root, '.private-fewshot', 'domain.json'));
+  assert.deepEqual(loadDomain(a.file, true).labels['card_arrival'], { keywords: [] });
+  writeFile(path.join(root, '.private-fewshot'), 'domain.json', JSON.stringify(BANK));
+  const b = ensureDomainFile(root, ['other']);
+  assert.equal(b.created, false);
+  assert.equal(loadDomain(b.file, true).sentence, 'customer messages to a bank', 'kept');
 });
