@@ -1,5 +1,5 @@
 /**
- * Lookahead embeddings (Lin et al., ICLR 2024, PE §3.3 and Alg. 1 with lookahead degree K; Xie et al., ICML 2024, use
+ * Lookahead embeddings (Lin et al., ICLR 2024, PE, Alg. 1 with lookahead degree K; Xie et al., ICML 2024, use
  * the same option as aug-pe `--lookahead_degree`): instead of a candidate's own embedding, the vote uses the mean of
  * the embeddings of K variations of it, so that a candidate is judged by where its variations land. K = 0 keeps the
  * candidate's own embedding (the default, as in every aug-pe script).

@@ -63,7 +63,7 @@ export interface AugPeSettings {
    * μ² spent on that release: 1/σ_c² = ρ·μ², T/σ² = (1 − ρ)·μ² (GDP composition, Dong, Roth & Su 2022, Cor. 3.3).
    */
   dpFractions?: number;
-  /** K lookahead variations per candidate (Lin et al. 2024 PE §3.3 / Alg. 1; 0: none). */
+  /** K lookahead variations per candidate (Lin et al. 2024, PE, Alg. 1, lookahead degree; 0: none). */
   lookahead?: number;
   /** rank (default) or prob (select.ts). */
   selection?: Selection;
