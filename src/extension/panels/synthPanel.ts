@@ -101,7 +101,14 @@ export class SynthPanel extends RunPanel<SynthSettings, AugPeRelease> {
     );
     if (created) this.deps.log.info(`Created the domain file ${path.relative(root, file)} from the template.`);
     await vscode.window.showTextDocument(vscode.Uri.file(file), { preview: false });
-    this.post({ type: 'synthDomain', domain: domainInfo(root) });
+    this.refreshDomain(root);
+  }
+
+  /** Tells the view which domain file is in use, and keeps it in the init message a reloaded view gets. */
+  private refreshDomain(root: string): void {
+    const domain = domainInfo(root);
+    if (this.init?.type === 'synthInit') this.init = { ...this.init, domain };
+    this.post({ type: 'synthDomain', domain });
   }
 
   protected progressSnapshot(): HostMessage | undefined {
@@ -152,9 +159,10 @@ export class SynthPanel extends RunPanel<SynthSettings, AugPeRelease> {
   }
 
   protected async preview(s: SynthSettings, wanted: () => boolean = () => true): Promise<void> {
-    const { prepared } = await this.prepare(s);
+    const { prepared, loaded } = await this.prepare(s);
     const { generator, embedder } = await this.models(s);
     if (!wanted()) return;
+    this.refreshDomain(loaded.root);
     const { plan } = prepared;
     this.post(
       {
