@@ -366,8 +366,8 @@ export async function runAugPe(o: AugPeRunOptions): Promise<AugPeResult> {
       for (const lp of plan.labels) {
         const pg = privateGroups.get(lp.label)!;
         const pop = populations.get(lp.label)!;
-        // Lookahead (Lin et al. 2024, PE, Alg. 1): a candidate's embedding is the mean of the embeddings of K variations
-        // of it, written from public text only; they are discarded after the vote.
+        // Lookahead (Lin et al. 2024, PE, Alg. 1): a candidate's embedding is the mean of the embeddings of K
+        // variations of it, written from public text only; they are discarded after the vote.
         const candidates =
           s.lookahead > 0
             ? lookaheadMean(

@@ -1,4 +1,4 @@
-// The paper's options through runAugPe: lookahead K (Lin et al. 2024, PE, Alg. 1; Xie et al. 2024 `--lookahead_degree`),
+// The paper's options through runAugPe: lookahead K (Lin et al. 2024, PE, Alg. 1; Xie et al. 2024 lookahead_degree),
 // `prob` selection (PE Alg. 1: draws ∝ the noisy histogram), and DP class fractions (a Gaussian release of the label
 // counts composed with the T histograms: μ² = T/σ² + 1/σ_c², Dong, Roth & Su 2022, Cor. 3.3). docs/AUGPE.md lists the
 // options; docs/TESTING.md the mutations these tests catch.
