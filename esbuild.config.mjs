@@ -14,6 +14,9 @@ const common = {
   legalComments: 'linked',
 };
 
+// jsonc-parser's "main" is a UMD wrapper whose require calls esbuild cannot follow: bundle its ES module build.
+const alias = { 'jsonc-parser': 'jsonc-parser/lib/esm/main.js' };
+
 const builds = [
   {
     ...common,
@@ -22,6 +25,7 @@ const builds = [
     platform: 'node',
     format: 'cjs',
     target: 'node22',
+    alias,
     external: ['vscode'],
   },
   {
@@ -31,6 +35,7 @@ const builds = [
     platform: 'node',
     format: 'cjs',
     target: 'node22',
+    alias,
   },
   {
     ...common,
@@ -39,6 +44,7 @@ const builds = [
     platform: 'node',
     format: 'cjs',
     target: 'node22',
+    alias,
     banner: { js: '#!/usr/bin/env node' },
   },
   {

@@ -217,6 +217,56 @@ const MUTATIONS: Mutation[] = [
     ],
     tests: ['test/lint/randomness-rules.test.ts'],
   },
+  // Aug-PE options (docs/AUGPE.md "Options"): ids "ao…" so that they never collide with other added mutations.
+  {
+    id: 'ao1',
+    what: 'augpe/plan.ts calibrates σ without the DP class-count release (the σ_c term dropped from μ²)',
+    file: `${AP}/plan.ts`,
+    edits: [['{\n    existing: classSpec,\n  }', '{\n    existing: [],\n  }']],
+    tests: [T('augpe/options')],
+  },
+  {
+    id: 'ao2',
+    what: "augpe/run.ts ignores lookahead K (votes on the candidates' own embeddings)",
+    file: `${AP}/run.ts`,
+    edits: [['s.lookahead > 0\n', 'false\n']],
+    tests: [T('augpe/options')],
+  },
+  {
+    id: 'ao3',
+    what: 'augpe/select.ts ignores `prob` (always rank)',
+    file: `${AP}/select.ts`,
+    edits: [["mode === 'prob' ?", 'false ?']],
+    tests: [T('augpe/options')],
+  },
+  {
+    id: 'ao4',
+    what: 'augpe/run.ts settles the class-count release as 0 steps (charged less than previewed)',
+    file: `${AP}/run.ts`,
+    edits: [['steps: classReleased ? 1 : 0', 'steps: 0']],
+    tests: [T('augpe/options')],
+  },
+  {
+    id: 'ao5',
+    what: 'augpe/plan.ts drops the per-unit L2 normalisation of the label counts (sensitivity no longer 1)',
+    file: `${AP}/plan.ts`,
+    edits: [['const inv = 1 / Math.sqrt(sq);', 'const inv = 1;']],
+    tests: [T('augpe/options')],
+  },
+  {
+    id: 'ao6',
+    what: 'augpe/lookahead.ts averages only the first of the K variations',
+    file: `${AP}/lookahead.ts`,
+    edits: [['for (let r = 0; r < k; r++) {', 'for (let r = 0; r < 1; r++) {']],
+    tests: [T('augpe/options')],
+  },
+  {
+    id: 'ao7',
+    what: 'augpe/select.ts draws prob selections uniformly (ignores the histogram)',
+    file: `${AP}/select.ts`,
+    edits: [['    if (total === 0) {', '    if (total >= 0) {']],
+    tests: [T('augpe/options')],
+  },
 ];
 
 const root = path.resolve(path.dirname(new URL(import.meta.url).pathname), '..');

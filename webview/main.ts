@@ -60,6 +60,7 @@ function render(msg: HostMessage): void {
     case 'synthPlan':
     case 'synthProgress':
     case 'synthResult':
+    case 'synthDomain':
       renderSynth(app, msg);
       break;
     default:

@@ -17,6 +17,7 @@ import {
 } from './common';
 import { h } from './dom';
 import { HELP, SYNTH_GLOSSARY } from './explain';
+import { synthOptions } from './synthOptions';
 import { getState, send, setState } from './vscode-api';
 import { LIMITS } from '../src/shared/limits';
 
@@ -31,6 +32,7 @@ let budgetEl: HTMLElement | undefined;
 let outputEl: HTMLElement | undefined;
 let noticeEl: HTMLElement | undefined;
 let progressEl: HTMLElement | undefined;
+let setDomain: ((d: { file: string; exists: boolean }) => void) | undefined;
 
 const model = (m: Model) => `${m.kind}/${m.model}`;
 
@@ -94,6 +96,8 @@ function initView(app: HTMLElement, m: InitMessage): void {
     value: 'builtin',
   }) as HTMLInputElement;
   (m.defaults.embedder === 'same' && m.providerEmbeds ? same : builtin).checked = true;
+  const options = synthOptions(m, () => picker.read().labels);
+  setDomain = options.setDomain;
   const previewBtn = h('vscode-button', { id: 'preview', secondary: true }, 'Preview plan');
   const runBtn = h('vscode-button', { id: 'synthesize' }, 'Generate records');
   const cancelBtn = h('vscode-button', { id: 'cancel', secondary: true, hidden: true }, 'Cancel');
@@ -116,6 +120,7 @@ function initView(app: HTMLElement, m: InitMessage): void {
     iterations: Math.round(iterations.input.valueAsNumber),
     variations: Math.round(variations.input.valueAsNumber),
     embedder: builtin.checked || !m.providerEmbeds ? 'builtin' : 'same',
+    ...options.read(),
   });
   // Restore the form after a reload (hidden panels are not retained); the state is validated like a message.
   const saved = getState() as { view?: unknown; file?: unknown; settings?: unknown } | undefined;
@@ -129,6 +134,7 @@ function initView(app: HTMLElement, m: InitMessage): void {
     iterations.input.value = String(r.iterations);
     variations.input.value = String(r.variations);
     (r.embedder === 'same' && m.providerEmbeds ? same : builtin).checked = true;
+    options.restore(r);
   }
   const save = () => {
     const s = readSettings();
@@ -176,6 +182,7 @@ function initView(app: HTMLElement, m: InitMessage): void {
     variations.input,
     same,
     builtin,
+    ...options.inputs,
   ]) {
     for (const ev of ['change', 'input', 'click']) el.addEventListener(ev, save);
   }
@@ -250,6 +257,7 @@ function initView(app: HTMLElement, m: InitMessage): void {
         ' Built-in embedder: keep private rows on this machine',
       ),
     ),
+    options.el,
     h('div', { class: 'actions' }, previewBtn, runBtn, cancelBtn, resumeBtn),
     glossary(SYNTH_GLOSSARY),
     noticeEl,
@@ -310,6 +318,16 @@ function planView(m: PlanMessage): HTMLElement {
     m.wholeDataset
       ? h('p', { class: 'muted' }, 'Privacy units span labels: the run is charged to the whole dataset.')
       : null,
+    m.sigmaClass !== undefined
+      ? h(
+          'p',
+          { class: 'muted' },
+          'DP class fractions: the label counts are released once with noise σ_c = ',
+          figure('sigma-class', m.sigmaClass),
+          ' (μ includes it: μ² = T/σ² + 1/σ_c²); class sizes follow the noisy counts.',
+        )
+      : null,
+    ...(m.declarations ?? []).map((d) => h('p', { class: 'private-note', 'data-testid': 'plan-declaration' }, d)),
     h(
       'vscode-table',
       { zebra: true, 'bordered-columns': true, columns: JSON.stringify(['40%', '15%', '25%', '20%']) },
@@ -484,6 +502,9 @@ export function renderSynth(app: HTMLElement, msg: HostMessage): void {
       break;
     case 'notice':
       noticeEl?.replaceChildren(msg.message);
+      break;
+    case 'synthDomain':
+      setDomain?.(msg.domain);
       break;
     default:
       break;

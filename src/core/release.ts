@@ -101,13 +101,22 @@ export interface AugPeReleaseBody {
     sigma: number;
     iterations: number;
     histograms: number;
+    /** σ_c of the DP label-count release (DP class fractions), else null. */
+    sigmaClass: number | null;
     mu: number;
   };
   parameters: {
     labels: string[];
-    /** Records per label: from the public count and public fractions, never from the private label counts. */
+    /**
+     * Records per label: from the public count and public fractions, or (classCounts "dp") from the DP release of the
+     * label counts; never from the exact private label counts.
+     */
     counts: number[];
     fractions: number[];
+    /** Where the class sizes came from. */
+    classCounts: 'equal' | 'public' | 'dp';
+    lookahead: number;
+    selection: 'rank' | 'prob';
     variations: number;
     neighbours: number;
     metric: string;
@@ -162,12 +171,16 @@ export const RELEASE_KEYS = {
       'sigma',
       'iterations',
       'histograms',
+      'sigmaClass',
       'mu',
     ],
     parameters: [
       'labels',
       'counts',
       'fractions',
+      'classCounts',
+      'lookahead',
+      'selection',
       'variations',
       'neighbours',
       'metric',
@@ -286,9 +299,13 @@ export interface AugPeReleaseInput {
       maskProbability: number;
       temperature: number;
       maxTokens: number;
+      lookahead: number;
+      selection: 'rank' | 'prob';
     };
     labels: readonly { count: number }[];
     sigma: number;
+    sigmaClass?: number;
+    classCounts: 'equal' | 'public' | 'dp';
     /** ε of the run alone at the run's δ (not the reservation's figure, see FewShotReleaseInput). */
     epsilonRun: number;
   };
@@ -297,7 +314,12 @@ export interface AugPeReleaseInput {
     records: readonly ReleasedText[];
     histograms: number;
     epsilonCharged: number;
-    report: { provider: PublicModel; embedder: PublicModel; privacy: { unit: string } };
+    report: {
+      provider: PublicModel;
+      embedder: PublicModel;
+      privacy: { unit: string; mu: number };
+      parameters: { counts: readonly number[] };
+    };
   };
 }
 
@@ -322,12 +344,17 @@ export function augPeRelease({ plan, result }: AugPeReleaseInput): AugPeRelease 
       sigma: plan.sigma,
       iterations: s.iterations,
       histograms: result.histograms,
-      mu: Math.sqrt(result.histograms) / plan.sigma,
+      sigmaClass: plan.sigmaClass ?? null,
+      mu: result.report.privacy.mu,
     },
     parameters: {
       labels: [...s.labels],
-      counts: plan.labels.map((l) => l.count),
+      // The run's sizes: with DP class fractions they come from the DP count release (AugPeReport.parameters.counts).
+      counts: [...result.report.parameters.counts],
       fractions: [...s.fractions],
+      classCounts: plan.classCounts,
+      lookahead: s.lookahead,
+      selection: s.selection,
       variations: s.variations,
       neighbours: s.neighbours,
       metric: s.metric,

@@ -86,6 +86,9 @@ export type ProgressTotals = z.infer<typeof progressTotalsSchema>;
 
 const problemSchema = z.object({ message: z.string(), hint: z.optional(z.string()) });
 
+/** The domain file the Synthesize panel uses (src/core/augpe/domain.ts), workspace-relative. */
+export const domainInfoSchema = z.object({ file: z.string(), exists: z.boolean() });
+
 /** Settings of an Aug-PE run chosen in the Synthesize form (limits as the CLI's `synth` flags). `embedder` 'builtin'
  * embeds the private rows with the built-in embedder on this machine (the CLI's --embedder builtin). */
 export const synthSettingsSchema = z.object({
@@ -96,6 +99,11 @@ export const synthSettingsSchema = z.object({
   iterations: z.int().check(z.positive(), z.maximum(LIMITS.iterations.max)),
   variations: z.int().check(z.positive(), z.maximum(LIMITS.variations.max)),
   embedder: z.enum(['same', 'builtin']),
+  /** Aug-PE options (docs/AUGPE.md "Options"); absent = the defaults. */
+  lookahead: z.optional(z.int().check(z.nonnegative(), z.maximum(16))),
+  selection: z.optional(z.enum(['rank', 'prob'])),
+  /** DP class fractions: the share of μ² for the label-count release, in (0, 1). */
+  dpFractions: z.optional(z.number().check(z.positive(), z.lt(1))),
 });
 export type SynthSettings = z.infer<typeof synthSettingsSchema>;
 
@@ -175,12 +183,16 @@ export const augPeReleaseSchema = z.strictObject({
     sigma: z.number(),
     iterations: count,
     histograms: count,
+    sigmaClass: z.nullable(z.number()),
     mu: z.number(),
   }),
   parameters: z.strictObject({
     labels: z.array(z.string()),
     counts: z.array(count),
     fractions: z.array(z.number()),
+    classCounts: z.enum(['equal', 'public', 'dp']),
+    lookahead: count,
+    selection: z.enum(['rank', 'prob']),
     variations: count,
     neighbours: count,
     metric: z.string(),
@@ -272,6 +284,8 @@ export const hostMessageSchema = z.discriminatedUnion('type', [
     provider: modelSchema,
     /** Whether the configured provider has embeddings (else only the built-in embedder can run). */
     providerEmbeds: z.boolean(),
+    /** The workspace's domain file (workspace-relative) and whether it exists (else the built-in lists are used). */
+    domain: z.optional(domainInfoSchema),
     budget: budgetSchema,
     defaults: z.object({
       count: count,
@@ -302,7 +316,13 @@ export const hostMessageSchema = z.discriminatedUnion('type', [
     over: z.number(),
     refusal: z.optional(z.string()),
     warnings: z.array(z.string()),
+    /** σ_c of the DP label-count release (DP class fractions). */
+    sigmaClass: z.optional(z.number()),
+    /** What the user declared public and the run sends (the domain file). */
+    declarations: z.optional(z.array(z.string())),
   }),
+  // The domain file in use changed (created from the panel).
+  z.object({ type: z.literal('synthDomain'), domain: domainInfoSchema }),
   // Run progress, the whole state each time (one row per label).
   z.object({
     type: z.literal('synthProgress'),
@@ -360,6 +380,8 @@ export const webviewMessageSchema = z.discriminatedUnion('type', [
   // One released text of the last result (0-based), inserted at the cursor or copied, in `format`.
   z.object({ type: z.literal('insertItem'), index: count, format: z.optional(insertFormatSchema) }),
   z.object({ type: z.literal('copyItem'), index: count, format: z.optional(insertFormatSchema) }),
+  // Create (from a template naming these labels) or open the workspace's domain file in an editor.
+  z.object({ type: z.literal('synthEditDomain'), labels: z.array(z.string()) }),
 ]);
 export type WebviewMessage = z.infer<typeof webviewMessageSchema>;
 

@@ -29,6 +29,7 @@ const SHIPPED = [
   'dist/codicon.css',
   'dist/codicon.ttf',
   'media',
+  'schemas/domain.schema.json',
 ];
 
 function chromiumPath(): string {

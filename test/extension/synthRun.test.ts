@@ -33,6 +33,7 @@ function workerBundle(): Promise<string> {
       platform: 'node',
       format: 'cjs',
       target: 'node22',
+      alias: { 'jsonc-parser': 'jsonc-parser/lib/esm/main.js' },
       logLevel: 'silent',
     });
     return out;

@@ -65,7 +65,10 @@ export function fakeAugPeInput(): AugPeReleaseInput {
         maskProbability: 0.5,
         temperature: 1,
         maxTokens: 64,
+        lookahead: 0,
+        selection: 'rank',
       },
+      classCounts: 'equal',
       labels: [
         { count: 2, rows: 40, units: 40, population: 8 },
         { count: 2, rows: 35, units: 35, population: 8 },
@@ -85,7 +88,8 @@ export function fakeAugPeInput(): AugPeReleaseInput {
       report: {
         provider: { kind: 'builtin', model: 'builtin-ngram-v2', offline: true },
         embedder: { kind: 'builtin', model: 'builtin-ngram-v2', offline: true },
-        privacy: { unit: 'row' },
+        privacy: { unit: 'row', mu: Math.SQRT2 / 3 },
+        parameters: { counts: [2, 2] },
         dataset: { path: 'secret.csv', contentSha256: 'ab'.repeat(32) },
         usage: { calls: 9, inputTokens: 777, outputTokens: 9, cost: 0 },
         durationMs: 1234,

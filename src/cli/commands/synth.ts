@@ -2,14 +2,20 @@ import path from 'node:path';
 import { UsageError } from '../../core/errors';
 import {
   AUGPE_DEFAULTS,
+  DOMAIN_FILE,
+  LOOKAHEAD_MAX,
   METRICS,
   loadAugPeResume,
   resumePlan,
+  SELECTIONS,
   VARIATION_KINDS,
+  domainDeclaration,
+  loadDomain,
   prepareAugPe,
   runAugPe,
   type AugPePlan,
   type Metric,
+  type Selection,
   type VariationKind,
 } from '../../core/augpe';
 import { defaultDeltaWarning, overlapNotes } from '../../core/ledger';
@@ -17,7 +23,7 @@ import { printableOneLine } from '../../core/text-safety';
 import { cliLedger, dryRunBudget } from '../ledger';
 import { createProvider } from '../../core/providers';
 import { augPeDiagnostics, augPeRelease, localJournalPath, renderRelease } from '../../core/release';
-import { stringFlag, type Command } from '../args';
+import { numberFlag, stringFlag, type Command } from '../args';
 import { datasetOptions } from '../dataset-flags';
 import {
   checkRunFlags,
@@ -51,6 +57,12 @@ export const synth: Command = {
   --all-labels              take every label from the data (you acknowledge that the label set is then public)
   --count N                 synthetic records in total, split equally over the labels (or by --fractions)
   --fractions a=0.3,b=0.7   public class fractions (weights, normalised); never taken from the private counts
+  --fractions dp[:R]        DP class fractions: the label counts are released once with Gaussian noise, spending
+                            the share R of the run's μ² (default ${AUGPE_DEFAULTS.dpFractionsShare}); class sizes follow the noisy counts
+  --domain FILE             the domain file (domain sentence, per-label keywords, styles, personas; declared public:
+                            it is sent in prompts). Default: ${DOMAIN_FILE} in the workspace if it exists
+  --lookahead K             embed each candidate as the mean of K variations of it (default ${AUGPE_DEFAULTS.lookahead}; ≤ ${LOOKAHEAD_MAX})
+  --selection S             rank (keep the most-voted) | prob (draw ∝ the noisy votes) (default ${AUGPE_DEFAULTS.selection})
   --epsilon E               the ε this run may spend
   --delta D                 δ (default: the dataset's ledger δ, 1e-6 unless set with \`budget --delta\`)
   --iterations T            noisy histograms (default ${AUGPE_DEFAULTS.iterations}); σ grows like √T at fixed ε
@@ -82,6 +94,9 @@ ${providerUsage}
     'all-labels': { type: 'boolean' },
     count: { type: 'string' },
     fractions: { type: 'string' },
+    domain: { type: 'string' },
+    lookahead: { type: 'string' },
+    selection: { type: 'string' },
     epsilon: { type: 'string' },
     delta: { type: 'string' },
     iterations: { type: 'string' },
@@ -117,6 +132,7 @@ ${providerUsage}
     const metric = choiceFlag<Metric>(values, 'metric', METRICS, AUGPE_DEFAULTS.metric);
     const variation = choiceFlag<VariationKind>(values, 'variation', VARIATION_KINDS, AUGPE_DEFAULTS.variation);
     const embedderFlag = choiceFlag(values, 'embedder', EMBEDDERS, 'same');
+    const selection = choiceFlag<Selection>(values, 'selection', SELECTIONS, AUGPE_DEFAULTS.selection);
     const providerConfig = providerConfigFromFlags(values, io.env, 'builtin');
 
     const { location, root, ds, summary, delta, outFlag, outFile } = await loadRunInputs(file, values, io.cwd);
@@ -125,7 +141,13 @@ ${providerUsage}
     const labels = labelsFlag
       ? splitLabels(labelsFlag)
       : summary.labels.map((l) => l.label).sort((a, b) => (a < b ? -1 : a > b ? 1 : 0));
-    const fractions = parseFractions(stringFlag(values, 'fractions'), labels);
+    const fractionsFlag = stringFlag(values, 'fractions');
+    const dpFractions = parseDpFractions(fractionsFlag);
+    const fractions = dpFractions === undefined ? parseFractions(fractionsFlag, labels) : undefined;
+    // The domain file: named with --domain (it must exist), else the workspace's, if any (public by declaration).
+    const domainFlag = stringFlag(values, 'domain');
+    const domainPath = domainFlag !== undefined ? path.resolve(io.cwd, domainFlag) : path.join(root, DOMAIN_FILE);
+    const domain = loadDomain(domainPath, domainFlag !== undefined);
     const ledger = cliLedger(root, io.env);
     const prepared = await prepareAugPe(
       ds,
@@ -135,6 +157,10 @@ ${providerUsage}
         count,
         epsilon,
         ...(fractions ? { fractions } : {}),
+        ...(dpFractions !== undefined ? { dpFractions } : {}),
+        domain,
+        lookahead: numberFlag(values, 'lookahead', { min: 0, max: LOOKAHEAD_MAX, integer: true }),
+        selection,
         delta,
         iterations: limitFlag(values, 'iterations', LIMITS.iterations),
         variations: limitFlag(values, 'variations', LIMITS.variations),
@@ -166,8 +192,10 @@ ${providerUsage}
         : loadAugPeResume(runsDir(root), runIdOf(resumeFlag), { dataset: ds, plan, provider, embedder });
     // A continuation is checked (and reserved) for the histograms left only.
     const check = resume ? await ledger.check(target, resumePlan(plan, resume)) : prepared.check;
+    const rel = domain.file === undefined ? undefined : path.relative(io.cwd, domain.file);
+    const shownDomain = rel === undefined || rel.startsWith('..') || path.isAbsolute(rel) ? domain.file : rel;
     const out0 = {
-      plan: planView(plan),
+      plan: { ...planView(plan), declarations: [domainDeclaration(domain, shownDomain)] },
       budget: dryRunBudget(check),
       provider: { kind: provider.kind, model: provider.model, offline: provider.offline },
       embedder: { kind: embedder.kind, model: embedder.model, offline: embedder.offline },
@@ -188,6 +216,7 @@ ${providerUsage}
         ? 'note: private rows are embedded on this machine (built-in embedder); the generator sees only labels and synthetic text.'
         : `note: private rows are sent to ${embedder.kind}/${embedder.model} for embedding; the generator sees only labels and synthetic text. Use --embedder builtin to keep them on this machine.`,
     );
+    for (const d of out0.plan.declarations) io.err(`note: ${d}`);
     for (const w of warnings) io.err(`warning: ${w}`);
 
     const result = await withStopSignals({ location, io, json: values.json === true }, (signal, progress) =>
@@ -248,6 +277,19 @@ ${providerUsage}
   },
 };
 
+/** "dp" or "dp:R" → the share R of μ² for the DP label-count release; anything else → undefined (public weights). */
+function parseDpFractions(flag: string | undefined): number | undefined {
+  if (flag === undefined || !/^dp(:|$)/.test(flag.trim())) return undefined;
+  const rest = flag.trim().slice(3);
+  const share = rest === '' ? AUGPE_DEFAULTS.dpFractionsShare : Number(rest);
+  if (!(share > 0 && share < 1))
+    throw new UsageError(
+      `--fractions dp:R needs a share R strictly between 0 and 1; got ${JSON.stringify(rest)}`,
+      `Example: --fractions dp:0.1 spends 10% of the run's μ² on the label counts (--fractions dp uses ${AUGPE_DEFAULTS.dpFractionsShare}).`,
+    );
+  return share;
+}
+
 /** "a=0.3,b=0.7" → weights in label order; every label must be named once. */
 function parseFractions(flag: string | undefined, labels: string[]): number[] | undefined {
   if (flag === undefined) return undefined;
@@ -289,8 +331,12 @@ function planView(plan: AugPePlan) {
     delta: s.delta,
     accountant: plan.accountant,
     sigma: plan.sigma,
+    ...(plan.sigmaClass !== undefined ? { sigmaClass: plan.sigmaClass } : {}),
+    classCounts: plan.classCounts,
     mu: plan.mu,
     iterations: s.iterations,
+    lookahead: s.lookahead,
+    selection: s.selection,
     variations: s.variations,
     neighbours: s.neighbours,
     metric: s.metric,
@@ -310,7 +356,7 @@ function planView(plan: AugPePlan) {
 }
 
 function formatPlan(o: {
-  plan: ReturnType<typeof planView>;
+  plan: ReturnType<typeof planView> & { declarations: string[] };
   budget: {
     total: number;
     spent: number;
@@ -334,7 +380,10 @@ function formatPlan(o: {
           `  resumes ${o.resumes.run} after ${o.resumes.histogramsBefore} of ${p.iterations} histograms: charges the ${p.iterations - o.resumes.histogramsBefore} left`,
         ]
       : []),
-    `  ε ${p.epsilon} at δ ${p.delta.toExponential(2)}: T = ${p.iterations} Gaussian histograms with σ = ${f(p.sigma)} (μ = √T/σ = ${f(p.mu)} GDP); this run alone ε = ${f(p.epsilonRun)}`,
+    p.sigmaClass === undefined
+      ? `  ε ${p.epsilon} at δ ${p.delta.toExponential(2)}: T = ${p.iterations} Gaussian histograms with σ = ${f(p.sigma)} (μ = √T/σ = ${f(p.mu)} GDP); this run alone ε = ${f(p.epsilonRun)}`
+      : `  ε ${p.epsilon} at δ ${p.delta.toExponential(2)}: the label counts once with σ_c = ${f(p.sigmaClass)}, then T = ${p.iterations} Gaussian histograms with σ = ${f(p.sigma)} (μ = √(T/σ² + 1/σ_c²) = ${f(p.mu)} GDP); this run alone ε = ${f(p.epsilonRun)}`,
+    `  lookahead K = ${p.lookahead}${p.lookahead ? ' (each candidate embedded as the mean of K variations)' : ''}, selection ${p.selection}, class sizes: ${p.classCounts === 'dp' ? 'from the DP label counts' : p.classCounts === 'public' ? 'your public fractions' : 'equal split'}`,
     `  L − 1 = ${p.variations} variations per selected record, k = ${p.neighbours} (${p.metric}), variation ${p.variation}${p.sequential ? '; privacy units span labels: charged to the whole dataset' : '; labels compose in parallel'}`,
     ...p.labels.map(
       (l) =>
@@ -348,6 +397,7 @@ function formatPlan(o: {
           `  as planned: after this run ε ${f(o.budget.pldAfter)} if all runs had been planned in advance (PLD composition; not a guarantee across runs)`,
         ]
       : []),
+    ...p.declarations.map((d) => `  ${d}`),
     ...o.warnings.map((w) => `warning: ${w}`),
   ].join('\n');
 }

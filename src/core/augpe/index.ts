@@ -24,8 +24,26 @@ export {
   type VariationKind,
 } from './prompts';
 export {
+  DEFAULT_DOMAIN,
+  DOMAIN_FILE,
+  DomainSchema,
+  domainDeclaration,
+  domainTemplate,
+  ensureDomainFile,
+  loadDomain,
+  parseDomain,
+  resolveDomain,
+  type Domain,
+  type DomainFile,
+} from './domain';
+export { lookaheadMean } from './lookahead';
+export { SELECTIONS, probSelect, selectCandidates, type Selection } from './select';
+export {
   AUGPE_DEFAULTS,
+  LOOKAHEAD_MAX,
   allocateCounts,
+  releaseClassCounts,
+  runSpecs,
   planAugPe,
   prepareAugPe,
   promptSettings,

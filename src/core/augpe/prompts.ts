@@ -13,6 +13,7 @@
  */
 import type { ChatMessage, GenerateRequest } from '../providers/types';
 import { bernoulli, uniform01, uniformInt, type Bits32 } from '../runs/random';
+import type { Domain } from './domain';
 
 /** Writing styles and tones (in the spirit of aug-pe's 28 Yelp tones; generic, domain-free). */
 export const STYLES: readonly string[] = [
@@ -58,6 +59,13 @@ export interface PromptSettings {
   minWords: number;
   /** Std of the target-length jitter = p · wordVarScale words (aug-pe word_var_scale). */
   wordVarScale: number;
+  /** The user's domain (public by declaration; src/core/augpe/domain.ts). Default: the built-in lists. */
+  domain?: Domain;
+}
+
+/** The system line's domain sentence, if any. */
+function domainLine(d: Domain | undefined): string {
+  return d?.sentence ? ` The texts are ${d.sentence.replace(/[.\s]+$/, '')}.` : '';
 }
 
 /** "card_arrival" → "card arrival": the label as words (it is public). */
@@ -70,19 +78,26 @@ function pickFrom<T>(rng: Bits32, list: readonly T[]): T {
   return list[uniformInt(rng, list.length)]!;
 }
 
-/** RANDOM_API: one request for one new example of `label`. */
+/**
+ * RANDOM_API: one request for one new example of `label`: a random style and persona, and, when the domain gives the
+ * label keywords, a random keyword as its topic (aug-pe's "subcategory" conditioning, Xie et al. 2024 §3.2). The
+ * draws happen in that order, and no keyword draw is made when the label has none.
+ */
 export function randomApiRequest(label: string, s: PromptSettings, rng: Bits32): GenerateRequest {
-  const style = pickFrom(rng, STYLES);
-  const persona = pickFrom(rng, PERSONAS);
+  const d = s.domain;
+  const style = pickFrom(rng, d?.styles ?? STYLES);
+  // Own keys only: a domain that crossed a structured clone (the worker) has an ordinary prototype again.
+  const ld = d && Object.hasOwn(d.labels, label) ? d.labels[label] : undefined;
+  const persona = pickFrom(rng, ld?.personas ?? d?.personas ?? PERSONAS);
+  const keyword = ld?.keywords.length ? pickFrom(rng, ld.keywords) : undefined;
   const messages: ChatMessage[] = [
     {
       role: 'system',
-      content:
-        'You write realistic example texts for a text-classification dataset. Reply with one example text only: no quotes, no label, no explanation.',
+      content: `You write realistic example texts for a text-classification dataset.${domainLine(d)} Reply with one example text only: no quotes, no label, no explanation.`,
     },
     {
       role: 'user',
-      content: `Label: ${humanizeLabel(label)}\nWrite one example text with this label, ${style}, as if written by ${persona}.`,
+      content: `Label: ${humanizeLabel(label)}\nWrite one example text with this label${keyword ? `, about ${keyword}` : ''}, ${style}, as if written by ${persona}.`,
     },
   ];
   return { messages, maxTokens: s.maxTokens, temperature: s.temperature };
@@ -121,14 +136,14 @@ export function targetLength(sample: string, s: PromptSettings, rng: Bits32): { 
 
 /** VARIATION_API: one request for one variation of a synthetic candidate. */
 export function variationRequest(label: string, sample: string, s: PromptSettings, rng: Bits32): GenerateRequest {
-  const style = pickFrom(rng, STYLES);
+  const style = pickFrom(rng, s.domain?.styles ?? STYLES);
   const h = humanizeLabel(label);
   if (s.variation === 'paraphrase') {
     return {
       messages: [
         {
           role: 'system',
-          content: 'You rewrite example texts for a text-classification dataset. Reply with the new text only.',
+          content: `You rewrite example texts for a text-classification dataset.${domainLine(s.domain)} Reply with the new text only.`,
         },
         {
           role: 'user',
@@ -143,7 +158,7 @@ export function variationRequest(label: string, sample: string, s: PromptSetting
   const len = targetLength(sample, s, rng);
   return {
     messages: [
-      { role: 'system', content: 'You are a helpful, pattern-following assistant.' },
+      { role: 'system', content: `You are a helpful, pattern-following assistant.${domainLine(s.domain)}` },
       {
         role: 'user',
         content: `Label: ${h}\nFill in the blanks (_) in the input ${style}, so that it reads as a realistic example of this label. Your answer MUST be exactly ${len.words} words. Reply with the completed text only.\nInput: ${masked}`,

@@ -2,7 +2,7 @@ import { setImmediate as yieldToEventLoop } from 'node:timers/promises';
 import { canonicalRecords, type Dataset } from '../data';
 import { UserError } from '../errors';
 import type { Charge, Ledger, Reservation, RunPlan } from '../ledger';
-import { cryptoRandom, epsilonFor, type RandomSource } from '../privacy';
+import { cryptoRandom, epsilonFor, type MechanismSpec, type RandomSource } from '../privacy';
 import { ProviderError } from '../providers/errors';
 import { PROBE } from '../providers/probe';
 import { isRequestRefusal, settleEmbeddings } from '../providers/refusal';
@@ -21,8 +21,10 @@ import { buildPools } from '../runs/pools';
 import { mayBeRunning, readState, thisProcess, writeState, type RunStateBase } from '../runs/state';
 import { minusUsage, plusUsage, ZERO_USAGE } from '../runs/usage';
 import { TOOL_VERSION } from '../version';
-import { privatizeHistogram, rankSelect, toMatrix, voteHistograms, type Matrix, type VoteGroup } from './histogram';
-import { promptSettings, type AugPePlan } from './plan';
+import { privatizeHistogram, toMatrix, voteHistograms, type Matrix, type VoteGroup } from './histogram';
+import { lookaheadMean } from './lookahead';
+import { promptSettings, releaseClassCounts, runSpecs, type AugPePlan } from './plan';
+import { selectCandidates } from './select';
 import { cleanOutput, humanizeLabel, randomApiRequest, variationRequest, type PromptSettings } from './prompts';
 
 /** A released synthetic record. */
@@ -90,6 +92,8 @@ export interface AugPeReport {
     sigma: number;
     iterations: number;
     histograms: number;
+    /** σ_c of the DP label-count release (DP class fractions only). */
+    sigmaClass?: number;
     mu: number;
     accountant: 'gdp';
     epsilonCharged: number;
@@ -102,6 +106,10 @@ export interface AugPeReport {
     neighbours: number;
     metric: string;
     threshold: number;
+    lookahead: number;
+    selection: string;
+    /** equal | public | dp (with dp, `counts` are the sizes from the noisy label counts). */
+    classCounts: string;
     variation: string;
     maskProbability: number;
     temperature: number;
@@ -161,6 +169,9 @@ export interface AugPeState extends RunStateBase {
   started: number;
   iteration: number;
   selected: Record<string, Selected[]>;
+  /** DP class fractions: the class sizes from the noisy label counts, released (and charged) once by the first part;
+   * a continuation reuses them and never releases them again. */
+  classCounts?: { counts: number[]; noisy: number[] };
 }
 
 /** What a continuation must share with the run it continues. */
@@ -257,12 +268,33 @@ export function resumePlan(plan: AugPePlan, point: AugPeResumePoint): RunPlan {
   };
 }
 
-/** The plan's charges with `steps` Gaussian histograms at σ (one charge per partition). */
+/** The plan's histogram charges with `steps` Gaussian histograms at σ (one charge per partition); the DP class-count
+ * release, when planned, is the first charge (plan.ts) and is not a histogram. */
 function histogramCharges(plan: AugPePlan, steps: number): Charge[] {
-  return plan.ledgerPlan.charges.map((c) => ({
+  return plan.ledgerPlan.charges.slice(classCharges(plan)).map((c) => ({
     partition: c.partition,
     mechanism: { kind: 'gaussian', sigma: plan.sigma, steps },
   }));
+}
+
+/**
+ * A first part's charges in plan order: the class-count release (1 step if it was made, else 0), then `steps`
+ * histograms on each histogram charge's partition.
+ */
+function firstPartCharges(plan: AugPePlan, steps: number, classReleased: boolean): Charge[] {
+  const n = classCharges(plan);
+  return plan.ledgerPlan.charges.map((c, i) => ({
+    partition: c.partition,
+    mechanism:
+      i < n
+        ? { kind: 'gaussian', sigma: plan.sigmaClass!, steps: classReleased ? 1 : 0 }
+        : { kind: 'gaussian', sigma: plan.sigma, steps },
+  }));
+}
+
+/** How many of the plan's charges are the class-count release (0 or 1; plan.ts puts it first). */
+function classCharges(plan: AugPePlan): number {
+  return plan.sigmaClass === undefined ? 0 : 1;
 }
 
 /**
@@ -341,6 +373,13 @@ class AugPeRun {
   private readonly selected = new Map<string, Selected[]>();
   private readonly populations = new Map<string, string[]>();
   private readonly embeddingCache = new Map<string, Float32Array>();
+  /** Records per label: the plan's, or with DP class fractions the sizes from the noisy label counts. */
+  private counts: number[] = [];
+  private readonly countOf = new Map<string, number>();
+  /** DP class fractions: the noisy counts were released (by this part, or by the part it continues). */
+  private classCounts: { counts: number[]; noisy: number[] } | undefined;
+  /** This part released the class counts (and charges them). */
+  private classReleasedHere = false;
 
   constructor(
     private readonly o: AugPeRunOptions,
@@ -387,12 +426,25 @@ class AugPeRun {
     };
     if (resume?.crashed)
       await o.ledger.abort(resume.state.id, {
-        used: this.charges(resume.state.started),
+        // A crashed first part also made the class-count release (if planned) right after its reservation.
+        used:
+          resume.state.id === resume.state.group
+            ? firstPartCharges(this.plan, resume.state.started, resume.state.classCounts !== undefined)
+            : this.charges(resume.state.started),
         reason: 'the process stopped without settling; continued by a resumed run',
       });
     this.reservation = await o.ledger.reserve(target, resume ? resumePlan(this.plan, resume) : this.plan.ledgerPlan);
     const id = this.reservation.id;
     if (resume) writeState(this.dir, { ...resume.state, resumedBy: id });
+    // DP class fractions (plan.ts releaseClassCounts): the noisy label counts, released once, after the reservation
+    // that charges them; a continuation reuses the first part's.
+    if (this.plan.sigmaClass !== undefined) {
+      this.classCounts =
+        resume?.state.classCounts ?? releaseClassCounts(o.dataset, this.plan, this.random('noise:class-counts'));
+      this.classReleasedHere = !resume?.state.classCounts;
+    }
+    this.counts = this.classCounts?.counts ?? this.plan.labels.map((l) => l.count);
+    this.plan.labels.forEach((l, i) => this.countOf.set(l.label, this.counts[i]!));
     this.checkpoint = await openCheckpoint(this.dir, id);
     await this.checkpoint.write({
       type: 'run',
@@ -400,7 +452,8 @@ class AugPeRun {
       algorithm: 'aug-pe',
       time: new Date((o.now ?? Date.now)()).toISOString(),
       labels: this.s.labels,
-      counts: this.plan.labels.map((l) => l.count),
+      counts: this.counts,
+      ...(this.classCounts ? { noisyClassCounts: this.classCounts.noisy, sigmaClass: this.plan.sigmaClass } : {}),
       iterations: this.T,
       sigma: this.plan.sigma,
       ...(resume ? { resumes: resume.state.id, group: resume.state.group, histogramsBefore: this.before } : {}),
@@ -416,6 +469,7 @@ class AugPeRun {
       started: this.before,
       iteration: resume?.state.iteration ?? 0,
       selected: resume?.state.selected ?? {},
+      ...(this.classCounts ? { classCounts: this.classCounts } : {}),
     };
     writeState(this.dir, this.state);
   }
@@ -461,12 +515,17 @@ class AugPeRun {
     return out;
   }
 
-  private variationsOf(label: string, samples: readonly string[], stream: string): Promise<string[]> {
+  private variationsOf(
+    label: string,
+    samples: readonly string[],
+    stream: string,
+    per = this.s.variations,
+  ): Promise<string[]> {
     const rng = this.random(stream);
     const reqs: GenerateRequest[] = [];
     const fallbacks: string[] = [];
     for (const sample of samples) {
-      for (let v = 0; v < this.s.variations; v++) {
+      for (let v = 0; v < per; v++) {
         reqs.push(variationRequest(label, sample, this.prompts, rng));
         fallbacks.push(sample);
       }
@@ -540,8 +599,8 @@ class AugPeRun {
       this.plan.labels.map(async (lp) => {
         const rng = this.random(`prompts:${lp.label}:init`);
         const seeds = await this.generateAll(
-          Array.from({ length: lp.count }, () => randomApiRequest(lp.label, this.prompts, rng)),
-          Array.from({ length: lp.count }, () => humanizeLabel(lp.label)),
+          Array.from({ length: this.countOf.get(lp.label)! }, () => randomApiRequest(lp.label, this.prompts, rng)),
+          Array.from({ length: this.countOf.get(lp.label)! }, () => humanizeLabel(lp.label)),
         );
         const vars = await this.variationsOf(lp.label, seeds, `prompts:${lp.label}:init-variations`);
         this.populations.set(lp.label, [...seeds, ...vars]);
@@ -583,11 +642,19 @@ class AugPeRun {
       const groups: VoteGroup[] = [];
       for (const lp of this.plan.labels) {
         const pg = privateGroups.get(lp.label)!;
-        groups.push({
-          private: pg.embeddings,
-          units: pg.units,
-          candidates: await this.embedCandidates(this.populations.get(lp.label)!),
-        });
+        const pop = this.populations.get(lp.label)!;
+        // Lookahead (Lin et al. 2024, PE, Alg. 1): a candidate's embedding is the mean of the embeddings of K
+        // variations of it, written from public text only; they are discarded after the vote.
+        const candidates =
+          this.s.lookahead > 0
+            ? lookaheadMean(
+                await this.embedCandidates(
+                  await this.variationsOf(lp.label, pop, `prompts:${lp.label}:lookahead:${t}`, this.s.lookahead),
+                ),
+                this.s.lookahead,
+              )
+            : await this.embedCandidates(pop);
+        groups.push({ private: pg.embeddings, units: pg.units, candidates });
       }
       o.signal?.throwIfAborted();
       this.histograms++; // charged from here on, whatever happens next
@@ -604,7 +671,9 @@ class AugPeRun {
           this.s.threshold,
         );
         const pop = this.populations.get(lp.label)!;
-        const picked = rankSelect(noisy, lp.count).map((j) => ({ text: pop[j]!, votes: noisy[j]! }));
+        const picked = selectCandidates(this.s.selection, noisy, this.countOf.get(lp.label)!, () =>
+          this.random(`select:${lp.label}:${t}`),
+        ).map((j) => ({ text: pop[j]!, votes: noisy[j]! }));
         this.selected.set(lp.label, picked);
         await this.checkpoint.write({ type: 'selected', iteration: t, label: lp.label, records: picked });
       }
@@ -627,17 +696,16 @@ class AugPeRun {
     const status: RunStatus = runStatus(failure, o.signal);
     const cancelled = status === 'cancelled';
     const released = releasedHash(records);
-    await this.reservation.settle({ used: this.charges(this.histograms), released });
+    await this.reservation.settle({ used: this.used(), released });
     await this.checkpoint.write({ type: 'settled', status, histograms: this.histograms, released });
     // What the records rest on: every histogram of the run, those of a stopped part it continues included.
     const histograms = this.before + this.histograms;
     this.state.status = status;
     writeState(this.dir, this.state);
 
-    const epsilonCharged =
-      histograms === 0
-        ? 0
-        : epsilonFor([{ kind: 'gaussian', sigma: this.plan.sigma, steps: histograms }], s.delta, 'gdp');
+    // What the records rest on: every histogram of the run and, with DP class fractions, the one count release.
+    const charged = runSpecs(this.plan, histograms, this.classCounts !== undefined);
+    const epsilonCharged = charged.length === 0 ? 0 : epsilonFor(charged, s.delta, 'gdp');
     // Synthetic-only use: everything since the start minus the private embedding.
     const spent = minusUsage(
       this.sameProvider
@@ -648,7 +716,7 @@ class AugPeRun {
           ),
       this.privateEmbeddingUsage,
     );
-    const report = this.report(histograms, epsilonCharged, spent, (o.now ?? Date.now)() - started);
+    const report = this.report(histograms, charged, epsilonCharged, spent, (o.now ?? Date.now)() - started);
     // The run journal: the local diagnostics in a file beside the checkpoint (never in a release: src/core/release.ts).
     await writeJournal(this.checkpoint.path, {
       ...journalDiagnostics(report),
@@ -673,7 +741,23 @@ class AugPeRun {
     };
   }
 
-  private report(histograms: number, epsilonCharged: number, spent: Usage, durationMs: number): AugPeReport {
+  /**
+   * What this part used: the class-count release if this part made it (1 step, or 0 when it stopped before), then the
+   * histograms it started, on the plan's charges in order (plan.ts puts the class release first).
+   */
+  private used(): Charge[] {
+    return this.o.resume
+      ? this.charges(this.histograms)
+      : firstPartCharges(this.plan, this.histograms, this.classCounts !== undefined);
+  }
+
+  private report(
+    histograms: number,
+    charged: MechanismSpec[],
+    epsilonCharged: number,
+    spent: Usage,
+    durationMs: number,
+  ): AugPeReport {
     const { o, s, plan, generator, embedder } = this;
     return {
       tool: TOOL_VERSION,
@@ -687,18 +771,25 @@ class AugPeRun {
         sigma: plan.sigma,
         iterations: this.T,
         histograms,
-        mu: Math.sqrt(histograms) / plan.sigma,
+        ...(plan.sigmaClass !== undefined ? { sigmaClass: plan.sigmaClass } : {}),
+        mu:
+          plan.sigmaClass === undefined
+            ? Math.sqrt(histograms) / plan.sigma
+            : Math.sqrt(charged.reduce((a, m) => a + m.steps / (m.sigma * m.sigma), 0)),
         accountant: 'gdp',
         epsilonCharged,
         unit: o.dataset.columns.unit ?? 'row',
       },
       parameters: {
         labels: s.labels,
-        counts: plan.labels.map((l) => l.count),
+        counts: this.counts,
         variations: s.variations,
         neighbours: s.neighbours,
         metric: s.metric,
         threshold: s.threshold,
+        lookahead: s.lookahead,
+        selection: s.selection,
+        classCounts: plan.classCounts,
         variation: s.variation,
         maskProbability: s.maskProbability,
         temperature: s.temperature,

@@ -134,7 +134,7 @@ export abstract class RunPanel<S, R extends Release> {
   private static readonly ranHere = new Map<string, { budgetUsed: number; message: string | undefined }>();
 
   /** Messages replayed after every `ready`: init, then the latest plan/result/error. */
-  private init: HostMessage | undefined;
+  protected init: HostMessage | undefined;
   protected latest: HostMessage | undefined;
   protected loaded: Loaded | undefined;
   protected running: AbortController | undefined;

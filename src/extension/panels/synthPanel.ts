@@ -1,6 +1,16 @@
+import { existsSync } from 'node:fs';
 import path from 'node:path';
 import * as vscode from 'vscode';
-import { loadAugPeResume, prepareAugPe, resumePlan, type PreparedAugPe } from '../../core/augpe';
+import {
+  DOMAIN_FILE,
+  domainDeclaration,
+  ensureDomainFile,
+  loadAugPeResume,
+  loadDomain,
+  prepareAugPe,
+  resumePlan,
+  type PreparedAugPe,
+} from '../../core/augpe';
 import { runsDir } from '../../core/runs/checkpoint';
 import { UserError } from '../../core/errors';
 import { BudgetExceededError, defaultRecordIndex } from '../../core/ledger';
@@ -65,6 +75,7 @@ export class SynthPanel extends RunPanel<SynthSettings, AugPeRelease> {
       labels: loaded.summary.labels.map((l) => l.label),
       provider: { kind: provider.kind, model: provider.model, offline: provider.offline },
       providerEmbeds,
+      domain: domainInfo(loaded.root),
       budget,
       // The provider's own embeddings by default (as the CLI's --embedder same); the form says where rows go.
       defaults: {
@@ -83,6 +94,31 @@ export class SynthPanel extends RunPanel<SynthSettings, AugPeRelease> {
     if (msg.type === 'synthPreview') await this.preview(msg.settings);
     else if (msg.type === 'synthRun') await this.synthesize(msg.settings);
     else if (msg.type === 'synthResume') await this.synthesize(msg.settings, msg.run);
+    else if (msg.type === 'synthEditDomain') await this.editDomain(msg.labels);
+  }
+
+  /**
+   * Opens the workspace's domain file in an editor, creating it from a template first when there is none (never
+   * overwriting). The template names only the labels ticked in the form (named by the user: public).
+   */
+  private async editDomain(labels: string[]): Promise<void> {
+    const root = this.loaded?.root;
+    if (!root) return;
+    const known = new Set(this.loaded!.summary.labels.map((l) => l.label));
+    const { file, created } = ensureDomainFile(
+      root,
+      labels.filter((l) => known.has(l)),
+    );
+    if (created) this.deps.log.info(`Created the domain file ${path.relative(root, file)} from the template.`);
+    await vscode.window.showTextDocument(vscode.Uri.file(file), { preview: false });
+    this.refreshDomain(root);
+  }
+
+  /** Tells the view which domain file is in use, and keeps it in the init message a reloaded view gets. */
+  private refreshDomain(root: string): void {
+    const domain = domainInfo(root);
+    if (this.init?.type === 'synthInit') this.init = { ...this.init, domain };
+    this.post({ type: 'synthDomain', domain });
   }
 
   protected progressSnapshot(): HostMessage | undefined {
@@ -101,7 +137,19 @@ export class SynthPanel extends RunPanel<SynthSettings, AugPeRelease> {
   private async prepare(s: SynthSettings): Promise<{ prepared: PreparedAugPe; loaded: Loaded }> {
     const { loaded, labels } = this.loadedFor(s);
     const { count, epsilon, iterations, variations } = s;
-    const settings = { labels, count, epsilon, iterations, variations };
+    // The workspace's domain file, if any: public by declaration (the plan says so). A bad file is a refusal here.
+    const domain = loadDomain(path.join(loaded.root, DOMAIN_FILE), false);
+    const settings = {
+      labels,
+      count,
+      epsilon,
+      iterations,
+      variations,
+      domain,
+      ...(s.lookahead !== undefined ? { lookahead: s.lookahead } : {}),
+      ...(s.selection !== undefined ? { selection: s.selection } : {}),
+      ...(s.dpFractions !== undefined ? { dpFractions: s.dpFractions } : {}),
+    };
     const prepared = await prepareAugPe(loaded.ds, loaded.ledger, settings, loaded.summary);
     return { prepared, loaded };
   }
@@ -121,9 +169,10 @@ export class SynthPanel extends RunPanel<SynthSettings, AugPeRelease> {
   }
 
   protected async preview(s: SynthSettings, wanted: () => boolean = () => true): Promise<void> {
-    const { prepared } = await this.prepare(s);
+    const { prepared, loaded } = await this.prepare(s);
     const { generator, embedder } = await this.models(s);
     if (!wanted()) return;
+    this.refreshDomain(loaded.root);
     const { plan } = prepared;
     this.post(
       {
@@ -146,6 +195,8 @@ export class SynthPanel extends RunPanel<SynthSettings, AugPeRelease> {
         generator,
         embedder,
         ...this.checked(s, prepared),
+        ...(plan.sigmaClass !== undefined ? { sigmaClass: plan.sigmaClass } : {}),
+        declarations: [domainDeclaration(plan.settings.domain, DOMAIN_FILE)],
       },
       'latest',
     );
@@ -250,4 +301,9 @@ export class SynthPanel extends RunPanel<SynthSettings, AugPeRelease> {
       this.running = undefined;
     }
   }
+}
+
+/** The workspace's domain file for the panel (workspace-relative path, and whether it exists). */
+function domainInfo(root: string): { file: string; exists: boolean } {
+  return { file: DOMAIN_FILE, exists: existsSync(path.join(root, DOMAIN_FILE)) };
 }
