@@ -142,3 +142,33 @@ test('resuming a finished run, a resumed one, or with changed parameters is refu
   );
   assert.throws(() => loadAugPeResume(dir, resumed.reservation.id, o), /finished all 4/);
 });
+
+test('with DP class fractions, a continuation reuses the first part noisy counts: released and charged once', async () => {
+  const o0 = { dpFractions: 0.1 };
+  const whole = await setup();
+  const uninterrupted = await runAugPe(await options(whole, 'whole', o0));
+  assert.equal(uninterrupted.histograms, T);
+
+  const env = await setup();
+  const first = await runAugPe({ ...(await options(env, 'first', o0)), ...stopAfter(2) });
+  assert.equal(first.histograms, 2);
+  const o = await options(env, 'second', o0);
+  const resumed = await runAugPe({ ...o, resume: loadAugPeResume(runsDir(env.root), first.reservation.id, o) });
+  assert.equal(resumed.histograms, T);
+  assert.deepEqual(resumed.report.parameters.counts, first.report.parameters.counts, 'the same class sizes');
+  const total = await spent(env);
+  const expected = await spent(whole);
+  assert.ok(Math.abs(total - expected) <= 1e-9 * expected, `resumed spent ${total}, uninterrupted ${expected}`);
+  assert.ok(Math.abs(resumed.epsilonCharged - uninterrupted.epsilonCharged) <= 1e-12);
+  // The continuation reserved histograms only (no second count release).
+  const lines = readFileSync(path.join(env.root, '.private-fewshot', 'ledger.jsonl'), 'utf8')
+    .trim()
+    .split('\n')
+    .map((l) => JSON.parse(l) as Record<string, unknown>);
+  const second = lines.find((l) => l.type === 'run' && l.status === 'reserved' && l.id === resumed.reservation.id);
+  const sigma = o.plan.sigma;
+  for (const c of second?.charges as { sigma: number; steps: number }[]) {
+    assert.equal(c.sigma, sigma);
+    assert.equal(c.steps, T - 2);
+  }
+});
