@@ -156,6 +156,11 @@ test('with DP class fractions, a continuation reuses the first part noisy counts
   const resumed = await runAugPe({ ...o, resume: loadAugPeResume(runsDir(env.root), first.reservation.id, o) });
   assert.equal(resumed.histograms, T);
   assert.deepEqual(resumed.report.parameters.counts, first.report.parameters.counts, 'the same class sizes');
+  // One release of the noisy counts: the continuation's checkpoint carries the first part's values, not new ones.
+  const noisyOf = (file: string) =>
+    (JSON.parse(readFileSync(file, 'utf8').split('\n')[0]!) as { noisyClassCounts?: number[] }).noisyClassCounts;
+  assert.ok(noisyOf(first.checkpoint)?.length === LABELS.length);
+  assert.deepEqual(noisyOf(resumed.checkpoint), noisyOf(first.checkpoint));
   const total = await spent(env);
   const expected = await spent(whole);
   assert.ok(Math.abs(total - expected) <= 1e-9 * expected, `resumed spent ${total}, uninterrupted ${expected}`);
