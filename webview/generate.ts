@@ -18,12 +18,23 @@ import {
   setBudgetButton,
 } from './common';
 import { h } from './dom';
+import {
+  dataFlowView,
+  largestFitButton,
+  MARGINAL_EXPLAINER,
+  marginalView,
+  problemArea,
+  reveal,
+  showEndpointCheck,
+  showProblem as showProblemIn,
+  showStatus,
+} from './feedback';
 import { getState, send, setState } from './vscode-api';
 
 type InitMessage = Extract<HostMessage, { type: 'generateInit' }>;
 type GenerateHostMessage = Extract<
   HostMessage,
-  { type: 'generateInit' | 'plan' | 'progress' | 'result' | 'generateError' | 'notice' | 'budget' }
+  { type: 'generateInit' | 'plan' | 'progress' | 'result' | 'generateError' | 'notice' | 'budget' | 'endpointCheck' }
 >;
 
 let form: { readSettings: () => GenerateSettings; setBusy: (busy: boolean) => void } | undefined;
@@ -31,6 +42,10 @@ let budgetEl: HTMLElement | undefined;
 let outputEl: HTMLElement | undefined;
 let noticeEl: HTMLElement | undefined;
 let progressEl: HTMLElement | undefined;
+/** Next to the action row: refusals, errors and statuses, without touching the results below. */
+let problemEl: HTMLElement | undefined;
+/** Sets the form's ε and asks for a new plan ("use the largest ε that fits"). */
+let useEpsilon: (epsilon: number) => void = () => undefined;
 
 function initView(app: HTMLElement, m: InitMessage): void {
   const picker = labelPicker(m.labels);
@@ -71,17 +86,21 @@ function initView(app: HTMLElement, m: InitMessage): void {
   };
   previewBtn.addEventListener('click', () => {
     const s = readSettings();
-    if (valid(s)) send({ type: 'preview', settings: s });
+    if (!valid(s)) return;
+    showStatus(problemEl, m.provider.offline ? 'Planning…' : 'Checking the endpoint and planning…');
+    send({ type: 'preview', settings: s });
   });
+  useEpsilon = (x) => {
+    epsilon.input.value = String(x);
+    save();
+    previewBtn.click();
+  };
   generateBtn.addEventListener('click', () => {
     const s = readSettings();
     if (!valid(s)) return;
     form?.setBusy(true);
-    outputEl?.replaceChildren(
-      h('p', { class: 'muted' }, h('vscode-icon', { name: 'loading', spin: true }), ' Reserving the budget…'),
-    );
-    progressEl?.replaceChildren();
-    progress = undefined;
+    // Earlier results stay until the run actually starts (a refusal or an error then leaves them in place).
+    showStatus(problemEl, 'Reserving the budget…');
     send({ type: 'generate', settings: s });
   });
   cancelBtn.addEventListener('click', () => send({ type: 'cancel' }));
@@ -108,6 +127,7 @@ function initView(app: HTMLElement, m: InitMessage): void {
   budgetEl = h('div', {}, budgetView(m.budget));
   outputEl = h('section', { class: 'output', 'aria-live': 'polite' });
   noticeEl = h('p', { class: 'muted notice' });
+  problemEl = problemArea();
   progressEl = h('section', { class: 'run' });
   progress = undefined;
   app.replaceChildren(
@@ -136,23 +156,20 @@ function initView(app: HTMLElement, m: InitMessage): void {
     ...picker.elements,
     h('div', { class: 'fields' }, shots.el, epsilon.el, prompts.el, maxTokens.el),
     h('div', { class: 'actions' }, previewBtn, generateBtn, cancelBtn),
+    problemEl,
     noticeEl,
     outputEl,
     progressEl,
   );
 }
 
-function showProblem(message: string, hint?: string, action?: 'setBudget'): void {
-  outputEl?.replaceChildren(
-    h(
-      'section',
-      { class: 'error', role: 'alert' },
-      h('h2', {}, h('vscode-icon', { name: 'error' }), ' Cannot generate'),
-      h('p', { class: 'message' }, message),
-      hint ? h('p', { class: 'hint' }, hint) : null,
-      action === 'setBudget' ? h('div', { class: 'actions' }, setBudgetButton('error-set-budget')) : null,
-    ),
-  );
+function showProblem(
+  message: string,
+  hint?: string,
+  action?: 'setBudget',
+  extra: Pick<Extract<HostMessage, { type: 'generateError' }>, 'endpoint' | 'largestFit'> = {},
+): void {
+  showProblemIn(problemEl, 'Cannot generate', { message, hint, action, ...extra }, (x) => useEpsilon(x));
 }
 
 function planView(m: Extract<HostMessage, { type: 'plan' }>): HTMLElement {
@@ -160,10 +177,12 @@ function planView(m: Extract<HostMessage, { type: 'plan' }>): HTMLElement {
     'section',
     { class: 'plan' },
     h('h2', {}, 'Plan (nothing spent or sent)'),
+    marginalView(m),
+    dataFlowView(m.dataFlow, m.traffic, m.endpointChecked),
     h(
       'p',
       {},
-      `This run: ε = ${f(m.epsilonRun)} at δ = ${m.delta.toExponential(2)}. Budget: spent ${f(m.budget.spent)} of ${f(m.budget.total)}; remaining after this run `,
+      `This run alone: ε = ${f(m.epsilonRun)} at δ = ${m.delta.toExponential(2)}. Budget: spent ${f(m.budget.spent)} of ${f(m.budget.total)}; remaining after this run `,
       h('strong', { 'data-testid': 'remaining-after' }, f(Math.max(0, m.remainingAfter))),
       '.',
     ),
@@ -196,9 +215,24 @@ function planView(m: Extract<HostMessage, { type: 'plan' }>): HTMLElement {
     ),
     ...m.warnings.map((w) => h('p', { class: 'warning' }, h('vscode-icon', { name: 'warning' }), ' ', w)),
     m.refusal
-      ? h('p', { class: 'error refusal', role: 'alert' }, h('vscode-icon', { name: 'error' }), ' Refused: ', m.refusal)
+      ? h(
+          'p',
+          { class: 'error refusal', role: 'alert', tabindex: '-1' },
+          h('vscode-icon', { name: 'error' }),
+          ' Refused: ',
+          m.refusal,
+        )
       : null,
-    m.refusal ? h('div', { class: 'actions' }, setBudgetButton('refusal-set-budget')) : null,
+    m.refusal
+      ? h(
+          'div',
+          { class: 'actions' },
+          m.largestFit !== undefined
+            ? largestFitButton('refusal-largest-fit', m.largestFit, (x) => useEpsilon(x))
+            : null,
+          setBudgetButton('refusal-set-budget'),
+        )
+      : null,
   );
 }
 
@@ -213,18 +247,23 @@ function resultView(m: Extract<HostMessage, { type: 'result' }>): HTMLElement {
     m.message ? h('p', { class: 'warning' }, m.message) : null,
     h(
       'p',
+      { class: 'marginal-sentence', title: MARGINAL_EXPLAINER },
+      'This run used ',
+      h('strong', { 'data-testid': 'budget-used' }, f(m.budgetUsed)),
+      ` of the ${f(Math.max(0, m.budget.remaining + m.budgetUsed))} that was left; `,
+      h('strong', { 'data-testid': 'remaining-now' }, f(Math.max(0, m.budget.remaining))),
+      ` of ${f(m.budget.total)} remain.`,
+    ),
+    h(
+      'p',
       {},
-      `ε charged `,
+      `Its own ε: `,
       h('strong', { 'data-testid': 'epsilon-charged' }, f(r.privacy.epsilonCharged)),
       ` at δ = ${r.privacy.delta.toExponential(2)}`,
       r.status === 'completed'
         ? ''
         : ` (planned up to ${f(r.privacy.epsilonPlanned)}; only the started demonstrations are charged)`,
-      `. Budget used by this run: ε `,
-      h('strong', { 'data-testid': 'budget-used' }, f(m.budgetUsed)),
-      `; remaining budget `,
-      h('strong', { 'data-testid': 'remaining-now' }, f(Math.max(0, m.budget.remaining))),
-      ` of ${f(m.budget.total)}.`,
+      '.',
     ),
     releaseActions(),
     releasedTexts('demos', 'demo', r.demonstrations),
@@ -238,11 +277,16 @@ export function renderGenerate(app: HTMLElement, msg: GenerateHostMessage): void
     case 'generateInit':
       initView(app, msg);
       break;
-    case 'plan':
+    case 'plan': {
+      problemEl?.replaceChildren();
       outputEl?.replaceChildren(planView(msg));
       budgetEl?.replaceChildren(budgetView(msg.budget));
-      outputEl?.scrollIntoView({ block: 'nearest' });
+      // A refusal is what the user must read first: focus it; else bring the plan into view.
+      const refusal = outputEl?.querySelector<HTMLElement>('.refusal');
+      if (refusal) reveal(refusal);
+      else outputEl?.scrollIntoView({ block: 'nearest' });
       break;
+    }
     case 'progress':
       renderProgress(msg);
       break;
@@ -250,6 +294,7 @@ export function renderGenerate(app: HTMLElement, msg: GenerateHostMessage): void
       budgetEl?.replaceChildren(budgetView(msg.budget));
       break;
     case 'result':
+      problemEl?.replaceChildren();
       form?.setBusy(false);
       progress?.finish();
       outputEl?.replaceChildren(resultView(msg));
@@ -258,12 +303,15 @@ export function renderGenerate(app: HTMLElement, msg: GenerateHostMessage): void
       break;
     case 'generateError':
       form?.setBusy(false);
-      showProblem(msg.message, msg.hint, msg.action);
+      showProblem(msg.message, msg.hint, msg.action, { endpoint: msg.endpoint, largestFit: msg.largestFit });
       if (progress?.rows.size === 0) progressEl?.replaceChildren();
       else progress?.finish();
       break;
     case 'notice':
       noticeEl?.replaceChildren(msg.message);
+      break;
+    case 'endpointCheck':
+      showEndpointCheck(problemEl, msg);
       break;
   }
 }
@@ -366,7 +414,10 @@ function renderProgress(m: Extract<HostMessage, { type: 'progress' }>): void {
   if (m.reset || !progress) {
     progress = newProgressView();
     // A run in flight replaces the plan on display; the final state of a finished run sits under its result.
-    if (m.running) outputEl?.replaceChildren();
+    if (m.running) {
+      outputEl?.replaceChildren();
+      problemEl?.replaceChildren();
+    }
   }
   for (const r of m.rows) upsertRow(progress, r);
   progress.totals.replaceChildren(...totalsView(m.totals, m.running));

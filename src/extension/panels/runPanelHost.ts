@@ -12,6 +12,8 @@ import {
   type RunPlan,
 } from '../../core/ledger';
 import type { Provider } from '../../core/providers/types';
+import { endpointProblem, providerEndpoint } from '../../core/providers/endpoint';
+import { verdicts } from '../../core/providers/verdicts';
 import {
   editorExportFormat,
   editorExportText,
@@ -28,6 +30,9 @@ import { chooseLabels } from '../../core/fewshot/prepare';
 import { providerFromSettings } from '../providers/settings';
 import { renderWebviewHtml, type PanelKind } from './html';
 import { panelIcon } from './icons';
+
+/** The largest ε that fits, attached to a refusal thrown by a run (see refusedWith). */
+const largestFits = new WeakMap<object, number>();
 
 export interface RunPanelDeps {
   extensionUri: vscode.Uri;
@@ -238,6 +243,15 @@ export abstract class RunPanel<S, R extends Release> {
             this.post({ type: 'notice', message: `Copied ${this.describe(this.result)}.` });
           }
           break;
+        case 'openSettings':
+          await vscode.commands.executeCommand('workbench.action.openSettings', 'privateFewShot.provider');
+          break;
+        case 'checkEndpoint':
+          await this.checkEndpointNow();
+          break;
+        case 'useBuiltinModel':
+          await this.useBuiltinModel();
+          break;
         case 'openSource':
           await vscode.window.showTextDocument(this.file, {
             selection: msg.line ? new vscode.Range(msg.line - 1, 0, msg.line - 1, 0) : undefined,
@@ -255,18 +269,25 @@ export abstract class RunPanel<S, R extends Release> {
     const label = this.spec.action;
     if (this.isBudgetRefusal(e)) {
       const datasetPath = this.loaded?.ds.identity.path ?? this.name;
+      const largestFit = largestFits.get(e);
       this.post(
         {
           type: 'generateError',
           message: e.message,
           hint: e.hint && editorHint(editorHint(e.hint, this.name), datasetPath),
           action: 'setBudget',
+          ...(largestFit !== undefined ? { largestFit } : {}),
         },
         'latest',
       );
       this.deps.log.warn(`${label} (${this.name}): refused by the budget.`);
     } else if (e instanceof UserError) {
-      this.post({ type: 'generateError', message: e.message, hint: e.hint }, 'latest');
+      // A problem with the model endpoint gets the buttons Open Settings / Check Endpoint / Use the Built-in Model.
+      const endpoint = endpointProblem(e);
+      this.post(
+        { type: 'generateError', message: e.message, hint: e.hint, ...(endpoint ? { endpoint } : {}) },
+        'latest',
+      );
       this.deps.log.warn(`${label} (${this.name}): ${e.message}`);
     } else {
       this.post({ type: 'generateError', message: `Unexpected error: ${(e as Error).message}` }, 'latest');
@@ -326,12 +347,72 @@ export abstract class RunPanel<S, R extends Release> {
     return {
       budget: budgetOf(status),
       remainingAfter: check.total.epsilon - check.spentAfter,
+      // What this run adds to the spent budget under the ledger's filter (the plan leads with it).
+      marginal: Math.max(0, check.spentAfter - check.spentBefore),
       fits: check.fits,
       over: check.over,
       refusal: refusal ? `${refusal.message}. ${editorHint(refusal.hint ?? '', this.name)}`.trim() : undefined,
       // Plus the local δ warning and records shared with other datasets or ledgers: local diagnostics, labelled so.
       warnings: [...plan.warnings, ...(deltaWarning ? [deltaWarning] : []), ...overlapNotes(status)],
     };
+  }
+
+  /**
+   * Preview plan checks the endpoint before showing the plan: the capability probe (fixed public text only, cached
+   * per endpoint once it answers). Throws the provider's error (shown with the endpoint buttons). True when probed.
+   */
+  protected async probeEndpoint(provider: Provider): Promise<boolean> {
+    if (provider.offline) return false;
+    await provider.capabilities();
+    return true;
+  }
+
+  /** Remembers the largest ε that fits with a refusal thrown by a run, for the error's "use it" button. */
+  protected refusedWith<E extends UserError>(e: E, largestFit: number | undefined): E {
+    if (largestFit !== undefined) largestFits.set(e, largestFit);
+    return e;
+  }
+
+  /** The panel's Check Endpoint button: probe the configured provider and say what it can run, or what failed. */
+  private async checkEndpointNow(): Promise<void> {
+    let provider: Provider | undefined;
+    try {
+      provider = await providerFromSettings(this.deps.context);
+      const caps = await provider.capabilities();
+      const v = verdicts(caps, provider.offline);
+      const where = providerEndpoint(provider) ?? (provider.offline ? 'this machine' : provider.kind);
+      this.post({
+        type: 'endpointCheck',
+        ok: true,
+        message: `${provider.kind}/${provider.model} at ${where} answered. DP few-shot: ${v.dpFewShot.detail}. Aug-PE: ${v.augPe.detail}.`,
+      });
+      this.deps.log.info(`Endpoint check from the ${this.spec.action} panel: ${provider.kind}/${provider.model} ok.`);
+    } catch (e) {
+      if (!(e instanceof UserError)) throw e;
+      this.post({ type: 'endpointCheck', ok: false, message: e.message, hint: e.hint });
+      this.deps.log.warn(`Endpoint check failed: ${e.message}`);
+    }
+  }
+
+  /**
+   * Use the Built-in Model: privateFewShot.provider.kind = builtin in this workspace's settings (switching TO the
+   * offline model sends nothing anywhere, so a workspace value is safe; the base URL stays user-only). In an untrusted
+   * workspace, or with no folder open, workspace values of the setting are not read, so the user setting is changed.
+   */
+  private async useBuiltinModel(): Promise<void> {
+    const cfg = vscode.workspace.getConfiguration('privateFewShot.provider');
+    const workspace = vscode.workspace.isTrusted && (vscode.workspace.workspaceFolders?.length ?? 0) > 0;
+    await cfg.update(
+      'kind',
+      'builtin',
+      workspace ? vscode.ConfigurationTarget.Workspace : vscode.ConfigurationTarget.Global,
+    );
+    this.deps.log.info(`Switched the provider to the built-in model (${workspace ? 'workspace' : 'user'} settings).`);
+    await this.load();
+    this.post({
+      type: 'notice',
+      message: `Switched to the built-in model in ${workspace ? "this workspace's" : 'your user'} settings: nothing leaves this machine. Preview the plan again.`,
+    });
   }
 
   /** Refuses a second run, and runs in an untrusted workspace (package.json: inspecting and planning only). */

@@ -1,6 +1,10 @@
 import path from 'node:path';
 import * as vscode from 'vscode';
 import { AUGPE_DEFAULTS, prepareAugPe, type PreparedAugPe } from '../../core/augpe';
+import { planAugPe } from '../../core/augpe/plan';
+import { largestEpsilonFor } from '../../core/largest-fit';
+import { augPeDataFlow, providerEndpoint } from '../../core/providers/endpoint';
+import { augPeTraffic } from '../../core/traffic';
 import { UserError } from '../../core/errors';
 import { BudgetExceededError, defaultRecordIndex } from '../../core/ledger';
 import { BUILTIN_MODEL_ID } from '../../core/providers/builtin';
@@ -111,11 +115,38 @@ export class SynthPanel extends RunPanel<SynthSettings, AugPeRelease> {
     return { provider, generator, embedder };
   }
 
+  /** The largest ε for this run that the ledger admits, for a refused plan (reads only). */
+  private largestFit({ prepared, loaded }: { prepared: PreparedAugPe; loaded: Loaded }): Promise<number | undefined> {
+    const { plan, target } = prepared;
+    return largestEpsilonFor(loaded.ledger, target, plan.settings.epsilon, (epsilon) =>
+      planAugPe(loaded.ds, { ...plan.settings, epsilon }),
+    );
+  }
+
   protected async preview(s: SynthSettings, wanted: () => boolean = () => true): Promise<void> {
-    const { prepared } = await this.prepare(s);
-    const { generator, embedder } = await this.models(s);
+    const prep = await this.prepare(s);
+    const { prepared, loaded } = prep;
+    const { provider, generator, embedder } = await this.models(s);
+    // Preview plan checks the endpoint first (the probe sends fixed public text only).
+    const endpointChecked = await this.probeEndpoint(provider);
+    const largestFit = prepared.check.fits ? undefined : await this.largestFit(prep);
     if (!wanted()) return;
     const { plan } = prepared;
+    const url = providerEndpoint(provider);
+    const dataFlow = augPeDataFlow(
+      { ...generator, endpoint: url },
+      { ...embedder, endpoint: embedder.offline ? undefined : url },
+    );
+    // Calls and completion tokens from public parameters; prompt tokens, the private embeddings and the cost from
+    // the private rows: a local diagnostic, labelled so in the view.
+    const traffic = provider.offline
+      ? undefined
+      : augPeTraffic(
+          plan,
+          loaded.summary.textLength.mean,
+          generator.model,
+          embedder.offline ? undefined : embedder.model,
+        );
     this.post(
       {
         type: 'synthPlan',
@@ -137,6 +168,10 @@ export class SynthPanel extends RunPanel<SynthSettings, AugPeRelease> {
         generator,
         embedder,
         ...this.checked(s, prepared),
+        ...(largestFit !== undefined ? { largestFit } : {}),
+        dataFlow,
+        ...(traffic ? { traffic } : {}),
+        ...(endpointChecked ? { endpointChecked } : {}),
       },
       'latest',
     );
@@ -145,9 +180,11 @@ export class SynthPanel extends RunPanel<SynthSettings, AugPeRelease> {
   private async synthesize(s: SynthSettings): Promise<void> {
     this.checkCanRun('text', 'run again');
     this.board = undefined;
-    const { prepared, loaded } = await this.prepare(s);
+    const prep = await this.prepare(s);
+    const { prepared, loaded } = prep;
     const { plan, check, target, status: before } = prepared;
-    if (!check.fits) throw new BudgetExceededError(check, this.name, plan.ledgerPlan);
+    if (!check.fits)
+      throw this.refusedWith(new BudgetExceededError(check, this.name, plan.ledgerPlan), await this.largestFit(prep));
     const { provider, generator, embedder } = await this.models(s);
     const config = await providerConfigFromSettings(this.deps.context);
     const input: WorkerInput = {
