@@ -44,6 +44,8 @@ let noticeEl: HTMLElement | undefined;
 let progressEl: HTMLElement | undefined;
 /** Next to the action row: refusals, errors and statuses, without touching the results below. */
 let problemEl: HTMLElement | undefined;
+/** The plan on display: apart from the result, so previewing again leaves the last result in place. */
+let planEl: HTMLElement | undefined;
 /** Sets the form's ε and asks for a new plan ("use the largest ε that fits"). */
 let useEpsilon: (epsilon: number) => void = () => undefined;
 
@@ -128,6 +130,7 @@ function initView(app: HTMLElement, m: InitMessage): void {
   outputEl = h('section', { class: 'output', 'aria-live': 'polite' });
   noticeEl = h('p', { class: 'muted notice' });
   problemEl = problemArea();
+  planEl = h('section', { class: 'plan-area', 'aria-live': 'polite' });
   progressEl = h('section', { class: 'run' });
   progress = undefined;
   app.replaceChildren(
@@ -158,6 +161,7 @@ function initView(app: HTMLElement, m: InitMessage): void {
     h('div', { class: 'actions' }, previewBtn, generateBtn, cancelBtn),
     problemEl,
     noticeEl,
+    planEl,
     outputEl,
     progressEl,
   );
@@ -279,12 +283,12 @@ export function renderGenerate(app: HTMLElement, msg: GenerateHostMessage): void
       break;
     case 'plan': {
       problemEl?.replaceChildren();
-      outputEl?.replaceChildren(planView(msg));
+      planEl?.replaceChildren(planView(msg));
       budgetEl?.replaceChildren(budgetView(msg.budget));
       // A refusal is what the user must read first: focus it; else bring the plan into view.
-      const refusal = outputEl?.querySelector<HTMLElement>('.refusal');
+      const refusal = planEl?.querySelector<HTMLElement>('.refusal');
       if (refusal) reveal(refusal);
-      else outputEl?.scrollIntoView({ block: 'nearest' });
+      else planEl?.scrollIntoView({ block: 'nearest' });
       break;
     }
     case 'progress':
@@ -295,6 +299,7 @@ export function renderGenerate(app: HTMLElement, msg: GenerateHostMessage): void
       break;
     case 'result':
       problemEl?.replaceChildren();
+      planEl?.replaceChildren();
       form?.setBusy(false);
       progress?.finish();
       outputEl?.replaceChildren(resultView(msg));
@@ -416,6 +421,7 @@ function renderProgress(m: Extract<HostMessage, { type: 'progress' }>): void {
     // A run in flight replaces the plan on display; the final state of a finished run sits under its result.
     if (m.running) {
       outputEl?.replaceChildren();
+      planEl?.replaceChildren();
       problemEl?.replaceChildren();
     }
   }

@@ -37,6 +37,8 @@ let noticeEl: HTMLElement | undefined;
 let progressEl: HTMLElement | undefined;
 /** Next to the action row: refusals, errors and statuses, without touching the results below. */
 let problemEl: HTMLElement | undefined;
+/** The plan on display: apart from the result, so previewing again leaves the last result in place. */
+let planEl: HTMLElement | undefined;
 /** Sets the form's ε and asks for a new plan ("use the largest ε that fits"). */
 let useEpsilon: (epsilon: number) => void = () => undefined;
 
@@ -154,6 +156,7 @@ function initView(app: HTMLElement, m: InitMessage): void {
   outputEl = h('section', { class: 'output', 'aria-live': 'polite' });
   noticeEl = h('p', { class: 'muted notice' });
   problemEl = problemArea();
+  planEl = h('section', { class: 'plan-area', 'aria-live': 'polite' });
   progressEl = h('section', { class: 'run' });
   const sameText = builtinProvider
     ? "The built-in model's embeddings: private rows stay on this machine"
@@ -210,6 +213,7 @@ function initView(app: HTMLElement, m: InitMessage): void {
     h('div', { class: 'actions' }, previewBtn, runBtn, cancelBtn),
     problemEl,
     noticeEl,
+    planEl,
     outputEl,
     progressEl,
   );
@@ -374,6 +378,7 @@ function renderProgress(m: ProgressMessage): void {
     form?.setBusy(true);
     // A run in flight replaces the plan and the earlier result on display, and the "Reserving the budget…" status.
     outputEl?.replaceChildren();
+    planEl?.replaceChildren();
     problemEl?.replaceChildren();
   }
   const n = (id: string, x: number) => h('strong', { 'data-testid': id }, x.toLocaleString('en-US'));
@@ -433,12 +438,12 @@ export function renderSynth(app: HTMLElement, msg: HostMessage): void {
       break;
     case 'synthPlan': {
       problemEl?.replaceChildren();
-      outputEl?.replaceChildren(planView(msg));
+      planEl?.replaceChildren(planView(msg));
       budgetEl?.replaceChildren(budgetView(msg.budget));
       // A refusal is what the user must read first: focus it; else bring the plan into view.
-      const refusal = outputEl?.querySelector<HTMLElement>('.refusal');
+      const refusal = planEl?.querySelector<HTMLElement>('.refusal');
       if (refusal) reveal(refusal);
-      else outputEl?.scrollIntoView({ block: 'nearest' });
+      else planEl?.scrollIntoView({ block: 'nearest' });
       break;
     }
     case 'synthProgress':
@@ -446,6 +451,7 @@ export function renderSynth(app: HTMLElement, msg: HostMessage): void {
       break;
     case 'synthResult':
       problemEl?.replaceChildren();
+      planEl?.replaceChildren();
       form?.setBusy(false);
       outputEl?.replaceChildren(resultView(msg));
       budgetEl?.replaceChildren(budgetView(msg.budget));

@@ -109,6 +109,8 @@ export abstract class RunPanel<S, R extends Release> {
   /** Messages replayed after every `ready`: init, then the latest plan/result/error. */
   private init: HostMessage | undefined;
   protected latest: HostMessage | undefined;
+  /** The last refusal or error, replayed after `latest`: shown next to the Run button, it never replaces a result. */
+  private problem: HostMessage | undefined;
   protected loaded: Loaded | undefined;
   protected running: AbortController | undefined;
   /** The last run's release: the only thing Copy, Insert and Export… render (src/core/release.ts). */
@@ -199,9 +201,11 @@ export abstract class RunPanel<S, R extends Release> {
     }
   }
 
-  protected post(message: HostMessage, keep: 'init' | 'latest' | false = false): void {
+  protected post(message: HostMessage, keep: 'init' | 'latest' | 'problem' | false = false): void {
     if (keep === 'init') this.init = message;
     if (keep === 'latest') this.latest = message;
+    if (keep === 'latest' || keep === 'init') this.problem = undefined;
+    if (keep === 'problem') this.problem = message;
     // A run outlives its panel when the panel is closed mid-run (the close cancels it; the result still settles).
     if (!this.disposed) void this.panel.webview.postMessage(message);
   }
@@ -217,6 +221,7 @@ export abstract class RunPanel<S, R extends Release> {
         case 'ready': {
           if (this.init) this.post(this.init);
           if (this.latest) this.post(this.latest);
+          if (this.problem) this.post(this.problem);
           const progress = this.progressSnapshot();
           if (progress) this.post(progress);
           if (this.budget && this.init?.type === this.spec.initType) this.post({ type: 'budget', budget: this.budget });
@@ -278,7 +283,7 @@ export abstract class RunPanel<S, R extends Release> {
           action: 'setBudget',
           ...(largestFit !== undefined ? { largestFit } : {}),
         },
-        'latest',
+        'problem',
       );
       this.deps.log.warn(`${label} (${this.name}): refused by the budget.`);
     } else if (e instanceof UserError) {
@@ -286,11 +291,11 @@ export abstract class RunPanel<S, R extends Release> {
       const endpoint = endpointProblem(e);
       this.post(
         { type: 'generateError', message: e.message, hint: e.hint, ...(endpoint ? { endpoint } : {}) },
-        'latest',
+        'problem',
       );
       this.deps.log.warn(`${label} (${this.name}): ${e.message}`);
     } else {
-      this.post({ type: 'generateError', message: `Unexpected error: ${(e as Error).message}` }, 'latest');
+      this.post({ type: 'generateError', message: `Unexpected error: ${(e as Error).message}` }, 'problem');
       this.deps.log.error(e as Error);
     }
   }
@@ -402,11 +407,10 @@ export abstract class RunPanel<S, R extends Release> {
   private async useBuiltinModel(): Promise<void> {
     const cfg = vscode.workspace.getConfiguration('privateFewShot.provider');
     const workspace = vscode.workspace.isTrusted && (vscode.workspace.workspaceFolders?.length ?? 0) > 0;
-    await cfg.update(
-      'kind',
-      'builtin',
-      workspace ? vscode.ConfigurationTarget.Workspace : vscode.ConfigurationTarget.Global,
-    );
+    const target = workspace ? vscode.ConfigurationTarget.Workspace : vscode.ConfigurationTarget.Global;
+    await cfg.update('kind', 'builtin', target);
+    // The remote model's id means nothing to the built-in provider (it has one model): clear it at the same level.
+    if (cfg.get<string>('model')?.trim()) await cfg.update('model', '', target);
     this.deps.log.info(`Switched the provider to the built-in model (${workspace ? 'workspace' : 'user'} settings).`);
     await this.load();
     this.post({
