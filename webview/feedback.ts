@@ -10,10 +10,11 @@ type ErrorMessage = Extract<HostMessage, { type: 'generateError' }>;
 
 /** Why composing a run with the earlier ones costs a different ε than the run alone (the tooltip and explainer). */
 export const MARGINAL_EXPLAINER =
-  'The ledger adds runs up with Rényi differential privacy (the budget filter of Feldman & Zrnic 2021, docs/PRIVACY.md): ' +
-  "it sums each run's Rényi divergence curve and converts the sum to ε once. Because that conversion is not linear, " +
-  "composing a run with what was already spent usually costs less than the run's stand-alone ε (a small run can cost " +
-  'a little more). The figure shown is exactly what this run would add to the spent budget.';
+  'The ledger adds runs up with Rényi differential privacy (the budget filter of Feldman & Zrnic 2021; docs/PRIVACY.md): ' +
+  "it sums the runs' Rényi divergence curves and converts the sum to ε once, instead of adding ε's. That conversion " +
+  "is not linear, so composing a run with what was already spent often costs less than the run's stand-alone ε; it " +
+  'can also cost a little more, as the filter pays a small correction for runs chosen one after another. The figure ' +
+  'shown is exactly what this run would add to the spent budget. A preview reserves nothing.';
 
 /** The area under the action row where refusals, errors and the Check Endpoint answer appear. */
 export function problemArea(): HTMLElement {
