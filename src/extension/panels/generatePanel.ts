@@ -5,6 +5,7 @@ import { LEDGER_DIR, BudgetExceededError } from '../../core/ledger';
 import { FEWSHOT_DEFAULTS, planFewShot } from '../../core/fewshot/plan';
 import { largestEpsilonFor } from '../../core/largest-fit';
 import { fewShotDataFlow, providerEndpoint } from '../../core/providers/endpoint';
+import { NO_LOGPROBS_FIX, ProviderError } from '../../core/providers';
 import { fewShotTraffic } from '../../core/traffic';
 import { prepareFewShot, type PreparedFewShot } from '../../core/fewshot/prepare';
 import { runFewShot } from '../../core/fewshot/run';
@@ -99,7 +100,17 @@ export class GeneratePanel extends RunPanel<GenerateSettings, FewShotRelease> {
     const { prepared, loaded } = prep;
     // Preview plan checks the endpoint first (the probe sends fixed public text only).
     const provider = await providerFromSettings(this.deps.context);
-    const endpointChecked = await this.probeEndpoint(provider);
+    const caps = await this.probeEndpoint(provider);
+    if (caps && !caps.nextTokenLogprobs) {
+      // Said before the plan, with the endpoint buttons (Use the Built-in Model is one way out).
+      throw new ProviderError(
+        'no-logprobs',
+        `${provider.kind}/${provider.model} returns no next-token logprobs, which DP few-shot needs`,
+        caps.notes.join(' ') || NO_LOGPROBS_FIX,
+        { provider: provider.kind, url: providerEndpoint(provider) },
+      );
+    }
+    const endpointChecked = caps !== undefined;
     const largestFit = prepared.check.fits ? undefined : await this.largestFit(prep);
     if (!wanted()) return;
     const { plan } = prepared;

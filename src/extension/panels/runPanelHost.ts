@@ -11,7 +11,7 @@ import {
   type BudgetStatus,
   type RunPlan,
 } from '../../core/ledger';
-import type { Provider } from '../../core/providers/types';
+import type { Capabilities, Provider } from '../../core/providers/types';
 import { endpointProblem, providerEndpoint } from '../../core/providers/endpoint';
 import { verdicts } from '../../core/providers/verdicts';
 import {
@@ -364,12 +364,12 @@ export abstract class RunPanel<S, R extends Release> {
 
   /**
    * Preview plan checks the endpoint before showing the plan: the capability probe (fixed public text only, cached
-   * per endpoint once it answers). Throws the provider's error (shown with the endpoint buttons). True when probed.
+   * per endpoint once it answers). Throws the provider's error (shown with the endpoint buttons). Undefined for the
+   * built-in model (nothing to check).
    */
-  protected async probeEndpoint(provider: Provider): Promise<boolean> {
-    if (provider.offline) return false;
-    await provider.capabilities();
-    return true;
+  protected async probeEndpoint(provider: Provider): Promise<Capabilities | undefined> {
+    if (provider.offline) return undefined;
+    return provider.capabilities();
   }
 
   /** Remembers the largest ε that fits with a refusal thrown by a run, for the error's "use it" button. */

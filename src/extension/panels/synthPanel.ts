@@ -128,7 +128,7 @@ export class SynthPanel extends RunPanel<SynthSettings, AugPeRelease> {
     const { prepared, loaded } = prep;
     const { provider, generator, embedder } = await this.models(s);
     // Preview plan checks the endpoint first (the probe sends fixed public text only).
-    const endpointChecked = await this.probeEndpoint(provider);
+    const endpointChecked = (await this.probeEndpoint(provider)) !== undefined;
     const largestFit = prepared.check.fits ? undefined : await this.largestFit(prep);
     if (!wanted()) return;
     const { plan } = prepared;
