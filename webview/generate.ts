@@ -24,12 +24,23 @@ import {
 } from './common';
 import { h } from './dom';
 import { GENERATE_GLOSSARY, HELP } from './explain';
+import {
+  dataFlowView,
+  largestFitButton,
+  MARGINAL_EXPLAINER,
+  marginalView,
+  problemArea,
+  reveal,
+  showEndpointCheck,
+  showProblem as showProblemIn,
+  showStatus,
+} from './feedback';
 import { getState, send, setState } from './vscode-api';
 
 type InitMessage = Extract<HostMessage, { type: 'generateInit' }>;
 type GenerateHostMessage = Extract<
   HostMessage,
-  { type: 'generateInit' | 'plan' | 'progress' | 'result' | 'generateError' | 'notice' | 'budget' }
+  { type: 'generateInit' | 'plan' | 'progress' | 'result' | 'generateError' | 'notice' | 'budget' | 'endpointCheck' }
 >;
 
 let form: { readSettings: () => GenerateSettings; setBusy: (busy: boolean) => void } | undefined;
@@ -37,6 +48,12 @@ let budgetEl: HTMLElement | undefined;
 let outputEl: HTMLElement | undefined;
 let noticeEl: HTMLElement | undefined;
 let progressEl: HTMLElement | undefined;
+/** Next to the action row: refusals, errors and statuses, without touching the results below. */
+let problemEl: HTMLElement | undefined;
+/** The plan on display: apart from the result, so previewing again leaves the last result in place. */
+let planEl: HTMLElement | undefined;
+/** Sets the form's ε and asks for a new plan ("use the largest ε that fits"). */
+let useEpsilon: (epsilon: number) => void = () => undefined;
 
 function initView(app: HTMLElement, m: InitMessage): void {
   const picker = labelPicker(m.labels);
@@ -100,17 +117,21 @@ function initView(app: HTMLElement, m: InitMessage): void {
   };
   previewBtn.addEventListener('click', () => {
     const s = readSettings();
-    if (valid(s)) send({ type: 'preview', settings: s });
+    if (!valid(s)) return;
+    showStatus(problemEl, m.provider.offline ? 'Planning…' : 'Checking the endpoint and planning…');
+    send({ type: 'preview', settings: s });
   });
+  useEpsilon = (x) => {
+    epsilon.input.value = String(x);
+    save();
+    previewBtn.click();
+  };
   generateBtn.addEventListener('click', () => {
     const s = readSettings();
     if (!valid(s)) return;
     form?.setBusy(true);
-    outputEl?.replaceChildren(
-      h('p', { class: 'muted' }, h('vscode-icon', { name: 'loading', spin: true }), ' Reserving the budget…'),
-    );
-    progressEl?.replaceChildren();
-    progress = undefined;
+    // Earlier results stay until the run actually starts (a refusal or an error then leaves them in place).
+    showStatus(problemEl, 'Reserving the budget…');
     send({ type: 'generate', settings: s });
   });
   cancelBtn.addEventListener('click', () => send({ type: 'cancel' }));
@@ -137,6 +158,8 @@ function initView(app: HTMLElement, m: InitMessage): void {
   budgetEl = h('div', {}, budgetView(m.budget));
   outputEl = h('section', { class: 'output', 'aria-live': 'polite' });
   noticeEl = h('p', { class: 'muted notice' });
+  problemEl = problemArea();
+  planEl = h('section', { class: 'plan-area', 'aria-live': 'polite' });
   progressEl = h('section', { class: 'run' });
   progress = undefined;
   app.replaceChildren(
@@ -166,24 +189,22 @@ function initView(app: HTMLElement, m: InitMessage): void {
     presets,
     h('div', { class: 'fields' }, shots.el, epsilon.el, prompts.el, maxTokens.el),
     h('div', { class: 'actions' }, previewBtn, generateBtn, cancelBtn),
+    problemEl,
     glossary(GENERATE_GLOSSARY),
     noticeEl,
+    planEl,
     outputEl,
     progressEl,
   );
 }
 
-function showProblem(message: string, hint?: string, action?: 'setBudget'): void {
-  outputEl?.replaceChildren(
-    h(
-      'section',
-      { class: 'error', role: 'alert' },
-      h('h2', {}, h('vscode-icon', { name: 'error' }), ' Cannot generate'),
-      h('p', { class: 'message' }, message),
-      hint ? h('p', { class: 'hint' }, hint) : null,
-      action === 'setBudget' ? h('div', { class: 'actions' }, setBudgetButton('error-set-budget')) : null,
-    ),
-  );
+function showProblem(
+  message: string,
+  hint?: string,
+  action?: 'setBudget',
+  extra: Pick<Extract<HostMessage, { type: 'generateError' }>, 'endpoint' | 'largestFit'> = {},
+): void {
+  showProblemIn(problemEl, 'Cannot generate', { message, hint, action, ...extra }, (x) => useEpsilon(x));
 }
 
 function planView(m: Extract<HostMessage, { type: 'plan' }>): HTMLElement {
@@ -191,10 +212,12 @@ function planView(m: Extract<HostMessage, { type: 'plan' }>): HTMLElement {
     'section',
     { class: 'plan' },
     h('h2', {}, 'Plan (nothing spent or sent)'),
+    marginalView(m),
+    dataFlowView(m.dataFlow, m.traffic, m.endpointChecked),
     h(
       'p',
       {},
-      `This run: ε = ${f(m.epsilonRun)} at δ = ${formatDelta(m.delta)}. Budget: spent ${f(m.budget.spent)} of ${f(m.budget.total)}; remaining after this run `,
+      `This run alone: ε = ${f(m.epsilonRun)} at δ = ${formatDelta(m.delta)}. Budget: spent ${f(m.budget.spent)} of ${f(m.budget.total)}; remaining after this run `,
       exact('remaining-after', Math.max(0, m.remainingAfter)),
       '.',
     ),
@@ -227,9 +250,24 @@ function planView(m: Extract<HostMessage, { type: 'plan' }>): HTMLElement {
     ),
     ...m.warnings.map((w) => h('p', { class: 'warning' }, h('vscode-icon', { name: 'warning' }), ' ', w)),
     m.refusal
-      ? h('p', { class: 'error refusal', role: 'alert' }, h('vscode-icon', { name: 'error' }), ' Refused: ', m.refusal)
+      ? h(
+          'p',
+          { class: 'error refusal', role: 'alert', tabindex: '-1' },
+          h('vscode-icon', { name: 'error' }),
+          ' Refused: ',
+          m.refusal,
+        )
       : null,
-    m.refusal ? h('div', { class: 'actions' }, setBudgetButton('refusal-set-budget')) : null,
+    m.refusal
+      ? h(
+          'div',
+          { class: 'actions' },
+          m.largestFit !== undefined
+            ? largestFitButton('refusal-largest-fit', m.largestFit, (x) => useEpsilon(x))
+            : null,
+          setBudgetButton('refusal-set-budget'),
+        )
+      : null,
   );
 }
 
@@ -244,18 +282,23 @@ function resultView(m: Extract<HostMessage, { type: 'result' }>): HTMLElement {
     m.message ? h('p', { class: 'warning' }, m.message) : null,
     h(
       'p',
+      { class: 'marginal-sentence', title: MARGINAL_EXPLAINER },
+      'This run used ',
+      exact('budget-used', m.budgetUsed),
+      ` of the ${f(Math.max(0, m.budget.remaining + m.budgetUsed))} that was left; `,
+      exact('remaining-now', Math.max(0, m.budget.remaining)),
+      ` of ${f(m.budget.total)} remain.`,
+    ),
+    h(
+      'p',
       {},
-      `ε charged `,
+      `Its own ε: `,
       exact('epsilon-charged', r.privacy.epsilonCharged),
       ` at δ = ${formatDelta(r.privacy.delta)}`,
       r.status === 'completed'
         ? ''
         : ` (planned up to ${f(r.privacy.epsilonPlanned)}; only the started demonstrations are charged)`,
-      `. Budget used by this run: ε `,
-      exact('budget-used', m.budgetUsed),
-      `; remaining budget `,
-      exact('remaining-now', Math.max(0, m.budget.remaining)),
-      ` of ${f(m.budget.total)}.`,
+      '.',
     ),
     releaseActions(),
     releasedTexts('demos', 'demo', r.demonstrations),
@@ -269,11 +312,16 @@ export function renderGenerate(app: HTMLElement, msg: GenerateHostMessage): void
     case 'generateInit':
       initView(app, msg);
       break;
-    case 'plan':
-      outputEl?.replaceChildren(planView(msg));
+    case 'plan': {
+      problemEl?.replaceChildren();
+      planEl?.replaceChildren(planView(msg));
       budgetEl?.replaceChildren(budgetView(msg.budget));
-      outputEl?.scrollIntoView({ block: 'nearest' });
+      // A refusal is what the user must read first: focus it; else bring the plan into view.
+      const refusal = planEl?.querySelector<HTMLElement>('.refusal');
+      if (refusal) reveal(refusal);
+      else planEl?.scrollIntoView({ block: 'nearest' });
       break;
+    }
     case 'progress':
       renderProgress(msg);
       break;
@@ -281,6 +329,8 @@ export function renderGenerate(app: HTMLElement, msg: GenerateHostMessage): void
       budgetEl?.replaceChildren(budgetView(msg.budget));
       break;
     case 'result':
+      problemEl?.replaceChildren();
+      planEl?.replaceChildren();
       form?.setBusy(false);
       progress?.finish();
       outputEl?.replaceChildren(resultView(msg));
@@ -289,12 +339,15 @@ export function renderGenerate(app: HTMLElement, msg: GenerateHostMessage): void
       break;
     case 'generateError':
       form?.setBusy(false);
-      showProblem(msg.message, msg.hint, msg.action);
+      showProblem(msg.message, msg.hint, msg.action, { endpoint: msg.endpoint, largestFit: msg.largestFit });
       if (progress?.rows.size === 0) progressEl?.replaceChildren();
       else progress?.finish();
       break;
     case 'notice':
       noticeEl?.replaceChildren(msg.message);
+      break;
+    case 'endpointCheck':
+      showEndpointCheck(problemEl, msg);
       break;
   }
 }
@@ -397,7 +450,11 @@ function renderProgress(m: Extract<HostMessage, { type: 'progress' }>): void {
   if (m.reset || !progress) {
     progress = newProgressView();
     // A run in flight replaces the plan on display; the final state of a finished run sits under its result.
-    if (m.running) outputEl?.replaceChildren();
+    if (m.running) {
+      outputEl?.replaceChildren();
+      planEl?.replaceChildren();
+      problemEl?.replaceChildren();
+    }
   }
   for (const r of m.rows) upsertRow(progress, r);
   progress.totals.replaceChildren(...totalsView(m.totals, m.running));

@@ -18,6 +18,16 @@ import {
 import { h } from './dom';
 import { HELP, SYNTH_GLOSSARY } from './explain';
 import { synthOptions } from './synthOptions';
+import {
+  dataFlowView,
+  largestFitButton,
+  marginalView,
+  problemArea,
+  reveal,
+  showEndpointCheck,
+  showProblem as showProblemIn,
+  showStatus,
+} from './feedback';
 import { getState, send, setState } from './vscode-api';
 import { LIMITS } from '../src/shared/limits';
 
@@ -33,6 +43,12 @@ let outputEl: HTMLElement | undefined;
 let noticeEl: HTMLElement | undefined;
 let progressEl: HTMLElement | undefined;
 let setDomain: ((d: { file: string; exists: boolean }) => void) | undefined;
+/** Next to the action row: refusals, errors and statuses, without touching the results below. */
+let problemEl: HTMLElement | undefined;
+/** The plan on display: apart from the result, so previewing again leaves the last result in place. */
+let planEl: HTMLElement | undefined;
+/** Sets the form's ε and asks for a new plan ("use the largest ε that fits"). */
+let useEpsilon: (epsilon: number) => void = () => undefined;
 
 const model = (m: Model) => `${m.kind}/${m.model}`;
 
@@ -151,16 +167,21 @@ function initView(app: HTMLElement, m: InitMessage): void {
   };
   previewBtn.addEventListener('click', () => {
     const s = readSettings();
-    if (valid(s)) send({ type: 'synthPreview', settings: s });
+    if (!valid(s)) return;
+    showStatus(problemEl, m.provider.offline ? 'Planning…' : 'Checking the endpoint and planning…');
+    send({ type: 'synthPreview', settings: s });
   });
+  useEpsilon = (x) => {
+    epsilon.input.value = String(x);
+    save();
+    previewBtn.click();
+  };
   runBtn.addEventListener('click', () => {
     const s = readSettings();
     if (!valid(s)) return;
     form?.setBusy(true);
-    outputEl?.replaceChildren(
-      h('p', { class: 'muted' }, h('vscode-icon', { name: 'loading', spin: true }), ' Reserving the budget…'),
-    );
-    progressEl?.replaceChildren();
+    // Earlier results stay until the run actually starts (a refusal or an error then leaves them in place).
+    showStatus(problemEl, 'Reserving the budget…');
     send({ type: 'synthRun', settings: s });
   });
   cancelBtn.addEventListener('click', () => send({ type: 'cancel' }));
@@ -203,6 +224,8 @@ function initView(app: HTMLElement, m: InitMessage): void {
   budgetEl = h('div', {}, budgetView(m.budget));
   outputEl = h('section', { class: 'output', 'aria-live': 'polite' });
   noticeEl = h('p', { class: 'muted notice' });
+  problemEl = problemArea();
+  planEl = h('section', { class: 'plan-area', 'aria-live': 'polite' });
   progressEl = h('section', { class: 'run' });
   const sameText = builtinProvider
     ? "The built-in model's embeddings: private rows stay on this machine"
@@ -259,24 +282,22 @@ function initView(app: HTMLElement, m: InitMessage): void {
     ),
     options.el,
     h('div', { class: 'actions' }, previewBtn, runBtn, cancelBtn, resumeBtn),
+    problemEl,
     glossary(SYNTH_GLOSSARY),
     noticeEl,
+    planEl,
     outputEl,
     progressEl,
   );
 }
 
-function showProblem(message: string, hint?: string, action?: 'setBudget'): void {
-  outputEl?.replaceChildren(
-    h(
-      'section',
-      { class: 'error', role: 'alert' },
-      h('h2', {}, h('vscode-icon', { name: 'error' }), ' Cannot generate records'),
-      h('p', { class: 'message' }, message),
-      hint ? h('p', { class: 'hint' }, hint) : null,
-      action === 'setBudget' ? h('div', { class: 'actions' }, setBudgetButton('error-set-budget')) : null,
-    ),
-  );
+function showProblem(
+  message: string,
+  hint?: string,
+  action?: 'setBudget',
+  extra: Pick<Extract<HostMessage, { type: 'generateError' }>, 'endpoint' | 'largestFit'> = {},
+): void {
+  showProblemIn(problemEl, 'Cannot generate records', { message, hint, action, ...extra }, (x) => useEpsilon(x));
 }
 
 /** A figure with its exact value in `data-value` (the view rounds; tests and screen readers get the full number). */
@@ -289,10 +310,12 @@ function planView(m: PlanMessage): HTMLElement {
     'section',
     { class: 'plan' },
     h('h2', {}, 'Plan (nothing spent or sent)'),
+    marginalView(m),
+    dataFlowView(m.dataFlow, m.traffic, m.endpointChecked),
     h(
       'p',
       {},
-      'This run: ε = ',
+      'This run alone: ε = ',
       figure('epsilon-run', m.epsilonRun),
       ` at δ = ${formatDelta(m.delta)}, from `,
       figure('iterations', m.iterations, String(m.iterations)),
@@ -356,9 +379,24 @@ function planView(m: PlanMessage): HTMLElement {
     ),
     ...m.warnings.map((w) => h('p', { class: 'warning' }, h('vscode-icon', { name: 'warning' }), ' ', w)),
     m.refusal
-      ? h('p', { class: 'error refusal', role: 'alert' }, h('vscode-icon', { name: 'error' }), ' Refused: ', m.refusal)
+      ? h(
+          'p',
+          { class: 'error refusal', role: 'alert', tabindex: '-1' },
+          h('vscode-icon', { name: 'error' }),
+          ' Refused: ',
+          m.refusal,
+        )
       : null,
-    m.refusal ? h('div', { class: 'actions' }, setBudgetButton('refusal-set-budget')) : null,
+    m.refusal
+      ? h(
+          'div',
+          { class: 'actions' },
+          m.largestFit !== undefined
+            ? largestFitButton('refusal-largest-fit', m.largestFit, (x) => useEpsilon(x))
+            : null,
+          setBudgetButton('refusal-set-budget'),
+        )
+      : null,
   );
 }
 
@@ -380,11 +418,11 @@ function resultView(m: ResultMessage): HTMLElement {
       figure('histograms', r.privacy.histograms, String(r.privacy.histograms)),
       ` of ${r.privacy.iterations} histogram(s)`,
       r.status === 'completed' ? '' : ` (planned ${f(r.privacy.epsilonPlanned)})`,
-      "; the dataset's spent budget rose by ",
+      '. This run used ',
       figure('budget-used', m.budgetUsed),
-      '; remaining ',
+      ` of the ${f(Math.max(0, m.budget.remaining + m.budgetUsed))} that was left; `,
       figure('remaining-now', Math.max(0, m.budget.remaining)),
-      ` of ${f(m.budget.total)}.`,
+      ` of ${f(m.budget.total)} remain.`,
     ),
     releaseActions(),
     releasedTexts('records', 'record', r.records),
@@ -420,8 +458,10 @@ function renderProgress(m: ProgressMessage): void {
   if (!progressEl) return;
   if (m.running) {
     form?.setBusy(true);
-    // A run in flight replaces the plan (or the "Reserving the budget…" line) on display.
+    // A run in flight replaces the plan and the earlier result on display, and the "Reserving the budget…" status.
     outputEl?.replaceChildren();
+    planEl?.replaceChildren();
+    problemEl?.replaceChildren();
   }
   const n = (id: string, x: number) => h('strong', { 'data-testid': id }, x.toLocaleString('en-US'));
   const totals = h(
@@ -478,15 +518,22 @@ export function renderSynth(app: HTMLElement, msg: HostMessage): void {
     case 'synthInit':
       initView(app, msg);
       break;
-    case 'synthPlan':
-      outputEl?.replaceChildren(planView(msg));
+    case 'synthPlan': {
+      problemEl?.replaceChildren();
+      planEl?.replaceChildren(planView(msg));
       budgetEl?.replaceChildren(budgetView(msg.budget));
-      outputEl?.scrollIntoView({ block: 'nearest' });
+      // A refusal is what the user must read first: focus it; else bring the plan into view.
+      const refusal = planEl?.querySelector<HTMLElement>('.refusal');
+      if (refusal) reveal(refusal);
+      else planEl?.scrollIntoView({ block: 'nearest' });
       break;
+    }
     case 'synthProgress':
       renderProgress(msg);
       break;
     case 'synthResult':
+      problemEl?.replaceChildren();
+      planEl?.replaceChildren();
       form?.setBusy(false);
       form?.setResumable(msg.resumable);
       outputEl?.replaceChildren(resultView(msg));
@@ -498,7 +545,10 @@ export function renderSynth(app: HTMLElement, msg: HostMessage): void {
       break;
     case 'generateError':
       form?.setBusy(false);
-      showProblem(msg.message, msg.hint, msg.action);
+      showProblem(msg.message, msg.hint, msg.action, { endpoint: msg.endpoint, largestFit: msg.largestFit });
+      break;
+    case 'endpointCheck':
+      showEndpointCheck(problemEl, msg);
       break;
     case 'notice':
       noticeEl?.replaceChildren(msg.message);

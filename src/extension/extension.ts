@@ -138,7 +138,10 @@ export function activate(context: vscode.ExtensionContext): void {
       } catch (e) {
         const msg = e instanceof UserError ? e.describe() : (e as Error).message;
         log.warn(`Endpoint check failed: ${msg}`);
-        void vscode.window.showErrorMessage(`Private Few-Shot: ${msg}`);
+        // The message names the URL and the failure; the button goes where it is fixed.
+        void vscode.window.showErrorMessage(`Private Few-Shot: ${msg}`, 'Open Settings').then((pick) => {
+          if (pick) void vscode.commands.executeCommand('workbench.action.openSettings', 'privateFewShot.provider');
+        });
       }
     }),
   );

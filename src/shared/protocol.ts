@@ -217,6 +217,42 @@ export const localRunDiagnosticsSchema = z.object({
 });
 export type LocalRunDiagnostics = z.infer<typeof localRunDiagnosticsSchema>;
 
+/** Where a run's private data goes (src/core/providers/endpoint.ts), said in the plan before anything is sent. */
+export const dataFlowSchema = z.object({
+  offline: z.boolean(),
+  /** The base URL private data is sent to, when remote. */
+  endpoint: z.optional(z.string()),
+  sentence: z.string(),
+});
+export type DataFlowMessage = z.infer<typeof dataFlowSchema>;
+
+/** Estimated traffic of a remote run (src/core/traffic.ts): calls and completion tokens are public upper bounds;
+ * prompt tokens and cost come from the private texts' mean length (local diagnostic, labelled so). */
+export const trafficSchema = z.object({
+  calls: count,
+  completionTokens: count,
+  promptTokens: count,
+  cost: z.optional(z.number()),
+});
+export type TrafficMessage = z.infer<typeof trafficSchema>;
+
+/** The plan's plain-words budget fields (the errors helper's additions to 'plan' and 'synthPlan'). */
+const planWordsShape = {
+  /** What this run adds to the dataset's spent ε under the ledger's filter (spent after − spent before). */
+  marginal: z.optional(z.number()),
+  /** On a refusal: the largest ε for this run that the ledger admits (2 significant digits, rounded down). */
+  largestFit: z.optional(z.number()),
+  dataFlow: z.optional(dataFlowSchema),
+  /** Remote providers only. */
+  traffic: z.optional(trafficSchema),
+  /** Remote providers only: the endpoint answered the capability probe before the plan was shown. */
+  endpointChecked: z.optional(z.boolean()),
+};
+
+/** An error that a change of endpoint, key or model can fix: the panels offer Open Settings, Check Endpoint and Use
+ * the Built-in Model next to it. */
+export const endpointProblemSchema = z.object({ code: z.string(), url: z.optional(z.string()) });
+
 /** Host → webview. */
 export const hostMessageSchema = z.discriminatedUnion('type', [
   z.object({ type: z.literal('loading'), file: z.string() }),
@@ -250,6 +286,7 @@ export const hostMessageSchema = z.discriminatedUnion('type', [
     over: z.number(),
     refusal: z.optional(z.string()),
     warnings: z.array(z.string()),
+    ...planWordsShape,
   }),
   // Run progress: one row per demonstration started (in flight or done). `rows` holds the rows that changed since
   // the last progress message; `reset` says they are the whole set (a new run, or a reloaded webview).
@@ -272,7 +309,15 @@ export const hostMessageSchema = z.discriminatedUnion('type', [
     message: z.optional(z.string()),
   }),
   // `action: 'setBudget'` when raising the dataset's total would fix it (a refused run): the view offers the button.
-  z.object({ type: z.literal('generateError'), ...problemSchema.shape, action: z.optional(z.literal('setBudget')) }),
+  z.object({
+    type: z.literal('generateError'),
+    ...problemSchema.shape,
+    action: z.optional(z.literal('setBudget')),
+    endpoint: z.optional(endpointProblemSchema),
+    largestFit: z.optional(z.number()),
+  }),
+  // The answer to the panel's Check Endpoint button (the capability probe: fixed public text only).
+  z.object({ type: z.literal('endpointCheck'), ok: z.boolean(), message: z.string(), hint: z.optional(z.string()) }),
   z.object({ type: z.literal('notice'), message: z.string() }),
   // The dataset's budget changed (set from the editor, or a ledger write by the CLI or another window).
   z.object({ type: z.literal('budget'), budget: budgetSchema }),
@@ -320,6 +365,7 @@ export const hostMessageSchema = z.discriminatedUnion('type', [
     sigmaClass: z.optional(z.number()),
     /** What the user declared public and the run sends (the domain file). */
     declarations: z.optional(z.array(z.string())),
+    ...planWordsShape,
   }),
   // The domain file in use changed (created from the panel).
   z.object({ type: z.literal('synthDomain'), domain: domainInfoSchema }),
@@ -382,6 +428,11 @@ export const webviewMessageSchema = z.discriminatedUnion('type', [
   z.object({ type: z.literal('copyItem'), index: count, format: z.optional(insertFormatSchema) }),
   // Create (from a template naming these labels) or open the workspace's domain file in an editor.
   z.object({ type: z.literal('synthEditDomain'), labels: z.array(z.string()) }),
+  // The endpoint buttons next to a connection error (both run panels).
+  z.object({ type: z.literal('openSettings') }),
+  z.object({ type: z.literal('checkEndpoint') }),
+  // Sets privateFewShot.provider.kind = builtin for this workspace (switching TO the built-in model, never a URL).
+  z.object({ type: z.literal('useBuiltinModel') }),
 ]);
 export type WebviewMessage = z.infer<typeof webviewMessageSchema>;
 

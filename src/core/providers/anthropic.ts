@@ -33,7 +33,7 @@ export class AnthropicProvider implements Provider {
     this.baseURL = (config.baseURL ?? DEFAULTS.anthropicBaseURL).replace(/\/+$/, '');
     const apiKey = config.apiKey?.trim() || undefined;
     const host = new URL(this.baseURL).host;
-    this.ctx = { kind: 'anthropic', host, model: this.model, secrets: [apiKey] };
+    this.ctx = { kind: 'anthropic', host, baseURL: this.baseURL, model: this.model, secrets: [apiKey] };
     if (!apiKey)
       throw new ProviderError('auth', `anthropic (${host}) needs an API key and none was given`, keyHint('anthropic'), {
         provider: 'anthropic',

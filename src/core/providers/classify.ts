@@ -1,3 +1,4 @@
+import { connectionFailure, connectionHint, retryableFailure } from './endpoint';
 import { ProviderError } from './errors';
 import { formatBytes, responseTooLarge } from './fetch';
 import { keyHint } from './keys';
@@ -9,6 +10,8 @@ export interface ClassifyContext {
   kind: ProviderKind;
   /** host[:port] of the endpoint, for messages. */
   host: string;
+  /** The base URL, for connection messages ("cannot reach http://127.0.0.1:9/v1: connection refused"). */
+  baseURL?: string;
   model: string;
   secrets: readonly (string | undefined)[];
 }
@@ -82,7 +85,7 @@ function isConnectionError(e: unknown): boolean {
 export function classifyError(e: unknown, ctx: ClassifyContext, texts: readonly string[]): ProviderError | undefined {
   if (e instanceof ProviderError) return e;
   const where = `${ctx.kind} (${ctx.host})`;
-  const base = { provider: ctx.kind };
+  const base = { provider: ctx.kind, ...(ctx.baseURL ? { url: ctx.baseURL } : {}) };
   const big = responseTooLarge(e);
   if (big) {
     return new ProviderError(
@@ -105,12 +108,14 @@ export function classifyError(e: unknown, ctx: ClassifyContext, texts: readonly 
   }
   const f = errorFields(e);
   if (f.status === undefined) {
-    if (isConnectionError(e)) {
+    const failure = connectionFailure(e);
+    if (failure || isConnectionError(e)) {
+      // One line naming the URL and the failure, e.g. "cannot reach http://127.0.0.1:9/v1: connection refused".
       return new ProviderError(
         'connection',
-        `${where}: the connection failed or was dropped`,
-        `Check that the server is running and reachable at ${ctx.host}, and the base URL.`,
-        { ...base, retryable: true },
+        `${where}: cannot reach ${ctx.baseURL ?? ctx.host}: ${failure?.words ?? 'the connection failed or was dropped'}`,
+        connectionHint(failure, ctx.host),
+        { ...base, retryable: retryableFailure(failure) },
       );
     }
     return undefined;

@@ -46,6 +46,8 @@ export class ProviderError extends UserError {
       retryable?: boolean;
       /** The server's Retry-After / retry-after-ms in milliseconds, when it sent one. */
       retryAfterMs?: number;
+      /** The base URL the failed request went to, when known (messages and the editor's Check Endpoint). */
+      url?: string;
     } = {},
   ) {
     super(message, hint);

@@ -88,7 +88,7 @@ export class OpenAICompatibleProvider implements Provider {
     this.cache = config.probeCache ?? defaultProbeCache();
     const host = new URL(this.baseURL).host;
     const apiKey = config.apiKey?.trim() || undefined;
-    this.ctx = { kind: this.kind, host, model: this.model, secrets: [apiKey] };
+    this.ctx = { kind: this.kind, host, baseURL: this.baseURL, model: this.model, secrets: [apiKey] };
     if (!apiKey && this.hosted) {
       throw new ProviderError(
         'auth',

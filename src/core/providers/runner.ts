@@ -10,6 +10,8 @@ export interface RunnerOptions {
   provider: string;
   /** How messages name the endpoint, e.g. "openai (127.0.0.1:8000)". Default: the provider kind. */
   label?: string;
+  /** The base URL, carried on timeout errors (the editor's Check Endpoint names it). */
+  url?: string;
   concurrency: number;
   /** Per-attempt timeout. */
   timeoutMs: number;
@@ -75,7 +77,7 @@ export class RequestRunner {
             'timeout',
             `${this.o.label ?? this.o.provider}: no answer within ${formatMs(this.o.timeoutMs)} (${what})`,
             'The server may be overloaded or still loading the model. Try again later, lower the concurrency, or raise the request timeout.',
-            { provider: this.o.provider, retryable: true },
+            { provider: this.o.provider, retryable: true, ...(this.o.url ? { url: this.o.url } : {}) },
           );
         } else {
           const c = this.o.classify(e, texts);
@@ -119,6 +121,7 @@ export function remoteRunner(
   return new RequestRunner({
     provider: ctx.kind,
     label: `${ctx.kind} (${ctx.host})`,
+    url: ctx.baseURL,
     concurrency: config.concurrency ?? defaultConcurrency(config.baseURL),
     timeoutMs: config.timeoutMs ?? DEFAULTS.timeoutMs,
     retry: { ...DEFAULT_RETRY, ...config.retry },

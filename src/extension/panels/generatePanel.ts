@@ -2,7 +2,11 @@ import { existsSync } from 'node:fs';
 import path from 'node:path';
 import * as vscode from 'vscode';
 import { LEDGER_DIR, BudgetExceededError } from '../../core/ledger';
-import { FEWSHOT_DEFAULTS } from '../../core/fewshot/plan';
+import { FEWSHOT_DEFAULTS, planFewShot } from '../../core/fewshot/plan';
+import { largestEpsilonFor } from '../../core/largest-fit';
+import { fewShotDataFlow, providerEndpoint } from '../../core/providers/endpoint';
+import { NO_LOGPROBS_FIX, ProviderError } from '../../core/providers';
+import { fewShotTraffic } from '../../core/traffic';
 import { prepareFewShot, type PreparedFewShot } from '../../core/fewshot/prepare';
 import { runFewShot } from '../../core/fewshot/run';
 import { GENERATE_PRESETS, balanced } from '../../shared/presets';
@@ -90,10 +94,42 @@ export class GeneratePanel extends RunPanel<GenerateSettings, FewShotRelease> {
     return { prepared, loaded };
   }
 
+  /** The largest ε for this run that the ledger admits, for a refused plan (reads only). */
+  private largestFit({ prepared, loaded }: { prepared: PreparedFewShot; loaded: Loaded }): Promise<number | undefined> {
+    const { plan, target } = prepared;
+    return largestEpsilonFor(loaded.ledger, target, plan.settings.epsilon, (epsilon) =>
+      planFewShot(loaded.ds, { ...plan.settings, epsilon }),
+    );
+  }
+
   protected async preview(s: GenerateSettings, wanted: () => boolean = () => true): Promise<void> {
-    const { prepared } = await this.prepare(s);
+    const prep = await this.prepare(s);
+    const { prepared, loaded } = prep;
+    // Preview plan checks the endpoint first (the probe sends fixed public text only).
+    const provider = await providerFromSettings(this.deps.context);
+    const caps = await this.probeEndpoint(provider);
+    if (caps && !caps.nextTokenLogprobs) {
+      // Said before the plan, with the endpoint buttons (Use the Built-in Model is one way out).
+      throw new ProviderError(
+        'no-logprobs',
+        `${provider.kind}/${provider.model} returns no next-token logprobs, which DP few-shot needs`,
+        caps.notes.join(' ') || NO_LOGPROBS_FIX,
+        { provider: provider.kind, url: providerEndpoint(provider) },
+      );
+    }
+    const endpointChecked = caps !== undefined;
+    const largestFit = prepared.check.fits ? undefined : await this.largestFit(prep);
     if (!wanted()) return;
     const { plan } = prepared;
+    const dataFlow = fewShotDataFlow({
+      kind: provider.kind,
+      model: provider.model,
+      offline: provider.offline,
+      endpoint: providerEndpoint(provider),
+    });
+    // Calls and completion tokens from public parameters; prompt tokens and cost from the private texts' mean
+    // length: a local diagnostic, labelled so in the view.
+    const traffic = provider.offline ? undefined : fewShotTraffic(plan, loaded.summary.textLength.mean, provider.model);
     this.post(
       {
         type: 'plan',
@@ -102,6 +138,10 @@ export class GeneratePanel extends RunPanel<GenerateSettings, FewShotRelease> {
         countRelease: { sigma: plan.counts.sigma, epsilon: plan.counts.epsilon, share: plan.settings.countShare },
         labels: plan.labels.map((l) => ({ label: l.label, steps: l.steps })),
         ...this.checked(s, prepared),
+        ...(largestFit !== undefined ? { largestFit } : {}),
+        dataFlow,
+        ...(traffic ? { traffic } : {}),
+        ...(endpointChecked ? { endpointChecked } : {}),
       },
       'latest',
     );
@@ -110,9 +150,11 @@ export class GeneratePanel extends RunPanel<GenerateSettings, FewShotRelease> {
   private async generate(s: GenerateSettings): Promise<void> {
     this.checkCanRun('private rows', 'Generate again');
     this.progress = undefined;
-    const { prepared, loaded } = await this.prepare(s);
+    const prep = await this.prepare(s);
+    const { prepared, loaded } = prep;
     const { plan, check, target, status: before } = prepared;
-    if (!check.fits) throw new BudgetExceededError(check, this.name, plan.ledgerPlan);
+    if (!check.fits)
+      throw this.refusedWith(new BudgetExceededError(check, this.name, plan.ledgerPlan), await this.largestFit(prep));
     // The built-in model yields to the event loop between calls (createProvider wraps it), so Cancel is handled at
     // once.
     const provider = await providerFromSettings(this.deps.context);

@@ -12,7 +12,9 @@ import {
   type BudgetStatus,
   type RunPlan,
 } from '../../core/ledger';
-import type { Provider } from '../../core/providers/types';
+import type { Capabilities, Provider } from '../../core/providers/types';
+import { endpointProblem, providerEndpoint } from '../../core/providers/endpoint';
+import { verdicts } from '../../core/providers/verdicts';
 import {
   editorExportFormat,
   editorExportText,
@@ -32,6 +34,9 @@ import { renderWebviewHtml, type PanelKind } from './html';
 import { panelIcon } from './icons';
 import { releaseFilePath, writeReleaseFile } from '../../core/release-file';
 import { latestRelease, readLocalDiagnostics, shortTime } from '../views/runsModel';
+
+/** The largest ε that fits, attached to a refusal thrown by a run (see refusedWith). */
+const largestFits = new WeakMap<object, number>();
 
 export interface RunPanelDeps {
   extensionUri: vscode.Uri;
@@ -136,6 +141,8 @@ export abstract class RunPanel<S, R extends Release> {
   /** Messages replayed after every `ready`: init, then the latest plan/result/error. */
   protected init: HostMessage | undefined;
   protected latest: HostMessage | undefined;
+  /** The last refusal or error, replayed after `latest`: shown next to the Run button, it never replaces a result. */
+  private problem: HostMessage | undefined;
   protected loaded: Loaded | undefined;
   protected running: AbortController | undefined;
   /** The last run's release: the only thing Copy, Insert and Export… render (src/core/release.ts). */
@@ -260,9 +267,11 @@ export abstract class RunPanel<S, R extends Release> {
     }
   }
 
-  protected post(message: HostMessage, keep: 'init' | 'latest' | false = false): void {
+  protected post(message: HostMessage, keep: 'init' | 'latest' | 'problem' | false = false): void {
     if (keep === 'init') this.init = message;
     if (keep === 'latest') this.latest = message;
+    if (keep === 'latest' || keep === 'init') this.problem = undefined;
+    if (keep === 'problem') this.problem = message;
     // A run outlives its panel when the panel is closed mid-run (the close cancels it; the result still settles).
     if (!this.disposed) void this.panel.webview.postMessage(message);
   }
@@ -278,6 +287,7 @@ export abstract class RunPanel<S, R extends Release> {
         case 'ready': {
           if (this.init) this.post(this.init);
           if (this.latest) this.post(this.latest);
+          if (this.problem) this.post(this.problem);
           const progress = this.progressSnapshot();
           if (progress) this.post(progress);
           if (this.budget && this.init?.type === this.spec.initType) this.post({ type: 'budget', budget: this.budget });
@@ -313,6 +323,15 @@ export abstract class RunPanel<S, R extends Release> {
             this.post({ type: 'notice', message: `Copied ${this.describe(this.result)}.` });
           }
           break;
+        case 'openSettings':
+          await vscode.commands.executeCommand('workbench.action.openSettings', 'privateFewShot.provider');
+          break;
+        case 'checkEndpoint':
+          await this.checkEndpointNow();
+          break;
+        case 'useBuiltinModel':
+          await this.useBuiltinModel();
+          break;
         case 'openSource':
           await vscode.window.showTextDocument(this.file, {
             selection: msg.line ? new vscode.Range(msg.line - 1, 0, msg.line - 1, 0) : undefined,
@@ -330,24 +349,33 @@ export abstract class RunPanel<S, R extends Release> {
     const label = this.spec.action;
     if (this.isBudgetRefusal(e)) {
       const datasetPath = this.loaded?.ds.identity.path ?? this.name;
+      const largestFit = largestFits.get(e);
       this.post(
         {
           type: 'generateError',
           message: this.words(e.message),
           hint: e.hint && this.words(editorHint(editorHint(e.hint, this.name), datasetPath)),
           action: 'setBudget',
+          ...(largestFit !== undefined ? { largestFit } : {}),
         },
-        'latest',
+        'problem',
       );
       this.deps.log.warn(`${label} (${this.name}): refused by the budget.`);
     } else if (e instanceof UserError) {
+      // A problem with the model endpoint gets the buttons Open Settings / Check Endpoint / Use the Built-in Model.
+      const endpoint = endpointProblem(e);
       this.post(
-        { type: 'generateError', message: this.words(e.message), hint: e.hint && this.words(e.hint) },
-        'latest',
+        {
+          type: 'generateError',
+          message: this.words(e.message),
+          hint: e.hint && this.words(e.hint),
+          ...(endpoint ? { endpoint } : {}),
+        },
+        'problem',
       );
       this.deps.log.warn(`${label} (${this.name}): ${e.message}`);
     } else {
-      this.post({ type: 'generateError', message: `Unexpected error: ${(e as Error).message}` }, 'latest');
+      this.post({ type: 'generateError', message: `Unexpected error: ${(e as Error).message}` }, 'problem');
       this.deps.log.error(e as Error);
     }
   }
@@ -403,6 +431,8 @@ export abstract class RunPanel<S, R extends Release> {
     return {
       budget: budgetOf(status),
       remainingAfter: check.total.epsilon - check.spentAfter,
+      // What this run adds to the spent budget under the ledger's filter (the plan leads with it).
+      marginal: Math.max(0, check.spentAfter - check.spentBefore),
       fits: check.fits,
       over: check.over,
       refusal: refusal
@@ -413,6 +443,63 @@ export abstract class RunPanel<S, R extends Release> {
         this.words(w),
       ),
     };
+  }
+
+  /**
+   * Preview plan checks the endpoint before showing the plan: the capability probe (fixed public text only, cached
+   * per endpoint once it answers). Throws the provider's error (shown with the endpoint buttons). Undefined for the
+   * built-in model (nothing to check).
+   */
+  protected async probeEndpoint(provider: Provider): Promise<Capabilities | undefined> {
+    if (provider.offline) return undefined;
+    return provider.capabilities();
+  }
+
+  /** Remembers the largest ε that fits with a refusal thrown by a run, for the error's "use it" button. */
+  protected refusedWith<E extends UserError>(e: E, largestFit: number | undefined): E {
+    if (largestFit !== undefined) largestFits.set(e, largestFit);
+    return e;
+  }
+
+  /** The panel's Check Endpoint button: probe the configured provider and say what it can run, or what failed. */
+  private async checkEndpointNow(): Promise<void> {
+    let provider: Provider | undefined;
+    try {
+      provider = await providerFromSettings(this.deps.context);
+      const caps = await provider.capabilities();
+      const v = verdicts(caps, provider.offline);
+      const where = providerEndpoint(provider) ?? (provider.offline ? 'this machine' : provider.kind);
+      this.post({
+        type: 'endpointCheck',
+        ok: true,
+        message: `${provider.kind}/${provider.model} at ${where} answered. DP few-shot: ${v.dpFewShot.detail}. Aug-PE: ${v.augPe.detail}.`,
+      });
+      this.deps.log.info(`Endpoint check from the ${this.spec.action} panel: ${provider.kind}/${provider.model} ok.`);
+    } catch (e) {
+      if (!(e instanceof UserError)) throw e;
+      this.post({ type: 'endpointCheck', ok: false, message: e.message, hint: e.hint });
+      this.deps.log.warn(`Endpoint check failed: ${e.message}`);
+    }
+  }
+
+  /**
+   * Use the Built-in Model: privateFewShot.provider.kind = builtin in this workspace's settings (switching TO the
+   * offline model sends nothing anywhere, so a workspace value is safe; the base URL stays user-only). In an untrusted
+   * workspace, or with no folder open, workspace values of the setting are not read, so the user setting is changed.
+   */
+  private async useBuiltinModel(): Promise<void> {
+    const cfg = vscode.workspace.getConfiguration('privateFewShot.provider');
+    const workspace = vscode.workspace.isTrusted && (vscode.workspace.workspaceFolders?.length ?? 0) > 0;
+    const target = workspace ? vscode.ConfigurationTarget.Workspace : vscode.ConfigurationTarget.Global;
+    await cfg.update('kind', 'builtin', target);
+    // The remote model's id means nothing to the built-in provider (it has one model): clear it at the same level.
+    if (cfg.get<string>('model')?.trim()) await cfg.update('model', '', target);
+    this.deps.log.info(`Switched the provider to the built-in model (${workspace ? 'workspace' : 'user'} settings).`);
+    await this.load();
+    this.post({
+      type: 'notice',
+      message: `Switched to the built-in model in ${workspace ? "this workspace's" : 'your user'} settings: nothing leaves this machine. Preview the plan again.`,
+    });
   }
 
   /** Refuses a second run, and runs in an untrusted workspace (package.json: inspecting and planning only). */

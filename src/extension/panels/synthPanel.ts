@@ -12,6 +12,10 @@ import {
   type PreparedAugPe,
 } from '../../core/augpe';
 import { runsDir } from '../../core/runs/checkpoint';
+import { planAugPe } from '../../core/augpe/plan';
+import { largestEpsilonFor } from '../../core/largest-fit';
+import { augPeDataFlow, providerEndpoint } from '../../core/providers/endpoint';
+import { augPeTraffic } from '../../core/traffic';
 import { UserError } from '../../core/errors';
 import { BudgetExceededError, defaultRecordIndex } from '../../core/ledger';
 import { SYNTH_PRESETS, balanced, presetCount } from '../../shared/presets';
@@ -168,12 +172,39 @@ export class SynthPanel extends RunPanel<SynthSettings, AugPeRelease> {
     return { provider, generator, embedder };
   }
 
+  /** The largest ε for this run that the ledger admits, for a refused plan (reads only). */
+  private largestFit({ prepared, loaded }: { prepared: PreparedAugPe; loaded: Loaded }): Promise<number | undefined> {
+    const { plan, target } = prepared;
+    return largestEpsilonFor(loaded.ledger, target, plan.settings.epsilon, (epsilon) =>
+      planAugPe(loaded.ds, { ...plan.settings, epsilon }),
+    );
+  }
+
   protected async preview(s: SynthSettings, wanted: () => boolean = () => true): Promise<void> {
-    const { prepared, loaded } = await this.prepare(s);
-    const { generator, embedder } = await this.models(s);
+    const prep = await this.prepare(s);
+    const { prepared, loaded } = prep;
+    const { provider, generator, embedder } = await this.models(s);
+    // Preview plan checks the endpoint first (the probe sends fixed public text only).
+    const endpointChecked = (await this.probeEndpoint(provider)) !== undefined;
+    const largestFit = prepared.check.fits ? undefined : await this.largestFit(prep);
     if (!wanted()) return;
     this.refreshDomain(loaded.root);
     const { plan } = prepared;
+    const url = providerEndpoint(provider);
+    const dataFlow = augPeDataFlow(
+      { ...generator, endpoint: url },
+      { ...embedder, endpoint: embedder.offline ? undefined : url },
+    );
+    // Calls and completion tokens from public parameters; prompt tokens, the private embeddings and the cost from
+    // the private rows: a local diagnostic, labelled so in the view.
+    const traffic = provider.offline
+      ? undefined
+      : augPeTraffic(
+          plan,
+          loaded.summary.textLength.mean,
+          generator.model,
+          embedder.offline ? undefined : embedder.model,
+        );
     this.post(
       {
         type: 'synthPlan',
@@ -197,6 +228,10 @@ export class SynthPanel extends RunPanel<SynthSettings, AugPeRelease> {
         ...this.checked(s, prepared),
         ...(plan.sigmaClass !== undefined ? { sigmaClass: plan.sigmaClass } : {}),
         declarations: [domainDeclaration(plan.settings.domain, DOMAIN_FILE)],
+        ...(largestFit !== undefined ? { largestFit } : {}),
+        dataFlow,
+        ...(traffic ? { traffic } : {}),
+        ...(endpointChecked ? { endpointChecked } : {}),
       },
       'latest',
     );
@@ -206,8 +241,15 @@ export class SynthPanel extends RunPanel<SynthSettings, AugPeRelease> {
   private async synthesize(s: SynthSettings, resume?: string): Promise<void> {
     this.checkCanRun('text', 'run again');
     this.board = undefined;
-    const { prepared, loaded } = await this.prepare(s);
+    const prep = await this.prepare(s);
+    const { prepared, loaded } = prep;
     const { plan, target, status: before } = prepared;
+    // A continuation is admitted for the histograms left (checked below), not for the whole plan.
+    if (!resume && !prepared.check.fits)
+      throw this.refusedWith(
+        new BudgetExceededError(prepared.check, this.name, plan.ledgerPlan),
+        await this.largestFit(prep),
+      );
     const { provider, generator, embedder } = await this.models(s);
     // A continuation is checked here first (one-line refusal: finished, resumed, running, changed settings) and
     // admitted for the histograms left only.
