@@ -22,6 +22,7 @@ import {
   onStopSignals,
 } from '../dataset-flags';
 import { checkOutputPath, writeRunOutput } from '../output';
+import { trainingPart } from '../../core/evaluate/split';
 import { providerConfigFromFlags, providerOptions, providerUsage } from '../provider-flags';
 
 export const demos: Command = {
@@ -101,7 +102,12 @@ ${providerUsage}
     const location = ledgerFor(positionals[0]!, values, io.cwd);
     const root = location.root;
     const outFlag = stringFlag(values, 'out');
-    const ds = await loadDatasetFromFlags(positionals[0]!, values, io.cwd, root);
+    // Generation reads only the training part when the dataset has a held-out split (src/core/evaluate/split.ts).
+    const { dataset: ds, note: splitNote } = trainingPart(
+      await loadDatasetFromFlags(positionals[0]!, values, io.cwd, root),
+      location.dir,
+    );
+    if (splitNote) io.err(splitNote);
     const outFile =
       outFlag === undefined
         ? undefined
