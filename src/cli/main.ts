@@ -9,9 +9,10 @@ import { doctor } from './commands/doctor';
 import { demos } from './commands/demos';
 import { synth } from './commands/synth';
 import { split } from './commands/split';
+import { evaluate } from './commands/evaluate';
 import { privacyQueryCommands } from './commands/privacy-queries';
 
-const commands: Command[] = [inspect, split, demos, synth, doctor, budget, ...privacyQueryCommands];
+const commands: Command[] = [inspect, split, demos, synth, evaluate, doctor, budget, ...privacyQueryCommands];
 
 function help(): string {
   return [
