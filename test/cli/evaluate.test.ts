@@ -108,3 +108,32 @@ test('evaluate: without a split it says how to make one; the built-in model runs
   assert.equal(rep.model.offline, true);
   assert.equal(rep.rowsEvaluated, 6);
 });
+
+for (const via of ['builtin', 'fake-server'] as const) {
+  test(`evaluate --records (${via}): a classifier on good synthetic records beats chance; Fréchet distances reported`, async () => {
+    const { ws } = await workspace();
+    // "Synthetic records" that say their label, as good Aug-PE output would.
+    const records = ORACLE_LABELS.flatMap((l) =>
+      Array.from({ length: 8 }, (_, i) => ({ label: l, text: `note ${100 + i} regarding ${l}` })),
+    );
+    writeFileSync(path.join(ws, 'records.jsonl'), records.map((r) => JSON.stringify(r)).join('\n') + '\n');
+    const s = via === 'fake-server' ? await startFakeServer({ flavour: 'vllm', embeddingDim: 256 }) : undefined;
+    try {
+      const flags = s ? ['--provider', 'openai', '--model', 'm', '--base-url', s.baseURL] : [];
+      const r = await runCli(['evaluate', 'data.csv', '--records', 'records.jsonl', '--json', ...flags], { cwd: ws });
+      assert.equal(r.code, 0, r.stderr);
+      const rep = JSON.parse(r.stdout).localOnlyNotPrivate;
+      assert.match(rep.note, /local only, not private/);
+      const [synthetic, real] = rep.conditions;
+      assert.equal(synthetic.kind, 'synthetic');
+      assert.equal(rep.sizes.synthetic, 24);
+      assert.ok(synthetic.overall.accuracy > 0.6, `synthetic ${synthetic.overall.accuracy}`);
+      assert.ok(real.overall.accuracy > 0.6, `real ${real.overall.accuracy}`);
+      assert.ok(rep.frechet.syntheticToTraining > 0 && rep.frechet.heldOutToTraining >= 0);
+      if (s) assert.ok(s.requests.some((q) => q.path.endsWith('/embeddings')));
+      assert.deepEqual(readdirSync(ws).sort(), ['.private-fewshot', 'data.csv', 'demos.jsonl', 'records.jsonl']);
+    } finally {
+      await s?.close();
+    }
+  });
+}
