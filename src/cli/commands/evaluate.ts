@@ -1,26 +1,14 @@
-import { randomInt } from 'node:crypto';
 import { UsageError } from '../../core/errors';
-import {
-  callEstimate,
-  classificationPrompt,
-  evaluateInContext,
-  realDemos,
-  type Condition,
-  type InContextResult,
-  type ScoreMode,
-} from '../../core/evaluate/incontext';
-import { readReleased } from '../../core/evaluate/inputs';
+import { evaluateInContext, type InContextResult, type ScoreMode } from '../../core/evaluate/incontext';
+import { DEFAULT_MAX_CALLS, planInContext } from '../../core/evaluate/plan';
 import { heldOutPart } from '../../core/evaluate/split';
 import { EVALUATION_NOTE } from '../../core/evaluate/report';
-import { createProvider, DEFAULT_PRICES, priceFor } from '../../core/providers';
-import { estimateTokens } from '../../core/providers/usage';
+import { createProvider } from '../../core/providers';
 import { printableOneLine as p } from '../../core/text-safety';
 import { numberFlag, stringFlag, type Command } from '../args';
 import { datasetOptions, datasetUsage, ledgerFor, loadDatasetFromFlags, onStopSignals } from '../dataset-flags';
 import { providerConfigFromFlags, providerOptions, providerUsage } from '../provider-flags';
 import { evaluateRecordsCommand, recordsOptions, recordsUsage } from './evaluate-records';
-
-const DEFAULT_MAX_CALLS = 2000;
 
 export const evaluate: Command = {
   name: 'evaluate',
@@ -73,87 +61,32 @@ ${datasetUsage}`,
     if (!demosRef === !recordsRef) throw new UsageError('give either --demos FILE|RUN or --records FILE');
     const location = ledgerFor(positionals[0]!, values, io.cwd);
     const ds = await loadDatasetFromFlags(positionals[0]!, values, io.cwd, location.root);
-    const { parts } = heldOutPart(ds, location.dir);
-    if (recordsRef) return evaluateRecordsCommand(values, io, { ds, parts, location, recordsRef });
-
-    const released = readReleased(demosRef!, io.cwd, location.dir);
-    const labels = released.labels;
-    const maxRows = numberFlag(values, 'rows', { min: 1, integer: true });
-    const eligible = parts.heldOut.filter((e) => labels.includes(e.label));
-    const rows = eligible.slice(0, maxRows ?? eligible.length).map((e) => ({ label: e.label, text: e.text }));
-    if (rows.length === 0)
-      throw new UsageError(
-        `no held-out row of ${ds.file} has a label of the demonstrations (${labels.slice(0, 3).map(p).join(', ')}${labels.length > 3 ? ', …' : ''})`,
-        'Evaluate demonstrations written for labels of this dataset.',
-      );
-    const perLabel = Math.max(...labels.map((l) => released.items.filter((d) => d.label === l).length));
-    const realShots = numberFlag(values, 'real-shots', { min: 1, max: 100, integer: true }) ?? perLabel;
-    const training = parts.training.map((e) => ({ label: e.label, text: e.text }));
-    const conditions: Condition[] = [
-      { kind: 'zero-shot', name: 'zero-shot (ε = 0)', epsilon: 0, demos: [] },
-      {
-        kind: 'dp',
-        name: `DP demonstrations (${released.epsilon === undefined ? 'ε from the run' : `ε = ${Number(released.epsilon.toPrecision(3))}`})`,
-        epsilon: released.epsilon,
-        demos: released.items,
-      },
-      {
-        kind: 'real',
-        name: `${realShots} real per label (ε = ∞, non-private)`,
-        epsilon: Number.POSITIVE_INFINITY,
-        demos: realDemos(training, labels, realShots, (n) => randomInt(n)),
-      },
-    ];
+    if (recordsRef)
+      return evaluateRecordsCommand(values, io, {
+        ds,
+        parts: heldOutPart(ds, location.dir).parts,
+        location,
+        recordsRef,
+      });
 
     const provider = createProvider(providerConfigFromFlags(values, io.env, 'builtin'));
     const scoreFlag = stringFlag(values, 'score') ?? 'auto';
     if (!['auto', 'logprobs', 'generation'].includes(scoreFlag))
       throw new UsageError(`--score must be auto, logprobs or generation; got "${scoreFlag}"`);
-    const caps = await provider.capabilities();
-    const mode: ScoreMode =
-      scoreFlag === 'auto' ? (caps.nextTokenLogprobs ? 'logprobs' : 'generation') : (scoreFlag as ScoreMode);
-    if (mode === 'logprobs' && !caps.nextTokenLogprobs)
-      throw new UsageError(
-        `${provider.kind}/${provider.model} returns no log-probabilities`,
-        'Use --score generation (or auto).',
-      );
-    const topK = Math.min(
-      numberFlag(values, 'top-k', { min: 1, max: 100, integer: true }) ?? 20,
-      caps.nextTokenLogprobs?.maxTopK ?? 20,
-    );
-    const maxCalls = numberFlag(values, 'max-calls', { min: 1, integer: true }) ?? DEFAULT_MAX_CALLS;
-    const est = callEstimate(mode, labels, rows.length, conditions.length);
-    const avgChars = rows.reduce((a, r) => a + r.text.length, 0) / rows.length;
-    const inputTokens =
-      conditions.reduce(
-        (a, c) => a + estimateTokens(classificationPrompt(labels, c.demos, 'x'.repeat(Math.round(avgChars)))),
-        0,
-      ) *
-      rows.length *
-      (est.typicalCalls / (rows.length * conditions.length));
-    const price = priceFor(provider.model, DEFAULT_PRICES);
-    const cost = provider.offline
-      ? 0
-      : price
-        ? (inputTokens * price.input + est.typicalCalls * price.output) / 1e6
-        : null;
-    const plan = {
-      rows: rows.length,
-      conditions: conditions.map((c) => c.name),
-      mode,
-      typicalCalls: est.typicalCalls,
-      maxCallsNeeded: est.maxCalls,
-      maxCalls,
-      rowsWithinCap: Math.min(rows.length, Math.floor(maxCalls / (conditions.length * est.perClassification))),
-      inputTokens: Math.round(inputTokens),
-      costUSD: cost,
-    };
-    const planLines = [
-      `Evaluation plan (${EVALUATION_NOTE})`,
-      `  ${plan.rows} held-out rows of ${labels.length} label(s) × ${conditions.length} conditions: ${plan.conditions.join('; ')}`,
-      `  model ${provider.kind}/${provider.model}${provider.offline ? ' (built-in offline model: its accuracy is low; for trying the loop)' : ''}, scoring by ${mode === 'logprobs' ? `next-token log-probabilities (constrained greedy over the labels, top-${topK})` : 'greedy generation and exact match'}`,
-      `  calls: about ${plan.typicalCalls}, at most ${plan.maxCallsNeeded} (cap --max-calls ${maxCalls}${plan.rowsWithinCap < plan.rows ? `: only the first ${plan.rowsWithinCap} rows fit` : ''}); ≈${plan.inputTokens} input tokens; cost ${cost === null ? 'unknown (model not in the price table)' : `≈ $${cost.toFixed(2)}`}`,
-    ];
+    const planned = await planInContext({
+      ds,
+      ledgerDir: location.dir,
+      ref: demosRef!,
+      cwd: io.cwd,
+      provider,
+      score: scoreFlag as 'auto' | ScoreMode,
+      rows: numberFlag(values, 'rows', { min: 1, integer: true }),
+      realShots: numberFlag(values, 'real-shots', { min: 1, max: 100, integer: true }),
+      topK: numberFlag(values, 'top-k', { min: 1, max: 100, integer: true }),
+      maxCalls: numberFlag(values, 'max-calls', { min: 1, integer: true }),
+    });
+    const { released, labels, conditions, rows, mode, topK, maxCalls, view: plan } = planned;
+    const planLines = [planned.lines[0]!, ...planned.lines.slice(1).map((l) => `  ${l}`)];
     if (values['dry-run']) {
       io.out(
         values.json
@@ -164,7 +97,7 @@ ${datasetUsage}`,
     }
     if (plan.rowsWithinCap === 0)
       throw new UsageError(
-        `--max-calls ${maxCalls} is below the ${conditions.length * est.perClassification} calls one row may need`,
+        `--max-calls ${maxCalls} is below the ${Math.ceil(plan.maxCallsNeeded / plan.rows)} calls one row may need`,
         'Raise --max-calls.',
       );
     for (const l of planLines) io.err(l);
