@@ -68,7 +68,8 @@ test('split: stable across runs and row orders, and fixed once made', async () =
 test('split: all rows of a privacy unit fall on one side', async () => {
   const dir = tempDir('pfs-split-');
   const rows = ['text,label,user'];
-  for (let i = 0; i < 400; i++) rows.push(`message ${i},${i % 2 ? 'a' : 'b'},u${i % 40}`);
+  // Each unit has rows under both labels (i % 3 varies within a unit): the unit, not the (unit, label) pair, is split.
+  for (let i = 0; i < 400; i++) rows.push(`message ${i},${i % 3 ? 'a' : 'b'},u${i % 40}`);
   writeFileSync(path.join(dir, 'u.csv'), rows.join('\n') + '\n');
   const ds = await loadDataset(path.join(dir, 'u.csv'), { root: dir, unitColumn: 'user' });
   const { split } = createSplit(path.join(dir, '.private-fewshot'), ds.identity.path, 0.3);
