@@ -100,4 +100,18 @@ describe('Evaluate panel in a real VS Code (code-server + Chromium)', { timeout:
       await screenshot(page, 'evaluate-chart');
       assert.deepEqual(logs.filter(isCspViolation), [], 'no CSP violation');
     }));
+
+  it("the Generate panel's plan says it draws only from the training part of the split", () =>
+    withDiagnostics('generate-split-note', async () => {
+      await fromExplorer(page, SAMPLE, 'Generate DP Demonstrations…');
+      const wv = webview(page);
+      await wv.locator('.labels input[value="card_arrival"]').check({ timeout: 30_000 });
+      await wv.locator('#shots').fill('1');
+      await wv.locator('#max-tokens').fill('4');
+      await wv.locator('#epsilon').fill('1');
+      await wv.locator('#preview').click();
+      const note = wv.locator('.plan .warning', { hasText: 'split: drawing only from the training part' });
+      await note.waitFor({ timeout: 30_000 });
+      assert.match((await note.textContent()) ?? '', /\d+ of 2000 rows; the held-out 20% is never read/);
+    }));
 });
