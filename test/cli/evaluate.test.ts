@@ -137,3 +137,37 @@ for (const via of ['builtin', 'fake-server'] as const) {
     }
   });
 }
+
+test('evaluate --demos through the Anthropic Messages API (no log-probabilities: generation and exact match)', async () => {
+  const { ws, n, ca, cl } = await workspace();
+  const s = await startFakeServer({ model: oracleModel, apiKey: 'sk-ant-test' });
+  try {
+    const r = await runCli(
+      [
+        'evaluate',
+        'data.csv',
+        '--demos',
+        'demos.jsonl',
+        '--provider',
+        'anthropic',
+        '--model',
+        'claude-haiku-4-5',
+        '--base-url',
+        s.origin,
+        '--json',
+      ],
+      { cwd: ws, env: { ANTHROPIC_API_KEY: 'sk-ant-test' } },
+    );
+    assert.equal(r.code, 0, r.stderr);
+    const rep = JSON.parse(r.stdout).localOnlyNotPrivate;
+    assert.equal(rep.mode, 'generation');
+    assert.deepEqual(
+      rep.conditions.map((c: { overall: { correct: number } }) => c.overall.correct),
+      [ca, ca + cl, n],
+    );
+    // Classification requests only (the capability probe sends one more, without a dataset row).
+    assert.equal(rep.calls, s.requests.filter((q) => JSON.stringify(q.body).includes('Classify the text')).length);
+  } finally {
+    await s.close();
+  }
+});
