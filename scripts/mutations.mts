@@ -217,6 +217,46 @@ const MUTATIONS: Mutation[] = [
     ],
     tests: ['test/lint/randomness-rules.test.ts'],
   },
+  // The held-out split (src/core/evaluate, docs/EVALUATE.md): generation must never read held-out rows.
+  {
+    id: 'm21',
+    what: 'demos reads the whole dataset although it has a split (the split is looked up in the wrong folder)',
+    file: 'src/cli/commands/demos.ts',
+    edits: [
+      ['      location.dir,\n    );\n    if (splitNote)', "      location.dir + 'x',\n    );\n    if (splitNote)"],
+    ],
+    tests: ['test/cli/split.test.ts'],
+  },
+  {
+    id: 'm22',
+    what: 'synth reads the whole dataset although it has a split',
+    file: 'src/cli/commands/synth.ts',
+    edits: [
+      ['      location.dir,\n    );\n    if (splitNote)', "      location.dir + 'x',\n    );\n    if (splitNote)"],
+    ],
+    tests: ['test/cli/split.test.ts'],
+  },
+  {
+    id: 'm23',
+    what: "the split keys on (record, label), so a privacy unit's rows under two labels can fall on both sides",
+    file: 'src/core/evaluate/split.ts',
+    edits: [['canonicalRecords(ds).map((r) => r.key)', 'canonicalRecords(ds).map((r) => r.key + r.label)']],
+    tests: [T('evaluate/split')],
+  },
+  {
+    id: 'm24',
+    what: 'the split ignores its random seed (every dataset splits the same, predictable way)',
+    file: 'src/core/evaluate/split.ts',
+    edits: [["const seed = Buffer.from(seedHex, 'hex');", "const seed = Buffer.from('00', 'hex');"]],
+    tests: [T('evaluate/split')],
+  },
+  {
+    id: 'm25',
+    what: "evaluate's real demonstrations are drawn from the held-out rows",
+    file: 'src/core/evaluate/plan.ts',
+    edits: [['const training = parts.training.map', 'const training = parts.heldOut.map']],
+    tests: [T('evaluate/plan')],
+  },
 ];
 
 const root = path.resolve(path.dirname(new URL(import.meta.url).pathname), '..');
