@@ -92,7 +92,15 @@ function perLabel(conditions: EvaluateCondition[]): HTMLElement {
     h(
       'thead',
       {},
-      h('tr', {}, h('th', {}, 'Label'), ...conditions.map((c) => h('th', {}, c.kind)), h('th', {}, 'Rows')),
+      h(
+        'tr',
+        {},
+        h('th', {}, 'Label'),
+        ...conditions.map((c) =>
+          h('th', {}, c.kind === 'dp' && c.epsilon !== null ? `dp ε=${Number(c.epsilon.toPrecision(3))}` : c.kind),
+        ),
+        h('th', {}, 'Rows'),
+      ),
     ),
     h(
       'tbody',

@@ -171,3 +171,54 @@ test('evaluate --demos through the Anthropic Messages API (no log-probabilities:
     await s.close();
   }
 });
+
+test('evaluate with several --demos: one DP condition each, in ascending ε (accuracy against ε)', async () => {
+  const { ws, n, ca, cl } = await workspace();
+  // A release at ε = 8 that shows every label, and the JSONL demonstrations (ε unknown: listed last).
+  const release = {
+    format: 'private-fewshot-release/1',
+    algorithm: 'dp-few-shot',
+    privacy: { epsilonCharged: 8 },
+    demonstrations: ORACLE_LABELS.map((l) => ({ label: l, text: `example regarding ${l}` })),
+  };
+  writeFileSync(path.join(ws, 'eps8.json'), JSON.stringify(release, null, 2));
+  const s = await startFakeServer({ flavour: 'vllm', model: oracleModel });
+  try {
+    const r = await runCli(
+      [
+        'evaluate',
+        'data.csv',
+        '--demos',
+        'demos.jsonl',
+        '--demos',
+        'eps8.json',
+        '--provider',
+        'openai',
+        '--model',
+        'm',
+        '--base-url',
+        s.baseURL,
+        '--json',
+      ],
+      { cwd: ws },
+    );
+    assert.equal(r.code, 0, r.stderr);
+    const rep = JSON.parse(r.stdout).localOnlyNotPrivate;
+    assert.deepEqual(
+      rep.conditions.map((c: { kind: string; epsilon?: number | null }) => [c.kind, c.epsilon ?? null]),
+      [
+        ['zero-shot', 0],
+        ['dp', 8],
+        ['dp', null],
+        ['real', null],
+      ],
+    );
+    assert.deepEqual(
+      rep.conditions.map((c: { overall: { correct: number } }) => c.overall.correct),
+      [ca, n, ca + cl, n],
+    );
+    assert.deepEqual(rep.demonstrations, ['eps8.json', 'demos.jsonl'], 'in ascending ε');
+  } finally {
+    await s.close();
+  }
+});

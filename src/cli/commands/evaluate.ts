@@ -14,7 +14,7 @@ export const evaluate: Command = {
   name: 'evaluate',
   summary:
     'Measure on the held-out split whether released demonstrations help (local only, not private: never exported).',
-  usage: `private-fewshot evaluate <dataset> --demos FILE|RUN [options]
+  usage: `private-fewshot evaluate <dataset> --demos FILE|RUN [--demos FILE|RUN …] [options]
 private-fewshot evaluate <dataset> --records FILE [options]
 
 Needs a held-out split (private-fewshot split <dataset> --holdout 0.2) made before generating. Every number it prints
@@ -23,7 +23,8 @@ is computed from private held-out rows without noise: a local measurement for th
   --demos FILE|RUN   demonstrations to evaluate: a release (demos --format json), a JSONL file of {label, text}, or a
                      run id (its checkpoint in .private-fewshot/runs/). Each held-out text whose label is among the
                      demonstrations' labels is classified three ways: zero-shot (ε = 0), with the demonstrations, and
-                     with k real training demonstrations per label (ε = ∞, the non-private reference)
+                     with k real training demonstrations per label (ε = ∞, the non-private reference). Repeat
+                     --demos for several runs (e.g. one per ε): one condition each, in ascending ε
   --real-shots K     real demonstrations per label (default: as many per label as the file has)
   --score S          auto (default: logprobs when the model returns them, else generation), logprobs, generation
   --top-k K          alternatives read per step in logprobs mode (default 20, or the model's maximum)
@@ -37,7 +38,7 @@ ${recordsUsage}
 ${providerUsage}
 ${datasetUsage}`,
   options: {
-    demos: { type: 'string' },
+    demos: { type: 'string', multiple: true },
     'real-shots': { type: 'string' },
     score: { type: 'string' },
     'top-k': { type: 'string' },
@@ -56,9 +57,10 @@ ${datasetUsage}`,
         'evaluate needs exactly one dataset file',
         'Example: private-fewshot evaluate data.csv --demos demos.json',
       );
-    const demosRef = stringFlag(values, 'demos');
+    const demosRefs = Array.isArray(values.demos) ? values.demos : [];
     const recordsRef = stringFlag(values, 'records');
-    if (!demosRef === !recordsRef) throw new UsageError('give either --demos FILE|RUN or --records FILE');
+    if ((demosRefs.length === 0) === !recordsRef)
+      throw new UsageError('give either --demos FILE|RUN or --records FILE');
     const location = ledgerFor(positionals[0]!, values, io.cwd);
     const ds = await loadDatasetFromFlags(positionals[0]!, values, io.cwd, location.root);
     if (recordsRef)
@@ -76,7 +78,7 @@ ${datasetUsage}`,
     const planned = await planInContext({
       ds,
       ledgerDir: location.dir,
-      ref: demosRef!,
+      ref: demosRefs,
       cwd: io.cwd,
       provider,
       score: scoreFlag as 'auto' | ScoreMode,
@@ -128,7 +130,7 @@ ${datasetUsage}`,
     const report = {
       note: EVALUATION_NOTE,
       dataset: ds.file,
-      demonstrations: released.source,
+      demonstrations: released.map((r) => r.source),
       model: { kind: provider.kind, model: provider.model, offline: provider.offline },
       ...result,
       usage,
@@ -160,7 +162,9 @@ export function formatInContext(
         `  ${p(l)}: ${r.conditions
           .map((c) => {
             const x = c.perLabel.find((q) => q.label === l)!;
-            return `${c.kind} ${pct(x.accuracy)}`;
+            const short =
+              c.kind === 'dp' && c.epsilon !== undefined ? `dp ε=${Number(c.epsilon.toPrecision(3))}` : c.kind;
+            return `${short} ${pct(x.accuracy)}`;
           })
           .join(', ')} (n = ${r.conditions[0]!.perLabel.find((q) => q.label === l)!.n})`,
     ),

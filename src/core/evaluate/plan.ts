@@ -17,7 +17,8 @@ import { heldOutPart } from './split';
 export const DEFAULT_MAX_CALLS = 2000;
 
 export interface InContextPlan {
-  released: ReleasedSet;
+  /** The demonstration sets, one DP condition each (several: accuracy against ε), in ascending ε. */
+  released: ReleasedSet[];
   labels: string[];
   rows: Demo[];
   conditions: Condition[];
@@ -42,7 +43,8 @@ export interface InContextPlan {
 export async function planInContext(o: {
   ds: Dataset;
   ledgerDir: string;
-  ref: string;
+  /** One or more releases or run ids (several runs: one DP condition each). */
+  ref: string | string[];
   cwd: string;
   provider: Provider;
   score?: 'auto' | ScoreMode;
@@ -52,8 +54,12 @@ export async function planInContext(o: {
   maxCalls?: number;
 }): Promise<InContextPlan> {
   const { parts } = heldOutPart(o.ds, o.ledgerDir);
-  const released = readReleased(o.ref, o.cwd, o.ledgerDir);
-  const labels = released.labels;
+  const refs = Array.isArray(o.ref) ? o.ref : [o.ref];
+  if (refs.length === 0) throw new UsageError('no demonstrations to evaluate', 'Give a release file or a run id.');
+  // Ascending ε, unknown ε last (stable otherwise): the conditions read as accuracy against ε.
+  const key = (r: ReleasedSet) => r.epsilon ?? Number.POSITIVE_INFINITY;
+  const released = refs.map((r) => readReleased(r, o.cwd, o.ledgerDir)).sort((a, b) => key(a) - key(b));
+  const labels = [...new Set(released.flatMap((r) => r.labels))];
   const eligible = parts.heldOut.filter((e) => labels.includes(e.label));
   const rows = eligible.slice(0, o.rows ?? eligible.length).map((e) => ({ label: e.label, text: e.text }));
   if (rows.length === 0)
@@ -61,17 +67,19 @@ export async function planInContext(o: {
       `no held-out row of ${o.ds.file} has a label of the demonstrations (${labels.slice(0, 3).map(p).join(', ')}${labels.length > 3 ? ', …' : ''})`,
       'Evaluate demonstrations written for labels of this dataset.',
     );
-  const perLabel = Math.max(...labels.map((l) => released.items.filter((d) => d.label === l).length));
+  const perLabel = Math.max(...released.flatMap((r) => labels.map((l) => r.items.filter((d) => d.label === l).length)));
   const realShots = o.realShots ?? perLabel;
   const training = parts.training.map((e) => ({ label: e.label, text: e.text }));
+  const eps = (r: ReleasedSet) =>
+    r.epsilon === undefined ? 'ε of the run' : `ε = ${Number(r.epsilon.toPrecision(3))}`;
   const conditions: Condition[] = [
     { kind: 'zero-shot', name: 'zero-shot (ε = 0)', epsilon: 0, demos: [] },
-    {
+    ...released.map((r): Condition => ({
       kind: 'dp',
-      name: `DP demonstrations (${released.epsilon === undefined ? 'ε of the run' : `ε = ${Number(released.epsilon.toPrecision(3))}`})`,
-      epsilon: released.epsilon,
-      demos: released.items,
-    },
+      name: released.length > 1 ? `DP, ${eps(r)} (${r.source})` : `DP demonstrations (${eps(r)})`,
+      epsilon: r.epsilon,
+      demos: r.items,
+    })),
     {
       kind: 'real',
       name: `${realShots} real per label (ε = ∞, non-private)`,

@@ -41,7 +41,7 @@ export class EvaluatePanel {
     void this.panel.webview.postMessage(message);
   }
 
-  static async run(deps: EvaluateDeps, file: vscode.Uri, ref: string): Promise<void> {
+  static async run(deps: EvaluateDeps, file: vscode.Uri, refs: string[]): Promise<void> {
     const name = vscode.workspace.asRelativePath(file, false);
     const panel = createWebviewPanel(deps.extensionUri, {
       viewType: EvaluatePanel.viewType,
@@ -57,8 +57,8 @@ export class EvaluatePanel {
       const root = ledgerRootFor(file);
       const ds = await deps.config.loadDataset(file, root);
       const provider = await providerFromSettings(deps.context);
-      const plan = await planInContext({ ds, ledgerDir: path.join(root, LEDGER_DIR), ref, cwd: root, provider });
-      const demos = path.isAbsolute(ref) ? path.relative(root, ref) : plan.released.source;
+      const plan = await planInContext({ ds, ledgerDir: path.join(root, LEDGER_DIR), ref: refs, cwd: root, provider });
+      const demos = refs.map((r) => (path.isAbsolute(r) ? path.relative(root, r) : r)).join(', ');
       p.post({ type: 'evaluatePlan', file: name, demos, lines: plan.lines });
       if (plan.view.rowsWithinCap === 0) throw new UserError('the call cap is below what one row may need');
       if (!provider.offline) {
@@ -168,26 +168,33 @@ async function pickDemonstrations(file: vscode.Uri): Promise<string | undefined>
 }
 
 /**
- * `privateFewShot.evaluateRun`: evaluates a run or release file on a dataset's held-out split. Arguments (all
- * optional; asked for when missing): a dataset Uri and a run id or file path, or one object { dataset, run | file }
- * (for the Runs view).
+ * `privateFewShot.evaluateRun`: evaluates runs or release files on a dataset's held-out split. Arguments (all
+ * optional; asked for when missing): a dataset Uri and a run id or file path (or a list of them: one DP condition
+ * each, for accuracy against ε), or one object { dataset, run | runs | file | files } (for the Runs view).
  */
 export async function evaluateCommand(deps: EvaluateDeps, a?: unknown, b?: unknown): Promise<void> {
+  const refsOf = (v: unknown): string[] =>
+    typeof v === 'string' ? [v] : v instanceof vscode.Uri ? [v.fsPath] : Array.isArray(v) ? v.flatMap(refsOf) : [];
   let dataset: vscode.Uri | undefined;
-  let ref: string | undefined;
+  let refs: string[];
   if (a && typeof a === 'object' && !(a instanceof vscode.Uri)) {
-    const o = a as { dataset?: unknown; run?: unknown; file?: unknown };
+    const o = a as { dataset?: unknown; run?: unknown; runs?: unknown; file?: unknown; files?: unknown };
     dataset = datasetArgument(o.dataset);
-    ref = typeof o.run === 'string' ? o.run : typeof o.file === 'string' ? o.file : undefined;
+    refs = [o.run, o.runs, o.file, o.files].flatMap(refsOf);
   } else {
     dataset = datasetArgument(a);
-    ref = typeof b === 'string' ? b : b instanceof vscode.Uri ? b.fsPath : undefined;
+    // From the explorer the second argument is the list of selected files (Uris, the dataset among them): only a
+    // single Uri or run ids / paths as strings name demonstrations here.
+    refs = b instanceof vscode.Uri ? [b.fsPath] : (Array.isArray(b) ? b : [b]).filter((x) => typeof x === 'string');
   }
   const file = await pickDataset(dataset, 'Evaluate on this dataset');
   if (!file) return;
-  ref ??= await pickDemonstrations(file);
-  if (!ref) return;
-  await EvaluatePanel.run(deps, file, ref);
+  if (refs.length === 0) {
+    const picked = await pickDemonstrations(file);
+    if (!picked) return;
+    refs = [picked];
+  }
+  await EvaluatePanel.run(deps, file, refs);
 }
 
 /** `privateFewShot.splitDataset`: holds out a part of a dataset for evaluation (core/evaluate/split.ts). */
