@@ -267,6 +267,35 @@ const MUTATIONS: Mutation[] = [
     edits: [['    if (total === 0) {', '    if (total >= 0) {']],
     tests: [T('augpe/options')],
   },
+  // The held-out split (src/core/evaluate, docs/EVALUATE.md): generation must never read held-out rows.
+  {
+    id: 'm21',
+    what: 'demos and synth (cli/run-flags.ts loadRunInputs) read the whole dataset although it has a split (looked up in the wrong folder)',
+    file: 'src/cli/run-flags.ts',
+    edits: [['    location.dir,\n  );\n  const outFile', "    location.dir + 'x',\n  );\n  const outFile"]],
+    tests: ['test/cli/split.test.ts'],
+  },
+  {
+    id: 'm23',
+    what: "the split keys on (record, label), so a privacy unit's rows under two labels can fall on both sides",
+    file: 'src/core/evaluate/split.ts',
+    edits: [['canonicalRecords(ds).map((r) => r.key)', 'canonicalRecords(ds).map((r) => r.key + r.label)']],
+    tests: [T('evaluate/split')],
+  },
+  {
+    id: 'm24',
+    what: 'the split ignores its random seed (every dataset splits the same, predictable way)',
+    file: 'src/core/evaluate/split.ts',
+    edits: [["const seed = Buffer.from(seedHex, 'hex');", "const seed = Buffer.from('00', 'hex');"]],
+    tests: [T('evaluate/split')],
+  },
+  {
+    id: 'm25',
+    what: "evaluate's real demonstrations are drawn from the held-out rows",
+    file: 'src/core/evaluate/plan.ts',
+    edits: [['const training = parts.training.map', 'const training = parts.heldOut.map']],
+    tests: [T('evaluate/plan')],
+  },
 ];
 
 const root = path.resolve(path.dirname(new URL(import.meta.url).pathname), '..');

@@ -16,6 +16,7 @@ import type { DatasetSummaryMessage, HostMessage } from '../src/shared/protocol'
 import { h } from './dom';
 import { renderGenerate } from './generate';
 import { renderSynth } from './synth';
+import { renderEvaluate } from './evaluate';
 import { onMessage, send } from './vscode-api';
 
 const app = document.getElementById('app')!;
@@ -62,6 +63,10 @@ function render(msg: HostMessage): void {
     case 'synthResult':
     case 'synthDomain':
       renderSynth(app, msg);
+      break;
+    case 'evaluatePlan':
+    case 'evaluateResult':
+      renderEvaluate(app, msg);
       break;
     default:
       // The run panels' messages (the same bundle serves every panel); budget, notice and errors go to the open view.

@@ -8,9 +8,11 @@ import { budget } from './commands/budget';
 import { doctor } from './commands/doctor';
 import { demos } from './commands/demos';
 import { synth } from './commands/synth';
+import { split } from './commands/split';
+import { evaluate } from './commands/evaluate';
 import { privacyQueryCommands } from './commands/privacy-queries';
 
-const commands: Command[] = [inspect, demos, synth, doctor, budget, ...privacyQueryCommands];
+const commands: Command[] = [inspect, split, demos, synth, evaluate, doctor, budget, ...privacyQueryCommands];
 
 function help(): string {
   return [

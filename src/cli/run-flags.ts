@@ -14,6 +14,7 @@ import { LIMITS, type Limit } from '../shared/limits';
 import { numberFlag, stringFlag, type Io } from './args';
 import { checkDelta, ledgerFor, loadDatasetFromFlags, noteLedgerCreated, onStopSignals } from './dataset-flags';
 import { checkOutputPath } from './output';
+import { trainingPart } from '../core/evaluate/split';
 
 type Values = Record<string, unknown>;
 
@@ -76,6 +77,8 @@ export interface RunInputs {
   delta: number | undefined;
   outFlag: string | undefined;
   outFile: string | undefined;
+  /** With a held-out split: the line saying that generation reads only the training part (a local diagnostic). */
+  splitNote?: string;
 }
 
 /** Finds the ledger, loads the dataset, checks --out (never an input or the ledger) and δ: all before any spend. */
@@ -83,7 +86,11 @@ export async function loadRunInputs(file: string, values: Values, cwd: string): 
   const location = ledgerFor(file, values, cwd);
   const root = location.root;
   const outFlag = stringFlag(values, 'out');
-  const ds = await loadDatasetFromFlags(file, values, cwd, root);
+  // Generation reads only the training part when the dataset has a held-out split (src/core/evaluate/split.ts).
+  const { dataset: ds, note: splitNote } = trainingPart(
+    await loadDatasetFromFlags(file, values, cwd, root),
+    location.dir,
+  );
   const outFile =
     outFlag === undefined
       ? undefined
@@ -91,7 +98,7 @@ export async function loadRunInputs(file: string, values: Values, cwd: string): 
   const summary = summarize(ds);
   const delta = numberFlag(values, 'delta', { min: DELTA_MIN, max: 1 });
   checkDelta(delta, summary.units);
-  return { location, root, ds, summary, delta, outFlag, outFile };
+  return { location, root, ds, summary, delta, outFlag, outFile, ...(splitNote ? { splitNote } : {}) };
 }
 
 /**

@@ -8,6 +8,7 @@ import { GeneratePanel } from './panels/generatePanel';
 import { InspectPanel } from './panels/inspectPanel';
 import { RunPanel } from './panels/runPanelHost';
 import { SynthPanel } from './panels/synthPanel';
+import { evaluateCommand, splitCommand } from './panels/evaluatePanel';
 import { BudgetStatusBar } from './statusBar';
 import { ledgerDatasetOf, openLedger, RecordIndex, setDefaultRecordIndex } from '../core/ledger';
 import { promptForApiKey, providerFromSettings } from './providers/settings';
@@ -112,6 +113,14 @@ export function activate(context: vscode.ExtensionContext): void {
       if (file) SynthPanel.show(generateDeps, file);
     }),
     vscode.commands.registerCommand('privateFewShot.setBudget', (target?: unknown) => setBudget(setBudgetDeps, target)),
+    // Evaluation (core/evaluate): hold out a split, then measure demonstrations on it. evaluateRun takes a dataset and
+    // a run id or release file (or { dataset, run | file }) so the Runs view can call it.
+    vscode.commands.registerCommand('privateFewShot.splitDataset', (target?: unknown) =>
+      splitCommand(generateDeps, target),
+    ),
+    vscode.commands.registerCommand('privateFewShot.evaluateRun', (a?: unknown, b?: unknown) =>
+      evaluateCommand(generateDeps, a, b),
+    ),
     vscode.commands.registerCommand('privateFewShot.setApiKey', async () => {
       const kind = (await vscode.window.showQuickPick(['openai', 'azure', 'anthropic'], {
         title: 'Private Few-Shot: which provider is the key for?',

@@ -253,6 +253,28 @@ const planWordsShape = {
  * the Built-in Model next to it. */
 export const endpointProblemSchema = z.object({ code: z.string(), url: z.optional(z.string()) });
 
+/**
+ * The Evaluate panel: accuracy per condition with its 95% Wilson interval, measured on private held-out rows
+ * without noise (local only, not private; never in a release or an export). Accuracies are null when no row was
+ * measured; ε is null for "∞" (real demonstrations) and when unknown.
+ */
+const accuracyCell = z.object({
+  accuracy: z.nullable(z.number()),
+  low: z.number(),
+  high: z.number(),
+  correct: count,
+  n: count,
+});
+export const evaluateConditionSchema = z.object({
+  kind: z.string(),
+  name: z.string(),
+  epsilon: z.nullable(z.number()),
+  ...accuracyCell.shape,
+  unanswered: count,
+  perLabel: z.array(z.object({ label: z.string(), ...accuracyCell.shape })),
+});
+export type EvaluateCondition = z.infer<typeof evaluateConditionSchema>;
+
 /** Host → webview. */
 export const hostMessageSchema = z.discriminatedUnion('type', [
   z.object({ type: z.literal('loading'), file: z.string() }),
@@ -384,6 +406,20 @@ export const hostMessageSchema = z.discriminatedUnion('type', [
     outputTokens: count,
     cost: z.number(),
     labels: z.array(synthLabelRowSchema),
+  }),
+  z.object({ type: z.literal('evaluatePlan'), file: z.string(), demos: z.string(), lines: z.array(z.string()) }),
+  z.object({
+    type: z.literal('evaluateResult'),
+    file: z.string(),
+    demos: z.string(),
+    note: z.string(),
+    model: z.object({ kind: z.string(), model: z.string(), offline: z.boolean() }),
+    mode: z.string(),
+    rowsEvaluated: count,
+    rowsPlanned: count,
+    calls: count,
+    stoppedAtCap: z.boolean(),
+    conditions: z.array(evaluateConditionSchema),
   }),
   z.object({
     type: z.literal('synthResult'),

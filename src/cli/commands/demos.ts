@@ -90,7 +90,12 @@ ${providerUsage}
     const template = templateFlag(values);
     const providerConfig = providerConfigFromFlags(values, io.env, 'builtin');
 
-    const { location, root, ds, summary, delta, outFlag, outFile } = await loadRunInputs(file, values, io.cwd);
+    const { location, root, ds, summary, delta, outFlag, outFile, splitNote } = await loadRunInputs(
+      file,
+      values,
+      io.cwd,
+    );
+    if (splitNote) io.err(splitNote);
     const labels = labelsFlag
       ? splitLabels(labelsFlag)
       : chooseLabels(

@@ -135,7 +135,12 @@ ${providerUsage}
     const selection = choiceFlag<Selection>(values, 'selection', SELECTIONS, AUGPE_DEFAULTS.selection);
     const providerConfig = providerConfigFromFlags(values, io.env, 'builtin');
 
-    const { location, root, ds, summary, delta, outFlag, outFile } = await loadRunInputs(file, values, io.cwd);
+    const { location, root, ds, summary, delta, outFlag, outFile, splitNote } = await loadRunInputs(
+      file,
+      values,
+      io.cwd,
+    );
+    if (splitNote) io.err(splitNote);
     // --all-labels: sorted by name. The summary lists labels by private frequency, and the order decides which labels
     // get the remainder of an equal split (and the output order), so it must not come from the counts.
     const labels = labelsFlag

@@ -3,7 +3,7 @@
 import { randomBytes } from 'node:crypto';
 
 /** Which view the shared webview bundle shows: the host says so in the HTML, before any message arrives. */
-export type PanelKind = 'inspect' | 'generate' | 'synth';
+export type PanelKind = 'inspect' | 'generate' | 'synth' | 'evaluate';
 
 export interface WebviewAssets {
   panel: PanelKind;

@@ -1,9 +1,12 @@
 import * as vscode from 'vscode';
+import path from 'node:path';
+import { trainingPart } from '../../core/evaluate/split';
 import { summarize, type Dataset, type DatasetSummary } from '../../core/data';
 import { DataError, UserError } from '../../core/errors';
 import {
   BudgetExceededError,
   Ledger,
+  LEDGER_DIR,
   openLedger,
   defaultDeltaWarning,
   ledgerDatasetOf,
@@ -112,6 +115,8 @@ export interface Loaded {
   summary: DatasetSummary;
   ledger: Ledger;
   root: string;
+  /** Set when the dataset has a held-out split: generation reads only its training part (core/evaluate/split.ts). */
+  splitNote?: string;
 }
 
 /** What both planners return (core/fewshot/prepare.ts, core/augpe): the plan, its budget check and the status. */
@@ -386,10 +391,14 @@ export abstract class RunPanel<S, R extends Release> {
     this.latest = undefined;
     try {
       const root = ledgerRootFor(this.file);
-      const ds = await this.deps.config.loadDataset(this.file, root);
+      // With a held-out split, the panels plan and run on the training part only (said in the plan's notes).
+      const { dataset: ds, note: splitNote } = trainingPart(
+        await this.deps.config.loadDataset(this.file, root),
+        path.join(root, LEDGER_DIR),
+      );
       const summary = summarize(ds);
       const ledger = openLedger(root);
-      this.loaded = { ds, summary, ledger, root };
+      this.loaded = { ds, summary, ledger, root, splitNote };
       const status = await ledger.status(ledgerDatasetOf(ds, summary.units));
       this.budget = budgetOf(status);
       const provider = await providerFromSettings(this.deps.context);
@@ -439,9 +448,12 @@ export abstract class RunPanel<S, R extends Release> {
         ? this.words(`${refusal.message}. ${editorHint(refusal.hint ?? '', this.name)}`.trim())
         : undefined,
       // Plus the local δ warning and records shared with other datasets or ledgers: local diagnostics, labelled so.
-      warnings: [...plan.warnings, ...(deltaWarning ? [deltaWarning] : []), ...overlapNotes(status)].map((w) =>
-        this.words(w),
-      ),
+      warnings: [
+        ...(this.loaded?.splitNote ? [this.loaded.splitNote] : []),
+        ...plan.warnings,
+        ...(deltaWarning ? [deltaWarning] : []),
+        ...overlapNotes(status),
+      ].map((w) => this.words(w)),
     };
   }
 
