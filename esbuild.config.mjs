@@ -1,6 +1,8 @@
 // Four bundles: the extension host (CJS, node22, vscode external), its Aug-PE worker thread (CJS, node22), the
 // webview (browser ESM + CSS), and the CLI (CJS with a shebang). `node esbuild.config.mjs [--production] [--watch]`.
+// First the WebAssembly kernels are assembled from their .wat source (scripts/build-wasm.mjs, wabt from npm).
 import * as esbuild from 'esbuild';
+import { buildWasm } from './scripts/build-wasm.mjs';
 import { copyFileSync, mkdirSync, chmodSync } from 'node:fs';
 
 const production = process.argv.includes('--production');
@@ -51,6 +53,7 @@ const builds = [
   },
 ];
 
+await buildWasm();
 mkdirSync('dist', { recursive: true });
 for (const f of ['codicon.css', 'codicon.ttf']) copyFileSync(`node_modules/@vscode/codicons/dist/${f}`, `dist/${f}`);
 
