@@ -1,4 +1,5 @@
-// Four bundles: the extension host (CJS, node22, vscode external), its Aug-PE worker thread (CJS, node22), the
+// Five bundles: the extension host (CJS, node22, vscode external), its Aug-PE worker thread (CJS, node22), the
+// nearest-neighbour worker threads (dist/knn-worker.js, found next to the bundle that starts them), the
 // webview (browser ESM + CSS), and the CLI (CJS with a shebang). `node esbuild.config.mjs [--production] [--watch]`.
 // First the WebAssembly kernels are assembled from their .wat source (scripts/build-wasm.mjs, wabt from npm).
 import * as esbuild from 'esbuild';
@@ -30,6 +31,14 @@ const builds = [
     ...common,
     entryPoints: ['src/extension/panels/synthWorker.ts'],
     outfile: 'dist/augpe-worker.js',
+    platform: 'node',
+    format: 'cjs',
+    target: 'node22',
+  },
+  {
+    ...common,
+    entryPoints: ['src/core/vector/knnWorker.ts'],
+    outfile: 'dist/knn-worker.js',
     platform: 'node',
     format: 'cjs',
     target: 'node22',

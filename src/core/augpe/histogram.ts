@@ -29,6 +29,7 @@ import {
   type Matrix,
   type ScoreSpec,
 } from '../vector/knn';
+import { topKParallel, type ParallelOptions } from '../vector/knnParallel';
 
 export type Metric = 'l2' | 'cosine';
 export const METRICS: readonly Metric[] = ['l2', 'cosine'];
@@ -37,7 +38,8 @@ export type { Matrix };
 
 export function toMatrix(vectors: readonly ArrayLike<number>[], dim?: number): Matrix {
   const d = dim ?? vectors[0]?.length ?? 0;
-  const data = new Float32Array(vectors.length * d);
+  // Shared memory, so the nearest-neighbour worker threads read it without a copy (src/core/vector/knnParallel.ts).
+  const data = new Float32Array(new SharedArrayBuffer(vectors.length * d * 4));
   vectors.forEach((v, i) => {
     if (v.length !== d)
       throw new UserError(
@@ -56,7 +58,7 @@ export function toMatrix(vectors: readonly ArrayLike<number>[], dim?: number): M
 
 /** A copy with every row scaled to unit L2 norm (zero rows stay zero). */
 function normalizeRows(m: Matrix): Matrix {
-  const out = new Float32Array(m.data.length);
+  const out = new Float32Array(new SharedArrayBuffer(m.data.length * 4));
   for (let i = 0; i < m.rows; i++) {
     let s = 0;
     for (let j = 0; j < m.dim; j++) s += m.data[i * m.dim + j]! ** 2;
@@ -82,6 +84,21 @@ export function nearestNeighbours(
 ): Int32Array {
   const p = prepareScores(queries, candidates, k, metric);
   return topK(p.q, p.c, p.score, k, undefined, blocks);
+}
+
+/**
+ * nearestNeighbours on worker threads when the problem is large enough to pay for them (src/core/vector/knnParallel.ts);
+ * the same answer as nearestNeighbours.
+ */
+export function nearestNeighboursAsync(
+  queries: Matrix,
+  candidates: Matrix,
+  k: number,
+  metric: Metric,
+  o: ParallelOptions = {},
+): Promise<Int32Array> {
+  const p = prepareScores(queries, candidates, k, metric);
+  return topKParallel(p.q, p.c, p.score, k, o);
 }
 
 /** The plain loop nearestNeighbours must agree with (tests and benchmarks only). */
@@ -123,7 +140,48 @@ export interface VoteGroup {
  * histogram (its rows cast no vote).
  */
 export function voteHistograms(groups: readonly VoteGroup[], k: number, metric: Metric): Float64Array[] {
+  checkVoteArgs(groups, k);
+  return tally(
+    groups,
+    k,
+    groups.map((g) =>
+      voters(g) ? nearestNeighbours(g.private, g.candidates, Math.min(k, g.candidates.rows), metric) : null,
+    ),
+  );
+}
+
+/**
+ * voteHistograms with the neighbour search on worker threads where it pays (large groups): the same histograms.
+ * Groups are searched one after another, each using every thread.
+ */
+export async function voteHistogramsAsync(
+  groups: readonly VoteGroup[],
+  k: number,
+  metric: Metric,
+  o: ParallelOptions = {},
+): Promise<Float64Array[]> {
+  checkVoteArgs(groups, k);
+  const nn: (Int32Array | null)[] = [];
+  for (const g of groups)
+    nn.push(
+      voters(g)
+        ? await nearestNeighboursAsync(g.private, g.candidates, Math.min(k, g.candidates.rows), metric, o)
+        : null,
+    );
+  return tally(groups, k, nn);
+}
+
+function checkVoteArgs(groups: readonly VoteGroup[], k: number) {
   if (!Number.isInteger(k) || k < 1) throw new RangeError(`k must be a whole number ≥ 1; got ${k}`);
+  for (const g of groups)
+    if (g.units.length !== g.private.rows) throw new RangeError('one unit per private row is needed');
+}
+
+/** Whether a group casts votes (it has both private rows and candidates). */
+const voters = (g: VoteGroup) => g.candidates.rows > 0 && g.private.rows > 0;
+
+/** The histograms from each group's neighbour lists (rows × min(k, candidates)), normalised per unit. */
+function tally(groups: readonly VoteGroup[], k: number, nns: readonly (Int32Array | null)[]): Float64Array[] {
   // unit → (group, candidate) → vote count
   const votes = new Map<string, Map<number, number>>();
   const offsets: number[] = [];
@@ -133,10 +191,9 @@ export function voteHistograms(groups: readonly VoteGroup[], k: number, metric: 
     total += g.candidates.rows;
   }
   groups.forEach((g, gi) => {
-    if (g.units.length !== g.private.rows) throw new RangeError('one unit per private row is needed');
-    if (g.candidates.rows === 0 || g.private.rows === 0) return;
+    const nn = nns[gi];
+    if (!nn) return;
     const kk = Math.min(k, g.candidates.rows);
-    const nn = nearestNeighbours(g.private, g.candidates, kk, metric);
     for (let i = 0; i < g.private.rows; i++) {
       const unit = g.units[i]!;
       let v = votes.get(unit);

@@ -13,7 +13,14 @@ import { isRequestRefusal, settleEmbeddings } from '../providers/refusal';
 import type { GenerateRequest, Provider, Usage } from '../providers/types';
 import { journalDiagnostics, localJournalPath } from '../release';
 import { TOOL_VERSION } from '../version';
-import { privatizeHistogram, rankSelect, toMatrix, voteHistograms, type Matrix, type VoteGroup } from './histogram';
+import {
+  privatizeHistogram,
+  rankSelect,
+  toMatrix,
+  voteHistogramsAsync,
+  type Matrix,
+  type VoteGroup,
+} from './histogram';
 import { promptSettings, type AugPePlan } from './plan';
 import { cleanOutput, humanizeLabel, randomApiRequest, variationRequest } from './prompts';
 
@@ -360,7 +367,7 @@ export async function runAugPe(o: AugPeRunOptions): Promise<AugPeResult> {
       o.signal?.throwIfAborted();
       histograms = t; // charged from here on, whatever happens next
       progress('histogram', t);
-      const clean = voteHistograms(groups, s.neighbours, s.metric);
+      const clean = await voteHistogramsAsync(groups, s.neighbours, s.metric); // worker threads when they pay
       for (let i = 0; i < plan.labels.length; i++) {
         const lp = plan.labels[i]!;
         const noisy = privatizeHistogram(clean[i]!, plan.sigma, random(`noise:${lp.label}:${t}`), s.threshold);

@@ -6,6 +6,7 @@ import {
   nearestNeighbours,
   nearestNeighboursReference,
   voteHistograms,
+  voteHistogramsAsync,
   type Matrix,
 } from '../../../src/core/augpe/histogram';
 import { testNormal, testRng } from '../../support/rng';
@@ -55,4 +56,21 @@ test('nearestNeighbours (kernel) and nearestNeighboursReference agree at d = 384
       want,
     );
   }
+});
+
+test('voteHistogramsAsync on worker threads gives voteHistograms’ histograms (two labels, one unit spanning both)', async () => {
+  const c1 = gaussian('vk-a1', 30, 11);
+  const c2 = gaussian('vk-a2', 17, 11);
+  const q1 = gaussian('vk-b1', 41, 11);
+  const q2 = gaussian('vk-b2', 9, 11);
+  const groups = [
+    { private: q1, units: Array.from({ length: 41 }, (_, i) => `u${i % 20}`), candidates: c1 },
+    { private: q2, units: Array.from({ length: 9 }, (_, i) => `u${i}`), candidates: c2 },
+  ];
+  const want = voteHistograms(groups, 2, 'l2').map((h) => Array.from(h));
+  const got = await voteHistogramsAsync(groups, 2, 'l2', { threads: 2, minWork: 0 });
+  assert.deepEqual(
+    got.map((h) => Array.from(h)),
+    want,
+  );
 });

@@ -4,6 +4,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { squaredNorms, topK, topKReference, type KnnBlocks, type Matrix } from '../../../src/core/vector/knn';
+import { topKParallel } from '../../../src/core/vector/knnParallel';
 import { testNormal, testRng } from '../../support/rng';
 
 type Rng = ReturnType<typeof testRng>;
@@ -152,4 +153,14 @@ test('a large common offset (float32 rounds the small parts away, float64 keeps 
       same(q, c, k, blocks, `offset dot trial ${trial}`, dot(c));
     }
   }
+});
+
+test('on worker threads: the same answer as one thread and the reference (3 threads, uneven ranges)', async () => {
+  const rng = testRng('knn-threads');
+  const q = gaussian(rng, 101, 19);
+  const c = gaussian(rng, 77, 19);
+  const want = Array.from(topKReference(q, c, l2(c), 2));
+  const got = await topKParallel(q, c, l2(c), 2, { threads: 3, minWork: 0, blocks: SMALL });
+  assert.deepEqual(Array.from(got), want);
+  assert.deepEqual(Array.from(await topKParallel(q, c, l2(c), 2, { threads: 1 })), want);
 });
