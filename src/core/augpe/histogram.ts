@@ -87,8 +87,8 @@ export function nearestNeighbours(
 }
 
 /**
- * nearestNeighbours on worker threads when the problem is large enough to pay for them (src/core/vector/knnParallel.ts);
- * the same answer as nearestNeighbours.
+ * nearestNeighbours on worker threads when the problem is large enough to pay for them
+ * (src/core/vector/knnParallel.ts); the same answer as nearestNeighbours.
  */
 export function nearestNeighboursAsync(
   queries: Matrix,
