@@ -226,7 +226,7 @@ ${providerUsage}
           if (values.json || Date.now() - lastLine < 1000) return;
           lastLine = Date.now();
           io.err(
-            `… ${p.phase} ${p.iteration}/${p.iterations}${p.label ? ` ${p.label}` : ''}: ${p.histograms} histogram(s), ${p.completions} completions, ${p.calls} calls`,
+            `… ${p.phase} ${p.iteration}/${p.iterations}${p.label ? ` ${p.label}` : ''}: ${p.histograms} histogram(s), ${p.completions} completions, ${p.calls} calls, ${p.inputTokens + p.outputTokens} tokens, $${p.cost.toFixed(4)} (local)`,
           );
         },
       });

@@ -16,6 +16,7 @@ import { TOOL_VERSION } from '../version';
 import {
   privatizeHistogram,
   rankSelect,
+  MatrixBuilder,
   toMatrix,
   voteHistogramsAsync,
   type Matrix,
@@ -308,7 +309,7 @@ export async function runAugPe(o: AugPeRunOptions): Promise<AugPeResult> {
             units.push(u.id);
           }
         }
-        const vectors: Float32Array[] = [];
+        const vectors = new MatrixBuilder(texts.length); // one N × d buffer, filled batch by batch
         const kept: string[] = [];
         for (let i = 0; i < texts.length; i += batch) {
           o.signal?.throwIfAborted();
@@ -323,14 +324,14 @@ export async function runAugPe(o: AugPeRunOptions): Promise<AugPeResult> {
               refusedPrivateRows++;
               if (!isRequestRefusal(v)) inDoubt = true;
             } else {
-              vectors.push(v);
+              vectors.append(v);
               kept.push(units[i + j]!);
             }
           });
           // Timeouts/5xx on private rows only: stop if a public request fails too (the server is down), else go on.
           if (inDoubt) await embedder.embed([PROBE.embed], o.signal);
         }
-        privateGroups.set(label, { embeddings: toMatrix(vectors), units: kept });
+        privateGroups.set(label, { embeddings: vectors.finish(), units: kept });
       }
     } finally {
       privateEmbeddingUsage = minus(embedder.usage(), embStart);
