@@ -56,49 +56,6 @@ export function toMatrix(vectors: readonly ArrayLike<number>[], dim?: number): M
   return { rows: vectors.length, dim: d, data };
 }
 
-/**
- * Rows appended one at a time into one growing shared buffer (no per-row arrays kept, no final copy): the private
- * embeddings of a large dataset are N × d floats once, not N small arrays plus a matrix. `expectedRows` sizes the
- * buffer up front (it grows by doubling past it); finish() returns the rows appended so far.
- */
-export class MatrixBuilder {
-  private data: Float32Array = new Float32Array(0);
-  private dim = -1;
-  private rows = 0;
-  constructor(private readonly expectedRows: number) {}
-
-  append(v: ArrayLike<number>): void {
-    if (this.dim < 0) {
-      this.dim = v.length;
-      this.data = new Float32Array(new SharedArrayBuffer(Math.max(1, this.expectedRows) * this.dim * 4));
-    }
-    const d = this.dim;
-    if (v.length !== d)
-      throw new UserError(
-        `embedding ${this.rows + 1} has ${v.length} dimensions, expected ${d}`,
-        'The embedder must return vectors of one fixed size.',
-      );
-    if ((this.rows + 1) * d > this.data.length) {
-      const bigger = new Float32Array(new SharedArrayBuffer(Math.max(1, this.rows * 2) * d * 4));
-      bigger.set(this.data);
-      this.data = bigger;
-    }
-    const o = this.rows * d;
-    for (let j = 0; j < d; j++) {
-      const x = v[j]!;
-      if (!Number.isFinite(x))
-        throw new UserError(`embedding ${this.rows + 1} has a non-finite value`, 'Check the embedding model.');
-      this.data[o + j] = x;
-    }
-    this.rows++;
-  }
-
-  finish(): Matrix {
-    const d = Math.max(0, this.dim);
-    return { rows: this.rows, dim: d, data: this.data.subarray(0, this.rows * d) };
-  }
-}
-
 /** A copy with every row scaled to unit L2 norm (zero rows stay zero). */
 function normalizeRows(m: Matrix): Matrix {
   const out = new Float32Array(new SharedArrayBuffer(m.data.length * 4));

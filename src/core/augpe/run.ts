@@ -16,7 +16,6 @@ import { TOOL_VERSION } from '../version';
 import {
   privatizeHistogram,
   rankSelect,
-  MatrixBuilder,
   toMatrix,
   voteHistogramsAsync,
   type Matrix,
@@ -309,7 +308,7 @@ export async function runAugPe(o: AugPeRunOptions): Promise<AugPeResult> {
             units.push(u.id);
           }
         }
-        const vectors = new MatrixBuilder(texts.length); // one N × d buffer, filled batch by batch
+        const vectors: Float32Array[] = [];
         const kept: string[] = [];
         for (let i = 0; i < texts.length; i += batch) {
           o.signal?.throwIfAborted();
@@ -324,14 +323,14 @@ export async function runAugPe(o: AugPeRunOptions): Promise<AugPeResult> {
               refusedPrivateRows++;
               if (!isRequestRefusal(v)) inDoubt = true;
             } else {
-              vectors.append(v);
+              vectors.push(v);
               kept.push(units[i + j]!);
             }
           });
           // Timeouts/5xx on private rows only: stop if a public request fails too (the server is down), else go on.
           if (inDoubt) await embedder.embed([PROBE.embed], o.signal);
         }
-        privateGroups.set(label, { embeddings: vectors.finish(), units: kept });
+        privateGroups.set(label, { embeddings: toMatrix(vectors), units: kept });
       }
     } finally {
       privateEmbeddingUsage = minus(embedder.usage(), embStart);

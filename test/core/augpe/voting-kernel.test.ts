@@ -3,11 +3,9 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import {
-  MatrixBuilder,
   nearestNeighbours,
   nearestNeighboursReference,
   voteHistograms,
-  toMatrix,
   voteHistogramsAsync,
   type Matrix,
 } from '../../../src/core/augpe/histogram';
@@ -75,18 +73,4 @@ test('voteHistogramsAsync on worker threads gives voteHistograms’ histograms (
     got.map((h) => Array.from(h)),
     want,
   );
-});
-
-test('MatrixBuilder: rows appended past the expected count, the same matrix as toMatrix, clear errors', () => {
-  const rows = Array.from({ length: 7 }, (_, i) => [i, -i, i / 2]);
-  const b = new MatrixBuilder(3); // grows twice
-  for (const r of rows) b.append(Float32Array.from(r));
-  const m = b.finish();
-  const want = toMatrix(rows);
-  assert.equal(m.rows, 7);
-  assert.equal(m.dim, 3);
-  assert.deepEqual(Array.from(m.data), Array.from(want.data));
-  assert.throws(() => b.append([1, 2]), /embedding 8 has 2 dimensions, expected 3/);
-  assert.throws(() => b.append([1, NaN, 2]), /embedding 8 has a non-finite value/);
-  assert.deepEqual(new MatrixBuilder(5).finish(), { rows: 0, dim: 0, data: new Float32Array(0) });
 });
