@@ -1,6 +1,9 @@
-// Four bundles: the extension host (CJS, node22, vscode external), its Aug-PE worker thread (CJS, node22), the
+// Five bundles: the extension host (CJS, node22, vscode external), its Aug-PE worker thread (CJS, node22), the
+// nearest-neighbour worker threads (dist/knn-worker.js, found next to the bundle that starts them), the
 // webview (browser ESM + CSS), and the CLI (CJS with a shebang). `node esbuild.config.mjs [--production] [--watch]`.
+// First the WebAssembly kernels are assembled from their .wat source (scripts/build-wasm.mjs, wabt from npm).
 import * as esbuild from 'esbuild';
+import { buildWasm } from './scripts/build-wasm.mjs';
 import { copyFileSync, mkdirSync, chmodSync } from 'node:fs';
 
 const production = process.argv.includes('--production');
@@ -39,6 +42,14 @@ const builds = [
   },
   {
     ...common,
+    entryPoints: ['src/core/vector/knnWorker.ts'],
+    outfile: 'dist/knn-worker.js',
+    platform: 'node',
+    format: 'cjs',
+    target: 'node22',
+  },
+  {
+    ...common,
     entryPoints: ['src/cli/main.ts'],
     outfile: 'dist/cli.js',
     platform: 'node',
@@ -57,6 +68,7 @@ const builds = [
   },
 ];
 
+await buildWasm();
 mkdirSync('dist', { recursive: true });
 for (const f of ['codicon.css', 'codicon.ttf']) copyFileSync(`node_modules/@vscode/codicons/dist/${f}`, `dist/${f}`);
 

@@ -296,6 +296,44 @@ const MUTATIONS: Mutation[] = [
     edits: [['const training = parts.training.map', 'const training = parts.heldOut.map']],
     tests: [T('evaluate/plan')],
   },
+  // The voting kernel (src/core/vector/knn.ts): a wrong neighbour moves a vote in the released histogram.
+  {
+    id: 'k01',
+    what: 'knn.ts skips the last candidate column of every tile (off-by-one at the tile edge)',
+    file: 'src/core/vector/knn.ts',
+    edits: [['jj < cols; jj++', 'jj < cols - 1; jj++']],
+    tests: [T('augpe/voting-kernel'), T('vector/knn')],
+  },
+  {
+    id: 'k02',
+    what: 'knn.ts skips the last query row of every block',
+    file: 'src/core/vector/knn.ts',
+    edits: [
+      ['for (let i = 0; i < rows; i++) {\n        const nq', 'for (let i = 0; i < rows - 1; i++) {\n        const nq'],
+    ],
+    tests: [T('augpe/voting-kernel'), T('vector/knn')],
+  },
+  {
+    id: 'k03',
+    what: 'knn.ts drops the float32 error margin (short list from float32 scores alone)',
+    file: 'src/core/vector/knn.ts',
+    edits: [['const delta = 2 * gamma;', 'const delta = 0;']],
+    tests: [T('vector/knn')],
+  },
+  {
+    id: 'k04',
+    what: 'knn.ts orders the short list by the float32 bound instead of the exact float64 re-check',
+    file: 'src/core/vector/knn.ts',
+    edits: [['s: exactScore(qd, qo, cd, j * dim, dim, bias[j]!, factor)', 's: sl[si.indexOf(j)]!']],
+    tests: [T('vector/knn')],
+  },
+  {
+    id: 'k05',
+    what: 'knn.ts overwrites instead of accumulating the depth chunks after the first',
+    file: 'src/core/vector/knn.ts',
+    edits: [['c0 === 0 ? 0 : 1', '0']],
+    tests: [T('vector/knn')],
+  },
 ];
 
 const root = path.resolve(path.dirname(new URL(import.meta.url).pathname), '..');

@@ -24,6 +24,7 @@ const SHIPPED = [
   'LICENSE',
   'dist/extension.js',
   'dist/augpe-worker.js',
+  'dist/knn-worker.js',
   'dist/webview.js',
   'dist/webview.css',
   'dist/codicon.css',

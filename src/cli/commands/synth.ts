@@ -237,7 +237,7 @@ ${providerUsage}
         onProgress: (p) =>
           progress(
             () =>
-              `… ${p.phase} ${p.iteration}/${p.iterations}${p.label ? ` ${p.label}` : ''}: ${p.histograms} histogram(s), ${p.completions} completions, ${p.calls} calls`,
+              `… ${p.phase} ${p.iteration}/${p.iterations}${p.label ? ` ${p.label}` : ''}: ${p.histograms} histogram(s), ${p.completions} completions, ${p.calls} calls, ${p.inputTokens + p.outputTokens} tokens, $${p.cost.toFixed(4)} (local)`,
           ),
       }),
     );

@@ -20,20 +20,26 @@
  */
 import { UserError } from '../errors';
 import { addGaussianNoise, type RandomSource } from '../privacy';
+import {
+  DEFAULT_BLOCKS,
+  squaredNorms,
+  topK,
+  topKReference,
+  type KnnBlocks,
+  type Matrix,
+  type ScoreSpec,
+} from '../vector/knn';
+import { topKParallel, type ParallelOptions } from '../vector/knnParallel';
 
 export type Metric = 'l2' | 'cosine';
 export const METRICS: readonly Metric[] = ['l2', 'cosine'];
 
-/** Row-major vectors: row i is data[i·dim … (i+1)·dim). */
-export interface Matrix {
-  rows: number;
-  dim: number;
-  data: Float32Array;
-}
+export type { Matrix };
 
 export function toMatrix(vectors: readonly ArrayLike<number>[], dim?: number): Matrix {
   const d = dim ?? vectors[0]?.length ?? 0;
-  const data = new Float32Array(vectors.length * d);
+  // Shared memory, so the nearest-neighbour worker threads read it without a copy (src/core/vector/knnParallel.ts).
+  const data = new Float32Array(new SharedArrayBuffer(vectors.length * d * 4));
   vectors.forEach((v, i) => {
     if (v.length !== d)
       throw new UserError(
@@ -52,7 +58,7 @@ export function toMatrix(vectors: readonly ArrayLike<number>[], dim?: number): M
 
 /** A copy with every row scaled to unit L2 norm (zero rows stay zero). */
 function normalizeRows(m: Matrix): Matrix {
-  const out = new Float32Array(m.data.length);
+  const out = new Float32Array(new SharedArrayBuffer(m.data.length * 4));
   for (let i = 0; i < m.rows; i++) {
     let s = 0;
     for (let j = 0; j < m.dim; j++) s += m.data[i * m.dim + j]! ** 2;
@@ -66,8 +72,46 @@ function normalizeRows(m: Matrix): Matrix {
  * For each query row, the indices of its k nearest candidate rows (k ≤ candidates), nearest first; equal distances
  * go to the lower index. L2: argmin ‖x − c‖² = argmin (‖c‖² − 2x·c) (faiss IndexFlatL2, the aug-pe default);
  * cosine: argmax of x·c after L2-normalising both sides (pe's "cos_sim" mode). Returns an n×k Int32Array.
+ * Computed by the blocked WebAssembly kernel (src/core/vector/knn.ts), which returns exactly what the plain loop
+ * (nearestNeighboursReference) returns: which candidate a private row votes for depends only on the data.
  */
-export function nearestNeighbours(queries: Matrix, candidates: Matrix, k: number, metric: Metric): Int32Array {
+export function nearestNeighbours(
+  queries: Matrix,
+  candidates: Matrix,
+  k: number,
+  metric: Metric,
+  blocks: KnnBlocks = DEFAULT_BLOCKS,
+): Int32Array {
+  const p = prepareScores(queries, candidates, k, metric);
+  return topK(p.q, p.c, p.score, k, undefined, blocks);
+}
+
+/**
+ * nearestNeighbours on worker threads when the problem is large enough to pay for them
+ * (src/core/vector/knnParallel.ts); the same answer as nearestNeighbours.
+ */
+export function nearestNeighboursAsync(
+  queries: Matrix,
+  candidates: Matrix,
+  k: number,
+  metric: Metric,
+  o: ParallelOptions = {},
+): Promise<Int32Array> {
+  const p = prepareScores(queries, candidates, k, metric);
+  return topKParallel(p.q, p.c, p.score, k, o);
+}
+
+/** The plain loop nearestNeighbours must agree with (tests and benchmarks only). */
+export function nearestNeighboursReference(queries: Matrix, candidates: Matrix, k: number, metric: Metric): Int32Array {
+  const p = prepareScores(queries, candidates, k, metric);
+  return topKReference(p.q, p.c, p.score, k);
+}
+
+/**
+ * Checks sizes and turns the metric into a score to minimise: score(c) = bias(c) − factor·x·c, with bias = ‖c‖²
+ * and factor 2 for L2, and for cosine (both sides normalised) bias 0 and factor 1.
+ */
+function prepareScores(queries: Matrix, candidates: Matrix, k: number, metric: Metric) {
   if (queries.rows > 0 && candidates.rows > 0 && queries.dim !== candidates.dim) {
     throw new UserError(
       `private and synthetic embeddings differ in size (${queries.dim} vs ${candidates.dim})`,
@@ -78,66 +122,9 @@ export function nearestNeighbours(queries: Matrix, candidates: Matrix, k: number
     throw new RangeError(`k must be in [1, ${candidates.rows}]; got ${k}`);
   const q = metric === 'cosine' ? normalizeRows(queries) : queries;
   const c = metric === 'cosine' ? normalizeRows(candidates) : candidates;
-  const dim = c.dim;
-  const m = c.rows;
-  // score(c) = bias(c) − 2·x·c, smaller is nearer: bias = ‖c‖² for L2, and for cosine score = −x·c (bias 0, factor 1).
-  const bias = new Float64Array(m);
-  const factor = metric === 'cosine' ? 1 : 2;
-  if (metric === 'l2') {
-    for (let j = 0; j < m; j++) {
-      let s = 0;
-      for (let t = 0; t < dim; t++) s += c.data[j * dim + t]! ** 2;
-      bias[j] = s;
-    }
-  }
-  const out = new Int32Array(q.rows * k);
-  // Four queries at a time share each candidate row's loads (≈2–3× faster than one at a time in V8).
-  const bestScore = new Float64Array(4 * k);
-  const bestIdx = new Int32Array(4 * k);
-  const insert = (base: number, score: number, j: number) => {
-    if (!(score < bestScore[base + k - 1]!)) return; // ties keep the earlier (lower) index
-    let p = k - 1;
-    while (p > 0 && score < bestScore[base + p - 1]!) {
-      bestScore[base + p] = bestScore[base + p - 1]!;
-      bestIdx[base + p] = bestIdx[base + p - 1]!;
-      p--;
-    }
-    bestScore[base + p] = score;
-    bestIdx[base + p] = j;
-  };
-  const cd = c.data;
-  const qd = q.data;
-  for (let i0 = 0; i0 < q.rows; i0 += 4) {
-    const b = Math.min(4, q.rows - i0);
-    // Missing rows of the last block repeat the first one; their results are ignored.
-    const o0 = i0 * dim;
-    const o1 = (b > 1 ? i0 + 1 : i0) * dim;
-    const o2 = (b > 2 ? i0 + 2 : i0) * dim;
-    const o3 = (b > 3 ? i0 + 3 : i0) * dim;
-    bestScore.fill(Infinity);
-    bestIdx.fill(-1);
-    for (let j = 0; j < m; j++) {
-      const co = j * dim;
-      let s0 = 0;
-      let s1 = 0;
-      let s2 = 0;
-      let s3 = 0;
-      for (let t = 0; t < dim; t++) {
-        const x = cd[co + t]!;
-        s0 += qd[o0 + t]! * x;
-        s1 += qd[o1 + t]! * x;
-        s2 += qd[o2 + t]! * x;
-        s3 += qd[o3 + t]! * x;
-      }
-      const bj = bias[j]!;
-      insert(0, bj - factor * s0, j);
-      if (b > 1) insert(k, bj - factor * s1, j);
-      if (b > 2) insert(2 * k, bj - factor * s2, j);
-      if (b > 3) insert(3 * k, bj - factor * s3, j);
-    }
-    for (let r = 0; r < b; r++) out.set(bestIdx.subarray(r * k, (r + 1) * k), (i0 + r) * k);
-  }
-  return out;
+  const score: ScoreSpec =
+    metric === 'cosine' ? { bias: new Float64Array(c.rows), factor: 1 } : { bias: squaredNorms(c), factor: 2 };
+  return { q, c, score };
 }
 
 /** One label's voters and candidates. `units[i]` is the privacy unit of private row i. */
@@ -153,7 +140,48 @@ export interface VoteGroup {
  * histogram (its rows cast no vote).
  */
 export function voteHistograms(groups: readonly VoteGroup[], k: number, metric: Metric): Float64Array[] {
+  checkVoteArgs(groups, k);
+  return tally(
+    groups,
+    k,
+    groups.map((g) =>
+      voters(g) ? nearestNeighbours(g.private, g.candidates, Math.min(k, g.candidates.rows), metric) : null,
+    ),
+  );
+}
+
+/**
+ * voteHistograms with the neighbour search on worker threads where it pays (large groups): the same histograms.
+ * Groups are searched one after another, each using every thread.
+ */
+export async function voteHistogramsAsync(
+  groups: readonly VoteGroup[],
+  k: number,
+  metric: Metric,
+  o: ParallelOptions = {},
+): Promise<Float64Array[]> {
+  checkVoteArgs(groups, k);
+  const nn: (Int32Array | null)[] = [];
+  for (const g of groups)
+    nn.push(
+      voters(g)
+        ? await nearestNeighboursAsync(g.private, g.candidates, Math.min(k, g.candidates.rows), metric, o)
+        : null,
+    );
+  return tally(groups, k, nn);
+}
+
+function checkVoteArgs(groups: readonly VoteGroup[], k: number) {
   if (!Number.isInteger(k) || k < 1) throw new RangeError(`k must be a whole number ≥ 1; got ${k}`);
+  for (const g of groups)
+    if (g.units.length !== g.private.rows) throw new RangeError('one unit per private row is needed');
+}
+
+/** Whether a group casts votes (it has both private rows and candidates). */
+const voters = (g: VoteGroup) => g.candidates.rows > 0 && g.private.rows > 0;
+
+/** The histograms from each group's neighbour lists (rows × min(k, candidates)), normalised per unit. */
+function tally(groups: readonly VoteGroup[], k: number, nns: readonly (Int32Array | null)[]): Float64Array[] {
   // unit → (group, candidate) → vote count
   const votes = new Map<string, Map<number, number>>();
   const offsets: number[] = [];
@@ -163,10 +191,9 @@ export function voteHistograms(groups: readonly VoteGroup[], k: number, metric: 
     total += g.candidates.rows;
   }
   groups.forEach((g, gi) => {
-    if (g.units.length !== g.private.rows) throw new RangeError('one unit per private row is needed');
-    if (g.candidates.rows === 0 || g.private.rows === 0) return;
+    const nn = nns[gi];
+    if (!nn) return;
     const kk = Math.min(k, g.candidates.rows);
-    const nn = nearestNeighbours(g.private, g.candidates, kk, metric);
     for (let i = 0; i < g.private.rows; i++) {
       const unit = g.units[i]!;
       let v = votes.get(unit);

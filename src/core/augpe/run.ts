@@ -21,7 +21,7 @@ import { buildPools } from '../runs/pools';
 import { mayBeRunning, readState, thisProcess, writeState, type RunStateBase } from '../runs/state';
 import { minusUsage, plusUsage, ZERO_USAGE } from '../runs/usage';
 import { TOOL_VERSION } from '../version';
-import { privatizeHistogram, toMatrix, voteHistograms, type Matrix, type VoteGroup } from './histogram';
+import { privatizeHistogram, toMatrix, voteHistogramsAsync, type Matrix, type VoteGroup } from './histogram';
 import { lookaheadMean } from './lookahead';
 import { promptSettings, releaseClassCounts, runSpecs, type AugPePlan } from './plan';
 import { selectCandidates } from './select';
@@ -661,7 +661,7 @@ class AugPeRun {
       this.state.started = this.before + this.histograms;
       writeState(this.dir, this.state);
       this.progress('histogram', t);
-      const clean = voteHistograms(groups, this.s.neighbours, this.s.metric);
+      const clean = await voteHistogramsAsync(groups, this.s.neighbours, this.s.metric);
       for (let i = 0; i < this.plan.labels.length; i++) {
         const lp = this.plan.labels[i]!;
         const noisy = privatizeHistogram(
