@@ -32,16 +32,22 @@ export function synthOptions(
     { id: 'edit-domain', secondary: true, onclick: () => send({ type: 'synthEditDomain', labels: selectedLabels() }) },
     'Edit domain file…',
   );
-  const lookahead = numberField('lookahead', 'Lookahead K (variations averaged per candidate)', 0, {
-    min: '0',
-    max: '16',
-    step: '1',
-  });
+  const lookahead = numberField(
+    'lookahead',
+    'Lookahead K',
+    0,
+    { min: '0', max: '16', step: '1' },
+    'Each candidate votes with the mean embedding of K variations of it (0: its own embedding). Costs K more variations per candidate per iteration.',
+  );
   const selection = h(
     'select',
     { id: 'selection' },
-    h('option', { value: 'rank' }, 'rank: keep the most-voted'),
-    h('option', { value: 'prob' }, 'prob: draw in proportion to the noisy votes'),
+    h('option', { value: 'rank', title: 'rank: keep the candidates with the most noisy votes' }, 'rank (most votes)'),
+    h(
+      'option',
+      { value: 'prob', title: 'prob: draw candidates in proportion to their noisy votes' },
+      'prob (drawn by votes)',
+    ),
   ) as HTMLSelectElement;
   const dp = h('input', { type: 'checkbox', id: 'dp-fractions' }) as HTMLInputElement;
   const share = numberField('dp-share', 'Share of μ² for the label counts', 0.1, {

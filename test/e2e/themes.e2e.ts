@@ -160,7 +160,7 @@ describe('The panels in light, high-contrast and dark themes (code-server + Chro
         scroll: document.documentElement.scrollWidth,
         overflowing: [...body.querySelectorAll<HTMLElement>('.actions, .fields, .budget-row')]
           .filter((el) => el.scrollWidth > el.clientWidth + 1 || el.getBoundingClientRect().right > innerWidth + 1)
-          .map((el) => el.className),
+          .map((el) => `${el.className} (${el.scrollWidth}/${el.clientWidth}px: ${el.textContent?.slice(0, 40)})`),
       }));
       assert.ok(facts.width < 400, `the panel is ${facts.width}px wide`);
       assert.deepEqual(facts.overflowing, []);
