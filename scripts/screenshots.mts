@@ -7,6 +7,7 @@ import { join } from 'node:path';
 import { ROOT, WORKBENCH_SETTINGS, launchBrowser, startCodeServer } from '../test/e2e/harness';
 import {
   THEMES,
+  closeSideBar,
   editorArea,
   openPanels,
   setTheme,
