@@ -45,7 +45,9 @@ const MUTATIONS: Mutation[] = [
     id: 'm03',
     what: 'augpe/run.ts passes σ/2 to privatizeHistogram',
     file: `${AP}/run.ts`,
-    edits: [['privatizeHistogram(clean[i]!, plan.sigma,', 'privatizeHistogram(clean[i]!, plan.sigma / 2,']],
+    edits: [
+      ['          clean[i]!,\n          this.plan.sigma,\n', '          clean[i]!,\n          this.plan.sigma / 2,\n'],
+    ],
     tests: [T('augpe/wiring'), T('augpe/run')],
   },
   {
@@ -69,8 +71,8 @@ const MUTATIONS: Mutation[] = [
     file: `${AP}/run.ts`,
     edits: [
       [
-        "import { cryptoRandom, epsilonFor, type RandomSource } from '../privacy';",
-        "import { cryptoRandom, epsilonFor, type RandomSource } from '../privacy';\n" +
+        "import { cryptoRandom, epsilonFor, type MechanismSpec, type RandomSource } from '../privacy';",
+        "import { cryptoRandom, epsilonFor, type MechanismSpec, type RandomSource } from '../privacy';\n" +
           "import { seededRandom } from '../../../test/support/rng';",
       ],
       ['o.random ?? (() => cryptoRandom())', 'o.random ?? ((s: string) => seededRandom(s))'],
@@ -106,9 +108,7 @@ const MUTATIONS: Mutation[] = [
     id: 'm08',
     what: 'fewshot/run.ts settles steps = shots × (T_max − 1) instead of shots × T_max',
     file: `${FS}/run.ts`,
-    edits: [
-      ['startedShots.get(lp.label)! * settings.maxTokens', 'startedShots.get(lp.label)! * (settings.maxTokens - 1)'],
-    ],
+    edits: [['shots.started(lp.label) * settings.maxTokens', 'shots.started(lp.label) * (settings.maxTokens - 1)']],
     tests: [T('fewshot/run'), T('fewshot/wiring')],
   },
   {
@@ -124,8 +124,8 @@ const MUTATIONS: Mutation[] = [
     file: `${AP}/run.ts`,
     edits: [
       [
-        "mechanism: { kind: 'gaussian', sigma: plan.sigma, steps: histograms },",
-        "mechanism: { kind: 'gaussian', sigma: plan.sigma, steps: histograms - 1 },",
+        ': firstPartCharges(this.plan, this.histograms, this.classCounts',
+        ': firstPartCharges(this.plan, this.histograms - 1, this.classCounts',
       ],
     ],
     tests: [T('augpe/run'), T('augpe/wiring')],
@@ -164,20 +164,20 @@ const MUTATIONS: Mutation[] = [
     file: `${FS}/plan.ts`,
     edits: [
       [
-        "mechanism: { kind: 'poisson-gaussian', sigma: l.sigma, samplingRate",
-        "mechanism: { kind: 'poisson-gaussian', sigma: l.sigma * 2, samplingRate",
+        'mechanism: { kind: POISSON_GAUSSIAN, sigma: l.sigma, samplingRate',
+        'mechanism: { kind: POISSON_GAUSSIAN, sigma: l.sigma * 2, samplingRate',
       ],
     ],
     tests: [T('fewshot/run'), T('fewshot/wiring')],
   },
   {
     id: 'm16',
-    what: 'augpe/run.ts charges the ledger 2σ while the noise uses σ',
-    file: `${AP}/run.ts`,
+    what: 'augpe/resume.ts firstPartCharges (what a run settles) charges the ledger 2σ while the noise uses σ',
+    file: `${AP}/resume.ts`,
     edits: [
       [
-        "mechanism: { kind: 'gaussian', sigma: plan.sigma, steps: histograms },",
-        "mechanism: { kind: 'gaussian', sigma: plan.sigma * 2, steps: histograms },",
+        "        : { kind: 'gaussian', sigma: plan.sigma, steps },",
+        "        : { kind: 'gaussian', sigma: plan.sigma * 2, steps },",
       ],
     ],
     tests: [T('augpe/run'), T('augpe/wiring')],
@@ -241,8 +241,8 @@ const MUTATIONS: Mutation[] = [
   },
   {
     id: 'ao4',
-    what: 'augpe/run.ts settles the class-count release as 0 steps (charged less than previewed)',
-    file: `${AP}/run.ts`,
+    what: 'augpe/resume.ts firstPartCharges settles the class-count release as 0 steps (charged less than previewed)',
+    file: `${AP}/resume.ts`,
     edits: [['steps: classReleased ? 1 : 0', 'steps: 0']],
     tests: [T('augpe/options')],
   },

@@ -62,6 +62,13 @@ describe('The Runs view and panels that keep their results (code-server + Chromi
     const [s, b] = await Promise.all([
       startCodeServer((ws) => {
         copyFileSync(join(ROOT, 'examples', SAMPLE), join(ws, SAMPLE));
+        const env = { PATH: process.env.PATH ?? '/usr/bin:/bin', HOME: ws };
+        // A held-out split first (so the run can be evaluated from the view), as `private-fewshot split` makes it.
+        execFileSync(
+          process.execPath,
+          [join(ROOT, 'dist', 'cli.js'), 'split', join(ws, SAMPLE), '--workspace', ws, '--holdout', '0.2'],
+          { cwd: ws, env, stdio: 'pipe' },
+        );
         // A run made by the CLI before the editor opens: one demonstration of one label (its release is saved beside
         // its checkpoint, where the Runs view finds it).
         execFileSync(
@@ -83,7 +90,7 @@ describe('The Runs view and panels that keep their results (code-server + Chromi
             '--max-tokens',
             '6',
           ],
-          { cwd: ws, env: { PATH: process.env.PATH ?? '/usr/bin:/bin', HOME: ws }, stdio: 'pipe' },
+          { cwd: ws, env, stdio: 'pipe' },
         );
       }, WORKBENCH_SETTINGS),
       launchBrowser(),
@@ -148,6 +155,23 @@ describe('The Runs view and panels that keep their results (code-server + Chromi
       // Only the release: no local diagnostic (calls, tokens, the journal) rides along.
       assert.doesNotMatch(shown, /calls|tokens|local-diagnostics|Local only/);
       await screenshot(page, 'runs-view-inserted');
+    }));
+
+  it('evaluates the run from its context menu: the Evaluate panel draws its chart', () =>
+    withDiagnostics('evaluate', async () => {
+      await showContainer('Private Few-Shot');
+      const row = runRows().first();
+      await row.waitFor({ timeout: 10_000 });
+      await row.click({ button: 'right' });
+      await page.locator('.monaco-menu .action-label', { hasText: 'Evaluate Demonstrations…' }).click();
+      // The run's release is the DP condition, beside zero-shot and real demonstrations: no file picker in between.
+      const chart = webview(page).locator('svg.eval-chart');
+      await chart.waitFor({ timeout: 90_000 });
+      assert.equal(await chart.locator('g.eval-row').count(), 3);
+      await screenshot(page, 'runs-view-evaluate');
+      await page.keyboard.press('F1');
+      await page.locator('.quick-input-widget input').fill('>View: Close Editor');
+      await page.locator('.quick-input-list .monaco-list-row[aria-label^="View: Close Editor"]').first().click();
     }));
 
   it('a new Generate result survives closing and reopening the panel, and the view lists the new run', () =>
