@@ -159,7 +159,8 @@ describe('The Runs view and panels that keep their results (code-server + Chromi
 
   it('evaluates the run from its context menu: the Evaluate panel draws its chart', () =>
     withDiagnostics('evaluate', async () => {
-      await showContainer('Private Few-Shot');
+      // Clicking the active container's icon would hide the side bar: open it only when the view is not shown.
+      if (!(await runRows().first().isVisible())) await showContainer('Private Few-Shot');
       const row = runRows().first();
       await row.waitFor({ timeout: 10_000 });
       await row.click({ button: 'right' });
