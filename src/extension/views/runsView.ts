@@ -124,7 +124,13 @@ export class RunsTree implements vscode.TreeDataProvider<Node>, vscode.Disposabl
     item.id = `run:${node.run.root}:${node.run.id}`;
     item.description = d.description;
     item.tooltip = d.tooltip;
-    item.contextValue = node.run.release ? 'run.released' : 'run.unsaved';
+    // 'run.released' (demonstrations: can be evaluated in context), 'run.released.records' (Aug-PE records: the
+    // Evaluate action, which scores demonstrations, is not offered; `private-fewshot evaluate --records` does them).
+    item.contextValue = !node.run.release
+      ? 'run.unsaved'
+      : node.run.release.algorithm === 'dp-few-shot'
+        ? 'run.released'
+        : 'run.released.records';
     item.iconPath = new vscode.ThemeIcon(
       node.run.release
         ? node.run.release.algorithm === 'dp-few-shot'
