@@ -164,7 +164,15 @@ describe('The Runs view and panels that keep their results (code-server + Chromi
       const row = runRows().first();
       await row.waitFor({ timeout: 10_000 });
       await row.click({ button: 'right' });
-      await page.locator('.monaco-menu .action-label', { hasText: 'Evaluate Demonstrations…' }).click();
+      // A menu ignores a click that comes right after it opened (the right button's release): hover the item, give
+      // the menu a moment, and choose it with Enter; choose again if the menu is still open.
+      const item = page.locator('.monaco-menu .action-label', { hasText: 'Evaluate Demonstrations…' });
+      for (let attempt = 0; attempt < 3 && (await item.isVisible()); attempt++) {
+        await item.hover();
+        await page.waitForTimeout(400);
+        await page.keyboard.press('Enter');
+        await page.waitForTimeout(1000);
+      }
       // The run's release is the DP condition, beside zero-shot and real demonstrations: no file picker in between.
       const chart = webview(page).locator('svg.eval-chart');
       await chart.waitFor({ timeout: 90_000 });
