@@ -33,8 +33,8 @@ const builds = [
   },
   {
     ...common,
-    entryPoints: ['src/extension/panels/synthWorker.ts'],
-    outfile: 'dist/augpe-worker.js',
+    entryPoints: ['src/core/worker/main.ts'],
+    outfile: 'dist/run-worker.js',
     platform: 'node',
     format: 'cjs',
     target: 'node22',

@@ -334,6 +334,34 @@ const MUTATIONS: Mutation[] = [
     edits: [['c0 === 0 ? 0 : 1', '0']],
     tests: [T('vector/knn')],
   },
+  {
+    id: 'w01',
+    what: 'worker/host.ts never forwards Cancel to the worker (the run goes on and is charged in full)',
+    file: 'src/core/worker/host.ts',
+    edits: [["const cancel = () => send({ type: 'cancel' });", 'const cancel = () => undefined;']],
+    tests: [T('worker/worker')],
+  },
+  {
+    id: 'w02',
+    what: "worker/remote.ts settles a reservation by aborting it (the ledger then keeps the whole reservation)",
+    file: 'src/core/worker/remote.ts',
+    edits: [["settle: (usage) => close('settle', r.id, usage),", "settle: (usage) => close('abort', r.id, usage),"]],
+    tests: [T('worker/worker')],
+  },
+  {
+    id: 'w03',
+    what: "worker/protocol.ts revives the ledger's refusal as a plain UserError (no Set Privacy Budget… offer)",
+    file: 'src/core/worker/protocol.ts',
+    edits: [['return new BudgetRefusal(s.message, s.hint);', 'return new UserError(s.message, s.hint);']],
+    tests: [T('worker/worker')],
+  },
+  {
+    id: 'w04',
+    what: 'worker/protocol.ts names a network model as the built-in one (the run would silently use the offline model)',
+    file: 'src/core/worker/protocol.ts',
+    edits: [["  return provider.kind === 'builtin'\n", "  return provider.kind !== 'vscode-lm'\n"]],
+    tests: [T('worker/worker')],
+  },
 ];
 
 const root = path.resolve(path.dirname(new URL(import.meta.url).pathname), '..');

@@ -109,7 +109,7 @@ export type SynthSettings = z.infer<typeof synthSettingsSchema>;
 
 const modelSchema = z.object({ kind: z.string(), model: z.string(), offline: z.boolean() });
 
-/** Where one label of an Aug-PE run is (see src/extension/panels/synthRun.ts for the transitions). */
+/** Where one label of an Aug-PE run is (see src/extension/panels/synthProgress.ts for the transitions). */
 export const SYNTH_STAGES = [
   'waiting',
   'embedding',

@@ -23,7 +23,7 @@ const SHIPPED = [
   'CHANGELOG.md',
   'LICENSE',
   'dist/extension.js',
-  'dist/augpe-worker.js',
+  'dist/run-worker.js',
   'dist/knn-worker.js',
   'dist/webview.js',
   'dist/webview.css',

@@ -110,7 +110,7 @@ test('Synthesize panel: the result message and Copy / Insert / Export… are the
     const { ds, ledger } = await workspace(csv);
     const { plan, target } = await prepareAugPe(ds, ledger, { labels: LABELS, count: 4, epsilon: 1, iterations: 2 });
     const provider = createProvider({ kind: 'builtin' });
-    // What the panel's worker runs (synthWorker.ts) with the built-in generator and embedder.
+    // What the panel's worker runs (core/worker/main.ts) with the built-in generator and embedder.
     const result = await runAugPe({ dataset: ds, plan, provider, embedder: provider, ledger, units: target.units });
     assert.equal(result.status, 'completed');
     const { release, message } = augPeResultMessage(

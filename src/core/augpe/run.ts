@@ -1,7 +1,7 @@
 import { setImmediate as yieldToEventLoop } from 'node:timers/promises';
 import { canonicalRecords, type Dataset } from '../data';
 import { UserError } from '../errors';
-import type { Charge, Ledger, Reservation } from '../ledger';
+import type { Charge, Reservation, RunLedger } from '../ledger';
 import { cryptoRandom, epsilonFor, type MechanismSpec, type RandomSource } from '../privacy';
 import { ProviderError } from '../providers/errors';
 import { PROBE } from '../providers/probe';
@@ -76,7 +76,7 @@ export interface AugPeRunOptions {
   provider: Provider;
   /** Embeds private rows and candidates (default: `provider`). The only component that sees private text. */
   embedder?: Provider;
-  ledger: Ledger;
+  ledger: RunLedger;
   /** Units in the dataset (the ledger's n). */
   units: number;
   /**

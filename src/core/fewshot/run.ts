@@ -1,6 +1,6 @@
 import { canonicalRecords, type Dataset } from '../data';
 import { UserError } from '../errors';
-import { BudgetExceededError, type Ledger, type Reservation } from '../ledger';
+import { isBudgetRefusal, type Reservation, type RunLedger } from '../ledger';
 import { cryptoRandom, gaussianNoise, type RandomSource } from '../privacy';
 import { filterEpsilon } from '../privacy/filter';
 import type { Provider } from '../providers/types';
@@ -43,7 +43,7 @@ export interface FewShotRunOptions {
   dataset: Dataset;
   plan: FewShotPlan;
   provider: Provider;
-  ledger: Ledger;
+  ledger: RunLedger;
   /** Units in the dataset (the ledger's n). */
   units: number;
   format?: PromptFormat;
@@ -262,7 +262,7 @@ async function releaseCountsAndReserve(o: FewShotRunOptions, random: (stream: st
       guarantee: { epsilon: settings.epsilon, delta: settings.delta },
     });
   } catch (e) {
-    if (e instanceof BudgetExceededError)
+    if (isBudgetRefusal(e))
       e.message += `; the noisy pool-count release (ε ${fmtEps(o.plan.counts.epsilon)}) was charged`;
     throw e;
   }

@@ -1,6 +1,9 @@
 export {
   Ledger,
   BudgetExceededError,
+  BudgetRefusal,
+  isBudgetRefusal,
+  type RunLedger,
   DEFAULT_TOTAL_EPSILON,
   DEFAULT_DELTA,
   conventionalDelta,

@@ -42,7 +42,13 @@ import {
 import { Valuation } from './valuation';
 
 export * from './types';
-export { BudgetExceededError } from './refusal';
+export { BudgetExceededError, BudgetRefusal, isBudgetRefusal } from './refusal';
+
+/**
+ * What a run needs of the ledger: reserve before it reads private data, and close a stopped part's reservation (the
+ * Reservation settles itself). A run in a worker thread gets a proxy of the host's ledger (core/worker/remote.ts).
+ */
+export type RunLedger = Pick<Ledger, 'workspaceRoot' | 'reserve' | 'abort'>;
 
 export class Ledger {
   readonly store: LedgerStore;

@@ -1,6 +1,6 @@
 /**
  * The one way production code opens a workspace's ledger: the accountant and the budget filter are chosen here, so
- * the CLI, the editor and the worker always value a ledger the same way. Tests construct `Ledger` directly when they
+ * the CLI and the editor always value a ledger the same way. Tests construct `Ledger` directly when they
  * need another accountant, a clock or lock timings.
  */
 import { DEFAULT_ACCOUNTANT } from '../privacy/types';

@@ -48,4 +48,20 @@ export class BudgetExceededError extends UserError {
   }
 }
 
+/**
+ * The ledger's refusal after it crossed a thread boundary (core/worker/protocol.ts): the message and hint of the
+ * BudgetExceededError the ledger threw on the other side, without its PlanCheck.
+ */
+export class BudgetRefusal extends UserError {
+  constructor(message: string, hint?: string) {
+    super(message, hint);
+    this.name = 'BudgetRefusal';
+  }
+}
+
+/** True for the ledger's refusal, on either side of a worker boundary. */
+export function isBudgetRefusal(e: unknown): e is UserError {
+  return e instanceof BudgetExceededError || e instanceof BudgetRefusal;
+}
+
 const fmt = formatEpsilon;

@@ -8,7 +8,8 @@ import { fewShotDataFlow, providerEndpoint } from '../../core/providers/endpoint
 import { NO_LOGPROBS_FIX, ProviderError } from '../../core/providers';
 import { fewShotTraffic } from '../../core/traffic';
 import { prepareFewShot, type PreparedFewShot } from '../../core/fewshot/prepare';
-import { runFewShot } from '../../core/fewshot/run';
+import { runInWorker } from '../../core/worker/host';
+import { modelRefOf } from '../../core/worker/protocol';
 import { GENERATE_PRESETS, balanced } from '../../shared/presets';
 import type { Provider } from '../../core/providers/types';
 import { editorExportFormat, localJournalPath, type FewShotRelease, type ReleaseFormat } from '../../core/release';
@@ -155,8 +156,8 @@ export class GeneratePanel extends RunPanel<GenerateSettings, FewShotRelease> {
     const { plan, check, target, status: before } = prepared;
     if (!check.fits)
       throw this.refusedWith(new BudgetExceededError(check, this.name, plan.ledgerPlan), await this.largestFit(prep));
-    // The built-in model yields to the event loop between calls (createProvider wraps it), so Cancel is handled at
-    // once.
+    // The run goes to a worker thread (core/worker/): the built-in model's CPU work never blocks the editor, and its
+    // calls yield to the worker's event loop (createProvider wraps it), so Cancel is handled at once.
     const provider = await providerFromSettings(this.deps.context);
     const controller = new AbortController();
     this.running = controller;
@@ -182,16 +183,23 @@ export class GeneratePanel extends RunPanel<GenerateSettings, FewShotRelease> {
     throttle.flushNow();
     try {
       const result = await this.inNotification(`generating demonstrations for ${this.name}`, controller, () =>
-        runFewShot({
-          dataset: loaded.ds,
-          plan,
-          provider,
+        runInWorker({
+          workerFile: path.join(this.deps.extensionUri.fsPath, 'dist', 'run-worker.js'),
+          job: {
+            algorithm: 'dp-few-shot',
+            dataset: loaded.ds,
+            plan,
+            units: target.units,
+            root: loaded.ledger.workspaceRoot,
+            generator: modelRefOf(provider),
+            lookahead: provider.offline ? FEWSHOT_DEFAULTS.lookahead : 1,
+            // The built-in model computes on one thread, so writing a label's shots at once buys no time, and a
+            // cancel would charge every started shot (all of them). Network models: all at once (the core default).
+            ...(provider.offline ? { shotConcurrency: 1 } : {}),
+          },
+          // The ledger and a model with a key or the editor's API stay here; the worker reaches them by calls.
           ledger: loaded.ledger,
-          units: target.units,
-          lookahead: provider.offline ? FEWSHOT_DEFAULTS.lookahead : 1,
-          // The built-in model computes in this process, so writing a label's shots at once buys no time, and a
-          // cancel would charge every started shot (all of them). Network models: all at once (the core default).
-          shotConcurrency: provider.offline ? 1 : undefined,
+          models: { generator: provider },
           signal: controller.signal,
           // Warnings from the noisy pool counts (DP outputs), e.g. q = 1 or weak signal.
           onWarnings: (ws) => ws.forEach((w) => this.deps.log.warn(w)),

@@ -5,6 +5,7 @@ import { summarize, type Dataset, type DatasetSummary } from '../../core/data';
 import { DataError, UserError } from '../../core/errors';
 import {
   BudgetExceededError,
+  isBudgetRefusal,
   Ledger,
   LEDGER_DIR,
   openLedger,
@@ -253,10 +254,6 @@ export abstract class RunPanel<S, R extends Release> {
     return inFormWords(text, this.spec.kind);
   }
 
-  protected isBudgetRefusal(e: unknown): e is UserError {
-    return e instanceof BudgetExceededError;
-  }
-
   private onBudgetChanged(budget: BudgetMessage): void {
     // The ledger watcher re-reads after our own writes too: only a real change is news.
     if (this.budget && JSON.stringify(this.budget) === JSON.stringify(budget)) return;
@@ -352,7 +349,7 @@ export abstract class RunPanel<S, R extends Release> {
 
   protected fail(e: unknown): void {
     const label = this.spec.action;
-    if (this.isBudgetRefusal(e)) {
+    if (isBudgetRefusal(e)) {
       const datasetPath = this.loaded?.ds.identity.path ?? this.name;
       const largestFit = largestFits.get(e);
       this.post(

@@ -17,18 +17,20 @@ import { largestEpsilonFor } from '../../core/largest-fit';
 import { augPeDataFlow, providerEndpoint } from '../../core/providers/endpoint';
 import { augPeTraffic } from '../../core/traffic';
 import { UserError } from '../../core/errors';
-import { BudgetExceededError, defaultRecordIndex } from '../../core/ledger';
+import { BudgetExceededError } from '../../core/ledger';
 import { SYNTH_PRESETS, balanced, presetCount } from '../../shared/presets';
 import { BUILTIN_MODEL_ID } from '../../core/providers/builtin';
 import type { Provider } from '../../core/providers/types';
 import { localJournalPath, type AugPeRelease } from '../../core/release';
 import type { BudgetMessage, HostMessage, SynthSettings, WebviewMessage } from '../../shared/protocol';
 import { budgetOf } from '../datasetLedger';
-import { providerConfigFromSettings, providerFromSettings } from '../providers/settings';
+import { providerFromSettings } from '../providers/settings';
 import { augPeResultMessage } from './release';
 import { Throttle } from './progress';
 import { RunPanel, type Loaded, type RunPanelDeps, type RunPanelSpec } from './runPanelHost';
-import { runInWorker, SynthProgressBoard, WorkerRunError, type WorkerInput } from './synthRun';
+import { runInWorker } from '../../core/worker/host';
+import { modelRefOf } from '../../core/worker/protocol';
+import { SynthProgressBoard } from './synthProgress';
 
 /** Providers whose API offers no embeddings (Anthropic; the editor's language models): only the built-in embedder can
  * run. */
@@ -49,7 +51,7 @@ const SPEC: RunPanelSpec = {
 /**
  * The Synthesize panel: synthetic labelled records by Aug-PE (Xie et al., ICML 2024; docs/AUGPE.md). One per dataset
  * file, built like the Generate panel (form, plan preview, budget, progress, Cancel, Insert / Export… / Copy). The
- * run itself goes to a worker thread (synthRun.ts): the vote histograms and the built-in model are synchronous CPU
+ * run itself goes to a worker thread (core/worker/): the vote histograms and the built-in model are synchronous CPU
  * work that would otherwise freeze the extension host. The webview gets the label names (local display), the plan's
  * figures with the private row counts (local display) and the released records (DP output); never rows or keys.
  */
@@ -131,11 +133,6 @@ export class SynthPanel extends RunPanel<SynthSettings, AugPeRelease> {
 
   protected describe(r: AugPeRelease): string {
     return `${r.records.length} record(s)`;
-  }
-
-  /** A refusal by the budget inside the worker is one too (it offers Set Privacy Budget…). */
-  protected override isBudgetRefusal(e: unknown): e is UserError {
-    return super.isBudgetRefusal(e) || (e instanceof WorkerRunError && e.budget);
   }
 
   private async prepare(s: SynthSettings): Promise<{ prepared: PreparedAugPe; loaded: Loaded }> {
@@ -259,17 +256,6 @@ export class SynthPanel extends RunPanel<SynthSettings, AugPeRelease> {
     const ledgerPlan = point ? resumePlan(plan, point) : plan.ledgerPlan;
     const check = point ? await loaded.ledger.check(target, ledgerPlan) : prepared.check;
     if (!check.fits) throw new BudgetExceededError(check, this.name, ledgerPlan);
-    const config = await providerConfigFromSettings(this.deps.context);
-    const input: WorkerInput = {
-      dataset: loaded.ds,
-      plan,
-      units: target.units,
-      root: loaded.root,
-      generator: config.kind === 'vscode-lm' ? { host: generator } : { config },
-      embedder: s.embedder,
-      ...(defaultRecordIndex() ? { indexDir: defaultRecordIndex()!.dir } : {}),
-      ...(resume ? { resume } : {}),
-    };
     const controller = new AbortController();
     this.running = controller;
     const started = Date.now();
@@ -289,10 +275,20 @@ export class SynthPanel extends RunPanel<SynthSettings, AugPeRelease> {
     try {
       const result = await this.inNotification(`synthesizing records for ${this.name}`, controller, () =>
         runInWorker({
-          workerFile: path.join(this.deps.extensionUri.fsPath, 'dist', 'augpe-worker.js'),
-          input,
-          // vscode.lm exists only in the extension host: the worker sends its (synthetic-only) requests here.
-          hostGenerator: config.kind === 'vscode-lm' ? provider : undefined,
+          workerFile: path.join(this.deps.extensionUri.fsPath, 'dist', 'run-worker.js'),
+          job: {
+            algorithm: 'aug-pe',
+            dataset: loaded.ds,
+            plan,
+            units: target.units,
+            root: loaded.root,
+            generator: modelRefOf(provider),
+            embedder: s.embedder,
+            ...(resume ? { resume } : {}),
+          },
+          // The ledger and a model with a key or the editor's API stay here; the worker reaches them by calls.
+          ledger: loaded.ledger,
+          models: { generator: provider },
           signal: controller.signal,
           onProgress: (p) => {
             board.update(p);
