@@ -1,18 +1,15 @@
 import * as vscode from 'vscode';
-import { summarize } from '../core/data';
-import { DataError, UserError } from '../core/errors';
 import { Config } from './config';
 import { budgetOf, ledgerRootFor, type BudgetUpdate } from './datasetLedger';
 import { trackTextEditors } from './editorOutput';
 import { GeneratePanel } from './panels/generatePanel';
-import { InspectPanel } from './panels/inspectPanel';
+import { InspectPanel, loadSummary } from './panels/inspectPanel';
 import { RunPanel } from './panels/runPanelHost';
 import { SynthPanel } from './panels/synthPanel';
 import { evaluateCommand, splitCommand } from './panels/evaluatePanel';
 import { BudgetStatusBar } from './statusBar';
 import { ledgerDatasetOf, openLedger, RecordIndex, setDefaultRecordIndex } from '../core/ledger';
-import { promptForApiKey, providerFromSettings } from './providers/settings';
-import { verdicts } from '../core/providers/verdicts';
+import { checkEndpoint, setApiKey } from './providers/commands';
 import { datasetArgument, pickDataset, setBudget } from './setBudget';
 import { registerRunsView } from './views/runsView';
 
@@ -54,35 +51,7 @@ export function activate(context: vscode.ExtensionContext): void {
     },
   };
 
-  const load = async (panel: InspectPanel): Promise<void> => {
-    const file = panel.file;
-    const root = ledgerRootFor(file);
-    const name = vscode.workspace.asRelativePath(file, false);
-    panel.post({ type: 'loading', file: name });
-    const started = Date.now();
-    try {
-      const ds = await config.loadDataset(file, root);
-      const summary = summarize(ds);
-      panel.post({ type: 'summary', summary });
-      log.info(`Inspected ${name} in ${Date.now() - started} ms.`);
-      // The status-bar budget; a ledger problem must not hide the summary (Generate reports it in full).
-      void openLedger(root)
-        .status(ledgerDatasetOf(ds, summary.units))
-        .then(
-          (status) => showBudget({ file, name, budget: budgetOf(status) }),
-          (e: unknown) => log.warn(`Could not read the privacy budget of ${name}: ${(e as Error).message}`),
-        );
-    } catch (e) {
-      if (e instanceof UserError) {
-        const line = e instanceof DataError ? e.line : undefined;
-        panel.post({ type: 'error', file: name, message: e.message, hint: e.hint, line });
-        log.warn(`Could not load ${name}: ${e.message}`);
-      } else {
-        panel.post({ type: 'error', file: name, message: `Unexpected error: ${(e as Error).message}` });
-        log.error(e as Error);
-      }
-    }
-  };
+  const load = (panel: InspectPanel) => loadSummary(panel, { config, log, showBudget });
 
   // Activated because the workspace has a ledger: show the budget of its most recently charged dataset at once.
   void lastChargedDataset().then(
@@ -121,38 +90,8 @@ export function activate(context: vscode.ExtensionContext): void {
     vscode.commands.registerCommand('privateFewShot.evaluateRun', (a?: unknown, b?: unknown) =>
       evaluateCommand(generateDeps, a, b),
     ),
-    vscode.commands.registerCommand('privateFewShot.setApiKey', async () => {
-      const kind = (await vscode.window.showQuickPick(['openai', 'azure', 'anthropic'], {
-        title: 'Private Few-Shot: which provider is the key for?',
-      })) as 'openai' | 'azure' | 'anthropic' | undefined;
-      if (!kind) return;
-      if (await promptForApiKey(context, kind))
-        void vscode.window.showInformationMessage(`Private Few-Shot: the ${kind} key is stored in SecretStorage.`);
-    }),
-    vscode.commands.registerCommand('privateFewShot.checkEndpoint', async () => {
-      try {
-        const provider = await providerFromSettings(context);
-        const caps = await vscode.window.withProgress(
-          { location: vscode.ProgressLocation.Notification, title: 'Private Few-Shot: probing the model endpoint…' },
-          () => provider.capabilities(),
-        );
-        const v = verdicts(caps, provider.offline);
-        log.info(
-          `Endpoint check ${provider.kind}/${provider.model}: DP few-shot ${v.dpFewShot.ok ? 'ok' : 'no'}, Aug-PE ${v.augPe.ok ? 'ok' : 'no'}.`,
-        );
-        void vscode.window.showInformationMessage(
-          `${provider.kind}/${provider.model} — DP few-shot: ${v.dpFewShot.detail}. Aug-PE: ${v.augPe.detail}.`,
-          { modal: false },
-        );
-      } catch (e) {
-        const msg = e instanceof UserError ? e.describe() : (e as Error).message;
-        log.warn(`Endpoint check failed: ${msg}`);
-        // The message names the URL and the failure; the button goes where it is fixed.
-        void vscode.window.showErrorMessage(`Private Few-Shot: ${msg}`, 'Open Settings').then((pick) => {
-          if (pick) void vscode.commands.executeCommand('workbench.action.openSettings', 'privateFewShot.provider');
-        });
-      }
-    }),
+    vscode.commands.registerCommand('privateFewShot.setApiKey', () => setApiKey(context)),
+    vscode.commands.registerCommand('privateFewShot.checkEndpoint', () => checkEndpoint(context, log)),
   );
 }
 

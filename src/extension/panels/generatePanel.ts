@@ -24,8 +24,8 @@ import type {
 import { budgetOf } from '../datasetLedger';
 import { providerFromSettings } from '../providers/settings';
 import { fewShotResultMessage } from './release';
-import { RunProgress, Throttle } from './progress';
-import { RunPanel, type Loaded, type RunPanelDeps, type RunPanelSpec } from './runPanelHost';
+import { RunProgress } from './progress';
+import { RunPanel, type Loaded, type PanelBoard, type RunPanelSpec } from './runPanelHost';
 
 const SPEC: RunPanelSpec = {
   kind: 'generate',
@@ -45,23 +45,11 @@ const SPEC: RunPanelSpec = {
  * Never rows, prompts or keys.
  */
 export class GeneratePanel extends RunPanel<GenerateSettings, FewShotRelease> {
+  static readonly spec = SPEC;
   static readonly viewType = SPEC.viewType;
 
   /** The rows of the current or last run (replayed to a reloaded webview). */
   private progress: RunProgress | undefined;
-
-  static show(deps: RunPanelDeps, file: vscode.Uri): GeneratePanel {
-    return RunPanel.open(SPEC, deps, file, (panel) => new GeneratePanel(panel, deps, file));
-  }
-
-  /** Revives this kind of panel after a window reload, with its last saved release (runPanelHost.ts). */
-  static registerSerializer(deps: RunPanelDeps): vscode.Disposable {
-    return RunPanel.serializer(SPEC, deps, (panel, file) => new GeneratePanel(panel, deps, file));
-  }
-
-  private constructor(panel: vscode.WebviewPanel, deps: RunPanelDeps, file: vscode.Uri) {
-    super(SPEC, panel, deps, file);
-  }
 
   protected initMessage(loaded: Loaded, budget: BudgetMessage, provider: Provider): HostMessage {
     return {
@@ -159,73 +147,67 @@ export class GeneratePanel extends RunPanel<GenerateSettings, FewShotRelease> {
     // The run goes to a worker thread (core/worker/): the built-in model's CPU work never blocks the editor, and its
     // calls yield to the worker's event loop (createProvider wraps it), so Cancel is handled at once.
     const provider = await providerFromSettings(this.deps.context);
-    const controller = new AbortController();
-    this.running = controller;
     const started = Date.now();
     const ledgerDir = path.join(loaded.ledger.workspaceRoot, LEDGER_DIR);
     const ledgerExisted = existsSync(ledgerDir);
     this.deps.log.info(
       `Generating ${plan.settings.labels.length} label(s) × ${plan.settings.shots} shot(s) for ${this.name} with ${provider.kind}/${provider.model}.`,
     );
-    // One row per demonstration; posts at most every 100 ms, and a trailing post carries the last state (a
-    // demonstration that finished inside a quiet interval still reaches the view before the result).
-    const board = new RunProgress(plan.settings.labels.length * plan.settings.shots);
-    this.progress = board;
-    const throttle = new Throttle(100, () => {
-      const running = this.running === controller;
-      // The last post goes out even when no row changed: it tells the view that the run is over.
-      if (running && !board.pending) return;
-      const batch = board.take();
-      const t = batch.totals;
-      this.report?.(`${t.done} of ${t.planned} done, ${t.started - t.done} in flight, ${t.calls} calls`);
-      this.post(this.progressMessage(batch, running));
-    });
-    throttle.flushNow();
+    // One row per demonstration; the demonstration so far is DP output (safe to show).
+    const rows = new RunProgress(plan.settings.labels.length * plan.settings.shots);
+    this.progress = rows;
+    const board: PanelBoard = {
+      get pending() {
+        return rows.pending;
+      },
+      take: (running) => this.progressMessage(rows.take(), running),
+      summary: (m) => {
+        const t = m.type === 'progress' ? m.totals : undefined;
+        return t ? `${t.done} of ${t.planned} done, ${t.started - t.done} in flight, ${t.calls} calls` : '';
+      },
+    };
     try {
-      const result = await this.inNotification(`generating demonstrations for ${this.name}`, controller, () =>
-        runInWorker({
-          workerFile: path.join(this.deps.extensionUri.fsPath, 'dist', 'run-worker.js'),
-          job: {
-            algorithm: 'dp-few-shot',
-            dataset: loaded.ds,
-            plan,
-            units: target.units,
-            root: loaded.ledger.workspaceRoot,
-            generator: modelRefOf(provider),
-            lookahead: provider.offline ? FEWSHOT_DEFAULTS.lookahead : 1,
-            // The built-in model computes on one thread, so writing a label's shots at once buys no time, and a
-            // cancel would charge every started shot (all of them). Network models: all at once (the core default).
-            ...(provider.offline ? { shotConcurrency: 1 } : {}),
-          },
-          // The ledger and a model with a key or the editor's API stay here; the worker reaches them by calls.
-          ledger: loaded.ledger,
-          models: { generator: provider },
-          signal: controller.signal,
-          // Warnings from the noisy pool counts (DP outputs), e.g. q = 1 or weak signal.
-          onWarnings: (ws) => ws.forEach((w) => this.deps.log.warn(w)),
-          onProgress: (p) => {
-            // The demonstration so far is DP output (safe to show).
-            board.update(p);
-            throttle.poke();
-          },
-        }),
-      );
-      this.running = undefined;
-      throttle.flushNow();
-      const after = await loaded.ledger.status(target);
-      const message =
-        result.status === 'failed'
-          ? `The run stopped early: ${result.error?.message ?? 'unknown error'}. What was written is kept and charged.`
-          : result.status === 'cancelled'
-            ? 'Cancelled: the demonstrations written so far are kept and charged.'
-            : undefined;
+      const { result, after } = await this.runFramed({
+        title: `generating demonstrations for ${this.name}`,
+        board,
+        target,
+        run: (signal, changed) =>
+          runInWorker({
+            workerFile: path.join(this.deps.extensionUri.fsPath, 'dist', 'run-worker.js'),
+            job: {
+              algorithm: 'dp-few-shot',
+              dataset: loaded.ds,
+              plan,
+              units: target.units,
+              root: loaded.ledger.workspaceRoot,
+              generator: modelRefOf(provider),
+              lookahead: provider.offline ? FEWSHOT_DEFAULTS.lookahead : 1,
+              // The built-in model computes on one thread, so writing a label's shots at once buys no time, and a
+              // cancel would charge every started shot (all of them). Network models: all at once (the core default).
+              ...(provider.offline ? { shotConcurrency: 1 } : {}),
+            },
+            // The ledger and a model with a key or the editor's API stay here; the worker reaches them by calls.
+            ledger: loaded.ledger,
+            models: { generator: provider },
+            signal,
+            // Warnings from the noisy pool counts (DP outputs), e.g. q = 1 or weak signal.
+            onWarnings: (ws) => ws.forEach((w) => this.deps.log.warn(w)),
+            onProgress: (p) => {
+              rows.update(p);
+              changed();
+            },
+          }),
+      });
       const { release, message: shown } = fewShotResultMessage(
         { plan, result },
         {
           budgetUsed: Math.max(0, after.spent - before.spent),
           budget: budgetOf(after),
           journal: vscode.workspace.asRelativePath(localJournalPath(result.checkpoint), false),
-          message,
+          message: RunPanel.stopNote(result, {
+            failed: 'What was written is kept and charged.',
+            cancelled: 'Cancelled: the demonstrations written so far are kept and charged.',
+          }),
         },
       );
       this.settled(release, shown, after, result.checkpoint);
@@ -233,8 +215,6 @@ export class GeneratePanel extends RunPanel<GenerateSettings, FewShotRelease> {
         `Generate ${this.name}: ${result.status}, ${result.demonstrations.length} demonstration(s), ε planned ${result.reservation.epsilonRun.toFixed(3)}, budget used ${(after.spent - before.spent).toFixed(3)}; local only, not private: ${result.report.usage.calls} calls, ${Date.now() - started} ms.`,
       );
     } finally {
-      throttle.cancel();
-      this.running = undefined;
       if (!ledgerExisted && existsSync(ledgerDir)) this.deps.log.info(`Created the privacy ledger at ${ledgerDir}.`);
     }
   }

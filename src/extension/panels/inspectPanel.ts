@@ -1,6 +1,11 @@
 import * as vscode from 'vscode';
 import { parseWebviewMessage, type HostMessage } from '../../shared/protocol';
 import { createWebviewPanel } from './runPanelHost';
+import { summarize } from '../../core/data';
+import { DataError, UserError } from '../../core/errors';
+import { ledgerDatasetOf, openLedger } from '../../core/ledger';
+import type { Config } from '../config';
+import { budgetOf, ledgerRootFor, type BudgetUpdate } from '../datasetLedger';
 
 /**
  * The dataset summary panel. One panel per dataset file; the host keeps the latest state and re-sends it after
@@ -83,5 +88,42 @@ export class InspectPanel {
     this.disposed = true;
     InspectPanel.panels.delete(this.file.toString());
     for (const d of this.disposables.splice(0)) d.dispose();
+  }
+}
+
+/**
+ * Loads `panel`'s dataset and posts its local summary (or the load error, with file and line), then shows its budget
+ * in the status bar. A ledger problem must not hide the summary (Generate reports it in full).
+ */
+export async function loadSummary(
+  panel: InspectPanel,
+  deps: { config: Config; log: vscode.LogOutputChannel; showBudget: (u: BudgetUpdate) => void },
+): Promise<void> {
+  const { config, log, showBudget } = deps;
+  const file = panel.file;
+  const root = ledgerRootFor(file);
+  const name = vscode.workspace.asRelativePath(file, false);
+  panel.post({ type: 'loading', file: name });
+  const started = Date.now();
+  try {
+    const ds = await config.loadDataset(file, root);
+    const summary = summarize(ds);
+    panel.post({ type: 'summary', summary });
+    log.info(`Inspected ${name} in ${Date.now() - started} ms.`);
+    void openLedger(root)
+      .status(ledgerDatasetOf(ds, summary.units))
+      .then(
+        (status) => showBudget({ file, name, budget: budgetOf(status) }),
+        (e: unknown) => log.warn(`Could not read the privacy budget of ${name}: ${(e as Error).message}`),
+      );
+  } catch (e) {
+    if (e instanceof UserError) {
+      const line = e instanceof DataError ? e.line : undefined;
+      panel.post({ type: 'error', file: name, message: e.message, hint: e.hint, line });
+      log.warn(`Could not load ${name}: ${e.message}`);
+    } else {
+      panel.post({ type: 'error', file: name, message: `Unexpected error: ${(e as Error).message}` });
+      log.error(e as Error);
+    }
   }
 }

@@ -2,6 +2,7 @@
 // the webview. It carries the release (src/core/release.ts: what Copy, Insert and Export… render) and, apart, the
 // ledger's figures and the local diagnostics for the "Local only, not private" area.
 import type { Usage } from '../../core/providers/types';
+import { plusUsage } from '../../core/runs/usage';
 import {
   augPeRelease,
   fewShotRelease,
@@ -14,14 +15,20 @@ import type { BudgetMessage, HostMessage } from '../../shared/protocol';
 
 type Ledgered = { budgetUsed: number; budget: BudgetMessage; journal: string; message?: string };
 
-function local(u: Usage, durationMs: number, journal: string) {
+/** The ledger's figures, the local diagnostics and the status note around a release (the result message's body). */
+function around(o: Ledgered, u: Usage, durationMs: number) {
   return {
-    calls: u.calls,
-    inputTokens: u.inputTokens,
-    outputTokens: u.outputTokens,
-    cost: u.cost,
-    durationMs,
-    journal,
+    budgetUsed: o.budgetUsed,
+    budget: o.budget,
+    localOnlyNotPrivate: {
+      calls: u.calls,
+      inputTokens: u.inputTokens,
+      outputTokens: u.outputTokens,
+      cost: u.cost,
+      durationMs,
+      journal: o.journal,
+    },
+    ...(o.message === undefined ? {} : { message: o.message }),
   };
 }
 
@@ -34,15 +41,10 @@ export function fewShotResultMessage(
   o: Ledgered,
 ): { release: FewShotRelease; message: Extract<HostMessage, { type: 'result' }> } {
   const release = fewShotRelease(run);
-  const message: Extract<HostMessage, { type: 'result' }> = {
-    type: 'result',
+  return {
     release,
-    budgetUsed: o.budgetUsed,
-    budget: o.budget,
-    localOnlyNotPrivate: local(run.result.report.usage, run.result.report.durationMs, o.journal),
-    ...(o.message === undefined ? {} : { message: o.message }),
+    message: { type: 'result', release, ...around(o, run.result.report.usage, run.result.report.durationMs) },
   };
-  return { release, message };
 }
 
 /**
@@ -55,22 +57,7 @@ export function augPeResultMessage(
   },
   o: Ledgered,
 ): { release: AugPeRelease; message: Extract<HostMessage, { type: 'synthResult' }> } {
-  const u = run.result.report.usage;
-  const pe = run.result.privateEmbeddingUsage;
-  const all: Usage = {
-    calls: u.calls + pe.calls,
-    inputTokens: u.inputTokens + pe.inputTokens,
-    outputTokens: u.outputTokens + pe.outputTokens,
-    cost: u.cost + pe.cost,
-  };
+  const all = plusUsage(run.result.report.usage, run.result.privateEmbeddingUsage);
   const release = augPeRelease(run);
-  const message: Extract<HostMessage, { type: 'synthResult' }> = {
-    type: 'synthResult',
-    release,
-    budgetUsed: o.budgetUsed,
-    budget: o.budget,
-    localOnlyNotPrivate: local(all, run.result.report.durationMs, o.journal),
-    ...(o.message === undefined ? {} : { message: o.message }),
-  };
-  return { release, message };
+  return { release, message: { type: 'synthResult', release, ...around(o, all, run.result.report.durationMs) } };
 }

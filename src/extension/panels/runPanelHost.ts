@@ -14,6 +14,7 @@ import {
   overlapNotes,
   type PlanCheck,
   type BudgetStatus,
+  type LedgerDataset,
   type RunPlan,
 } from '../../core/ledger';
 import type { Capabilities, Provider } from '../../core/providers/types';
@@ -35,6 +36,7 @@ import { insertRelease, releaseClipboardText, writeExport } from '../editorOutpu
 import { chooseLabels } from '../../core/fewshot/prepare';
 import { providerFromSettings } from '../providers/settings';
 import { renderWebviewHtml, type PanelKind } from './html';
+import { Throttle } from './progress';
 import { panelIcon } from './icons';
 import { releaseFilePath, writeReleaseFile } from '../../core/release-file';
 import { latestRelease, readLocalDiagnostics, shortTime } from '../views/runsModel';
@@ -109,6 +111,22 @@ export interface RunPanelSpec {
   planType: 'plan' | 'synthPlan';
   exportTitle: string;
   exportFile: string;
+}
+
+/** A concrete run panel class: its spec, and the constructor it inherits from RunPanel. */
+type PanelClass<P> = {
+  readonly spec: RunPanelSpec;
+  new (spec: RunPanelSpec, panel: vscode.WebviewPanel, deps: RunPanelDeps, file: vscode.Uri): P;
+};
+
+/** A run's progress board as the run frame uses it (runFramed): the view's message, and a line for the notification. */
+export interface PanelBoard {
+  /** Something changed since the last take. */
+  readonly pending: boolean;
+  take(running: boolean): HostMessage;
+  summary(m: HostMessage): string;
+  /** The end of the run (rows still in flight are marked done or stopped). */
+  finish?(status: 'completed' | 'cancelled' | 'failed'): void;
 }
 
 export interface Loaded {
@@ -222,7 +240,20 @@ export abstract class RunPanel<S, R extends Release> {
     for (const p of RunPanel.panels.values()) if (p.file.toString() === file.toString()) p.onBudgetChanged(budget);
   }
 
-  protected constructor(
+  /**
+   * Shows the panel of this kind for `file` (revealed when it is open), as `GeneratePanel.show(deps, file)`: the
+   * subclass names its spec in a static `spec` and inherits this constructor (the webview samples' createOrShow).
+   */
+  static show<P extends RunPanel<unknown, Release>>(this: PanelClass<P>, deps: RunPanelDeps, file: vscode.Uri): P {
+    return RunPanel.open(this.spec, deps, file, (panel) => new this(this.spec, panel, deps, file));
+  }
+
+  /** Revives this kind of panel after a window reload, with its last saved release (the samples' `revive`). */
+  static registerSerializer(this: PanelClass<RunPanel<unknown, Release>>, deps: RunPanelDeps): vscode.Disposable {
+    return RunPanel.serializer(this.spec, deps, (panel, file) => new this(this.spec, panel, deps, file));
+  }
+
+  constructor(
     private readonly spec: RunPanelSpec,
     readonly panel: vscode.WebviewPanel,
     protected readonly deps: RunPanelDeps,
@@ -536,6 +567,66 @@ export abstract class RunPanel<S, R extends Release> {
     } finally {
       this.report = undefined;
     }
+  }
+
+  /**
+   * The frame of a run, the same for both panels: Cancel (the panel's button and the notification's) aborts the
+   * signal `run` gets; the board's state is posted at most every 100 ms, and once more at the end (a trailing post
+   * carries the last state and tells the view the run is over); the ledger is read again afterwards. When the run
+   * throws (a refusal, a crash of its worker), the budget is read again and sent before the error goes on: a crash
+   * after the reservation leaves it charged in full.
+   */
+  protected async runFramed<T extends { status: 'completed' | 'cancelled' | 'failed' }>(o: {
+    title: string;
+    board: PanelBoard;
+    target: LedgerDataset;
+    /** `changed` tells the frame the board has news (posted within 100 ms). */
+    run: (signal: AbortSignal, changed: () => void) => Promise<T>;
+  }): Promise<{ result: T; after: BudgetStatus }> {
+    const ledger = this.loaded!.ledger;
+    const controller = new AbortController();
+    this.running = controller;
+    const throttle = new Throttle(100, () => {
+      const running = this.running === controller;
+      if (running && !o.board.pending) return;
+      const m = o.board.take(running);
+      this.report?.(o.board.summary(m));
+      this.post(m);
+    });
+    throttle.flushNow();
+    try {
+      const result = await this.inNotification(o.title, controller, () =>
+        o.run(controller.signal, () => throttle.poke()),
+      );
+      this.running = undefined;
+      o.board.finish?.(result.status);
+      throttle.flushNow();
+      return { result, after: await ledger.status(o.target) };
+    } catch (e) {
+      this.running = undefined;
+      o.board.finish?.('failed');
+      throttle.flushNow();
+      const after = await ledger.status(o.target).catch(() => undefined);
+      if (after) {
+        this.budget = budgetOf(after);
+        this.post({ type: 'budget', budget: this.budget });
+        this.deps.onBudget({ file: this.file, name: this.name, budget: this.budget });
+      }
+      throw e;
+    } finally {
+      throttle.cancel();
+      this.running = undefined;
+    }
+  }
+
+  /** The note of a run that did not complete, or undefined; `kept` says what stays and what is charged. */
+  protected static stopNote(
+    result: { status: 'completed' | 'cancelled' | 'failed'; error?: Error },
+    kept: { failed: string; cancelled: string },
+  ): string | undefined {
+    if (result.status === 'failed')
+      return `The run stopped early: ${result.error?.message ?? 'unknown error'}. ${kept.failed}`;
+    return result.status === 'cancelled' ? kept.cancelled : undefined;
   }
 
   /**

@@ -26,8 +26,7 @@ import type { BudgetMessage, HostMessage, SynthSettings, WebviewMessage } from '
 import { budgetOf } from '../datasetLedger';
 import { providerFromSettings } from '../providers/settings';
 import { augPeResultMessage } from './release';
-import { Throttle } from './progress';
-import { RunPanel, type Loaded, type RunPanelDeps, type RunPanelSpec } from './runPanelHost';
+import { RunPanel, type Loaded, type RunPanelSpec } from './runPanelHost';
 import { runInWorker } from '../../core/worker/host';
 import { modelRefOf } from '../../core/worker/protocol';
 import { SynthProgressBoard } from './synthProgress';
@@ -56,22 +55,10 @@ const SPEC: RunPanelSpec = {
  * figures with the private row counts (local display) and the released records (DP output); never rows or keys.
  */
 export class SynthPanel extends RunPanel<SynthSettings, AugPeRelease> {
+  static readonly spec = SPEC;
   static readonly viewType = SPEC.viewType;
 
   private board: SynthProgressBoard | undefined;
-
-  static show(deps: RunPanelDeps, file: vscode.Uri): SynthPanel {
-    return RunPanel.open(SPEC, deps, file, (panel) => new SynthPanel(panel, deps, file));
-  }
-
-  /** Revives this kind of panel after a window reload, with its last saved release (runPanelHost.ts). */
-  static registerSerializer(deps: RunPanelDeps): vscode.Disposable {
-    return RunPanel.serializer(SPEC, deps, (panel, file) => new SynthPanel(panel, deps, file));
-  }
-
-  private constructor(panel: vscode.WebviewPanel, deps: RunPanelDeps, file: vscode.Uri) {
-    super(SPEC, panel, deps, file);
-  }
 
   protected initMessage(loaded: Loaded, budget: BudgetMessage, provider: Provider): HostMessage {
     const providerEmbeds = !NO_EMBEDDINGS.includes(provider.kind);
@@ -256,24 +243,27 @@ export class SynthPanel extends RunPanel<SynthSettings, AugPeRelease> {
     const ledgerPlan = point ? resumePlan(plan, point) : plan.ledgerPlan;
     const check = point ? await loaded.ledger.check(target, ledgerPlan) : prepared.check;
     if (!check.fits) throw new BudgetExceededError(check, this.name, ledgerPlan);
-    const controller = new AbortController();
-    this.running = controller;
     const started = Date.now();
     this.deps.log.info(
       `Synthesizing ${plan.settings.count} record(s) over ${plan.labels.length} label(s) for ${this.name}, T ${plan.settings.iterations}, with ${generator.kind}/${generator.model}; embedder ${embedder.kind}/${embedder.model}.`,
     );
-    const board = new SynthProgressBoard(plan.labels, plan.settings.iterations);
-    this.board = board;
-    const throttle = new Throttle(100, () => {
-      const running = this.running === controller;
-      if (running && !board.pending) return;
-      const m = board.take(running);
-      this.report?.(`iteration ${m.iteration} of ${m.iterations}, ${m.histograms} histogram(s), ${m.calls} calls`);
-      this.post(m);
-    });
-    throttle.flushNow();
-    try {
-      const result = await this.inNotification(`synthesizing records for ${this.name}`, controller, () =>
+    const rows = new SynthProgressBoard(plan.labels, plan.settings.iterations);
+    this.board = rows;
+    const { result, after } = await this.runFramed({
+      title: `synthesizing records for ${this.name}`,
+      board: {
+        get pending() {
+          return rows.pending;
+        },
+        take: (running) => rows.take(running),
+        summary: (m) =>
+          m.type === 'synthProgress'
+            ? `iteration ${m.iteration} of ${m.iterations}, ${m.histograms} histogram(s), ${m.calls} calls`
+            : '',
+        finish: (status) => rows.finish(status),
+      },
+      target,
+      run: (signal, changed) =>
         runInWorker({
           workerFile: path.join(this.deps.extensionUri.fsPath, 'dist', 'run-worker.js'),
           job: {
@@ -289,55 +279,31 @@ export class SynthPanel extends RunPanel<SynthSettings, AugPeRelease> {
           // The ledger and a model with a key or the editor's API stay here; the worker reaches them by calls.
           ledger: loaded.ledger,
           models: { generator: provider },
-          signal: controller.signal,
+          signal,
           onProgress: (p) => {
-            board.update(p);
-            throttle.poke();
+            rows.update(p);
+            changed();
           },
         }),
-      );
-      this.running = undefined;
-      board.finish(result.status);
-      throttle.flushNow();
-      const after = await loaded.ledger.status(target);
-      const message =
-        result.status === 'failed'
-          ? `The run stopped early: ${result.error?.message ?? 'unknown error'}. The last selected records are kept, and the ${result.histograms} histogram(s) that ran are charged.`
-          : result.status === 'cancelled'
-            ? `Cancelled after ${result.histograms} of ${plan.settings.iterations} histogram(s): the last selected records are kept, and only those histograms are charged.`
-            : undefined;
-      const { release, message: shown } = augPeResultMessage(
-        { plan, result },
-        {
-          budgetUsed: Math.max(0, after.spent - before.spent),
-          budget: budgetOf(after),
-          journal: path.relative(loaded.root, localJournalPath(result.checkpoint)),
-          message,
-        },
-      );
-      // A stop with histograms left can be resumed from the panel (the id goes back with the Resume button).
-      const left = result.status !== 'completed' && result.histograms < plan.settings.iterations;
-      this.settled(release, left ? { ...shown, resumable: result.reservation.id } : shown, after, result.checkpoint);
-      this.deps.log.info(
-        `Synthesize ${this.name}: ${result.status}, ${result.records.length} record(s), ${result.histograms} of ${plan.settings.iterations} histogram(s), ε charged ${result.epsilonCharged.toFixed(3)}; local only, not private: ${result.report.usage.calls} calls, ${Date.now() - started} ms.`,
-      );
-    } catch (e) {
-      // Refused or crashed in the worker: the rows stop spinning, and the budget is re-read (a crash after the
-      // reservation leaves it charged in full).
-      this.running = undefined;
-      board.finish('failed');
-      throttle.flushNow();
-      const after = await loaded.ledger.status(target).catch(() => undefined);
-      if (after) {
-        this.budget = budgetOf(after);
-        this.post({ type: 'budget', budget: this.budget });
-        this.deps.onBudget({ file: this.file, name: this.name, budget: this.budget });
-      }
-      throw e;
-    } finally {
-      throttle.cancel();
-      this.running = undefined;
-    }
+    });
+    const { release, message: shown } = augPeResultMessage(
+      { plan, result },
+      {
+        budgetUsed: Math.max(0, after.spent - before.spent),
+        budget: budgetOf(after),
+        journal: path.relative(loaded.root, localJournalPath(result.checkpoint)),
+        message: RunPanel.stopNote(result, {
+          failed: `The last selected records are kept, and the ${result.histograms} histogram(s) that ran are charged.`,
+          cancelled: `Cancelled after ${result.histograms} of ${plan.settings.iterations} histogram(s): the last selected records are kept, and only those histograms are charged.`,
+        }),
+      },
+    );
+    // A stop with histograms left can be resumed from the panel (the id goes back with the Resume button).
+    const left = result.status !== 'completed' && result.histograms < plan.settings.iterations;
+    this.settled(release, left ? { ...shown, resumable: result.reservation.id } : shown, after, result.checkpoint);
+    this.deps.log.info(
+      `Synthesize ${this.name}: ${result.status}, ${result.records.length} record(s), ${result.histograms} of ${plan.settings.iterations} histogram(s), ε charged ${result.epsilonCharged.toFixed(3)}; local only, not private: ${result.report.usage.calls} calls, ${Date.now() - started} ms.`,
+    );
   }
 }
 

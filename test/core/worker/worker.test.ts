@@ -100,13 +100,19 @@ test('DP few-shot in the worker: demonstrations, progress and the noisy-count wa
   const w = await workspace();
   const plan = planFewShot(w.ds, { labels: LABELS, shots: 1, epsilon: 3, delta: w.delta, maxTokens: 6, prompts: 4 });
   const seen: FewShotProgress[] = [];
+  let warned: string[] = [];
   const result = await runInWorker({
     workerFile: await runWorkerBundle(),
     job: { algorithm: 'dp-few-shot', dataset: w.ds, plan, units: w.units, root: w.root, generator: builtin },
     ledger: w.ledger,
     signal: never,
     onProgress: (p) => seen.push(p),
+    onWarnings: (ws) => (warned = ws),
   });
+  // The warnings the run reports (from the noisy counts; with M = 4 prompts the noise std σ·√2/M is always over the
+  // weak-signal line) reached the host's callback.
+  assert.ok(result.warnings.some((x) => /weak signal/.test(x)));
+  assert.deepEqual(warned, result.warnings);
   assert.equal(result.status, 'completed');
   assert.deepEqual(
     result.demonstrations.map((d) => d.label),
