@@ -8,22 +8,21 @@ import { copyFileSync, readFileSync, readdirSync } from 'node:fs';
 import { join } from 'node:path';
 import { spawnSync } from 'node:child_process';
 import { formatNumber } from '../../src/shared/format';
-import type { Browser, FrameLocator, Locator, Page } from 'playwright-core';
+import type { FrameLocator, Locator, Page } from 'playwright-core';
 import {
   ARTIFACTS,
   ROOT,
   WORKBENCH_SETTINGS,
   webview,
   withDiagnostics as diagnose,
-  collectConsole,
   isCspViolation,
-  launchBrowser,
   screenshot,
-  startCodeServer,
   fromExplorer as explorerMenu,
   numberIn,
   activeTabIcon,
+  openWorkspace,
   type CodeServer,
+  type Workspace,
   type LoggedMessage,
 } from './harness';
 
@@ -39,7 +38,7 @@ const SETTINGS = {
 
 describe('Generate DP Demonstrations in a real VS Code (code-server + Chromium)', { timeout: 180_000 }, () => {
   let server: CodeServer | undefined;
-  let browser: Browser | undefined;
+  let session: Workspace | undefined;
   let page: Page;
   let logs: LoggedMessage[];
 
@@ -96,24 +95,16 @@ describe('Generate DP Demonstrations in a real VS Code (code-server + Chromium)'
   }
 
   before(async () => {
-    const [s, b] = await Promise.all([
-      startCodeServer((ws) => copyFileSync(join(ROOT, 'examples', SAMPLE), join(ws, SAMPLE)), SETTINGS),
-      launchBrowser(),
-    ]);
-    server = s;
-    browser = b;
-    page = await browser.newPage({ viewport: { width: 1280, height: 900 } });
     // Copy is checked by reading the page's clipboard (VS Code in a browser writes it with navigator.clipboard).
-    await page.context().grantPermissions(['clipboard-read', 'clipboard-write'], { origin: server.url });
-    logs = collectConsole(page);
-    await page.goto(`${server.url}/?folder=${encodeURIComponent(server.workspace)}`);
-    await page.locator('.monaco-workbench').waitFor({ timeout: 60_000 });
-    await page.locator(`.explorer-folders-view .monaco-list-row[aria-label="${SAMPLE}"]`).waitFor({ timeout: 30_000 });
+    session = await openWorkspace((ws) => copyFileSync(join(ROOT, 'examples', SAMPLE), join(ws, SAMPLE)), SETTINGS, {
+      file: SAMPLE,
+      clipboard: true,
+    });
+    ({ server, page, logs } = session);
   });
 
   after(async () => {
-    await browser?.close();
-    await server?.stop();
+    await session?.close();
   });
 
   it('opens an untitled editor to insert into later', () =>

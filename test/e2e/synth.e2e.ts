@@ -8,7 +8,7 @@ import assert from 'node:assert/strict';
 import { copyFileSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { spawnSync } from 'node:child_process';
-import type { Browser, FrameLocator, Page } from 'playwright-core';
+import type { FrameLocator, Page } from 'playwright-core';
 import { epsilonFor } from '../../src/core/privacy';
 import { filterEpsilon } from '../../src/core/privacy/filter';
 import {
@@ -16,15 +16,14 @@ import {
   WORKBENCH_SETTINGS,
   webview,
   withDiagnostics as diagnose,
-  collectConsole,
   isCspViolation,
-  launchBrowser,
   screenshot,
-  startCodeServer,
   fromExplorer as explorerMenu,
   numberIn,
   activeTabIcon,
+  openWorkspace,
   type CodeServer,
+  type Workspace,
   type LoggedMessage,
 } from './harness';
 
@@ -50,7 +49,7 @@ interface Status {
 
 describe('Generate Synthetic Records (Aug-PE) in a real VS Code (code-server + Chromium)', { timeout: 420_000 }, () => {
   let server: CodeServer | undefined;
-  let browser: Browser | undefined;
+  let session: Workspace | undefined;
   let page: Page;
   let logs: LoggedMessage[];
   /** The plan previewed before the first run: its exact ε and σ (the `data-value`s of the plan view). */
@@ -116,26 +115,19 @@ describe('Generate Synthetic Records (Aug-PE) in a real VS Code (code-server + C
     );
 
   before(async () => {
-    const [s, b] = await Promise.all([
-      startCodeServer((ws) => copyFileSync(join(ROOT, 'examples', SAMPLE), join(ws, SAMPLE)), {
+    session = await openWorkspace(
+      (ws) => copyFileSync(join(ROOT, 'examples', SAMPLE), join(ws, SAMPLE)),
+      {
         ...WORKBENCH_SETTINGS,
         'files.hotExit': 'off',
-      }),
-      launchBrowser(),
-    ]);
-    server = s;
-    browser = b;
-    page = await browser.newPage({ viewport: { width: 1280, height: 900 } });
-    await page.context().grantPermissions(['clipboard-read', 'clipboard-write'], { origin: server.url });
-    logs = collectConsole(page);
-    await page.goto(`${server.url}/?folder=${encodeURIComponent(server.workspace)}`);
-    await page.locator('.monaco-workbench').waitFor({ timeout: 60_000 });
-    await page.locator(`.explorer-folders-view .monaco-list-row[aria-label="${SAMPLE}"]`).waitFor({ timeout: 30_000 });
+      },
+      { file: SAMPLE, clipboard: true },
+    );
+    ({ server, page, logs } = session);
   });
 
   after(async () => {
-    await browser?.close();
-    await server?.stop();
+    await session?.close();
   });
 
   it('opens an untitled editor to insert into later', () =>
