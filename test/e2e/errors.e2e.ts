@@ -19,6 +19,7 @@ import {
   fromExplorer,
   numberIn,
   openWorkspace,
+  until,
   type CodeServer,
   type Workspace,
   type LoggedMessage,
@@ -86,14 +87,6 @@ describe(
       await wv().getByRole('heading', { name: 'Labels (77)' }).waitFor({ timeout: 30_000 });
     }
     const ledgerFile = () => join(server!.workspace, '.private-fewshot', 'ledger.jsonl');
-
-    async function until(what: string, check: () => Promise<boolean>, timeoutMs = 30_000): Promise<void> {
-      const deadline = Date.now() + timeoutMs;
-      while (!(await check())) {
-        if (Date.now() > deadline) throw new Error(`timed out waiting until ${what}`);
-        await new Promise((r) => setTimeout(r, 200));
-      }
-    }
 
     /** Small run settings: 2 labels × 1 shot, M = 2 prompts, T_max = 4 tokens. */
     async function fillForm(epsilon: string): Promise<void> {

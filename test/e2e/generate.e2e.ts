@@ -21,6 +21,8 @@ import {
   numberIn,
   activeTabIcon,
   openWorkspace,
+  until,
+  openUntitled,
   type CodeServer,
   type Workspace,
   type LoggedMessage,
@@ -85,15 +87,6 @@ describe('Generate DP Demonstrations in a real VS Code (code-server + Chromium)'
       })),
     );
 
-  /** Polls `check` until it holds (for state inside a webview, which page.waitForFunction cannot see). */
-  async function until(what: string, check: () => Promise<boolean>, timeoutMs = 30_000): Promise<void> {
-    const deadline = Date.now() + timeoutMs;
-    while (!(await check())) {
-      if (Date.now() > deadline) throw new Error(`timed out waiting until ${what}`);
-      await new Promise((r) => setTimeout(r, 100));
-    }
-  }
-
   before(async () => {
     // Copy is checked by reading the page's clipboard (VS Code in a browser writes it with navigator.clipboard).
     session = await openWorkspace((ws) => copyFileSync(join(ROOT, 'examples', SAMPLE), join(ws, SAMPLE)), SETTINGS, {
@@ -109,23 +102,7 @@ describe('Generate DP Demonstrations in a real VS Code (code-server + Chromium)'
 
   it('opens an untitled editor to insert into later', () =>
     withDiagnostics('untitled', async () => {
-      await page.keyboard.press('F1');
-      await page.locator('.quick-input-widget input').fill('>File: New Untitled Text File');
-      await page
-        .locator('.quick-input-list .monaco-list-row[aria-label^="File: New Untitled Text File"]')
-        .first()
-        .click();
-      await page.waitForFunction(
-        () =>
-          /^Untitled-1\b/.test(document.querySelector('.tabs-container .tab.active')?.getAttribute('aria-label') ?? ''),
-        undefined,
-        { timeout: 10_000 },
-      );
-      const editor = page.locator('.editor-instance .monaco-editor').first();
-      await editor.waitFor({ timeout: 10_000 });
-      await editor.click();
-      await page.keyboard.type(`${MARKER}\n`);
-      await page.locator('.monaco-editor .view-lines', { hasText: MARKER }).waitFor({ timeout: 5_000 });
+      await openUntitled(page, MARKER);
     }));
 
   it('opens the Generate panel from the explorer: labels, budget 4 of 4 and the builtin notice', () =>

@@ -404,6 +404,36 @@ export async function fromExplorer(page: Page, file: string, command: string): P
   }
 }
 
+/** Polls `check` until it holds (for state inside a webview, which page.waitForFunction cannot see). */
+export async function until(what: string, check: () => Promise<boolean>, timeoutMs = 30_000): Promise<void> {
+  const deadline = Date.now() + timeoutMs;
+  while (!(await check())) {
+    if (Date.now() > deadline) throw new Error(`timed out waiting until ${what}`);
+    await new Promise((r) => setTimeout(r, 100));
+  }
+}
+
+/**
+ * Opens a new untitled editor from the palette ("File: New Untitled Text File") and types `marker` and a newline
+ * into it, so that a later Insert has a cursor to go to (after the marker) and the test can find the editor by it.
+ */
+export async function openUntitled(page: Page, marker: string): Promise<void> {
+  await page.keyboard.press('F1');
+  await page.locator('.quick-input-widget input').fill('>File: New Untitled Text File');
+  await page.locator('.quick-input-list .monaco-list-row[aria-label^="File: New Untitled Text File"]').first().click();
+  await page.waitForFunction(
+    () =>
+      /^Untitled-\d+\b/.test(document.querySelector('.tabs-container .tab.active')?.getAttribute('aria-label') ?? ''),
+    undefined,
+    { timeout: 10_000 },
+  );
+  const editor = page.locator('.editor-instance .monaco-editor').first();
+  await editor.waitFor({ timeout: 10_000 });
+  await editor.click();
+  await page.keyboard.type(`${marker}\n`);
+  await page.locator('.monaco-editor .view-lines', { hasText: marker }).waitFor({ timeout: 5_000 });
+}
+
 /** The number shown by the first element matching `selector` (fails when it is not one): its exact `data-value` when
  * the view rounds the figure it shows, else its text. */
 export async function numberIn(frame: FrameLocator, selector: string): Promise<number> {

@@ -19,6 +19,8 @@ import {
   webview,
   withDiagnostics as diagnose,
   openWorkspace,
+  until,
+  openUntitled,
   waitForWorkbench,
   type CodeServer,
   type Workspace,
@@ -42,14 +44,6 @@ describe('The Runs view and panels that keep their results (code-server + Chromi
     readdirSync(runsDir())
       .filter((f) => f.endsWith('.release.json'))
       .map((f) => JSON.parse(readFileSync(join(runsDir(), f), 'utf8')) as { demonstrations: { text: string }[] });
-
-  async function until(what: string, check: () => Promise<boolean>, timeoutMs = 30_000): Promise<void> {
-    const deadline = Date.now() + timeoutMs;
-    while (!(await check())) {
-      if (Date.now() > deadline) throw new Error(`timed out waiting until ${what}`);
-      await new Promise((r) => setTimeout(r, 200));
-    }
-  }
 
   const demoTexts = (wv: FrameLocator) => wv.locator('.result .demo-text').allTextContents();
 
@@ -120,17 +114,7 @@ describe('The Runs view and panels that keep their results (code-server + Chromi
 
   it('inserts the run’s release at the cursor of an editor (the inline Insert action)', () =>
     withDiagnostics('insert', async () => {
-      await page.keyboard.press('F1');
-      await page.locator('.quick-input-widget input').fill('>File: New Untitled Text File');
-      await page
-        .locator('.quick-input-list .monaco-list-row[aria-label^="File: New Untitled Text File"]')
-        .first()
-        .click();
-      const editor = page.locator('.editor-instance .monaco-editor').first();
-      await editor.waitFor({ timeout: 10_000 });
-      await editor.click();
-      await page.keyboard.type(`${MARKER}\n`);
-      await page.locator('.monaco-editor .view-lines', { hasText: MARKER }).waitFor({ timeout: 5_000 });
+      await openUntitled(page, MARKER);
 
       const [release] = savedReleases();
       const demo = release!.demonstrations[0]!.text.trim();

@@ -22,6 +22,8 @@ import {
   numberIn,
   activeTabIcon,
   openWorkspace,
+  until,
+  openUntitled,
   type CodeServer,
   type Workspace,
   type LoggedMessage,
@@ -89,15 +91,6 @@ describe('Generate Synthetic Records (Aug-PE) in a real VS Code (code-server + C
     return Number(/ε (\d+\.\d\d) left/.exec(text)?.[1]);
   };
 
-  /** Polls `check` until it holds (for state inside a webview, which page.waitForFunction cannot see). */
-  async function until(what: string, check: () => Promise<boolean>, timeoutMs = 30_000): Promise<void> {
-    const deadline = Date.now() + timeoutMs;
-    while (!(await check())) {
-      if (Date.now() > deadline) throw new Error(`timed out waiting until ${what}`);
-      await new Promise((r) => setTimeout(r, 100));
-    }
-  }
-
   const records = (wv: FrameLocator) =>
     wv.locator('.result .record').evaluateAll((els) =>
       els.map((e) => ({
@@ -132,23 +125,7 @@ describe('Generate Synthetic Records (Aug-PE) in a real VS Code (code-server + C
 
   it('opens an untitled editor to insert into later', () =>
     withDiagnostics('untitled', async () => {
-      await page.keyboard.press('F1');
-      await page.locator('.quick-input-widget input').fill('>File: New Untitled Text File');
-      await page
-        .locator('.quick-input-list .monaco-list-row[aria-label^="File: New Untitled Text File"]')
-        .first()
-        .click();
-      await page.waitForFunction(
-        () =>
-          /^Untitled-1\b/.test(document.querySelector('.tabs-container .tab.active')?.getAttribute('aria-label') ?? ''),
-        undefined,
-        { timeout: 10_000 },
-      );
-      const editor = page.locator('.editor-instance .monaco-editor').first();
-      await editor.waitFor({ timeout: 10_000 });
-      await editor.click();
-      await page.keyboard.type(`${MARKER}\n`);
-      await page.locator('.monaco-editor .view-lines', { hasText: MARKER }).waitFor({ timeout: 5_000 });
+      await openUntitled(page, MARKER);
     }));
 
   it('opens from the explorer: 77 labels, the acknowledgement, the built-in notice, the embedder choice and the budget 4 of 4', () =>
