@@ -4,7 +4,7 @@
 // Generate example on the bundled example data, in a temporary workspace.
 import { mkdirSync } from 'node:fs';
 import { join } from 'node:path';
-import { ROOT, WORKBENCH_SETTINGS, launchBrowser, startCodeServer } from '../test/e2e/harness';
+import { ROOT, openWorkspace } from '../test/e2e/harness';
 import {
   THEMES,
   closeSideBar,
@@ -18,11 +18,9 @@ import {
 
 const OUT = join(ROOT, 'docs', 'images');
 mkdirSync(OUT, { recursive: true });
-const [server, browser] = await Promise.all([startCodeServer(setupWorkspace, WORKBENCH_SETTINGS), launchBrowser()]);
+const session = await openWorkspace(setupWorkspace);
 try {
-  const page = await browser.newPage({ viewport: { width: 1280, height: 900 } });
-  await page.goto(`${server.url}/?folder=${encodeURIComponent(server.workspace)}`);
-  await page.locator('.monaco-workbench').waitFor({ timeout: 60_000 });
+  const { page } = session;
   await openPanels(page);
   await closeSideBar(page);
   for (const theme of Object.keys(THEMES) as ThemeName[]) {
@@ -41,6 +39,5 @@ try {
     }
   }
 } finally {
-  await browser.close();
-  await server.stop();
+  await session.close();
 }

@@ -1,13 +1,13 @@
-// Pieces both run panels (Generate, Synthesize) use. Text only (see dom.ts).
+// Pieces the panels share: figures, the budget, tables, warnings, the release's actions and list, the local
+// diagnostics. The form inputs are in form.ts. Text only (see dom.ts).
 import { formatNumber } from '../src/shared/format';
-import type { Preset } from '../src/shared/presets';
 import {
   INSERT_FORMATS,
   type BudgetMessage,
   type InsertFormat,
   type LocalRunDiagnostics,
 } from '../src/shared/protocol';
-import { h } from './dom';
+import { h, type Child } from './dom';
 import { send } from './vscode-api';
 
 /** The panels' one number format (src/shared/format.ts): 0.52, 1.48, 24.08; 0.0062 below 0.1. */
@@ -57,55 +57,47 @@ export function budgetView(b: BudgetMessage): HTMLElement {
   );
 }
 
-/**
- * A number field with its explanation in plain words: the tooltip of the label and the input, and the input's
- * accessible description (read by screen readers after the name).
- */
-export function numberField(
-  id: string,
-  label: string,
-  value: number,
-  attrs: Record<string, string>,
-  help?: string,
-): { el: HTMLElement; input: HTMLInputElement } {
-  const input = h('input', {
-    id,
-    type: 'number',
-    value: String(value),
-    required: true,
-    ...attrs,
-    ...(help ? { title: help, 'aria-description': help } : {}),
-  }) as HTMLInputElement;
-  return {
-    el: h(
-      'label',
-      { class: 'field', for: id, ...(help ? { title: help } : {}) },
-      h(
-        'span',
-        { class: 'field-name' },
-        label,
-        help ? h('vscode-icon', { name: 'info', class: 'field-help', 'aria-hidden': 'true' }) : null,
-      ),
-      input,
-    ),
-    input,
-  };
-}
-
-/** "Start from:" and one button per preset; `apply` sets the form's fields. */
-export function presetRow<V>(presets: readonly Preset<V>[], apply: (p: Preset<V>) => void): HTMLElement {
+/** A themed table: one header cell per column (its title and width), one row per entry; `class` styles the cells. */
+export function dataTable(
+  columns: readonly { title: string; width: string; class?: string }[],
+  rows: readonly (readonly Child[])[],
+): HTMLElement {
   return h(
-    'div',
-    { class: 'actions presets', role: 'group', 'aria-label': 'Presets' },
-    h('span', { class: 'muted' }, 'Start from:'),
-    ...presets.map((p) =>
-      h(
-        'vscode-button',
-        { id: `preset-${p.name}`, secondary: true, title: p.summary, onclick: () => apply(p) },
-        p.title,
+    'vscode-table',
+    { zebra: true, 'bordered-columns': true, columns: JSON.stringify(columns.map((c) => c.width)) },
+    h('vscode-table-header', { slot: 'header' }, ...columns.map((c) => h('vscode-table-header-cell', {}, c.title))),
+    h(
+      'vscode-table-body',
+      { slot: 'body' },
+      ...rows.map((r) =>
+        h(
+          'vscode-table-row',
+          {},
+          ...r.map((cell, i) => {
+            const cls = columns[i]?.class;
+            return h('vscode-table-cell', cls ? { class: cls } : {}, cell);
+          }),
+        ),
       ),
     ),
   );
+}
+
+/** One warning paragraph each (dataset summary, plans). */
+export function warningList(warnings: readonly string[]): HTMLElement[] {
+  return warnings.map((w) => h('p', { class: 'warning' }, h('vscode-icon', { name: 'warning' }), ' ', w));
+}
+
+/** A whole number for the progress and local figures, with `data-testid`. */
+export function countFigure(id: string, x: number): HTMLElement {
+  return h('strong', { 'data-testid': id }, x.toLocaleString('en-US'));
+}
+
+/** " · 1,200 prompt and 300 completion tokens", or nothing before any token is counted (local only, not private). */
+export function tokensText(input: number, output: number): string {
+  return input || output
+    ? ` · ${input.toLocaleString('en-US')} prompt and ${output.toLocaleString('en-US')} completion tokens`
+    : '';
 }
 
 /** "What do these mean?": every parameter and figure of the form and its plan, in plain words. */
@@ -116,104 +108,6 @@ export function glossary(entries: readonly (readonly [string, string])[]): HTMLE
     h('summary', {}, 'What do these mean?'),
     h('dl', { class: 'columns' }, ...entries.flatMap(([term, text]) => [h('dt', {}, term), h('dd', {}, text)])),
   );
-}
-
-/**
- * The label checkboxes with the "Use all labels" acknowledgement: "Select all" stays disabled until the label set is
- * explicitly accepted as public; ticking it selects (and locks) every label, and withdrawing it withdraws that
- * selection too. A filter narrows the list shown (ticked labels stay ticked when hidden) and a live count says how
- * many are selected.
- */
-export function labelPicker(labels: readonly string[]): {
-  all: HTMLInputElement;
-  selectAll: HTMLElement;
-  boxes: HTMLInputElement[];
-  filter: HTMLInputElement;
-  /** The acknowledgement, the "Select all" row and the boxes, in display order. */
-  elements: HTMLElement[];
-  read: () => { labels: string[]; allLabels: boolean };
-  restore: (s: { labels: readonly string[]; allLabels: boolean }) => void;
-  /** Called after every change of the selection (the count is updated first). */
-  onChange: (listener: () => void) => void;
-} {
-  const boxes = labels.map((label) => h('input', { type: 'checkbox', value: label }) as HTMLInputElement);
-  const options = boxes.map((b) => h('label', { class: 'label-option', title: b.value }, b, ' ', b.value));
-  const all = h('input', { type: 'checkbox', id: 'all-labels' }) as HTMLInputElement;
-  const selectAll = h('vscode-button', { id: 'select-all', secondary: true, disabled: true }, 'Select all');
-  const clear = h('vscode-button', { id: 'clear-labels', secondary: true }, 'Clear');
-  const filter = h('input', {
-    id: 'label-filter',
-    type: 'search',
-    placeholder: 'Filter labels',
-    'aria-label': 'Filter labels',
-    'aria-controls': 'label-list',
-  }) as HTMLInputElement;
-  const count = h('span', { id: 'label-count', class: 'label-count', role: 'status', 'aria-live': 'polite' });
-  const listeners: (() => void)[] = [];
-  const changed = () => {
-    const n = boxes.filter((b) => b.checked).length;
-    const shown = options.filter((o) => !o.hidden).length;
-    count.textContent = `${n} of ${labels.length} selected` + (shown < labels.length ? ` · ${shown} shown` : '');
-    for (const l of listeners) l();
-  };
-  filter.addEventListener('input', () => {
-    const words = filter.value.toLowerCase().split(/\s+/).filter(Boolean);
-    options.forEach((o, i) => {
-      const name = labels[i]!.toLowerCase();
-      o.hidden = !words.every((w) => name.includes(w));
-    });
-    changed();
-  });
-  all.addEventListener('change', () => {
-    selectAll.toggleAttribute('disabled', !all.checked);
-    clear.toggleAttribute('disabled', all.checked);
-    // Ticking selects every label; withdrawing the acknowledgement withdraws that selection too.
-    for (const b of boxes) {
-      b.checked = all.checked;
-      b.disabled = all.checked;
-    }
-    changed();
-  });
-  selectAll.addEventListener('click', () => {
-    if (!all.checked) return;
-    for (const b of boxes) b.checked = true;
-    changed();
-  });
-  clear.addEventListener('click', () => {
-    if (all.checked) return;
-    for (const b of boxes) b.checked = false;
-    changed();
-  });
-  for (const b of boxes) b.addEventListener('change', changed);
-  changed();
-  return {
-    all,
-    selectAll,
-    boxes,
-    filter,
-    elements: [
-      h(
-        'label',
-        { class: 'check ack' },
-        all,
-        ' Use all labels in the file (I accept that the label set becomes public)',
-      ),
-      h('div', { class: 'actions label-tools' }, filter, selectAll, clear, count),
-      h('div', { class: 'labels', id: 'label-list' }, ...options),
-    ],
-    read: () => ({ labels: boxes.filter((b) => b.checked).map((b) => b.value), allLabels: all.checked }),
-    restore: (s) => {
-      all.checked = s.allLabels;
-      selectAll.toggleAttribute('disabled', !s.allLabels);
-      clear.toggleAttribute('disabled', s.allLabels);
-      for (const b of boxes) {
-        b.checked = s.allLabels || s.labels.includes(b.value);
-        b.disabled = s.allLabels;
-      }
-      changed();
-    },
-    onChange: (l) => listeners.push(l),
-  };
 }
 
 /**

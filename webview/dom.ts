@@ -1,5 +1,5 @@
 // A tiny element builder. Strings become text nodes (never HTML), so private text cannot inject markup.
-type Child = Node | string | number | null | undefined | false;
+export type Child = Node | string | number | null | undefined | false;
 
 export function h<K extends string>(
   tag: K,

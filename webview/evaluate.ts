@@ -1,7 +1,7 @@
 // The Evaluate panel: accuracy per condition with its 95% Wilson interval as an SVG chart, themed with VS Code's
 // CSS variables (styles.css), plus the same numbers as a table. Every number is local only, not private.
 import type { EvaluateCondition, HostMessage } from '../src/shared/protocol';
-import { h } from './dom';
+import { h, type Child } from './dom';
 
 const SVG = 'http://www.w3.org/2000/svg';
 
@@ -49,72 +49,41 @@ export function accuracyChart(conditions: EvaluateCondition[]): SVGElement {
   return svg;
 }
 
-function table(conditions: EvaluateCondition[]): HTMLElement {
+/** A plain table: the first column is text, the others numbers (right-aligned). */
+function numberTable(cls: string, headers: readonly Child[], rows: readonly (readonly Child[])[]): HTMLElement {
+  const cell = (tag: 'th' | 'td', x: Child, i: number) => h(tag, tag === 'td' && i > 0 ? { class: 'num' } : {}, x);
   return h(
     'table',
-    { class: 'eval-table' },
-    h(
-      'thead',
-      {},
-      h(
-        'tr',
-        {},
-        h('th', {}, 'Condition'),
-        h('th', {}, 'Accuracy'),
-        h('th', {}, '95% CI (Wilson)'),
-        h('th', {}, 'Rows'),
-        h('th', {}, 'Unanswered'),
-      ),
-    ),
-    h(
-      'tbody',
-      {},
-      ...conditions.map((c) =>
-        h(
-          'tr',
-          {},
-          h('td', {}, c.name),
-          h('td', { class: 'num' }, pct(c.accuracy)),
-          h('td', { class: 'num' }, `${pct(c.low)} – ${pct(c.high)}`),
-          h('td', { class: 'num' }, c.n),
-          h('td', { class: 'num' }, c.unanswered),
-        ),
-      ),
-    ),
+    { class: cls },
+    h('thead', {}, h('tr', {}, ...headers.map((x, i) => cell('th', x, i)))),
+    h('tbody', {}, ...rows.map((r) => h('tr', {}, ...r.map((x, i) => cell('td', x, i))))),
+  );
+}
+
+function table(conditions: EvaluateCondition[]): HTMLElement {
+  return numberTable(
+    'eval-table',
+    ['Condition', 'Accuracy', '95% CI (Wilson)', 'Rows', 'Unanswered'],
+    conditions.map((c) => [c.name, pct(c.accuracy), `${pct(c.low)} – ${pct(c.high)}`, c.n, c.unanswered]),
   );
 }
 
 function perLabel(conditions: EvaluateCondition[]): HTMLElement {
   const labels = conditions[0]?.perLabel.map((l) => l.label) ?? [];
-  return h(
-    'table',
-    { class: 'eval-table eval-per-label' },
-    h(
-      'thead',
-      {},
-      h(
-        'tr',
-        {},
-        h('th', {}, 'Label'),
-        ...conditions.map((c) =>
-          h('th', {}, c.kind === 'dp' && c.epsilon !== null ? `dp ε=${Number(c.epsilon.toPrecision(3))}` : c.kind),
-        ),
-        h('th', {}, 'Rows'),
+  return numberTable(
+    'eval-table eval-per-label',
+    [
+      'Label',
+      ...conditions.map((c) =>
+        c.kind === 'dp' && c.epsilon !== null ? `dp ε=${Number(c.epsilon.toPrecision(3))}` : c.kind,
       ),
-    ),
-    h(
-      'tbody',
-      {},
-      ...labels.map((l, i) =>
-        h(
-          'tr',
-          {},
-          h('td', {}, l),
-          ...conditions.map((c) => h('td', { class: 'num' }, pct(c.perLabel[i]?.accuracy ?? null))),
-          h('td', { class: 'num' }, conditions[0]!.perLabel[i]!.n),
-        ),
-      ),
-    ),
+      'Rows',
+    ],
+    labels.map((l, i) => [
+      l,
+      ...conditions.map((c) => pct(c.perLabel[i]?.accuracy ?? null)),
+      conditions[0]!.perLabel[i]!.n,
+    ]),
   );
 }
 

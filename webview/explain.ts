@@ -1,8 +1,9 @@
 // Every parameter and figure of the run forms and their plans, in plain words: the fields' tooltips and the
 // "What do these mean?" list. Sources: Tang et al., ICLR 2024 (DP few-shot, §3) and Xie et al., ICML 2024 (Aug-PE,
 // Alg. 1); μ-GDP composition from Dong, Roth & Su, 2022 (Gaussian differential privacy, Cor. 3.3).
+import { LIMITS } from '../src/shared/limits';
 
-export const HELP = {
+const HELP = {
   epsilon:
     'How much privacy this run may spend, taken from the dataset’s budget. Smaller is more private and noisier; the run is refused if it does not fit in what is left.',
   shots: 'How many demonstrations to write for each ticked label. Each one is paid for in privacy.',
@@ -16,6 +17,36 @@ export const HELP = {
   variations:
     'L − 1: how many rewrites of each kept record are written per round. More candidates give the vote more choice but spread each private row’s vote thinner.',
 } as const;
+
+/** A number field of a run form: its element id, its name on the form (also its term in the glossary), its help. */
+export interface FieldSpec {
+  readonly id: string;
+  readonly label: string;
+  readonly help: string;
+  /** The input's min, max and step. */
+  readonly attrs: Readonly<Record<string, string>>;
+}
+
+const whole = (max?: number) => ({ min: '1', ...(max === undefined ? {} : { max: String(max) }), step: '1' });
+
+/** The run forms' number fields, declared once for the forms and the glossary. */
+export const FIELDS = {
+  epsilon: { id: 'epsilon', label: 'ε for this run', help: HELP.epsilon, attrs: { min: '0.01', step: 'any' } },
+  shots: { id: 'shots', label: 'Shots per label', help: HELP.shots, attrs: whole() },
+  prompts: { id: 'prompts', label: 'Prompts M', help: HELP.prompts, attrs: whole() },
+  maxTokens: { id: 'max-tokens', label: 'Max tokens T_max', help: HELP.maxTokens, attrs: whole() },
+  count: { id: 'count', label: 'Records in total', help: HELP.count, attrs: whole(LIMITS.count.max) },
+  iterations: { id: 'iterations', label: 'Iterations T', help: HELP.iterations, attrs: whole(LIMITS.iterations.max) },
+  variations: {
+    id: 'variations',
+    label: 'Variations per record (L − 1)',
+    help: HELP.variations,
+    attrs: whole(LIMITS.variations.max),
+  },
+} as const satisfies Record<string, FieldSpec>;
+
+/** The glossary entries of form fields: the name on the form and its help. */
+const terms = (...fields: FieldSpec[]): [string, string][] => fields.map((x) => [x.label, x.help]);
 
 const COMMON: readonly (readonly [string, string])[] = [
   ['ε (epsilon)', HELP.epsilon],
@@ -35,9 +66,7 @@ const COMMON: readonly (readonly [string, string])[] = [
 
 export const GENERATE_GLOSSARY: readonly (readonly [string, string])[] = [
   ...COMMON,
-  ['Shots per label', HELP.shots],
-  ['Prompts M', HELP.prompts],
-  ['Max tokens T_max', HELP.maxTokens],
+  ...terms(FIELDS.shots, FIELDS.prompts, FIELDS.maxTokens),
   [
     'q (sampling rate)',
     'The chance that a private row joins the prompts of a given token: M·N divided by the rows of its label. A small q hides each row better; q = 1 (too few rows) means no such help.',
@@ -51,9 +80,7 @@ export const GENERATE_GLOSSARY: readonly (readonly [string, string])[] = [
 
 export const SYNTH_GLOSSARY: readonly (readonly [string, string])[] = [
   ...COMMON,
-  ['Records in total', HELP.count],
-  ['Iterations T', HELP.iterations],
-  ['Variations per record (L − 1)', HELP.variations],
+  ...terms(FIELDS.count, FIELDS.iterations, FIELDS.variations),
   [
     'μ (GDP)',
     'One number that sums up all the noisy votes of the run (Gaussian differential privacy: μ = √T / σ). Smaller μ is more private; ε at δ follows from it.',

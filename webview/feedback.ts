@@ -62,6 +62,32 @@ export function largestFitButton(id: string, epsilon: number, use: (epsilon: num
 }
 
 /**
+ * A plan's refusal, read first (it is focused): "Refused: …", then "Use ε … (the largest that fits)" when the ledger
+ * admits a smaller run, and Set Privacy Budget…. Nothing when the plan fits.
+ */
+export function refusalView(
+  m: { refusal?: string; largestFit?: number },
+  useEpsilon: (epsilon: number) => void,
+): HTMLElement[] {
+  if (!m.refusal) return [];
+  return [
+    h(
+      'p',
+      { class: 'error refusal', role: 'alert', tabindex: '-1' },
+      h('vscode-icon', { name: 'error' }),
+      ' Refused: ',
+      m.refusal,
+    ),
+    h(
+      'div',
+      { class: 'actions' },
+      m.largestFit !== undefined ? largestFitButton('refusal-largest-fit', m.largestFit, useEpsilon) : null,
+      setBudgetButton('refusal-set-budget'),
+    ),
+  ];
+}
+
+/**
  * Shows a refusal or an error in `area`, next to the Run button, scrolled into view and focused; earlier results
  * stay where they are.
  */

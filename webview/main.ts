@@ -13,6 +13,7 @@ import '@vscode-elements/elements/dist/vscode-table-cell/index.js';
 import './styles.css';
 import { formatNumber } from '../src/shared/format';
 import type { DatasetSummaryMessage, HostMessage } from '../src/shared/protocol';
+import { dataTable, warningList } from './common';
 import { h } from './dom';
 import { renderGenerate } from './generate';
 import { renderSynth } from './synth';
@@ -163,7 +164,7 @@ function summaryView(s: DatasetSummaryMessage): HTMLElement {
         `sha256 ${s.identity.contentSha256.slice(0, 16)}… · ${s.identity.bytes.toLocaleString()} bytes`,
       ),
     ),
-    ...s.warnings.map((w) => h('p', { class: 'warning' }, h('vscode-icon', { name: 'warning' }), ' ', w)),
+    ...warningList(s.warnings),
     s.skipped.count
       ? h(
           'p',
@@ -188,29 +189,13 @@ function summaryView(s: DatasetSummaryMessage): HTMLElement {
       : null,
     h('vscode-divider', {}),
     h('h2', {}, `Labels (${s.labels.length})`),
-    h(
-      'vscode-table',
-      { zebra: true, 'bordered-columns': true, columns: JSON.stringify(['60%', '15%', '25%']) },
-      h(
-        'vscode-table-header',
-        { slot: 'header' },
-        h('vscode-table-header-cell', {}, 'Label'),
-        h('vscode-table-header-cell', {}, 'Rows'),
-        h('vscode-table-header-cell', {}, 'Share'),
-      ),
-      h(
-        'vscode-table-body',
-        { slot: 'body' },
-        ...s.labels.map((l) =>
-          h(
-            'vscode-table-row',
-            {},
-            h('vscode-table-cell', {}, l.label),
-            h('vscode-table-cell', { class: 'num' }, l.count),
-            h('vscode-table-cell', {}, share(l.count / total)),
-          ),
-        ),
-      ),
+    dataTable(
+      [
+        { title: 'Label', width: '60%' },
+        { title: 'Rows', width: '15%', class: 'num' },
+        { title: 'Share', width: '25%' },
+      ],
+      s.labels.map((l) => [l.label, l.count, share(l.count / total)]),
     ),
   );
 }

@@ -2,7 +2,7 @@
 // button (the host creates it from a template if needed and opens it), lookahead K, the selection rule, and DP class
 // fractions. Rendered as text nodes like the rest of the view.
 import type { HostMessage, SynthSettings } from '../src/shared/protocol';
-import { numberField } from './common';
+import { numberField } from './form';
 import { h } from './dom';
 import { send } from './vscode-api';
 

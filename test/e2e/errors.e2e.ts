@@ -9,19 +9,19 @@ import assert from 'node:assert/strict';
 import { copyFileSync, existsSync, readFileSync } from 'node:fs';
 import { createServer } from 'node:net';
 import { join } from 'node:path';
-import type { Browser, FrameLocator, Page } from 'playwright-core';
+import type { FrameLocator, Page } from 'playwright-core';
 import {
   ROOT,
   WORKBENCH_SETTINGS,
   webview,
   withDiagnostics as diagnose,
-  collectConsole,
-  launchBrowser,
   screenshot,
-  startCodeServer,
   fromExplorer,
   numberIn,
+  openWorkspace,
+  until,
   type CodeServer,
+  type Workspace,
   type LoggedMessage,
 } from './harness';
 import { startFakeServer, type FakeServer } from '../support/fake-openai-server';
@@ -43,7 +43,7 @@ describe(
   { timeout: 240_000 },
   () => {
     let server: CodeServer | undefined;
-    let browser: Browser | undefined;
+    let session: Workspace | undefined;
     let fake: FakeServer | undefined;
     let page: Page;
     let logs: LoggedMessage[];
@@ -88,14 +88,6 @@ describe(
     }
     const ledgerFile = () => join(server!.workspace, '.private-fewshot', 'ledger.jsonl');
 
-    async function until(what: string, check: () => Promise<boolean>, timeoutMs = 30_000): Promise<void> {
-      const deadline = Date.now() + timeoutMs;
-      while (!(await check())) {
-        if (Date.now() > deadline) throw new Error(`timed out waiting until ${what}`);
-        await new Promise((r) => setTimeout(r, 200));
-      }
-    }
-
     /** Small run settings: 2 labels × 1 shot, M = 2 prompts, T_max = 4 tokens. */
     async function fillForm(epsilon: string): Promise<void> {
       const v = wv();
@@ -116,25 +108,15 @@ describe(
         'privateFewShot.provider.model': 'fake-model',
         'privateFewShot.provider.baseUrl': refusedURL,
       };
-      const [s, b] = await Promise.all([
-        startCodeServer((ws) => copyFileSync(join(ROOT, 'examples', SAMPLE), join(ws, SAMPLE)), settings),
-        launchBrowser(),
-      ]);
-      server = s;
-      browser = b;
-      page = await browser.newPage({ viewport: { width: 1280, height: 900 } });
-      await page.context().grantPermissions(['clipboard-read', 'clipboard-write'], { origin: server.url });
-      logs = collectConsole(page);
-      await page.goto(`${server.url}/?folder=${encodeURIComponent(server.workspace)}`);
-      await page.locator('.monaco-workbench').waitFor({ timeout: 60_000 });
-      await page
-        .locator(`.explorer-folders-view .monaco-list-row[aria-label="${SAMPLE}"]`)
-        .waitFor({ timeout: 30_000 });
+      session = await openWorkspace((ws) => copyFileSync(join(ROOT, 'examples', SAMPLE), join(ws, SAMPLE)), settings, {
+        file: SAMPLE,
+        clipboard: true,
+      });
+      ({ server, page, logs } = session);
     });
 
     after(async () => {
-      await browser?.close();
-      await server?.stop();
+      await session?.close();
       await fake?.close();
     });
 

@@ -7,21 +7,20 @@ import { after, before, describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import { copyFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import type { Browser, Page } from 'playwright-core';
+import type { Page } from 'playwright-core';
 import { loadDataset } from '../../src/core/data';
 import { createSplit } from '../../src/core/evaluate/split';
 import {
   ROOT,
   WORKBENCH_SETTINGS,
-  collectConsole,
   fromExplorer,
   isCspViolation,
-  launchBrowser,
   screenshot,
-  startCodeServer,
   webview,
   withDiagnostics as diagnose,
+  openWorkspace,
   type CodeServer,
+  type Workspace,
   type LoggedMessage,
 } from './harness';
 
@@ -34,37 +33,28 @@ const DEMOS = [
 
 describe('Evaluate panel in a real VS Code (code-server + Chromium)', { timeout: 180_000 }, () => {
   let server: CodeServer | undefined;
-  let browser: Browser | undefined;
+  let session: Workspace | undefined;
   let page: Page;
   let logs: LoggedMessage[];
   const withDiagnostics = (name: string, body: () => Promise<void>) => diagnose(name, { page, server, logs }, body);
 
   before(async () => {
     // The split is made before the server starts (as `private-fewshot split` would), in the workspace's ledger folder.
-    let ready: Promise<void> = Promise.resolve();
-    const [s, b] = await Promise.all([
-      startCodeServer((ws) => {
+    session = await openWorkspace(
+      async (ws) => {
         copyFileSync(join(ROOT, 'examples', SAMPLE), join(ws, SAMPLE));
         writeFileSync(join(ws, 'demos.jsonl'), DEMOS.map((d) => JSON.stringify(d)).join('\n') + '\n');
-        ready = loadDataset(join(ws, SAMPLE), { root: ws }).then((ds) => {
-          createSplit(join(ws, '.private-fewshot'), ds.identity.path, 0.2);
-        });
-      }, WORKBENCH_SETTINGS),
-      launchBrowser(),
-    ]);
-    await ready;
-    server = s;
-    browser = b;
-    page = await browser.newPage({ viewport: { width: 1280, height: 800 } });
-    logs = collectConsole(page);
-    await page.goto(`${server.url}/?folder=${encodeURIComponent(server.workspace)}`);
-    await page.locator('.monaco-workbench').waitFor({ timeout: 60_000 });
-    await page.locator(`.explorer-folders-view .monaco-list-row[aria-label="${SAMPLE}"]`).waitFor({ timeout: 30_000 });
+        const ds = await loadDataset(join(ws, SAMPLE), { root: ws });
+        createSplit(join(ws, '.private-fewshot'), ds.identity.path, 0.2);
+      },
+      WORKBENCH_SETTINGS,
+      { file: SAMPLE, viewport: { width: 1280, height: 800 } },
+    );
+    ({ server, page, logs } = session);
   });
 
   after(async () => {
-    await browser?.close();
-    await server?.stop();
+    await session?.close();
   });
 
   it('draws accuracy with 95% intervals for zero-shot, the demonstrations and real ones, labelled local only', () =>

@@ -8,22 +8,23 @@ import { copyFileSync, readFileSync, readdirSync } from 'node:fs';
 import { join } from 'node:path';
 import { spawnSync } from 'node:child_process';
 import { formatNumber } from '../../src/shared/format';
-import type { Browser, FrameLocator, Locator, Page } from 'playwright-core';
+import type { FrameLocator, Locator, Page } from 'playwright-core';
 import {
   ARTIFACTS,
   ROOT,
   WORKBENCH_SETTINGS,
   webview,
   withDiagnostics as diagnose,
-  collectConsole,
   isCspViolation,
-  launchBrowser,
   screenshot,
-  startCodeServer,
   fromExplorer as explorerMenu,
   numberIn,
   activeTabIcon,
+  openWorkspace,
+  until,
+  openUntitled,
   type CodeServer,
+  type Workspace,
   type LoggedMessage,
 } from './harness';
 
@@ -39,7 +40,7 @@ const SETTINGS = {
 
 describe('Generate DP Demonstrations in a real VS Code (code-server + Chromium)', { timeout: 180_000 }, () => {
   let server: CodeServer | undefined;
-  let browser: Browser | undefined;
+  let session: Workspace | undefined;
   let page: Page;
   let logs: LoggedMessage[];
 
@@ -86,55 +87,22 @@ describe('Generate DP Demonstrations in a real VS Code (code-server + Chromium)'
       })),
     );
 
-  /** Polls `check` until it holds (for state inside a webview, which page.waitForFunction cannot see). */
-  async function until(what: string, check: () => Promise<boolean>, timeoutMs = 30_000): Promise<void> {
-    const deadline = Date.now() + timeoutMs;
-    while (!(await check())) {
-      if (Date.now() > deadline) throw new Error(`timed out waiting until ${what}`);
-      await new Promise((r) => setTimeout(r, 100));
-    }
-  }
-
   before(async () => {
-    const [s, b] = await Promise.all([
-      startCodeServer((ws) => copyFileSync(join(ROOT, 'examples', SAMPLE), join(ws, SAMPLE)), SETTINGS),
-      launchBrowser(),
-    ]);
-    server = s;
-    browser = b;
-    page = await browser.newPage({ viewport: { width: 1280, height: 900 } });
     // Copy is checked by reading the page's clipboard (VS Code in a browser writes it with navigator.clipboard).
-    await page.context().grantPermissions(['clipboard-read', 'clipboard-write'], { origin: server.url });
-    logs = collectConsole(page);
-    await page.goto(`${server.url}/?folder=${encodeURIComponent(server.workspace)}`);
-    await page.locator('.monaco-workbench').waitFor({ timeout: 60_000 });
-    await page.locator(`.explorer-folders-view .monaco-list-row[aria-label="${SAMPLE}"]`).waitFor({ timeout: 30_000 });
+    session = await openWorkspace((ws) => copyFileSync(join(ROOT, 'examples', SAMPLE), join(ws, SAMPLE)), SETTINGS, {
+      file: SAMPLE,
+      clipboard: true,
+    });
+    ({ server, page, logs } = session);
   });
 
   after(async () => {
-    await browser?.close();
-    await server?.stop();
+    await session?.close();
   });
 
   it('opens an untitled editor to insert into later', () =>
     withDiagnostics('untitled', async () => {
-      await page.keyboard.press('F1');
-      await page.locator('.quick-input-widget input').fill('>File: New Untitled Text File');
-      await page
-        .locator('.quick-input-list .monaco-list-row[aria-label^="File: New Untitled Text File"]')
-        .first()
-        .click();
-      await page.waitForFunction(
-        () =>
-          /^Untitled-1\b/.test(document.querySelector('.tabs-container .tab.active')?.getAttribute('aria-label') ?? ''),
-        undefined,
-        { timeout: 10_000 },
-      );
-      const editor = page.locator('.editor-instance .monaco-editor').first();
-      await editor.waitFor({ timeout: 10_000 });
-      await editor.click();
-      await page.keyboard.type(`${MARKER}\n`);
-      await page.locator('.monaco-editor .view-lines', { hasText: MARKER }).waitFor({ timeout: 5_000 });
+      await openUntitled(page, MARKER);
     }));
 
   it('opens the Generate panel from the explorer: labels, budget 4 of 4 and the builtin notice', () =>

@@ -282,6 +282,68 @@ export const WORKBENCH_SETTINGS = {
   'update.mode': 'none',
 };
 
+/** A code-server with the extension installed, a browser page on its workspace folder, and the page's console. */
+export interface Workspace {
+  server: CodeServer;
+  browser: Browser;
+  page: Page;
+  logs: LoggedMessage[];
+  /** Closes the browser, then stops the server (and removes its temp folder). */
+  close(): Promise<void>;
+}
+
+/**
+ * The setup every end-to-end file shares: starts code-server (on a fresh workspace that `setupWorkspace` fills; a
+ * promise it returns is awaited before the page opens) and Chromium in parallel, opens the workspace folder in a
+ * new page of `viewport` size and waits for the workbench and, when given, for `file` in the explorer. `clipboard`
+ * grants the page clipboard read and write (VS Code in a browser copies with navigator.clipboard).
+ */
+export async function openWorkspace(
+  setupWorkspace: (dir: string) => void | Promise<void>,
+  userSettings: Record<string, unknown> = WORKBENCH_SETTINGS,
+  options: { file?: string; viewport?: { width: number; height: number }; clipboard?: boolean } = {},
+): Promise<Workspace> {
+  let ready: void | Promise<void> = undefined;
+  const [started, launched] = await Promise.allSettled([
+    startCodeServer((dir) => {
+      ready = setupWorkspace(dir);
+    }, userSettings),
+    launchBrowser(),
+  ]);
+  if (started.status === 'rejected' || launched.status === 'rejected') {
+    // Whichever of the two did start is ended again before the error is reported.
+    if (started.status === 'fulfilled') await started.value.stop();
+    if (launched.status === 'fulfilled') await launched.value.close();
+    throw started.status === 'rejected' ? started.reason : (launched as PromiseRejectedResult).reason;
+  }
+  const server = started.value;
+  const browser = launched.value;
+  const close = async () => {
+    await browser.close();
+    await server.stop();
+  };
+  try {
+    await ready;
+    const page = await browser.newPage({ viewport: options.viewport ?? { width: 1280, height: 900 } });
+    if (options.clipboard)
+      await page.context().grantPermissions(['clipboard-read', 'clipboard-write'], { origin: server.url });
+    const logs = collectConsole(page);
+    await page.goto(`${server.url}/?folder=${encodeURIComponent(server.workspace)}`);
+    await waitForWorkbench(page, options.file);
+    return { server, browser, page, logs, close };
+  } catch (e) {
+    await close();
+    throw e;
+  }
+}
+
+/** Waits for the workbench after a (re)load and, when given, for `file` in the explorer. */
+export async function waitForWorkbench(page: Page, file?: string): Promise<void> {
+  await page.locator('.monaco-workbench').waitFor({ timeout: 60_000 });
+  if (file)
+    await page.locator(`.explorer-folders-view .monaco-list-row[aria-label="${file}"]`).waitFor({ timeout: 30_000 });
+}
+
 /** Runs a test body; on failure saves a screenshot and the server and console logs into test/e2e/artifacts/. */
 export async function withDiagnostics(
   name: string,
@@ -340,6 +402,36 @@ export async function fromExplorer(page: Page, file: string, command: string): P
     await page.keyboard.press('Enter');
     await menu.first().waitFor({ state: 'hidden', timeout: 5_000 });
   }
+}
+
+/** Polls `check` until it holds (for state inside a webview, which page.waitForFunction cannot see). */
+export async function until(what: string, check: () => Promise<boolean>, timeoutMs = 30_000): Promise<void> {
+  const deadline = Date.now() + timeoutMs;
+  while (!(await check())) {
+    if (Date.now() > deadline) throw new Error(`timed out waiting until ${what}`);
+    await new Promise((r) => setTimeout(r, 100));
+  }
+}
+
+/**
+ * Opens a new untitled editor from the palette ("File: New Untitled Text File") and types `marker` and a newline
+ * into it, so that a later Insert has a cursor to go to (after the marker) and the test can find the editor by it.
+ */
+export async function openUntitled(page: Page, marker: string): Promise<void> {
+  await page.keyboard.press('F1');
+  await page.locator('.quick-input-widget input').fill('>File: New Untitled Text File');
+  await page.locator('.quick-input-list .monaco-list-row[aria-label^="File: New Untitled Text File"]').first().click();
+  await page.waitForFunction(
+    () =>
+      /^Untitled-\d+\b/.test(document.querySelector('.tabs-container .tab.active')?.getAttribute('aria-label') ?? ''),
+    undefined,
+    { timeout: 10_000 },
+  );
+  const editor = page.locator('.editor-instance .monaco-editor').first();
+  await editor.waitFor({ timeout: 10_000 });
+  await editor.click();
+  await page.keyboard.type(`${marker}\n`);
+  await page.locator('.monaco-editor .view-lines', { hasText: marker }).waitFor({ timeout: 5_000 });
 }
 
 /** The number shown by the first element matching `selector` (fails when it is not one): its exact `data-value` when

@@ -7,20 +7,19 @@ import { after, before, describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import { copyFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import type { Browser, FrameLocator, Page } from 'playwright-core';
+import type { FrameLocator, Page } from 'playwright-core';
 import {
   ROOT,
   WORKBENCH_SETTINGS,
   activeTabIcon,
   webview,
   withDiagnostics as diagnose,
-  collectConsole,
   fromExplorer,
   isCspViolation,
-  launchBrowser,
   screenshot,
-  startCodeServer,
+  openWorkspace,
   type CodeServer,
+  type Workspace,
   type LoggedMessage,
 } from './harness';
 
@@ -39,7 +38,7 @@ const SETTINGS = {
 
 describe('Inspect Dataset in a real VS Code (code-server + Chromium)', { timeout: 150_000 }, () => {
   let server: CodeServer | undefined;
-  let browser: Browser | undefined;
+  let session: Workspace | undefined;
   let page: Page;
   let logs: LoggedMessage[];
   /** The violations the CSP control test provokes on purpose; any other one fails the last test. */
@@ -53,25 +52,19 @@ describe('Inspect Dataset in a real VS Code (code-server + Chromium)', { timeout
   const inspectFromExplorer = (file: string) => fromExplorer(page, file, 'Inspect Dataset…');
 
   before(async () => {
-    const [s, b] = await Promise.all([
-      startCodeServer((ws) => {
+    session = await openWorkspace(
+      (ws) => {
         copyFileSync(join(ROOT, 'examples', SAMPLE), join(ws, SAMPLE));
         writeFileSync(join(ws, BROKEN), BROKEN_CSV);
-      }, SETTINGS),
-      launchBrowser(),
-    ]);
-    server = s;
-    browser = b;
-    page = await browser.newPage({ viewport: { width: 1280, height: 800 } });
-    logs = collectConsole(page);
-    await page.goto(`${server.url}/?folder=${encodeURIComponent(server.workspace)}`);
-    await page.locator('.monaco-workbench').waitFor({ timeout: 60_000 });
-    await page.locator(`.explorer-folders-view .monaco-list-row[aria-label="${SAMPLE}"]`).waitFor({ timeout: 30_000 });
+      },
+      SETTINGS,
+      { file: SAMPLE, viewport: { width: 1280, height: 800 } },
+    );
+    ({ server, page, logs } = session);
   });
 
   after(async () => {
-    await browser?.close();
-    await server?.stop();
+    await session?.close();
   });
 
   it('shows 2000 rows and 77 labels for the Banking77 sample, opened from the explorer context menu', () =>

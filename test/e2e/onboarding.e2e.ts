@@ -9,16 +9,15 @@ import assert from 'node:assert/strict';
 import { execFileSync } from 'node:child_process';
 import { copyFileSync } from 'node:fs';
 import { join } from 'node:path';
-import type { Browser, Page } from 'playwright-core';
+import type { Page } from 'playwright-core';
 import {
   ROOT,
   WORKBENCH_SETTINGS,
-  collectConsole,
-  launchBrowser,
   screenshot,
-  startCodeServer,
   withDiagnostics as diagnose,
+  openWorkspace,
   type CodeServer,
+  type Workspace,
   type LoggedMessage,
 } from './harness';
 
@@ -26,14 +25,14 @@ const SAMPLE = 'banking77-sample.csv';
 
 describe('Onboarding in a real VS Code (code-server + Chromium)', { timeout: 150_000 }, () => {
   let server: CodeServer | undefined;
-  let browser: Browser | undefined;
+  let session: Workspace | undefined;
   let page: Page;
   let logs: LoggedMessage[];
   const withDiagnostics = (name: string, body: () => Promise<void>) => diagnose(name, { page, server, logs }, body);
 
   before(async () => {
-    const [s, b] = await Promise.all([
-      startCodeServer((ws) => {
+    session = await openWorkspace(
+      (ws) => {
         copyFileSync(join(ROOT, 'examples', SAMPLE), join(ws, SAMPLE));
         // A ledger written by the CLI before the editor opens: a budget line for the sample (no run, nothing spent).
         execFileSync(
@@ -41,21 +40,15 @@ describe('Onboarding in a real VS Code (code-server + Chromium)', { timeout: 150
           [join(ROOT, 'dist', 'cli.js'), 'budget', join(ws, SAMPLE), '--workspace', ws, '--set-total', '3'],
           { cwd: ws, env: { PATH: process.env.PATH ?? '/usr/bin:/bin', HOME: ws }, stdio: 'pipe' },
         );
-      }, WORKBENCH_SETTINGS),
-      launchBrowser(),
-    ]);
-    server = s;
-    browser = b;
-    page = await browser.newPage({ viewport: { width: 1280, height: 900 } });
-    logs = collectConsole(page);
-    await page.goto(`${server.url}/?folder=${encodeURIComponent(server.workspace)}`);
-    await page.locator('.monaco-workbench').waitFor({ timeout: 60_000 });
-    await page.locator(`.explorer-folders-view .monaco-list-row[aria-label="${SAMPLE}"]`).waitFor({ timeout: 30_000 });
+      },
+      WORKBENCH_SETTINGS,
+      { file: SAMPLE },
+    );
+    ({ server, page, logs } = session);
   });
 
   after(async () => {
-    await browser?.close();
-    await server?.stop();
+    await session?.close();
   });
 
   it('shows the budget of the workspace ledger in the status bar without any command', () =>

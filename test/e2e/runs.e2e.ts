@@ -9,19 +9,21 @@ import assert from 'node:assert/strict';
 import { execFileSync } from 'node:child_process';
 import { copyFileSync, readFileSync, readdirSync } from 'node:fs';
 import { join } from 'node:path';
-import type { Browser, FrameLocator, Page } from 'playwright-core';
+import type { FrameLocator, Page } from 'playwright-core';
 import {
   ROOT,
   WORKBENCH_SETTINGS,
-  collectConsole,
   fromExplorer,
-  launchBrowser,
   numberIn,
   screenshot,
-  startCodeServer,
   webview,
   withDiagnostics as diagnose,
+  openWorkspace,
+  until,
+  openUntitled,
+  waitForWorkbench,
   type CodeServer,
+  type Workspace,
   type LoggedMessage,
 } from './harness';
 
@@ -30,7 +32,7 @@ const MARKER = 'RUNS-VIEW-START';
 
 describe('The Runs view and panels that keep their results (code-server + Chromium)', { timeout: 240_000 }, () => {
   let server: CodeServer | undefined;
-  let browser: Browser | undefined;
+  let session: Workspace | undefined;
   let page: Page;
   let logs: LoggedMessage[];
   const withDiagnostics = (name: string, body: () => Promise<void>) =>
@@ -43,24 +45,11 @@ describe('The Runs view and panels that keep their results (code-server + Chromi
       .filter((f) => f.endsWith('.release.json'))
       .map((f) => JSON.parse(readFileSync(join(runsDir(), f), 'utf8')) as { demonstrations: { text: string }[] });
 
-  async function until(what: string, check: () => Promise<boolean>, timeoutMs = 30_000): Promise<void> {
-    const deadline = Date.now() + timeoutMs;
-    while (!(await check())) {
-      if (Date.now() > deadline) throw new Error(`timed out waiting until ${what}`);
-      await new Promise((r) => setTimeout(r, 200));
-    }
-  }
-
   const demoTexts = (wv: FrameLocator) => wv.locator('.result .demo-text').allTextContents();
 
-  async function openWorkbench(): Promise<void> {
-    await page.locator('.monaco-workbench').waitFor({ timeout: 60_000 });
-    await page.locator(`.explorer-folders-view .monaco-list-row[aria-label="${SAMPLE}"]`).waitFor({ timeout: 30_000 });
-  }
-
   before(async () => {
-    const [s, b] = await Promise.all([
-      startCodeServer((ws) => {
+    session = await openWorkspace(
+      (ws) => {
         copyFileSync(join(ROOT, 'examples', SAMPLE), join(ws, SAMPLE));
         const env = { PATH: process.env.PATH ?? '/usr/bin:/bin', HOME: ws };
         // A held-out split first (so the run can be evaluated from the view), as `private-fewshot split` makes it.
@@ -92,20 +81,15 @@ describe('The Runs view and panels that keep their results (code-server + Chromi
           ],
           { cwd: ws, env, stdio: 'pipe' },
         );
-      }, WORKBENCH_SETTINGS),
-      launchBrowser(),
-    ]);
-    server = s;
-    browser = b;
-    page = await browser.newPage({ viewport: { width: 1280, height: 900 } });
-    logs = collectConsole(page);
-    await page.goto(`${server.url}/?folder=${encodeURIComponent(server.workspace)}`);
-    await openWorkbench();
+      },
+      WORKBENCH_SETTINGS,
+      { file: SAMPLE },
+    );
+    ({ server, page, logs } = session);
   });
 
   after(async () => {
-    await browser?.close();
-    await server?.stop();
+    await session?.close();
   });
 
   const showContainer = (name: string) => page.locator(`.activitybar .action-item a[aria-label^="${name}"]`).click();
@@ -130,17 +114,7 @@ describe('The Runs view and panels that keep their results (code-server + Chromi
 
   it('inserts the run’s release at the cursor of an editor (the inline Insert action)', () =>
     withDiagnostics('insert', async () => {
-      await page.keyboard.press('F1');
-      await page.locator('.quick-input-widget input').fill('>File: New Untitled Text File');
-      await page
-        .locator('.quick-input-list .monaco-list-row[aria-label^="File: New Untitled Text File"]')
-        .first()
-        .click();
-      const editor = page.locator('.editor-instance .monaco-editor').first();
-      await editor.waitFor({ timeout: 10_000 });
-      await editor.click();
-      await page.keyboard.type(`${MARKER}\n`);
-      await page.locator('.monaco-editor .view-lines', { hasText: MARKER }).waitFor({ timeout: 5_000 });
+      await openUntitled(page, MARKER);
 
       const [release] = savedReleases();
       const demo = release!.demonstrations[0]!.text.trim();
@@ -245,7 +219,7 @@ describe('The Runs view and panels that keep their results (code-server + Chromi
       const reloaded = page.waitForEvent('load', { timeout: 30_000 });
       await page.locator('.quick-input-list .monaco-list-row[aria-label^="Developer: Reload Window"]').first().click();
       await reloaded;
-      await page.locator('.monaco-workbench').waitFor({ timeout: 60_000 });
+      await waitForWorkbench(page);
       await page.locator('.tabs-container .tab', { hasText: `Generate: ${SAMPLE}` }).waitFor({ timeout: 30_000 });
       const wv = webview(page);
       await wv.locator('.result .demo').first().waitFor({ timeout: 60_000 });

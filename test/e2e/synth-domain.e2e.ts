@@ -8,18 +8,17 @@ import { after, before, describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import { copyFileSync, existsSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import type { Browser, Page } from 'playwright-core';
+import type { Page } from 'playwright-core';
 import {
   ROOT,
   WORKBENCH_SETTINGS,
   webview,
   withDiagnostics as diagnose,
-  collectConsole,
-  launchBrowser,
-  startCodeServer,
   fromExplorer,
   screenshot,
+  openWorkspace,
   type CodeServer,
+  type Workspace,
   type LoggedMessage,
 } from './harness';
 
@@ -28,7 +27,7 @@ const LABELS = ['card_arrival', 'exchange_rate'];
 
 describe('Synthesize: the domain file and the Aug-PE options in a real VS Code', { timeout: 300_000 }, () => {
   let server: CodeServer | undefined;
-  let browser: Browser | undefined;
+  let session: Workspace | undefined;
   let page: Page;
   let logs: LoggedMessage[];
   const withDiagnostics = (name: string, body: () => Promise<void>) =>
@@ -36,25 +35,19 @@ describe('Synthesize: the domain file and the Aug-PE options in a real VS Code',
   const domainFile = () => join(server!.workspace, '.private-fewshot', 'domain.json');
 
   before(async () => {
-    const [s, b] = await Promise.all([
-      startCodeServer((ws) => copyFileSync(join(ROOT, 'examples', SAMPLE), join(ws, SAMPLE)), {
+    session = await openWorkspace(
+      (ws) => copyFileSync(join(ROOT, 'examples', SAMPLE), join(ws, SAMPLE)),
+      {
         ...WORKBENCH_SETTINGS,
         'files.hotExit': 'off',
-      }),
-      launchBrowser(),
-    ]);
-    server = s;
-    browser = b;
-    page = await browser.newPage({ viewport: { width: 1280, height: 900 } });
-    logs = collectConsole(page);
-    await page.goto(`${server.url}/?folder=${encodeURIComponent(server.workspace)}`);
-    await page.locator('.monaco-workbench').waitFor({ timeout: 60_000 });
-    await page.locator(`.explorer-folders-view .monaco-list-row[aria-label="${SAMPLE}"]`).waitFor({ timeout: 30_000 });
+      },
+      { file: SAMPLE },
+    );
+    ({ server, page, logs } = session);
   });
 
   after(async () => {
-    await browser?.close();
-    await server?.stop();
+    await session?.close();
   });
 
   it('Edit domain file… creates the template for the ticked labels, opens it, and the panel names it', () =>

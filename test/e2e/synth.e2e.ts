@@ -8,7 +8,7 @@ import assert from 'node:assert/strict';
 import { copyFileSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { spawnSync } from 'node:child_process';
-import type { Browser, FrameLocator, Page } from 'playwright-core';
+import type { FrameLocator, Page } from 'playwright-core';
 import { epsilonFor } from '../../src/core/privacy';
 import { filterEpsilon } from '../../src/core/privacy/filter';
 import {
@@ -16,15 +16,16 @@ import {
   WORKBENCH_SETTINGS,
   webview,
   withDiagnostics as diagnose,
-  collectConsole,
   isCspViolation,
-  launchBrowser,
   screenshot,
-  startCodeServer,
   fromExplorer as explorerMenu,
   numberIn,
   activeTabIcon,
+  openWorkspace,
+  until,
+  openUntitled,
   type CodeServer,
+  type Workspace,
   type LoggedMessage,
 } from './harness';
 
@@ -50,7 +51,7 @@ interface Status {
 
 describe('Generate Synthetic Records (Aug-PE) in a real VS Code (code-server + Chromium)', { timeout: 420_000 }, () => {
   let server: CodeServer | undefined;
-  let browser: Browser | undefined;
+  let session: Workspace | undefined;
   let page: Page;
   let logs: LoggedMessage[];
   /** The plan previewed before the first run: its exact ε and σ (the `data-value`s of the plan view). */
@@ -90,15 +91,6 @@ describe('Generate Synthetic Records (Aug-PE) in a real VS Code (code-server + C
     return Number(/ε (\d+\.\d\d) left/.exec(text)?.[1]);
   };
 
-  /** Polls `check` until it holds (for state inside a webview, which page.waitForFunction cannot see). */
-  async function until(what: string, check: () => Promise<boolean>, timeoutMs = 30_000): Promise<void> {
-    const deadline = Date.now() + timeoutMs;
-    while (!(await check())) {
-      if (Date.now() > deadline) throw new Error(`timed out waiting until ${what}`);
-      await new Promise((r) => setTimeout(r, 100));
-    }
-  }
-
   const records = (wv: FrameLocator) =>
     wv.locator('.result .record').evaluateAll((els) =>
       els.map((e) => ({
@@ -116,47 +108,24 @@ describe('Generate Synthetic Records (Aug-PE) in a real VS Code (code-server + C
     );
 
   before(async () => {
-    const [s, b] = await Promise.all([
-      startCodeServer((ws) => copyFileSync(join(ROOT, 'examples', SAMPLE), join(ws, SAMPLE)), {
+    session = await openWorkspace(
+      (ws) => copyFileSync(join(ROOT, 'examples', SAMPLE), join(ws, SAMPLE)),
+      {
         ...WORKBENCH_SETTINGS,
         'files.hotExit': 'off',
-      }),
-      launchBrowser(),
-    ]);
-    server = s;
-    browser = b;
-    page = await browser.newPage({ viewport: { width: 1280, height: 900 } });
-    await page.context().grantPermissions(['clipboard-read', 'clipboard-write'], { origin: server.url });
-    logs = collectConsole(page);
-    await page.goto(`${server.url}/?folder=${encodeURIComponent(server.workspace)}`);
-    await page.locator('.monaco-workbench').waitFor({ timeout: 60_000 });
-    await page.locator(`.explorer-folders-view .monaco-list-row[aria-label="${SAMPLE}"]`).waitFor({ timeout: 30_000 });
+      },
+      { file: SAMPLE, clipboard: true },
+    );
+    ({ server, page, logs } = session);
   });
 
   after(async () => {
-    await browser?.close();
-    await server?.stop();
+    await session?.close();
   });
 
   it('opens an untitled editor to insert into later', () =>
     withDiagnostics('untitled', async () => {
-      await page.keyboard.press('F1');
-      await page.locator('.quick-input-widget input').fill('>File: New Untitled Text File');
-      await page
-        .locator('.quick-input-list .monaco-list-row[aria-label^="File: New Untitled Text File"]')
-        .first()
-        .click();
-      await page.waitForFunction(
-        () =>
-          /^Untitled-1\b/.test(document.querySelector('.tabs-container .tab.active')?.getAttribute('aria-label') ?? ''),
-        undefined,
-        { timeout: 10_000 },
-      );
-      const editor = page.locator('.editor-instance .monaco-editor').first();
-      await editor.waitFor({ timeout: 10_000 });
-      await editor.click();
-      await page.keyboard.type(`${MARKER}\n`);
-      await page.locator('.monaco-editor .view-lines', { hasText: MARKER }).waitFor({ timeout: 5_000 });
+      await openUntitled(page, MARKER);
     }));
 
   it('opens from the explorer: 77 labels, the acknowledgement, the built-in notice, the embedder choice and the budget 4 of 4', () =>

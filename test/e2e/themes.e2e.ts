@@ -8,16 +8,14 @@ import { after, before, describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
-import type { Browser, FrameLocator, Page } from 'playwright-core';
+import type { FrameLocator, Page } from 'playwright-core';
 import { contrastRatio, over, parseColor } from '../support/contrast';
 import {
-  WORKBENCH_SETTINGS,
-  collectConsole,
-  launchBrowser,
   screenshot,
-  startCodeServer,
   withDiagnostics as diagnose,
+  openWorkspace,
   type CodeServer,
+  type Workspace,
   type LoggedMessage,
 } from './harness';
 import {
@@ -96,7 +94,7 @@ function belowAA(samples: readonly TextSample[]): string[] {
 
 describe('The panels in light, high-contrast and dark themes (code-server + Chromium)', { timeout: 400_000 }, () => {
   let server: CodeServer | undefined;
-  let browser: Browser | undefined;
+  let session: Workspace | undefined;
   let page: Page;
   let logs: LoggedMessage[];
   const withDiagnostics = (name: string, body: () => Promise<void>) =>
@@ -104,19 +102,13 @@ describe('The panels in light, high-contrast and dark themes (code-server + Chro
   const backgrounds = new Map<string, string>();
 
   before(async () => {
-    const [s, b] = await Promise.all([startCodeServer(setupWorkspace, WORKBENCH_SETTINGS), launchBrowser()]);
-    server = s;
-    browser = b;
-    page = await browser.newPage({ viewport: { width: 1280, height: 900 } });
-    logs = collectConsole(page);
-    await page.goto(`${server.url}/?folder=${encodeURIComponent(server.workspace)}`);
-    await page.locator('.monaco-workbench').waitFor({ timeout: 60_000 });
+    session = await openWorkspace(setupWorkspace);
+    ({ server, page, logs } = session);
     await openPanels(page);
   });
 
   after(async () => {
-    await browser?.close();
-    await server?.stop();
+    await session?.close();
   });
 
   for (const theme of ['light', 'hc', 'dark'] as ThemeName[]) {
