@@ -16,6 +16,20 @@ export const datasetOptions: Options = {
   'max-bytes': { type: 'string' },
 };
 
+/** The options of a command that reads one dataset of a workspace: --json, --workspace and the dataset flags. */
+export const workspaceDatasetOptions: Options = {
+  json: { type: 'boolean' },
+  workspace: { type: 'string' },
+  ...datasetOptions,
+};
+
+/** The one dataset file a command reads, its only positional; `example` follows "private-fewshot <command> ". */
+export function datasetArg(command: string, positionals: string[], example: string): string {
+  if (positionals.length !== 1)
+    throw new UsageError(`${command} needs exactly one dataset file`, `Example: private-fewshot ${command} ${example}`);
+  return positionals[0]!;
+}
+
 export const datasetUsage = `  --text-column C    the column with the text (default: detected, the string column with the longest mean length)
   --label-column C   the column with the label (default: detected, a column with few distinct values)
   --unit-column C    privacy-unit column such as user_id: all rows of one unit are one record (user-level DP)

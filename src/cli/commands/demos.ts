@@ -1,30 +1,36 @@
 import path from 'node:path';
 import { EXPORT_FORMATS, type ExportFormat } from '../../core/fewshot/export';
 import { FEWSHOT_DEFAULTS, type FewShotPlan } from '../../core/fewshot/plan';
-import { chooseLabels, prepareFewShot } from '../../core/fewshot/prepare';
+import { prepareFewShot } from '../../core/fewshot/prepare';
 import { runFewShot } from '../../core/fewshot/run';
-import { defaultDeltaWarning, overlapNotes } from '../../core/ledger';
 import { printableOneLine } from '../../core/text-safety';
 import { cliLedger, dryRunBudget } from '../ledger';
 import { createProvider, DEFAULT_PRICES, priceFor } from '../../core/providers';
 import { estimateTokens } from '../../core/providers/usage';
-import { fewShotDiagnostics, fewShotRelease, localJournalPath, renderRelease } from '../../core/release';
+import { fewShotDiagnostics, fewShotRelease } from '../../core/release';
 import { type Command } from '../args';
-import { datasetOptions } from '../dataset-flags';
 import {
   checkRunFlags,
   choiceFlag,
   limitFlag,
   loadRunInputs,
   requiredFlag,
-  splitLabels,
   templateFlag,
-  runExitCode,
   withStopSignals,
 } from '../run-flags';
+import {
+  dryRun,
+  finishRun,
+  offlineModelNote,
+  PLAN_HEADER,
+  planBudgetLines,
+  runLabels,
+  runOptions,
+  runWarnings,
+  type PlanBudget,
+} from '../run-report';
 import { LIMITS } from '../../shared/limits';
-import { keepRelease, writeRunOutput } from '../output';
-import { providerConfigFromFlags, providerOptions, providerUsage } from '../provider-flags';
+import { providerConfigFromFlags, providerUsage } from '../provider-flags';
 import { formatEpsilon } from '../../shared/format';
 
 export const demos: Command = {
@@ -58,30 +64,19 @@ ${providerUsage}
   --workspace DIR           where .private-fewshot/ lives (default: found from the dataset, see docs/LEDGER.md)
   --skip-invalid, --dedupe, --max-bytes N   as for \`inspect\``,
   options: {
-    labels: { type: 'string' },
-    'all-labels': { type: 'boolean' },
     shots: { type: 'string' },
-    epsilon: { type: 'string' },
-    delta: { type: 'string' },
     prompts: { type: 'string' },
     'examples-per-prompt': { type: 'string' },
     'count-share': { type: 'string' },
     'max-tokens': { type: 'string' },
     lookahead: { type: 'string' },
     'shot-concurrency': { type: 'string' },
-    format: { type: 'string' },
-    template: { type: 'string' },
-    out: { type: 'string' },
-    'dry-run': { type: 'boolean' },
-    json: { type: 'boolean' },
-    workspace: { type: 'string' },
-    ...datasetOptions,
-    ...providerOptions,
+    ...runOptions,
   },
   async run(values, positionals, io) {
     const { file, labelsFlag, epsilon } = checkRunFlags(
       'demos',
-      'Example: private-fewshot demos examples/banking77-sample.csv --labels card_arrival --shots 2 --epsilon 4',
+      'examples/banking77-sample.csv --labels card_arrival --shots 2 --epsilon 4',
       values,
       positionals,
     );
@@ -90,19 +85,10 @@ ${providerUsage}
     const template = templateFlag(values);
     const providerConfig = providerConfigFromFlags(values, io.env, 'builtin');
 
-    const { location, root, ds, summary, delta, outFlag, outFile, splitNote } = await loadRunInputs(
-      file,
-      values,
-      io.cwd,
-    );
-    if (splitNote) io.err(splitNote);
-    const labels = labelsFlag
-      ? splitLabels(labelsFlag)
-      : chooseLabels(
-          summary.labels.map((l) => l.label),
-          [],
-          true,
-        );
+    const inputs = await loadRunInputs(file, values, io.cwd);
+    const { location, root, ds, summary, delta } = inputs;
+    if (inputs.splitNote) io.err(inputs.splitNote);
+    const labels = runLabels(labelsFlag, summary);
     const ledger = cliLedger(root, io.env);
     const {
       target,
@@ -124,9 +110,7 @@ ${providerUsage}
       },
       summary,
     );
-    // Local only: the ledger's default δ compared with 1/(n·ln n) for the exact n (never in a release).
-    const deltaWarning = defaultDeltaWarning(check.total, target.units, positionals[0]!);
-    const warnings = deltaWarning ? [...plan.warnings, deltaWarning] : plan.warnings;
+    const warnings = runWarnings(plan.warnings, check, target, file);
     const lookaheadFlag = limitFlag(values, 'lookahead', LIMITS.lookahead);
     const provider = createProvider(providerConfig);
     const offline = provider.offline;
@@ -143,24 +127,16 @@ ${providerUsage}
       offline,
       shotConcurrency,
     );
-
-    for (const note of overlapNotes(before)) io.err(note);
-    if (values['dry-run']) {
-      const out = {
-        dryRun: true,
-        plan: planView(plan),
-        budget: dryRunBudget(check),
-        estimate,
-        provider: { kind: provider.kind, model: provider.model, offline },
-        warnings,
-      };
-      io.out(values.json ? JSON.stringify(out) : formatPlan(out));
-      return check.fits ? 0 : 1; // a refused plan is a failure, also in a dry run
-    }
-    if (offline)
-      io.err(
-        `note: using the built-in offline model (${provider.model}): for trying the tool, not production quality. Pass --provider openai --model … for a real model.`,
-      );
+    const view = {
+      plan: planView(plan),
+      budget: dryRunBudget(check),
+      estimate,
+      provider: { kind: provider.kind, model: provider.model, offline },
+      warnings,
+    };
+    const dryRunExit = dryRun(io, values, before, { view, fits: check.fits, format: formatPlan });
+    if (dryRunExit !== undefined) return dryRunExit;
+    offlineModelNote(io, provider);
     for (const w of warnings) io.err(`warning: ${w}`);
 
     const result = await withStopSignals({ location, io, json: values.json === true }, (signal, progress) =>
@@ -181,42 +157,24 @@ ${providerUsage}
           ),
       }),
     );
-    const after = await ledger.status(target);
-    // The release boundary (src/core/release.ts): files and stdout get the release only; the local diagnostics go to
-    // stderr, the run journal and the "localOnlyNotPrivate" key of --json.
-    const release = fewShotRelease({ plan, result });
-    keepRelease(result.checkpoint, release, io.err);
-    const rendered = renderRelease(release, { format, template });
-    const journal = path.relative(root, localJournalPath(result.checkpoint));
-    const budget = { total: after.total.epsilon, spent: after.spent, remaining: after.remaining };
-    const written = writeRunOutput(
-      { outFile, outFlag, cwd: io.cwd, err: io.err },
-      { status: result.status, produced: result.demonstrations.length > 0, checkpoint: result.checkpoint, rendered },
-    );
-    if (values.json) {
-      io.out(
-        JSON.stringify({
-          release,
-          localOnlyNotPrivate: { ...fewShotDiagnostics(result, journal), budget },
-        }),
-      );
-    } else {
-      if (!outFile) io.out(rendered.trimEnd());
-      io.err(
-        `${result.status}: ${result.demonstrations.length} demonstration(s); ε charged ${result.epsilonCharged.toFixed(3)}${result.status === 'completed' ? '' : ` of ${result.reservation.epsilonRun.toFixed(3)} planned`}; budget spent ${after.spent.toFixed(3)} of ${after.total.epsilon}, remaining ${Math.max(0, after.remaining).toFixed(3)}.`,
-      );
-      io.err(
-        `local only, not private: ${result.report.usage.calls} calls in ${result.report.usage.roundTrips} round trips, ${result.report.usage.inputTokens} input and ${result.report.usage.outputTokens} output tokens, $${result.report.usage.cost.toFixed(4)}, ${(result.report.durationMs / 1000).toFixed(1)} s (journal ${journal})${written ? `; written to ${outFlag}` : ''}`,
-      );
-    }
-    if (result.refusedPrompts > 0)
-      io.err(
-        `local diagnostic (depends on the private data; do not share): the server refused ${result.refusedPrompts} private prompt request(s); each voted the zero vector, which the DP guarantee covers.`,
-      );
-    return runExitCode(
+    const u = result.report.usage;
+    return finishRun(
       io,
-      result,
-      `What was written is kept in ${path.relative(root, result.checkpoint)} and charged.`,
+      { json: values.json === true, inputs, ledger, target, render: { format, template } },
+      {
+        result,
+        release: fewShotRelease({ plan, result }),
+        produced: result.demonstrations.length > 0,
+        diagnostics: (journal) => fewShotDiagnostics(result, journal),
+        released: `${result.demonstrations.length} demonstration(s)`,
+        charged: result.status === 'completed' ? '' : ` of ${result.reservation.epsilonRun.toFixed(3)} planned`,
+        usage: `${u.calls} calls in ${u.roundTrips} round trips, ${u.inputTokens} input and ${u.outputTokens} output tokens, $${u.cost.toFixed(4)}`,
+        refused:
+          result.refusedPrompts > 0
+            ? `the server refused ${result.refusedPrompts} private prompt request(s); each voted the zero vector, which the DP guarantee covers.`
+            : undefined,
+        kept: `What was written is kept in ${path.relative(root, result.checkpoint)} and charged.`,
+      },
     );
   },
 };
@@ -282,35 +240,21 @@ function planView(plan: FewShotPlan) {
 
 function formatPlan(o: {
   plan: ReturnType<typeof planView>;
-  budget: {
-    total: number;
-    delta: number;
-    spent: number;
-    spentAfter: number;
-    pldAfter: number;
-    remainingAfter: number;
-    fits: boolean;
-    over: number;
-  };
+  budget: PlanBudget;
   estimate: ReturnType<typeof estimateRun>;
   provider: { kind: string; model: string; offline: boolean };
   warnings: string[];
 }): string {
   const f = formatEpsilon;
   const lines = [
-    `Plan (dry run: nothing was spent or sent)`,
+    PLAN_HEADER,
     `  ε ${o.plan.epsilon} at δ ${o.plan.delta.toExponential(2)} with the PLD accountant; the planned charges compose (PLD) to ε = ${f(o.plan.epsilonRun)}`,
     `  M = ${o.plan.prompts} prompts, N = ${o.plan.examplesPerPrompt} expected examples per prompt, T_max = ${o.plan.maxTokens}, ${o.plan.shots} shot(s) per label${o.plan.sequential ? ' (labels compose in sequence)' : ' (labels compose in parallel)'}`,
     `  1. pool counts released with Gaussian noise σ_c = ${f(o.plan.countRelease.sigma)}: ε ${f(o.plan.countRelease.epsilon)} at δ ${o.plan.countRelease.delta.toExponential(2)} (${f(100 * o.plan.countRelease.share)}% of ε and δ)`,
     `  2. then per label ${o.plan.labels[0]!.steps} token steps at q = M·N/ñ (ñ the noisy count), σ set from ñ for the rest of ε and δ: ${o.plan.labels.map((l) => printableOneLine(l.label)).join(', ')}`,
     `  model: ${o.provider.kind}/${o.provider.model}${o.provider.offline ? ' (built-in offline model: for trying the tool)' : ''}`,
     `  at most ${o.estimate.maxCalls} calls in ${o.estimate.maxRoundTrips} round trips (labels and shots run concurrently), ≈${o.estimate.inputTokens} input and ${o.estimate.outputTokens} output tokens, cost ${o.estimate.costUSD === null ? 'unknown (model not in the price table)' : `≤ $${o.estimate.costUSD.toFixed(2)}`}, ≤ ${o.estimate.seconds} s`,
-    `  budget: total ε ${o.budget.total}, spent ${f(o.budget.spent)}, after this run ${f(o.budget.spentAfter)}, remaining ${f(Math.max(0, o.budget.remainingAfter))}${o.budget.fits ? '' : ` — REFUSED: over by ${f(o.budget.over)}`} (budget filter: valid for runs chosen after earlier outputs)`,
-    ...(Math.abs(o.budget.pldAfter - o.budget.spentAfter) > 1e-9 * Math.max(1, o.budget.spentAfter)
-      ? [
-          `  as planned: after this run ε ${f(o.budget.pldAfter)} if all runs had been planned in advance (PLD composition; not a guarantee across runs)`,
-        ]
-      : []),
+    ...planBudgetLines(o.budget),
     ...o.warnings.map((w) => `warning: ${w}`),
   ];
   return lines.join('\n');

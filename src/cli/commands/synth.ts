@@ -18,28 +18,34 @@ import {
   type Selection,
   type VariationKind,
 } from '../../core/augpe';
-import { defaultDeltaWarning, overlapNotes } from '../../core/ledger';
 import { printableOneLine } from '../../core/text-safety';
 import { cliLedger, dryRunBudget } from '../ledger';
 import { createProvider } from '../../core/providers';
-import { augPeDiagnostics, augPeRelease, localJournalPath, renderRelease } from '../../core/release';
+import { augPeDiagnostics, augPeRelease } from '../../core/release';
 import { numberFlag, stringFlag, type Command } from '../args';
-import { datasetOptions } from '../dataset-flags';
 import {
   checkRunFlags,
   choiceFlag,
   limitFlag,
   loadRunInputs,
   requiredFlag,
-  splitLabels,
   templateFlag,
-  runExitCode,
   withStopSignals,
 } from '../run-flags';
+import {
+  dryRun,
+  finishRun,
+  offlineModelNote,
+  PLAN_HEADER,
+  planBudgetLines,
+  runLabels,
+  runOptions,
+  runWarnings,
+  type PlanBudget,
+} from '../run-report';
 import { LIMITS } from '../../shared/limits';
-import { keepRelease, writeRunOutput } from '../output';
 import { runsDir } from '../../core/runs/checkpoint';
-import { providerConfigFromFlags, providerOptions, providerUsage } from '../provider-flags';
+import { providerConfigFromFlags, providerUsage } from '../provider-flags';
 import { formatEpsilon } from '../../shared/format';
 
 const FORMATS = ['json', 'jsonl', 'text'] as const;
@@ -90,15 +96,11 @@ ${providerUsage}
   --workspace DIR           where .private-fewshot/ lives (default: found from the dataset, see docs/LEDGER.md)
   --skip-invalid, --dedupe, --max-bytes N   as for \`inspect\``,
   options: {
-    labels: { type: 'string' },
-    'all-labels': { type: 'boolean' },
     count: { type: 'string' },
     fractions: { type: 'string' },
     domain: { type: 'string' },
     lookahead: { type: 'string' },
     selection: { type: 'string' },
-    epsilon: { type: 'string' },
-    delta: { type: 'string' },
     iterations: { type: 'string' },
     variations: { type: 'string' },
     neighbours: { type: 'string' },
@@ -109,20 +111,13 @@ ${providerUsage}
     temperature: { type: 'string' },
     'max-tokens': { type: 'string' },
     embedder: { type: 'string' },
-    format: { type: 'string' },
-    template: { type: 'string' },
-    out: { type: 'string' },
     resume: { type: 'string' },
-    'dry-run': { type: 'boolean' },
-    json: { type: 'boolean' },
-    workspace: { type: 'string' },
-    ...datasetOptions,
-    ...providerOptions,
+    ...runOptions,
   },
   async run(values, positionals, io) {
     const { file, labelsFlag, epsilon } = checkRunFlags(
       'synth',
-      'Example: private-fewshot synth examples/banking77-sample.csv --labels card_arrival,exchange_rate --count 20 --epsilon 2',
+      'examples/banking77-sample.csv --labels card_arrival,exchange_rate --count 20 --epsilon 2',
       values,
       positionals,
     );
@@ -135,17 +130,10 @@ ${providerUsage}
     const selection = choiceFlag<Selection>(values, 'selection', SELECTIONS, AUGPE_DEFAULTS.selection);
     const providerConfig = providerConfigFromFlags(values, io.env, 'builtin');
 
-    const { location, root, ds, summary, delta, outFlag, outFile, splitNote } = await loadRunInputs(
-      file,
-      values,
-      io.cwd,
-    );
-    if (splitNote) io.err(splitNote);
-    // --all-labels: sorted by name. The summary lists labels by private frequency, and the order decides which labels
-    // get the remainder of an equal split (and the output order), so it must not come from the counts.
-    const labels = labelsFlag
-      ? splitLabels(labelsFlag)
-      : summary.labels.map((l) => l.label).sort((a, b) => (a < b ? -1 : a > b ? 1 : 0));
+    const inputs = await loadRunInputs(file, values, io.cwd);
+    const { location, root, ds, summary, delta } = inputs;
+    if (inputs.splitNote) io.err(inputs.splitNote);
+    const labels = runLabels(labelsFlag, summary);
     const fractionsFlag = stringFlag(values, 'fractions');
     const dpFractions = parseDpFractions(fractionsFlag);
     const fractions = dpFractions === undefined ? parseFractions(fractionsFlag, labels) : undefined;
@@ -180,9 +168,7 @@ ${providerUsage}
       summary,
     );
     const { target, plan, status: before } = prepared;
-    // Local only: the ledger's default δ compared with 1/(n·ln n) for the exact n (never in a release).
-    const deltaWarning = defaultDeltaWarning(prepared.check.total, target.units, positionals[0]!);
-    const warnings = deltaWarning ? [...plan.warnings, deltaWarning] : plan.warnings;
+    const warnings = runWarnings(plan.warnings, prepared.check, target, file);
     const provider = createProvider(providerConfig);
     const embedder =
       embedderFlag === 'builtin'
@@ -207,15 +193,9 @@ ${providerUsage}
       warnings,
       ...(resume ? { resumes: { run: resume.state.id, histogramsBefore: resume.state.started } } : {}),
     };
-    for (const note of overlapNotes(before)) io.err(note);
-    if (values['dry-run']) {
-      io.out(values.json ? JSON.stringify({ dryRun: true, ...out0 }) : formatPlan(out0));
-      return check.fits ? 0 : 1; // a refused plan is a failure, also in a dry run
-    }
-    if (provider.offline)
-      io.err(
-        `note: using the built-in offline model (${provider.model}): for trying the tool, not production quality. Pass --provider openai --model … for a real model.`,
-      );
+    const dryRunExit = dryRun(io, values, before, { view: out0, fits: check.fits, format: formatPlan });
+    if (dryRunExit !== undefined) return dryRunExit;
+    offlineModelNote(io, provider);
     io.err(
       embedder.offline
         ? 'note: private rows are embedded on this machine (built-in embedder); the generator sees only labels and synthetic text.'
@@ -241,43 +221,24 @@ ${providerUsage}
           ),
       }),
     );
-    const after = await ledger.status(target);
-    // The release boundary (src/core/release.ts): files and stdout get the release only; the local diagnostics go to
-    // stderr, the run journal and the "localOnlyNotPrivate" key of --json.
-    const release = augPeRelease({ plan, result });
-    keepRelease(result.checkpoint, release, io.err);
-    const rendered = renderRelease(release, { format, template });
-    const journal = path.relative(root, localJournalPath(result.checkpoint));
-    const budget = { total: after.total.epsilon, spent: after.spent, remaining: after.remaining };
-    const written = writeRunOutput(
-      { outFile, outFlag, cwd: io.cwd, err: io.err },
-      { status: result.status, produced: result.records.length > 0, checkpoint: result.checkpoint, rendered },
-    );
-    if (values.json) {
-      io.out(
-        JSON.stringify({
-          release,
-          localOnlyNotPrivate: { ...augPeDiagnostics(plan, result, journal), budget },
-        }),
-      );
-    } else {
-      if (!outFile) io.out(rendered.trimEnd());
-      io.err(
-        `${result.status}: ${result.records.length} record(s) after ${result.histograms} of ${plan.settings.iterations} histogram(s); ε charged ${result.epsilonCharged.toFixed(3)}; budget spent ${after.spent.toFixed(3)} of ${after.total.epsilon}, remaining ${Math.max(0, after.remaining).toFixed(3)}.`,
-      );
-      const u = result.report.usage;
-      io.err(
-        `local only, not private: ${u.completions} completions in ${u.generateRequests} requests, ${u.syntheticEmbedded} synthetic texts embedded, ${u.inputTokens} input and ${u.outputTokens} output tokens, $${u.cost.toFixed(4)} (private embeddings: ${result.privateEmbeddingUsage.calls} calls, $${result.privateEmbeddingUsage.cost.toFixed(4)}), ${(result.report.durationMs / 1000).toFixed(1)} s (journal ${journal})${written ? `; written to ${outFlag}` : ''}`,
-      );
-    }
-    if (result.refusedPrivateRows > 0)
-      io.err(
-        `local diagnostic (depends on the private data; do not share): the embedder refused ${result.refusedPrivateRows} private row(s); they cast no vote, which the DP guarantee covers.`,
-      );
-    return runExitCode(
+    const u = result.report.usage;
+    return finishRun(
       io,
-      result,
-      `The last selected records are kept in ${path.relative(root, result.checkpoint)} and ${result.histograms} histogram(s) are charged.`,
+      { json: values.json === true, inputs, ledger, target, render: { format, template } },
+      {
+        result,
+        release: augPeRelease({ plan, result }),
+        produced: result.records.length > 0,
+        diagnostics: (journal) => augPeDiagnostics(plan, result, journal),
+        released: `${result.records.length} record(s) after ${result.histograms} of ${plan.settings.iterations} histogram(s)`,
+        charged: '',
+        usage: `${u.completions} completions in ${u.generateRequests} requests, ${u.syntheticEmbedded} synthetic texts embedded, ${u.inputTokens} input and ${u.outputTokens} output tokens, $${u.cost.toFixed(4)} (private embeddings: ${result.privateEmbeddingUsage.calls} calls, $${result.privateEmbeddingUsage.cost.toFixed(4)})`,
+        refused:
+          result.refusedPrivateRows > 0
+            ? `the embedder refused ${result.refusedPrivateRows} private row(s); they cast no vote, which the DP guarantee covers.`
+            : undefined,
+        kept: `The last selected records are kept in ${path.relative(root, result.checkpoint)} and ${result.histograms} histogram(s) are charged.`,
+      },
     );
   },
 };
@@ -362,15 +323,7 @@ function planView(plan: AugPePlan) {
 
 function formatPlan(o: {
   plan: ReturnType<typeof planView> & { declarations: string[] };
-  budget: {
-    total: number;
-    spent: number;
-    spentAfter: number;
-    pldAfter: number;
-    remainingAfter: number;
-    fits: boolean;
-    over: number;
-  };
+  budget: PlanBudget;
   provider: { kind: string; model: string; offline: boolean };
   embedder: { kind: string; model: string; offline: boolean };
   warnings: string[];
@@ -379,7 +332,7 @@ function formatPlan(o: {
   const f = formatEpsilon;
   const p = o.plan;
   return [
-    'Plan (dry run: nothing was spent or sent)',
+    PLAN_HEADER,
     ...(o.resumes
       ? [
           `  resumes ${o.resumes.run} after ${o.resumes.histogramsBefore} of ${p.iterations} histograms: charges the ${p.iterations - o.resumes.histogramsBefore} left`,
@@ -396,12 +349,7 @@ function formatPlan(o: {
     ),
     `  generator: ${o.provider.kind}/${o.provider.model}${o.provider.offline ? ' (built-in offline model: for trying the tool)' : ''}; embedder: ${o.embedder.kind}/${o.embedder.model}${o.embedder.offline ? ' (private rows stay on this machine)' : ' (private rows are sent to it)'}`,
     `  about ${p.estimate.completions} completions, ${p.estimate.syntheticEmbeddings} synthetic and ${p.estimate.privateEmbeddings} private embeddings`,
-    `  budget: total ε ${o.budget.total}, spent ${f(o.budget.spent)}, after this run ${f(o.budget.spentAfter)}, remaining ${f(Math.max(0, o.budget.remainingAfter))}${o.budget.fits ? '' : ` — REFUSED: over by ${f(o.budget.over)}`} (budget filter: valid for runs chosen after earlier outputs)`,
-    ...(Math.abs(o.budget.pldAfter - o.budget.spentAfter) > 1e-9 * Math.max(1, o.budget.spentAfter)
-      ? [
-          `  as planned: after this run ε ${f(o.budget.pldAfter)} if all runs had been planned in advance (PLD composition; not a guarantee across runs)`,
-        ]
-      : []),
+    ...planBudgetLines(o.budget),
     ...p.declarations.map((d) => `  ${d}`),
     ...o.warnings.map((w) => `warning: ${w}`),
   ].join('\n');

@@ -1,7 +1,7 @@
-import { canonicalRecords, summarize, type Dataset, type DatasetSummary } from '../data';
+import { summarize, type Dataset } from '../data';
 import { UsageError } from '../errors';
 import { buildPools } from '../runs/pools';
-import type { BudgetStatus, Charge, Ledger, LedgerDataset, Partition, PlanCheck, RunPlan } from '../ledger';
+import { prepareRun, type Charge, type Ledger, type Partition, type PreparedRun, type RunPlan } from '../ledger';
 import {
   addGaussianNoise,
   calibrateSigma,
@@ -408,29 +408,16 @@ export function releaseClassCounts(
   return { noisy, counts: extra.map((x) => x + 1) };
 }
 
-export interface PreparedAugPe {
-  summary: DatasetSummary;
-  target: LedgerDataset;
-  status: BudgetStatus;
-  plan: AugPePlan;
-  check: PlanCheck;
-}
+export type PreparedAugPe = PreparedRun<AugPePlan>;
 
 /** Ledger status (for δ), the plan and the budget check; reads the ledger, writes nothing (like prepareFewShot). */
-export async function prepareAugPe(
+export function prepareAugPe(
   ds: Dataset,
   ledger: Ledger,
   settings: Omit<AugPeSettings, 'delta'> & { delta?: number },
   summary = summarize(ds),
 ): Promise<PreparedAugPe> {
-  const target: LedgerDataset = {
-    identity: ds.identity,
-    units: summary.units,
-    unitColumn: ds.columns.unit,
-    records: canonicalRecords(ds),
-  };
-  const status = await ledger.status(target);
-  const plan = planAugPe(ds, { ...settings, delta: settings.delta ?? status.total.delta });
-  const check = await ledger.check(target, plan.ledgerPlan);
-  return { summary, target, status, plan, check };
+  return prepareRun(ds, ledger, summary, (ledgerDelta) =>
+    planAugPe(ds, { ...settings, delta: settings.delta ?? ledgerDelta }),
+  );
 }
