@@ -16,7 +16,7 @@ import {
 } from '../core/ledger';
 import { localJournalPath, renderRelease, type Release, type ReleaseFormat } from '../core/release';
 import { formatEpsilon } from '../shared/format';
-import type { Io, Options } from './args';
+import { valueFlags, switchFlags, type Io, type Options } from './args';
 import { datasetOptions } from './dataset-flags';
 import { keepRelease, writeRunOutput } from './output';
 import { providerOptions } from './provider-flags';
@@ -25,16 +25,8 @@ import type { dryRunBudget } from './ledger';
 
 /** The options both run commands take (each adds its own). */
 export const runOptions: Options = {
-  labels: { type: 'string' },
-  'all-labels': { type: 'boolean' },
-  epsilon: { type: 'string' },
-  delta: { type: 'string' },
-  format: { type: 'string' },
-  template: { type: 'string' },
-  out: { type: 'string' },
-  'dry-run': { type: 'boolean' },
-  json: { type: 'boolean' },
-  workspace: { type: 'string' },
+  ...valueFlags('labels epsilon delta format template out workspace'),
+  ...switchFlags('all-labels dry-run json'),
   ...datasetOptions,
   ...providerOptions,
 };

@@ -9,7 +9,7 @@ import {
   type ChargeView,
 } from '../../core/ledger';
 import { cliLedger } from '../ledger';
-import { numberFlag, type Command } from '../args';
+import { numberFlag, type Command, valueFlags } from '../args';
 import {
   datasetArg,
   ledgerFor,
@@ -39,8 +39,7 @@ A run is charged to this dataset when it recorded the same path or the same cont
 Spent is the budget filter's, valid when each run is chosen after reading earlier outputs; "as planned" is the PLD
 composition of the same runs had they all been planned in advance (docs/PRIVACY.md, "The budget filter").`,
   options: {
-    'set-total': { type: 'string' },
-    delta: { type: 'string' },
+    ...valueFlags('set-total delta'),
     ...workspaceDatasetOptions,
   },
   async run(values, positionals, io) {

@@ -8,7 +8,7 @@ import { cliLedger, dryRunBudget } from '../ledger';
 import { createProvider, DEFAULT_PRICES, priceFor } from '../../core/providers';
 import { estimateTokens } from '../../core/providers/usage';
 import { fewShotDiagnostics, fewShotRelease } from '../../core/release';
-import { type Command } from '../args';
+import { type Command, valueFlags } from '../args';
 import {
   checkRunFlags,
   choiceFlag,
@@ -64,13 +64,7 @@ ${providerUsage}
   --workspace DIR           where .private-fewshot/ lives (default: found from the dataset, see docs/LEDGER.md)
   --skip-invalid, --dedupe, --max-bytes N   as for \`inspect\``,
   options: {
-    shots: { type: 'string' },
-    prompts: { type: 'string' },
-    'examples-per-prompt': { type: 'string' },
-    'count-share': { type: 'string' },
-    'max-tokens': { type: 'string' },
-    lookahead: { type: 'string' },
-    'shot-concurrency': { type: 'string' },
+    ...valueFlags('shots prompts examples-per-prompt count-share max-tokens lookahead shot-concurrency'),
     ...runOptions,
   },
   async run(values, positionals, io) {

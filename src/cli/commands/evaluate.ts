@@ -5,7 +5,7 @@ import { heldOutPart } from '../../core/evaluate/split';
 import { EVALUATION_NOTE } from '../../core/evaluate/report';
 import { createProvider } from '../../core/providers';
 import { printableOneLine as p } from '../../core/text-safety';
-import { numberFlag, stringFlag, type Command } from '../args';
+import { numberFlag, stringFlag, type Command, valueFlags, switchFlags } from '../args';
 import {
   datasetArg,
   datasetUsage,
@@ -46,12 +46,8 @@ ${providerUsage}
 ${datasetUsage}`,
   options: {
     demos: { type: 'string', multiple: true },
-    'real-shots': { type: 'string' },
-    score: { type: 'string' },
-    'top-k': { type: 'string' },
-    rows: { type: 'string' },
-    'max-calls': { type: 'string' },
-    'dry-run': { type: 'boolean' },
+    ...valueFlags('real-shots score top-k rows max-calls'),
+    ...switchFlags('dry-run'),
     ...recordsOptions,
     ...workspaceDatasetOptions,
     ...providerOptions,

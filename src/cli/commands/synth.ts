@@ -22,7 +22,7 @@ import { printableOneLine } from '../../core/text-safety';
 import { cliLedger, dryRunBudget } from '../ledger';
 import { createProvider } from '../../core/providers';
 import { augPeDiagnostics, augPeRelease } from '../../core/release';
-import { numberFlag, stringFlag, type Command } from '../args';
+import { numberFlag, stringFlag, type Command, valueFlags } from '../args';
 import {
   checkRunFlags,
   choiceFlag,
@@ -96,22 +96,8 @@ ${providerUsage}
   --workspace DIR           where .private-fewshot/ lives (default: found from the dataset, see docs/LEDGER.md)
   --skip-invalid, --dedupe, --max-bytes N   as for \`inspect\``,
   options: {
-    count: { type: 'string' },
-    fractions: { type: 'string' },
-    domain: { type: 'string' },
-    lookahead: { type: 'string' },
-    selection: { type: 'string' },
-    iterations: { type: 'string' },
-    variations: { type: 'string' },
-    neighbours: { type: 'string' },
-    metric: { type: 'string' },
-    threshold: { type: 'string' },
-    variation: { type: 'string' },
-    'mask-probability': { type: 'string' },
-    temperature: { type: 'string' },
-    'max-tokens': { type: 'string' },
-    embedder: { type: 'string' },
-    resume: { type: 'string' },
+    ...valueFlags('count fractions domain lookahead selection iterations variations neighbours metric threshold'),
+    ...valueFlags('variation mask-probability temperature max-tokens embedder resume'),
     ...runOptions,
   },
   async run(values, positionals, io) {
