@@ -1,5 +1,6 @@
 import { summarize, type Dataset } from '../data';
 import { UsageError } from '../errors';
+import { checkCounts, checkLabels } from '../plan-checks';
 import { buildPools } from '../runs/pools';
 import { prepareRun, type Charge, type Ledger, type Partition, type PreparedRun, type RunPlan } from '../ledger';
 import {
@@ -200,22 +201,15 @@ export function promptSettings(s: ResolvedAugPeSettings): PromptSettings {
  */
 export function planAugPe(ds: Dataset, input: AugPeSettings): AugPePlan {
   const s = resolve(input);
-  if (s.labels.length === 0)
-    throw new UsageError(
-      'no labels to generate',
-      'Name them with --labels a,b,c, or pass --all-labels to take them from the data.',
-    );
-  if (new Set(s.labels).size !== s.labels.length) throw new UsageError('a label is named twice');
-  for (const [name, v, min] of [
-    ['count', s.count, 1],
-    ['iterations (T)', s.iterations, 1],
-    ['variations (L−1)', s.variations, 1],
-    ['neighbours (k)', s.neighbours, 1],
-    ['max tokens', s.maxTokens, 1],
-    ['min words', s.minWords, 1],
-  ] as const) {
-    if (!Number.isInteger(v) || v < min) throw new UsageError(`${name} must be a whole number ≥ ${min}; got ${v}`);
-  }
+  checkLabels(s.labels);
+  checkCounts([
+    ['count', s.count],
+    ['iterations (T)', s.iterations],
+    ['variations (L−1)', s.variations],
+    ['neighbours (k)', s.neighbours],
+    ['max tokens', s.maxTokens],
+    ['min words', s.minWords],
+  ]);
   if (!(s.epsilon > 0) || !Number.isFinite(s.epsilon))
     throw new UsageError(`ε must be a positive number; got ${s.epsilon}`);
   if (!METRICS.includes(s.metric))

@@ -110,33 +110,23 @@ function background(order: number): Background {
   if (!bg) {
     const tokens: string[] = [END_OF_TEXT];
     const index = new Map<string, number>([[END_OF_TEXT, 0]]);
-    const seqs = BACKGROUND_CORPUS.map((s) => {
-      const ids = tokenize(s).map((t) => {
-        let id = index.get(t);
-        if (id === undefined) {
-          id = tokens.length;
-          tokens.push(t);
-          index.set(t, id);
-        }
-        return id;
-      });
-      ids.push(0);
-      return ids;
-    });
+    /** The id of token `t`, added to the vocabulary if new. */
+    const idOf = (t: string): number => {
+      let id = index.get(t);
+      if (id === undefined) {
+        id = tokens.length;
+        tokens.push(t);
+        index.set(t, id);
+      }
+      return id;
+    };
+    const seqs = BACKGROUND_CORPUS.map((s) => [...tokenize(s).map(idOf), 0]);
     const counts = NgramCounts.fromSequences(seqs, order);
     // After a colon ("Text:", "Input:") a segment's first word carries a space: the sentence-start statistics with
     // every word given its leading space (those variants join the vocabulary).
     const spaced = (id: number): number => {
       const t = tokens[id]!;
-      if (!startsAlnum(t)) return id;
-      const v = ` ${t}`;
-      let sid = index.get(v);
-      if (sid === undefined) {
-        sid = tokens.length;
-        tokens.push(v);
-        index.set(v, sid);
-      }
-      return sid;
+      return startsAlnum(t) ? idOf(` ${t}`) : id;
     };
     const afterColon = counts.startStatsRenamed(spaced);
     const unigram = counts.tokenCounts();
