@@ -1,11 +1,12 @@
 /**
- * What `demos` and `synth` print alike around a run: their shared options, the labels, the plan's warnings, the dry
- * run, the offline-model note, the budget lines of the plan, and after the run the release boundary (files and
- * stdout get the release only; the local diagnostics go to stderr, the run journal and the "localOnlyNotPrivate" key
- * of --json), the summary lines and the exit code. The commands differ only in the words they pass in.
+ * The skeleton of the two run commands, `demos` and `synth`: their shared options; the start (the common flags in a
+ * fixed order, the dataset, the labels, the ledger); the announcement (overlap notes, the dry run, notes and warnings);
+ * and the run with its report: the release boundary (files and stdout get the release only; the local diagnostics go
+ * to stderr, the run journal and the "localOnlyNotPrivate" key of --json), the summary lines and the exit code. The
+ * commands supply their own flags, plan, run and words.
  */
 import path from 'node:path';
-import type { DatasetSummary } from '../core/data';
+import type { Dataset, DatasetSummary } from '../core/data';
 import {
   defaultDeltaWarning,
   overlapNotes,
@@ -14,14 +15,28 @@ import {
   type LedgerDataset,
   type PlanCheck,
 } from '../core/ledger';
-import { localJournalPath, renderRelease, type Release, type ReleaseFormat } from '../core/release';
+import type { ProviderConfig } from '../core/providers';
+import { localJournalPath, releasedTexts, renderRelease, type Release, type ReleaseFormat } from '../core/release';
 import { formatEpsilon } from '../shared/format';
-import { valueFlags, switchFlags, type Io, type Options } from './args';
+import type { Limit } from '../shared/limits';
+import { valueFlags, switchFlags, type Command, type Io, type Options } from './args';
 import { datasetOptions } from './dataset-flags';
+import { cliLedger, type dryRunBudget } from './ledger';
 import { keepRelease, writeRunOutput } from './output';
-import { providerOptions } from './provider-flags';
-import { runExitCode, splitLabels, type RunInputs } from './run-flags';
-import type { dryRunBudget } from './ledger';
+import { providerConfigFromFlags, providerOptions } from './provider-flags';
+import {
+  checkRunFlags,
+  choiceFlag,
+  loadRunInputs,
+  requiredFlag,
+  runExitCode,
+  splitLabels,
+  templateFlag,
+  withStopSignals,
+  type RunInputs,
+} from './run-flags';
+
+type Values = Record<string, unknown>;
 
 /** The options both run commands take (each adds its own). */
 export const runOptions: Options = {
@@ -29,6 +44,22 @@ export const runOptions: Options = {
   ...switchFlags('all-labels dry-run json'),
   ...datasetOptions,
   ...providerOptions,
+};
+
+/** Usage lines both run commands print alike; `what` is what they write ("demonstrations", "records"). */
+export const runUsage = {
+  /** The synopsis (with the command's size flag, e.g. "--shots N") and the dataset and label lines. */
+  head: (command: string, amount: string, what: string) =>
+    `private-fewshot ${command} <dataset> (--labels a,b,c | --all-labels) ${amount} --epsilon E [options]
+
+  <dataset>                 a .csv, .jsonl or .json file (columns detected, or --text-column/--label-column/--unit-column)
+  --labels a,b,c            the labels to write ${what} for (treated as public)
+  --all-labels              take every label from the data (you acknowledge that the label set is then public)`,
+  budget: `  --epsilon E               the ε this run may spend
+  --delta D                 δ (default: the dataset's ledger δ, 1e-6 unless set with \`budget --delta\`)`,
+  template: `  --template T              for text: e.g. "Text: {text}\\nLabel: {label}"`,
+  workspace: `  --workspace DIR           where .private-fewshot/ lives (default: found from the dataset, see docs/LEDGER.md)
+  --skip-invalid, --dedupe, --max-bytes N   as for \`inspect\``,
 };
 
 /**
@@ -40,44 +71,106 @@ export function runLabels(labelsFlag: string | undefined, summary: DatasetSummar
   return labelsFlag ? splitLabels(labelsFlag) : summary.labels.map((l) => l.label).sort();
 }
 
+/** What a run command knows once its flags are checked and its dataset is read, before any plan. */
+export interface RunStart<Format, Flags> extends RunInputs {
+  file: string;
+  labels: string[];
+  epsilon: number;
+  /** The required size of the run: --shots or --count. */
+  amount: number;
+  render: { format: Format; template: string | undefined };
+  /** The command's own flags, checked after the common ones and before the provider's. */
+  flags: Flags;
+  providerConfig: ProviderConfig;
+  ledger: Ledger;
+}
+
+/** A run command: its name, usage example (after "private-fewshot <command> "), size flag and output formats. */
+export interface RunCommand<Format extends string> extends Command {
+  example: string;
+  amount: readonly [flag: string, limit: Limit];
+  formats: readonly Format[];
+}
+
+/**
+ * Checks the flags in a fixed order (the dataset argument, labels, ε, the amount, --format, --template, the command's
+ * own flags, the provider's), then reads the dataset with its output path checked (before any budget is spent), says
+ * when a held-out split leaves generation the training part, and opens the ledger.
+ */
+export async function startRun<Format extends string, Flags>(
+  o: RunCommand<Format>,
+  values: Values,
+  positionals: string[],
+  io: Io,
+  flags: () => Flags,
+): Promise<RunStart<Format, Flags>> {
+  const { file, labelsFlag, epsilon } = checkRunFlags(o.name, o.example, values, positionals);
+  const amount = requiredFlag(values, ...o.amount);
+  const format = choiceFlag<Format>(values, 'format', o.formats, 'text' as Format);
+  const template = templateFlag(values);
+  const own = flags();
+  const providerConfig = providerConfigFromFlags(values, io.env, 'builtin');
+  const inputs = await loadRunInputs(file, values, io.cwd);
+  if (inputs.splitNote) io.err(inputs.splitNote);
+  const labels = runLabels(labelsFlag, inputs.summary);
+  const ledger = cliLedger(inputs.root, io.env);
+  return { ...inputs, file, labels, epsilon, amount, render: { format, template }, flags: own, providerConfig, ledger };
+}
+
 /** The plan's warnings and, local only, the ledger's default δ compared with 1/(n·ln n) for the exact n. */
 export function runWarnings(planWarnings: string[], check: PlanCheck, target: LedgerDataset, file: string): string[] {
   const deltaWarning = defaultDeltaWarning(check.total, target.units, file);
   return deltaWarning ? [...planWarnings, deltaWarning] : planWarnings;
 }
 
-/**
- * Says where the dataset's records overlap other ledgers' datasets; with --dry-run prints the plan (`view`, as JSON
- * with --json) and returns the exit code: a refused plan is a failure, also in a dry run. Else undefined.
- */
-export function dryRun<V extends object>(
-  io: Io,
-  values: Record<string, unknown>,
-  before: BudgetStatus,
-  o: { view: V; fits: boolean; format: (view: V) => string },
-): number | undefined {
-  for (const note of overlapNotes(before)) io.err(note);
-  if (!values['dry-run']) return undefined;
-  io.out(values.json ? JSON.stringify({ dryRun: true, ...o.view }) : o.format(o.view));
-  return o.fits ? 0 : 1;
+/** What a run command says before its run: the plan (for --dry-run), its notes and warnings. */
+export interface Announcement<V> {
+  /** The budget before the run (for the overlap notes). */
+  before: BudgetStatus;
+  /** The plan as --dry-run --json prints it. */
+  view: V;
+  fits: boolean;
+  /** The plan's lines in words, given the budget lines (the header is added). */
+  format: (view: V, budgetLines: string[]) => string[];
+  /** Printed before the run, after the offline-model note and before the warnings. */
+  notes?: string[];
+  warnings: string[];
 }
 
-/** The note that the built-in offline model writes the text (it is for trying the tool). */
-export function offlineModelNote(io: Io, provider: { offline: boolean; model: string }): void {
+/**
+ * Before the run: says where the dataset's records overlap other ledgers' datasets; with --dry-run prints the plan
+ * (`view`, as JSON with --json) and returns the exit code (a refused plan is a failure, also in a dry run); else
+ * prints the offline-model note, the command's notes and the warnings, and returns undefined.
+ */
+function announceRun<V extends { budget: PlanBudget }>(
+  io: Io,
+  values: Values,
+  provider: { offline: boolean; model: string },
+  o: Announcement<V>,
+): number | undefined {
+  for (const note of overlapNotes(o.before)) io.err(note);
+  if (values['dry-run']) {
+    const text = () => [PLAN_HEADER, ...o.format(o.view, planBudgetLines(o.view.budget))].join('\n');
+    io.out(values.json ? JSON.stringify({ dryRun: true, ...o.view }) : text());
+    return o.fits ? 0 : 1;
+  }
   if (provider.offline)
     io.err(
       `note: using the built-in offline model (${provider.model}): for trying the tool, not production quality. Pass --provider openai --model … for a real model.`,
     );
+  for (const note of o.notes ?? []) io.err(note);
+  for (const w of o.warnings) io.err(`warning: ${w}`);
+  return undefined;
 }
 
 /** The first line of a dry run's plan. */
-export const PLAN_HEADER = 'Plan (dry run: nothing was spent or sent)';
+const PLAN_HEADER = 'Plan (dry run: nothing was spent or sent)';
 
 /** The budget part of a dry run (src/cli/ledger.ts). */
 export type PlanBudget = ReturnType<typeof dryRunBudget>;
 
 /** The plan's budget lines: what the run does to the dataset's budget, and the PLD figure when it differs. */
-export function planBudgetLines(b: PlanBudget): string[] {
+function planBudgetLines(b: PlanBudget): string[] {
   const f = formatEpsilon;
   return [
     `  budget: total ε ${b.total}, spent ${f(b.spent)}, after this run ${f(b.spentAfter)}, remaining ${f(Math.max(0, b.remainingAfter))}${b.fits ? '' : ` — REFUSED: over by ${f(b.over)}`} (budget filter: valid for runs chosen after earlier outputs)`,
@@ -89,18 +182,31 @@ export function planBudgetLines(b: PlanBudget): string[] {
   ];
 }
 
-/** A finished run as `finishRun` reports it; the words come from the command. */
-export interface RunEnd {
-  result: {
-    status: 'completed' | 'cancelled' | 'failed';
-    error?: Error;
-    checkpoint: string;
-    epsilonCharged: number;
-    report: { durationMs: number };
-  };
+/**
+ * What both algorithms' runs take from the skeleton: the dataset, ledger, plan and provider that were checked and
+ * announced, and the stop.
+ */
+export interface RunnerInputs<P, M> {
+  dataset: Dataset;
+  ledger: Ledger;
+  units: number;
+  plan: P;
+  provider: M;
+  signal: AbortSignal;
+}
+
+/** The outcome of a run, as `runAndReport` needs it. */
+export interface RunResult {
+  status: 'completed' | 'cancelled' | 'failed';
+  error?: Error;
+  checkpoint: string;
+  epsilonCharged: number;
+  report: { durationMs: number };
+}
+
+/** What a command reports of its finished run; the words come from the command. */
+export interface RunReport {
   release: Release;
-  /** Whether the run released anything (a run that did not complete writes --out only then, and only a new file). */
-  produced: boolean;
   /** The "localOnlyNotPrivate" part of --json (the budget is added), given the journal's workspace-relative path. */
   diagnostics: (journal: string) => object;
   /** What was released, after "<status>: " (e.g. "3 demonstration(s)"). */
@@ -116,33 +222,49 @@ export interface RunEnd {
 }
 
 /**
- * After the run: saves the release beside the checkpoint, writes --out, prints the release (or --json) on stdout and
- * the summary and local diagnostics on stderr; returns the exit code.
+ * The rest of a run command once its plan is made: announces the run (a dry run ends there), runs `run` with Ctrl-C
+ * and SIGTERM turned into a cancel, then saves the release beside the checkpoint, writes --out (a run that did not
+ * complete writes it only when it released something and the file is new), prints the release (or --json) on stdout
+ * and the summary and local diagnostics on stderr; returns the exit code.
  */
-export async function finishRun(
+export async function runAndReport<
+  V extends { budget: PlanBudget },
+  P,
+  M extends { offline: boolean; model: string },
+  R extends RunResult,
+>(
   io: Io,
-  o: {
-    json: boolean;
-    inputs: Pick<RunInputs, 'root' | 'outFile' | 'outFlag'>;
-    ledger: Ledger;
-    target: LedgerDataset;
-    render: { format: ReleaseFormat; template: string | undefined };
+  values: Values,
+  start: RunStart<ReleaseFormat, unknown>,
+  target: LedgerDataset,
+  o: Announcement<V> & {
+    plan: P;
+    provider: M;
+    run: (inputs: RunnerInputs<P, M>, progress: (line: () => string) => void) => Promise<R>;
+    report: (result: R) => RunReport;
   },
-  end: RunEnd,
 ): Promise<number> {
-  const { root, outFile, outFlag } = o.inputs;
-  const { result, release } = end;
-  const after = await o.ledger.status(o.target);
-  keepRelease(result.checkpoint, release, io.err);
-  const rendered = renderRelease(release, o.render);
+  const dryRunExit = announceRun(io, values, o.provider, o);
+  if (dryRunExit !== undefined) return dryRunExit;
+  const json = values.json === true;
+  const { ds: dataset, ledger, summary } = start;
+  const result = await withStopSignals({ location: start.location, io, json }, (signal, progress) =>
+    o.run({ dataset, ledger, units: summary.units, plan: o.plan, provider: o.provider, signal }, progress),
+  );
+  const end = o.report(result);
+  const { root, outFile, outFlag } = start;
+  const after = await start.ledger.status(target);
+  keepRelease(result.checkpoint, end.release, io.err);
+  const rendered = renderRelease(end.release, start.render);
   const journal = path.relative(root, localJournalPath(result.checkpoint));
   const budget = { total: after.total.epsilon, spent: after.spent, remaining: after.remaining };
+  const produced = releasedTexts(end.release).length > 0;
   const written = writeRunOutput(
     { outFile, outFlag, cwd: io.cwd, err: io.err },
-    { status: result.status, produced: end.produced, checkpoint: result.checkpoint, rendered },
+    { status: result.status, produced, checkpoint: result.checkpoint, rendered },
   );
-  if (o.json) {
-    io.out(JSON.stringify({ release, localOnlyNotPrivate: { ...end.diagnostics(journal), budget } }));
+  if (json) {
+    io.out(JSON.stringify({ release: end.release, localOnlyNotPrivate: { ...end.diagnostics(journal), budget } }));
   } else {
     if (!outFile) io.out(rendered.trimEnd());
     io.err(

@@ -1,50 +1,27 @@
 import path from 'node:path';
-import { EXPORT_FORMATS, type ExportFormat } from '../../core/fewshot/export';
+import { EXPORT_FORMATS } from '../../core/fewshot/export';
 import { FEWSHOT_DEFAULTS, type FewShotPlan } from '../../core/fewshot/plan';
 import { prepareFewShot } from '../../core/fewshot/prepare';
 import { runFewShot } from '../../core/fewshot/run';
 import { printableOneLine } from '../../core/text-safety';
-import { cliLedger, dryRunBudget } from '../ledger';
+import { dryRunBudget } from '../ledger';
 import { createProvider, DEFAULT_PRICES, priceFor } from '../../core/providers';
 import { estimateTokens } from '../../core/providers/usage';
 import { fewShotDiagnostics, fewShotRelease } from '../../core/release';
-import { type Command, valueFlags } from '../args';
-import {
-  checkRunFlags,
-  choiceFlag,
-  limitFlag,
-  loadRunInputs,
-  requiredFlag,
-  templateFlag,
-  withStopSignals,
-} from '../run-flags';
-import {
-  dryRun,
-  finishRun,
-  offlineModelNote,
-  PLAN_HEADER,
-  planBudgetLines,
-  runLabels,
-  runOptions,
-  runWarnings,
-  type PlanBudget,
-} from '../run-report';
+import { valueFlags } from '../args';
+import { limitFlag } from '../run-flags';
+import { runAndReport, runOptions, runUsage, runWarnings, startRun, type RunCommand } from '../run-report';
 import { LIMITS } from '../../shared/limits';
-import { providerConfigFromFlags, providerUsage } from '../provider-flags';
+import { providerUsage } from '../provider-flags';
 import { formatEpsilon } from '../../shared/format';
 
-export const demos: Command = {
+export const demos: RunCommand<(typeof EXPORT_FORMATS)[number]> = {
   name: 'demos',
   summary:
     'Write few-shot demonstrations with a differential-privacy guarantee (Tang et al. 2024) and charge the ledger.',
-  usage: `private-fewshot demos <dataset> (--labels a,b,c | --all-labels) --shots N --epsilon E [options]
-
-  <dataset>                 a .csv, .jsonl or .json file (columns detected, or --text-column/--label-column/--unit-column)
-  --labels a,b,c            the labels to write demonstrations for (treated as public)
-  --all-labels              take every label from the data (you acknowledge that the label set is then public)
+  usage: `${runUsage.head('demos', '--shots N', 'demonstrations')}
   --shots N                 demonstrations per label
-  --epsilon E               the ε this run may spend
-  --delta D                 δ (default: the dataset's ledger δ, 1e-6 unless set with \`budget --delta\`)
+${runUsage.budget}
   --prompts M               prompts per token (default ${FEWSHOT_DEFAULTS.prompts})
   --examples-per-prompt N   expected private examples per prompt (default ${FEWSHOT_DEFAULTS.examplesPerPrompt}; q = M·N/ñ, ñ the
                             pool size released with Gaussian noise at the start of the run)
@@ -55,35 +32,23 @@ export const demos: Command = {
                             cancel charges every started demonstration in full, so 1 keeps a cancel cheap
 ${providerUsage}
   --format F                json | jsonl | chat | text (default text)
-  --template T              for text: e.g. "Text: {text}\\nLabel: {label}"
+${runUsage.template}
   --out FILE                write the demonstrations there (default: stdout)
   --dry-run                 print the plan (count noise, steps, calls, cost, budget after) and touch nothing
   --json                    print one JSON object: "release" (what --out writes with --format json: the
                             demonstrations and public parameters) and "localOnlyNotPrivate" (usage, pool sizes,
                             budget, journal: computed from the private data, never to be shared)
-  --workspace DIR           where .private-fewshot/ lives (default: found from the dataset, see docs/LEDGER.md)
-  --skip-invalid, --dedupe, --max-bytes N   as for \`inspect\``,
+${runUsage.workspace}`,
   options: {
     ...valueFlags('shots prompts examples-per-prompt count-share max-tokens lookahead shot-concurrency'),
     ...runOptions,
   },
+  example: 'examples/banking77-sample.csv --labels card_arrival --shots 2 --epsilon 4',
+  amount: ['shots', LIMITS.shots],
+  formats: EXPORT_FORMATS,
   async run(values, positionals, io) {
-    const { file, labelsFlag, epsilon } = checkRunFlags(
-      'demos',
-      'examples/banking77-sample.csv --labels card_arrival --shots 2 --epsilon 4',
-      values,
-      positionals,
-    );
-    const shots = requiredFlag(values, 'shots', LIMITS.shots);
-    const format = choiceFlag<ExportFormat>(values, 'format', EXPORT_FORMATS, 'text');
-    const template = templateFlag(values);
-    const providerConfig = providerConfigFromFlags(values, io.env, 'builtin');
-
-    const inputs = await loadRunInputs(file, values, io.cwd);
-    const { location, root, ds, summary, delta } = inputs;
-    if (inputs.splitNote) io.err(inputs.splitNote);
-    const labels = runLabels(labelsFlag, summary);
-    const ledger = cliLedger(root, io.env);
+    const start = await startRun(demos, values, positionals, io, () => undefined);
+    const { ds, summary, ledger } = start;
     const {
       target,
       plan,
@@ -93,10 +58,10 @@ ${providerUsage}
       ds,
       ledger,
       {
-        labels,
-        shots,
-        epsilon,
-        delta,
+        labels: start.labels,
+        shots: start.amount,
+        epsilon: start.epsilon,
+        delta: start.delta,
         prompts: limitFlag(values, 'prompts', LIMITS.prompts),
         examplesPerPrompt: limitFlag(values, 'examples-per-prompt', LIMITS.examplesPerPrompt),
         maxTokens: limitFlag(values, 'max-tokens', LIMITS.demoMaxTokens),
@@ -104,9 +69,9 @@ ${providerUsage}
       },
       summary,
     );
-    const warnings = runWarnings(plan.warnings, check, target, file);
+    const warnings = runWarnings(plan.warnings, check, target, start.file);
     const lookaheadFlag = limitFlag(values, 'lookahead', LIMITS.lookahead);
-    const provider = createProvider(providerConfig);
+    const provider = createProvider(start.providerConfig);
     const offline = provider.offline;
     const lookahead = lookaheadFlag ?? (offline ? FEWSHOT_DEFAULTS.lookahead : 1);
     const shotConcurrency = Math.min(
@@ -128,48 +93,42 @@ ${providerUsage}
       provider: { kind: provider.kind, model: provider.model, offline },
       warnings,
     };
-    const dryRunExit = dryRun(io, values, before, { view, fits: check.fits, format: formatPlan });
-    if (dryRunExit !== undefined) return dryRunExit;
-    offlineModelNote(io, provider);
-    for (const w of warnings) io.err(`warning: ${w}`);
-
-    const result = await withStopSignals({ location, io, json: values.json === true }, (signal, progress) =>
-      runFewShot({
-        dataset: ds,
-        plan,
-        provider,
-        ledger,
-        units: summary.units,
-        lookahead,
-        shotConcurrency,
-        signal,
-        // Warnings that follow from the noisy pool counts (DP outputs), given as soon as they are drawn.
-        onWarnings: (ws) => ws.forEach((w) => io.err(`warning: ${w}`)),
-        onProgress: (p) =>
-          progress(
-            () => `… ${p.label} #${p.shot + 1}: ${p.tokens} tokens, ${p.calls} calls, ${p.roundTrips} round trips`,
-          ),
-      }),
-    );
-    const u = result.report.usage;
-    return finishRun(
-      io,
-      { json: values.json === true, inputs, ledger, target, render: { format, template } },
-      {
-        result,
-        release: fewShotRelease({ plan, result }),
-        produced: result.demonstrations.length > 0,
-        diagnostics: (journal) => fewShotDiagnostics(result, journal),
-        released: `${result.demonstrations.length} demonstration(s)`,
-        charged: result.status === 'completed' ? '' : ` of ${result.reservation.epsilonRun.toFixed(3)} planned`,
-        usage: `${u.calls} calls in ${u.roundTrips} round trips, ${u.inputTokens} input and ${u.outputTokens} output tokens, $${u.cost.toFixed(4)}`,
-        refused:
-          result.refusedPrompts > 0
-            ? `the server refused ${result.refusedPrompts} private prompt request(s); each voted the zero vector, which the DP guarantee covers.`
-            : undefined,
-        kept: `What was written is kept in ${path.relative(root, result.checkpoint)} and charged.`,
+    return runAndReport(io, values, start, target, {
+      before,
+      view,
+      fits: check.fits,
+      format: formatPlan,
+      plan,
+      provider,
+      warnings,
+      run: (inputs, progress) =>
+        runFewShot({
+          ...inputs,
+          lookahead,
+          shotConcurrency,
+          // Warnings that follow from the noisy pool counts (DP outputs), given as soon as they are drawn.
+          onWarnings: (ws) => ws.forEach((w) => io.err(`warning: ${w}`)),
+          onProgress: (p) =>
+            progress(
+              () => `… ${p.label} #${p.shot + 1}: ${p.tokens} tokens, ${p.calls} calls, ${p.roundTrips} round trips`,
+            ),
+        }),
+      report: (result) => {
+        const u = result.report.usage;
+        return {
+          release: fewShotRelease({ plan, result }),
+          diagnostics: (journal) => fewShotDiagnostics(result, journal),
+          released: `${result.demonstrations.length} demonstration(s)`,
+          charged: result.status === 'completed' ? '' : ` of ${result.reservation.epsilonRun.toFixed(3)} planned`,
+          usage: `${u.calls} calls in ${u.roundTrips} round trips, ${u.inputTokens} input and ${u.outputTokens} output tokens, $${u.cost.toFixed(4)}`,
+          refused:
+            result.refusedPrompts > 0
+              ? `the server refused ${result.refusedPrompts} private prompt request(s); each voted the zero vector, which the DP guarantee covers.`
+              : undefined,
+          kept: `What was written is kept in ${path.relative(start.root, result.checkpoint)} and charged.`,
+        };
       },
-    );
+    });
   },
 };
 
@@ -232,24 +191,25 @@ function planView(plan: FewShotPlan) {
   };
 }
 
-function formatPlan(o: {
-  plan: ReturnType<typeof planView>;
-  budget: PlanBudget;
-  estimate: ReturnType<typeof estimateRun>;
-  provider: { kind: string; model: string; offline: boolean };
-  warnings: string[];
-}): string {
+function formatPlan(
+  o: {
+    plan: ReturnType<typeof planView>;
+    budget: ReturnType<typeof dryRunBudget>;
+    estimate: ReturnType<typeof estimateRun>;
+    provider: { kind: string; model: string; offline: boolean };
+    warnings: string[];
+  },
+  budgetLines: string[],
+): string[] {
   const f = formatEpsilon;
-  const lines = [
-    PLAN_HEADER,
+  return [
     `  ε ${o.plan.epsilon} at δ ${o.plan.delta.toExponential(2)} with the PLD accountant; the planned charges compose (PLD) to ε = ${f(o.plan.epsilonRun)}`,
     `  M = ${o.plan.prompts} prompts, N = ${o.plan.examplesPerPrompt} expected examples per prompt, T_max = ${o.plan.maxTokens}, ${o.plan.shots} shot(s) per label${o.plan.sequential ? ' (labels compose in sequence)' : ' (labels compose in parallel)'}`,
     `  1. pool counts released with Gaussian noise σ_c = ${f(o.plan.countRelease.sigma)}: ε ${f(o.plan.countRelease.epsilon)} at δ ${o.plan.countRelease.delta.toExponential(2)} (${f(100 * o.plan.countRelease.share)}% of ε and δ)`,
     `  2. then per label ${o.plan.labels[0]!.steps} token steps at q = M·N/ñ (ñ the noisy count), σ set from ñ for the rest of ε and δ: ${o.plan.labels.map((l) => printableOneLine(l.label)).join(', ')}`,
     `  model: ${o.provider.kind}/${o.provider.model}${o.provider.offline ? ' (built-in offline model: for trying the tool)' : ''}`,
     `  at most ${o.estimate.maxCalls} calls in ${o.estimate.maxRoundTrips} round trips (labels and shots run concurrently), ≈${o.estimate.inputTokens} input and ${o.estimate.outputTokens} output tokens, cost ${o.estimate.costUSD === null ? 'unknown (model not in the price table)' : `≤ $${o.estimate.costUSD.toFixed(2)}`}, ≤ ${o.estimate.seconds} s`,
-    ...planBudgetLines(o.budget),
+    ...budgetLines,
     ...o.warnings.map((w) => `warning: ${w}`),
   ];
-  return lines.join('\n');
 }

@@ -19,48 +19,25 @@ import {
   type VariationKind,
 } from '../../core/augpe';
 import { printableOneLine } from '../../core/text-safety';
-import { cliLedger, dryRunBudget } from '../ledger';
+import { dryRunBudget } from '../ledger';
 import { createProvider } from '../../core/providers';
 import { augPeDiagnostics, augPeRelease } from '../../core/release';
-import { numberFlag, stringFlag, type Command, valueFlags } from '../args';
-import {
-  checkRunFlags,
-  choiceFlag,
-  limitFlag,
-  loadRunInputs,
-  requiredFlag,
-  templateFlag,
-  withStopSignals,
-} from '../run-flags';
-import {
-  dryRun,
-  finishRun,
-  offlineModelNote,
-  PLAN_HEADER,
-  planBudgetLines,
-  runLabels,
-  runOptions,
-  runWarnings,
-  type PlanBudget,
-} from '../run-report';
+import { numberFlag, stringFlag, valueFlags } from '../args';
+import { choiceFlag, limitFlag } from '../run-flags';
+import { runAndReport, runOptions, runUsage, runWarnings, startRun, type RunCommand } from '../run-report';
 import { LIMITS } from '../../shared/limits';
 import { runsDir } from '../../core/runs/checkpoint';
-import { providerConfigFromFlags, providerUsage } from '../provider-flags';
+import { providerUsage } from '../provider-flags';
 import { formatEpsilon } from '../../shared/format';
 
 const FORMATS = ['json', 'jsonl', 'text'] as const;
-type SynthFormat = (typeof FORMATS)[number];
 const EMBEDDERS = ['same', 'builtin'] as const;
 
-export const synth: Command = {
+export const synth: RunCommand<(typeof FORMATS)[number]> = {
   name: 'synth',
   summary:
     'Write synthetic labelled records with Aug-PE (Xie et al. 2024): the model never sees private rows; DP on the vote histograms.',
-  usage: `private-fewshot synth <dataset> (--labels a,b,c | --all-labels) --count N --epsilon E [options]
-
-  <dataset>                 a .csv, .jsonl or .json file (columns detected, or --text-column/--label-column/--unit-column)
-  --labels a,b,c            the labels to write records for (treated as public)
-  --all-labels              take every label from the data (you acknowledge that the label set is then public)
+  usage: `${runUsage.head('synth', '--count N', 'records')}
   --count N                 synthetic records in total, split equally over the labels (or by --fractions)
   --fractions a=0.3,b=0.7   public class fractions (weights, normalised); never taken from the private counts
   --fractions dp[:R]        DP class fractions: the label counts are released once with Gaussian noise, spending
@@ -69,8 +46,7 @@ export const synth: Command = {
                             it is sent in prompts). Default: ${DOMAIN_FILE} in the workspace if it exists
   --lookahead K             embed each candidate as the mean of K variations of it (default ${AUGPE_DEFAULTS.lookahead}; ≤ ${LOOKAHEAD_MAX})
   --selection S             rank (keep the most-voted) | prob (draw ∝ the noisy votes) (default ${AUGPE_DEFAULTS.selection})
-  --epsilon E               the ε this run may spend
-  --delta D                 δ (default: the dataset's ledger δ, 1e-6 unless set with \`budget --delta\`)
+${runUsage.budget}
   --iterations T            noisy histograms (default ${AUGPE_DEFAULTS.iterations}); σ grows like √T at fixed ε
   --variations V            variations per selected record, L − 1 (default ${AUGPE_DEFAULTS.variations})
   --neighbours K            nearest candidates each private record votes for (default ${AUGPE_DEFAULTS.neighbours})
@@ -84,7 +60,7 @@ export const synth: Command = {
                             rows never leave this machine)
 ${providerUsage}
   --format F                json | jsonl | text (default text)
-  --template T              for text: e.g. "Text: {text}\\nLabel: {label}"
+${runUsage.template}
   --out FILE                write the records there (default: stdout)
   --resume RUN              continue the stopped run RUN (the id in its "cancelled"/"failed" line, or a crashed
                             run's <id>.jsonl under .private-fewshot/runs) from its last histogram, with the same
@@ -93,33 +69,23 @@ ${providerUsage}
   --json                    print one JSON object: "release" (what --out writes with --format json: the
                             records and public parameters) and "localOnlyNotPrivate" (usage, private row counts,
                             budget, journal: computed from the private data, never to be shared)
-  --workspace DIR           where .private-fewshot/ lives (default: found from the dataset, see docs/LEDGER.md)
-  --skip-invalid, --dedupe, --max-bytes N   as for \`inspect\``,
+${runUsage.workspace}`,
   options: {
     ...valueFlags('count fractions domain lookahead selection iterations variations neighbours metric threshold'),
     ...valueFlags('variation mask-probability temperature max-tokens embedder resume'),
     ...runOptions,
   },
+  example: 'examples/banking77-sample.csv --labels card_arrival,exchange_rate --count 20 --epsilon 2',
+  amount: ['count', LIMITS.count],
+  formats: FORMATS,
   async run(values, positionals, io) {
-    const { file, labelsFlag, epsilon } = checkRunFlags(
-      'synth',
-      'examples/banking77-sample.csv --labels card_arrival,exchange_rate --count 20 --epsilon 2',
-      values,
-      positionals,
-    );
-    const count = requiredFlag(values, 'count', LIMITS.count);
-    const format = choiceFlag<SynthFormat>(values, 'format', FORMATS, 'text');
-    const template = templateFlag(values);
-    const metric = choiceFlag<Metric>(values, 'metric', METRICS, AUGPE_DEFAULTS.metric);
-    const variation = choiceFlag<VariationKind>(values, 'variation', VARIATION_KINDS, AUGPE_DEFAULTS.variation);
-    const embedderFlag = choiceFlag(values, 'embedder', EMBEDDERS, 'same');
-    const selection = choiceFlag<Selection>(values, 'selection', SELECTIONS, AUGPE_DEFAULTS.selection);
-    const providerConfig = providerConfigFromFlags(values, io.env, 'builtin');
-
-    const inputs = await loadRunInputs(file, values, io.cwd);
-    const { location, root, ds, summary, delta } = inputs;
-    if (inputs.splitNote) io.err(inputs.splitNote);
-    const labels = runLabels(labelsFlag, summary);
+    const start = await startRun(synth, values, positionals, io, () => ({
+      metric: choiceFlag<Metric>(values, 'metric', METRICS, AUGPE_DEFAULTS.metric),
+      variation: choiceFlag<VariationKind>(values, 'variation', VARIATION_KINDS, AUGPE_DEFAULTS.variation),
+      embedder: choiceFlag(values, 'embedder', EMBEDDERS, 'same'),
+      selection: choiceFlag<Selection>(values, 'selection', SELECTIONS, AUGPE_DEFAULTS.selection),
+    }));
+    const { root, ds, summary, labels, ledger } = start;
     const fractionsFlag = stringFlag(values, 'fractions');
     const dpFractions = parseDpFractions(fractionsFlag);
     const fractions = dpFractions === undefined ? parseFractions(fractionsFlag, labels) : undefined;
@@ -127,26 +93,25 @@ ${providerUsage}
     const domainFlag = stringFlag(values, 'domain');
     const domainPath = domainFlag !== undefined ? path.resolve(io.cwd, domainFlag) : path.join(root, DOMAIN_FILE);
     const domain = loadDomain(domainPath, domainFlag !== undefined);
-    const ledger = cliLedger(root, io.env);
     const prepared = await prepareAugPe(
       ds,
       ledger,
       {
         labels,
-        count,
-        epsilon,
+        count: start.amount,
+        epsilon: start.epsilon,
         ...(fractions ? { fractions } : {}),
         ...(dpFractions !== undefined ? { dpFractions } : {}),
         domain,
         lookahead: numberFlag(values, 'lookahead', { min: 0, max: LOOKAHEAD_MAX, integer: true }),
-        selection,
-        delta,
+        selection: start.flags.selection,
+        delta: start.delta,
         iterations: limitFlag(values, 'iterations', LIMITS.iterations),
         variations: limitFlag(values, 'variations', LIMITS.variations),
         neighbours: limitFlag(values, 'neighbours', LIMITS.neighbours),
-        metric,
+        metric: start.flags.metric,
         threshold: limitFlag(values, 'threshold', LIMITS.threshold),
-        variation,
+        variation: start.flags.variation,
         maskProbability: limitFlag(values, 'mask-probability', LIMITS.maskProbability),
         temperature: limitFlag(values, 'temperature', LIMITS.temperature),
         maxTokens: limitFlag(values, 'max-tokens', LIMITS.recordMaxTokens),
@@ -154,10 +119,10 @@ ${providerUsage}
       summary,
     );
     const { target, plan, status: before } = prepared;
-    const warnings = runWarnings(plan.warnings, prepared.check, target, file);
-    const provider = createProvider(providerConfig);
+    const warnings = runWarnings(plan.warnings, prepared.check, target, start.file);
+    const provider = createProvider(start.providerConfig);
     const embedder =
-      embedderFlag === 'builtin'
+      start.flags.embedder === 'builtin'
         ? provider.kind === 'builtin'
           ? provider
           : createProvider({ kind: 'builtin' })
@@ -179,53 +144,48 @@ ${providerUsage}
       warnings,
       ...(resume ? { resumes: { run: resume.state.id, histogramsBefore: resume.state.started } } : {}),
     };
-    const dryRunExit = dryRun(io, values, before, { view: out0, fits: check.fits, format: formatPlan });
-    if (dryRunExit !== undefined) return dryRunExit;
-    offlineModelNote(io, provider);
-    io.err(
-      embedder.offline
-        ? 'note: private rows are embedded on this machine (built-in embedder); the generator sees only labels and synthetic text.'
-        : `note: private rows are sent to ${embedder.kind}/${embedder.model} for embedding; the generator sees only labels and synthetic text. Use --embedder builtin to keep them on this machine.`,
-    );
-    for (const d of out0.plan.declarations) io.err(`note: ${d}`);
-    for (const w of warnings) io.err(`warning: ${w}`);
-
-    const result = await withStopSignals({ location, io, json: values.json === true }, (signal, progress) =>
-      runAugPe({
-        dataset: ds,
-        plan,
-        provider,
-        embedder,
-        ledger,
-        units: summary.units,
-        ...(resume ? { resume } : {}),
-        signal,
-        onProgress: (p) =>
-          progress(
-            () =>
-              `… ${p.phase} ${p.iteration}/${p.iterations}${p.label ? ` ${p.label}` : ''}: ${p.histograms} histogram(s), ${p.completions} completions, ${p.calls} calls, ${p.inputTokens + p.outputTokens} tokens, $${p.cost.toFixed(4)} (local)`,
-          ),
-      }),
-    );
-    const u = result.report.usage;
-    return finishRun(
-      io,
-      { json: values.json === true, inputs, ledger, target, render: { format, template } },
-      {
-        result,
-        release: augPeRelease({ plan, result }),
-        produced: result.records.length > 0,
-        diagnostics: (journal) => augPeDiagnostics(plan, result, journal),
-        released: `${result.records.length} record(s) after ${result.histograms} of ${plan.settings.iterations} histogram(s)`,
-        charged: '',
-        usage: `${u.completions} completions in ${u.generateRequests} requests, ${u.syntheticEmbedded} synthetic texts embedded, ${u.inputTokens} input and ${u.outputTokens} output tokens, $${u.cost.toFixed(4)} (private embeddings: ${result.privateEmbeddingUsage.calls} calls, $${result.privateEmbeddingUsage.cost.toFixed(4)})`,
-        refused:
-          result.refusedPrivateRows > 0
-            ? `the embedder refused ${result.refusedPrivateRows} private row(s); they cast no vote, which the DP guarantee covers.`
-            : undefined,
-        kept: `The last selected records are kept in ${path.relative(root, result.checkpoint)} and ${result.histograms} histogram(s) are charged.`,
+    return runAndReport(io, values, start, target, {
+      before,
+      view: out0,
+      fits: check.fits,
+      format: formatPlan,
+      plan,
+      provider,
+      notes: [
+        embedder.offline
+          ? 'note: private rows are embedded on this machine (built-in embedder); the generator sees only labels and synthetic text.'
+          : `note: private rows are sent to ${embedder.kind}/${embedder.model} for embedding; the generator sees only labels and synthetic text. Use --embedder builtin to keep them on this machine.`,
+        ...out0.plan.declarations.map((d) => `note: ${d}`),
+      ],
+      warnings,
+      run: (inputs, progress) =>
+        runAugPe({
+          ...inputs,
+          embedder,
+          ...(resume ? { resume } : {}),
+          onProgress: (p) =>
+            progress(
+              () =>
+                `… ${p.phase} ${p.iteration}/${p.iterations}${p.label ? ` ${p.label}` : ''}: ${p.histograms} histogram(s), ${p.completions} completions, ${p.calls} calls, ${p.inputTokens + p.outputTokens} tokens, $${p.cost.toFixed(4)} (local)`,
+            ),
+        }),
+      report: (result) => {
+        const u = result.report.usage;
+        const e = result.privateEmbeddingUsage;
+        return {
+          release: augPeRelease({ plan, result }),
+          diagnostics: (journal) => augPeDiagnostics(plan, result, journal),
+          released: `${result.records.length} record(s) after ${result.histograms} of ${plan.settings.iterations} histogram(s)`,
+          charged: '',
+          usage: `${u.completions} completions in ${u.generateRequests} requests, ${u.syntheticEmbedded} synthetic texts embedded, ${u.inputTokens} input and ${u.outputTokens} output tokens, $${u.cost.toFixed(4)} (private embeddings: ${e.calls} calls, $${e.cost.toFixed(4)})`,
+          refused:
+            result.refusedPrivateRows > 0
+              ? `the embedder refused ${result.refusedPrivateRows} private row(s); they cast no vote, which the DP guarantee covers.`
+              : undefined,
+          kept: `The last selected records are kept in ${path.relative(root, result.checkpoint)} and ${result.histograms} histogram(s) are charged.`,
+        };
       },
-    );
+    });
   },
 };
 
@@ -307,18 +267,20 @@ function planView(plan: AugPePlan) {
   };
 }
 
-function formatPlan(o: {
-  plan: ReturnType<typeof planView> & { declarations: string[] };
-  budget: PlanBudget;
-  provider: { kind: string; model: string; offline: boolean };
-  embedder: { kind: string; model: string; offline: boolean };
-  warnings: string[];
-  resumes?: { run: string; histogramsBefore: number };
-}): string {
+function formatPlan(
+  o: {
+    plan: ReturnType<typeof planView> & { declarations: string[] };
+    budget: ReturnType<typeof dryRunBudget>;
+    provider: { kind: string; model: string; offline: boolean };
+    embedder: { kind: string; model: string; offline: boolean };
+    warnings: string[];
+    resumes?: { run: string; histogramsBefore: number };
+  },
+  budgetLines: string[],
+): string[] {
   const f = formatEpsilon;
   const p = o.plan;
   return [
-    PLAN_HEADER,
     ...(o.resumes
       ? [
           `  resumes ${o.resumes.run} after ${o.resumes.histogramsBefore} of ${p.iterations} histograms: charges the ${p.iterations - o.resumes.histogramsBefore} left`,
@@ -335,10 +297,10 @@ function formatPlan(o: {
     ),
     `  generator: ${o.provider.kind}/${o.provider.model}${o.provider.offline ? ' (built-in offline model: for trying the tool)' : ''}; embedder: ${o.embedder.kind}/${o.embedder.model}${o.embedder.offline ? ' (private rows stay on this machine)' : ' (private rows are sent to it)'}`,
     `  about ${p.estimate.completions} completions, ${p.estimate.syntheticEmbeddings} synthetic and ${p.estimate.privateEmbeddings} private embeddings`,
-    ...planBudgetLines(o.budget),
+    ...budgetLines,
     ...p.declarations.map((d) => `  ${d}`),
     ...o.warnings.map((w) => `warning: ${w}`),
-  ].join('\n');
+  ];
 }
 
 /** A run id from --resume: the id itself, or its checkpoint or state file name. */
