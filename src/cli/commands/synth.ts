@@ -10,6 +10,7 @@ import {
   SELECTIONS,
   VARIATION_KINDS,
   domainDeclaration,
+  labelPlanRow,
   loadDomain,
   prepareAugPe,
   runAugPe,
@@ -255,14 +256,7 @@ function planView(plan: AugPePlan) {
     variation: s.variation,
     count: s.count,
     sequential: plan.sequential,
-    labels: plan.labels.map((l) => ({
-      label: l.label,
-      count: l.count,
-      population: l.population,
-      rows: l.rows,
-      units: l.units,
-      partition: l.partition === '*' ? '*' : 'label',
-    })),
+    labels: plan.labels.map((l) => ({ ...labelPlanRow(l), partition: l.partition === '*' ? '*' : 'label' })),
     estimate: plan.estimate,
   };
 }

@@ -103,6 +103,14 @@ export interface AugPeLabelPlan {
   units: number;
 }
 
+/**
+ * A label's row as a plan is shown before the run (the CLI's dry run, the Synthesize panel): its count and population
+ * (public), and its private rows and units (local display only, never released).
+ */
+export function labelPlanRow(l: AugPeLabelPlan): Omit<AugPeLabelPlan, 'partition'> {
+  return { label: l.label, count: l.count, population: l.population, rows: l.rows, units: l.units };
+}
+
 export interface AugPePlan {
   settings: ResolvedAugPeSettings;
   labels: AugPeLabelPlan[];
