@@ -3,6 +3,16 @@ import { UsageError } from '../core/errors';
 
 export type Options = NonNullable<ParseArgsConfig['options']>;
 
+/** parseArgs options for flags that take a value, named in a space-separated list ('out format'). */
+export function valueFlags(names: string): Options {
+  return Object.fromEntries(names.split(' ').map((n) => [n, { type: 'string' }]));
+}
+
+/** parseArgs options for flags without a value (switches), named in a space-separated list ('json dry-run'). */
+export function switchFlags(names: string): Options {
+  return Object.fromEntries(names.split(' ').map((n) => [n, { type: 'boolean' }]));
+}
+
 export interface Command {
   name: string;
   summary: string;

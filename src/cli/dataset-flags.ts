@@ -4,17 +4,27 @@ import { loadDataset, type Dataset } from '../core/data';
 import { UsageError } from '../core/errors';
 import { locateLedger, type LedgerLocation } from '../core/ledger';
 import { DELTA_MIN } from '../core/privacy';
-import { numberFlag, stringFlag, type Io, type Options } from './args';
+import { numberFlag, stringFlag, type Io, type Options, valueFlags, switchFlags } from './args';
 
 /** The flags that say how to read a dataset, shared by every command that loads one. */
 export const datasetOptions: Options = {
-  'text-column': { type: 'string' },
-  'label-column': { type: 'string' },
-  'unit-column': { type: 'string' },
-  'skip-invalid': { type: 'boolean' },
-  dedupe: { type: 'boolean' },
-  'max-bytes': { type: 'string' },
+  ...valueFlags('text-column label-column unit-column max-bytes'),
+  ...switchFlags('skip-invalid dedupe'),
 };
+
+/** The options of a command that reads one dataset of a workspace: --json, --workspace and the dataset flags. */
+export const workspaceDatasetOptions: Options = {
+  ...valueFlags('workspace'),
+  ...switchFlags('json'),
+  ...datasetOptions,
+};
+
+/** The one dataset file a command reads, its only positional; `example` follows "private-fewshot <command> ". */
+export function datasetArg(command: string, positionals: string[], example: string): string {
+  if (positionals.length !== 1)
+    throw new UsageError(`${command} needs exactly one dataset file`, `Example: private-fewshot ${command} ${example}`);
+  return positionals[0]!;
+}
 
 export const datasetUsage = `  --text-column C    the column with the text (default: detected, the string column with the longest mean length)
   --label-column C   the column with the label (default: detected, a column with few distinct values)

@@ -1,14 +1,10 @@
 import { UsageError } from '../core/errors';
 import { apiKeyFromEnv, PROVIDER_KINDS, type ProviderConfig, type ProviderKind } from '../core/providers';
-import { numberFlag, stringFlag, type Options } from './args';
+import { numberFlag, stringFlag, type Options, valueFlags } from './args';
 
 /** The provider flags shared by the commands that call a model. */
 export const providerOptions: Options = {
-  provider: { type: 'string' },
-  model: { type: 'string' },
-  'base-url': { type: 'string' },
-  'timeout-ms': { type: 'string' },
-  concurrency: { type: 'string' },
+  ...valueFlags('provider model base-url timeout-ms concurrency'),
 };
 
 export const providerUsage = `  --provider P       builtin (the offline model, default), openai (any OpenAI-compatible server: OpenAI, vLLM,

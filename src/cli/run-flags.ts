@@ -12,7 +12,14 @@ import { DELTA_MIN } from '../core/privacy';
 import { checkTemplate } from '../core/release';
 import { LIMITS, type Limit } from '../shared/limits';
 import { numberFlag, stringFlag, type Io } from './args';
-import { checkDelta, ledgerFor, loadDatasetFromFlags, noteLedgerCreated, onStopSignals } from './dataset-flags';
+import {
+  checkDelta,
+  datasetArg,
+  ledgerFor,
+  loadDatasetFromFlags,
+  noteLedgerCreated,
+  onStopSignals,
+} from './dataset-flags';
 import { checkOutputPath } from './output';
 import { trainingPart } from '../core/evaluate/split';
 
@@ -44,21 +51,21 @@ export function templateFlag(values: Values): string | undefined {
   return template;
 }
 
-/** The flags every run command checks before reading the dataset. */
+/** The flags every run command checks before reading the dataset (`example` follows "private-fewshot <command> "). */
 export function checkRunFlags(
   command: string,
   example: string,
   values: Values,
   positionals: string[],
 ): { file: string; labelsFlag: string | undefined; epsilon: number } {
-  if (positionals.length !== 1) throw new UsageError(`${command} needs exactly one dataset file`, example);
+  const file = datasetArg(command, positionals, example);
   const labelsFlag = stringFlag(values, 'labels');
   if (!labelsFlag === !values['all-labels'])
     throw new UsageError(
       'give either --labels a,b,c or --all-labels',
       '--all-labels reads the label set from the data; pass it only if that set may be public.',
     );
-  return { file: positionals[0]!, labelsFlag, epsilon: requiredFlag(values, 'epsilon', LIMITS.epsilon) };
+  return { file, labelsFlag, epsilon: requiredFlag(values, 'epsilon', LIMITS.epsilon) };
 }
 
 /** "a, b,c" → ['a', 'b', 'c']. */

@@ -67,17 +67,20 @@ export interface FewShotReleaseBody {
     /** Per label: the noise multiplier σ and the token steps accounted (shots × T_max). */
     labels: { label: string; sigma: number; steps: number }[];
   };
-  parameters: {
-    labels: string[];
-    shots: number;
-    prompts: number;
-    examplesPerPrompt: number;
-    maxTokens: number;
-    topK: number;
-    lookahead: number;
-    shotConcurrency: number;
-  };
+  parameters: FewShotParameters;
   demonstrations: ReleasedText[];
+}
+
+/** The public parameters of a DP few-shot run (the release's and the run report's). */
+export interface FewShotParameters {
+  labels: string[];
+  shots: number;
+  prompts: number;
+  examplesPerPrompt: number;
+  maxTokens: number;
+  topK: number;
+  lookahead: number;
+  shotConcurrency: number;
 }
 
 export interface AugPeReleaseBody {
@@ -105,29 +108,45 @@ export interface AugPeReleaseBody {
     sigmaClass: number | null;
     mu: number;
   };
-  parameters: {
-    labels: string[];
-    /**
-     * Records per label: from the public count and public fractions, or (classCounts "dp") from the DP release of the
-     * label counts; never from the exact private label counts.
-     */
-    counts: number[];
-    fractions: number[];
-    /** Where the class sizes came from. */
-    classCounts: 'equal' | 'public' | 'dp';
-    lookahead: number;
-    selection: 'rank' | 'prob';
-    variations: number;
-    neighbours: number;
-    metric: string;
-    threshold: number;
-    variation: string;
-    maskProbability: number;
-    temperature: number;
-    maxTokens: number;
-  };
+  parameters: AugPeParameters;
   records: ReleasedText[];
 }
+
+/** The public parameters of an Aug-PE run. */
+export interface AugPeParameters {
+  labels: string[];
+  /**
+   * Records per label: from the public count and public fractions, or (classCounts "dp") from the DP release of the
+   * label counts; never from the exact private label counts.
+   */
+  counts: number[];
+  fractions: number[];
+  /** Where the class sizes came from. */
+  classCounts: 'equal' | 'public' | 'dp';
+  lookahead: number;
+  selection: 'rank' | 'prob';
+  variations: number;
+  neighbours: number;
+  metric: string;
+  threshold: number;
+  variation: string;
+  maskProbability: number;
+  temperature: number;
+  maxTokens: number;
+}
+
+/** The Aug-PE settings a release copies as they were chosen. */
+type AugPeChosen =
+  | 'lookahead'
+  | 'selection'
+  | 'variations'
+  | 'neighbours'
+  | 'metric'
+  | 'threshold'
+  | 'variation'
+  | 'maskProbability'
+  | 'temperature'
+  | 'maxTokens';
 
 export type FewShotRelease = Branded<Readonly<FewShotReleaseBody>>;
 export type AugPeRelease = Branded<Readonly<AugPeReleaseBody>>;
@@ -203,6 +222,33 @@ function offlineNotice(m: PublicModel): string | null {
 const model = (m: PublicModel): PublicModel => ({ kind: m.kind, model: m.model, offline: m.offline });
 const texts = (xs: readonly ReleasedText[]): ReleasedText[] => xs.map((x) => ({ label: x.label, text: x.text }));
 
+/** The fields every release starts with: layout, tool, algorithm, offline notice, status and model. */
+function head<A extends Release['algorithm']>(
+  algorithm: A,
+  result: { status: RunStatus; report: { provider: PublicModel } },
+): Pick<FewShotReleaseBody, 'format' | 'tool' | 'notice' | 'status' | 'model'> & { algorithm: A } {
+  return {
+    format: RELEASE_FORMAT,
+    tool: `${TOOL_NAME} ${TOOL_VERSION}`,
+    algorithm,
+    notice: offlineNotice(result.report.provider),
+    status: result.status,
+    model: model(result.report.provider),
+  };
+}
+
+/** ε asked for, as planned (the run alone at its δ) and as charged: the first figures of every release's privacy. */
+function epsilons(
+  plan: { settings: { epsilon: number }; epsilonRun: number },
+  result: { epsilonCharged: number },
+): Pick<FewShotReleaseBody['privacy'], 'epsilonRequested' | 'epsilonPlanned' | 'epsilonCharged'> {
+  return {
+    epsilonRequested: plan.settings.epsilon,
+    epsilonPlanned: plan.epsilonRun,
+    epsilonCharged: result.epsilonCharged,
+  };
+}
+
 function deepFreeze<T>(x: T): T {
   if (x && typeof x === 'object') {
     for (const v of Object.values(x)) deepFreeze(v);
@@ -215,14 +261,10 @@ function deepFreeze<T>(x: T): T {
  * FewShotResult fit). Only the fields named in the body below are copied. */
 export interface FewShotReleaseInput {
   plan: {
-    settings: {
+    settings: Pick<FewShotParameters, 'shots' | 'prompts' | 'examplesPerPrompt' | 'maxTokens'> & {
       labels: readonly string[];
-      shots: number;
       epsilon: number;
       delta: number;
-      prompts: number;
-      examplesPerPrompt: number;
-      maxTokens: number;
     };
     labels: readonly { label: string; steps: number }[];
     /** ε of the run alone at the run's δ. (Not the reservation's figure: the ledger states it at the ledger's δ,
@@ -248,16 +290,9 @@ export function fewShotRelease({ plan, result }: FewShotReleaseInput): FewShotRe
   const s = plan.settings;
   const p = result.report.parameters;
   const body: FewShotReleaseBody = {
-    format: RELEASE_FORMAT,
-    tool: `${TOOL_NAME} ${TOOL_VERSION}`,
-    algorithm: 'dp-few-shot',
-    notice: offlineNotice(result.report.provider),
-    status: result.status,
-    model: model(result.report.provider),
+    ...head('dp-few-shot', result),
     privacy: {
-      epsilonRequested: s.epsilon,
-      epsilonPlanned: plan.epsilonRun,
-      epsilonCharged: result.epsilonCharged,
+      ...epsilons(plan, result),
       delta: s.delta,
       accountant: 'pld',
       unit: result.report.privacy.unit,
@@ -285,22 +320,12 @@ export function fewShotRelease({ plan, result }: FewShotReleaseInput): FewShotRe
 /** What augPeRelease reads (structurally: an AugPePlan and an AugPeResult, or the editor worker's result, fit). */
 export interface AugPeReleaseInput {
   plan: {
-    settings: {
+    settings: Pick<AugPeParameters, AugPeChosen> & {
       labels: readonly string[];
       epsilon: number;
       delta: number;
       iterations: number;
       fractions: readonly number[];
-      variations: number;
-      neighbours: number;
-      metric: string;
-      threshold: number;
-      variation: string;
-      maskProbability: number;
-      temperature: number;
-      maxTokens: number;
-      lookahead: number;
-      selection: 'rank' | 'prob';
     };
     labels: readonly { count: number }[];
     sigma: number;
@@ -327,17 +352,10 @@ export interface AugPeReleaseInput {
 export function augPeRelease({ plan, result }: AugPeReleaseInput): AugPeRelease {
   const s = plan.settings;
   const body: AugPeReleaseBody = {
-    format: RELEASE_FORMAT,
-    tool: `${TOOL_NAME} ${TOOL_VERSION}`,
-    algorithm: 'aug-pe',
-    notice: offlineNotice(result.report.provider),
-    status: result.status,
-    model: model(result.report.provider),
+    ...head('aug-pe', result),
     embedder: model(result.report.embedder),
     privacy: {
-      epsilonRequested: s.epsilon,
-      epsilonPlanned: plan.epsilonRun,
-      epsilonCharged: result.epsilonCharged,
+      ...epsilons(plan, result),
       delta: s.delta,
       accountant: 'gdp',
       unit: result.report.privacy.unit,

@@ -137,18 +137,26 @@ export type SynthLabelRow = z.infer<typeof synthLabelRowSchema>;
 const releasedTextSchema = z.strictObject({ label: z.string(), text: z.string() });
 const releaseModelSchema = z.strictObject({ kind: z.string(), model: z.string(), offline: z.boolean() });
 const runStatusSchema = z.enum(['completed', 'cancelled', 'failed']);
-export const fewShotReleaseSchema = z.strictObject({
+/** The fields every release starts with (layout, tool, algorithm, offline notice, status, model). */
+const releaseHead = <A extends 'dp-few-shot' | 'aug-pe'>(algorithm: A) => ({
   format: z.literal('private-fewshot-release/1'),
   tool: z.string(),
-  algorithm: z.literal('dp-few-shot'),
+  algorithm: z.literal(algorithm),
   notice: z.nullable(z.string()),
   status: runStatusSchema,
   model: releaseModelSchema,
+});
+/** The first figures of every release's privacy: ε asked for, planned and charged, at δ. */
+const releaseEpsilons = {
+  epsilonRequested: z.number(),
+  epsilonPlanned: z.number(),
+  epsilonCharged: z.number(),
+  delta: z.number(),
+};
+export const fewShotReleaseSchema = z.strictObject({
+  ...releaseHead('dp-few-shot'),
   privacy: z.strictObject({
-    epsilonRequested: z.number(),
-    epsilonPlanned: z.number(),
-    epsilonCharged: z.number(),
-    delta: z.number(),
+    ...releaseEpsilons,
     accountant: z.literal('pld'),
     unit: z.string(),
     labels: z.array(z.strictObject({ label: z.string(), sigma: z.number(), steps: count })),
@@ -166,18 +174,10 @@ export const fewShotReleaseSchema = z.strictObject({
   demonstrations: z.array(releasedTextSchema),
 });
 export const augPeReleaseSchema = z.strictObject({
-  format: z.literal('private-fewshot-release/1'),
-  tool: z.string(),
-  algorithm: z.literal('aug-pe'),
-  notice: z.nullable(z.string()),
-  status: runStatusSchema,
-  model: releaseModelSchema,
+  ...releaseHead('aug-pe'),
   embedder: releaseModelSchema,
   privacy: z.strictObject({
-    epsilonRequested: z.number(),
-    epsilonPlanned: z.number(),
-    epsilonCharged: z.number(),
-    delta: z.number(),
+    ...releaseEpsilons,
     accountant: z.literal('gdp'),
     unit: z.string(),
     sigma: z.number(),
@@ -235,6 +235,16 @@ export const trafficSchema = z.object({
   cost: z.optional(z.number()),
 });
 export type TrafficMessage = z.infer<typeof trafficSchema>;
+
+/** Both plans' budget check: the budget, what remains after the run, whether it fits, the refusal and warnings. */
+const planCheckShape = {
+  budget: budgetSchema,
+  remainingAfter: z.number(),
+  fits: z.boolean(),
+  over: z.number(),
+  refusal: z.optional(z.string()),
+  warnings: z.array(z.string()),
+};
 
 /** The plan's plain-words budget fields (the errors helper's additions to 'plan' and 'synthPlan'). */
 const planWordsShape = {
@@ -302,12 +312,7 @@ export const hostMessageSchema = z.discriminatedUnion('type', [
     // Public parameters only: the token σ and q are set at the start of the run from the noisy pool counts.
     countRelease: z.object({ sigma: z.number(), epsilon: z.number(), share: z.number() }),
     labels: z.array(z.object({ label: z.string(), steps: count })),
-    budget: budgetSchema,
-    remainingAfter: z.number(),
-    fits: z.boolean(),
-    over: z.number(),
-    refusal: z.optional(z.string()),
-    warnings: z.array(z.string()),
+    ...planCheckShape,
     ...planWordsShape,
   }),
   // Run progress: one row per demonstration started (in flight or done). `rows` holds the rows that changed since
@@ -377,12 +382,7 @@ export const hostMessageSchema = z.discriminatedUnion('type', [
     estimate: z.object({ completions: count, syntheticEmbeddings: count, privateEmbeddings: count }),
     generator: modelSchema,
     embedder: modelSchema,
-    budget: budgetSchema,
-    remainingAfter: z.number(),
-    fits: z.boolean(),
-    over: z.number(),
-    refusal: z.optional(z.string()),
-    warnings: z.array(z.string()),
+    ...planCheckShape,
     /** σ_c of the DP label-count release (DP class fractions). */
     sigmaClass: z.optional(z.number()),
     /** What the user declared public and the run sends (the domain file). */

@@ -1,6 +1,5 @@
 import path from 'node:path';
 import { summarize } from '../../core/data';
-import { UsageError } from '../../core/errors';
 import {
   defaultDeltaWarning,
   ledgerDatasetOf,
@@ -10,8 +9,14 @@ import {
   type ChargeView,
 } from '../../core/ledger';
 import { cliLedger } from '../ledger';
-import { numberFlag, type Command } from '../args';
-import { datasetOptions, ledgerFor, loadDatasetFromFlags, noteLedgerCreated } from '../dataset-flags';
+import { numberFlag, type Command, valueFlags } from '../args';
+import {
+  datasetArg,
+  ledgerFor,
+  loadDatasetFromFlags,
+  noteLedgerCreated,
+  workspaceDatasetOptions,
+} from '../dataset-flags';
 import { DELTA_MIN, isPoissonGaussian } from '../../core/privacy';
 import { printableOneLine } from '../../core/text-safety';
 import { formatDelta, formatEpsilon } from '../../shared/format';
@@ -34,23 +39,16 @@ A run is charged to this dataset when it recorded the same path or the same cont
 Spent is the budget filter's, valid when each run is chosen after reading earlier outputs; "as planned" is the PLD
 composition of the same runs had they all been planned in advance (docs/PRIVACY.md, "The budget filter").`,
   options: {
-    'set-total': { type: 'string' },
-    delta: { type: 'string' },
-    json: { type: 'boolean' },
-    workspace: { type: 'string' },
-    ...datasetOptions,
+    ...valueFlags('set-total delta'),
+    ...workspaceDatasetOptions,
   },
   async run(values, positionals, io) {
-    if (positionals.length !== 1)
-      throw new UsageError(
-        'budget needs exactly one dataset file',
-        'Example: private-fewshot budget examples/banking77-sample.csv',
-      );
+    const file = datasetArg('budget', positionals, 'examples/banking77-sample.csv');
     const epsilon = numberFlag(values, 'set-total', { min: Number.MIN_VALUE });
     const delta = numberFlag(values, 'delta', { min: DELTA_MIN, max: 1 });
-    const location = ledgerFor(positionals[0]!, values, io.cwd);
+    const location = ledgerFor(file, values, io.cwd);
     const root = location.root;
-    const ds = await loadDatasetFromFlags(positionals[0]!, values, io.cwd, root);
+    const ds = await loadDatasetFromFlags(file, values, io.cwd, root);
     const summary = summarize(ds);
     const target = ledgerDatasetOf(ds, summary.units);
     const ledger = cliLedger(root, io.env);
@@ -60,7 +58,7 @@ composition of the same runs had they all been planned in advance (docs/PRIVACY.
     }
     const status = await ledger.status(target, { labels: summary.labels.map((l) => l.label) });
     for (const note of overlapNotes(status)) io.err(note);
-    io.out(values.json ? JSON.stringify(status) : formatStatus(status, root, positionals[0]!));
+    io.out(values.json ? JSON.stringify(status) : formatStatus(status, root, file));
     return 0;
   },
 };
@@ -81,6 +79,13 @@ function charge(c: ChargeView): string {
   return `${pool(c)}: ${m}`;
 }
 
+/** How the worst pool's spent ε was found (the budget filter's rule), in words. */
+const SPENT_RULES: Record<NonNullable<BudgetStatus['spentRule']>, string> = {
+  'lone-run-pld': 'one run: its own exact ε',
+  'lone-run-guarantee': '',
+  'renyi-filter': 'Rényi budget filter over its runs',
+};
+
 export function formatStatus(s: BudgetStatus, root: string, datasetArg = s.dataset.path): string {
   const lines: string[] = [];
   const where = path.relative(root, s.file) || s.file;
@@ -94,12 +99,7 @@ export function formatStatus(s: BudgetStatus, root: string, datasetArg = s.datas
   lines.push(`  total:      ε ${num(s.total.epsilon)} at δ ${formatDelta(s.total.delta)} (${source})`);
   const deltaWarning = defaultDeltaWarning(s.total, s.units, datasetArg);
   if (deltaWarning) lines.push(`  warning: ${deltaWarning}`);
-  const rule =
-    s.spentRule === 'lone-run-pld'
-      ? 'one run: its own exact ε'
-      : s.spentRule === 'renyi-filter'
-        ? 'Rényi budget filter over its runs'
-        : '';
+  const rule = s.spentRule === null ? '' : SPENT_RULES[s.spentRule];
   lines.push(`  spent:      ε ${num(s.spent)}${s.worst ? ` (worst pool: ${pool(s.worst)}; ${rule})` : ''}`);
   lines.push(
     `  remaining:  ε ${num(Math.max(0, s.remaining))}${s.remaining < 0 ? ` — OVER the total by ${num(-s.remaining)}` : ''} (guaranteed: runs may be chosen after reading earlier outputs)`,

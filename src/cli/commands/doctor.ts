@@ -11,7 +11,7 @@ import {
   type Usage,
 } from '../../core/providers';
 import { CONTINUATION_MODES as MODES, verdicts, type AlgorithmVerdicts } from '../../core/providers/verdicts';
-import { numberFlag, stringFlag, type Command } from '../args';
+import { numberFlag, stringFlag, type Command, valueFlags, switchFlags } from '../args';
 
 export interface DoctorReport {
   ok: true;
@@ -47,13 +47,8 @@ Keys come from PRIVATE_FEWSHOT_API_KEY, else OPENAI_API_KEY (openai, azure; also
 ANTHROPIC_API_KEY (anthropic). Local servers need none. Keys are never printed.
 Exit codes: 0 the endpoint answered (even if an algorithm cannot use it), 1 the endpoint failed, 2 usage error.`,
   options: {
-    provider: { type: 'string' },
-    model: { type: 'string' },
-    'base-url': { type: 'string' },
-    'embedding-model': { type: 'string' },
-    'api-version': { type: 'string' },
-    'timeout-ms': { type: 'string' },
-    json: { type: 'boolean' },
+    ...valueFlags('provider model base-url embedding-model api-version timeout-ms'),
+    ...switchFlags('json'),
   },
   async run(values, positionals, io) {
     if (positionals.length > 0)

@@ -5,8 +5,15 @@ import { heldOutPart } from '../../core/evaluate/split';
 import { EVALUATION_NOTE } from '../../core/evaluate/report';
 import { createProvider } from '../../core/providers';
 import { printableOneLine as p } from '../../core/text-safety';
-import { numberFlag, stringFlag, type Command } from '../args';
-import { datasetOptions, datasetUsage, ledgerFor, loadDatasetFromFlags, onStopSignals } from '../dataset-flags';
+import { numberFlag, stringFlag, type Command, valueFlags, switchFlags } from '../args';
+import {
+  datasetArg,
+  datasetUsage,
+  ledgerFor,
+  loadDatasetFromFlags,
+  onStopSignals,
+  workspaceDatasetOptions,
+} from '../dataset-flags';
 import { providerConfigFromFlags, providerOptions, providerUsage } from '../provider-flags';
 import { evaluateRecordsCommand, recordsOptions, recordsUsage } from './evaluate-records';
 
@@ -39,30 +46,20 @@ ${providerUsage}
 ${datasetUsage}`,
   options: {
     demos: { type: 'string', multiple: true },
-    'real-shots': { type: 'string' },
-    score: { type: 'string' },
-    'top-k': { type: 'string' },
-    rows: { type: 'string' },
-    'max-calls': { type: 'string' },
-    'dry-run': { type: 'boolean' },
-    json: { type: 'boolean' },
-    workspace: { type: 'string' },
+    ...valueFlags('real-shots score top-k rows max-calls'),
+    ...switchFlags('dry-run'),
     ...recordsOptions,
-    ...datasetOptions,
+    ...workspaceDatasetOptions,
     ...providerOptions,
   },
   async run(values, positionals, io) {
-    if (positionals.length !== 1)
-      throw new UsageError(
-        'evaluate needs exactly one dataset file',
-        'Example: private-fewshot evaluate data.csv --demos demos.json',
-      );
+    const file = datasetArg('evaluate', positionals, 'data.csv --demos demos.json');
     const demosRefs = Array.isArray(values.demos) ? values.demos : [];
     const recordsRef = stringFlag(values, 'records');
     if ((demosRefs.length === 0) === !recordsRef)
       throw new UsageError('give either --demos FILE|RUN or --records FILE');
-    const location = ledgerFor(positionals[0]!, values, io.cwd);
-    const ds = await loadDatasetFromFlags(positionals[0]!, values, io.cwd, location.root);
+    const location = ledgerFor(file, values, io.cwd);
+    const ds = await loadDatasetFromFlags(file, values, io.cwd, location.root);
     if (recordsRef)
       return evaluateRecordsCommand(values, io, {
         ds,

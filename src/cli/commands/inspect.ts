@@ -1,10 +1,9 @@
 import { summarize, type DatasetSummary } from '../../core/data';
 import { ledgerDatasetOf, overlapNotes } from '../../core/ledger';
 import { cliLedger } from '../ledger';
-import { UsageError } from '../../core/errors';
 import { printableOneLine as p } from '../../core/text-safety';
 import type { Command } from '../args';
-import { datasetOptions, datasetUsage, ledgerFor, loadDatasetFromFlags } from '../dataset-flags';
+import { datasetArg, datasetOptions, datasetUsage, ledgerFor, loadDatasetFromFlags } from '../dataset-flags';
 
 export const inspect: Command = {
   name: 'inspect',
@@ -19,17 +18,13 @@ ${datasetUsage}
     json: { type: 'boolean' },
   },
   async run(values, positionals, io) {
-    if (positionals.length !== 1)
-      throw new UsageError(
-        'inspect needs exactly one dataset file',
-        'Example: private-fewshot inspect examples/banking77-sample.csv',
-      );
-    const ds = await loadDatasetFromFlags(positionals[0]!, values, io.cwd);
+    const file = datasetArg('inspect', positionals, 'examples/banking77-sample.csv');
+    const ds = await loadDatasetFromFlags(file, values, io.cwd);
     const summary = summarize(ds);
     io.out(values.json ? JSON.stringify(summary) : formatSummary(summary));
     // Records shared with datasets charged in the dataset's ledger (found as every command finds it), or in ledgers
     // elsewhere (read only).
-    const root = ledgerFor(positionals[0]!, values, io.cwd).root;
+    const root = ledgerFor(file, values, io.cwd).root;
     try {
       const status = await cliLedger(root, io.env).status(ledgerDatasetOf(ds, summary.units));
       for (const note of overlapNotes(status)) io.err(note);

@@ -14,7 +14,7 @@ import {
   type AccountantName,
   type RunShape,
 } from '../../core/privacy';
-import { numberFlag, stringFlag, type Command, type Io, type Options } from '../args';
+import { numberFlag, stringFlag, type Command, type Io, type Options, valueFlags, switchFlags } from '../args';
 import { formatSignificant } from '../../shared/format';
 
 /**
@@ -54,14 +54,8 @@ interface QueryResult {
 }
 
 const options: Options = {
-  sigma: { type: 'string' },
-  'sampling-rate': { type: 'string' },
-  steps: { type: 'string' },
-  delta: { type: 'string' },
-  epsilon: { type: 'string' },
-  accountant: { type: 'string' },
-  json: { type: 'boolean' },
-  batch: { type: 'string' },
+  ...valueFlags('sigma sampling-rate steps delta epsilon accountant batch'),
+  ...switchFlags('json'),
 };
 
 const COMMON = `  --sampling-rate Q  probability that each record is in a step's sample (Poisson); default 1 = no subsampling

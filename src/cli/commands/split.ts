@@ -4,7 +4,7 @@ import { assignSplit, createSplit } from '../../core/evaluate/split';
 import { LOCAL_ONLY_NOTE } from '../../core/release';
 import { printableOneLine as p } from '../../core/text-safety';
 import { numberFlag, type Command } from '../args';
-import { datasetOptions, datasetUsage, ledgerFor, loadDatasetFromFlags } from '../dataset-flags';
+import { datasetArg, datasetUsage, ledgerFor, loadDatasetFromFlags, workspaceDatasetOptions } from '../dataset-flags';
 
 export const split: Command = {
   name: 'split',
@@ -22,20 +22,14 @@ export const split: Command = {
 ${datasetUsage}`,
   options: {
     holdout: { type: 'string' },
-    json: { type: 'boolean' },
-    workspace: { type: 'string' },
-    ...datasetOptions,
+    ...workspaceDatasetOptions,
   },
   async run(values, positionals, io) {
-    if (positionals.length !== 1)
-      throw new UsageError(
-        'split needs exactly one dataset file',
-        'Example: private-fewshot split examples/banking77-sample.csv --holdout 0.2',
-      );
+    const file = datasetArg('split', positionals, 'examples/banking77-sample.csv --holdout 0.2');
     const holdout = numberFlag(values, 'holdout', { min: Number.MIN_VALUE, max: 1 - Number.EPSILON });
     if (holdout === undefined) throw new UsageError('--holdout is required', 'For example --holdout 0.2.');
-    const location = ledgerFor(positionals[0]!, values, io.cwd);
-    const ds = await loadDatasetFromFlags(positionals[0]!, values, io.cwd, location.root);
+    const location = ledgerFor(file, values, io.cwd);
+    const ds = await loadDatasetFromFlags(file, values, io.cwd, location.root);
     const made = createSplit(location.dir, ds.identity.path, holdout);
     const { training, heldOut } = assignSplit(ds, made.split);
     const labels = [...new Set(ds.examples.map((e) => e.label))].sort();
@@ -45,18 +39,18 @@ ${datasetUsage}`,
       training: count(training, label),
       heldOut: count(heldOut, label),
     }));
-    const file = path.relative(io.cwd, made.file) || made.file;
+    const splitFile = path.relative(io.cwd, made.file) || made.file;
     if (values.json) {
       io.out(
         JSON.stringify({
-          split: { file, holdout, created: made.created },
+          split: { file: splitFile, holdout, created: made.created },
           localOnlyNotPrivate: { note: LOCAL_ONLY_NOTE, training: training.length, heldOut: heldOut.length, perLabel },
         }),
       );
     } else {
       io.out(
         [
-          `${made.created ? 'Split recorded' : 'Split already recorded'} in ${file}: held-out fraction ${holdout}.`,
+          `${made.created ? 'Split recorded' : 'Split already recorded'} in ${splitFile}: held-out fraction ${holdout}.`,
           `demos and synth now read only the training part; evaluate measures on the held-out part.`,
           `Local only, not private (exact counts): ${training.length} training and ${heldOut.length} held-out rows.`,
           ...perLabel.map((l) => `  ${p(l.label)}: ${l.training} training, ${l.heldOut} held out`),

@@ -10,6 +10,7 @@ import {
   SELECTIONS,
   VARIATION_KINDS,
   domainDeclaration,
+  labelPlanRow,
   loadDomain,
   prepareAugPe,
   runAugPe,
@@ -18,43 +19,26 @@ import {
   type Selection,
   type VariationKind,
 } from '../../core/augpe';
-import { defaultDeltaWarning, overlapNotes } from '../../core/ledger';
 import { printableOneLine } from '../../core/text-safety';
-import { cliLedger, dryRunBudget } from '../ledger';
+import { dryRunBudget } from '../ledger';
 import { createProvider } from '../../core/providers';
-import { augPeDiagnostics, augPeRelease, localJournalPath, renderRelease } from '../../core/release';
-import { numberFlag, stringFlag, type Command } from '../args';
-import { datasetOptions } from '../dataset-flags';
-import {
-  checkRunFlags,
-  choiceFlag,
-  limitFlag,
-  loadRunInputs,
-  requiredFlag,
-  splitLabels,
-  templateFlag,
-  runExitCode,
-  withStopSignals,
-} from '../run-flags';
+import { augPeDiagnostics, augPeRelease } from '../../core/release';
+import { numberFlag, stringFlag, valueFlags } from '../args';
+import { choiceFlag, limitFlag } from '../run-flags';
+import { runAndReport, runOptions, runUsage, runWarnings, startRun, type RunCommand } from '../run-report';
 import { LIMITS } from '../../shared/limits';
-import { keepRelease, writeRunOutput } from '../output';
 import { runsDir } from '../../core/runs/checkpoint';
-import { providerConfigFromFlags, providerOptions, providerUsage } from '../provider-flags';
+import { providerUsage } from '../provider-flags';
 import { formatEpsilon } from '../../shared/format';
 
 const FORMATS = ['json', 'jsonl', 'text'] as const;
-type SynthFormat = (typeof FORMATS)[number];
 const EMBEDDERS = ['same', 'builtin'] as const;
 
-export const synth: Command = {
+export const synth: RunCommand<(typeof FORMATS)[number]> = {
   name: 'synth',
   summary:
     'Write synthetic labelled records with Aug-PE (Xie et al. 2024): the model never sees private rows; DP on the vote histograms.',
-  usage: `private-fewshot synth <dataset> (--labels a,b,c | --all-labels) --count N --epsilon E [options]
-
-  <dataset>                 a .csv, .jsonl or .json file (columns detected, or --text-column/--label-column/--unit-column)
-  --labels a,b,c            the labels to write records for (treated as public)
-  --all-labels              take every label from the data (you acknowledge that the label set is then public)
+  usage: `${runUsage.head('synth', '--count N', 'records')}
   --count N                 synthetic records in total, split equally over the labels (or by --fractions)
   --fractions a=0.3,b=0.7   public class fractions (weights, normalised); never taken from the private counts
   --fractions dp[:R]        DP class fractions: the label counts are released once with Gaussian noise, spending
@@ -63,8 +47,7 @@ export const synth: Command = {
                             it is sent in prompts). Default: ${DOMAIN_FILE} in the workspace if it exists
   --lookahead K             embed each candidate as the mean of K variations of it (default ${AUGPE_DEFAULTS.lookahead}; ≤ ${LOOKAHEAD_MAX})
   --selection S             rank (keep the most-voted) | prob (draw ∝ the noisy votes) (default ${AUGPE_DEFAULTS.selection})
-  --epsilon E               the ε this run may spend
-  --delta D                 δ (default: the dataset's ledger δ, 1e-6 unless set with \`budget --delta\`)
+${runUsage.budget}
   --iterations T            noisy histograms (default ${AUGPE_DEFAULTS.iterations}); σ grows like √T at fixed ε
   --variations V            variations per selected record, L − 1 (default ${AUGPE_DEFAULTS.variations})
   --neighbours K            nearest candidates each private record votes for (default ${AUGPE_DEFAULTS.neighbours})
@@ -78,7 +61,7 @@ export const synth: Command = {
                             rows never leave this machine)
 ${providerUsage}
   --format F                json | jsonl | text (default text)
-  --template T              for text: e.g. "Text: {text}\\nLabel: {label}"
+${runUsage.template}
   --out FILE                write the records there (default: stdout)
   --resume RUN              continue the stopped run RUN (the id in its "cancelled"/"failed" line, or a crashed
                             run's <id>.jsonl under .private-fewshot/runs) from its last histogram, with the same
@@ -87,65 +70,23 @@ ${providerUsage}
   --json                    print one JSON object: "release" (what --out writes with --format json: the
                             records and public parameters) and "localOnlyNotPrivate" (usage, private row counts,
                             budget, journal: computed from the private data, never to be shared)
-  --workspace DIR           where .private-fewshot/ lives (default: found from the dataset, see docs/LEDGER.md)
-  --skip-invalid, --dedupe, --max-bytes N   as for \`inspect\``,
+${runUsage.workspace}`,
   options: {
-    labels: { type: 'string' },
-    'all-labels': { type: 'boolean' },
-    count: { type: 'string' },
-    fractions: { type: 'string' },
-    domain: { type: 'string' },
-    lookahead: { type: 'string' },
-    selection: { type: 'string' },
-    epsilon: { type: 'string' },
-    delta: { type: 'string' },
-    iterations: { type: 'string' },
-    variations: { type: 'string' },
-    neighbours: { type: 'string' },
-    metric: { type: 'string' },
-    threshold: { type: 'string' },
-    variation: { type: 'string' },
-    'mask-probability': { type: 'string' },
-    temperature: { type: 'string' },
-    'max-tokens': { type: 'string' },
-    embedder: { type: 'string' },
-    format: { type: 'string' },
-    template: { type: 'string' },
-    out: { type: 'string' },
-    resume: { type: 'string' },
-    'dry-run': { type: 'boolean' },
-    json: { type: 'boolean' },
-    workspace: { type: 'string' },
-    ...datasetOptions,
-    ...providerOptions,
+    ...valueFlags('count fractions domain lookahead selection iterations variations neighbours metric threshold'),
+    ...valueFlags('variation mask-probability temperature max-tokens embedder resume'),
+    ...runOptions,
   },
+  example: 'examples/banking77-sample.csv --labels card_arrival,exchange_rate --count 20 --epsilon 2',
+  amount: ['count', LIMITS.count],
+  formats: FORMATS,
   async run(values, positionals, io) {
-    const { file, labelsFlag, epsilon } = checkRunFlags(
-      'synth',
-      'Example: private-fewshot synth examples/banking77-sample.csv --labels card_arrival,exchange_rate --count 20 --epsilon 2',
-      values,
-      positionals,
-    );
-    const count = requiredFlag(values, 'count', LIMITS.count);
-    const format = choiceFlag<SynthFormat>(values, 'format', FORMATS, 'text');
-    const template = templateFlag(values);
-    const metric = choiceFlag<Metric>(values, 'metric', METRICS, AUGPE_DEFAULTS.metric);
-    const variation = choiceFlag<VariationKind>(values, 'variation', VARIATION_KINDS, AUGPE_DEFAULTS.variation);
-    const embedderFlag = choiceFlag(values, 'embedder', EMBEDDERS, 'same');
-    const selection = choiceFlag<Selection>(values, 'selection', SELECTIONS, AUGPE_DEFAULTS.selection);
-    const providerConfig = providerConfigFromFlags(values, io.env, 'builtin');
-
-    const { location, root, ds, summary, delta, outFlag, outFile, splitNote } = await loadRunInputs(
-      file,
-      values,
-      io.cwd,
-    );
-    if (splitNote) io.err(splitNote);
-    // --all-labels: sorted by name. The summary lists labels by private frequency, and the order decides which labels
-    // get the remainder of an equal split (and the output order), so it must not come from the counts.
-    const labels = labelsFlag
-      ? splitLabels(labelsFlag)
-      : summary.labels.map((l) => l.label).sort((a, b) => (a < b ? -1 : a > b ? 1 : 0));
+    const start = await startRun(synth, values, positionals, io, () => ({
+      metric: choiceFlag<Metric>(values, 'metric', METRICS, AUGPE_DEFAULTS.metric),
+      variation: choiceFlag<VariationKind>(values, 'variation', VARIATION_KINDS, AUGPE_DEFAULTS.variation),
+      embedder: choiceFlag(values, 'embedder', EMBEDDERS, 'same'),
+      selection: choiceFlag<Selection>(values, 'selection', SELECTIONS, AUGPE_DEFAULTS.selection),
+    }));
+    const { root, ds, summary, labels, ledger } = start;
     const fractionsFlag = stringFlag(values, 'fractions');
     const dpFractions = parseDpFractions(fractionsFlag);
     const fractions = dpFractions === undefined ? parseFractions(fractionsFlag, labels) : undefined;
@@ -153,26 +94,25 @@ ${providerUsage}
     const domainFlag = stringFlag(values, 'domain');
     const domainPath = domainFlag !== undefined ? path.resolve(io.cwd, domainFlag) : path.join(root, DOMAIN_FILE);
     const domain = loadDomain(domainPath, domainFlag !== undefined);
-    const ledger = cliLedger(root, io.env);
     const prepared = await prepareAugPe(
       ds,
       ledger,
       {
         labels,
-        count,
-        epsilon,
+        count: start.amount,
+        epsilon: start.epsilon,
         ...(fractions ? { fractions } : {}),
         ...(dpFractions !== undefined ? { dpFractions } : {}),
         domain,
         lookahead: numberFlag(values, 'lookahead', { min: 0, max: LOOKAHEAD_MAX, integer: true }),
-        selection,
-        delta,
+        selection: start.flags.selection,
+        delta: start.delta,
         iterations: limitFlag(values, 'iterations', LIMITS.iterations),
         variations: limitFlag(values, 'variations', LIMITS.variations),
         neighbours: limitFlag(values, 'neighbours', LIMITS.neighbours),
-        metric,
+        metric: start.flags.metric,
         threshold: limitFlag(values, 'threshold', LIMITS.threshold),
-        variation,
+        variation: start.flags.variation,
         maskProbability: limitFlag(values, 'mask-probability', LIMITS.maskProbability),
         temperature: limitFlag(values, 'temperature', LIMITS.temperature),
         maxTokens: limitFlag(values, 'max-tokens', LIMITS.recordMaxTokens),
@@ -180,12 +120,10 @@ ${providerUsage}
       summary,
     );
     const { target, plan, status: before } = prepared;
-    // Local only: the ledger's default δ compared with 1/(n·ln n) for the exact n (never in a release).
-    const deltaWarning = defaultDeltaWarning(prepared.check.total, target.units, positionals[0]!);
-    const warnings = deltaWarning ? [...plan.warnings, deltaWarning] : plan.warnings;
-    const provider = createProvider(providerConfig);
+    const warnings = runWarnings(plan.warnings, prepared.check, target, start.file);
+    const provider = createProvider(start.providerConfig);
     const embedder =
-      embedderFlag === 'builtin'
+      start.flags.embedder === 'builtin'
         ? provider.kind === 'builtin'
           ? provider
           : createProvider({ kind: 'builtin' })
@@ -207,78 +145,48 @@ ${providerUsage}
       warnings,
       ...(resume ? { resumes: { run: resume.state.id, histogramsBefore: resume.state.started } } : {}),
     };
-    for (const note of overlapNotes(before)) io.err(note);
-    if (values['dry-run']) {
-      io.out(values.json ? JSON.stringify({ dryRun: true, ...out0 }) : formatPlan(out0));
-      return check.fits ? 0 : 1; // a refused plan is a failure, also in a dry run
-    }
-    if (provider.offline)
-      io.err(
-        `note: using the built-in offline model (${provider.model}): for trying the tool, not production quality. Pass --provider openai --model … for a real model.`,
-      );
-    io.err(
-      embedder.offline
-        ? 'note: private rows are embedded on this machine (built-in embedder); the generator sees only labels and synthetic text.'
-        : `note: private rows are sent to ${embedder.kind}/${embedder.model} for embedding; the generator sees only labels and synthetic text. Use --embedder builtin to keep them on this machine.`,
-    );
-    for (const d of out0.plan.declarations) io.err(`note: ${d}`);
-    for (const w of warnings) io.err(`warning: ${w}`);
-
-    const result = await withStopSignals({ location, io, json: values.json === true }, (signal, progress) =>
-      runAugPe({
-        dataset: ds,
-        plan,
-        provider,
-        embedder,
-        ledger,
-        units: summary.units,
-        ...(resume ? { resume } : {}),
-        signal,
-        onProgress: (p) =>
-          progress(
-            () =>
-              `… ${p.phase} ${p.iteration}/${p.iterations}${p.label ? ` ${p.label}` : ''}: ${p.histograms} histogram(s), ${p.completions} completions, ${p.calls} calls, ${p.inputTokens + p.outputTokens} tokens, $${p.cost.toFixed(4)} (local)`,
-          ),
-      }),
-    );
-    const after = await ledger.status(target);
-    // The release boundary (src/core/release.ts): files and stdout get the release only; the local diagnostics go to
-    // stderr, the run journal and the "localOnlyNotPrivate" key of --json.
-    const release = augPeRelease({ plan, result });
-    keepRelease(result.checkpoint, release, io.err);
-    const rendered = renderRelease(release, { format, template });
-    const journal = path.relative(root, localJournalPath(result.checkpoint));
-    const budget = { total: after.total.epsilon, spent: after.spent, remaining: after.remaining };
-    const written = writeRunOutput(
-      { outFile, outFlag, cwd: io.cwd, err: io.err },
-      { status: result.status, produced: result.records.length > 0, checkpoint: result.checkpoint, rendered },
-    );
-    if (values.json) {
-      io.out(
-        JSON.stringify({
-          release,
-          localOnlyNotPrivate: { ...augPeDiagnostics(plan, result, journal), budget },
+    return runAndReport(io, values, start, target, {
+      before,
+      view: out0,
+      fits: check.fits,
+      format: formatPlan,
+      plan,
+      provider,
+      notes: [
+        embedder.offline
+          ? 'note: private rows are embedded on this machine (built-in embedder); the generator sees only labels and synthetic text.'
+          : `note: private rows are sent to ${embedder.kind}/${embedder.model} for embedding; the generator sees only labels and synthetic text. Use --embedder builtin to keep them on this machine.`,
+        ...out0.plan.declarations.map((d) => `note: ${d}`),
+      ],
+      warnings,
+      run: (inputs, progress) =>
+        runAugPe({
+          ...inputs,
+          embedder,
+          ...(resume ? { resume } : {}),
+          onProgress: (p) =>
+            progress(
+              () =>
+                `… ${p.phase} ${p.iteration}/${p.iterations}${p.label ? ` ${p.label}` : ''}: ${p.histograms} histogram(s), ${p.completions} completions, ${p.calls} calls, ${p.inputTokens + p.outputTokens} tokens, $${p.cost.toFixed(4)} (local)`,
+            ),
         }),
-      );
-    } else {
-      if (!outFile) io.out(rendered.trimEnd());
-      io.err(
-        `${result.status}: ${result.records.length} record(s) after ${result.histograms} of ${plan.settings.iterations} histogram(s); ε charged ${result.epsilonCharged.toFixed(3)}; budget spent ${after.spent.toFixed(3)} of ${after.total.epsilon}, remaining ${Math.max(0, after.remaining).toFixed(3)}.`,
-      );
-      const u = result.report.usage;
-      io.err(
-        `local only, not private: ${u.completions} completions in ${u.generateRequests} requests, ${u.syntheticEmbedded} synthetic texts embedded, ${u.inputTokens} input and ${u.outputTokens} output tokens, $${u.cost.toFixed(4)} (private embeddings: ${result.privateEmbeddingUsage.calls} calls, $${result.privateEmbeddingUsage.cost.toFixed(4)}), ${(result.report.durationMs / 1000).toFixed(1)} s (journal ${journal})${written ? `; written to ${outFlag}` : ''}`,
-      );
-    }
-    if (result.refusedPrivateRows > 0)
-      io.err(
-        `local diagnostic (depends on the private data; do not share): the embedder refused ${result.refusedPrivateRows} private row(s); they cast no vote, which the DP guarantee covers.`,
-      );
-    return runExitCode(
-      io,
-      result,
-      `The last selected records are kept in ${path.relative(root, result.checkpoint)} and ${result.histograms} histogram(s) are charged.`,
-    );
+      report: (result) => {
+        const u = result.report.usage;
+        const e = result.privateEmbeddingUsage;
+        return {
+          release: augPeRelease({ plan, result }),
+          diagnostics: (journal) => augPeDiagnostics(plan, result, journal),
+          released: `${result.records.length} record(s) after ${result.histograms} of ${plan.settings.iterations} histogram(s)`,
+          charged: '',
+          usage: `${u.completions} completions in ${u.generateRequests} requests, ${u.syntheticEmbedded} synthetic texts embedded, ${u.inputTokens} input and ${u.outputTokens} output tokens, $${u.cost.toFixed(4)} (private embeddings: ${e.calls} calls, $${e.cost.toFixed(4)})`,
+          refused:
+            result.refusedPrivateRows > 0
+              ? `the embedder refused ${result.refusedPrivateRows} private row(s); they cast no vote, which the DP guarantee covers.`
+              : undefined,
+          kept: `The last selected records are kept in ${path.relative(root, result.checkpoint)} and ${result.histograms} histogram(s) are charged.`,
+        };
+      },
+    });
   },
 };
 
@@ -348,38 +256,25 @@ function planView(plan: AugPePlan) {
     variation: s.variation,
     count: s.count,
     sequential: plan.sequential,
-    labels: plan.labels.map((l) => ({
-      label: l.label,
-      count: l.count,
-      population: l.population,
-      rows: l.rows,
-      units: l.units,
-      partition: l.partition === '*' ? '*' : 'label',
-    })),
+    labels: plan.labels.map((l) => ({ ...labelPlanRow(l), partition: l.partition === '*' ? '*' : 'label' })),
     estimate: plan.estimate,
   };
 }
 
-function formatPlan(o: {
-  plan: ReturnType<typeof planView> & { declarations: string[] };
-  budget: {
-    total: number;
-    spent: number;
-    spentAfter: number;
-    pldAfter: number;
-    remainingAfter: number;
-    fits: boolean;
-    over: number;
-  };
-  provider: { kind: string; model: string; offline: boolean };
-  embedder: { kind: string; model: string; offline: boolean };
-  warnings: string[];
-  resumes?: { run: string; histogramsBefore: number };
-}): string {
+function formatPlan(
+  o: {
+    plan: ReturnType<typeof planView> & { declarations: string[] };
+    budget: ReturnType<typeof dryRunBudget>;
+    provider: { kind: string; model: string; offline: boolean };
+    embedder: { kind: string; model: string; offline: boolean };
+    warnings: string[];
+    resumes?: { run: string; histogramsBefore: number };
+  },
+  budgetLines: string[],
+): string[] {
   const f = formatEpsilon;
   const p = o.plan;
   return [
-    'Plan (dry run: nothing was spent or sent)',
     ...(o.resumes
       ? [
           `  resumes ${o.resumes.run} after ${o.resumes.histogramsBefore} of ${p.iterations} histograms: charges the ${p.iterations - o.resumes.histogramsBefore} left`,
@@ -396,15 +291,10 @@ function formatPlan(o: {
     ),
     `  generator: ${o.provider.kind}/${o.provider.model}${o.provider.offline ? ' (built-in offline model: for trying the tool)' : ''}; embedder: ${o.embedder.kind}/${o.embedder.model}${o.embedder.offline ? ' (private rows stay on this machine)' : ' (private rows are sent to it)'}`,
     `  about ${p.estimate.completions} completions, ${p.estimate.syntheticEmbeddings} synthetic and ${p.estimate.privateEmbeddings} private embeddings`,
-    `  budget: total ε ${o.budget.total}, spent ${f(o.budget.spent)}, after this run ${f(o.budget.spentAfter)}, remaining ${f(Math.max(0, o.budget.remainingAfter))}${o.budget.fits ? '' : ` — REFUSED: over by ${f(o.budget.over)}`} (budget filter: valid for runs chosen after earlier outputs)`,
-    ...(Math.abs(o.budget.pldAfter - o.budget.spentAfter) > 1e-9 * Math.max(1, o.budget.spentAfter)
-      ? [
-          `  as planned: after this run ε ${f(o.budget.pldAfter)} if all runs had been planned in advance (PLD composition; not a guarantee across runs)`,
-        ]
-      : []),
+    ...budgetLines,
     ...p.declarations.map((d) => `  ${d}`),
     ...o.warnings.map((w) => `warning: ${w}`),
-  ].join('\n');
+  ];
 }
 
 /** A run id from --resume: the id itself, or its checkpoint or state file name. */

@@ -45,6 +45,7 @@ export {
   releaseClassCounts,
   runSpecs,
   planAugPe,
+  labelPlanRow,
   prepareAugPe,
   promptSettings,
   type AugPeEstimate,

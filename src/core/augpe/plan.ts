@@ -1,7 +1,8 @@
-import { canonicalRecords, summarize, type Dataset, type DatasetSummary } from '../data';
+import { summarize, type Dataset } from '../data';
 import { UsageError } from '../errors';
+import { checkCounts, checkLabels } from '../plan-checks';
 import { buildPools } from '../runs/pools';
-import type { BudgetStatus, Charge, Ledger, LedgerDataset, Partition, PlanCheck, RunPlan } from '../ledger';
+import { prepareRun, type Charge, type Ledger, type Partition, type PreparedRun, type RunPlan } from '../ledger';
 import {
   addGaussianNoise,
   calibrateSigma,
@@ -102,6 +103,14 @@ export interface AugPeLabelPlan {
   units: number;
 }
 
+/**
+ * A label's row as a plan is shown before the run (the CLI's dry run, the Synthesize panel): its count and population
+ * (public), and its private rows and units (local display only, never released).
+ */
+export function labelPlanRow(l: AugPeLabelPlan): Omit<AugPeLabelPlan, 'partition'> {
+  return { label: l.label, count: l.count, population: l.population, rows: l.rows, units: l.units };
+}
+
 export interface AugPePlan {
   settings: ResolvedAugPeSettings;
   labels: AugPeLabelPlan[];
@@ -200,22 +209,15 @@ export function promptSettings(s: ResolvedAugPeSettings): PromptSettings {
  */
 export function planAugPe(ds: Dataset, input: AugPeSettings): AugPePlan {
   const s = resolve(input);
-  if (s.labels.length === 0)
-    throw new UsageError(
-      'no labels to generate',
-      'Name them with --labels a,b,c, or pass --all-labels to take them from the data.',
-    );
-  if (new Set(s.labels).size !== s.labels.length) throw new UsageError('a label is named twice');
-  for (const [name, v, min] of [
-    ['count', s.count, 1],
-    ['iterations (T)', s.iterations, 1],
-    ['variations (L−1)', s.variations, 1],
-    ['neighbours (k)', s.neighbours, 1],
-    ['max tokens', s.maxTokens, 1],
-    ['min words', s.minWords, 1],
-  ] as const) {
-    if (!Number.isInteger(v) || v < min) throw new UsageError(`${name} must be a whole number ≥ ${min}; got ${v}`);
-  }
+  checkLabels(s.labels);
+  checkCounts([
+    ['count', s.count],
+    ['iterations (T)', s.iterations],
+    ['variations (L−1)', s.variations],
+    ['neighbours (k)', s.neighbours],
+    ['max tokens', s.maxTokens],
+    ['min words', s.minWords],
+  ]);
   if (!(s.epsilon > 0) || !Number.isFinite(s.epsilon))
     throw new UsageError(`ε must be a positive number; got ${s.epsilon}`);
   if (!METRICS.includes(s.metric))
@@ -408,29 +410,16 @@ export function releaseClassCounts(
   return { noisy, counts: extra.map((x) => x + 1) };
 }
 
-export interface PreparedAugPe {
-  summary: DatasetSummary;
-  target: LedgerDataset;
-  status: BudgetStatus;
-  plan: AugPePlan;
-  check: PlanCheck;
-}
+export type PreparedAugPe = PreparedRun<AugPePlan>;
 
 /** Ledger status (for δ), the plan and the budget check; reads the ledger, writes nothing (like prepareFewShot). */
-export async function prepareAugPe(
+export function prepareAugPe(
   ds: Dataset,
   ledger: Ledger,
   settings: Omit<AugPeSettings, 'delta'> & { delta?: number },
   summary = summarize(ds),
 ): Promise<PreparedAugPe> {
-  const target: LedgerDataset = {
-    identity: ds.identity,
-    units: summary.units,
-    unitColumn: ds.columns.unit,
-    records: canonicalRecords(ds),
-  };
-  const status = await ledger.status(target);
-  const plan = planAugPe(ds, { ...settings, delta: settings.delta ?? status.total.delta });
-  const check = await ledger.check(target, plan.ledgerPlan);
-  return { summary, target, status, plan, check };
+  return prepareRun(ds, ledger, summary, (ledgerDelta) =>
+    planAugPe(ds, { ...settings, delta: settings.delta ?? ledgerDelta }),
+  );
 }

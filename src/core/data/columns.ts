@@ -90,6 +90,13 @@ export function chooseColumns(
   ] as const) {
     if (col !== undefined && !names.includes(col)) throw missing(kind, col, flag);
   }
+  const undetected = (what: string, column: string, flag: string) =>
+    new DataError(
+      file,
+      undefined,
+      what,
+      `Name the ${column} column with ${flag}. The columns are: ${listColumns(names)}.`,
+    );
   const stats = columnStats(rows, names);
   const n = rows.length;
 
@@ -102,14 +109,7 @@ export function chooseColumns(
       (a, b) => b.meanLength - a.meanLength || nameRank(TEXT_NAMES, a.name) - nameRank(TEXT_NAMES, b.name),
     );
     text = candidates[0]?.name;
-    if (text === undefined) {
-      throw new DataError(
-        file,
-        undefined,
-        'no column holds text',
-        `Name the text column with --text-column. The columns are: ${listColumns(names)}.`,
-      );
-    }
+    if (text === undefined) throw undetected('no column holds text', 'text', '--text-column');
   }
 
   let label = wanted.label;
@@ -120,14 +120,8 @@ export function chooseColumns(
     );
     candidates.sort((a, b) => nameRank(LABEL_NAMES, a.name) - nameRank(LABEL_NAMES, b.name) || a.distinct - b.distinct);
     label = candidates[0]?.name;
-    if (label === undefined) {
-      throw new DataError(
-        file,
-        undefined,
-        'no column looks like a label (a column with few distinct values)',
-        `Name the label column with --label-column. The columns are: ${listColumns(names)}.`,
-      );
-    }
+    if (label === undefined)
+      throw undetected('no column looks like a label (a column with few distinct values)', 'label', '--label-column');
   }
   if (label === text)
     throw new DataError(

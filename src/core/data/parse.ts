@@ -189,6 +189,15 @@ function toRecord(
   return { ...at, fields: new Map(Object.entries(value)) };
 }
 
+/** JSON.parse, with a syntax error reported as a DataError at `line` of `file` (saying `what` and `hint`). */
+function parseJson(text: string, file: string, line: number, what: string, hint: string): unknown {
+  try {
+    return JSON.parse(text);
+  } catch {
+    throw new DataError(file, line, what, hint);
+  }
+}
+
 async function* jsonlRecords(chunks: AsyncIterable<string>, file: string): AsyncGenerator<RawRecord> {
   let carry = '';
   let lineNo = 0;
@@ -197,17 +206,13 @@ async function* jsonlRecords(chunks: AsyncIterable<string>, file: string): Async
     lineNo++;
     const t = text.trim();
     if (t === '') return undefined;
-    let value: unknown;
-    try {
-      value = JSON.parse(t);
-    } catch {
-      throw new DataError(
-        file,
-        lineNo,
-        'this line is not valid JSON',
-        'JSONL needs one complete JSON object per line.',
-      );
-    }
+    const value = parseJson(
+      t,
+      file,
+      lineNo,
+      'this line is not valid JSON',
+      'JSONL needs one complete JSON object per line.',
+    );
     return toRecord(value, file, { line: lineNo, index: index++ }, 'this line');
   };
   for await (const chunk of chunks) {
@@ -277,17 +282,13 @@ async function* jsonArrayRecords(chunks: AsyncIterable<string>, file: string): A
         }
         element += chunk.slice(from, i);
         if (depth === 0) {
-          let value: unknown;
-          try {
-            value = JSON.parse(element);
-          } catch {
-            throw new DataError(
-              file,
-              elementLine,
-              `${where()} is not valid JSON`,
-              'Check the brackets, quotes and commas of this element.',
-            );
-          }
+          const value = parseJson(
+            element,
+            file,
+            elementLine,
+            `${where()} is not valid JSON`,
+            'Check the brackets, quotes and commas of this element.',
+          );
           yield toRecord(value, file, { line: elementLine, column: elementCol, index }, where());
           index++;
           element = '';

@@ -1,6 +1,7 @@
 import type { Dataset } from '../data';
 import { UsageError, UserError } from '../errors';
 import type { Charge, Partition, RunPlan } from '../ledger';
+import { checkCounts, checkLabels } from '../plan-checks';
 import {
   calibrateSigma,
   DEFAULT_ACCOUNTANT,
@@ -131,19 +132,12 @@ export function planFewShot(ds: Pick<Dataset, 'columns'>, s: FewShotSettings): F
     countShare: s.countShare ?? FEWSHOT_DEFAULTS.countShare,
   };
   const { prompts: m, examplesPerPrompt: n, maxTokens: tMax, shots, epsilon, delta, countShare } = settings;
-  if (settings.labels.length === 0)
-    throw new UsageError(
-      'no labels to generate',
-      'Name them with --labels a,b,c, or pass --all-labels to take them from the data.',
-    );
-  if (new Set(settings.labels).size !== settings.labels.length) throw new UsageError('a label is named twice');
-  for (const [name, v, min] of [
-    ['shots', shots, 1],
-    ['prompts (M)', m, 1],
-    ['max tokens', tMax, 1],
-  ] as const) {
-    if (!Number.isInteger(v) || v < min) throw new UsageError(`${name} must be a whole number ≥ ${min}; got ${v}`);
-  }
+  checkLabels(settings.labels);
+  checkCounts([
+    ['shots', shots],
+    ['prompts (M)', m],
+    ['max tokens', tMax],
+  ]);
   if (!(n > 0) || !Number.isFinite(n)) throw new UsageError(`examples per prompt must be a positive number; got ${n}`);
   if (!(epsilon > 0) || !Number.isFinite(epsilon)) throw new UsageError(`ε must be a positive number; got ${epsilon}`);
   if (!(countShare > 0 && countShare < 1))

@@ -4,7 +4,7 @@ import { isBudgetRefusal, type Reservation, type RunLedger } from '../ledger';
 import { cryptoRandom, gaussianNoise, type RandomSource } from '../privacy';
 import { filterEpsilon } from '../privacy/filter';
 import type { Provider } from '../providers/types';
-import { journalDiagnostics } from '../release';
+import { journalDiagnostics, type FewShotParameters } from '../release';
 import { openCheckpoint, releasedHash, runsDir, runStatus, writeJournal, type Checkpoint } from '../runs/checkpoint';
 import { TOOL_VERSION } from '../version';
 import { decodeDemonstration, type DecodeStats } from './decode';
@@ -114,16 +114,7 @@ export interface FewShotReport {
   dataset: { path: string; contentSha256: string };
   provider: { kind: string; model: string; offline: boolean };
   privacy: { epsilon: number; delta: number; accountant: 'pld'; epsilonCharged: number; unit: string };
-  parameters: {
-    labels: string[];
-    shots: number;
-    prompts: number;
-    examplesPerPrompt: number;
-    maxTokens: number;
-    topK: number;
-    lookahead: number;
-    shotConcurrency: number;
-  };
+  parameters: FewShotParameters;
   /**
    * calls: HTTP requests; queries: prompt distributions asked for (batched requests carry several); roundTrips: the
    * critical path — the most request waves any one chain of demonstrations waited for one after another (chains run

@@ -36,7 +36,7 @@ export {
   type StoredCharge,
   type DatasetRef,
 } from './format';
-export { ledgerDatasetOf } from './dataset';
+export { ledgerDatasetOf, prepareRun, type PreparedRun } from './dataset';
 export { matchingLines, overlapNotes, matchDataset, datasetRuns, type DatasetMatch } from './identity';
 export {
   RecordIndex,

@@ -1,12 +1,21 @@
 import OpenAI, { AzureOpenAI } from 'openai';
 import { UsageError } from '../errors';
-import { classifyError, noLogprobsError, type ClassifyContext } from './classify';
+import { noLogprobsError, type ClassifyContext } from './classify';
 import { checkConfig, DEFAULTS, isHostedOpenAI, type ProviderConfig } from './config';
-import { decodeEmbedding } from './embeddings';
 import { ProviderError } from './errors';
 import { cappedFetch } from './fetch';
 import { keyHint } from './keys';
 import { parseChoiceLogprobs, restrictTop } from './logprobs';
+import { completionsBody, ServerAdaptations } from './openai-request';
+import {
+  batchSteps,
+  checkAnswer,
+  choiceTexts,
+  parseEmbeddings,
+  trimSteps,
+  usageOf,
+  type Endpoint,
+} from './openai-response';
 import { continuationMessages, firstChoice, type Json } from './openai-shapes';
 import {
   cachedProbe,
@@ -21,7 +30,6 @@ import { isRequestRefusal, isSettleable, settleEach } from './refusal';
 import { remoteRunner, type RequestRunner } from './runner';
 import type {
   Capabilities,
-  ChatMessage,
   GenerateRequest,
   GenerateResult,
   NextTokensRequest,
@@ -31,7 +39,7 @@ import type {
   Usage,
 } from './types';
 import { checkGenerateRequest } from './types';
-import { estimateTokens, UsageMeter } from './usage';
+import { UsageMeter } from './usage';
 
 /**
  * OpenAI-compatible adapter (openai-node SDK): OpenAI, Azure OpenAI, vLLM, llama.cpp server, Ollama, LM Studio.
@@ -40,18 +48,6 @@ import { estimateTokens, UsageMeter } from './usage';
  */
 
 export { CONTINUE_SYSTEM, continuationMessages, detectServer, logprobCap } from './openai-shapes';
-
-type Endpoint = 'chat' | 'completions' | 'embeddings';
-
-interface ChatBodyOptions {
-  messages: ChatMessage[];
-  maxTokens: number;
-  temperature?: number;
-  topP?: number;
-  n?: number;
-  stop?: string[];
-  topLogprobs?: number;
-}
 
 export class OpenAICompatibleProvider implements Provider {
   readonly kind: 'openai' | 'azure';
@@ -68,10 +64,8 @@ export class OpenAICompatibleProvider implements Provider {
   private embeddingEncoding: 'float' | 'base64';
   private readonly embedBatchSize: number;
   private readonly cache: ProbeCache;
-  /** Adaptations learnt from the server's answers. */
-  private maxTokensParam: 'max_tokens' | 'max_completion_tokens';
-  private sendTemperature = true;
-  private maxN: number | undefined;
+  /** What the server takes, learnt from its answers (openai-request.ts). */
+  private readonly server: ServerAdaptations;
 
   constructor(private readonly config: ProviderConfig) {
     checkConfig(config);
@@ -82,7 +76,7 @@ export class OpenAICompatibleProvider implements Provider {
     this.embeddingModel = config.embeddingModel?.trim() || this.model;
     this.baseURL = (config.baseURL ?? DEFAULTS.openaiBaseURL).replace(/\/+$/, '');
     this.hosted = this.kind === 'azure' || (config.openaiHosted ?? isHostedOpenAI(this.baseURL));
-    this.maxTokensParam = this.hosted ? 'max_completion_tokens' : 'max_tokens';
+    this.server = new ServerAdaptations(this.model, this.hosted);
     this.embeddingEncoding = config.embeddingEncoding ?? (this.hosted ? 'base64' : 'float');
     this.embedBatchSize = config.embedBatchSize ?? DEFAULTS.embedBatchSize;
     this.cache = config.probeCache ?? defaultProbeCache();
@@ -155,14 +149,14 @@ export class OpenAICompatibleProvider implements Provider {
     if (lp.mode === 'completions') {
       const res = await this.post(
         'completions',
-        this.completionsBody(req.prompt + req.continuation, req.positions, k, {
+        completionsBody(this.model, req.prompt + req.continuation, req.positions, k, {
           temperature: lp.logprobTemperature ?? 0,
         }),
         { signal: req.signal, texts, what: 'next tokens' },
       );
       steps = parseChoiceLogprobs(firstChoice(res, this.ctx).logprobs);
     } else {
-      const body = this.chatBody({
+      const body = this.server.chatBody({
         messages: continuationMessages(lp.mode, req.prompt, req.continuation),
         maxTokens: req.positions,
         temperature: lp.logprobTemperature ?? 0,
@@ -229,7 +223,7 @@ export class OpenAICompatibleProvider implements Provider {
       res = await this.post(
         'completions',
         {
-          ...this.completionsBody('', positions, k, { temperature }),
+          ...completionsBody(this.model, '', positions, k, { temperature }),
           prompt: chunk.map((r) => r.prompt + r.continuation),
         },
         { signal: chunk[0]!.signal, texts: chunk.flatMap((r) => [r.prompt, r.continuation]), what: 'next tokens' },
@@ -251,53 +245,7 @@ export class OpenAICompatibleProvider implements Provider {
       return [...a, ...b];
     }
     this.listAccepted = true;
-    const choices = Array.isArray(res.choices) ? (res.choices as { index?: unknown; logprobs?: unknown }[]) : [];
-    return chunk.map((_, i) => {
-      const c = choices.find((x) => x?.index === i) ?? (choices.length === chunk.length ? choices[i] : undefined);
-      if (!c) throw this.malformed(`answered a list of ${chunk.length} prompts with ${choices.length} choices`);
-      const steps = parseChoiceLogprobs(c.logprobs);
-      if (steps === null) throw noLogprobsError(this.ctx, 'the server sent no logprobs for a batched request');
-      return { steps: trimSteps(steps, positions, k) };
-    });
-  }
-
-  private completionsBody(
-    prompt: string,
-    maxTokens: number,
-    logprobs: number | undefined,
-    extra: { temperature?: number; n?: number; stop?: string[] } = {},
-  ): Json {
-    return {
-      model: this.model,
-      prompt,
-      max_tokens: maxTokens,
-      temperature: extra.temperature ?? 0,
-      top_p: 1,
-      n: extra.n ?? 1,
-      ...(logprobs !== undefined ? { logprobs } : {}),
-      ...(extra.stop?.length ? { stop: extra.stop } : {}),
-      stream: false,
-    };
-  }
-
-  private chatBody(o: ChatBodyOptions): Json {
-    const last = o.messages[o.messages.length - 1];
-    // vLLM continues a trailing assistant message only when told to; llama.cpp and Ollama do it by themselves and
-    // ignore these fields. OpenAI/Azure reject unknown fields, and take no prefill anyway.
-    const prefill =
-      !this.hosted && last?.role === 'assistant' ? { continue_final_message: true, add_generation_prompt: false } : {};
-    return {
-      model: this.model,
-      messages: o.messages.map((m) => ({ role: m.role, content: m.content })),
-      [this.maxTokensParam]: o.maxTokens,
-      ...(o.temperature !== undefined && this.sendTemperature ? { temperature: o.temperature } : {}),
-      ...(o.topP !== undefined && this.sendTemperature ? { top_p: o.topP } : {}),
-      ...(o.n !== undefined && o.n !== 1 ? { n: o.n } : {}),
-      ...(o.stop?.length ? { stop: o.stop } : {}),
-      ...(o.topLogprobs !== undefined ? { logprobs: true, top_logprobs: o.topLogprobs } : {}),
-      ...prefill,
-      stream: false,
-    };
+    return batchSteps(res, chunk.length, { positions, k, malformed: this.malformed, ctx: this.ctx });
   }
 
   // ---------------------------------------------------------------------------------------------------------------
@@ -313,11 +261,11 @@ export class OpenAICompatibleProvider implements Provider {
     const texts: string[] = [];
     for (let adaptations = 0; texts.length < n;) {
       const want = n - texts.length;
-      if (this.maxN !== undefined && want > this.maxN) {
-        const calls = Math.ceil(want / this.maxN);
+      if (this.server.maxN !== undefined && want > this.server.maxN) {
+        const calls = Math.ceil(want / this.server.maxN);
         const parts = await Promise.all(
           Array.from({ length: calls }, (_, i) =>
-            this.generateOnce(req, Math.min(this.maxN!, want - i * this.maxN!), useCompletions),
+            this.generateOnce(req, Math.min(this.server.maxN!, want - i * this.server.maxN!), useCompletions),
           ),
         );
         for (const p of parts) texts.push(...p);
@@ -327,42 +275,16 @@ export class OpenAICompatibleProvider implements Provider {
       try {
         const got = await this.generateOnce(req, want, useCompletions);
         if (got.length === 0) throw this.malformed('returned no choices');
-        if (got.length < want) this.maxN = got.length; // the server ignores n (Ollama): ask for the rest separately
+        // The server ignores n (Ollama): ask for the rest separately.
+        if (got.length < want) this.server.maxN = got.length;
         texts.push(...got);
       } catch (e) {
-        if (adaptations++ < 3 && e instanceof ProviderError && e.code === 'bad-request' && this.adapt(e, want))
+        if (adaptations++ < 3 && e instanceof ProviderError && e.code === 'bad-request' && this.server.learn(e, want))
           continue;
         throw e;
       }
     }
     return { texts: texts.slice(0, n) };
-  }
-
-  /** Learns from a 400 about a parameter this server does not take; true when a retry with the change makes sense. */
-  private adapt(e: ProviderError, n: number): boolean {
-    const m = e.message;
-    if (n > 1 && /\bn\b'?\s*(must|should|is)|only one completion choice|'n'/i.test(m)) {
-      this.maxN = 1;
-      return true;
-    }
-    if (this.maxTokensParam === 'max_tokens' && /max_tokens/.test(m) && /max_completion_tokens/.test(m)) {
-      this.maxTokensParam = 'max_completion_tokens';
-      return true;
-    }
-    if (
-      this.maxTokensParam === 'max_completion_tokens' &&
-      /max_completion_tokens/.test(m) &&
-      /unsupported|unrecognized|unknown|not supported/i.test(m)
-    ) {
-      this.maxTokensParam = 'max_tokens';
-      return true;
-    }
-    if (this.sendTemperature && /temperature|top_p/.test(m) && /unsupported|not supported|only the default/i.test(m)) {
-      // Reasoning models accept only their default sampling settings.
-      this.sendTemperature = false;
-      return true;
-    }
-    return false;
   }
 
   private async generateOnce(req: GenerateRequest, n: number, useCompletions: boolean): Promise<string[]> {
@@ -371,7 +293,7 @@ export class OpenAICompatibleProvider implements Provider {
     if (useCompletions) {
       res = await this.post(
         'completions',
-        this.completionsBody(req.prompt!, req.maxTokens, undefined, {
+        completionsBody(this.model, req.prompt!, req.maxTokens, undefined, {
           temperature: req.temperature ?? 1,
           n,
           stop: req.stop,
@@ -382,18 +304,11 @@ export class OpenAICompatibleProvider implements Provider {
       const messages = req.messages ?? [{ role: 'user' as const, content: req.prompt! }];
       res = await this.post(
         'chat',
-        this.chatBody({ messages, maxTokens: req.maxTokens, temperature: req.temperature, n, stop: req.stop }),
+        this.server.chatBody({ messages, maxTokens: req.maxTokens, temperature: req.temperature, n, stop: req.stop }),
         { signal: req.signal, texts, what: 'generate' },
       );
     }
-    const choices = res.choices as unknown[];
-    return choices.map((c) => {
-      const o = (c ?? {}) as { text?: unknown; message?: { content?: unknown } };
-      const t = useCompletions ? o.text : o.message?.content;
-      if (t === null || t === undefined) return '';
-      if (typeof t !== 'string') throw this.malformed('returned a choice without text');
-      return t;
-    });
+    return choiceTexts(res, useCompletions, this.malformed);
   }
 
   // ---------------------------------------------------------------------------------------------------------------
@@ -432,21 +347,7 @@ export class OpenAICompatibleProvider implements Provider {
       }
       throw e;
     }
-    const data = res.data;
-    if (!Array.isArray(data) || data.length !== input.length)
-      throw this.malformed(`returned ${Array.isArray(data) ? data.length : 'no'} embeddings for ${input.length} texts`);
-    const out: (Float32Array | undefined)[] = new Array(input.length);
-    data.forEach((item: unknown, i) => {
-      const o = (item ?? {}) as { index?: unknown; embedding?: unknown };
-      const idx = typeof o.index === 'number' ? o.index : i;
-      const v = decodeEmbedding(o.embedding);
-      if (!v || idx < 0 || idx >= input.length || out[idx])
-        throw this.malformed('returned an embedding that is neither a float array nor base64 float32');
-      out[idx] = v;
-    });
-    const dim = out[0]!.length;
-    if (out.some((v) => v!.length !== dim)) throw this.malformed('returned embeddings of different lengths');
-    return out as Float32Array[];
+    return parseEmbeddings(res, input.length, this.malformed);
   }
 
   // ---------------------------------------------------------------------------------------------------------------
@@ -468,61 +369,18 @@ export class OpenAICompatibleProvider implements Provider {
             : endpoint === 'completions'
               ? await this.client.completions.create(body as never, opts)
               : await this.client.embeddings.create(body as never, opts);
-        if (typeof raw !== 'object' || raw === null || Array.isArray(raw))
-          throw this.malformed(`answered ${endpoint} with something that is not a JSON object`);
-        const json = raw as Json;
-        if (json.error !== undefined && json.error !== null) {
-          // Some servers send errors with status 200 (and streaming-style error objects).
-          const m =
-            typeof json.error === 'string'
-              ? json.error
-              : String((json.error as { message?: unknown }).message ?? 'unknown error');
-          throw classifyError({ status: 400, error: json.error, message: m }, this.ctx, o.texts)!;
-        }
-        const list = endpoint === 'embeddings' ? json.data : json.choices;
-        if (!Array.isArray(list))
-          throw this.malformed(`answered ${endpoint} without ${endpoint === 'embeddings' ? 'data' : 'choices'}`);
-        return json;
+        return checkAnswer(raw, endpoint, { malformed: this.malformed, ctx: this.ctx, texts: o.texts });
       },
       { signal: o.signal, texts: o.texts },
     );
-    this.recordUsage(endpoint, res, body, o.model ?? this.model);
+    const u = usageOf(endpoint, res, body, o.model ?? this.model);
+    this.meter.record(u.model, u.input, u.output, u.estimated);
     return res;
   }
 
-  private recordUsage(endpoint: Endpoint, res: Json, body: Json, model: string): void {
-    const u = (res.usage ?? {}) as { prompt_tokens?: unknown; completion_tokens?: unknown };
-    const answered = typeof res.model === 'string' && res.model ? res.model : model;
-    let input = typeof u.prompt_tokens === 'number' ? u.prompt_tokens : undefined;
-    let output =
-      typeof u.completion_tokens === 'number'
-        ? u.completion_tokens
-        : endpoint === 'embeddings' && input !== undefined
-          ? 0
-          : undefined;
-    const estimated = input === undefined || output === undefined;
-    if (input === undefined) {
-      const src = body.messages ?? body.prompt ?? body.input;
-      input = estimateTokens(JSON.stringify(src ?? ''));
-    }
-    if (output === undefined) {
-      output = 0;
-      for (const c of (res.choices ?? []) as {
-        text?: unknown;
-        message?: { content?: unknown };
-        logprobs?: unknown;
-      }[]) {
-        const steps = parseChoiceLogprobs(c?.logprobs);
-        const text =
-          typeof c?.text === 'string' ? c.text : typeof c?.message?.content === 'string' ? c.message.content : '';
-        output += steps ? steps.length : estimateTokens(text);
-      }
-    }
-    this.meter.record(answered, input, output, estimated);
-  }
-
-  private malformed(what: string): ProviderError {
-    return new ProviderError(
+  /** The 'malformed-response' error, `what` saying what the server did (bound: the response parsers take it). */
+  private readonly malformed = (what: string): ProviderError =>
+    new ProviderError(
       'malformed-response',
       `${this.kind} (${this.ctx.host}) ${what}`,
       'The server does not speak the OpenAI API as expected. Check the base URL and the server version.',
@@ -531,7 +389,6 @@ export class OpenAICompatibleProvider implements Provider {
         retryable: false,
       },
     );
-  }
 
   /** The capability probe (probe.ts), sending its requests through this provider. */
   private probe(): Promise<Capabilities> {
@@ -544,10 +401,10 @@ export class OpenAICompatibleProvider implements Provider {
       forced: this.config.nextTokensMode,
       ctx: this.ctx,
       completions: (logprobs, temperature = 0) =>
-        this.post('completions', this.completionsBody(PROBE.prompt, 2, logprobs, { temperature }), opts),
+        this.post('completions', completionsBody(this.model, PROBE.prompt, 2, logprobs, { temperature }), opts),
       chat: (messages, topLogprobs, temperature) =>
-        this.post('chat', this.chatBody({ messages, maxTokens: 2, temperature, topP: 1, topLogprobs }), opts),
-      adapt: (e, n) => this.adapt(e, n),
+        this.post('chat', this.server.chatBody({ messages, maxTokens: 2, temperature, topP: 1, topLogprobs }), opts),
+      adapt: (e, n) => this.server.learn(e, n),
       embed: () => this.embedBatch([PROBE.embed], undefined, 'capability probe'),
       embedAsFloat: (e) => {
         if (this.embeddingEncoding !== 'base64' || this.config.embeddingEncoding !== undefined) return false;
@@ -557,16 +414,4 @@ export class OpenAICompatibleProvider implements Provider {
       },
     });
   }
-}
-
-/**
- * Keeps `positions` steps with k alternatives each, plus the emitted token when it falls outside them (only possible
- * when sampling at logprobTemperature 1), so that `top` always includes `token`.
- */
-function trimSteps(steps: NextTokensStep[], positions: number, k: number): NextTokensStep[] {
-  return steps.slice(0, positions).map((s) => {
-    const top = s.top.slice(0, k);
-    const own = s.top.find((t) => t.token === s.token);
-    return { token: s.token, top: own && !top.includes(own) ? [...top, own] : top };
-  });
 }

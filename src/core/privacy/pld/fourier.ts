@@ -144,23 +144,26 @@ function reduceAngle(a: number): number {
 /** Magnitudes below this are flushed to 0 (they cannot matter, and denormals are slow). */
 const TINY = 1e-280;
 
+/** (pr[j] + i·pi[j]) ← (a + i·b)·(c + i·d), flushed to 0 below TINY. */
+function setProduct(pr: Float64Array, pi: Float64Array, j: number, a: number, b: number, c: number, d: number): void {
+  const r = a * c - b * d;
+  const i = a * d + b * c;
+  if (Math.abs(r) + Math.abs(i) < TINY) {
+    pr[j] = 0;
+    pi[j] = 0;
+  } else {
+    pr[j] = r;
+    pi[j] = i;
+  }
+}
+
 /** (pr + i·pi) ← (pr + i·pi)·(xr + i·xi), elementwise. */
 function multiplyInto(pr: Float64Array, pi: Float64Array, xr: Float64Array, xi: Float64Array): void {
   for (let j = 0; j < pr.length; j++) {
     const a = pr[j]!;
     const b = pi[j]!;
     if (a === 0 && b === 0) continue;
-    const c = xr[j]!;
-    const d = xi[j]!;
-    const r = a * c - b * d;
-    const i = a * d + b * c;
-    if (Math.abs(r) + Math.abs(i) < TINY) {
-      pr[j] = 0;
-      pi[j] = 0;
-    } else {
-      pr[j] = r;
-      pi[j] = i;
-    }
+    setProduct(pr, pi, j, a, b, xr[j]!, xi[j]!);
   }
 }
 
@@ -184,17 +187,7 @@ function powerInto(pr: Float64Array, pi: Float64Array, xr: Float64Array, xi: Flo
     }
     const mag = Math.exp(0.5 * T * Math.log(m2));
     const ang = reduceAngle(T * Math.atan2(d, c));
-    const c2 = mag * Math.cos(ang);
-    const d2 = mag * Math.sin(ang);
-    const r = a * c2 - b * d2;
-    const i = a * d2 + b * c2;
-    if (Math.abs(r) + Math.abs(i) < TINY) {
-      pr[j] = 0;
-      pi[j] = 0;
-    } else {
-      pr[j] = r;
-      pi[j] = i;
-    }
+    setProduct(pr, pi, j, a, b, mag * Math.cos(ang), mag * Math.sin(ang));
   }
 }
 

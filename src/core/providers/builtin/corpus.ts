@@ -4,6 +4,26 @@
  * contains nor paraphrases rows of the banking77 stand-in private data. It is bundled as code so the extension needs
  * no data file at run time. Changing it changes the model: bump BUILTIN_MODEL_ID in model.ts when you do.
  */
+/** Inverse document frequencies over the corpus's sentences; `unknown` is the idf of a word in none of them. */
+export interface IdfTable {
+  idf: Map<string, number>;
+  unknown: number;
+}
+
+/**
+ * The smoothed idf ln((1 + N)/(1 + df)) + 1 of every word of the N sentences, with `words` splitting a sentence into
+ * its words (scikit-learn TfidfTransformer, smooth_idf=True; Manning, Raghavan & Schütze 2008, §6.2.1). Used by the
+ * embedder (embed.ts) and the topic component (topic.ts), each with its own notion of a word.
+ */
+export function corpusIdf(words: (sentence: string) => Iterable<string>): IdfTable {
+  const df = new Map<string, number>();
+  for (const s of BACKGROUND_CORPUS) for (const w of new Set(words(s))) df.set(w, (df.get(w) ?? 0) + 1);
+  const n = BACKGROUND_CORPUS.length;
+  const idf = new Map<string, number>();
+  for (const [w, d] of df) idf.set(w, Math.log((1 + n) / (1 + d)) + 1);
+  return { idf, unknown: Math.log(1 + n) + 1 };
+}
+
 export const BACKGROUND_CORPUS: readonly string[] = [
   // weather and seasons
   'It looks like it will rain all afternoon.',

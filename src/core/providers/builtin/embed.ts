@@ -12,7 +12,7 @@
  * - The three feature groups are L2-normalised separately, summed with weights (unigrams 1, bigrams 0.5,
  *   character n-grams 1) and the sum is L2-normalised. An empty text maps to a fixed unit vector.
  */
-import { BACKGROUND_CORPUS } from './corpus';
+import { corpusIdf, type IdfTable } from './corpus';
 
 export const DEFAULT_EMBED_DIMENSION = 512;
 
@@ -38,19 +38,10 @@ export function words(text: string): string[] {
   return text.normalize('NFKC').toLowerCase().match(WORD_RE) ?? [];
 }
 
-let idfTable: { idf: Map<string, number>; unknown: number } | undefined;
+let idfTable: IdfTable | undefined;
 
-function idf(): { idf: Map<string, number>; unknown: number } {
-  if (!idfTable) {
-    const df = new Map<string, number>();
-    for (const s of BACKGROUND_CORPUS) for (const w of new Set(words(s))) df.set(w, (df.get(w) ?? 0) + 1);
-    const n = BACKGROUND_CORPUS.length;
-    // smooth idf = ln((1 + n) / (1 + df)) + 1 (scikit-learn TfidfTransformer, smooth_idf=True)
-    const table = new Map<string, number>();
-    for (const [w, d] of df) table.set(w, Math.log((1 + n) / (1 + d)) + 1);
-    idfTable = { idf: table, unknown: Math.log(1 + n) + 1 };
-  }
-  return idfTable;
+function idf(): IdfTable {
+  return (idfTable ??= corpusIdf(words));
 }
 
 function addGroup(

@@ -103,6 +103,20 @@ const DISCOUNT_SCALE = 0.5;
 /** ε: the share of the base distribution spread uniformly over the vocabulary. */
 const BASE_FLOOR = 0.02;
 
+/** The ids of the spaced lower-case word tokens (" arrival") by stem; stems too short to relate are left out. */
+function stemIndex(tokens: Iterable<readonly [token: string, id: number]>): Map<string, number[]> {
+  const stems = new Map<string, number[]>();
+  for (const [t, id] of tokens) {
+    if (!SPACED_LOWER_WORD.test(t)) continue;
+    const st = stem(t.slice(1));
+    if (st.length < MIN_RELATED_STEM) continue;
+    const list = stems.get(st);
+    if (list) list.push(id);
+    else stems.set(st, [id]);
+  }
+  return stems;
+}
+
 const backgrounds = new Map<number, Background>();
 
 function background(order: number): Background {
@@ -110,48 +124,30 @@ function background(order: number): Background {
   if (!bg) {
     const tokens: string[] = [END_OF_TEXT];
     const index = new Map<string, number>([[END_OF_TEXT, 0]]);
-    const seqs = BACKGROUND_CORPUS.map((s) => {
-      const ids = tokenize(s).map((t) => {
-        let id = index.get(t);
-        if (id === undefined) {
-          id = tokens.length;
-          tokens.push(t);
-          index.set(t, id);
-        }
-        return id;
-      });
-      ids.push(0);
-      return ids;
-    });
+    /** The id of token `t`, added to the vocabulary if new. */
+    const idOf = (t: string): number => {
+      let id = index.get(t);
+      if (id === undefined) {
+        id = tokens.length;
+        tokens.push(t);
+        index.set(t, id);
+      }
+      return id;
+    };
+    const seqs = BACKGROUND_CORPUS.map((s) => [...tokenize(s).map(idOf), 0]);
     const counts = NgramCounts.fromSequences(seqs, order);
     // After a colon ("Text:", "Input:") a segment's first word carries a space: the sentence-start statistics with
     // every word given its leading space (those variants join the vocabulary).
     const spaced = (id: number): number => {
       const t = tokens[id]!;
-      if (!startsAlnum(t)) return id;
-      const v = ` ${t}`;
-      let sid = index.get(v);
-      if (sid === undefined) {
-        sid = tokens.length;
-        tokens.push(v);
-        index.set(v, sid);
-      }
-      return sid;
+      return startsAlnum(t) ? idOf(` ${t}`) : id;
     };
     const afterColon = counts.startStatsRenamed(spaced);
     const unigram = counts.tokenCounts();
     let tokenTotal = 0;
     for (const c of unigram.values()) tokenTotal += c;
     const alnumStart = Uint8Array.from(tokens, (t) => (startsAlnum(t) ? 1 : 0));
-    const stems = new Map<string, number[]>();
-    tokens.forEach((t, id) => {
-      if (!SPACED_LOWER_WORD.test(t)) return;
-      const st = stem(t.slice(1));
-      if (st.length < MIN_RELATED_STEM) return;
-      const list = stems.get(st);
-      if (list) list.push(id);
-      else stems.set(st, [id]);
-    });
+    const stems = stemIndex(tokens.map((t, id) => [t, id] as const));
     bg = {
       tokens,
       index,
@@ -273,15 +269,7 @@ export class PromptState {
     const add = (id: number, w: number) => mass.set(id, (mass.get(id) ?? 0) + w);
     const exact = [...words].map(([w, weight]) => ({ w, weight, id: this.intern(` ${w}`) }));
     // Related forms among this prompt's own new words, by stem (the background's are indexed once).
-    const extraStems = new Map<string, number[]>();
-    for (const [t, id] of this.extra) {
-      if (!SPACED_LOWER_WORD.test(t)) continue;
-      const st = stem(t.slice(1));
-      if (st.length < MIN_RELATED_STEM) continue;
-      const list = extraStems.get(st);
-      if (list) list.push(id);
-      else extraStems.set(st, [id]);
-    }
+    const extraStems = stemIndex(this.extra);
     for (const { w, weight, id } of exact) {
       add(id, weight);
       const st = stem(w);

@@ -18,7 +18,7 @@
  * Everything here is a fixed function of the prompt string and the public corpus: no state is shared between
  * prompts, so a public prompt's topic never depends on a private prompt.
  */
-import { BACKGROUND_CORPUS } from './corpus';
+import { corpusIdf, type IdfTable } from './corpus';
 import { tokenClass, tokenize } from './tokenizer';
 
 /** A field line: a short key that starts with a letter, a colon, and the value. */
@@ -90,18 +90,11 @@ export function stem(word: string): string {
 /** Stems shorter than this relate no other word forms ("rate" and "rats" are not one word). */
 export const MIN_RELATED_STEM = 4;
 
-let idfTable: { idf: Map<string, number>; unknown: number } | undefined;
+let idfTable: IdfTable | undefined;
 
 /** Smoothed idf of a lower-cased word over the background corpus's sentences (see the module comment). */
 export function idf(word: string): number {
-  if (!idfTable) {
-    const df = new Map<string, number>();
-    for (const s of BACKGROUND_CORPUS) for (const w of new Set(topicWords(s))) df.set(w, (df.get(w) ?? 0) + 1);
-    const n = BACKGROUND_CORPUS.length;
-    const table = new Map<string, number>();
-    for (const [w, d] of df) table.set(w, Math.log((1 + n) / (1 + d)) + 1);
-    idfTable = { idf: table, unknown: Math.log(1 + n) + 1 };
-  }
+  idfTable ??= corpusIdf(topicWords);
   return idfTable.idf.get(word) ?? idfTable.unknown;
 }
 
