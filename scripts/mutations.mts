@@ -309,15 +309,15 @@ const MUTATIONS: Mutation[] = [
     what: 'knn.ts skips the last query row of every block',
     file: 'src/core/vector/knn.ts',
     edits: [
-      ['for (let i = 0; i < rows; i++) {\n        const nq', 'for (let i = 0; i < rows - 1; i++) {\n        const nq'],
+      ['for (let i = 0; i < rows; i++) {\n        const sq', 'for (let i = 0; i < rows - 1; i++) {\n        const sq'],
     ],
     tests: [T('augpe/voting-kernel'), T('vector/knn')],
   },
   {
     id: 'k03',
-    what: 'knn.ts drops the float32 error margin (short list from float32 scores alone)',
+    what: 'knn.ts drops the quantisation error margin of the candidates (short list from the integer scores alone)',
     file: 'src/core/vector/knn.ts',
-    edits: [['const delta = 2 * gamma;', 'const delta = 0;']],
+    edits: [['rcF[j] = Math.abs(factor) * rc;', 'rcF[j] = 0;']],
     tests: [T('vector/knn')],
   },
   {
@@ -332,6 +332,20 @@ const MUTATIONS: Mutation[] = [
     what: 'knn.ts overwrites instead of accumulating the depth chunks after the first',
     file: 'src/core/vector/knn.ts',
     edits: [['c0 === 0 ? 0 : 1', '0']],
+    tests: [T('vector/knn')],
+  },
+  {
+    id: 'k06',
+    what: "knn.ts quantises to the full 16-bit range (the kernel's integer sums can overflow)",
+    file: 'src/core/vector/knn.ts',
+    edits: [['const limit = quantLimit(dim);', 'const limit = 32767;']],
+    tests: [T('vector/knn')],
+  },
+  {
+    id: 'k07',
+    what: 'knn.ts drops the quantisation error margin of the queries',
+    file: 'src/core/vector/knn.ts',
+    edits: [['qG[i] = af * rq * slack + ', 'qG[i] = ']],
     tests: [T('vector/knn')],
   },
 ];

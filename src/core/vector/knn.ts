@@ -17,7 +17,7 @@
  * re-check picks the k smallest (score, index) among them. Inputs whose norms could overflow float32 (or are not
  * finite) go to the reference loop.
  */
-import { KNN_WASM_BASE64, KNN_WASM_PLAIN_BASE64 } from './knnWasm';
+import { KNN_WASM_BASE64 } from './knnWasm';
 
 /** Row-major vectors: row i is data[i·dim … (i+1)·dim). */
 export interface Matrix {
@@ -124,15 +124,9 @@ export function squaredNorms(m: Matrix): Float64Array {
 }
 
 let compiled: WebAssembly.Module | undefined;
-/** The compiled kernel: relaxed SIMD where the engine has it (Node 22), else plain SIMD (same results, see above). */
+/** The compiled kernel (plain, deterministic SIMD: Node 16.4+ and every current browser engine). */
 export function knnModule(): WebAssembly.Module {
-  if (!compiled) {
-    try {
-      compiled = new WebAssembly.Module(Buffer.from(KNN_WASM_BASE64, 'base64'));
-    } catch {
-      compiled = new WebAssembly.Module(Buffer.from(KNN_WASM_PLAIN_BASE64, 'base64'));
-    }
-  }
+  compiled ??= new WebAssembly.Module(Buffer.from(KNN_WASM_BASE64, 'base64'));
   return compiled;
 }
 
@@ -143,7 +137,7 @@ interface KnnExports {
     groups: number,
     cp: number,
     panels: number,
-    kc: number,
+    pairs: number,
     out: number,
     outStride: number,
     accumulate: number,
@@ -151,9 +145,52 @@ interface KnnExports {
 }
 
 /**
+ * The largest integer magnitude of the 16-bit quantisation for d dimensions: every partial sum of d products of two
+ * such integers is below 2³¹ (|Σ a_t b_t| ≤ d·Q²), so the kernel's i32 sums are exact; and Q ≤ 32767 (i16).
+ */
+export function quantLimit(dim: number): number {
+  return Math.min(32767, Math.floor(Math.sqrt((2 ** 31 - 1) / Math.max(1, dim))));
+}
+
+/**
+ * Per-row quantisation x = s·x̃ + r with s a power of two, x̃ integers with |x̃_t| ≤ limit: writes x̃ to `ints` and
+ * returns s, or 0 when the row has a non-finite value. `norms` receives ‖x‖², ‖s·x̃‖², ‖r‖² (float64 sums). With s a
+ * power of two, s·x̃_t and r_t = x_t − s·x̃_t are exact in float64 (x_t has 24 significant bits; r_t is below s/2).
+ */
+function quantizeRow(x: Float32Array, off: number, dim: number, limit: number, ints: Int16Array, norms: Float64Array) {
+  let max = 0;
+  for (let t = 0; t < dim; t++) {
+    const a = Math.abs(x[off + t]!);
+    if (!(a <= max)) max = a; // NaN is caught below
+  }
+  if (!Number.isFinite(max)) return 0;
+  // The smallest power of two s with max / s ≤ limit (log2 can be off by one near powers of two: adjusted).
+  let s = max > 0 ? 2 ** Math.ceil(Math.log2(max / limit)) : 1;
+  while (max / s > limit) s *= 2;
+  while (s > 2 ** -1074 && max / (s / 2) <= limit) s /= 2;
+  let xx = 0;
+  let qq = 0;
+  let rr = 0;
+  for (let t = 0; t < dim; t++) {
+    const v = x[off + t]!;
+    const i = Math.round(v / s);
+    ints[t] = i;
+    const r = v - i * s;
+    xx += v * v;
+    qq += i * i;
+    rr += r * r;
+  }
+  norms[0] = xx;
+  norms[1] = qq * s * s;
+  norms[2] = rr;
+  return s;
+}
+
+/**
  * The k nearest candidates of query rows [from, to) (all rows by default), nearest first, as (to − from) × k
- * indices; identical to topKReference on the same rows. Memory: the packed candidates (their own size, padded to
- * 8 rows), one query block and one queryBlock × candidateBlock float tile; never the rows × candidates matrix.
+ * indices; identical to topKReference on the same rows. Memory: the packed 16-bit candidates (half their float32
+ * size, padded to 8 rows), one query block and one queryBlock × candidateBlock i32 tile; never the rows × candidates
+ * matrix.
  */
 export function topK(
   q: Matrix,
@@ -170,101 +207,101 @@ export function topK(
   const { bias, factor } = score;
   const QB = blocks.queryBlock;
   const CB = blocks.candidateBlock;
-  const KC = blocks.depthBlock;
-  if (QB % 4 !== 0 || QB < 4 || CB % 8 !== 0 || CB < 8 || !(KC >= 1))
+  if (QB % 4 !== 0 || QB < 4 || CB % 8 !== 0 || CB < 8 || !(blocks.depthBlock >= 1))
     throw new RangeError(`bad block sizes ${JSON.stringify(blocks)}`);
+  // The kernel takes two dimensions per step: depth chunks are a whole number of pairs.
+  const KC = 2 * Math.ceil(blocks.depthBlock / 2);
   const n = to - from;
   const out = new Int32Array(n * k);
   if (n === 0) return out;
-  if (m === 0 || dim === 0 || k < 1 || k > m) {
-    return topKReference({ rows: n, dim: q.dim, data: q.data.subarray(from * dim, to * dim) }, c, score, k);
-  }
+  const reference = () =>
+    topKReference({ rows: n, dim: q.dim, data: q.data.subarray(from * dim, to * dim) }, c, score, k);
+  if (m === 0 || dim === 0 || k < 1 || k > m || !Number.isFinite(factor)) return reference();
+  for (let j = 0; j < m; j++) if (!Number.isFinite(bias[j]!)) return reference();
 
-  // Error bound factor δ = 2·γ_d for float32 (covers the float64 reference's own, far smaller, error too).
-  const u = 2 ** -24;
-  const gamma = ((dim + 2) * u) / (1 - (dim + 2) * u);
-  const delta = 2 * gamma;
-  // Underflow: each of the d products and sums may lose up to 2⁻¹⁴⁹ (float32's smallest subnormal); an absolute term.
-  const tiny = (dim + 2) * 2 ** -140 * factor;
-  const cn = squaredNorms(c);
-  let cMax = 0;
-  const ncF = new Float64Array(m); // δ·factor·‖c_j‖
-  const biasLo = new Float64Array(m);
-  const biasHi = new Float64Array(m);
-  for (let j = 0; j < m; j++) {
-    const nc = Math.sqrt(cn[j]!);
-    cMax = Math.max(cMax, nc);
-    ncF[j] = delta * factor * nc;
-    const b = bias[j]!;
-    biasLo[j] = b - delta * Math.abs(b) - tiny;
-    biasHi[j] = b + delta * Math.abs(b) + tiny;
-  }
-  const qn = squaredNorms({ rows: n, dim, data: q.data.subarray(from * dim, to * dim) });
-  let qMax = 0;
-  for (let i = 0; i < n; i++) qMax = Math.max(qMax, Math.sqrt(qn[i]!));
-  let biasOk = true;
-  for (let j = 0; j < m; j++) if (!Number.isFinite(bias[j]!)) biasOk = false;
-  // Partial sums are bounded by ‖q‖·‖c‖ (Cauchy–Schwarz): far below float32's 3.4e38 means no overflow.
-  if (!(qMax * cMax < 1e36) || !biasOk || !Number.isFinite(factor)) {
-    return topKReference({ rows: n, dim, data: q.data.subarray(from * dim, to * dim) }, c, score, k);
-  }
-
-  // Memory layout (bytes, 16-aligned): packed candidates | packed query block | tile.
+  // Memory layout (bytes, 16-aligned): packed candidates | packed query block | tile. dimPad: dim rounded up to pairs.
+  const dimPad = dim + (dim & 1);
   const panelsAll = Math.ceil(m / 8);
   const mPad = panelsAll * 8;
   const cOff = 0;
-  const qOff = cOff + mPad * dim * 4;
-  const outOff = qOff + QB * dim * 4;
+  const qOff = cOff + mPad * dimPad * 2;
+  const outOff = qOff + QB * dimPad * 2;
   const need = outOff + QB * CB * 4;
   const inst = new WebAssembly.Instance(knnModule(), {});
   const ex = inst.exports as unknown as KnnExports;
   ex.memory.grow(Math.max(0, Math.ceil(need / 65536) - ex.memory.buffer.byteLength / 65536));
-  const mem = new Float32Array(ex.memory.buffer);
+  // A fresh memory is zero: padding rows and the odd dimension's partner stay 0 unless written.
+  const mem16 = new Int16Array(ex.memory.buffer);
+  const mem32 = new Int32Array(ex.memory.buffer);
 
-  // Pack the candidates: per depth chunk [panel][t][8], zero rows past m.
+  // Error bounds (docs/VOTING.md, "Exactness"). With q = s_q·q̃ + r_q and c = s_c·c̃ + r_c (rows quantised below),
+  //   q·c − s_q·s_c·(q̃·c̃) = (s_q·q̃)·r_c + r_q·c,  so  |…| ≤ ‖s_q q̃‖·‖r_c‖ + ‖r_q‖·‖c‖  (Cauchy–Schwarz),
+  // and q̃·c̃ is computed exactly (integers, no overflow). The reference's own float64 rounding, and this driver's
+  // float64 arithmetic on the bounds, are covered by δ·(factor·(‖q‖+‖r_q‖)·(‖c‖+‖r_c‖) + |bias|) with
+  // δ = 8·(d + 4)·2⁻⁵³ ≥ 4·γ_{d+2} in double precision (Higham 2002, §3.1, eq. 3.5), and float64 norms by a relative
+  // slack of 10⁻⁹ (their relative error is below d·2⁻⁵³).
+  const limit = quantLimit(dim);
+  const delta = 8 * (dim + 4) * 2 ** -53;
+  const slack = 1 + 1e-9;
+  const tiny = 1e-300;
   const cd = c.data;
-  for (let c0 = 0; c0 < dim; c0 += KC) {
-    const kc = Math.min(KC, dim - c0);
-    const base = (cOff >> 2) + c0 * mPad;
-    for (let p = 0; p < panelsAll; p++) {
-      const pb = base + p * 8 * kc;
-      for (let r = 0; r < 8; r++) {
-        const j = p * 8 + r;
-        if (j >= m) {
-          for (let t = 0; t < kc; t++) mem[pb + t * 8 + r] = 0;
-          continue;
-        }
-        const src = j * dim + c0;
-        for (let t = 0; t < kc; t++) mem[pb + t * 8 + r] = cd[src + t]!;
-      }
+  const fsc = new Float64Array(m); // factor · s_c
+  const rcF = new Float64Array(m); // slack·factor·‖r_c‖
+  const cN = new Float64Array(m); // slack·(‖c‖ + ‖r_c‖)
+  const biasLo = new Float64Array(m);
+  const biasHi = new Float64Array(m);
+  const row = new Int16Array(dimPad);
+  const norms = new Float64Array(3);
+  for (let j = 0; j < m; j++) {
+    const s = quantizeRow(cd, j * dim, dim, limit, row, norms);
+    if (s === 0) return reference();
+    fsc[j] = factor * s;
+    const rc = Math.sqrt(norms[2]!) * slack;
+    rcF[j] = Math.abs(factor) * rc;
+    cN[j] = (Math.sqrt(norms[0]!) + rc) * slack;
+    const b = bias[j]!;
+    biasLo[j] = b - delta * Math.abs(b) - tiny;
+    biasHi[j] = b + delta * Math.abs(b) + tiny;
+    // Pack: per depth chunk [panel][pair][8 rows][2].
+    const p = j >> 3;
+    const r = j & 7;
+    for (let c0 = 0; c0 < dim; c0 += KC) {
+      const pairs = (Math.min(KC, dim - c0) + 1) >> 1;
+      const base = (cOff >> 1) + c0 * mPad + p * 16 * pairs + r * 2;
+      for (let t = c0; t < Math.min(c0 + KC, dim); t++) mem16[base + ((t - c0) >> 1) * 16 + (t & 1)] = row[t]!;
     }
   }
 
   const qd = q.data;
+  const qs = new Float64Array(QB); // s_q
+  const qA = new Float64Array(QB); // slack·‖s_q q̃‖
+  const qG = new Float64Array(QB); // slack·|factor|·‖r_q‖ + δ·|factor|·(‖q‖ + ‖r_q‖)
   const tau = new Float64Array(QB * k); // per query, the k smallest upper bounds, ascending
   const shortIdx: number[][] = Array.from({ length: QB }, () => []);
   const shortLo: number[][] = Array.from({ length: QB }, () => []);
   const pruneAt = Math.max(64, 8 * k);
-  const outF = outOff >> 2;
+  const outI = outOff >> 2;
+  const af = Math.abs(factor);
 
   for (let q0 = from; q0 < to; q0 += QB) {
     const rows = Math.min(QB, to - q0);
     const groups = Math.ceil(rows / 4);
-    // Pack the query block: per depth chunk [group][t][4], zero rows past `rows`.
-    for (let c0 = 0; c0 < dim; c0 += KC) {
-      const kc = Math.min(KC, dim - c0);
-      const base = (qOff >> 2) + c0 * QB;
-      for (let g = 0; g < groups; g++) {
-        const gb = base + g * 4 * kc;
-        for (let r = 0; r < 4; r++) {
-          const i = g * 4 + r;
-          if (i >= rows) {
-            for (let t = 0; t < kc; t++) mem[gb + t * 4 + r] = 0;
-            continue;
-          }
-          const src = (q0 + i) * dim + c0;
-          for (let t = 0; t < kc; t++) mem[gb + t * 4 + r] = qd[src + t]!;
-        }
+    // Quantise and pack the query block: per depth chunk [group][pair][4 rows][2]; rows past `rows` are zeroed.
+    for (let i = 0; i < groups * 4; i++) {
+      if (i < rows) {
+        const s = quantizeRow(qd, (q0 + i) * dim, dim, limit, row, norms);
+        if (s === 0) return reference();
+        qs[i] = s;
+        const rq = Math.sqrt(norms[2]!) * slack;
+        qA[i] = Math.sqrt(norms[1]!) * slack;
+        qG[i] = af * rq * slack + delta * af * (Math.sqrt(norms[0]!) + rq) * slack;
+      } else row.fill(0);
+      const g = i >> 2;
+      const r = i & 3;
+      for (let c0 = 0; c0 < dim; c0 += KC) {
+        const pairs = (Math.min(KC, dim - c0) + 1) >> 1;
+        const base = (qOff >> 1) + c0 * QB + g * 8 * pairs + r * 2;
+        for (let t = c0; t < Math.min(c0 + KC, dim); t++) mem16[base + ((t - c0) >> 1) * 8 + (t & 1)] = row[t]!;
       }
     }
     tau.fill(Infinity);
@@ -277,22 +314,24 @@ export function topK(
       const cols = Math.min(CB, m - j0);
       const panels = Math.ceil(cols / 8);
       for (let c0 = 0; c0 < dim; c0 += KC) {
-        const kc = Math.min(KC, dim - c0);
-        const cp = cOff + (c0 * mPad + (j0 / 8) * 8 * kc) * 4;
-        ex.tile(qOff + c0 * QB * 4, groups, cp, panels, kc, outOff, CB * 4, c0 === 0 ? 0 : 1);
+        const pairs = (Math.min(KC, dim - c0) + 1) >> 1;
+        const cp = cOff + (c0 * mPad + (j0 / 8) * 16 * pairs) * 2;
+        ex.tile(qOff + c0 * QB * 2, groups, cp, panels, pairs, outOff, CB * 4, c0 === 0 ? 0 : 1);
       }
       // Candidates of this block that may still be among each query's k nearest.
       for (let i = 0; i < rows; i++) {
-        const nq = Math.sqrt(qn[q0 - from + i]!);
+        const sq = qs[i]!;
+        const a = qA[i]!;
+        const g = qG[i]!;
         const tb = i * k;
         let t = tau[tb + k - 1]!;
-        const row = outF + i * CB;
+        const ro = outI + i * CB;
         const si = shortIdx[i]!;
         const sl = shortLo[i]!;
         for (let jj = 0; jj < cols; jj++) {
           const j = j0 + jj;
-          const dot = factor * mem[row + jj]!;
-          const e = nq * ncF[j]!;
+          const dot = sq * fsc[j]! * mem32[ro + jj]!;
+          const e = a * rcF[j]! + g * cN[j]!;
           const lo = biasLo[j]! - dot - e;
           if (lo > t) continue;
           si.push(j);

@@ -1,22 +1,25 @@
-;; Blocked dot-product microkernel for exact nearest-neighbour voting (docs/AUGPE.md, "Voting kernel").
+;; Blocked integer dot-product microkernel for exact nearest-neighbour voting (docs/VOTING.md).
 ;; Source of src/core/vector/knnWasm.ts: `node scripts/build-wasm.mjs` assembles it with wabt (npm), and
 ;; test/core/vector/knnWasm.test.ts checks that the committed bytes are this file assembled.
 ;;
-;; The JS driver (src/core/vector/knn.ts) owns the memory layout; this module only multiplies packed panels:
-;;   queries, per depth chunk of kc dimensions: [group of 4 rows][t < kc][row r < 4]      (16 bytes per t)
-;;   candidates, per depth chunk:               [panel of 8 rows][t < kc][row r < 8]      (32 bytes per t)
-;;   out: a row-major float tile, out[i · outStride + j] = Σ_t q[i][t] · c[j][t] over the chunk
-;; The microkernel keeps a 4 × 8 block of dot products in eight f32x4 registers, and per step t broadcasts one
-;; query value (v128.load32_splat) against two vectors of four candidates (Goto & van de Geijn 2008, §4–5).
+;; The JS driver (src/core/vector/knn.ts) quantises every row to 16-bit integers (a power-of-two scale per row) and
+;; owns the memory layout; this module only multiplies packed panels, two dimensions ("a pair") per step:
+;;   queries, per depth chunk of kc pairs:    [group of 4 rows][pair < kc][row r < 4][2 × i16]   (16 bytes per pair)
+;;   candidates, per depth chunk:             [panel of 8 rows][pair < kc][row r < 8][2 × i16]   (32 bytes per pair)
+;;   out: a row-major i32 tile, out[i · outStride + j] = Σ_t q[i][t] · c[j][t] over the chunk
+;; The microkernel keeps a 4 × 8 block of dot products in eight i32x4 registers. Per pair it broadcasts one query's
+;; two values (v128.load32_splat) against two vectors of four candidates' two values, and i32x4.dot_i16x8_s
+;; multiplies and adds each lane's pair (x86 pmaddwd: 8 multiply-adds per instruction, twice f32x4's 4)
+;; (Goto & van de Geijn 2008, §4–5). Integer sums are exact: the driver chooses the integer range so that no sum can
+;; overflow (d · Q² < 2³¹), so the result does not depend on the CPU or on the order of the additions.
 ;; The depth loop runs at least once: the guard at the top returns when kc, groups or panels is 0.
-;; f32x4.relaxed_madd may or may not fuse the multiply-add (it depends on the CPU); either way each dot product is
-;; a sequential sum over t, and the driver re-checks the near candidates exactly, so the result does not depend on it.
 (module
   (memory (export "memory") 1)
 
   ;; tile(qp, groups, cp, panels, kc, out, outStride, accumulate)
-  ;;   qp: packed query chunk (groups · kc · 16 bytes); cp: packed candidate chunk (panels · kc · 32 bytes)
-  ;;   out: byte address of the tile; outStride: bytes between tile rows; accumulate: 0 = overwrite, 1 = add
+  ;;   qp: packed query chunk (groups · kc · 16 bytes); cp: packed candidate chunk (panels · kc · 32 bytes);
+  ;;   kc: pairs of dimensions in the chunk; out: byte address of the tile; outStride: bytes between tile rows;
+  ;;   accumulate: 0 = overwrite, 1 = add
   (func (export "tile")
     (param $qp i32) (param $groups i32) (param $cp i32) (param $panels i32) (param $kc i32)
     (param $out i32) (param $outStride i32) (param $accumulate i32)
@@ -57,22 +60,21 @@
         (local.set $c (local.get $cPanel))
         (local.set $q (local.get $qGroup))
         (local.set $cEnd (i32.add (local.get $cPanel) (i32.shl (local.get $kc) (i32.const 5))))
-        ;; One dimension per step. (Unrolling by two measured ≈ 25 % slower in V8: it spends registers.)
         (loop $depthLoop
           (local.set $c0 (v128.load (local.get $c)))
           (local.set $c1 (v128.load offset=16 (local.get $c)))
           (local.set $a (v128.load32_splat (local.get $q)))
-          (local.set $s00 (f32x4.relaxed_madd (local.get $a) (local.get $c0) (local.get $s00)))
-          (local.set $s01 (f32x4.relaxed_madd (local.get $a) (local.get $c1) (local.get $s01)))
+          (local.set $s00 (i32x4.add (i32x4.dot_i16x8_s (local.get $a) (local.get $c0)) (local.get $s00)))
+          (local.set $s01 (i32x4.add (i32x4.dot_i16x8_s (local.get $a) (local.get $c1)) (local.get $s01)))
           (local.set $a (v128.load32_splat offset=4 (local.get $q)))
-          (local.set $s10 (f32x4.relaxed_madd (local.get $a) (local.get $c0) (local.get $s10)))
-          (local.set $s11 (f32x4.relaxed_madd (local.get $a) (local.get $c1) (local.get $s11)))
+          (local.set $s10 (i32x4.add (i32x4.dot_i16x8_s (local.get $a) (local.get $c0)) (local.get $s10)))
+          (local.set $s11 (i32x4.add (i32x4.dot_i16x8_s (local.get $a) (local.get $c1)) (local.get $s11)))
           (local.set $a (v128.load32_splat offset=8 (local.get $q)))
-          (local.set $s20 (f32x4.relaxed_madd (local.get $a) (local.get $c0) (local.get $s20)))
-          (local.set $s21 (f32x4.relaxed_madd (local.get $a) (local.get $c1) (local.get $s21)))
+          (local.set $s20 (i32x4.add (i32x4.dot_i16x8_s (local.get $a) (local.get $c0)) (local.get $s20)))
+          (local.set $s21 (i32x4.add (i32x4.dot_i16x8_s (local.get $a) (local.get $c1)) (local.get $s21)))
           (local.set $a (v128.load32_splat offset=12 (local.get $q)))
-          (local.set $s30 (f32x4.relaxed_madd (local.get $a) (local.get $c0) (local.get $s30)))
-          (local.set $s31 (f32x4.relaxed_madd (local.get $a) (local.get $c1) (local.get $s31)))
+          (local.set $s30 (i32x4.add (i32x4.dot_i16x8_s (local.get $a) (local.get $c0)) (local.get $s30)))
+          (local.set $s31 (i32x4.add (i32x4.dot_i16x8_s (local.get $a) (local.get $c1)) (local.get $s31)))
           (local.set $c (i32.add (local.get $c) (i32.const 32)))
           (local.set $q (i32.add (local.get $q) (i32.const 16)))
           (br_if $depthLoop (i32.lt_u (local.get $c) (local.get $cEnd))))
