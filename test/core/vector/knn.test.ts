@@ -187,6 +187,28 @@ test('16-bit quantisation: the integer sums cannot overflow, and rows at the lim
   }
 });
 
+test('the quantisation residuals decide: the integer scores alone rank the true neighbour second', () => {
+  // d = 64: integers up to 5792. A coordinate of 4096 sets a row's step to 1, so its 0.25s round to 0 (residual
+  // 0.25 each); a row of 8s has step 2⁻⁹ and is exact. Dot-product scores (larger dot = nearer).
+  const dim = 64;
+  assert.equal(quantLimit(dim), 5792);
+  const row = (first: number, rest: number) => [first, ...Array.from({ length: dim - 1 }, () => rest)];
+  const mat = (rows: number[][]): Matrix => ({ rows: rows.length, dim, data: Float32Array.from(rows.flat()) });
+  // Query residuals: q·c1 = 4096, q·c2 = 4096 − 8 + 0.25·8·63 = 4214, but q̃·c2 = 4088 < 4096.
+  const q1 = mat([row(4096, 0.25)]);
+  const c1 = mat([row(1, 0), row(1 - 2 ** -9, 8)]);
+  // Candidate residuals: q·c1 = 4096, q·c2 = 4032 + 8·0.25·63 = 4158, but q·c̃2 = 4032 < 4096.
+  const q2 = mat([row(1, 8)]);
+  const c2 = mat([row(4096, 0), row(4032, 0.25)]);
+  for (const [q, c] of [
+    [q1, c1],
+    [q2, c2],
+  ] as const) {
+    assert.deepEqual(Array.from(topKReference(q, c, dot(c), 1)), [1]);
+    for (const blocks of [TINY, SMALL, undefined]) same(q, c, 1, blocks, 'residuals', dot(c));
+  }
+});
+
 test('a large common offset (float32 rounds the small parts away, float64 keeps them): still the reference', () => {
   const rng = testRng('knn-offset');
   for (let trial = 0; trial < 30; trial++) {
