@@ -299,18 +299,16 @@ const MUTATIONS: Mutation[] = [
   // The voting kernel (src/core/vector/knn.ts): a wrong neighbour moves a vote in the released histogram.
   {
     id: 'k01',
-    what: 'knn.ts skips the last candidate column of every tile (off-by-one at the tile edge)',
+    what: 'knn.ts scans one candidate column fewer of every tile (off-by-one at the tile edge)',
     file: 'src/core/vector/knn.ts',
-    edits: [['jj < cols; jj++', 'jj < cols - 1; jj++']],
+    edits: [['        cols,\n        j0,\n', '        cols - 1,\n        j0,\n']],
     tests: [T('augpe/voting-kernel'), T('vector/knn')],
   },
   {
     id: 'k02',
-    what: 'knn.ts skips the last query row of every block',
+    what: 'knn.ts scans one query row fewer of every block',
     file: 'src/core/vector/knn.ts',
-    edits: [
-      ['for (let i = 0; i < rows; i++) {\n        const sq', 'for (let i = 0; i < rows - 1; i++) {\n        const sq'],
-    ],
+    edits: [['        rows,\n        cols,\n', '        rows - 1,\n        cols,\n']],
     tests: [T('augpe/voting-kernel'), T('vector/knn')],
   },
   {

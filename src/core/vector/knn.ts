@@ -142,6 +142,24 @@ interface KnnExports {
     outStride: number,
     accumulate: number,
   ) => void;
+  scan: (
+    tile: number,
+    outStride: number,
+    rows: number,
+    cols: number,
+    j0: number,
+    fsc: number,
+    biasLo: number,
+    biasHi: number,
+    rcF: number,
+    cN: number,
+    sq: number,
+    qa: number,
+    qg: number,
+    tau: number,
+    k: number,
+    entries: number,
+  ) => number;
 }
 
 /**
@@ -226,13 +244,20 @@ export function topK(
   const cOff = 0;
   const qOff = cOff + mPad * dimPad * 2;
   const outOff = qOff + QB * dimPad * 2;
-  const need = outOff + QB * CB * 4;
+  // Then the scan's float64 arrays (src/core/vector/knn.wat, `scan`): per candidate (mPad each), per query row of the
+  // block (QB each), the k smallest upper bounds per row, and the short-list entries (16 bytes, at most one per tile
+  // cell).
+  const perJ = outOff + QB * CB * 4;
+  const perI = perJ + 5 * mPad * 8;
+  const tauOff = perI + 3 * QB * 8;
+  const entOff = tauOff + QB * k * 8;
+  const need = entOff + QB * CB * 16;
   const inst = new WebAssembly.Instance(knnModule(), {});
   const ex = inst.exports as unknown as KnnExports;
   ex.memory.grow(Math.max(0, Math.ceil(need / 65536) - ex.memory.buffer.byteLength / 65536));
   // A fresh memory is zero: padding rows and the odd dimension's partner stay 0 unless written.
   const mem16 = new Int16Array(ex.memory.buffer);
-  const mem32 = new Int32Array(ex.memory.buffer);
+  const f64 = (off: number, len: number) => new Float64Array(ex.memory.buffer, off, len);
 
   // Error bounds (docs/VOTING.md, "Exactness"). With q = s_q·q̃ + r_q and c = s_c·c̃ + r_c (rows quantised below),
   //   q·c − s_q·s_c·(q̃·c̃) = (s_q·q̃)·r_c + r_q·c,  so  |…| ≤ ‖s_q q̃‖·‖r_c‖ + ‖r_q‖·‖c‖  (Cauchy–Schwarz),
@@ -245,11 +270,11 @@ export function topK(
   const slack = 1 + 1e-9;
   const tiny = 1e-300;
   const cd = c.data;
-  const fsc = new Float64Array(m); // factor · s_c
-  const rcF = new Float64Array(m); // slack·factor·‖r_c‖
-  const cN = new Float64Array(m); // slack·(‖c‖ + ‖r_c‖)
-  const biasLo = new Float64Array(m);
-  const biasHi = new Float64Array(m);
+  const fsc = f64(perJ, mPad); // factor · s_c
+  const biasLo = f64(perJ + mPad * 8, mPad);
+  const biasHi = f64(perJ + 2 * mPad * 8, mPad);
+  const rcF = f64(perJ + 3 * mPad * 8, mPad); // slack·factor·‖r_c‖
+  const cN = f64(perJ + 4 * mPad * 8, mPad); // slack·(‖c‖ + ‖r_c‖)
   const row = new Int16Array(dimPad);
   const norms = new Float64Array(3);
   for (let j = 0; j < m; j++) {
@@ -273,14 +298,15 @@ export function topK(
   }
 
   const qd = q.data;
-  const qs = new Float64Array(QB); // s_q
-  const qA = new Float64Array(QB); // slack·‖s_q q̃‖
-  const qG = new Float64Array(QB); // slack·|factor|·‖r_q‖ + δ·|factor|·(‖q‖ + ‖r_q‖)
-  const tau = new Float64Array(QB * k); // per query, the k smallest upper bounds, ascending
+  const qs = f64(perI, QB); // s_q
+  const qA = f64(perI + QB * 8, QB); // slack·‖s_q q̃‖
+  const qG = f64(perI + 2 * QB * 8, QB); // slack·|factor|·‖r_q‖ + δ·|factor|·(‖q‖ + ‖r_q‖)
+  const tau = f64(tauOff, QB * k); // per query, the k smallest upper bounds, ascending
+  const entI = new Int32Array(ex.memory.buffer, entOff, QB * CB * 4);
+  const entLo = new Float64Array(ex.memory.buffer, entOff, QB * CB * 2);
   const shortIdx: number[][] = Array.from({ length: QB }, () => []);
   const shortLo: number[][] = Array.from({ length: QB }, () => []);
   const pruneAt = Math.max(64, 8 * k);
-  const outI = outOff >> 2;
   const af = Math.abs(factor);
 
   for (let q0 = from; q0 < to; q0 += QB) {
@@ -318,37 +344,32 @@ export function topK(
         const cp = cOff + (c0 * mPad + (j0 / 8) * 16 * pairs) * 2;
         ex.tile(qOff + c0 * QB * 2, groups, cp, panels, pairs, outOff, CB * 4, c0 === 0 ? 0 : 1);
       }
-      // Candidates of this block that may still be among each query's k nearest.
-      for (let i = 0; i < rows; i++) {
-        const sq = qs[i]!;
-        const a = qA[i]!;
-        const g = qG[i]!;
-        const tb = i * k;
-        let t = tau[tb + k - 1]!;
-        const ro = outI + i * CB;
-        const si = shortIdx[i]!;
-        const sl = shortLo[i]!;
-        for (let jj = 0; jj < cols; jj++) {
-          const j = j0 + jj;
-          const dot = sq * fsc[j]! * mem32[ro + jj]!;
-          const e = a * rcF[j]! + g * cN[j]!;
-          const lo = biasLo[j]! - dot - e;
-          if (lo > t) continue;
-          si.push(j);
-          sl.push(lo);
-          const hi = biasHi[j]! - dot + e;
-          if (hi < t) {
-            let p = k - 1;
-            while (p > 0 && hi < tau[tb + p - 1]!) {
-              tau[tb + p] = tau[tb + p - 1]!;
-              p--;
-            }
-            tau[tb + p] = hi;
-            t = tau[tb + k - 1]!;
-          }
-        }
-        if (si.length > pruneAt) prune(si, sl, t);
+      // Candidates of this block that may still be among each query's k nearest (entries in (row, candidate) order).
+      const found = ex.scan(
+        outOff,
+        CB * 4,
+        rows,
+        cols,
+        j0,
+        perJ,
+        perJ + mPad * 8,
+        perJ + 2 * mPad * 8,
+        perJ + 3 * mPad * 8,
+        perJ + 4 * mPad * 8,
+        perI,
+        perI + QB * 8,
+        perI + 2 * QB * 8,
+        tauOff,
+        k,
+        entOff,
+      );
+      for (let r = 0; r < found; r++) {
+        const i = entI[4 * r]!;
+        shortIdx[i]!.push(entI[4 * r + 1]!);
+        shortLo[i]!.push(entLo[2 * r + 1]!);
       }
+      for (let i = 0; i < rows; i++)
+        if (shortIdx[i]!.length > pruneAt) prune(shortIdx[i]!, shortLo[i]!, tau[i * k + k - 1]!);
     }
 
     // Exact re-check of each short list with the reference arithmetic; order by (score, index).
