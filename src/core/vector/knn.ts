@@ -170,6 +170,8 @@ export function quantLimit(dim: number): number {
   return Math.min(32767, Math.floor(Math.sqrt((2 ** 31 - 1) / Math.max(1, dim))));
 }
 
+const ROUND = 1.5 * 2 ** 52;
+
 /**
  * Per-row quantisation x = s·x̃ + r with s a power of two, x̃ integers with |x̃_t| ≤ limit: writes x̃ to `ints` and
  * returns s, or 0 when the row has a non-finite value. `norms` receives ‖x‖², ‖s·x̃‖², ‖r‖² (float64 sums). With s a
@@ -183,15 +185,22 @@ function quantizeRow(x: Float32Array, off: number, dim: number, limit: number, i
   }
   if (!Number.isFinite(max)) return 0;
   // The smallest power of two s with max / s ≤ limit (log2 can be off by one near powers of two: adjusted).
-  let s = max > 0 ? 2 ** Math.ceil(Math.log2(max / limit)) : 1;
-  while (max / s > limit) s *= 2;
-  while (s > 2 ** -1074 && max / (s / 2) <= limit) s /= 2;
+  // A zero row keeps s = 1.
+  let s = 1;
+  if (max > 0) {
+    s = 2 ** Math.ceil(Math.log2(max / limit));
+    while (max / s > limit) s *= 2;
+    while (max / (s / 2) <= limit) s /= 2;
+  }
+  const inv = 1 / s; // exact: s is a power of two
   let xx = 0;
   let qq = 0;
   let rr = 0;
   for (let t = 0; t < dim; t++) {
     const v = x[off + t]!;
-    const i = Math.round(v / s);
+    // Round to the nearest integer (ties to even): adding and subtracting 1.5·2⁵² leaves no fraction bits for
+    // |v/s| ≤ limit < 2⁵¹; about 3× faster than Math.round here. Any rounding is correct (r is exact), |i| ≤ limit.
+    const i = v * inv + ROUND - ROUND;
     ints[t] = i;
     const r = v - i * s;
     xx += v * v;
