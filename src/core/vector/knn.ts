@@ -213,11 +213,95 @@ function quantizeRow(x: Float32Array, off: number, dim: number, limit: number, i
   return s;
 }
 
+/** Error-bound constants shared by the candidate and the query side (see the comment in prepareCandidates). */
+const SLACK = 1 + 1e-9;
+const TINY = 1e-300;
+const boundDelta = (dim: number) => 8 * (dim + 4) * 2 ** -53;
+
+/**
+ * The candidates quantised and packed for the kernel, computed once per search and shared by every thread (in
+ * SharedArrayBuffers when asked): `packed` is the i16 panels, per depth chunk [panel][pair][8 rows][2], and `perJ`
+ * five float64 arrays of mPad entries: factor·s_c, bias lower and upper bounds, slack·|factor|·‖r_c‖, and
+ * slack·(‖c‖ + ‖r_c‖).
+ */
+export interface PreparedCandidates {
+  rows: number;
+  dim: number;
+  depth: number;
+  factor: number;
+  packed: Int16Array;
+  perJ: Float64Array;
+}
+
+/** The kernel takes two dimensions per step: depth chunks are a whole number of pairs. */
+const depthOf = (blocks: KnnBlocks) => 2 * Math.ceil(blocks.depthBlock / 2);
+
+/**
+ * Quantises and packs the candidates (null when they cannot go through the kernel: a non-finite value, bias or
+ * factor, or nothing to search; topK then uses the reference loop).
+ */
+export function prepareCandidates(
+  c: Matrix,
+  score: ScoreSpec,
+  blocks: KnnBlocks = DEFAULT_BLOCKS,
+  shared = false,
+): PreparedCandidates | null {
+  const { dim, rows: m } = c;
+  const { bias, factor } = score;
+  if (m === 0 || dim === 0 || !Number.isFinite(factor)) return null;
+  for (let j = 0; j < m; j++) if (!Number.isFinite(bias[j]!)) return null;
+  const KC = depthOf(blocks);
+  const dimPad = dim + (dim & 1);
+  const mPad = Math.ceil(m / 8) * 8;
+  const buffer = (bytes: number) => (shared ? new SharedArrayBuffer(bytes) : new ArrayBuffer(bytes));
+  // Fresh buffers are zero: padding rows and the odd dimension's partner stay 0.
+  const packed = new Int16Array(buffer(mPad * dimPad * 2));
+  const perJ = new Float64Array(buffer(5 * mPad * 8));
+
+  // Error bounds (docs/VOTING.md, "Exactness"). With q = s_q·q̃ + r_q and c = s_c·c̃ + r_c (rows quantised here),
+  //   q·c − s_q·s_c·(q̃·c̃) = (s_q·q̃)·r_c + r_q·c,  so  |…| ≤ ‖s_q q̃‖·‖r_c‖ + ‖r_q‖·‖c‖  (Cauchy–Schwarz),
+  // and q̃·c̃ is computed exactly (integers, no overflow). The reference's own float64 rounding, and this driver's
+  // float64 arithmetic on the bounds, are covered by δ·(factor·(‖q‖+‖r_q‖)·(‖c‖+‖r_c‖) + |bias|) with
+  // δ = 8·(d + 4)·2⁻⁵³ ≥ 4·γ_{d+2} in double precision (Higham 2002, §3.1, eq. 3.5), and float64 norms by a relative
+  // slack of 10⁻⁹ (their relative error is below d·2⁻⁵³).
+  const limit = quantLimit(dim);
+  const delta = boundDelta(dim);
+  const cd = c.data;
+  const fsc = perJ.subarray(0, mPad); // factor · s_c
+  const biasLo = perJ.subarray(mPad, 2 * mPad);
+  const biasHi = perJ.subarray(2 * mPad, 3 * mPad);
+  const rcF = perJ.subarray(3 * mPad, 4 * mPad); // slack·|factor|·‖r_c‖
+  const cN = perJ.subarray(4 * mPad, 5 * mPad); // slack·(‖c‖ + ‖r_c‖)
+  const row = new Int16Array(dimPad);
+  const norms = new Float64Array(3);
+  for (let j = 0; j < m; j++) {
+    const s = quantizeRow(cd, j * dim, dim, limit, row, norms);
+    if (s === 0) return null;
+    fsc[j] = factor * s;
+    const rc = Math.sqrt(norms[2]!) * SLACK;
+    rcF[j] = Math.abs(factor) * rc;
+    cN[j] = (Math.sqrt(norms[0]!) + rc) * SLACK;
+    const b = bias[j]!;
+    biasLo[j] = b - delta * Math.abs(b) - TINY;
+    biasHi[j] = b + delta * Math.abs(b) + TINY;
+    const p = j >> 3;
+    const r = j & 7;
+    for (let c0 = 0; c0 < dim; c0 += KC) {
+      const pairs = (Math.min(KC, dim - c0) + 1) >> 1;
+      const base = c0 * mPad + p * 16 * pairs + r * 2;
+      const end = Math.min(c0 + KC, dim);
+      for (let t = c0; t < end; t++) packed[base + ((t - c0) >> 1) * 16 + (t & 1)] = row[t]!;
+    }
+  }
+  return { rows: m, dim, depth: KC, factor, packed, perJ };
+}
+
 /**
  * The k nearest candidates of query rows [from, to) (all rows by default), nearest first, as (to − from) × k
- * indices; identical to topKReference on the same rows. Memory: the packed 16-bit candidates (half their float32
- * size, padded to 8 rows), one query block and one queryBlock × candidateBlock i32 tile; never the rows × candidates
- * matrix.
+ * indices; identical to topKReference on the same rows. `prepared` (prepareCandidates of the same c, score and depth
+ * block) saves quantising the candidates again. Memory: the packed 16-bit candidates (half their float32 size,
+ * padded to 8 rows), one query block, one queryBlock × candidateBlock i32 tile and its short-list entries; never the
+ * rows × candidates matrix.
  */
 export function topK(
   q: Matrix,
@@ -226,6 +310,7 @@ export function topK(
   k: number,
   range?: { from: number; to: number },
   blocks: KnnBlocks = DEFAULT_BLOCKS,
+  prepared?: PreparedCandidates | null,
 ): Int32Array {
   const from = range?.from ?? 0;
   const to = range?.to ?? q.rows;
@@ -236,26 +321,28 @@ export function topK(
   const CB = blocks.candidateBlock;
   if (QB % 4 !== 0 || QB < 4 || CB % 8 !== 0 || CB < 8 || !(blocks.depthBlock >= 1))
     throw new RangeError(`bad block sizes ${JSON.stringify(blocks)}`);
-  // The kernel takes two dimensions per step: depth chunks are a whole number of pairs.
-  const KC = 2 * Math.ceil(blocks.depthBlock / 2);
+  const KC = depthOf(blocks);
   const n = to - from;
   const out = new Int32Array(n * k);
   if (n === 0) return out;
   const reference = () =>
     topKReference({ rows: n, dim: q.dim, data: q.data.subarray(from * dim, to * dim) }, c, score, k);
-  if (m === 0 || dim === 0 || k < 1 || k > m || !Number.isFinite(factor)) return reference();
-  for (let j = 0; j < m; j++) if (!Number.isFinite(bias[j]!)) return reference();
+  if (k < 1 || k > m) return reference();
+  const prep =
+    prepared && prepared.rows === m && prepared.dim === dim && prepared.depth === KC && prepared.factor === factor
+      ? prepared
+      : prepareCandidates(c, score, blocks);
+  if (!prep) return reference();
 
-  // Memory layout (bytes, 16-aligned): packed candidates | packed query block | tile. dimPad: dim rounded up to pairs.
+  // Memory layout (bytes, 16-aligned): packed candidates | packed query block | tile | the scan's float64 arrays
+  // (src/core/vector/knn.wat, `scan`): per candidate (mPad each), per query row of the block (QB each), the k smallest
+  // upper bounds per row, and the short-list entries (16 bytes, at most one per tile cell). dimPad: dim rounded up
+  // to pairs.
   const dimPad = dim + (dim & 1);
-  const panelsAll = Math.ceil(m / 8);
-  const mPad = panelsAll * 8;
+  const mPad = Math.ceil(m / 8) * 8;
   const cOff = 0;
   const qOff = cOff + mPad * dimPad * 2;
   const outOff = qOff + QB * dimPad * 2;
-  // Then the scan's float64 arrays (src/core/vector/knn.wat, `scan`): per candidate (mPad each), per query row of the
-  // block (QB each), the k smallest upper bounds per row, and the short-list entries (16 bytes, at most one per tile
-  // cell).
   const perJ = outOff + QB * CB * 4;
   const perI = perJ + 5 * mPad * 8;
   const tauOff = perI + 3 * QB * 8;
@@ -264,47 +351,16 @@ export function topK(
   const inst = new WebAssembly.Instance(knnModule(), {});
   const ex = inst.exports as unknown as KnnExports;
   ex.memory.grow(Math.max(0, Math.ceil(need / 65536) - ex.memory.buffer.byteLength / 65536));
-  // A fresh memory is zero: padding rows and the odd dimension's partner stay 0 unless written.
   const mem16 = new Int16Array(ex.memory.buffer);
   const f64 = (off: number, len: number) => new Float64Array(ex.memory.buffer, off, len);
-
-  // Error bounds (docs/VOTING.md, "Exactness"). With q = s_q·q̃ + r_q and c = s_c·c̃ + r_c (rows quantised below),
-  //   q·c − s_q·s_c·(q̃·c̃) = (s_q·q̃)·r_c + r_q·c,  so  |…| ≤ ‖s_q q̃‖·‖r_c‖ + ‖r_q‖·‖c‖  (Cauchy–Schwarz),
-  // and q̃·c̃ is computed exactly (integers, no overflow). The reference's own float64 rounding, and this driver's
-  // float64 arithmetic on the bounds, are covered by δ·(factor·(‖q‖+‖r_q‖)·(‖c‖+‖r_c‖) + |bias|) with
-  // δ = 8·(d + 4)·2⁻⁵³ ≥ 4·γ_{d+2} in double precision (Higham 2002, §3.1, eq. 3.5), and float64 norms by a relative
-  // slack of 10⁻⁹ (their relative error is below d·2⁻⁵³).
-  const limit = quantLimit(dim);
-  const delta = 8 * (dim + 4) * 2 ** -53;
-  const slack = 1 + 1e-9;
-  const tiny = 1e-300;
+  mem16.set(prep.packed, cOff >> 1);
+  f64(perJ, 5 * mPad).set(prep.perJ);
+  const qLimit = quantLimit(dim);
+  const delta = boundDelta(dim);
+  const slack = SLACK;
   const cd = c.data;
-  const fsc = f64(perJ, mPad); // factor · s_c
-  const biasLo = f64(perJ + mPad * 8, mPad);
-  const biasHi = f64(perJ + 2 * mPad * 8, mPad);
-  const rcF = f64(perJ + 3 * mPad * 8, mPad); // slack·factor·‖r_c‖
-  const cN = f64(perJ + 4 * mPad * 8, mPad); // slack·(‖c‖ + ‖r_c‖)
   const row = new Int16Array(dimPad);
   const norms = new Float64Array(3);
-  for (let j = 0; j < m; j++) {
-    const s = quantizeRow(cd, j * dim, dim, limit, row, norms);
-    if (s === 0) return reference();
-    fsc[j] = factor * s;
-    const rc = Math.sqrt(norms[2]!) * slack;
-    rcF[j] = Math.abs(factor) * rc;
-    cN[j] = (Math.sqrt(norms[0]!) + rc) * slack;
-    const b = bias[j]!;
-    biasLo[j] = b - delta * Math.abs(b) - tiny;
-    biasHi[j] = b + delta * Math.abs(b) + tiny;
-    // Pack: per depth chunk [panel][pair][8 rows][2].
-    const p = j >> 3;
-    const r = j & 7;
-    for (let c0 = 0; c0 < dim; c0 += KC) {
-      const pairs = (Math.min(KC, dim - c0) + 1) >> 1;
-      const base = (cOff >> 1) + c0 * mPad + p * 16 * pairs + r * 2;
-      for (let t = c0; t < Math.min(c0 + KC, dim); t++) mem16[base + ((t - c0) >> 1) * 16 + (t & 1)] = row[t]!;
-    }
-  }
 
   const qd = q.data;
   const qs = f64(perI, QB); // s_q
@@ -324,7 +380,7 @@ export function topK(
     // Quantise and pack the query block: per depth chunk [group][pair][4 rows][2]; rows past `rows` are zeroed.
     for (let i = 0; i < groups * 4; i++) {
       if (i < rows) {
-        const s = quantizeRow(qd, (q0 + i) * dim, dim, limit, row, norms);
+        const s = quantizeRow(qd, (q0 + i) * dim, dim, qLimit, row, norms);
         if (s === 0) return reference();
         qs[i] = s;
         const rq = Math.sqrt(norms[2]!) * slack;

@@ -4,6 +4,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import {
+  prepareCandidates,
   quantLimit,
   squaredNorms,
   topK,
@@ -131,6 +132,13 @@ test('a row range gives the rows of the whole answer; k = m lists every candidat
   assert.deepEqual(Array.from(all), Array.from(topKReference(q, c, l2(c), 9)));
   const part = topK(q, c, l2(c), 9, { from: 5, to: 17 }, TINY);
   assert.deepEqual(Array.from(part), Array.from(all.subarray(5 * 9, 17 * 9)));
+  // Candidates prepared once (what the threads share), in shared memory; one prepared for another depth is redone.
+  const prepared = prepareCandidates(c, l2(c), TINY, true);
+  assert.ok(prepared && prepared.packed.buffer instanceof SharedArrayBuffer);
+  assert.deepEqual(Array.from(topK(q, c, l2(c), 9, { from: 5, to: 17 }, TINY, prepared)), Array.from(part));
+  assert.deepEqual(Array.from(topK(q, c, l2(c), 9, undefined, SMALL, prepared)), Array.from(all));
+  const bad: Matrix = { rows: 2, dim: 5, data: new Float32Array([1, 2, 3, 4, 5, 1, 2, NaN, 4, 5]) };
+  assert.equal(prepareCandidates(bad, l2(bad)), null);
 });
 
 test('huge and non-finite values: still the reference (huge ones in the kernel, non-finite ones by the plain loop)', () => {
