@@ -42,9 +42,10 @@ export interface KnnBlocks {
   depthBlock: number;
 }
 
-// Measured on a 2-core Xeon (48 KiB L1d, 2 MiB L2): a 256 × 1024 float tile (1 MiB) plus a 256 × 256 query chunk
-// (256 KiB) stay in L2, and one 8 × 256 candidate panel (8 KiB) in L1 (bench/voting).
-export const DEFAULT_BLOCKS: KnnBlocks = { queryBlock: 256, candidateBlock: 1024, depthBlock: 256 };
+// Measured on a 2-core Xeon (48 KiB L1d, 2 MiB L2): a 256 × 1024 int32 tile (1 MiB) plus a 256 × 512 int16 query
+// chunk (256 KiB) stay in L2, and one 8 × 512 int16 candidate panel (8 KiB) in L1. Depth 512 rather than 256: one
+// chunk at d = 384 (≈ 13 % less CPU time there), no measurable change at d = 1,536 (docs/VOTING.md).
+export const DEFAULT_BLOCKS: KnnBlocks = { queryBlock: 256, candidateBlock: 1024, depthBlock: 512 };
 
 /**
  * The reference: the plain loop, one candidate after another, float64 sums, strict `<` so equal scores keep the
