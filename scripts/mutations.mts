@@ -320,7 +320,7 @@ const MUTATIONS: Mutation[] = [
   },
   {
     id: 'k04',
-    what: 'knn.ts orders the short list by the float32 bound instead of the exact float64 re-check',
+    what: 'knn.ts orders the short list by its lower bound instead of the exact float64 re-check',
     file: 'src/core/vector/knn.ts',
     edits: [['s: exactScore(qd, qo, cd, j * dim, dim, bias[j]!, factor)', 's: sl[si.indexOf(j)]!']],
     tests: [T('vector/knn')],
