@@ -1,21 +1,20 @@
 /**
- * Exact k-nearest-neighbour search for Aug-PE voting: a blocked WebAssembly SIMD dot-product kernel finds, for every
- * query, a short list of candidates that can still be among its k nearest, and the short list is then scored with
- * exactly the reference arithmetic (float64, sequential over dimensions), so the result is the reference's, bit for
- * bit (docs/AUGPE.md, "Voting kernel").
+ * Exact k-nearest-neighbour search for Aug-PE voting: a blocked WebAssembly SIMD integer dot-product kernel finds,
+ * for every query, a short list of candidates that can still be among its k nearest, and the short list is then
+ * scored with exactly the reference arithmetic (float64, sequential over dimensions), so the result is the
+ * reference's, bit for bit (docs/VOTING.md).
  *
  * Scores. score(i, j) = bias[j] − factor · Σ_t q[i][t]·c[j][t], smaller is nearer, ties to the lower j. For L2,
  * bias = ‖c_j‖² and factor = 2; for cosine (rows already normalised), bias = 0 and factor = 1.
  *
- * Why a re-check. The kernel sums in float32 (maybe fused, depending on the CPU), the reference in float64, so the
- * two can order two nearly equal candidates differently. A sequential float32 dot product of d terms has error at
- * most γ_d·Σ|q_t c_t| ≤ γ_d·‖q‖·‖c‖ with γ_d = d·u/(1 − d·u), u = 2⁻²⁴ (Higham 2002, Accuracy and Stability of
- * Numerical Algorithms, §3.1, eq. 3.5; Cauchy–Schwarz for the norm form), and the float64 reference has the same
- * bound with u = 2⁻⁵³. With δ ≥ 2·γ_d (float32) every candidate gets bounds lo ≤ reference score ≤ hi, where
- * lo/hi = kernel score ∓ δ·(factor·‖q‖·‖c‖ + bias). τ, the k-th smallest hi seen, bounds the k-th reference score
- * from above, so every reference neighbour has lo ≤ τ; the kernel keeps all candidates with lo ≤ τ and the exact
- * re-check picks the k smallest (score, index) among them. Inputs whose norms could overflow float32 (or are not
- * finite) go to the reference loop.
+ * Why a re-check. Every row is quantised, x = s·x̃ + r (s a power of two, x̃ 16-bit integers), and the kernel sums
+ * the integer products exactly; the reference sums the float32 inputs in float64. By Cauchy–Schwarz the two dot
+ * products differ by at most ‖s_q q̃‖·‖r_c‖ + ‖r_q‖·‖c‖, and the reference's rounding is at most γ_d·‖q‖·‖c‖ with
+ * γ_d = d·u/(1 − d·u), u = 2⁻⁵³ (Higham 2002, Accuracy and Stability of Numerical Algorithms, §3.1, eq. 3.5). So
+ * every candidate gets bounds lo ≤ reference score ≤ hi; τ, the k-th smallest hi seen, bounds the k-th reference
+ * score from above, so every reference neighbour has lo ≤ τ; the scan keeps all candidates with lo ≤ τ and the
+ * exact re-check picks the k smallest (score, index) among them. Inputs with a non-finite value go to the reference
+ * loop.
  */
 import { KNN_WASM_BASE64 } from './knnWasm';
 
