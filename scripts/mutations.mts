@@ -299,30 +299,28 @@ const MUTATIONS: Mutation[] = [
   // The voting kernel (src/core/vector/knn.ts): a wrong neighbour moves a vote in the released histogram.
   {
     id: 'k01',
-    what: 'knn.ts skips the last candidate column of every tile (off-by-one at the tile edge)',
+    what: 'knn.ts scans one candidate column fewer of every tile (off-by-one at the tile edge)',
     file: 'src/core/vector/knn.ts',
-    edits: [['jj < cols; jj++', 'jj < cols - 1; jj++']],
+    edits: [['        cols,\n        j0,\n', '        cols - 1,\n        j0,\n']],
     tests: [T('augpe/voting-kernel'), T('vector/knn')],
   },
   {
     id: 'k02',
-    what: 'knn.ts skips the last query row of every block',
+    what: 'knn.ts scans one query row fewer of every block',
     file: 'src/core/vector/knn.ts',
-    edits: [
-      ['for (let i = 0; i < rows; i++) {\n        const nq', 'for (let i = 0; i < rows - 1; i++) {\n        const nq'],
-    ],
+    edits: [['        rows,\n        cols,\n', '        rows - 1,\n        cols,\n']],
     tests: [T('augpe/voting-kernel'), T('vector/knn')],
   },
   {
     id: 'k03',
-    what: 'knn.ts drops the float32 error margin (short list from float32 scores alone)',
+    what: 'knn.ts drops the quantisation error margin of the candidates (short list from the integer scores alone)',
     file: 'src/core/vector/knn.ts',
-    edits: [['const delta = 2 * gamma;', 'const delta = 0;']],
+    edits: [['rcF[j] = Math.abs(factor) * rc;', 'rcF[j] = 0;']],
     tests: [T('vector/knn')],
   },
   {
     id: 'k04',
-    what: 'knn.ts orders the short list by the float32 bound instead of the exact float64 re-check',
+    what: 'knn.ts orders the short list by its lower bound instead of the exact float64 re-check',
     file: 'src/core/vector/knn.ts',
     edits: [['s: exactScore(qd, qo, cd, j * dim, dim, bias[j]!, factor)', 's: sl[si.indexOf(j)]!']],
     tests: [T('vector/knn')],
@@ -332,6 +330,20 @@ const MUTATIONS: Mutation[] = [
     what: 'knn.ts overwrites instead of accumulating the depth chunks after the first',
     file: 'src/core/vector/knn.ts',
     edits: [['c0 === 0 ? 0 : 1', '0']],
+    tests: [T('vector/knn')],
+  },
+  {
+    id: 'k06',
+    what: "knn.ts quantises to the full 16-bit range (the kernel's integer sums can overflow)",
+    file: 'src/core/vector/knn.ts',
+    edits: [['const limit = quantLimit(dim);', 'const limit = 32767;']],
+    tests: [T('vector/knn')],
+  },
+  {
+    id: 'k07',
+    what: 'knn.ts drops the quantisation error margin of the queries',
+    file: 'src/core/vector/knn.ts',
+    edits: [['qG[i] = af * rq * slack + ', 'qG[i] = ']],
     tests: [T('vector/knn')],
   },
   {

@@ -8,7 +8,7 @@ import { existsSync } from 'node:fs';
 import { availableParallelism } from 'node:os';
 import path from 'node:path';
 import { Worker } from 'node:worker_threads';
-import { DEFAULT_BLOCKS, topK, type KnnBlocks, type Matrix, type ScoreSpec } from './knn';
+import { DEFAULT_BLOCKS, prepareCandidates, topK, type KnnBlocks, type Matrix, type ScoreSpec } from './knn';
 import type { KnnJob, KnnReply } from './knnWorker';
 
 /** Below this many multiply-adds (≈ 0.1 s on one core) one thread is used. */
@@ -97,6 +97,10 @@ export async function topKParallel(
   const qData = shared(q.data.subarray(0, q.rows * dim), (b) => new Float32Array(b));
   const cData = shared(c.data.subarray(0, c.rows * dim), (b) => new Float32Array(b));
   const bias = shared(score.bias, (b) => new Float64Array(b));
+  // The candidates are quantised and packed once, here, into shared memory; every thread copies them into its own
+  // kernel memory (a memcpy) instead of quantising them again.
+  const prepared = prepareCandidates({ rows: c.rows, dim, data: cData }, score, blocks, true);
+  if (!prepared) return topK(q, c, score, k, undefined, blocks);
   // Ranges on multiples of 4 rows (the microkernel's height), as equal as possible.
   const per = Math.ceil(q.rows / threads / 4) * 4;
   const ranges: { from: number; to: number }[] = [];
@@ -118,6 +122,7 @@ export async function topKParallel(
         from,
         to,
         blocks,
+        prepared,
       }),
     ),
   ).catch(() => null);

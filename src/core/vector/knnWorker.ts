@@ -2,7 +2,7 @@
 // candidates of a range of query rows with the blocked kernel and posts the indices back. The thread stays alive
 // for the next job. Bundled as dist/knn-worker.js; under tsx (tests, bench) the .ts runs.
 import { parentPort } from 'node:worker_threads';
-import { topK, type KnnBlocks } from './knn';
+import { topK, type KnnBlocks, type PreparedCandidates } from './knn';
 
 export interface KnnJob {
   id: number;
@@ -17,6 +17,8 @@ export interface KnnJob {
   from: number;
   to: number;
   blocks: KnnBlocks;
+  /** The candidates quantised and packed by the calling thread (shared memory). */
+  prepared: PreparedCandidates;
 }
 
 export type KnnReply = { id: number; out: Int32Array } | { id: number; error: string };
@@ -30,6 +32,7 @@ parentPort?.on('message', (job: KnnJob) => {
       job.k,
       { from: job.from, to: job.to },
       job.blocks,
+      job.prepared,
     );
     parentPort!.postMessage({ id: job.id, out } satisfies KnnReply, [out.buffer as ArrayBuffer]);
   } catch (e) {

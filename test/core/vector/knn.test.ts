@@ -3,7 +3,15 @@
 // tile edge and dimensions that are not multiples of the block sizes.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { squaredNorms, topK, topKReference, type KnnBlocks, type Matrix } from '../../../src/core/vector/knn';
+import {
+  prepareCandidates,
+  quantLimit,
+  squaredNorms,
+  topK,
+  topKReference,
+  type KnnBlocks,
+  type Matrix,
+} from '../../../src/core/vector/knn';
 import { topKParallel } from '../../../src/core/vector/knnParallel';
 import { testNormal, testRng } from '../../support/rng';
 
@@ -124,13 +132,89 @@ test('a row range gives the rows of the whole answer; k = m lists every candidat
   assert.deepEqual(Array.from(all), Array.from(topKReference(q, c, l2(c), 9)));
   const part = topK(q, c, l2(c), 9, { from: 5, to: 17 }, TINY);
   assert.deepEqual(Array.from(part), Array.from(all.subarray(5 * 9, 17 * 9)));
+  // Candidates prepared once (what the threads share), in shared memory; one prepared for another depth is redone.
+  const prepared = prepareCandidates(c, l2(c), TINY, true);
+  assert.ok(prepared && prepared.packed.buffer instanceof SharedArrayBuffer);
+  assert.deepEqual(Array.from(topK(q, c, l2(c), 9, { from: 5, to: 17 }, TINY, prepared)), Array.from(part));
+  assert.deepEqual(Array.from(topK(q, c, l2(c), 9, undefined, SMALL, prepared)), Array.from(all));
+  const bad: Matrix = { rows: 2, dim: 5, data: new Float32Array([1, 2, 3, 4, 5, 1, 2, NaN, 4, 5]) };
+  assert.equal(prepareCandidates(bad, l2(bad)), null);
 });
 
-test('inputs that could overflow float32 fall back to the reference loop', () => {
+test('huge and non-finite values: still the reference (huge ones in the kernel, non-finite ones by the plain loop)', () => {
   const q: Matrix = { rows: 2, dim: 2, data: new Float32Array([1e20, 1, -1e20, 2]) };
   const c: Matrix = { rows: 3, dim: 2, data: new Float32Array([1e20, 0, 0, 1, -1e20, 3]) };
   assert.deepEqual(Array.from(topK(q, c, dot(c), 1)), Array.from(topKReference(q, c, dot(c), 1)));
   assert.deepEqual(Array.from(topK(q, c, dot(c), 1)), [0, 2]);
+  const big: Matrix = { rows: 2, dim: 2, data: new Float32Array([3e38, -3e38, 1, 2]) };
+  same(big, big, 2, undefined, 'near float32 max', dot(big));
+  for (const bad of [Infinity, -Infinity, NaN]) {
+    const cb: Matrix = { rows: 3, dim: 2, data: new Float32Array([1, 0, bad, 1, 0, 1]) };
+    assert.deepEqual(Array.from(topK(q, cb, dot(cb), 1)), Array.from(topKReference(q, cb, dot(cb), 1)), `${bad}`);
+    const qb: Matrix = { rows: 2, dim: 2, data: new Float32Array([1, bad, 0, 1]) };
+    assert.deepEqual(Array.from(topK(qb, c, dot(c), 1)), Array.from(topKReference(qb, c, dot(c), 1)), `q ${bad}`);
+  }
+});
+
+test('16-bit quantisation: the integer sums cannot overflow, and rows at the limit, with outliers or subnormals agree', () => {
+  for (const d of [1, 2, 3, 7, 384, 1536, 3072, 100_000]) {
+    const lim = quantLimit(d);
+    assert.ok(d * lim * lim <= 2 ** 31 - 1 && lim <= 32767, `d = ${d}`);
+    assert.ok(d * (lim + 1) * (lim + 1) > 2 ** 31 - 1 || lim === 32767, `d = ${d}: limit not the largest`);
+  }
+  const rng = testRng('knn-quant');
+  // Every value at ±the row maximum: every integer is ±Q, so the integer dot products reach d·Q² (just below 2³¹).
+  for (const dim of [384, 1536]) {
+    const signs = (rows: number, scale: number) => ({
+      rows,
+      dim,
+      data: Float32Array.from({ length: rows * dim }, () => (int(rng, 2) ? scale : -scale)),
+    });
+    // Values Q·2⁻¹² and Q·2⁻¹⁰: the power-of-two scales map them to exactly ±Q.
+    const q = signs(9, quantLimit(dim) / 4096);
+    const c = signs(21, quantLimit(dim) / 1024);
+    c.data.set(q.data.subarray(0, dim)); // candidate 0 = query 0: the maximal sum
+    same(q, c, 3, undefined, `±max d=${dim}`);
+    same(q, c, 2, { queryBlock: 4, candidateBlock: 8, depthBlock: 1536 }, `±max one chunk d=${dim}`, dot(c));
+  }
+  // One large outlier coordinate per row (quantisation steps far above the other values), and subnormal rows.
+  for (let trial = 0; trial < 20; trial++) {
+    const dim = 2 + int(rng, 40);
+    const q = gaussian(rng, 1 + int(rng, 12), dim);
+    const c = gaussian(rng, 2 + int(rng, 30), dim);
+    for (const mtx of [q, c]) for (let i = 0; i < mtx.rows; i++) mtx.data[i * dim + int(rng, dim)] = 1e4 * (1 + i);
+    const tinyRows = gaussian(rng, 5, dim);
+    for (let t = 0; t < tinyRows.data.length; t++) tinyRows.data[t] = tinyRows.data[t]! * 2 ** -140;
+    const k = 1 + int(rng, Math.min(c.rows, 3));
+    for (const blocks of [TINY, undefined]) {
+      same(q, c, k, blocks, `outliers trial ${trial}`);
+      same(q, c, k, blocks, `outliers dot trial ${trial}`, dot(c));
+      same(tinyRows, c, k, blocks, `subnormal queries ${trial}`, dot(c));
+      same(q, tinyRows, Math.min(k, 5), blocks, `subnormal candidates ${trial}`);
+    }
+  }
+});
+
+test('the quantisation residuals decide: the integer scores alone rank the true neighbour second', () => {
+  // d = 64: integers up to 5792. A coordinate of 4096 sets a row's step to 1, so its 0.25s round to 0 (residual
+  // 0.25 each); a row of 8s has step 2⁻⁹ and is exact. Dot-product scores (larger dot = nearer).
+  const dim = 64;
+  assert.equal(quantLimit(dim), 5792);
+  const row = (first: number, rest: number) => [first, ...Array.from({ length: dim - 1 }, () => rest)];
+  const mat = (rows: number[][]): Matrix => ({ rows: rows.length, dim, data: Float32Array.from(rows.flat()) });
+  // Query residuals: q·c1 = 4096, q·c2 = 4096 − 8 + 0.25·8·63 = 4214, but q̃·c2 = 4088 < 4096.
+  const q1 = mat([row(4096, 0.25)]);
+  const c1 = mat([row(1, 0), row(1 - 2 ** -9, 8)]);
+  // Candidate residuals: q·c1 = 4096, q·c2 = 4032 + 8·0.25·63 = 4158, but q·c̃2 = 4032 < 4096.
+  const q2 = mat([row(1, 8)]);
+  const c2 = mat([row(4096, 0), row(4032, 0.25)]);
+  for (const [q, c] of [
+    [q1, c1],
+    [q2, c2],
+  ] as const) {
+    assert.deepEqual(Array.from(topKReference(q, c, dot(c), 1)), [1]);
+    for (const blocks of [TINY, SMALL, undefined]) same(q, c, 1, blocks, 'residuals', dot(c));
+  }
 });
 
 test('a large common offset (float32 rounds the small parts away, float64 keeps them): still the reference', () => {
