@@ -109,6 +109,22 @@ export type SynthSettings = z.infer<typeof synthSettingsSchema>;
 
 const modelSchema = z.object({ kind: z.string(), model: z.string(), offline: z.boolean() });
 
+/**
+ * Where an Aug-PE run is, as the core reports it (core/augpe/run.ts AugPeProgress) and the Synthesize view shows it.
+ * Also a piece of the worker protocol's progress schema (core/worker/protocol.ts).
+ */
+export const augPeTotalsShape = {
+  iteration: count,
+  iterations: count,
+  /** Noisy histograms computed so far (what a stop now would charge). */
+  histograms: count,
+  completions: count,
+  calls: count,
+  inputTokens: count,
+  outputTokens: count,
+  cost: z.number(),
+};
+
 /** Where one label of an Aug-PE run is (see src/extension/panels/synthProgress.ts for the transitions). */
 export const SYNTH_STAGES = [
   'waiting',
@@ -396,15 +412,7 @@ export const hostMessageSchema = z.discriminatedUnion('type', [
     type: z.literal('synthProgress'),
     running: z.boolean(),
     phase: z.enum(['starting', 'embed-private', 'initial', 'histogram', 'variations']),
-    iteration: count,
-    iterations: count,
-    /** Noisy histograms computed so far (what a stop now would charge). */
-    histograms: count,
-    completions: count,
-    calls: count,
-    inputTokens: count,
-    outputTokens: count,
-    cost: z.number(),
+    ...augPeTotalsShape,
     labels: z.array(synthLabelRowSchema),
   }),
   z.object({ type: z.literal('evaluatePlan'), file: z.string(), demos: z.string(), lines: z.array(z.string()) }),

@@ -24,6 +24,7 @@ import { BudgetRefusal, isBudgetRefusal } from '../ledger/refusal';
 import { MECHANISM_KINDS } from '../privacy/types';
 import { isAbortError, ProviderError, type ProviderErrorCode } from '../providers/errors';
 import type { Provider } from '../providers/types';
+import { augPeTotalsShape } from '../../shared/protocol';
 
 const count = z.number().int().nonnegative();
 /** `z.custom` with a structural check: the value passes unchanged (no copy of a large dataset or plan). */
@@ -281,15 +282,9 @@ export const fewShotProgressSchema = z.object({
 });
 export const augPeProgressSchema = z.object({
   phase: z.enum(['embed-private', 'initial', 'histogram', 'variations']),
-  iteration: count,
-  iterations: count,
   label: z.string().optional(),
-  histograms: count,
-  completions: count,
-  calls: count,
-  inputTokens: count,
-  outputTokens: count,
-  cost: z.number(),
+  // The same figures the Synthesize view gets (a zod/mini shape: both builds share zod's core).
+  ...augPeTotalsShape,
 });
 
 /** A result as it crosses: the run's error (if any) serialized. */

@@ -3,7 +3,6 @@ import path from 'node:path';
 import * as vscode from 'vscode';
 import { LEDGER_DIR, BudgetExceededError } from '../../core/ledger';
 import { FEWSHOT_DEFAULTS, planFewShot } from '../../core/fewshot/plan';
-import { largestEpsilonFor } from '../../core/largest-fit';
 import { fewShotDataFlow, providerEndpoint } from '../../core/providers/endpoint';
 import { NO_LOGPROBS_FIX, ProviderError } from '../../core/providers';
 import { fewShotTraffic } from '../../core/traffic';
@@ -46,7 +45,6 @@ const SPEC: RunPanelSpec = {
  */
 export class GeneratePanel extends RunPanel<GenerateSettings, FewShotRelease> {
   static readonly spec = SPEC;
-  static readonly viewType = SPEC.viewType;
 
   /** The rows of the current or last run (replayed to a reloaded webview). */
   private progress: RunProgress | undefined;
@@ -54,10 +52,7 @@ export class GeneratePanel extends RunPanel<GenerateSettings, FewShotRelease> {
   protected initMessage(loaded: Loaded, budget: BudgetMessage, provider: Provider): HostMessage {
     return {
       type: 'generateInit',
-      file: this.name,
-      labels: loaded.summary.labels.map((l) => l.label),
-      provider: { kind: provider.kind, model: provider.model, offline: provider.offline },
-      budget,
+      ...this.formBasics(loaded, budget, provider),
       // The Balanced preset (src/shared/presets.ts): no plan warning on the example data.
       defaults: balanced(GENERATE_PRESETS).values,
     };
@@ -83,12 +78,9 @@ export class GeneratePanel extends RunPanel<GenerateSettings, FewShotRelease> {
     return { prepared, loaded };
   }
 
-  /** The largest ε for this run that the ledger admits, for a refused plan (reads only). */
-  private largestFit({ prepared, loaded }: { prepared: PreparedFewShot; loaded: Loaded }): Promise<number | undefined> {
-    const { plan, target } = prepared;
-    return largestEpsilonFor(loaded.ledger, target, plan.settings.epsilon, (epsilon) =>
-      planFewShot(loaded.ds, { ...plan.settings, epsilon }),
-    );
+  /** The largest ε for this run that the ledger admits (runPanelHost.ts largestFit). */
+  private largestFitOf(prep: { prepared: PreparedFewShot; loaded: Loaded }): Promise<number | undefined> {
+    return this.largestFit(prep, (ds, epsilon) => planFewShot(ds, { ...prep.prepared.plan.settings, epsilon }));
   }
 
   protected async preview(s: GenerateSettings, wanted: () => boolean = () => true): Promise<void> {
@@ -107,7 +99,7 @@ export class GeneratePanel extends RunPanel<GenerateSettings, FewShotRelease> {
       );
     }
     const endpointChecked = caps !== undefined;
-    const largestFit = prepared.check.fits ? undefined : await this.largestFit(prep);
+    const largestFit = prepared.check.fits ? undefined : await this.largestFitOf(prep);
     if (!wanted()) return;
     const { plan } = prepared;
     const dataFlow = fewShotDataFlow({
@@ -126,11 +118,7 @@ export class GeneratePanel extends RunPanel<GenerateSettings, FewShotRelease> {
         delta: plan.settings.delta,
         countRelease: { sigma: plan.counts.sigma, epsilon: plan.counts.epsilon, share: plan.settings.countShare },
         labels: plan.labels.map((l) => ({ label: l.label, steps: l.steps })),
-        ...this.checked(s, prepared),
-        ...(largestFit !== undefined ? { largestFit } : {}),
-        dataFlow,
-        ...(traffic ? { traffic } : {}),
-        ...(endpointChecked ? { endpointChecked } : {}),
+        ...this.planFigures(s, prepared, { largestFit, dataFlow, traffic, endpointChecked }),
       },
       'latest',
     );
@@ -143,7 +131,7 @@ export class GeneratePanel extends RunPanel<GenerateSettings, FewShotRelease> {
     const { prepared, loaded } = prep;
     const { plan, check, target, status: before } = prepared;
     if (!check.fits)
-      throw this.refusedWith(new BudgetExceededError(check, this.name, plan.ledgerPlan), await this.largestFit(prep));
+      throw this.refusedWith(new BudgetExceededError(check, this.name, plan.ledgerPlan), await this.largestFitOf(prep));
     // The run goes to a worker thread (core/worker/): the built-in model's CPU work never blocks the editor, and its
     // calls yield to the worker's event loop (createProvider wraps it), so Cancel is handled at once.
     const provider = await providerFromSettings(this.deps.context);

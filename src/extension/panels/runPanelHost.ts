@@ -18,7 +18,8 @@ import {
   type RunPlan,
 } from '../../core/ledger';
 import type { Capabilities, Provider } from '../../core/providers/types';
-import { endpointProblem, providerEndpoint } from '../../core/providers/endpoint';
+import { endpointProblem, providerEndpoint, type DataFlow } from '../../core/providers/endpoint';
+import { largestEpsilonFor } from '../../core/largest-fit';
 import { verdicts } from '../../core/providers/verdicts';
 import {
   editorExportFormat,
@@ -140,10 +141,10 @@ export interface Loaded {
 
 /** What both planners return (core/fewshot/prepare.ts, core/augpe): the plan, its budget check and the status. */
 interface Checked {
-  plan: { ledgerPlan: RunPlan; warnings: string[] };
+  plan: { ledgerPlan: RunPlan; warnings: string[]; settings: { epsilon: number } };
   check: PlanCheck;
   status: BudgetStatus;
-  target: { units: number };
+  target: LedgerDataset;
 }
 
 /**
@@ -262,6 +263,16 @@ export abstract class RunPanel<S, R extends Release> {
     this.name = vscode.workspace.asRelativePath(file, false);
     panel.webview.onDidReceiveMessage((raw: unknown) => void this.onMessage(raw), undefined, this.disposables);
     panel.onDidDispose(() => this.dispose(), undefined, this.disposables);
+  }
+
+  /** What every form starts from: the file, its label names (local display), the budget and the configured model. */
+  protected formBasics(loaded: Loaded, budget: BudgetMessage, provider: Provider) {
+    return {
+      file: this.name,
+      labels: loaded.summary.labels.map((l) => l.label),
+      provider: { kind: provider.kind, model: provider.model, offline: provider.offline },
+      budget,
+    };
   }
 
   /** The form's initial state, from the loaded dataset, its budget and the configured provider. */
@@ -453,6 +464,38 @@ export abstract class RunPanel<S, R extends Release> {
     if (!loaded) throw new UserError('the dataset is not loaded', 'Reload the panel.');
     const all = loaded.summary.labels.map((l) => l.label);
     return { loaded, labels: chooseLabels(all, s.labels, s.allLabels) };
+  }
+
+  /**
+   * The largest ε for a refused plan that the ledger admits (reads only); `replan` plans the same run at another ε
+   * from public settings only.
+   */
+  protected largestFit(
+    { prepared, loaded }: { prepared: Checked; loaded: Loaded },
+    replan: (ds: Dataset, epsilon: number) => { ledgerPlan: RunPlan },
+  ): Promise<number | undefined> {
+    return largestEpsilonFor(loaded.ledger, prepared.target, prepared.plan.settings.epsilon, (epsilon) =>
+      replan(loaded.ds, epsilon),
+    );
+  }
+
+  /**
+   * What every plan message carries besides its algorithm's figures: the budget check (`checked`), the largest ε
+   * that fits a refused plan, where the data goes, the traffic estimate of a remote model (a local diagnostic) and
+   * whether the endpoint answered the probe.
+   */
+  protected planFigures<T>(
+    s: S,
+    prepared: Checked,
+    o: { largestFit: number | undefined; dataFlow: DataFlow; traffic: T | undefined; endpointChecked: boolean },
+  ) {
+    return {
+      ...this.checked(s, prepared),
+      ...(o.largestFit !== undefined ? { largestFit: o.largestFit } : {}),
+      dataFlow: o.dataFlow,
+      ...(o.traffic ? { traffic: o.traffic } : {}),
+      ...(o.endpointChecked ? { endpointChecked: true } : {}),
+    };
   }
 
   /**

@@ -13,7 +13,6 @@ import {
 } from '../../core/augpe';
 import { runsDir } from '../../core/runs/checkpoint';
 import { planAugPe } from '../../core/augpe/plan';
-import { largestEpsilonFor } from '../../core/largest-fit';
 import { augPeDataFlow, providerEndpoint } from '../../core/providers/endpoint';
 import { augPeTraffic } from '../../core/traffic';
 import { UserError } from '../../core/errors';
@@ -56,7 +55,6 @@ const SPEC: RunPanelSpec = {
  */
 export class SynthPanel extends RunPanel<SynthSettings, AugPeRelease> {
   static readonly spec = SPEC;
-  static readonly viewType = SPEC.viewType;
 
   private board: SynthProgressBoard | undefined;
 
@@ -64,12 +62,9 @@ export class SynthPanel extends RunPanel<SynthSettings, AugPeRelease> {
     const providerEmbeds = !NO_EMBEDDINGS.includes(provider.kind);
     return {
       type: 'synthInit',
-      file: this.name,
-      labels: loaded.summary.labels.map((l) => l.label),
-      provider: { kind: provider.kind, model: provider.model, offline: provider.offline },
+      ...this.formBasics(loaded, budget, provider),
       providerEmbeds,
       domain: domainInfo(loaded.root),
-      budget,
       // The provider's own embeddings by default (as the CLI's --embedder same); the form says where rows go.
       defaults: {
         // The Balanced preset (src/shared/presets.ts) for three labels: no plan warning on the example data.
@@ -156,12 +151,9 @@ export class SynthPanel extends RunPanel<SynthSettings, AugPeRelease> {
     return { provider, generator, embedder };
   }
 
-  /** The largest ε for this run that the ledger admits, for a refused plan (reads only). */
-  private largestFit({ prepared, loaded }: { prepared: PreparedAugPe; loaded: Loaded }): Promise<number | undefined> {
-    const { plan, target } = prepared;
-    return largestEpsilonFor(loaded.ledger, target, plan.settings.epsilon, (epsilon) =>
-      planAugPe(loaded.ds, { ...plan.settings, epsilon }),
-    );
+  /** The largest ε for this run that the ledger admits (runPanelHost.ts largestFit). */
+  private largestFitOf(prep: { prepared: PreparedAugPe; loaded: Loaded }): Promise<number | undefined> {
+    return this.largestFit(prep, (ds, epsilon) => planAugPe(ds, { ...prep.prepared.plan.settings, epsilon }));
   }
 
   protected async preview(s: SynthSettings, wanted: () => boolean = () => true): Promise<void> {
@@ -170,7 +162,7 @@ export class SynthPanel extends RunPanel<SynthSettings, AugPeRelease> {
     const { provider, generator, embedder } = await this.models(s);
     // Preview plan checks the endpoint first (the probe sends fixed public text only).
     const endpointChecked = (await this.probeEndpoint(provider)) !== undefined;
-    const largestFit = prepared.check.fits ? undefined : await this.largestFit(prep);
+    const largestFit = prepared.check.fits ? undefined : await this.largestFitOf(prep);
     if (!wanted()) return;
     this.refreshDomain(loaded.root);
     const { plan } = prepared;
@@ -209,13 +201,9 @@ export class SynthPanel extends RunPanel<SynthSettings, AugPeRelease> {
         estimate: plan.estimate,
         generator,
         embedder,
-        ...this.checked(s, prepared),
         ...(plan.sigmaClass !== undefined ? { sigmaClass: plan.sigmaClass } : {}),
         declarations: [domainDeclaration(plan.settings.domain, DOMAIN_FILE)],
-        ...(largestFit !== undefined ? { largestFit } : {}),
-        dataFlow,
-        ...(traffic ? { traffic } : {}),
-        ...(endpointChecked ? { endpointChecked } : {}),
+        ...this.planFigures(s, prepared, { largestFit, dataFlow, traffic, endpointChecked }),
       },
       'latest',
     );
@@ -232,7 +220,7 @@ export class SynthPanel extends RunPanel<SynthSettings, AugPeRelease> {
     if (!resume && !prepared.check.fits)
       throw this.refusedWith(
         new BudgetExceededError(prepared.check, this.name, plan.ledgerPlan),
-        await this.largestFit(prep),
+        await this.largestFitOf(prep),
       );
     const { provider, generator, embedder } = await this.models(s);
     // A continuation is checked here first (one-line refusal: finished, resumed, running, changed settings) and
