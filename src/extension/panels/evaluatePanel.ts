@@ -12,7 +12,7 @@ import type { Config } from '../config';
 import { ledgerRootFor } from '../datasetLedger';
 import { providerFromSettings } from '../providers/settings';
 import { datasetArgument, pickDataset } from '../setBudget';
-import { createWebviewPanel } from './runPanelHost';
+import { createWebviewPanel } from './webviewPanel';
 
 export interface EvaluateDeps {
   extensionUri: vscode.Uri;

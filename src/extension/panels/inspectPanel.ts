@@ -1,6 +1,6 @@
 import * as vscode from 'vscode';
 import { parseWebviewMessage, type HostMessage } from '../../shared/protocol';
-import { createWebviewPanel } from './runPanelHost';
+import { createWebviewPanel } from './webviewPanel';
 import { summarize } from '../../core/data';
 import { DataError, UserError } from '../../core/errors';
 import { ledgerDatasetOf, openLedger } from '../../core/ledger';

@@ -36,9 +36,8 @@ import { budgetOf, ledgerRootFor, type BudgetUpdate } from '../datasetLedger';
 import { insertRelease, releaseClipboardText, writeExport } from '../editorOutput';
 import { chooseLabels } from '../../core/fewshot/prepare';
 import { providerFromSettings } from '../providers/settings';
-import { renderWebviewHtml, type PanelKind } from './html';
 import { Throttle } from './progress';
-import { panelIcon } from './icons';
+import { createWebviewPanel, datasetOfState, setUpWebview, webviewOptions } from './webviewPanel';
 import { releaseFilePath, writeReleaseFile } from '../../core/release-file';
 import { latestRelease, readLocalDiagnostics, shortTime } from '../views/runsModel';
 
@@ -51,54 +50,6 @@ export interface RunPanelDeps {
   log: vscode.LogOutputChannel;
   config: Config;
   onBudget: (update: BudgetUpdate) => void;
-}
-
-/**
- * A webview panel showing the shared bundle as `kind`: scripts on, resources only from dist/ and media/, and the
- * strict-CSP HTML with a fresh nonce (html.ts). The shape of microsoft/vscode-extension-samples' webview-sample.
- */
-export function createWebviewPanel(
-  extensionUri: vscode.Uri,
-  o: { viewType: string; tab: string; kind: PanelKind; title: string; dataset?: vscode.Uri },
-): vscode.WebviewPanel {
-  const panel = vscode.window.createWebviewPanel(
-    o.viewType,
-    o.tab,
-    vscode.ViewColumn.Active,
-    webviewOptions(extensionUri),
-  );
-  setUpWebview(panel, extensionUri, o);
-  return panel;
-}
-
-function webviewOptions(extensionUri: vscode.Uri): vscode.WebviewOptions {
-  return {
-    enableScripts: true,
-    localResourceRoots: [vscode.Uri.joinPath(extensionUri, 'dist'), vscode.Uri.joinPath(extensionUri, 'media')],
-  };
-}
-
-/**
- * The icon and HTML of a new or revived panel. `dataset` goes into the HTML so that the webview keeps it in its state
- * (webview/vscode-api.ts), which is what the serializer gets back after a window reload.
- */
-function setUpWebview(
-  panel: vscode.WebviewPanel,
-  extensionUri: vscode.Uri,
-  o: { kind: PanelKind; title: string; dataset?: vscode.Uri },
-): void {
-  panel.iconPath = panelIcon(extensionUri, o.kind === 'inspect' ? 'inspect' : 'generate');
-  const webview = panel.webview;
-  const asset = (...p: string[]) => webview.asWebviewUri(vscode.Uri.joinPath(extensionUri, ...p)).toString();
-  webview.html = renderWebviewHtml({
-    panel: o.kind,
-    cspSource: webview.cspSource,
-    scriptUri: asset('dist', 'webview.js'),
-    styleUri: asset('dist', 'webview.css'),
-    codiconUri: asset('dist', 'codicon.css'),
-    title: o.title,
-    ...(o.dataset ? { dataset: o.dataset.toString() } : {}),
-  });
 }
 
 /** What differs between the run panels' frames: names, message types and the export dialog. */
@@ -758,17 +709,5 @@ export abstract class RunPanel<S, R extends Release> {
     this.running?.abort();
     RunPanel.panels.delete(`${this.spec.viewType} ${this.file.toString()}`);
     for (const d of this.disposables.splice(0)) d.dispose();
-  }
-}
-
-/** The dataset a run panel's saved webview state names (a file URI), or undefined. */
-export function datasetOfState(state: unknown): vscode.Uri | undefined {
-  const d = (state as { dataset?: unknown } | undefined)?.dataset;
-  if (typeof d !== 'string') return undefined;
-  try {
-    const uri = vscode.Uri.parse(d, true);
-    return uri.scheme === 'file' ? uri : undefined;
-  } catch {
-    return undefined;
   }
 }
