@@ -4,10 +4,11 @@ import { NO_LOGPROBS_FIX, type ClassifyContext } from './classify';
 import { checkConfig, DEFAULTS, type ProviderConfig } from './config';
 import { ProviderError } from './errors';
 import { cappedFetch } from './fetch';
+import { generateOnly } from './generate-only';
 import { keyHint } from './keys';
 import { cachedProbe, defaultProbeCache, PROBE, probeKey, raceAbort, type ProbeCache } from './probe';
 import { remoteRunner, type RequestRunner } from './runner';
-import type { Capabilities, GenerateRequest, GenerateResult, NextTokensResult, Provider, Usage } from './types';
+import type { Capabilities, GenerateRequest, GenerateResult, Provider, Usage } from './types';
 import { checkGenerateRequest } from './types';
 import { UsageMeter } from './usage';
 
@@ -80,23 +81,13 @@ export class AnthropicProvider implements Provider {
     );
   }
 
-  async nextTokens(): Promise<NextTokensResult> {
-    throw new ProviderError(
-      'no-logprobs',
-      `anthropic model "${this.model}" returns no next-token logprobs (the Messages API has none)`,
-      NO_LOGPROBS_FIX,
-      { provider: 'anthropic' },
-    );
-  }
-
-  async embed(): Promise<Float32Array[]> {
-    throw new ProviderError(
-      'no-embeddings',
-      'anthropic has no embeddings API',
-      'For Aug-PE, use an OpenAI-compatible embedding model or the built-in embedder as the embedder.',
-      { provider: 'anthropic' },
-    );
-  }
+  // A generate-only model: both refuse with a ProviderError that says what to use instead.
+  private readonly refuses = generateOnly('anthropic', () => ({
+    logprobs: `anthropic model "${this.model}" returns no next-token logprobs (the Messages API has none)`,
+    embeddings: 'anthropic has no embeddings API',
+  }));
+  readonly nextTokens = this.refuses.nextTokens;
+  readonly embed = this.refuses.embed;
 
   async generate(req: GenerateRequest): Promise<GenerateResult> {
     const n = checkGenerateRequest(req);

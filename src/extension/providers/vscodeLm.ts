@@ -1,13 +1,13 @@
 import * as vscode from 'vscode';
 import { NO_LOGPROBS_FIX } from '../../core/providers/classify';
 import { abortReason, ProviderError } from '../../core/providers/errors';
+import { generateOnly } from '../../core/providers/generate-only';
 import { Limiter } from '../../core/providers/limiter';
 import type {
   Capabilities,
   ChatMessage,
   GenerateRequest,
   GenerateResult,
-  NextTokensResult,
   Provider,
   Usage,
 } from '../../core/providers/types';
@@ -76,23 +76,13 @@ export class VscodeLmProvider implements Provider {
     return { nextTokenLogprobs: null, generate: true, embed: false, server: 'vscode-lm', notes };
   }
 
-  async nextTokens(): Promise<NextTokensResult> {
-    throw new ProviderError(
-      'no-logprobs',
-      `editor model "${this.model}" returns no next-token logprobs`,
-      NO_LOGPROBS_FIX,
-      { provider: 'vscode-lm' },
-    );
-  }
-
-  async embed(): Promise<Float32Array[]> {
-    throw new ProviderError(
-      'no-embeddings',
-      'editor language models offer no embeddings',
-      'For Aug-PE use an OpenAI-compatible embedding model or the built-in embedder.',
-      { provider: 'vscode-lm' },
-    );
-  }
+  // A generate-only model: both refuse with a ProviderError that says what to use instead.
+  private readonly refuses = generateOnly('vscode-lm', () => ({
+    logprobs: `editor model "${this.model}" returns no next-token logprobs`,
+    embeddings: 'editor language models offer no embeddings',
+  }));
+  readonly nextTokens = this.refuses.nextTokens;
+  readonly embed = this.refuses.embed;
 
   usage(): Usage {
     return {
