@@ -8,6 +8,7 @@
  */
 import { Worker } from 'node:worker_threads';
 import type { AugPeProgress, AugPeResult } from '../augpe';
+import { canonicalRecords } from '../data';
 import { UserError } from '../errors';
 import type { FewShotProgress, FewShotResult } from '../fewshot/run';
 import type { Ledger, RunPlan, Usage as LedgerUsage } from '../ledger';
@@ -122,13 +123,24 @@ export function runInWorker(o: FewShotWorkerRun | AugPeWorkerRun): Promise<FewSh
 }
 
 /** One call of the worker, on the host's ledger or model. Provider calls get the run's signal (Cancel). */
-async function perform(o: Common, call: HostCall, p: Provider | undefined): Promise<unknown> {
+async function perform(
+  o: FewShotWorkerRun | AugPeWorkerRun,
+  call: HostCall,
+  p: Provider | undefined,
+): Promise<unknown> {
   // The call was validated with the message (fromWorkerSchema) before it reaches the ledger or a model. The schema
   // checks the shape; the ledger itself validates the charges (validatePlan) as for any caller.
   const c = call;
   if (c.to === 'ledger') {
     if (c.method === 'reserve') {
-      const { id, line, epsilonRun, spentAfter, total } = await o.ledger.reserve(c.dataset, c.plan as RunPlan);
+      const { byRecords, ...target } = c.dataset;
+      const ds = o.job.dataset;
+      if (target.identity.contentSha256 !== ds.identity.contentSha256)
+        throw new Error("the worker reserved for another dataset than its job's");
+      const { id, line, epsilonRun, spentAfter, total } = await o.ledger.reserve(
+        byRecords ? { ...target, records: canonicalRecords(ds) } : target,
+        c.plan as RunPlan,
+      );
       return { id, line, epsilonRun, spentAfter, total };
     }
     const usage = c.usage as LedgerUsage & { reason?: string };

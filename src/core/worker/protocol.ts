@@ -162,7 +162,9 @@ const ledgerDatasetSchema = z.object({
   identity: z.object({ path: z.string(), contentSha256: z.string(), bytes: count }),
   units: count,
   unitColumn: z.string().optional(),
-  records: z.array(z.object({ key: z.string(), label: z.string() })).optional(),
+  /** The run identifies the dataset by its records (ledger/identity.ts). They are not sent back: the host takes them
+   * from its own copy of the job's dataset (the same rows), so private text crosses the thread once, in the job. */
+  byRecords: z.boolean(),
 });
 const ledgerUsageSchema = z.object({
   used: z.array(chargeSchema).optional(),

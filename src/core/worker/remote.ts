@@ -26,7 +26,7 @@ export function remoteLedger(root: string, call: HostCaller): RunLedger {
         identity: ds.identity,
         units: ds.units,
         ...(ds.unitColumn !== undefined ? { unitColumn: ds.unitColumn } : {}),
-        ...(ds.records ? { records: [...ds.records] } : {}),
+        byRecords: ds.records !== undefined,
       };
       const r = answer(answerSchemas.reserve, (await call({ to: 'ledger', method: 'reserve', dataset, plan })).value);
       return {
