@@ -2,10 +2,10 @@ import { after, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { readFileSync } from 'node:fs';
 import path from 'node:path';
-import { planAugPe, type AugPeProgress } from '../../../src/core/augpe';
+import { planAugPe, type AugPePlan, type AugPeProgress } from '../../../src/core/augpe';
 import { loadDataset, summarize } from '../../../src/core/data';
 import { UserError } from '../../../src/core/errors';
-import { planFewShot } from '../../../src/core/fewshot/plan';
+import { planFewShot, type FewShotPlan } from '../../../src/core/fewshot/plan';
 import type { FewShotProgress } from '../../../src/core/fewshot/run';
 import { Ledger, defaultAccountant, isBudgetRefusal } from '../../../src/core/ledger';
 import { epsilonFor } from '../../../src/core/privacy';
@@ -20,7 +20,8 @@ import {
   jobSchema,
   modelRefOf,
   toWorkerSchema,
-  type RunJob,
+  type AugPeJob,
+  type FewShotJob,
 } from '../../../src/core/worker/protocol';
 import { repoRoot } from '../../support/cli';
 import { startFakeServer, type FakeServer } from '../../support/fake-openai-server';
@@ -57,21 +58,35 @@ async function workspace() {
 const builtin = { builtin: {} };
 const never = new AbortController().signal;
 
+type Workspace = Awaited<ReturnType<typeof workspace>>;
+/** The job of a run on the workspace's dataset with the built-in model; `more` overrides or adds fields. */
+const augPeJob = (w: Workspace, plan: AugPePlan, more: Partial<AugPeJob> = {}): AugPeJob => ({
+  algorithm: 'aug-pe',
+  dataset: w.ds,
+  plan,
+  units: w.units,
+  root: w.root,
+  generator: builtin,
+  embedder: 'builtin',
+  ...more,
+});
+const fewShotJob = (w: Workspace, plan: FewShotPlan, more: Partial<FewShotJob> = {}): FewShotJob => ({
+  algorithm: 'dp-few-shot',
+  dataset: w.ds,
+  plan,
+  units: w.units,
+  root: w.root,
+  generator: builtin,
+  ...more,
+});
+
 test('Aug-PE in the worker: records and progress come back, and the host ledger (the only one) is charged exactly the plan', async () => {
   const w = await workspace();
   const plan = planAugPe(w.ds, { labels: LABELS, delta: w.delta, count: 4, iterations: 2, epsilon: 1 });
   const seen: AugPeProgress[] = [];
   const result = await runInWorker({
     workerFile: await runWorkerBundle(),
-    job: {
-      algorithm: 'aug-pe',
-      dataset: w.ds,
-      plan,
-      units: w.units,
-      root: w.root,
-      generator: builtin,
-      embedder: 'builtin',
-    },
+    job: augPeJob(w, plan),
     ledger: w.ledger,
     signal: never,
     onProgress: (p) => seen.push(p),
@@ -103,7 +118,7 @@ test('DP few-shot in the worker: demonstrations, progress and the noisy-count wa
   let warned: string[] = [];
   const result = await runInWorker({
     workerFile: await runWorkerBundle(),
-    job: { algorithm: 'dp-few-shot', dataset: w.ds, plan, units: w.units, root: w.root, generator: builtin },
+    job: fewShotJob(w, plan),
     ledger: w.ledger,
     signal: never,
     onProgress: (p) => seen.push(p),
@@ -134,15 +149,7 @@ test('Cancel is one message for either algorithm: a DP few-shot run stopped afte
   const controller = new AbortController();
   const result = await runInWorker({
     workerFile: await runWorkerBundle(),
-    job: {
-      algorithm: 'dp-few-shot',
-      dataset: w.ds,
-      plan,
-      units: w.units,
-      root: w.root,
-      generator: builtin,
-      shotConcurrency: 1,
-    },
+    job: fewShotJob(w, plan, { shotConcurrency: 1 }),
     ledger: w.ledger,
     signal: controller.signal,
     onProgress: (p) => {
@@ -199,15 +206,7 @@ test('a host-side generator reached from the worker sees no private text; Cancel
   const controller = new AbortController();
   const result = await runInWorker({
     workerFile: await runWorkerBundle(),
-    job: {
-      algorithm: 'aug-pe',
-      dataset: w.ds,
-      plan,
-      units: w.units,
-      root: w.root,
-      generator: modelRefOf(host.provider),
-      embedder: 'builtin',
-    },
+    job: augPeJob(w, plan, { generator: modelRefOf(host.provider) }),
     ledger: w.ledger,
     models: { generator: host.provider },
     signal: controller.signal,
@@ -257,14 +256,7 @@ test('a network model stays in the host with its key: the job holds no key, and 
     apiKey: key,
     probeCache: new Map(),
   });
-  const job: RunJob = {
-    algorithm: 'dp-few-shot',
-    dataset: w.ds,
-    plan,
-    units: w.units,
-    root: w.root,
-    generator: modelRefOf(provider),
-  };
+  const job = fewShotJob(w, plan, { generator: modelRefOf(provider) });
   assert.ok(!JSON.stringify(job).includes(key), 'the key never enters the worker');
   assert.deepEqual(job.generator, { host: { kind: 'openai', model: 'fake', offline: false, batch: true } });
   const result = await runInWorker({
@@ -293,7 +285,7 @@ test('a network model stays in the host with its key: the job holds no key, and 
   });
   const failed = await runInWorker({
     workerFile: await runWorkerBundle(),
-    job: { ...job, dataset: w2.ds, root: w2.root, generator: modelRefOf(wrong) },
+    job: fewShotJob(w2, plan, { generator: modelRefOf(wrong) }),
     ledger: w2.ledger,
     models: { generator: wrong },
     signal: never,
@@ -313,15 +305,7 @@ test('errors from the worker come back as user errors (a generator that cannot e
   const host = hostGenerator();
   const err = await runInWorker({
     workerFile: await runWorkerBundle(),
-    job: {
-      algorithm: 'aug-pe',
-      dataset: w.ds,
-      plan,
-      units: w.units,
-      root: w.root,
-      generator: modelRefOf(host.provider),
-      embedder: 'same',
-    },
+    job: augPeJob(w, plan, { generator: modelRefOf(host.provider), embedder: 'same' }),
     ledger: w.ledger,
     models: { generator: host.provider },
     signal: never,
@@ -343,15 +327,7 @@ test("the ledger's refusal inside the worker comes back as a budget refusal (the
   const plan = planAugPe(w.ds, { labels: LABELS, delta: w.delta, count: 2, iterations: 1, epsilon: 1 });
   const err = await runInWorker({
     workerFile: await runWorkerBundle(),
-    job: {
-      algorithm: 'aug-pe',
-      dataset: w.ds,
-      plan,
-      units: w.units,
-      root: w.root,
-      generator: builtin,
-      embedder: 'builtin',
-    },
+    job: augPeJob(w, plan),
     ledger: w.ledger,
     signal: never,
     onProgress: () => {},
@@ -367,15 +343,7 @@ test("the ledger's refusal inside the worker comes back as a budget refusal (the
 test('the protocol rejects what it does not know, on both sides', async () => {
   const w = await workspace();
   const plan = planAugPe(w.ds, { labels: LABELS, delta: w.delta, count: 2, iterations: 1, epsilon: 1 });
-  const job = {
-    algorithm: 'aug-pe',
-    dataset: w.ds,
-    plan,
-    units: w.units,
-    root: w.root,
-    generator: builtin,
-    embedder: 'builtin',
-  };
+  const job = augPeJob(w, plan);
   assert.equal(jobSchema.safeParse(job).success, true);
   // A plan of the other algorithm, a dataset without rows' text, an embedder that does not exist, a key-bearing config.
   assert.equal(jobSchema.safeParse({ ...job, algorithm: 'dp-few-shot' }).success, false);
