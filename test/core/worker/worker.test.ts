@@ -3,7 +3,7 @@ import assert from 'node:assert/strict';
 import { readFileSync } from 'node:fs';
 import path from 'node:path';
 import { planAugPe, type AugPePlan, type AugPeProgress } from '../../../src/core/augpe';
-import { loadDataset, summarize } from '../../../src/core/data';
+import { canonicalRecords, loadDataset, summarize } from '../../../src/core/data';
 import { UserError } from '../../../src/core/errors';
 import { planFewShot, type FewShotPlan } from '../../../src/core/fewshot/plan';
 import type { FewShotProgress } from '../../../src/core/fewshot/run';
@@ -105,6 +105,13 @@ test('Aug-PE in the worker: records and progress come back, and the host ledger 
   assert.equal(seen.at(-1)!.histograms, 2);
   // The reservation and its settlement went through the host's ledger.
   assert.deepEqual(w.writes, ['reserve', 'settle']);
+  // The host identified the dataset by its records (taken from its copy of the job's rows, not sent back).
+  const reserved = readFileSync(path.join(w.root, '.private-fewshot', 'ledger.jsonl'), 'utf8')
+    .trim()
+    .split('\n')
+    .map((l) => JSON.parse(l) as { status?: string; dataset?: { records?: { count: number } } })
+    .find((l) => l.status === 'reserved');
+  assert.equal(reserved?.dataset?.records?.count, canonicalRecords(w.ds).length);
   const status = await w.ledger.status(w.target);
   assert.ok(Math.abs(status.spent - plan.epsilonRun) < 1e-9, `spent ${status.spent}, planned ${plan.epsilonRun}`);
   assert.ok(Math.abs(result.epsilonCharged - plan.epsilonRun) < 1e-9);
