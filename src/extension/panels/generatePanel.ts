@@ -25,6 +25,7 @@ import { providerFromSettings } from '../providers/settings';
 import { fewShotResultMessage } from './release';
 import { RunProgress } from './progress';
 import { RunPanel, type Loaded, type PanelBoard, type RunPanelSpec } from './runPanelHost';
+import { withLargestFit } from './problems';
 
 const SPEC: RunPanelSpec = {
   kind: 'generate',
@@ -131,7 +132,7 @@ export class GeneratePanel extends RunPanel<GenerateSettings, FewShotRelease> {
     const { prepared, loaded } = prep;
     const { plan, check, target, status: before } = prepared;
     if (!check.fits)
-      throw this.refusedWith(new BudgetExceededError(check, this.name, plan.ledgerPlan), await this.largestFitOf(prep));
+      throw withLargestFit(new BudgetExceededError(check, this.name, plan.ledgerPlan), await this.largestFitOf(prep));
     // The run goes to a worker thread (core/worker/): the built-in model's CPU work never blocks the editor, and its
     // calls yield to the worker's event loop (createProvider wraps it), so Cancel is handled at once.
     const provider = await providerFromSettings(this.deps.context);

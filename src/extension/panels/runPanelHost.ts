@@ -5,7 +5,6 @@ import { summarize, type Dataset, type DatasetSummary } from '../../core/data';
 import { DataError, UserError } from '../../core/errors';
 import {
   BudgetExceededError,
-  isBudgetRefusal,
   Ledger,
   LEDGER_DIR,
   openLedger,
@@ -18,9 +17,8 @@ import {
   type RunPlan,
 } from '../../core/ledger';
 import type { Capabilities, Provider } from '../../core/providers/types';
-import { endpointProblem, providerEndpoint, type DataFlow } from '../../core/providers/endpoint';
+import type { DataFlow } from '../../core/providers/endpoint';
 import { largestEpsilonFor } from '../../core/largest-fit';
-import { verdicts } from '../../core/providers/verdicts';
 import {
   editorExportFormat,
   editorExportText,
@@ -39,10 +37,9 @@ import { providerFromSettings } from '../providers/settings';
 import { Throttle } from './progress';
 import { createWebviewPanel, datasetOfState, setUpWebview, webviewOptions } from './webviewPanel';
 import { releaseFilePath, writeReleaseFile } from '../../core/release-file';
-import { latestRelease, readLocalDiagnostics, shortTime } from '../views/runsModel';
-
-/** The largest ε that fits, attached to a refusal thrown by a run (see refusedWith). */
-const largestFits = new WeakMap<object, number>();
+import { latestRelease, readLocalDiagnostics } from '../views/runsModel';
+import { endpointCheckOf, problemOf } from './problems';
+import { missingJournal, rememberRun, restoredMessage } from './restore';
 
 export interface RunPanelDeps {
   extensionUri: vscode.Uri;
@@ -107,13 +104,6 @@ interface Checked {
  */
 export abstract class RunPanel<S, R extends Release> {
   private static readonly panels = new Map<string, RunPanel<unknown, Release>>();
-  /**
-   * Per run (by checkpoint), what its panel said of it beyond the release: how much it raised the dataset's spent
-   * budget and its status note. Kept for this session, so a panel closed and opened again shows the exact figures;
-   * after a window reload only the saved release is there (restoreLast).
-   */
-  private static readonly ranHere = new Map<string, { budgetUsed: number; message: string | undefined }>();
-
   /** Messages replayed after every `ready`: init, then the latest plan/result/error. */
   protected init: HostMessage | undefined;
   protected latest: HostMessage | undefined;
@@ -341,38 +331,15 @@ export abstract class RunPanel<S, R extends Release> {
   }
 
   protected fail(e: unknown): void {
-    const label = this.spec.action;
-    if (isBudgetRefusal(e)) {
-      const datasetPath = this.loaded?.ds.identity.path ?? this.name;
-      const largestFit = largestFits.get(e);
-      this.post(
-        {
-          type: 'generateError',
-          message: this.words(e.message),
-          hint: e.hint && this.words(editorHint(editorHint(e.hint, this.name), datasetPath)),
-          action: 'setBudget',
-          ...(largestFit !== undefined ? { largestFit } : {}),
-        },
-        'problem',
-      );
-      this.deps.log.warn(`${label} (${this.name}): refused by the budget.`);
-    } else if (e instanceof UserError) {
-      // A problem with the model endpoint gets the buttons Open Settings / Check Endpoint / Use the Built-in Model.
-      const endpoint = endpointProblem(e);
-      this.post(
-        {
-          type: 'generateError',
-          message: this.words(e.message),
-          hint: e.hint && this.words(e.hint),
-          ...(endpoint ? { endpoint } : {}),
-        },
-        'problem',
-      );
-      this.deps.log.warn(`${label} (${this.name}): ${e.message}`);
-    } else {
-      this.post({ type: 'generateError', message: `Unexpected error: ${(e as Error).message}` }, 'problem');
-      this.deps.log.error(e as Error);
-    }
+    const { message, log } = problemOf(e, {
+      action: this.spec.action,
+      name: this.name,
+      datasetPath: this.loaded?.ds.identity.path ?? this.name,
+      words: (t) => this.words(t),
+    });
+    this.post(message, 'problem');
+    if (log.level === 'warn') this.deps.log.warn(log.text);
+    else this.deps.log.error(log.error);
   }
 
   /** Loads the dataset, the ledger status and the provider, and sends the form's initial state. */
@@ -489,31 +456,12 @@ export abstract class RunPanel<S, R extends Release> {
     return provider.capabilities();
   }
 
-  /** Remembers the largest ε that fits with a refusal thrown by a run, for the error's "use it" button. */
-  protected refusedWith<E extends UserError>(e: E, largestFit: number | undefined): E {
-    if (largestFit !== undefined) largestFits.set(e, largestFit);
-    return e;
-  }
-
   /** The panel's Check Endpoint button: probe the configured provider and say what it can run, or what failed. */
   private async checkEndpointNow(): Promise<void> {
-    let provider: Provider | undefined;
-    try {
-      provider = await providerFromSettings(this.deps.context);
-      const caps = await provider.capabilities();
-      const v = verdicts(caps, provider.offline);
-      const where = providerEndpoint(provider) ?? (provider.offline ? 'this machine' : provider.kind);
-      this.post({
-        type: 'endpointCheck',
-        ok: true,
-        message: `${provider.kind}/${provider.model} at ${where} answered. DP few-shot: ${v.dpFewShot.detail}. Aug-PE: ${v.augPe.detail}.`,
-      });
-      this.deps.log.info(`Endpoint check from the ${this.spec.action} panel: ${provider.kind}/${provider.model} ok.`);
-    } catch (e) {
-      if (!(e instanceof UserError)) throw e;
-      this.post({ type: 'endpointCheck', ok: false, message: e.message, hint: e.hint });
-      this.deps.log.warn(`Endpoint check failed: ${e.message}`);
-    }
+    const { message, log } = await endpointCheckOf(await providerFromSettings(this.deps.context));
+    this.post(message);
+    if (log.level === 'info') this.deps.log.info(`Endpoint check from the ${this.spec.action} panel: ${log.text}`);
+    else this.deps.log.warn(log.text);
   }
 
   /**
@@ -634,8 +582,7 @@ export abstract class RunPanel<S, R extends Release> {
     this.post(shown, 'latest');
     this.deps.onBudget({ file: this.file, name: this.name, budget: budgetOf(after) });
     if (checkpoint) {
-      if (shown.type === 'result' || shown.type === 'synthResult')
-        RunPanel.ranHere.set(checkpoint, { budgetUsed: shown.budgetUsed, message: shown.message });
+      rememberRun(checkpoint, shown);
       try {
         writeReleaseFile(checkpoint, release);
       } catch (e) {
@@ -657,30 +604,10 @@ export abstract class RunPanel<S, R extends Release> {
     const release = run?.release;
     if (!run || !release || release.algorithm !== algorithm || this.result || this.latest || this.running) return;
     const journal = vscode.workspace.asRelativePath(localJournalPath(run.checkpoint), false);
-    const local = (await readLocalDiagnostics(run.checkpoint, journal)) ?? {
-      calls: 0,
-      inputTokens: 0,
-      outputTokens: 0,
-      cost: 0,
-      durationMs: 0,
-      journal: `${journal} (not found: no local diagnostics)`,
-    };
+    const local = (await readLocalDiagnostics(run.checkpoint, journal)) ?? missingJournal(journal);
     if (this.result || this.latest || this.running) return;
-    const here = RunPanel.ranHere.get(run.checkpoint);
-    const file = vscode.workspace.asRelativePath(releaseFilePath(run.checkpoint), false);
-    const again = `Shown again: the release of the run of ${shortTime(run.time)}, kept in ${file}.`;
-    const common = here
-      ? { budgetUsed: here.budgetUsed, message: here.message ? `${again} ${here.message}` : again }
-      : {
-          // Not run in this session: the rise of the dataset's spent budget it caused is not stored (it depends on the
-          // runs before it under the budget filter), so the run's own ε charged stands in, and the note says so.
-          budgetUsed: release.privacy.epsilonCharged,
-          message: `${again} "Budget used by this run" shows its own ε charged here; the rise of the dataset's spent budget was shown when it ran.`,
-        };
-    const shown: HostMessage =
-      release.algorithm === 'dp-few-shot'
-        ? { type: 'result', release, budget, localOnlyNotPrivate: local, ...common }
-        : { type: 'synthResult', release, budget, localOnlyNotPrivate: local, ...common };
+    const releaseFile = vscode.workspace.asRelativePath(releaseFilePath(run.checkpoint), false);
+    const shown = restoredMessage({ release, run, releaseFile, local, budget });
     this.result = release as R;
     this.post(shown, 'latest');
   }

@@ -26,6 +26,7 @@ import { budgetOf } from '../datasetLedger';
 import { providerFromSettings } from '../providers/settings';
 import { augPeResultMessage } from './release';
 import { RunPanel, type Loaded, type RunPanelSpec } from './runPanelHost';
+import { withLargestFit } from './problems';
 import { runInWorker } from '../../core/worker/host';
 import { modelRefOf } from '../../core/worker/protocol';
 import { SynthProgressBoard } from './synthProgress';
@@ -218,7 +219,7 @@ export class SynthPanel extends RunPanel<SynthSettings, AugPeRelease> {
     const { plan, target, status: before } = prepared;
     // A continuation is admitted for the histograms left (checked below), not for the whole plan.
     if (!resume && !prepared.check.fits)
-      throw this.refusedWith(
+      throw withLargestFit(
         new BudgetExceededError(prepared.check, this.name, plan.ledgerPlan),
         await this.largestFitOf(prep),
       );
