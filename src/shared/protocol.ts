@@ -110,7 +110,7 @@ export type SynthSettings = z.infer<typeof synthSettingsSchema>;
 const modelSchema = z.object({ kind: z.string(), model: z.string(), offline: z.boolean() });
 
 /**
- * Where an Aug-PE run is, as the core reports it (core/augpe/run.ts AugPeProgress) and the Synthesize view shows it.
+ * Where an Aug-PE run is, as the core reports it (core/augpe/types.ts AugPeProgress) and the Synthesize view shows it.
  * Also a piece of the worker protocol's progress schema (core/worker/protocol.ts).
  */
 export const augPeTotalsShape = {
