@@ -85,6 +85,9 @@ test('demos --dry-run prints the plan and touches nothing', async () => {
   assert.ok(o.budget.fits);
   assert.equal(o.estimate.maxCalls, 2 * 2 * 6 * 4);
   assert.equal(o.provider.offline, true);
+  // Where private data goes, as the Generate panel says it.
+  assert.deepEqual(o.dataFlow, { offline: true, sentence: 'Built-in model: nothing leaves this machine.' });
+  assert.match(text.stdout, /^ {2}data: Built-in model: nothing leaves this machine\.$/m);
   assert.equal(existsSync(path.join(ws, '.private-fewshot')), false, 'no ledger written');
 });
 
@@ -260,4 +263,21 @@ test('demos stops at Ctrl-C (SIGINT) in a real process, keeps what was written a
     .split('\n')
     .map((l) => JSON.parse(l));
   assert.equal(ledger.at(-1).status, 'settled', 'the reservation is closed, not left open');
+});
+
+test('demos --dry-run with a remote model says where private examples go (its host), and contacts nothing', async () => {
+  const ws = workspace();
+  const args = ['demos', 'data.csv', '--labels', 'card_arrival', '--shots', '1', '--epsilon', '1', '--dry-run'];
+  const remote = ['--provider', 'openai', '--model', 'm', '--base-url', 'http://127.0.0.1:9/v1', ...small];
+  const env = { OPENAI_API_KEY: 'sk-test' };
+  const r = await runCli([...args, ...remote, '--json'], { cwd: ws, env });
+  assert.equal(r.code, 0, r.stderr);
+  assert.deepEqual(JSON.parse(r.stdout).dataFlow, {
+    offline: false,
+    endpoint: 'http://127.0.0.1:9/v1',
+    sentence: 'Private examples are sent to 127.0.0.1:9 inside prompts.',
+  });
+  const text = await runCli([...args, ...remote], { cwd: ws, env });
+  assert.match(text.stdout, /^ {2}data: Private examples are sent to 127\.0\.0\.1:9 inside prompts\.$/m);
+  assert.doesNotMatch(r.stdout + text.stdout, /sk-test/);
 });

@@ -59,6 +59,11 @@ test('synth --dry-run prints σ, T, the class sizes and the estimates, and touch
   assert.equal(text.code, 0, text.stderr);
   assert.match(text.stdout, /T = 10 Gaussian histograms with σ = [\d.]+/);
   assert.match(text.stdout, /private rows stay on this machine/);
+  assert.match(text.stdout, /^ {2}data: Built-in model and embedder: nothing leaves this machine\.$/m);
+  assert.deepEqual(o.dataFlow, {
+    offline: true,
+    sentence: 'Built-in model and embedder: nothing leaves this machine.',
+  });
 });
 
 test('synth writes records, charges the ledger, and a second run that would overspend is refused', async () => {

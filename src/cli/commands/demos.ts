@@ -7,6 +7,7 @@ import { printableOneLine } from '../../core/text-safety';
 import { dryRunBudget } from '../ledger';
 import { createProvider, DEFAULT_PRICES, priceFor } from '../../core/providers';
 import { estimateTokens } from '../../core/providers/usage';
+import { fewShotDataFlow, flowParty, type DataFlow } from '../../core/providers/endpoint';
 import { fewShotDiagnostics, fewShotRelease } from '../../core/release';
 import { valueFlags } from '../args';
 import { limitFlag } from '../run-flags';
@@ -91,6 +92,8 @@ ${runUsage.workspace}`,
       budget: dryRunBudget(check),
       estimate,
       provider: { kind: provider.kind, model: provider.model, offline },
+      // Where private data goes, the same sentence as the Generate panel's plan (core/providers/endpoint.ts).
+      dataFlow: fewShotDataFlow(flowParty(provider)),
       warnings,
     };
     return runAndReport(io, values, start, target, {
@@ -197,6 +200,7 @@ function formatPlan(
     budget: ReturnType<typeof dryRunBudget>;
     estimate: ReturnType<typeof estimateRun>;
     provider: { kind: string; model: string; offline: boolean };
+    dataFlow: DataFlow;
     warnings: string[];
   },
   budgetLines: string[],
@@ -208,6 +212,7 @@ function formatPlan(
     `  1. pool counts released with Gaussian noise σ_c = ${f(o.plan.countRelease.sigma)}: ε ${f(o.plan.countRelease.epsilon)} at δ ${o.plan.countRelease.delta.toExponential(2)} (${f(100 * o.plan.countRelease.share)}% of ε and δ)`,
     `  2. then per label ${o.plan.labels[0]!.steps} token steps at q = M·N/ñ (ñ the noisy count), σ set from ñ for the rest of ε and δ: ${o.plan.labels.map((l) => printableOneLine(l.label)).join(', ')}`,
     `  model: ${o.provider.kind}/${o.provider.model}${o.provider.offline ? ' (built-in offline model: for trying the tool)' : ''}`,
+    `  data: ${o.dataFlow.sentence}`,
     `  at most ${o.estimate.maxCalls} calls in ${o.estimate.maxRoundTrips} round trips (labels and shots run concurrently), ≈${o.estimate.inputTokens} input and ${o.estimate.outputTokens} output tokens, cost ${o.estimate.costUSD === null ? 'unknown (model not in the price table)' : `≤ $${o.estimate.costUSD.toFixed(2)}`}, ≤ ${o.estimate.seconds} s`,
     ...budgetLines,
     ...o.warnings.map((w) => `warning: ${w}`),

@@ -22,6 +22,7 @@ import {
 import { printableOneLine } from '../../core/text-safety';
 import { dryRunBudget } from '../ledger';
 import { createProvider } from '../../core/providers';
+import { augPeDataFlow, flowParty, type DataFlow } from '../../core/providers/endpoint';
 import { augPeDiagnostics, augPeRelease } from '../../core/release';
 import { numberFlag, stringFlag, valueFlags } from '../args';
 import { choiceFlag, limitFlag } from '../run-flags';
@@ -142,6 +143,8 @@ ${runUsage.workspace}`,
       budget: dryRunBudget(check),
       provider: { kind: provider.kind, model: provider.model, offline: provider.offline },
       embedder: { kind: embedder.kind, model: embedder.model, offline: embedder.offline },
+      // Where private data goes, the same sentence as the Synthesize panel's plan (core/providers/endpoint.ts).
+      dataFlow: augPeDataFlow(flowParty(provider), flowParty(embedder)),
       warnings,
       ...(resume ? { resumes: { run: resume.state.id, histogramsBefore: resume.state.started } } : {}),
     };
@@ -267,6 +270,7 @@ function formatPlan(
     budget: ReturnType<typeof dryRunBudget>;
     provider: { kind: string; model: string; offline: boolean };
     embedder: { kind: string; model: string; offline: boolean };
+    dataFlow: DataFlow;
     warnings: string[];
     resumes?: { run: string; histogramsBefore: number };
   },
@@ -290,6 +294,7 @@ function formatPlan(
         `  ${printableOneLine(l.label)}: ${l.count} record(s) from ${l.population} candidates per iteration; ${l.rows} private row(s) in ${l.units} unit(s) (local only)`,
     ),
     `  generator: ${o.provider.kind}/${o.provider.model}${o.provider.offline ? ' (built-in offline model: for trying the tool)' : ''}; embedder: ${o.embedder.kind}/${o.embedder.model}${o.embedder.offline ? ' (private rows stay on this machine)' : ' (private rows are sent to it)'}`,
+    `  data: ${o.dataFlow.sentence}`,
     `  about ${p.estimate.completions} completions, ${p.estimate.syntheticEmbeddings} synthetic and ${p.estimate.privateEmbeddings} private embeddings`,
     ...budgetLines,
     ...p.declarations.map((d) => `  ${d}`),

@@ -144,6 +144,12 @@ export interface DataFlow {
 
 type Described = Pick<Provider, 'kind' | 'model' | 'offline'> & { endpoint?: string };
 
+/** What the data-flow sentences need of a provider: kind, model, offline, and its base URL when remote (no key). */
+export function flowParty(p: Provider): Described {
+  const endpoint = providerEndpoint(p);
+  return { kind: p.kind, model: p.model, offline: p.offline, ...(endpoint ? { endpoint } : {}) };
+}
+
 function where(p: Described): string {
   if (p.endpoint) return hostOf(p.endpoint);
   if (p.kind === 'vscode-lm') return `the editor's language model (${p.model})`;

@@ -3,7 +3,7 @@ import path from 'node:path';
 import * as vscode from 'vscode';
 import { LEDGER_DIR, BudgetExceededError } from '../../core/ledger';
 import { FEWSHOT_DEFAULTS, planFewShot } from '../../core/fewshot/plan';
-import { fewShotDataFlow, providerEndpoint } from '../../core/providers/endpoint';
+import { fewShotDataFlow, flowParty, providerEndpoint } from '../../core/providers/endpoint';
 import { NO_LOGPROBS_FIX, ProviderError } from '../../core/providers';
 import { fewShotTraffic } from '../../core/traffic';
 import { prepareFewShot, type PreparedFewShot } from '../../core/fewshot/prepare';
@@ -103,12 +103,7 @@ export class GeneratePanel extends RunPanel<GenerateSettings, FewShotRelease> {
     const largestFit = prepared.check.fits ? undefined : await this.largestFitOf(prep);
     if (!wanted()) return;
     const { plan } = prepared;
-    const dataFlow = fewShotDataFlow({
-      kind: provider.kind,
-      model: provider.model,
-      offline: provider.offline,
-      endpoint: providerEndpoint(provider),
-    });
+    const dataFlow = fewShotDataFlow(flowParty(provider));
     // Calls and completion tokens from public parameters; prompt tokens and cost from the private texts' mean
     // length: a local diagnostic, labelled so in the view.
     const traffic = provider.offline ? undefined : fewShotTraffic(plan, loaded.summary.textLength.mean, provider.model);
