@@ -10,11 +10,8 @@ import {
 import { h, type Child } from './dom';
 import { send } from './vscode-api';
 
-/** The panels' one number format (src/shared/format.ts): 0.52, 1.48, 24.08; 0.0062 below 0.1. */
-export const f = formatNumber;
-
 /** An exact figure behind a rounded one: `data-value` keeps the full number (tests and the title read it). */
-export function exact(id: string, x: number, text = f(x)): HTMLElement {
+export function exact(id: string, x: number, text = formatNumber(x)): HTMLElement {
   return h('strong', { 'data-testid': id, 'data-value': String(x), title: String(x) }, text);
 }
 
@@ -35,13 +32,21 @@ export function budgetView(b: BudgetMessage): HTMLElement {
     h(
       'div',
       { class: 'stat' },
-      h('div', { class: 'stat-value', 'data-testid': 'budget-total', 'data-value': String(b.total) }, f(b.total)),
+      h(
+        'div',
+        { class: 'stat-value', 'data-testid': 'budget-total', 'data-value': String(b.total) },
+        formatNumber(b.total),
+      ),
       h('div', { class: 'stat-label' }, 'total ε'),
     ),
     h(
       'div',
       { class: 'stat' },
-      h('div', { class: 'stat-value', 'data-testid': 'budget-spent', 'data-value': String(b.spent) }, f(b.spent)),
+      h(
+        'div',
+        { class: 'stat-value', 'data-testid': 'budget-spent', 'data-value': String(b.spent) },
+        formatNumber(b.spent),
+      ),
       h('div', { class: 'stat-label' }, 'spent'),
     ),
     h(
@@ -50,7 +55,7 @@ export function budgetView(b: BudgetMessage): HTMLElement {
       h(
         'div',
         { class: 'stat-value', 'data-testid': 'budget-remaining', 'data-value': String(Math.max(0, b.remaining)) },
-        f(Math.max(0, b.remaining)),
+        formatNumber(Math.max(0, b.remaining)),
       ),
       h('div', { class: 'stat-label' }, 'remaining'),
     ),

@@ -2,7 +2,8 @@
 // buttons and "use the largest ε that fits"), the result of Check Endpoint, the marginal-cost sentence and where the
 // data goes. Text only (see dom.ts).
 import type { BudgetMessage, DataFlowMessage, HostMessage, TrafficMessage } from '../src/shared/protocol';
-import { f, setBudgetButton } from './common';
+import { setBudgetButton } from './common';
+import { formatNumber } from '../src/shared/format';
 import { h } from './dom';
 import { send } from './vscode-api';
 
@@ -57,7 +58,7 @@ export function largestFitButton(id: string, epsilon: number, use: (epsilon: num
     'vscode-button',
     { id, 'data-epsilon': String(epsilon), onclick: () => use(epsilon) },
     h('vscode-icon', { name: 'check', slot: 'content-before' }),
-    `Use ε ${f(epsilon)} (the largest that fits)`,
+    `Use ε ${formatNumber(epsilon)} (the largest that fits)`,
   );
 }
 
@@ -168,12 +169,12 @@ export function marginalView(m: {
       'p',
       { class: 'marginal-sentence', title: MARGINAL_EXPLAINER },
       m.fits ? 'This run uses ' : 'This run would need ',
-      h('strong', { 'data-testid': 'marginal-cost' }, f(marginal)),
+      h('strong', { 'data-testid': 'marginal-cost' }, formatNumber(marginal)),
       ' of the ',
-      h('strong', { 'data-testid': 'budget-left' }, f(left)),
+      h('strong', { 'data-testid': 'budget-left' }, formatNumber(left)),
       ' left',
-      m.fits ? `; ${f(Math.max(0, m.remainingAfter))} would remain.` : '.',
-      ` Its stand-alone ε is ${f(m.epsilonRun)}. A preview reserves nothing.`,
+      m.fits ? `; ${formatNumber(Math.max(0, m.remainingAfter))} would remain.` : '.',
+      ` Its stand-alone ε is ${formatNumber(m.epsilonRun)}. A preview reserves nothing.`,
     ),
     h(
       'details',

@@ -7,9 +7,9 @@ import {
   type ProgressRow,
   type ProgressTotals,
 } from '../src/shared/protocol';
-import { formatDelta } from '../src/shared/format';
+import { formatDelta, formatNumber } from '../src/shared/format';
 import { GENERATE_PRESETS } from '../src/shared/presets';
-import { countFigure, dataTable, exact, f, releasedTexts, tokensText } from './common';
+import { countFigure, dataTable, exact, releasedTexts, tokensText } from './common';
 import { fillFields, labelPicker, onEdit, presetRow, readFields, runField } from './form';
 import { h } from './dom';
 import { FIELDS, GENERATE_GLOSSARY } from './explain';
@@ -79,14 +79,14 @@ function planView(m: Extract<HostMessage, { type: 'plan' }>, useEpsilon: (epsilo
     h(
       'p',
       {},
-      `This run alone: ε = ${f(m.epsilonRun)} at δ = ${formatDelta(m.delta)}. Budget: spent ${f(m.budget.spent)} of ${f(m.budget.total)}; remaining after this run `,
+      `This run alone: ε = ${formatNumber(m.epsilonRun)} at δ = ${formatDelta(m.delta)}. Budget: spent ${formatNumber(m.budget.spent)} of ${formatNumber(m.budget.total)}; remaining after this run `,
       exact('remaining-after', Math.max(0, m.remainingAfter)),
       '.',
     ),
     h(
       'p',
       { 'data-testid': 'count-release' },
-      `First the label pool sizes are released with Gaussian noise σ_c = ${f(m.countRelease.sigma)} (ε ${f(m.countRelease.epsilon)}: ${f(100 * m.countRelease.share)}% of ε and δ); each label's sampling rate q = M·N/ñ and token noise σ are then set from the noisy count ñ for the rest.`,
+      `First the label pool sizes are released with Gaussian noise σ_c = ${formatNumber(m.countRelease.sigma)} (ε ${formatNumber(m.countRelease.epsilon)}: ${formatNumber(100 * m.countRelease.share)}% of ε and δ); each label's sampling rate q = M·N/ñ and token noise σ are then set from the noisy count ñ for the rest.`,
     ),
     dataTable(
       [
@@ -111,7 +111,7 @@ function resultView(m: Extract<HostMessage, { type: 'result' }>): HTMLElement {
       ` at δ = ${formatDelta(r.privacy.delta)}`,
       r.status === 'completed'
         ? ''
-        : ` (planned up to ${f(r.privacy.epsilonPlanned)}; only the started demonstrations are charged)`,
+        : ` (planned up to ${formatNumber(r.privacy.epsilonPlanned)}; only the started demonstrations are charged)`,
       '.',
     ),
     releasedTexts('demos', 'demo', r.demonstrations),

@@ -11,7 +11,8 @@ import type {
   TrafficMessage,
   WebviewMessage,
 } from '../src/shared/protocol';
-import { budgetView, exact, f, glossary, localOnlyView, releaseActions, setBudgetButton, warningList } from './common';
+import { budgetView, exact, glossary, localOnlyView, releaseActions, setBudgetButton, warningList } from './common';
+import { formatNumber } from '../src/shared/format';
 import { h, type Child } from './dom';
 import {
   dataFlowView,
@@ -298,9 +299,9 @@ export function resultSection(
       { class: 'marginal-sentence', title: MARGINAL_EXPLAINER },
       'This run used ',
       exact('budget-used', m.budgetUsed),
-      ` of the ${f(Math.max(0, m.budget.remaining + m.budgetUsed))} that was left; `,
+      ` of the ${formatNumber(Math.max(0, m.budget.remaining + m.budgetUsed))} that was left; `,
       exact('remaining-now', Math.max(0, m.budget.remaining)),
-      ` of ${f(m.budget.total)} remain.`,
+      ` of ${formatNumber(m.budget.total)} remain.`,
     ),
     privacy,
     releaseActions(),

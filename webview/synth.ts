@@ -2,9 +2,9 @@
 // Everything is rendered as text nodes (see dom.ts); the records are DP output but still never HTML. The frame it
 // shares with Generate is in runPanel.ts.
 import { synthSettingsSchema, type HostMessage, type SynthLabelRow, type SynthSettings } from '../src/shared/protocol';
-import { formatDelta } from '../src/shared/format';
+import { formatDelta, formatNumber } from '../src/shared/format';
 import { SYNTH_PRESETS, presetCount, type SynthPresetValues } from '../src/shared/presets';
-import { countFigure, dataTable, exact, f, releasedTexts, tokensText } from './common';
+import { countFigure, dataTable, exact, releasedTexts, tokensText } from './common';
 import { fillFields, labelPicker, onEdit, presetRow, readFields, runField } from './form';
 import { h } from './dom';
 import { FIELDS, SYNTH_GLOSSARY } from './explain';
@@ -184,9 +184,9 @@ function planView(m: PlanMessage, useEpsilon: (epsilon: number) => void): HTMLEl
       ' (μ = ',
       exact('mu', m.mu),
       ' GDP). Budget: spent ',
-      f(m.budget.spent),
+      formatNumber(m.budget.spent),
       ' of ',
-      f(m.budget.total),
+      formatNumber(m.budget.total),
       '; remaining after this run ',
       exact('remaining-after', Math.max(0, m.remainingAfter)),
       '.',
@@ -236,7 +236,7 @@ function resultView(m: ResultMessage): HTMLElement {
       ` at δ = ${formatDelta(r.privacy.delta)}, for `,
       exact('histograms', r.privacy.histograms, String(r.privacy.histograms)),
       ` of ${r.privacy.iterations} histogram(s)`,
-      r.status === 'completed' ? '' : ` (planned ${f(r.privacy.epsilonPlanned)})`,
+      r.status === 'completed' ? '' : ` (planned ${formatNumber(r.privacy.epsilonPlanned)})`,
       '.',
     ),
     releasedTexts('records', 'record', r.records),
