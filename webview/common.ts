@@ -26,39 +26,19 @@ export function setBudgetButton(id: string, secondary = true): HTMLElement {
 }
 
 export function budgetView(b: BudgetMessage): HTMLElement {
+  const stat = (id: string, value: number, label: string) =>
+    h(
+      'div',
+      { class: 'stat' },
+      h('div', { class: 'stat-value', 'data-testid': id, 'data-value': String(value) }, formatNumber(value)),
+      h('div', { class: 'stat-label' }, label),
+    );
   return h(
     'div',
     { class: 'stats budget' },
-    h(
-      'div',
-      { class: 'stat' },
-      h(
-        'div',
-        { class: 'stat-value', 'data-testid': 'budget-total', 'data-value': String(b.total) },
-        formatNumber(b.total),
-      ),
-      h('div', { class: 'stat-label' }, 'total ε'),
-    ),
-    h(
-      'div',
-      { class: 'stat' },
-      h(
-        'div',
-        { class: 'stat-value', 'data-testid': 'budget-spent', 'data-value': String(b.spent) },
-        formatNumber(b.spent),
-      ),
-      h('div', { class: 'stat-label' }, 'spent'),
-    ),
-    h(
-      'div',
-      { class: 'stat' },
-      h(
-        'div',
-        { class: 'stat-value', 'data-testid': 'budget-remaining', 'data-value': String(Math.max(0, b.remaining)) },
-        formatNumber(Math.max(0, b.remaining)),
-      ),
-      h('div', { class: 'stat-label' }, 'remaining'),
-    ),
+    stat('budget-total', b.total, 'total ε'),
+    stat('budget-spent', b.spent, 'spent'),
+    stat('budget-remaining', Math.max(0, b.remaining), 'remaining'),
   );
 }
 
