@@ -111,7 +111,9 @@ for (const [flavour, mode] of [
       assert.ok(failed.every((q) => promptsOf(q).some(refused)));
       assert.ok(!s.requests.some((q) => q.status === 400 && promptsOf(q).length === 1 && isPublic(promptsOf(q)[0]!)));
       if (flavour === 'vllm') {
-        // A refused list was split: the refused prompt was isolated in a request of its own, and lists went on.
+        // A refused list was split: the refused prompt was isolated in a request of its own. (Whether a list without
+        // a refused prompt is accepted later depends on the Poisson draws, about 1 run in 20 has none; the halving and
+        // lists going on after a refusal are checked with fixed prompts in test/core/providers/batch.test.ts.)
         assert.ok(
           failed.some((q) => promptsOf(q).length > 1),
           'a list was refused',
@@ -119,10 +121,6 @@ for (const [flavour, mode] of [
         assert.ok(
           failed.some((q) => promptsOf(q).length === 1),
           'the refused prompt was isolated',
-        );
-        assert.ok(
-          s.requests.some((q) => q.status === 200 && promptsOf(q).length > 1),
-          'lists still used after refusals',
         );
       } else {
         assert.ok(failed.every((q) => promptsOf(q).length === 1));
