@@ -21,8 +21,7 @@ const workspace = () => {
 };
 
 function start(args: string[]) {
-  const stdin = args.includes('barrier') ? 'pipe' : 'ignore';
-  const p = spawn(process.execPath, ['--import', 'tsx', child, ...args], { stdio: [stdin, 'pipe', 'pipe'] });
+  const p = spawn(process.execPath, ['--import', 'tsx', child, ...args], { stdio: ['pipe', 'pipe', 'pipe'] });
   let stdout = '';
   let stderr = '';
   p.stdout.on('data', (d) => (stdout += d));
@@ -49,7 +48,7 @@ function start(args: string[]) {
 async function startTogether(args: string[], n: number) {
   const kids = Array.from({ length: n }, () => start([...args, 'barrier']));
   await Promise.all(kids.map((k) => k.line(/ready/)));
-  for (const k of kids) k.p.stdin!.end('go\n');
+  for (const k of kids) k.p.stdin.end('go\n');
   return kids;
 }
 
