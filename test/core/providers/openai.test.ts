@@ -553,7 +553,8 @@ describe('cancellation, concurrency, usage', () => {
     setTimeout(() => ac.abort(), 50);
     const t0 = Date.now();
     await assert.rejects(pending, { name: 'AbortError' });
-    assert.ok(Date.now() - t0 < 5000);
+    // The server asked for 30 s: a sleep the signal did not end takes that long. 20 s leaves a stalled machine room.
+    assert.ok(Date.now() - t0 < 20_000, `${Date.now() - t0} ms`);
     assert.equal(s.requests.length, 1);
   });
 
