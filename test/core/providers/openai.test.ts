@@ -512,7 +512,8 @@ describe('failures', () => {
 
 describe('cancellation, concurrency, usage', () => {
   test('aborting in the middle of a batch cancels queued and in-flight requests; nothing is sent afterwards', async () => {
-    const s = await server({ flavour: 'vllm', latencyMs: 100 });
+    // 400 ms (100 ms before): a third success needs the second request to reach the server two latencies late.
+    const s = await server({ flavour: 'vllm', latencyMs: 400 });
     const p = probed(s, completionsCaps, { concurrency: 2 });
     const ac = new AbortController();
     let done = 0;
@@ -558,8 +559,10 @@ describe('cancellation, concurrency, usage', () => {
     assert.equal(s.requests.length, 1);
   });
 
+  // These two count the requests the server holds at once: the limit is reached when a wave's requests all arrive
+  // within the server's latency. 400 ms (80 ms before) leaves room for a busy machine to open the wave's connections.
   test('the concurrency limit holds on the wire', async () => {
-    const s = await server({ flavour: 'vllm', latencyMs: 80 });
+    const s = await server({ flavour: 'vllm', latencyMs: 400 });
     const p = provider(s, { concurrency: 3, embedBatchSize: 1 });
     await p.embed(Array.from({ length: 10 }, (_, i) => `text ${i}`));
     assert.equal(s.requests.length, 10);
@@ -567,7 +570,7 @@ describe('cancellation, concurrency, usage', () => {
   });
 
   test('without a concurrency setting, a server on this machine gets 16 requests at once (a remote API 4)', async () => {
-    const s = await server({ flavour: 'vllm', latencyMs: 80 });
+    const s = await server({ flavour: 'vllm', latencyMs: 400 });
     const p = provider(s, { embedBatchSize: 1 });
     await p.embed(Array.from({ length: 40 }, (_, i) => `text ${i}`));
     assert.equal(s.requests.length, 40);
