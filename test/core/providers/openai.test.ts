@@ -406,8 +406,9 @@ describe('failures', () => {
   });
 
   test('a slow response times out and is retried; a server that never answers in time ends in a timeout error', async () => {
-    // The retry must answer within the timeout: 2 s (800 ms before) for a request the server answers at once.
-    const s = await server({ flavour: 'vllm', fault: firstN(1, { kind: 'slow', ms: 10_000 }) });
+    // The retry must answer within the timeout: 2 s (800 ms before) for a request the server answers at once. The
+    // first is held 5 s: below the SDK's backstop (timeout + 5 s), so only the runner's timeout ends it.
+    const s = await server({ flavour: 'vllm', fault: firstN(1, { kind: 'slow', ms: 5000 }) });
     const p = provider(s, { timeoutMs: 2_000 });
     const g = await p.generate({ messages: chat, maxTokens: 2 });
     assert.equal(g.texts.length, 1);
