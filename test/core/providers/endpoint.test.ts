@@ -1,6 +1,5 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { createServer } from 'node:net';
 import { createProvider, ProviderError } from '../../../src/core/providers';
 import {
   augPeDataFlow,
@@ -9,15 +8,7 @@ import {
   fewShotDataFlow,
   providerEndpoint,
 } from '../../../src/core/providers/endpoint';
-
-/** A port on 127.0.0.1 that nothing listens on (bound, then closed). */
-async function closedPort(): Promise<number> {
-  const srv = createServer();
-  await new Promise<void>((r) => srv.listen(0, '127.0.0.1', () => r()));
-  const port = (srv.address() as { port: number }).port;
-  await new Promise((r) => srv.close(r));
-  return port;
-}
+import { closedPort } from '../../support/ports';
 
 test('an unreachable endpoint fails at once with one line naming the URL and "connection refused"', async () => {
   const port = await closedPort();
