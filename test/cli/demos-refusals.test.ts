@@ -87,8 +87,9 @@ for (const [flavour, mode] of [
     // Seeded bytes in place of the cryptographic ones (the CLI runs in this process), the same for both runs, and one
     // demonstration at a time so that the draws come in a fixed order: both runs draw the same noisy pool count and
     // the same prompts. With real randomness whether the server refuses anything, and (vLLM) whether a list of
-    // private prompts gets through, followed the draws (every prompt holds a planted row when the noisy count falls
-    // below M·N = 8: q = 1, p = 0.057), and the two runs' ε matched only because both reached the run's ε of 3.
+    // prompts still gets through, followed the draws: a noisy count below M·N = 8 (p = 0.057) puts every row into
+    // every step's prompts (q = 1), and few lists without a planted row are left (one in this seed's vLLM run). The
+    // two runs' ε matched only because both reached the run's ε of 3.
     const seed = `refusals/${flavour}`;
     const bytes = seedCrypto(t, seed);
     const once = ['--shot-concurrency', '1'];
