@@ -1,10 +1,10 @@
 import { after, test } from 'node:test';
 import assert from 'node:assert/strict';
-import { createServer } from 'node:net';
 import { runCli } from '../support/cli';
 import { startFakeServer, type FakeServer } from '../support/fake-openai-server';
 import { PROBE } from '../../src/core/providers/probe';
 import { CONTINUE_SYSTEM } from '../../src/core/providers/openai';
+import { closedPort } from '../support/ports';
 
 const servers: FakeServer[] = [];
 after(async () => Promise.all(servers.map((s) => s.close())));
@@ -86,13 +86,7 @@ test('the key comes from the environment, is never printed, and a rejected key e
 });
 
 test('an endpoint that is down exits 1 naming the connection problem', async () => {
-  const port = await new Promise<number>((resolve) => {
-    const srv = createServer();
-    srv.listen(0, '127.0.0.1', () => {
-      const p = (srv.address() as { port: number }).port;
-      srv.close(() => resolve(p));
-    });
-  });
+  const port = await closedPort();
   const r = await runCli([
     'doctor',
     '--model',

@@ -1,19 +1,11 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { readFileSync } from 'node:fs';
-import { createServer } from 'node:net';
 import { existsSync } from 'node:fs';
 import { join } from 'node:path';
 import { repoRoot, runCli } from '../support/cli';
 import { tempDir, writeFile } from '../support/tmp';
-
-async function closedPort(): Promise<number> {
-  const srv = createServer();
-  await new Promise<void>((r) => srv.listen(0, '127.0.0.1', () => r()));
-  const port = (srv.address() as { port: number }).port;
-  await new Promise((r) => srv.close(r));
-  return port;
-}
+import { closedPort } from '../support/ports';
 
 test('demos and doctor name the URL and the failure in one line when the endpoint is unreachable', async () => {
   const dir = tempDir('pfs-cli-endpoint-');

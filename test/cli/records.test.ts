@@ -103,7 +103,10 @@ test('sorted, CRLF, blank-line and one-row-added copies and a subset share the c
   );
   assert.equal(again.code, 0, again.stderr);
   const both = [await spent(ws, 'd.csv', env), await spent(ws, 'sorted.csv', env)];
-  assert.ok(both[0]!.spent > base.spent + 0.25, `d.csv spent ${both[0]!.spent} after the copy's run`);
+  // The rise depends on both runs' noisy pool counts: at least 0.23 over all of them (computed with calibrateFromCounts
+  // and the Rényi filter for counts from −10⁴ to 10⁶; smallest when the first count is below M·N, q = 1, and the second
+  // is ≈ 300), and below 0.25 with probability 0.4%. A copy's run that did not reach d.csv's records rises by 0.
+  assert.ok(both[0]!.spent > base.spent + 0.1, `d.csv spent ${both[0]!.spent} after the copy's run`);
   assert.equal(both[0]!.spent, both[1]!.spent);
   const third = await runCli(
     ['demos', 'd.csv', '--labels', 'card_arrival', '--shots', '1', '--epsilon', '5', ...small],

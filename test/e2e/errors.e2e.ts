@@ -8,7 +8,6 @@ import { execFileSync } from 'node:child_process';
 import { after, before, describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import { copyFileSync, existsSync, readFileSync } from 'node:fs';
-import { createServer } from 'node:net';
 import { join } from 'node:path';
 import type { FrameLocator, Page } from 'playwright-core';
 import {
@@ -26,18 +25,10 @@ import {
   type LoggedMessage,
 } from './harness';
 import { startFakeServer, type FakeServer } from '../support/fake-openai-server';
+import { closedPort } from '../support/ports';
 
 const SAMPLE = 'banking77-sample.csv';
 const LABELS = ['card_arrival', 'top_up_by_card_charge'];
-
-/** A port on 127.0.0.1 that nothing listens on (bound, then closed). */
-async function closedPort(): Promise<number> {
-  const srv = createServer();
-  await new Promise<void>((r) => srv.listen(0, '127.0.0.1', () => r()));
-  const port = (srv.address() as { port: number }).port;
-  await new Promise((r) => srv.close(r));
-  return port;
-}
 
 describe(
   'Errors you can act on, ε in plain words, where data goes (code-server + Chromium)',

@@ -407,11 +407,12 @@ describe('Generate DP Demonstrations in a real VS Code (code-server + Chromium)'
         { encoding: 'utf8' },
       );
       assert.equal(r.status, 0, r.stderr);
+      // Both follow the workbench's file watcher, whose events can lag on a busy machine: 30 s.
       await page
         .locator('.statusbar-item', { hasText: `ε ${(before + 2).toFixed(2)} left` })
-        .waitFor({ timeout: 15_000 });
+        .waitFor({ timeout: 30_000 });
       // The open Generate panel follows too.
-      await visibleWebview().locator('[data-testid=budget-total]', { hasText: /^6$/ }).waitFor({ timeout: 15_000 });
+      await visibleWebview().locator('[data-testid=budget-total]', { hasText: /^6$/ }).waitFor({ timeout: 30_000 });
     }));
 
   it('Set Privacy Budget… (panel button) shows the budget, refuses garbage and a total below spent; cancelling the raise writes nothing', () =>

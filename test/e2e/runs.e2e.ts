@@ -7,9 +7,12 @@
 import { after, before, describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import { execFileSync } from 'node:child_process';
+import { createHash } from 'node:crypto';
 import { copyFileSync, readFileSync, readdirSync } from 'node:fs';
 import { join } from 'node:path';
 import type { FrameLocator, Page } from 'playwright-core';
+import { loadDataset } from '../../src/core/data';
+import { assignSplit, createSplit } from '../../src/core/evaluate/split';
 import {
   ROOT,
   WORKBENCH_SETTINGS,
@@ -49,15 +52,17 @@ describe('The Runs view and panels that keep their results (code-server + Chromi
 
   before(async () => {
     session = await openWorkspace(
-      (ws) => {
+      async (ws) => {
         copyFileSync(join(ROOT, 'examples', SAMPLE), join(ws, SAMPLE));
         const env = { PATH: process.env.PATH ?? '/usr/bin:/bin', HOME: ws };
-        // A held-out split first (so the run can be evaluated from the view), as `private-fewshot split` makes it.
-        execFileSync(
-          process.execPath,
-          [join(ROOT, 'dist', 'cli.js'), 'split', join(ws, SAMPLE), '--workspace', ws, '--holdout', '0.2'],
-          { cwd: ws, env, stdio: 'pipe' },
-        );
+        // A held-out split first (so the run can be evaluated from the view), where `private-fewshot split` writes
+        // it, with a fixed seed: under a random one card_arrival (31 rows) has no held-out row once in 1,000 splits,
+        // and evaluating its run is then refused ("no held-out row … has a label of the demonstrations").
+        const ds = await loadDataset(join(ws, SAMPLE), { root: ws });
+        const seed = () => createHash('sha256').update('runs.e2e split').digest();
+        const { split } = createSplit(join(ws, '.private-fewshot'), ds.identity.path, 0.2, seed);
+        const held = assignSplit(ds, split).heldOut.filter((e) => e.label === 'card_arrival').length;
+        assert.ok(held > 0, 'the fixed split holds out card_arrival rows');
         // A run made by the CLI before the editor opens: one demonstration of one label (its release is saved beside
         // its checkpoint, where the Runs view finds it).
         execFileSync(
@@ -204,7 +209,8 @@ describe('The Runs view and panels that keep their results (code-server + Chromi
 
       // The view picked up the new run from the ledger watcher, newest first.
       await showContainer('Private Few-Shot');
-      await until('the view lists two runs', async () => (await runRows().count()) === 2, 15_000);
+      // (The file watcher's events can lag on a busy machine: 30 s.)
+      await until('the view lists two runs', async () => (await runRows().count()) === 2, 30_000);
       assert.match((await runRows().first().textContent()) ?? '', /DP few-shot · 2 demonstrations/);
     }));
 

@@ -1,3 +1,4 @@
+import type { TestContext } from 'node:test';
 import type { RandomSource } from '../../src/core/privacy/noise';
 
 /** The seeded generators below share the production type RandomSource (privacy/noise.ts), so either can stand in for
@@ -89,4 +90,25 @@ export function seededRandom(seed: number | string): RandomSource {
 
 function rotl(x: number, k: number): number {
   return (x << k) | (x >>> (32 - k));
+}
+
+/**
+ * Replaces `crypto.getRandomValues` (where the production source, cryptoRandom in privacy/noise.ts, and so every
+ * CLI or core run without a `random` option, draws its bytes) by a seeded filler until the test `t` ends. The same
+ * seed gives the same bytes in the same order: a run whose draws happen in a fixed order (one label chain, e.g.
+ * `--shot-concurrency 1`) is then reproducible. `reseed` starts the sequence again from another (or the same) seed.
+ */
+export function seedCrypto(t: TestContext, seed: string): { reseed: (seed: string) => void; calls: () => number } {
+  let rng = seededRandom(`crypto/${seed}`);
+  let calls = 0;
+  t.mock.method(globalThis.crypto, 'getRandomValues', <T extends ArrayBufferView>(a: T): T => {
+    calls++;
+    const bytes = new Uint8Array(a.buffer, a.byteOffset, a.byteLength);
+    for (let i = 0; i < bytes.length; i += 4) {
+      const w = rng.nextUint32();
+      for (let j = 0; j < 4 && i + j < bytes.length; j++) bytes[i + j] = (w >>> (8 * j)) & 255;
+    }
+    return a;
+  });
+  return { reseed: (s) => void (rng = seededRandom(`crypto/${s}`)), calls: () => calls };
 }

@@ -1,4 +1,4 @@
-// Child process for the multi-process ledger tests: node --import tsx child.ts <mode> <workspace> [args].
+// Child process for the multi-process ledger tests: node --import tsx child.ts <mode> <workspace> [arg] [barrier].
 import { Ledger, releaseHash, type LedgerDataset } from '../../../src/core/ledger';
 import { gdpAccountant, gdpFilter } from './gdp-accountant';
 
@@ -14,12 +14,24 @@ const one = {
 };
 
 async function main() {
-  // Start together: every child waits for the same wall-clock moment.
-  if (startAt) await new Promise((r) => setTimeout(r, Math.max(0, Number(startAt) - Date.now())));
+  // Start together: every child says it is ready (its start-up, which takes seconds on a busy machine, is over) and
+  // waits for the parent's "go" on stdin, which the parent sends once all of them are ready.
+  if (startAt === 'barrier') {
+    process.stdout.write('ready\n');
+    await new Promise<void>((r) => {
+      process.stdin.once('data', () => r());
+      process.stdin.once('end', () => r());
+    });
+    process.stdin.destroy();
+  }
   if (mode === 'append') {
     for (let i = 0; i < Number(arg); i++) {
       const r = await ledger.reserve(ds, { ...one, note: `pid ${process.pid} run ${i}` });
       await r.settle({ released: releaseHash(`${process.pid}:${i}`) });
+      // Every 5 runs, leave the lock free for 500 ms: a child waiting for it retries at least every 200 ms (the
+      // store's retry cap) and takes it, so the writers interleave (a child taking the lock again at once could
+      // otherwise write many runs in a row: 4 switches in 24 measured runs was the low end).
+      if (i % 5 === 4) await new Promise((r) => setTimeout(r, 500));
     }
     process.stdout.write('done\n');
   } else if (mode === 'race') {

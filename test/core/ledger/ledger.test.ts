@@ -379,7 +379,9 @@ test('a lock left behind by a dead process is taken over once stale; a live one 
   const ledger = new Ledger(ws, {
     accountant: gdpAccountant(),
     filter: gdpFilter(),
-    lock: { staleMs: 2000, waitMs: 300 },
+    // Stale after 30 s (2 s before): the fresh lock below must stay fresh through the 300 ms wait on a busy machine;
+    // the old one is 60 s old.
+    lock: { staleMs: 30_000, waitMs: 300 },
   });
   const ds = dataset();
   await ledger.reserve(ds, plan({ partition: '*', mechanism: g(10, 1) }));

@@ -21,7 +21,7 @@ const workspace = () => {
 };
 
 function start(args: string[]) {
-  const p = spawn(process.execPath, ['--import', 'tsx', child, ...args], { stdio: ['ignore', 'pipe', 'pipe'] });
+  const p = spawn(process.execPath, ['--import', 'tsx', child, ...args], { stdio: ['pipe', 'pipe', 'pipe'] });
   let stdout = '';
   let stderr = '';
   p.stdout.on('data', (d) => (stdout += d));
@@ -41,10 +41,20 @@ function start(args: string[]) {
   return { p, done, line };
 }
 
+/**
+ * Starts the children with the `barrier` argument and releases them together once every one has started up. (A
+ * start time on the wall clock, 2.5 s ahead, let a child that took longer to start miss the others' whole run.)
+ */
+async function startTogether(args: string[], n: number) {
+  const kids = Array.from({ length: n }, () => start([...args, 'barrier']));
+  await Promise.all(kids.map((k) => k.line(/ready/)));
+  for (const k of kids) k.p.stdin.end('go\n');
+  return kids;
+}
+
 test('three processes appending at once: every run lands once, the chain stays valid', async () => {
   const ws = workspace();
-  const at = String(Date.now() + 2500);
-  const kids = [0, 1, 2].map(() => start(['append', ws, '15', at]));
+  const kids = await startTogether(['append', ws, '15'], 3);
   const results = await Promise.all(kids.map((k) => k.done));
   for (const r of results) assert.equal(r.code, 0, r.stderr);
   const ledger = new Ledger(ws, { accountant: gdpAccountant(), filter: gdpFilter() });
@@ -68,11 +78,10 @@ test('two processes racing for the last of the budget: together they never pass 
   const ledger = new Ledger(ws, { accountant: gdpAccountant(), filter: gdpFilter() });
   // Room for exactly 6 one-step runs.
   await ledger.setTotal(ds, { epsilon: gdpEpsilon(Math.sqrt(6) / 10, DEFAULT_DELTA) * (1 + 1e-9) });
-  const at = String(Date.now() + 2500);
-  const kids = [0, 1].map(() => start(['race', ws, '6', at]));
+  const kids = await startTogether(['race', ws, '6'], 2);
   const results = await Promise.all(kids.map((k) => k.done));
   for (const r of results) assert.equal(r.code, 0, r.stderr);
-  const won = results.map((r) => Number(r.stdout.trim()));
+  const won = results.map((r) => Number(r.stdout.trim().split('\n').at(-1)));
   assert.equal(won[0]! + won[1]!, 6);
   const s = await ledger.status(ds);
   assert.equal(s.runs.length, 6);

@@ -406,8 +406,10 @@ describe('failures', () => {
   });
 
   test('a slow response times out and is retried; a server that never answers in time ends in a timeout error', async () => {
+    // The retry must answer within the timeout: 2 s (800 ms before) for a request the server answers at once. The
+    // first is held 5 s: below the SDK's backstop (timeout + 5 s), so only the runner's timeout ends it.
     const s = await server({ flavour: 'vllm', fault: firstN(1, { kind: 'slow', ms: 5000 }) });
-    const p = provider(s, { timeoutMs: 800 });
+    const p = provider(s, { timeoutMs: 2_000 });
     const g = await p.generate({ messages: chat, maxTokens: 2 });
     assert.equal(g.texts.length, 1);
     assert.equal(s.requests.length, 2);
@@ -512,7 +514,8 @@ describe('failures', () => {
 
 describe('cancellation, concurrency, usage', () => {
   test('aborting in the middle of a batch cancels queued and in-flight requests; nothing is sent afterwards', async () => {
-    const s = await server({ flavour: 'vllm', latencyMs: 100 });
+    // 400 ms (100 ms before): a third success needs the second request to reach the server two latencies late.
+    const s = await server({ flavour: 'vllm', latencyMs: 400 });
     const p = probed(s, completionsCaps, { concurrency: 2 });
     const ac = new AbortController();
     let done = 0;
@@ -553,12 +556,15 @@ describe('cancellation, concurrency, usage', () => {
     setTimeout(() => ac.abort(), 50);
     const t0 = Date.now();
     await assert.rejects(pending, { name: 'AbortError' });
-    assert.ok(Date.now() - t0 < 5000);
+    // The server asked for 30 s: a sleep the signal did not end takes that long. 20 s leaves a stalled machine room.
+    assert.ok(Date.now() - t0 < 20_000, `${Date.now() - t0} ms`);
     assert.equal(s.requests.length, 1);
   });
 
+  // These two count the requests the server holds at once: the limit is reached when a wave's requests all arrive
+  // within the server's latency. 400 ms (80 ms before) leaves room for a busy machine to open the wave's connections.
   test('the concurrency limit holds on the wire', async () => {
-    const s = await server({ flavour: 'vllm', latencyMs: 80 });
+    const s = await server({ flavour: 'vllm', latencyMs: 400 });
     const p = provider(s, { concurrency: 3, embedBatchSize: 1 });
     await p.embed(Array.from({ length: 10 }, (_, i) => `text ${i}`));
     assert.equal(s.requests.length, 10);
@@ -566,7 +572,7 @@ describe('cancellation, concurrency, usage', () => {
   });
 
   test('without a concurrency setting, a server on this machine gets 16 requests at once (a remote API 4)', async () => {
-    const s = await server({ flavour: 'vllm', latencyMs: 80 });
+    const s = await server({ flavour: 'vllm', latencyMs: 400 });
     const p = provider(s, { embedBatchSize: 1 });
     await p.embed(Array.from({ length: 40 }, (_, i) => `text ${i}`));
     assert.equal(s.requests.length, 40);
