@@ -83,7 +83,7 @@ test('a refused prompt inside a list is isolated by halving; the others keep the
   const sent = s.requests.slice(start).map((q) => ({ n: count(q.body.prompt), status: q.status }));
   // [0..5] refused → [0,1,2] ok, [3,4,5] refused → [3,4] refused, [5] ok → [3] ok, [4] refused (halves go
   // concurrently, so compared as a set).
-  const key = (x: { n: number; status: number }) => `${x.n}:${x.status}`;
+  const key = (x: { n: number; status?: number }) => `${x.n}:${x.status}`;
   assert.deepEqual(sent.map(key).sort(), ['1:200', '1:200', '1:400', '2:400', '3:200', '3:400', '6:400']);
   assert.ok(out[4] instanceof Error, 'the refused prompt fails alone');
   for (const i of [0, 1, 2, 3, 5]) assert.deepEqual(out[i], await alone(i), `prompt ${i} gets its own answer`);
