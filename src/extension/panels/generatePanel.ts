@@ -11,7 +11,7 @@ import { runInWorker } from '../../core/worker/host';
 import { modelRefOf } from '../../core/worker/protocol';
 import { GENERATE_PRESETS, balanced } from '../../shared/presets';
 import type { Provider } from '../../core/providers/types';
-import { editorExportFormat, localJournalPath, type FewShotRelease, type ReleaseFormat } from '../../core/release';
+import { editorExportFormat, type FewShotRelease, type ReleaseFormat } from '../../core/release';
 import type {
   BudgetMessage,
   GenerateSettings,
@@ -20,7 +20,6 @@ import type {
   ProgressTotals,
   WebviewMessage,
 } from '../../shared/protocol';
-import { budgetOf } from '../datasetLedger';
 import { providerFromSettings } from '../providers/settings';
 import { fewShotResultMessage } from './release';
 import { RunProgress } from './progress';
@@ -184,15 +183,10 @@ export class GeneratePanel extends RunPanel<GenerateSettings, FewShotRelease> {
       });
       const { release, message: shown } = fewShotResultMessage(
         { plan, result },
-        {
-          budgetUsed: Math.max(0, after.spent - before.spent),
-          budget: budgetOf(after),
-          journal: vscode.workspace.asRelativePath(localJournalPath(result.checkpoint), false),
-          message: RunPanel.stopNote(result, {
-            failed: 'What was written is kept and charged.',
-            cancelled: 'Cancelled: the demonstrations written so far are kept and charged.',
-          }),
-        },
+        this.ledgered(before, after, result, {
+          failed: 'What was written is kept and charged.',
+          cancelled: 'Cancelled: the demonstrations written so far are kept and charged.',
+        }),
       );
       this.settled(release, shown, after, result.checkpoint);
       this.deps.log.info(

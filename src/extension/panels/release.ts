@@ -13,7 +13,8 @@ import {
 } from '../../core/release';
 import type { BudgetMessage, HostMessage } from '../../shared/protocol';
 
-type Ledgered = { budgetUsed: number; budget: BudgetMessage; journal: string; message?: string };
+/** What a result message carries besides the release and the usage: the ledger's figures, the journal, the note. */
+export type Ledgered = { budgetUsed: number; budget: BudgetMessage; journal: string; message?: string };
 
 /** The ledger's figures, the local diagnostics and the status note around a release (the result message's body). */
 function around(o: Ledgered, u: Usage, durationMs: number) {

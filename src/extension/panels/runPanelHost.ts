@@ -35,6 +35,7 @@ import { insertRelease, releaseClipboardText, writeExport } from '../editorOutpu
 import { chooseLabels } from '../../core/fewshot/prepare';
 import { providerFromSettings } from '../providers/settings';
 import { Throttle } from './progress';
+import type { Ledgered } from './release';
 import { createWebviewPanel, datasetOfState, setUpWebview, webviewOptions } from './webviewPanel';
 import { releaseFilePath, writeReleaseFile } from '../../core/release-file';
 import { latestRelease, readLocalDiagnostics } from '../views/runsModel';
@@ -561,14 +562,29 @@ export abstract class RunPanel<S, R extends Release> {
     }
   }
 
-  /** The note of a run that did not complete, or undefined; `kept` says what stays and what is charged. */
-  protected static stopNote(
-    result: { status: 'completed' | 'cancelled' | 'failed'; error?: Error },
+  /**
+   * The ledger's figures and the status note around a finished run's release (the result message's frame, the same
+   * for both panels): how much the run raised the dataset's spent budget (`before` → `after`), the budget now, its
+   * journal as the workspace names it, and, for a run that did not complete, what stays and what is charged (`kept`).
+   */
+  protected ledgered(
+    before: BudgetStatus,
+    after: BudgetStatus,
+    result: { status: 'completed' | 'cancelled' | 'failed'; error?: Error; checkpoint: string },
     kept: { failed: string; cancelled: string },
-  ): string | undefined {
-    if (result.status === 'failed')
-      return `The run stopped early: ${result.error?.message ?? 'unknown error'}. ${kept.failed}`;
-    return result.status === 'cancelled' ? kept.cancelled : undefined;
+  ): Ledgered {
+    const note =
+      result.status === 'failed'
+        ? `The run stopped early: ${result.error?.message ?? 'unknown error'}. ${kept.failed}`
+        : result.status === 'cancelled'
+          ? kept.cancelled
+          : undefined;
+    return {
+      budgetUsed: Math.max(0, after.spent - before.spent),
+      budget: budgetOf(after),
+      journal: vscode.workspace.asRelativePath(localJournalPath(result.checkpoint), false),
+      message: note,
+    };
   }
 
   /**

@@ -20,9 +20,8 @@ import { BudgetExceededError } from '../../core/ledger';
 import { SYNTH_PRESETS, balanced, presetCount } from '../../shared/presets';
 import { BUILTIN_MODEL_ID } from '../../core/providers/builtin';
 import type { Provider } from '../../core/providers/types';
-import { localJournalPath, type AugPeRelease } from '../../core/release';
+import type { AugPeRelease } from '../../core/release';
 import type { BudgetMessage, HostMessage, SynthSettings, WebviewMessage } from '../../shared/protocol';
-import { budgetOf } from '../datasetLedger';
 import { providerFromSettings } from '../providers/settings';
 import { augPeResultMessage } from './release';
 import { RunPanel, type Loaded, type RunPanelSpec } from './runPanelHost';
@@ -277,15 +276,10 @@ export class SynthPanel extends RunPanel<SynthSettings, AugPeRelease> {
     });
     const { release, message: shown } = augPeResultMessage(
       { plan, result },
-      {
-        budgetUsed: Math.max(0, after.spent - before.spent),
-        budget: budgetOf(after),
-        journal: path.relative(loaded.root, localJournalPath(result.checkpoint)),
-        message: RunPanel.stopNote(result, {
-          failed: `The last selected records are kept, and the ${result.histograms} histogram(s) that ran are charged.`,
-          cancelled: `Cancelled after ${result.histograms} of ${plan.settings.iterations} histogram(s): the last selected records are kept, and only those histograms are charged.`,
-        }),
-      },
+      this.ledgered(before, after, result, {
+        failed: `The last selected records are kept, and the ${result.histograms} histogram(s) that ran are charged.`,
+        cancelled: `Cancelled after ${result.histograms} of ${plan.settings.iterations} histogram(s): the last selected records are kept, and only those histograms are charged.`,
+      }),
     );
     // A stop with histograms left can be resumed from the panel (the id goes back with the Resume button).
     const left = result.status !== 'completed' && result.histograms < plan.settings.iterations;
