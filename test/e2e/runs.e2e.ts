@@ -6,7 +6,6 @@
  */
 import { after, before, describe, it } from 'node:test';
 import assert from 'node:assert/strict';
-import { execFileSync } from 'node:child_process';
 import { createHash } from 'node:crypto';
 import { copyFileSync, readFileSync, readdirSync } from 'node:fs';
 import { join } from 'node:path';
@@ -14,6 +13,7 @@ import type { FrameLocator, Page } from 'playwright-core';
 import { loadDataset } from '../../src/core/data';
 import { assignSplit, createSplit } from '../../src/core/evaluate/split';
 import {
+  cliIn,
   ROOT,
   WORKBENCH_SETTINGS,
   fromExplorer,
@@ -54,7 +54,6 @@ describe('The Runs view and panels that keep their results (code-server + Chromi
     session = await openWorkspace(
       async (ws) => {
         copyFileSync(join(ROOT, 'examples', SAMPLE), join(ws, SAMPLE));
-        const env = { PATH: process.env.PATH ?? '/usr/bin:/bin', HOME: ws };
         // A held-out split first (so the run can be evaluated from the view), where `private-fewshot split` writes
         // it, with a fixed seed: under a random one card_arrival (31 rows) has no held-out row once in 1,000 splits,
         // and evaluating its run is then refused ("no held-out row … has a label of the demonstrations").
@@ -65,27 +64,18 @@ describe('The Runs view and panels that keep their results (code-server + Chromi
         assert.ok(held > 0, 'the fixed split holds out card_arrival rows');
         // A run made by the CLI before the editor opens: one demonstration of one label (its release is saved beside
         // its checkpoint, where the Runs view finds it).
-        execFileSync(
-          process.execPath,
-          [
-            join(ROOT, 'dist', 'cli.js'),
-            'demos',
-            join(ws, SAMPLE),
-            '--workspace',
-            ws,
-            '--labels',
-            'card_arrival',
-            '--shots',
-            '1',
-            '--epsilon',
-            '1',
-            '--prompts',
-            '2',
-            '--max-tokens',
-            '6',
-          ],
-          { cwd: ws, env, stdio: 'pipe' },
-        );
+        cliIn(ws, 'demos', join(ws, SAMPLE), [
+          '--labels',
+          'card_arrival',
+          '--shots',
+          '1',
+          '--epsilon',
+          '1',
+          '--prompts',
+          '2',
+          '--max-tokens',
+          '6',
+        ]);
       },
       WORKBENCH_SETTINGS,
       { file: SAMPLE },

@@ -7,11 +7,11 @@ import { after, before, describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import { copyFileSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { spawnSync } from 'node:child_process';
 import type { FrameLocator, Page } from 'playwright-core';
 import { epsilonFor } from '../../src/core/privacy';
 import { filterEpsilon } from '../../src/core/privacy/filter';
 import {
+  cliIn,
   ROOT,
   WORKBENCH_SETTINGS,
   webview,
@@ -70,20 +70,7 @@ describe('Generate Synthetic Records (Aug-PE) in a real VS Code (code-server + C
 
   /** The ledger as the CLI reads it: the source of truth the panel must agree with. */
   function ledgerStatus(): Status {
-    const r = spawnSync(
-      process.execPath,
-      [
-        join(ROOT, 'dist', 'cli.js'),
-        'budget',
-        join(server!.workspace, SAMPLE),
-        '--workspace',
-        server!.workspace,
-        '--json',
-      ],
-      { encoding: 'utf8' },
-    );
-    assert.equal(r.status, 0, r.stderr);
-    return JSON.parse(r.stdout) as Status;
+    return JSON.parse(cliIn(server!.workspace, 'budget', join(server!.workspace, SAMPLE), ['--json'])) as Status;
   }
   const augpeRuns = () => ledgerStatus().runs.filter((r) => r.algorithm === 'aug-pe');
   const statusBarRemaining = async (): Promise<number> => {
