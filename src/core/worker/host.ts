@@ -123,14 +123,9 @@ export function runInWorker(o: FewShotWorkerRun | AugPeWorkerRun): Promise<FewSh
 }
 
 /** One call of the worker, on the host's ledger or model. Provider calls get the run's signal (Cancel). */
-async function perform(
-  o: FewShotWorkerRun | AugPeWorkerRun,
-  call: HostCall,
-  p: Provider | undefined,
-): Promise<unknown> {
+async function perform(o: FewShotWorkerRun | AugPeWorkerRun, c: HostCall, p: Provider | undefined): Promise<unknown> {
   // The call was validated with the message (fromWorkerSchema) before it reaches the ledger or a model. The schema
   // checks the shape; the ledger itself validates the charges (validatePlan) as for any caller.
-  const c = call;
   if (c.to === 'ledger') {
     if (c.method === 'reserve') {
       const { byRecords, ...target } = c.dataset;
